@@ -1,0 +1,36 @@
+"""Loading ``lane.lark``: once per process, from inside the installed package.
+
+An installed Lane carries the grammar as ``compiler/grammar/lane.lark``; a
+source checkout has it at ``grammar/lane.lark`` beside the package.
+"""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from pathlib import Path
+
+from lark import Lark
+
+import compiler
+
+
+def grammar_text() -> str:
+    packaged = resources.files(compiler).joinpath("grammar", "lane.lark")
+    if packaged.is_file():
+        return packaged.read_text(encoding="utf-8")
+    checkout = Path(compiler.__file__).resolve().parent.parent / "grammar" / "lane.lark"
+    return checkout.read_text(encoding="utf-8")
+
+
+@functools.cache
+def lark_parser() -> Lark:
+    # The basic lexer (not the contextual one) keeps keywords reserved: with the
+    # contextual lexer "let if = 1" would lex `if` as a name.
+    return Lark(
+        grammar_text(),
+        parser="lalr",
+        lexer="basic",
+        propagate_positions=True,
+        maybe_placeholders=False,
+    )
