@@ -20,7 +20,12 @@ import typer
 
 from . import __version__
 from .diagnostics import LaneError, render_all, summary_line
+from .formats import FORMATS, formats_help
 from .pipeline import CompilerData
+from .report import progress_reporter, render_block_summary
+from .runtime.block import read_block
+from .runtime.chain import EXECUTORS, Chain
+from .runtime.values import format_text
 from .semantics.loader import SourceCache
 
 app = typer.Typer(
@@ -115,6 +120,80 @@ def check(
         n = len(files)
         _err(f"checked {n} file{'s' if n != 1 else ''}: {summary_line(diagnostics)}")
     raise typer.Exit(EXIT_USER if n_errors else EXIT_OK)
+
+
+@app.command()
+@guarded
+def compile(
+    file: Path = typer.Argument(..., help="The Lane source file to compile."),
+    fmt: str = typer.Option("python", "-f", "--format", help="Output format. " + formats_help()),
+) -> None:
+    """Compile a contract file and print it in one of the output formats."""
+    if fmt not in FORMATS:
+        raise LaneError(f"unknown format '{fmt}' (choose from: {', '.join(FORMATS)})", code="usage")
+    data = CompilerData(file)
+    data.require_checked()
+    sys.stdout.write(FORMATS[fmt][0](data))
+
+
+def _arg_value(raw: str):
+    """A command-line argument: a JSON list for an array, else the text itself (read by the parameter's type)."""
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as err:
+            raise LaneError(f"argument {raw!r} is not a JSON list: {err.msg}", code="usage") from None
+    return raw
+
+
+@app.command()
+@guarded
+def call(
+    world: Path = typer.Argument(..., help="The world file (TOML)."),
+    contract: str = typer.Argument(..., help="The deployed instance's name (or its 0x address)."),
+    fn: str = typer.Argument(..., help="The pub function to call, usually a view."),
+    args: Optional[List[str]] = typer.Argument(None, help="Arguments, read by the parameters' types."),
+    state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file (see lane run)."),
+    sender: Optional[str] = typer.Option(None, "--from", help="msg.sender for the call (default: the zero address)."),
+) -> None:
+    """Print the return value of a function on the current state; nothing is kept."""
+    chain = Chain.open(world, state)
+    try:
+        function, value = chain.call(contract, fn, [_arg_value(a) for a in (args or [])], sender)
+    finally:
+        chain.close()
+    print(format_text(function.return_type, value))
+
+
+@app.command()
+@guarded
+def run(
+    world: Path = typer.Argument(..., help="The world file (TOML)."),
+    block: Path = typer.Argument(..., help="The block file (JSON Lines, one transaction a line)."),
+    executor: str = typer.Option("sequential", "--executor", "-e", help="Executor: " + ", ".join(EXECUTORS)),
+    workers: int = typer.Option(os.cpu_count() or 1, "--workers", "-w", min=1, help="Worker processes."),
+    state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file: genesis on first use, "
+                                         "then every block is committed on top."),
+    number: Optional[int] = typer.Option(None, "--number", min=1, help="The block's number (default: next)."),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", min=0, help="block.timestamp (default 12 x number)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Execute a block on a world and print receipts, roots and speed."""
+    if executor not in EXECUTORS:
+        raise LaneError(f"unknown executor '{executor}' (choose from: {', '.join(EXECUTORS)})", code="usage")
+    raw = read_block(block)
+    chain = Chain.open(world, state)
+    try:
+        with progress_reporter(len(raw), "executing") as progress:
+            result = chain.run_block(raw, number, timestamp, executor, workers if executor != "sequential" else 1,
+                                     progress=progress)
+    finally:
+        chain.close()
+    if json_out:
+        _print_json(result.to_json())
+    else:
+        print(render_block_summary(result))
 
 
 def main() -> None:

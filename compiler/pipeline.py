@@ -11,9 +11,14 @@ from __future__ import annotations
 import os
 from functools import cached_property
 
-from .diagnostics import Diagnostic, Diagnostics
+from typing import TYPE_CHECKING
+
+from .diagnostics import Diagnostic, Diagnostics, LaneError
 from .semantics.checker import CheckedProgram, check
 from .semantics.loader import LoadedProgram, SourceCache, load
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .codegen.compiled import CompiledProgram
 
 
 class CompilerData:
@@ -38,6 +43,27 @@ class CompilerData:
         if self.diags.has_errors and len(loaded.modules) < len(loaded.sources):
             return None  # a file did not parse: checking the rest would only add noise
         return check(loaded.modules, self.diags)
+
+    @cached_property
+    def compiled(self) -> "CompiledProgram":
+        """The program as Python, compiled once; only for a program without errors."""
+        from .codegen.compiled import compile_program
+
+        return compile_program(self.require_checked(), os.path.basename(str(self.root)))
+
+    @cached_property
+    def traced(self) -> "CompiledProgram":
+        """Like :attr:`compiled`, with every storage access reported (the soundness checker)."""
+        from .codegen.compiled import compile_program
+
+        return compile_program(self.require_checked(), os.path.basename(str(self.root)), trace=True)
+
+    def require_checked(self) -> CheckedProgram:
+        """The checked program, or a LaneError carrying the diagnostics."""
+        checked = self.checked
+        if checked is None or self.diags.has_errors:
+            raise LaneError(self.diags.errors)
+        return checked
 
     @property
     def ok(self) -> bool:

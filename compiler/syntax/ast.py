@@ -7,7 +7,7 @@ checker; before that those fields are ``None``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from ..diagnostics import Location
@@ -302,8 +302,10 @@ def walk(node: Any):
         n = stack.pop()
         if isinstance(n, Node):
             yield n
-            children = [getattr(n, f) for f in n.__dataclass_fields__
-                        if f not in ("loc", "ty", "binding", "target")]
+            # Children are the constructor's fields; the checker's annotations
+            # (ty, binding, target, max_iterations) are init=False.  Skipping them
+            # by name would also skip Assign.target, a real child.
+            children = [getattr(n, f.name) for f in fields(n) if f.init and f.name != "loc"]
             stack.extend(reversed(children))
         elif isinstance(n, list):
             stack.extend(reversed(n))

@@ -1,0 +1,69 @@
+"""Readable reports for the terminal, and the progress bar for long blocks."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections import Counter
+
+from .runtime.chain import BlockResult
+
+
+def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
+    counts = result.counts()
+    n = len(result.receipts)
+    lines = [
+        f"block {result.number} (timestamp {result.timestamp}): {n} transaction{'s' if n != 1 else ''}: "
+        f"{counts['ok']} ok, {counts['reverted']} reverted, {counts['invalid']} invalid",
+    ]
+    for status in ("reverted", "invalid"):
+        reasons = Counter(r.reason for r in result.receipts if r.status == status)
+        for reason, count in reasons.most_common(5):
+            lines.append(f"  {status}: {reason} (x{count})")
+        if len(reasons) > 5:
+            lines.append(f"  {status}: ... and {len(reasons) - 5} other reasons")
+    failures = [r for r in result.receipts if r.status != "ok"][:max_failures]
+    if failures and n <= 100:
+        lines.append("  failed transactions:")
+        for r in failures:
+            tx = r.tx
+            lines.append(f"    #{tx.index} (line {tx.line}): {r.status}: {r.reason}")
+    lines.append(f"executor {result.executor}" + (f" ({result.workers} workers)" if result.workers > 1 else "")
+                 + f": {result.seconds:.4f} s, {result.tps:,.0f} tx/s")
+    lines.append(f"state root    {result.state_root}")
+    lines.append(f"receipts root {result.receipts_root}")
+    return "\n".join(lines)
+
+
+@contextlib.contextmanager
+def progress_reporter(total: int, label: str, delay: float = 1.0):
+    """A callback ``progress(done)`` that shows a bar on stderr once the work has taken ``delay`` seconds."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    state: dict = {"bar": None, "task": None}
+    start = time.perf_counter()
+
+    def progress(done: int) -> None:
+        if state["bar"] is None:
+            if time.perf_counter() - start < delay:
+                return
+            bar = Progress(transient=True, console=_stderr_console())
+            bar.start()
+            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
+        state["bar"].update(state["task"], completed=done)
+
+    try:
+        yield progress
+    finally:
+        if state["bar"] is not None:
+            state["bar"].stop()
+
+
+def _stderr_console():
+    from rich.console import Console
+
+    return Console(stderr=True)

@@ -1,0 +1,167 @@
+"""A world's state and the blocks run on it: what ``lane run`` and ``lane call`` drive."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from ..diagnostics import LaneError
+from . import sequential
+from .block import Tx, prepare
+from .context import Context
+from .errors import Revert
+from .receipts import Receipt
+from .roots import receipts_root, state_root
+from .store import StateStore
+from .values import ValueError_, parse_value
+from .world import World, genesis, load_world
+
+EXECUTORS: dict[str, Callable[[Context, list[Tx]], list[Receipt]]] = {
+    "sequential": sequential.execute,
+}
+
+
+@dataclass
+class BlockResult:
+    number: int
+    timestamp: int
+    executor: str
+    workers: int
+    receipts: list[Receipt]
+    receipts_json: list[dict]
+    state_root: str
+    receipts_root: str
+    seconds: float
+
+    @property
+    def tps(self) -> float:
+        return len(self.receipts) / self.seconds if self.seconds > 0 else 0.0
+
+    def counts(self) -> dict[str, int]:
+        out = {"ok": 0, "reverted": 0, "invalid": 0}
+        for r in self.receipts:
+            out[r.status] += 1
+        return out
+
+    def to_json(self) -> dict:
+        return {
+            "number": self.number,
+            "timestamp": self.timestamp,
+            "state_root": self.state_root,
+            "receipts_root": self.receipts_root,
+            "receipts": self.receipts_json,
+            "executor": self.executor,
+            "workers": self.workers,
+            "seconds": self.seconds,
+            "tps": self.tps,
+        }
+
+
+class Chain:
+    """A loaded world with its current state, in memory or backed by a SQLite file."""
+
+    def __init__(self, world: World, ctx: Context, store: StateStore | None, last: tuple[int, int]) -> None:
+        self.world = world
+        self.ctx = ctx
+        self.store = store
+        self.number, self.timestamp = last
+
+    @classmethod
+    def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None) -> "Chain":
+        world = load_world(world_path)
+        if state is None:
+            return cls(world, genesis(world), None, (0, 0))
+        store = StateStore(state)
+        if not store.initialised:
+            ctx = genesis(world)
+            store.write_genesis(world, ctx.storage, state_root(world, ctx.storage))
+            return cls(world, ctx, store, (0, 0))
+        store.check_world(world)
+        ctx = Context(store.load(world), world.code)
+        return cls(world, ctx, store, store.last_block)
+
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def state_root(self) -> str:
+        return state_root(self.world, self.ctx.storage)
+
+    def run_block(self, raw_txs: list[tuple[int, Any]], number: int | None = None,
+                  timestamp: int | None = None, executor: str = "sequential", workers: int = 1,
+                  progress=None, trace: bool = False) -> BlockResult:
+        if number is None:
+            number = self.number + 1
+        elif self.store is not None and number <= self.number:
+            raise LaneError(f"block number {number} is not after the last block ({self.number}) "
+                            f"of {self.store.path}", code="block")
+        if timestamp is None:
+            timestamp = 12 * number
+        ctx = self.ctx
+        ctx.number, ctx.timestamp = number, timestamp
+        ctx.journal.clear()
+        ctx.events.clear()
+        run = EXECUTORS[executor]
+        start = time.perf_counter()
+        txs = prepare(self.world, raw_txs, trace=trace)
+        receipts = run(ctx, txs, progress=progress)
+        seconds = time.perf_counter() - start
+        receipts_json = [r.to_json(self.world) for r in receipts]
+        result = BlockResult(number, timestamp, executor, workers, receipts, receipts_json,
+                             self.state_root(), receipts_root(receipts_json), seconds)
+        if self.store is not None:
+            self.store.commit_block(self.world, ctx.storage, ctx.journal, number, timestamp,
+                                    result.state_root, result.receipts_root, receipts_json)
+        ctx.journal.clear()
+        ctx.events.clear()
+        self.number, self.timestamp = number, timestamp
+        return result
+
+    def call(self, contract: str, fn_name: str, raw_args: list[Any], sender: str | None = None,
+             number: int | None = None, timestamp: int | None = None):
+        """Run a pub function on the current state without keeping anything; returns (function, value)."""
+        world = self.world
+        inst = world.instances.get(contract)
+        if inst is None:
+            try:
+                inst = world.by_address.get(parse_value_address(world, contract))
+            except ValueError_:
+                inst = None
+        if inst is None:
+            known = ", ".join(world.instances) or "none"
+            raise LaneError(f"unknown contract '{contract}' (deployed: {known})", code="call")
+        function = inst.contract.functions.get(fn_name)
+        if function is None or not function.is_pub:
+            names = ", ".join(f.name for f in inst.contract.pub_functions)
+            what = "no pub function" if function is not None else "no function"
+            raise LaneError(f"{inst.contract.name} ({contract}) has {what} '{fn_name}' (pub functions: {names})",
+                            code="call")
+        if len(raw_args) != len(function.params):
+            n = len(function.params)
+            raise LaneError(f"{function.qualname} takes {n} argument{'s' if n != 1 else ''}, found {len(raw_args)}",
+                            code="call")
+        try:
+            args = [parse_value(p.type, a, world.address_of, f"argument '{p.name}'")
+                    for p, a in zip(function.params, raw_args)]
+            caller = parse_value_address(world, sender) if sender is not None else 0
+        except ValueError_ as err:
+            raise LaneError(str(err), code="call") from None
+        ctx = self.ctx
+        ctx.number = self.number if number is None else number
+        ctx.timestamp = self.timestamp if timestamp is None else timestamp
+        jmark, emark = len(ctx.journal), len(ctx.events)
+        try:
+            value = inst.program.function(inst.contract.name, fn_name)(ctx, inst.address, caller, *args)
+        except Revert as r:
+            raise LaneError(f"call reverted: {r.reason}", code="revert") from None
+        finally:
+            ctx.rollback(jmark, emark)
+        return function, value
+
+
+def parse_value_address(world: World, raw: str) -> int:
+    from ..semantics import types as T
+
+    return parse_value(T.ADDRESS, raw, world.address_of, "address")
