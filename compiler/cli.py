@@ -57,7 +57,7 @@ def guarded(fn: Callable) -> Callable:
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except LaneError as err:
-            _err(render_all(err.diagnostics))
+            _err(render_all(err.diagnostics, err.sources))
             raise typer.Exit(EXIT_USER)
         except KeyboardInterrupt:
             _err("interrupted")

@@ -135,7 +135,9 @@ class LaneError(Exception):
     """A user's mistake (bad contract, bad file, bad arguments): reported, never a traceback."""
 
     def __init__(self, diagnostics: Iterable[Diagnostic] | Diagnostic | str,
-                 location: Location | None = None, code: str = "error") -> None:
+                 location: Location | None = None, code: str = "error",
+                 sources: Mapping[str, str] | None = None) -> None:
+        self.sources: dict[str, str] = dict(sources or {})
         if isinstance(diagnostics, str):
             diagnostics = [Diagnostic(Severity.ERROR, code, diagnostics, location)]
         elif isinstance(diagnostics, Diagnostic):
@@ -162,9 +164,11 @@ def render_text(diag: Diagnostic, sources: Mapping[str, str] | None = None) -> s
     lines = [f"{head}{diag.severity.value}: {diag.message}"]
     text = sources.get(loc.file) if (sources is not None and loc) else None
     if loc and text is not None:
-        src_lines = text.splitlines()
+        # Split on '\n' only, as the lexer counts lines (not str.splitlines, which
+        # also breaks at form feeds and Unicode line separators).
+        src_lines = text.split("\n")
         if 1 <= loc.line <= len(src_lines):
-            src = src_lines[loc.line - 1]
+            src = src_lines[loc.line - 1].rstrip("\r")
             end = loc.end_column if loc.end_line == loc.line else len(src) + 1
             gutter = str(loc.line)
             pad = " " * len(gutter)

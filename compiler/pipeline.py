@@ -62,7 +62,7 @@ class CompilerData:
         """The checked program, or a LaneError carrying the diagnostics."""
         checked = self.checked
         if checked is None or self.diags.has_errors:
-            raise LaneError(self.diags.errors)
+            raise LaneError(self.diags.errors, sources=self.sources)
         return checked
 
     @property

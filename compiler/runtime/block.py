@@ -34,6 +34,10 @@ class Tx:
     fn: Callable | None
     args: tuple
     invalid: str | None = None
+    call: tuple = ()  # (to, sender, *args): what the compiled function takes after the context
+
+    def __post_init__(self) -> None:
+        self.call = (self.to, self.sender, *self.args)
 
 
 def read_block(path: str | os.PathLike) -> list[tuple[int, Any]]:
@@ -57,7 +61,7 @@ def parse_block_text(text: str, display: str) -> list[tuple[int, Any]]:
             out.append((no, json.loads(line)))
         except json.JSONDecodeError as err:
             raise LaneError(f"invalid JSON: {err.msg}", Location.point(display, no, err.colno),
-                            code="block") from None
+                            code="block", sources={display: text}) from None
     return out
 
 
@@ -77,14 +81,14 @@ def _prepare_one(world: World, index: int, line: int, obj: Any, trace: bool) -> 
     if unknown:
         return _invalid(index, line, f"unknown field '{sorted(unknown)[0]}'")
     try:
-        sender = parse_value(T.ADDRESS, obj.get("from"), world.address_of, "'from'")
+        sender = parse_value(T.ADDRESS, obj.get("from"), world.parse_address, "'from'")
     except ValueError_ as err:
         return _invalid(index, line, str(err))
     to_raw, fn_name = obj.get("to"), obj.get("fn")
     if not isinstance(to_raw, str):
         return _invalid(index, line, "'to' must name a deployed contract", sender)
     try:
-        to = parse_value(T.ADDRESS, to_raw, world.address_of, "'to'")
+        to = parse_value(T.ADDRESS, to_raw, world.parse_address, "'to'")
     except ValueError_ as err:
         return _invalid(index, line, str(err), sender)
     inst = world.by_address.get(to)
@@ -105,7 +109,7 @@ def _prepare_one(world: World, index: int, line: int, obj: Any, trace: bool) -> 
         return _invalid(index, line, f"{inst.contract.name}.{fn_name} takes {n} argument{'s' if n != 1 else ''}, "
                         f"found {len(args)}", sender, to)
     try:
-        values = tuple(parse_value(p.type, a, world.address_of, f"argument '{p.name}'")
+        values = tuple(parse_value(p.type, a, world.parse_address, f"argument '{p.name}'")
                        for p, a in zip(function.params, args))
     except ValueError_ as err:
         return _invalid(index, line, str(err), sender, to)

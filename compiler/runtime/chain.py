@@ -12,13 +12,13 @@ from . import sequential
 from .block import Tx, prepare
 from .context import Context
 from .errors import Revert
-from .receipts import Receipt
+from .receipts import Outcome, Receipt
 from .roots import receipts_root, state_root
 from .store import StateStore
 from .values import ValueError_, parse_value
 from .world import World, genesis, load_world
 
-EXECUTORS: dict[str, Callable[[Context, list[Tx]], list[Receipt]]] = {
+EXECUTORS: dict[str, Callable[..., list[Outcome]]] = {
     "sequential": sequential.execute,
 }
 
@@ -106,8 +106,9 @@ class Chain:
         run = EXECUTORS[executor]
         start = time.perf_counter()
         txs = prepare(self.world, raw_txs, trace=trace)
-        receipts = run(ctx, txs, progress=progress)
+        outcomes = run(ctx, txs, progress=progress)
         seconds = time.perf_counter() - start
+        receipts = [Receipt(tx, *outcome) for tx, outcome in zip(txs, outcomes)]
         receipts_json = [r.to_json(self.world) for r in receipts]
         result = BlockResult(number, timestamp, executor, workers, receipts, receipts_json,
                              self.state_root(), receipts_root(receipts_json), seconds)
@@ -143,7 +144,7 @@ class Chain:
             raise LaneError(f"{function.qualname} takes {n} argument{'s' if n != 1 else ''}, found {len(raw_args)}",
                             code="call")
         try:
-            args = [parse_value(p.type, a, world.address_of, f"argument '{p.name}'")
+            args = [parse_value(p.type, a, world.parse_address, f"argument '{p.name}'")
                     for p, a in zip(function.params, raw_args)]
             caller = parse_value_address(world, sender) if sender is not None else 0
         except ValueError_ as err:
@@ -164,4 +165,4 @@ class Chain:
 def parse_value_address(world: World, raw: str) -> int:
     from ..semantics import types as T
 
-    return parse_value(T.ADDRESS, raw, world.address_of, "address")
+    return parse_value(T.ADDRESS, raw, world.parse_address, "address")

@@ -10,13 +10,16 @@ from .world import World
 
 OK, REVERTED, INVALID = "ok", "reverted", "invalid"
 
+# What an executor produces for one transaction: (status, reason, return value, events).
+Outcome = tuple[str, "str | None", Any, tuple]
+
 
 class Receipt:
     """What one transaction did: status, reason, return value, events (raw values)."""
 
     __slots__ = ("tx", "status", "reason", "value", "events")
 
-    def __init__(self, tx: Tx, status: str, reason: str | None, value: Any, events) -> None:
+    def __init__(self, tx: Tx, status: str, reason: str | None, value: Any, events: tuple | list) -> None:
         self.tx = tx
         self.status = status
         self.reason = reason

@@ -8,7 +8,9 @@ parameter's type; in output integers are decimal strings, addresses ``0x`` +
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import re
 from typing import Any, Callable
 
 from ..semantics import types as T
@@ -21,6 +23,7 @@ class ValueError_(Exception):
     """A value that does not fit its type; the message says why."""
 
 
+@functools.lru_cache(maxsize=65536)
 def derive_address(name: str, domain: str = "account") -> int:
     """The deterministic address a name stands for: the last 20 bytes of sha256("lane:<domain>:<name>")."""
     digest = hashlib.sha256(f"lane:{domain}:{name}".encode()).digest()
@@ -81,8 +84,27 @@ def _kind(raw: Any) -> str:
         type(raw), type(raw).__name__)
 
 
-def parse_value(ty: T.Type, raw: Any, resolve_name: Callable[[str], int], what: str = "value") -> Any:
-    """Read ``raw`` (from JSON, TOML or the command line) as a value of type ``ty``."""
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
+
+
+def address_from_text(text: str, resolve_name: Callable[[str], int]) -> int:
+    """``0x`` + at most 40 hex digits, or a name that ``resolve_name`` turns into an address."""
+    text = text.strip()
+    if text[:2].lower() == "0x":
+        digits = text[2:].replace("_", "")
+        if not digits or len(digits) > 40 or any(c not in "0123456789abcdefABCDEF" for c in digits):
+            raise ValueError_(f"is not an address: {text!r} (0x and at most 40 hex digits)")
+        return int(digits, 16)
+    if _NAME.fullmatch(text):
+        return resolve_name(text)
+    raise ValueError_(f"is not an address or a name: {text!r}")
+
+
+def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], what: str = "value") -> Any:
+    """Read ``raw`` (from JSON, TOML or the command line) as a value of type ``ty``.
+
+    ``resolve_address`` reads an address written as text (see :func:`address_from_text`).
+    """
     if ty is T.U256:
         return _parse_int(raw, what)
     if ty is T.BOOL:
@@ -93,15 +115,10 @@ def parse_value(ty: T.Type, raw: Any, resolve_name: Callable[[str], int], what: 
         raise ValueError_(f"{what} must be true or false, found {raw!r}")
     if ty is T.ADDRESS or isinstance(ty, T.ContractType):
         if isinstance(raw, str):
-            text = raw.strip()
-            if text.lower().startswith("0x"):
-                digits = text[2:].replace("_", "")
-                if not digits or len(digits) > 40 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-                    raise ValueError_(f"{what} is not an address: {raw!r} (0x and at most 40 hex digits)")
-                return int(digits, 16)
-            if text and (text[0].isalpha() or text[0] == "_") and all(c.isalnum() or c in "_-." for c in text):
-                return resolve_name(text)
-            raise ValueError_(f"{what} is not an address or a name: {raw!r}")
+            try:
+                return resolve_address(raw)
+            except ValueError_ as err:
+                raise ValueError_(f"{what} {err}") from None
         if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= ADDRESS_MAX:
             return raw
         raise ValueError_(f"{what} must be an address (a name or 0x hex), found {_kind(raw)}")
@@ -110,5 +127,5 @@ def parse_value(ty: T.Type, raw: Any, resolve_name: Callable[[str], int], what: 
             raise ValueError_(f"{what} must be a list, found {_kind(raw)}")
         if len(raw) > ty.size:
             raise ValueError_(f"{what} has {len(raw)} elements; its type {ty} allows at most {ty.size}")
-        return tuple(parse_value(ty.elem, item, resolve_name, f"{what}[{i}]") for i, item in enumerate(raw))
+        return tuple(parse_value(ty.elem, item, resolve_address, f"{what}[{i}]") for i, item in enumerate(raw))
     raise ValueError_(f"{what} has a type that cannot be given as an argument: {ty}")  # pragma: no cover

@@ -16,7 +16,7 @@ from ..semantics.loader import SourceCache
 from ..semantics.symbols import ContractInfo, Function
 from .context import Context
 from .errors import Revert
-from .values import ValueError_, derive_address, format_address, parse_value
+from .values import ValueError_, address_from_text, derive_address, format_address, parse_value
 
 
 @dataclass(eq=False)
@@ -41,6 +41,7 @@ class World:
     instances: dict[str, Instance] = field(default_factory=dict)  # in deployment order
     by_address: dict[int, Instance] = field(default_factory=dict)
     deployments: list[dict] = field(default_factory=list)
+    _addresses: dict[str, int] = field(default_factory=dict, repr=False)
 
     def address_of(self, name: str) -> int:
         """What a name stands for: an account, an instance, or a derived address (SPEC §3)."""
@@ -49,6 +50,13 @@ class World:
         if name in self.instances:
             return self.instances[name].address
         return derive_address(name)
+
+    def parse_address(self, text: str) -> int:
+        """An address written as text: 0x hex or a name (cached: blocks repeat names)."""
+        address = self._addresses.get(text)
+        if address is None:
+            address = self._addresses[text] = address_from_text(text, self.address_of)
+        return address
 
     def name_of(self, address: int) -> str | None:
         inst = self.by_address.get(address)
@@ -96,7 +104,7 @@ class _WorldErrors:
         loc = Location.point(self.path, line, 1) if line else None
         if loc is None:
             message = f"{self.path}: {message}"
-        return LaneError(message, loc, code="world")
+        return LaneError(message, loc, code="world", sources={self.path: self.text})
 
 
 def load_world(path: str | os.PathLike, cache: SourceCache | None = None) -> World:
@@ -115,7 +123,7 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None) -> Wor
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
         msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
         loc = Location.point(display, int(m.group(1)), int(m.group(2))) if m else None
-        raise LaneError(f"invalid TOML: {msg}", loc, code="world") from None
+        raise LaneError(f"invalid TOML: {msg}", loc, code="world", sources={display: text}) from None
 
     world = World(display, text)
     unknown = set(doc) - {"accounts", "deploy"}
@@ -131,7 +139,8 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None) -> Wor
         try:
             if not isinstance(raw, str) or not raw.lower().startswith("0x"):
                 raise ValueError_(f"account '{name}' must be a 0x address string")
-            world.accounts[name] = parse_value(T.ADDRESS, raw, derive_address, f"account '{name}'")
+            world.accounts[name] = parse_value(T.ADDRESS, raw, lambda t: address_from_text(t, derive_address),
+                                               f"account '{name}'")
         except ValueError_ as err:
             raise errors.at(str(err), line) from None
 
@@ -200,8 +209,8 @@ def genesis(world: World) -> Context:
             raise errors.at(f"deployment '{inst.name}': init of {inst.contract.name} takes {len(params)} "
                             f"argument{'s' if len(params) != 1 else ''}, found {len(args)}", entry["line"])
         try:
-            sender = parse_value(T.ADDRESS, entry["sender"], world.address_of, "sender")
-            values = [parse_value(p.type, raw, world.address_of, f"init argument '{p.name}'")
+            sender = parse_value(T.ADDRESS, entry["sender"], world.parse_address, "sender")
+            values = [parse_value(p.type, raw, world.parse_address, f"init argument '{p.name}'")
                       for p, raw in zip(params, args)]
         except ValueError_ as err:
             raise errors.at(f"deployment '{inst.name}': {err}", entry["line"]) from None
