@@ -37,6 +37,10 @@ class NotConstant(Exception):
     """The expression is not a compile-time constant."""
 
 
+class _BadConstant(NotConstant):
+    """The expression names a constant whose own error is already reported."""
+
+
 class _ConstFault(Exception):
     def __init__(self, message: str, loc: Location) -> None:
         super().__init__(message)
@@ -303,6 +307,8 @@ class Checker:
             else:
                 try:
                     value = self.const_value(info, const.decl.value)
+                except _BadConstant:
+                    pass  # reported at the constant it names
                 except NotConstant:
                     self.diags.error("not-constant",
                                      f"the value of constant '{const.name}' must be a constant expression",
@@ -324,7 +330,7 @@ class Checker:
             if isinstance(e.binding, Constant):
                 value = self._evaluate_constant(info, e.binding)
                 if value is None:
-                    raise NotConstant
+                    raise _BadConstant
                 return value
             raise NotConstant
         if isinstance(e, ast.Unary):
@@ -559,6 +565,8 @@ class _BodyChecker:
         """The static bound of ``a..end`` (SPEC §1.4), or an error."""
         try:
             return self.c.const_value(self.info, end)
+        except _BadConstant:
+            return None  # the constant's own error is reported
         except NotConstant:
             pass
         except _ConstFault as fault:
@@ -624,11 +632,11 @@ class _BodyChecker:
 
     def stmt_ExprStmt(self, s: ast.ExprStmt) -> bool:
         e = s.expr
-        self.expr(e, allow_void=True)
+        ty = self.expr(e, allow_void=True)
         if isinstance(e, (ast.Call, ast.MethodCall)) and e.target is None:
             return True  # an unknown callee is already reported
         is_call = (isinstance(e, ast.Call) and isinstance(e.target, Function)) or isinstance(e, ast.MethodCall)
-        if not is_call:
+        if not is_call and ty is not None:  # an expression with an error is reported once, for that error
             self.diags.error("useless-expression", "this expression does nothing; only calls can be statements",
                              e.loc)
         return True

@@ -307,6 +307,19 @@ def _previous_token(text: str, tok: Token) -> Token | None:
     return before[-1] if before else None
 
 
+def _end_of_file(file: str, text: str) -> Location:
+    """Just after the last character of the last non-empty line.
+
+    Lines are split on '\\n' only, as Lark counts them; ``str.splitlines`` also
+    breaks at form feeds and Unicode separators and would give other numbers.
+    """
+    lines = text.split("\n")
+    while len(lines) > 1 and not lines[-1].rstrip("\r"):
+        lines.pop()
+    last = lines[-1].rstrip("\r")
+    return Location.point(file, len(lines), len(last) + 1)
+
+
 def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
     if isinstance(err, UnexpectedCharacters):
         line, col = err.line, err.column
@@ -326,10 +339,14 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
             return Diagnostic(Severity.ERROR, "syntax",
                               "unterminated comment: '/*' without a closing '*/'",
                               Location.point(file, tok.line, tok.column, 2))
+        if tok.type == "STAR" and tok.start_pos > 0 and text[tok.start_pos - 1] == "/":
+            # `a /* ...` never closed: '/' was taken as division, the error comes at '*'.
+            return Diagnostic(Severity.ERROR, "syntax",
+                              "unterminated comment: '/*' without a closing '*/'",
+                              Location.point(file, tok.line, tok.column - 1, 2))
         expected = describe_expected(accepts)
         if tok.type == "$END":
-            lines = text.splitlines() or [""]
-            loc = Location.point(file, len(lines), len(lines[-1]) + 1)
+            loc = _end_of_file(file, text)
             return Diagnostic(Severity.ERROR, "syntax",
                               f"unexpected end of file: expected {expected}", loc)
         loc = _loc_of_token(file, tok)
@@ -340,8 +357,6 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
         return Diagnostic(Severity.ERROR, "syntax",
                           f"expected {expected}, found {_found(tok)}", loc)
     if isinstance(err, UnexpectedEOF):  # pragma: no cover - LALR reports $END as a token
-        lines = text.splitlines() or [""]
-        return Diagnostic(Severity.ERROR, "syntax", "unexpected end of file",
-                          Location.point(file, len(lines), len(lines[-1]) + 1))
+        return Diagnostic(Severity.ERROR, "syntax", "unexpected end of file", _end_of_file(file, text))
     return Diagnostic(Severity.ERROR, "syntax", str(err).splitlines()[0],  # pragma: no cover
                       Location.point(file, getattr(err, "line", 1) or 1, getattr(err, "column", 1) or 1))

@@ -1,0 +1,82 @@
+"""Shared helpers for the front-end tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import pytest
+
+from compiler.diagnostics import Diagnostic
+from compiler.pipeline import CompilerData
+from compiler.syntax import ast
+from compiler.syntax.parser import parse
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((REPO / "examples").glob("*.lane"))
+
+
+def dedent(text: str) -> str:
+    """Dedent a triple-quoted snippet and drop the newline right after the opening quotes."""
+    text = textwrap.dedent(text)
+    return text[1:] if text.startswith("\n") else text
+
+
+def check_source(tmp_path: Path, text: str, name: str = "t.lane",
+                 extra_files: Mapping[str, str] | None = None) -> list[Diagnostic]:
+    """Write ``text`` (dedented, see :func:`dedent`) and ``extra_files`` under ``tmp_path``,
+    run the front end on ``name`` through CompilerData and return its sorted diagnostics."""
+    for rel, body in (extra_files or {}).items():
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dedent(body), encoding="utf-8")
+    root = tmp_path / name
+    root.parent.mkdir(parents=True, exist_ok=True)
+    root.write_text(dedent(text), encoding="utf-8")
+    return CompilerData(root).diagnostics()
+
+
+def fmt(diags: Iterable[Diagnostic]) -> list[tuple[str, int, int, str]]:
+    """Diagnostics as ``(severity, line, column, message)`` tuples, for exact comparisons."""
+    out = []
+    for d in diags:
+        loc = d.location
+        out.append((d.severity.value, loc.line if loc else 0, loc.column if loc else 0, d.message))
+    return out
+
+
+def errors(diags: Iterable[Diagnostic]) -> list[Diagnostic]:
+    return [d for d in diags if d.is_error]
+
+
+def parse_ok(text: str, file: str = "t.lane") -> ast.Module:
+    """Parse ``text`` (dedented) and insist that it has no diagnostic at all."""
+    module, diags = parse(dedent(text), file)
+    assert diags == [], fmt(diags)
+    assert module is not None
+    return module
+
+
+def run_lane(*args: str, cwd: Path | None = None, raw: bool = False) -> subprocess.CompletedProcess:
+    """``python -m compiler ARGS`` in a subprocess, with its output captured as text
+    (or as bytes with ``raw``, where no newline translation can hide a stray '\\r')."""
+    env = dict(os.environ)
+    env.pop("LANE_DEBUG", None)
+    env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "200"
+    return subprocess.run([sys.executable, "-m", "compiler", *args], cwd=cwd or REPO,
+                          capture_output=True, text=not raw, env=env, timeout=60)
+
+
+@pytest.fixture
+def check(tmp_path):
+    """``check(text, **kw)``: :func:`check_source` bound to this test's tmp_path."""
+
+    def run(text: str, **kw) -> list[Diagnostic]:
+        return check_source(tmp_path, text, **kw)
+
+    return run
