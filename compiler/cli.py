@@ -59,6 +59,13 @@ def guarded(fn: Callable) -> Callable:
         except LaneError as err:
             _err(render_all(err.diagnostics, err.sources))
             raise typer.Exit(EXIT_USER)
+        except BrokenPipeError:
+            # The reader of our output went away (`lane run ... | head`): not an error of ours.
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            raise typer.Exit(EXIT_OK)
         except KeyboardInterrupt:
             _err("interrupted")
             raise typer.Exit(130)

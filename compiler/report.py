@@ -23,12 +23,14 @@ def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
             lines.append(f"  {status}: {reason} (x{count})")
         if len(reasons) > 5:
             lines.append(f"  {status}: ... and {len(reasons) - 5} other reasons")
-    failures = [r for r in result.receipts if r.status != "ok"][:max_failures]
+    failures = [r for r in result.receipts if r.status != "ok"]
     if failures and n <= 100:
         lines.append("  failed transactions:")
-        for r in failures:
+        for r in failures[:max_failures]:
             tx = r.tx
             lines.append(f"    #{tx.index} (line {tx.line}): {r.status}: {r.reason}")
+        if len(failures) > max_failures:
+            lines.append(f"    ... and {len(failures) - max_failures} more (--json lists every receipt)")
     lines.append(f"executor {result.executor}" + (f" ({result.workers} workers)" if result.workers > 1 else "")
                  + f": {result.seconds:.4f} s, {result.tps:,.0f} tx/s")
     lines.append(f"state root    {result.state_root}")

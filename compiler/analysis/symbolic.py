@@ -1,0 +1,269 @@
+"""Symbolic values of the access analysis.
+
+A key, an address or a path condition is a small immutable tree over the
+call's inputs: its parameters, ``msg.sender``, ``self``, constants, loop
+indices, block fields and values read from storage.  Every node is hashable
+and compares structurally, so two syntactically equal keys are one key.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Iterator
+
+EXACT, IMMUTABLE, DYNAMIC, WILDCARD = "exact", "immutable", "dynamic", "wildcard"
+KIND_ORDER = {EXACT: 0, IMMUTABLE: 1, DYNAMIC: 2, WILDCARD: 3}
+
+
+def worst(*kinds: str) -> str:
+    return max(kinds, key=KIND_ORDER.__getitem__, default=EXACT)
+
+
+class Sym:
+    """Base of symbolic values."""
+
+    __slots__ = ()
+
+    def children(self) -> tuple["Sym", ...]:
+        return ()
+
+
+@dataclass(frozen=True, slots=True)
+class Const(Sym):
+    value: int | bool
+    address: bool = field(default=False, compare=False)  # shown as 0x hex
+
+    def __str__(self) -> str:
+        if isinstance(self.value, bool):
+            return "true" if self.value else "false"
+        if self.address:
+            return f"address({self.value:#x})"
+        return str(self.value) if self.value < 1 << 64 else hex(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Param(Sym):
+    """A parameter of the analysed pub function (not of an inlined callee)."""
+
+    name: str
+    type: str  # "u256", "bool", "address", a contract name, "array"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+@dataclass(frozen=True, slots=True)
+class Sender(Sym):
+    """``msg.sender`` of the transaction."""
+
+    def __str__(self) -> str:
+        return "msg.sender"
+
+
+@dataclass(frozen=True, slots=True)
+class Self(Sym):
+    """The address of the contract the transaction calls."""
+
+    def __str__(self) -> str:
+        return "self"
+
+
+@dataclass(frozen=True, slots=True)
+class BlockField(Sym):
+    name: str  # "number" or "timestamp"
+
+    def __str__(self) -> str:
+        return f"block.{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopIndex(Sym):
+    """A loop variable: ``lo <= index < hi``, at most ``bound`` iterations."""
+
+    id: int
+    name: str
+    lo: Sym
+    hi: Sym
+    bound: int | None
+
+    def __str__(self) -> str:
+        return self.name
+
+    def children(self) -> tuple[Sym, ...]:
+        return (self.lo, self.hi)
+
+
+@dataclass(frozen=True, slots=True)
+class Length(Sym):
+    array: Param
+
+    def __str__(self) -> str:
+        return f"len({self.array.name})"
+
+    def children(self) -> tuple[Sym, ...]:
+        return (self.array,)
+
+
+@dataclass(frozen=True, slots=True)
+class Element(Sym):
+    array: Param
+    index: Sym
+
+    def __str__(self) -> str:
+        return f"{self.array.name}[{self.index}]"
+
+    def children(self) -> tuple[Sym, ...]:
+        return (self.array, self.index)
+
+
+@dataclass(frozen=True, slots=True)
+class Read(Sym):
+    """The value of a storage location as the transaction read it."""
+
+    address: Sym
+    contract: str
+    var: str
+    keys: tuple[Sym, ...]
+    immutable: bool  # only init writes the variable: fixed by the deployed state
+
+    def __str__(self) -> str:
+        head = self.var if isinstance(self.address, Self) else f"{self.address}.{self.var}"
+        return head + "".join(f"[{k}]" for k in self.keys)
+
+    def children(self) -> tuple[Sym, ...]:
+        return (self.address, *self.keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown(Sym):
+    """A value the analysis cannot follow (it stands for any value)."""
+
+    id: int
+    why: str
+
+    def __str__(self) -> str:
+        return "*"
+
+
+@dataclass(frozen=True, slots=True)
+class Op(Sym):
+    """Arithmetic (+ - * / % min max), comparison (== != < <= > >=), logic (&& || !), ``ite``."""
+
+    op: str
+    args: tuple[Sym, ...]
+
+    def __str__(self) -> str:
+        a = self.args
+        if self.op == "!":
+            return f"!{_paren(a[0])}"
+        if self.op in ("min", "max"):
+            return f"{self.op}({a[0]}, {a[1]})"
+        if self.op == "ite":
+            return f"({a[1]} if {a[0]} else {a[2]})"
+        if self.op in ("&&", "||"):
+            return f" {self.op} ".join(_paren(x) for x in a)
+        return f"{_paren(a[0])} {self.op} {_paren(a[1])}"
+
+    def children(self) -> tuple[Sym, ...]:
+        return self.args
+
+
+def _paren(s: Sym) -> str:
+    return f"({s})" if isinstance(s, Op) and s.op not in ("min", "max", "ite") else str(s)
+
+
+TRUE, FALSE = Const(True), Const(False)
+_unknown_ids = itertools.count(1)
+
+
+def unknown(why: str) -> Unknown:
+    return Unknown(next(_unknown_ids), why)
+
+
+def walk(s: Sym) -> Iterator[Sym]:
+    stack = [s]
+    while stack:
+        node = stack.pop()
+        yield node
+        stack.extend(node.children())
+
+
+def kind_of(s: Sym) -> str:
+    """exact, immutable, dynamic or wildcard (SPEC §2.2) for a key or an address."""
+    k = EXACT
+    for node in walk(s):
+        if isinstance(node, Unknown):
+            return WILDCARD
+        if isinstance(node, Read):
+            k = worst(k, IMMUTABLE if node.immutable else DYNAMIC)
+    return k
+
+
+def depends_on_call(s: Sym) -> bool:
+    """Whether the value depends on what the call is given (its arguments or sender)."""
+    return any(isinstance(n, (Param, Sender, Unknown, Element, Length)) for n in walk(s))
+
+
+# ------------------------------------------------------------ construction
+
+
+def op(name: str, *args: Sym) -> Sym:
+    """Build an operation, folding constants and trivial logic."""
+    if name == "&&":
+        flat = []
+        for a in args:
+            if a == FALSE:
+                return FALSE
+            if a == TRUE:
+                continue
+            flat.extend(a.args if isinstance(a, Op) and a.op == "&&" else (a,))
+        flat = list(dict.fromkeys(flat))
+        return TRUE if not flat else flat[0] if len(flat) == 1 else Op("&&", tuple(flat))
+    if name == "||":
+        flat = []
+        for a in args:
+            if a == TRUE:
+                return TRUE
+            if a == FALSE:
+                continue
+            flat.extend(a.args if isinstance(a, Op) and a.op == "||" else (a,))
+        flat = list(dict.fromkeys(flat))
+        return FALSE if not flat else flat[0] if len(flat) == 1 else Op("||", tuple(flat))
+    if name == "!":
+        (a,) = args
+        if isinstance(a, Const):
+            return Const(not a.value)
+        if isinstance(a, Op) and a.op == "!":
+            return a.args[0]
+        return Op("!", (a,))
+    if name == "ite":
+        c, x, y = args
+        if c == TRUE or x == y:
+            return x
+        if c == FALSE:
+            return y
+        return Op("ite", args)
+    if all(isinstance(a, Const) for a in args):
+        value = _fold(name, [a.value for a in args])
+        if value is not None:
+            return Const(value)
+    if name in ("==", "!=") and args[0] == args[1]:
+        return Const(name == "==")
+    return Op(name, tuple(args))
+
+
+def _fold(name: str, v: list):
+    a, b = v
+    if isinstance(a, bool) != isinstance(b, bool) and name not in ("==", "!="):
+        return None
+    result = {
+        "+": lambda: a + b, "-": lambda: a - b, "*": lambda: a * b,
+        "/": lambda: a // b if b else None, "%": lambda: a % b if b else None,
+        "min": lambda: min(a, b), "max": lambda: max(a, b),
+        "==": lambda: a == b, "!=": lambda: a != b, "<": lambda: a < b, "<=": lambda: a <= b,
+        ">": lambda: a > b, ">=": lambda: a >= b,
+    }[name]()
+    if result is None or (not isinstance(result, bool) and not 0 <= result < 1 << 256):
+        return None
+    return result
