@@ -131,6 +131,24 @@ def check(
 
 @app.command()
 @guarded
+def analyze(
+    files: List[Path] = typer.Argument(..., help="Lane source files; each is analysed with what it imports."),
+    json_out: bool = typer.Option(False, "--json", help="Print the analysis as one JSON object."),
+) -> None:
+    """Access summaries, key kinds, costs, the conflict table and hot spots of pub functions."""
+    from .analysis.report import Analysis, render_text
+
+    result, memo, cache = Analysis(), {}, SourceCache()
+    for file in files:
+        result.merge(CompilerData(file, cache).analysis(memo))
+    if json_out:
+        _print_json(result.to_json())
+    else:
+        print(render_text(result))
+
+
+@app.command()
+@guarded
 def compile(
     file: Path = typer.Argument(..., help="The Lane source file to compile."),
     fmt: str = typer.Option("python", "-f", "--format", help="Output format. " + formats_help()),

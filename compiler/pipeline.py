@@ -18,6 +18,9 @@ from .semantics.checker import CheckedProgram, check
 from .semantics.loader import LoadedProgram, SourceCache, load
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .analysis.hotspots import HotSpot
+    from .analysis.report import Analysis
+    from .analysis.summary import Summary
     from .codegen.compiled import CompiledProgram
 
 
@@ -65,11 +68,51 @@ class CompilerData:
             raise LaneError(self.diags.errors, sources=self.sources)
         return checked
 
+    @cached_property
+    def summaries(self) -> "dict[str, Summary]":
+        """The access summary of every pub function (SPEC §2.1-2.3)."""
+        from .analysis.summary import summarise
+
+        return summarise(self.require_checked())
+
+    @cached_property
+    def hot_spots(self) -> "list[HotSpot]":
+        from .analysis.hotspots import hot_spots
+
+        return hot_spots(self.summaries)
+
+    def analysis(self, memo: dict | None = None) -> "Analysis":
+        """Summaries, the conflict table and hot spots; the table is cached on disk by source hash.
+
+        ``memo`` shares verdicts between programs analysed in one run (keyed by function and file).
+        """
+        from .analysis import report
+
+        key = report.source_hash(self.sources)
+        cached = report.cache_load(key)
+        if cached is not None:
+            return report.Analysis(**cached)
+        from .analysis.conflicts import conflict_table
+
+        summaries = self.summaries
+        table = conflict_table(summaries.values(), memo)
+        result = report.Analysis(
+            functions=[report.function_json(s) for s in summaries.values()],
+            conflicts=[v.to_json() for v in table],
+            warnings=[report.warning_json(h) for h in self.hot_spots],
+        )
+        report.cache_store(key, result.to_json())
+        return result
+
     @property
     def ok(self) -> bool:
         self.checked
         return not self.diags.has_errors
 
     def diagnostics(self) -> list[Diagnostic]:
+        """Errors, and when there are none the warnings of the analysis (hot spots)."""
         self.checked
+        if not self.diags.has_errors and not getattr(self, "_hot_spots_reported", False):
+            self._hot_spots_reported = True
+            self.diags.extend(h.diagnostic for h in self.hot_spots)
         return self.diags.sorted()

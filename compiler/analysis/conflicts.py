@@ -324,6 +324,24 @@ class ConflictChecker:
             return [base + e for e in extra]
         return [base]
 
+    def _normalise(self, pair: _Pair, lits: list[Literal]) -> list[Literal] | None:
+        """Drop literals that are plainly true; None when one is plainly false."""
+        out = []
+        for lit in lits:
+            if isinstance(lit, _Eq):
+                if lit.left == lit.right and pair.shared(lit.left):
+                    continue
+                if isinstance(lit.left, S.Const) and isinstance(lit.right, S.Const):
+                    if lit.left.value != lit.right.value:
+                        return None
+                    continue
+            elif isinstance(lit.sym, S.Const):
+                if not lit.sym.value:
+                    return None
+                continue
+            out.append(lit)
+        return out
+
     def _printable(self, pair: _Pair, lits: list[Literal]) -> list[Literal]:
         """The literals that can be printed over the calls' arguments (others are left out)."""
         out: list[Literal] = []
@@ -357,7 +375,7 @@ class ConflictChecker:
                 if found:
                     reasons.append((x, y))
                     disjuncts.extend(found)
-        disjuncts = [e for d in disjuncts for e in _split_ite(d)]
+        disjuncts = [n for d in disjuncts for e in _split_ite(d) if (n := self._normalise(pair, e)) is not None]
         if not disjuncts:
             return Verdict(f.qualname, g.qualname, NEVER)
         if any(not d for d in disjuncts):
@@ -404,7 +422,7 @@ class ConflictChecker:
         for d in disjuncts:
             # Drop a literal that the rest of its disjunct does not need: (!x && y) || x is x || y.
             d = list(d)
-            for lit in list(d):
+            for lit in [l for l in d if isinstance(l, _Fact)]:
                 rest = [l for l in d if l is not lit]
                 if rest and self._check(*domain, conj(rest), z3.Not(whole)) == "unsat":
                     d = rest
@@ -519,7 +537,7 @@ def conflict_table(summaries: Iterable[Summary], memo: dict | None = None) -> li
     out = []
     for i, j in itertools.combinations_with_replacement(range(len(items)), 2):
         f, g = items[i], items[j]
-        key = (f.qualname, g.qualname)
+        key = (f.qualname, f.function.contract.file, g.qualname, g.function.contract.file)
         if memo is not None and key in memo:
             out.append(memo[key])
             continue

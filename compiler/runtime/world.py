@@ -78,9 +78,14 @@ class World:
     def fingerprint(self) -> str:
         """Identifies the world file and the sources it deploys (for --state files)."""
         h = hashlib.sha256(self.text.encode())
+        # Source paths relative to the world file, so that the same world named
+        # from another directory (or by an absolute path) has the same fingerprint.
+        base = os.path.dirname(os.path.abspath(self.path))
         for inst in self.instances.values():
-            for name in sorted(inst.data.sources):
-                h.update(name.encode() + b"\0" + inst.data.sources[name].encode())
+            sources = {os.path.relpath(os.path.abspath(name), base).replace(os.sep, "/"): text
+                       for name, text in inst.data.sources.items()}
+            for name in sorted(sources):
+                h.update(name.encode() + b"\0" + sources[name].encode())
         return h.hexdigest()
 
     def new_storage(self) -> dict[int, list[dict]]:
