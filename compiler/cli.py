@@ -203,6 +203,8 @@ def run(
     number: Optional[int] = typer.Option(None, "--number", min=1, help="The block's number (default: next)."),
     timestamp: Optional[int] = typer.Option(None, "--timestamp", min=0, help="block.timestamp (default 12 x number)."),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    check_accesses: bool = typer.Option(False, "--check-accesses", help="Trace every storage access and fail "
+                                        "if one lies outside the transaction's access summary (slow)."),
 ) -> None:
     """Execute a block on a world and print receipts, roots and speed."""
     if executor not in EXECUTORS:
@@ -212,7 +214,7 @@ def run(
     try:
         with progress_reporter(len(raw), "executing") as progress:
             result = chain.run_block(raw, number, timestamp, executor, workers if executor != "sequential" else 1,
-                                     progress=progress)
+                                     progress=progress, check_accesses=check_accesses)
     finally:
         chain.close()
     if json_out:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..diagnostics import LaneError
-from . import sequential
+from . import sequential, soundness
 from .block import Tx, prepare
 from .context import Context
 from .errors import Revert
@@ -91,7 +91,8 @@ class Chain:
 
     def run_block(self, raw_txs: list[tuple[int, Any]], number: int | None = None,
                   timestamp: int | None = None, executor: str = "sequential", workers: int = 1,
-                  progress=None, trace: bool = False) -> BlockResult:
+                  progress=None, check_accesses: bool = False) -> BlockResult:
+        """Execute a block; with ``check_accesses`` every access is checked against its summary (§2.5)."""
         if number is None:
             number = self.number + 1
         elif self.store is not None and number <= self.number:
@@ -103,9 +104,9 @@ class Chain:
         ctx.number, ctx.timestamp = number, timestamp
         ctx.journal.clear()
         ctx.events.clear()
-        run = EXECUTORS[executor]
+        run = soundness.execute if check_accesses else EXECUTORS[executor]
         start = time.perf_counter()
-        txs = prepare(self.world, raw_txs, trace=trace)
+        txs = prepare(self.world, raw_txs, trace=check_accesses)
         outcomes = run(ctx, txs, progress=progress)
         seconds = time.perf_counter() - start
         receipts = [Receipt(tx, *outcome) for tx, outcome in zip(txs, outcomes)]
