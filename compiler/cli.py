@@ -22,11 +22,10 @@ from . import __version__
 from .diagnostics import LaneError, render_all, summary_line
 from .formats import FORMATS, formats_help
 from .pipeline import CompilerData
-from .report import progress_reporter, render_block_summary
-from .runtime.block import read_block
-from .runtime.chain import EXECUTORS, Chain
-from .runtime.values import format_text
-from .semantics.loader import SourceCache
+from .runtime import executors
+
+# Everything else is imported by the command that needs it: `lane analyze` on a warm
+# cache, for one, loads neither the parser nor Z3.
 
 app = typer.Typer(
     name="lane",
@@ -100,7 +99,9 @@ def check(
     files: List[Path] = typer.Argument(..., help="Lane source files to check (imports are followed)."),
     json_out: bool = typer.Option(False, "--json", help="Print the diagnostics as one JSON object."),
 ) -> None:
-    """Check contracts: syntax, names, types, loop bounds, call graphs. Exit 1 on any error."""
+    """Check contracts: syntax, names, types, loop bounds, call graphs, hot spots. Exit 1 on any error."""
+    from .semantics.loader import SourceCache
+
     cache = SourceCache()
     sources: dict[str, str] = {}
     seen: set = set()
@@ -138,7 +139,7 @@ def analyze(
     """Access summaries, key kinds, costs, the conflict table and hot spots of pub functions."""
     from .analysis.report import Analysis, render_text
 
-    result, memo, cache = Analysis(), {}, SourceCache()
+    result, memo, cache = Analysis(), {}, None
     for file in files:
         result.merge(CompilerData(file, cache).analysis(memo))
     if json_out:
@@ -183,6 +184,9 @@ def call(
     sender: Optional[str] = typer.Option(None, "--from", help="msg.sender for the call (default: the zero address)."),
 ) -> None:
     """Print the return value of a function on the current state; nothing is kept."""
+    from .runtime.chain import Chain
+    from .runtime.values import format_text
+
     chain = Chain.open(world, state)
     try:
         function, value = chain.call(contract, fn, [_arg_value(a) for a in (args or [])], sender)
@@ -196,7 +200,7 @@ def call(
 def run(
     world: Path = typer.Argument(..., help="The world file (TOML)."),
     block: Path = typer.Argument(..., help="The block file (JSON Lines, one transaction a line)."),
-    executor: str = typer.Option("sequential", "--executor", "-e", help="Executor: " + ", ".join(EXECUTORS)),
+    executor: str = typer.Option("sequential", "--executor", "-e", help="Executor. " + executors.describe()),
     workers: int = typer.Option(os.cpu_count() or 1, "--workers", "-w", min=1, help="Worker processes."),
     state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file: genesis on first use, "
                                          "then every block is committed on top."),
@@ -207,8 +211,13 @@ def run(
                                         "if one lies outside the transaction's access summary (slow)."),
 ) -> None:
     """Execute a block on a world and print receipts, roots and speed."""
-    if executor not in EXECUTORS:
-        raise LaneError(f"unknown executor '{executor}' (choose from: {', '.join(EXECUTORS)})", code="usage")
+    from .report import progress_reporter, render_block_summary
+    from .runtime.block import read_block
+    from .runtime.chain import Chain
+
+    if executor not in executors.EXECUTORS:
+        raise LaneError(f"unknown executor '{executor}' (choose from: {', '.join(executors.EXECUTORS)})",
+                        code="usage")
     raw = read_block(block)
     chain = Chain.open(world, state)
     try:

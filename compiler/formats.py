@@ -6,12 +6,17 @@ import dataclasses
 import json
 from typing import Callable
 
+from typing import TYPE_CHECKING
+
 from .diagnostics import Location
-from .pipeline import CompilerData
-from .syntax import ast
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .pipeline import CompilerData
 
 
 def _ast_json(node):
+    from .syntax import ast
+
     if isinstance(node, ast.Node):
         out = {"node": type(node).__name__}
         for f in dataclasses.fields(node):
@@ -28,12 +33,12 @@ def _ast_json(node):
     return node
 
 
-def _format_ast(data: CompilerData) -> str:
+def _format_ast(data: "CompilerData") -> str:
     data.require_checked()
     return json.dumps([_ast_json(m) for m in data.loaded.modules], indent=2) + "\n"
 
 
-def _format_abi(data: CompilerData) -> str:
+def _format_abi(data: "CompilerData") -> str:
     checked = data.require_checked()
     layouts = data.compiled.layouts
     contracts = []
@@ -60,11 +65,11 @@ def _format_abi(data: CompilerData) -> str:
     return json.dumps(contracts, indent=2) + "\n"
 
 
-def _format_python(data: CompilerData) -> str:
+def _format_python(data: "CompilerData") -> str:
     return data.compiled.source
 
 
-FORMATS: dict[str, tuple[Callable[[CompilerData], str], str]] = {
+FORMATS: dict[str, tuple[Callable[["CompilerData"], str], str]] = {
     "python": (_format_python, "the generated Python that executes the contracts"),
     "ast": (_format_ast, "the typed AST as JSON, with each expression's type"),
     "abi": (_format_abi, "functions, events, storage layout and constants as JSON"),

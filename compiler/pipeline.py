@@ -1,9 +1,12 @@
 """Lane's phases, in order, each computed on first use and cached.
 
-    source -> AST (parse, imports) -> checked program -> ... later phases
+    source -> AST (parse, imports) -> checked program -> access summaries
+           -> conflict table and hot spots;  checked program -> Python code
 
 One :class:`CompilerData` per root file; every phase is a property, so a
-command asks only for what it needs and nothing runs twice.
+command asks only for what it needs and nothing runs twice.  Phases import
+their modules when first used: a command that needs only a cached analysis
+never loads the parser or Z3.
 """
 
 from __future__ import annotations
@@ -14,10 +17,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from .diagnostics import Diagnostic, Diagnostics, LaneError
-from .semantics.checker import CheckedProgram, check
-from .semantics.loader import LoadedProgram, SourceCache, load
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .semantics.checker import CheckedProgram
+    from .semantics.loader import LoadedProgram, SourceCache
     from .analysis.hotspots import HotSpot
     from .analysis.report import Analysis
     from .analysis.summary import Summary
@@ -25,14 +28,24 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class CompilerData:
-    def __init__(self, root: str | os.PathLike, cache: SourceCache | None = None) -> None:
+    def __init__(self, root: str | os.PathLike, cache: "SourceCache | None" = None) -> None:
         self.root = root
-        self.cache = cache or SourceCache()
+        self._cache = cache
         self.diags = Diagnostics()
 
+    @property
+    def cache(self) -> "SourceCache":
+        if self._cache is None:
+            from .semantics.loader import SourceCache
+
+            self._cache = SourceCache()
+        return self._cache
+
     @cached_property
-    def loaded(self) -> LoadedProgram:
+    def loaded(self) -> "LoadedProgram":
         """The root file and its imports, parsed, in dependency order."""
+        from .semantics.loader import load
+
         return load(self.root, self.diags, self.cache)
 
     @property
@@ -40,11 +53,13 @@ class CompilerData:
         return self.loaded.sources
 
     @cached_property
-    def checked(self) -> CheckedProgram | None:
+    def checked(self) -> "CheckedProgram | None":
         """Names resolved and types checked; None when the files do not parse."""
         loaded = self.loaded
         if self.diags.has_errors and len(loaded.modules) < len(loaded.sources):
             return None  # a file did not parse: checking the rest would only add noise
+        from .semantics.checker import check
+
         return check(loaded.modules, self.diags)
 
     @cached_property
@@ -61,7 +76,7 @@ class CompilerData:
 
         return compile_program(self.require_checked(), os.path.basename(str(self.root)), trace=True)
 
-    def require_checked(self) -> CheckedProgram:
+    def require_checked(self) -> "CheckedProgram":
         """The checked program, or a LaneError carrying the diagnostics."""
         checked = self.checked
         if checked is None or self.diags.has_errors:
@@ -88,8 +103,10 @@ class CompilerData:
         """
         from .analysis import report
 
-        key = report.source_hash(self.sources)
-        cached = report.cache_load(key)
+        # The key comes from the files' texts alone, so a warm run parses nothing and imports no Z3.
+        closure = report.import_closure(self.root)
+        key = report.source_hash(closure) if closure is not None else None
+        cached = report.cache_load(key) if key is not None else None
         if cached is not None:
             return report.Analysis(**cached)
         from .analysis.conflicts import conflict_table
@@ -101,7 +118,8 @@ class CompilerData:
             conflicts=[v.to_json() for v in table],
             warnings=[report.warning_json(h) for h in self.hot_spots],
         )
-        report.cache_store(key, result.to_json())
+        if key is not None:
+            report.cache_store(key, result.to_json())
         return result
 
     @property

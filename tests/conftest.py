@@ -27,9 +27,10 @@ def dedent(text: str) -> str:
 
 
 def check_source(tmp_path: Path, text: str, name: str = "t.lane",
-                 extra_files: Mapping[str, str] | None = None) -> list[Diagnostic]:
+                 extra_files: Mapping[str, str] | None = None, hot_spots: bool = False) -> list[Diagnostic]:
     """Write ``text`` (dedented, see :func:`dedent`) and ``extra_files`` under ``tmp_path``,
-    run the front end on ``name`` through CompilerData and return its sorted diagnostics."""
+    run the front end on ``name`` through CompilerData and return its sorted diagnostics
+    (without the analysis's hot-spot warnings unless ``hot_spots``)."""
     for rel, body in (extra_files or {}).items():
         path = tmp_path / rel
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +38,7 @@ def check_source(tmp_path: Path, text: str, name: str = "t.lane",
     root = tmp_path / name
     root.parent.mkdir(parents=True, exist_ok=True)
     root.write_text(dedent(text), encoding="utf-8")
-    return CompilerData(root).diagnostics()
+    return [d for d in CompilerData(root).diagnostics() if hot_spots or d.code != "hot-spot"]
 
 
 def fmt(diags: Iterable[Diagnostic]) -> list[tuple[str, int, int, str]]:

@@ -22,7 +22,8 @@ def test_there_are_examples():
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_example_checks_without_errors_or_warnings(path):
     data = CompilerData(path)
-    assert fmt(data.diagnostics()) == []
+    # Hot spots (SPEC §2.6) are the analysis speaking about parallelism, not mistakes in the code.
+    assert fmt(d for d in data.diagnostics() if d.code != "hot-spot") == []
     assert data.ok
     checked = data.checked
     assert checked is not None
@@ -46,6 +47,8 @@ def test_lane_check_on_all_examples_exits_0():
     proc = subprocess.run([*_lane_command(), "check", *files], cwd=REPO, capture_output=True, text=True,
                           timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert "error" not in proc.stderr and "warning" not in proc.stderr
-    assert f"checked {len(files)} files: no problems" in proc.stderr
+    assert "error:" not in proc.stderr
+    warnings = [line for line in proc.stderr.splitlines() if ": warning: " in line]
+    assert warnings and all(": warning: hot spot: " in line for line in warnings)
+    assert f"checked {len(files)} files: {len(warnings)} warnings" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -104,6 +104,7 @@ class _Pair:
         self.z3 = z3mod
         self.same = same_instance
         self.domain: dict[str, object] = {}
+        self.loops: dict[str, object] = {}  # loop index variables: existential in "some access hits"
         self._funcs: dict[tuple[str, int], object] = {}
         self._terms: dict[tuple[Sym, str], object] = {}
         self._literals: dict[object, object] = {}
@@ -194,6 +195,21 @@ class _Pair:
             self._funcs[key] = z3.Function(name, *([z3.IntSort()] * (arity + 1)))
         return self._funcs[key]
 
+    def outer_domain(self) -> list:
+        """The domain constraints of everything but loop indices."""
+        return [c for name, c in self.domain.items() if name.split("#range")[0] not in self.loops]
+
+    def some_iteration(self, formula):
+        """``formula`` for some iteration of every loop: the loop indices are existential.
+
+        (Only matters for "always": every call of f and g conflicts when, whatever the arguments,
+        some iteration of f's loops hits some iteration of g's.)
+        """
+        if not self.loops:
+            return formula
+        inner = [c for name, c in self.domain.items() if name.split("#range")[0] in self.loops]
+        return self.z3.Exists(list(self.loops.values()), self.z3.And(*inner, formula))
+
     def as_int(self, e):
         z3 = self.z3
         return z3.If(e, z3.IntVal(1), z3.IntVal(0)) if z3.is_bool(e) else e
@@ -226,6 +242,7 @@ class _Pair:
         if isinstance(s, S.LoopIndex):
             name = f"{side}.{s.name}#{s.id}"
             v = self._var(name, MAX)
+            self.loops[name] = v
             self.domain[name + "#range"] = z3.And(v >= self.as_int(self.term(s.lo, side)),
                                                   v < self.as_int(self.term(s.hi, side)))
             return v
@@ -390,8 +407,7 @@ class ConflictChecker:
         domain = list(pair.domain.values())
         if self._check(*domain, formula) == "unsat":
             return Verdict(f.qualname, g.qualname, NEVER)
-        domain = list(pair.domain.values())
-        if self._check(*domain, z3.Not(formula)) == "unsat":
+        if self._check(*pair.outer_domain(), z3.Not(pair.some_iteration(formula))) == "unsat":
             return Verdict(f.qualname, g.qualname, ALWAYS, reasons=tuple(reasons))
         # Keep the satisfiable disjuncts, printed over the arguments.
         kept: list[list[Literal]] = []

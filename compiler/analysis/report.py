@@ -10,6 +10,7 @@ import functools
 import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,31 @@ def _analyser_hash() -> bytes:
     for path in sorted(Path(__file__).parent.glob("*.py")):
         h.update(path.read_bytes())
     return h.digest()
+
+
+_COMMENT = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
+_IMPORT = re.compile(r'\bimport\s*"([^"\\\n]*)"')
+
+
+def import_closure(root: str | os.PathLike) -> dict[str, str] | None:
+    """The texts of a file and of everything it imports, found without parsing (for the cache key).
+
+    None when a file cannot be read: the full pipeline then reports it.
+    """
+    sources: dict[str, str] = {}
+    stack = [os.path.normpath(os.fspath(root))]
+    while stack:
+        name = stack.pop()
+        if name in sources:
+            continue
+        try:
+            text = Path(name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+        sources[name] = text
+        for target in _IMPORT.findall(_COMMENT.sub(" ", text)):
+            stack.append(os.path.normpath(os.path.join(os.path.dirname(name), target)))
+    return sources
 
 
 def source_hash(sources: dict[str, str]) -> str:

@@ -319,14 +319,22 @@ def classify_adds(accesses: list[Access]) -> list[Access]:
         if x.mode != ADD:
             out.append(x)
             continue
-        alias = op("||", *(op("&&", y.cond, location_equal(x, y)) for y in accesses
-                           if y.mode != ADD and y.contract == x.contract and y.var == x.var))
-        if alias == TRUE:
+        others = [y for y in accesses if y.mode != ADD and y.contract == x.contract and y.var == x.var]
+        alias = op("||", *(op("&&", y.cond, location_equal(x, y)) for y in others))
+        if alias == TRUE or any(location_equal(x, y) == TRUE and _implies(x.cond, y.cond) for y in others):
             out.append(_replace(x, mode=READ))
             out.append(_replace(x, mode=WRITE))
         else:
             out.append(_replace(x, alias=alias))
     return out
+
+
+def _implies(c: Sym, d: Sym) -> bool:
+    """Whether path condition ``c`` plainly implies ``d``: every conjunct of ``d`` is one of ``c``."""
+    def conjuncts(s: Sym) -> list[Sym]:
+        return list(s.args) if isinstance(s, S.Op) and s.op == "&&" else [] if s == TRUE else [s]
+    have = set(conjuncts(c))
+    return all(p in have for p in conjuncts(d))
 
 
 def _replace(x: Access, **changes) -> Access:

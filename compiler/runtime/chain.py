@@ -5,22 +5,21 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..diagnostics import LaneError
-from . import sequential, soundness
-from .block import Tx, prepare
+from . import executors, soundness
+from .block import prepare
 from .context import Context
 from .errors import Revert
-from .receipts import Outcome, Receipt
+from .receipts import Receipt
 from .roots import receipts_root, state_root
 from .store import StateStore
-from .values import ValueError_, parse_value
+from .values import U256_MAX, ValueError_, parse_value
 from .world import World, genesis, load_world
 
-EXECUTORS: dict[str, Callable[..., list[Outcome]]] = {
-    "sequential": sequential.execute,
-}
+# Block numbers are SQLite INTEGERs in a state file; block.timestamp is a u256.
+MAX_BLOCK_NUMBER = 2**63 - 1
 
 
 @dataclass
@@ -79,8 +78,10 @@ class Chain:
             store.write_genesis(world, ctx.storage, state_root(world, ctx.storage))
             return cls(world, ctx, store, (0, 0))
         store.check_world(world)
-        ctx = Context(store.load(world), world.code)
-        return cls(world, ctx, store, store.last_block)
+        with store.reading():  # the storage and the last block of one committed state
+            ctx = Context(store.load(world), world.code)
+            last = store.last_block
+        return cls(world, ctx, store, last)
 
     def close(self) -> None:
         if self.store is not None:
@@ -98,13 +99,17 @@ class Chain:
         elif self.store is not None and number <= self.number:
             raise LaneError(f"block number {number} is not after the last block ({self.number}) "
                             f"of {self.store.path}", code="block")
+        if not 1 <= number <= MAX_BLOCK_NUMBER:
+            raise LaneError(f"block number {number} is out of range (1 .. 2^63-1)", code="block")
         if timestamp is None:
             timestamp = 12 * number
+        elif not 0 <= timestamp <= U256_MAX:
+            raise LaneError(f"block timestamp {timestamp} is out of range (0 .. 2^256-1)", code="block")
         ctx = self.ctx
         ctx.number, ctx.timestamp = number, timestamp
         ctx.journal.clear()
         ctx.events.clear()
-        run = soundness.execute if check_accesses else EXECUTORS[executor]
+        run = soundness.execute if check_accesses else executors.get(executor)
         start = time.perf_counter()
         txs = prepare(self.world, raw_txs, trace=check_accesses)
         outcomes = run(ctx, txs, progress=progress)
@@ -115,7 +120,7 @@ class Chain:
                              self.state_root(), receipts_root(receipts_json), seconds)
         if self.store is not None:
             self.store.commit_block(self.world, ctx.storage, ctx.journal, number, timestamp,
-                                    result.state_root, result.receipts_root, receipts_json)
+                                    result.state_root, result.receipts_root, receipts_json, parent=self.number)
         ctx.journal.clear()
         ctx.events.clear()
         self.number, self.timestamp = number, timestamp

@@ -12,7 +12,7 @@ from typing import Any
 
 from ..analysis.summary import ADD, READ, WRITE
 from ..semantics.types import zero_value
-from ..schedule.instantiate import instantiate
+from ..schedule.instantiate import Unresolved, instantiate
 from .block import Tx
 from .context import Context
 from .errors import Revert
@@ -30,6 +30,9 @@ def _reader(ctx: Context, tx: Tx):
     layouts = tx.instance.program.layouts
 
     def read(address: int, contract: str, var: str, key: Any) -> Any:
+        if ctx.code.get(address) != contract:
+            # No such contract there: the call that would read it reverts; a wildcard is safe.
+            raise Unresolved(f"no {contract} at {address:#x}")
         layout = layouts[contract]
         store = ctx.storage[address][layout.index[var]]
         return store.get(key, zero_value(layout.value_type[var]))

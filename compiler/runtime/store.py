@@ -94,6 +94,9 @@ class StateStore:
 
     def write_genesis(self, world: World, storage: dict[int, list[dict]], state_root: str) -> None:
         with self._transaction():
+            if self.initialised:  # another process wrote it since we looked
+                raise LaneError(f"state file {self.path} was initialised by another process meanwhile; "
+                                "nothing was written: run the command again", code="state")
             self.db.execute("DELETE FROM storage")
             self.db.executemany(
                 "INSERT INTO storage VALUES (?, ?, ?, ?)",
@@ -111,11 +114,17 @@ class StateStore:
         return storage
 
     def commit_block(self, world: World, storage: dict[int, list[dict]], journal, number: int,
-                     timestamp: int, state_root: str, receipts_root: str, receipts_json: list[dict]) -> None:
+                     timestamp: int, state_root: str, receipts_root: str, receipts_json: list[dict],
+                     parent: int | None = None) -> None:
+        """Commit a block's writes; ``parent`` is the last block the state was loaded at, and the
+        commit is refused if another process committed a block since (the writes would be lost)."""
         dirty: dict[int, set] = {}
         for store, key, _old in journal:
             dirty.setdefault(id(store), set()).add(key)
         with self._transaction():
+            if parent is not None and self.last_block[0] != parent:
+                raise LaneError(f"state file {self.path} changed while block {number} ran (its last block is now "
+                                f"{self.last_block[0]}, not {parent}); nothing was written", code="state")
             for addr, var, key, value in self._rows(world, storage, dirty):
                 if value:
                     self.db.execute("INSERT OR REPLACE INTO storage VALUES (?, ?, ?, ?)",
@@ -129,9 +138,13 @@ class StateStore:
                                 ((number, r["index"], json.dumps(r, separators=(",", ":")))
                                  for r in receipts_json))
 
+    def reading(self):
+        """A read transaction: what is read inside it is one consistent state."""
+        return self._transaction("DEFERRED")
+
     @contextlib.contextmanager
-    def _transaction(self):
-        self.db.execute("BEGIN IMMEDIATE")
+    def _transaction(self, mode: str = "IMMEDIATE"):
+        self.db.execute(f"BEGIN {mode}")
         try:
             yield
         except BaseException:

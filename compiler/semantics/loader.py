@@ -89,7 +89,11 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
             return
         stack.append(path)
         for imp in module.imports:
-            target = (path.parent / imp.path).resolve()
+            try:
+                target = (path.parent / imp.path).resolve()
+            except (ValueError, OSError) as err:  # a NUL byte, a loop of symlinks, ...
+                diags.error("missing-import", f"cannot import \"{imp.path}\": invalid path ({err})", imp.loc)
+                continue
             target_display = display_name(os.path.join(os.path.dirname(display), imp.path))
             if target in stack:
                 cycle = [p.name for p in stack[stack.index(target):]] + [target.name]
