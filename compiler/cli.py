@@ -232,6 +232,15 @@ def run(
         print(render_block_summary(result))
 
 
+@app.command()
+@guarded
+def demo() -> None:
+    """The main job on the demo world: check and analyse the examples, run the demo's blocks."""
+    from .demo import run_demo
+
+    run_demo()
+
+
 def main() -> None:
     app()
 
