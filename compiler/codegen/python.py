@@ -102,6 +102,11 @@ class _FunctionGen:
         self.indent = 1
         self.temp = 0
         self.used_storage: set[str] = set()
+        # Storage values already in a Python variable: (var, key code) -> name.  A read of a
+        # location read or written before, with nothing in between that may change it, reuses it.
+        self.known: dict[tuple[str, str], str] = {}
+        self.conditional = 0  # > 0 inside the right operand of && / ||: nothing defined there
+        self.reassigned = _assigned_locals(fn.decl.body)
 
     # ---------------------------------------------------------------- output
     def emit(self, line: str) -> None:
@@ -165,23 +170,34 @@ class _FunctionGen:
         store = f"s_{var.name}"
         self.used_storage.add(var.name)
         default = default_literal(self.layout.value_type[var.name])
-        old = self.fresh()
+        cache_key = (var.name, self.key_expr(keys)) if self.stable(keys) else None
         if op is None:
             value = self.fresh()
             self.emit(f"{value} = {self.expr(s.value)}")
-            self.emit(f"{old} = {store}.get({key}, {default})")
+            old = self.known.get(cache_key) if cache_key else None
+            if old is None:
+                old = self.fresh()
+                self.emit(f"{old} = {store}.get({key}, {default})")
             self.traced("w", var, key)
             new = value
         else:
-            self.emit(f"{old} = {store}.get({key}, {default})")
+            old = self.known.get(cache_key) if cache_key else None
+            if old is None:
+                old = self.fresh()
+                self.emit(f"{old} = {store}.get({key}, {default})")
             if op in "+-":
                 self.traced("a", var, key)  # a commutative update (SPEC §2.3)
             else:
                 self.traced("r", var, key)
                 self.traced("w", var, key)
-            new = self.arith(op, old, self.expr(s.value))
+            new = self.fresh()
+            self.emit(f"{new} = {self.arith(op, old, self.expr(s.value))}")
         self.emit(f"J.append(({store}, {key}, {old}))")
         self.emit(f"{store}[{key}] = {new}")
+        # Another key of the same variable may be this one: forget them all, remember this one.
+        self.forget(var.name)
+        if cache_key and not self.trace:
+            self.known[cache_key] = new
 
     def traced(self, mode: str, var: StorageVar, key: str) -> None:
         if self.trace:
@@ -189,7 +205,9 @@ class _FunctionGen:
 
     def s_If(self, s: ast.If, keyword: str = "if") -> None:
         self.emit(f"{keyword} {self.expr(s.cond)}:")
+        before = dict(self.known)
         self.nested(s.then)
+        after_then, self.known = self.known, dict(before)
         if isinstance(s.orelse, ast.If):
             # The else-if's condition may need statements (traces), so nest it under else.
             self.emit("else:")
@@ -199,10 +217,37 @@ class _FunctionGen:
         elif isinstance(s.orelse, ast.Block):
             self.emit("else:")
             self.nested(s.orelse)
+        # What is known after the if: what both branches kept from before it.
+        self.known = {k: v for k, v in before.items() if after_then.get(k) == v and self.known.get(k) == v}
 
     def s_For(self, s: ast.For) -> None:
         self.emit(f"for v_{s.var} in range({self.expr(s.start)}, {self.expr(s.end)}):")
+        # The body may run many times: forget what any iteration may change.
+        written, calls = _storage_effects(s.body)
+        if calls:
+            self.known.clear()
+        for name in written:
+            self.forget(name)
+        before = dict(self.known)
         self.nested(s.body)
+        self.known = {k: v for k, v in before.items() if self.known.get(k) == v}
+
+    def forget(self, var: str) -> None:
+        for key in [k for k in self.known if k[0] == var]:
+            del self.known[key]
+
+    def stable(self, keys: list[ast.Expr]) -> bool:
+        """Keys whose value cannot change during the call (so a read of them can be reused)."""
+        for k in keys:
+            if isinstance(k, (ast.IntLit, ast.BoolLit)):
+                continue
+            if isinstance(k, ast.Member) and k.name == "sender":
+                continue
+            if isinstance(k, ast.Name) and (isinstance(k.binding, (Constant, Special)) or (
+                    isinstance(k.binding, Variable) and k.id not in self.reassigned)):
+                continue
+            return False
+        return True
 
     def s_Require(self, s: ast.Require) -> None:
         reason = s.message if s.message is not None else "require failed"
@@ -226,11 +271,11 @@ class _FunctionGen:
     def arith(self, op: str, left: str, right: str) -> str:
         t = self.fresh()
         if op == "+":
-            return f"({t} if ({t} := {left} + {right}) <= MAX else _ovf())"
+            return f"({t} if ({t} := {left} + {right}) <= {U256_MAX} else _ovf())"
         if op == "-":
             return f"({t} if ({t} := {left} - {right}) >= 0 else _unf())"
         if op == "*":
-            return f"({t} if ({t} := {left} * {right}) <= MAX else _ovf())"
+            return f"({t} if ({t} := {left} * {right}) <= {U256_MAX} else _ovf())"
         if op == "/":
             return f"_div({left}, {right})"
         if op == "%":
@@ -260,7 +305,17 @@ class _FunctionGen:
         default = default_literal(self.layout.value_type[var.name])
         if self.trace:
             return f"rt.traced_get({var.name!r}, this, s_{var.name}, {key}, {default})"
-        return f"s_{var.name}.get({key}, {default})"
+        read = f"s_{var.name}.get({key}, {default})"
+        if not self.stable(keys):
+            return read
+        known = self.known.get((var.name, key))
+        if known is not None:
+            return known
+        if self.conditional:
+            return read
+        name = self.fresh()
+        self.known[(var.name, key)] = name
+        return f"({name} := {read})"
 
     def expr(self, e: ast.Expr) -> str:
         value = fold(e)
@@ -302,7 +357,13 @@ class _FunctionGen:
         return f"({base}[{t}] if ({t} := {self.expr(e.keys[0])}) < len({base}) else _oob())"
 
     def e_Binary(self, e: ast.Binary) -> str:
-        left, right = self.expr(e.left), self.expr(e.right)
+        left = self.expr(e.left)
+        if e.op in ("&&", "||"):
+            self.conditional += 1
+            right = self.expr(e.right)
+            self.conditional -= 1
+        else:
+            right = self.expr(e.right)
         if e.op in ("+", "-", "*", "/", "%"):
             return self.arith(e.op, left, right)
         py = {"&&": "and", "||": "or"}.get(e.op, e.op)
@@ -323,6 +384,7 @@ class _FunctionGen:
             return args[0]
         assert isinstance(target, Function)
         rest = "".join(f", {a}" for a in args)
+        self.known.clear()  # the callee may write this contract's storage
         return f"{function_name(target)}(rt, this, sender{rest})"
 
     def e_MethodCall(self, e: ast.MethodCall) -> str:
@@ -361,6 +423,29 @@ def fold(e: ast.Expr):
             return None
         return value
     return None
+
+
+U256_MAX = (1 << 256) - 1
+
+
+def _assigned_locals(block: ast.Block) -> set[str]:
+    return {n.target.id for n in ast.walk(block)
+            if isinstance(n, ast.Assign) and isinstance(n.target, ast.Name) and isinstance(n.target.binding, Variable)}
+
+
+def _storage_effects(block: ast.Block) -> tuple[set[str], bool]:
+    """The storage variables a block assigns, and whether it calls an internal function."""
+    written, calls = set(), False
+    for n in ast.walk(block):
+        if isinstance(n, ast.Assign):
+            target = n.target
+            while isinstance(target, ast.Index):
+                target = target.base
+            if isinstance(target, ast.Name) and isinstance(target.binding, StorageVar):
+                written.add(target.binding.name)
+        elif isinstance(n, ast.Call) and isinstance(n.target, Function):
+            calls = True
+    return written, calls
 
 
 def _is_simple(e: ast.Expr) -> bool:
