@@ -234,6 +234,42 @@ def run(
 
 @app.command()
 @guarded
+def schedule(
+    world: Path = typer.Argument(..., help="The world file (TOML)."),
+    block: Path = typer.Argument(..., help="The block file (JSON Lines)."),
+    state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file: dynamic keys are read "
+                                         "from its state (see lane run)."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the DAG to OUT.json (networkx "
+                                       "node-link), OUT.dot or OUT.graphml."),
+    number: Optional[int] = typer.Option(None, "--number", help="The block's number (default: next)."),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", help="block.timestamp (default 12 x number)."),
+    json_out: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
+) -> None:
+    """The block's dependency DAG and its statistics; nothing is executed."""
+    from .report import render_schedule_summary
+    from .runtime.block import read_block
+    from .runtime.chain import Chain
+    from .schedule.export import export
+
+    raw = read_block(block)
+    chain = Chain.open(world, state)
+    try:
+        result = chain.schedule(raw, number, timestamp)
+    finally:
+        chain.close()
+    if out is not None:
+        export(result, str(out))
+    stats = result.stats()
+    if json_out:
+        _print_json({"stats": stats, "seconds": result.seconds,
+                     "hot_locations": [{"location": loc, "edges": n} for loc, n in result.hot_locations()],
+                     "output": str(out) if out is not None else None})
+    else:
+        print(render_schedule_summary(result, stats, out))
+
+
+@app.command()
+@guarded
 def demo() -> None:
     """The main job on the demo world: check and analyse the examples, run the demo's blocks."""
     from .demo import run_demo

@@ -69,3 +69,23 @@ def _stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
+
+
+def render_schedule_summary(schedule, stats: dict, out=None) -> str:
+    n = stats["transactions"]
+    lines = [
+        f"{n} transaction{'s' if n != 1 else ''}, {stats['edges']} edges, {stats['components']} connected "
+        f"component{'s' if stats['components'] != 1 else ''}",
+        f"critical path: {stats['critical_path']} transactions, cost {stats['critical_path_cost']} "
+        f"of {stats['total_cost']}",
+        f"parallelism: {stats['parallelism']} (total cost / critical-path cost)",
+        f"scheduled in {schedule.seconds:.4f} s ({schedule.seconds / max(n, 1) * 1e6:.1f} us per transaction)",
+    ]
+    hot = schedule.hot_locations()
+    if hot:
+        lines.append("locations that order the most transactions:")
+        for loc, count in hot:
+            lines.append(f"    {loc}: {count} edge{'s' if count != 1 else ''}")
+    if out is not None:
+        lines.append(f"wrote {out}")
+    return "\n".join(lines)

@@ -66,6 +66,7 @@ class Chain:
         self.ctx = ctx
         self.store = store
         self.number, self.timestamp = last
+        self._compiled = None
 
     @classmethod
     def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None) -> "Chain":
@@ -94,17 +95,7 @@ class Chain:
                   timestamp: int | None = None, executor: str = "sequential", workers: int = 1,
                   progress=None, check_accesses: bool = False) -> BlockResult:
         """Execute a block; with ``check_accesses`` every access is checked against its summary (§2.5)."""
-        if number is None:
-            number = self.number + 1
-        elif self.store is not None and number <= self.number:
-            raise LaneError(f"block number {number} is not after the last block ({self.number}) "
-                            f"of {self.store.path}", code="block")
-        if not 1 <= number <= MAX_BLOCK_NUMBER:
-            raise LaneError(f"block number {number} is out of range (1 .. 2^63-1)", code="block")
-        if timestamp is None:
-            timestamp = 12 * number
-        elif not 0 <= timestamp <= U256_MAX:
-            raise LaneError(f"block timestamp {timestamp} is out of range (0 .. 2^256-1)", code="block")
+        number, timestamp = self.next_block(number, timestamp)
         ctx = self.ctx
         ctx.number, ctx.timestamp = number, timestamp
         ctx.journal.clear()
@@ -125,6 +116,43 @@ class Chain:
         ctx.events.clear()
         self.number, self.timestamp = number, timestamp
         return result
+
+    @property
+    def compiled_summaries(self):
+        """The world's pub functions' summaries, compiled for instantiation (built once)."""
+        if self._compiled is None:
+            from ..schedule.dag import Compiled
+
+            self._compiled = Compiled(self.world)
+        return self._compiled
+
+    def next_block(self, number: int | None, timestamp: int | None) -> tuple[int, int]:
+        """The number and timestamp of the next block: given, or the next number and 12 x it."""
+        if number is None:
+            number = self.number + 1
+        elif self.store is not None and number <= self.number:
+            raise LaneError(f"block number {number} is not after the last block ({self.number}) "
+                            f"of {self.store.path}", code="block")
+        if not 1 <= number <= MAX_BLOCK_NUMBER:
+            raise LaneError(f"block number {number} is out of range (1 .. 2^63-1)", code="block")
+        if timestamp is None:
+            timestamp = 12 * number
+        elif not 0 <= timestamp <= U256_MAX:
+            raise LaneError(f"block timestamp {timestamp} is out of range (0 .. 2^256-1)", code="block")
+        return number, timestamp
+
+    def schedule(self, raw_txs: list[tuple[int, Any]], number: int | None = None,
+                 timestamp: int | None = None, keep_accesses: bool = False):
+        """The block's dependency DAG on the current state (nothing is executed)."""
+        from ..schedule.dag import build
+
+        number, timestamp = self.next_block(number, timestamp)
+        compiled = self.compiled_summaries  # once per world, not part of a block's time
+        start = time.perf_counter()
+        txs = prepare(self.world, raw_txs)
+        schedule = build(compiled, txs, self.ctx.storage, number, timestamp, keep_accesses)
+        schedule.seconds = time.perf_counter() - start
+        return schedule
 
     def call(self, contract: str, fn_name: str, raw_args: list[Any], sender: str | None = None,
              number: int | None = None, timestamp: int | None = None):

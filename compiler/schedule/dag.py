@@ -1,0 +1,296 @@
+"""From a block to its dependency DAG (SPEC §3).
+
+Transaction j depends on an earlier i when their instantiated accesses
+conflict (write/write, read/write, add/read, add/write).  The builder visits
+the block once, in order, and keeps per location its last writer and the
+readers and adders since; per variable, the wildcard writer and readers and
+who touched any of its keys since the last wildcard write.  So no pair of
+transactions is ever compared: the time is linear in the block's accesses
+(and in the edges it outputs).
+
+A dynamic key (one read from storage) is resolved against the pre-block
+state unless an earlier transaction of the block may write the location it is
+read from; then it is a wildcard over its variable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from ..runtime.block import Tx
+from ..runtime.values import format_address
+from ..runtime.world import World
+from ..semantics.types import zero_value
+from .compiled import WILD, CompiledSummary, Unresolved, VarIds, compile_summary
+
+R, W, A = 0, 1, 2
+MODE_NAMES = ("read", "write", "add")
+
+
+class Compiled:
+    """The compiled summaries of every pub function deployed in a world, and the variable numbering."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.var_ids = VarIds()
+        self.by_function: dict[tuple[str, str], CompiledSummary] = {}
+        self.slots: dict[int, tuple[int, Any]] = {}  # var id -> (index in an instance's storage, zero)
+        for inst in world.instances.values():
+            layouts = inst.program.layouts
+            for qualname, summary in inst.data.summaries.items():
+                key = (summary.function.contract.name, summary.function.name)
+                if key not in self.by_function:
+                    self.by_function[key] = compile_summary(summary, self.var_ids)
+            for contract, layout in layouts.items():
+                for var, index in layout.index.items():
+                    self.slots[self.var_ids(contract, var)] = (index, zero_value(layout.value_type[var]))
+
+    def summary_of(self, tx: Tx) -> CompiledSummary | None:
+        if tx.function is None:
+            return None
+        return self.by_function.get((tx.function.contract.name, tx.function.name))
+
+    def describe(self, loc: tuple) -> str:
+        address, vid, key = loc
+        contract, var = self.var_ids.names[vid]
+        where = self.world.name_of(address) if address is not None else None
+        head = f"{where or (format_address(address) if address is not None else contract + '(any)')}.{var}"
+        if key is WILD:
+            return head + "[*]"
+        keys = () if key == () else key if isinstance(key, tuple) else (key,)
+        return head + "".join(f"[{_key_text(self.world, k)}]" for k in keys)
+
+
+def _key_text(world: World, k: Any) -> str:
+    if isinstance(k, bool):
+        return "true" if k else "false"
+    if isinstance(k, int) and k >= 1 << 64:
+        name = world.name_of(k)
+        return name or format_address(k)
+    if isinstance(k, int):
+        name = world.name_of(k)
+        return name if name is not None else str(k)
+    return str(k)
+
+
+@dataclass
+class Schedule:
+    """The DAG of a block: edges from an earlier transaction to a later one, with their locations."""
+
+    txs: list[Tx]
+    cost: list[int]
+    sources: list[int] = field(default_factory=list)   # edge i -> j, one entry per (i, j, location)
+    targets: list[int] = field(default_factory=list)
+    labels: list[tuple] = field(default_factory=list)
+    accesses: list[list] | None = None
+    seconds: float = 0.0
+    compiled: Compiled | None = None
+
+    # ------------------------------------------------------------- structure
+    def edge_locations(self) -> dict[tuple[int, int], list[tuple]]:
+        out: dict[tuple[int, int], list[tuple]] = {}
+        for i, j, loc in zip(self.sources, self.targets, self.labels):
+            locs = out.setdefault((i, j), [])
+            if loc not in locs:
+                locs.append(loc)
+        return out
+
+    def predecessors(self) -> list[list[int]]:
+        preds: list[list[int]] = [[] for _ in self.txs]
+        seen: set[tuple[int, int]] = set()
+        for i, j in zip(self.sources, self.targets):
+            if (i, j) not in seen:
+                seen.add((i, j))
+                preds[j].append(i)
+        return preds
+
+    def stats(self) -> dict:
+        n = len(self.txs)
+        preds = self.predecessors()
+        edges = sum(len(p) for p in preds)
+        # Weakly connected components, by union-find.
+        parent = list(range(n))
+
+        def find(x: int) -> int:
+            while parent[x] != x:
+                parent[x] = parent[parent[x]]
+                x = parent[x]
+            return x
+
+        for j, ps in enumerate(preds):
+            for i in ps:
+                a, b = find(i), find(j)
+                if a != b:
+                    parent[a] = b
+        components = sum(1 for x in range(n) if find(x) == x)
+        # Longest paths; block order is a topological order.
+        depth = [0] * n
+        weight = [0] * n
+        for j, ps in enumerate(preds):
+            depth[j] = 1 + max((depth[i] for i in ps), default=0)
+            weight[j] = self.cost[j] + max((weight[i] for i in ps), default=0)
+        critical = max(depth, default=0)
+        critical_cost = max(weight, default=0)
+        total = sum(self.cost)
+        return {
+            "transactions": n,
+            "edges": edges,
+            "components": components,
+            "critical_path": critical,
+            "critical_path_cost": critical_cost,
+            "total_cost": total,
+            "parallelism": round(total / critical_cost, 3) if critical_cost else float(n > 0),
+        }
+
+    def hot_locations(self, top: int = 5) -> list[tuple[str, int]]:
+        """The locations that cause the most edges."""
+        counts = Counter(self.labels)
+        assert self.compiled is not None
+        return [(self.compiled.describe(loc), c) for loc, c in counts.most_common(top)]
+
+    # ------------------------------------------------------------------ export
+    def to_networkx(self):
+        import networkx as nx
+
+        assert self.compiled is not None
+        world = self.compiled.world
+        g = nx.DiGraph()
+        for tx, cost in zip(self.txs, self.cost):
+            g.add_node(tx.index, index=tx.index, sender=world.name_of(tx.sender) or format_address(tx.sender),
+                       to=(tx.instance.name if tx.instance else world.name_of(tx.to) or format_address(tx.to)),
+                       function=tx.function.name if tx.function else "", cost=cost,
+                       status="invalid" if tx.fn is None else "valid")
+        for (i, j), locs in self.edge_locations().items():
+            g.add_edge(self.txs[i].index, self.txs[j].index,
+                       locations=[self.compiled.describe(loc) for loc in locs])
+        return g
+
+
+def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], number: int = 0,
+          timestamp: int = 0, keep_accesses: bool = False) -> Schedule:
+    """The DAG of ``txs`` on the pre-block ``storage`` (see the module's doc)."""
+    start = time.perf_counter()
+    slots = compiled.slots
+    # location -> [last writer, readers since, adders since]
+    loc_state: dict[tuple, list] = {}
+    # (address, var id) and (None, var id) -> [wildcard writer, wildcard readers,
+    # readers, writers, adders (of any key) since that writer]; (None, v) covers every instance.
+    var_state: dict[tuple, list] = {}
+    sources: list[int] = []
+    targets: list[int] = []
+    labels: list[tuple] = []
+    cost: list[int] = []
+    kept: list[list] | None = [] if keep_accesses else None
+
+    def state(address, vid: int) -> list:
+        vs = var_state.get((address, vid))
+        if vs is None:
+            vs = var_state[(address, vid)] = [None, [], [], [], []]
+        return vs
+
+    def read(address: int, vid: int, key: Any) -> Any:
+        for where in ((address, vid), (None, vid)):
+            vs = var_state.get(where)
+            if vs is not None and vs[0] is not None:
+                raise Unresolved
+        st = loc_state.get((address, vid, key))
+        if st is not None and (st[0] is not None or st[2]):
+            raise Unresolved  # an earlier transaction of the block may write it: a wildcard
+        index, zero = slots[vid]
+        return storage[address][index].get(key, zero)
+
+    def edge(i: int, j: int, loc: tuple) -> None:
+        if i != j:
+            sources.append(i)
+            targets.append(j)
+            labels.append(loc)
+
+    def wildcard(vs: list, j: int, loc: tuple, mode: int) -> None:
+        if vs[0] is not None:
+            edge(vs[0], j, loc)
+        if mode == R:
+            for i in vs[3]:
+                edge(i, j, loc)
+            for i in vs[4]:
+                edge(i, j, loc)
+            vs[1].append(j)
+        else:
+            for group in (vs[1], vs[2], vs[3], vs[4]):
+                for i in group:
+                    edge(i, j, loc)
+            vs[0] = j
+            vs[1], vs[2], vs[3], vs[4] = [], [], [], []
+
+    for j, tx in enumerate(txs):
+        entry = compiled.summary_of(tx) if tx.fn is not None else None
+        if entry is None:
+            cost.append(0)
+            if kept is not None:
+                kept.append([])
+            continue
+        cost.append(entry.summary.cost)
+        out: list = []
+        entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out)
+        # Reads before writes: a transaction that reads and writes one location is one node.
+        out = sorted(set(out), key=lambda item: item[1] == W)
+        if kept is not None:
+            kept.append(out)
+        for loc, mode in out:
+            address, vid, key = loc
+            every = state(None, vid)
+            if key is WILD:
+                if address is None:
+                    wildcard(every, j, loc, mode)
+                    # An access to every instance also follows what was done to each one.
+                    for (a, v), vs in var_state.items():
+                        if v == vid and a is not None:
+                            wildcard(vs, j, loc, mode)
+                else:
+                    wildcard(state(address, vid), j, loc, mode)
+                    if every[0] is not None:
+                        edge(every[0], j, loc)
+                    every[1 if mode == R else 3].append(j)
+                continue
+            one = state(address, vid)
+            st = loc_state.get(loc)
+            if st is None:
+                st = loc_state[loc] = [None, [], []]
+            for vs in (one, every):
+                if vs[0] is not None:
+                    edge(vs[0], j, loc)
+            if mode == R:
+                if st[0] is not None:
+                    edge(st[0], j, loc)
+                for i in st[2]:
+                    edge(i, j, loc)
+                st[1].append(j)
+                one[2].append(j)
+                every[2].append(j)
+                continue
+            for vs in (one, every):
+                for i in vs[1]:
+                    edge(i, j, loc)
+            if st[0] is not None:
+                edge(st[0], j, loc)
+            for i in st[1]:
+                edge(i, j, loc)
+            if mode == W:
+                for i in st[2]:
+                    edge(i, j, loc)
+                st[0], st[1], st[2] = j, [], []
+                one[3].append(j)
+                every[3].append(j)
+            else:  # add: after writers and readers, not after other adds
+                st[2].append(j)
+                one[4].append(j)
+                every[4].append(j)
+    return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled)
+
+
+def topological_orders_agree(schedule: Schedule, order: Iterable[int]) -> bool:
+    """Whether ``order`` (positions in the block) respects every edge of the schedule."""
+    position = {j: k for k, j in enumerate(order)}
+    return all(position[i] < position[j] for i, j in zip(schedule.sources, schedule.targets))
