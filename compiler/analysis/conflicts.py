@@ -411,18 +411,22 @@ class ConflictChecker:
             return Verdict(f.qualname, g.qualname, ALWAYS, reasons=tuple(reasons))
         # Keep the satisfiable disjuncts, printed over the arguments.
         kept: list[list[Literal]] = []
+        hidden: set[str] = set()  # what the empty printed disjuncts depend on
         for d, e in zip(disjuncts, exact):
             if len(disjuncts) > 1 and self._check(*pair.domain.values(), e) == "unsat":
                 continue
             printed = list(dict.fromkeys(self._printable(pair, d)))
+            if not printed:
+                hidden |= _unprintable(d)
             kept.append(printed)
-        return Verdict(f.qualname, g.qualname, WHEN, self._condition(pair, kept), tuple(reasons))
+        return Verdict(f.qualname, g.qualname, WHEN, self._condition(pair, kept, hidden=hidden), tuple(reasons))
 
     # ------------------------------------------------------------- printing
-    def _condition(self, pair: _Pair, disjuncts: list[list[Literal]], solve: bool = True) -> str:
+    def _condition(self, pair: _Pair, disjuncts: list[list[Literal]], solve: bool = True,
+                   hidden: set[str] | None = None) -> str:
         z3 = self.z3
         if any(not d for d in disjuncts):
-            return "(depends on values in storage)"
+            return f"(depends on {' and '.join(sorted(hidden or {'values in storage'}))})"
         if not solve:
             unique = []
             for d in sorted(disjuncts, key=len):
@@ -483,6 +487,27 @@ class _Range:
         v = pair.as_int(pair.term(self.value, self.value_side))
         return pair.z3.And(pair.as_int(pair.term(self.lo, self.index_side)) <= v,
                            v < pair.as_int(pair.term(self.hi, self.index_side)))
+
+
+def _unprintable(lits: list) -> set[str]:
+    """What keeps a disjunct from being printed over the calls' arguments."""
+    out: set[str] = set()
+    for lit in lits:
+        stack = [lit.left, lit.right] if isinstance(lit, _Eq) else [lit.sym]
+        while stack:
+            n = stack.pop()
+            if isinstance(n, S.Read) and not n.immutable:
+                out.add("values in storage")
+            elif isinstance(n, S.Unknown):
+                out.add("values the analysis cannot follow")
+            elif isinstance(n, S.Element):
+                out.add("array elements")
+                continue
+            elif isinstance(n, S.LoopIndex):
+                out.add("loop iterations")
+                continue
+            stack.extend(n.children())
+    return out or {"values in storage"}
 
 
 def _atomic(s: Sym) -> bool:

@@ -132,7 +132,8 @@ def import_closure(root: str | os.PathLike) -> dict[str, str] | None:
 def source_hash(sources: dict[str, str]) -> str:
     h = hashlib.sha256(f"{CACHE_VERSION}:{__version__}".encode() + _analyser_hash())
     for name in sorted(sources):
-        h.update(b"\0" + Path(name).name.encode() + b"\0" + sources[name].encode())
+        # The path itself, not only its name: the report carries file locations (hot-spot warnings).
+        h.update(b"\0" + str(name).encode() + b"\0" + sources[name].encode())
     return h.hexdigest()
 
 

@@ -166,6 +166,24 @@ class _Gen:
         if any(isinstance(n, S.Unknown) for part in (access.address, *access.keys) for n in S.walk(part)):
             self.emit(1, wildcard.strip())
             return
+        if not indices and all(_plain(p) for p in (access.address, *access.keys)) and _plain(access.cond):
+            # Nothing here can fail or be unknown: no try, no lambda (the common case).
+            depth = 1
+            if access.cond != S.TRUE:
+                self.emit(1, f"if {self.expr(access.cond)}:")
+                depth = 2
+            loc = f"({self.expr(access.address)}, {vid}, {self.key(access.keys)})"
+            if access.mode == ADD and access.alias != S.FALSE:
+                if _plain(access.alias):
+                    self.emit(depth, f"if {self.expr(access.alias)}:")
+                else:
+                    self.emit(depth, f"if _maybe(lambda: {self.expr(access.alias)}):")
+                self.emit(depth + 1, f"out.append(({loc}, 0)); out.append(({loc}, 1))")
+                self.emit(depth, "else:")
+                self.emit(depth + 1, f"out.append(({loc}, 2))")
+            else:
+                self.emit(depth, f"out.append(({loc}, {MODES[access.mode]}))")
+            return
         self.emit(1, "try:")
         depth = 2
         if indices:
@@ -212,6 +230,16 @@ class _Gen:
             self.access(access)
         self.emit(1, "return out")
         return "\n".join(self.lines) + "\n"
+
+
+def _plain(s: S.Sym) -> bool:
+    """A value computed from the call alone, without arithmetic that could fail."""
+    for n in S.walk(s):
+        if isinstance(n, (S.Read, S.Unknown, S.Element, S.LoopIndex)):
+            return False
+        if isinstance(n, S.Op) and n.op in ("+", "-", "*", "/", "%"):
+            return False
+    return True
 
 
 def _unresolved():

@@ -88,6 +88,7 @@ class Schedule:
     accesses: list[list] | None = None
     seconds: float = 0.0
     compiled: Compiled | None = None
+    preds: list[list[int]] | None = None  # the distinct predecessors of each transaction
 
     # ------------------------------------------------------------- structure
     def edge_locations(self) -> dict[tuple[int, int], list[tuple]]:
@@ -99,6 +100,8 @@ class Schedule:
         return out
 
     def predecessors(self) -> list[list[int]]:
+        if self.preds is not None:
+            return self.preds
         preds: list[list[int]] = [[] for _ in self.txs]
         seen: set[tuple[int, int]] = set()
         for i, j in zip(self.sources, self.targets):
@@ -147,7 +150,7 @@ class Schedule:
 
     def hot_locations(self, top: int = 5) -> list[tuple[str, int]]:
         """The locations that cause the most edges."""
-        counts = Counter(self.labels)
+        counts = Counter(self.labels)  # the builder records each (i, j, location) once
         assert self.compiled is not None
         return [(self.compiled.describe(loc), c) for loc, c in counts.most_common(top)]
 
@@ -171,30 +174,29 @@ class Schedule:
 
 def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], number: int = 0,
           timestamp: int = 0, keep_accesses: bool = False) -> Schedule:
-    """The DAG of ``txs`` on the pre-block ``storage`` (see the module's doc)."""
+    """The DAG of ``txs`` on the pre-block ``storage`` (see the module's doc).
+
+    Per location: [last writer, readers since, adders since].  Per (address, var) and
+    (None, var) for every instance: [wildcard writer, wildcard readers], and the states of
+    the variable's locations, so a wildcard orders itself after each location's last writer,
+    readers and adders (earlier ones are ordered before those already).
+    """
     start = time.perf_counter()
     slots = compiled.slots
-    # location -> [last writer, readers since, adders since]
     loc_state: dict[tuple, list] = {}
-    # (address, var id) and (None, var id) -> [wildcard writer, wildcard readers,
-    # readers, writers, adders (of any key) since that writer]; (None, v) covers every instance.
-    var_state: dict[tuple, list] = {}
+    wild: dict[tuple, list] = {}              # (address or None, var id) -> [writer, readers]
+    var_locs: dict[int, dict] = {}            # var id -> address -> [location states]
     sources: list[int] = []
     targets: list[int] = []
     labels: list[tuple] = []
+    preds: list[list[int]] = []
     cost: list[int] = []
     kept: list[list] | None = [] if keep_accesses else None
 
-    def state(address, vid: int) -> list:
-        vs = var_state.get((address, vid))
-        if vs is None:
-            vs = var_state[(address, vid)] = [None, [], [], [], []]
-        return vs
-
     def read(address: int, vid: int, key: Any) -> Any:
         for where in ((address, vid), (None, vid)):
-            vs = var_state.get(where)
-            if vs is not None and vs[0] is not None:
+            w = wild.get(where)
+            if w is not None and w[0] is not None:
                 raise Unresolved
         st = loc_state.get((address, vid, key))
         if st is not None and (st[0] is not None or st[2]):
@@ -202,92 +204,116 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
         index, zero = slots[vid]
         return storage[address][index].get(key, zero)
 
-    def edge(i: int, j: int, loc: tuple) -> None:
-        if i != j:
-            sources.append(i)
-            targets.append(j)
-            labels.append(loc)
-
-    def wildcard(vs: list, j: int, loc: tuple, mode: int) -> None:
-        if vs[0] is not None:
-            edge(vs[0], j, loc)
-        if mode == R:
-            for i in vs[3]:
-                edge(i, j, loc)
-            for i in vs[4]:
-                edge(i, j, loc)
-            vs[1].append(j)
-        else:
-            for group in (vs[1], vs[2], vs[3], vs[4]):
-                for i in group:
-                    edge(i, j, loc)
-            vs[0] = j
-            vs[1], vs[2], vs[3], vs[4] = [], [], [], []
-
     for j, tx in enumerate(txs):
         entry = compiled.summary_of(tx) if tx.fn is not None else None
         if entry is None:
             cost.append(0)
+            preds.append([])
             if kept is not None:
                 kept.append([])
             continue
         cost.append(entry.summary.cost)
         out: list = []
         entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out)
-        # Reads before writes: a transaction that reads and writes one location is one node.
-        out = sorted(set(out), key=lambda item: item[1] == W)
         if kept is not None:
             kept.append(out)
+        found: list = []  # (i, location) for each edge into j
+        add = found.append
         for loc, mode in out:
             address, vid, key = loc
-            every = state(None, vid)
             if key is WILD:
-                if address is None:
-                    wildcard(every, j, loc, mode)
-                    # An access to every instance also follows what was done to each one.
-                    for (a, v), vs in var_state.items():
-                        if v == vid and a is not None:
-                            wildcard(vs, j, loc, mode)
-                else:
-                    wildcard(state(address, vid), j, loc, mode)
-                    if every[0] is not None:
-                        edge(every[0], j, loc)
-                    every[1 if mode == R else 3].append(j)
+                _wildcard(wild, var_locs, loc_state, j, loc, mode, add)
                 continue
-            one = state(address, vid)
             st = loc_state.get(loc)
             if st is None:
                 st = loc_state[loc] = [None, [], []]
-            for vs in (one, every):
-                if vs[0] is not None:
-                    edge(vs[0], j, loc)
+                var_locs.setdefault(vid, {}).setdefault(address, []).append(st)
+            if wild:
+                for where in ((address, vid), (None, vid)):
+                    w = wild.get(where)
+                    if w is not None:
+                        if w[0] is not None:
+                            add((w[0], loc))
+                        if mode != R:
+                            for i in w[1]:
+                                add((i, loc))
+            last = st[0]
             if mode == R:
-                if st[0] is not None:
-                    edge(st[0], j, loc)
+                if last is not None:
+                    add((last, loc))
                 for i in st[2]:
-                    edge(i, j, loc)
+                    add((i, loc))
                 st[1].append(j)
-                one[2].append(j)
-                every[2].append(j)
-                continue
-            for vs in (one, every):
-                for i in vs[1]:
-                    edge(i, j, loc)
-            if st[0] is not None:
-                edge(st[0], j, loc)
-            for i in st[1]:
-                edge(i, j, loc)
-            if mode == W:
+            elif mode == W:
+                if last is not None:
+                    add((last, loc))
+                for i in st[1]:
+                    add((i, loc))
                 for i in st[2]:
-                    edge(i, j, loc)
-                st[0], st[1], st[2] = j, [], []
-                one[3].append(j)
-                every[3].append(j)
+                    add((i, loc))
+                st[0] = j
+                st[1] = []
+                st[2] = []
             else:  # add: after writers and readers, not after other adds
+                if last is not None:
+                    add((last, loc))
+                for i in st[1]:
+                    add((i, loc))
                 st[2].append(j)
-                one[4].append(j)
-                every[4].append(j)
-    return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled)
+        if found:
+            mine = []
+            for i, loc in dict.fromkeys(found):
+                if i != j:
+                    sources.append(i)
+                    targets.append(j)
+                    labels.append(loc)
+                    mine.append(i)
+            preds.append(list(dict.fromkeys(mine)))
+        else:
+            preds.append([])
+    return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled,
+                    preds)
+
+
+def _wildcard(wild: dict, var_locs: dict, loc_state: dict, j: int, loc: tuple, mode: int, add) -> None:
+    """A read or write of every key of a variable (of one instance, or of every instance)."""
+    address, vid, _ = loc
+    by_address = var_locs.get(vid, {})
+    if address is None:
+        groups = list(by_address.values())
+        scopes = [(a, vid) for a in by_address] + [(None, vid)]
+    else:
+        groups = [by_address.get(address, [])]
+        scopes = [(address, vid)]
+    # Wildcards on the same scope or a wider/narrower one order against each other too.
+    related = [w for (a, v), w in wild.items() if v == vid and (address is None or a in (None, address))]
+    for w in related:
+        if w[0] is not None:
+            add((w[0], loc))
+        if mode != R:
+            for i in w[1]:
+                add((i, loc))
+    for states in groups:
+        for st in states:
+            if st[0] is not None:
+                add((st[0], loc))
+            for i in st[2]:
+                add((i, loc))
+            if mode != R:
+                for i in st[1]:
+                    add((i, loc))
+    if mode == R:
+        for scope in scopes[-1:]:
+            wild.setdefault(scope, [None, []])[1].append(j)
+        return
+    for states in groups:
+        for st in states:
+            st[0] = j
+            st[1] = []
+            st[2] = []
+    w = wild.setdefault(scopes[-1], [None, []])
+    w[0] = j
+    w[1] = []
 
 
 def topological_orders_agree(schedule: Schedule, order: Iterable[int]) -> bool:
