@@ -96,6 +96,9 @@ class CompiledSummary:
     source: str
     inst: Callable
 
+    def __post_init__(self) -> None:
+        self.cost = self.summary.cost
+
 
 class _Gen:
     def __init__(self, summary: Summary, var_ids: VarIds) -> None:

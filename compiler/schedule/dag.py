@@ -48,6 +48,17 @@ class Compiled:
                 for var, index in layout.index.items():
                     self.slots[self.var_ids(contract, var)] = (index, zero_value(layout.value_type[var]))
 
+    @property
+    def by_function_object(self) -> dict:
+        """The compiled summaries by Function object (what a prepared transaction holds)."""
+        out = {}
+        for inst in self.world.instances.values():
+            for fn in inst.contract.functions.values():
+                entry = self.by_function.get((fn.contract.name, fn.name))
+                if entry is not None:
+                    out[fn] = entry
+        return out
+
     def summary_of(self, tx: Tx) -> CompiledSummary | None:
         if tx.function is None:
             return None
@@ -204,15 +215,16 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
         index, zero = slots[vid]
         return storage[address][index].get(key, zero)
 
+    entries = compiled.by_function_object
     for j, tx in enumerate(txs):
-        entry = compiled.summary_of(tx) if tx.fn is not None else None
+        entry = entries.get(tx.function) if tx.fn is not None else None
         if entry is None:
             cost.append(0)
             preds.append([])
             if kept is not None:
                 kept.append([])
             continue
-        cost.append(entry.summary.cost)
+        cost.append(entry.cost)
         out: list = []
         entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out)
         if kept is not None:
@@ -260,17 +272,17 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
                 for i in st[1]:
                     add((i, loc))
                 st[2].append(j)
+        mine: list[int] = []
         if found:
-            mine = []
-            for i, loc in dict.fromkeys(found):
+            for edge in (dict.fromkeys(found) if len(found) > 1 else found):
+                i = edge[0]
                 if i != j:
                     sources.append(i)
                     targets.append(j)
-                    labels.append(loc)
-                    mine.append(i)
-            preds.append(list(dict.fromkeys(mine)))
-        else:
-            preds.append([])
+                    labels.append(edge[1])
+                    if i not in mine:
+                        mine.append(i)
+        preds.append(mine)
     return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled,
                     preds)
 

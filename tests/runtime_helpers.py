@@ -1,0 +1,169 @@
+"""Helpers for the runtime tests (test_semantics, test_state, test_cli_run).
+
+Small worlds and blocks are written into a test's ``tmp_path``; blocks run
+either through the Python API (:class:`compiler.runtime.chain.Chain`) or through
+``python -m compiler`` in a subprocess.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from compiler.runtime.block import parse_block_text
+from compiler.runtime.chain import BlockResult, Chain
+from compiler.runtime.values import derive_address, format_address
+
+MAX = 2**256 - 1
+ZERO_ADDRESS = "0x" + "0" * 40
+
+
+def account(name: str) -> str:
+    """The address a name that is neither an account nor an instance stands for (0x + 40 hex)."""
+    return format_address(derive_address(name))
+
+
+def instance(name: str) -> str:
+    """The address an instance named ``name`` is deployed at."""
+    return format_address(derive_address(name, "contract"))
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(value)
+
+
+def world_toml(deploys: Iterable[Mapping[str, Any]], accounts: Mapping[str, str] | None = None) -> str:
+    out = []
+    if accounts:
+        out.append("[accounts]")
+        out += [f"{name} = {json.dumps(addr)}" for name, addr in accounts.items()]
+        out.append("")
+    for d in deploys:
+        out.append("[[deploy]]")
+        out += [f"{key} = {_toml_value(value)}" for key, value in d.items()]
+        out.append("")
+    return "\n".join(out)
+
+
+def make_world(root: Path, sources: Mapping[str, str], deploys: Iterable[Mapping[str, Any]],
+               accounts: Mapping[str, str] | None = None, name: str = "world.toml") -> Path:
+    """Write contract ``sources`` (dedented) and a world file deploying ``deploys`` under ``root``."""
+    for rel, text in sources.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    world = root / name
+    world.write_text(world_toml(deploys, accounts), encoding="utf-8")
+    return world
+
+
+def tx(sender: str, to: str, fn: str, *args: Any) -> dict:
+    return {"from": sender, "to": to, "fn": fn, "args": list(args)}
+
+
+def block_text(txs: Iterable[Any]) -> str:
+    """JSON Lines; an item that is a ``str`` is written as the line itself."""
+    return "".join((t if isinstance(t, str) else json.dumps(t)) + "\n" for t in txs)
+
+
+def write_block(root: Path, txs: Iterable[Any], name: str = "block.jsonl") -> Path:
+    path = root / name
+    path.write_text(block_text(txs), encoding="utf-8")
+    return path
+
+
+def run_block(chain: Chain, txs: Iterable[Any], number: int | None = None,
+              timestamp: int | None = None) -> BlockResult:
+    return chain.run_block(parse_block_text(block_text(txs), "b.jsonl"), number, timestamp)
+
+
+def receipts(result: BlockResult) -> list[dict]:
+    """Receipts as (status, reason, return, events) dicts, without the index and event addresses."""
+    out = []
+    for r in result.receipts_json:
+        out.append({
+            "status": r["status"], "reason": r["reason"], "return": r["return"],
+            "events": [{"contract": e["contract"], "event": e["event"], "args": e["args"]} for e in r["events"]],
+        })
+    return out
+
+
+def lane(*args: str, cwd: Path, env: Mapping[str, str] | None = None,
+         timeout: float = 120) -> subprocess.CompletedProcess:
+    """``python -m compiler ARGS`` in a subprocess, text output captured."""
+    full_env = dict(os.environ)
+    full_env.pop("LANE_DEBUG", None)
+    full_env["NO_COLOR"] = "1"
+    full_env["COLUMNS"] = "200"
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "compiler", *args], cwd=cwd, capture_output=True,
+                          text=True, env=full_env, timeout=timeout)
+
+
+def lane_ok(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess:
+    proc = lane(*args, cwd=cwd, env=env)
+    assert proc.returncode == 0, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr
+    return proc
+
+
+def lane_json(*args: str, cwd: Path, env: Mapping[str, str] | None = None) -> dict:
+    return json.loads(lane_ok(*args, "--json", cwd=cwd, env=env).stdout)
+
+
+def lane_fails(*args: str, cwd: Path) -> str:
+    """Run a command that must fail with a user error (exit 1, no traceback); its stderr."""
+    proc = lane(*args, cwd=cwd)
+    assert proc.returncode == 1, (proc.returncode, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, proc.stderr
+    assert proc.stdout == ""
+    return proc.stderr
+
+
+TOKEN = """
+contract Token {
+    storage balances: map<address, u256>;
+    storage supply: u256;
+    event Transfer(from: address, to: address, amount: u256);
+
+    init(initial: u256) {
+        balances[msg.sender] = initial;
+        supply = initial;
+    }
+
+    pub fn transfer(to: address, amount: u256) -> bool {
+        require(balances[msg.sender] >= amount, "insufficient balance");
+        balances[msg.sender] -= amount;
+        balances[to] += amount;
+        emit Transfer(msg.sender, to, amount);
+        return true;
+    }
+
+    pub view fn balance_of(who: address) -> u256 {
+        return balances[who];
+    }
+}
+"""
+
+ALICE = "0x00000000000000000000000000000000000a11ce"
+
+
+def token_world(root: Path, supply: int = 1_000_000, name: str = "world.toml") -> Path:
+    """A world with one Token instance ``token`` whose supply belongs to ``alice``."""
+    return make_world(root, {"token.lane": TOKEN},
+                      [{"name": "token", "source": "token.lane", "contract": "Token", "sender": "alice",
+                        "args": [str(supply)]}],
+                      accounts={"alice": ALICE}, name=name)
