@@ -161,7 +161,7 @@ class Chain:
         inst = world.instances.get(contract)
         if inst is None:
             try:
-                inst = world.by_address.get(parse_value_address(world, contract))
+                inst = world.by_address.get(parse_value_address(world, contract, "the contract"))
             except ValueError_:
                 inst = None
         if inst is None:
@@ -180,7 +180,7 @@ class Chain:
         try:
             args = [parse_value(p.type, a, world.parse_address, f"argument '{p.name}'")
                     for p, a in zip(function.params, raw_args)]
-            caller = parse_value_address(world, sender) if sender is not None else 0
+            caller = parse_value_address(world, sender, "--from") if sender is not None else 0
         except ValueError_ as err:
             raise LaneError(str(err), code="call") from None
         ctx = self.ctx
@@ -196,7 +196,7 @@ class Chain:
         return function, value
 
 
-def parse_value_address(world: World, raw: str) -> int:
+def parse_value_address(world: World, raw: str, what: str) -> int:
     from ..semantics import types as T
 
-    return parse_value(T.ADDRESS, raw, world.parse_address, "address")
+    return parse_value(T.ADDRESS, raw, world.parse_address, what)

@@ -144,7 +144,11 @@ class StateStore:
 
     @contextlib.contextmanager
     def _transaction(self, mode: str = "IMMEDIATE"):
-        self.db.execute(f"BEGIN {mode}")
+        try:
+            self.db.execute(f"BEGIN {mode}")
+        except sqlite3.OperationalError as err:  # "database is locked": another lane has it
+            raise LaneError(f"state file {self.path} is in use by another process ({err}); try again "
+                            "when it has finished", code="state") from None
         try:
             yield
         except BaseException:
