@@ -277,6 +277,44 @@ def demo() -> None:
     run_demo()
 
 
+@app.command()
+@guarded
+def gen(
+    outdir: Path = typer.Argument(..., help="Folder to write world.toml, setup.jsonl, block.jsonl and the "
+                                  "contracts into (created if missing; those files are overwritten)."),
+    workload: str = typer.Option("transfers", "--workload", help="transfers (Token.transfer), swaps "
+                                 "(Pool.swap) or defi (a mix of every demo contract)."),
+    transactions: int = typer.Option(1000, "--transactions", "-n", help="Transactions in block.jsonl."),
+    accounts: int = typer.Option(100, "--accounts", "-a", help="Accounts u0..u{A-1} (at least 2); "
+                                 "fewer accounts, more conflicts."),
+    zipf: float = typer.Option(0.0, "--zipf", help="Zipf exponent S of who acts (and of the pool): "
+                               "u<k> is drawn with weight 1/(k+1)^S; 0 is uniform."),
+    pools: int = typer.Option(4, "--pools", help="Pools for swaps and defi, over pairs of tokens."),
+    hot_share: float = typer.Option(0.0, "--hot-share", help="Share of swaps sent to pool0, the hot pool "
+                                    "(0..1); the others pick their pool by the Zipf law."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the generator: same options and seed, same files."),
+) -> None:
+    """Generate a deterministic workload: a world, a setup block and a workload block.
+
+    Writes OUTDIR/world.toml, setup.jsonl, block.jsonl and the .lane files the
+    world deploys. Run setup.jsonl, then block.jsonl, as blocks 1 and 2 of one
+    state:
+
+      lane run OUTDIR/world.toml OUTDIR/setup.jsonl --state s.sqlite
+      lane run OUTDIR/world.toml OUTDIR/block.jsonl --state s.sqlite
+
+    transfers: Token.transfer of usdc between accounts, the peer-to-peer
+    benchmark of Block-STM (--accounts 2, 10, 100, 1000, 10000: its grid).
+    swaps: Pool.swap on --pools pools, --hot-share of them on pool0.
+    defi: 50% transfers, 25% swaps, the rest lending, staking, NFT, DAO,
+    escrow and splitter calls.
+    """
+    from .workload import GenOptions, generate
+
+    result = generate(outdir, GenOptions(workload, transactions, accounts, zipf, pools, hot_share, seed))
+    print(result.summary())
+
+
 def main() -> None:
     app()
 

@@ -99,6 +99,8 @@ class _Executor:
 
     # -------------------------------------------------------------- storage
     def record(self, frame: _Frame, var: StorageVar, keys: tuple[Sym, ...], mode: str, site: Location) -> None:
+        if frame.pc == FALSE:
+            return  # code that cannot run here (after an early return whose condition holds)
         self.accesses.append(Access(var.contract.name, frame.self_, var.name, keys, mode, frame.pc,
                                     loc=self.top_loc, site=site))
         if mode != READ:
@@ -163,6 +165,14 @@ class _Executor:
         frame.pc = pc0
         frame.env = {name: op("ite", cond, env_then.get(name, value), env_else.get(name, value))
                      for name, value in env0.items()}
+        # A branch that returns chooses what the rest of the function touches: after
+        # `if c { return; }` the code runs only when !c.  (A branch that reverts is like a
+        # require: left out, see the module's doc.)
+        then_returns, else_returns = _returns(s.then), _returns(s.orelse)
+        if then_returns and not else_returns:
+            frame.pc, frame.env = op("&&", pc0, op("!", cond)), env_else
+        elif else_returns and not then_returns:
+            frame.pc, frame.env = op("&&", pc0, cond), env_then
 
     def s_For(self, frame: _Frame, s: ast.For) -> None:
         lo, hi = self.expr(frame, s.start), self.expr(frame, s.end)
@@ -291,6 +301,18 @@ class _Executor:
         for pc, v in reversed(frame.returns[:-1]):
             value = op("ite", pc, v, value)
         return value
+
+
+def _returns(node: "ast.Block | ast.If | None") -> bool:
+    """Whether every path through a block (or an if statement) ends in ``return``."""
+    if node is None:
+        return False
+    if isinstance(node, ast.If):
+        return _returns(node.then) and _returns(node.orelse)
+    if not node.stmts:
+        return False
+    last = node.stmts[-1]
+    return isinstance(last, ast.Return) or (isinstance(last, ast.If) and _returns(last))
 
 
 def _assigned_locals(block: ast.Block) -> set[str]:

@@ -187,16 +187,21 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
           timestamp: int = 0, keep_accesses: bool = False) -> Schedule:
     """The DAG of ``txs`` on the pre-block ``storage`` (see the module's doc).
 
-    Per location: [last writer, readers since, adders since].  Per (address, var) and
-    (None, var) for every instance: [wildcard writer, wildcard readers], and the states of
-    the variable's locations, so a wildcard orders itself after each location's last writer,
-    readers and adders (earlier ones are ordered before those already).
+    Per location: [last writer, readers since, adders since, the list to join at its first
+    write or add since the last wildcard write (None once it has)].  Per (address, var) and
+    (None, var) for every instance: [wildcard writer, wildcard readers]; per (address, var),
+    the locations touched since the last wildcard write (and those of them written or added
+    to), so a wildcard orders itself after each location's last writer, readers and adders
+    (earlier ones are ordered before those already).  A wildcard write forgets those locations
+    (their state is the wildcard writer's), so each location is visited by one wildcard write
+    only, and a wildcard read visits only locations that give it an edge: the time stays
+    linear in the accesses and the edges.
     """
     start = time.perf_counter()
     slots = compiled.slots
     loc_state: dict[tuple, list] = {}
     wild: dict[tuple, list] = {}              # (address or None, var id) -> [writer, readers]
-    var_locs: dict[int, dict] = {}            # var id -> address -> [location states]
+    var_locs: dict[tuple, tuple] = {}         # (address, var id) -> ([touched locations], [written ones])
     sources: list[int] = []
     targets: list[int] = []
     labels: list[tuple] = []
@@ -238,8 +243,11 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
                 continue
             st = loc_state.get(loc)
             if st is None:
-                st = loc_state[loc] = [None, [], []]
-                var_locs.setdefault(vid, {}).setdefault(address, []).append(st)
+                group = var_locs.get((address, vid))
+                if group is None:
+                    group = var_locs[(address, vid)] = ([], [])
+                group[0].append(loc)
+                st = loc_state[loc] = [None, [], [], group[1]]
             if wild:
                 for where in ((address, vid), (None, vid)):
                     w = wild.get(where)
@@ -266,12 +274,18 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
                 st[0] = j
                 st[1] = []
                 st[2] = []
+                if st[3] is not None:  # the first write or add since the last wildcard write
+                    st[3].append(loc)
+                    st[3] = None
             else:  # add: after writers and readers, not after other adds
                 if last is not None:
                     add((last, loc))
                 for i in st[1]:
                     add((i, loc))
                 st[2].append(j)
+                if st[3] is not None:
+                    st[3].append(loc)
+                    st[3] = None
         mine: list[int] = []
         if found:
             for edge in (dict.fromkeys(found) if len(found) > 1 else found):
@@ -290,13 +304,10 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
 def _wildcard(wild: dict, var_locs: dict, loc_state: dict, j: int, loc: tuple, mode: int, add) -> None:
     """A read or write of every key of a variable (of one instance, or of every instance)."""
     address, vid, _ = loc
-    by_address = var_locs.get(vid, {})
     if address is None:
-        groups = list(by_address.values())
-        scopes = [(a, vid) for a in by_address] + [(None, vid)]
+        groups = [g for (a, v), g in var_locs.items() if v == vid]
     else:
-        groups = [by_address.get(address, [])]
-        scopes = [(address, vid)]
+        groups = [var_locs[(address, vid)]] if (address, vid) in var_locs else []
     # Wildcards on the same scope or a wider/narrower one order against each other too.
     related = [w for (a, v), w in wild.items() if v == vid and (address is None or a in (None, address))]
     for w in related:
@@ -305,8 +316,11 @@ def _wildcard(wild: dict, var_locs: dict, loc_state: dict, j: int, loc: tuple, m
         if mode != R:
             for i in w[1]:
                 add((i, loc))
-    for states in groups:
-        for st in states:
+    # A read follows the writers and adders of the locations written since the last wildcard
+    # write (each gives an edge); a write follows everything done to every location since.
+    for touched, written in groups:
+        for key in (touched if mode != R else written):
+            st = loc_state[key]
             if st[0] is not None:
                 add((st[0], loc))
             for i in st[2]:
@@ -315,15 +329,15 @@ def _wildcard(wild: dict, var_locs: dict, loc_state: dict, j: int, loc: tuple, m
                 for i in st[1]:
                     add((i, loc))
     if mode == R:
-        for scope in scopes[-1:]:
-            wild.setdefault(scope, [None, []])[1].append(j)
+        wild.setdefault((address, vid), [None, []])[1].append(j)
         return
-    for states in groups:
-        for st in states:
-            st[0] = j
-            st[1] = []
-            st[2] = []
-    w = wild.setdefault(scopes[-1], [None, []])
+    # Every location of the scope now has j as its last writer, which the wildcard state says.
+    for touched, written in groups:
+        for key in touched:
+            del loc_state[key]
+        touched.clear()
+        written.clear()
+    w = wild.setdefault((address, vid), [None, []])
     w[0] = j
     w[1] = []
 
