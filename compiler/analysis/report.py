@@ -56,6 +56,8 @@ def access_json(a: Access) -> dict:
         "kind": a.kind,
         "address": str(a.address),
         "condition": None if a.cond == S.TRUE else str(a.cond),
+        # An add is a read and a write of its location when this holds (it aliases another access).
+        "alias": str(a.alias) if a.mode == "add" and a.alias != S.FALSE else None,
     }
 
 
@@ -168,7 +170,8 @@ def render_text(analysis: Analysis) -> str:
         width = max((len(_where(a)) for a in fn["accesses"]), default=0)
         for a in fn["accesses"]:
             cond = f"  when {a['condition']}" if a["condition"] else ""
-            lines.append(f"    {a['mode']:5s}  {_where(a):{width}s}  [{a['kind']}]{cond}")
+            alias = f"  (read+write if {a['alias']})" if a.get("alias") else ""
+            lines.append(f"    {a['mode']:5s}  {_where(a):{width}s}  [{a['kind']}]{cond}{alias}")
         lines.append("")
     names = [f"{f['contract']}.{f['function']}" for f in analysis.functions]
     verdicts = {(c["a"], c["b"]): c for c in analysis.conflicts}
