@@ -181,7 +181,7 @@ class _Gen:
                     self.emit(depth, f"if {self.expr(access.alias)}:")
                 else:
                     self.emit(depth, f"if _maybe(lambda: {self.expr(access.alias)}):")
-                self.emit(depth + 1, f"out.append(({loc}, 0)); out.append(({loc}, 1))")
+                self.emit(depth + 1, f"out.append(({loc}, 1))  # read and write: the write orders it")
                 self.emit(depth, "else:")
                 self.emit(depth + 1, f"out.append(({loc}, 2))")
             else:
@@ -210,7 +210,7 @@ class _Gen:
         self.emit(depth, "else:")
         if access.mode == ADD and access.alias != S.FALSE:
             self.emit(depth + 1, f"if _maybe(lambda: {self.expr(access.alias)}):")
-            self.emit(depth + 2, "out.append((loc, 0)); out.append((loc, 1))")
+            self.emit(depth + 2, "out.append((loc, 1))  # read and write: the write orders it")
             self.emit(depth + 1, "else:")
             self.emit(depth + 2, "out.append((loc, 2))")
         else:
@@ -229,10 +229,26 @@ class _Gen:
         self.emit(1, f"# {fn.qualname}: {fn.signature()}")
         if self.params:
             self.emit(1, f"{unpack}{',' if len(self.params) == 1 else ''} = args")
-        for access in self.summary.accesses:
+        for access in _merged(self.summary.accesses):
             self.access(access)
         self.emit(1, "return out")
         return "\n".join(self.lines) + "\n"
+
+
+def _merged(accesses: list[Access]) -> list[Access]:
+    """The accesses that order transactions: a read of a location the same statement path also
+    writes adds nothing to the DAG (a write already conflicts with every access), nor does a repeat."""
+    writes = {(a.contract, a.address, a.var, a.keys, a.cond) for a in accesses if a.mode == WRITE}
+    out, seen = [], set()
+    for a in accesses:
+        where = (a.contract, a.address, a.var, a.keys, a.cond)
+        if a.mode == READ and where in writes:
+            continue
+        if (where, a.mode, a.alias) in seen:
+            continue
+        seen.add((where, a.mode, a.alias))
+        out.append(a)
+    return out
 
 
 def _plain(s: S.Sym) -> bool:

@@ -20,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from ..runtime.block import Tx
+from ..runtime.block import Tx, gc_paused
 from ..runtime.values import format_address
 from ..runtime.world import World
 from ..semantics.types import zero_value
@@ -122,6 +122,10 @@ class Schedule:
         return preds
 
     def stats(self) -> dict:
+        with gc_paused():
+            return self._stats()
+
+    def _stats(self) -> dict:
         n = len(self.txs)
         preds = self.predecessors()
         edges = sum(len(p) for p in preds)
@@ -198,6 +202,12 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
     linear in the accesses and the edges.
     """
     start = time.perf_counter()
+    with gc_paused():
+        return _build(compiled, txs, storage, number, timestamp, keep_accesses, start)
+
+
+def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], number: int,
+           timestamp: int, keep_accesses: bool, start: float) -> Schedule:
     slots = compiled.slots
     loc_state: dict[tuple, list] = {}
     wild: dict[tuple, list] = {}              # (address or None, var id) -> [writer, readers]
@@ -288,7 +298,8 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
                     st[3] = None
         mine: list[int] = []
         if found:
-            for edge in (dict.fromkeys(found) if len(found) > 1 else found):
+            for edge in (dict.fromkeys(found) if len(found) > 2 else found if len(found) == 1 or
+                         found[0] != found[1] else found[:1]):
                 i = edge[0]
                 if i != j:
                     sources.append(i)
