@@ -27,6 +27,7 @@ from ..semantics.types import zero_value
 from .compiled import WILD, CompiledSummary, Unresolved, VarIds, compile_summary
 
 R, W, A = 0, 1, 2
+_NONE: tuple = ()  # shared by every transaction without predecessors
 MODE_NAMES = ("read", "write", "add")
 
 
@@ -99,7 +100,7 @@ class Schedule:
     accesses: list[list] | None = None
     seconds: float = 0.0
     compiled: Compiled | None = None
-    preds: list[list[int]] | None = None  # the distinct predecessors of each transaction
+    preds: "list[tuple[int, ...]] | None" = None  # the distinct predecessors of each transaction
 
     # ------------------------------------------------------------- structure
     def edge_locations(self) -> dict[tuple[int, int], list[tuple]]:
@@ -231,6 +232,9 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
         return storage[address][index].get(key, zero)
 
     entries = compiled.by_function_object
+    out: list = []
+    found: list = []  # (i, location) for each edge into j
+    add = found.append
     for j, tx in enumerate(txs):
         entry = entries.get(tx.function) if tx.fn is not None else None
         if entry is None:
@@ -240,12 +244,14 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 kept.append([])
             continue
         cost.append(entry.cost)
-        out: list = []
+        if kept is not None:
+            out = []
+        else:
+            out.clear()  # one list reused: the locations it held die at once, memory stays warm
         entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out)
         if kept is not None:
             kept.append(out)
-        found: list = []  # (i, location) for each edge into j
-        add = found.append
+        found.clear()
         for loc, mode in out:
             address, vid, key = loc
             if key is WILD:
@@ -257,7 +263,9 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 if group is None:
                     group = var_locs[(address, vid)] = ([], [])
                 group[0].append(loc)
-                st = loc_state[loc] = [None, [], [], group[1]]
+                st = loc_state[loc] = [None, [], [], group[1], loc]
+            else:
+                loc = st[4]  # the one tuple kept for this location (edges point to it)
             if wild:
                 for where in ((address, vid), (None, vid)):
                     w = wild.get(where)
@@ -282,8 +290,10 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 for i in st[2]:
                     add((i, loc))
                 st[0] = j
-                st[1] = []
-                st[2] = []
+                if st[1]:
+                    st[1] = []
+                if st[2]:
+                    st[2] = []
                 if st[3] is not None:  # the first write or add since the last wildcard write
                     st[3].append(loc)
                     st[3] = None
@@ -296,18 +306,20 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 if st[3] is not None:
                     st[3].append(loc)
                     st[3] = None
+        if not found:
+            preds.append(_NONE)
+            continue
         mine: list[int] = []
-        if found:
-            for edge in (dict.fromkeys(found) if len(found) > 2 else found if len(found) == 1 or
-                         found[0] != found[1] else found[:1]):
-                i = edge[0]
-                if i != j:
-                    sources.append(i)
-                    targets.append(j)
-                    labels.append(edge[1])
-                    if i not in mine:
-                        mine.append(i)
-        preds.append(mine)
+        for edge in (dict.fromkeys(found) if len(found) > 2 else found if len(found) == 1 or
+                     found[0] != found[1] else found[:1]):
+            i = edge[0]
+            if i != j:
+                sources.append(i)
+                targets.append(j)
+                labels.append(edge[1])
+                if i not in mine:
+                    mine.append(i)
+        preds.append(tuple(mine))  # a tuple: half the memory of a list, for a million of them
     return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled,
                     preds)
 
