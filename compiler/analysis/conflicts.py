@@ -132,16 +132,16 @@ class _Pair:
 
     # ---------------------------------------------------------------- text
     def text(self, s: Sym, side: str) -> str:
+        """``s`` as one call (``side`` is "a" or "b") sees it: arguments as ``a.to``."""
+        return S.render(s, lambda node: self._leaf(node, side))
+
+    def _leaf(self, s: Sym, side: str) -> str:
         if isinstance(s, S.Param):
             return f"{side}.{s.name}"
         if isinstance(s, S.Sender):
             return f"{side}.sender"
         if isinstance(s, S.Self):
             return "self" if self.same else f"{side}.self"
-        if isinstance(s, S.Const):
-            return str(s)
-        if isinstance(s, S.BlockField):
-            return f"block.{s.name}"
         if isinstance(s, S.Length):
             return f"len({side}.{s.array.name})"
         if isinstance(s, S.Read):
@@ -151,22 +151,7 @@ class _Pair:
             else:
                 head = f"{self.text(s.address, side)}.{s.var}"
             return head + keys
-        if isinstance(s, S.Op):
-            a = s.args
-            if s.op == "!":
-                return f"!{self._paren(a[0], side)}"
-            if s.op in ("min", "max"):
-                return f"{s.op}({self.text(a[0], side)}, {self.text(a[1], side)})"
-            if s.op == "ite":
-                return f"({self.text(a[1], side)} if {self.text(a[0], side)} else {self.text(a[2], side)})"
-            if s.op in ("&&", "||"):
-                return f" {s.op} ".join(self._paren(x, side) for x in a)
-            return f"{self._paren(a[0], side)} {s.op} {self._paren(a[1], side)}"
-        return str(s)
-
-    def _paren(self, s: Sym, side: str) -> str:
-        t = self.text(s, side)
-        return f"({t})" if isinstance(s, S.Op) and s.op not in ("min", "max", "ite", "!") else t
+        return str(s)  # constants, block fields
 
     def literal_text(self, lit: Literal) -> str:
         if isinstance(lit, _Eq):

@@ -154,23 +154,31 @@ class Op(Sym):
     args: tuple[Sym, ...]
 
     def __str__(self) -> str:
-        a = self.args
-        if self.op == "!":
-            return f"!{_paren(a[0])}"
-        if self.op in ("min", "max"):
-            return f"{self.op}({a[0]}, {a[1]})"
-        if self.op == "ite":
-            return f"({a[1]} if {a[0]} else {a[2]})"
-        if self.op in ("&&", "||"):
-            return f" {self.op} ".join(_paren(x) for x in a)
-        return f"{_paren(a[0])} {self.op} {_paren(a[1])}"
+        return render(self, str)
 
     def children(self) -> tuple[Sym, ...]:
         return self.args
 
 
-def _paren(s: Sym) -> str:
-    return f"({s})" if isinstance(s, Op) and s.op not in ("min", "max", "ite") else str(s)
+def render(s: Sym, leaf) -> str:
+    """Text of a symbolic value: operations written here, every other node by ``leaf(node)``."""
+    if not isinstance(s, Op):
+        return leaf(s)
+    a = s.args
+    if s.op == "!":
+        return f"!{_paren(a[0], leaf)}"
+    if s.op in ("min", "max"):
+        return f"{s.op}({render(a[0], leaf)}, {render(a[1], leaf)})"
+    if s.op == "ite":
+        return f"({render(a[1], leaf)} if {render(a[0], leaf)} else {render(a[2], leaf)})"
+    if s.op in ("&&", "||"):
+        return f" {s.op} ".join(_paren(x, leaf) for x in a)
+    return f"{_paren(a[0], leaf)} {s.op} {_paren(a[1], leaf)}"
+
+
+def _paren(s: Sym, leaf) -> str:
+    text = render(s, leaf)
+    return f"({text})" if isinstance(s, Op) and s.op not in ("min", "max", "ite", "!") else text
 
 
 TRUE, FALSE = Const(True), Const(False)
