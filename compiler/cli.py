@@ -200,7 +200,7 @@ def call(
 def run(
     world: Path = typer.Argument(..., help="The world file (TOML)."),
     block: Path = typer.Argument(..., help="The block file (JSON Lines, one transaction a line)."),
-    executor: str = typer.Option("sequential", "--executor", "-e", help="Executor. " + executors.describe()),
+    executor: str = typer.Option(executors.DEFAULT, "--executor", "-e", help="Executor. " + executors.describe()),
     workers: int = typer.Option(os.cpu_count() or 1, "--workers", "-w", min=1, help="Worker processes."),
     state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file: genesis on first use, "
                                          "then every block is committed on top."),
@@ -209,6 +209,8 @@ def run(
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     check_accesses: bool = typer.Option(False, "--check-accesses", help="Trace every storage access and fail "
                                         "if one lies outside the transaction's access summary (slow)."),
+    verify: bool = typer.Option(False, "--verify", help="Also run the block sequentially and exit 1 on any "
+                                "difference, naming the first differing receipt or location."),
 ) -> None:
     """Execute a block on a world and print receipts, roots and speed."""
     from .report import progress_reporter, render_block_summary
@@ -223,7 +225,7 @@ def run(
     try:
         with progress_reporter(len(raw), "executing") as progress:
             result = chain.run_block(raw, number, timestamp, executor, workers if executor != "sequential" else 1,
-                                     progress=progress, check_accesses=check_accesses)
+                                     progress=progress, check_accesses=check_accesses, verify=verify)
     finally:
         chain.close()
     if json_out:

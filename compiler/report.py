@@ -31,7 +31,17 @@ def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
             lines.append(f"    #{tx.index} (line {tx.line}): {r.status}: {r.reason}")
         if len(failures) > max_failures:
             lines.append(f"    ... and {len(failures) - max_failures} more (--json lists every receipt)")
-    lines.append(f"executor {result.executor}" + (f" ({result.workers} workers)" if result.workers > 1 else "")
+    how = []
+    if result.workers > 1:
+        how.append(f"{result.workers} workers")
+    detail = result.detail or {}
+    if detail.get("mode") == "inline":
+        how.append(f"ran inline: {detail['why']}")
+    elif detail.get("mode") == "parallel":
+        how.append(f"{detail['lanes']} lanes over {detail['components']} components")
+        if detail.get("fallback_from") is not None:
+            how.append(f"sequential from #{detail['fallback_from']}")
+    lines.append(f"executor {result.executor}" + (f" ({', '.join(how)})" if how else "")
                  + f": {result.seconds:.4f} s, {result.tps:,.0f} tx/s")
     lines.append(f"state root    {result.state_root}")
     lines.append(f"receipts root {result.receipts_root}")

@@ -70,7 +70,10 @@ def test_run_summary(world, tmp_path):
         "    #3 (line 4): reverted: insufficient balance",
         "    #4 (line 5): invalid: unknown function 'mint' of Token",
     ]
-    assert re.fullmatch(r"executor sequential: \d+\.\d{4} s, [\d,]+ tx/s", lines[7]), lines[7]
+    # The default executor is parallel (SPEC §4); a block this small runs inline.
+    assert re.fullmatch(r"executor parallel \(\d+ workers, ran inline: [^)]*\): \d+\.\d{4} s, [\d,]+ tx/s",
+                        lines[7]) or re.fullmatch(r"executor parallel \(ran inline: [^)]*\): \d+\.\d{4} s, "
+                                                  r"[\d,]+ tx/s", lines[7]), lines[7]
     assert lines[8:] == [f"state root    {js['state_root']}", f"receipts root {js['receipts_root']}"]
     assert proc.stderr == ""
 
@@ -79,7 +82,7 @@ def test_run_summary_of_a_clean_block(world, tmp_path):
     block = write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 1)])
     lines = lane_ok("run", str(world), str(block), "--number", "3", "--timestamp", "99", cwd=tmp_path).stdout.splitlines()
     assert lines[0] == "block 3 (timestamp 99): 1 transaction: 1 ok, 0 reverted, 0 invalid"
-    assert len(lines) == 4 and lines[1].startswith("executor sequential: ")
+    assert len(lines) == 4 and lines[1].startswith("executor parallel (")
 
 
 def test_run_json(world, tmp_path):
@@ -88,7 +91,8 @@ def test_run_json(world, tmp_path):
     out = json.loads(proc.stdout)  # exactly one JSON object on stdout
     assert isinstance(out, dict)
     assert {"state_root", "receipts_root", "receipts", "executor", "workers", "seconds", "tps"} <= set(out)
-    assert out["executor"] == "sequential" and out["workers"] == 1
+    assert out["executor"] == "parallel" and out["workers"] >= 1
+    assert out["detail"]["mode"] == "inline"
     assert isinstance(out["seconds"], float) and 0 < out["seconds"] < 10
     assert out["tps"] == pytest.approx(6 / out["seconds"])
     assert re.fullmatch(r"0x[0-9a-f]{64}", out["state_root"]) and re.fullmatch(r"0x[0-9a-f]{64}", out["receipts_root"])
@@ -109,7 +113,7 @@ def test_run_json(world, tmp_path):
 def test_run_unknown_executor(world, tmp_path):
     block = write_block(tmp_path, BLOCK)
     err = lane_fails("run", str(world), str(block), "--executor", "quantum", cwd=tmp_path)
-    assert err.startswith("error: unknown executor 'quantum' (choose from: sequential")
+    assert err.startswith("error: unknown executor 'quantum' (choose from: parallel, sequential")
 
 
 # ----------------------------------------------------------------------- call

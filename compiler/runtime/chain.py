@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ class BlockResult:
     state_root: str
     receipts_root: str
     seconds: float
+    detail: dict | None = None  # what the parallel executor did: lanes, inline or not, fallbacks
 
     @property
     def tps(self) -> float:
@@ -55,6 +57,7 @@ class BlockResult:
             "workers": self.workers,
             "seconds": self.seconds,
             "tps": self.tps,
+            "detail": self.detail,
         }
 
 
@@ -67,6 +70,7 @@ class Chain:
         self.store = store
         self.number, self.timestamp = last
         self._compiled = None
+        self._parallel = None  # the persistent parallel executor, made on first use
 
     @classmethod
     def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None) -> "Chain":
@@ -85,6 +89,10 @@ class Chain:
         return cls(world, ctx, store, last)
 
     def close(self) -> None:
+        parallel = getattr(self, "_parallel", None)
+        if parallel is not None:
+            parallel.close()
+            self._parallel = None
         if self.store is not None:
             self.store.close()
 
@@ -93,14 +101,17 @@ class Chain:
 
     def run_block(self, raw_txs: list[tuple[int, Any]], number: int | None = None,
                   timestamp: int | None = None, executor: str = "sequential", workers: int = 1,
-                  progress=None, check_accesses: bool = False) -> BlockResult:
-        """Execute a block; with ``check_accesses`` every access is checked against its summary (§2.5)."""
+                  progress=None, check_accesses: bool = False, verify: bool = False) -> BlockResult:
+        """Execute a block.  With ``check_accesses`` every access is checked against its summary
+        (§2.5); with ``verify`` the block also runs sequentially on a copy of the state and any
+        difference is an error naming the first differing receipt or location (nothing is kept)."""
         number, timestamp = self.next_block(number, timestamp)
         ctx = self.ctx
         ctx.number, ctx.timestamp = number, timestamp
         ctx.journal.clear()
         ctx.events.clear()
-        run = soundness.execute if check_accesses else executors.get(executor)
+        before = {a: [dict(d) for d in v] for a, v in ctx.storage.items()} if verify else None
+        run = soundness.execute if check_accesses else executors.get(executor, self, workers)
         start = time.perf_counter()
         txs = prepare(self.world, raw_txs, trace=check_accesses)
         outcomes = run(ctx, txs, progress=progress)
@@ -109,6 +120,10 @@ class Chain:
         receipts_json = [r.to_json(self.world) for r in receipts]
         result = BlockResult(number, timestamp, executor, workers, receipts, receipts_json,
                              self.state_root(), receipts_root(receipts_json), seconds)
+        if executor == "parallel" and not check_accesses and self._parallel is not None:
+            result.detail = dict(self._parallel.last)
+        if before is not None:
+            self._verify(result, before, raw_txs, number, timestamp)
         if self.store is not None:
             self.store.commit_block(self.world, ctx.storage, ctx.journal, number, timestamp,
                                     result.state_root, result.receipts_root, receipts_json, parent=self.number)
@@ -116,6 +131,32 @@ class Chain:
         ctx.events.clear()
         self.number, self.timestamp = number, timestamp
         return result
+
+    def _verify(self, result: BlockResult, before: dict, raw_txs, number: int, timestamp: int) -> None:
+        """Run the block sequentially on ``before`` and compare with ``result``; restore on a mismatch."""
+        from . import sequential
+        from .roots import locations
+
+        ref = Context({a: [dict(d) for d in v] for a, v in before.items()}, self.world.code, number, timestamp)
+        txs = prepare(self.world, raw_txs)
+        ref_json = [Receipt(tx, *o).to_json(self.world) for tx, o in zip(txs, sequential.execute(ref, txs))]
+        problem = None
+        for mine, theirs in zip(result.receipts_json, ref_json):
+            if mine != theirs:
+                problem = (f"receipt #{mine['index']} differs: {result.executor} gave {json.dumps(mine)}, "
+                           f"sequential gave {json.dumps(theirs)}")
+                break
+        if problem is None and result.state_root != state_root(self.world, ref.storage):
+            ours = set(locations(self.world, self.ctx.storage))
+            ref_locs = set(locations(self.world, ref.storage))
+            diff = sorted(ours ^ ref_locs, key=repr)[0]
+            inst = self.world.by_address[diff[0]]
+            problem = f"the state differs first at {inst.name}.{diff[1]}{list(diff[2])}"
+        if problem is not None:
+            self.ctx.storage = before
+            self.ctx.journal.clear()
+            self.ctx.events.clear()
+            raise LaneError(f"verify failed: {problem}", code="verify")
 
     @property
     def compiled_summaries(self):

@@ -1,6 +1,7 @@
 """The executors by name (SPEC §4); each is imported only when a block runs on it.
 
-An executor is ``execute(ctx, txs, progress=None) -> list[Outcome]``.
+An executor is ``execute(ctx, txs, progress=None) -> list[Outcome]``; a module
+that needs the chain (persistent workers) provides ``executor_for(chain, workers)``.
 """
 
 from __future__ import annotations
@@ -9,13 +10,18 @@ import importlib
 from typing import Callable
 
 EXECUTORS: dict[str, tuple[str, str]] = {
+    "parallel": ("compiler.runtime.parallel", "independent transactions on --workers processes "
+                 "(inline when that cannot pay), with the sequential result"),
     "sequential": ("compiler.runtime.sequential", "the reference: transactions one after the other"),
 }
+DEFAULT = "parallel"
 
 
-def get(name: str) -> Callable:
-    module, _ = EXECUTORS[name]
-    return importlib.import_module(module).execute
+def get(name: str, chain=None, workers: int = 1) -> Callable:
+    module = importlib.import_module(EXECUTORS[name][0])
+    if hasattr(module, "executor_for"):
+        return module.executor_for(chain, workers)
+    return module.execute
 
 
 def describe() -> str:

@@ -122,16 +122,10 @@ class Schedule:
                 preds[j].append(i)
         return preds
 
-    def stats(self) -> dict:
-        with gc_paused():
-            return self._stats()
-
-    def _stats(self) -> dict:
-        n = len(self.txs)
+    def component_ids(self) -> list[int]:
+        """For each transaction, a representative of its weakly connected component (union-find)."""
         preds = self.predecessors()
-        edges = sum(len(p) for p in preds)
-        # Weakly connected components, by union-find.
-        parent = list(range(n))
+        parent = list(range(len(self.txs)))
 
         def find(x: int) -> int:
             while parent[x] != x:
@@ -144,7 +138,17 @@ class Schedule:
                 a, b = find(i), find(j)
                 if a != b:
                     parent[a] = b
-        components = sum(1 for x in range(n) if find(x) == x)
+        return [find(x) for x in range(len(parent))]
+
+    def stats(self) -> dict:
+        with gc_paused():
+            return self._stats()
+
+    def _stats(self) -> dict:
+        n = len(self.txs)
+        preds = self.predecessors()
+        edges = sum(len(p) for p in preds)
+        components = len(set(self.component_ids()))
         # Longest paths; block order is a topological order.
         depth = [0] * n
         weight = [0] * n

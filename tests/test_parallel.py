@@ -1,0 +1,229 @@
+"""The parallel executor gives exactly the sequential result: lanes, merges, fallbacks, faults."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from compiler.runtime import parallel
+from compiler.runtime.block import parse_block_text, read_block
+from compiler.runtime.chain import Chain
+
+MAX = 2**256 - 1
+
+POT = """
+contract Pot {
+    storage pot: u256;
+    storage mine: map<address, u256>;
+    pub fn give(x: u256) { pot += x; mine[msg.sender] += 1; }
+    pub fn take(x: u256) { pot -= x; }
+    pub fn look() -> u256 { return pot; }
+}
+"""
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("LANE_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _world(tmp_path: Path, source: str = POT, contract: str = "Pot", init: str = "[]") -> Path:
+    (tmp_path / "c.lane").write_text(source)
+    world = tmp_path / "world.toml"
+    world.write_text(f'[[deploy]]\nname = "pot"\nsource = "c.lane"\ncontract = "{contract}"\nargs = {init}\n')
+    return world
+
+
+def _lines(*txs: tuple[str, str, list]) -> str:
+    import json
+
+    return "\n".join(json.dumps({"from": s, "to": "pot", "fn": f, "args": a}) for s, f, a in txs)
+
+
+def _both(world: Path, blocks: list[str], workers: int, force: bool = True):
+    """Each block run sequentially and in parallel on its own chain: (sequential, parallel, executor info)."""
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, workers).__self__
+    executor.force = force
+    infos = []
+    try:
+        out = []
+        for text in blocks:
+            raw = parse_block_text(text, "b.jsonl")
+            a = seq.run_block(raw)
+            b = par.run_block(raw, executor="parallel", workers=workers)
+            out.append((a, b))
+            infos.append(dict(executor.last))
+        return out, infos
+    finally:
+        par.close()
+        seq.close()
+
+
+def _same(a, b) -> None:
+    assert b.receipts_json == a.receipts_json
+    assert b.state_root == a.state_root
+    assert b.receipts_root == a.receipts_root
+
+
+def test_independent_senders_run_in_lanes_and_match(tmp_path):
+    world = _world(tmp_path)
+    block = _lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)])
+    [(a, b)], [info] = _both(world, [block], workers=2)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] is None
+    assert b.executor == "parallel"
+
+
+def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
+    # u0 adds 5, u1 adds MAX: on its own lane u1 sees 0 and succeeds; in block order it overflows.
+    world = _world(tmp_path)
+    block = _lines(("u0", "give", [5]), ("u1", "give", [str(MAX)]))
+    [(a, b)], [info] = _both(world, [block], workers=2)
+    assert [r["status"] for r in a.receipts_json] == ["ok", "reverted"]
+    assert a.receipts_json[1]["reason"] == "arithmetic overflow"
+    _same(a, b)
+    assert info["lanes"] == 2 and info["fallback_from"] == 1
+
+
+def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path):
+    # pot starts at 10 (block 1).  u0 adds 5, u1 takes 12: alone, u1's lane sees 10 and underflows;
+    # in block order it sees 15 and succeeds.
+    world = _world(tmp_path)
+    (a1, b1), (a2, b2) = _both(world, [_lines(("u9", "give", [10])),
+                                       _lines(("u0", "give", [5]), ("u1", "take", [12]))], workers=2)[0]
+    _same(a1, b1)
+    _same(a2, b2)
+    assert [r["status"] for r in a2.receipts_json] == ["ok", "ok"]
+
+
+def test_an_access_outside_the_summary_falls_back_and_stays_exact(tmp_path, monkeypatch):
+    world = _world(tmp_path)
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    # Make give's compiled summary forget the write to mine[msg.sender]: the worker's slice
+    # lacks it, the read escapes, and the parent re-executes from that transaction.
+    entry = par.compiled_summaries.by_function[("Pot", "give")]
+    real = entry.inst
+
+    def forgetful(sender, target, args, read, number, timestamp, out):
+        real(sender, target, args, read, number, timestamp, out)
+        out[:] = [item for item in out if item[0][1] != par.compiled_summaries.var_ids("Pot", "mine")]
+        return out
+
+    monkeypatch.setattr(entry, "inst", forgetful)
+    try:
+        raw = parse_block_text(_lines(*[(f"u{i}", "give", [1]) for i in range(6)]), "b.jsonl")
+        a = seq.run_block(raw)
+        b = par.run_block(raw, executor="parallel", workers=2)
+        _same(a, b)
+        assert executor.last["fallback_from"] == 0
+    finally:
+        par.close()
+        seq.close()
+
+
+@pytest.mark.parametrize("fault", ["die", "hang"])
+def test_a_worker_that_dies_or_hangs_is_replaced_and_its_work_redone(tmp_path, fault):
+    world = _world(tmp_path)
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    executor.timeout = 3.0
+    try:
+        raw = parse_block_text(_lines(*[(f"u{i}", "give", [i]) for i in range(20)]), "b.jsonl")
+        executor._ensure_pool()
+        before = [w.process.pid for w in executor._pool]
+        executor.faults = [fault]  # sent to every worker ahead of its lane
+        a = seq.run_block(raw)
+        b = par.run_block(raw, executor="parallel", workers=2)
+        _same(a, b)
+        assert executor.last["failed_lanes"] >= 1
+        assert [w.process.pid for w in executor._pool] != before
+        # The replaced pool serves the next block normally.
+        raw2 = parse_block_text(_lines(*[(f"v{i}", "give", [1]) for i in range(8)]), "b.jsonl")
+        _same(seq.run_block(raw2), par.run_block(raw2, executor="parallel", workers=2))
+        assert executor.last["failed_lanes"] == 0
+    finally:
+        par.close()
+        seq.close()
+
+
+def test_a_small_block_runs_inline_by_the_cost_model(tmp_path):
+    world = _world(tmp_path)
+    [(a, b)], [info] = _both(world, [_lines(("u0", "give", [1]), ("u1", "give", [2]))], workers=2,
+                             force=False)
+    _same(a, b)
+    assert info["mode"] == "inline"
+
+
+# ------------------------------------------------------------- the demo world
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def test_demo_blocks_match_with_one_to_three_workers():
+    for workers in (1, 2, 3):
+        seq, par = Chain.open(EXAMPLES / "demo" / "world.toml"), Chain.open(EXAMPLES / "demo" / "world.toml")
+        parallel.executor_for(par, workers).__self__.force = True
+        try:
+            for name, number in (("block1.jsonl", None), ("block2.jsonl", None), ("block3.jsonl", 600)):
+                raw = read_block(EXAMPLES / "demo" / name)
+                _same(seq.run_block(raw, number=number),
+                      par.run_block(raw, number=number, executor="parallel", workers=workers))
+        finally:
+            par.close()
+            seq.close()
+
+
+# A differential property: random transfer/give blocks over few and many senders.
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 10**6), n=st.integers(1, 60), senders=st.integers(1, 30),
+       workers=st.integers(1, 4))
+def test_random_blocks_match_sequential(tmp_path_factory, seed, n, senders, workers):
+    tmp = tmp_path_factory.mktemp("par")
+    world = _world(tmp)
+    rng = random.Random(seed)
+    txs = []
+    for _ in range(n):
+        kind = rng.random()
+        who = f"u{rng.randrange(senders)}"
+        if kind < 0.6:
+            txs.append((who, "give", [rng.choice([1, 7, 10**70, str(MAX // 3)])]))
+        elif kind < 0.9:
+            txs.append((who, "take", [rng.choice([1, 5, 10**70])]))
+        else:
+            txs.append((who, rng.choice(["look", "nope"]), []))
+    [(a, b)], _ = _both(world, [_lines(*txs)], workers=workers)
+    _same(a, b)
+
+
+def test_verify_names_the_first_differing_receipt_and_keeps_nothing(tmp_path, monkeypatch):
+    from compiler.diagnostics import LaneError
+
+    world = _world(tmp_path)
+    chain = Chain.open(world)
+    executor = parallel.executor_for(chain, 2).__self__
+    real = executor.execute
+
+    def wrong(ctx, txs, progress=None):
+        outcomes = real(ctx, txs, progress)
+        status, reason, value, events = outcomes[1]
+        outcomes[1] = ("reverted", "made up", None, ())
+        return outcomes
+
+    monkeypatch.setattr(executor, "execute", wrong)
+    monkeypatch.setattr(parallel, "executor_for", lambda c, w: wrong)
+    raw = parse_block_text(_lines(("u0", "give", [1]), ("u1", "give", [2]), ("u2", "give", [3])), "b.jsonl")
+    root = chain.state_root()
+    with pytest.raises(LaneError, match=r"verify failed: receipt #1 differs"):
+        chain.run_block(raw, executor="parallel", workers=2, verify=True)
+    assert chain.state_root() == root and chain.number == 0
+    ok = chain.run_block(raw, executor="sequential", verify=True)
+    assert [r["status"] for r in ok.receipts_json] == ["ok", "ok", "ok"]
+    chain.close()
