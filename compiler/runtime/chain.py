@@ -10,7 +10,7 @@ from typing import Any
 
 from ..diagnostics import LaneError
 from . import executors, soundness
-from .block import prepare
+from .block import gc_paused, prepare
 from .context import Context
 from .errors import Revert
 from .receipts import Receipt
@@ -114,7 +114,8 @@ class Chain:
         run = soundness.execute if check_accesses else executors.get(executor, self, workers)
         start = time.perf_counter()
         txs = prepare(self.world, raw_txs, trace=check_accesses)
-        outcomes = run(ctx, txs, progress=progress)
+        with gc_paused():  # a block makes many small acyclic objects: journal, events, outcomes
+            outcomes = run(ctx, txs, progress=progress)
         seconds = time.perf_counter() - start
         receipts = [Receipt(tx, *outcome) for tx, outcome in zip(txs, outcomes)]
         receipts_json = [r.to_json(self.world) for r in receipts]
