@@ -44,9 +44,10 @@ MAX = (1 << 256) - 1
 ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
 
-# The cost model, in microseconds per unit (see benchmarks/RESULTS.md).
+# The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md).
 US_PER_COST_UNIT = 0.17     # executing one unit of a function's static cost
-US_PER_TX_OVERHEAD = 12.0   # scheduling, shipping and merging one transaction in the parent
+US_PER_TX_OVERHEAD = 12.0   # decoding, shipping and merging one transaction in the parent
+US_PER_UNIT_OVERHEAD = 0.8  # instantiating and slicing, per unit of cost (accesses grow with cost)
 US_FIXED = 3000.0           # one round trip to the workers
 GIANT = 0.6                 # a component with this share of the cost makes the block run inline
 
@@ -193,7 +194,8 @@ class ParallelExecutor:
         costs = [entries[tx.function].cost if tx.fn is not None and tx.function in entries else 0 for tx in txs]
         total = sum(costs)
         sequential_us = total * US_PER_COST_UNIT
-        best_us = len(txs) * US_PER_TX_OVERHEAD + US_FIXED + sequential_us / self.workers
+        best_us = (len(txs) * US_PER_TX_OVERHEAD + total * US_PER_UNIT_OVERHEAD + US_FIXED
+                   + sequential_us / self.workers)
         if not self.force and (self.workers < 2 or best_us >= 0.9 * sequential_us):
             return self._inline(ctx, txs, progress, "the block is too small or too light to pay for workers")
         schedule = _build(self.compiled, txs, ctx)
