@@ -10,7 +10,7 @@ a caret span), JSON, and LSP (which converts to 0-based positions itself).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Mapping
 
 

@@ -8,7 +8,7 @@ every cost is finite.
 
 from __future__ import annotations
 
-from ..semantics.symbols import Function, StorageVar
+from ..semantics.symbols import Function, StorageVar, storage_target
 from ..syntax import ast
 
 READ_COST, WRITE_COST, EVENT_COST, CALL_COST = 2, 3, 3, 2
@@ -37,10 +37,7 @@ def _stmt(s: ast.Stmt, memo: dict) -> int:
         bound = s.max_iterations or 0
         return 1 + _expr(s.start, memo) + _expr(s.end, memo) + bound * (1 + _block(s.body, memo))
     if isinstance(s, ast.Assign):
-        target = s.target
-        while isinstance(target, ast.Index):
-            target = target.base
-        is_storage = isinstance(target, ast.Name) and isinstance(target.binding, StorageVar)
+        is_storage = storage_target(s.target) is not None
         keys = _keys_cost(s.target, memo)
         extra = (WRITE_COST + (READ_COST if s.op != "=" else 0)) if is_storage else 1
         return 1 + keys + extra + _expr(s.value, memo)
@@ -83,6 +80,4 @@ def _expr(e: ast.Expr, memo: dict) -> int:
 
 
 def _is_storage(e: ast.Expr) -> bool:
-    while isinstance(e, ast.Index):
-        e = e.base
-    return isinstance(e, ast.Name) and isinstance(e.binding, StorageVar)
+    return storage_target(e) is not None

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from ..diagnostics import Location
 from ..semantics import types as T
 from ..semantics.checker import CheckedProgram
-from ..semantics.symbols import Builtin, Constant, ContractInfo, Conversion, Function, Special, StorageVar, Variable
+from ..semantics.symbols import (Builtin, Constant, ContractInfo, Conversion, Function, Special, StorageVar,
+                                 Variable, storage_target)
 from ..syntax import ast
 from . import symbolic as S
 from .symbolic import FALSE, TRUE, Sym, op
@@ -373,12 +374,8 @@ def written_variables(program: CheckedProgram) -> dict[str, set[str]]:
         names = set()
         for fn in info.functions.values():
             for node in ast.walk(fn.decl.body):
-                if isinstance(node, ast.Assign):
-                    target = node.target
-                    while isinstance(target, ast.Index):
-                        target = target.base
-                    if isinstance(target, ast.Name) and isinstance(target.binding, StorageVar):
-                        names.add(target.binding.name)
+                if isinstance(node, ast.Assign) and (var := storage_target(node.target)) is not None:
+                    names.add(var.name)
         out[info.name] = names
     return out
 

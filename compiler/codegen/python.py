@@ -28,7 +28,8 @@ from dataclasses import dataclass
 
 from ..semantics import types as T
 from ..semantics.checker import CheckedProgram
-from ..semantics.symbols import Builtin, Constant, ContractInfo, Conversion, Function, Special, StorageVar, Variable
+from ..semantics.symbols import (Builtin, Constant, ContractInfo, Conversion, Function, Special, StorageVar,
+                                 Variable, storage_target)
 from ..syntax import ast
 
 
@@ -438,11 +439,9 @@ def _storage_effects(block: ast.Block) -> tuple[set[str], bool]:
     written, calls = set(), False
     for n in ast.walk(block):
         if isinstance(n, ast.Assign):
-            target = n.target
-            while isinstance(target, ast.Index):
-                target = target.base
-            if isinstance(target, ast.Name) and isinstance(target.binding, StorageVar):
-                written.add(target.binding.name)
+            var = storage_target(n.target)
+            if var is not None:
+                written.add(var.name)
         elif isinstance(n, ast.Call) and isinstance(n.target, Function):
             calls = True
     return written, calls

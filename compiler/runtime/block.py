@@ -13,12 +13,12 @@ import gc
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 from ..diagnostics import LaneError, Location
 from ..semantics.symbols import Function
 from ..semantics import types as T
+from .files import read_text
 from .values import ValueError_, parse_value
 from .world import Instance, World
 
@@ -44,13 +44,7 @@ class Tx:
 
 def read_block(path: str | os.PathLike) -> list[tuple[int, Any]]:
     """The JSON value of each non-empty line, with its line number."""
-    display = os.path.normpath(os.fspath(path))
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LaneError(f"block file not found: {display}", code="io") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise LaneError(f"cannot read block file {display}: {err}", code="io") from None
+    display, text = read_text(path, "block")
     return parse_block_text(text, display)
 
 

@@ -15,6 +15,7 @@ from ..semantics import types as T
 from ..semantics.loader import SourceCache
 from ..semantics.symbols import ContractInfo, Function
 from .context import Context
+from .files import read_text
 from .errors import Revert
 from .values import ValueError_, address_from_text, derive_address, format_address, parse_value
 
@@ -114,13 +115,7 @@ class _WorldErrors:
 
 def load_world(path: str | os.PathLike, cache: SourceCache | None = None) -> World:
     """Read a world file and compile what it deploys (genesis is run by :func:`genesis`)."""
-    display = os.path.normpath(os.fspath(path))
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise LaneError(f"world file not found: {display}", code="io") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise LaneError(f"cannot read world file {display}: {err}", code="io") from None
+    display, text = read_text(path, "world")
     errors = _WorldErrors(display, text)
     try:
         doc = tomllib.loads(text)

@@ -225,7 +225,7 @@ class _Gen:
     def generate(self) -> str:
         fn = self.summary.function
         unpack = ", ".join(self.params.values())
-        self.emit(0, f"def inst(sender, target, args, read, number, timestamp, out):")
+        self.emit(0, "def inst(sender, target, args, read, number, timestamp, out):")
         self.emit(1, f"# {fn.qualname}: {fn.signature()}")
         if self.params:
             self.emit(1, f"{unpack}{',' if len(self.params) == 1 else ''} = args")

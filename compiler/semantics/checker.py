@@ -832,7 +832,7 @@ class _BodyChecker:
         e.target = fn
         caller = self.fn
         if caller is None:
-            self.diags.error("not-constant", f"a function call cannot be used in a constant", e.loc)
+            self.diags.error("not-constant", "a function call cannot be used in a constant", e.loc)
             return None
         if caller.is_view and not fn.is_view:
             self.diags.error("view-calls", f"view function '{caller.name}' calls non-view function '{name}'",

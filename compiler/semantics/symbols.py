@@ -149,3 +149,12 @@ class Special:
 BUILTINS = ("min", "max", "len")
 # Names that are not keywords of the grammar but may not be declared either.
 RESERVED = frozenset({"u256", "bool", "address", "msg", "block", "self", *BUILTINS})
+
+
+def storage_target(target: ast.Expr) -> StorageVar | None:
+    """The storage variable that ``x``, ``m[k]``, ``m[a][b]`` or ``m[a, b]`` names, if any."""
+    while isinstance(target, ast.Index):
+        target = target.base
+    if isinstance(target, ast.Name) and isinstance(target.binding, StorageVar):
+        return target.binding
+    return None
