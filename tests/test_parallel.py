@@ -111,8 +111,8 @@ def test_an_access_outside_the_summary_falls_back_and_stays_exact(tmp_path, monk
     entry = par.compiled_summaries.by_function[("Pot", "give")]
     real = entry.inst
 
-    def forgetful(sender, target, args, read, number, timestamp, out):
-        real(sender, target, args, read, number, timestamp, out)
+    def forgetful(sender, target, args, read, number, timestamp, out, imm=None):
+        real(sender, target, args, read, number, timestamp, out, imm)
         out[:] = [item for item in out if item[0][1] != par.compiled_summaries.var_ids("Pot", "mine")]
         return out
 

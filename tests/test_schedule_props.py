@@ -150,8 +150,11 @@ class Meta:
 
 
 SMALL = [0, 1, 2, 3]
-AMOUNTS = [0, 1, 2, 5, 10, 100, 1_000, 5_000, 20_000, 1_000_000, 10**18, "2000000000000000000000", 2**255,
-           str(2**256 - 1)]
+# Amounts stay far from 2^256: two adds to one location commute in the DAG (SPEC §2.3) but an add
+# that reaches the bound reverts in one order and not in another.  Exactness there is the runtime's
+# job (adds validated in block order: tests/test_parallel.py), not the DAG's.
+AMOUNTS = [0, 1, 2, 5, 10, 100, 1_000, 5_000, 20_000, 1_000_000, 10**18, "2000000000000000000000", 10**60,
+           str(10**70)]
 
 
 def u256_values(param: str) -> st.SearchStrategy:

@@ -107,6 +107,8 @@ class _Gen:
         self.lines: list[str] = []
         self.params = {p.name: f"p{i}" for i, p in enumerate(summary.function.params)}
         self.loops: dict[int, str] = {}
+        # Immutable values of the called instance (a pool's token0): read once, at the top.
+        self.hoisted: dict[S.Read, str] = {}
 
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
@@ -129,6 +131,10 @@ class _Gen:
         if isinstance(s, S.Element):
             return f"_elem({self.params[s.array.name]}, {self.expr(s.index)})"
         if isinstance(s, S.Read):
+            if self.hoistable(s):
+                if s not in self.hoisted:
+                    self.hoisted[s] = f"m{len(self.hoisted)}"
+                return self.hoisted[s]
             return f"read({self.expr(s.address)}, {self.var_ids(s.contract, s.var)}, {self.key(s.keys)})"
         if isinstance(s, S.Unknown):
             return "_unresolved()"
@@ -152,6 +158,22 @@ class _Gen:
             return f"{s.op}({a[0]}, {a[1]})"
         return f"({a[0]} {s.op} {a[1]})"
 
+    def hoistable(self, s: S.Read) -> bool:
+        """An immutable variable of the called instance, at keys known from the call: never unknown."""
+        return s.immutable and isinstance(s.address, S.Self) and all(self.plain(k) for k in s.keys)
+
+    def plain(self, s: S.Sym) -> bool:
+        """A value computed from the call and immutable state alone, without arithmetic that could fail."""
+        for n in S.walk(s):
+            if isinstance(n, S.Read):
+                if not self.hoistable(n):
+                    return False
+            elif isinstance(n, (S.Unknown, S.Element, S.LoopIndex)):
+                return False
+            elif isinstance(n, S.Op) and n.op in ("+", "-", "*", "/", "%"):
+                return False
+        return True
+
     def key(self, keys: tuple[S.Sym, ...]) -> str:
         if not keys:
             return "()"
@@ -169,7 +191,7 @@ class _Gen:
         if any(isinstance(n, S.Unknown) for part in (access.address, *access.keys) for n in S.walk(part)):
             self.emit(1, wildcard.strip())
             return
-        if not indices and all(_plain(p) for p in (access.address, *access.keys)) and _plain(access.cond):
+        if not indices and all(self.plain(p) for p in (access.address, *access.keys)) and self.plain(access.cond):
             # Nothing here can fail or be unknown: no try, no lambda (the common case).
             depth = 1
             if access.cond != S.TRUE:
@@ -177,7 +199,7 @@ class _Gen:
                 depth = 2
             loc = f"({self.expr(access.address)}, {vid}, {self.key(access.keys)})"
             if access.mode == ADD and access.alias != S.FALSE:
-                if _plain(access.alias):
+                if self.plain(access.alias):
                     self.emit(depth, f"if {self.expr(access.alias)}:")
                 else:
                     self.emit(depth, f"if _maybe(lambda: {self.expr(access.alias)}):")
@@ -225,12 +247,18 @@ class _Gen:
     def generate(self) -> str:
         fn = self.summary.function
         unpack = ", ".join(self.params.values())
-        self.emit(0, "def inst(sender, target, args, read, number, timestamp, out):")
+        for access in _merged(self.summary.accesses):
+            self.access(access)
+        body, self.lines = self.lines, []
+        self.emit(0, "def inst(sender, target, args, read, number, timestamp, out, imm=None):")
         self.emit(1, f"# {fn.qualname}: {fn.signature()}")
         if self.params:
             self.emit(1, f"{unpack}{',' if len(self.params) == 1 else ''} = args")
-        for access in _merged(self.summary.accesses):
-            self.access(access)
+        if self.hoisted:
+            self.emit(1, "imm = imm or read")
+        for read, name in self.hoisted.items():
+            self.emit(1, f"{name} = imm(target, {self.var_ids(read.contract, read.var)}, {self.key(read.keys)})")
+        self.lines += body
         self.emit(1, "return out")
         return "\n".join(self.lines) + "\n"
 
@@ -249,16 +277,6 @@ def _merged(accesses: list[Access]) -> list[Access]:
         seen.add((where, a.mode, a.alias))
         out.append(a)
     return out
-
-
-def _plain(s: S.Sym) -> bool:
-    """A value computed from the call alone, without arithmetic that could fail."""
-    for n in S.walk(s):
-        if isinstance(n, (S.Read, S.Unknown, S.Element, S.LoopIndex)):
-            return False
-        if isinstance(n, S.Op) and n.op in ("+", "-", "*", "/", "%"):
-            return False
-    return True
 
 
 def _unresolved():

@@ -10,7 +10,13 @@ transactions is ever compared: the time is linear in the block's accesses
 
 A dynamic key (one read from storage) is resolved against the pre-block
 state unless an earlier transaction of the block may write the location it is
-read from; then it is a wildcard over its variable.
+read from; then it is a wildcard over its variable.  A value only ``init``
+writes (a pool's tokens) is read once per block.
+
+Two adds to one location get no edge (SPEC §2.3): any order of the DAG leaves
+the same sum, but an add that would leave 0 .. 2^256-1 reverts in one order
+and not in another.  Exactness there is the executor's job: the parallel
+executor checks every add in block order when it merges.
 """
 
 from __future__ import annotations
@@ -235,6 +241,18 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
         index, zero = slots[vid]
         return storage[address][index].get(key, zero)
 
+    immutable: dict[tuple, Any] = {}
+
+    def imm(address: int, vid: int, key: Any) -> Any:
+        """A variable only init writes: its pre-block value holds for the whole block."""
+        loc = (address, vid, key)
+        try:
+            return immutable[loc]
+        except KeyError:
+            index, zero = slots[vid]
+            value = immutable[loc] = storage[address][index].get(key, zero)
+            return value
+
     entries = compiled.by_function_object
     out: list = []
     found: list = []  # (i, location) for each edge into j
@@ -252,7 +270,7 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
             out = []
         else:
             out.clear()  # one list reused: the locations it held die at once, memory stays warm
-        entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out)
+        entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out, imm)
         if kept is not None:
             kept.append(out)
         found.clear()
