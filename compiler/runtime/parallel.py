@@ -155,7 +155,7 @@ class ParallelExecutor:
 
     def __init__(self, world, compiled, workers: int, timeout: float = 60.0, force: bool = False) -> None:
         self.world = world
-        self.compiled = compiled              # compiler.schedule.dag.Compiled
+        self._compiled = compiled             # compiler.schedule.dag.Compiled, or a function making it
         self.workers = max(1, workers)
         self.timeout = timeout                # seconds a lane may take before it counts as hung
         self.force = force                    # use the workers even when the cost model says no
@@ -164,10 +164,23 @@ class ParallelExecutor:
             for fn in inst.contract.functions.values():
                 self.functions[(fn.contract.name, fn.name)] = inst.program.function(fn.contract.name, fn.name)
         self.widths = {a: len(world.layout_of(a).index) for a in world.by_address}
+        # Static worst-case costs, for the cost model (cheap: no summaries needed).
+        from ..analysis.cost import function_cost
+
+        memo: dict = {}
+        self.costs = {fn: function_cost(fn, memo) for inst in world.instances.values()
+                      for fn in inst.contract.functions.values()}
         self._pool: list[_Worker] = []
         self._mp = mp.get_context("fork")
         self.last: dict = {}                  # what the last block did, for reports and tests
         self.faults: list[str] = []           # injected faults for the next block (tests)
+
+    @property
+    def compiled(self):
+        """The world's compiled summaries, made only when a block is worth scheduling."""
+        if callable(self._compiled):
+            self._compiled = self._compiled()
+        return self._compiled
 
     # ------------------------------------------------------------ the pool
     def _ensure_pool(self) -> None:
@@ -190,8 +203,8 @@ class ParallelExecutor:
 
     # ------------------------------------------------------------ a block
     def execute(self, ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
-        entries = self.compiled.by_function_object
-        costs = [entries[tx.function].cost if tx.fn is not None and tx.function in entries else 0 for tx in txs]
+        table = self.costs
+        costs = [table.get(tx.function, 0) if tx.fn is not None else 0 for tx in txs]
         total = sum(costs)
         sequential_us = total * US_PER_COST_UNIT
         best_us = (len(txs) * US_PER_TX_OVERHEAD + total * US_PER_UNIT_OVERHEAD + US_FIXED
@@ -371,6 +384,6 @@ def executor_for(chain, workers: int):
     if executor is None or executor.workers != workers:
         if executor is not None:
             executor.close()
-        executor = ParallelExecutor(chain.world, chain.compiled_summaries, workers)
+        executor = ParallelExecutor(chain.world, lambda: chain.compiled_summaries, workers)
         chain._parallel = executor
     return executor.execute
