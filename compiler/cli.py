@@ -272,6 +272,43 @@ def schedule(
 
 @app.command()
 @guarded
+def bench(
+    workloads: str = typer.Option("transfers,swaps", "--workloads", help="Comma-separated lane gen workloads."),
+    accounts: str = typer.Option("2,10,100,1000,10000", "--accounts", help="Comma-separated account counts "
+                                 "(the contention grid of Block-STM)."),
+    workers: str = typer.Option("1,2", "--workers", help="Comma-separated worker counts."),
+    transactions: int = typer.Option(2000, "--transactions", "-n", min=1, help="Transactions per block."),
+    repeat: int = typer.Option(3, "--repeat", min=1, help="Best of N runs for every measurement."),
+    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the results as JSON."),
+    png: Optional[Path] = typer.Option(None, "--plot", help="Draw speed-up against contention (needs matplotlib)."),
+) -> None:
+    """Measure the parallel executor against the sequential one on generated workloads."""
+    from . import bench as harness
+
+    def numbers(text: str, what: str) -> list[int]:
+        try:
+            values = [int(x) for x in text.split(",") if x.strip()]
+        except ValueError:
+            raise LaneError(f"{what} must be comma-separated integers, not {text!r}", code="usage") from None
+        if not values or min(values) < 1:
+            raise LaneError(f"{what} must be positive integers", code="usage")
+        return values
+
+    names = [w.strip() for w in workloads.split(",") if w.strip()]
+    unknown = [w for w in names if w not in ("transfers", "swaps", "defi")]
+    if not names or unknown:
+        raise LaneError(f"unknown workload {unknown[0] if unknown else workloads!r} "
+                        "(choose from transfers, swaps, defi)", code="usage")
+    rows = harness.bench(names, numbers(accounts, "--accounts"), numbers(workers, "--workers"), transactions,
+                         repeat, out=print)
+    if out is not None:
+        harness.write(rows, str(out))
+    if png is not None and not harness.plot(rows, str(png)):
+        raise LaneError("--plot needs matplotlib (pip install matplotlib)", code="usage")
+
+
+@app.command()
+@guarded
 def demo() -> None:
     """The main job on the demo world: check and analyse the examples, run the demo's blocks."""
     from .demo import run_demo

@@ -227,3 +227,28 @@ def test_verify_names_the_first_differing_receipt_and_keeps_nothing(tmp_path, mo
     ok = chain.run_block(raw, executor="sequential", verify=True)
     assert [r["status"] for r in ok.receipts_json] == ["ok", "ok", "ok"]
     chain.close()
+
+
+def test_lane_bench_measures_both_executors(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "compiler", "bench", "--workloads", "transfers", "--accounts",
+                           "3,500", "--workers", "2", "-n", "60", "--repeat", "1", "-o", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(out.read_text())
+    assert [r["accounts"] for r in rows] == [3, 500]
+    for row in rows:
+        assert row["transactions"] == 60 and row["sequential_s"] > 0
+        assert {(run["workers"], run["forced"]) for run in row["runs"]} == {(2, False), (2, True)}
+        forced = next(run for run in row["runs"] if run["forced"])
+        assert forced["mode"] == "parallel" and forced["ideal"] == min(2, row["parallelism"])
+    # Fewer accounts, more contention: less parallelism in the DAG.
+    assert rows[0]["parallelism"] < rows[1]["parallelism"]
+    assert "2 workers lanes:" in proc.stdout
+    bad = subprocess.run([sys.executable, "-m", "compiler", "bench", "--workloads", "nft"],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "unknown workload 'nft'" in bad.stderr and "Traceback" not in bad.stderr
