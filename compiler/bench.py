@@ -44,7 +44,8 @@ def _run(folder: Path, executor: str, workers: int = 1, force: bool = False):
         if executor == "parallel":
             runner = parallel.executor_for(chain, workers).__self__
             runner.force = force
-            runner._ensure_pool()  # workers start before the clock, as on a running node
+            if force:
+                runner._ensure_pool()  # workers start before the clock, as on a running node
         result = chain.run_block(block, executor=executor, workers=workers)
         return result, dict(result.detail or {})
     finally:
@@ -111,8 +112,10 @@ def plot(rows: list[Row], path: str) -> bool:
         mine = [r for r in rows if r.workload == workload]
         for w in sorted({run["workers"] for r in mine for run in r.runs}):
             xs = [r.accounts for r in mine]
-            ys = [next(run["speedup"] for run in r.runs if run["workers"] == w and not run["forced"]) for r in mine]
-            ax.plot(xs, ys, marker="o", label=f"{workload}, {w} workers")
+            for forced, style, tag in ((False, "-", "as run"), (True, "--", "lanes forced")):
+                ys = [next(run["speedup"] for run in r.runs if run["workers"] == w and run["forced"] is forced)
+                      for r in mine]
+                ax.plot(xs, ys, style, marker="o", label=f"{workload}, {w} workers, {tag}")
     ax.set_xscale("log")
     ax.axhline(1.0, color="grey", linewidth=0.8)
     ax.set_xlabel("accounts (fewer: more contention)")
