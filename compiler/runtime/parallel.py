@@ -191,7 +191,7 @@ class ParallelExecutor:
     # ------------------------------------------------------------ the pool
     def _ensure_pool(self) -> None:
         self._pool = [w for w in self._pool if w.process.is_alive()]
-        while len(self._pool) < self.workers:
+        while len(self._pool) < self.workers - 1:  # the parent is the first worker
             self._pool.append(_Worker(self._mp, self.functions, self.world.code, self.widths))
 
     def _replace(self, k: int) -> None:
@@ -246,7 +246,9 @@ class ParallelExecutor:
         pure = schedule.pure
         tasks = [self._task(ctx, txs, lane, schedule.accesses, pure) for lane in lanes]
         self._ensure_pool()
-        results, failed = self._dispatch(tasks)
+        # The parent runs the first lane itself while the workers run the others: no shipping
+        # for it, and N lanes on N cores rather than N workers beside an idle parent.
+        results, failed = self._dispatch(tasks[1:], local=tasks[0])
         stop = n
         for k, result in enumerate(results):
             if result is None:
@@ -323,11 +325,13 @@ class ParallelExecutor:
         return marshal.dumps({"number": ctx.number, "timestamp": ctx.timestamp, "txs": items,
                               "exact": list(exact.items()), "whole": list(whole.items())})
 
-    def _dispatch(self, tasks: list[dict]) -> tuple[list, int]:
-        """Send one task per worker; a worker that dies or hangs is replaced and its task sent again once."""
+    def _dispatch(self, tasks: list[bytes], local: bytes) -> tuple[list, int]:
+        """Send one task per worker and run ``local`` here meanwhile; a worker that dies or hangs is
+        replaced and its task sent again once.  Returns the results in lane order (local first)."""
         results: list = [None] * len(tasks)
         failed = 0
         pending = list(range(len(tasks)))
+        mine = None
         for attempt in range(2):
             faults, self.faults = self.faults, []
             for k in pending:
@@ -338,6 +342,8 @@ class ParallelExecutor:
                     worker.conn.send_bytes(tasks[k])
                 except OSError:
                     pass
+            if mine is None:
+                mine = _run_lane(marshal.loads(local), self.functions, self.world.code, self.widths)
             deadline = time.monotonic() + self.timeout
             retry = []
             for k in pending:
@@ -354,7 +360,7 @@ class ParallelExecutor:
             pending = retry
             if not pending:
                 break
-        return results, failed
+        return [mine] + results, failed
 
 
 def _build(compiled, txs: list[Tx], ctx: Context):
