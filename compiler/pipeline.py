@@ -94,7 +94,7 @@ class CompilerData:
     def hot_spots(self) -> "list[HotSpot]":
         from .analysis.hotspots import hot_spots
 
-        return hot_spots(self.summaries)
+        return hot_spots(self.summaries, self.require_checked().contracts)
 
     def analysis(self, memo: dict | None = None) -> "Analysis":
         """Summaries, the conflict table and hot spots; the table is cached on disk by source hash.

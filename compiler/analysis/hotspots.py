@@ -12,38 +12,8 @@ from dataclasses import dataclass
 from ..diagnostics import Diagnostic, Severity
 from . import symbolic as S
 from ..semantics import types as T
+from ..semantics.symbols import ContractInfo
 from .summary import READ, WRITE, Summary
-
-
-def _declared(summary: Summary, access):
-    """The storage variable an access names (it may belong to a called contract)."""
-    for info in _contracts(summary.function.contract):
-        if info.name == access.contract:
-            return info.storage.get(access.var)
-    return None
-
-
-def _contracts(info):
-    """A contract and every contract its functions call, transitively."""
-    from ..syntax import ast
-
-    seen, stack = {}, [info]
-    while stack:
-        c = stack.pop()
-        if c.name in seen:
-            continue
-        seen[c.name] = c
-        for fn in list(c.functions.values()):
-            for node in ast.walk(fn.decl.body):
-                if isinstance(node, ast.MethodCall) and node.target is not None:
-                    stack.append(node.target.contract)
-    return seen.values()
-
-
-def _value_type(t):
-    while isinstance(t, T.MapType):
-        t = t.value
-    return t
 
 
 @dataclass(frozen=True)
@@ -52,7 +22,8 @@ class HotSpot:
     diagnostic: Diagnostic
 
 
-def hot_spots(summaries: dict[str, Summary]) -> list[HotSpot]:
+def hot_spots(summaries: dict[str, Summary], contracts: dict[str, ContractInfo]) -> list[HotSpot]:
+    """``contracts``: the program's contracts by name (a location may belong to a called one)."""
     out: list[HotSpot] = []
     for summary in summaries.values():
         seen: set[str] = set()
@@ -72,14 +43,14 @@ def hot_spots(summaries: dict[str, Summary]) -> list[HotSpot]:
                 Severity.WARNING, "hot-spot",
                 f"hot spot: every call of {summary.qualname} writes {access.contract}.{where}, "
                 f"so any two calls of it conflict and run one after the other",
-                access.loc, hint=_suggestion(summary, access, also_read))))
+                access.loc, hint=_suggestion(summary, access, also_read, contracts))))
     return out
 
 
-def _suggestion(summary: Summary, access, also_read: bool) -> str:
+def _suggestion(summary: Summary, access, also_read: bool, contracts: dict[str, ContractInfo]) -> str:
     name = summary.function.name
-    program_var = _declared(summary, access)
-    value_is_number = program_var is not None and _value_type(program_var.type) is T.U256
+    declared = contracts[access.contract].storage[access.var]
+    value_is_number = T.flattened(declared.type)[1] is T.U256
     if also_read and value_is_number:
         return (f"if {name} only adds to or subtracts from {access.var}, write it with += / -= and do not "
                 f"read it in the same call: such updates commute and no longer conflict")

@@ -54,11 +54,7 @@ def storage_layout(info: ContractInfo) -> StorageLayout:
     index, arity, value = {}, {}, {}
     for i, (name, var) in enumerate(info.storage.items()):
         index[name] = i
-        ty, n = var.type, 0
-        while isinstance(ty, T.MapType):
-            n += ty.key_arity
-            ty = ty.value
-        arity[name], value[name] = n, ty
+        arity[name], value[name] = T.flattened(var.type)
     return StorageLayout(index, arity, value)
 
 

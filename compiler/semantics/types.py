@@ -79,6 +79,18 @@ VOID = _Void()
 PRIMITIVES: dict[str, Type] = {"u256": U256, "bool": BOOL, "address": ADDRESS}
 
 
+def flattened(t: Type) -> tuple[int, Type]:
+    """A storage type as its location sees it: how many keys (0 for a scalar), and the value type.
+
+    ``map<address, map<address, u256>>`` and ``map<(address, address), u256>`` are both (2, u256).
+    """
+    keys = 0
+    while isinstance(t, MapType):
+        keys += t.key_arity
+        t = t.value
+    return keys, t
+
+
 def is_key_type(t: Type) -> bool:
     """What may key a map: u256, bool, address, a contract type."""
     return t.is_scalar
