@@ -17,27 +17,15 @@ from .report import render_block_summary
 from .runtime.block import read_block
 from .runtime.chain import Chain
 from .semantics.loader import SourceCache
-from .workload import GenOptions, generate
+from .workload import GenOptions, find_examples, generate
 
 # Block files of the demo and the block number each runs at (None: the next one).
 DEMO_BLOCKS = (("block1.jsonl", None), ("block2.jsonl", None), ("block3.jsonl", 600))
 
 
-def find_examples() -> Path:
-    """The examples folder: beside the package in a checkout, or given by LANE_EXAMPLES."""
-    env = os.environ.get("LANE_EXAMPLES")
-    candidates = [Path(env)] if env else []
-    candidates += [Path.cwd() / "examples", Path(__file__).resolve().parent.parent / "examples"]
-    for path in candidates:
-        if (path / "demo" / "world.toml").is_file():
-            return path
-    raise LaneError("cannot find the examples folder with demo/world.toml; run from the repository "
-                    "or set LANE_EXAMPLES", code="usage")
-
-
 def run_demo(out=print, workers: int | None = None, transactions: int = 3000, accounts: int = 2000) -> None:
     workers = workers or os.cpu_count() or 1
-    examples = find_examples()
+    examples = find_examples(["demo/world.toml", *(f"demo/{name}" for name, _ in DEMO_BLOCKS)])
     files = sorted(examples.glob("*.lane"))
     cache = SourceCache()
 

@@ -71,7 +71,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
-from typing import Any
+from typing import Any, Iterable
 
 from .diagnostics import LaneError
 from .runtime.values import U256_MAX, derive_address
@@ -260,15 +260,16 @@ def pool_pairs(k: int) -> tuple[int, list[tuple[int, int]]]:
     return m, pairs[:k]
 
 
-def find_examples() -> Path:
-    """The folder of the example contracts: LANE_EXAMPLES, beside the package in a checkout, or ./examples."""
+def find_examples(needed: Iterable[str] = SOURCES.values()) -> Path:
+    """The examples folder holding ``needed``: LANE_EXAMPLES, ./examples, or beside the package in a checkout."""
+    needed = list(needed)
     env = os.environ.get("LANE_EXAMPLES")
     candidates = [Path(env)] if env else []
-    candidates += [Path(__file__).resolve().parent.parent / "examples", Path.cwd() / "examples"]
+    candidates += [Path.cwd() / "examples", Path(__file__).resolve().parent.parent / "examples"]
     for path in candidates:
-        if all((path / name).is_file() for name in SOURCES.values()):
+        if all((path / name).is_file() for name in needed):
             return path
-    raise LaneError("cannot find the example contracts (examples/token.lane, ...); run from the repository "
+    raise LaneError(f"cannot find the examples folder (with {', '.join(needed)}); run from the repository "
                     "or set LANE_EXAMPLES to the examples folder", code="usage")
 
 

@@ -110,6 +110,7 @@ class Chain:
         ctx.number, ctx.timestamp = number, timestamp
         ctx.journal.clear()
         ctx.events.clear()
+        # For --verify: the state before the block, for the sequential run to start from.
         before = {a: [dict(d) for d in v] for a, v in ctx.storage.items()} if verify else None
         run = soundness.execute if check_accesses else executors.get(executor, self, workers)
         start = time.perf_counter()
@@ -124,7 +125,7 @@ class Chain:
         if executor == "parallel" and not check_accesses and self._parallel is not None:
             result.detail = dict(self._parallel.last)
         if before is not None:
-            self._verify(result, before, raw_txs, number, timestamp)
+            self._verify(result, before, txs, number, timestamp)
         if self.store is not None:
             self.store.commit_block(self.world, ctx.storage, ctx.journal, number, timestamp,
                                     result.state_root, result.receipts_root, receipts_json, parent=self.number)
@@ -133,13 +134,13 @@ class Chain:
         self.number, self.timestamp = number, timestamp
         return result
 
-    def _verify(self, result: BlockResult, before: dict, raw_txs, number: int, timestamp: int) -> None:
-        """Run the block sequentially on ``before`` and compare with ``result``; restore on a mismatch."""
+    def _verify(self, result: BlockResult, before: dict, txs, number: int, timestamp: int) -> None:
+        """Run the block sequentially on ``before`` and compare with ``result``; on a mismatch the
+        block is undone (its journal holds every write it kept) and reported."""
         from . import sequential
         from .roots import locations
 
-        ref = Context({a: [dict(d) for d in v] for a, v in before.items()}, self.world.code, number, timestamp)
-        txs = prepare(self.world, raw_txs)
+        ref = Context(before, self.world.code, number, timestamp)
         ref_json = [Receipt(tx, *o).to_json(self.world) for tx, o in zip(txs, sequential.execute(ref, txs))]
         problem = None
         for mine, theirs in zip(result.receipts_json, ref_json):
@@ -154,9 +155,7 @@ class Chain:
             inst = self.world.by_address[diff[0]]
             problem = f"the state differs first at {inst.name}.{diff[1]}{list(diff[2])}"
         if problem is not None:
-            self.ctx.storage = before
-            self.ctx.journal.clear()
-            self.ctx.events.clear()
+            self.ctx.rollback(0, 0)
             raise LaneError(f"verify failed: {problem}", code="verify")
 
     @property

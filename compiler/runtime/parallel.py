@@ -259,39 +259,16 @@ class ParallelExecutor:
                     for result in results if result is not None
                     for index, outcome, writes, deltas in result["results"]}
         outcomes: list[Outcome | None] = [None] * n
-        journal = ctx.journal
-        storage = ctx.storage
         with gc_paused():
-            for j in range(n):
-                if j >= stop:
-                    break
+            for j in range(stop):
                 tx = txs[j]
                 if tx.fn is None:
                     outcomes[j] = (INVALID, tx.invalid, None, ())
-                    continue
-                got = by_index.get(j)
-                if got is None:
+                elif not _merge(ctx, by_index.get(j), bool(pure.get(j))):
                     stop = j
                     break
-                outcome, writes, deltas = got
-                if outcome[0] == REVERTED and outcome[1] in ARITHMETIC and pure.get(j):
-                    stop = j  # it may have overflowed only on its lane's view of an add
-                    break
-                sums = []
-                for (a, i, key), d in deltas:
-                    value = storage[a][i].get(key, 0) + d
-                    if not 0 <= value <= MAX:
-                        break
-                    sums.append(((a, i, key), value))
                 else:
-                    for (a, i, key), value in (*writes, *sums):
-                        store = storage[a][i]
-                        journal.append((store, key, store.get(key, 0)))
-                        store[key] = value
-                    outcomes[j] = outcome
-                    continue
-                stop = j  # an add leaves the bounds only in block order: the sequential run decides
-                break
+                    outcomes[j] = by_index[j][0]
         fallback = stop if stop < n else None
         if fallback is not None:
             outcomes[fallback:] = sequential.execute(ctx, txs[fallback:])
@@ -361,6 +338,33 @@ class ParallelExecutor:
             if not pending:
                 break
         return [mine] + results, failed
+
+
+def _merge(ctx: Context, got, adds: bool) -> bool:
+    """Apply one transaction's lane result to the block's state, in block order.
+
+    False (and nothing applied) when the sequential run must decide from here: the lane did not
+    run it, it reverted on arithmetic while adding (its lane saw only its own lane's adds), or
+    one of its adds leaves 0 .. 2^256-1 in block order.
+    """
+    if got is None:
+        return False
+    outcome, writes, deltas = got
+    if outcome[0] == REVERTED and outcome[1] in ARITHMETIC and adds:
+        return False
+    storage = ctx.storage
+    sums = []
+    for (a, i, key), d in deltas:
+        value = storage[a][i].get(key, 0) + d
+        if not 0 <= value <= MAX:
+            return False
+        sums.append(((a, i, key), value))
+    journal = ctx.journal
+    for (a, i, key), value in (*writes, *sums):
+        store = storage[a][i]
+        journal.append((store, key, store.get(key, 0)))
+        store[key] = value
+    return True
 
 
 def _build(compiled, txs: list[Tx], ctx: Context):

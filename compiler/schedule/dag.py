@@ -21,6 +21,7 @@ executor checks every add in block order when it merges.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -55,7 +56,7 @@ class Compiled:
                 for var, index in layout.index.items():
                     self.slots[self.var_ids(contract, var)] = (index, zero_value(layout.value_type[var]))
 
-    @property
+    @functools.cached_property
     def by_function_object(self) -> dict:
         """The compiled summaries by Function object (what a prepared transaction holds)."""
         out = {}
@@ -65,11 +66,6 @@ class Compiled:
                 if entry is not None:
                     out[fn] = entry
         return out
-
-    def summary_of(self, tx: Tx) -> CompiledSummary | None:
-        if tx.function is None:
-            return None
-        return self.by_function.get((tx.function.contract.name, tx.function.name))
 
     def describe(self, loc: tuple) -> str:
         address, vid, key = loc
