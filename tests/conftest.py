@@ -73,6 +73,14 @@ def run_lane(*args: str, cwd: Path | None = None, raw: bool = False) -> subproce
                           capture_output=True, text=not raw, env=env, timeout=60)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cache_dir(tmp_path_factory):
+    """The analysis caches its tables on disk: the suite (and the commands it runs) uses its own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("LANE_CACHE_DIR", str(tmp_path_factory.mktemp("lane-cache")))
+        yield
+
+
 @pytest.fixture
 def check(tmp_path):
     """``check(text, **kw)``: :func:`check_source` bound to this test's tmp_path."""

@@ -7,6 +7,7 @@ either through the Python API (:class:`compiler.runtime.chain.Chain`) or through
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from typing import Any, Iterable, Mapping
 
 from compiler.runtime.block import parse_block_text
 from compiler.runtime.chain import BlockResult, Chain
+from compiler.runtime.context import Context
 from compiler.runtime.values import derive_address, format_address
 
 MAX = 2**256 - 1
@@ -85,9 +87,20 @@ def write_block(root: Path, txs: Iterable[Any], name: str = "block.jsonl") -> Pa
     return path
 
 
+def raw_block(txs: Iterable[Any]) -> list:
+    """Transactions as ``read_block`` gives them (see :func:`block_text`)."""
+    return parse_block_text(block_text(txs), "b.jsonl")
+
+
+def fork_chain(chain: Chain) -> Chain:
+    """A chain on a copy of ``chain``'s state (the world and its compiled code are shared)."""
+    ctx = Context(copy.deepcopy(chain.ctx.storage), chain.world.code)
+    return Chain(chain.world, ctx, None, (chain.number, chain.timestamp))
+
+
 def run_block(chain: Chain, txs: Iterable[Any], number: int | None = None,
               timestamp: int | None = None) -> BlockResult:
-    return chain.run_block(parse_block_text(block_text(txs), "b.jsonl"), number, timestamp)
+    return chain.run_block(raw_block(txs), number, timestamp)
 
 
 def receipts(result: BlockResult) -> list[dict]:

@@ -28,13 +28,6 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _cache_dir(tmp_path_factory):
-    """The conflict table is cached on disk by source hash: keep it out of the user's cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANE_CACHE_DIR", str(tmp_path_factory.mktemp("lane-cache")))
-        yield
-
 
 # ------------------------------------------------------------------ helpers
 

@@ -26,11 +26,6 @@ contract Pot {
 """
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("LANE_CACHE_DIR", str(tmp_path / "cache"))
-
-
 def _world(tmp_path: Path, source: str = POT, contract: str = "Pot", init: str = "[]") -> Path:
     (tmp_path / "c.lane").write_text(source)
     world = tmp_path / "world.toml"

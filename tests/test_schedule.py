@@ -17,26 +17,20 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
-from compiler.runtime.block import parse_block_text, read_block
+from compiler.runtime.block import read_block
 from compiler.runtime.chain import Chain
 from compiler.schedule import dag
 from compiler.schedule.compiled import WILD
+from runtime_helpers import block_text, raw_block
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
 DEMO_WORLD = DEMO / "world.toml"
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _cache_dir(tmp_path_factory):
-    """The analysis caches on disk: keep it out of the user's cache (subprocesses inherit it)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANE_CACHE_DIR", str(tmp_path_factory.mktemp("lane-cache")))
-        yield
 
 
 # ---------------------------------------------------------------------------- contracts and worlds
@@ -140,16 +134,8 @@ def transfer(a: str, b: str, amount: int = 1) -> dict:
     return tx(a, "token", "transfer", b, amount)
 
 
-def block_text(txs: Iterable[dict]) -> str:
-    return "".join(json.dumps(t) + "\n" for t in txs)
-
-
-def raw(txs: Iterable[dict]) -> list:
-    return parse_block_text(block_text(txs), "<test>")
-
-
 def schedule(chain: Chain, txs: list[dict], **kw) -> dag.Schedule:
-    s = chain.schedule(raw(txs), keep_accesses=True, **kw)
+    s = chain.schedule(raw_block(txs), keep_accesses=True, **kw)
     check_against_reference(s)
     return s
 
@@ -472,7 +458,7 @@ def test_dynamic_keys_resolve_against_the_state_left_by_an_earlier_block(chain):
     before = schedule(chain, REG_BLOCK)
     assert accesses(before, 0) == {("reg.owner", "read"), ("reg.m[xavier]", "write")}
     assert preds(before) == [set(), set(), {0}]
-    result = chain.run_block(raw([tx("alice", "reg", "set_owner", "yannick")]))
+    result = chain.run_block(raw_block([tx("alice", "reg", "set_owner", "yannick")]))
     assert [r["status"] for r in result.receipts_json] == ["ok"]
     after = schedule(chain, REG_BLOCK)
     assert accesses(after, 0) == {("reg.owner", "read"), ("reg.m[yannick]", "write")}
@@ -687,7 +673,7 @@ def test_schedule_json_gives_the_statistics(chain, world, stats_block, tmp_path)
     proc = lane_ok("schedule", str(world), str(stats_block), "--json", cwd=tmp_path)
     doc = json.loads(proc.stdout)
     assert isinstance(doc, dict)
-    expected = _expected_stats(chain.schedule(raw(STATS_BLOCK)))
+    expected = _expected_stats(chain.schedule(raw_block(STATS_BLOCK)))
     stats = doc["stats"]
     for key in ("transactions", "edges", "components", "critical_path", "parallelism"):
         assert stats[key] == expected[key], key

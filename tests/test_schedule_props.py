@@ -12,9 +12,7 @@
 
 from __future__ import annotations
 
-import copy
 import heapq
-import json
 import random
 import sys
 import textwrap
@@ -25,15 +23,15 @@ import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
-from compiler.runtime.block import parse_block_text, prepare, read_block
+from compiler.runtime.block import prepare, read_block
 from compiler.runtime.chain import Chain
-from compiler.runtime.context import Context
 from compiler.runtime.receipts import Receipt
 from compiler.runtime.roots import state_root
 from compiler.schedule import dag
 from compiler.schedule.compiled import WILD
 from compiler.schedule.replay import execute_in_order, random_topological_order
 from compiler.semantics import types as T
+from runtime_helpers import fork_chain, raw_block
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
@@ -47,23 +45,6 @@ SETTINGS = settings(max_examples=30, deadline=None,
 DEMO_SETTINGS = settings(SETTINGS, max_examples=150)
 REG_SETTINGS = settings(SETTINGS, max_examples=300)
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _cache_dir(tmp_path_factory):
-    """The analysis caches on disk: keep it out of the user's cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANE_CACHE_DIR", str(tmp_path_factory.mktemp("lane-cache")))
-        yield
-
-
-def raw(txs: list) -> list:
-    return parse_block_text("".join(json.dumps(t) + "\n" for t in txs), "<random>")
-
-
-def fork(chain: Chain) -> Chain:
-    """A chain on a copy of ``chain``'s state (the world and its compiled code are shared)."""
-    ctx = Context(copy.deepcopy(chain.ctx.storage), chain.world.code)
-    return Chain(chain.world, ctx, None, (chain.number, chain.timestamp))
 
 
 # ---------------------------------------------------------------------------- the reference
@@ -262,7 +243,7 @@ def funded():
 
 
 def _replay(base: Chain, raw_txs: list, order: list[int], number: int) -> tuple[str, list[dict]]:
-    chain = fork(base)
+    chain = fork_chain(base)
     ctx = chain.ctx
     ctx.number, ctx.timestamp = number, 12 * number
     ctx.journal.clear()
@@ -288,8 +269,8 @@ def check_sufficiency(base: Chain, meta: Meta, data) -> None:
 
 def check_orders(base: Chain, txs: list[dict], number: int, seed: int, orders: int = 5) -> None:
     """Block order (chain.run_block) against the latest-first and random topological orders of the DAG."""
-    raw_txs = raw(txs)
-    expected = fork(base).run_block(raw_txs, number=number)
+    raw_txs = raw_block(txs)
+    expected = fork_chain(base).run_block(raw_txs, number=number)
     s = base.schedule(raw_txs, number=number, keep_accesses=True)
     assert len(s.txs) == len(txs)
     check_against_reference(s)
@@ -312,9 +293,9 @@ def test_the_random_blocks_exercise_every_outcome(funded):
     @settings(SETTINGS, max_examples=60, derandomize=True, database=None, phases=[Phase.generate])
     @given(txs=blocks(meta))
     def collect(txs):
-        result = fork(base).run_block(raw(txs), number=600)
+        result = fork_chain(base).run_block(raw_block(txs), number=600)
         statuses.update(r["status"] for r in result.receipts_json)
-        s = base.schedule(raw(txs), number=600, keep_accesses=True)
+        s = base.schedule(raw_block(txs), number=600, keep_accesses=True)
         wildcards.update(s.compiled.describe(loc) for acc in s.accesses for loc, _ in acc if loc[2] is WILD)
 
     collect()
@@ -403,10 +384,10 @@ def reg_funded(reg_chain):
 
 def fund_reg(reg_chain: Chain) -> Chain:
     """reg_chain's world after a block that gives everyone balances and values of m."""
-    chain = fork(reg_chain)
+    chain = fork_chain(reg_chain)
     setup = [{"from": "alice", "to": inst, "fn": fn, "args": [name, 4]}
              for inst in ("reg", "reg2") for name in NAMES for fn in ("mint", "put")]
-    result = chain.run_block(raw(setup), number=1)
+    result = chain.run_block(raw_block(setup), number=1)
     assert all(r["status"] == "ok" for r in result.receipts_json)
     return chain
 
@@ -422,7 +403,7 @@ def test_any_order_of_the_dag_gives_the_sequential_result_with_dynamic_keys(reg_
 
 def work(chain: Chain, txs: list[dict]) -> tuple[int, dag.Schedule]:
     """Lines executed by the DAG builder and the compiled instantiation code for this block."""
-    prepared = prepare(chain.world, raw(txs))
+    prepared = prepare(chain.world, raw_block(txs))
     compiled = chain.compiled_summaries
     count = 0
 

@@ -9,8 +9,6 @@ give the same state and receipts as an unchecked run.
 
 from __future__ import annotations
 
-import copy
-import json
 from pathlib import Path
 
 import pytest
@@ -18,34 +16,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from compiler.analysis.summary import ADD, WRITE, Summary
-from compiler.runtime.block import parse_block_text, read_block
+from compiler.runtime.block import read_block
 from compiler.runtime.chain import Chain
-from compiler.runtime.context import Context
 from compiler.runtime.soundness import SoundnessError
 from compiler.semantics import types as T
+from runtime_helpers import fork_chain, raw_block
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
 WORLD = DEMO / "world.toml"
 BLOCKS = [(DEMO / "block1.jsonl", 1), (DEMO / "block2.jsonl", 2), (DEMO / "block3.jsonl", 600)]
 
-
-@pytest.fixture(scope="module", autouse=True)
-def _cache_dir(tmp_path_factory):
-    """The analysis caches on disk: keep it out of the user's cache."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("LANE_CACHE_DIR", str(tmp_path_factory.mktemp("lane-cache")))
-        yield
-
-
-def _raw(txs: list) -> list:
-    return parse_block_text("".join(json.dumps(t) + "\n" for t in txs), "<test>")
-
-
-def _fork(chain: Chain) -> Chain:
-    """A chain on a copy of ``chain``'s state (the world and its compiled code are shared)."""
-    ctx = Context(copy.deepcopy(chain.ctx.storage), chain.world.code)
-    return Chain(chain.world, ctx, None, (chain.number, chain.timestamp))
 
 
 # ------------------------------------------------------------------ demo blocks
@@ -80,7 +61,7 @@ def test_a_summary_missing_an_access_fails_loudly(monkeypatch, modes, escaped):
     chain = Chain.open(WORLD)
     data = chain.world.instances["usdc"].data
     monkeypatch.setitem(data.summaries, "Token.transfer", _without(data.summaries["Token.transfer"], "balances", modes))
-    raw = _raw([{"from": "admin", "to": "usdc", "fn": "transfer", "args": ["alice", 5]}])
+    raw = raw_block([{"from": "admin", "to": "usdc", "fn": "transfer", "args": ["alice", 5]}])
     with pytest.raises(SoundnessError) as info:
         chain.run_block(raw, number=1, check_accesses=True)
     message = str(info.value)
@@ -98,7 +79,7 @@ def test_a_missing_access_in_a_cross_contract_callee_is_caught(monkeypatch):
     swap = data.summaries["Pool.swap"]
     kept = [a for a in swap.accesses if not (a.contract == "Token" and a.var == "allowances")]
     monkeypatch.setitem(data.summaries, "Pool.swap", Summary(swap.function, kept, swap.cost))
-    raw = _raw([{"from": "alice", "to": "weth_usdc", "fn": "swap", "args": ["weth", 1, 0]}])
+    raw = raw_block([{"from": "alice", "to": "weth_usdc", "fn": "swap", "args": ["weth", 1, 0]}])
     with pytest.raises(SoundnessError, match=r"of Token\.allowances"):
         chain.run_block(raw, number=2, check_accesses=True)
 
@@ -110,7 +91,7 @@ def test_a_reverted_transaction_is_still_checked(monkeypatch):
     monkeypatch.setitem(data.summaries, "Token.transfer",
                         _without(data.summaries["Token.transfer"], "balances", ("read", WRITE)))
     # bob has nothing: the require reads balances[bob] and reverts.
-    raw = _raw([{"from": "bob", "to": "usdc", "fn": "transfer", "args": ["alice", 5]}])
+    raw = raw_block([{"from": "bob", "to": "usdc", "fn": "transfer", "args": ["alice", 5]}])
     with pytest.raises(SoundnessError, match=r"read of Token\.balances"):
         chain.run_block(raw, number=1, check_accesses=True)
 
@@ -119,7 +100,7 @@ def test_an_unchecked_run_ignores_a_broken_summary(monkeypatch):
     chain = Chain.open(WORLD)
     data = chain.world.instances["usdc"].data
     monkeypatch.setitem(data.summaries, "Token.transfer", Summary(data.summaries["Token.transfer"].function, [], 0))
-    raw = _raw([{"from": "admin", "to": "usdc", "fn": "transfer", "args": ["alice", 5]}])
+    raw = raw_block([{"from": "admin", "to": "usdc", "fn": "transfer", "args": ["alice", 5]}])
     assert chain.run_block(raw, number=1).counts()["ok"] == 1
 
 
@@ -136,7 +117,7 @@ def test_a_dynamic_key_read_through_a_bad_call_target_is_no_crash(tmp_path):
     (tmp_path / "world.toml").write_text(
         '[[deploy]]\nname = "tok"\nsource = "token.lane"\ncontract = "Token"\nsender = "alice"\nargs = [1000]\n'
         '[[deploy]]\nname = "rd"\nsource = "reader.lane"\ncontract = "Reader"\nsender = "alice"\n')
-    raw = _raw([{"from": "alice", "to": "rd", "fn": "look", "args": [t]} for t in ("tok", "bob", "rd")])
+    raw = raw_block([{"from": "alice", "to": "rd", "fn": "look", "args": [t]} for t in ("tok", "bob", "rd")])
     result = Chain.open(tmp_path / "world.toml").run_block(raw, number=1, check_accesses=True)
     assert [(r["status"], r["reason"]) for r in result.receipts_json] == [
         ("ok", None), ("reverted", "bad call target"), ("reverted", "bad call target")]
@@ -153,7 +134,7 @@ def prefixes():
     """Chains after block 1 (every user funded) and after block 2 (loans, NFTs, proposals, deals open)."""
     chain = Chain.open(WORLD)
     chain.run_block(read_block(BLOCKS[0][0]), number=1)
-    after1 = _fork(chain)
+    after1 = fork_chain(chain)
     chain.run_block(read_block(BLOCKS[1][0]), number=2)
     return {"block1": after1, "block2": chain}
 
@@ -233,9 +214,9 @@ def _block(draw):
 @given(txs=_block(), prefix=st.sampled_from(["block1", "block2"]),
        number=st.sampled_from([3, 50, 101, 150, 600]))
 def test_random_blocks_stay_inside_their_summaries(prefixes, txs, prefix, number):
-    raw = _raw(txs)
-    checked = _fork(prefixes[prefix]).run_block(raw, number=number, check_accesses=True)
-    plain = _fork(prefixes[prefix]).run_block(raw, number=number)
+    raw = raw_block(txs)
+    checked = fork_chain(prefixes[prefix]).run_block(raw, number=number, check_accesses=True)
+    plain = fork_chain(prefixes[prefix]).run_block(raw, number=number)
     assert checked.receipts_json == plain.receipts_json
     assert checked.receipts_root == plain.receipts_root
     assert checked.state_root == plain.state_root
