@@ -37,15 +37,13 @@ class Row:
 
 
 def _run(folder: Path, executor: str, workers: int = 1, force: bool = False):
-    chain = Chain.open(folder / "world.toml")
+    # As `lane run` does: the workers start when the world is loaded, before the clock.
+    chain = Chain.open(folder / "world.toml", workers=workers if executor == "parallel" else 0)
     try:
         chain.run_block(read_block(folder / "setup.jsonl"))
         block = read_block(folder / "block.jsonl")
         if executor == "parallel":
-            runner = parallel.executor_for(chain, workers).__self__
-            runner.force = force
-            if force:
-                runner._ensure_pool()  # workers start before the clock, as on a running node
+            parallel.executor_for(chain, workers).__self__.force = force
         result = chain.run_block(block, executor=executor, workers=workers)
         return result, dict(result.detail or {})
     finally:

@@ -220,9 +220,10 @@ def run(
     if executor not in executors.EXECUTORS:
         raise LaneError(f"unknown executor '{executor}' (choose from: {', '.join(executors.EXECUTORS)})",
                         code="usage")
-    raw = read_block(block)
-    chain = Chain.open(world, state)
+    parallel = executor == "parallel" and not check_accesses
+    chain = Chain.open(world, state, workers=workers if parallel else 0)
     try:
+        raw = read_block(block)
         with progress_reporter(len(raw), "executing") as progress:
             result = chain.run_block(raw, number, timestamp, executor, workers if executor != "sequential" else 1,
                                      progress=progress, check_accesses=check_accesses, verify=verify)
@@ -322,7 +323,8 @@ def gen(
     outdir: Path = typer.Argument(..., help="Folder to write world.toml, setup.jsonl, block.jsonl and the "
                                   "contracts into (created if missing; those files are overwritten)."),
     workload: str = typer.Option("transfers", "--workload", help="transfers (Token.transfer), swaps "
-                                 "(Pool.swap) or defi (a mix of every demo contract)."),
+                                 "(Pool.swap), defi (a mix of every demo contract) or savings "
+                                 "(Savings.accrue: heavy, mostly independent)."),
     transactions: int = typer.Option(1000, "--transactions", "-n", help="Transactions in block.jsonl."),
     accounts: int = typer.Option(100, "--accounts", "-a", help="Accounts u0..u{A-1} (at least 2); "
                                  "fewer accounts, more conflicts."),
@@ -352,6 +354,18 @@ def gen(
 
     result = generate(outdir, GenOptions(workload, transactions, accounts, zipf, pools, hot_share, seed))
     print(result.summary())
+
+
+@app.command()
+@guarded
+def lsp(
+    stdio: bool = typer.Option(True, "--stdio", hidden=True, help="Talk over stdin and stdout (the only "
+                               "transport; accepted because editors pass it)."),
+) -> None:
+    """A language server on stdin and stdout: diagnostics as you type, hovers, go to definition, outline."""
+    from .lsp import serve
+
+    serve()
 
 
 def main() -> None:

@@ -55,6 +55,12 @@ Workloads:
   one that makes it possible (a ``list`` with no NFT to list becomes a
   ``mint``). Follow-up actions on an object (list an NFT, release or claim
   an escrow deal) are sent by the object's owner, not by a Zipf draw.
+- ``savings``: heavy transactions, ``Savings.accrue`` (examples/savings.lane)
+  by Zipf-drawn accounts, each of which deposited in setup. An accrual
+  computes a 25-term exponential in fixed point (about 15 us of execution,
+  ten times a transfer) and touches only its caller's balance and clock, and
+  adds to one shared total: with many accounts the block is embarrassingly
+  parallel, with few every account's accruals form a chain.
 
 Everything is a function of the options and ``--seed``: one
 ``random.Random(seed)`` drives all choices and no set or hash order leaks into
@@ -76,7 +82,7 @@ from typing import Any, Iterable
 from .diagnostics import LaneError
 from .runtime.values import U256_MAX, derive_address
 
-WORKLOADS = ("transfers", "swaps", "defi")
+WORKLOADS = ("transfers", "swaps", "defi", "savings")
 
 ADMIN = "admin"
 ADMIN_ADDRESS = "0x00000000000000000000000000000000000000ad"
@@ -103,11 +109,11 @@ CHUNK = 1 << 15              # lines written at a time
 SOURCES = {
     "Token": "token.lane", "Pool": "amm.lane", "PriceOracle": "oracle.lane",
     "LendingPool": "lending.lane", "Staking": "staking.lane", "Nft": "nft.lane",
-    "Dao": "dao.lane", "Escrow": "escrow.lane", "Splitter": "splitter.lane",
+    "Dao": "dao.lane", "Escrow": "escrow.lane", "Splitter": "splitter.lane", "Savings": "savings.lane",
 }
 IMPORTS = {"amm.lane": ["token.lane"], "lending.lane": ["token.lane", "oracle.lane"],
            "staking.lane": ["token.lane"], "nft.lane": ["token.lane"], "dao.lane": ["token.lane"],
-           "escrow.lane": ["token.lane"], "splitter.lane": ["token.lane"]}
+           "escrow.lane": ["token.lane"], "splitter.lane": ["token.lane"], "savings.lane": ["token.lane"]}
 
 # defi: (share in %, category), in the order the draw tests them.
 DEFI_MIX = ((50, "transfer"), (25, "swap"), (8, "lending"), (6, "staking"), (5, "nft"),
@@ -146,7 +152,7 @@ class GenOptions:
 
     def describe(self) -> str:
         text = f"{self.workload}, {self.transactions} transactions, {self.accounts} accounts, zipf {self.zipf:g}"
-        if self.workload != "transfers":
+        if self.workload in ("swaps", "defi"):
             text += f", {self.pools} pool{'s' if self.pools != 1 else ''}, hot share {self.hot_share:g}"
         return text + f", seed {self.seed}"
 
@@ -330,6 +336,7 @@ class _Gen:
         self.accounts = Zipf(self.rng, options.accounts, options.zipf)
         self.world = _World()
         self.setup: list[str] = []
+        self.after_funding: list[str] = []                   # setup that needs the funds and approvals
         self.funds: dict[int, set[int]] = {}                 # account -> tokens it spends
         self.approvals: dict[int, set[tuple[int, str]]] = {}  # account -> (token, spender)
         self.kinds: dict[str, int] = {}
@@ -643,6 +650,31 @@ def _defi(g: _Gen, out) -> None:
         g.kinds[name] = g.kinds.get(name, 0) + count
 
 
+SAVINGS_RATE = 5 * 10**16   # 5% a year, scaled by 10^18
+SAVINGS_DEPOSIT = 10**15
+
+
+def _savings(g: _Gen, out) -> None:
+    """Heavy, mostly independent transactions: each ``accrue`` computes a 25-term exponential."""
+    g.world.deploy("usdc", "Token", [SUPPLY])
+    g.world.deploy("savings", "Savings", ["usdc", SAVINGS_RATE], "5% a year, compounded continuously")
+    g.tokens = ["usdc"]
+    draw = g.accounts.draw
+    savers: set[int] = set()
+    n = g.o.transactions
+    for start in range(0, n, CHUNK):
+        lines = []
+        for _ in range(min(CHUNK, n - start)):
+            s = draw()
+            savers.add(s)
+            lines.append(f'{{"from": "u{s}", "to": "savings", "fn": "accrue", "args": []}}\n')
+        out.writelines(lines)
+    for s in sorted(savers):
+        g.approve(s, USDC, "savings")
+        g.after_funding.append(_line(f"u{s}", "savings", "deposit", [_u(SAVINGS_DEPOSIT)]))
+    g.kinds["Savings.accrue"] = n
+
+
 def _write(path: Path, data: str | bytes) -> None:
     if isinstance(data, str):
         data = data.encode("utf-8")
@@ -663,8 +695,8 @@ def generate(outdir: str | os.PathLike, options: GenOptions) -> GenResult:
         g = _Gen(options)
         block = out / "block.jsonl"
         with open(block, "w", encoding="utf-8", newline="\n") as f:
-            {"transfers": _transfers, "swaps": _swaps, "defi": _defi}[options.workload](g, f)
-        g.setup += g.funding_lines()
+            {"transfers": _transfers, "swaps": _swaps, "defi": _defi, "savings": _savings}[options.workload](g, f)
+        g.setup += g.funding_lines() + g.after_funding
         setup = out / "setup.jsonl"
         _write(setup, "".join(g.setup))
         world = out / "world.toml"

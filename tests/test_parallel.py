@@ -247,3 +247,79 @@ def test_lane_bench_measures_both_executors(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "compiler", "bench", "--workloads", "nft"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "unknown workload 'nft'" in bad.stderr and "Traceback" not in bad.stderr
+
+
+# ------------------------------------------- escapes from either side, lanes chosen by the test
+
+BOX = """
+contract Box {
+    storage m: map<u256, u256>;
+    storage out: map<u256, u256>;
+    event Moved(v: u256);
+    pub fn set(k: u256, v: u256) { m[k] = v; }
+    pub fn copy(src: u256, dst: u256) { out[dst] = m[src]; }
+    pub fn show(src: u256) { emit Moved(m[src]); }
+    pub fn twice(k: u256) { m[k] = m[k] * 2; }
+    pub fn look(k: u256) -> u256 { return m[k]; }
+}
+"""
+
+
+def _box_txs(*txs: tuple[str, list]) -> str:
+    return _lines(*[(f"u{i}", fn, args) for i, (fn, args) in enumerate(txs)])
+
+
+def _wrong_summary(chain: Chain, fn: str, change) -> None:
+    """Make ``fn``'s compiled summary wrong: ``change(location, mode)`` returns the new mode, or
+    None to forget the access (as a bug in the analysis would)."""
+    compiled = chain.compiled_summaries
+    entry = compiled.by_function[("Box", fn)]
+    real = entry.inst
+    m = compiled.var_ids("Box", "m")
+
+    def inst(sender, target, args, read, number, timestamp, out, imm=None):
+        real(sender, target, args, read, number, timestamp, out, imm)
+        changed = [(loc, change(loc, mode) if loc[1] == m else mode) for loc, mode in out]
+        out[:] = [(loc, mode) for loc, mode in changed if mode is not None]
+        return out
+
+    entry.inst = inst
+    compiled.__dict__.pop("by_function_object", None)
+
+
+@pytest.mark.parametrize("case", [
+    # (the block, the function whose summary is wrong, how, the parent's lane, the worker's lane)
+    # The parent copies a value a worker writes, unpredicted: it moves the poison into storage.
+    ((("set", [1, 5]), ("copy", [1, 2])), "copy", lambda loc, mode: None, [1], [0]),
+    # ... or emits it.
+    ((("set", [1, 5]), ("show", [1])), "show", lambda loc, mode: None, [1], [0]),
+    # ... or computes with it.
+    ((("set", [1, 5]), ("twice", [1])), "twice", lambda loc, mode: None, [1], [0]),
+    # The parent writes, unpredicted, a location a worker reads.
+    ((("set", [1, 5]), ("copy", [1, 2])), "set", lambda loc, mode: None, [0], [1]),
+    # A worker writes a location it was predicted to read only; the parent reads it later.
+    ((("twice", [3]), ("copy", [3, 4])), "twice", lambda loc, mode: 0, [1], [0]),
+    # A worker reads a location outside its slice.
+    ((("set", [1, 5]), ("copy", [1, 2])), "copy", lambda loc, mode: None, [0], [1]),
+])
+def test_an_access_outside_the_summary_on_either_lane_is_caught(tmp_path, monkeypatch, case):
+    txs, fn, change, parent_lane, worker_lane = case
+    world = _world(tmp_path, BOX, "Box")
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    monkeypatch.setattr(parallel._Block, "pack", lambda self, *a: [parent_lane, worker_lane])
+    try:
+        setup = parse_block_text(_box_txs(("set", [3, 7])), "setup.jsonl")
+        _same(seq.run_block(setup), par.run_block(setup, executor="sequential"))
+        _wrong_summary(par, fn, change)
+        raw = parse_block_text(_box_txs(*txs), "b.jsonl")
+        a = seq.run_block(raw)
+        b = par.run_block(raw, executor="parallel", workers=2)
+        _same(a, b)
+        assert executor.last["mode"] == "parallel" and executor.last["fallback_from"] is not None
+        # Nothing of the poison is left behind: the state is exactly the sequential one.
+        assert all("owned" not in repr(v) for stores in par.ctx.storage.values() for s in stores for v in s.values())
+    finally:
+        par.close()
+        seq.close()

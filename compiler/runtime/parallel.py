@@ -1,25 +1,26 @@
 """The parallel executor (SPEC §4): a block's independent transactions on worker processes.
 
-The result is exactly the sequential one.  How:
+The result is exactly the sequential one (how: :mod:`compiler.runtime.lanes`).
 
-1. The block's DAG is built (``compiler.schedule.dag``) with every
-   transaction's instantiated accesses.  Its weakly connected components
-   share no location except *pure-add* ones (locations that every access of
-   the block only adds to), so they can run in any interleaving.
-2. Components are packed into one lane per worker by their static cost,
-   largest first.  Each worker gets its lane's transactions and exactly the
-   slice of state their accesses name (whole variables for wildcards), runs
-   them in block order, and returns each transaction's outcome and writes
-   (for a pure-add location: the amount it added).
-3. The parent merges in block order: writes are applied, adds are summed and
-   checked against 0 .. 2^256-1 as the sequential run would meet them.  A
-   bound violated only in block order, a transaction that reads a location
-   outside its slice (an escape from its summary), or a worker that dies or
-   hangs twice, makes the parent re-execute sequentially from that
-   transaction on, so the result is still exact.
-4. When the cost model says parallelism cannot pay (few or light
-   transactions, one component holding most of the work), the block runs
-   inline, sequentially.
+The block is run window by window, in block order.  For a window worth it,
+the parent builds the window's DAG (``compiler.schedule.dag``) on the
+current state, splits its weakly connected components (which share no
+location but pure adds) into one lane per worker by their static cost,
+largest first, ships each worker its lane with the slice of state it names,
+runs the first lane itself on the live state meanwhile, and merges the
+workers' results in block order.  A window not worth it runs inline, as the
+sequential executor does.
+
+What is worth it is decided by measurement, not guessed (the cost model,
+benchmarks/RESULTS.md): the first window always runs inline and is timed, which
+gives the block's execution cost per unit of static cost; each window run on
+lanes measures what scheduling and the parent's slicing and merging cost per
+transaction, and how much of the work its largest component holds.  A window
+goes to the workers only when the model, with these figures, predicts it
+finishes well before running it inline would.  A window whose DAG turns out
+to be one giant component runs inline (the scheduling is lost: a few percent),
+and the next windows run inline without scheduling, trying lanes again now
+and then.
 
 Workers are forked once per chain, after the world is loaded, so they share
 its compiled code, and they persist across blocks.
@@ -27,134 +28,41 @@ its compiled code, and they persist across blocks.
 
 from __future__ import annotations
 
+import collections
+import fcntl
 import gc
 import marshal
 import multiprocessing as mp
 import os
+import select
+import struct
 import time
 from collections import defaultdict
-from typing import Any
 
-from ..schedule.compiled import WILD
+from . import lanes as L
 from . import sequential
 from .block import Tx, gc_paused
 from .context import Context
-from .errors import Revert
-from .receipts import INVALID, OK, REVERTED, Outcome
+from .receipts import Outcome
 
-MAX = (1 << 256) - 1
-ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
-R, W, A = 0, 1, 2
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 
-# The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md).
+# The cost model's starting figures, in microseconds, measured on the project's machine; each block
+# replaces them with its own measurements as it runs.
 US_PER_COST_UNIT = 0.17     # executing one unit of a function's static cost
-US_PER_TX_OVERHEAD = 12.0   # decoding, shipping and merging one transaction in the parent
-US_PER_UNIT_OVERHEAD = 0.8  # instantiating and slicing, per unit of cost (accesses grow with cost)
-US_FIXED = 3000.0           # one round trip to the workers
-GIANT = 0.6                 # a component with this share of the cost makes the block run inline
+US_SCHEDULE_PER_TX = 2.0    # instantiating a transaction's accesses and placing it in the DAG
+US_PARENT_PER_ACCESS = 0.4  # slicing one access for a worker and merging what it wrote
+US_ROUND_TRIP = 400.0       # sending a window to the workers and getting their results
+MIN_GAIN = 0.8              # a window goes to the workers when predicted at most this share of inline
+PROBE = 1 / 32              # the share of a block run inline first, to measure it
+PROBE_MIN, PROBE_MAX = 16, 512
+WINDOW_US = 30_000.0        # a window is about this much inline execution
+WINDOW_MIN = 64
+RETRY_EVERY = 4             # after a giant component, windows inline before trying lanes again
 
+LIGHT = "light transactions: scheduling and shipping them would cost more than running them in parallel saves"
+GIANT = "one component of the DAG holds most of the work"
 
-class _Escape(Exception):
-    """A transaction touched a location outside its slice: its summary missed an access."""
-
-
-class _Slice(dict):
-    """A variable of which the worker holds only the keys its transactions may touch."""
-
-    __slots__ = ()
-
-    def get(self, key, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            raise _Escape(key) from None
-
-
-class _Missing(dict):
-    """A variable the lane's slice does not name at all."""
-
-    __slots__ = ()
-
-    def get(self, key, default=None):
-        raise _Escape(key)
-
-
-# ================================================================== workers
-
-def _worker_main(conn, functions: dict, code: dict, widths: dict) -> None:
-    # The worker is forked from a parent holding the whole world: left on, the collector would
-    # walk all of it again and again.  Lanes make no reference cycles.
-    gc.freeze()
-    gc.disable()
-    while True:
-        try:
-            task = conn.recv_bytes()
-        except (EOFError, OSError, KeyboardInterrupt):
-            return
-        if task == b"stop":
-            return
-        if task == b"die":  # for the fault tests
-            os._exit(1)
-        if task == b"hang":
-            time.sleep(3600)
-            continue
-        conn.send_bytes(marshal.dumps(_run_lane(marshal.loads(task), functions, code, widths)))
-
-
-def _run_lane(task: dict, functions: dict, code: dict, widths: dict) -> dict:
-    slots: dict[int, dict[int, dict]] = defaultdict(dict)
-    for (address, slot), whole in task["whole"]:
-        slots[address][slot] = whole
-    for (address, slot, key), value in task["exact"]:
-        store = slots[address].get(slot)
-        if store is None:
-            store = slots[address][slot] = _Slice()
-        if isinstance(store, _Slice):
-            store[key] = value
-    storage = {a: [s.get(i) if i in s else _Missing() for i in range(widths[a])] for a, s in slots.items()}
-    where = {id(store): (a, i) for a, stores in storage.items() for i, store in enumerate(stores)}
-    ctx = Context(storage, code, task["number"], task["timestamp"])
-    journal, events = ctx.journal, ctx.events
-    results = []
-    for index, fn_key, call, adds in task["txs"]:
-        jmark, emark = len(journal), len(events)
-        try:
-            before = [storage[a][i][k] for a, i, k in adds]
-            value = functions[fn_key](ctx, *call)
-        except Revert as r:
-            ctx.rollback(jmark, emark)
-            results.append((index, (REVERTED, r.reason, None, ()), (), ()))
-            continue
-        except (_Escape, KeyError, IndexError):
-            return {"results": results, "escaped": index}
-        writes = {}
-        for store, key, _old in journal[jmark:]:
-            a, i = where[id(store)]
-            writes[(a, i, key)] = store[key]
-        deltas = []
-        for loc, old in zip(adds, before):
-            writes.pop(loc, None)
-            deltas.append((loc, storage[loc[0]][loc[1]][loc[2]] - old))
-        outcome = (OK, None, value, tuple(events[emark:]))
-        results.append((index, outcome, tuple(writes.items()), tuple(deltas)))
-    return {"results": results, "escaped": None}
-
-
-class _Worker:
-    def __init__(self, ctx_mp, functions: dict, code: dict, widths: dict) -> None:
-        self.conn, child = ctx_mp.Pipe()
-        self.process = ctx_mp.Process(target=_worker_main, args=(child, functions, code, widths), daemon=True)
-        self.process.start()
-        child.close()
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.conn.close()
-
-
-# =================================================================== parent
 
 class ParallelExecutor:
     """Persistent workers for one world; ``execute`` runs a block on them (or inline)."""
@@ -164,13 +72,16 @@ class ParallelExecutor:
         self._compiled = compiled             # compiler.schedule.dag.Compiled, or a function making it
         self.workers = max(1, workers)
         self.timeout = timeout                # seconds a lane may take before it counts as hung
-        self.force = force                    # use the workers even when the cost model says no
+        self.force = force                    # every block on lanes, whatever the model says ...
+        self.force_window: int | None = None  # ... in windows of this many transactions (default: one)
         self.functions = {}
+        self.fn_keys = {}                     # Function -> the key workers know it by
         for inst in world.instances.values():
             for fn in inst.contract.functions.values():
                 self.functions[(fn.contract.name, fn.name)] = inst.program.function(fn.contract.name, fn.name)
+                self.fn_keys[fn] = (fn.contract.name, fn.name)
+        self.windows = 0                      # windows sent so far (message tags)
         self.widths = {a: len(world.layout_of(a).index) for a in world.by_address}
-        # Static worst-case costs, for the cost model (cheap: no summaries needed).
         from ..analysis.cost import function_cost
 
         memo: dict = {}
@@ -183,12 +94,19 @@ class ParallelExecutor:
 
     @property
     def compiled(self):
-        """The world's compiled summaries, made only when a block is worth scheduling."""
+        """The world's compiled summaries, made only when a window is worth scheduling."""
         if callable(self._compiled):
             self._compiled = self._compiled()
         return self._compiled
 
+    def bind(self, compiled) -> None:
+        self._compiled = compiled
+
     # ------------------------------------------------------------ the pool
+    def start(self) -> None:
+        """Start the workers now (see :meth:`compiler.runtime.chain.Chain.open`)."""
+        self._ensure_pool()
+
     def _ensure_pool(self) -> None:
         self._pool = [w for w in self._pool if w.process.is_alive()]
         while len(self._pool) < self.workers - 1:  # the parent is the first worker
@@ -200,177 +118,410 @@ class ParallelExecutor:
 
     def close(self) -> None:
         for w in self._pool:
-            try:
-                w.conn.send_bytes(b"stop")
-            except OSError:
-                pass
             w.kill()
         self._pool = []
 
     # ------------------------------------------------------------ a block
     def execute(self, ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
-        table = self.costs
-        costs = [table.get(tx.function, 0) if tx.fn is not None else 0 for tx in txs]
-        total = sum(costs)
-        sequential_us = total * US_PER_COST_UNIT
-        best_us = (len(txs) * US_PER_TX_OVERHEAD + total * US_PER_UNIT_OVERHEAD + US_FIXED
-                   + sequential_us / self.workers)
-        if not self.force and (self.workers < 2 or best_us >= 0.9 * sequential_us):
-            return self._inline(ctx, txs, progress, "the block is too small or too light to pay for workers")
-        schedule = _build(self.compiled, txs, ctx)
-        comp = schedule.component_ids()
-        by_comp: dict[int, list[int]] = defaultdict(list)
-        for j, c in enumerate(comp):
-            if txs[j].fn is not None:
-                by_comp[c].append(j)
-        comp_cost = {c: sum(costs[j] for j in js) for c, js in by_comp.items()}
-        largest = max(comp_cost.values(), default=0)
-        if not self.force and (not total or largest > GIANT * total):
-            return self._inline(ctx, txs, progress, "one component holds most of the work")
-        return self._run_lanes(ctx, txs, schedule, by_comp, comp_cost, progress)
-
-    def _inline(self, ctx, txs, progress, why: str) -> list[Outcome]:
-        self.last = {"mode": "inline", "why": why, "lanes": 0, "fallback_from": None}
-        return sequential.execute(ctx, txs, progress)
-
-    def _run_lanes(self, ctx, txs, schedule, by_comp, comp_cost, progress) -> list[Outcome]:
-        n = len(txs)
-        # Largest components first, each to the least loaded lane.
-        lanes: list[list[int]] = [[] for _ in range(self.workers)]
-        load = [0] * self.workers
-        for c in sorted(by_comp, key=lambda c: (-comp_cost[c], c)):
-            k = load.index(min(load))
-            lanes[k].extend(by_comp[c])
-            load[k] += comp_cost[c]
-        lanes = [sorted(lane) for lane in lanes if lane]
-        pure = schedule.pure
-        tasks = [self._task(ctx, txs, lane, schedule.accesses, pure) for lane in lanes]
-        self._ensure_pool()
-        # The parent runs the first lane itself while the workers run the others: no shipping
-        # for it, and N lanes on N cores rather than N workers beside an idle parent.
-        results, failed = self._dispatch(tasks[1:], local=tasks[0])
-        stop = n
-        for k, result in enumerate(results):
-            if result is None:
-                stop = min(stop, lanes[k][0])
-            elif result["escaped"] is not None:
-                stop = min(stop, result["escaped"])
-        by_index = {index: (outcome, writes, deltas)
-                    for result in results if result is not None
-                    for index, outcome, writes, deltas in result["results"]}
-        outcomes: list[Outcome | None] = [None] * n
-        with gc_paused():
-            for j in range(stop):
-                tx = txs[j]
-                if tx.fn is None:
-                    outcomes[j] = (INVALID, tx.invalid, None, ())
-                elif not _merge(ctx, by_index.get(j), bool(pure.get(j))):
-                    stop = j
-                    break
-                else:
-                    outcomes[j] = by_index[j][0]
-        fallback = stop if stop < n else None
-        if fallback is not None:
-            outcomes[fallback:] = sequential.execute(ctx, txs[fallback:])
-        self.last = {"mode": "parallel", "lanes": len(lanes), "fallback_from": fallback,
-                     "failed_lanes": failed, "components": len(by_comp)}
+        t0 = time.perf_counter()
+        run = _Block(self, ctx, txs, progress)
+        if self.force:
+            step = self.force_window or max(1, len(txs))
+            for pos in range(0, len(txs), step):
+                run.lanes(pos, min(len(txs), pos + step), forced=True)
+        elif self.workers < 2:
+            run.inline(0, len(txs), "one worker")
+        else:
+            run.adaptive()
+        run.seconds["total"] = time.perf_counter() - t0
+        self.last = run.report()
         if progress is not None:
-            progress(n)
-        return outcomes  # type: ignore[return-value]
+            progress(len(txs))
+        return run.outcomes  # type: ignore[return-value]
 
-    def _task(self, ctx, txs, lane, accesses, pure) -> dict:
-        slots = self.compiled.slots
-        exact: dict[tuple, Any] = {}
-        whole: dict[tuple, dict] = {}
-        items = []
-        for j in lane:
-            for (address, vid, key), _mode in accesses[j]:
-                index, zero = slots[vid]
-                if key is WILD:
-                    contract = self.compiled.var_ids.names[vid][0]
-                    addresses = [address] if address is not None else \
-                        [a for a, inst in self.world.by_address.items() if inst.contract.name == contract]
-                    for a in addresses:
-                        if a in ctx.storage:
-                            whole[(a, index)] = ctx.storage[a][index]
-                elif address in ctx.storage:
-                    exact[(address, index, key)] = ctx.storage[address][index].get(key, zero)
-            tx = txs[j]
-            adds = [(a, slots[v][0], k) for (a, v, k) in pure.get(j, ())]
-            items.append((j, (tx.function.contract.name, tx.function.name), tx.call, adds))
-        # marshal: several times faster than pickle for tuples of ints and strings
-        return marshal.dumps({"number": ctx.number, "timestamp": ctx.timestamp, "txs": items,
-                              "exact": list(exact.items()), "whole": list(whole.items())})
+    # ------------------------------------------------------------ one window on lanes
+    def run_window(self, ctx: Context, txs: list[Tx], lanes: list[list[int]], schedule, timing: dict):
+        """Plan, ship and run one window's lanes; returns (plan, parent's lane, failed lanes, stop)."""
+        self._ensure_pool()
+        self.windows += 1
+        workers = self._pool
+        faults, self.faults = self.faults, []
+        for k in range(len(lanes) - 1):
+            for fault in faults:
+                workers[k].send(fault.encode())
+        start = time.perf_counter()
+        plan = L.plan(ctx, txs, lanes, schedule.accesses, schedule.pure, self.compiled, self.world.by_address,
+                      self.windows, self.fn_keys, lambda k, message: workers[k].send(message))
+        L.poison(plan, ctx)
+        planned = time.perf_counter()
+        try:
+            replies = [0] * len(plan.workers)
+            escaped = [-1] * len(plan.workers)
+            dead = [False] * len(plan.workers)
 
-    def _dispatch(self, tasks: list[bytes], local: bytes) -> tuple[list, int]:
-        """Send one task per worker and run ``local`` here meanwhile; a worker that dies or hangs is
-        replaced and its task sent again once.  Returns the results in lane order (local first)."""
-        results: list = [None] * len(tasks)
-        failed = 0
-        pending = list(range(len(tasks)))
-        mine = None
+            def collect() -> None:
+                for k, wp in enumerate(plan.workers):
+                    while replies[k] < len(wp.messages) and not dead[k]:
+                        got = workers[k].reply(0)
+                        if got is None:
+                            break
+                        if got is False:
+                            dead[k] = True
+                            break
+                        self._take(plan, k, got, replies, escaped, timing)
+
+            live = L.run_live(ctx, txs, lanes[0], plan, collect if plan.workers else None)
+            ran = time.perf_counter()
+            failed, replaced = self._finish(plan, replies, escaped, dead, timing)
+            stop = L.first_untrusted(plan, live, [e if e >= 0 else f for e, f in zip(escaped, failed)])
+        except BaseException:
+            L.unpoison(plan)
+            raise
+        timing["slice"] += planned - start
+        timing["parent_lane"] += ran - planned
+        timing["wait"] += time.perf_counter() - ran
+        return plan, live, replaced, stop
+
+    def cut(self, plan, stop: int) -> int:
+        """Have every worker undo its lane from ``stop`` on and send its writes as of then.  A
+        worker that cannot (it died) moves ``stop`` back to its lane's first transaction."""
+        workers = self._pool
+        done: dict[int, int] = {}
+        while True:
+            for k, wp in enumerate(plan.workers):
+                if not wp.lane or wp.lane[0] >= stop:
+                    wp.writes = []
+                    continue
+                if done.get(k) == stop:
+                    continue
+                workers[k].send(marshal.dumps((self.windows, stop)))
+                got = workers[k].reply(self.timeout)
+                if not got:
+                    self._replace(k)
+                    wp.writes = []
+                    stop = wp.lane[0]
+                    break
+                wp.writes = got[3][0]
+                done[k] = stop
+            else:
+                return stop
+
+    def _take(self, plan, k: int, got, replies: list, escaped: list, timing: dict) -> None:
+        window, results, esc, writes, seconds = got
+        replies[k] += 1
+        timing["worker"] += seconds
+        if writes is not None:
+            wp = plan.workers[k]
+            wp.writes, wp.sums, wp.arith = writes
+        for item in results:
+            plan.results[item[0]] = item
+        if esc is not None and (escaped[k] < 0 or esc < escaped[k]):
+            escaped[k] = esc
+
+    def _finish(self, plan, replies: list, escaped: list, dead: list, timing: dict) -> list[int]:
+        """Wait for every worker's replies; a worker that dies or hangs is replaced and its lane sent
+        again once.  Returns, per worker lane, the first transaction without a result (or -1), and
+        how many workers were replaced."""
+        workers = self._pool
+        failed = [-1] * len(plan.workers)
+        replaced = 0
         for attempt in range(2):
-            faults, self.faults = self.faults, []
-            for k in pending:
-                worker = self._pool[k]
-                try:
-                    for fault in faults:
-                        worker.conn.send_bytes(fault.encode())
-                    worker.conn.send_bytes(tasks[k])
-                except OSError:
-                    pass
-            if mine is None:
-                mine = _run_lane(marshal.loads(local), self.functions, self.world.code, self.widths)
             deadline = time.monotonic() + self.timeout
             retry = []
-            for k in pending:
-                worker = self._pool[k]
-                try:
-                    if worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                        results[k] = marshal.loads(worker.conn.recv_bytes())
-                        continue
-                except (EOFError, OSError):
-                    pass
-                failed += 1
-                self._replace(k)
-                retry.append(k)
-            pending = retry
-            if not pending:
+            for k, wp in enumerate(plan.workers):
+                while replies[k] < len(wp.messages) and not dead[k]:
+                    got = workers[k].reply(max(0.0, deadline - time.monotonic()))
+                    if not got:
+                        dead[k] = True
+                        break
+                    self._take(plan, k, got, replies, escaped, timing)
+                if dead[k]:
+                    retry.append(k)
+            if not retry:
                 break
-        return [mine] + results, failed
+            for k in retry:
+                self._replace(k)
+                replaced += 1
+                if attempt == 0:
+                    replies[k] = 0
+                    dead[k] = False
+                    for message in plan.workers[k].messages:
+                        workers[k].send(message)
+                else:  # twice: its lane runs sequentially, from its first transaction
+                    wp = plan.workers[k]
+                    failed[k] = wp.lane[0]
+                    for j in wp.lane:
+                        plan.results.pop(j, None)
+        return failed, replaced
 
 
-def _merge(ctx: Context, got, adds: bool) -> bool:
-    """Apply one transaction's lane result to the block's state, in block order.
+class _Block:
+    """One block's run: windows in order, each inline or on lanes, and what was measured."""
 
-    False (and nothing applied) when the sequential run must decide from here: the lane did not
-    run it, it reverted on arithmetic while adding (its lane saw only its own lane's adds), or
-    one of its adds leaves 0 .. 2^256-1 in block order.
+    def __init__(self, ex: ParallelExecutor, ctx: Context, txs: list[Tx], progress) -> None:
+        self.ex, self.ctx, self.txs, self.progress = ex, ctx, txs, progress
+        table = ex.costs
+        self.cost = [table.get(tx.function, 0) if tx.fn is not None else 0 for tx in txs]
+        self.outcomes: list = [None] * len(txs)
+        # Measured as the block runs.
+        self.us_per_cost = US_PER_COST_UNIT
+        self.schedule_us = US_SCHEDULE_PER_TX
+        self.parent_us = US_PARENT_PER_ACCESS
+        self.accesses_per_tx: float | None = None
+        self.giant = 0.0        # the largest component's share of the last scheduled window
+        self.measured = False   # whether us_per_cost was measured on this block
+        # Reported.
+        self.windows = 0
+        self.on_lanes = 0
+        self.lane_count = 0
+        self.components = 0
+        self.failed = 0
+        self.fallback_from: int | None = None
+        self.why = ""
+        self.seconds = defaultdict(float)   # inline, schedule, slice, lanes, merge
+
+    # ---------------------------------------------------------- the model
+    def adaptive(self) -> None:
+        n = len(self.txs)
+        pos = self.inline(0, min(n, max(PROBE_MIN, min(PROBE_MAX, int(n * PROBE)))), "")
+        streak = 0      # windows run inline since the last one on lanes
+        first = True
+        while pos < n:
+            end = self.window_end(pos, WINDOW_US / 4 if first else WINDOW_US)
+            light, giant = self.predict(pos, end, with_schedule=True)
+            if light:
+                self.inline(pos, n, LIGHT)  # the figures will not change: no window would pay
+                return
+            if giant and streak < RETRY_EVERY:
+                pos = self.inline(pos, end, GIANT)
+                streak += 1
+                continue
+            first = False
+            streak = 0
+            pos = self.lanes(pos, end)
+
+    def window_end(self, pos: int, target_us: float) -> int:
+        """About ``target_us`` of inline execution from ``pos`` (a short tail joins the window)."""
+        n = len(self.txs)
+        sample = self.cost[pos:pos + 64]
+        per_tx = self.us_per_cost * max(1.0, sum(sample) / len(sample))
+        end = pos + min(n - pos, max(WINDOW_MIN, int(target_us / max(per_tx, 0.1))))
+        return n if n - end < WINDOW_MIN else end
+
+    def predict(self, pos: int, end: int, with_schedule: bool) -> tuple[bool, bool]:
+        """(too light, one giant component): whether lanes would not finish well before inline."""
+        w = self.ex.workers
+        inline_us = sum(self.cost[pos:end]) * self.us_per_cost
+        k = end - pos
+        accesses = self.accesses_per_tx if self.accesses_per_tx is not None else 4.0
+        overhead = k * accesses * self.parent_us * (w - 1) / w + US_ROUND_TRIP
+        if with_schedule:
+            overhead += k * self.schedule_us
+        gain = MIN_GAIN if with_schedule else 0.95  # scheduled already: any clear gain will do
+        light = overhead + inline_us / w >= gain * inline_us
+        giant = overhead + inline_us * max(self.giant, 1 / w) >= gain * inline_us
+        return light, giant
+
+    # ---------------------------------------------------------- inline
+    def inline(self, pos: int, end: int, why: str) -> int:
+        if end <= pos:
+            return pos
+        start = time.perf_counter()
+        self.outcomes[pos:end] = sequential.execute(self.ctx, self.txs[pos:end])
+        spent = (time.perf_counter() - start) * 1e6
+        self.seconds["inline"] += spent / 1e6
+        cost = sum(self.cost[pos:end])
+        if cost and end - pos >= PROBE_MIN:
+            measured = spent / cost
+            self.us_per_cost = measured if not self.measured else (self.us_per_cost + measured) / 2
+            self.measured = True
+        if why:
+            self.why = why
+        self._progress(end)
+        return end
+
+    # ---------------------------------------------------------- lanes
+    def lanes(self, pos: int, end: int, forced: bool = False) -> int:
+        ex, ctx = self.ex, self.ctx
+        txs = self.txs[pos:end]
+        costs = self.cost[pos:end]
+        start = time.perf_counter()
+        from ..schedule.components import partition
+
+        schedule = partition(ex.compiled, txs, ctx.storage, ctx.number, ctx.timestamp)
+        by_comp: dict[int, list[int]] = defaultdict(list)
+        comp_cost: dict[int, int] = defaultdict(int)
+        for j, c in enumerate(schedule.comp):
+            if txs[j].fn is not None:
+                by_comp[c].append(j)
+                comp_cost[c] += costs[j]
+        total = sum(comp_cost.values())
+        accesses = sum(map(len, schedule.accesses))
+        k = end - pos
+        self.accesses_per_tx = accesses / k if k else None
+        scheduled = time.perf_counter()
+        self.schedule_us = (scheduled - start) * 1e6 / max(k, 1)
+        self.giant = max(comp_cost.values(), default=0) / total if total else 1.0
+        seconds = self.seconds
+        seconds["schedule"] += scheduled - start
+        if not forced:
+            light, giant = self.predict(pos, end, with_schedule=False)
+            if light or giant or not total:
+                return self.inline(pos, end, LIGHT if light else GIANT)
+        t = time.perf_counter()
+        lanes = self.pack(by_comp, comp_cost, accesses / max(k, 1))
+        seconds["pack"] += time.perf_counter() - t
+        parent_before = seconds["slice"]
+        plan, live, failed, stop = ex.run_window(ctx, txs, lanes, schedule, seconds)
+        merging = time.perf_counter()
+        if stop is not None:
+            stop = ex.cut(plan, stop)
+        outcomes = L.settle(ctx, txs, plan, live, stop)
+        merged = time.perf_counter()
+        seconds["merge"] += merged - merging
+        if stop is not None:
+            outcomes[stop:] = sequential.execute(ctx, txs[stop:])
+            if self.fallback_from is None:
+                self.fallback_from = pos + stop
+        self.outcomes[pos:end] = outcomes
+        # What the parent spent for the workers (slicing, shipping, merging), per access it sliced.
+        if plan.accesses:
+            self.parent_us = ((seconds["slice"] - parent_before) + (merged - merging)) * 1e6 / plan.accesses
+        self.windows += 1
+        self.on_lanes += k if stop is None else stop
+        self.lane_count = max(self.lane_count, len(lanes))
+        self.components += len(by_comp)
+        self.failed += failed
+        self._progress(end)
+        return end
+
+    def pack(self, by_comp: dict, comp_cost: dict, accesses_per_tx: float) -> list[list[int]]:
+        """Components to lanes, largest first, each to the least loaded; the parent's lane (the
+        first) starts loaded with what the parent does for the others (slicing, merging)."""
+        w = self.ex.workers
+        load = [0.0] * w
+        total = sum(comp_cost.values())
+        txs = sum(len(js) for js in by_comp.values())
+        if self.us_per_cost > 0 and total:
+            parent_us = txs * accesses_per_tx * self.parent_us * (w - 1) / w
+            load[0] = parent_us / self.us_per_cost
+        out: list[list[int]] = [[] for _ in range(w)]
+        for c in sorted(by_comp, key=lambda c: (-comp_cost[c], c)):
+            k = load.index(min(load))
+            out[k].extend(by_comp[c])
+            load[k] += comp_cost[c]
+        if not out[0]:  # the parent always has a lane (it may be empty of work)
+            out.insert(0, out.pop(max(range(w), key=lambda i: len(out[i]))))
+        return [sorted(lane) for lane in out if lane] or [[]]
+
+    def _progress(self, done: int) -> None:
+        if self.progress is not None:
+            self.progress(done)
+
+    def report(self) -> dict:
+        if self.windows:
+            return {"mode": "parallel", "lanes": self.lane_count, "components": self.components,
+                    "windows": self.windows, "on_lanes": self.on_lanes, "fallback_from": self.fallback_from,
+                    "failed_lanes": self.failed, "why": self.why,
+                    "seconds": {k: round(v, 6) for k, v in self.seconds.items()}}
+        return {"mode": "inline", "why": self.why or "the block is too small", "lanes": 0,
+                "fallback_from": None, "failed_lanes": 0}
+
+
+# ================================================================== workers
+
+def _worker_main(tasks, replies, functions: dict, code: dict, widths: dict) -> None:
+    # The worker is forked from a parent holding the world: left on, the collector would walk all
+    # of it again and again.  Lanes make no reference cycles.
+    gc.freeze()
+    gc.disable()
+    worker = L.Worker(functions, code, widths)
+    while True:
+        try:
+            message = tasks.recv_bytes()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if message == b"stop":
+            return
+        if message == b"die":  # for the fault tests
+            os._exit(1)
+        if message == b"hang":
+            time.sleep(3600)
+            continue
+        replies.send_bytes(worker.handle(message))
+
+
+class _Worker:
+    """A worker process and two pipes: tasks to it, replies from it.
+
+    The parent writes tasks without ever blocking: what the pipe cannot take now waits in
+    ``pending`` and is written whenever the parent passes by (between its own transactions), so
+    the parent never waits for a busy worker and the two can never wait for each other.
     """
-    if got is None:
-        return False
-    outcome, writes, deltas = got
-    if outcome[0] == REVERTED and outcome[1] in ARITHMETIC and adds:
-        return False
-    storage = ctx.storage
-    sums = []
-    for (a, i, key), d in deltas:
-        value = storage[a][i].get(key, 0) + d
-        if not 0 <= value <= MAX:
+
+    PIPE_BYTES = 1 << 20
+
+    def __init__(self, ctx_mp, functions: dict, code: dict, widths: dict) -> None:
+        task_r, self.tasks = ctx_mp.Pipe(duplex=False)
+        self.replies, reply_w = ctx_mp.Pipe(duplex=False)
+        for conn in (self.tasks, self.replies):
+            try:
+                fcntl.fcntl(conn.fileno(), F_SETPIPE_SZ, self.PIPE_BYTES)
+            except OSError:
+                pass  # the system's limit: smaller pipes only mean more passes
+        self.process = ctx_mp.Process(target=_worker_main, args=(task_r, reply_w, functions, code, widths),
+                                      daemon=True)
+        self.process.start()
+        task_r.close()
+        reply_w.close()
+        self.fd = self.tasks.fileno()
+        os.set_blocking(self.fd, False)
+        self.pending: collections.deque = collections.deque()
+
+    def send(self, message: bytes) -> None:
+        self.pending.append(memoryview(struct.pack("!i", len(message)) + message))
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write what the pipe takes now; True when nothing is left to write."""
+        pending = self.pending
+        try:
+            while pending:
+                view = pending[0]
+                written = os.write(self.fd, view)
+                if written == len(view):
+                    pending.popleft()
+                else:
+                    pending[0] = view[written:]
+        except BlockingIOError:
             return False
-        sums.append(((a, i, key), value))
-    journal = ctx.journal
-    for (a, i, key), value in (*writes, *sums):
-        store = storage[a][i]
-        journal.append((store, key, store.get(key, 0)))
-        store[key] = value
-    return True
+        except OSError:
+            pending.clear()  # the worker is gone: the parent sees it when it waits for the reply
+        return True
 
+    def reply(self, timeout: float):
+        """The next reply: None when none came within ``timeout`` seconds, False if the worker is gone."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.flush():
+                # Both pipes full would be a deadlock: read while waiting to write.
+                ready, _, _ = select.select([self.replies], [self.fd], [], max(0.0, deadline - time.monotonic()))
+                if self.replies in ready:
+                    break
+                if not ready and time.monotonic() >= deadline:
+                    return None
+            if not self.replies.poll(max(0.0, deadline - time.monotonic())):
+                return None
+            return marshal.loads(self.replies.recv_bytes())
+        except (EOFError, OSError):
+            return False
 
-def _build(compiled, txs: list[Tx], ctx: Context):
-    from ..schedule.dag import build
-
-    return build(compiled, txs, ctx.storage, ctx.number, ctx.timestamp, keep_accesses=True)
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.tasks.close()
+        self.replies.close()
 
 
 def executor_for(chain, workers: int):

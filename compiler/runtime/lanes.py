@@ -1,0 +1,630 @@
+"""Lanes of one window of a block: what a worker gets, runs and returns; the parent's own lane.
+
+A window's transactions are split into lanes that share no location, except
+locations every access of the window only adds to (*pure adds*) and
+locations they only read.  The parent plans the lanes (:func:`plan`):
+
+- a **worker lane** gets exactly the slice of state its transactions'
+  accesses name (whole variables for wildcards), in chunks of transactions,
+  each chunk with the locations not sent before, so the worker starts on the
+  first chunk while the parent prepares the next.  It runs on that slice
+  (:class:`WorkerWindow`); a read or write of anything else, or a write to
+  a location it was only predicted to read, is an *escape*: the lane stops
+  there.  It returns each transaction's outcome, its writes and, for pure
+  adds, the amount added.  Locations travel as small integers: their
+  position in the order the parent sent them.
+- the **parent's lane** runs on the live state itself (:func:`run_live`):
+  no slice, no shipping, no merge.  So that it cannot see or overwrite what
+  the workers own, every location a worker lane writes or adds to is
+  *poisoned* meanwhile (any use of the poison value raises an escape; a
+  variable a worker writes as a whole is replaced by one that refuses every
+  access), and a write of the parent's lane to any location a worker lane
+  touches is an escape too.
+
+Then the parent finds the first transaction, in block order, from which the
+lanes cannot be trusted (:func:`first_untrusted`): an escape, a lane whose
+worker failed, an add to a location several lanes add to that leaves
+0 .. 2^256-1 in block order (or that reverted on arithmetic on its lane,
+which saw only its own lane's adds).  It undoes its own lane from there
+(its journal), removes the poison, applies the workers' results before that
+point in block order (:func:`settle`), and leaves the rest to the sequential
+executor.  So the result is exactly the sequential one.
+"""
+
+from __future__ import annotations
+
+import marshal
+import time
+from collections import defaultdict
+from typing import Any
+
+from ..schedule.compiled import WILD
+from .context import Context
+from .errors import Revert
+from .receipts import INVALID, OK, REVERTED
+
+MAX = (1 << 256) - 1
+ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
+R = 0
+CHUNK = 256        # transactions of a worker lane per message
+_NO_EVENTS = ()
+
+
+class Escape(Exception):
+    """A transaction touched state outside its predicted accesses."""
+
+
+class _Poison:
+    """Stands for a location a worker owns while the parent's lane runs: any use raises Escape."""
+
+    __slots__ = ()
+
+    def _escape(self, *args):
+        raise Escape("a location of another lane")
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _escape
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _escape
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __truediv__ = __rtruediv__ = _escape
+    __pow__ = __rpow__ = __and__ = __rand__ = __or__ = __ror__ = __xor__ = __rxor__ = _escape
+    __lshift__ = __rlshift__ = __rshift__ = __rrshift__ = __neg__ = __pos__ = __abs__ = _escape
+    __invert__ = __bool__ = __hash__ = __index__ = __int__ = __len__ = __iter__ = _escape
+
+    def __repr__(self) -> str:
+        return "<owned by another lane>"
+
+
+POISON = _Poison()
+_ABSENT = object()
+
+
+class _Slice(dict):
+    """A variable of which a worker holds only the keys its transactions may touch."""
+
+    __slots__ = ()
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            raise Escape(key) from None
+
+
+class _Missing(dict):
+    """A variable a lane must not touch at all."""
+
+    __slots__ = ()
+
+    def get(self, key, default=None):
+        raise Escape(key)
+
+
+# ====================================================================== planning
+
+class WorkerPlan:
+    """One worker lane: its messages, and the (store, key) of each location it was sent."""
+
+    def __init__(self, lane: list[int]) -> None:
+        self.lane = lane
+        self.messages: list[bytes] = []
+        self.slots: list[tuple[dict, Any]] = []
+        self.writes: list = []                      # the lane's final writes, from its last reply
+        self.sums: list = []                        # [(location number, [added, subtracted])]
+        self.arith: int | None = None               # its first add-making transaction to revert
+
+
+class Plan:
+    """The lanes of one window: the workers' plans and what guards the parent's lane."""
+
+    def __init__(self) -> None:
+        self.workers: list[WorkerPlan] = []
+        self.cross: set[tuple] = set()                 # (id(store), key) several lanes add to
+        self.cross_of: dict[int, list[tuple]] = {}     # parent's transaction -> [(store, key)] of those
+        self.cross_txs: set[int] = set()               # every transaction adding to one of those
+        self.initial: dict[tuple, int] = {}            # their values before the window
+        self.guarded: set[tuple] = set()               # (id(store), key) the parent may not write
+        self.guarded_whole: set[int] = set()           # id(store) of variables the parent may not write
+        self.owned: list[tuple[dict, Any]] = []        # what to poison
+        self.owned_whole: dict[tuple, None] = {}       # (address, index) of variables to hide
+        self.poisoned: list[tuple[dict, Any, Any]] = []   # (store, key, value before or _ABSENT)
+        self.swapped: list[tuple[list, int, dict]] = []   # (instance storage, index, the real variable)
+        self.accesses = 0                              # accesses sliced for the workers
+        self.results: dict[int, tuple] = {}            # window index -> a worker's result
+
+
+def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], pure: dict,
+         compiled, by_address: dict, window: int, fn_keys: dict, send) -> Plan:
+    """Slice the state for lanes[1:] (the workers) and note what guards it from lanes[0] (the parent).
+
+    ``accesses[j]`` are transaction j's instantiated ``((address, var id, key), mode)``;
+    ``pure`` maps each pure-add location to the transactions adding to it.  Each message is
+    handed to ``send(k, message)`` (worker lane k) as soon as it is made.  Nothing is poisoned
+    yet: see :func:`poison`.
+    """
+    p = Plan()
+    storage = ctx.storage
+    slots = compiled.slots
+    parent_adds: set = set()    # pure adds the parent's lane shares with a worker lane
+    adds_of: dict[int, list] = {}
+    adds_locs: set = set()      # pure adds shared by several lanes: they travel as deltas
+    if pure and len(lanes) > 1:
+        lane_of = {j: k for k, lane in enumerate(lanes) for j in lane}
+        for loc, who in pure.items():
+            ks = {lane_of.get(j, -1) for j in who}
+            if len(ks) < 2:
+                continue  # one lane's alone: its adds are exact there
+            if 0 in ks:
+                parent_adds.add(loc)
+            a, vid, key = loc
+            index, zero = slots[vid]
+            store = storage[a][index]
+            where = (id(store), key)
+            p.cross.add(where)
+            p.initial[where] = store.get(key, zero)
+            p.cross_txs.update(who)
+            adds_locs.add(loc)
+            for j in who:
+                if lane_of.get(j) == 0:
+                    p.cross_of.setdefault(j, []).append((store, key))
+                else:
+                    adds_of.setdefault(j, []).append(loc)
+    guarded, owned = p.guarded, p.owned
+    number, timestamp = ctx.number, ctx.timestamp
+    for lane in lanes[1:]:
+        wp = WorkerPlan(lane)
+        p.workers.append(wp)
+        index_of: dict[tuple, int] = {}
+        writable: list[bool] = []
+        sent_whole: dict[tuple, bool] = {}
+        for c in range(0, len(lane), CHUNK):
+            exact: list[tuple] = []
+            whole: list[tuple] = []
+            upgrades: list[int] = []
+            items = []
+            for j in lane[c:c + CHUNK]:
+                acc = accesses[j]
+                p.accesses += len(acc)
+                for loc, mode in acc:
+                    idx = index_of.get(loc)
+                    if idx is not None:
+                        if mode != R and not writable[idx]:
+                            writable[idx] = True
+                            upgrades.append(idx)
+                            if loc not in parent_adds:
+                                owned.append(wp.slots[idx])
+                        continue
+                    address, vid, key = loc
+                    index, zero = slots[vid]
+                    if key is WILD:
+                        _plan_whole(p, storage, compiled, by_address, address, vid, index, mode, sent_whole, whole)
+                        continue
+                    stores = storage.get(address)
+                    if stores is None:
+                        continue  # no contract there: the call reverts before touching it
+                    store = stores[index]
+                    idx = index_of[loc] = len(writable)
+                    wp.slots.append((store, key))
+                    writable.append(mode != R)
+                    exact.append((address, index, key, store.get(key, zero), mode != R))
+                    if loc not in parent_adds:
+                        guarded.add((id(store), key))
+                        if mode != R:
+                            owned.append((store, key))
+                tx = txs[j]
+                adds = [index_of[loc] for loc in adds_of[j] if loc in index_of] if j in adds_of else ()
+                items.append((j, fn_keys[tx.function], tx.call, adds))
+            last = c + CHUNK >= len(lane)
+            shared = [i for loc, i in index_of.items() if loc in adds_locs] if last else None
+            wp.messages.append(marshal.dumps((window, c == 0, number, timestamp, exact, whole, upgrades, items,
+                                              shared)))
+            send(len(p.workers) - 1, wp.messages[-1])
+    return p
+
+
+def _plan_whole(p: Plan, storage: dict, compiled, by_address: dict, address, vid: int, index: int,
+                mode: int, sent: dict, out: list) -> None:
+    """A wildcard access: the whole variable, of one instance or of every instance of its contract."""
+    contract = compiled.var_ids.names[vid][0]
+    addresses = [address] if address is not None else \
+        [a for a, inst in by_address.items() if inst.contract.name == contract]
+    for a in addresses:
+        if a not in storage:
+            continue
+        store = storage[a][index]
+        before = sent.get((a, index))
+        if before is None or (mode != R and not before):
+            sent[(a, index)] = mode != R
+            out.append((a, index, store, mode != R))  # sent again when it becomes writable
+        p.guarded_whole.add(id(store))
+        if mode != R:
+            p.owned_whole[(a, index)] = None
+
+
+def poison(p: Plan, ctx: Context) -> None:
+    """Hide what the workers own from the parent's lane (undone by :func:`unpoison`)."""
+    poisoned = p.poisoned
+    for store, key in p.owned:
+        poisoned.append((store, key, store.get(key, _ABSENT)))
+        store[key] = POISON
+    for a, index in p.owned_whole:
+        stores = ctx.storage[a]
+        p.swapped.append((stores, index, stores[index]))
+        stores[index] = _Missing()
+
+
+def unpoison(p: Plan) -> None:
+    for stores, index, real in reversed(p.swapped):
+        stores[index] = real
+    for store, key, value in reversed(p.poisoned):
+        if value is _ABSENT:
+            store.pop(key, None)
+        else:
+            store[key] = value
+    p.swapped.clear()
+    p.poisoned.clear()
+
+
+# ====================================================================== a worker's lane
+
+class WorkerWindow:
+    """A worker's state for one window: the slice received so far, and its lane's progress."""
+
+    def __init__(self, number: int, timestamp: int, code: dict, widths: dict) -> None:
+        self.widths = widths
+        self.storage: dict[int, list[dict]] = {}
+        self.where: dict[int, tuple[int, int]] = {}          # id(store) -> (address, index)
+        self.index_of: dict[tuple, int] = {}                 # (id(store), key) -> location number
+        self.stores: list[tuple[dict, Any]] = []
+        self.writable: list[bool] = []
+        self.whole_writable: set[int] = set()
+        self.ctx = Context(self.storage, code, number, timestamp)
+        self.marks: list[int] = []                           # journal mark of each transaction run
+        self.emarks: list[int] = []                          # ... its events mark
+        self.ran: list[int] = []                             # ... and its index in the window
+        self.escaped: int | None = None
+        self.shared: set[int] = set()                        # location numbers that travel as deltas
+        self.sums: dict[int, list[int]] = {}                 # shared location -> [added, subtracted]
+        self.arith: int | None = None                        # first add-making transaction to revert
+
+    def _stores(self, address: int) -> list[dict]:
+        stores = self.storage.get(address)
+        if stores is None:
+            stores = self.storage[address] = [_Missing() for _ in range(self.widths[address])]
+        return stores
+
+    def receive(self, exact: list, whole: list, upgrades: list) -> None:
+        for a, index, store_copy, can_write in whole:
+            stores = self._stores(a)
+            stores[index] = store_copy
+            self.where[id(store_copy)] = (a, index)
+            if can_write:
+                self.whole_writable.add(id(store_copy))
+        index_of, stores_list, writable = self.index_of, self.stores, self.writable
+        for a, index, key, value, can_write in exact:
+            stores = self._stores(a)
+            store = stores[index]
+            if type(store) is _Missing:
+                store = stores[index] = _Slice()
+                self.where[id(store)] = (a, index)
+            if type(store) is _Slice:
+                store[key] = value
+            index_of[(id(store), key)] = len(stores_list)
+            stores_list.append((store, key))
+            writable.append(can_write)
+        for idx in upgrades:
+            writable[idx] = True
+
+    def run(self, items: list, functions: dict) -> list:
+        """Run transactions; per transaction (index, outcome, deltas of its adds shared with
+        other lanes).  Stops at an escape."""
+        if self.escaped is not None:
+            return []
+        ctx = self.ctx
+        journal, events, stores = ctx.journal, ctx.events, self.stores
+        marks, ran = self.marks, self.ran
+        results = []
+        for index, fn_key, call, adds in items:
+            jmark, emark = len(journal), len(events)
+            try:
+                before = [stores[i][0][stores[i][1]] for i in adds] if adds else None
+                value = functions[fn_key](ctx, *call)
+            except Revert as r:
+                ctx.rollback(jmark, emark)
+                results.append((index, (REVERTED, r.reason, None, _NO_EVENTS), ()))
+                if adds and r.reason in ARITHMETIC and self.arith is None:
+                    self.arith = index  # its lane saw only its own lane's adds
+                continue
+            except (Escape, KeyError, IndexError):
+                ctx.rollback(jmark, emark)
+                self.escaped = index
+                break
+            marks.append(jmark)
+            self.emarks.append(emark)
+            ran.append(index)
+            deltas = ()
+            if adds:
+                deltas = [(i, stores[i][0][stores[i][1]] - b) for i, b in zip(adds, before)]
+                sums = self.sums
+                for i, d in deltas:
+                    pair = sums.get(i)
+                    if pair is None:
+                        pair = sums[i] = [0, 0]
+                    pair[d < 0] += d
+            results.append((index, (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS),
+                            deltas))
+        return results
+
+    def cut(self, stop: int) -> None:
+        """Undo every transaction from window index ``stop`` on."""
+        import bisect
+
+        k = bisect.bisect_left(self.ran, stop)
+        if k < len(self.ran):
+            self.ctx.rollback(self.marks[k], self.emarks[k])
+            del self.ran[k:], self.marks[k:], self.emarks[k:]
+        if self.escaped is not None and self.escaped >= stop:
+            self.escaped = None
+
+    def final_writes(self) -> list:
+        """What the lane left in each location it wrote: ``(location number, value)``, or
+        ``((address, index, key), value)`` in a variable sent whole.  Locations in ``shared`` (adds
+        shared with other lanes) travel as deltas instead.  A write the lane was not predicted to
+        make is an escape of the transaction that made it."""
+        journal = self.ctx.journal
+        index_of, writable, where = self.index_of, self.writable, self.where
+        seen: dict[tuple, int] = {}
+        for pos, (store, key, _old) in enumerate(journal):
+            loc = (id(store), key)
+            if loc not in seen:
+                seen[loc] = pos
+        out = []
+        shared = self.shared
+        first_bad = None
+        for (sid, key), pos in seen.items():
+            idx = index_of.get((sid, key))
+            store = journal[pos][0]
+            if idx is not None and writable[idx]:
+                if idx not in shared:
+                    out.append((idx, store[key]))
+            elif idx is None and sid in self.whole_writable:
+                out.append((where[sid] + (key,), store[key]))
+            elif first_bad is None or pos < first_bad:
+                first_bad = pos
+        if first_bad is not None:
+            import bisect
+
+            culprit = self.ran[bisect.bisect_right(self.marks, first_bad) - 1]
+            if self.escaped is None or culprit < self.escaped:
+                self.escaped = culprit
+        return out
+
+
+class Worker:
+    """What a worker process keeps between messages."""
+
+    def __init__(self, functions: dict, code: dict, widths: dict) -> None:
+        self.functions, self.code, self.widths = functions, code, widths
+        self.window: WorkerWindow | None = None
+
+    def handle(self, message: bytes) -> bytes:
+        """One message: (window, first, number, timestamp, exact, whole, upgrades, items, shared)
+        with ``shared`` None but in the window's last message; or (window, stop) to undo the
+        window's transactions from ``stop`` on.  Reply: (window, results, escaped, final writes
+        (after the last message or a cut) or None, seconds)."""
+        start = time.perf_counter()
+        got = marshal.loads(message)
+        if len(got) == 2:
+            window, stop = got
+            w = self.window
+            if w is None:
+                return marshal.dumps((window, [], None, [], 0.0))
+            w.cut(stop)
+            return marshal.dumps((window, [], w.escaped, (w.final_writes(), [], None),
+                                  time.perf_counter() - start))
+        window, first, number, timestamp, exact, whole, upgrades, items, shared = got
+        if first or self.window is None:
+            self.window = WorkerWindow(number, timestamp, self.code, self.widths)
+        w = self.window
+        w.receive(exact, whole, upgrades)
+        results = w.run(items, self.functions)
+        writes = None
+        if shared is not None:
+            w.shared = set(shared)
+            writes = (w.final_writes(), list(w.sums.items()), w.arith)
+        return marshal.dumps((window, results, w.escaped, writes, time.perf_counter() - start))
+
+
+# ====================================================================== the parent's lane
+
+class LiveLane:
+    """The parent's lane, run on the live state: outcomes, and how to undo it from any transaction."""
+
+    def __init__(self) -> None:
+        self.outcomes: dict[int, tuple] = {}
+        self.marks: list[tuple[int, int, int]] = []    # (transaction, journal mark, events mark)
+        self.deltas: dict[int, list] = {}              # transaction -> [((id(store), key), amount)]
+        self.sums: dict[tuple, list[int]] = {}         # (id(store), key) -> [added, subtracted]
+        self.arith: int | None = None
+        self.escaped: int | None = None
+
+
+def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, every: int = 32) -> LiveLane:
+    """Run the parent's lane; ``between()`` is called every ``every`` transactions (to feed the
+    workers and collect their replies)."""
+    out = LiveLane()
+    journal, events = ctx.journal, ctx.events
+    cross_of = p.cross_of
+    outcomes, marks = out.outcomes, out.marks
+    start_j, start_e = len(journal), len(events)
+    countdown = every
+    for j in lane:
+        if between is not None:
+            countdown -= 1
+            if not countdown:
+                between()
+                countdown = every
+        tx = txs[j]
+        jmark, emark = len(journal), len(events)
+        marks.append((j, jmark, emark))
+        adds = cross_of.get(j)
+        try:
+            before = [store.get(key, 0) for store, key in adds] if adds else None
+            value = tx.fn(ctx, *tx.call)
+        except Revert as r:
+            ctx.rollback(jmark, emark)
+            outcomes[j] = (REVERTED, r.reason, None, _NO_EVENTS)
+            if adds and r.reason in ARITHMETIC and out.arith is None:
+                out.arith = j
+            continue
+        except (Escape, KeyError, IndexError):
+            ctx.rollback(jmark, emark)
+            out.escaped = j
+            break
+        if value is POISON:
+            out.escaped = j
+            break
+        if adds:
+            deltas = out.deltas[j] = [((id(store), key), store.get(key, 0) - b)
+                                      for (store, key), b in zip(adds, before)]
+            sums = out.sums
+            for loc, d in deltas:
+                pair = sums.get(loc)
+                if pair is None:
+                    pair = sums[loc] = [0, 0]
+                pair[d < 0] += d
+        outcomes[j] = (OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS)
+    if p.guarded or p.guarded_whole or p.poisoned:
+        _check_live(ctx, out, p, start_j, start_e)
+    return out
+
+
+def _check_live(ctx: Context, out: LiveLane, p: Plan, start_j: int, start_e: int) -> None:
+    """An escape the parent's lane made without touching the poison: a write to a location a worker
+    lane uses (or of a poisoned value), or a poisoned value emitted."""
+    import bisect
+
+    guarded, guarded_whole = p.guarded, p.guarded_whole
+    journal, events = ctx.journal, ctx.events
+    bad_j = bad_e = None
+    for pos in range(start_j, len(journal)):
+        store, key, old = journal[pos]
+        if old is POISON or (id(store), key) in guarded or id(store) in guarded_whole or store[key] is POISON:
+            bad_j = pos
+            break
+    for pos in range(start_e, len(events)):
+        if any(arg is POISON for arg in events[pos][2]):
+            bad_e = pos
+            break
+    if bad_j is None and bad_e is None:
+        return
+    culprits = []
+    if bad_j is not None:
+        culprits.append(out.marks[bisect.bisect_right([m[1] for m in out.marks], bad_j) - 1][0])
+    if bad_e is not None:
+        culprits.append(out.marks[bisect.bisect_right([m[2] for m in out.marks], bad_e) - 1][0])
+    j = min(culprits)
+    if out.escaped is None or j < out.escaped:
+        out.escaped = j
+
+
+# ====================================================================== settling
+
+def first_untrusted(p: Plan, live: LiveLane, stops: list[int]) -> int | None:
+    """The first transaction (window index) from which the lanes' results cannot be kept.
+
+    ``stops`` holds, for each worker lane, the first transaction it did not run to completion
+    (its escape, or where a failed worker's results stop), or -1.
+    """
+    candidates = [j for j in stops if j >= 0]
+    if live.escaped is not None:
+        candidates.append(live.escaped)
+    if not p.cross:
+        return min(candidates, default=None)
+    # Adds several lanes make to one location: a transaction that reverted on arithmetic saw
+    # only its own lane's adds; otherwise, when the sum of every addition and that of every
+    # subtraction both stay in 0 .. 2^256-1, so does every sum in between, in any order.
+    candidates += [j for j in [live.arith] + [wp.arith for wp in p.workers] if j is not None]
+    totals = {loc: list(pair) for loc, pair in live.sums.items()}
+    for wp in p.workers:
+        for i, (plus, minus) in wp.sums:
+            store, key = wp.slots[i]
+            pair = totals.setdefault((id(store), key), [0, 0])
+            pair[0] += plus
+            pair[1] += minus
+    for loc, (plus, minus) in totals.items():
+        initial = p.initial[loc]
+        if initial + plus > MAX or initial + minus < 0:
+            j = _first_out_of_bounds(p, live, loc)
+            if j is not None:
+                candidates.append(j)
+    return min(candidates, default=None)
+
+
+def _first_out_of_bounds(p: Plan, live: LiveLane, loc: tuple) -> int | None:
+    """The first transaction whose add to ``loc`` leaves 0 .. 2^256-1 in block order."""
+    flow = [(j, d) for j, deltas in live.deltas.items() for where, d in deltas if where == loc]
+    for wp in p.workers:
+        for j in wp.lane:
+            got = p.results.get(j)
+            if got is not None:
+                for i, d in got[2]:
+                    if (id(wp.slots[i][0]), wp.slots[i][1]) == loc:
+                        flow.append((j, d))
+    value = p.initial[loc]
+    for j, d in sorted(flow):
+        value += d
+        if not 0 <= value <= MAX:
+            return j
+    return None
+
+
+def settle(ctx: Context, txs: list, p: Plan, live: LiveLane, stop: int | None) -> list:
+    """Keep what the lanes did before ``stop`` (all of it when None), in block order.
+
+    The parent's lane is undone from ``stop``, the poison removed, and each worker's final writes
+    (its replies to the last message, or to a cut at ``stop``) and its adds to locations other lanes
+    add to are applied.  Returns the window's outcomes before ``stop`` (None after)."""
+    n = len(txs)
+    end = n if stop is None else stop
+    for j, jmark, emark in live.marks:
+        if j >= end:
+            ctx.rollback(jmark, emark)
+            break
+    unpoison(p)
+    results, live_outcomes = p.results, live.outcomes
+    storage, journal = ctx.storage, ctx.journal
+    added: dict[tuple, list] = {}
+    for wp in p.workers:
+        slots = wp.slots
+        for w, value in wp.writes:
+            if type(w) is int:
+                store, key = slots[w]
+            else:
+                store, key = storage[w[0]][w[1]], w[2]
+            journal.append((store, key, store.get(key, 0)))
+            store[key] = value
+        if not p.cross:
+            continue
+        if stop is None:
+            deltas = [(i, plus + minus) for i, (plus, minus) in wp.sums]
+        else:
+            deltas = [(i, d) for j in wp.lane if j < end and j in results for i, d in results[j][2]]
+        for i, d in deltas:
+            store, key = slots[i]
+            total = added.get((id(store), key))
+            if total is None:
+                added[(id(store), key)] = [store, key, d]
+            else:
+                total[2] += d
+    for store, key, d in added.values():
+        old = store.get(key, 0)
+        journal.append((store, key, old))
+        store[key] = old + d
+    outcomes: list = [None] * n
+    for j in range(end):
+        got = results.get(j)
+        if got is not None:
+            outcomes[j] = got[1]
+        else:
+            tx = txs[j]
+            outcomes[j] = live_outcomes[j] if tx.fn is not None else (INVALID, tx.invalid, None, _NO_EVENTS)
+    return outcomes

@@ -1,0 +1,144 @@
+"""The connected components of a block's DAG, without the DAG: what the parallel executor needs.
+
+Two transactions of one component may depend on each other; two of different
+components never do, whatever order they run in.  :func:`partition` finds the
+same components as the weakly connected components of
+:func:`compiler.schedule.dag.build` (a test checks it), at a fraction of the
+cost: it keeps no edges, only, per location, who touched it and how.
+
+A location joins all its accessors into one component when someone writes it,
+or when it is both read and added to; a location only read, or only added to
+(a *pure add*), joins nobody.  A wildcard stands for every key of its
+variable (of one instance, or of every instance when its address is unknown).
+Keys are instantiated exactly as the DAG builder does: a key read from
+storage that an earlier transaction of the block may write is a wildcard.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..runtime.block import Tx, gc_paused
+from .compiled import WILD, Unresolved
+
+R, W, A = 0, 1, 2
+
+
+class Partition:
+    """Components of a block: ``comp[j]`` is a representative of transaction j's component."""
+
+    def __init__(self, comp: list[int], accesses: list[list], pure: dict[tuple, list[int]], cost: list[int]) -> None:
+        self.comp = comp
+        self.accesses = accesses        # per transaction, its ((address, var id, key), mode)
+        self.pure = pure                # pure-add location -> the transactions adding to it
+        self.cost = cost
+
+
+def partition(compiled, txs: list[Tx], storage: dict[int, list[dict]], number: int = 0,
+              timestamp: int = 0) -> Partition:
+    with gc_paused():
+        return _partition(compiled, txs, storage, number, timestamp)
+
+
+def _partition(compiled, txs: list[Tx], storage: dict, number: int, timestamp: int) -> Partition:
+    slots = compiled.slots
+    written: set = set()          # locations an earlier transaction may write or add to
+    wild_written: set = set()     # (address or None, var id) an earlier transaction writes as a whole
+
+    def read(address: int, vid: int, key: Any) -> Any:
+        if (address, vid, key) in written or (address, vid) in wild_written or (None, vid) in wild_written:
+            raise Unresolved
+        index, zero = slots[vid]
+        return storage[address][index].get(key, zero)
+
+    immutable: dict[tuple, Any] = {}
+
+    def imm(address: int, vid: int, key: Any) -> Any:
+        loc = (address, vid, key)
+        try:
+            return immutable[loc]
+        except KeyError:
+            index, zero = slots[vid]
+            value = immutable[loc] = storage[address][index].get(key, zero)
+            return value
+
+    entries = compiled.by_function_object
+    n = len(txs)
+    accesses: list[list] = []
+    cost: list[int] = []
+    # Per location: [accessors, modes seen as a bit set (1 read, 2 write, 4 add)].
+    touched: dict[tuple, list] = {}
+    wild: list[tuple[int, tuple, int]] = []
+    for j, tx in enumerate(txs):
+        entry = entries.get(tx.function) if tx.fn is not None else None
+        if entry is None:
+            accesses.append([])
+            cost.append(0)
+            continue
+        cost.append(entry.cost)
+        out: list = []
+        entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out, imm)
+        accesses.append(out)
+        for loc, mode in out:
+            if loc[2] is WILD:
+                wild.append((j, loc, mode))
+                if mode != R:
+                    wild_written.add((loc[0], loc[1]))
+                continue
+            st = touched.get(loc)
+            if st is None:
+                touched[loc] = [[j], 1 << mode]
+            else:
+                st[0].append(j)
+                st[1] |= 1 << mode
+            if mode != R:
+                written.add(loc)
+
+    parent = list(range(n))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    def join(group: list[int]) -> None:
+        root = find(group[0])
+        for j in group[1:]:
+            r = find(j)
+            if r != root:
+                parent[r] = root
+
+    pure: dict[tuple, list[int]] = {}
+    wild_vars = {loc[1] for _, loc, _ in wild}
+    for loc, (who, modes) in touched.items():
+        if modes & 2 or modes == 5:  # written, or read and added to
+            if len(who) > 1:
+                join(who)
+        elif modes == 4 and loc[1] not in wild_vars:
+            pure[loc] = who
+    if wild:
+        _join_wildcards(wild, touched, join)
+    return Partition([find(j) for j in range(n)], accesses, pure, cost)
+
+
+def _join_wildcards(wild: list, touched: dict, join) -> None:
+    """A wildcard access conflicts with every access of its variable's keys, and with other
+    wildcards of the variable, unless both only read."""
+    by_var: dict[int, list[tuple[tuple, list, int]]] = {}
+    for loc, (who, modes) in touched.items():
+        by_var.setdefault(loc[1], []).append((loc, who, modes))
+    for j, (address, vid, _), mode in wild:
+        group = [j]
+        for loc, who, modes in by_var.get(vid, ()):
+            if address is not None and loc[0] != address:
+                continue
+            if mode != R:
+                group += who
+            elif modes & 6:  # a read of every key meets each writer and adder
+                group += who
+        for k, (a2, v2, _), m2 in wild:
+            if v2 == vid and k != j and (mode != R or m2 != R) and (address is None or a2 in (None, address)):
+                group.append(k)
+        if len(group) > 1:
+            join(group)

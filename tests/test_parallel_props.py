@@ -1,0 +1,75 @@
+"""Properties of the parallel executor on random blocks over every example contract (the demo world).
+
+- Its result is the sequential one, bit for bit, for 1 to 4 workers and any cut of the block into
+  windows; the sequential reference runs with the soundness checker on (every access inside its
+  summary).
+- The components it runs apart are never finer than those of the block's DAG.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.runtime.block import prepare
+from compiler.runtime.parallel import ParallelExecutor
+from compiler.schedule import dag
+from compiler.schedule.components import partition
+from runtime_helpers import fork_chain, raw_block
+from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
+
+
+@pytest.fixture(scope="module")
+def executors(funded):
+    """One executor per worker count, shared by every example (their workers persist)."""
+    base, _ = funded
+    made = {}
+    for workers in (1, 2, 3, 4):
+        ex = ParallelExecutor(base.world, lambda: base.compiled_summaries, workers, timeout=30.0)
+        ex.force = True
+        made[workers] = ex
+    yield made
+    for ex in made.values():
+        ex.close()
+
+
+@settings(SETTINGS, max_examples=80)
+@given(data=st.data())
+def test_parallel_equals_sequential_on_random_blocks(funded, executors, data):
+    base, meta = funded
+    txs = data.draw(blocks(meta), label="block")
+    number = data.draw(st.sampled_from(NUMBERS), label="number")
+    workers = data.draw(st.integers(1, 4), label="workers")
+    window = data.draw(st.sampled_from([None, 1, 3, 8]), label="window")
+    raw = raw_block(txs)
+    expected = fork_chain(base).run_block(raw, number=number, check_accesses=True)
+    chain = fork_chain(base)
+    ex = executors[workers]
+    ex.force_window = window
+    chain._parallel = ex
+    got = chain.run_block(raw, number=number, executor="parallel", workers=workers)
+    assert got.receipts_json == expected.receipts_json
+    assert got.state_root == expected.state_root
+    assert ex.last["mode"] == "parallel"
+
+
+@settings(SETTINGS, max_examples=60)
+@given(data=st.data())
+def test_components_are_never_finer_than_the_dags(funded, data):
+    base, meta = funded
+    txs = data.draw(blocks(meta), label="block")
+    number = data.draw(st.sampled_from(NUMBERS), label="number")
+    prepared = prepare(base.world, raw_block(txs))
+    compiled = base.compiled_summaries
+    storage = base.ctx.storage
+    s = dag.build(compiled, prepared, storage, number, 12 * number, keep_accesses=True)
+    p = partition(compiled, prepared, storage, number, 12 * number)
+    assert p.accesses == s.accesses
+    mine = p.comp
+    for i, j in zip(s.sources, s.targets):
+        assert mine[i] == mine[j], (i, j)
+    # ... and no coarser where no wildcard is involved: the same components.
+    if not any(loc[2] is dag.WILD for acc in p.accesses for loc, _ in acc):
+        theirs = s.component_ids()
+        assert len(set(theirs)) == len(set(mine))
