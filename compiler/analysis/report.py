@@ -160,18 +160,24 @@ def cache_store(key: str, data: dict) -> None:
 
 # ---------------------------------------------------------------- rendering
 
+def render_function(fn: dict) -> list[str]:
+    """One function of the report (a :func:`function_json`): its head, then one line per access."""
+    view = " view" if fn.get("view") else ""
+    lines = [f"{fn['contract']}.{fn['function']}{view}  (worst-case cost {fn['cost']})"]
+    if not fn["accesses"]:
+        lines.append("    touches no storage")
+    width = max((len(_where(a)) for a in fn["accesses"]), default=0)
+    for a in fn["accesses"]:
+        cond = f"  when {a['condition']}" if a["condition"] else ""
+        alias = f"  (read+write if {a['alias']})" if a.get("alias") else ""
+        lines.append(f"    {a['mode']:5s}  {_where(a):{width}s}  [{a['kind']}]{cond}{alias}")
+    return lines
+
+
 def render_text(analysis: Analysis) -> str:
     lines: list[str] = []
     for fn in analysis.functions:
-        view = " view" if fn.get("view") else ""
-        lines.append(f"{fn['contract']}.{fn['function']}{view}  (worst-case cost {fn['cost']})")
-        if not fn["accesses"]:
-            lines.append("    touches no storage")
-        width = max((len(_where(a)) for a in fn["accesses"]), default=0)
-        for a in fn["accesses"]:
-            cond = f"  when {a['condition']}" if a["condition"] else ""
-            alias = f"  (read+write if {a['alias']})" if a.get("alias") else ""
-            lines.append(f"    {a['mode']:5s}  {_where(a):{width}s}  [{a['kind']}]{cond}{alias}")
+        lines += render_function(fn)
         lines.append("")
     names = [f"{f['contract']}.{f['function']}" for f in analysis.functions]
     verdicts = {(c["a"], c["b"]): c for c in analysis.conflicts}

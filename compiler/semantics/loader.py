@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Mapping
 
 from ..diagnostics import Diagnostic, Diagnostics
 from ..syntax import ast
@@ -22,11 +22,13 @@ class SourceCache:
     """Source texts and parsed modules, each file read and parsed once.
 
     ``overlays`` holds unsaved editor buffers by resolved path; they win over the disk.
+    Pass one mapping to several caches to let them all see the same buffers (the
+    language server keeps one cache per open document and one table of buffers).
     """
 
-    def __init__(self, reader: Reader = read_file) -> None:
+    def __init__(self, reader: Reader = read_file, overlays: Mapping[Path, str] | None = None) -> None:
         self._reader = reader
-        self.overlays: dict[Path, str] = {}
+        self.overlays: Mapping[Path, str] = overlays if overlays is not None else {}
         self._parsed: dict[tuple[Path, str], tuple[str, ast.Module | None, list[Diagnostic]]] = {}
 
     def read(self, path: Path) -> str:

@@ -26,12 +26,15 @@ class Node:
 
 @dataclass(eq=False)
 class TypeExpr(Node):
-    pass
+    """A type as written; ``str()`` gives it back as source text (``map<address, u256>``)."""
 
 
 @dataclass(eq=False)
 class NamedType(TypeExpr):
     name: str
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @dataclass(eq=False)
@@ -39,16 +42,26 @@ class MapType(TypeExpr):
     key: TypeExpr
     value: TypeExpr
 
+    def __str__(self) -> str:
+        return f"map<{self.key}, {self.value}>"
+
 
 @dataclass(eq=False)
 class ArrayType(TypeExpr):
     elem: TypeExpr
     size: "Expr"  # an IntLit or a Name of a constant
 
+    def __str__(self) -> str:
+        size = self.size.text if isinstance(self.size, IntLit) else getattr(self.size, "id", "?")
+        return f"array<{self.elem}, {size}>"
+
 
 @dataclass(eq=False)
 class TupleType(TypeExpr):
     items: list[TypeExpr]
+
+    def __str__(self) -> str:
+        return "(" + ", ".join(map(str, self.items)) + ")"
 
 
 # ------------------------------------------------------------ expressions
