@@ -274,7 +274,8 @@ def schedule(
 @app.command()
 @guarded
 def bench(
-    workloads: str = typer.Option("transfers,swaps", "--workloads", help="Comma-separated lane gen workloads."),
+    workloads: str = typer.Option("transfers,swaps,savings", "--workloads",
+                                  help="Comma-separated lane gen workloads."),
     accounts: str = typer.Option("2,10,100,1000,10000", "--accounts", help="Comma-separated account counts "
                                  "(the contention grid of Block-STM)."),
     workers: str = typer.Option("1,2", "--workers", help="Comma-separated worker counts."),
@@ -295,11 +296,13 @@ def bench(
             raise LaneError(f"{what} must be positive integers", code="usage")
         return values
 
+    from .workload import WORKLOADS
+
     names = [w.strip() for w in workloads.split(",") if w.strip()]
-    unknown = [w for w in names if w not in ("transfers", "swaps", "defi")]
+    unknown = harness.check_workloads(names)
     if not names or unknown:
         raise LaneError(f"unknown workload {unknown[0] if unknown else workloads!r} "
-                        "(choose from transfers, swaps, defi)", code="usage")
+                        f"(choose from {', '.join(WORKLOADS)})", code="usage")
     rows = harness.bench(names, numbers(accounts, "--accounts"), numbers(workers, "--workers"), transactions,
                          repeat, out=print)
     if out is not None:

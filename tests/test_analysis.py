@@ -201,6 +201,12 @@ EXAMPLE_VERDICTS = [
     ("staking", "Staking.claim", "Staking.staked_balance", NEVER),
     ("staking", "Staking.notify_reward", "Staking.rate", ALWAYS),
     ("staking", "Staking.earned", "Staking.earned", NEVER),
+    # Savings: each account on its own clock; every call adds to total_interest, which commutes.
+    ("savings", "Savings.accrue", "Savings.accrue", when("a.sender == b.sender")),
+    ("savings", "Savings.accrue", "Savings.balance_of", when("a.sender == b.account")),
+    ("savings", "Savings.accrue", "Savings.fund", NEVER),
+    ("savings", "Savings.withdraw", "Savings.withdraw", ALWAYS),  # both pay out of balances[self]
+    ("savings", "Savings.balance_of", "Savings.balance_of", NEVER),
 ]
 
 

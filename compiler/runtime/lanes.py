@@ -108,7 +108,8 @@ class WorkerPlan:
         self.messages: list[bytes] = []
         self.slots: list[tuple[dict, Any]] = []
         self.writes: list = []                      # the lane's final writes, from its last reply
-        self.sums: list = []                        # [(location number, [added, subtracted])]
+        self.extent: list = []                      # [(location number, lowest, highest, last value)]
+        self.adds: dict[int, list[int]] = {}        # transaction -> its shared adds' location numbers
         self.arith: int | None = None               # its first add-making transaction to revert
 
 
@@ -121,7 +122,8 @@ class Plan:
         self.cross_of: dict[int, list[tuple]] = {}     # parent's transaction -> [(store, key)] of those
         self.cross_txs: set[int] = set()               # every transaction adding to one of those
         self.initial: dict[tuple, int] = {}            # their values before the window
-        self.guarded: set[tuple] = set()               # (id(store), key) the parent may not write
+        self.guarded: set[tuple] = set()               # (id(store), key) workers read: the parent may not write
+        self.guarded_stores: set[int] = set()          # the id(store) of those
         self.guarded_whole: set[int] = set()           # id(store) of variables the parent may not write
         self.owned: list[tuple[dict, Any]] = []        # what to poison
         self.owned_whole: dict[tuple, None] = {}       # (address, index) of variables to hide
@@ -167,7 +169,7 @@ def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], 
                     p.cross_of.setdefault(j, []).append((store, key))
                 else:
                     adds_of.setdefault(j, []).append(loc)
-    guarded, owned = p.guarded, p.owned
+    guarded, guarded_stores, owned = p.guarded, p.guarded_stores, p.owned
     number, timestamp = ctx.number, ctx.timestamp
     for lane in lanes[1:]:
         wp = WorkerPlan(lane)
@@ -205,12 +207,15 @@ def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], 
                     wp.slots.append((store, key))
                     writable.append(mode != R)
                     exact.append((address, index, key, store.get(key, zero), mode != R))
-                    if loc not in parent_adds:
+                    if mode == R:
                         guarded.add((id(store), key))
-                        if mode != R:
-                            owned.append((store, key))
+                        guarded_stores.add(id(store))
+                    elif loc not in parent_adds:
+                        owned.append((store, key))
                 tx = txs[j]
-                adds = [index_of[loc] for loc in adds_of[j] if loc in index_of] if j in adds_of else ()
+                adds = ()
+                if j in adds_of:
+                    adds = wp.adds[j] = [index_of[loc] for loc in adds_of[j] if loc in index_of]
                 items.append((j, fn_keys[tx.function], tx.call, adds))
             last = c + CHUNK >= len(lane)
             shared = [i for loc, i in index_of.items() if loc in adds_locs] if last else None
@@ -282,7 +287,7 @@ class WorkerWindow:
         self.ran: list[int] = []                             # ... and its index in the window
         self.escaped: int | None = None
         self.shared: set[int] = set()                        # location numbers that travel as deltas
-        self.sums: dict[int, list[int]] = {}                 # shared location -> [added, subtracted]
+        self.trail: dict[int, list[int]] = {}                # shared location -> its values after each add
         self.arith: int | None = None                        # first add-making transaction to revert
 
     def _stores(self, address: int) -> list[dict]:
@@ -314,8 +319,8 @@ class WorkerWindow:
             writable[idx] = True
 
     def run(self, items: list, functions: dict) -> list:
-        """Run transactions; per transaction (index, outcome, deltas of its adds shared with
-        other lanes).  Stops at an escape."""
+        """Run transactions; per transaction (index, outcome, the values its adds to locations
+        shared with other lanes left).  Stops at an escape."""
         if self.escaped is not None:
             return []
         ctx = self.ctx
@@ -325,7 +330,6 @@ class WorkerWindow:
         for index, fn_key, call, adds in items:
             jmark, emark = len(journal), len(events)
             try:
-                before = [stores[i][0][stores[i][1]] for i in adds] if adds else None
                 value = functions[fn_key](ctx, *call)
             except Revert as r:
                 ctx.rollback(jmark, emark)
@@ -340,17 +344,18 @@ class WorkerWindow:
             marks.append(jmark)
             self.emarks.append(emark)
             ran.append(index)
-            deltas = ()
+            vals = ()
             if adds:
-                deltas = [(i, stores[i][0][stores[i][1]] - b) for i, b in zip(adds, before)]
-                sums = self.sums
-                for i, d in deltas:
-                    pair = sums.get(i)
-                    if pair is None:
-                        pair = sums[i] = [0, 0]
-                    pair[d < 0] += d
+                vals = tuple(stores[i][0][stores[i][1]] for i in adds)
+                trail = self.trail
+                for i, v in zip(adds, vals):
+                    t = trail.get(i)
+                    if t is None:
+                        trail[i] = [v]
+                    else:
+                        t.append(v)
             results.append((index, (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS),
-                            deltas))
+                            vals))
         return results
 
     def cut(self, stop: int) -> None:
@@ -429,7 +434,7 @@ class Worker:
         writes = None
         if shared is not None:
             w.shared = set(shared)
-            writes = (w.final_writes(), list(w.sums.items()), w.arith)
+            writes = (w.final_writes(), [(i, min(t), max(t), t[-1]) for i, t in w.trail.items()], w.arith)
         return marshal.dumps((window, results, w.escaped, writes, time.perf_counter() - start))
 
 
@@ -441,8 +446,7 @@ class LiveLane:
     def __init__(self) -> None:
         self.outcomes: dict[int, tuple] = {}
         self.marks: list[tuple[int, int, int]] = []    # (transaction, journal mark, events mark)
-        self.deltas: dict[int, list] = {}              # transaction -> [((id(store), key), amount)]
-        self.sums: dict[tuple, list[int]] = {}         # (id(store), key) -> [added, subtracted]
+        self.trail: list[tuple] = []                   # (transaction, id(store), key, value after it)
         self.arith: int | None = None
         self.escaped: int | None = None
 
@@ -453,7 +457,7 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
     out = LiveLane()
     journal, events = ctx.journal, ctx.events
     cross_of = p.cross_of
-    outcomes, marks = out.outcomes, out.marks
+    outcomes, marks, trail = out.outcomes, out.marks, out.trail
     start_j, start_e = len(journal), len(events)
     countdown = every
     for j in lane:
@@ -467,7 +471,6 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
         marks.append((j, jmark, emark))
         adds = cross_of.get(j)
         try:
-            before = [store.get(key, 0) for store, key in adds] if adds else None
             value = tx.fn(ctx, *tx.call)
         except Revert as r:
             ctx.rollback(jmark, emark)
@@ -483,16 +486,10 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
             out.escaped = j
             break
         if adds:
-            deltas = out.deltas[j] = [((id(store), key), store.get(key, 0) - b)
-                                      for (store, key), b in zip(adds, before)]
-            sums = out.sums
-            for loc, d in deltas:
-                pair = sums.get(loc)
-                if pair is None:
-                    pair = sums[loc] = [0, 0]
-                pair[d < 0] += d
+            for store, key in adds:
+                trail.append((j, id(store), key, store.get(key, 0)))
         outcomes[j] = (OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS)
-    if p.guarded or p.guarded_whole or p.poisoned:
+    if p.workers:
         _check_live(ctx, out, p, start_j, start_e)
     return out
 
@@ -502,12 +499,14 @@ def _check_live(ctx: Context, out: LiveLane, p: Plan, start_j: int, start_e: int
     lane uses (or of a poisoned value), or a poisoned value emitted."""
     import bisect
 
-    guarded, guarded_whole = p.guarded, p.guarded_whole
+    guarded, guarded_stores, guarded_whole = p.guarded, p.guarded_stores, p.guarded_whole
     journal, events = ctx.journal, ctx.events
     bad_j = bad_e = None
     for pos in range(start_j, len(journal)):
         store, key, old = journal[pos]
-        if old is POISON or (id(store), key) in guarded or id(store) in guarded_whole or store[key] is POISON:
+        sid = id(store)
+        if (old is POISON or store[key] is POISON or sid in guarded_whole
+                or (sid in guarded_stores and (sid, key) in guarded)):
             bad_j = pos
             break
     for pos in range(start_e, len(events)):
@@ -540,19 +539,25 @@ def first_untrusted(p: Plan, live: LiveLane, stops: list[int]) -> int | None:
     if not p.cross:
         return min(candidates, default=None)
     # Adds several lanes make to one location: a transaction that reverted on arithmetic saw
-    # only its own lane's adds; otherwise, when the sum of every addition and that of every
-    # subtraction both stay in 0 .. 2^256-1, so does every sum in between, in any order.
+    # only its own lane's adds.  Otherwise each lane's own running values stayed in bounds, and
+    # in block order the location is its value before plus what each lane had added so far: when
+    # the lowest and the highest sums of that kind are in bounds, so is every one.
     candidates += [j for j in [live.arith] + [wp.arith for wp in p.workers] if j is not None]
-    totals = {loc: list(pair) for loc, pair in live.sums.items()}
+    extents: dict[tuple, list[tuple[int, int]]] = defaultdict(list)
+    mine: dict[tuple, list[int]] = defaultdict(list)
+    for _, sid, key, v in live.trail:
+        mine[(sid, key)].append(v)
+    for loc, values in mine.items():
+        extents[loc].append((min(values), max(values)))
     for wp in p.workers:
-        for i, (plus, minus) in wp.sums:
+        for i, lo, hi, _last in wp.extent:
             store, key = wp.slots[i]
-            pair = totals.setdefault((id(store), key), [0, 0])
-            pair[0] += plus
-            pair[1] += minus
-    for loc, (plus, minus) in totals.items():
+            extents[(id(store), key)].append((lo, hi))
+    for loc, ranges in extents.items():
         initial = p.initial[loc]
-        if initial + plus > MAX or initial + minus < 0:
+        low = initial + sum(min(lo, initial) - initial for lo, _ in ranges)
+        high = initial + sum(max(hi, initial) - initial for _, hi in ranges)
+        if low < 0 or high > MAX:
             j = _first_out_of_bounds(p, live, loc)
             if j is not None:
                 candidates.append(j)
@@ -561,15 +566,25 @@ def first_untrusted(p: Plan, live: LiveLane, stops: list[int]) -> int | None:
 
 def _first_out_of_bounds(p: Plan, live: LiveLane, loc: tuple) -> int | None:
     """The first transaction whose add to ``loc`` leaves 0 .. 2^256-1 in block order."""
-    flow = [(j, d) for j, deltas in live.deltas.items() for where, d in deltas if where == loc]
+    initial = p.initial[loc]
+    flow = []
+    prev = initial
+    for j, sid, key, v in live.trail:
+        if (sid, key) == loc:
+            flow.append((j, v - prev))
+            prev = v
     for wp in p.workers:
+        prev = initial
         for j in wp.lane:
             got = p.results.get(j)
-            if got is not None:
-                for i, d in got[2]:
-                    if (id(wp.slots[i][0]), wp.slots[i][1]) == loc:
-                        flow.append((j, d))
-    value = p.initial[loc]
+            if got is None or not got[2]:
+                continue
+            tx_adds = wp.adds.get(j, ())
+            for i, v in zip(tx_adds, got[2]):
+                if (id(wp.slots[i][0]), wp.slots[i][1]) == loc:
+                    flow.append((j, v - prev))
+                    prev = v
+    value = initial
     for j, d in sorted(flow):
         value += d
         if not 0 <= value <= MAX:
@@ -605,9 +620,17 @@ def settle(ctx: Context, txs: list, p: Plan, live: LiveLane, stop: int | None) -
         if not p.cross:
             continue
         if stop is None:
-            deltas = [(i, plus + minus) for i, (plus, minus) in wp.sums]
+            deltas = [(i, last - p.initial[(id(slots[i][0]), slots[i][1])]) for i, _lo, _hi, last in wp.extent]
         else:
-            deltas = [(i, d) for j in wp.lane if j < end and j in results for i, d in results[j][2]]
+            last_value: dict[int, int] = {}
+            for j in wp.lane:
+                if j >= end:
+                    break
+                got = results.get(j)
+                if got is not None and got[2]:
+                    for i, v in zip(wp.adds.get(j, ()), got[2]):
+                        last_value[i] = v
+            deltas = [(i, v - p.initial[(id(slots[i][0]), slots[i][1])]) for i, v in last_value.items()]
         for i, d in deltas:
             store, key = slots[i]
             total = added.get((id(store), key))

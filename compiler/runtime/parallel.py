@@ -212,7 +212,7 @@ class ParallelExecutor:
         timing["worker"] += seconds
         if writes is not None:
             wp = plan.workers[k]
-            wp.writes, wp.sums, wp.arith = writes
+            wp.writes, wp.extent, wp.arith = writes
         for item in results:
             plan.results[item[0]] = item
         if esc is not None and (escaped[k] < 0 or esc < escaped[k]):
