@@ -241,6 +241,11 @@ def test_lane_bench_measures_both_executors(tmp_path):
         assert {(run["workers"], run["forced"]) for run in row["runs"]} == {(2, False), (2, True)}
         forced = next(run for run in row["runs"] if run["forced"])
         assert forced["mode"] == "parallel" and forced["ideal"] == min(2, row["parallelism"])
+        # Scheduling is measured apart, and the execution speed-up leaves it (and decoding) out.
+        assert forced["schedule_s"] > 0 and forced["parts"]["schedule"] > 0
+        assert forced["speedup"] == pytest.approx(row["sequential_s"] / forced["seconds"])
+        execution = forced["seconds"] - row["decode_s"] - forced["schedule_s"]
+        assert forced["execution_speedup"] == pytest.approx((row["sequential_s"] - row["decode_s"]) / execution)
     # Fewer accounts, more contention: less parallelism in the DAG.
     assert rows[0]["parallelism"] < rows[1]["parallelism"]
     assert "2 workers lanes:" in proc.stdout

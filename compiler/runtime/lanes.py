@@ -150,12 +150,11 @@ def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], 
     adds_locs: set = set()      # pure adds shared by several lanes: they travel as deltas
     if pure and len(lanes) > 1:
         lane_of = {j: k for k, lane in enumerate(lanes) for j in lane}
+        cross_of = p.cross_of
         for loc, who in pure.items():
             ks = {lane_of.get(j, -1) for j in who}
             if len(ks) < 2:
                 continue  # one lane's alone: its adds are exact there
-            if 0 in ks:
-                parent_adds.add(loc)
             a, vid, key = loc
             index, zero = slots[vid]
             store = storage[a][index]
@@ -164,64 +163,85 @@ def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], 
             p.initial[where] = store.get(key, zero)
             p.cross_txs.update(who)
             adds_locs.add(loc)
-            for j in who:
-                if lane_of.get(j) == 0:
-                    p.cross_of.setdefault(j, []).append((store, key))
+            if 0 in ks:
+                parent_adds.add(loc)
+                mine = (store, key)
+                for j in [j for j in who if lane_of.get(j) == 0]:
+                    got = cross_of.get(j)
+                    if got is None:
+                        cross_of[j] = [mine]
+                    else:
+                        got.append(mine)
+            for j in [j for j in who if lane_of.get(j, 0) != 0]:
+                got = adds_of.get(j)
+                if got is None:
+                    adds_of[j] = [loc]
                 else:
-                    adds_of.setdefault(j, []).append(loc)
+                    got.append(loc)
     guarded, guarded_stores, owned = p.guarded, p.guarded_stores, p.owned
+    guard, guard_store, own = guarded.add, guarded_stores.add, owned.append
     number, timestamp = ctx.number, ctx.timestamp
+    n_accesses = 0
     for lane in lanes[1:]:
         wp = WorkerPlan(lane)
         p.workers.append(wp)
         index_of: dict[tuple, int] = {}
+        lookup = index_of.get
         writable: list[bool] = []
+        add_slot, add_writable = wp.slots.append, writable.append
+        shared: list[int] = []
         sent_whole: dict[tuple, bool] = {}
         for c in range(0, len(lane), CHUNK):
             exact: list[tuple] = []
+            add_exact = exact.append
             whole: list[tuple] = []
             upgrades: list[int] = []
             items = []
             for j in lane[c:c + CHUNK]:
                 acc = accesses[j]
-                p.accesses += len(acc)
+                n_accesses += len(acc)
                 for loc, mode in acc:
-                    idx = index_of.get(loc)
+                    idx = lookup(loc)
                     if idx is not None:
-                        if mode != R and not writable[idx]:
+                        if mode and not writable[idx]:
                             writable[idx] = True
                             upgrades.append(idx)
                             if loc not in parent_adds:
-                                owned.append(wp.slots[idx])
+                                own(wp.slots[idx])
                         continue
-                    address, vid, key = loc
-                    index, zero = slots[vid]
+                    key = loc[2]
+                    index, zero = slots[loc[1]]
                     if key is WILD:
-                        _plan_whole(p, storage, compiled, by_address, address, vid, index, mode, sent_whole, whole)
+                        _plan_whole(p, storage, compiled, by_address, loc[0], loc[1], index, mode, sent_whole, whole)
                         continue
-                    stores = storage.get(address)
+                    stores = storage.get(loc[0])
                     if stores is None:
                         continue  # no contract there: the call reverts before touching it
                     store = stores[index]
-                    idx = index_of[loc] = len(writable)
-                    wp.slots.append((store, key))
-                    writable.append(mode != R)
-                    exact.append((address, index, key, store.get(key, zero), mode != R))
-                    if mode == R:
-                        guarded.add((id(store), key))
-                        guarded_stores.add(id(store))
-                    elif loc not in parent_adds:
-                        owned.append((store, key))
+                    index_of[loc] = len(writable)
+                    add_slot((store, key))
+                    if mode:
+                        add_writable(True)
+                        add_exact((loc[0], index, key, store.get(key, zero), True))
+                        if loc in adds_locs:
+                            shared.append(len(writable) - 1)
+                        if loc not in parent_adds:
+                            own((store, key))
+                    else:
+                        add_writable(False)
+                        add_exact((loc[0], index, key, store.get(key, zero), False))
+                        guard((id(store), key))
+                        guard_store(id(store))
                 tx = txs[j]
                 adds = ()
                 if j in adds_of:
                     adds = wp.adds[j] = [index_of[loc] for loc in adds_of[j] if loc in index_of]
                 items.append((j, fn_keys[tx.function], tx.call, adds))
             last = c + CHUNK >= len(lane)
-            shared = [i for loc, i in index_of.items() if loc in adds_locs] if last else None
             wp.messages.append(marshal.dumps((window, c == 0, number, timestamp, exact, whole, upgrades, items,
-                                              shared)))
+                                              shared if last else None)))
             send(len(p.workers) - 1, wp.messages[-1])
+    p.accesses = n_accesses
     return p
 
 

@@ -56,7 +56,7 @@ US_ROUND_TRIP = 400.0       # sending a window to the workers and getting their 
 MIN_GAIN = 0.8              # a window goes to the workers when predicted at most this share of inline
 PROBE = 1 / 32              # the share of a block run inline first, to measure it
 PROBE_MIN, PROBE_MAX = 16, 512
-WINDOW_US = 30_000.0        # a window is about this much inline execution
+WINDOW_US = 120_000.0       # a window is about this much inline execution (the first on lanes: a twelfth)
 WINDOW_MIN = 64
 RETRY_EVERY = 4             # after a giant component, windows inline before trying lanes again
 
@@ -270,6 +270,8 @@ class _Block:
         self.accesses_per_tx: float | None = None
         self.giant = 0.0        # the largest component's share of the last scheduled window
         self.measured = False   # whether us_per_cost was measured on this block
+        self.parent_rate: float | None = None   # us per cost unit in the parent's lane, measured
+        self.worker_rate: float | None = None   # ... and in a worker's (its messages included)
         # Reported.
         self.windows = 0
         self.on_lanes = 0
@@ -287,7 +289,7 @@ class _Block:
         streak = 0      # windows run inline since the last one on lanes
         first = True
         while pos < n:
-            end = self.window_end(pos, WINDOW_US / 4 if first else WINDOW_US)
+            end = self.window_end(pos, WINDOW_US / 12 if first else WINDOW_US)
             light, giant = self.predict(pos, end, with_schedule=True)
             if light:
                 self.inline(pos, n, LIGHT)  # the figures will not change: no window would pay
@@ -345,10 +347,11 @@ class _Block:
         ex, ctx = self.ex, self.ctx
         txs = self.txs[pos:end]
         costs = self.cost[pos:end]
+        compiled = ex.compiled  # made once per world, the first time: not a window's scheduling
         start = time.perf_counter()
         from ..schedule.components import partition
 
-        schedule = partition(ex.compiled, txs, ctx.storage, ctx.number, ctx.timestamp)
+        schedule = partition(compiled, txs, ctx.storage, ctx.number, ctx.timestamp)
         by_comp: dict[int, list[int]] = defaultdict(list)
         comp_cost: dict[int, int] = defaultdict(int)
         for j, c in enumerate(schedule.comp):
@@ -372,7 +375,15 @@ class _Block:
         lanes = self.pack(by_comp, comp_cost, accesses / max(k, 1))
         seconds["pack"] += time.perf_counter() - t
         parent_before = seconds["slice"]
+        lane_before, worker_before = seconds["parent_lane"], seconds["worker"]
         plan, live, failed, stop = ex.run_window(ctx, txs, lanes, schedule, seconds)
+        if stop is None:
+            cost0 = sum(costs[j] for j in lanes[0])
+            cost1 = sum(costs[j] for lane in lanes[1:] for j in lane)
+            if cost0:
+                self.parent_rate = (seconds["parent_lane"] - lane_before) * 1e6 / cost0
+            if cost1:
+                self.worker_rate = (seconds["worker"] - worker_before) * 1e6 / cost1
         merging = time.perf_counter()
         if stop is not None:
             stop = ex.cut(plan, stop)
@@ -396,20 +407,21 @@ class _Block:
         return end
 
     def pack(self, by_comp: dict, comp_cost: dict, accesses_per_tx: float) -> list[list[int]]:
-        """Components to lanes, largest first, each to the least loaded; the parent's lane (the
-        first) starts loaded with what the parent does for the others (slicing, merging)."""
+        """Components to lanes, largest first, each where it would finish first.  A lane's time is
+        its cost at the speed measured for its kind (the parent's, a worker's: they differ, the
+        parent's lane runs guarded, a worker's pays for its messages); the parent's lane (the first)
+        starts with what the parent does for the others (slicing, merging)."""
         w = self.ex.workers
-        load = [0.0] * w
-        total = sum(comp_cost.values())
+        rates = [self.parent_rate or self.us_per_cost] + [self.worker_rate or self.us_per_cost] * (w - 1)
         txs = sum(len(js) for js in by_comp.values())
-        if self.us_per_cost > 0 and total:
-            parent_us = txs * accesses_per_tx * self.parent_us * (w - 1) / w
-            load[0] = parent_us / self.us_per_cost
+        load = [0.0] * w
+        load[0] = txs * accesses_per_tx * self.parent_us * (w - 1) / w
         out: list[list[int]] = [[] for _ in range(w)]
         for c in sorted(by_comp, key=lambda c: (-comp_cost[c], c)):
-            k = load.index(min(load))
+            cost = comp_cost[c]
+            k = min(range(w), key=lambda i: load[i] + cost * rates[i])
             out[k].extend(by_comp[c])
-            load[k] += comp_cost[c]
+            load[k] += cost * rates[k]
         if not out[0]:  # the parent always has a lane (it may be empty of work)
             out.insert(0, out.pop(max(range(w), key=lambda i: len(out[i]))))
         return [sorted(lane) for lane in out if lane] or [[]]
