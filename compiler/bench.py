@@ -6,7 +6,10 @@ is run, then the workload block is executed on fresh chains of that state, as
 sequentially, then with the parallel executor for every worker count, both as
 users get it (the cost model decides, window by window, what runs on lanes)
 and with every window forced onto lanes, which shows what the workers
-themselves achieve.  Every figure is the best of ``repeat`` runs.
+themselves achieve.  The machine's speed drifts from second to second, so the
+runs are interleaved: each repetition runs the sequential executor and then
+every parallel configuration, and a speed-up is the median, over the
+repetitions, of the ratio within one repetition.
 
 Each parallel run gives two speed-ups over the sequential run of the same
 process: *end to end* (the block's seconds, decoding and scheduling included,
@@ -24,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .runtime import parallel
-from .runtime.block import prepare, read_block
+from .runtime.block import gc_paused, prepare, read_block
 from .runtime.chain import Chain
 from .workload import WORKLOADS, GenOptions, generate
 
@@ -63,9 +66,13 @@ def _facts(folder: Path) -> tuple[float, float]:
         chain.run_block(read_block(folder / "setup.jsonl"))
         raw = read_block(folder / "block.jsonl")
         stats = chain.schedule(raw).stats()
-        start = time.perf_counter()
-        prepare(chain.world, raw)
-        return stats["parallelism"], time.perf_counter() - start
+        best = float("inf")
+        for _ in range(3):
+            with gc_paused():  # as in a block's run
+                start = time.perf_counter()
+                prepare(chain.world, raw)
+                best = min(best, time.perf_counter() - start)
+        return stats["parallelism"], best
     finally:
         chain.close()
 
@@ -79,28 +86,43 @@ def bench(workloads: list[str], accounts: list[int], workers: list[int], transac
                 folder = Path(tmp)
                 generate(folder, GenOptions(workload, transactions, n_accounts, 0.0, pools, 0.0, seed))
                 parallelism, decode = _facts(folder)
-                sequential = min(_run(folder, "sequential")[0].seconds for _ in range(repeat))
+                configs = [(w, force) for w in workers for force in (False, True)]
+                seq_times: list[float] = []
+                times: dict[tuple, list[float]] = {c: [] for c in configs}
+                details: dict[tuple, dict] = {}
+                scheduling: dict[tuple, list[float]] = {c: [] for c in configs}
+                for _ in range(repeat):
+                    seq_times.append(_run(folder, "sequential")[0].seconds)
+                    for w, force in configs:
+                        result, info = _run(folder, "parallel", w, force)
+                        if not times[(w, force)] or result.seconds < min(times[(w, force)]):
+                            details[(w, force)] = info
+                        times[(w, force)].append(result.seconds)
+                        parts = info.get("seconds", {})
+                        scheduling[(w, force)].append(parts.get("schedule", 0.0) + parts.get("pack", 0.0))
+                sequential = _median(seq_times)
                 row = Row(workload, n_accounts, transactions, parallelism, decode, sequential)
-                for w in workers:
-                    for force in (False, True):
-                        best, detail = None, {}
-                        for _ in range(repeat):
-                            result, info = _run(folder, "parallel", w, force)
-                            if best is None or result.seconds < best:
-                                best, detail = result.seconds, info
-                        parts = detail.get("seconds", {})
-                        schedule = parts.get("schedule", 0.0) + parts.get("pack", 0.0)
-                        execution = max(best - decode - schedule, 1e-9)
-                        row.runs.append({
-                            "workers": w, "forced": force, "mode": detail.get("mode"),
-                            "seconds": best, "schedule_s": schedule, "parts": parts,
-                            "speedup": sequential / best,
-                            "execution_speedup": max(sequential - decode, 1e-9) / execution,
-                            "ideal": min(w, parallelism),
-                        })
+                for (w, force) in configs:
+                    detail = details[(w, force)]
+                    ratios = [a / b for a, b in zip(seq_times, times[(w, force)])]
+                    exec_ratios = [max(a - decode, 1e-9) / max(b - decode - sched, 1e-9)
+                                   for a, b, sched in zip(seq_times, times[(w, force)], scheduling[(w, force)])]
+                    row.runs.append({
+                        "workers": w, "forced": force, "mode": detail.get("mode"),
+                        "seconds": _median(times[(w, force)]), "schedule_s": _median(scheduling[(w, force)]),
+                        "parts": detail.get("seconds", {}),
+                        "speedup": _median(ratios), "execution_speedup": _median(exec_ratios),
+                        "ideal": min(w, parallelism),
+                    })
                 rows.append(row)
                 out(_line(row))
     return rows
+
+
+def _median(xs: list[float]) -> float:
+    xs = sorted(xs)
+    mid = len(xs) // 2
+    return xs[mid] if len(xs) % 2 else (xs[mid - 1] + xs[mid]) / 2
 
 
 def _line(row: Row) -> str:

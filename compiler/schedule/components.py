@@ -123,22 +123,30 @@ def _partition(compiled, txs: list[Tx], storage: dict, number: int, timestamp: i
 
 
 def _join_wildcards(wild: list, touched: dict, join) -> None:
-    """A wildcard access conflicts with every access of its variable's keys, and with other
-    wildcards of the variable, unless both only read."""
-    by_var: dict[int, list[tuple[tuple, list, int]]] = {}
+    """A wildcard access conflicts with every access of its variable's keys (of its instance, or
+    of every instance when its address is unknown), and with the other wildcards there, unless
+    both only read.  One group per instance's variable, so the work stays linear."""
+    exact: dict[tuple, list[tuple[list, int]]] = {}     # (var id, address) -> [(accessors, modes)]
     for loc, (who, modes) in touched.items():
-        by_var.setdefault(loc[1], []).append((loc, who, modes))
-    for j, (address, vid, _), mode in wild:
-        group = [j]
-        for loc, who, modes in by_var.get(vid, ()):
-            if address is not None and loc[0] != address:
-                continue
-            if mode != R:
+        exact.setdefault((loc[1], loc[0]), []).append((who, modes))
+    scopes: dict[tuple, list[tuple[int, int]]] = {}     # (var id, address or None) -> [(j, mode)]
+    for j, loc, mode in wild:
+        scopes.setdefault((loc[1], loc[0]), []).append((j, mode))
+    anywhere = {vid for vid, address in scopes if address is None}
+    for (vid, address), accessors in scopes.items():
+        if vid in anywhere and address is not None:
+            continue  # covered by the variable's every-instance group below
+        if address is None:  # every instance's: with the wildcards of one instance too
+            accessors = [a for (v, _), acc in scopes.items() if v == vid for a in acc]
+            keys = [entry for (v, _), entries in exact.items() if v == vid for entry in entries]
+        else:
+            keys = exact.get((vid, address), [])
+        writes = any(mode != R for _, mode in accessors)
+        group = [j for j, _ in accessors]
+        others = False
+        for who, modes in keys:
+            if writes or modes & 6:  # a wildcard read meets each writer and adder
                 group += who
-            elif modes & 6:  # a read of every key meets each writer and adder
-                group += who
-        for k, (a2, v2, _), m2 in wild:
-            if v2 == vid and k != j and (mode != R or m2 != R) and (address is None or a2 in (None, address)):
-                group.append(k)
-        if len(group) > 1:
+                others = True
+        if (writes or others) and len(group) > 1:
             join(group)
