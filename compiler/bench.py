@@ -47,7 +47,7 @@ class Row:
 
 
 def _run(folder: Path, executor: str, workers: int = 1, force: bool = False):
-    chain = Chain.open(folder / "world.toml", workers=workers if executor == "parallel" else 0)
+    chain = Chain.open(folder / "world.toml")
     try:
         chain.run_block(read_block(folder / "setup.jsonl"), executor="sequential")
         block = read_block(folder / "block.jsonl")

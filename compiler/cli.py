@@ -220,10 +220,9 @@ def run(
     if executor not in executors.EXECUTORS:
         raise LaneError(f"unknown executor '{executor}' (choose from: {', '.join(executors.EXECUTORS)})",
                         code="usage")
-    parallel = executor == "parallel" and not check_accesses
-    chain = Chain.open(world, state, workers=workers if parallel else 0)
+    raw = read_block(block)
+    chain = Chain.open(world, state)
     try:
-        raw = read_block(block)
         with progress_reporter(len(raw), "executing") as progress:
             result = chain.run_block(raw, number, timestamp, executor, workers if executor != "sequential" else 1,
                                      progress=progress, check_accesses=check_accesses, verify=verify)

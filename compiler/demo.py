@@ -55,7 +55,7 @@ def run_demo(out=print, workers: int | None = None, transactions: int = 3000, ac
         out(f"     {w['message']}")
 
     out("\n== 3. run the demo's blocks in order (parallel, verified against sequential)")
-    chain = Chain.open(examples / "demo" / "world.toml", workers=workers)
+    chain = Chain.open(examples / "demo" / "world.toml")
     try:
         for name, number in DEMO_BLOCKS:
             result = chain.run_block(read_block(examples / "demo" / name), number=number,
@@ -71,7 +71,7 @@ def run_demo(out=print, workers: int | None = None, transactions: int = 3000, ac
         out(f"   {gen.summary()}")
         results = {}
         for executor in ("sequential", "parallel"):
-            chain = Chain.open(Path(tmp) / "world.toml", workers=workers if executor == "parallel" else 0)
+            chain = Chain.open(Path(tmp) / "world.toml")
             try:
                 chain.run_block(read_block(Path(tmp) / "setup.jsonl"))
                 block = read_block(Path(tmp) / "block.jsonl")

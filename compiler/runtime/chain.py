@@ -73,28 +73,9 @@ class Chain:
         self._parallel = None  # the persistent parallel executor, made on first use
 
     @classmethod
-    def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None,
-             workers: int = 0) -> "Chain":
-        """Load a world and its state.  With ``workers`` > 1, the parallel executor's worker processes
-        start before the state is loaded: forked then, they share no memory page a block will write,
-        so the parent pays no copy-on-write faults while it runs blocks."""
-        world = load_world(world_path)
-        pool = None
-        if workers > 1:
-            from .parallel import ParallelExecutor
-
-            pool = ParallelExecutor(world, None, workers)
-            pool.start()
-        try:
-            chain = cls._open(world, state)
-        except BaseException:
-            if pool is not None:
-                pool.close()
-            raise
-        if pool is not None:
-            pool.bind(lambda: chain.compiled_summaries)
-            chain._parallel = pool
-        return chain
+    def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None) -> "Chain":
+        """Load a world and its state (genesis, for a new or absent state file)."""
+        return cls._open(load_world(world_path), state)
 
     @classmethod
     def _open(cls, world: World, state: str | os.PathLike | None) -> "Chain":

@@ -22,8 +22,12 @@ to be one giant component runs inline (the scheduling is lost: a few percent),
 and the next windows run inline without scheduling, trying lanes again now
 and then.
 
-Workers are forked once per chain, after the world is loaded, so they share
-its compiled code, and they persist across blocks.
+Workers are forked when a window first goes to lanes, so they share the
+world's compiled code (nothing is shipped but slices and calls), and they
+persist across blocks while blocks use them.  A block run wholly inline
+releases them: while a forked worker lives, every memory page the parent
+writes is copied first (copy-on-write), which slows inline execution by
+about a tenth; a block that never pays for workers never forks one.
 """
 
 from __future__ import annotations
@@ -99,14 +103,7 @@ class ParallelExecutor:
             self._compiled = self._compiled()
         return self._compiled
 
-    def bind(self, compiled) -> None:
-        self._compiled = compiled
-
     # ------------------------------------------------------------ the pool
-    def start(self) -> None:
-        """Start the workers now (see :meth:`compiler.runtime.chain.Chain.open`)."""
-        self._ensure_pool()
-
     def _ensure_pool(self) -> None:
         self._pool = [w for w in self._pool if w.process.is_alive()]
         while len(self._pool) < self.workers - 1:  # the parent is the first worker
@@ -135,6 +132,11 @@ class ParallelExecutor:
             run.adaptive()
         run.seconds["total"] = time.perf_counter() - t0
         self.last = run.report()
+        if not run.windows and self._pool:
+            # Live workers share memory pages with this process: every page it then writes is
+            # copied first, which slows a block run inline by a tenth.  They are forked again,
+            # from the state of then, when a window pays for them.
+            self.close()
         if progress is not None:
             progress(len(txs))
         return run.outcomes  # type: ignore[return-value]
