@@ -326,3 +326,27 @@ def test_an_access_outside_the_summary_on_either_lane_is_caught(tmp_path, monkey
     finally:
         par.close()
         seq.close()
+
+
+def test_a_generated_defi_block_runs_on_lanes_without_falling_back(tmp_path):
+    """Wildcards on one token's balances (an NFT's seller read from storage) beside adds to another
+    token's balance of the lending pool from every lane: the adds are shared, not owned by a lane."""
+    from compiler.workload import GenOptions, generate
+
+    generate(tmp_path, GenOptions("defi", 1500, 1000, 0.0, 16, 0.0, 7))
+    seq, par = Chain.open(tmp_path / "world.toml"), Chain.open(tmp_path / "world.toml")
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    try:
+        setup = read_block(tmp_path / "setup.jsonl")
+        seq.run_block(setup)
+        par.run_block(setup, executor="sequential")
+        block = read_block(tmp_path / "block.jsonl")
+        a = seq.run_block(block)
+        b = par.run_block(block, executor="parallel", workers=2)
+        _same(a, b)
+        assert executor.last["mode"] == "parallel" and executor.last["lanes"] == 2
+        assert executor.last["fallback_from"] is None and executor.last["on_lanes"] == 1500
+    finally:
+        par.close()
+        seq.close()

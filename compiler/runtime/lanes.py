@@ -319,8 +319,18 @@ class WorkerWindow:
     def receive(self, exact: list, whole: list, upgrades: list) -> None:
         for a, index, store_copy, can_write in whole:
             stores = self._stores(a)
-            stores[index] = store_copy
-            self.where[id(store_copy)] = (a, index)
+            old = stores[index]
+            if type(old) is dict:  # sent whole before: now writable too
+                store_copy = old
+            else:
+                store_copy.update(old)  # what this lane's slice of it holds (and wrote) is newer
+                stores[index] = store_copy
+                self.where[id(store_copy)] = (a, index)
+                if old:  # its keys sent one by one now live in the whole copy
+                    for i, (store, key) in enumerate(self.stores):
+                        if store is old:
+                            self.stores[i] = (store_copy, key)
+                            self.index_of[(id(store_copy), key)] = i
             if can_write:
                 self.whole_writable.add(id(store_copy))
         index_of, stores_list, writable = self.index_of, self.stores, self.writable
@@ -410,7 +420,7 @@ class WorkerWindow:
             if idx is not None and writable[idx]:
                 if idx not in shared:
                     out.append((idx, store[key]))
-            elif idx is None and sid in self.whole_writable:
+            elif sid in self.whole_writable:
                 out.append((where[sid] + (key,), store[key]))
             elif first_bad is None or pos < first_bad:
                 first_bad = pos

@@ -110,12 +110,13 @@ def _partition(compiled, txs: list[Tx], storage: dict, number: int, timestamp: i
                 parent[r] = root
 
     pure: dict[tuple, list[int]] = {}
-    wild_vars = {loc[1] for _, loc, _ in wild}
     for loc, (who, modes) in touched.items():
         if modes & 2 or modes == 5:  # written, or read and added to
             if len(who) > 1:
                 join(who)
-        elif modes == 4 and loc[1] not in wild_vars:
+        elif modes == 4:
+            # Only added to (a wildcard over it joins its adders into one component below: then
+            # they are in one lane, and their adds exact there).
             pure[loc] = who
     if wild:
         _join_wildcards(wild, touched, join)
