@@ -144,7 +144,9 @@ class ParallelExecutor:
     # ------------------------------------------------------------ one window on lanes
     def run_window(self, ctx: Context, txs: list[Tx], lanes: list[list[int]], schedule, timing: dict):
         """Plan, ship and run one window's lanes; returns (plan, parent's lane, failed lanes, stop)."""
+        forked = time.perf_counter()
         self._ensure_pool()
+        timing["fork"] += time.perf_counter() - forked
         self.windows += 1
         workers = self._pool
         faults, self.faults = self.faults, []
