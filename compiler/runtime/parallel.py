@@ -60,7 +60,7 @@ US_ROUND_TRIP = 400.0       # sending a window to the workers and getting their 
 MIN_GAIN = 0.8              # a window goes to the workers when predicted at most this share of inline
 PROBE = 1 / 32              # the share of a block run inline first, to measure it
 PROBE_MIN, PROBE_MAX = 16, 512
-WINDOW_US = 120_000.0       # a window is about this much inline execution (the first on lanes: a twelfth)
+WINDOW_US = 120_000.0       # a window is about this much inline execution (the first tried on lanes: 1/24)
 WINDOW_MIN = 64
 RETRY_EVERY = 4             # after a giant component, windows inline before trying lanes again
 
@@ -284,7 +284,7 @@ class _Block:
         self.failed = 0
         self.fallback_from: int | None = None
         self.why = ""
-        self.seconds = defaultdict(float)   # inline, schedule, slice, lanes, merge
+        self.seconds = defaultdict(float)   # where the time went (docs/runtime.md)
 
     # ---------------------------------------------------------- the model
     def adaptive(self) -> None:
@@ -293,7 +293,7 @@ class _Block:
         streak = 0      # windows run inline since the last one on lanes
         first = True
         while pos < n:
-            end = self.window_end(pos, WINDOW_US / 12 if first else WINDOW_US)
+            end = self.window_end(pos, WINDOW_US / 24 if first else WINDOW_US)
             light, giant = self.predict(pos, end, with_schedule=True)
             if light:
                 self.inline(pos, n, LIGHT)  # the figures will not change: no window would pay
@@ -317,15 +317,22 @@ class _Block:
     def predict(self, pos: int, end: int, with_schedule: bool) -> tuple[bool, bool]:
         """(too light, one giant component): whether lanes would not finish well before inline."""
         w = self.ex.workers
-        inline_us = sum(self.cost[pos:end]) * self.us_per_cost
+        cost = sum(self.cost[pos:end])
+        inline_us = cost * self.us_per_cost
         k = end - pos
         accesses = self.accesses_per_tx if self.accesses_per_tx is not None else 4.0
-        overhead = k * accesses * self.parent_us * (w - 1) / w + US_ROUND_TRIP
-        if with_schedule:
-            overhead += k * self.schedule_us
+        # The parent slices and merges for the workers, and runs its own lane meanwhile, at the
+        # speeds measured for its lane and for a worker's: the two end together when the parent
+        # keeps c0 of the cost, parent + c0 * r0 = (cost - c0) * r1.
+        parent = k * accesses * self.parent_us * (w - 1) / w
+        r0 = self.parent_rate or self.us_per_cost
+        r1 = (self.worker_rate or self.us_per_cost) / (w - 1)
+        c0 = max(0.0, min(cost, (cost * r1 - parent) / (r0 + r1)))
+        lanes_us = max(parent + c0 * r0, (cost - c0) * r1)
+        overhead = US_ROUND_TRIP + (k * self.schedule_us if with_schedule else 0.0)
         gain = MIN_GAIN if with_schedule else 0.95  # scheduled already: any clear gain will do
-        light = overhead + inline_us / w >= gain * inline_us
-        giant = overhead + inline_us * max(self.giant, 1 / w) >= gain * inline_us
+        light = overhead + lanes_us >= gain * inline_us
+        giant = overhead + max(lanes_us, inline_us * self.giant) >= gain * inline_us
         return light, giant
 
     # ---------------------------------------------------------- inline
