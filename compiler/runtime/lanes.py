@@ -8,10 +8,11 @@ locations they only read.  The parent plans the lanes (:func:`plan`):
   accesses name (whole variables for wildcards), in chunks of transactions,
   each chunk with the locations not sent before, so the worker starts on the
   first chunk while the parent prepares the next.  It runs on that slice
-  (:class:`WorkerWindow`); a read or write of anything else, or a write to
-  a location it was only predicted to read, is an *escape*: the lane stops
-  there.  It returns each transaction's outcome, its writes and, for pure
-  adds, the amount added.  Locations travel as small integers: their
+  (:mod:`compiler.runtime.worker_lane`); a read or write of anything else,
+  or a write to a location it was only predicted to read, is an *escape*:
+  the lane stops there.  It returns each transaction's outcome, what the lane
+  left in each location it wrote, and the running values of its adds to
+  locations other lanes add to.  Locations travel as small integers: their
   position in the order the parent sent them.
 - the **parent's lane** runs on the live state itself (:func:`run_live`):
   no slice, no shipping, no merge.  So that it cannot see or overwrite what
@@ -33,8 +34,8 @@ executor.  So the result is exactly the sequential one.
 
 from __future__ import annotations
 
+import bisect
 import marshal
-import time
 from collections import defaultdict
 from typing import Any
 
@@ -288,186 +289,6 @@ def unpoison(p: Plan) -> None:
     p.poisoned.clear()
 
 
-# ====================================================================== a worker's lane
-
-class WorkerWindow:
-    """A worker's state for one window: the slice received so far, and its lane's progress."""
-
-    def __init__(self, number: int, timestamp: int, code: dict, widths: dict) -> None:
-        self.widths = widths
-        self.storage: dict[int, list[dict]] = {}
-        self.where: dict[int, tuple[int, int]] = {}          # id(store) -> (address, index)
-        self.index_of: dict[tuple, int] = {}                 # (id(store), key) -> location number
-        self.stores: list[tuple[dict, Any]] = []
-        self.writable: list[bool] = []
-        self.whole_writable: set[int] = set()
-        self.ctx = Context(self.storage, code, number, timestamp)
-        self.marks: list[int] = []                           # journal mark of each transaction run
-        self.emarks: list[int] = []                          # ... its events mark
-        self.ran: list[int] = []                             # ... and its index in the window
-        self.escaped: int | None = None
-        self.shared: set[int] = set()                        # location numbers that travel as deltas
-        self.trail: dict[int, list[int]] = {}                # shared location -> its values after each add
-        self.arith: int | None = None                        # first add-making transaction to revert
-
-    def _stores(self, address: int) -> list[dict]:
-        stores = self.storage.get(address)
-        if stores is None:
-            stores = self.storage[address] = [_Missing() for _ in range(self.widths[address])]
-        return stores
-
-    def receive(self, exact: list, whole: list, upgrades: list) -> None:
-        for a, index, store_copy, can_write in whole:
-            stores = self._stores(a)
-            old = stores[index]
-            if type(old) is dict:  # sent whole before: now writable too
-                store_copy = old
-            else:
-                store_copy.update(old)  # what this lane's slice of it holds (and wrote) is newer
-                stores[index] = store_copy
-                self.where[id(store_copy)] = (a, index)
-                if old:  # its keys sent one by one now live in the whole copy
-                    for i, (store, key) in enumerate(self.stores):
-                        if store is old:
-                            self.stores[i] = (store_copy, key)
-                            self.index_of[(id(store_copy), key)] = i
-            if can_write:
-                self.whole_writable.add(id(store_copy))
-        index_of, stores_list, writable = self.index_of, self.stores, self.writable
-        for a, index, key, value, can_write in exact:
-            stores = self._stores(a)
-            store = stores[index]
-            if type(store) is _Missing:
-                store = stores[index] = _Slice()
-                self.where[id(store)] = (a, index)
-            if type(store) is _Slice:
-                store[key] = value
-            index_of[(id(store), key)] = len(stores_list)
-            stores_list.append((store, key))
-            writable.append(can_write)
-        for idx in upgrades:
-            writable[idx] = True
-
-    def run(self, items: list, functions: dict) -> list:
-        """Run transactions; per transaction (index, outcome, the values its adds to locations
-        shared with other lanes left).  Stops at an escape."""
-        if self.escaped is not None:
-            return []
-        ctx = self.ctx
-        journal, events, stores = ctx.journal, ctx.events, self.stores
-        marks, ran = self.marks, self.ran
-        results = []
-        for index, fn_key, call, adds in items:
-            jmark, emark = len(journal), len(events)
-            try:
-                value = functions[fn_key](ctx, *call)
-            except Revert as r:
-                ctx.rollback(jmark, emark)
-                results.append((index, (REVERTED, r.reason, None, _NO_EVENTS), ()))
-                if adds and r.reason in ARITHMETIC and self.arith is None:
-                    self.arith = index  # its lane saw only its own lane's adds
-                continue
-            except (Escape, KeyError, IndexError):
-                ctx.rollback(jmark, emark)
-                self.escaped = index
-                break
-            marks.append(jmark)
-            self.emarks.append(emark)
-            ran.append(index)
-            vals = ()
-            if adds:
-                vals = tuple(stores[i][0][stores[i][1]] for i in adds)
-                trail = self.trail
-                for i, v in zip(adds, vals):
-                    t = trail.get(i)
-                    if t is None:
-                        trail[i] = [v]
-                    else:
-                        t.append(v)
-            results.append((index, (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS),
-                            vals))
-        return results
-
-    def cut(self, stop: int) -> None:
-        """Undo every transaction from window index ``stop`` on."""
-        import bisect
-
-        k = bisect.bisect_left(self.ran, stop)
-        if k < len(self.ran):
-            self.ctx.rollback(self.marks[k], self.emarks[k])
-            del self.ran[k:], self.marks[k:], self.emarks[k:]
-        if self.escaped is not None and self.escaped >= stop:
-            self.escaped = None
-
-    def final_writes(self) -> list:
-        """What the lane left in each location it wrote: ``(location number, value)``, or
-        ``((address, index, key), value)`` in a variable sent whole.  Locations in ``shared`` (adds
-        shared with other lanes) travel as deltas instead.  A write the lane was not predicted to
-        make is an escape of the transaction that made it."""
-        journal = self.ctx.journal
-        index_of, writable, where = self.index_of, self.writable, self.where
-        seen: dict[tuple, int] = {}
-        for pos, (store, key, _old) in enumerate(journal):
-            loc = (id(store), key)
-            if loc not in seen:
-                seen[loc] = pos
-        out = []
-        shared = self.shared
-        first_bad = None
-        for (sid, key), pos in seen.items():
-            idx = index_of.get((sid, key))
-            store = journal[pos][0]
-            if idx is not None and writable[idx]:
-                if idx not in shared:
-                    out.append((idx, store[key]))
-            elif sid in self.whole_writable:
-                out.append((where[sid] + (key,), store[key]))
-            elif first_bad is None or pos < first_bad:
-                first_bad = pos
-        if first_bad is not None:
-            import bisect
-
-            culprit = self.ran[bisect.bisect_right(self.marks, first_bad) - 1]
-            if self.escaped is None or culprit < self.escaped:
-                self.escaped = culprit
-        return out
-
-
-class Worker:
-    """What a worker process keeps between messages."""
-
-    def __init__(self, functions: dict, code: dict, widths: dict) -> None:
-        self.functions, self.code, self.widths = functions, code, widths
-        self.window: WorkerWindow | None = None
-
-    def handle(self, message: bytes) -> bytes:
-        """One message: (window, first, number, timestamp, exact, whole, upgrades, items, shared)
-        with ``shared`` None but in the window's last message; or (window, stop) to undo the
-        window's transactions from ``stop`` on.  Reply: (window, results, escaped, final writes
-        (after the last message or a cut) or None, seconds)."""
-        start = time.perf_counter()
-        got = marshal.loads(message)
-        if len(got) == 2:
-            window, stop = got
-            w = self.window
-            if w is None:
-                return marshal.dumps((window, [], None, [], 0.0))
-            w.cut(stop)
-            return marshal.dumps((window, [], w.escaped, (w.final_writes(), [], None),
-                                  time.perf_counter() - start))
-        window, first, number, timestamp, exact, whole, upgrades, items, shared = got
-        if first or self.window is None:
-            self.window = WorkerWindow(number, timestamp, self.code, self.widths)
-        w = self.window
-        w.receive(exact, whole, upgrades)
-        results = w.run(items, self.functions)
-        writes = None
-        if shared is not None:
-            w.shared = set(shared)
-            writes = (w.final_writes(), [(i, min(t), max(t), t[-1]) for i, t in w.trail.items()], w.arith)
-        return marshal.dumps((window, results, w.escaped, writes, time.perf_counter() - start))
-
-
 # ====================================================================== the parent's lane
 
 class LiveLane:
@@ -527,8 +348,6 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
 def _check_live(ctx: Context, out: LiveLane, p: Plan, start_j: int, start_e: int) -> None:
     """An escape the parent's lane made without touching the poison: a write to a location a worker
     lane uses (or of a poisoned value), or a poisoned value emitted."""
-    import bisect
-
     guarded, guarded_stores, guarded_whole = p.guarded, p.guarded_stores, p.guarded_whole
     journal, events = ctx.journal, ctx.events
     bad_j = bad_e = None

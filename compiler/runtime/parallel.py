@@ -32,24 +32,17 @@ about a tenth; a block that never pays for workers never forks one.
 
 from __future__ import annotations
 
-import collections
-import fcntl
-import gc
 import marshal
 import multiprocessing as mp
-import os
-import select
-import struct
 import time
 from collections import defaultdict
 
 from . import lanes as L
 from . import sequential
-from .block import Tx, gc_paused
+from .block import Tx
 from .context import Context
 from .receipts import Outcome
-
-F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+from .worker_lane import Worker
 
 # The cost model's starting figures, in microseconds, measured on the project's machine; each block
 # replaces them with its own measurements as it runs.
@@ -91,7 +84,7 @@ class ParallelExecutor:
         memo: dict = {}
         self.costs = {fn: function_cost(fn, memo) for inst in world.instances.values()
                       for fn in inst.contract.functions.values()}
-        self._pool: list[_Worker] = []
+        self._pool: list[Worker] = []
         self._mp = mp.get_context("fork")
         self.last: dict = {}                  # what the last block did, for reports and tests
         self.faults: list[str] = []           # injected faults for the next block (tests)
@@ -107,11 +100,11 @@ class ParallelExecutor:
     def _ensure_pool(self) -> None:
         self._pool = [w for w in self._pool if w.process.is_alive()]
         while len(self._pool) < self.workers - 1:  # the parent is the first worker
-            self._pool.append(_Worker(self._mp, self.functions, self.world.code, self.widths))
+            self._pool.append(Worker(self._mp, self.functions, self.world.code, self.widths))
 
     def _replace(self, k: int) -> None:
         self._pool[k].kill()
-        self._pool[k] = _Worker(self._mp, self.functions, self.world.code, self.widths)
+        self._pool[k] = Worker(self._mp, self.functions, self.world.code, self.widths)
 
     def close(self) -> None:
         for w in self._pool:
@@ -449,102 +442,6 @@ class _Block:
                     "seconds": {k: round(v, 6) for k, v in self.seconds.items()}}
         return {"mode": "inline", "why": self.why or "the block is too small", "lanes": 0,
                 "fallback_from": None, "failed_lanes": 0}
-
-
-# ================================================================== workers
-
-def _worker_main(tasks, replies, functions: dict, code: dict, widths: dict) -> None:
-    # The worker is forked from a parent holding the world: left on, the collector would walk all
-    # of it again and again.  Lanes make no reference cycles.
-    gc.freeze()
-    gc.disable()
-    worker = L.Worker(functions, code, widths)
-    while True:
-        try:
-            message = tasks.recv_bytes()
-        except (EOFError, OSError, KeyboardInterrupt):
-            return
-        if message == b"stop":
-            return
-        if message == b"die":  # for the fault tests
-            os._exit(1)
-        if message == b"hang":
-            time.sleep(3600)
-            continue
-        replies.send_bytes(worker.handle(message))
-
-
-class _Worker:
-    """A worker process and two pipes: tasks to it, replies from it.
-
-    The parent writes tasks without ever blocking: what the pipe cannot take now waits in
-    ``pending`` and is written whenever the parent passes by (between its own transactions), so
-    the parent never waits for a busy worker and the two can never wait for each other.
-    """
-
-    PIPE_BYTES = 1 << 20
-
-    def __init__(self, ctx_mp, functions: dict, code: dict, widths: dict) -> None:
-        task_r, self.tasks = ctx_mp.Pipe(duplex=False)
-        self.replies, reply_w = ctx_mp.Pipe(duplex=False)
-        for conn in (self.tasks, self.replies):
-            try:
-                fcntl.fcntl(conn.fileno(), F_SETPIPE_SZ, self.PIPE_BYTES)
-            except OSError:
-                pass  # the system's limit: smaller pipes only mean more passes
-        self.process = ctx_mp.Process(target=_worker_main, args=(task_r, reply_w, functions, code, widths),
-                                      daemon=True)
-        self.process.start()
-        task_r.close()
-        reply_w.close()
-        self.fd = self.tasks.fileno()
-        os.set_blocking(self.fd, False)
-        self.pending: collections.deque = collections.deque()
-
-    def send(self, message: bytes) -> None:
-        self.pending.append(memoryview(struct.pack("!i", len(message)) + message))
-        self.flush()
-
-    def flush(self) -> bool:
-        """Write what the pipe takes now; True when nothing is left to write."""
-        pending = self.pending
-        try:
-            while pending:
-                view = pending[0]
-                written = os.write(self.fd, view)
-                if written == len(view):
-                    pending.popleft()
-                else:
-                    pending[0] = view[written:]
-        except BlockingIOError:
-            return False
-        except OSError:
-            pending.clear()  # the worker is gone: the parent sees it when it waits for the reply
-        return True
-
-    def reply(self, timeout: float):
-        """The next reply: None when none came within ``timeout`` seconds, False if the worker is gone."""
-        deadline = time.monotonic() + timeout
-        try:
-            while not self.flush():
-                # Both pipes full would be a deadlock: read while waiting to write.
-                ready, _, _ = select.select([self.replies], [self.fd], [], max(0.0, deadline - time.monotonic()))
-                if self.replies in ready:
-                    break
-                if not ready and time.monotonic() >= deadline:
-                    return None
-            if not self.replies.poll(max(0.0, deadline - time.monotonic())):
-                return None
-            return marshal.loads(self.replies.recv_bytes())
-        except (EOFError, OSError):
-            return False
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
-        self.tasks.close()
-        self.replies.close()
 
 
 def executor_for(chain, workers: int):

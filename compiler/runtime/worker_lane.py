@@ -1,0 +1,296 @@
+"""A worker process: its side of a lane (see :mod:`compiler.runtime.lanes`), and the pipes to it.
+
+The worker keeps, for the window being run, the slice of state received so
+far; each message adds locations and transactions, and its reply carries their
+outcomes (and, after the window's last message, what the lane left in each
+location it wrote).
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import fcntl
+import gc
+import marshal
+import os
+import select
+import struct
+import time
+from typing import Any
+
+from .context import Context
+from .errors import Revert
+from .lanes import ARITHMETIC, Escape, _Missing, _Slice
+from .receipts import OK, REVERTED
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+_NO_EVENTS = ()
+
+
+class WorkerWindow:
+    """A worker's state for one window: the slice received so far, and its lane's progress."""
+
+    def __init__(self, number: int, timestamp: int, code: dict, widths: dict) -> None:
+        self.widths = widths
+        self.storage: dict[int, list[dict]] = {}
+        self.where: dict[int, tuple[int, int]] = {}          # id(store) -> (address, index)
+        self.index_of: dict[tuple, int] = {}                 # (id(store), key) -> location number
+        self.stores: list[tuple[dict, Any]] = []
+        self.writable: list[bool] = []
+        self.whole_writable: set[int] = set()
+        self.ctx = Context(self.storage, code, number, timestamp)
+        self.marks: list[int] = []                           # journal mark of each transaction run
+        self.emarks: list[int] = []                          # ... its events mark
+        self.ran: list[int] = []                             # ... and its index in the window
+        self.escaped: int | None = None
+        self.shared: set[int] = set()                        # location numbers that travel as deltas
+        self.trail: dict[int, list[int]] = {}                # shared location -> its values after each add
+        self.arith: int | None = None                        # first add-making transaction to revert
+
+    def _stores(self, address: int) -> list[dict]:
+        stores = self.storage.get(address)
+        if stores is None:
+            stores = self.storage[address] = [_Missing() for _ in range(self.widths[address])]
+        return stores
+
+    def receive(self, exact: list, whole: list, upgrades: list) -> None:
+        for a, index, store_copy, can_write in whole:
+            stores = self._stores(a)
+            old = stores[index]
+            if type(old) is dict:  # sent whole before: now writable too
+                store_copy = old
+            else:
+                store_copy.update(old)  # what this lane's slice of it holds (and wrote) is newer
+                stores[index] = store_copy
+                self.where[id(store_copy)] = (a, index)
+                if old:  # its keys sent one by one now live in the whole copy
+                    for i, (store, key) in enumerate(self.stores):
+                        if store is old:
+                            self.stores[i] = (store_copy, key)
+                            self.index_of[(id(store_copy), key)] = i
+            if can_write:
+                self.whole_writable.add(id(store_copy))
+        index_of, stores_list, writable = self.index_of, self.stores, self.writable
+        for a, index, key, value, can_write in exact:
+            stores = self._stores(a)
+            store = stores[index]
+            if type(store) is _Missing:
+                store = stores[index] = _Slice()
+                self.where[id(store)] = (a, index)
+            if type(store) is _Slice:
+                store[key] = value
+            index_of[(id(store), key)] = len(stores_list)
+            stores_list.append((store, key))
+            writable.append(can_write)
+        for idx in upgrades:
+            writable[idx] = True
+
+    def run(self, items: list, functions: dict) -> list:
+        """Run transactions; per transaction (index, outcome, the values its adds to locations
+        shared with other lanes left).  Stops at an escape."""
+        if self.escaped is not None:
+            return []
+        ctx = self.ctx
+        journal, events, stores = ctx.journal, ctx.events, self.stores
+        marks, ran = self.marks, self.ran
+        results = []
+        for index, fn_key, call, adds in items:
+            jmark, emark = len(journal), len(events)
+            try:
+                value = functions[fn_key](ctx, *call)
+            except Revert as r:
+                ctx.rollback(jmark, emark)
+                results.append((index, (REVERTED, r.reason, None, _NO_EVENTS), ()))
+                if adds and r.reason in ARITHMETIC and self.arith is None:
+                    self.arith = index  # its lane saw only its own lane's adds
+                continue
+            except (Escape, KeyError, IndexError):
+                ctx.rollback(jmark, emark)
+                self.escaped = index
+                break
+            marks.append(jmark)
+            self.emarks.append(emark)
+            ran.append(index)
+            vals = ()
+            if adds:
+                vals = tuple(stores[i][0][stores[i][1]] for i in adds)
+                trail = self.trail
+                for i, v in zip(adds, vals):
+                    t = trail.get(i)
+                    if t is None:
+                        trail[i] = [v]
+                    else:
+                        t.append(v)
+            results.append((index, (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS),
+                            vals))
+        return results
+
+    def cut(self, stop: int) -> None:
+        """Undo every transaction from window index ``stop`` on."""
+        k = bisect.bisect_left(self.ran, stop)
+        if k < len(self.ran):
+            self.ctx.rollback(self.marks[k], self.emarks[k])
+            del self.ran[k:], self.marks[k:], self.emarks[k:]
+        if self.escaped is not None and self.escaped >= stop:
+            self.escaped = None
+
+    def final_writes(self) -> list:
+        """What the lane left in each location it wrote: ``(location number, value)``, or
+        ``((address, index, key), value)`` in a variable sent whole.  Locations in ``shared`` (adds
+        shared with other lanes) travel as deltas instead.  A write the lane was not predicted to
+        make is an escape of the transaction that made it."""
+        journal = self.ctx.journal
+        index_of, writable, where = self.index_of, self.writable, self.where
+        seen: dict[tuple, int] = {}
+        for pos, (store, key, _old) in enumerate(journal):
+            loc = (id(store), key)
+            if loc not in seen:
+                seen[loc] = pos
+        out = []
+        shared = self.shared
+        first_bad = None
+        for (sid, key), pos in seen.items():
+            idx = index_of.get((sid, key))
+            store = journal[pos][0]
+            if idx is not None and writable[idx]:
+                if idx not in shared:
+                    out.append((idx, store[key]))
+            elif sid in self.whole_writable:
+                out.append((where[sid] + (key,), store[key]))
+            elif first_bad is None or pos < first_bad:
+                first_bad = pos
+        if first_bad is not None:
+            culprit = self.ran[bisect.bisect_right(self.marks, first_bad) - 1]
+            if self.escaped is None or culprit < self.escaped:
+                self.escaped = culprit
+        return out
+
+
+class WorkerState:
+    """What a worker process keeps between messages."""
+
+    def __init__(self, functions: dict, code: dict, widths: dict) -> None:
+        self.functions, self.code, self.widths = functions, code, widths
+        self.window: WorkerWindow | None = None
+
+    def handle(self, message: bytes) -> bytes:
+        """One message: (window, first, number, timestamp, exact, whole, upgrades, items, shared)
+        with ``shared`` None but in the window's last message; or (window, stop) to undo the
+        window's transactions from ``stop`` on.  Reply: (window, results, escaped, final writes
+        (after the last message or a cut) or None, seconds)."""
+        start = time.perf_counter()
+        got = marshal.loads(message)
+        if len(got) == 2:
+            window, stop = got
+            w = self.window
+            if w is None:
+                return marshal.dumps((window, [], None, [], 0.0))
+            w.cut(stop)
+            return marshal.dumps((window, [], w.escaped, (w.final_writes(), [], None),
+                                  time.perf_counter() - start))
+        window, first, number, timestamp, exact, whole, upgrades, items, shared = got
+        if first or self.window is None:
+            self.window = WorkerWindow(number, timestamp, self.code, self.widths)
+        w = self.window
+        w.receive(exact, whole, upgrades)
+        results = w.run(items, self.functions)
+        writes = None
+        if shared is not None:
+            w.shared = set(shared)
+            writes = (w.final_writes(), [(i, min(t), max(t), t[-1]) for i, t in w.trail.items()], w.arith)
+        return marshal.dumps((window, results, w.escaped, writes, time.perf_counter() - start))
+
+
+def _worker_main(tasks, replies, functions: dict, code: dict, widths: dict) -> None:
+    # The worker is forked from a parent holding the world: left on, the collector would walk all
+    # of it again and again.  Lanes make no reference cycles.
+    gc.freeze()
+    gc.disable()
+    worker = WorkerState(functions, code, widths)
+    while True:
+        try:
+            message = tasks.recv_bytes()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if message == b"stop":
+            return
+        if message == b"die":  # for the fault tests
+            os._exit(1)
+        if message == b"hang":
+            time.sleep(3600)
+            continue
+        replies.send_bytes(worker.handle(message))
+
+
+class Worker:
+    """A worker process and two pipes: tasks to it, replies from it.
+
+    The parent writes tasks without ever blocking: what the pipe cannot take now waits in
+    ``pending`` and is written whenever the parent passes by (between its own transactions), so
+    the parent never waits for a busy worker and the two can never wait for each other.
+    """
+
+    PIPE_BYTES = 1 << 20
+
+    def __init__(self, ctx_mp, functions: dict, code: dict, widths: dict) -> None:
+        task_r, self.tasks = ctx_mp.Pipe(duplex=False)
+        self.replies, reply_w = ctx_mp.Pipe(duplex=False)
+        for conn in (self.tasks, self.replies):
+            try:
+                fcntl.fcntl(conn.fileno(), F_SETPIPE_SZ, self.PIPE_BYTES)
+            except OSError:
+                pass  # the system's limit: smaller pipes only mean more passes
+        self.process = ctx_mp.Process(target=_worker_main, args=(task_r, reply_w, functions, code, widths),
+                                      daemon=True)
+        self.process.start()
+        task_r.close()
+        reply_w.close()
+        self.fd = self.tasks.fileno()
+        os.set_blocking(self.fd, False)
+        self.pending: collections.deque = collections.deque()
+
+    def send(self, message: bytes) -> None:
+        self.pending.append(memoryview(struct.pack("!i", len(message)) + message))
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write what the pipe takes now; True when nothing is left to write."""
+        pending = self.pending
+        try:
+            while pending:
+                view = pending[0]
+                written = os.write(self.fd, view)
+                if written == len(view):
+                    pending.popleft()
+                else:
+                    pending[0] = view[written:]
+        except BlockingIOError:
+            return False
+        except OSError:
+            pending.clear()  # the worker is gone: the parent sees it when it waits for the reply
+        return True
+
+    def reply(self, timeout: float):
+        """The next reply: None when none came within ``timeout`` seconds, False if the worker is gone."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.flush():
+                # Both pipes full would be a deadlock: read while waiting to write.
+                ready, _, _ = select.select([self.replies], [self.fd], [], max(0.0, deadline - time.monotonic()))
+                if self.replies in ready:
+                    break
+                if not ready and time.monotonic() >= deadline:
+                    return None
+            if not self.replies.poll(max(0.0, deadline - time.monotonic())):
+                return None
+            return marshal.loads(self.replies.recv_bytes())
+        except (EOFError, OSError):
+            return False
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.tasks.close()
+        self.replies.close()
