@@ -103,7 +103,6 @@ class Schedule:
     seconds: float = 0.0
     compiled: Compiled | None = None
     preds: "list[tuple[int, ...]] | None" = None  # the distinct predecessors of each transaction
-    pure: "dict[int, list[tuple]] | None" = None  # with keep_accesses: each transaction's pure-add locations
 
     # ------------------------------------------------------------- structure
     def edge_locations(self) -> dict[tuple[int, int], list[tuple]]:
@@ -339,28 +338,7 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 if i not in mine:
                     mine.append(i)
         preds.append(tuple(mine))  # a tuple: half the memory of a list, for a million of them
-    schedule = Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled,
-                        preds)
-    if keep_accesses:
-        schedule.pure = _pure_adds(loc_state, wild)
-    return schedule
-
-
-def _pure_adds(loc_state: dict, wild: dict) -> dict[int, list[tuple]]:
-    """For each transaction, its locations that every access of the block only adds to.
-
-    Such a location is the only thing two components may share: the parallel executor merges
-    its adds in block order.  A location never written or read has all its adders in st[2].
-    """
-    wild_vars = {v for (_, v) in wild}
-    out: dict[int, list[tuple]] = {}
-    for loc, st in loc_state.items():
-        if st[0] is None and not st[1] and st[2] and loc[1] not in wild_vars:
-            for j in st[2]:
-                mine = out.setdefault(j, [])
-                if loc not in mine:
-                    mine.append(loc)
-    return out
+    return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled, preds)
 
 
 def _wildcard(wild: dict, var_locs: dict, loc_state: dict, j: int, loc: tuple, mode: int, add) -> None:
