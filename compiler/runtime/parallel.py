@@ -3,13 +3,14 @@
 The result is exactly the sequential one (how: :mod:`compiler.runtime.lanes`).
 
 The block is run window by window, in block order.  For a window worth it,
-the parent builds the window's DAG (``compiler.schedule.dag``) on the
-current state, splits its weakly connected components (which share no
-location but pure adds) into one lane per worker by their static cost,
-largest first, ships each worker its lane with the slice of state it names,
-runs the first lane itself on the live state meanwhile, and merges the
-workers' results in block order.  A window not worth it runs inline, as the
-sequential executor does.
+the parent finds the components of the window's DAG on the current state
+(``compiler.schedule.components``: they share no location but ones only
+read or only added to), packs them into one lane per worker by their static
+cost at the speeds measured for each lane, largest first, ships each worker
+its lane with the slice of state it names, runs the first lane itself on the
+live state meanwhile, and merges the workers' results in block order.  A
+window not worth it runs inline, as the sequential executor does
+(docs/runtime.md).
 
 What is worth it is decided by measurement, not guessed (the cost model,
 benchmarks/RESULTS.md): the first window always runs inline and is timed, which
@@ -44,11 +45,11 @@ from .context import Context
 from .receipts import Outcome
 from .worker_lane import Worker
 
-# The cost model's starting figures, in microseconds, measured on the project's machine; each block
-# replaces them with its own measurements as it runs.
+# The cost model's starting figures, in microseconds, measured on the project's machine
+# (benchmarks/RESULTS.md); each block replaces them with its own measurements as it runs.
 US_PER_COST_UNIT = 0.17     # executing one unit of a function's static cost
-US_SCHEDULE_PER_TX = 2.0    # instantiating a transaction's accesses and placing it in the DAG
-US_PARENT_PER_ACCESS = 0.4  # slicing one access for a worker and merging what it wrote
+US_SCHEDULE_PER_TX = 5.0    # instantiating a transaction's accesses and finding its component
+US_PARENT_PER_ACCESS = 2.0  # slicing one access for a worker and merging what it wrote
 US_ROUND_TRIP = 400.0       # sending a window to the workers and getting their results
 MIN_GAIN = 0.8              # a window goes to the workers when predicted at most this share of inline
 PROBE = 1 / 32              # the share of a block run inline first, to measure it
@@ -420,15 +421,18 @@ class _Block:
         txs = sum(len(js) for js in by_comp.values())
         load = [0.0] * w
         load[0] = txs * accesses_per_tx * self.parent_us * (w - 1) / w
-        out: list[list[int]] = [[] for _ in range(w)]
+        comps: list[list[int]] = [[] for _ in range(w)]
         for c in sorted(by_comp, key=lambda c: (-comp_cost[c], c)):
             cost = comp_cost[c]
             k = min(range(w), key=lambda i: load[i] + cost * rates[i])
-            out[k].extend(by_comp[c])
+            comps[k].append(c)
             load[k] += cost * rates[k]
-        if not out[0]:  # the parent always has a lane (it may be empty of work)
-            out.insert(0, out.pop(max(range(w), key=lambda i: len(out[i]))))
-        return [sorted(lane) for lane in out if lane] or [[]]
+        if not comps[0]:  # the parent runs a lane too: the smallest component of the fullest one
+            fullest = max(range(w), key=lambda i: len(comps[i]))
+            if comps[fullest]:
+                comps[0].append(comps[fullest].pop())
+        lanes = [sorted(j for c in cs for j in by_comp[c]) for cs in comps]
+        return [lanes[0]] + [lane for lane in lanes[1:] if lane]
 
     def _progress(self, done: int) -> None:
         if self.progress is not None:
