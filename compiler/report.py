@@ -38,7 +38,14 @@ def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
     if detail.get("mode") == "inline":
         how.append(f"ran inline: {detail['why']}")
     elif detail.get("mode") == "parallel":
-        how.append(f"{detail['lanes']} lanes over {detail['components']} components")
+        windows = detail.get("windows", 1)
+        how.append(f"{detail['lanes']} lanes over {detail['components']} components"
+                   + (f" in {windows} windows" if windows > 1 else ""))
+        on_lanes = detail.get("on_lanes")
+        if on_lanes is not None and on_lanes < n:
+            how.append(f"{on_lanes:,} of {n:,} transactions on lanes")
+            if detail.get("why"):
+                how.append(f"the rest inline: {detail['why']}")
         if detail.get("fallback_from") is not None:
             how.append(f"sequential from #{detail['fallback_from']}")
     lines.append(f"executor {result.executor}" + (f" ({', '.join(how)})" if how else "")
