@@ -57,6 +57,7 @@ PROBE_MIN, PROBE_MAX = 16, 512
 WINDOW_US = 120_000.0       # a window is about this much inline execution (the first tried on lanes: 1/24)
 WINDOW_MIN = 64
 RETRY_EVERY = 4             # after a giant component, windows inline before trying lanes again
+TRIALS = 2                  # small windows tried on lanes before the block's figures are trusted
 
 LIGHT = "light transactions: scheduling and shipping them would cost more than running them in parallel saves"
 GIANT = "one component of the DAG holds most of the work"
@@ -268,6 +269,7 @@ class _Block:
         self.accesses_per_tx: float | None = None
         self.giant = 0.0        # the largest component's share of the last scheduled window
         self.measured = False   # whether us_per_cost was measured on this block
+        self.tried = 0          # windows scheduled for lanes (whether they then ran on lanes or not)
         self.parent_rate: float | None = None   # us per cost unit in the parent's lane, measured
         self.worker_rate: float | None = None   # ... and in a worker's (its messages included)
         # Reported.
@@ -285,18 +287,19 @@ class _Block:
         n = len(self.txs)
         pos = self.inline(0, min(n, max(PROBE_MIN, min(PROBE_MAX, int(n * PROBE)))), "")
         streak = 0      # windows run inline since the last one on lanes
-        first = True
         while pos < n:
-            end = self.window_end(pos, WINDOW_US / 24 if first else WINDOW_US)
+            # The first two windows tried on lanes are small: the first one's figures include a
+            # cold worker (forked, its memory not yet its own), so one more try is cheap insurance.
+            trial = self.tried < TRIALS
+            end = self.window_end(pos, WINDOW_US / 24 if trial else WINDOW_US)
             light, giant = self.predict(pos, end, with_schedule=True)
-            if light:
+            if light and not (0 < self.tried < TRIALS):
                 self.inline(pos, n, LIGHT)  # the figures will not change: no window would pay
                 return
             if giant and streak < RETRY_EVERY:
                 pos = self.inline(pos, end, GIANT)
                 streak += 1
                 continue
-            first = False
             streak = 0
             pos = self.lanes(pos, end)
 
@@ -353,6 +356,7 @@ class _Block:
         txs = self.txs[pos:end]
         costs = self.cost[pos:end]
         compiled = ex.compiled  # made once per world, the first time: not a window's scheduling
+        self.tried += 1
         start = time.perf_counter()
         from ..schedule.components import partition
 
