@@ -75,10 +75,7 @@ class Chain:
     @classmethod
     def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None) -> "Chain":
         """Load a world and its state (genesis, for a new or absent state file)."""
-        return cls._open(load_world(world_path), state)
-
-    @classmethod
-    def _open(cls, world: World, state: str | os.PathLike | None) -> "Chain":
+        world = load_world(world_path)
         if state is None:
             return cls(world, genesis(world), None, (0, 0))
         store = StateStore(state)

@@ -217,7 +217,7 @@ class ParallelExecutor:
         if esc is not None and (escaped[k] < 0 or esc < escaped[k]):
             escaped[k] = esc
 
-    def _finish(self, plan, replies: list, escaped: list, dead: list, timing: dict) -> list[int]:
+    def _finish(self, plan, replies: list, escaped: list, dead: list, timing: dict) -> tuple[list[int], int]:
         """Wait for every worker's replies; a worker that dies or hangs is replaced and its lane sent
         again once.  Returns, per worker lane, the first transaction without a result (or -1), and
         how many workers were replaced."""
