@@ -350,3 +350,35 @@ def test_a_generated_defi_block_runs_on_lanes_without_falling_back(tmp_path):
     finally:
         par.close()
         seq.close()
+
+
+def test_a_worker_killed_mid_block_is_replaced_and_the_result_is_exact(tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from compiler.runtime import worker_lane
+
+    world = _world(tmp_path)
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    killed: list[int] = []
+    real_send = worker_lane.Worker.send
+
+    def send_then_kill(self, message):
+        real_send(self, message)
+        if not killed:  # SIGKILL the worker right after it is given its lane
+            killed.append(self.process.pid)
+            os.kill(self.process.pid, signal.SIGKILL)
+
+    monkeypatch.setattr(worker_lane.Worker, "send", send_then_kill)
+    try:
+        raw = parse_block_text(_lines(*[(f"u{i}", "give", [i + 1]) for i in range(30)]), "b.jsonl")
+        a = seq.run_block(raw)
+        b = par.run_block(raw, executor="parallel", workers=2)
+        _same(a, b)
+        assert killed and executor.last["failed_lanes"] == 1 and executor.last["fallback_from"] is None
+        assert all(w.process.pid not in killed and w.process.is_alive() for w in executor._pool)
+    finally:
+        par.close()
+        seq.close()
