@@ -17,7 +17,7 @@ None for every instance), ``mode`` is ``READ``, ``WRITE`` or ``ADD``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE, Access, Summary
@@ -72,6 +72,23 @@ def _elem(array: tuple, index: int):
     if index >= len(array):
         raise NotTaken
     return array[index]
+
+
+def immutable_reader(storage: dict[int, list[dict]], slots: dict[int, tuple[int, Any]]) -> Callable:
+    """``imm(address, var_id, key)`` for an instantiation: a variable only init writes, read once
+    from the pre-block ``storage`` (its value holds for the whole block) and remembered."""
+    immutable: dict[tuple, Any] = {}
+
+    def imm(address: int, vid: int, key: Any) -> Any:
+        loc = (address, vid, key)
+        try:
+            return immutable[loc]
+        except KeyError:
+            index, zero = slots[vid]
+            value = immutable[loc] = storage[address][index].get(key, zero)
+            return value
+
+    return imm
 
 
 class VarIds:

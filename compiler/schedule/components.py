@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..runtime.block import Tx, gc_paused
-from .compiled import WILD, Unresolved
+from .compiled import WILD, Unresolved, immutable_reader
 
 R, W, A = 0, 1, 2
 
@@ -51,16 +51,7 @@ def _partition(compiled, txs: list[Tx], storage: dict, number: int, timestamp: i
         index, zero = slots[vid]
         return storage[address][index].get(key, zero)
 
-    immutable: dict[tuple, Any] = {}
-
-    def imm(address: int, vid: int, key: Any) -> Any:
-        loc = (address, vid, key)
-        try:
-            return immutable[loc]
-        except KeyError:
-            index, zero = slots[vid]
-            value = immutable[loc] = storage[address][index].get(key, zero)
-            return value
+    imm = immutable_reader(storage, slots)
 
     entries = compiled.by_function_object
     n = len(txs)

@@ -31,7 +31,7 @@ from ..runtime.block import Tx, gc_paused
 from ..runtime.values import format_address
 from ..runtime.world import World
 from ..semantics.types import zero_value
-from .compiled import WILD, CompiledSummary, Unresolved, VarIds, compile_summary
+from .compiled import WILD, CompiledSummary, Unresolved, VarIds, compile_summary, immutable_reader
 
 R, W, A = 0, 1, 2
 _NONE: tuple = ()  # shared by every transaction without predecessors
@@ -237,17 +237,7 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
         index, zero = slots[vid]
         return storage[address][index].get(key, zero)
 
-    immutable: dict[tuple, Any] = {}
-
-    def imm(address: int, vid: int, key: Any) -> Any:
-        """A variable only init writes: its pre-block value holds for the whole block."""
-        loc = (address, vid, key)
-        try:
-            return immutable[loc]
-        except KeyError:
-            index, zero = slots[vid]
-            value = immutable[loc] = storage[address][index].get(key, zero)
-            return value
+    imm = immutable_reader(storage, slots)
 
     entries = compiled.by_function_object
     out: list = []
