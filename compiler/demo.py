@@ -13,7 +13,7 @@ from pathlib import Path
 from .analysis.report import Analysis
 from .diagnostics import LaneError
 from .pipeline import CompilerData
-from .report import render_block_summary
+from .report import executor_line, render_block_summary
 from .runtime.block import read_block
 from .runtime.chain import Chain
 from .runtime.parallel import executor_for
@@ -95,7 +95,7 @@ def run_demo(out=print, workers: int | None = None, transactions: int = 3000, ac
         seq, par, lanes = results["sequential"], results["parallel"], results["lanes"]
         same = all((seq.state_root, seq.receipts_root) == (r.state_root, r.receipts_root) for r in (par, lanes))
         out("   " + render_block_summary(par).replace("\n", "\n   "))
-        out("   with every window on lanes: " + render_block_summary(lanes).split("\n")[-3])
+        out("   with every window on lanes: " + executor_line(lanes))
         out(f"   sequential {seq.seconds:.3f} s, parallel {par.seconds:.3f} s ({seq.seconds / par.seconds:.2f}x), "
             f"every window on lanes {lanes.seconds:.3f} s ({seq.seconds / lanes.seconds:.2f}x), on {workers} "
             f"workers; results identical: {same}")

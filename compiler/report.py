@@ -31,6 +31,15 @@ def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
             lines.append(f"    #{tx.index} (line {tx.line}): {r.status}: {r.reason}")
         if len(failures) > max_failures:
             lines.append(f"    ... and {len(failures) - max_failures} more (--json lists every receipt)")
+    lines.append(executor_line(result))
+    lines.append(f"state root    {result.state_root}")
+    lines.append(f"receipts root {result.receipts_root}")
+    return "\n".join(lines)
+
+
+def executor_line(result: BlockResult) -> str:
+    """``executor ...``: which executor ran the block, how (lanes, windows, fallbacks), how fast."""
+    n = len(result.receipts)
     how = []
     if result.workers > 1:
         how.append(f"{result.workers} workers")
@@ -48,11 +57,8 @@ def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
                 how.append(f"the rest inline: {detail['why']}")
         if detail.get("fallback_from") is not None:
             how.append(f"sequential from #{detail['fallback_from']}")
-    lines.append(f"executor {result.executor}" + (f" ({', '.join(how)})" if how else "")
-                 + f": {result.seconds:.4f} s, {result.tps:,.0f} tx/s")
-    lines.append(f"state root    {result.state_root}")
-    lines.append(f"receipts root {result.receipts_root}")
-    return "\n".join(lines)
+    return (f"executor {result.executor}" + (f" ({', '.join(how)})" if how else "")
+            + f": {result.seconds:.4f} s, {result.tps:,.0f} tx/s")
 
 
 @contextlib.contextmanager

@@ -78,18 +78,6 @@ POISON = _Poison()
 _ABSENT = object()
 
 
-class _Slice(dict):
-    """A variable of which a worker holds only the keys its transactions may touch."""
-
-    __slots__ = ()
-
-    def get(self, key, default=None):
-        try:
-            return self[key]
-        except KeyError:
-            raise Escape(key) from None
-
-
 class _Missing(dict):
     """A variable a lane must not touch at all."""
 
@@ -121,7 +109,6 @@ class Plan:
         self.workers: list[WorkerPlan] = []
         self.cross: set[tuple] = set()                 # (id(store), key) several lanes add to
         self.cross_of: dict[int, list[tuple]] = {}     # parent's transaction -> [(store, key)] of those
-        self.cross_txs: set[int] = set()               # every transaction adding to one of those
         self.initial: dict[tuple, int] = {}            # their values before the window
         self.guarded: set[tuple] = set()               # (id(store), key) workers read: the parent may not write
         self.guarded_stores: set[int] = set()          # the id(store) of those
@@ -162,7 +149,6 @@ def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], 
             where = (id(store), key)
             p.cross.add(where)
             p.initial[where] = store.get(key, zero)
-            p.cross_txs.update(who)
             adds_locs.add(loc)
             if 0 in ks:
                 parent_adds.add(loc)

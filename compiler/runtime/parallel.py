@@ -370,7 +370,7 @@ class _Block:
         total = sum(comp_cost.values())
         accesses = sum(map(len, schedule.accesses))
         k = end - pos
-        self.accesses_per_tx = accesses / k if k else None
+        self.accesses_per_tx = accesses / k
         scheduled = time.perf_counter()
         self.schedule_us = (scheduled - start) * 1e6 / max(k, 1)
         self.giant = max(comp_cost.values(), default=0) / total if total else 1.0
@@ -381,7 +381,7 @@ class _Block:
             if light or giant or not total:
                 return self.inline(pos, end, LIGHT if light else GIANT)
         t = time.perf_counter()
-        lanes = self.pack(by_comp, comp_cost, accesses / max(k, 1))
+        lanes = self.pack(by_comp, comp_cost)
         seconds["pack"] += time.perf_counter() - t
         parent_before = seconds["slice"]
         lane_before, worker_before = seconds["parent_lane"], seconds["worker"]
@@ -415,7 +415,7 @@ class _Block:
         self._progress(end)
         return end
 
-    def pack(self, by_comp: dict, comp_cost: dict, accesses_per_tx: float) -> list[list[int]]:
+    def pack(self, by_comp: dict, comp_cost: dict) -> list[list[int]]:
         """Components to lanes, largest first, each where it would finish first.  A lane's time is
         its cost at the speed measured for its kind (the parent's, a worker's: they differ, the
         parent's lane runs guarded, a worker's pays for its messages); the parent's lane (the first)
@@ -424,7 +424,7 @@ class _Block:
         rates = [self.parent_rate or self.us_per_cost] + [self.worker_rate or self.us_per_cost] * (w - 1)
         txs = sum(len(js) for js in by_comp.values())
         load = [0.0] * w
-        load[0] = txs * accesses_per_tx * self.parent_us * (w - 1) / w
+        load[0] = txs * self.accesses_per_tx * self.parent_us * (w - 1) / w
         comps: list[list[int]] = [[] for _ in range(w)]
         for c in sorted(by_comp, key=lambda c: (-comp_cost[c], c)):
             cost = comp_cost[c]

@@ -21,11 +21,23 @@ from typing import Any
 
 from .context import Context
 from .errors import Revert
-from .lanes import ARITHMETIC, Escape, _Missing, _Slice
+from .lanes import ARITHMETIC, Escape, _Missing
 from .receipts import OK, REVERTED
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 _NO_EVENTS = ()
+
+
+class _Slice(dict):
+    """A variable of which a worker holds only the keys its transactions may touch."""
+
+    __slots__ = ()
+
+    def get(self, key, default=None):
+        try:
+            return self[key]
+        except KeyError:
+            raise Escape(key) from None
 
 
 class WorkerWindow:
