@@ -41,6 +41,14 @@ class _BadConstant(NotConstant):
     """The expression names a constant whose own error is already reported."""
 
 
+class _NeedConstant(Exception):
+    """A constant expression names a constant not evaluated yet: evaluate that one first, then retry."""
+
+    def __init__(self, const: Constant) -> None:
+        super().__init__(const.name)
+        self.const = const
+
+
 class _ConstFault(Exception):
     def __init__(self, message: str, loc: Location) -> None:
         super().__init__(message)
@@ -74,6 +82,7 @@ class Checker:
         self.diags = diags
         self.program = CheckedProgram()
         self._const_state: dict[int, str] = {}
+        self._const_types: dict[int, T.Type | None] = {}  # each constant's type, checked once
 
     # ================================================================ driver
     def check(self) -> CheckedProgram:
@@ -287,6 +296,12 @@ class Checker:
 
     # ------------------------------------------------------------ constants
     def _evaluate_constant(self, info: ContractInfo, const: Constant):
+        """The value of a constant (None after an error), evaluating first the constants it names.
+
+        Those are evaluated from an explicit stack rather than by recursion, so that a chain of
+        constants each defined through the next, however long, cannot overflow Python's stack.
+        A constant met again while it is being evaluated is a cycle.
+        """
         state = self._const_state.get(id(const))
         if state == "done":
             return const.value
@@ -295,9 +310,25 @@ class Checker:
                              const.decl.name_loc)
             self._const_state[id(const)] = "done"
             return None
-        self._const_state[id(const)] = "busy"
-        checker = _BodyChecker(self, info, None)
-        ty = checker.expr(const.decl.value)
+        pending = [const]
+        while pending:
+            try:
+                self._evaluate_one(info, pending[-1])
+            except _NeedConstant as need:
+                pending.append(need.const)  # constants are those of one contract: `info` is theirs too
+                continue
+            pending.pop()
+        return const.value
+
+    def _evaluate_one(self, info: ContractInfo, const: Constant) -> None:
+        """Check and evaluate one constant whose named constants are evaluated (else _NeedConstant)."""
+        state = self._const_state.get(id(const))
+        if state == "done":  # a cycle through it was reported while it waited
+            return
+        if state is None:
+            self._const_state[id(const)] = "busy"
+            self._const_types[id(const)] = _BodyChecker(self, info, None).expr(const.decl.value)
+        ty = self._const_types[id(const)]
         value = None
         if ty is not None and const.type is not T.VOID:
             if ty != const.type:
@@ -318,7 +349,6 @@ class Checker:
         if self._const_state.get(id(const)) == "busy":
             const.value = value
             self._const_state[id(const)] = "done"
-        return const.value
 
     def const_value(self, info: ContractInfo, e: ast.Expr):
         """The value of a type-checked constant expression, or NotConstant."""
@@ -328,6 +358,8 @@ class Checker:
             return e.value
         if isinstance(e, ast.Name):
             if isinstance(e.binding, Constant):
+                if id(e.binding) not in self._const_state:
+                    raise _NeedConstant(e.binding)
                 value = self._evaluate_constant(info, e.binding)
                 if value is None:
                     raise _BadConstant
@@ -434,15 +466,14 @@ class _BodyChecker:
     def block(self, block: ast.Block) -> bool:
         """Check a block; True when control can fall off its end."""
         self.scopes.append({})
-        falls = True
+        falls, warned = True, False
         for stmt in block.stmts:
-            if not falls:
+            if not falls and not warned:
                 self.diags.warning("unreachable", "unreachable statement", stmt.loc)
-                falls = True  # report once per block
-                self.stmt(stmt)
-                falls = False
-                break
-            falls = self.stmt(stmt)
+                warned = True  # once per block
+            # Unreachable statements are checked too: code generation still compiles them.
+            stmt_falls = self.stmt(stmt)
+            falls = falls and stmt_falls
         self.scopes.pop()
         return falls
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterator, Mapping
 
 from ..diagnostics import Diagnostic, Diagnostics
+from ..limits import TooLarge, read_source, size_text
 from ..syntax import ast
 from ..syntax.parser import parse
 
@@ -15,7 +16,8 @@ Reader = Callable[[Path], str]
 
 
 def read_file(path: Path) -> str:
-    return path.read_text(encoding="utf-8")
+    """A contract file's text, read with its size limit: an endless file is refused, not read to the end."""
+    return read_source(path)
 
 
 class SourceCache:
@@ -66,11 +68,21 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
     root_display = display_name(root)
     program = LoadedProgram(root_display)
     done: set[Path] = set()
-    stack: list[Path] = []
+    # The files being read, the root first, each with the imports it has yet to follow: an
+    # explicit stack, so that a chain of imports of any length cannot overflow Python's.
+    active: list[tuple[Path, ast.Module, Iterator[ast.ImportDecl]]] = []
+    on_stack: set[Path] = set()
 
-    def visit(path: Path, display: str, via: ast.ImportDecl | None) -> None:
+    def enter(path: Path, display: str, via: ast.ImportDecl | None) -> None:
         try:
             text, module, parse_diags = cache.parse(path, display)
+        except TooLarge as err:
+            what = f"larger than {size_text(err.limit)}, the limit of a contract file"
+            if via is None:
+                diags.error("limit", f"cannot read '{display}': {what}")
+            else:
+                diags.error("limit", f"cannot import \"{via.path}\": {what} ({display})", via.loc)
+            return
         except (OSError, UnicodeDecodeError) as err:
             if isinstance(err, FileNotFoundError):
                 reason = "no such file"
@@ -89,23 +101,30 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
         if module is None:
             done.add(path)
             return
-        stack.append(path)
-        for imp in module.imports:
-            try:
-                target = (path.parent / imp.path).resolve()
-            except (ValueError, OSError) as err:  # a NUL byte, a loop of symlinks, ...
-                diags.error("missing-import", f"cannot import \"{imp.path}\": invalid path ({err})", imp.loc)
-                continue
-            target_display = display_name(os.path.join(os.path.dirname(display), imp.path))
-            if target in stack:
-                cycle = [p.name for p in stack[stack.index(target):]] + [target.name]
-                diags.error("import-cycle", "import cycle: " + " -> ".join(cycle), imp.loc,
-                            hint="move what both files need into a third file that both import")
-            elif target not in done:
-                visit(target, target_display, imp)
-        stack.pop()
-        done.add(path)
-        program.modules.append(module)
+        active.append((path, module, iter(module.imports)))
+        on_stack.add(path)
 
-    visit(Path(root).resolve(), root_display, None)
+    enter(Path(root).resolve(), root_display, None)
+    while active:
+        path, module, imports = active[-1]
+        imp = next(imports, None)
+        if imp is None:  # every import followed: the module comes after its imports
+            active.pop()
+            on_stack.discard(path)
+            done.add(path)
+            program.modules.append(module)
+            continue
+        try:
+            target = (path.parent / imp.path).resolve()
+        except (ValueError, OSError) as err:  # a NUL byte, a loop of symlinks, ...
+            diags.error("missing-import", f"cannot import \"{imp.path}\": invalid path ({err})", imp.loc)
+            continue
+        target_display = display_name(os.path.join(os.path.dirname(module.file), imp.path))
+        if target in on_stack:
+            chain = [p for p, _, _ in active]
+            cycle = [p.name for p in chain[chain.index(target):]] + [target.name]
+            diags.error("import-cycle", "import cycle: " + " -> ".join(cycle), imp.loc,
+                        hint="move what both files need into a third file that both import")
+        elif target not in done:
+            enter(target, target_display, imp)
     return program

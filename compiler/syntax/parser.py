@@ -2,27 +2,47 @@
 
 from __future__ import annotations
 
-from lark import Token, Transformer, v_args
+from lark import Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
 
 from ..diagnostics import Diagnostic, Diagnostics, Location, Severity
+from ..limits import MAX_SOURCE_BYTES, size_text
 from . import ast
 from .grammar import lark_parser
+from .nesting import check_nesting
 
 U256_MAX = 2**256 - 1
+# The most digits a literal of at most 2^256-1 has (leading zeros aside): a longer one is
+# too large without converting it, which CPython refuses past 4,300 decimal digits anyway.
+_MAX_DIGITS = {10: len(str(U256_MAX)), 16: 64}
 
 
 def parse(text: str, file: str) -> tuple[ast.Module | None, list[Diagnostic]]:
-    """Parse one file.  Returns the module (None on a syntax error) and its diagnostics."""
+    """Parse one file.  Returns the module (None on a syntax error or past a limit) and its diagnostics."""
     diags = Diagnostics()
+    if _too_large(text):
+        diags.error("limit", f"contract file is larger than {size_text(MAX_SOURCE_BYTES)} (the limit)",
+                    Location.point(file, 1, 1))
+        return None, list(diags)
     try:
         tree = lark_parser().parse(text)
     except UnexpectedInput as err:
         diags.add(_syntax_error(err, text, file))
         return None, list(diags)
+    too_deep = check_nesting(tree, file)
+    if too_deep:
+        diags.extend(too_deep)
+        return None, list(diags)
     module = _Builder(file, diags).transform(tree)
     return module, list(diags)
+
+
+def _too_large(text: str) -> bool:
+    """More than MAX_SOURCE_BYTES of UTF-8 (an editor's buffer is never read through the capped reader)."""
+    if len(text) * 4 <= MAX_SOURCE_BYTES:  # at most four bytes a character: no need to encode
+        return False
+    return len(text) > MAX_SOURCE_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_SOURCE_BYTES
 
 
 # ---------------------------------------------------------------- the builder
@@ -32,19 +52,14 @@ def _loc_of_token(file: str, tok: Token) -> Location:
     return Location(file, tok.line, tok.column, tok.end_line, tok.end_column)
 
 
-def _unquote(tok: Token) -> str:
-    body = str(tok)[1:-1]
-    out, i = [], 0
-    escapes = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
-    while i < len(body):
-        ch = body[i]
-        if ch == "\\" and i + 1 < len(body):
-            out.append(escapes.get(body[i + 1], body[i + 1]))
-            i += 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
+_ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\"}
+
+
+def _quoted(text: str) -> str:
+    """A literal as a message quotes it: in full, or its start and its length when it is long."""
+    if len(text) <= 80:
+        return f"'{text}'"
+    return f"'{text[:20]}...' ({len(text):,} characters)"
 
 
 def _is_digits(s: str, digits: str) -> bool:
@@ -63,8 +78,11 @@ def _is_token(x: object) -> bool:
 
 
 @v_args(meta=True)
-class _Builder(Transformer):
-    """Builds AST dataclasses; any rule without a handler is a bug, not an untyped tree."""
+class _Builder(Transformer_NonRecursive):
+    """Builds AST dataclasses; any rule without a handler is a bug, not an untyped tree.
+
+    Non-recursive, as a second guard: the nesting limits already bound the tree's depth.
+    """
 
     def __init__(self, file: str, diags: Diagnostics) -> None:
         super().__init__()
@@ -82,6 +100,30 @@ class _Builder(Transformer):
     def _tok(self, tok: Token) -> Location:
         return _loc_of_token(self.file, tok)
 
+    def _unquote(self, tok: Token) -> str:
+        """A string literal's text.  An unknown escape is an error at its backslash, not a guess."""
+        body = str(tok)[1:-1]
+        out, i = [], 0
+        while i < len(body):
+            ch = body[i]
+            if ch == "\\" and i + 1 < len(body):
+                escaped = body[i + 1]
+                if escaped in _ESCAPES:
+                    out.append(_ESCAPES[escaped])
+                else:
+                    # A string never spans lines (the lexer's STRING stops at '\n'), so the
+                    # escape's column is the token's plus its offset in the token.
+                    loc = Location.point(self.file, tok.line, tok.column + 1 + i, 2)
+                    what = f"'\\{escaped}'" if escaped.isprintable() else f"'\\' before U+{ord(escaped):04X}"
+                    self.diags.error("bad-escape", f"unknown escape {what} in a string", loc,
+                                     hint='the escapes are \\", \\\\, \\n and \\t; write a backslash as \\\\')
+                    out.append(body[i:i + 2])
+                i += 2
+            else:
+                out.append(ch)
+                i += 1
+        return "".join(out)
+
     # ---- top level
     def start(self, meta, items):
         imports = [i for i in items if isinstance(i, ast.ImportDecl)]
@@ -89,7 +131,7 @@ class _Builder(Transformer):
         return ast.Module(self._loc(meta), self.file, imports, contracts)
 
     def import_decl(self, meta, ch):
-        return ast.ImportDecl(self._loc(meta), _unquote(ch[0]))
+        return ast.ImportDecl(self._loc(meta), self._unquote(ch[0]))
 
     def contract_decl(self, meta, ch):
         name, *members = ch
@@ -169,10 +211,10 @@ class _Builder(Transformer):
         return ast.For(self._loc(meta), str(var), self._tok(var), start, end, body)
 
     def require_stmt(self, meta, ch):
-        return ast.Require(self._loc(meta), ch[0], _unquote(ch[1]) if len(ch) > 1 else None)
+        return ast.Require(self._loc(meta), ch[0], self._unquote(ch[1]) if len(ch) > 1 else None)
 
     def revert_stmt(self, meta, ch):
-        return ast.Revert(self._loc(meta), _unquote(ch[0]) if ch else None)
+        return ast.Revert(self._loc(meta), self._unquote(ch[0]) if ch else None)
 
     def emit_stmt(self, meta, ch):
         name, args = ch
@@ -222,18 +264,20 @@ class _Builder(Transformer):
         tok = ch[0]
         text = str(tok)
         loc = self._loc(meta)
-        if text[:2] in ("0x", "0X"):
-            ok = _is_digits(text[2:], _HEX)
-            value = int(text[2:].replace("_", ""), 16) if ok else 0
-        else:
-            ok = _is_digits(text, _DEC)
-            value = int(text.replace("_", "")) if ok else 0
+        base, digits = (16, text[2:]) if text[:2] in ("0x", "0X") else (10, text)
+        ok = _is_digits(digits, _HEX if base == 16 else _DEC)
+        value = 0
         if not ok:
-            self.diags.error("bad-literal", f"invalid integer literal '{text}'", loc,
+            self.diags.error("bad-literal", f"invalid integer literal {_quoted(text)}", loc,
                              hint="integers are decimal or 0x-prefixed hex digits, "
                                   "with '_' allowed only between digits")
-        elif value > U256_MAX:
-            self.diags.error("literal-too-large", f"integer literal '{text}' exceeds 2^256-1", loc)
+            return ast.IntLit(loc, value, text)
+        significant = digits.replace("_", "").lstrip("0")
+        if len(significant) <= _MAX_DIGITS[base]:
+            value = int(significant or "0", base)
+        if len(significant) > _MAX_DIGITS[base] or value > U256_MAX:
+            self.diags.error("literal-too-large", f"integer literal {_quoted(text)} exceeds 2^256-1", loc)
+            value = 0
         return ast.IntLit(loc, value, text)
 
 
