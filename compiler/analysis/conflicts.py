@@ -11,6 +11,11 @@ its own call) Z3 is asked whether the locations can be equal.  The verdict is
 ``when`` with a readable condition over ``a.*`` and ``b.*``.  Z3's ``unknown``
 or a timeout counts as a possible conflict.
 
+What is sent to Z3 is bounded, so that large summaries cannot make the table
+hang: a pair with more than :data:`MAX_SOLVER_DISJUNCTS` ways to conflict is
+not solved (a possible conflict, ``when`` with a condition saying so), and the
+solver calls of one pair share a time budget (past it, each answers unknown).
+
 The printed condition keeps what can be said about the calls' arguments; a
 loop index ``i`` in ``lo..hi`` equal to an argument becomes ``lo <= x && x < hi``
 and facts about storage values are left out, so the condition may be weaker
@@ -20,6 +25,7 @@ than the exact one, never stronger.
 from __future__ import annotations
 
 import itertools
+import time
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -31,6 +37,13 @@ MAX = (1 << 256) - 1
 ADDRESS_MAX = (1 << 160) - 1
 TIMEOUT_MS = 2000
 MAX_DISJUNCTS = 64
+# Past this many ways for two functions to conflict (distinct pairs of accesses, after lifting
+# ifs out of keys), the pair is not solved: a possible conflict.  The examples' largest has 169
+# (Pool.swap with itself).
+MAX_SOLVER_DISJUNCTS = 512
+UNDECIDED = "(too many ways to conflict to decide)"
+# Seconds of solver time for one pair of functions, all its calls together.
+PAIR_BUDGET_S = 10.0
 
 NEVER, ALWAYS, WHEN = "never", "always", "when"
 
@@ -288,14 +301,18 @@ class _Pair:
 class ConflictChecker:
     """Decides verdicts with one Z3 solver, reused with push/pop."""
 
-    def __init__(self, timeout_ms: int = TIMEOUT_MS) -> None:
+    def __init__(self, timeout_ms: int = TIMEOUT_MS, budget_s: float = PAIR_BUDGET_S) -> None:
         import z3
 
         self.z3 = z3
         self.solver = z3.Solver()
         self.solver.set("timeout", timeout_ms)
+        self.budget_s = budget_s
+        self.deadline = float("inf")
 
     def _check(self, *formulas) -> str:
+        if time.monotonic() > self.deadline:
+            return "unknown"  # the pair's budget is spent: as a timeout would answer
         self.solver.push()
         try:
             self.solver.add(*formulas)
@@ -366,22 +383,36 @@ class ConflictChecker:
 
     def verdict(self, f: Summary, g: Summary) -> Verdict:
         z3 = self.z3
+        self.deadline = time.monotonic() + self.budget_s
         pair = _Pair(z3, f.function.contract is g.function.contract)
-        disjuncts: list[list[Literal]] = []
+        found_all: list[list[Literal]] = []
         reasons = []
+        same_var: dict[tuple[str, str], list[Access]] = {}
+        for y in g.accesses:
+            same_var.setdefault((y.contract, y.var), []).append(y)
         for x in f.accesses:
-            for y in g.accesses:
-                if x.var != y.var or x.contract != y.contract or not _modes_conflict(x, y):
+            for y in same_var.get((x.contract, x.var), ()):
+                if not _modes_conflict(x, y):
                     continue
                 found = self._disjuncts(pair, x, y)
                 if found:
                     reasons.append((x, y))
-                    disjuncts.extend(found)
-        disjuncts = [n for d in disjuncts for e in _split_ite(d) if (n := self._normalise(pair, e)) is not None]
+                    found_all.extend(found)
+        disjuncts: list[list[Literal]] = []
+        seen: set[frozenset[Literal]] = set()  # many access pairs give one disjunct
+        for d in found_all:
+            for e in _split_ite(d):
+                n = self._normalise(pair, e)
+                if n is None or frozenset(n) in seen:
+                    continue
+                if not n:  # nothing to satisfy: every two calls conflict
+                    return Verdict(f.qualname, g.qualname, ALWAYS, reasons=tuple(reasons))
+                seen.add(frozenset(n))
+                disjuncts.append(n)
+            if len(disjuncts) > MAX_SOLVER_DISJUNCTS:
+                return Verdict(f.qualname, g.qualname, WHEN, UNDECIDED, tuple(reasons))
         if not disjuncts:
             return Verdict(f.qualname, g.qualname, NEVER)
-        if any(not d for d in disjuncts):
-            return Verdict(f.qualname, g.qualname, ALWAYS, reasons=tuple(reasons))
         if all(isinstance(lit, _Eq) and _atomic(lit.left) and _atomic(lit.right) for d in disjuncts for lit in d):
             # Equalities between independent values: satisfiable, and falsified by making them all
             # distinct, so "when" without asking the solver.
@@ -424,10 +455,13 @@ class ConflictChecker:
         whole = z3.Or(*[conj(d) for d in disjuncts])
         domain = list(pair.domain.values())
         unique: list[list[Literal]] = []
+        # Each simplification asks the solver about the whole condition, once per literal: past
+        # MAX_DISJUNCTS disjuncts that is too much work for a shorter text, so it stays as it is.
+        simplify = len(disjuncts) <= MAX_DISJUNCTS
         for d in disjuncts:
             # Drop a literal that the rest of its disjunct does not need: (!x && y) || x is x || y.
             d = list(d)
-            for lit in [l for l in d if isinstance(l, _Fact)]:
+            for lit in [l for l in d if isinstance(l, _Fact)] if simplify else []:
                 rest = [l for l in d if l is not lit]
                 if rest and self._check(*domain, conj(rest), z3.Not(whole)) == "unsat":
                     d = rest

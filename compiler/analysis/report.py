@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import __version__
+from ..limits import read_source
+from .cost import DEFAULT_COST_LIMIT, units
 from .hotspots import HotSpot
 from . import symbolic as S
 from .summary import Access, Summary
@@ -122,7 +124,7 @@ def import_closure(root: str | os.PathLike) -> dict[str, str] | None:
         if name in sources:
             continue
         try:
-            text = Path(name).read_text(encoding="utf-8")
+            text = read_source(Path(name))  # capped: an endless file is refused, not read to the end
         except (OSError, UnicodeDecodeError, ValueError):
             return None
         sources[name] = text
@@ -163,7 +165,10 @@ def cache_store(key: str, data: dict) -> None:
 def render_function(fn: dict) -> list[str]:
     """One function of the report (a :func:`function_json`): its head, then one line per access."""
     view = " view" if fn.get("view") else ""
-    lines = [f"{fn['contract']}.{fn['function']}{view}  (worst-case cost {fn['cost']})"]
+    cost = f"worst-case cost {fn['cost']}"
+    if fn["cost"] > DEFAULT_COST_LIMIT:  # a call may revert with "cost limit exceeded" (see Warnings)
+        cost = f"worst-case cost {units(fn['cost'])}: over the default cost limit of {DEFAULT_COST_LIMIT:,}"
+    lines = [f"{fn['contract']}.{fn['function']}{view}  ({cost})"]
     if not fn["accesses"]:
         lines.append("    touches no storage")
     width = max((len(_where(a)) for a in fn["accesses"]), default=0)

@@ -1,10 +1,15 @@
 """Access summaries (SPEC §2.1-2.3): what every ``pub`` function may read, write and add.
 
-The summary of a function is found by executing its body symbolically once:
-locals hold symbolic values, internal calls and cross-contract calls are
-inlined with their arguments substituted (in a callee, ``self`` is the
-callee's address and ``msg.sender`` the caller's ``self``), and every storage
-access is recorded with its symbolic address and keys.
+Every function, internal or ``pub``, is summarised once, callees first (the
+call graph is acyclic, SPEC §1.3), by executing its body symbolically once:
+locals hold symbolic values and every storage access is recorded with its
+symbolic address, keys and path condition, over the function's own
+parameters, ``self`` and ``msg.sender``.  A call is not walked again: the
+callee's summary is instantiated at the call site (:class:`_CallSite`) with
+the caller's arguments, the callee's address for ``self`` and the caller's
+``self`` for ``msg.sender`` (a cross-contract call) or the caller's own
+(an internal one), the caller's path condition joined to each of the
+callee's.  So the work is linear in the program, not in its unfolded calls.
 
 Path conditions are the conditions of the enclosing ``if`` branches (and of
 ``&&``/``||`` short-circuits).  Conditions that only decide whether a
@@ -14,26 +19,37 @@ larger, never unsound, and it keeps verdicts about locations rather than
 about whether a call succeeds.
 
 A value read from storage that the same transaction may already have written
-is not followed (it becomes unknown, so a key built from it is a wildcard).
-A loop body is executed twice: first to learn what it writes, then for real,
-so a read in one iteration that sees a write of an earlier one is unknown too.
+is not followed (it becomes unknown, so a key built from it is a wildcard):
+within a function as it is walked, and at a call site for the callee's reads
+of what the caller wrote before the call.  A loop body is walked once, with
+what it writes (its calls' writes included, computed beforehand from the
+syntax and the callees' summaries) counted as written already, so a read in
+one iteration that may see a write of an earlier one is unknown too.
+
+Summaries stay bounded: a value too large to follow becomes unknown
+(:mod:`.symbolic`), and a function whose accesses to one variable outnumber
+:data:`MAX_ACCESSES_PER_VARIABLE` (keys that multiply through calls) keeps
+one wildcard access per mode for it instead.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
 
 from ..diagnostics import Location
+from ..limits import MAX_LOOP_DEPTH
 from ..semantics import types as T
 from ..semantics.checker import CheckedProgram
-from ..semantics.symbols import (Builtin, Constant, ContractInfo, Conversion, Function, Special, StorageVar,
-                                 Variable, storage_target)
+from ..semantics.symbols import (Builtin, Constant, Conversion, Function, Special, StorageVar, Variable,
+                                 storage_target)
 from ..syntax import ast
 from . import symbolic as S
 from .symbolic import FALSE, TRUE, Sym, op
 
 READ, WRITE, ADD = "read", "write", "add"
+# Past this many accesses to one variable, a function's summary keeps a wildcard per mode instead
+# (the examples' largest has 6).
+MAX_ACCESSES_PER_VARIABLE = 64
 
 
 @dataclass(frozen=True)
@@ -45,7 +61,7 @@ class Access:
     mode: str              # read, write, add
     cond: Sym = TRUE       # the path condition under which it happens
     alias: Sym = FALSE     # for an add: when it may hit a location the call also reads or writes
-    loc: Location | None = field(default=None, compare=False)   # the pub function's statement
+    loc: Location | None = field(default=None, compare=False)   # the summarised function's statement
     site: Location | None = field(default=None, compare=False)  # the statement itself (maybe in a callee)
 
     @property
@@ -68,9 +84,27 @@ class Summary:
         return self.function.qualname
 
 
+# What a loop body may do to the state, known before it is walked: (storage variables it may
+# write, as (contract, variable), its calls' writes included; locals it assigns).
+_LoopEffects = tuple[frozenset[tuple[str, str]], set[str]]
+
+
+@dataclass
+class FunctionSummary:
+    """What one function may do when called, over its own parameters, ``self`` and ``msg.sender``.
+
+    The accesses are as recorded (an ``add`` is not yet classified: that needs the whole
+    transaction, see :func:`classify_adds`); path conditions start from true at its entry.
+    """
+
+    function: Function
+    accesses: list[Access]
+    returns: list[tuple[Sym, Sym]]     # (path condition, value) of each return, in order
+    writes: frozenset[tuple[str, str]]  # (contract, variable) it may write or add to, its calls' included
+
+
 @dataclass
 class _Frame:
-    info: ContractInfo
     fn: Function
     self_: Sym
     sender: Sym
@@ -79,24 +113,76 @@ class _Frame:
     returns: list[tuple[Sym, Sym]] = field(default_factory=list)
 
 
-class _Executor:
-    def __init__(self, program: CheckedProgram, written: dict[str, set[str]]) -> None:
+class Summariser:
+    """The summaries of every function of a program, each computed once, callees first."""
+
+    def __init__(self, program: CheckedProgram) -> None:
         self.program = program
-        self.written = written  # contract -> variables that a non-init function writes
+        self.written = written_variables(program)  # contract -> variables that a non-init function writes
+        self.functions: dict[Function, FunctionSummary] = {}
+        self.statements = 0  # statements walked: each statement of each function once
+
+    def run(self) -> dict[Function, FunctionSummary]:
+        for fn in _callees_first(self.program):
+            self.functions[fn] = _Executor(self, fn).summarise()
+        return self.functions
+
+
+def _callees_first(program: CheckedProgram) -> list[Function]:
+    """Every function but ``init`` (which no one calls), each after every function it calls.
+
+    The calls are read from the checked AST (each call's ``target``), the very functions the
+    walk will meet.  A depth-first search with its own stack: a chain of calls of any length
+    cannot overflow Python's.  A call back into a function still open is recursion, which the
+    checker reports; it is not followed.
+    """
+    order: list[Function] = []
+    seen: set[Function] = set()
+    for info in program.contracts.values():
+        for root in info.functions.values():
+            if root in seen:
+                continue
+            seen.add(root)
+            stack = [(root, iter(_callees(root)))]
+            while stack:
+                fn, callees = stack[-1]
+                callee = next(callees, None)
+                if callee is None:
+                    stack.pop()
+                    order.append(fn)
+                elif callee not in seen:
+                    seen.add(callee)
+                    stack.append((callee, iter(_callees(callee))))
+    return order
+
+
+def _callees(fn: Function) -> list[Function]:
+    found = (n.target for n in ast.walk(fn.decl.body) if isinstance(n, (ast.Call, ast.MethodCall)))
+    return list(dict.fromkeys(t for t in found if isinstance(t, Function)))
+
+
+class _Executor:
+    """Walks one function's body once."""
+
+    def __init__(self, summariser: Summariser, fn: Function) -> None:
+        self.summariser = summariser
+        self.fn = fn
         self.accesses: list[Access] = []
         self.writes: set[tuple[str, str]] = set()  # (contract, var) written so far in this call
         self.top_loc: Location | None = None
-        self.depth = 0
-        self.loop_ids = itertools.count(1)
+        self.loops = _loop_effects(fn.decl.body, summariser.functions)
 
     # ---------------------------------------------------------------- entry
-    def summarise(self, fn: Function) -> list[Access]:
-        env = {}
+    def summarise(self) -> FunctionSummary:
+        fn = self.fn
+        env: dict[str, Sym] = {}
         for p in fn.params:
             env[p.name] = S.Param(p.name, "array" if isinstance(p.type, T.ArrayType) else str(p.type))
-        frame = _Frame(fn.contract, fn, S.Self(), S.Sender(), env)
+        frame = _Frame(fn, S.Self(), S.Sender(), env)
         self.block(frame, fn.decl.body)
-        return classify_adds(self.accesses)
+        accesses = [_few_loops(a) for a in _bounded(_dedupe(self.accesses, key=_alpha))]
+        writes = frozenset((a.contract, a.var) for a in accesses if a.mode != READ)
+        return FunctionSummary(fn, accesses, frame.returns, writes)
 
     # -------------------------------------------------------------- storage
     def record(self, frame: _Frame, var: StorageVar, keys: tuple[Sym, ...], mode: str, site: Location) -> None:
@@ -110,8 +196,8 @@ class _Executor:
     def read_value(self, frame: _Frame, var: StorageVar, keys: tuple[Sym, ...]) -> Sym:
         if (var.contract.name, var.name) in self.writes:
             return S.unknown(f"{var.name} read after a write")
-        immutable = var.name not in self.written.get(var.contract.name, set())
-        return S.Read(frame.self_, var.contract.name, var.name, keys, immutable)
+        immutable = var.name not in self.summariser.written.get(var.contract.name, set())
+        return S.bounded(S.Read(frame.self_, var.contract.name, var.name, keys, immutable))
 
     def storage_target(self, frame: _Frame, e: ast.Expr) -> tuple[StorageVar, tuple[Sym, ...]]:
         keys: list[ast.Expr] = []
@@ -124,8 +210,8 @@ class _Executor:
     # ----------------------------------------------------------- statements
     def block(self, frame: _Frame, block: ast.Block) -> None:
         for stmt in block.stmts:
-            if self.depth == 0:
-                self.top_loc = stmt.loc
+            self.summariser.statements += 1
+            self.top_loc = stmt.loc
             getattr(self, "s_" + type(stmt).__name__)(frame, stmt)
 
     def s_Let(self, frame: _Frame, s: ast.Let) -> None:
@@ -177,22 +263,17 @@ class _Executor:
 
     def s_For(self, frame: _Frame, s: ast.For) -> None:
         lo, hi = self.expr(frame, s.start), self.expr(frame, s.end)
-        index = S.LoopIndex(next(self.loop_ids), s.var, lo, hi, s.max_iterations)
-        assigned = _assigned_locals(s.body)
+        index = S.loop_index(s.var, lo, hi, s.max_iterations)
+        writes, assigned = self.loops[id(s)]
+        # What the body writes counts as written from its start: an iteration may read what an
+        # earlier one wrote.  Locals it assigns hold any value, in it and after it.
+        self.writes |= writes
         pc0 = frame.pc
-        # First pass: learn what the body writes; its accesses are recomputed below.
-        mark, returns = len(self.accesses), len(frame.returns)
-        self._loop_body(frame, s, index, assigned)
-        del self.accesses[mark:]
-        del frame.returns[returns:]
-        self._loop_body(frame, s, index, assigned)
-        frame.pc = pc0
-        self._havoc(frame, assigned)
-
-    def _loop_body(self, frame: _Frame, s: ast.For, index: S.LoopIndex, assigned: set[str]) -> None:
         self._havoc(frame, assigned)
         frame.env[s.var] = index
         self.block(frame, s.body)
+        frame.pc = pc0
+        self._havoc(frame, assigned)
 
     def _havoc(self, frame: _Frame, names: set[str]) -> None:
         for name in names:
@@ -253,7 +334,7 @@ class _Executor:
         array = self.expr(frame, e.base)
         index = self.expr(frame, e.keys[0])
         if isinstance(array, S.Param):
-            return S.Element(array, index)
+            return S.bounded(S.Element(array, index))
         return S.unknown("element of an array")
 
     def e_Binary(self, frame: _Frame, e: ast.Binary) -> Sym:
@@ -281,27 +362,91 @@ class _Executor:
                 return S.Const(args[0].value, address=True)
             return args[0]
         assert isinstance(target, Function)
-        return self.inline(frame, target, frame.self_, frame.sender, args)
+        return self.call(frame, target, frame.self_, frame.sender, args)
 
     def e_MethodCall(self, frame: _Frame, e: ast.MethodCall) -> Sym:
         address = self.expr(frame, e.obj)
         args = [self.expr(frame, a) for a in e.args]
-        return self.inline(frame, e.target, address, frame.self_, args)
+        return self.call(frame, e.target, address, frame.self_, args)
 
-    def inline(self, caller: _Frame, fn: Function, self_: Sym, sender: Sym, args: list[Sym]) -> Sym:
-        env = {p.name: a for p, a in zip(fn.params, args)}
-        frame = _Frame(fn.contract, fn, self_, sender, env, pc=caller.pc)
-        self.depth += 1
-        try:
-            self.block(frame, fn.decl.body)
-        finally:
-            self.depth -= 1
-        if not frame.returns:
+    def call(self, frame: _Frame, fn: Function, self_: Sym, sender: Sym, args: list[Sym]) -> Sym:
+        """Instantiate the callee's summary here: its accesses join this function's, its value is returned."""
+        callee = self.summariser.functions.get(fn)
+        if callee is None:  # a recursive call, in a program the checker rejects
+            return S.unknown(f"{fn.name} calls itself")
+        site = _CallSite({p.name: a for p, a in zip(fn.params, args)}, self_, sender, frozenset(self.writes))
+        written = set()
+        for a in callee.accesses:
+            cond = op("&&", frame.pc, site.sym(a.cond))
+            if cond == FALSE:
+                continue  # cannot happen from here
+            self.accesses.append(Access(a.contract, site.sym(a.address), a.var, tuple(site.sym(k) for k in a.keys),
+                                        a.mode, cond, loc=self.top_loc, site=a.site))
+            if a.mode != READ:
+                written.add((a.contract, a.var))
+        self.writes |= written
+        if not callee.returns:
             return S.unknown(f"{fn.name} returns nothing")
-        value = frame.returns[-1][1]
-        for pc, v in reversed(frame.returns[:-1]):
-            value = op("ite", pc, v, value)
+        value = site.sym(callee.returns[-1][1])
+        for pc, v in reversed(callee.returns[:-1]):
+            value = op("ite", op("&&", frame.pc, site.sym(pc)), site.sym(v), value)
         return value
+
+
+class _CallSite:
+    """A callee's symbolic values as one call site sees them.
+
+    Its parameters become the arguments, ``self`` and ``msg.sender`` the call's; a value it
+    read from a variable that the transaction wrote before the call becomes unknown; its
+    unknowns and loop indices become fresh ones (two calls of one function do not share them;
+    each loop index is renumbered after the indices it depends on, see symbolic.loop_index).
+    """
+
+    def __init__(self, args: dict[str, Sym], self_: Sym, sender: Sym, written: frozenset[tuple[str, str]]) -> None:
+        self.args, self.self_, self.sender, self.written = args, self_, sender, written
+        self.memo: dict[int, tuple[Sym, Sym]] = {}      # id(value) -> (value, as seen here)
+        self.fresh: dict[tuple[type, int], Sym] = {}  # unknowns and loop indices by their number
+
+    def sym(self, s: Sym) -> Sym:
+        hit = self.memo.get(id(s))
+        if hit is None:
+            # The value is kept beside its result so that its id stays its own meanwhile.
+            hit = self.memo[id(s)] = (s, self._sym(s))
+        return hit[1]
+
+    def _sym(self, s: Sym) -> Sym:
+        if isinstance(s, S.Op):
+            return op(s.op, *(self.sym(a) for a in s.args))
+        if isinstance(s, S.Param):
+            arg = self.args.get(s.name)
+            return arg if arg is not None else S.unknown(s.name)  # (a call with too few arguments)
+        if isinstance(s, S.Self):
+            return self.self_
+        if isinstance(s, S.Sender):
+            return self.sender
+        if isinstance(s, S.Read):
+            if (s.contract, s.var) in self.written:
+                return S.unknown(f"{s.var} read after a write")
+            return S.bounded(S.Read(self.sym(s.address), s.contract, s.var, tuple(self.sym(k) for k in s.keys),
+                                    s.immutable))
+        if isinstance(s, S.Unknown):
+            key: tuple[type, int] = (S.Unknown, s.id)
+            if key not in self.fresh:
+                self.fresh[key] = S.unknown(s.why)
+            return self.fresh[key]
+        if isinstance(s, S.LoopIndex):
+            key = (S.LoopIndex, s.id)
+            if key not in self.fresh:
+                lo, hi = self.sym(s.lo), self.sym(s.hi)  # numbered first: the index depends on them
+                self.fresh[key] = S.loop_index(s.name, lo, hi, s.bound)
+            return self.fresh[key]
+        if isinstance(s, (S.Length, S.Element)):
+            # An array is a parameter, passed on as one: the callee's array is the caller's.
+            array = self.sym(s.array)
+            if not isinstance(array, S.Param):
+                return S.unknown("element of an array")
+            return S.Length(array) if isinstance(s, S.Length) else S.bounded(S.Element(array, self.sym(s.index)))
+        return s  # constants, block fields
 
 
 def _returns(node: "ast.Block | ast.If | None") -> bool:
@@ -316,13 +461,48 @@ def _returns(node: "ast.Block | ast.If | None") -> bool:
     return isinstance(last, ast.Return) or (isinstance(last, ast.If) and _returns(last))
 
 
-def _assigned_locals(block: ast.Block) -> set[str]:
-    names = set()
-    for node in ast.walk(block):
-        if isinstance(node, ast.Assign) and isinstance(node.target, ast.Name) and \
-                isinstance(node.target.binding, Variable):
-            names.add(node.target.id)
-    return names
+def _loop_effects(body: ast.Block, summaries: dict[Function, FunctionSummary]) -> dict[int, _LoopEffects]:
+    """For each loop of a function body (by id): the storage variables it may write, its calls'
+    writes included, and the locals it assigns.  One pass over the body, inner loops first."""
+    out: dict[int, _LoopEffects] = {}
+
+    def block(b: ast.Block) -> _LoopEffects:
+        writes: set[tuple[str, str]] = set()
+        assigned: set[str] = set()
+        for s in b.stmts:
+            exprs: list[ast.Node] = []
+            blocks: list[ast.Block] = []
+            if isinstance(s, ast.For):
+                exprs, blocks = [s.start, s.end], [s.body]
+            elif isinstance(s, ast.If):
+                node: ast.Block | ast.If | None = s
+                while isinstance(node, ast.If):  # an else-if chain is one statement
+                    exprs.append(node.cond)
+                    blocks.append(node.then)
+                    node = node.orelse
+                if node is not None:
+                    blocks.append(node)
+            else:
+                exprs = [s]  # a simple statement: expressions only, no nested block
+            for e in exprs:
+                for n in ast.walk(e):
+                    if isinstance(n, ast.Assign):
+                        if (var := storage_target(n.target)) is not None:
+                            writes.add((var.contract.name, var.name))
+                        elif isinstance(n.target, ast.Name) and isinstance(n.target.binding, Variable):
+                            assigned.add(n.target.id)
+                    elif isinstance(n, (ast.Call, ast.MethodCall)) and n.target in summaries:
+                        writes |= summaries[n.target].writes
+            for inner in blocks:
+                w, a = block(inner)
+                writes |= w
+                assigned |= a
+                if isinstance(s, ast.For):
+                    out[id(s)] = (frozenset(w), a)
+        return frozenset(writes), assigned
+
+    block(body)
+    return out
 
 
 def location_equal(x: Access, y: Access) -> Sym:
@@ -384,20 +564,102 @@ def summarise(program: CheckedProgram) -> dict[str, Summary]:
     """The summary of every pub function, by qualified name, in declaration order."""
     from .cost import function_cost
 
-    written = written_variables(program)
+    functions = Summariser(program).run()
     costs: dict = {}
     out = {}
     for info in program.contracts.values():
         for fn in info.pub_functions:
-            accesses = _Executor(program, written).summarise(fn)
+            accesses = [_few_loops(a) for a in classify_adds(functions[fn].accesses)]
             out[fn.qualname] = Summary(fn, _dedupe(accesses), function_cost(fn, costs))
     return out
 
 
-def _dedupe(accesses: list[Access]) -> list[Access]:
+def _dedupe(accesses: list[Access], key=lambda a: a) -> list[Access]:
     seen, out = set(), []
     for a in accesses:
-        if a not in seen:
-            seen.add(a)
+        k = key(a)
+        if k not in seen:
+            seen.add(k)
             out.append(a)
+    return out
+
+
+def _few_loops(a: Access) -> Access:
+    """The access, depending on at most MAX_LOOP_DEPTH loops: past that, what depends on a loop
+    index is any value (keys, address, the add's alias) and its path condition is dropped.
+
+    An access's loops are nested when it is instantiated (schedule/compiled.py writes them as
+    nested Python loops, which CPython bounds at 20); through calls, and through an add's alias
+    (which names the other accesses' keys), one access could otherwise depend on many more
+    loops than one function may nest.
+    """
+    def loops(*parts: Sym) -> set[int]:
+        return {n.id for p in parts for n in S.walk(p) if isinstance(n, S.LoopIndex)}
+
+    def any_value(s: Sym) -> Sym:
+        return S.unknown("depends on too many loops") if loops(s) else s
+
+    if len(loops(a.address, *a.keys, a.cond, a.alias)) <= MAX_LOOP_DEPTH:
+        return a
+    if len(loops(a.address, *a.keys, a.cond)) > MAX_LOOP_DEPTH:
+        a = _replace(a, address=any_value(a.address), keys=tuple(any_value(k) for k in a.keys),
+                     cond=TRUE if loops(a.cond) else a.cond)
+    if len(loops(a.address, *a.keys, a.cond, a.alias)) > MAX_LOOP_DEPTH:
+        a = _replace(a, alias=S.unknown("depends on too many loops"))  # it may alias: a read and a write
+    return a
+
+
+def _alpha(a: Access) -> tuple:
+    """The access with its loop indices and unknowns numbered in order of appearance.
+
+    Two call sites of one function give accesses that differ only in those (each call site makes
+    them fresh); they stand for the same locations, so a function keeps one of them.  Without
+    this, g(){ h(); h(); } would double h's loops at every level of such calls.
+    """
+    numbers: dict[tuple[type, int], tuple] = {}
+
+    def canon(s: Sym):
+        if isinstance(s, (S.LoopIndex, S.Unknown)):
+            key = (type(s), s.id)
+            if key not in numbers:
+                if isinstance(s, S.Unknown):
+                    numbers[key] = ("?", len(numbers))
+                else:  # its bounds first: they may hold indices not numbered yet
+                    lo, hi = canon(s.lo), canon(s.hi)
+                    numbers[key] = ("i", len(numbers), lo, hi, s.bound)
+            return numbers[key]
+        if isinstance(s, S.Op):
+            return (s.op, *(canon(x) for x in s.args))
+        if isinstance(s, S.Read):
+            return ("read", canon(s.address), s.contract, s.var, tuple(canon(k) for k in s.keys), s.immutable)
+        if isinstance(s, S.Element):
+            return ("element", s.array, canon(s.index))
+        return s  # a leaf, or a length (of a parameter)
+
+    return (a.contract, canon(a.address), a.var, tuple(canon(k) for k in a.keys), a.mode, canon(a.cond),
+            canon(a.alias))
+
+
+def _bounded(accesses: list[Access]) -> list[Access]:
+    """At most MAX_ACCESSES_PER_VARIABLE accesses to each variable: past it, one wildcard per mode.
+
+    Without the cap, keys that multiply through calls (``g(x) { h(2 * x); h(2 * x + 1); }`` nested
+    k deep has 2^k keys) would make summaries, and every later phase, exponential.
+    """
+    groups: dict[tuple[str, str], list[Access]] = {}
+    for a in accesses:
+        groups.setdefault((a.contract, a.var), []).append(a)
+    if all(len(g) <= MAX_ACCESSES_PER_VARIABLE for g in groups.values()):
+        return accesses
+    out: list[Access] = []
+    for a in accesses:
+        group = groups[a.contract, a.var]
+        if len(group) <= MAX_ACCESSES_PER_VARIABLE:
+            out.append(a)
+        elif a is group[0]:  # the wildcards take the place of the variable's first access
+            addresses = {b.address for b in group}
+            address = a.address if len(addresses) == 1 else S.unknown(f"too many instances of {a.var}")
+            keys = tuple(S.unknown(f"too many keys of {a.var}") for _ in a.keys)
+            for mode in dict.fromkeys(b.mode for b in group):
+                out.append(Access(a.contract, address, a.var, keys, mode, TRUE, loc=a.loc, site=a.site))
     return out

@@ -4,15 +4,25 @@ A key, an address or a path condition is a small immutable tree over the
 call's inputs: its parameters, ``msg.sender``, ``self``, constants, loop
 indices, block fields and values read from storage.  Every node is hashable
 and compares structurally, so two syntactically equal keys are one key.
+
+Trees stay small: every node knows its size and depth, and a value that
+would grow past :data:`MAX_SIZE` nodes or :data:`MAX_DEPTH` levels (``x = x + x``
+repeated, or a value passed down a long chain of calls) becomes unknown
+instead.  Unknown stands for any value, so this only loses precision; it
+keeps hashing, printing, Z3 and the generated instantiation code (whose
+nesting Python bounds) linear and far from Python's recursion limit.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Iterator
 
 EXACT, IMMUTABLE, DYNAMIC, WILDCARD = "exact", "immutable", "dynamic", "wildcard"
+# The largest value the analysis follows.  The examples' largest is 69 nodes and 10 levels deep.
+MAX_SIZE = 512
+MAX_DEPTH = 48
 KIND_ORDER = {EXACT: 0, IMMUTABLE: 1, DYNAMIC: 2, WILDCARD: 3}
 
 
@@ -24,9 +34,34 @@ class Sym:
     """Base of symbolic values."""
 
     __slots__ = ()
+    # A leaf; a node with children stores its own (see _measure).
+    size = 1   # nodes in the tree (a shared subtree counts each time: hashing and printing visit it each time)
+    depth = 1
 
     def children(self) -> tuple["Sym", ...]:
         return ()
+
+    def __reduce__(self):
+        # Rebuilt from its value when unpickled, so that a stored hash is never another process's.
+        return (type(self), tuple(getattr(self, f.name) for f in fields(self) if f.init))
+
+
+def _measure(node: Sym, value: tuple) -> None:
+    """Set the size, depth and hash of a node with children (in __post_init__).
+
+    ``value`` is what the node's equality compares.  The hash is kept because a node is hashed
+    again and again (deduplicating accesses, building conditions), and recomputing it walks the
+    whole tree each time.
+    """
+    kids = node.children()
+    object.__setattr__(node, "size", 1 + sum(k.size for k in kids))
+    object.__setattr__(node, "depth", 1 + max((k.depth for k in kids), default=0))
+    object.__setattr__(node, "hash", hash(value))
+
+
+def _metric():
+    """A size, depth or hash field of a node with children: set by _measure, not part of its value."""
+    return field(default=0, init=False, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +79,7 @@ class Const(Sym):
 
 @dataclass(frozen=True, slots=True)
 class Param(Sym):
-    """A parameter of the analysed pub function (not of an inlined callee)."""
+    """A parameter of the summarised function (a call site puts its argument in its place)."""
 
     name: str
     type: str  # "u256", "bool", "address", a contract name, "array"
@@ -55,7 +90,7 @@ class Param(Sym):
 
 @dataclass(frozen=True, slots=True)
 class Sender(Sym):
-    """``msg.sender`` of the transaction."""
+    """``msg.sender`` of the summarised function's call."""
 
     def __str__(self) -> str:
         return "msg.sender"
@@ -63,7 +98,7 @@ class Sender(Sym):
 
 @dataclass(frozen=True, slots=True)
 class Self(Sym):
-    """The address of the contract the transaction calls."""
+    """The address of the contract whose function is summarised (the one a transaction calls)."""
 
     def __str__(self) -> str:
         return "self"
@@ -87,6 +122,16 @@ class LoopIndex(Sym):
     hi: Sym
     bound: int | None
 
+    size: int = _metric()
+    depth: int = _metric()
+    hash: int = _metric()
+
+    def __post_init__(self) -> None:
+        _measure(self, (self.id, self.name, self.lo, self.hi, self.bound))
+
+    def __hash__(self) -> int:
+        return self.hash
+
     def __str__(self) -> str:
         return self.name
 
@@ -97,6 +142,16 @@ class LoopIndex(Sym):
 @dataclass(frozen=True, slots=True)
 class Length(Sym):
     array: Param
+
+    size: int = _metric()
+    depth: int = _metric()
+    hash: int = _metric()
+
+    def __post_init__(self) -> None:
+        _measure(self, (self.array,))
+
+    def __hash__(self) -> int:
+        return self.hash
 
     def __str__(self) -> str:
         return f"len({self.array.name})"
@@ -109,6 +164,16 @@ class Length(Sym):
 class Element(Sym):
     array: Param
     index: Sym
+
+    size: int = _metric()
+    depth: int = _metric()
+    hash: int = _metric()
+
+    def __post_init__(self) -> None:
+        _measure(self, (self.array, self.index))
+
+    def __hash__(self) -> int:
+        return self.hash
 
     def __str__(self) -> str:
         return f"{self.array.name}[{self.index}]"
@@ -126,6 +191,16 @@ class Read(Sym):
     var: str
     keys: tuple[Sym, ...]
     immutable: bool  # only init writes the variable: fixed by the deployed state
+
+    size: int = _metric()
+    depth: int = _metric()
+    hash: int = _metric()
+
+    def __post_init__(self) -> None:
+        _measure(self, (self.address, self.contract, self.var, self.keys, self.immutable))
+
+    def __hash__(self) -> int:
+        return self.hash
 
     def __str__(self) -> str:
         head = self.var if isinstance(self.address, Self) else f"{self.address}.{self.var}"
@@ -152,6 +227,16 @@ class Op(Sym):
 
     op: str
     args: tuple[Sym, ...]
+
+    size: int = _metric()
+    depth: int = _metric()
+    hash: int = _metric()
+
+    def __post_init__(self) -> None:
+        _measure(self, (self.op, self.args))
+
+    def __hash__(self) -> int:
+        return self.hash
 
     def __str__(self) -> str:
         return render(self, str)
@@ -183,10 +268,25 @@ def _paren(s: Sym, leaf) -> str:
 
 TRUE, FALSE = Const(True), Const(False)
 _unknown_ids = itertools.count(1)
+# One numbering for the loops of every summary: an inner loop's index is numbered after the outer
+# ones it may depend on, also when a call site renumbers a callee's (instantiation relies on it).
+_loop_ids = itertools.count(1)
 
 
 def unknown(why: str) -> Unknown:
     return Unknown(next(_unknown_ids), why)
+
+
+def loop_index(name: str, lo: Sym, hi: Sym, bound: int | None) -> Sym:
+    """A new loop index (numbered after every index made before it)."""
+    return bounded(LoopIndex(next(_loop_ids), name, lo, hi, bound))
+
+
+def bounded(s: Sym) -> Sym:
+    """``s``, or unknown when it is too large to follow (see the module's doc)."""
+    if s.size > MAX_SIZE or s.depth > MAX_DEPTH:
+        return unknown("value too large to follow")
+    return s
 
 
 def walk(s: Sym) -> Iterator[Sym]:
@@ -227,7 +327,7 @@ def op(name: str, *args: Sym) -> Sym:
                 continue
             flat.extend(a.args if isinstance(a, Op) and a.op == "&&" else (a,))
         flat = list(dict.fromkeys(flat))
-        return TRUE if not flat else flat[0] if len(flat) == 1 else Op("&&", tuple(flat))
+        return TRUE if not flat else flat[0] if len(flat) == 1 else bounded(Op("&&", tuple(flat)))
     if name == "||":
         flat = []
         for a in args:
@@ -237,28 +337,28 @@ def op(name: str, *args: Sym) -> Sym:
                 continue
             flat.extend(a.args if isinstance(a, Op) and a.op == "||" else (a,))
         flat = list(dict.fromkeys(flat))
-        return FALSE if not flat else flat[0] if len(flat) == 1 else Op("||", tuple(flat))
+        return FALSE if not flat else flat[0] if len(flat) == 1 else bounded(Op("||", tuple(flat)))
     if name == "!":
         (a,) = args
         if isinstance(a, Const):
             return Const(not a.value)
         if isinstance(a, Op) and a.op == "!":
             return a.args[0]
-        return Op("!", (a,))
+        return bounded(Op("!", (a,)))
     if name == "ite":
         c, x, y = args
         if c == TRUE or x == y:
             return x
         if c == FALSE:
             return y
-        return Op("ite", args)
+        return bounded(Op("ite", args))
     if all(isinstance(a, Const) for a in args):
         value = _fold(name, [a.value for a in args])
         if value is not None:
             return Const(value)
     if name in ("==", "!=") and args[0] == args[1]:
         return Const(name == "==")
-    return Op(name, tuple(args))
+    return bounded(Op(name, tuple(args)))
 
 
 def _fold(name: str, v: list):

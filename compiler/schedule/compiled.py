@@ -183,7 +183,9 @@ class _Gen:
         """A value computed from the call and immutable state alone, without arithmetic that could fail."""
         for n in S.walk(s):
             if isinstance(n, S.Read):
-                if not self.hoistable(n):
+                # Its keys are walked here too: asking hoistable(n) would walk them again, at
+                # every level of nested reads (exponential in their depth).
+                if not (n.immutable and isinstance(n.address, S.Self)):
                     return False
             elif isinstance(n, (S.Unknown, S.Element, S.LoopIndex)):
                 return False
