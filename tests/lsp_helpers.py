@@ -1,4 +1,4 @@
-"""Driving ``lane lsp`` over stdio with pytest-lsp: the server command and a diagnostics log.
+"""Driving ``lane lsp`` over stdio: with pytest-lsp (the server command and a diagnostics log), and in raw bytes.
 
 The server is the ``lane`` command itself (``python -m compiler lsp``), a
 subprocess that inherits this process's environment (the suite's
@@ -8,12 +8,21 @@ LANE_CACHE_DIR included).  Tests wait for notifications, never sleep.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import json
+import queue
+import subprocess
 import sys
+import tempfile
+import threading
+import time
 from pathlib import Path
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
+
+from compiler.lsp.framing import Framer, Message
 
 SERVER = ClientServerConfig(server_command=[sys.executable, "-m", "compiler", "lsp"])
 TIMEOUT = 60.0  # seconds; a guard against a hang, never a wait for something to happen
@@ -114,3 +123,134 @@ def position_of(text: str, needle: str, occurrence: int = 0, offset: int = 0) ->
     line = text.count("\n", 0, index)
     start = text.rfind("\n", 0, index) + 1
     return types.Position(line=line, character=code_units(text[start:index], "utf-16"))
+
+
+# ------------------------------------------------ raw bytes: the server as an editor that misbehaves sees it
+
+class RawServer:
+    """``lane lsp`` as a subprocess, written to in raw bytes; what it sends is read into a queue.
+
+    ``request`` sends a well-formed request and waits for the response with its id; ``send`` writes
+    any bytes at all.  Every wait is bounded by :data:`TIMEOUT`.  Its stderr goes to a file, so
+    that a server that logs a lot never blocks on a full pipe.
+    """
+
+    def __init__(self, *args: str, cwd: Path | None = None) -> None:
+        self._stderr = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([sys.executable, "-m", "compiler", "lsp", *args], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self._stderr, cwd=cwd)
+        self.received: queue.Queue = queue.Queue()
+        self.seen: list[dict] = []  # everything taken off the queue so far, in order
+        self._ids = itertools.count(1000)
+
+        self.noise: list = []  # whatever on its stdout is not a well-formed message: must stay empty
+
+        def read() -> None:
+            framer = Framer()
+            while data := self.proc.stdout.read1(65536):
+                for event in framer.feed(data):
+                    if isinstance(event, Message):
+                        self.received.put(event.value)
+                    else:
+                        self.noise.append(event)
+            self.received.put(None)  # the server closed its stdout
+
+        self._reader = threading.Thread(target=read, daemon=True)
+        self._reader.start()
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def message(self, payload: dict) -> bytes:
+        body = json.dumps({"jsonrpc": "2.0", **payload}).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    def notify(self, method: str, params: object = None) -> None:
+        self.send(self.message({"method": method, **({"params": params} if params is not None else {})}))
+
+    def request_bytes(self, method: str, params: object = None, msg_id: object = None) -> tuple[object, bytes]:
+        msg_id = next(self._ids) if msg_id is None else msg_id
+        payload = {"id": msg_id, "method": method, **({"params": params} if params is not None else {})}
+        return msg_id, self.message(payload)
+
+    def request(self, method: str, params: object = None, prefix: bytes = b"") -> dict:
+        """Send ``prefix`` (any bytes) and then a request; its response."""
+        msg_id, data = self.request_bytes(method, params)
+        self.send(prefix + data)
+        return self.wait(lambda m: m.get("id") == msg_id and "method" not in m)
+
+    def wait(self, accept, timeout: float = TIMEOUT) -> dict:
+        """The first message (seen before or arriving now) that ``accept`` takes; AssertionError after ``timeout``."""
+        for message in self.seen:
+            if accept(message):
+                self.seen.remove(message)
+                return message
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                message = self.received.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
+                raise AssertionError(f"no such message from the server within {timeout} s") from None
+            if message is None:
+                self.received.put(None)
+                raise AssertionError(f"the server closed its output (exit status {self.proc.poll()})")
+            if accept(message):
+                return message
+            self.seen.append(message)
+
+    def published(self, uri: str, version: object = ANY, timeout: float = TIMEOUT) -> dict:
+        return self.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                         and m["params"]["uri"] == uri and (version is ANY or m["params"].get("version") == version),
+                         timeout)["params"]
+
+    def initialize(self) -> dict:
+        result = self.request("initialize", {"processId": None, "rootUri": None, "capabilities": {}})
+        self.notify("initialized", {})
+        return result
+
+    def open(self, path: Path, text: str, version: int = 1) -> str:
+        doc = uri(path)
+        self.notify("textDocument/didOpen", {"textDocument": {"uri": doc, "languageId": "lane", "version": version,
+                                                               "text": text}})
+        return doc
+
+    def change(self, doc: str, text: str, version: int) -> None:
+        self.notify("textDocument/didChange", {"textDocument": {"uri": doc, "version": version},
+                                               "contentChanges": [{"text": text}]})
+
+    def stderr(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def descendants(self) -> list[int]:
+        """The processes the server started, directly or not (its workers and their fork server); Linux only."""
+        children: dict[int, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    stat = (entry / "stat").read_text()
+                except OSError:
+                    continue
+                ppid = int(stat[stat.rindex(")") + 2:].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+        found, todo = [], [self.proc.pid]
+        while todo:
+            for child in children.get(todo.pop(), []):
+                found.append(child)
+                todo.append(child)
+        return found
+
+    def close(self) -> None:
+        """Kill the server if it still runs (a test that wants it to exit by itself checks that first)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(TIMEOUT)
+        self._reader.join(TIMEOUT)  # the server's stdout ends with it: no other process holds it
+        assert not self._reader.is_alive(), "the server's stdout is still open after it ended"
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        self._stderr.close()

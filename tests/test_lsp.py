@@ -364,14 +364,19 @@ async def test_document_symbols_outline_the_file(client, token_copy):
     close_document(client, doc)
 
 
-def test_a_client_without_hierarchical_symbols_gets_a_flat_list(token_copy):
+@pytest.mark.asyncio
+async def test_a_client_without_hierarchical_symbols_gets_a_flat_list(token_copy, monkeypatch):
     from compiler.lsp.server import make_server, symbols
 
     ls = make_server()
+    monkeypatch.setattr(ls, "text_document_publish_diagnostics", lambda params: None)  # no client here
     ls.protocol.client_capabilities = types.ClientCapabilities()  # an old client: no symbol tree
     doc = uri(token_copy)
     ls.documents.open(doc, token_copy.read_text(), 1)
-    listed = symbols(ls, types.DocumentSymbolParams(text_document=doc_id(doc)))
+    try:
+        listed = await symbols(ls, types.DocumentSymbolParams(text_document=doc_id(doc)))
+    finally:
+        ls.close()
     assert all(isinstance(s, types.SymbolInformation) for s in listed)
     assert (listed[0].name, listed[0].container_name) == ("Token", None)
     assert ("transfer", "Token") in {(s.name, s.container_name) for s in listed}

@@ -8,6 +8,7 @@ last version, exactly the diagnostics the compiler gives for that text.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest_lsp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
 from pytest_lsp import LanguageClient
 
 from compiler.lsp.server import guarded, make_server
@@ -134,8 +136,10 @@ async def test_a_stream_of_mutations_never_kills_the_server(client, workdir, str
 async def test_requests_about_unknown_documents_and_far_positions_are_answered(client, workdir):
     far = types.Position(line=10**6, character=10**6)
     nowhere = types.TextDocumentIdentifier(uri=uri(workdir / "never-opened.lane"))
-    assert await client.text_document_hover_async(types.HoverParams(text_document=nowhere, position=far)) is None
-    assert await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=nowhere)) == []
+    with pytest.raises(JsonRpcInvalidParams, match="never-opened.lane is not open"):
+        await client.text_document_hover_async(types.HoverParams(text_document=nowhere, position=far))
+    with pytest.raises(JsonRpcInvalidParams, match="never-opened.lane is not open"):
+        await client.text_document_document_symbol_async(types.DocumentSymbolParams(text_document=nowhere))
     mark = client.published.mark()
     doc = open_document(client, workdir / "half.lane", "contract Half {\n    pub fn f(\n")
     got = await client.published.wait(doc, mark)
@@ -146,7 +150,7 @@ async def test_requests_about_unknown_documents_and_far_positions_are_answered(c
                                                                               position=far)) is None
 
 
-# -------------------------------------------------- a bug inside a handler (in process)
+# -------------------------------------------------- a bug inside a handler or a check (in process)
 
 class Recorder:
     def __init__(self) -> None:
@@ -162,10 +166,12 @@ def server(monkeypatch):
     monkeypatch.setattr(ls, "window_log_message", record.logged.append)
     monkeypatch.setattr(ls, "text_document_publish_diagnostics", record.published.append)
     ls.record = record
-    return ls
+    yield ls
+    ls.close()
 
 
-def _broken(*args, **kwargs):
+def broken_check(request, progress):
+    """A check with a bug in it (run by a worker, which imports this module)."""
     raise ZeroDivisionError("a bug")
 
 
@@ -180,27 +186,50 @@ def test_a_failing_handler_is_logged_and_answers_its_fallback(server):
     assert "internal error in handler (a bug in Lane" in log.message and "ZeroDivisionError" in log.message
 
 
-def test_a_failing_check_is_shown_as_an_internal_diagnostic_and_logged(server, monkeypatch, tmp_path):
+@pytest.mark.asyncio
+async def test_a_failing_async_handler_is_logged_but_a_json_rpc_error_passes(server):
+    @guarded()
+    async def handler(ls, params):
+        return 1 / 0
+
+    @guarded()
+    async def refuses(ls, params):
+        raise JsonRpcInvalidParams("not open")
+
+    assert await handler(server, None) is None
+    assert "ZeroDivisionError" in server.record.logged[0].message
+    with pytest.raises(JsonRpcInvalidParams):
+        await refuses(server, None)
+    assert len(server.record.logged) == 1
+
+
+@pytest.mark.asyncio
+async def test_a_failing_check_is_shown_as_an_internal_diagnostic_and_logged(server, tmp_path):
+    server.pool.handler = broken_check
     doc = uri(tmp_path / "x.lane")
     server.documents.open(doc, "contract X {}\n", 3)
-    monkeypatch.setattr(server.documents, "check", _broken)
-    server.publish(doc)
+    server.check(doc)
+    await asyncio.wait_for(server.facts(doc, complete=True), 60)
     (sent,) = server.record.published
     assert sent.version == 3
     (diag,) = sent.diagnostics
-    assert diag.code == "internal" and diag.message.startswith("internal error while checking: ZeroDivisionError")
-    assert "a bug in Lane" in server.record.logged[0].message
+    assert diag.code == "internal"
+    assert diag.message.startswith("internal error while checking: ZeroDivisionError: a bug\nThis is a bug in Lane")
+    (log,) = server.record.logged
+    assert log.message.startswith(f"internal error in checking {tmp_path / 'x.lane'} (a bug in Lane")
+    assert "ZeroDivisionError: a bug" in log.message
 
 
-def test_requests_survive_a_failing_check(server, monkeypatch, tmp_path):
+@pytest.mark.asyncio
+async def test_requests_survive_a_failing_check(server, tmp_path):
     from compiler.lsp.server import definition, hover, symbols
 
+    server.pool.handler = broken_check
     doc = uri(tmp_path / "x.lane")
     server.documents.open(doc, "contract X {}\n", 1)
-    monkeypatch.setattr(server.documents, "check", _broken)
     ident = types.TextDocumentIdentifier(uri=doc)
     origin = types.Position(line=0, character=10)
-    assert hover(server, types.HoverParams(text_document=ident, position=origin)) is None
-    assert definition(server, types.DefinitionParams(text_document=ident, position=origin)) is None
-    assert symbols(server, types.DocumentSymbolParams(text_document=ident)) == []
-    assert len(server.record.logged) == 3
+    assert await hover(server, types.HoverParams(text_document=ident, position=origin)) is None
+    assert await definition(server, types.DefinitionParams(text_document=ident, position=origin)) is None
+    assert await symbols(server, types.DocumentSymbolParams(text_document=ident)) == []
+    assert len(server.record.logged) == 1  # the check's fault, once: the requests found nothing wrong

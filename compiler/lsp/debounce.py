@@ -28,6 +28,10 @@ class Debouncer:
         if timer is not None:
             timer.cancel()
 
+    def clear(self) -> None:
+        for key in list(self._timers):
+            self.cancel(key)
+
     def pending(self, key: str) -> bool:
         return key in self._timers
 

@@ -74,7 +74,9 @@ def _imports_leading_to(program: LoadedProgram) -> dict[str, ast.ImportDecl]:
         targets[module.file] = [display_name(os.path.join(base, imp.path)) for imp in module.imports]
     root = next((m for m in program.modules if m.file == program.root), None)
     gates: dict[str, ast.ImportDecl] = {}
-    for imp in root.imports if root is not None else ():
+    if root is None:
+        return gates
+    for imp in root.imports:
         stack = [display_name(os.path.join(os.path.dirname(root.file), imp.path))]
         while stack:
             file = stack.pop()

@@ -1,26 +1,25 @@
-"""The documents open in the editor and the last check of each.
+"""The documents open in the editor, and the last facts the server has of each.
 
 An open document's text overrides its file on disk for every check, so a file
-that imports it sees its unsaved text.  Each document keeps its own
-:class:`~compiler.semantics.loader.SourceCache` (its imports are parsed once
-and annotated only by its own checks) over one shared table of open buffers.
-A document is checked again only when its text, or the text of a file it
-imports, has changed since its last check.
+that imports it sees its unsaved text.  Checks run in worker processes
+(:mod:`.facts`); each document keeps the facts of its last check and knows
+whether they still hold: they do while every file that check read has the
+same text now.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from pygls.uris import to_fs_path
 
-from ..diagnostics import Diagnostic
-from ..pipeline import CompilerData
-from ..semantics.loader import SourceCache, display_name
-from ..syntax import ast
+from ..semantics.loader import display_name
+from ..limits import MAX_SOURCE_BYTES
+from .facts import Facts
 
 
 def path_of_uri(uri: str) -> str:
@@ -34,25 +33,15 @@ def path_of_uri(uri: str) -> str:
 
 
 @dataclass(eq=False)
-class Check:
-    """One check of a document: the compiler's phases and the diagnostics of ``lane check``."""
-
-    data: CompilerData
-    diagnostics: list[Diagnostic]
-    # Every file it read, by resolved path, with the text it read (None: an import it could not read).
-    inputs: dict[Path, str | None]
-
-
-@dataclass(eq=False)
 class Document:
     uri: str
     file: str                # Lane's name of the file: the absolute, normalised path
     path: Path               # resolved, as the loader resolves imports
     text: str
     version: int | None
-    cache: SourceCache
-    last: Check | None = None
-    outline: ast.Module | None = None  # the module of the last text that parsed, for the outline
+    facts: Facts | None = None  # of the last check (or of the first step of the running one)
+    final: bool = False         # whether ``facts`` are a check's last word: complete, or all it could do
+    outline: list | None = None  # the outline of the last text that parsed
 
 
 class Documents:
@@ -62,13 +51,16 @@ class Documents:
         self.overlays: dict[Path, str] = {}
         self._docs: dict[str, Document] = {}
 
+    def __iter__(self):
+        return iter(list(self._docs.values()))
+
     def get(self, uri: str) -> Document | None:
         return self._docs.get(uri)
 
     def open(self, uri: str, text: str, version: int | None) -> Document:
         file = path_of_uri(uri)
         path = Path(file).resolve()
-        doc = Document(uri, file, path, text, version, SourceCache(overlays=self.overlays))
+        doc = Document(uri, file, path, text, version)
         self._docs[uri] = doc
         self.overlays[path] = text
         return doc
@@ -93,43 +85,21 @@ class Documents:
         if doc is None:
             return []
         return [d.uri for d in self._docs.values()
-                if d.uri != uri and d.last is not None and doc.path in d.last.inputs]
+                if d.uri != uri and d.facts is not None and doc.path in d.facts.inputs]
 
-    def stale(self, uri: str) -> bool:
-        """Whether a file that the last check of ``uri`` read has another text now."""
-        doc = self._docs.get(uri)
-        if doc is None or doc.last is None:
-            return True
-        return any(self._current_text(path) != text for path, text in doc.last.inputs.items())
+    def holds(self, facts: Facts | None) -> bool:
+        """Whether ``facts`` are about the texts as they are now: every file they read is unchanged."""
+        return facts is not None and all(self._current_text(path, text) == text for path, text in facts.inputs.items())
 
-    def check(self, uri: str) -> Check | None:
-        """The document's check for its current text: the last one if nothing changed, else a new one."""
-        doc = self._docs.get(uri)
-        if doc is None:
-            return None
-        if not self.stale(uri):
-            return doc.last
-        data = CompilerData(doc.file, doc.cache)
-        diagnostics = data.diagnostics()
-        loaded = data.loaded
-        inputs: dict[Path, str | None] = {path: loaded.sources[name] for name, path in loaded.paths.items()}
-        for module in loaded.modules:  # files it tried to import, even missing ones: opening one re-checks
-            base = loaded.paths[module.file].parent
-            for imp in module.imports:
-                try:
-                    inputs.setdefault((base / imp.path).resolve(), None)
-                except (ValueError, OSError):
-                    continue
-        doc.last = Check(data, diagnostics, inputs)
-        own = next((m for m in loaded.modules if m.file == doc.file), None)
-        if own is not None:
-            doc.outline = own
-        return doc.last
-
-    def _current_text(self, path: Path) -> str | None:
+    def _current_text(self, path: Path, then: str | None) -> str | None:
         if path in self.overlays:
             return self.overlays[path]
         try:
+            st = path.stat()
+            if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_SOURCE_BYTES:
+                # A device, a pipe or a file the loader refuses: reading it could block the server or
+                # never end, and the check read it through its own limits; take it as unchanged.
+                return then
             return path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError, ValueError):
             return None

@@ -3,8 +3,9 @@
 A ``pub`` function shows its access summary and worst-case cost as ``lane
 analyze`` prints them, with its hot spots; a storage variable shows its type
 and which ``pub`` functions read, write or add to it.  Both come from the
-access analysis, so they need a program without errors; until then the hover
-says so and shows the declaration alone.
+access analysis, so they need a program without errors, and an analysis that
+finished within the server's time limit; otherwise the hover says which and
+shows the declaration alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from ..semantics.symbols import Builtin, Constant, ContractInfo, Conversion, Eve
 from .lookup import ImportTarget
 
 NEEDS_CHECK = "_The access analysis runs once the program has no errors._"
+TOO_SLOW = ("_The access analysis of this text did not finish within the time limit ({limit:g} s); "
+            "`lane analyze` runs it without one._")
+FAILED = "_The access analysis of this text stopped with an error (see the diagnostics)._"
 
 _BUILTINS = {
     "min": ("min(a: u256, b: u256) -> u256", "the smaller of two numbers"),
@@ -39,12 +43,16 @@ def _code(text: str, lang: str = "lane") -> str:
     return f"```{lang}\n{text}\n```"
 
 
-def hover_markdown(meaning: object, data: CompilerData) -> str | None:
-    """The hover of ``meaning`` (see :class:`~compiler.lsp.lookup.Occurrence`) in the program of ``data``."""
+def hover_markdown(meaning: object, data: CompilerData, no_analysis: str | None = None) -> str | None:
+    """The hover of ``meaning`` (see :class:`~compiler.lsp.lookup.Occurrence`) in the program of ``data``.
+
+    With ``no_analysis`` (:data:`TOO_SLOW`, :data:`FAILED`) the access analysis is not run: the
+    hover says that instead of showing what the analysis would have found.
+    """
     if isinstance(meaning, Function):
-        return _function(meaning, data)
+        return _function(meaning, data, no_analysis)
     if isinstance(meaning, StorageVar):
-        return _storage(meaning, data)
+        return _storage(meaning, data, no_analysis)
     if isinstance(meaning, Constant):
         value = meaning.value
         shown = "" if value is None else f" = {str(value).lower() if isinstance(value, bool) else value}"
@@ -70,9 +78,17 @@ def hover_markdown(meaning: object, data: CompilerData) -> str | None:
     return None
 
 
-def _function(fn: Function, data: CompilerData) -> str:
+def _no_analysis(data: CompilerData, no_analysis: str | None) -> str | None:
+    """Why the hover cannot show the access analysis, if it cannot."""
+    return NEEDS_CHECK if not data.ok else no_analysis
+
+
+def _function(fn: Function, data: CompilerData, no_analysis: str | None) -> str:
     parts = [_code(fn.signature()), f"in contract `{fn.contract.name}`"]
-    if not data.ok:
+    missing = _no_analysis(data, no_analysis)
+    if fn.is_pub and missing is not None:
+        parts.append(missing)
+    elif not data.ok:
         parts.append(NEEDS_CHECK)
     elif fn.is_pub:
         summary = data.summaries[fn.qualname]
@@ -86,10 +102,11 @@ def _function(fn: Function, data: CompilerData) -> str:
     return "\n\n".join(parts)
 
 
-def _storage(var: StorageVar, data: CompilerData) -> str:
+def _storage(var: StorageVar, data: CompilerData, no_analysis: str | None) -> str:
     parts = [_code(f"storage {var.name}: {var.type}"), f"in contract `{var.contract.name}`"]
-    if not data.ok:
-        parts.append(NEEDS_CHECK)
+    missing = _no_analysis(data, no_analysis)
+    if missing is not None:
+        parts.append(missing)
         return "\n\n".join(parts)
     users: dict[str, list[str]] = {READ: [], WRITE: [], ADD: []}
     for name, summary in data.summaries.items():

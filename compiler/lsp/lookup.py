@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterable, Iterator, Protocol, TypeVar
 
 from ..diagnostics import Location
 from ..semantics import types as T
@@ -86,8 +86,21 @@ def _uses(member: ast.Member_, info: ContractInfo, program: CheckedProgram) -> I
 
 def at(module: ast.Module, program: CheckedProgram, line: int, column: int) -> Occurrence | None:
     """The innermost name at Lane's 1-based ``line`` and ``column``; touching its end counts too."""
+    return innermost(occurrences(module, program), line, column)
+
+
+_Spanned = TypeVar("_Spanned", bound="HasLoc")
+
+
+class HasLoc(Protocol):
+    @property
+    def loc(self) -> Location: ...
+
+
+def innermost(items: Iterable[_Spanned], line: int, column: int) -> _Spanned | None:
+    """Of ``items`` (each with a ``loc``), the innermost one at ``line`` and ``column``, as :func:`at` picks."""
     best, best_key = None, None
-    for occ in occurrences(module, program):
+    for occ in items:
         loc = occ.loc
         if not ((loc.line, loc.column) <= (line, column) <= (loc.end_line, loc.end_column)):
             continue
