@@ -37,13 +37,24 @@ app = typer.Typer(
 
 EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 3
 
+TIMESTAMP_HELP = "block.timestamp (default: 12 x number, or the last block's timestamp if that is later)."
+
+# Workers are processes: more than a few per CPU only adds forks, memory and switching.
+CPUS = os.cpu_count() or 1
+MAX_WORKERS = 4 * CPUS
+
 
 def _err(message: str) -> None:
     print(message, file=sys.stderr)
 
 
+def _json_text(obj) -> str:
+    # ASCII (json's default): a lone surrogate from a block's JSON is written as its escape.
+    return json.dumps(obj, indent=2) + "\n"
+
+
 def _print_json(obj) -> None:
-    sys.stdout.write(json.dumps(obj, indent=2) + "\n")
+    sys.stdout.write(_json_text(obj))
 
 
 def guarded(fn: Callable) -> Callable:
@@ -91,6 +102,22 @@ def _root(
                                  help="Show Lane's version and exit."),
 ) -> None:
     """Lane: a smart-contract language whose compiler finds which transactions can run in parallel."""
+    _escape_unencodable_output()
+
+
+def _escape_unencodable_output() -> None:
+    """Print what the terminal cannot encode as backslash escapes instead of failing.
+
+    Names from a user's files and command line reach the output: a lone surrogate (from a JSON
+    escape, or from a command-line argument that is not UTF-8) cannot be encoded at all, and
+    nothing else can on an ASCII terminal.  Failing there would lose a result already computed."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            try:
+                reconfigure(errors="backslashreplace")
+            except (ValueError, OSError):  # a closed or detached stream: nothing will be printed on it
+                pass
 
 
 @app.command()
@@ -164,12 +191,15 @@ def compile(
 
 def _arg_value(raw: str):
     """A command-line argument: a JSON list for an array, else the text itself (read by the parameter's type)."""
+    from .runtime.block import JsonError, decode_json
+    from .runtime.values import quoted
+
     text = raw.strip()
     if text.startswith("["):
         try:
-            return json.loads(text)
-        except json.JSONDecodeError as err:
-            raise LaneError(f"argument {raw!r} is not a JSON list: {err.msg}", code="usage") from None
+            return decode_json(text)
+        except JsonError as err:
+            raise LaneError(f"argument {quoted(raw)} is not a JSON list: {err.reason}", code="usage") from None
     return raw
 
 
@@ -187,7 +217,7 @@ def call(
     from .runtime.chain import Chain
     from .runtime.values import format_text
 
-    chain = Chain.open(world, state)
+    chain = Chain.open(world, state, read_only=True)
     try:
         function, value = chain.call(contract, fn, [_arg_value(a) for a in (args or [])], sender)
     finally:
@@ -199,39 +229,59 @@ def call(
 @guarded
 def run(
     world: Path = typer.Argument(..., help="The world file (TOML)."),
-    block: Path = typer.Argument(..., help="The block file (JSON Lines, one transaction a line)."),
+    blocks: List[Path] = typer.Argument(..., help="Block files (JSON Lines, one transaction a line), run in "
+                                        "order as consecutive blocks."),
     executor: str = typer.Option(executors.DEFAULT, "--executor", "-e", help="Executor. " + executors.describe()),
-    workers: int = typer.Option(os.cpu_count() or 1, "--workers", "-w", min=1, help="Worker processes."),
+    workers: int = typer.Option(CPUS, "--workers", "-w", min=1, max=MAX_WORKERS,
+                                help=f"Worker processes (at most 4 per CPU: {MAX_WORKERS})."),
     state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file: genesis on first use, "
                                          "then every block is committed on top."),
-    number: Optional[int] = typer.Option(None, "--number", min=1, help="The block's number (default: next)."),
-    timestamp: Optional[int] = typer.Option(None, "--timestamp", min=0, help="block.timestamp (default 12 x number)."),
+    number: Optional[int] = typer.Option(None, "--number", min=1, help="The first block's number (default: next)."),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", min=0, help=TIMESTAMP_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
     check_accesses: bool = typer.Option(False, "--check-accesses", help="Trace every storage access and fail "
                                         "if one lies outside the transaction's access summary (slow)."),
-    verify: bool = typer.Option(False, "--verify", help="Also run the block sequentially and exit 1 on any "
+    verify: bool = typer.Option(False, "--verify", help="Also run each block sequentially and exit 1 on any "
                                 "difference, naming the first differing receipt or location."),
 ) -> None:
-    """Execute a block on a world and print receipts, roots and speed."""
+    """Execute blocks on a world, in order, and print receipts, roots and speed.
+
+    The state stays in memory from one block to the next; with --state each block is
+    committed to the file as soon as it has run.
+    """
     from .report import progress_reporter, render_block_summary
-    from .runtime.block import read_block
     from .runtime.chain import Chain
+    from .runtime.values import quoted
 
     if executor not in executors.EXECUTORS:
-        raise LaneError(f"unknown executor '{executor}' (choose from: {', '.join(executors.EXECUTORS)})",
+        raise LaneError(f"unknown executor {quoted(executor)} (choose from: {', '.join(executors.EXECUTORS)})",
                         code="usage")
-    raw = read_block(block)
-    chain = Chain.open(world, state)
-    try:
-        with progress_reporter(len(raw), "executing") as progress:
-            result = chain.run_block(raw, number, timestamp, executor, workers if executor != "sequential" else 1,
-                                     progress=progress, check_accesses=check_accesses, verify=verify)
-    finally:
-        chain.close()
+    results: list = []
+
+    def rendered(result) -> str:
+        return _json_text(result.to_json()) if json_out else render_block_summary(result) + "\n"
+
+    def check(result) -> None:
+        # Before the block is committed: once it is, nothing may fail on the block's data, or a
+        # user told that the run failed would run it again and apply it twice.  (Rendered again
+        # once committed, with the commit's time: the same text but for numbers.)
+        rendered(result)
+
+    with Chain.open(world, state) as chain:
+        for k, path in enumerate(blocks):
+            with progress_reporter(None, "executing") as progress:
+                results.append(chain.run_file(
+                    path, number=number + k if number is not None else None,
+                    timestamp=timestamp if k == 0 else None, executor=executor,
+                    workers=workers if executor != "sequential" else 1, progress=progress,
+                    check_accesses=check_accesses, verify=verify, before_commit=check))
+            if not json_out:
+                sys.stdout.write(rendered(results[-1]))
     if json_out:
-        _print_json(result.to_json())
-    else:
-        print(render_block_summary(result))
+        if len(results) == 1:
+            sys.stdout.write(rendered(results[0]))
+        else:
+            _print_json({"blocks": [r.to_json() for r in results]})
 
 
 @app.command()
@@ -244,21 +294,18 @@ def schedule(
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the DAG to OUT.json (networkx "
                                        "node-link), OUT.dot or OUT.graphml."),
     number: Optional[int] = typer.Option(None, "--number", help="The block's number (default: next)."),
-    timestamp: Optional[int] = typer.Option(None, "--timestamp", help="block.timestamp (default 12 x number)."),
+    timestamp: Optional[int] = typer.Option(None, "--timestamp", help=TIMESTAMP_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
 ) -> None:
     """The block's dependency DAG and its statistics; nothing is executed."""
     from .report import render_schedule_summary
-    from .runtime.block import read_block
     from .runtime.chain import Chain
+    from .runtime.files import read_block_bytes
     from .schedule.export import export
 
-    raw = read_block(block)
-    chain = Chain.open(world, state)
-    try:
-        result = chain.schedule(raw, number, timestamp)
-    finally:
-        chain.close()
+    display, data = read_block_bytes(block)
+    with Chain.open(world, state, read_only=True) as chain:
+        result = chain.schedule(data, number, timestamp, display=display)
     if out is not None:
         export(result, str(out))
     stats = result.stats()
@@ -302,8 +349,10 @@ def bench(
     if not names or unknown:
         raise LaneError(f"unknown workload {unknown[0] if unknown else workloads!r} "
                         f"(choose from {', '.join(WORKLOADS)})", code="usage")
-    rows = harness.bench(names, numbers(accounts, "--accounts"), numbers(workers, "--workers"), transactions,
-                         repeat, out=print)
+    worker_counts = numbers(workers, "--workers")
+    if max(worker_counts) > MAX_WORKERS:
+        raise LaneError(f"--workers {max(worker_counts)} is more than 4 per CPU ({MAX_WORKERS})", code="usage")
+    rows = harness.bench(names, numbers(accounts, "--accounts"), worker_counts, transactions, repeat, out=print)
     if out is not None:
         harness.write(rows, str(out))
     if png is not None and not harness.plot(rows, str(png)):
@@ -363,11 +412,13 @@ def gen(
 def lsp(
     stdio: bool = typer.Option(True, "--stdio", hidden=True, help="Talk over stdin and stdout (the only "
                                "transport; accepted because editors pass it)."),
+    check_timeout: float = typer.Option(10.0, "--check-timeout", min=0.1, metavar="SECONDS",
+                                        help="Stop a check of one file that takes longer than this."),
 ) -> None:
     """A language server on stdin and stdout: diagnostics as you type, hovers, go to definition, outline."""
     from .lsp import serve
 
-    serve()
+    raise typer.Exit(serve(time_limit=check_timeout))
 
 
 def main() -> None:

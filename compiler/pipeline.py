@@ -21,6 +21,7 @@ from .diagnostics import Diagnostic, Diagnostics, LaneError
 if TYPE_CHECKING:  # pragma: no cover
     from .semantics.checker import CheckedProgram
     from .semantics.loader import LoadedProgram, SourceCache
+    from .analysis.cost import CostWarning
     from .analysis.hotspots import HotSpot
     from .analysis.report import Analysis
     from .analysis.summary import Summary
@@ -96,6 +97,13 @@ class CompilerData:
 
         return hot_spots(self.summaries, self.require_checked().contracts)
 
+    @cached_property
+    def cost_warnings(self) -> "list[CostWarning]":
+        """Pub functions whose worst-case cost exceeds the default per-transaction cost limit."""
+        from .analysis.cost import cost_warnings
+
+        return cost_warnings(self.summaries)
+
     def analysis(self, memo: dict | None = None) -> "Analysis":
         """Summaries, the conflict table and hot spots; the table is cached on disk by source hash.
 
@@ -116,7 +124,7 @@ class CompilerData:
         result = report.Analysis(
             functions=[report.function_json(s) for s in summaries.values()],
             conflicts=[v.to_json() for v in table],
-            warnings=[report.warning_json(h) for h in self.hot_spots],
+            warnings=[report.warning_json(w) for w in [*self.hot_spots, *self.cost_warnings]],
         )
         if key is not None:
             report.cache_store(key, result.to_json())
@@ -128,9 +136,10 @@ class CompilerData:
         return not self.diags.has_errors
 
     def diagnostics(self) -> list[Diagnostic]:
-        """Errors, and when there are none the warnings of the analysis (hot spots)."""
+        """Errors, and when there are none the warnings of the analysis (hot spots, costs over the
+        default limit)."""
         self.checked
         if not self.diags.has_errors and not getattr(self, "_hot_spots_reported", False):
             self._hot_spots_reported = True
-            self.diags.extend(h.diagnostic for h in self.hot_spots)
+            self.diags.extend(w.diagnostic for w in [*self.hot_spots, *self.cost_warnings])
         return self.diags.sorted()

@@ -12,34 +12,42 @@ from .runtime.chain import BlockResult
 
 def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
     counts = result.counts()
-    n = len(result.receipts)
+    n = result.transactions
     lines = [
         f"block {result.number} (timestamp {result.timestamp}): {n} transaction{'s' if n != 1 else ''}: "
-        f"{counts['ok']} ok, {counts['reverted']} reverted, {counts['invalid']} invalid",
+        f"{counts['ok']} ok, {counts['reverted']} reverted, {counts['invalid']} invalid; cost {result.cost:,}",
     ]
+    failures = result.failures()
     for status in ("reverted", "invalid"):
-        reasons = Counter(r.reason for r in result.receipts if r.status == status)
+        reasons = Counter(reason for _, _, s, reason in failures if s == status)
         for reason, count in reasons.most_common(5):
             lines.append(f"  {status}: {reason} (x{count})")
         if len(reasons) > 5:
             lines.append(f"  {status}: ... and {len(reasons) - 5} other reasons")
-    failures = [r for r in result.receipts if r.status != "ok"]
     if failures and n <= 100:
         lines.append("  failed transactions:")
-        for r in failures[:max_failures]:
-            tx = r.tx
-            lines.append(f"    #{tx.index} (line {tx.line}): {r.status}: {r.reason}")
+        for index, line, status, reason in failures[:max_failures]:
+            lines.append(f"    #{index} (line {line}): {status}: {reason}")
         if len(failures) > max_failures:
             lines.append(f"    ... and {len(failures) - max_failures} more (--json lists every receipt)")
     lines.append(executor_line(result))
+    lines.append(phases_line(result))
     lines.append(f"state root    {result.state_root}")
     lines.append(f"receipts root {result.receipts_root}")
     return "\n".join(lines)
 
 
+def phases_line(result: BlockResult) -> str:
+    """Where the block's time went, from reading its file to its state committed."""
+    total = result.seconds or 1.0
+    parts = [f"{name} {seconds * 1000:.1f} ms ({100 * seconds / total:.0f}%)"
+             for name, seconds in result.phases.items() if seconds >= 0.0005 or name == "execute"]
+    return "  " + ", ".join(parts)
+
+
 def executor_line(result: BlockResult) -> str:
     """``executor ...``: which executor ran the block, how (lanes, windows, fallbacks), how fast."""
-    n = len(result.receipts)
+    n = result.transactions
     how = []
     if result.workers > 1:
         how.append(f"{result.workers} workers")
@@ -58,34 +66,42 @@ def executor_line(result: BlockResult) -> str:
         if detail.get("fallback_from") is not None:
             how.append(f"sequential from #{detail['fallback_from']}")
     return (f"executor {result.executor}" + (f" ({', '.join(how)})" if how else "")
-            + f": {result.seconds:.4f} s, {result.tps:,.0f} tx/s")
+            + f": {result.seconds:.4f} s from the block file to the committed state, {result.tps:,.0f} tx/s")
+
+
+class _Progress:
+    """``progress(done)``: a bar on stderr, shown once the work has taken ``delay`` seconds.
+    ``total`` may be set when it is known (a block's length once it is decoded)."""
+
+    def __init__(self, total: int | None, label: str, delay: float) -> None:
+        self.total, self.label, self.delay = total, label, delay
+        self.bar = self.task = None
+        self.start = time.perf_counter()
+
+    def __call__(self, done: int) -> None:
+        if self.bar is None:
+            if time.perf_counter() - self.start < self.delay:
+                return
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True, console=_stderr_console())
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=self.total)
+        self.bar.update(self.task, completed=done, total=self.total)
 
 
 @contextlib.contextmanager
-def progress_reporter(total: int, label: str, delay: float = 1.0):
-    """A callback ``progress(done)`` that shows a bar on stderr once the work has taken ``delay`` seconds."""
+def progress_reporter(total: int | None, label: str, delay: float = 1.0):
+    """A progress callback for a long piece of work (None when stderr is not a terminal)."""
     if not sys.stderr.isatty():
         yield None
         return
-    from rich.progress import Progress
-
-    state: dict = {"bar": None, "task": None}
-    start = time.perf_counter()
-
-    def progress(done: int) -> None:
-        if state["bar"] is None:
-            if time.perf_counter() - start < delay:
-                return
-            bar = Progress(transient=True, console=_stderr_console())
-            bar.start()
-            state["bar"], state["task"] = bar, bar.add_task(label, total=total)
-        state["bar"].update(state["task"], completed=done)
-
+    progress = _Progress(total, label, delay)
     try:
         yield progress
     finally:
-        if state["bar"] is not None:
-            state["bar"].stop()
+        if progress.bar is not None:
+            progress.bar.stop()
 
 
 def _stderr_console():

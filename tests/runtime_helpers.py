@@ -19,6 +19,8 @@ from typing import Any, Iterable, Mapping
 from compiler.runtime.block import parse_block_text
 from compiler.runtime.chain import BlockResult, Chain
 from compiler.runtime.context import Context
+from compiler.runtime.roots import StateHash
+from compiler.runtime.variables import copy_storage
 from compiler.runtime.values import derive_address, format_address
 
 MAX = 2**256 - 1
@@ -94,8 +96,8 @@ def raw_block(txs: Iterable[Any]) -> list:
 
 def fork_chain(chain: Chain) -> Chain:
     """A chain on a copy of ``chain``'s state (the world and its compiled code are shared)."""
-    ctx = Context(copy.deepcopy(chain.ctx.storage), chain.world.code)
-    return Chain(chain.world, ctx, None, (chain.number, chain.timestamp))
+    ctx = Context(copy_storage(chain.ctx.storage), chain.world.code, cost_limit=chain.world.cost_limit)
+    return Chain(chain.world, ctx, None, (chain.number, chain.timestamp), StateHash(chain.world, chain.hash.accumulator))
 
 
 def run_block(chain: Chain, txs: Iterable[Any], number: int | None = None,

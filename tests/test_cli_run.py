@@ -62,7 +62,7 @@ def test_run_summary(world, tmp_path):
     lines = proc.stdout.splitlines()
     js = lane_json("run", str(world), str(block), cwd=tmp_path)
     assert lines[:7] == [
-        "block 1 (timestamp 12): 6 transactions: 3 ok, 2 reverted, 1 invalid",
+        "block 1 (timestamp 12): 6 transactions: 3 ok, 2 reverted, 1 invalid; cost 95",  # 4 x 20 + 0 + 15
         "  reverted: insufficient balance (x2)",
         "  invalid: unknown function 'mint' of Token (x1)",
         "  failed transactions:",
@@ -71,18 +71,20 @@ def test_run_summary(world, tmp_path):
         "    #4 (line 5): invalid: unknown function 'mint' of Token",
     ]
     # The default executor is parallel (SPEC §4); a block this small runs inline.
-    assert re.fullmatch(r"executor parallel \(\d+ workers, ran inline: [^)]*\): \d+\.\d{4} s, [\d,]+ tx/s",
-                        lines[7]) or re.fullmatch(r"executor parallel \(ran inline: [^)]*\): \d+\.\d{4} s, "
-                                                  r"[\d,]+ tx/s", lines[7]), lines[7]
-    assert lines[8:] == [f"state root    {js['state_root']}", f"receipts root {js['receipts_root']}"]
+    assert re.fullmatch(r"executor parallel \((\d+ workers, )?ran inline: [^)]*\): \d+\.\d{4} s from the block "
+                        r"file to the committed state, [\d,]+ tx/s", lines[7]), lines[7]
+    # Where the time went: each phase in milliseconds and its share (SPEC §5 phases).
+    assert re.fullmatch(r"  (\w+ \d+\.\d ms \(\d+%\), )*execute \d+\.\d ms \(\d+%\)(, \w+ \d+\.\d ms \(\d+%\))*",
+                        lines[8]), lines[8]
+    assert lines[9:] == [f"state root    {js['state_root']}", f"receipts root {js['receipts_root']}"]
     assert proc.stderr == ""
 
 
 def test_run_summary_of_a_clean_block(world, tmp_path):
     block = write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 1)])
     lines = lane_ok("run", str(world), str(block), "--number", "3", "--timestamp", "99", cwd=tmp_path).stdout.splitlines()
-    assert lines[0] == "block 3 (timestamp 99): 1 transaction: 1 ok, 0 reverted, 0 invalid"
-    assert len(lines) == 4 and lines[1].startswith("executor parallel (")
+    assert lines[0] == "block 3 (timestamp 99): 1 transaction: 1 ok, 0 reverted, 0 invalid; cost 20"
+    assert len(lines) == 5 and lines[1].startswith("executor parallel (")
 
 
 def test_run_json(world, tmp_path):
@@ -157,7 +159,7 @@ def test_compile_formats(world, tmp_path):
     source = str(tmp_path / "token.lane")
     python = lane_ok("compile", source, cwd=tmp_path).stdout
     assert python == lane_ok("compile", "-f", "python", source, cwd=tmp_path).stdout
-    assert "def Token__transfer(rt, this, sender, v_to, v_amount):" in python
+    assert "def f5_Token_transfer(rt, this, sender, v_to, v_amount):" in python
     compile(python, "token.py", "exec")  # valid Python
     tree = json.loads(lane_ok("compile", "-f", "ast", source, cwd=tmp_path).stdout)
     assert [m["node"] for m in tree] == ["Module"]

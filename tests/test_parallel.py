@@ -208,8 +208,8 @@ def test_verify_names_the_first_differing_receipt_and_keeps_nothing(tmp_path, mo
 
     def wrong(ctx, txs, progress=None):
         outcomes = real(ctx, txs, progress)
-        status, reason, value, events = outcomes[1]
-        outcomes[1] = ("reverted", "made up", None, ())
+        status, reason, value, events, cost = outcomes[1]
+        outcomes[1] = ("reverted", "made up", None, (), cost)
         return outcomes
 
     monkeypatch.setattr(executor, "execute", wrong)

@@ -7,7 +7,7 @@ from typing import Callable
 
 from ..runtime.errors import Revert
 from ..semantics.checker import CheckedProgram
-from .python import StorageLayout, function_name, generate, storage_layout
+from .python import StorageLayout, function_name, generate, mangle, storage_layout
 
 
 @dataclass
@@ -17,7 +17,7 @@ class CompiledProgram:
     namespace: dict = field(repr=False)
 
     def function(self, contract: str, name: str) -> Callable:
-        return self.namespace[f"{contract}__{name}"]
+        return self.namespace[mangle(contract, name)]
 
 
 def compile_program(program: CheckedProgram, name: str, trace: bool = False) -> CompiledProgram:
@@ -28,4 +28,4 @@ def compile_program(program: CheckedProgram, name: str, trace: bool = False) -> 
     return CompiledProgram(source, layouts, namespace)
 
 
-__all__ = ["CompiledProgram", "compile_program", "function_name"]
+__all__ = ["CompiledProgram", "compile_program", "function_name", "mangle"]

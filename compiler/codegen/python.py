@@ -1,6 +1,7 @@
 """Code generation: a checked Lane program to Python source.
 
-Each function becomes one Python function ``Contract__name(rt, this, sender, *args)``:
+Each function becomes one Python function ``f{len(Contract)}_Contract_name(rt, this, sender,
+*args)`` (see :func:`mangle`):
 
 * ``rt`` is the executing block's context (:class:`compiler.runtime.context.Context`):
   ``rt.storage[address]`` is the list of a contract instance's storage
@@ -9,7 +10,9 @@ Each function becomes one Python function ``Contract__name(rt, this, sender, *ar
 
 Every storage variable is a dict from its key to its value (a scalar's key
 is ``()``, a one-key map's the key itself, a tuple-keyed or nested map's the
-tuple of keys); a key never written reads as zero.  A write first appends
+tuple of keys); a key never written reads as zero: the dicts are
+:class:`~compiler.runtime.variables.Var` (or, for a state file, ``LazyVar``),
+whose ``__missing__`` answers the variable's zero (or reads the file).  A write first appends
 ``(dict, key, old value)`` to the journal, so a revert undoes exactly the
 transaction's own writes.  Arithmetic is checked inline; a failure raises
 :class:`~compiler.runtime.errors.Revert` with the reason of SPEC §1.6.
@@ -17,6 +20,13 @@ transaction's own writes.  Arithmetic is checked inline; a failure raises
 Evaluation is left to right: an assignment evaluates its target's keys, then
 the value; a compound assignment ``x op= e`` reads ``x`` before evaluating
 ``e``; a cross-contract call checks its target before evaluating arguments.
+
+Costs are charged as the transaction runs (docs/runtime.md): a function charges
+its straight-line cost (:func:`compiler.analysis.cost.entry_cost`) when it is
+entered, a loop ``1 +`` its body's at each iteration, by taking them from
+``rt.budget``, what the transaction may still spend; below zero it reverts
+with ``cost limit exceeded``.  So what a transaction is charged depends on the
+path it takes alone, in every executor.
 
 With ``trace=True`` every storage access also calls ``rt.trace(mode, this,
 var, key)``: the soundness checker's view of what a transaction touches.
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..analysis.cost import entry_cost, iteration_cost
 from ..semantics import types as T
 from ..semantics.checker import CheckedProgram
 from ..semantics.symbols import (Builtin, Constant, ContractInfo, Conversion, Function, Special, StorageVar,
@@ -33,12 +44,18 @@ from ..semantics.symbols import (Builtin, Constant, ContractInfo, Conversion, Fu
 from ..syntax import ast
 
 
+def mangle(contract: str, function: str) -> str:
+    """The Python name of ``contract.function``: one name per pair, whatever the identifiers.
+
+    The contract's length comes first, so the name says where the contract ends even when it
+    ends or the function starts with ``_`` (``Vault_.deposit`` and ``Vault._deposit`` differ);
+    the leading ``f`` and digit keep it apart from the prelude's and the locals' names.
+    """
+    return f"f{len(contract)}_{contract}_{function}"
+
+
 def function_name(fn: Function) -> str:
-    return f"{fn.contract.name}__{fn.name}"
-
-
-def default_literal(ty: T.Type) -> str:
-    return "False" if ty is T.BOOL else "0"
+    return mangle(fn.contract.name, fn.name)
 
 
 @dataclass
@@ -82,6 +99,9 @@ def _mod(a, b):
         raise Revert("division by zero")
     return a % b
 
+def _exhausted():
+    raise Revert("cost limit exceeded")
+
 def _target(rt, address, contract):
     if rt.code.get(address) != contract:
         raise Revert("bad call target")
@@ -122,6 +142,7 @@ class _FunctionGen:
             self.emit("pass")
         head = [f"def {function_name(fn)}(rt, this, sender{params}):",
                 f"    # {fn.signature()}"]
+        head += _charge(entry_cost(fn), "    ")
         if self.used_storage:
             head.append("    S = rt.storage[this]")
             for name in sorted(self.used_storage, key=self.layout.index.__getitem__):
@@ -166,7 +187,6 @@ class _FunctionGen:
             key = k
         store = f"s_{var.name}"
         self.used_storage.add(var.name)
-        default = default_literal(self.layout.value_type[var.name])
         cache_key = (var.name, self.key_expr(keys)) if self.stable(keys) else None
         if op is None:
             value = self.fresh()
@@ -174,14 +194,14 @@ class _FunctionGen:
             old = self.known.get(cache_key) if cache_key else None
             if old is None:
                 old = self.fresh()
-                self.emit(f"{old} = {store}.get({key}, {default})")
+                self.emit(f"{old} = {store}[{key}]")
             self.traced("w", var, key)
             new = value
         else:
             old = self.known.get(cache_key) if cache_key else None
             if old is None:
                 old = self.fresh()
-                self.emit(f"{old} = {store}.get({key}, {default})")
+                self.emit(f"{old} = {store}[{key}]")
             if op in "+-":
                 self.traced("a", var, key)  # a commutative update (SPEC §2.3)
             else:
@@ -226,7 +246,11 @@ class _FunctionGen:
         for name in written:
             self.forget(name)
         before = dict(self.known)
-        self.nested(s.body)
+        self.indent += 1
+        for line in _charge(iteration_cost(s)):  # at least 1: the loop ends within the budget
+            self.emit(line)
+        self.block(s.body)
+        self.indent -= 1
         self.known = {k: v for k, v in before.items() if self.known.get(k) == v}
 
     def forget(self, var: str) -> None:
@@ -299,10 +323,9 @@ class _FunctionGen:
         var, keys = self.storage_ref(e)
         self.used_storage.add(var.name)
         key = self.key_expr(keys)
-        default = default_literal(self.layout.value_type[var.name])
         if self.trace:
-            return f"rt.traced_get({var.name!r}, this, s_{var.name}, {key}, {default})"
-        read = f"s_{var.name}.get({key}, {default})"
+            return f"rt.traced_get({var.name!r}, this, s_{var.name}, {key})"
+        read = f"s_{var.name}[{key}]"
         if not self.stable(keys):
             return read
         known = self.known.get((var.name, key))
@@ -423,6 +446,13 @@ def fold(e: ast.Expr):
 
 
 U256_MAX = (1 << 256) - 1
+
+
+def _charge(cost: int, indent: str = "") -> list[str]:
+    """Take ``cost`` from the transaction's budget; past it, revert."""
+    if not cost:
+        return []
+    return [f"{indent}rt.budget -= {cost}", f"{indent}if rt.budget < 0:", f"{indent}    _exhausted()"]
 
 
 def _assigned_locals(block: ast.Block) -> set[str]:

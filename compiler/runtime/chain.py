@@ -1,26 +1,48 @@
-"""A world's state and the blocks run on it: what ``lane run`` and ``lane call`` drive."""
+"""A world's state and the blocks run on it: what ``lane run`` and ``lane call`` drive.
+
+A block goes through these phases, each timed (``BlockResult.phases``; SPEC §5):
+
+- ``read``: the block file's bytes;
+- ``decode``: JSON Lines to calls (:mod:`compiler.runtime.decode`);
+- ``schedule``: for a state file, the locations the block's access summaries name
+  are read from it in bulk (:meth:`Chain.prefetch`); the parallel executor
+  schedules its lanes inside ``execute``;
+- ``execute``: the executor;
+- ``receipts``: each receipt's canonical encoding and digest (:mod:`compiler.runtime.encoding`);
+- ``roots``: the state root moved by the block's changes, the receipts root
+  (:mod:`compiler.runtime.roots`);
+- ``commit``: the changed locations, the block and its receipts into the state
+  file, in one database transaction.
+
+``seconds`` is their sum: the wall time from reading the block file to its state
+committed.
+"""
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import dataclass
-from typing import Any
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
 
 from ..diagnostics import LaneError
-from . import executors, soundness
+from . import encoding, executors, soundness
 from .block import gc_paused, prepare
 from .context import Context
+from .decode import Block, Decoder
 from .errors import Revert
+from .files import read_block_bytes
 from .receipts import Receipt
-from .roots import receipts_root, state_root
+from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
-from .values import U256_MAX, ValueError_, parse_value
+from .values import U256_MAX, ValueError_, parse_value, quoted, shown
+from .variables import LazyVar, copy_storage
 from .world import World, genesis, load_world
 
 # Block numbers are SQLite INTEGERs in a state file; block.timestamp is a u256.
 MAX_BLOCK_NUMBER = 2**63 - 1
+PHASES = ("read", "decode", "schedule", "execute", "receipts", "roots", "commit")
 
 
 @dataclass
@@ -29,22 +51,53 @@ class BlockResult:
     timestamp: int
     executor: str
     workers: int
-    receipts: list[Receipt]
-    receipts_json: list[dict]
+    block: Block
+    outcomes: list                      # (status, reason, value, events, cost) per transaction
+    encodings: list[bytes]              # each receipt's canonical encoding
     state_root: str
     receipts_root: str
-    seconds: float
+    seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
     detail: dict | None = None  # what the parallel executor did: lanes, inline or not, fallbacks
+    _receipts: list[Receipt] | None = field(default=None, repr=False)
+    _json: list[dict] | None = field(default=None, repr=False)
+
+    @property
+    def transactions(self) -> int:
+        return len(self.outcomes)
+
+    @property
+    def receipts(self) -> list[Receipt]:
+        """The receipts as objects (made on first use: a big block's summary does not need them)."""
+        if self._receipts is None:
+            self._receipts = [Receipt(tx, *o) for tx, o in zip(self.block.txs(), self.outcomes)]
+        return self._receipts
+
+    @property
+    def receipts_json(self) -> list[dict]:
+        if self._json is None:
+            world = self.block.world
+            self._json = [r.to_json(world) for r in self.receipts]
+        return self._json
 
     @property
     def tps(self) -> float:
-        return len(self.receipts) / self.seconds if self.seconds > 0 else 0.0
+        return self.transactions / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def cost(self) -> int:
+        """What the block's transactions used, in the static cost unit."""
+        return sum(o[4] for o in self.outcomes)
 
     def counts(self) -> dict[str, int]:
         out = {"ok": 0, "reverted": 0, "invalid": 0}
-        for r in self.receipts:
-            out[r.status] += 1
+        out.update(Counter(o[0] for o in self.outcomes))
         return out
+
+    def failures(self) -> list[tuple[int, int, str, str]]:
+        """(index, line, status, reason) of each transaction that did not succeed."""
+        block = self.block
+        return [(block.first + k, block.lines[k], o[0], o[1]) for k, o in enumerate(self.outcomes) if o[0] != "ok"]
 
     def to_json(self) -> dict:
         return {
@@ -53,9 +106,11 @@ class BlockResult:
             "state_root": self.state_root,
             "receipts_root": self.receipts_root,
             "receipts": self.receipts_json,
+            "cost": self.cost,
             "executor": self.executor,
             "workers": self.workers,
             "seconds": self.seconds,
+            "phases": {name: self.phases.get(name, 0.0) for name in PHASES},
             "tps": self.tps,
             "detail": self.detail,
         }
@@ -64,30 +119,44 @@ class BlockResult:
 class Chain:
     """A loaded world with its current state, in memory or backed by a SQLite file."""
 
-    def __init__(self, world: World, ctx: Context, store: StateStore | None, last: tuple[int, int]) -> None:
+    def __init__(self, world: World, ctx: Context, store: StateStore | None, last: tuple[int, int],
+                 state_hash: StateHash) -> None:
         self.world = world
         self.ctx = ctx
         self.store = store
         self.number, self.timestamp = last
+        self.hash = state_hash
         self._compiled = None
         self._parallel = None  # the persistent parallel executor, made on first use
+        self._decoders: dict[bool, Decoder] = {}
 
     @classmethod
-    def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None) -> "Chain":
-        """Load a world and its state (genesis, for a new or absent state file)."""
+    def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None,
+             read_only: bool = False) -> "Chain":
+        """Load a world and its state (genesis, for a new or absent state file).  For a command
+        that only reads (``read_only``), a missing state file is an error (a mistyped path must not
+        answer from a new genesis) and nothing is ever written to it."""
         world = load_world(world_path)
         if state is None:
-            return cls(world, genesis(world), None, (0, 0))
-        store = StateStore(state)
-        if not store.initialised:
             ctx = genesis(world)
-            store.write_genesis(world, ctx.storage, state_root(world, ctx.storage))
-            return cls(world, ctx, store, (0, 0))
-        store.check_world(world)
-        with store.reading():  # the storage and the last block of one committed state
-            ctx = Context(store.load(world), world.code)
-            last = store.last_block
-        return cls(world, ctx, store, last)
+            return cls(world, ctx, None, (0, 0), StateHash.of(world, ctx.storage))
+        store = StateStore(state, writable=not read_only)
+        try:
+            if store.new:
+                if read_only:
+                    raise LaneError(f"state file {store.path} holds no state yet (run a block on it first)",
+                                    code="state")
+                ctx = genesis(world)
+                state_hash = StateHash.of(world, ctx.storage)
+                store.write_genesis(world, ctx.storage, state_hash.accumulator, state_hash.root)
+                return cls(world, ctx, store, (0, 0), state_hash)
+            store.check_world(world)
+            number, timestamp, accumulator = store.head
+            ctx = Context(store.bind(world), world.code, cost_limit=world.cost_limit)
+        except BaseException:
+            store.close()
+            raise
+        return cls(world, ctx, store, (number, timestamp), StateHash(world, accumulator))
 
     def close(self) -> None:
         parallel = getattr(self, "_parallel", None)
@@ -97,64 +166,169 @@ class Chain:
         if self.store is not None:
             self.store.close()
 
-    def state_root(self) -> str:
-        return state_root(self.world, self.ctx.storage)
+    def __enter__(self) -> "Chain":
+        return self
 
-    def run_block(self, raw_txs: list[tuple[int, Any]], number: int | None = None,
-                  timestamp: int | None = None, executor: str = "sequential", workers: int = 1,
-                  progress=None, check_accesses: bool = False, verify: bool = False) -> BlockResult:
-        """Execute a block.  With ``check_accesses`` every access is checked against its summary
-        (§2.5); with ``verify`` the block also runs sequentially on a copy of the state and any
-        difference is an error naming the first differing receipt or location (nothing is kept)."""
-        number, timestamp = self.next_block(number, timestamp)
-        ctx = self.ctx
-        ctx.number, ctx.timestamp = number, timestamp
-        ctx.journal.clear()
-        ctx.events.clear()
-        # For --verify: the state before the block, for the sequential run to start from.
-        before = {a: [dict(d) for d in v] for a, v in ctx.storage.items()} if verify else None
-        run = soundness.execute if check_accesses else executors.get(executor, self, workers)
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def state_root(self) -> str:
+        """The current state root (kept up to date block by block, never recomputed)."""
+        return self.hash.root
+
+    def decoder(self, trace: bool = False) -> Decoder:
+        got = self._decoders.get(trace)
+        if got is None:
+            got = self._decoders[trace] = Decoder(self.world, trace)
+        return got
+
+    # ------------------------------------------------------------ a block
+    def run_file(self, path: str | os.PathLike, **options) -> BlockResult:
+        """Read a block file and run it (its reading is the block's first phase)."""
         start = time.perf_counter()
-        txs = prepare(self.world, raw_txs, trace=check_accesses)
-        with gc_paused():  # a block makes many small acyclic objects: journal, events, outcomes
-            outcomes = run(ctx, txs, progress=progress)
-        seconds = time.perf_counter() - start
-        receipts = [Receipt(tx, *outcome) for tx, outcome in zip(txs, outcomes)]
-        receipts_json = [r.to_json(self.world) for r in receipts]
-        result = BlockResult(number, timestamp, executor, workers, receipts, receipts_json,
-                             self.state_root(), receipts_root(receipts_json), seconds)
+        display, data = read_block_bytes(path)
+        return self.run_block(data, display=display, started=start, **options)
+
+    def run_block(self, source: bytes | list | Block, number: int | None = None,
+                  timestamp: int | None = None, executor: str = "sequential", workers: int = 1,
+                  progress=None, check_accesses: bool = False, verify: bool = False,
+                  before_commit: Callable[[BlockResult], None] | None = None, display: str = "block",
+                  started: float | None = None) -> BlockResult:
+        """Execute a block: the bytes of a block file, the reference's ``[(line, object)]`` or a
+        decoded :class:`Block`.  With ``check_accesses`` every access is checked against its
+        summary (§2.5); with ``verify`` the block also runs sequentially on a copy of the state and
+        any difference is an error naming the first differing receipt or location (nothing is kept).
+
+        ``before_commit(result)`` runs once the result is complete and before the block is
+        committed: what a command prints is made there, so that nothing that could fail on the
+        block's data comes after the commit (a user told that a run failed runs it again, and a
+        committed block would be applied twice).  If it raises, the block is undone.  Its time is
+        not the block's."""
+        clock = time.perf_counter
+        phases: dict[str, float] = {}
+        t = started if started is not None else clock()
+        if started is not None:
+            phases["read"] = clock() - t
+            t = clock()
+        number, timestamp = self.next_block(number, timestamp)
+        with gc_paused():  # a block makes many small acyclic objects: calls, journal, events, outcomes
+            block = self._decode(source, display, check_accesses)
+            t = _lap(phases, "decode", t)
+            ctx = self.ctx
+            ctx.number, ctx.timestamp = number, timestamp
+            ctx.journal.clear()
+            ctx.events.clear()
+            if self.store is not None:
+                self.prefetch(block, number, timestamp)
+            t = _lap(phases, "schedule", t)
+            if progress is not None and hasattr(progress, "total"):
+                progress.total = len(block)
+            # For --verify: the state before the block, for the sequential run to start from.
+            before = copy_storage(ctx.storage) if verify else None
+            if check_accesses:
+                outcomes = soundness.execute(ctx, block.txs(), progress=progress)
+            else:
+                run = executors.get(executor, self, workers)
+                outcomes = run(ctx, block.txs() if executor == "parallel" else block, progress=progress)
+            t = _lap(phases, "execute", t)
+            encodings = encoding.encode_outcomes(outcomes)
+            digests = encoding.digests(encodings)
+            packed = encoding.pack(encodings)
+            t = _lap(phases, "receipts", t)
+            changes = self.hash.changes(ctx.storage, ctx.journal)
+            accumulator = self.hash.moved(ctx.storage, changes)
+            result = BlockResult(number, timestamp, executor, workers, block, outcomes, encodings,
+                                 root_of(accumulator), receipts_root(digests))
+            t = _lap(phases, "roots", t)
         if executor == "parallel" and not check_accesses and self._parallel is not None:
             result.detail = dict(self._parallel.last)
+        paused = 0.0
         if before is not None:
-            self._verify(result, before, txs, number, timestamp)
+            mark = clock()
+            self._verify(result, before, number, timestamp)
+            paused += clock() - mark
+        if before_commit is not None:
+            mark = clock()
+            result.seconds, result.phases = sum(phases.values()), phases  # as far as known
+            try:
+                before_commit(result)
+            except BaseException:
+                self.ctx.rollback(0, 0)  # the journal holds every write the block kept
+                raise
+            paused += clock() - mark
+        t += paused
         if self.store is not None:
-            self.store.commit_block(self.world, ctx.storage, ctx.journal, number, timestamp,
-                                    result.state_root, result.receipts_root, receipts_json, parent=self.number)
+            self.store.commit_block(changes, number, timestamp, len(outcomes), result.cost, result.state_root,
+                                    result.receipts_root, accumulator, packed, parent=self.number)
+        _lap(phases, "commit", t)
+        self.hash.accumulator = accumulator
         ctx.journal.clear()
         ctx.events.clear()
         self.number, self.timestamp = number, timestamp
+        result.phases = phases
+        result.seconds = sum(phases.values())
         return result
 
-    def _verify(self, result: BlockResult, before: dict, txs, number: int, timestamp: int) -> None:
+    def _decode(self, source: bytes | list | Block, display: str, trace: bool) -> Block:
+        if isinstance(source, Block):
+            return source
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            return self.decoder(trace).decode(bytes(source), display)
+        return Block.of_txs(self.world, prepare(self.world, source, trace=trace))
+
+    def prefetch(self, block: Block, number: int, timestamp: int) -> int:
+        """Read from the state file, in bulk, the locations the block's instantiated access summaries
+        name (against the state before the block).  A location they do not name, a wildcard's, is
+        read when the block first touches it (the state's variables are lazy)."""
+        store = self.store
+        storage = self.ctx.storage
+        if store is None or not any(type(v) is LazyVar for vs in storage.values() for v in vs):
+            return 0
+        compiled = self.compiled_summaries
+        entries, slots = compiled.by_function_object, compiled.slots
+        from ..schedule.compiled import WILD
+
+        def read(address: int, vid: int, key: Any) -> Any:
+            variables = storage.get(address)
+            if variables is None:
+                raise KeyError(address)  # no contract there: the access is a wildcard (never taken)
+            return variables[slots[vid][0]][key]
+
+        exact = []
+        out: list = []
+        for fn, call, function in zip(block.fns, block.calls, block.functions):
+            entry = entries.get(function) if fn is not None else None
+            if entry is None:
+                continue
+            out.clear()
+            entry.inst(call[1], call[0], call[2:], read, number, timestamp, out, read)
+            for (address, vid, key), _mode in out:
+                if key is not WILD and address in storage:
+                    exact.append((address, slots[vid][0], key))
+        return store.prefetch(storage, exact)
+
+    def _verify(self, result: BlockResult, before: dict, number: int, timestamp: int) -> None:
         """Run the block sequentially on ``before`` and compare with ``result``; on a mismatch the
         block is undone (its journal holds every write it kept) and reported."""
-        from . import sequential
-        from .roots import locations
+        import json
 
-        ref = Context(before, self.world.code, number, timestamp)
-        ref_json = [Receipt(tx, *o).to_json(self.world) for tx, o in zip(txs, sequential.execute(ref, txs))]
+        from . import sequential
+
+        ref = Context(before, self.world.code, number, timestamp, self.world.cost_limit)
+        ref_outcomes = sequential.execute(ref, result.block)
         problem = None
-        for mine, theirs in zip(result.receipts_json, ref_json):
+        for k, (mine, theirs) in enumerate(zip(result.encodings, encoding.encode_outcomes(ref_outcomes))):
             if mine != theirs:
-                problem = (f"receipt #{mine['index']} differs: {result.executor} gave {json.dumps(mine)}, "
-                           f"sequential gave {json.dumps(theirs)}")
+                ref_json = Receipt(result.block.txs()[k], *ref_outcomes[k]).to_json(self.world)
+                problem = (f"receipt #{result.block.first + k} differs: {result.executor} gave "
+                           f"{json.dumps(result.receipts_json[k])}, sequential gave {json.dumps(ref_json)}")
                 break
-        if problem is None and result.state_root != state_root(self.world, ref.storage):
-            ours = set(locations(self.world, self.ctx.storage))
-            ref_locs = set(locations(self.world, ref.storage))
-            diff = sorted(ours ^ ref_locs, key=repr)[0]
-            inst = self.world.by_address[diff[0]]
-            problem = f"the state differs first at {inst.name}.{diff[1]}{list(diff[2])}"
+        if problem is None:
+            ref_hash = StateHash(self.world, self.hash.accumulator)
+            ref_changes = ref_hash.changes(ref.storage, ref.journal)
+            if root_of(ref_hash.moved(ref.storage, ref_changes)) != result.state_root:
+                problem = "the state differs: " + _first_difference(
+                    self.world, self.hash.changes(self.ctx.storage, self.ctx.journal), ref_changes)
         if problem is not None:
             self.ctx.rollback(0, 0)
             raise LaneError(f"verify failed: {problem}", code="verify")
@@ -169,7 +343,9 @@ class Chain:
         return self._compiled
 
     def next_block(self, number: int | None, timestamp: int | None) -> tuple[int, int]:
-        """The number and timestamp of the next block: given, or the next number and 12 x it."""
+        """The number and timestamp of the next block: given, or the next number and 12 x it
+        (or the last block's timestamp, if that is later); a timestamp before the last block's is
+        an error."""
         if number is None:
             number = self.number + 1
         elif self.store is not None and number <= self.number:
@@ -178,27 +354,36 @@ class Chain:
         if not 1 <= number <= MAX_BLOCK_NUMBER:
             raise LaneError(f"block number {number} is out of range (1 .. 2^63-1)", code="block")
         if timestamp is None:
-            timestamp = 12 * number
+            # Time never goes backwards: after a block given a later time (--timestamp), the
+            # default stays at that block's time instead of falling back to 12 x number.
+            timestamp = max(12 * number, self.timestamp)
         elif not 0 <= timestamp <= U256_MAX:
             raise LaneError(f"block timestamp {timestamp} is out of range (0 .. 2^256-1)", code="block")
+        elif timestamp < self.timestamp:
+            where = f" of {self.store.path}" if self.store is not None else ""
+            raise LaneError(f"block timestamp {timestamp} is before the last block's: block {self.number}"
+                            f"{where} has timestamp {self.timestamp}", code="block")
         return number, timestamp
 
-    def schedule(self, raw_txs: list[tuple[int, Any]], number: int | None = None,
-                 timestamp: int | None = None, keep_accesses: bool = False):
+    def schedule(self, source: bytes | list | Block, number: int | None = None,
+                 timestamp: int | None = None, keep_accesses: bool = False, display: str = "block"):
         """The block's dependency DAG on the current state (nothing is executed)."""
         from ..schedule.dag import build
 
         number, timestamp = self.next_block(number, timestamp)
         compiled = self.compiled_summaries  # once per world, not part of a block's time
         start = time.perf_counter()
-        txs = prepare(self.world, raw_txs)
-        schedule = build(compiled, txs, self.ctx.storage, number, timestamp, keep_accesses)
+        block = self._decode(source, display, False)
+        if self.store is not None:
+            self.prefetch(block, number, timestamp)
+        schedule = build(compiled, block.txs(), self.ctx.storage, number, timestamp, keep_accesses)
         schedule.seconds = time.perf_counter() - start
         return schedule
 
     def call(self, contract: str, fn_name: str, raw_args: list[Any], sender: str | None = None,
              number: int | None = None, timestamp: int | None = None):
-        """Run a pub function on the current state without keeping anything; returns (function, value)."""
+        """Run a pub function on the current state without keeping anything; returns (function, value).
+        With a state file, it reads from the file only the locations the call reads."""
         world = self.world
         inst = world.instances.get(contract)
         if inst is None:
@@ -208,12 +393,13 @@ class Chain:
                 inst = None
         if inst is None:
             known = ", ".join(world.instances) or "none"
-            raise LaneError(f"unknown contract '{contract}' (deployed: {known})", code="call")
+            raise LaneError(f"unknown contract {quoted(contract)} (deployed: {known})", code="call")
         function = inst.contract.functions.get(fn_name)
         if function is None or not function.is_pub:
             names = ", ".join(f.name for f in inst.contract.pub_functions)
             what = "no pub function" if function is not None else "no function"
-            raise LaneError(f"{inst.contract.name} ({contract}) has {what} '{fn_name}' (pub functions: {names})",
+            raise LaneError(f"{inst.contract.name} ({shown(contract)}) has {what} {quoted(fn_name)} "
+                            f"(pub functions: {names})",
                             code="call")
         if len(raw_args) != len(function.params):
             n = len(function.params)
@@ -229,13 +415,36 @@ class Chain:
         ctx.number = self.number if number is None else number
         ctx.timestamp = self.timestamp if timestamp is None else timestamp
         jmark, emark = len(ctx.journal), len(ctx.events)
+        ctx.budget = ctx.cost_limit  # a call is limited as a transaction is
         try:
             value = inst.program.function(inst.contract.name, fn_name)(ctx, inst.address, caller, *args)
         except Revert as r:
+            if ctx.out_of_cost:
+                raise LaneError(f"call reverted: cost limit exceeded ({function.qualname} needs more than the "
+                                f"world's limit of {ctx.cost_limit:,} per transaction; [chain] cost_limit "
+                                f"sets it)", code="revert") from None
             raise LaneError(f"call reverted: {r.reason}", code="revert") from None
         finally:
             ctx.rollback(jmark, emark)
         return function, value
+
+
+def _lap(phases: dict[str, float], name: str, since: float) -> float:
+    now = time.perf_counter()
+    phases[name] = phases.get(name, 0.0) + now - since
+    return now
+
+
+def _first_difference(world: World, ours: list[tuple], theirs: list[tuple]) -> str:
+    """The first location (in a stable order) whose value after the block differs between two runs."""
+    mine = {(id(v), repr(k)): (v, k, new) for v, k, _old, new in ours}
+    ref = {(id(v), repr(k)): (v, k, new) for v, k, _old, new in theirs}
+    for where in sorted(set(mine) | set(ref), key=lambda w: w[1]):
+        a, b = mine.get(where), ref.get(where)
+        if a is None or b is None or a[2] != b[2]:
+            key = (a or b)[1]
+            return f"at key {key!r}: {a[2] if a else 'unchanged'} against {b[2] if b else 'unchanged'}"
+    return "somewhere"
 
 
 def parse_value_address(world: World, raw: str, what: str) -> int:

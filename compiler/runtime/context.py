@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..analysis.cost import DEFAULT_COST_LIMIT
+
 
 class Context:
     """What generated code reaches through ``rt`` (see :mod:`compiler.codegen.python`).
@@ -13,12 +15,18 @@ class Context:
     ``journal`` holds ``(dict, key, old value)`` for every write, so a revert
     (and the sequential executor's per-transaction undo) restores exactly;
     ``events`` holds ``(address, event, args)`` in emission order.
+
+    ``cost_limit`` is the world's per-transaction cost limit and ``budget`` what
+    the running transaction may still spend: an executor sets ``budget`` to
+    ``cost_limit`` before each transaction, generated code takes each charge
+    from it and reverts when it goes below zero, and :meth:`cost_used` is then
+    the transaction's cost.
     """
 
-    __slots__ = ("storage", "code", "journal", "events", "number", "timestamp", "tracer")
+    __slots__ = ("storage", "code", "journal", "events", "number", "timestamp", "tracer", "cost_limit", "budget")
 
     def __init__(self, storage: dict[int, list[dict]], code: dict[int, str],
-                 number: int = 0, timestamp: int = 0) -> None:
+                 number: int = 0, timestamp: int = 0, cost_limit: int = DEFAULT_COST_LIMIT) -> None:
         self.storage = storage
         self.code = code
         self.journal: list[tuple[dict, Any, Any]] = []
@@ -26,6 +34,19 @@ class Context:
         self.number = number
         self.timestamp = timestamp
         self.tracer = None
+        self.cost_limit = cost_limit
+        self.budget = cost_limit
+
+    def cost_used(self) -> int:
+        """The cost of the transaction run since ``budget`` was last reset: the whole limit for
+        one that ran out (its last charge went past it)."""
+        budget = self.budget
+        return self.cost_limit - budget if budget >= 0 else self.cost_limit
+
+    @property
+    def out_of_cost(self) -> bool:
+        """Whether the last transaction reverted because it reached the cost limit."""
+        return self.budget < 0
 
     def rollback(self, journal_mark: int, events_mark: int) -> None:
         journal = self.journal
@@ -40,7 +61,7 @@ class Context:
         if self.tracer is not None:
             self.tracer(mode, address, var, key)
 
-    def traced_get(self, var: str, address: int, store: dict, key: Any, default: Any) -> Any:
+    def traced_get(self, var: str, address: int, store: dict, key: Any) -> Any:
         if self.tracer is not None:
             self.tracer("r", address, var, key)
-        return store.get(key, default)
+        return store[key]

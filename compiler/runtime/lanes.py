@@ -83,6 +83,9 @@ class _Missing(dict):
 
     __slots__ = ()
 
+    def __missing__(self, key):
+        raise Escape(key)
+
     def get(self, key, default=None):
         raise Escape(key)
 
@@ -167,7 +170,7 @@ def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], 
                     got.append(loc)
     guarded, guarded_stores, owned = p.guarded, p.guarded_stores, p.owned
     guard, guard_store, own = guarded.add, guarded_stores.add, owned.append
-    number, timestamp = ctx.number, ctx.timestamp
+    number, timestamp, cost_limit = ctx.number, ctx.timestamp, ctx.cost_limit
     n_accesses = 0
     for lane in lanes[1:]:
         wp = WorkerPlan(lane)
@@ -225,8 +228,8 @@ def plan(ctx: Context, txs: list, lanes: list[list[int]], accesses: list[list], 
                     adds = wp.adds[j] = [index_of[loc] for loc in adds_of[j] if loc in index_of]
                 items.append((j, fn_keys[tx.function], tx.call, adds))
             last = c + CHUNK >= len(lane)
-            wp.messages.append(marshal.dumps((window, c == 0, number, timestamp, exact, whole, upgrades, items,
-                                              shared if last else None)))
+            wp.messages.append(marshal.dumps((window, c == 0, number, timestamp, cost_limit, exact, whole, upgrades,
+                                              items, shared if last else None)))
             send(len(p.workers) - 1, wp.messages[-1])
     p.accesses = n_accesses
     return p
@@ -245,7 +248,7 @@ def _plan_whole(p: Plan, storage: dict, compiled, by_address: dict, address, vid
         before = sent.get((a, index))
         if before is None or (mode != R and not before):
             sent[(a, index)] = mode != R
-            out.append((a, index, store, mode != R))  # sent again when it becomes writable
+            out.append((a, index, dict(store), store.zero, mode != R))  # sent again when it becomes writable
         p.guarded_whole.add(id(store))
         if mode != R:
             p.owned_whole[(a, index)] = None
@@ -297,6 +300,7 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
     outcomes, marks, trail = out.outcomes, out.marks, out.trail
     start_j, start_e = len(journal), len(events)
     countdown = every
+    limit = ctx.cost_limit
     for j in lane:
         if between is not None:
             countdown -= 1
@@ -307,11 +311,12 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
         jmark, emark = len(journal), len(events)
         marks.append((j, jmark, emark))
         adds = cross_of.get(j)
+        ctx.budget = limit
         try:
             value = tx.fn(ctx, *tx.call)
         except Revert as r:
             ctx.rollback(jmark, emark)
-            outcomes[j] = (REVERTED, r.reason, None, _NO_EVENTS)
+            outcomes[j] = (REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used())
             if adds and r.reason in ARITHMETIC and out.arith is None:
                 out.arith = j
             continue
@@ -325,7 +330,7 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
         if adds:
             for store, key in adds:
                 trail.append((j, id(store), key, store.get(key, 0)))
-        outcomes[j] = (OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS)
+        outcomes[j] = (OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget)
     if p.workers:
         _check_live(ctx, out, p, start_j, start_e)
     return out
@@ -484,5 +489,5 @@ def settle(ctx: Context, txs: list, p: Plan, live: LiveLane, stop: int | None) -
             outcomes[j] = got[1]
         else:
             tx = txs[j]
-            outcomes[j] = live_outcomes[j] if tx.fn is not None else (INVALID, tx.invalid, None, _NO_EVENTS)
+            outcomes[j] = live_outcomes[j] if tx.fn is not None else (INVALID, tx.invalid, None, _NO_EVENTS, 0)
     return outcomes

@@ -58,6 +58,12 @@ WINDOW_US = 120_000.0       # a window is about this much inline execution (the 
 WINDOW_MIN = 64
 RETRY_EVERY = 4             # after a giant component, windows inline before trying lanes again
 TRIALS = 2                  # small windows tried on lanes before the block's figures are trusted
+# A worker must send each reply within a time that follows its lane: a few times the lane's predicted
+# time, plus a margin for a loaded machine and a cold worker (docs/limits.md).  One seen stopped or
+# dead is given up at once.
+LANE_TIMEOUT_MIN_S = 2.0
+LANE_TIMEOUT_FACTOR = 4.0
+WAIT_SLICE_S = 0.05         # while waiting for a worker, how often to look whether it is stopped or dead
 
 LIGHT = "light transactions: scheduling and shipping them would cost more than running them in parallel saves"
 GIANT = "one component of the DAG holds most of the work"
@@ -66,11 +72,12 @@ GIANT = "one component of the DAG holds most of the work"
 class ParallelExecutor:
     """Persistent workers for one world; ``execute`` runs a block on them (or inline)."""
 
-    def __init__(self, world, compiled, workers: int, timeout: float = 60.0, force: bool = False) -> None:
+    def __init__(self, world, compiled, workers: int, timeout: float | None = None, force: bool = False) -> None:
         self.world = world
         self._compiled = compiled             # compiler.schedule.dag.Compiled, or a function making it
         self.workers = max(1, workers)
-        self.timeout = timeout                # seconds a lane may take before it counts as hung
+        self.timeout = timeout                # seconds a lane may take (tests); None: it follows the work
+        self.lane_timeout = LANE_TIMEOUT_MIN_S  # ... the current window's
         self.force = force                    # every block on lanes, whatever the model says ...
         self.force_window: int | None = None  # ... in windows of this many transactions (default: one)
         self.functions = {}
@@ -137,8 +144,11 @@ class ParallelExecutor:
         return run.outcomes  # type: ignore[return-value]
 
     # ------------------------------------------------------------ one window on lanes
-    def run_window(self, ctx: Context, txs: list[Tx], lanes: list[list[int]], schedule, timing: dict):
-        """Plan, ship and run one window's lanes; returns (plan, parent's lane, failed lanes, stop)."""
+    def run_window(self, ctx: Context, txs: list[Tx], lanes: list[list[int]], schedule, timing: dict,
+                   predicted: float = 0.0):
+        """Plan, ship and run one window's lanes (``predicted``: the seconds the longest worker lane
+        should take); returns (plan, parent's lane, failed lanes, stop)."""
+        self.lane_timeout = self.timeout if self.timeout is not None else lane_timeout(predicted)
         forked = time.perf_counter()
         self._ensure_pool()
         timing["fork"] += time.perf_counter() - forked
@@ -194,7 +204,7 @@ class ParallelExecutor:
                 if done.get(k) == stop:
                     continue
                 workers[k].send(marshal.dumps((self.windows, stop)))
-                got = workers[k].reply(self.timeout)
+                got = self._await(k, time.monotonic() + self.lane_timeout)
                 if not got:
                     self._replace(k)
                     wp.writes = []
@@ -204,6 +214,17 @@ class ParallelExecutor:
                 done[k] = stop
             else:
                 return stop
+
+    def _await(self, k: int, deadline: float):
+        """Worker k's next reply; False if it is gone, None if it is late (past ``deadline``) or
+        stopped: a stopped or dead worker is seen within WAIT_SLICE_S, not at the deadline."""
+        worker = self._pool[k]
+        while True:
+            got = worker.reply(max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic())))
+            if got is not None:
+                return got
+            if time.monotonic() >= deadline or worker.stalled():
+                return None
 
     def _take(self, plan, k: int, got, replies: list, escaped: list, timing: dict) -> None:
         window, results, esc, writes, seconds = got
@@ -218,18 +239,19 @@ class ParallelExecutor:
             escaped[k] = esc
 
     def _finish(self, plan, replies: list, escaped: list, dead: list, timing: dict) -> tuple[list[int], int]:
-        """Wait for every worker's replies; a worker that dies or hangs is replaced and its lane sent
-        again once.  Returns, per worker lane, the first transaction without a result (or -1), and
+        """Wait for every worker's replies; a worker that dies, stops or hangs is replaced and its lane
+        sent again once.  Returns, per worker lane, the first transaction without a result (or -1), and
         how many workers were replaced."""
         workers = self._pool
         failed = [-1] * len(plan.workers)
         replaced = 0
         for attempt in range(2):
-            deadline = time.monotonic() + self.timeout
             retry = []
             for k, wp in enumerate(plan.workers):
                 while replies[k] < len(wp.messages) and not dead[k]:
-                    got = workers[k].reply(max(0.0, deadline - time.monotonic()))
+                    # Each reply (one per chunk of its lane) resets the clock: a worker that makes
+                    # progress is never given up, however wrong the prediction of its pace.
+                    got = self._await(k, time.monotonic() + self.lane_timeout)
                     if not got:
                         dead[k] = True
                         break
@@ -385,7 +407,9 @@ class _Block:
         seconds["pack"] += time.perf_counter() - t
         parent_before = seconds["slice"]
         lane_before, worker_before = seconds["parent_lane"], seconds["worker"]
-        plan, live, failed, stop = ex.run_window(ctx, txs, lanes, schedule, seconds)
+        slowest = max((sum(costs[j] for j in lane) for lane in lanes[1:]), default=0)
+        predicted = slowest * (self.worker_rate or self.us_per_cost) / 1e6
+        plan, live, failed, stop = ex.run_window(ctx, txs, lanes, schedule, seconds, predicted)
         if stop is None:
             cost0 = sum(costs[j] for j in lanes[0])
             cost1 = sum(costs[j] for lane in lanes[1:] for j in lane)
@@ -450,6 +474,11 @@ class _Block:
                     "seconds": {k: round(v, 6) for k, v in self.seconds.items()}}
         return {"mode": "inline", "why": self.why or "the block is too small", "lanes": 0,
                 "fallback_from": None, "failed_lanes": 0}
+
+
+def lane_timeout(predicted: float) -> float:
+    """Seconds to wait for a worker lane predicted to take ``predicted`` seconds."""
+    return LANE_TIMEOUT_MIN_S + LANE_TIMEOUT_FACTOR * predicted
 
 
 def executor_for(chain, workers: int):

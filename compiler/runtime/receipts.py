@@ -10,21 +10,24 @@ from .world import World
 
 OK, REVERTED, INVALID = "ok", "reverted", "invalid"
 
-# What an executor produces for one transaction: (status, reason, return value, events).
-Outcome = tuple[str, "str | None", Any, tuple]
+# What an executor produces for one transaction: (status, reason, return value, events, cost).
+Outcome = tuple[str, "str | None", Any, tuple, int]
 
 
 class Receipt:
-    """What one transaction did: status, reason, return value, events (raw values)."""
+    """What one transaction did: status, reason, return value, events (raw values), and the cost
+    it used (0 for an invalid one, the whole limit for one that reached it)."""
 
-    __slots__ = ("tx", "status", "reason", "value", "events")
+    __slots__ = ("tx", "status", "reason", "value", "events", "cost")
 
-    def __init__(self, tx: Tx, status: str, reason: str | None, value: Any, events: tuple | list) -> None:
+    def __init__(self, tx: Tx, status: str, reason: str | None, value: Any, events: tuple | list,
+                 cost: int) -> None:
         self.tx = tx
         self.status = status
         self.reason = reason
         self.value = value
         self.events = events
+        self.cost = cost
 
     def to_json(self, world: World) -> dict:
         fn = self.tx.function
@@ -37,14 +40,17 @@ class Receipt:
             "reason": self.reason,
             "return": ret,
             "events": [event_json(world, ev) for ev in self.events],
+            "cost": self.cost,
         }
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Receipt) and (self.status, self.reason, self.value, list(self.events)) == (
-            other.status, other.reason, other.value, list(other.events))
+        return isinstance(other, Receipt) and (self.status, self.reason, self.value, list(self.events),
+                                               self.cost) == (
+            other.status, other.reason, other.value, list(other.events), other.cost)
 
     def __repr__(self) -> str:
-        return f"Receipt(#{self.tx.index} {self.status} {self.reason!r} {self.value!r} {list(self.events)!r})"
+        return (f"Receipt(#{self.tx.index} {self.status} {self.reason!r} {self.value!r} {list(self.events)!r} "
+                f"cost {self.cost})")
 
 
 def event_json(world: World, event: tuple[int, str, tuple]) -> dict:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from itertools import islice
-
-from .block import Tx
 from .context import Context
+from .decode import Block
 from .errors import Revert
 from .receipts import INVALID, OK, REVERTED, Outcome
 
@@ -13,28 +11,39 @@ _NO_EVENTS = ()
 CHUNK = 1024  # transactions between two progress reports
 
 
-def execute(ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
-    """Run ``txs`` in order against ``ctx``; the journal keeps every committed write of the block."""
+def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
+    """Run a block's transactions in order against ``ctx``; the journal keeps every committed write
+    of the block.  ``block`` is a decoded :class:`Block` (or a list of prepared transactions).
+
+    Each transaction starts with the whole cost limit as its budget; its outcome records what it
+    used (an invalid transaction costs 0)."""
+    if not isinstance(block, Block):
+        block = Block.of_txs(None, block)  # type: ignore[arg-type]
     journal, events = ctx.journal, ctx.events
+    limit = ctx.cost_limit
+    fns, calls, invalid = block.fns, block.calls, block.invalid
     outcomes: list[Outcome] = []
     append = outcomes.append
-    for start in range(0, len(txs), CHUNK):
+    n = len(fns)
+    for start in range(0, n, CHUNK):
         if progress is not None:
             progress(start)
-        for tx in islice(txs, start, start + CHUNK):
-            fn = tx.fn
+        end = min(n, start + CHUNK)
+        for k in range(start, end):
+            fn = fns[k]
             if fn is None:
-                append((INVALID, tx.invalid, None, _NO_EVENTS))
+                append((INVALID, invalid[k].invalid, None, _NO_EVENTS, 0))
                 continue
             jmark = len(journal)
             emark = len(events)
+            ctx.budget = limit
             try:
-                value = fn(ctx, *tx.call)
+                value = fn(ctx, *calls[k])
             except Revert as r:
                 ctx.rollback(jmark, emark)
-                append((REVERTED, r.reason, None, _NO_EVENTS))
+                append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used()))
                 continue
-            append((OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS))
+            append((OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget))
     if progress is not None:
-        progress(len(txs))
+        progress(n)
     return outcomes

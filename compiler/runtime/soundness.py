@@ -58,7 +58,7 @@ def execute(ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
         if progress is not None and not n & 255:
             progress(n)
         if tx.fn is None:
-            outcomes.append((INVALID, tx.invalid, None, ()))
+            outcomes.append((INVALID, tx.invalid, None, (), 0))
             continue
         summary = tx.instance.data.summaries[tx.function.qualname]
         allowed: dict = {}
@@ -77,13 +77,14 @@ def execute(ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
 
         ctx.tracer = tracer
         jmark, emark = len(journal), len(events)
+        ctx.budget = ctx.cost_limit
         try:
             value = tx.fn(ctx, *tx.call)
         except Revert as r:
             ctx.rollback(jmark, emark)
-            outcome: Outcome = (REVERTED, r.reason, None, ())
+            outcome: Outcome = (REVERTED, r.reason, None, (), ctx.cost_used())
         else:
-            outcome = (OK, None, value, events[emark:] if len(events) > emark else ())
+            outcome = (OK, None, value, events[emark:] if len(events) > emark else (), ctx.cost_used())
         finally:
             ctx.tracer = None
         if escapes:

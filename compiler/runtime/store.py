@@ -1,157 +1,284 @@
-"""State in SQLite (``--state PATH``, SPEC §3, §4).
+"""State in SQLite (``--state PATH``, SPEC §3, §4): I/O that follows the block, not the state.
 
-The genesis is written on first use; each block, with its receipts and number,
-is committed in one database transaction, so a process killed at any moment
-leaves the file at the previous block.
+Tables (schema version 2):
+
+- ``meta(key, value)``: the world's fingerprint, the genesis state root;
+- ``variables(id, instance, name)``: a number for each storage variable of each
+  deployed instance, in deployment and declaration order;
+- ``storage(var, key, value)``: one row per non-zero location.  ``key`` is the
+  location's keys as 32-byte big-endian words (booleans 0 and 1; a scalar's is
+  empty), ``value`` the value's shortest big-endian bytes (true is ``01``);
+- ``blocks(number, timestamp, transactions, cost, state_root, receipts_root,
+  accumulator)``, the genesis as block 0: ``accumulator`` is the state root's
+  multiset hash after the block (:mod:`compiler.runtime.roots`), so the next
+  block moves it without reading the state;
+- ``receipts(block, data)``: the block's receipts in their canonical encoding
+  (:mod:`compiler.runtime.encoding`), one JSON array per block.
+
+Nothing is loaded when a file is opened: each variable of the state in memory
+is a :class:`~compiler.runtime.variables.LazyVar` that reads a location the
+first time something uses it, and a block first loads in bulk what its
+instantiated access summaries name (:meth:`StateStore.prefetch`, a few
+hundred keys per query); a wildcard's locations are read as they are touched.  A block's
+commit writes the locations whose value it changed, with its row in
+``blocks`` and its receipts, in one database transaction, so a process killed
+at any moment leaves the file at the previous block.  While a command that
+commits has the file open, SQLite keeps a write-ahead log (WAL: a commit appends
+its pages); it is folded into the file when the command ends.
+
+:mod:`compiler.runtime.statefile` keeps files from being misused (another
+application's database, another schema version, a read-only file, a missing
+file for a command that only reads).
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import sqlite3
-from typing import Iterable
+from typing import Any, Iterable, Iterator
 
-from ..diagnostics import LaneError
-from .values import format_address
+from ..semantics.types import zero_value
+from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, state_error,
+                        transaction)
+from .variables import LazyVar
 from .world import World
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS storage (
-    address TEXT NOT NULL, var TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
-    PRIMARY KEY (address, var, key)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS blocks (
-    number INTEGER PRIMARY KEY, timestamp TEXT NOT NULL, transactions INTEGER NOT NULL,
-    state_root TEXT NOT NULL, receipts_root TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS receipts (
-    block INTEGER NOT NULL, idx INTEGER NOT NULL, receipt TEXT NOT NULL,
-    PRIMARY KEY (block, idx)) WITHOUT ROWID;
-"""
+__all__ = ["StateStore", "APPLICATION_ID", "SQLITE_MAGIC", "SCHEMA_VERSION"]
+
+SCHEMA_VERSION = 2
+_BATCH = 500  # keys per query when a block's locations are read in bulk (SQLite allows 32,766 parameters)
+SCHEMA = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "CREATE TABLE variables (id INTEGER PRIMARY KEY, instance TEXT NOT NULL, name TEXT NOT NULL)",
+    "CREATE TABLE storage (var INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, "
+    "PRIMARY KEY (var, key)) WITHOUT ROWID",
+    "CREATE TABLE blocks (number INTEGER PRIMARY KEY, timestamp TEXT NOT NULL, transactions INTEGER NOT NULL, "
+    "cost INTEGER NOT NULL, state_root TEXT NOT NULL, receipts_root TEXT NOT NULL, accumulator BLOB NOT NULL)",
+    "CREATE TABLE receipts (block INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+)
 
 
-def _enc(v) -> object:
-    return v if isinstance(v, bool) else str(v)
+class Codec:
+    """How the locations of one variable of one instance are written in the file."""
+
+    __slots__ = ("var", "arity", "zero", "is_bool", "address", "index", "name")
+
+    def __init__(self, var: int, address: int, index: int, name: str, arity: int, zero: Any) -> None:
+        self.var, self.address, self.index, self.name = var, address, index, name
+        self.arity, self.zero = arity, zero
+        self.is_bool = zero is False
+
+    def key(self, key: Any) -> bytes:
+        if self.arity == 0:
+            return b""
+        if self.arity == 1:
+            return int(key).to_bytes(32, "big")
+        return b"".join(int(k).to_bytes(32, "big") for k in key)
+
+    def key_of(self, blob: bytes) -> Any:
+        if self.arity == 0:
+            return ()
+        if self.arity == 1:
+            return int.from_bytes(blob, "big")
+        return tuple(int.from_bytes(blob[i:i + 32], "big") for i in range(0, len(blob), 32))
+
+    def value_of(self, blob: bytes) -> Any:
+        value = int.from_bytes(blob, "big")
+        return bool(value) if self.is_bool else value
 
 
-def _dec(v):
-    return v if isinstance(v, bool) else int(v)
+def value_bytes(value: Any) -> bytes:
+    value = int(value)
+    return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
 
 
-def encode_key(key, arity: int) -> str:
-    items = () if arity == 0 else (key,) if arity == 1 else key
-    return json.dumps([_enc(k) for k in items], separators=(",", ":"))
-
-
-def decode_key(text: str, arity: int):
-    items = tuple(_dec(k) for k in json.loads(text))
-    return () if arity == 0 else items[0] if arity == 1 else items
+def codecs_of(world: World) -> list[Codec]:
+    """Every variable of every deployed instance, numbered in deployment and declaration order."""
+    out = []
+    for inst in world.instances.values():
+        layout = inst.program.layouts[inst.contract.name]
+        for name, index in layout.index.items():
+            out.append(Codec(len(out), inst.address, index, name, layout.key_arity[name],
+                             zero_value(layout.value_type[name])))
+    return out
 
 
 class StateStore:
-    def __init__(self, path: str | os.PathLike) -> None:
+    """A state file.  ``writable``: for a command that commits blocks, which creates the file if
+    it is missing and is refused now, before any work, if it cannot write it.  Otherwise for a
+    command that only reads: a missing file is refused and nothing is ever written."""
+
+    def __init__(self, path: str | os.PathLike, writable: bool = True) -> None:
         self.path = os.fspath(path)
+        self.writable = writable
+        self.db = connect(self.path, create=writable)
         try:
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as err:
-            raise LaneError(f"cannot use state file {self.path}: {err}", code="state") from None
+            self.new = check_identity(self.db, self.path, SCHEMA_VERSION)
+            if writable and not self.new:
+                check_writable(self.db, self.path)
+            if writable:
+                self.db.execute("PRAGMA journal_mode = WAL")
+                self.db.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            self.db.close()
+            raise
+        self.by_var: list[Codec] = []
+        self.codecs: dict[int, Codec] = {}    # id(a variable's dict in memory) -> its codec
 
     def close(self) -> None:
+        if self.writable and not self.new:
+            # Back to a rollback journal at rest: the write-ahead log is folded in and removed, so a
+            # later reader (lane call, or a run refused before it starts) leaves no file behind.
+            try:
+                self.db.execute("PRAGMA journal_mode = DELETE")
+            except sqlite3.Error:
+                pass  # in use by another process: it folds the log in when it closes
         self.db.close()
 
+    @property
+    def initialised(self) -> bool:
+        return not self.new
+
+    # ------------------------------------------------------------ what the file holds
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
 
     @property
-    def initialised(self) -> bool:
-        return self.meta("world") is not None
+    def head(self) -> tuple[int, int, int]:
+        """(number, timestamp, accumulator) of the last committed block (the genesis is block 0)."""
+        row = self.db.execute("SELECT number, timestamp, accumulator FROM blocks ORDER BY number DESC LIMIT 1"
+                              ).fetchone()
+        if row is None:
+            raise state_error(f"state file {self.path} holds no genesis: it was not made by this Lane")
+        return row[0], int(row[1]), int.from_bytes(row[2], "big")
 
     @property
     def last_block(self) -> tuple[int, int]:
-        """(number, timestamp) of the last committed block; (0, 0) at genesis."""
-        row = self.db.execute("SELECT number, timestamp FROM blocks ORDER BY number DESC LIMIT 1").fetchone()
-        return (row[0], int(row[1])) if row else (0, 0)
+        number, timestamp, _ = self.head
+        return number, timestamp
+
+    def blocks(self) -> list[tuple]:
+        """Every committed block: (number, timestamp, transactions, cost, state root, receipts root)."""
+        return self.db.execute("SELECT number, timestamp, transactions, cost, state_root, receipts_root "
+                               "FROM blocks ORDER BY number").fetchall()
+
+    def receipts(self, number: int) -> bytes | None:
+        row = self.db.execute("SELECT data FROM receipts WHERE block = ?", (number,)).fetchone()
+        return row[0] if row else None
 
     def check_world(self, world: World) -> None:
         if self.meta("world") != world.fingerprint():
-            raise LaneError(
+            raise state_error(
                 f"state file {self.path} was created from another world (or its contracts have changed); "
-                "use a new --state file", code="state")
+                "use a new --state file")
 
-    def _rows(self, world: World, storage: dict[int, list[dict]], dirty=None) -> Iterable[tuple]:
-        for address, variables in storage.items():
-            layout = world.layout_of(address)
-            addr = format_address(address)
-            for name, index in layout.index.items():
-                arity = layout.key_arity[name]
-                store = variables[index]
-                keys = store.keys() if dirty is None else dirty.get(id(store), ())
-                for key in keys:
-                    yield addr, name, encode_key(key, arity), store.get(key)
-
-    def write_genesis(self, world: World, storage: dict[int, list[dict]], state_root: str) -> None:
-        with self._transaction():
-            if self.initialised:  # another process wrote it since we looked
-                raise LaneError(f"state file {self.path} was initialised by another process meanwhile; "
-                                "nothing was written: run the command again", code="state")
-            self.db.execute("DELETE FROM storage")
-            self.db.executemany(
-                "INSERT INTO storage VALUES (?, ?, ?, ?)",
-                ((a, v, k, json.dumps(_enc(x))) for a, v, k, x in self._rows(world, storage) if x))
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('genesis_state_root', ?)", (state_root,))
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('world', ?)", (world.fingerprint(),))
-
-    def load(self, world: World) -> dict[int, list[dict]]:
-        storage = world.new_storage()
-        for addr, var, key, value in self.db.execute("SELECT address, var, key, value FROM storage"):
-            address = int(addr, 16)
-            layout = world.layout_of(address)
-            store = storage[address][layout.index[var]]
-            store[decode_key(key, layout.key_arity[var])] = _dec(json.loads(value))
+    # ------------------------------------------------------------ the state in memory
+    def bind(self, world: World, storage: dict[int, list[dict]] | None = None) -> dict[int, list[dict]]:
+        """The state of ``world`` in memory: ``storage`` (a genesis just written, wholly in memory)
+        or, without it, lazy variables reading this file; either way registered for commits."""
+        self.by_var = codecs_of(world)
+        if storage is None:
+            storage = {}
+            for codec in self.by_var:
+                storage.setdefault(codec.address, []).append(LazyVar(codec.zero, self._loader(codec)))
+        self.codecs = {id(storage[c.address][c.index]): c for c in self.by_var}
         return storage
 
-    def commit_block(self, world: World, storage: dict[int, list[dict]], journal, number: int,
-                     timestamp: int, state_root: str, receipts_root: str, receipts_json: list[dict],
-                     parent: int | None = None) -> None:
-        """Commit a block's writes; ``parent`` is the last block the state was loaded at, and the
-        commit is refused if another process committed a block since (the writes would be lost)."""
-        dirty: dict[int, set] = {}
-        for store, key, _old in journal:
-            dirty.setdefault(id(store), set()).add(key)
-        with self._transaction():
-            if parent is not None and self.last_block[0] != parent:
-                raise LaneError(f"state file {self.path} changed while block {number} ran (its last block is now "
-                                f"{self.last_block[0]}, not {parent}); nothing was written", code="state")
-            for addr, var, key, value in self._rows(world, storage, dirty):
-                if value:
-                    self.db.execute("INSERT OR REPLACE INTO storage VALUES (?, ?, ?, ?)",
-                                    (addr, var, key, json.dumps(_enc(value))))
-                else:
-                    self.db.execute("DELETE FROM storage WHERE address = ? AND var = ? AND key = ?",
-                                    (addr, var, key))
-            self.db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?)",
-                            (number, str(timestamp), len(receipts_json), state_root, receipts_root))
-            self.db.executemany("INSERT INTO receipts VALUES (?, ?, ?)",
-                                ((number, r["index"], json.dumps(r, separators=(",", ":")))
-                                 for r in receipts_json))
+    def _loader(self, codec: Codec):
+        db, var = self.db, codec.var
 
-    def reading(self):
-        """A read transaction: what is read inside it is one consistent state."""
-        return self._transaction("DEFERRED")
+        def load(key: Any) -> Any:
+            row = db.execute("SELECT value FROM storage WHERE var = ? AND key = ?", (var, codec.key(key))).fetchone()
+            return codec.value_of(row[0]) if row else codec.zero
 
-    @contextlib.contextmanager
-    def _transaction(self, mode: str = "IMMEDIATE"):
-        try:
-            self.db.execute(f"BEGIN {mode}")
-        except sqlite3.OperationalError as err:  # "database is locked": another lane has it
-            raise LaneError(f"state file {self.path} is in use by another process ({err}); try again "
-                            "when it has finished", code="state") from None
-        try:
-            yield
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        self.db.execute("COMMIT")
+        return load
+
+    def prefetch(self, storage: dict[int, list[dict]], exact: Iterable[tuple[int, int, Any]]) -> int:
+        """Load in bulk what is not in memory yet of the locations ``exact`` names (address, index,
+        key); how many were read.  (Reads only: a file opened for reading is enough.)"""
+        codecs = self.codecs
+        wanted: dict[int, dict[bytes, tuple[dict, Any]]] = {}
+        for address, index, key in exact:
+            var = storage[address][index]
+            if key in var:
+                continue
+            codec = codecs[id(var)]
+            wanted.setdefault(codec.var, {})[codec.key(key)] = (var, key)
+        db = self.db
+        loaded = 0
+        for number, keys in wanted.items():
+            codec = self.by_var[number]
+            blobs = list(keys)
+            found: dict[bytes, bytes] = {}
+            for start in range(0, len(blobs), _BATCH):
+                batch = blobs[start:start + _BATCH]
+                found.update(db.execute(f"SELECT key, value FROM storage WHERE var = ? AND key IN "
+                                        f"({','.join('?' * len(batch))})", (number, *batch)))
+            value_of, zero = codec.value_of, codec.zero
+            for blob, (var, key) in keys.items():
+                got = found.get(blob)
+                var[key] = value_of(got) if got is not None else zero
+            loaded += len(keys)
+        return loaded
+
+    # ------------------------------------------------------------ writing
+    def write_genesis(self, world: World, storage: dict[int, list[dict]], accumulator: int, root: str) -> None:
+        """Make a new file a state file holding ``world``'s genesis (``storage``, wholly in memory)."""
+        self.bind(world, storage)
+        db = self.db
+        with transaction(db, self.path):
+            if not check_identity(db, self.path, SCHEMA_VERSION):
+                raise state_error(f"state file {self.path} was initialised by another process meanwhile; "
+                                  "nothing was written: run the command again")
+            for statement in SCHEMA:
+                db.execute(statement)
+            db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            db.executemany("INSERT INTO variables VALUES (?, ?, ?)",
+                           [(c.var, world.by_address[c.address].name, c.name) for c in self.by_var])
+            rows = [(c.var, c.key(k), value_bytes(v)) for c in self.by_var
+                    for k, v in storage[c.address][c.index].items() if v]
+            db.executemany("INSERT INTO storage VALUES (?, ?, ?)", rows)
+            db.executemany("INSERT INTO meta VALUES (?, ?)",
+                           [("world", world.fingerprint()), ("genesis_state_root", root)])
+            db.execute("INSERT INTO blocks VALUES (0, '0', 0, 0, ?, '', ?)", (root, accumulator.to_bytes(64, "big")))
+            db.execute("INSERT INTO receipts VALUES (0, '[]')")
+        self.new = False
+
+    def commit_block(self, changes: list[tuple], number: int, timestamp: int, transactions: int, cost: int,
+                     state_root: str, receipts_root: str, accumulator: int, receipts: bytes,
+                     parent: int) -> None:
+        """Commit a block: the locations it changed (``(dict, key, before, after)``), its row and its
+        receipts; refused if another process committed a block since ``parent``."""
+        upserts, deletes = [], []
+        codecs = self.codecs
+        for var, key, _old, new in changes:
+            codec = codecs[id(var)]
+            if new:
+                upserts.append((codec.var, codec.key(key), value_bytes(new)))
+            else:
+                deletes.append((codec.var, codec.key(key)))
+        db = self.db
+        with transaction(db, self.path):
+            last = db.execute("SELECT max(number) FROM blocks").fetchone()[0]
+            if last != parent:
+                raise state_error(f"state file {self.path} changed while block {number} ran (its last block "
+                                  f"is now {last}, not {parent}); nothing was written")
+            db.executemany("INSERT OR REPLACE INTO storage VALUES (?, ?, ?)", upserts)
+            db.executemany("DELETE FROM storage WHERE var = ? AND key = ?", deletes)
+            db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (number, str(timestamp), transactions, cost, state_root, receipts_root,
+                        accumulator.to_bytes(64, "big")))
+            db.execute("INSERT INTO receipts VALUES (?, ?)", (number, receipts))
+
+    # ------------------------------------------------------------ verification
+    def locations(self) -> Iterator[tuple[int, str, tuple, Any]]:
+        """Every stored location as (address, variable name, key tuple, value): the whole state, read
+        from the file (a full recomputation of the state root reads it)."""
+        by_var = self.by_var
+        for var, key, value in self.db.execute("SELECT var, key, value FROM storage"):
+            codec = by_var[var]
+            k = codec.key_of(key)
+            yield codec.address, codec.name, (k if codec.arity > 1 else () if codec.arity == 0 else (k,)), \
+                codec.value_of(value)

@@ -59,29 +59,92 @@ def format_text(ty: T.Type | None, value: Any) -> str:
     return out
 
 
+# Integers in files and on the command line: ASCII digits only (Python's int() also takes
+# Arabic-Indic and other Unicode digits, and surrounding spaces), '_' only between digits,
+# as in Lane's own literals.
+_DECIMAL = re.compile(r"[0-9]+(?:_[0-9]+)*")
+_HEX = re.compile(r"0[xX]([0-9a-fA-F]+(?:_[0-9a-fA-F]+)*)")
+U256_DIGITS = len(str(U256_MAX))  # 78 decimal digits; 64 hex digits
+
+
+class LongInteger:
+    """A JSON or TOML integer too long to convert: CPython's int() refuses more than 4,300
+    decimal digits, and none of them fits a u256 anyway.  Only its sign and length are kept."""
+
+    __slots__ = ("negative", "digits")
+
+    def __init__(self, text: str) -> None:
+        self.negative = text.startswith("-")
+        self.digits = len(text) - self.negative
+
+    def __repr__(self) -> str:
+        return f"{'a negative' if self.negative else 'an'} integer of {self.digits:,} digits"
+
+
+def _int_from_text(raw: str, what: str) -> int:
+    """A decimal or 0x hex integer written as text, refused before conversion when it is too long."""
+    m = _HEX.fullmatch(raw)
+    if m is not None:
+        digits, base, most = m.group(1).replace("_", "").lstrip("0"), 16, 64
+    elif _DECIMAL.fullmatch(raw):
+        digits, base, most = raw.replace("_", "").lstrip("0"), 10, U256_DIGITS
+    else:
+        if raw[:1] == "-" and _DECIMAL.fullmatch(raw[1:]):
+            raise ValueError_(f"{what} must not be negative, found {quoted(raw)}")
+        raise ValueError_(f"{what} must be an integer, found {quoted(raw)}")
+    if len(digits) > most:
+        raise ValueError_(f"{what} exceeds 2^256-1")
+    return int(digits, base) if digits else 0
+
+
 def _parse_int(raw: Any, what: str) -> int:
     if isinstance(raw, bool):
         raise ValueError_(f"{what} must be an integer, not a boolean")
     if isinstance(raw, int):
         value = raw
     elif isinstance(raw, str):
-        text = raw.strip().replace("_", "")
-        try:
-            value = int(text, 16) if text.lower().startswith("0x") else int(text, 10)
-        except ValueError:
-            raise ValueError_(f"{what} must be an integer, found {raw!r}") from None
+        value = _int_from_text(raw, what)
+    elif isinstance(raw, LongInteger):
+        raise ValueError_(f"{what} must not be negative" if raw.negative else f"{what} exceeds 2^256-1")
     else:
         raise ValueError_(f"{what} must be an integer, found {_kind(raw)}")
     if value < 0:
-        raise ValueError_(f"{what} must not be negative, found {raw}")
+        # Quoted when short: a negative integer can have up to 4,300 digits (longer ones are LongIntegers).
+        raise ValueError_(f"{what} must not be negative" + (f", found {raw}" if value > -10**20 else ""))
     if value > U256_MAX:
         raise ValueError_(f"{what} exceeds 2^256-1")
     return value
 
 
 def _kind(raw: Any) -> str:
-    return {list: "a list", dict: "an object", type(None): "null", float: "a decimal number"}.get(
-        type(raw), type(raw).__name__)
+    return {list: "a list", dict: "an object", type(None): "null", float: "a decimal number",
+            LongInteger: "int"}.get(type(raw), type(raw).__name__)
+
+
+# How much of a user's text a message quotes: enough to recognise it, not a whole file.
+SHOWN_CHARS = 80
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` safe to put in a message: every character that is not printable is escaped
+    (``\\x1b``, ``\\u2028``, a lone surrogate as ``\\ud800``) and a long text is cut.
+
+    Names from a user's file reach receipts, the terminal and the state file: a lone
+    surrogate cannot be encoded in any of them, and a control character would be obeyed
+    by the terminal."""
+    if len(text) > limit:
+        text = text[:limit]
+        cut = True
+    else:
+        cut = False
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+    return text + "..." if cut else text
+
+
+def quoted(text: str) -> str:
+    """``'text'``, made safe by :func:`shown`."""
+    return f"'{shown(text)}'"
 
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
@@ -89,15 +152,20 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
 
 def address_from_text(text: str, resolve_name: Callable[[str], int]) -> int:
     """``0x`` + at most 40 hex digits, or a name that ``resolve_name`` turns into an address."""
-    text = text.strip()
     if text[:2].lower() == "0x":
-        digits = text[2:].replace("_", "")
-        if not digits or len(digits) > 40 or any(c not in "0123456789abcdefABCDEF" for c in digits):
-            raise ValueError_(f"is not an address: {text!r} (0x and at most 40 hex digits)")
+        m = _HEX.fullmatch(text)
+        digits = m.group(1).replace("_", "") if m else ""
+        if not digits or len(digits) > 40:
+            raise ValueError_(f"is not an address: {quoted(text)} (0x and at most 40 hex digits)")
         return int(digits, 16)
     if _NAME.fullmatch(text):
         return resolve_name(text)
-    raise ValueError_(f"is not an address or a name: {text!r}")
+    raise ValueError_(f"is not an address or a name: {quoted(text)}")
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` can be written where an address is expected and read as a name."""
+    return _NAME.fullmatch(text) is not None
 
 
 def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], what: str = "value") -> Any:
@@ -110,9 +178,10 @@ def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], wha
     if ty is T.BOOL:
         if isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
-            return raw.strip().lower() == "true"
-        raise ValueError_(f"{what} must be true or false, found {raw!r}")
+        if isinstance(raw, str) and raw.lower() in ("true", "false"):
+            return raw.lower() == "true"
+        found = quoted(raw) if isinstance(raw, str) else shown(repr(raw))
+        raise ValueError_(f"{what} must be true or false, found {found}")
     if ty is T.ADDRESS or isinstance(ty, T.ContractType):
         if isinstance(raw, str):
             try:

@@ -4,27 +4,42 @@ The worker keeps, for the window being run, the slice of state received so
 far; each message adds locations and transactions, and its reply carries their
 outcomes (and, after the window's last message, what the lane left in each
 location it wrote).
+
+A worker dies with the process that forked it (docs/runtime.md): right after
+the fork it closes every descriptor it inherited but its own two pipe ends, so
+the parent's death closes its task pipe; on Linux the kernel also kills it
+then (``PR_SET_PDEATHSIG``); and it checks, whenever it waits a second without
+a message, that its parent is still the process that forked it.
 """
 
 from __future__ import annotations
 
 import bisect
 import collections
+import ctypes
 import fcntl
+import functools
 import gc
 import marshal
 import os
 import select
+import signal
 import struct
+import sys
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from .context import Context
 from .errors import Revert
 from .lanes import ARITHMETIC, Escape, _Missing
 from .receipts import OK, REVERTED
+from .variables import Var
 
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PR_SET_PDEATHSIG = 1        # prctl(2): the signal a process gets when its parent dies
+PARENT_CHECK_S = 1.0        # a waiting worker looks at its parent this often
+STALLED = frozenset("TtZX")  # /proc states of a worker that will not answer: stopped, traced, dead
 _NO_EVENTS = ()
 
 
@@ -32,6 +47,9 @@ class _Slice(dict):
     """A variable of which a worker holds only the keys its transactions may touch."""
 
     __slots__ = ()
+
+    def __missing__(self, key):
+        raise Escape(key)
 
     def get(self, key, default=None):
         try:
@@ -43,7 +61,7 @@ class _Slice(dict):
 class WorkerWindow:
     """A worker's state for one window: the slice received so far, and its lane's progress."""
 
-    def __init__(self, number: int, timestamp: int, code: dict, widths: dict) -> None:
+    def __init__(self, number: int, timestamp: int, cost_limit: int, code: dict, widths: dict) -> None:
         self.widths = widths
         self.storage: dict[int, list[dict]] = {}
         self.where: dict[int, tuple[int, int]] = {}          # id(store) -> (address, index)
@@ -51,7 +69,7 @@ class WorkerWindow:
         self.stores: list[tuple[dict, Any]] = []
         self.writable: list[bool] = []
         self.whole_writable: set[int] = set()
-        self.ctx = Context(self.storage, code, number, timestamp)
+        self.ctx = Context(self.storage, code, number, timestamp, cost_limit)
         self.marks: list[int] = []                           # journal mark of each transaction run
         self.emarks: list[int] = []                          # ... its events mark
         self.ran: list[int] = []                             # ... and its index in the window
@@ -67,12 +85,13 @@ class WorkerWindow:
         return stores
 
     def receive(self, exact: list, whole: list, upgrades: list) -> None:
-        for a, index, store_copy, can_write in whole:
+        for a, index, items, zero, can_write in whole:
             stores = self._stores(a)
             old = stores[index]
-            if type(old) is dict:  # sent whole before: now writable too
+            if type(old) is Var:  # sent whole before: now writable too
                 store_copy = old
             else:
+                store_copy = Var(zero, items)
                 store_copy.update(old)  # what this lane's slice of it holds (and wrote) is newer
                 stores[index] = store_copy
                 self.where[id(store_copy)] = (a, index)
@@ -106,14 +125,16 @@ class WorkerWindow:
         ctx = self.ctx
         journal, events, stores = ctx.journal, ctx.events, self.stores
         marks, ran = self.marks, self.ran
+        limit = ctx.cost_limit
         results = []
         for index, fn_key, call, adds in items:
             jmark, emark = len(journal), len(events)
+            ctx.budget = limit
             try:
                 value = functions[fn_key](ctx, *call)
             except Revert as r:
                 ctx.rollback(jmark, emark)
-                results.append((index, (REVERTED, r.reason, None, _NO_EVENTS), ()))
+                results.append((index, (REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used()), ()))
                 if adds and r.reason in ARITHMETIC and self.arith is None:
                     self.arith = index  # its lane saw only its own lane's adds
                 continue
@@ -134,8 +155,8 @@ class WorkerWindow:
                         trail[i] = [v]
                     else:
                         t.append(v)
-            results.append((index, (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS),
-                            vals))
+            results.append((index, (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS,
+                                    limit - ctx.budget), vals))
         return results
 
     def cut(self, stop: int) -> None:
@@ -187,7 +208,7 @@ class WorkerState:
         self.window: WorkerWindow | None = None
 
     def handle(self, message: bytes) -> bytes:
-        """One message: (window, first, number, timestamp, exact, whole, upgrades, items, shared)
+        """One message: (window, first, number, timestamp, cost limit, exact, whole, upgrades, items, shared)
         with ``shared`` None but in the window's last message; or (window, stop) to undo the
         window's transactions from ``stop`` on.  Reply: (window, results, escaped, final writes
         (after the last message or a cut) or None, seconds)."""
@@ -201,9 +222,9 @@ class WorkerState:
             w.cut(stop)
             return marshal.dumps((window, [], w.escaped, (w.final_writes(), [], None),
                                   time.perf_counter() - start))
-        window, first, number, timestamp, exact, whole, upgrades, items, shared = got
+        window, first, number, timestamp, cost_limit, exact, whole, upgrades, items, shared = got
         if first or self.window is None:
-            self.window = WorkerWindow(number, timestamp, self.code, self.widths)
+            self.window = WorkerWindow(number, timestamp, cost_limit, self.code, self.widths)
         w = self.window
         w.receive(exact, whole, upgrades)
         results = w.run(items, self.functions)
@@ -214,7 +235,10 @@ class WorkerState:
         return marshal.dumps((window, results, w.escaped, writes, time.perf_counter() - start))
 
 
-def _worker_main(tasks, replies, functions: dict, code: dict, widths: dict) -> None:
+def _worker_main(tasks, replies, functions: dict, code: dict, widths: dict, parent: int) -> None:
+    _close_inherited((tasks.fileno(), replies.fileno()))
+    if not _die_with_parent(parent):
+        return
     # The worker is forked from a parent holding the world: left on, the collector would walk all
     # of it again and again.  Lanes make no reference cycles.
     gc.freeze()
@@ -222,6 +246,10 @@ def _worker_main(tasks, replies, functions: dict, code: dict, widths: dict) -> N
     worker = WorkerState(functions, code, widths)
     while True:
         try:
+            if not tasks.poll(PARENT_CHECK_S):
+                if os.getppid() != parent:
+                    return
+                continue
             message = tasks.recv_bytes()
         except (EOFError, OSError, KeyboardInterrupt):
             return
@@ -230,9 +258,52 @@ def _worker_main(tasks, replies, functions: dict, code: dict, widths: dict) -> N
         if message == b"die":  # for the fault tests
             os._exit(1)
         if message == b"hang":
-            time.sleep(3600)
-            continue
-        replies.send_bytes(worker.handle(message))
+            while os.getppid() == parent:
+                time.sleep(PARENT_CHECK_S)
+            return
+        reply = worker.handle(message)
+        try:
+            replies.send_bytes(reply)
+        except OSError:  # the parent is gone (a broken pipe): nobody is left to answer
+            return
+
+
+def _close_inherited(keep: tuple[int, ...]) -> None:
+    """Close every descriptor the fork copied but the standard streams and ``keep``: above all the
+    parent's ends of this worker's pipes and of every worker forked before it.  A worker holding the
+    write end of its own task pipe would never see it close when the parent dies."""
+    wanted = {0, 1, 2, *keep}
+    fds: Iterable[int]
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: every descriptor number the system allows
+        fds = range(3, os.sysconf("SC_OPEN_MAX"))
+    for fd in fds:
+        if fd not in wanted:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the directory listing's own descriptor, already closed
+
+
+@functools.cache
+def _prctl():
+    """libc's prctl, on Linux (loaded in the parent, once, so that forked workers find it loaded)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(parent: int) -> bool:
+    """Have the kernel kill this worker when its parent dies (Linux); False if it already has."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before the line above: then this process has been adopted.
+    return os.getppid() == parent
 
 
 class Worker:
@@ -253,8 +324,9 @@ class Worker:
                 fcntl.fcntl(conn.fileno(), F_SETPIPE_SZ, self.PIPE_BYTES)
             except OSError:
                 pass  # the system's limit: smaller pipes only mean more passes
-        self.process = ctx_mp.Process(target=_worker_main, args=(task_r, reply_w, functions, code, widths),
-                                      daemon=True)
+        _prctl()
+        self.process = ctx_mp.Process(target=_worker_main, daemon=True,
+                                      args=(task_r, reply_w, functions, code, widths, os.getpid()))
         self.process.start()
         task_r.close()
         reply_w.close()
@@ -300,9 +372,30 @@ class Worker:
         except (EOFError, OSError):
             return False
 
+    def stalled(self) -> bool:
+        """Whether the worker will not answer however long one waits: stopped (SIGSTOP, a
+        debugger) or dead.  Where there is no /proc, only a dead worker is seen."""
+        if not self.process.is_alive():
+            return True
+        return process_state(self.process.pid) in STALLED
+
     def kill(self) -> None:
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=5)
         self.tasks.close()
         self.replies.close()
+
+
+def process_state(pid: int) -> str | None:
+    """A process's state letter in /proc/PID/stat (R running, S sleeping, T stopped, Z zombie...);
+    "X" if it is gone, None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return "X" if os.path.isdir("/proc/self") else None
+    except OSError:
+        return None
+    # "pid (command) state ...": the command may hold spaces and parentheses, the state follows the last ")".
+    return chr(stat[stat.rindex(b")") + 2])

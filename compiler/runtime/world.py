@@ -8,6 +8,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from ..analysis.cost import DEFAULT_COST_LIMIT
 from ..codegen.compiled import CompiledProgram
 from ..diagnostics import LaneError, Location
 from ..pipeline import CompilerData
@@ -15,9 +16,12 @@ from ..semantics import types as T
 from ..semantics.loader import SourceCache
 from ..semantics.symbols import ContractInfo, Function
 from .context import Context
+from .variables import Var
 from .files import read_text
 from .errors import Revert
-from .values import ValueError_, address_from_text, derive_address, format_address, parse_value
+from .text_scan import toml_long_integer, toml_too_deep
+from .values import (ValueError_, address_from_text, derive_address, format_address, is_name, parse_value,
+                     quoted, shown)
 
 
 @dataclass(eq=False)
@@ -42,7 +46,9 @@ class World:
     instances: dict[str, Instance] = field(default_factory=dict)  # in deployment order
     by_address: dict[int, Instance] = field(default_factory=dict)
     deployments: list[dict] = field(default_factory=list)
+    cost_limit: int = DEFAULT_COST_LIMIT  # per transaction, from [chain] cost_limit
     _addresses: dict[str, int] = field(default_factory=dict, repr=False)
+    _names: dict[int, str] | None = field(default=None, repr=False)
 
     def address_of(self, name: str) -> int:
         """What a name stands for: an account, an instance, or a derived address (SPEC §3)."""
@@ -63,10 +69,11 @@ class World:
         inst = self.by_address.get(address)
         if inst is not None:
             return inst.name
-        for name, addr in self.accounts.items():
-            if addr == address:
-                return name
-        return None
+        if self._names is None:  # the first account of each address, made once (a DAG asks per node)
+            self._names = {}
+            for name, addr in self.accounts.items():
+                self._names.setdefault(addr, name)
+        return self._names.get(address)
 
     @property
     def code(self) -> dict[int, str]:
@@ -90,83 +97,167 @@ class World:
         return h.hexdigest()
 
     def new_storage(self) -> dict[int, list[dict]]:
-        return {inst.address: [{} for _ in inst.program.layouts[inst.contract.name].index]
-                for inst in self.instances.values()}
+        """An empty state wholly in memory: each variable a :class:`Var` that reads zero where unset."""
+        out = {}
+        for inst in self.instances.values():
+            layout = inst.program.layouts[inst.contract.name]
+            out[inst.address] = [Var(T.zero_value(layout.value_type[name])) for name in layout.index]
+        return out
 
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int | None:
-    """The first line at or after ``start_line`` matching ``pattern`` (to point at a TOML entry)."""
-    for no, line in enumerate(text.splitlines()[start_line - 1:], start_line):
+    """The first line at or after ``start_line`` matching ``pattern`` (to point at a TOML entry).
+
+    It reads the whole text: for one-off errors only; entries repeated per account or per
+    deployment are found by :class:`_EntryLines` in one pass."""
+    # Lines split at '\n' only, as TOML counts them (str.splitlines also splits at '\f', U+2028...).
+    for no, line in enumerate(text.split("\n")[start_line - 1:], start_line):
         if re.search(pattern, line):
             return no
     return None
+
+
+# Table headers and the keys of [accounts], matched line by line over the whole text at once.
+_HEADER = re.compile(r"^[ \t]*\[(\[?)[ \t]*([^\]\n]*?)[ \t]*\]", re.M)
+_KEY = re.compile(r"""^[ \t]*(?:"((?:[^"\\\n]|\\.)*)"|'([^'\n]*)'|([A-Za-z0-9_-]+))[ \t]*=""", re.M)
+
+
+def _unescaped_key(key_equals: str) -> str | None:
+    """The name a quoted key with escapes (``"a\\u0062" =``) stands for, as TOML reads it."""
+    try:
+        return next(iter(tomllib.loads(key_equals + " 0")))
+    except tomllib.TOMLDecodeError:
+        return None
+
+
+class _EntryLines:
+    """Where each account and each ``[[deploy]]`` of a world file is, found in one pass over its
+    text (tomllib keeps no positions; searching the text per entry made loading quadratic)."""
+
+    def __init__(self, text: str) -> None:
+        self.accounts: dict[str, int] = {}  # account name -> the line of its key in [accounts]
+        self.deploys: list[int] = []  # the line of each [[deploy]] header, in order
+        headers = list(_HEADER.finditer(text))
+        line, at = 1, 0  # line numbers are counted forward only, so the whole pass is linear
+        for i, h in enumerate(headers):
+            line += text.count("\n", at, h.start())
+            at = h.start()
+            if h.group(1) and h.group(2) == "deploy":
+                self.deploys.append(line)
+            elif not h.group(1) and h.group(2) == "accounts":
+                end = headers[i + 1].start() if i + 1 < len(headers) else len(text)
+                key_line, key_at = line, at
+                for k in _KEY.finditer(text, h.end(), end):
+                    key_line += text.count("\n", key_at, k.start())
+                    key_at = k.start()
+                    name = k.group(k.lastindex)  # of the one quoting that matched
+                    if k.lastindex == 1 and "\\" in name:
+                        name = _unescaped_key(k.group())
+                    self.accounts.setdefault(name, key_line)
+
+    def deploy(self, n: int, fallback: int | None) -> int | None:
+        """The line of the ``n``-th deployment (1-based); ``fallback`` when it is written inline."""
+        return self.deploys[n - 1] if n <= len(self.deploys) else fallback
 
 
 class _WorldErrors:
     def __init__(self, path: str, text: str) -> None:
         self.path, self.text = path, text
 
-    def at(self, message: str, line: int | None = None) -> LaneError:
-        loc = Location.point(self.path, line, 1) if line else None
+    def at(self, message: str, line: int | None = None, column: int = 1) -> LaneError:
+        loc = Location.point(self.path, line, column) if line else None
         if loc is None:
             message = f"{self.path}: {message}"
         return LaneError(message, loc, code="world", sources={self.path: self.text})
 
 
-def load_world(path: str | os.PathLike, cache: SourceCache | None = None) -> World:
-    """Read a world file and compile what it deploys (genesis is run by :func:`genesis`)."""
+def _cost_limit(doc: dict, text: str, errors: _WorldErrors) -> int:
+    """``[chain] cost_limit``: the cost a transaction may use, a positive integer (docs/language.md)."""
+    chain = doc.get("chain", {})
+    header = _line_of(text, r"^\s*\[\s*chain\s*\]")
+    if not isinstance(chain, dict):
+        raise errors.at("[chain] must be a table, as in [chain] cost_limit = 1000000",
+                        header or _line_of(text, r"^\s*chain\s*="))
+    for key in chain:
+        if key != "cost_limit":
+            raise errors.at(f"[chain]: unknown key {quoted(key)} (it has cost_limit)",
+                            _line_of(text, rf"^\s*{re.escape(key)}\s*=", header or 1) or header)
+    if "cost_limit" not in chain:
+        return DEFAULT_COST_LIMIT
+    limit = chain["cost_limit"]
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+        return limit
+    if isinstance(limit, int) and not isinstance(limit, bool):
+        found = str(limit)
+    elif isinstance(limit, str):
+        found = f'the string "{shown(limit)}"'
+    else:
+        found = {bool: "a boolean", float: "a float", list: "a list", dict: "a table"}.get(type(limit), "a date")
+    raise errors.at(f"[chain] cost_limit must be a positive integer (cost units per transaction), found {found}",
+                    _line_of(text, r"\bcost_limit\s*=", header or 1) or header)
+
+
+def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
+               programs: dict[str, CompilerData] | None = None) -> World:
+    """Read a world file and compile what it deploys (genesis is run by :func:`genesis`).
+
+    ``programs`` holds the sources already compiled, by path: a caller that loads many worlds
+    over the same contracts passes one dict to them all, and each source is compiled once."""
     display, text = read_text(path, "world")
     errors = _WorldErrors(display, text)
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
-        loc = Location.point(display, int(m.group(1)), int(m.group(2))) if m else None
-        raise LaneError(f"invalid TOML: {msg}", loc, code="world", sources={display: text}) from None
-
+    doc = _read_toml(text, errors)
     world = World(display, text)
-    unknown = set(doc) - {"accounts", "deploy"}
+    unknown = set(doc) - {"accounts", "chain", "deploy"}
     if unknown:
         key = sorted(unknown)[0]
-        raise errors.at(f"unknown section '{key}' (a world has [accounts] and [[deploy]])",
+        raise errors.at(f"unknown section {quoted(key)} (a world has [accounts], [chain] and [[deploy]])",
                         _line_of(text, rf"^\s*\[*\s*{re.escape(key)}\b"))
+    world.cost_limit = _cost_limit(doc, text, errors)
     accounts = doc.get("accounts", {})
     if not isinstance(accounts, dict):
         raise errors.at("[accounts] must be a table of name = \"0x...\"", _line_of(text, r"accounts"))
+    lines = _EntryLines(text)
     for name, raw in accounts.items():
-        line = _line_of(text, rf"^\s*{re.escape(name)}\s*=")
         try:
+            if not is_name(name):
+                raise ValueError_(f"account {quoted(name)} is not a name ({_NAME_RULE})")
             if not isinstance(raw, str) or not raw.lower().startswith("0x"):
-                raise ValueError_(f"account '{name}' must be a 0x address string")
+                raise ValueError_(f"account {quoted(name)} must be a 0x address string")
             world.accounts[name] = parse_value(T.ADDRESS, raw, lambda t: address_from_text(t, derive_address),
-                                               f"account '{name}'")
+                                               f"account {quoted(name)}")
         except ValueError_ as err:
-            raise errors.at(str(err), line) from None
+            raise errors.at(str(err), lines.accounts.get(name) or _line_of(text, r"^\s*\[\s*accounts\s*\]")
+                            or _line_of(text, r"^\s*accounts\s*=")) from None
 
     deploys = doc.get("deploy", [])
     if not isinstance(deploys, list):
         raise errors.at("deployments are written [[deploy]]", _line_of(text, r"deploy"))
     cache = cache or SourceCache()
-    programs: dict[str, CompilerData] = {}
+    programs = {} if programs is None else programs
     declared_in: dict[str, str] = {}  # contract type -> the file that declares it
-    line = 1
+    # Deployments written inline (deploy = [{...}]) have no header: their errors name that line.
+    inline = _line_of(text, r"^\s*deploy\s*=") if len(lines.deploys) < len(deploys) else None
     base = Path(path).parent
     for n, entry in enumerate(deploys, 1):
-        line = _line_of(text, r"^\s*\[\[\s*deploy\s*\]\]", line) or line
+        line = lines.deploy(n, inline)
         where = f"deployment #{n}"
+        if not isinstance(entry, dict):
+            raise errors.at(f"{where} must be a table of name, source, contract, sender and args "
+                            f"(written [[deploy]])", line)
         for key in ("name", "source", "contract"):
             if not isinstance(entry.get(key), str) or not entry.get(key):
                 raise errors.at(f"{where} needs '{key}' (a string)", line)
         extra = set(entry) - {"name", "source", "contract", "sender", "args"}
         if extra:
-            raise errors.at(f"{where}: unknown key '{sorted(extra)[0]}'", line)
+            raise errors.at(f"{where}: unknown key {quoted(sorted(extra)[0])}", line)
         name = entry["name"]
+        if not is_name(name):
+            raise errors.at(f"{where}: {quoted(name)} is not a name ({_NAME_RULE})", line)
         if name in world.instances or name in world.accounts:
             raise errors.at(f"{where}: the name '{name}' is already used", line)
         source = os.path.normpath(os.path.join(os.path.dirname(display), entry["source"]))
-        if not (base / entry["source"]).is_file():
-            raise errors.at(f"{where} ('{name}'): source file not found: {source}", line)
+        if not _is_file(base / entry["source"]):
+            raise errors.at(f"{where} ('{name}'): source file not found: {shown(source, 4096)}", line)
         data = programs.get(source)
         if data is None:
             data = programs[source] = CompilerData(source, cache)
@@ -175,7 +266,7 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None) -> Wor
         contract = checked.contracts.get(entry["contract"])
         if contract is None:
             known = ", ".join(sorted(checked.contracts)) or "none"
-            raise errors.at(f"{where} ('{name}'): no contract '{entry['contract']}' in {source} "
+            raise errors.at(f"{where} ('{name}'): no contract {quoted(entry['contract'])} in {source} "
                             f"(it has: {known})", line)
         first = declared_in.setdefault(contract.name, os.path.realpath(contract.file))
         if first != os.path.realpath(contract.file):
@@ -192,14 +283,42 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None) -> Wor
         world.instances[name] = inst
         world.by_address[address] = inst
         world.deployments.append({"name": name, "sender": sender, "args": args, "line": line})
-        line += 1
     return world
+
+
+# What account and instance names may be: what a block can write where an address is expected.
+_NAME_RULE = "letters, digits, '_', '.' and '-', starting with a letter or '_'"
+
+
+def _is_file(path: Path) -> bool:
+    """Whether ``path`` is a file; a path the system cannot even look up (too long) is not."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _read_toml(text: str, errors: _WorldErrors) -> dict:
+    """The world's TOML document; every way tomllib can fail is the file's error, with its place."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
+        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
+        raise errors.at(f"invalid TOML: {msg}", *((int(m.group(1)), int(m.group(2))) if m else ())) from None
+    except RecursionError:  # tomllib recurses once per level of an array or inline table
+        raise errors.at("invalid TOML: values nested too deeply", *(toml_too_deep(text) or ())) from None
+    except ValueError as err:  # CPython converts at most 4,300 decimal digits; a u256 has 78
+        where = toml_long_integer(text)
+        if where is None:
+            raise errors.at(f"invalid TOML: {err}") from None
+        raise errors.at("an integer exceeds 2^256-1", *where) from None
 
 
 def genesis(world: World) -> Context:
     """Deploy every instance in order, running its ``init``; a failing init is the world's error."""
     errors = _WorldErrors(world.path, world.text)
-    ctx = Context(world.new_storage(), world.code, number=0, timestamp=0)
+    ctx = Context(world.new_storage(), world.code, number=0, timestamp=0, cost_limit=world.cost_limit)
     for entry in world.deployments:
         inst = world.instances[entry["name"]]
         init = inst.contract.init
@@ -216,9 +335,13 @@ def genesis(world: World) -> Context:
             raise errors.at(f"deployment '{inst.name}': {err}", entry["line"]) from None
         if init is None:
             continue
+        ctx.budget = ctx.cost_limit  # an init runs under the limit of a transaction
         try:
             inst.program.function(inst.contract.name, "init")(ctx, inst.address, sender, *values)
         except Revert as r:
+            if ctx.out_of_cost:
+                raise errors.at(f"deployment '{inst.name}': init reached the cost limit of {ctx.cost_limit:,} "
+                                f"(raise it with [chain] cost_limit = N)", entry["line"]) from None
             raise errors.at(f"deployment '{inst.name}': init reverted: {r.reason}", entry["line"]) from None
     ctx.journal.clear()
     ctx.events.clear()

@@ -24,16 +24,17 @@ def execute_in_order(ctx: Context, txs: list[Tx], order: Sequence[int]) -> list[
     for j in order:
         tx = txs[j]
         if tx.fn is None:
-            outcomes[j] = (INVALID, tx.invalid, None, ())
+            outcomes[j] = (INVALID, tx.invalid, None, (), 0)
             continue
         jmark, emark = len(journal), len(events)
+        ctx.budget = ctx.cost_limit
         try:
             value = tx.fn(ctx, *tx.call)
         except Revert as r:
             ctx.rollback(jmark, emark)
-            outcomes[j] = (REVERTED, r.reason, None, ())
+            outcomes[j] = (REVERTED, r.reason, None, (), ctx.cost_used())
             continue
-        outcomes[j] = (OK, None, value, tuple(events[emark:]))
+        outcomes[j] = (OK, None, value, tuple(events[emark:]), ctx.cost_used())
     return outcomes  # type: ignore[return-value]
 
 

@@ -1,0 +1,134 @@
+"""The block pipeline end to end: what a user waits for, from the block file to the committed state.
+
+For each workload, a state file is made once (the world's genesis and its
+setup block).  Then, on fresh copies of that state file, ``lane run`` runs
+
+- the workload's N-transaction block, and
+- a one-transaction block (its first line),
+
+each in its own process, back to back, ``--repeat`` times.  The marginal cost
+of a transaction is ``(wall(N) - wall(1)) / (N - 1)``: start-up (imports, the
+world, opening the state) cancels out, everything the block costs stays in:
+reading and decoding it, scheduling, execution, receipts, roots, the commit.
+Medians of the pairs are reported, with the phase split that ``lane run --json``
+reports for the N-transaction block.
+
+A second measurement runs a 1,000-transaction block of transfers on states of
+2,000 and of 200,000 accounts (each state made by its own setup block): state
+I/O follows the block, not the state, so the two should cost about the same.
+
+    python benchmarks/pipeline.py [-n 100000] [--repeat 3] [--workloads transfers,defi]
+                                  [--executors sequential,parallel] [--small 2000] [--large 200000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from compiler.workload import GenOptions, generate  # noqa: E402
+
+
+def lane(*args: str) -> tuple[float, dict]:
+    """Run ``lane ARGS --json`` in a fresh process: (wall seconds, its JSON)."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "compiler", *args, "--json"], cwd=ROOT, capture_output=True,
+                          text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"lane {' '.join(args)} failed: {proc.stderr}")
+    return wall, json.loads(proc.stdout)
+
+
+def prepare(folder: Path, workload: str, n: int, accounts: int) -> tuple[Path, Path, Path, Path]:
+    """world, block, one-transaction block, and a state file holding genesis and setup."""
+    generate(folder, GenOptions(workload, n, accounts, 0.0, 4, 0.0, 0))
+    world, block = folder / "world.toml", folder / "block.jsonl"
+    one = folder / "one.jsonl"
+    with open(block) as f:
+        one.write_text(f.readline())
+    state = folder / "base.sqlite"
+    lane("run", str(world), str(folder / "setup.jsonl"), "--state", str(state), "-e", "sequential")
+    return world, block, one, state
+
+
+def on_copy(state: Path, *args: str) -> tuple[float, dict]:
+    run_state = state.with_name("run.sqlite")
+    shutil.copy(state, run_state)
+    try:
+        return lane(*args, "--state", str(run_state))
+    finally:
+        run_state.unlink(missing_ok=True)
+
+
+def marginal(world: Path, block: Path, one: Path, state: Path, executor: str, n: int, repeat: int) -> dict:
+    pairs, phases, seconds = [], [], []
+    for _ in range(repeat):
+        wall_n, out = on_copy(state, "run", str(world), str(block), "-e", executor)
+        wall_1, _ = on_copy(state, "run", str(world), str(one), "-e", executor)
+        pairs.append((wall_n - wall_1) / (n - 1) * 1e6)
+        phases.append(out["phases"])
+        seconds.append(out["seconds"])
+    k = pairs.index(statistics.median(pairs)) if len(pairs) % 2 else 0
+    return {"marginal_us": round(statistics.median(pairs), 2), "all_us": [round(p, 2) for p in pairs],
+            "seconds": round(statistics.median(seconds), 3),
+            "phases_ms": {name: round(v * 1000, 1) for name, v in phases[k].items()}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", "--transactions", type=int, default=100_000)
+    ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--workloads", default="transfers,defi")
+    ap.add_argument("--executors", default="sequential,parallel")
+    ap.add_argument("--small", type=int, default=2_000)
+    ap.add_argument("--large", type=int, default=200_000)
+    ap.add_argument("--skip-state-size", action="store_true")
+    ap.add_argument("-o", "--output", help="write the results as JSON")
+    args = ap.parse_args()
+    results: dict = {"date": time.strftime("%Y-%m-%d %H:%M"), "transactions": args.transactions,
+                     "accounts": args.accounts, "workloads": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for workload in args.workloads.split(","):
+            folder = Path(tmp) / workload
+            world, block, one, state = prepare(folder, workload, args.transactions, args.accounts)
+            results["workloads"][workload] = {}
+            for executor in args.executors.split(","):
+                got = marginal(world, block, one, state, executor, args.transactions, args.repeat)
+                results["workloads"][workload][executor] = got
+                print(f"{workload:10s} {executor:10s} {got['marginal_us']:7.2f} us/tx marginal "
+                      f"(runs {got['all_us']}), block {got['seconds']} s: {got['phases_ms']}", flush=True)
+        if not args.skip_state_size:
+            sizes = {}
+            for accounts in (args.small, args.large):
+                folder = Path(tmp) / f"state{accounts}"
+                world, block, one, state = prepare(folder, "transfers", 1000, accounts)
+                walls = []
+                for _ in range(args.repeat):
+                    _, out = on_copy(state, "run", str(world), str(block), "-e", "sequential")
+                    walls.append(out["seconds"])
+                sizes[accounts] = {"seconds": round(statistics.median(walls), 4), "state_bytes": state.stat().st_size}
+                print(f"1,000 transfers on a state of {accounts:,} accounts ({state.stat().st_size / 1e6:.1f} MB): "
+                      f"{sizes[accounts]['seconds'] * 1000:.1f} ms (runs {[round(w * 1000, 1) for w in walls]})",
+                      flush=True)
+            ratio = sizes[args.large]["seconds"] / sizes[args.small]["seconds"]
+            results["state_size"] = {"sizes": sizes, "ratio": round(ratio, 3)}
+            print(f"ratio {args.large:,} / {args.small:,} accounts: {ratio:.2f}x")
+    if args.output:
+        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

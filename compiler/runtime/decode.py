@@ -1,0 +1,296 @@
+"""Decoding a block at C speed: JSON Lines to columns ready to run (SPEC §3).
+
+The reference decoder (:func:`compiler.runtime.block.parse_block_text`, then
+:func:`compiler.runtime.block.prepare`) reads each line with ``json`` and
+resolves it in Python, field by field.  This one decodes the whole file in one
+msgspec call into small structs and resolves each transaction through an
+*entry* made once per (contract, function) of the world: the compiled function,
+and an argument decoder generated for its parameters (an ``int`` in range is a
+u256, a known name is an address, ...).
+
+Whatever the fast path cannot vouch for goes to the reference: a file that
+msgspec does not decode as one object per line with exactly the fields
+``from``, ``to``, ``fn`` and ``args`` (a malformed line, an unknown or missing
+field, duplicate keys, a ``\\u`` escape, a lone surrogate, an integer too large
+for msgspec), and any value the argument decoder does not recognise at once.
+So both decoders give the same transactions and the same invalid reasons
+(tests/test_decode.py checks it on random and malformed blocks).
+
+Decoders work on bytes and know nothing of the process they run in: a worker
+can decode a stripe of a block as well as the parent (``first_index``,
+``first_line``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import msgspec
+
+from ..semantics import types as T
+from .block import Tx, _prepare_one, gc_paused, parse_block_text
+from .files import block_text
+from .values import U256_MAX, ValueError_, parse_value
+from .world import World
+
+
+class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A transaction line as the fast path accepts it: these four fields, each once."""
+
+    from_: str = msgspec.field(name="from")
+    to: str
+    fn: str
+    args: list
+
+
+_LINES = msgspec.json.Decoder(_Line)
+_KEYS = (b'"from"', b'"to"', b'"fn"', b'"args"')
+_BAD_START = re.compile(rb"^[ \t\r]*[^{ \t\r\n]", re.M)
+_BAD_END = re.compile(rb"[^} \t\r\n][ \t\r]*$", re.M)
+_BLANK = re.compile(rb"^[ \t\r]*$", re.M)  # a blank line (the empty one after a final newline too)
+
+
+def _one_object_per_line(data: bytes) -> int | None:
+    """The number of non-blank lines when every one starts with '{' and ends with '}', else None.
+
+    Then msgspec, which reads any whitespace-separated values, cannot see one object per line
+    where the lines are laid out otherwise (two objects on one line and one split over two).
+    A file as written by programs (``{...}`` lines, LF or CRLF) is recognised by counting; any
+    other layout by two scans.
+    """
+    body = data.rstrip(b"\r\n")
+    if body[:1] == b"{" and body[-1:] == b"}":
+        for sep in (b"}\n{", b"}\r\n{"):
+            if body.count(sep) == body.count(b"\n"):
+                return body.count(b"\n") + 1
+    if _BAD_START.search(data) or _BAD_END.search(data):
+        return None
+    return data.count(b"\n") + 1 - len(_BLANK.findall(data))
+
+
+class Block:
+    """A decoded block, as columns: what each transaction calls and with what.
+
+    ``fns[i]`` is the compiled function of transaction i (None when it is invalid),
+    ``calls[i]`` what it takes after the context, ``(to, sender, *args)``,
+    ``functions[i]`` its :class:`~compiler.semantics.symbols.Function` (None when invalid),
+    ``invalid`` the reference's transaction for each invalid one, by position (its reason in
+    ``.invalid``), ``first`` the block index of the first transaction (a stripe's is not 0),
+    ``lines[i]`` the line of the file transaction i was on.
+    """
+
+    __slots__ = ("world", "fns", "calls", "functions", "invalid", "lines", "first", "_txs")
+
+    def __init__(self, world: World, fns: list, calls: list, functions: list, invalid: dict[int, Tx],
+                 lines: list[int], first: int = 0) -> None:
+        self.world = world
+        self.first = first
+        self.fns = fns
+        self.calls = calls
+        self.functions = functions
+        self.invalid = invalid
+        self.lines = lines
+        self._txs: list[Tx] | None = None
+
+    @classmethod
+    def of_txs(cls, world: World, txs: list[Tx]) -> "Block":
+        """A block of transactions prepared by the reference (:func:`compiler.runtime.block.prepare`)."""
+        block = cls(world, [tx.fn for tx in txs], [tx.call if tx.fn is not None else () for tx in txs],
+                    [tx.function if tx.fn is not None else None for tx in txs],
+                    {k: tx for k, tx in enumerate(txs) if tx.fn is None}, [tx.line for tx in txs])
+        block._txs = list(txs)
+        return block
+
+    def __len__(self) -> int:
+        return len(self.fns)
+
+    def reason(self, i: int) -> str | None:
+        tx = self.invalid.get(i)
+        return tx.invalid if tx is not None else None
+
+    def txs(self) -> list[Tx]:
+        """The transactions as :class:`~compiler.runtime.block.Tx` objects (the scheduler's and
+        the soundness checker's view), made on first use."""
+        if self._txs is None:
+            by_address, invalid, lines, first = self.world.by_address, self.invalid, self.lines, self.first
+            with gc_paused():
+                self._txs = [
+                    invalid[i] if fn is None else
+                    Tx(first + i, lines[i], call[1], call[0], by_address[call[0]], function, fn, call[2:])
+                    for i, (fn, call, function) in enumerate(zip(self.fns, self.calls, self.functions))]
+        return self._txs
+
+
+class Entry:
+    """One (contract instance, pub function): what a transaction calling it runs.
+
+    ``resolve(line)`` reads a :class:`_Line` calling it: the call tuple ``(to, sender, *args)``,
+    or None when the reference must read the line (it says what is wrong, if anything).
+    """
+
+    __slots__ = ("to", "fn", "function", "resolve")
+
+    def __init__(self, to: int, fn: Callable, function, resolve: Callable) -> None:
+        self.to, self.fn, self.function, self.resolve = to, fn, function, resolve
+
+
+_BAD = object()
+
+
+class Decoder:
+    """The fast decoder of one world (entries are made on first use)."""
+
+    def __init__(self, world: World, trace: bool = False) -> None:
+        self.world = world
+        self.trace = trace
+        self.entries: dict[tuple[str, str], Entry] = {}
+        self._resolvers: dict[Any, Callable] = {}
+
+    # ------------------------------------------------------------ the file
+    def decode(self, data: bytes, display: str, first_index: int = 0, first_line: int = 1) -> Block:
+        """Decode a block file's bytes (or a stripe of whole lines of it)."""
+        with gc_paused():
+            objs = self._fast_lines(data)
+            if objs is None:
+                return self._reference(data, display, first_index, first_line)
+            if data.rstrip(b" \t\r\n").count(b"\n") + 1 != len(objs):  # blank lines before the end
+                lines = [first_line + k for k, raw in enumerate(data.split(b"\n")) if raw.strip(b" \t\r")]
+            else:
+                lines = list(range(first_line, first_line + len(objs)))
+            return self._resolve(objs, lines, first_index)
+
+    def _fast_lines(self, data: bytes) -> list | None:
+        """The lines as structs when the fast path can vouch for every one of them, else None."""
+        lines = _one_object_per_line(data)
+        if lines is None or b"\\u" in data or data.count(b"\r") != data.count(b"\r\n"):
+            return None  # (a lone '\r' ends a line, as in a text file read in text mode)
+        try:
+            objs = _LINES.decode_lines(data)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None
+        n = len(objs)
+        # Each struct had each key at least once; no key more than once in the whole file means
+        # exactly once per line (a value spelled like a key only sends the file to the reference).
+        if n != lines or any(data.count(key) != n for key in _KEYS):
+            return None
+        return objs
+
+    def _reference(self, data: bytes, display: str, first_index: int, first_line: int) -> Block:
+        """The reference's reading of the lines (errors and all), then each object resolved."""
+        text = block_text(data, display)
+        objs: list = []
+        lines: list[int] = []
+        for no, obj in parse_block_text(text, display):
+            lines.append(no + first_line - 1)
+            if type(obj) is dict and len(obj) == 4 and all(type(obj.get(k)) is str for k in ("from", "to", "fn")) \
+                    and type(obj.get("args")) is list:
+                obj = _Line(obj["from"], obj["to"], obj["fn"], obj["args"])
+            objs.append(obj)
+        return self._resolve(objs, lines, first_index)
+
+    def _resolve(self, objs: list, lines: list[int], first_index: int) -> Block:
+        """Each line's call through its entry; what an entry cannot read, through the reference."""
+        get = self.entries.get
+        entries: list = []
+        calls: list = []
+        add_entry, add_call = entries.append, calls.append
+        slow: list[int] = []
+        for k, o in enumerate(objs):
+            if type(o) is _Line:
+                entry = get((o.to, o.fn)) or self._entry(o.to, o.fn)
+                call = entry.resolve(o) if entry is not None else None
+                if call is not None:
+                    add_entry(entry)
+                    add_call(call)
+                    continue
+            slow.append(k)
+            add_entry(None)
+            add_call(())
+        fns = [e.fn if e is not None else None for e in entries]
+        functions = [e.function if e is not None else None for e in entries]
+        invalid: dict[int, Tx] = {}
+        for k in slow:
+            o = objs[k]
+            if type(o) is _Line:
+                o = {"from": o.from_, "to": o.to, "fn": o.fn, "args": o.args}
+            tx = _prepare_one(self.world, first_index + k, lines[k], o, self.trace)
+            if tx.fn is None:
+                invalid[k] = tx
+            else:  # the reference reads what the fast path did not recognise
+                fns[k], calls[k], functions[k] = tx.fn, tx.call, tx.function
+        return Block(self.world, fns, calls, functions, invalid, lines, first_index)
+
+    # ------------------------------------------------------------ entries
+    def _entry(self, to: str, fn_name: str) -> Entry | None:
+        """The entry of (to, fn) as written in a block, or None when the reference must say why not."""
+        try:
+            address = self.world.parse_address(to)
+        except ValueError_:
+            return None
+        inst = self.world.by_address.get(address)
+        function = inst.contract.functions.get(fn_name) if inst is not None else None
+        if function is None or not function.is_pub:
+            return None
+        program = inst.data.traced if self.trace else inst.program
+        key = (address, function)
+        resolve = self._resolvers.get(key)
+        if resolve is None:
+            resolve = self._resolvers[key] = call_reader(function, address, self.world)
+        entry = self.entries[(to, fn_name)] = Entry(address, program.function(inst.contract.name, fn_name),
+                                                    function, resolve)
+        return entry
+
+
+def call_reader(function, to: int, world: World) -> Callable[[_Line], tuple | None]:
+    """A function reading a :class:`_Line` that calls ``function`` at ``to``: the call tuple
+    ``(to, sender, *args)``, or None when the reference must read it (it says what is wrong,
+    if anything).
+
+    The common cases are tested inline (a name already seen for an address, an ``int`` in range
+    for a u256, a JSON boolean); anything else goes through :func:`parse_value`."""
+    params = function.params
+
+    def slow(ty: T.Type, raw: Any) -> Any:
+        try:
+            return parse_value(ty, raw, world.parse_address)
+        except ValueError_:
+            return _BAD
+
+    def address(raw: str) -> Any:
+        try:
+            return world.parse_address(raw)
+        except ValueError_:
+            return _BAD
+
+    env: dict[str, Any] = {"MAX": U256_MAX, "slow": slow, "address": address, "BAD": _BAD,
+                           "names_get": world._addresses.get, "TO": to}
+    body = ["def resolve(o):",
+            "    s = names_get(o.from_) or address(o.from_)",
+            "    if s is BAD:", "        return None",
+            "    a = o.args",
+            f"    if len(a) != {len(params)}:", "        return None"]
+    for i, p in enumerate(params):
+        ty = f"T{i}"
+        env[ty] = p.type
+        x = f"x{i}"
+        body.append(f"    {x} = a[{i}]")
+        if p.type is T.U256:
+            body.append(f"    if type({x}) is not int or {x} < 0 or {x} > MAX:")
+            body.append(f"        {x} = slow({ty}, {x})")
+        elif p.type is T.BOOL:
+            body.append(f"    if {x} is not True and {x} is not False:")
+            body.append(f"        {x} = slow({ty}, {x})")
+        elif p.type is T.ADDRESS or isinstance(p.type, T.ContractType):
+            body.append(f"    {x} = (names_get({x}) if type({x}) is str else None) or slow({ty}, {x})")
+        else:
+            body.append(f"    {x} = slow({ty}, {x})")
+        if p.type is not T.BOOL and p.type is not T.U256:
+            body.append(f"    if {x} is BAD:")
+            body.append("        return None")
+        else:
+            body.append(f"    if {x} is BAD:")
+            body.append("        return None")
+    body.append("    return (TO, s, " + "".join(f"x{i}, " for i in range(len(params))) + ")")
+    exec(compile("\n".join(body) + "\n", f"<lane-call:{function.qualname}>", "exec"), env)
+    return env["resolve"]

@@ -1,0 +1,136 @@
+"""The components of a block's DAG from arrays of accesses, with numpy and scipy.
+
+:mod:`compiler.schedule.components` finds the components with a union-find in
+Python, one access at a time.  This module finds the same components from an
+:class:`AccessTable` (one row per instantiated access: the transaction, the
+location as a 64-bit id, its variable and instance, the mode, whether it is a
+wildcard) with whole-array operations: ``np.unique`` numbers the locations,
+and ``scipy.sparse.csgraph.connected_components`` runs over the graph whose
+nodes are the transactions, the locations that join their accessors, and one
+node per variable touched by a wildcard.  So its cost per access is a few
+machine operations, whatever process builds the table.
+
+The rules are those of :mod:`compiler.schedule.components`: a location joins
+its accessors when someone writes it, or when it is both read and added to; a
+location only read, or only added to (a *pure add*), joins nobody.  A
+wildcard stands for every key of its variable, of one instance or of every
+instance: it joins the wildcard's accessors with each accessor of the
+variable's keys that writes or adds to them, and with every accessor of its
+keys when the wildcard writes.
+
+Location ids are hashes: two locations with one id are joined as if they were
+one, which can only make components coarser, never wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+R, W, A = 0, 1, 2
+EVERY = -1  # the instance of a wildcard whose instance is not known: every instance
+
+
+@dataclass
+class AccessTable:
+    """One row per access: ``tx`` (index in the block), ``loc`` (a location's 64-bit id; unused for
+    a wildcard), ``var`` (the variable's id), ``inst`` (the instance's number, or EVERY), ``mode``
+    (R, W or A) and ``wild``."""
+
+    tx: np.ndarray
+    loc: np.ndarray
+    var: np.ndarray
+    inst: np.ndarray
+    mode: np.ndarray
+    wild: np.ndarray
+
+    @classmethod
+    def empty(cls) -> "AccessTable":
+        return cls(*(np.zeros(0, dtype) for dtype in (np.int64, np.int64, np.int64, np.int64, np.int8, bool)))
+
+    @classmethod
+    def concat(cls, tables: list["AccessTable"]) -> "AccessTable":
+        if not tables:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(t, f) for t in tables])
+                     for f in ("tx", "loc", "var", "inst", "mode", "wild")))
+
+    def __len__(self) -> int:
+        return len(self.tx)
+
+
+@dataclass
+class Components:
+    """``label[j]``: transaction j's component (numbered 0..count-1); ``pure_loc``/``pure_tx``: the
+    rows adding to a pure-add location (its id, the adder), the candidates for shared adds."""
+
+    label: np.ndarray
+    count: int
+    pure_loc: np.ndarray
+    pure_tx: np.ndarray
+
+
+def components(table: AccessTable, n: int) -> Components:
+    """The components of ``n`` transactions whose accesses are ``table``."""
+    exact = ~table.wild
+    tx, mode = table.tx[exact], table.mode[exact]
+    locs, inv = np.unique(table.loc[exact], return_inverse=True)
+    m = len(locs)
+    read, write, add = (np.zeros(m, bool) for _ in range(3))
+    read[inv[mode == R]] = True
+    write[inv[mode == W]] = True
+    add[inv[mode == A]] = True
+    joins = write | (read & add)
+    pure = add & ~write & ~read
+    rows = [tx[joins[inv]]]
+    cols = [n + inv[joins[inv]]]
+
+    nodes = n + m
+    if table.wild.any():
+        wrows, wcols, groups = _wildcard_edges(table, exact, inv, write | add, nodes)
+        rows += wrows
+        cols += wcols
+        nodes += groups
+    r = np.concatenate(rows)
+    c = np.concatenate(cols)
+    graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(nodes, nodes))
+    count, labels = connected_components(graph, directed=False)
+    label = labels[:n]
+    # Number the transactions' components 0..k-1 (the other nodes' labels are not needed).
+    uniq, label = np.unique(label, return_inverse=True)
+    in_pure = pure[inv] & (mode == A)
+    return Components(label, len(uniq), table.loc[exact][in_pure], tx[in_pure])
+
+
+def _wildcard_edges(table: AccessTable, exact: np.ndarray, inv: np.ndarray, written_or_added: np.ndarray,
+                    first_node: int) -> tuple[list, list, int]:
+    """Edges to one node per wildcard scope: a variable of one instance, or of every instance when
+    some wildcard on it does not know its instance."""
+    wild = table.wild
+    var, inst = table.var, table.inst
+    every_vars = np.unique(var[wild & (inst == EVERY)])
+    # A row's scope: (variable, instance), or (variable, EVERY) for a variable with such a wildcard.
+    scope_inst = np.where(np.isin(var, every_vars), EVERY, inst)
+    scope = var * (int(inst.max(initial=0)) + 2) + (scope_inst + 1)
+    wild_scopes = np.unique(scope[wild])
+    in_scope = np.isin(scope, wild_scopes)
+    g = np.searchsorted(wild_scopes, scope[in_scope])   # the scope's number, for rows in a wild scope
+    rows_in = np.flatnonzero(in_scope)
+    k = len(wild_scopes)
+    # A scope's wildcards write?  Does some key of it get written or added to?
+    is_wild = wild[rows_in]
+    writes = np.zeros(k, bool)
+    writes[g[is_wild & (table.mode[rows_in] != R)]] = True
+    # The exact rows: whether their location is written or added to by anyone.
+    exact_pos = np.cumsum(exact) - 1                      # row -> its position among exact rows
+    key_wa = np.zeros(len(rows_in), bool)
+    ex = ~is_wild
+    key_wa[ex] = written_or_added[inv[exact_pos[rows_in[ex]]]]
+    others = np.zeros(k, bool)
+    others[g[ex & key_wa]] = True
+    active = writes | others
+    member = active[g] & (is_wild | writes[g] | key_wa)
+    return [table.tx[rows_in[member]]], [first_node + g[member]], k

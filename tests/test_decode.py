@@ -1,0 +1,103 @@
+"""The fast block decoder against the reference (json, then prepare), on random and malformed blocks:
+the same transactions, the same invalid reasons, the same errors for a malformed file."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compiler.diagnostics import LaneError
+from compiler.runtime.block import parse_block_text, prepare
+from compiler.runtime.chain import Chain
+from compiler.runtime.decode import Decoder
+from compiler.runtime.files import block_text
+from fuzzing import fuzz_settings
+from test_schedule_props import DEMO
+
+HUGE = "<a JSON number of 4,400 digits>"  # json.dumps cannot write it: put in the text afterwards
+NAMES = ["alice", "bob", "carol", "usdc", "dai", "weth_usdc", "nobody", "0x" + "ab" * 20, "0x12", "0xzz", "",
+         " bob", "b\u2028b", "\ud800"]
+FUNCTIONS = ["transfer", "approve", "swap", "balance_of", "mint", "nothing", "_internal", "init", ""]
+VALUES = st.one_of(
+    st.integers(-2, 2**256 + 2), st.sampled_from([2**256 - 1, HUGE, 0]), st.sampled_from(NAMES),
+    st.booleans(), st.none(), st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["1_000", "0x10", "٣", " 5 ", "12", str(2**256), "1" * 5000]),
+    st.lists(st.sampled_from(NAMES + [1, 2, True]), max_size=4))
+
+
+@st.composite
+def lines(draw) -> str:
+    """One line of a block: usually a transaction, sometimes a mangled one or not JSON at all."""
+    kind = draw(st.sampled_from(["tx", "tx", "tx", "tx", "odd", "raw", "blank"]))
+    if kind == "blank":
+        return draw(st.sampled_from(["", "  ", "\t", "\r"]))
+    if kind == "raw":
+        return draw(st.sampled_from(['{"from": "alice"', "[1, 2]", "42", '{"a": 1} {"b": 2}', "null", '"x"',
+                                     '{"from": "a\\ud800", "to": "usdc", "fn": "transfer", "args": []}',
+                                     '{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 1]}\x0b',
+                                     '{"t\\u006f": "usdc", "from": "bob", "fn": "transfer", "args": ["bob", 1]}']))
+    tx = {"from": draw(st.sampled_from(NAMES)), "to": draw(st.sampled_from(NAMES)),
+          "fn": draw(st.sampled_from(FUNCTIONS)), "args": draw(st.lists(VALUES, max_size=4))}
+    if kind == "odd":
+        change = draw(st.sampled_from(["drop", "extra", "type", "dup"]))
+        key = draw(st.sampled_from(sorted(tx)))
+        if change == "drop":
+            del tx[key]
+        elif change == "extra":
+            tx["gas"] = 1
+        elif change == "type":
+            tx[key] = draw(VALUES)
+        else:
+            text = json.dumps(tx)
+            return _huge(text[:-1] + f', "{key}": {json.dumps(tx[key])}' + "}")
+    return _huge(json.dumps(tx, ensure_ascii=draw(st.booleans())))
+
+
+def _huge(text: str) -> str:
+    return text.replace(json.dumps(HUGE), "1" * 4400)
+
+
+@pytest.fixture(scope="module")
+def world():
+    return Chain.open(DEMO / "world.toml").world
+
+
+def reference(world, data: bytes):
+    try:
+        return [(tx.index, tx.line, tx.sender, tx.to, tx.function, tx.fn, tx.args, tx.invalid)
+                for tx in prepare(world, parse_block_text(block_text(data, "b.jsonl"), "b.jsonl"))]
+    except LaneError as err:
+        return str(err)
+
+
+def fast(world, data: bytes):
+    try:
+        return [(tx.index, tx.line, tx.sender, tx.to, tx.function, tx.fn, tx.args, tx.invalid)
+                for tx in Decoder(world).decode(data, "b.jsonl").txs()]
+    except LaneError as err:
+        return str(err)
+
+
+@fuzz_settings(300)
+@given(st.lists(lines(), max_size=12), st.sampled_from(["\n", "\r\n"]), st.booleans())
+def test_fast_decoder_equals_the_reference(world, body, newline, final):
+    data = (newline.join(body) + (newline if final else "")).encode("utf-8", "surrogatepass")
+    assert fast(world, data) == reference(world, data)
+
+
+def test_fast_path_on_a_clean_block_and_its_line_numbers(world):
+    tx = {"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5]}
+    data = ("\n".join([json.dumps(tx)] * 3) + "\n\n" + json.dumps(tx) + "\n").encode()
+    block = Decoder(world).decode(data, "b.jsonl")
+    assert block.lines == [1, 2, 3, 5]
+    assert block.invalid == {}
+    assert fast(world, data) == reference(world, data)
+
+
+def test_a_malformed_line_is_the_files_error(world):
+    data = b'{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5]}\n{"from": \n'
+    assert fast(world, data) == reference(world, data)
+    assert fast(world, data).startswith("invalid JSON")

@@ -1,0 +1,344 @@
+"""Workers of the parallel executor are never orphaned or waited for in vain: they die with
+`lane run` however it dies, and a stopped or hung worker costs seconds, not a minute."""
+
+from __future__ import annotations
+
+import json
+import marshal
+import multiprocessing as mp
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from compiler.runtime import lanes, parallel, worker_lane
+from compiler.runtime.block import parse_block_text
+from compiler.runtime.chain import Chain
+from compiler.runtime.worker_lane import _worker_main, process_state
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads processes from /proc")
+
+BUSY = """
+contract Busy {
+    storage acc: map<address, u256>;
+    pub fn work(n: u256) {
+        let s: u256 = 0;
+        for i in 0..2000 { s += n; }
+        acc[msg.sender] += s;
+    }
+}
+"""
+
+# `lane run` with every block forced onto lanes in small windows, so that workers are forked at
+# once and kept busy; SIGTERM and SIGHUP get their default action (a test runner may ignore them).
+FORCED_RUN = """
+import signal, sys
+from compiler.runtime import parallel, worker_lane
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+signal.signal(signal.SIGHUP, signal.SIG_DFL)
+watch = sys.argv.pop(1)  # which of the worker's three watches to keep: all, or one alone
+if watch not in ("all", "pdeathsig"):
+    worker_lane._prctl = lambda: None  # no PR_SET_PDEATHSIG
+if watch not in ("all", "ppid"):
+    worker_lane.PARENT_CHECK_S = 3600.0  # no look at the parent pid in time
+if watch not in ("all", "pipes"):
+    worker_lane._close_inherited = lambda keep: None  # the parent's pipe ends left open
+init = parallel.ParallelExecutor.__init__
+def forced(self, *args, **kwargs):
+    init(self, *args, **kwargs)
+    self.force, self.force_window = True, 64
+parallel.ParallelExecutor.__init__ = forced
+from compiler.cli import main
+sys.argv[0] = "lane"
+main()
+"""
+
+
+def busy_world(root: Path, n: int) -> tuple[Path, Path]:
+    (root / "busy.lane").write_text(BUSY)
+    world = root / "world.toml"
+    world.write_text('[[deploy]]\nname = "busy"\nsource = "busy.lane"\ncontract = "Busy"\n')
+    block = root / "block.jsonl"
+    block.write_text("".join(json.dumps({"from": f"u{i}", "to": "busy", "fn": "work", "args": [i]}) + "\n"
+                             for i in range(n)))
+    return world, block
+
+
+def children(pid: int) -> list[int]:
+    """The processes whose parent is ``pid``."""
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(b")") + 2:].split()[1]) == pid:
+            out.append(int(name))
+    return out
+
+
+def gone(pid: int) -> bool:
+    """Dead: no such process, or a zombie nobody has reaped yet."""
+    return process_state(pid) in ("X", "Z")
+
+
+def wait_until(condition, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+# --------------------------------------------------------------------- dying with the parent
+
+@pytest.mark.parametrize("sig, watch", [  # (with "none", the test fails: every worker outlives it)
+    (signal.SIGKILL, "all"),
+    (signal.SIGTERM, "all"),
+    (signal.SIGHUP, "all"),
+    # Each watch alone is enough: PR_SET_PDEATHSIG is Linux's, the other two are portable.
+    (signal.SIGKILL, "pdeathsig"),
+    (signal.SIGKILL, "pipes"),
+    (signal.SIGKILL, "ppid"),
+])
+def test_workers_die_with_lane_run_however_it_dies(tmp_path, sig, watch):
+    world, block = busy_world(tmp_path, 8_000)
+    env = {k: v for k, v in os.environ.items() if k != "LANE_DEBUG"}
+    proc = subprocess.Popen([sys.executable, "-c", FORCED_RUN, watch, "run", str(world), str(block),
+                             "--workers", "3"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    workers: list[int] = []
+    try:
+        assert wait_until(lambda: len(children(proc.pid)) >= 2 or proc.poll() is not None, 60)
+        workers = children(proc.pid)
+        assert proc.poll() is None and len(workers) == 2, proc.stderr.read().decode() if proc.poll() else workers
+        time.sleep(0.2)  # into the block, the workers busy with their lanes
+        os.kill(proc.pid, sig)
+        assert proc.wait(10) == -sig
+        assert wait_until(lambda: all(gone(pid) for pid in workers), 5), \
+            [(pid, process_state(pid)) for pid in workers]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        for pid in workers:
+            if not gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.stderr.close()
+
+
+def fds(pid: int) -> dict[int, tuple[str, int]]:
+    """A process's descriptors above the standard streams: fd -> (what it is, its access mode)."""
+    out = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        fd = int(name)
+        if fd > 2:
+            with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                flags = int(next(line for line in f if line.startswith("flags:")).split()[1], 8)
+            out[fd] = (os.readlink(f"/proc/{pid}/fd/{fd}"), flags & os.O_ACCMODE)
+    return out
+
+
+def pipe(fd: int) -> str:
+    return f"pipe:[{os.fstat(fd).st_ino}]"
+
+
+def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
+    world, _ = busy_world(tmp_path, 1)
+    chain = Chain.open(world)
+    executor = parallel.executor_for(chain, 4).__self__
+    try:
+        executor._ensure_pool()
+        pool = executor._pool
+        assert len(pool) == 3
+        for w in pool:  # one round trip: each worker is past its start
+            w.send(marshal.dumps((0, 0)))
+            assert w.reply(10)[0] == 0
+        for w in pool:
+            # The task pipe's read end and the reply pipe's write end; nothing of the parent's ends,
+            # nothing of the workers forked before it.
+            assert sorted(fds(w.process.pid).values()) == sorted([(pipe(w.fd), os.O_RDONLY),
+                                                                  (pipe(w.replies.fileno()), os.O_WRONLY)])
+        # So closing a worker's task pipe ends it, though workers were forked after it.
+        first = pool[0]
+        first.tasks.close()
+        first.process.join(5)
+        assert first.process.exitcode == 0
+    finally:
+        chain.close()
+
+
+def test_a_worker_whose_parent_is_already_gone_exits_at_once():
+    ctx = mp.get_context("fork")
+    task_r, tasks = ctx.Pipe(duplex=False)
+    replies, reply_w = ctx.Pipe(duplex=False)
+    not_the_parent = 1  # as if the parent had died before the worker ran: it was adopted
+    process = ctx.Process(target=_worker_main, args=(task_r, reply_w, {}, {}, {}, not_the_parent), daemon=True)
+    process.start()
+    task_r.close()
+    reply_w.close()
+    process.join(5)
+    try:
+        assert process.exitcode == 0
+        with pytest.raises(EOFError):  # it never answered: its reply pipe just closed
+            replies.recv_bytes()
+    finally:
+        if process.is_alive():
+            process.kill()
+        tasks.close()
+        replies.close()
+
+
+# --------------------------------------------------------------------- a stopped or hung worker
+
+POT = """
+contract Pot {
+    storage mine: map<address, u256>;
+    pub fn give(x: u256) { mine[msg.sender] += x; }
+}
+"""
+
+
+def pot_chains(tmp_path: Path):
+    (tmp_path / "pot.lane").write_text(POT)
+    world = tmp_path / "world.toml"
+    world.write_text('[[deploy]]\nname = "pot"\nsource = "pot.lane"\ncontract = "Pot"\n')
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    assert executor.timeout is None  # the timeout follows the work
+    return seq, par, executor
+
+
+def pot_block(n: int, prefix: str = "u"):
+    return parse_block_text("\n".join(json.dumps({"from": f"{prefix}{i}", "to": "pot", "fn": "give", "args": [i]})
+                                      for i in range(n)), "b.jsonl")
+
+
+def same(a, b) -> None:
+    assert (b.receipts_json, b.state_root, b.receipts_root) == (a.receipts_json, a.state_root, a.receipts_root)
+
+
+def test_a_stopped_worker_is_noticed_at_once_and_its_lane_rerun(tmp_path, monkeypatch):
+    seq, par, executor = pot_chains(tmp_path)
+    stopped: list[int] = []
+    real_send = worker_lane.Worker.send
+
+    def send_then_stop(self, message):
+        real_send(self, message)
+        if not stopped:  # SIGSTOP the worker right after it is given its lane
+            stopped.append(self.process.pid)
+            os.kill(self.process.pid, signal.SIGSTOP)
+
+    monkeypatch.setattr(worker_lane.Worker, "send", send_then_stop)
+    try:
+        raw = pot_block(40)
+        a = seq.run_block(raw)
+        start = time.monotonic()
+        b = par.run_block(raw, executor="parallel", workers=2)
+        took = time.monotonic() - start
+        same(a, b)
+        assert stopped and executor.last["failed_lanes"] == 1 and executor.last["fallback_from"] is None
+        # Seen stopped within a few looks, well before even the shortest timeout.
+        assert took < parallel.LANE_TIMEOUT_MIN_S, took
+        assert gone(stopped[0]) and all(w.process.pid != stopped[0] for w in executor._pool)
+        # The replaced pool serves the next block normally.
+        raw2 = pot_block(8, "v")
+        same(seq.run_block(raw2), par.run_block(raw2, executor="parallel", workers=2))
+        assert executor.last["failed_lanes"] == 0
+    finally:
+        par.close()
+        seq.close()
+
+
+def test_a_hung_worker_costs_a_timeout_that_follows_its_lane_not_a_minute(tmp_path):
+    seq, par, executor = pot_chains(tmp_path)
+    try:
+        raw = pot_block(40)
+        executor._ensure_pool()
+        executor.faults = ["hang"]  # the worker sleeps, alive and not stopped: only time tells
+        a = seq.run_block(raw)
+        start = time.monotonic()
+        b = par.run_block(raw, executor="parallel", workers=2)
+        took = time.monotonic() - start
+        same(a, b)
+        assert executor.last["failed_lanes"] == 1
+        # A lane of 40 tiny transactions is predicted to take microseconds: the floor applies.
+        assert executor.lane_timeout == pytest.approx(parallel.LANE_TIMEOUT_MIN_S, abs=0.01)
+        assert parallel.LANE_TIMEOUT_MIN_S <= took < parallel.LANE_TIMEOUT_MIN_S + 3, took
+    finally:
+        par.close()
+        seq.close()
+
+
+def test_a_slow_worker_that_makes_progress_is_never_given_up(tmp_path, monkeypatch):
+    # The worker's whole lane takes several timeouts, each chunk of it well under one: every reply
+    # resets the clock, so nothing is given up however wrong the prediction of its pace.
+    world, _ = busy_world(tmp_path, 1)
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    executor.timeout = 0.2
+    monkeypatch.setattr(lanes, "CHUNK", 16)  # replies every 16 transactions: each far within the timeout
+    monkeypatch.setattr(parallel._Block, "pack", lambda self, by_comp, comp_cost: [
+        [0], sorted(j for c in by_comp for j in by_comp[c] if j)])  # the parent takes one transaction
+    raw = parse_block_text("\n".join(json.dumps({"from": f"u{i}", "to": "busy", "fn": "work", "args": [i]})
+                                     for i in range(2000)), "b.jsonl")
+    try:
+        a = seq.run_block(raw)
+        b = par.run_block(raw, executor="parallel", workers=2)
+        same(a, b)
+        seconds = executor.last["seconds"]
+        assert executor.last["failed_lanes"] == 0 and executor.last["fallback_from"] is None
+        assert seconds["wait"] > 3 * executor.timeout, seconds  # waited for several timeouts' worth
+    finally:
+        par.close()
+        seq.close()
+
+
+def test_the_timeout_grows_with_the_lanes_predicted_time(tmp_path, monkeypatch):
+    seq, par, executor = pot_chains(tmp_path)
+    seen: list[float] = []
+    real = parallel.ParallelExecutor.run_window
+
+    def spy(self, ctx, txs, lanes, schedule, timing, predicted=0.0):
+        seen.append(predicted)
+        return real(self, ctx, txs, lanes, schedule, timing, predicted)
+
+    monkeypatch.setattr(parallel.ParallelExecutor, "run_window", spy)
+    try:
+        par.run_block(pot_block(40), executor="parallel", workers=2)
+        par.run_block(pot_block(4000, "w"), executor="parallel", workers=2)
+    finally:
+        par.close()
+        seq.close()
+    small, large = seen
+    assert 0 < small < large
+    assert executor.lane_timeout == parallel.lane_timeout(large) > parallel.lane_timeout(small)
+    assert parallel.lane_timeout(0.0) == parallel.LANE_TIMEOUT_MIN_S == 2.0
+    assert parallel.lane_timeout(1.5) == 2.0 + 4 * 1.5
+
+
+def test_process_state_reads_proc():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        assert wait_until(lambda: process_state(child.pid) == "S", 10)
+        os.kill(child.pid, signal.SIGSTOP)
+        assert wait_until(lambda: process_state(child.pid) == "T", 10)
+        os.kill(child.pid, signal.SIGKILL)
+        assert wait_until(lambda: process_state(child.pid) == "Z", 10)
+        child.wait()
+        assert process_state(child.pid) == "X"
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert process_state(os.getpid()) == "R"

@@ -1,0 +1,57 @@
+"""The vectorized component finder (numpy, scipy) against the union-find one, on random blocks of
+every example contract: the same partition of the transactions, and the same pure-add rows."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.runtime.block import prepare
+from compiler.schedule.components import partition
+from compiler.schedule.compiled import WILD
+from compiler.schedule.vectorized import EVERY, AccessTable, components
+from runtime_helpers import raw_block
+from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
+
+
+def table_of(accesses: list[list], instances: dict[int, int]) -> AccessTable:
+    """The rows of per-transaction ((address, var id, key), mode) lists; locations numbered exactly."""
+    ids: dict[tuple, int] = {}
+    rows = []
+    for j, acc in enumerate(accesses):
+        for (address, vid, key), mode in acc:
+            wild = key is WILD
+            loc = -1 if wild else ids.setdefault((address, vid, key), len(ids))
+            inst = EVERY if address is None else instances.setdefault(address, len(instances))
+            rows.append((j, loc, vid, inst, mode, wild))
+    if not rows:
+        return AccessTable.empty()
+    cols = list(zip(*rows))
+    return AccessTable(*(np.array(c, dtype) for c, dtype in
+                         zip(cols, (np.int64, np.int64, np.int64, np.int64, np.int8, bool))))
+
+
+def same_partition(a: list[int], b: list[int]) -> bool:
+    pairs = set(zip(a, b))
+    return len(pairs) == len(set(a)) == len(set(b))
+
+
+@settings(SETTINGS, max_examples=200)
+@given(data=st.data())
+def test_vectorized_components_equal_the_union_finds(funded, data):
+    base, meta = funded
+    txs = data.draw(blocks(meta), label="block")
+    number = data.draw(st.sampled_from(NUMBERS), label="number")
+    prepared = prepare(base.world, raw_block(txs))
+    p = partition(base.compiled_summaries, prepared, base.ctx.storage, number, 12 * number)
+    instances = {a: k for k, a in enumerate(base.world.by_address)}
+    got = components(table_of(p.accesses, instances), len(prepared))
+    assert same_partition(list(got.label), p.comp)
+    ids: dict[tuple, int] = {}
+    for acc in p.accesses:  # the same numbering as table_of's
+        for (address, vid, key), _ in acc:
+            if key is not WILD:
+                ids.setdefault((address, vid, key), len(ids))
+    expected = sorted((ids[loc], j) for loc, who in p.pure.items() for j in who)
+    assert sorted(zip(got.pure_loc.tolist(), got.pure_tx.tolist())) == expected
