@@ -143,6 +143,9 @@ def gc_paused():
         yield
     finally:
         if enabled:
+            # What was made meanwhile is frozen first: re-enabled, the collector would otherwise walk
+            # all of it at its next pass (a tenth of a second for a big block), to find no cycle.
+            gc.freeze()
             gc.enable()
 
 

@@ -129,6 +129,7 @@ class Chain:
         self._compiled = None
         self._parallel = None  # the persistent parallel executor, made on first use
         self._decoders: dict[bool, Decoder] = {}
+        self._locations = None  # what blocks touch, found from their calls (made on first use)
 
     @classmethod
     def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None,
@@ -277,35 +278,19 @@ class Chain:
         return Block.of_txs(self.world, prepare(self.world, source, trace=trace))
 
     def prefetch(self, block: Block, number: int, timestamp: int) -> int:
-        """Read from the state file, in bulk, the locations the block's instantiated access summaries
-        name (against the state before the block).  A location they do not name, a wildcard's, is
-        read when the block first touches it (the state's variables are lazy)."""
+        """Read from the state file, in bulk, the locations the block's access summaries name
+        (:mod:`compiler.schedule.locations`).  A location they do not name (a wildcard's) is read
+        when the block first touches it: the state's variables are lazy."""
         store = self.store
-        storage = self.ctx.storage
-        if store is None or not any(type(v) is LazyVar for vs in storage.values() for v in vs):
+        if store is None or self._locations is None and not any(
+                type(v) is LazyVar for vs in self.ctx.storage.values() for v in vs):
             return 0
-        compiled = self.compiled_summaries
-        entries, slots = compiled.by_function_object, compiled.slots
-        from ..schedule.compiled import WILD
+        if self._locations is None:
+            from ..schedule.locations import BlockLocations
 
-        def read(address: int, vid: int, key: Any) -> Any:
-            variables = storage.get(address)
-            if variables is None:
-                raise KeyError(address)  # no contract there: the access is a wildcard (never taken)
-            return variables[slots[vid][0]][key]
-
-        exact = []
-        out: list = []
-        for fn, call, function in zip(block.fns, block.calls, block.functions):
-            entry = entries.get(function) if fn is not None else None
-            if entry is None:
-                continue
-            out.clear()
-            entry.inst(call[1], call[0], call[2:], read, number, timestamp, out, read)
-            for (address, vid, key), _mode in out:
-                if key is not WILD and address in storage:
-                    exact.append((address, slots[vid][0], key))
-        return store.prefetch(storage, exact)
+            self._locations = BlockLocations(self.compiled_summaries, self.ctx.storage)
+        wanted = self._locations.find(block.functions, block.calls, number, timestamp)
+        return store.prefetch(self.ctx.storage, wanted)
 
     def _verify(self, result: BlockResult, before: dict, number: int, timestamp: int) -> None:
         """Run the block sequentially on ``before`` and compare with ``result``; on a mismatch the

@@ -24,6 +24,8 @@ can decode a stripe of a block as well as the parent (``first_index``,
 from __future__ import annotations
 
 import re
+from itertools import repeat
+from operator import attrgetter, itemgetter
 from typing import Any, Callable
 
 import msgspec
@@ -45,6 +47,7 @@ class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False):
 
 
 _LINES = msgspec.json.Decoder(_Line)
+_FROM, _TO, _FN, _ARGS = attrgetter("from_"), attrgetter("to"), attrgetter("fn"), attrgetter("args")
 _KEYS = (b'"from"', b'"to"', b'"fn"', b'"args"')
 _BAD_START = re.compile(rb"^[ \t\r]*[^{ \t\r\n]", re.M)
 _BAD_END = re.compile(rb"[^} \t\r\n][ \t\r]*$", re.M)
@@ -127,12 +130,13 @@ class Entry:
 
     ``resolve(line)`` reads a :class:`_Line` calling it: the call tuple ``(to, sender, *args)``,
     or None when the reference must read the line (it says what is wrong, if anything).
+    ``columns(senders, argss)`` reads many at once (:func:`column_reader`).
     """
 
-    __slots__ = ("to", "fn", "function", "resolve")
+    __slots__ = ("to", "fn", "function", "resolve", "columns")
 
-    def __init__(self, to: int, fn: Callable, function, resolve: Callable) -> None:
-        self.to, self.fn, self.function, self.resolve = to, fn, function, resolve
+    def __init__(self, to: int, fn: Callable, function, resolve: Callable, columns: Callable) -> None:
+        self.to, self.fn, self.function, self.resolve, self.columns = to, fn, function, resolve, columns
 
 
 _BAD = object()
@@ -145,7 +149,8 @@ class Decoder:
         self.world = world
         self.trace = trace
         self.entries: dict[tuple[str, str], Entry] = {}
-        self._resolvers: dict[Any, Callable] = {}
+        self._invalid_keys: set[tuple[str, str]] = set()   # (to, fn) pairs with no entry
+        self._resolvers: dict[Any, tuple[Callable, Callable]] = {}
 
     # ------------------------------------------------------------ the file
     def decode(self, data: bytes, display: str, first_index: int = 0, first_line: int = 1) -> Block:
@@ -158,7 +163,7 @@ class Decoder:
                 lines = [first_line + k for k, raw in enumerate(data.split(b"\n")) if raw.strip(b" \t\r")]
             else:
                 lines = list(range(first_line, first_line + len(objs)))
-            return self._resolve(objs, lines, first_index)
+            return self._resolve_columns(objs, lines, first_index)
 
     def _fast_lines(self, data: bytes) -> list | None:
         """The lines as structs when the fast path can vouch for every one of them, else None."""
@@ -188,6 +193,79 @@ class Decoder:
                 obj = _Line(obj["from"], obj["to"], obj["fn"], obj["args"])
             objs.append(obj)
         return self._resolve(objs, lines, first_index)
+
+    def _resolve_columns(self, structs: list, lines: list[int], first_index: int) -> Block:
+        """The fast path's structs resolved a column at a time: the (to, fn) pairs to entries, the
+        senders to addresses, then the arguments of each entry's transactions through its column
+        reader (:func:`column_reader`), in C code but for one call per entry.  Rows a column reader
+        cannot vouch for are resolved one by one, as :meth:`_resolve` does."""
+        n = len(structs)
+        keys = list(zip(map(_TO, structs), map(_FN, structs)))
+        for key in set(keys) - self.entries.keys() - self._invalid_keys:
+            if self._entry(*key) is None:
+                self._invalid_keys.add(key)
+        entries = list(map(self.entries.get, keys))
+        senders = self._addresses(list(map(_FROM, structs)))
+        argss = list(map(_ARGS, structs))
+        distinct = set(entries)
+        if len(distinct) == 1:
+            groups = {entries[0]: range(n)}
+        else:
+            groups = {}
+            for k, e in enumerate(entries):
+                got = groups.get(e)
+                if got is None:
+                    groups[e] = [k]
+                else:
+                    got.append(k)
+        calls: list = [()] * n
+        rows: list[int] = []   # the rows left to resolve one by one
+        for entry, idx in groups.items():
+            if entry is None:
+                rows += idx
+                continue
+            whole = type(idx) is range
+            got = entry.columns(senders if whole else [senders[k] for k in idx],
+                                argss if whole else [argss[k] for k in idx])
+            if got is None:
+                rows += idx
+            elif whole:
+                calls = got
+            else:
+                for k, call in zip(idx, got):
+                    calls[k] = call
+        if len(distinct) == 1 and not rows:
+            entry = entries[0]
+            return Block(self.world, [entry.fn] * n, calls, [entry.function] * n, {}, lines, first_index)
+        fns = [e.fn if e is not None else None for e in entries]
+        functions = [e.function if e is not None else None for e in entries]
+        invalid: dict[int, Tx] = {}
+        for k in sorted(rows):
+            o = structs[k]
+            entry = entries[k]
+            call = entry.resolve(o) if entry is not None else None
+            if call is not None:
+                calls[k] = call
+                continue
+            tx = _prepare_one(self.world, first_index + k, lines[k],
+                              {"from": o.from_, "to": o.to, "fn": o.fn, "args": o.args}, self.trace)
+            if tx.fn is None:
+                invalid[k] = tx
+                fns[k] = functions[k] = None
+            else:  # the reference reads what the fast path did not recognise
+                fns[k], calls[k], functions[k] = tx.fn, tx.call, tx.function
+        return Block(self.world, fns, calls, functions, invalid, lines, first_index)
+
+    def _addresses(self, texts: list) -> list:
+        """Names or 0x hex as addresses, None where the reference must read them (each distinct new
+        text is read once, then the world's cache answers in C)."""
+        names = self.world._addresses
+        for text in set(texts) - names.keys():
+            try:
+                self.world.parse_address(text)
+            except ValueError_:
+                pass
+        return list(map(names.get, texts))
 
     def _resolve(self, objs: list, lines: list[int], first_index: int) -> Block:
         """Each line's call through its entry; what an entry cannot read, through the reference."""
@@ -234,11 +312,12 @@ class Decoder:
             return None
         program = inst.data.traced if self.trace else inst.program
         key = (address, function)
-        resolve = self._resolvers.get(key)
-        if resolve is None:
-            resolve = self._resolvers[key] = call_reader(function, address, self.world)
+        readers = self._resolvers.get(key)
+        if readers is None:
+            readers = self._resolvers[key] = (call_reader(function, address, self.world),
+                                              column_reader(function, address, self.world))
         entry = self.entries[(to, fn_name)] = Entry(address, program.function(inst.contract.name, fn_name),
-                                                    function, resolve)
+                                                    function, *readers)
         return entry
 
 
@@ -294,3 +373,54 @@ def call_reader(function, to: int, world: World) -> Callable[[_Line], tuple | No
     body.append("    return (TO, s, " + "".join(f"x{i}, " for i in range(len(params))) + ")")
     exec(compile("\n".join(body) + "\n", f"<lane-call:{function.qualname}>", "exec"), env)
     return env["resolve"]
+
+
+def column_reader(function, to: int, world: World) -> Callable[[list, list], list | None]:
+    """A function reading the senders and ``args`` lists of many transactions calling ``function``
+    at ``to`` a column at a time, in C code: the list of call tuples, or None when some value is not
+    of the common kinds (then each row is read by :func:`call_reader`).
+
+    A column is accepted whole or not at all: addresses all names or hex already known to the
+    world's cache (new ones are read first, once each), u256s all ``int`` within range, booleans
+    all JSON booleans.  Other parameter types (arrays) always go row by row."""
+    params = function.params
+    n_params = len(params)
+    names = world._addresses
+    names_get = names.get
+    getters = [itemgetter(i) for i in range(n_params)]
+    kinds = []
+    for p in params:
+        if p.type is T.U256:
+            kinds.append("u256")
+        elif p.type is T.BOOL:
+            kinds.append("bool")
+        elif p.type is T.ADDRESS or isinstance(p.type, T.ContractType):
+            kinds.append("address")
+        else:
+            return lambda senders, argss: None
+
+    def columns(senders: list, argss: list) -> list | None:
+        if None in senders or set(map(len, argss)) != {n_params}:
+            return None
+        cols = []
+        for get, kind in zip(getters, kinds):
+            col = list(map(get, argss))
+            kinds_seen = set(map(type, col))
+            if kind == "address":
+                if kinds_seen != {str}:
+                    return None
+                for text in set(col) - names.keys():
+                    try:
+                        world.parse_address(text)
+                    except ValueError_:
+                        return None
+                col = list(map(names_get, col))
+            elif kind == "u256":
+                if kinds_seen != {int} or min(col) < 0 or max(col) > U256_MAX:
+                    return None
+            elif kinds_seen != {bool}:
+                return None
+            cols.append(col)
+        return list(zip(repeat(to, len(argss)), senders, *cols))
+
+    return columns

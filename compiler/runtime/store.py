@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from itertools import repeat
 from typing import Any, Iterable, Iterator
 
 from ..semantics.types import zero_value
@@ -194,32 +195,29 @@ class StateStore:
 
         return load
 
-    def prefetch(self, storage: dict[int, list[dict]], exact: Iterable[tuple[int, int, Any]]) -> int:
-        """Load in bulk what is not in memory yet of the locations ``exact`` names (address, index,
-        key); how many were read.  (Reads only: a file opened for reading is enough.)"""
-        codecs = self.codecs
-        wanted: dict[int, dict[bytes, tuple[dict, Any]]] = {}
-        for address, index, key in exact:
-            var = storage[address][index]
-            if key in var:
-                continue
-            codec = codecs[id(var)]
-            wanted.setdefault(codec.var, {})[codec.key(key)] = (var, key)
+    def prefetch(self, storage: dict[int, list[dict]], wanted: dict[tuple[int, int], set]) -> int:
+        """Load in bulk what is not in memory yet of the locations ``wanted`` names: for each
+        variable (address, index), a set of keys; how many were read.  (Reads only: a file opened
+        for reading is enough.)"""
         db = self.db
         loaded = 0
-        for number, keys in wanted.items():
-            codec = self.by_var[number]
-            blobs = list(keys)
+        for (address, index), keys in wanted.items():
+            var = storage[address][index]
+            missing = keys - var.keys()
+            if not missing:
+                continue
+            codec = self.codecs[id(var)]
+            blobs = dict(zip(map(codec.key, missing), missing))
             found: dict[bytes, bytes] = {}
-            for start in range(0, len(blobs), _BATCH):
-                batch = blobs[start:start + _BATCH]
+            batch_keys = list(blobs)
+            for start in range(0, len(batch_keys), _BATCH):
+                batch = batch_keys[start:start + _BATCH]
                 found.update(db.execute(f"SELECT key, value FROM storage WHERE var = ? AND key IN "
-                                        f"({','.join('?' * len(batch))})", (number, *batch)))
-            value_of, zero = codec.value_of, codec.zero
-            for blob, (var, key) in keys.items():
-                got = found.get(blob)
-                var[key] = value_of(got) if got is not None else zero
-            loaded += len(keys)
+                                        f"({','.join('?' * len(batch))})", (codec.var, *batch)))
+            value_of = codec.value_of
+            var.update(zip(missing, repeat(codec.zero)))
+            var.update((blobs[blob], value_of(value)) for blob, value in found.items())
+            loaded += len(missing)
         return loaded
 
     # ------------------------------------------------------------ writing
