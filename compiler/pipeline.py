@@ -11,8 +11,11 @@ never loads the parser or Z3.
 
 from __future__ import annotations
 
+import functools
 import os
 from functools import cached_property
+
+from . import __version__
 
 from typing import TYPE_CHECKING
 
@@ -68,7 +71,8 @@ class CompilerData:
         """The program as Python, compiled once; only for a program without errors."""
         from .codegen.compiled import compile_program
 
-        return compile_program(self.require_checked(), os.path.basename(str(self.root)))
+        return compile_program(self.require_checked(), os.path.basename(str(self.root)),
+                               source=self.__dict__.pop("_cached_source", None))
 
     @cached_property
     def traced(self) -> "CompiledProgram":
@@ -143,3 +147,93 @@ class CompilerData:
             self._hot_spots_reported = True
             self.diags.extend(w.diagnostic for w in [*self.hot_spots, *self.cost_warnings])
         return self.diags.sorted()
+
+
+# ---------------------------------------------------------------- the program cache
+# A world's programs, checked, summarised and generated, are kept on disk keyed by the texts of
+# their files and by Lane's own code: a command that loads a world whose contracts have not
+# changed unpickles them (milliseconds) instead of parsing, checking and analysing again.
+
+_PHASES = ("loaded", "checked", "summaries")
+
+
+def program(root: str | os.PathLike, cache: "SourceCache | None" = None) -> CompilerData:
+    """``root``'s program checked (errors raise LaneError), compiled and summarised, from the program
+    cache when nothing it depends on has changed."""
+    from .analysis import report
+
+    closure = report.import_closure(root)
+    key = _program_key(closure) if closure is not None else None
+    if key is not None:
+        data = _restore(root, cache, key)
+        if data is not None:
+            return data
+    data = CompilerData(root, cache)
+    data.require_checked()
+    data.compiled
+    data.summaries
+    if key is not None:
+        _store(data, key)
+    return data
+
+
+def _program_key(closure: dict[str, str]) -> str:
+    import hashlib
+
+    h = hashlib.sha256(b"lane-program-v1\0" + _code_hash())
+    for name in sorted(closure):
+        h.update(b"\0" + os.path.abspath(name).encode() + b"\0" + closure[name].encode("utf-8", "surrogatepass"))
+    return h.hexdigest()
+
+
+@functools.cache
+def _code_hash() -> bytes:
+    """Lane's own code and grammar: a changed Lane never reads a program another one cached."""
+    import hashlib
+    from pathlib import Path
+
+    h = hashlib.sha256(__version__.encode())
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*.py")) + sorted(package.parent.glob("grammar/*.lark")):
+        h.update(path.read_bytes())
+    return h.digest()
+
+
+def _path(key: str):
+    from .analysis.report import cache_dir
+
+    return cache_dir() / f"{key}.program"
+
+
+def _restore(root, cache, key: str) -> CompilerData | None:
+    import pickle
+
+    try:
+        state = pickle.loads(_path(key).read_bytes())
+    except Exception:  # noqa: BLE001 - missing, unreadable or from another Python: rebuild it
+        return None
+    data = CompilerData(root, cache)
+    data.diags = state["diags"]
+    for name in _PHASES:
+        data.__dict__[name] = state[name]
+    data.__dict__["_cached_source"] = state["source"]
+    return data
+
+
+def _store(data: CompilerData, key: str) -> None:
+    import pickle
+    import tempfile
+
+    state = {name: data.__dict__[name] for name in _PHASES}
+    state["diags"] = data.diags
+    state["source"] = data.compiled.source
+    path = _path(key)
+    try:
+        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(blob)
+        os.replace(tmp, path)
+    except (OSError, RecursionError, pickle.PicklingError, TypeError, AttributeError):
+        pass  # a cache that cannot be written only costs time

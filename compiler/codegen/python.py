@@ -15,7 +15,10 @@ tuple of keys); a key never written reads as zero: the dicts are
 whose ``__missing__`` answers the variable's zero (or reads the file).  A write first appends
 ``(dict, key, old value)`` to the journal, so a revert undoes exactly the
 transaction's own writes.  Arithmetic is checked inline; a failure raises
-:class:`~compiler.runtime.errors.Revert` with the reason of SPEC §1.6.
+:class:`~compiler.runtime.errors.Revert` with the reason of SPEC §1.6 and the
+place that failed (``file:line:column``, a constant of the code: every
+``require``, ``revert``, operator, index, call and cost charge passes its own
+to the prelude's helpers, which only the failing path calls).
 
 Evaluation is left to right: an assignment evaluates its target's keys, then
 the value; a compound assignment ``x op= e`` reads ``x`` before evaluating
@@ -37,6 +40,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..analysis.cost import entry_cost, iteration_cost
+from ..diagnostics import Location
 from ..semantics import types as T
 from ..semantics.checker import CheckedProgram
 from ..semantics.symbols import (Builtin, Constant, ContractInfo, Conversion, Function, Special, StorageVar,
@@ -80,31 +84,31 @@ PRELUDE = '''\
 MAX = (1 << 256) - 1
 ADDRESS_MAX = (1 << 160) - 1
 
-def _ovf():
-    raise Revert("arithmetic overflow")
+def _ovf(at):
+    raise Revert("arithmetic overflow", at)
 
-def _unf():
-    raise Revert("arithmetic underflow")
+def _unf(at):
+    raise Revert("arithmetic underflow", at)
 
-def _oob():
-    raise Revert("index out of range")
+def _oob(at):
+    raise Revert("index out of range", at)
 
-def _div(a, b):
+def _div(a, b, at):
     if not b:
-        raise Revert("division by zero")
+        raise Revert("division by zero", at)
     return a // b
 
-def _mod(a, b):
+def _mod(a, b, at):
     if not b:
-        raise Revert("division by zero")
+        raise Revert("division by zero", at)
     return a % b
 
-def _exhausted():
-    raise Revert("cost limit exceeded")
+def _exhausted(at):
+    raise Revert("cost limit exceeded", at)
 
-def _target(rt, address, contract):
+def _target(rt, address, contract, at):
     if rt.code.get(address) != contract:
-        raise Revert("bad call target")
+        raise Revert("bad call target", at)
     return address
 '''
 
@@ -142,7 +146,7 @@ class _FunctionGen:
             self.emit("pass")
         head = [f"def {function_name(fn)}(rt, this, sender{params}):",
                 f"    # {fn.signature()}"]
-        head += _charge(entry_cost(fn), "    ")
+        head += _charge(entry_cost(fn), "    ", _site(fn.decl.name_loc))
         if self.used_storage:
             head.append("    S = rt.storage[this]")
             for name in sorted(self.used_storage, key=self.layout.index.__getitem__):
@@ -177,7 +181,7 @@ class _FunctionGen:
         if isinstance(target, ast.Name) and isinstance(target.binding, Variable):
             local = f"v_{target.id}"
             value = self.expr(s.value)
-            self.emit(f"{local} = {value if op is None else self.arith(op, local, value)}")
+            self.emit(f"{local} = {value if op is None else self.arith(op, local, value, s.op_loc)}")
             return
         var, keys = self.storage_ref(target)
         key = self.key_expr(keys)
@@ -208,7 +212,7 @@ class _FunctionGen:
                 self.traced("r", var, key)
                 self.traced("w", var, key)
             new = self.fresh()
-            self.emit(f"{new} = {self.arith(op, old, self.expr(s.value))}")
+            self.emit(f"{new} = {self.arith(op, old, self.expr(s.value), s.op_loc)}")
         self.emit(f"J.append(({store}, {key}, {old}))")
         self.emit(f"{store}[{key}] = {new}")
         # Another key of the same variable may be this one: forget them all, remember this one.
@@ -247,7 +251,7 @@ class _FunctionGen:
             self.forget(name)
         before = dict(self.known)
         self.indent += 1
-        for line in _charge(iteration_cost(s)):  # at least 1: the loop ends within the budget
+        for line in _charge(iteration_cost(s), at=_site(s.loc)):  # at least 1: the loop ends within the budget
             self.emit(line)
         self.block(s.body)
         self.indent -= 1
@@ -273,10 +277,10 @@ class _FunctionGen:
     def s_Require(self, s: ast.Require) -> None:
         reason = s.message if s.message is not None else "require failed"
         self.emit(f"if not {self.expr(s.cond)}:")
-        self.emit(f"    raise Revert({reason!r})")
+        self.emit(f"    raise Revert({reason!r}, {_site(s.loc)})")
 
     def s_Revert(self, s: ast.Revert) -> None:
-        self.emit(f"raise Revert({(s.message if s.message is not None else 'revert')!r})")
+        self.emit(f"raise Revert({(s.message if s.message is not None else 'revert')!r}, {_site(s.loc)})")
 
     def s_Emit(self, s: ast.Emit) -> None:
         args = "".join(f"{self.expr(a)}, " for a in s.args)
@@ -289,18 +293,19 @@ class _FunctionGen:
         self.emit(self.expr(s.expr))
 
     # ----------------------------------------------------------- expressions
-    def arith(self, op: str, left: str, right: str) -> str:
+    def arith(self, op: str, left: str, right: str, loc: Location) -> str:
         t = self.fresh()
+        at = _site(loc)
         if op == "+":
-            return f"({t} if ({t} := {left} + {right}) <= {U256_MAX} else _ovf())"
+            return f"({t} if ({t} := {left} + {right}) <= {U256_MAX} else _ovf({at}))"
         if op == "-":
-            return f"({t} if ({t} := {left} - {right}) >= 0 else _unf())"
+            return f"({t} if ({t} := {left} - {right}) >= 0 else _unf({at}))"
         if op == "*":
-            return f"({t} if ({t} := {left} * {right}) <= {U256_MAX} else _ovf())"
+            return f"({t} if ({t} := {left} * {right}) <= {U256_MAX} else _ovf({at}))"
         if op == "/":
-            return f"_div({left}, {right})"
+            return f"_div({left}, {right}, {at})"
         if op == "%":
-            return f"_mod({left}, {right})"
+            return f"_mod({left}, {right}, {at})"
         raise AssertionError(op)  # pragma: no cover
 
     def storage_ref(self, e: ast.Expr) -> tuple[StorageVar, list[ast.Expr]]:
@@ -374,7 +379,7 @@ class _FunctionGen:
         # An array parameter.
         t = self.fresh()
         base = self.expr(e.base)
-        return f"({base}[{t}] if ({t} := {self.expr(e.keys[0])}) < len({base}) else _oob())"
+        return f"({base}[{t}] if ({t} := {self.expr(e.keys[0])}) < len({base}) else _oob({_site(e.loc)}))"
 
     def e_Binary(self, e: ast.Binary) -> str:
         left = self.expr(e.left)
@@ -385,7 +390,7 @@ class _FunctionGen:
         else:
             right = self.expr(e.right)
         if e.op in ("+", "-", "*", "/", "%"):
-            return self.arith(e.op, left, right)
+            return self.arith(e.op, left, right, e.op_loc)
         py = {"&&": "and", "||": "or"}.get(e.op, e.op)
         return f"({left} {py} {right})"
 
@@ -400,7 +405,7 @@ class _FunctionGen:
         if isinstance(target, Conversion):
             if target.type is T.ADDRESS and e.args[0].ty is T.U256:
                 t = self.fresh()
-                return f"({t} if ({t} := {args[0]}) <= ADDRESS_MAX else _ovf())"
+                return f"({t} if ({t} := {args[0]}) <= ADDRESS_MAX else _ovf({_site(e.loc)}))"
             return args[0]
         assert isinstance(target, Function)
         rest = "".join(f", {a}" for a in args)
@@ -412,7 +417,7 @@ class _FunctionGen:
         assert isinstance(fn, Function)
         obj = self.expr(e.obj)
         rest = "".join(f", {self.expr(a)}" for a in e.args)
-        return f"{function_name(fn)}(rt, _target(rt, {obj}, {fn.contract.name!r}), this{rest})"
+        return f"{function_name(fn)}(rt, _target(rt, {obj}, {fn.contract.name!r}, {_site(e.loc)}), this{rest})"
 
 
 _FOLDABLE = {
@@ -448,11 +453,17 @@ def fold(e: ast.Expr):
 U256_MAX = (1 << 256) - 1
 
 
-def _charge(cost: int, indent: str = "") -> list[str]:
-    """Take ``cost`` from the transaction's budget; past it, revert."""
+def _charge(cost: int, indent: str = "", at: str = "None") -> list[str]:
+    """Take ``cost`` from the transaction's budget; past it, revert (at the function or the loop
+    that charged it)."""
     if not cost:
         return []
-    return [f"{indent}rt.budget -= {cost}", f"{indent}if rt.budget < 0:", f"{indent}    _exhausted()"]
+    return [f"{indent}rt.budget -= {cost}", f"{indent}if rt.budget < 0:", f"{indent}    _exhausted({at})"]
+
+
+def _site(loc: Location) -> str:
+    """Where a revert happens, as a Python literal: ``'file:line:column'`` (:attr:`Revert.at`)."""
+    return repr(f"{loc.file}:{loc.line}:{loc.column}")
 
 
 def _assigned_locals(block: ast.Block) -> set[str]:

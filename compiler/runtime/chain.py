@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..diagnostics import LaneError
-from . import encoding, executors, soundness
+from . import encoding, executors
 from .block import gc_paused, prepare
 from .context import Context
 from .decode import Block, Decoder
@@ -42,6 +42,7 @@ from .world import World, genesis, load_world
 
 # Block numbers are SQLite INTEGERs in a state file; block.timestamp is a u256.
 MAX_BLOCK_NUMBER = 2**63 - 1
+PREFETCH_MIN = 64  # transactions: smaller blocks read their locations as they touch them
 PHASES = ("read", "decode", "schedule", "execute", "receipts", "roots", "commit")
 
 
@@ -52,7 +53,7 @@ class BlockResult:
     executor: str
     workers: int
     block: Block
-    outcomes: list                      # (status, reason, value, events, cost) per transaction
+    outcomes: list                      # (status, reason, value, events, cost, at) per transaction
     encodings: list[bytes]              # each receipt's canonical encoding
     state_root: str
     receipts_root: str
@@ -227,6 +228,8 @@ class Chain:
             # For --verify: the state before the block, for the sequential run to start from.
             before = copy_storage(ctx.storage) if verify else None
             if check_accesses:
+                from . import soundness
+
                 outcomes = soundness.execute(ctx, block.txs(), progress=progress)
             else:
                 run = executors.get(executor, self, workers)
@@ -282,6 +285,8 @@ class Chain:
         (:mod:`compiler.schedule.locations`).  A location they do not name (a wildcard's) is read
         when the block first touches it: the state's variables are lazy."""
         store = self.store
+        if len(block) < PREFETCH_MIN:
+            return 0  # a few locations: read one by one as touched, cheaper than finding them first
         if store is None or self._locations is None and not any(
                 type(v) is LazyVar for vs in self.ctx.storage.values() for v in vs):
             return 0

@@ -1,7 +1,9 @@
 """Canonical encodings of receipts, made in bulk by C code (msgspec, hashlib).
 
-A receipt's canonical encoding is the compact JSON of its outcome tuple
-``[status, reason, return, events, cost]``: ``status`` one of ``"ok"``,
+A receipt's canonical encoding is the compact JSON of the first five fields of its
+outcome tuple, ``[status, reason, return, events, cost]`` (the sixth, where a revert
+happened in the source, is left out: a receipts root does not change when a
+contract's source is only reformatted): ``status`` one of ``"ok"``,
 ``"reverted"``, ``"invalid"``; ``reason`` a string or null; ``return`` the
 raw return value (a number for a u256, an address or a contract reference,
 true or false for a bool, null when there is none or the transaction failed);
@@ -19,7 +21,7 @@ encodes its own receipts and sends bytes.
 from __future__ import annotations
 
 import hashlib
-from operator import methodcaller
+from operator import itemgetter, methodcaller
 from typing import Iterable, Sequence
 
 import msgspec
@@ -28,14 +30,15 @@ _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.Decoder().decode
 _digest = methodcaller("digest")
 _sha256 = hashlib.sha256
+_canonical = itemgetter(0, 1, 2, 3, 4)  # an outcome without ``at`` (a C call, no tuple copied in Python)
 
 
 def encode_outcomes(outcomes: Sequence[tuple]) -> list[bytes]:
-    """Each outcome's canonical encoding (one C call per outcome)."""
+    """Each outcome's canonical encoding (two C calls per outcome)."""
     try:
-        return list(map(_encode, outcomes))
+        return list(map(_encode, map(_canonical, outcomes)))
     except UnicodeEncodeError:  # a reason quoting a lone surrogate from the block file
-        return [_encode(_printable(o)) for o in outcomes]
+        return [_encode(_printable(_canonical(o))) for o in outcomes]
 
 
 def _printable(outcome: tuple) -> tuple:

@@ -316,7 +316,7 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
             value = tx.fn(ctx, *tx.call)
         except Revert as r:
             ctx.rollback(jmark, emark)
-            outcomes[j] = (REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used())
+            outcomes[j] = (REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at)
             if adds and r.reason in ARITHMETIC and out.arith is None:
                 out.arith = j
             continue
@@ -330,7 +330,8 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
         if adds:
             for store, key in adds:
                 trail.append((j, id(store), key, store.get(key, 0)))
-        outcomes[j] = (OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget)
+        outcomes[j] = (OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget,
+                       None)
     if p.workers:
         _check_live(ctx, out, p, start_j, start_e)
     return out
@@ -489,5 +490,5 @@ def settle(ctx: Context, txs: list, p: Plan, live: LiveLane, stop: int | None) -
             outcomes[j] = got[1]
         else:
             tx = txs[j]
-            outcomes[j] = live_outcomes[j] if tx.fn is not None else (INVALID, tx.invalid, None, _NO_EVENTS, 0)
+            outcomes[j] = live_outcomes[j] if tx.fn is not None else (INVALID, tx.invalid, None, _NO_EVENTS, 0, None)
     return outcomes

@@ -35,7 +35,7 @@ from .world import World
 MOD = 1 << 512
 PERSON = b"lane-state-v2"
 _blake = hashlib.blake2b
-_first, _second = itemgetter(0), itemgetter(1)
+_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def locations(world: World, storage: dict[int, list[dict]]) -> Iterator[tuple[int, str, tuple, object]]:
@@ -118,19 +118,27 @@ class StateHash:
 
     def changes(self, storage: dict[int, list[dict]], journal: list) -> list[tuple[dict, object, object, object]]:
         """The locations the journal's writes changed: ``(dict, key, value before, value now)``
-        for each location whose value differs (the journal holds each write's old value)."""
+        for each location whose value differs (the journal holds each write's old value; a
+        location's first entry holds its value before the block)."""
         if not journal:
             return []
         newest_first = journal[::-1]
-        # For each location the journal's first entry (the value before the block): built by C
-        # code (a dict keeps the last of equal keys, and the entries are newest first).
-        where = zip(map(id, map(_first, newest_first)), map(_second, newest_first))
-        first = dict(zip(where, newest_first))
+        stores = {id(s): s for s in map(_first, journal)}
         out = []
-        for store, key, old in first.values():
-            new = store.get(key, 0)
-            if new != old or type(new) is not type(old):
-                out.append((store, key, old, new))
+        if len(stores) == 1:  # one variable: a dict of its keys, built by C code (the oldest entry wins)
+            (store,) = stores.values()
+            groups = [(store, dict(zip(map(_second, newest_first), map(_third, newest_first))))]
+        else:
+            by_store: dict[int, dict] = {sid: {} for sid in stores}
+            for s, key, old in newest_first:
+                by_store[id(s)][key] = old
+            groups = [(stores[sid], olds) for sid, olds in by_store.items()]
+        for store, olds in groups:
+            get = store.get
+            for key, old in olds.items():
+                new = get(key, old)
+                if new != old or type(new) is not type(old):
+                    out.append((store, key, old, new))
         return out
 
     def moved(self, storage: dict[int, list[dict]], changes: Iterable[tuple]) -> int:

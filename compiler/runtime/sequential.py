@@ -32,7 +32,7 @@ def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
         for k in range(start, end):
             fn = fns[k]
             if fn is None:
-                append((INVALID, invalid[k].invalid, None, _NO_EVENTS, 0))
+                append((INVALID, invalid[k].invalid, None, _NO_EVENTS, 0, None))
                 continue
             jmark = len(journal)
             emark = len(events)
@@ -41,9 +41,10 @@ def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
                 value = fn(ctx, *calls[k])
             except Revert as r:
                 ctx.rollback(jmark, emark)
-                append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used()))
+                append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at))
                 continue
-            append((OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget))
+            append((OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget,
+                    None))
     if progress is not None:
         progress(n)
     return outcomes

@@ -58,7 +58,7 @@ def execute(ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
         if progress is not None and not n & 255:
             progress(n)
         if tx.fn is None:
-            outcomes.append((INVALID, tx.invalid, None, (), 0))
+            outcomes.append((INVALID, tx.invalid, None, (), 0, None))
             continue
         summary = tx.instance.data.summaries[tx.function.qualname]
         allowed: dict = {}
@@ -82,9 +82,9 @@ def execute(ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
             value = tx.fn(ctx, *tx.call)
         except Revert as r:
             ctx.rollback(jmark, emark)
-            outcome: Outcome = (REVERTED, r.reason, None, (), ctx.cost_used())
+            outcome: Outcome = (REVERTED, r.reason, None, (), ctx.cost_used(), r.at)
         else:
-            outcome = (OK, None, value, events[emark:] if len(events) > emark else (), ctx.cost_used())
+            outcome = (OK, None, value, events[emark:] if len(events) > emark else (), ctx.cost_used(), None)
         finally:
             ctx.tracer = None
         if escapes:

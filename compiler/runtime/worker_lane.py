@@ -134,7 +134,7 @@ class WorkerWindow:
                 value = functions[fn_key](ctx, *call)
             except Revert as r:
                 ctx.rollback(jmark, emark)
-                results.append((index, (REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used()), ()))
+                results.append((index, (REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at), ()))
                 if adds and r.reason in ARITHMETIC and self.arith is None:
                     self.arith = index  # its lane saw only its own lane's adds
                 continue
@@ -156,7 +156,7 @@ class WorkerWindow:
                     else:
                         t.append(v)
             results.append((index, (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS,
-                                    limit - ctx.budget), vals))
+                                    limit - ctx.budget, None), vals))
         return results
 
     def cut(self, stop: int) -> None:

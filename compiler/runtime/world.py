@@ -11,7 +11,7 @@ from pathlib import Path
 from ..analysis.cost import DEFAULT_COST_LIMIT
 from ..codegen.compiled import CompiledProgram
 from ..diagnostics import LaneError, Location
-from ..pipeline import CompilerData
+from ..pipeline import CompilerData, program
 from ..semantics import types as T
 from ..semantics.loader import SourceCache
 from ..semantics.symbols import ContractInfo, Function
@@ -260,8 +260,7 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
             raise errors.at(f"{where} ('{name}'): source file not found: {shown(source, 4096)}", line)
         data = programs.get(source)
         if data is None:
-            data = programs[source] = CompilerData(source, cache)
-            data.require_checked()
+            data = programs[source] = program(source, cache)  # checked: from the program cache if unchanged
         checked = data.checked
         contract = checked.contracts.get(entry["contract"])
         if contract is None:

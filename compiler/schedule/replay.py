@@ -24,7 +24,7 @@ def execute_in_order(ctx: Context, txs: list[Tx], order: Sequence[int]) -> list[
     for j in order:
         tx = txs[j]
         if tx.fn is None:
-            outcomes[j] = (INVALID, tx.invalid, None, (), 0)
+            outcomes[j] = (INVALID, tx.invalid, None, (), 0, None)
             continue
         jmark, emark = len(journal), len(events)
         ctx.budget = ctx.cost_limit
@@ -32,9 +32,9 @@ def execute_in_order(ctx: Context, txs: list[Tx], order: Sequence[int]) -> list[
             value = tx.fn(ctx, *tx.call)
         except Revert as r:
             ctx.rollback(jmark, emark)
-            outcomes[j] = (REVERTED, r.reason, None, (), ctx.cost_used())
+            outcomes[j] = (REVERTED, r.reason, None, (), ctx.cost_used(), r.at)
             continue
-        outcomes[j] = (OK, None, value, tuple(events[emark:]), ctx.cost_used())
+        outcomes[j] = (OK, None, value, tuple(events[emark:]), ctx.cost_used(), None)
     return outcomes  # type: ignore[return-value]
 
 

@@ -19,6 +19,10 @@ class _Prim(Type):
     def __str__(self) -> str:
         return self.name
 
+    def __reduce__(self) -> str:
+        # Unpickled as the module's own object (the program cache): code compares them with `is`.
+        return self.name.upper()
+
 
 U256 = _Prim("u256")
 BOOL = _Prim("bool")
@@ -72,6 +76,9 @@ class ArrayType(Type):
 class _Void(Type):
     def __str__(self) -> str:
         return "nothing"
+
+    def __reduce__(self) -> str:
+        return "VOID"
 
 
 VOID = _Void()
