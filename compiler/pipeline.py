@@ -180,9 +180,10 @@ def program(root: str | os.PathLike, cache: "SourceCache | None" = None) -> Comp
 def _program_key(closure: dict[str, str]) -> str:
     import hashlib
 
-    h = hashlib.sha256(b"lane-program-v1\0" + _code_hash())
+    # The names as given, and where from: a program keeps them (its diagnostics, a world's identity).
+    h = hashlib.sha256(b"lane-program-v1\0" + _code_hash() + os.getcwd().encode("utf-8", "surrogatepass"))
     for name in sorted(closure):
-        h.update(b"\0" + os.path.abspath(name).encode() + b"\0" + closure[name].encode("utf-8", "surrogatepass"))
+        h.update(b"\0" + name.encode("utf-8", "surrogatepass") + b"\0" + closure[name].encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 

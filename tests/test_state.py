@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from compiler.diagnostics import LaneError
+from compiler.runtime.encoding import unpack
 from compiler.runtime.chain import Chain
 from compiler.runtime.values import derive_address
 from runtime_helpers import (ALICE, lane_fails, lane_json, lane_ok, make_world, run_block, token_world, tx,
@@ -227,7 +228,7 @@ def test_blocks_commit_in_sequence(tmp_path):
     d = dump(state)
     assert d["blocks"] == [(1, "12", 2, out1["state_root"], out1["receipts_root"]),
                            (2, "24", 2, out2["state_root"], out2["receipts_root"])]
-    assert [(n, [r[0] for r in json.loads(data)]) for n, data in d["receipts"]] == [
+    assert [(n, [r[0] for r in unpack(data)]) for n, data in d["receipts"]] == [
         (1, ["ok", "ok"]), (2, ["reverted", "ok"])]
     # The same two blocks in memory give the same roots.
     mem = Chain.open(world)

@@ -330,7 +330,7 @@ def run_live(ctx: Context, txs: list, lane: list[int], p: Plan, between=None, ev
         if adds:
             for store, key in adds:
                 trail.append((j, id(store), key, store.get(key, 0)))
-        outcomes[j] = (OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget,
+        outcomes[j] = (OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS, limit - ctx.budget,
                        None)
     if p.workers:
         _check_live(ctx, out, p, start_j, start_e)

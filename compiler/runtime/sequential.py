@@ -43,7 +43,7 @@ def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
                 ctx.rollback(jmark, emark)
                 append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at))
                 continue
-            append((OK, None, value, events[emark:] if len(events) != emark else _NO_EVENTS, limit - ctx.budget,
+            append((OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS, limit - ctx.budget,
                     None))
     if progress is not None:
         progress(n)

@@ -84,7 +84,7 @@ def execute(ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
             ctx.rollback(jmark, emark)
             outcome: Outcome = (REVERTED, r.reason, None, (), ctx.cost_used(), r.at)
         else:
-            outcome = (OK, None, value, events[emark:] if len(events) > emark else (), ctx.cost_used(), None)
+            outcome = (OK, None, value, tuple(events[emark:]) if len(events) > emark else (), ctx.cost_used(), None)
         finally:
             ctx.tracer = None
         if escapes:

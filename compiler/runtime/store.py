@@ -12,8 +12,8 @@ Tables (schema version 2):
   accumulator)``, the genesis as block 0: ``accumulator`` is the state root's
   multiset hash after the block (:mod:`compiler.runtime.roots`), so the next
   block moves it without reading the state;
-- ``receipts(block, data)``: the block's receipts in their canonical encoding
-  (:mod:`compiler.runtime.encoding`), one JSON array per block.
+- ``receipts(block, data)``: the block's receipts in their canonical encoding,
+  packed as one value (:func:`compiler.runtime.encoding.pack`).
 
 Nothing is loaded when a file is opened: each variable of the state in memory
 is a :class:`~compiler.runtime.variables.LazyVar` that reads a location the
@@ -41,6 +41,7 @@ from typing import Any, Iterable, Iterator
 from ..semantics.types import zero_value
 from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, state_error,
                         transaction)
+from .encoding import pack
 from .variables import LazyVar
 from .world import World
 
@@ -120,6 +121,9 @@ class StateStore:
             if writable:
                 self.db.execute("PRAGMA journal_mode = WAL")
                 self.db.execute("PRAGMA synchronous = NORMAL")
+                # A block's commit appends to the log; folding it into the file (a checkpoint, with
+                # its sync) waits until the file closes, or the log passes 64 MiB over many blocks.
+                self.db.execute("PRAGMA wal_autocheckpoint = 16384")
         except BaseException:
             self.db.close()
             raise
@@ -241,7 +245,7 @@ class StateStore:
             db.executemany("INSERT INTO meta VALUES (?, ?)",
                            [("world", world.fingerprint()), ("genesis_state_root", root)])
             db.execute("INSERT INTO blocks VALUES (0, '0', 0, 0, ?, '', ?)", (root, accumulator.to_bytes(64, "big")))
-            db.execute("INSERT INTO receipts VALUES (0, '[]')")
+            db.execute("INSERT INTO receipts VALUES (0, ?)", (pack([]),))
         self.new = False
 
     def commit_block(self, changes: list[tuple], number: int, timestamp: int, transactions: int, cost: int,
