@@ -81,6 +81,14 @@ class CompilerData:
 
         return compile_program(self.require_checked(), os.path.basename(str(self.root)), trace=True)
 
+    @cached_property
+    def logged(self) -> "CompiledProgram":
+        """Like :attr:`compiled`, with every storage access appended to ``rt.log`` (the lanes of the
+        parallel executor, which check the accesses they really made)."""
+        from .codegen.compiled import compile_program
+
+        return compile_program(self.require_checked(), os.path.basename(str(self.root)), log=True)
+
     def require_checked(self) -> "CheckedProgram":
         """The checked program, or a LaneError carrying the diagnostics."""
         checked = self.checked

@@ -96,13 +96,13 @@ def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path):
     assert [r["status"] for r in a2.receipts_json] == ["ok", "ok"]
 
 
-def test_an_access_outside_the_summary_falls_back_and_stays_exact(tmp_path, monkeypatch):
+def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
     world = _world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
-    # Make give's compiled summary forget the write to mine[msg.sender]: the worker's slice
-    # lacks it, the read escapes, and the parent re-executes from that transaction.
+    # Make give's compiled summary forget the write to mine[msg.sender]: the lanes are planned
+    # without it, and the accesses the lanes really make (their logs) decide what can be trusted.
     entry = par.compiled_summaries.by_function[("Pot", "give")]
     real = entry.inst
 
@@ -113,18 +113,20 @@ def test_an_access_outside_the_summary_falls_back_and_stays_exact(tmp_path, monk
 
     monkeypatch.setattr(entry, "inst", forgetful)
     try:
-        raw = parse_block_text(_lines(*[(f"u{i}", "give", [1]) for i in range(6)]), "b.jsonl")
+        # u0 gives twice: with mine[u0] forgotten, the two gives may land on two lanes, and the
+        # second lane's write of mine[u0] after the first's is a conflict the logs show.
+        raw = parse_block_text(_lines(*[(f"u{i % 3}", "give", [1]) for i in range(6)]), "b.jsonl")
         a = seq.run_block(raw)
         b = par.run_block(raw, executor="parallel", workers=2)
         _same(a, b)
-        assert executor.last["fallback_from"] == 0
+        assert executor.last["mode"] == "parallel"
     finally:
         par.close()
         seq.close()
 
 
 @pytest.mark.parametrize("fault", ["die", "hang"])
-def test_a_worker_that_dies_or_hangs_is_replaced_and_its_work_redone(tmp_path, fault):
+def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, fault):
     world = _world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
@@ -204,21 +206,21 @@ def test_verify_names_the_first_differing_receipt_and_keeps_nothing(tmp_path, mo
     world = _world(tmp_path)
     chain = Chain.open(world)
     executor = parallel.executor_for(chain, 2).__self__
-    real = executor.execute
+    executor.force = True
+    real = executor.run
 
-    def wrong(ctx, txs, progress=None):
-        outcomes = real(ctx, txs, progress)
-        status, reason, value, events, cost = outcomes[1]
-        outcomes[1] = ("reverted", "made up", None, (), cost)
-        return outcomes
+    def wrong(*args, **kwargs):  # a parallel run that gets receipt #1 wrong
+        executed = real(*args, **kwargs)
+        executed.digests = executed.digests[:32] + bytes(32) + executed.digests[64:]
+        return executed
 
-    monkeypatch.setattr(executor, "execute", wrong)
     monkeypatch.setattr(parallel, "executor_for", lambda c, w: wrong)
     raw = parse_block_text(_lines(("u0", "give", [1]), ("u1", "give", [2]), ("u2", "give", [3])), "b.jsonl")
     root = chain.state_root()
     with pytest.raises(LaneError, match=r"verify failed: receipt #1 differs"):
         chain.run_block(raw, executor="parallel", workers=2, verify=True)
     assert chain.state_root() == root and chain.number == 0
+    assert chain.call("pot", "look", [])[1] == 0  # the lanes' writes were taken back
     ok = chain.run_block(raw, executor="sequential", verify=True)
     assert [r["status"] for r in ok.receipts_json] == ["ok", "ok", "ok"]
     chain.close()
@@ -291,8 +293,9 @@ def _wrong_summary(chain: Chain, fn: str, change) -> None:
 
 
 @pytest.mark.parametrize("case", [
-    # (the block, the function whose summary is wrong, how, the parent's lane, the worker's lane)
-    # The parent copies a value a worker writes, unpredicted: it moves the poison into storage.
+    # (the block, the function whose summary is wrong, how, the first lane, the second lane): the
+    # second transaction, on the other lane, touches unpredicted what the first one wrote.
+    # It copies a value the other lane writes.
     ((("set", [1, 5]), ("copy", [1, 2])), "copy", lambda loc, mode: None, [1], [0]),
     # ... or emits it.
     ((("set", [1, 5]), ("show", [1])), "show", lambda loc, mode: None, [1], [0]),
@@ -311,7 +314,10 @@ def test_an_access_outside_the_summary_on_either_lane_is_caught(tmp_path, monkey
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
-    monkeypatch.setattr(parallel._Block, "pack", lambda self, *a: [parent_lane, worker_lane])
+    lanes = [0] * len(txs)
+    for k in worker_lane:
+        lanes[k] = 1
+    executor.force_lanes = lanes
     try:
         setup = parse_block_text(_box_txs(("set", [3, 7])), "setup.jsonl")
         _same(seq.run_block(setup), par.run_block(setup, executor="sequential"))
@@ -320,9 +326,7 @@ def test_an_access_outside_the_summary_on_either_lane_is_caught(tmp_path, monkey
         a = seq.run_block(raw)
         b = par.run_block(raw, executor="parallel", workers=2)
         _same(a, b)
-        assert executor.last["mode"] == "parallel" and executor.last["fallback_from"] is not None
-        # Nothing of the poison is left behind: the state is exactly the sequential one.
-        assert all("owned" not in repr(v) for stores in par.ctx.storage.values() for s in stores for v in s.values())
+        assert executor.last["mode"] == "parallel" and executor.last["fallback_from"] == 1
     finally:
         par.close()
         seq.close()
@@ -352,33 +356,37 @@ def test_a_generated_defi_block_runs_on_lanes_without_falling_back(tmp_path):
         seq.close()
 
 
-def test_a_worker_killed_mid_block_is_replaced_and_the_result_is_exact(tmp_path, monkeypatch):
+def test_a_worker_killed_mid_block_leaves_the_result_exact(tmp_path, monkeypatch):
     import os
     import signal
 
-    from compiler.runtime import worker_lane
+    from compiler.runtime import pool
 
     world = _world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
     killed: list[int] = []
-    real_send = worker_lane.Worker.send
+    real_send = pool.Worker.send
 
     def send_then_kill(self, message):
         real_send(self, message)
-        if not killed:  # SIGKILL the worker right after it is given its lane
+        if not killed:  # SIGKILL the worker right after it is given its first message
             killed.append(self.process.pid)
             os.kill(self.process.pid, signal.SIGKILL)
 
-    monkeypatch.setattr(worker_lane.Worker, "send", send_then_kill)
+    monkeypatch.setattr(pool.Worker, "send", send_then_kill)
     try:
         raw = parse_block_text(_lines(*[(f"u{i}", "give", [i + 1]) for i in range(30)]), "b.jsonl")
         a = seq.run_block(raw)
         b = par.run_block(raw, executor="parallel", workers=2)
         _same(a, b)
         assert killed and executor.last["failed_lanes"] == 1 and executor.last["fallback_from"] is None
-        assert all(w.process.pid not in killed and w.process.is_alive() for w in executor._pool)
+        assert all(w.process.pid not in killed for w in executor._pool)
+        # The pool is forked again for the next block, which runs on lanes as usual.
+        raw2 = parse_block_text(_lines(*[(f"v{i}", "give", [1]) for i in range(8)]), "b.jsonl")
+        _same(seq.run_block(raw2), par.run_block(raw2, executor="parallel", workers=2))
+        assert executor.last["failed_lanes"] == 0 and executor.last["mode"] == "parallel"
     finally:
         par.close()
         seq.close()

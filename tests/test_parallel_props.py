@@ -20,23 +20,9 @@ from runtime_helpers import fork_chain, raw_block
 from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
 
 
-@pytest.fixture(scope="module")
-def executors(funded):
-    """One executor per worker count, shared by every example (their workers persist)."""
-    base, _ = funded
-    made = {}
-    for workers in (1, 2, 3, 4):
-        ex = ParallelExecutor(base.world, lambda: base.compiled_summaries, workers, timeout=30.0)
-        ex.force = True
-        made[workers] = ex
-    yield made
-    for ex in made.values():
-        ex.close()
-
-
 @settings(SETTINGS, max_examples=80)
 @given(data=st.data())
-def test_parallel_equals_sequential_on_random_blocks(funded, executors, data):
+def test_parallel_equals_sequential_on_random_blocks(funded, data):
     base, meta = funded
     txs = data.draw(blocks(meta), label="block")
     number = data.draw(st.sampled_from(NUMBERS), label="number")
@@ -45,13 +31,16 @@ def test_parallel_equals_sequential_on_random_blocks(funded, executors, data):
     raw = raw_block(txs)
     expected = fork_chain(base).run_block(raw, number=number, check_accesses=True)
     chain = fork_chain(base)
-    ex = executors[workers]
-    ex.force_window = window
+    ex = ParallelExecutor(chain, workers, timeout=30.0)  # its workers hold replicas of this chain's state
+    ex.force, ex.force_window = True, window
     chain._parallel = ex
-    got = chain.run_block(raw, number=number, executor="parallel", workers=workers)
+    try:
+        got = chain.run_block(raw, number=number, executor="parallel", workers=workers)
+    finally:
+        chain.close()
     assert got.receipts_json == expected.receipts_json
     assert got.state_root == expected.state_root
-    assert ex.last["mode"] == "parallel"
+    assert ex.last["mode"] == ("parallel" if workers > 1 else "inline")
 
 
 @settings(SETTINGS, max_examples=60)

@@ -20,11 +20,11 @@ class CompiledProgram:
         return self.namespace[mangle(contract, name)]
 
 
-def compile_program(program: CheckedProgram, name: str, trace: bool = False, source: str | None = None
-                    ) -> CompiledProgram:
+def compile_program(program: CheckedProgram, name: str, trace: bool = False, source: str | None = None,
+                    log: bool = False) -> CompiledProgram:
     """The program's Python, generated (or ``source``, generated before: the program cache) and compiled."""
     if source is None:
-        source = generate(program, trace=trace)
+        source = generate(program, trace=trace, log=log)
     namespace: dict = {"Revert": Revert, "__name__": f"lane:{name}"}
     exec(compile(source, f"<lane:{name}>", "exec"), namespace)
     layouts = {c: storage_layout(info) for c, info in program.contracts.items()}

@@ -114,11 +114,12 @@ def _target(rt, address, contract, at):
 
 
 class _FunctionGen:
-    def __init__(self, fn: Function, layouts: dict[str, StorageLayout], trace: bool) -> None:
+    def __init__(self, fn: Function, layouts: dict[str, StorageLayout], trace: bool, log: bool = False) -> None:
         self.fn = fn
         self.info = fn.contract
         self.layout = layouts[self.info.name]
         self.trace = trace
+        self.log = log  # lanes of the parallel executor: every access appended to rt.log
         self.lines: list[str] = []
         self.indent = 1
         self.temp = 0
@@ -153,6 +154,8 @@ class _FunctionGen:
                 head.append(f"    s_{name} = S[{self.layout.index[name]}]")
         if self.writes:
             head.append("    J = rt.journal")
+        if self.log and any("LOG(" in line for line in self.lines):
+            head.append("    LOG = rt.log.append")
         return "\n".join(head + self.lines) + "\n"
 
     @property
@@ -221,6 +224,8 @@ class _FunctionGen:
             self.known[cache_key] = new
 
     def traced(self, mode: str, var: StorageVar, key: str) -> None:
+        if self.log:  # (address, variable's index, mode: 0 read, 1 write, 2 add, key)
+            self.emit(f"LOG((this, {self.layout.index[var.name]}, {'rwa'.index(mode)}, {key}))")
         if self.trace:
             self.emit(f"rt.trace({mode!r}, this, {var.name!r}, {key})")
 
@@ -330,7 +335,15 @@ class _FunctionGen:
         key = self.key_expr(keys)
         if self.trace:
             return f"rt.traced_get({var.name!r}, this, s_{var.name}, {key})"
-        read = f"s_{var.name}[{key}]"
+        if self.log:  # the key is evaluated once: a temporary unless it is a name or a constant
+            index = self.layout.index[var.name]
+            if len(keys) <= 1 and (not keys or _is_simple(keys[0])):
+                read = f"(LOG((this, {index}, 0, {key})) or s_{var.name}[{key}])"
+            else:
+                k = self.fresh()
+                read = f"(LOG((this, {index}, 0, ({k} := {key}))) or s_{var.name}[{k}])"
+        else:
+            read = f"s_{var.name}[{key}]"
         if not self.stable(keys):
             return read
         known = self.known.get((var.name, key))
@@ -492,8 +505,9 @@ def _is_simple(e: ast.Expr) -> bool:
         isinstance(e, ast.Name) and isinstance(e.binding, Special))
 
 
-def generate(program: CheckedProgram, trace: bool = False) -> str:
-    """Python source for every contract of a checked program."""
+def generate(program: CheckedProgram, trace: bool = False, log: bool = False) -> str:
+    """Python source for every contract of a checked program (``log``: for the parallel executor's
+    lanes, every storage access is also appended to ``rt.log``, the accesses a lane really made)."""
     layouts = {name: storage_layout(info) for name, info in program.contracts.items()}
     parts = [PRELUDE]
     for info in program.contracts.values():
@@ -502,5 +516,5 @@ def generate(program: CheckedProgram, trace: bool = False) -> str:
         parts.append("# storage: " + ", ".join(f"[{i}] {n}" for n, i in layout.index.items()))
         fns = list(info.functions.values()) + ([info.init] if info.init else [])
         for fn in fns:
-            parts.append(_FunctionGen(fn, layouts, trace).generate())
+            parts.append(_FunctionGen(fn, layouts, trace, log).generate())
     return "\n".join(parts)

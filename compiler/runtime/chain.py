@@ -24,6 +24,7 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Callable
 
 from ..diagnostics import LaneError
@@ -31,6 +32,7 @@ from . import encoding, executors
 from .block import gc_paused, prepare
 from .context import Context
 from .decode import Block, Decoder
+from .executed import Executed
 from .errors import Revert
 from .files import read_block_bytes
 from .receipts import Receipt
@@ -39,6 +41,8 @@ from .store import StateStore
 from .values import U256_MAX, ValueError_, parse_value, quoted, shown
 from .variables import LazyVar, copy_storage
 from .world import World, genesis, load_world
+
+_STATUS, _COST = itemgetter(0), itemgetter(4)
 
 # Block numbers are SQLite INTEGERs in a state file; block.timestamp is a u256.
 MAX_BLOCK_NUMBER = 2**63 - 1
@@ -52,20 +56,41 @@ class BlockResult:
     timestamp: int
     executor: str
     workers: int
-    block: Block
-    outcomes: list                      # (status, reason, value, events, cost, at) per transaction
-    encodings: list[bytes]              # each receipt's canonical encoding
+    executed: Executed                   # what the executor delivered (receipts as bytes, ...)
     state_root: str
     receipts_root: str
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)
     detail: dict | None = None  # what the parallel executor did: lanes, inline or not, fallbacks
+    verified: float | None = None  # with verify: the seconds of the sequential run that agreed
+    decode: Callable[[], Block] | None = field(default=None, repr=False)   # the block, decoded on demand
+    _block: Block | None = field(default=None, repr=False)
     _receipts: list[Receipt] | None = field(default=None, repr=False)
     _json: list[dict] | None = field(default=None, repr=False)
 
     @property
+    def block(self) -> Block:
+        """The block's transactions (decoded here when the executor's workers decoded it)."""
+        if self._block is None:
+            self._block = self.decode()
+        return self._block
+
+    @property
+    def outcomes(self) -> list[tuple]:
+        """Each transaction's ``(status, reason, value, events, cost, at)``."""
+        executed = self.executed
+        if executed.outcomes is None or (executed.outcomes and len(executed.outcomes[0]) == 5):
+            at = {f[0]: f[4] for f in executed.failures}
+            executed.outcomes = [(*o, at.get(i)) for i, o in enumerate(executed.all_outcomes())]
+        return executed.outcomes
+
+    @property
+    def encodings(self) -> list[bytes]:
+        return encoding.encode_outcomes(self.outcomes)
+
+    @property
     def transactions(self) -> int:
-        return len(self.outcomes)
+        return sum(self.executed.counts.values())
 
     @property
     def receipts(self) -> list[Receipt]:
@@ -88,17 +113,14 @@ class BlockResult:
     @property
     def cost(self) -> int:
         """What the block's transactions used, in the static cost unit."""
-        return sum(o[4] for o in self.outcomes)
+        return self.executed.cost
 
     def counts(self) -> dict[str, int]:
-        out = {"ok": 0, "reverted": 0, "invalid": 0}
-        out.update(Counter(o[0] for o in self.outcomes))
-        return out
+        return dict(self.executed.counts)
 
     def failures(self) -> list[tuple[int, int, str, str]]:
         """(index, line, status, reason) of each transaction that did not succeed."""
-        block = self.block
-        return [(block.first + k, block.lines[k], o[0], o[1]) for k, o in enumerate(self.outcomes) if o[0] != "ok"]
+        return [f[:4] for f in self.executed.failures]
 
     def to_json(self) -> dict:
         return {
@@ -114,6 +136,7 @@ class BlockResult:
             "phases": {name: self.phases.get(name, 0.0) for name in PHASES},
             "tps": self.tps,
             "detail": self.detail,
+            "verified": None if self.verified is None else {"sequential_seconds": self.verified},
         }
 
 
@@ -211,67 +234,114 @@ class Chain:
         t = started if started is not None else clock()
         if started is not None:
             phases["read"] = clock() - t
-            t = clock()
         number, timestamp = self.next_block(number, timestamp)
+        ctx = self.ctx
+        ctx.number, ctx.timestamp = number, timestamp
+        ctx.journal.clear()
+        ctx.events.clear()
+        if not isinstance(source, (bytes, bytearray, memoryview, Block)):
+            source = Block.of_txs(self.world, prepare(self.world, source, trace=check_accesses))
+        # For --verify: the state before the block, for the sequential run to start from.
+        before = copy_storage(ctx.storage) if verify else None
+        parallel = executor == "parallel" and not check_accesses
         with gc_paused():  # a block makes many small acyclic objects: calls, journal, events, outcomes
-            block = self._decode(source, display, check_accesses)
-            t = _lap(phases, "decode", t)
-            ctx = self.ctx
-            ctx.number, ctx.timestamp = number, timestamp
-            ctx.journal.clear()
-            ctx.events.clear()
-            if self.store is not None:
-                self.prefetch(block, number, timestamp)
-            t = _lap(phases, "schedule", t)
-            if progress is not None and hasattr(progress, "total"):
-                progress.total = len(block)
-            # For --verify: the state before the block, for the sequential run to start from.
-            before = copy_storage(ctx.storage) if verify else None
-            if check_accesses:
-                from . import soundness
+            if parallel:
+                from .parallel import executor_for
 
-                outcomes = soundness.execute(ctx, block.txs(), progress=progress)
+                executed = executor_for(self, workers)(source, display, number, timestamp, progress)
+                seconds = executed.detail.get("seconds", {})
+                for name, parts in (("decode", ("decode",)), ("schedule", ("schedule", "plan", "prefetch")),
+                                    ("execute", ("lanes", "execute")), ("receipts", ("receipts",)),
+                                    ("roots", ("roots",))):
+                    phases[name] = sum(seconds.get(part, 0.0) for part in parts)
             else:
-                run = executors.get(executor, self, workers)
-                outcomes = run(ctx, block.txs() if executor == "parallel" else block, progress=progress)
-            t = _lap(phases, "execute", t)
-            encodings = encoding.encode_outcomes(outcomes)
-            digests = encoding.digests(encodings)
-            packed = encoding.pack(encodings)
-            t = _lap(phases, "receipts", t)
-            changes = self.hash.changes(ctx.storage, ctx.journal)
-            accumulator = self.hash.moved(ctx.storage, changes)
-            result = BlockResult(number, timestamp, executor, workers, block, outcomes, encodings,
-                                 root_of(accumulator), receipts_root(digests))
-            t = _lap(phases, "roots", t)
-        if executor == "parallel" and not check_accesses and self._parallel is not None:
-            result.detail = dict(self._parallel.last)
-        paused = 0.0
+                executed = self._run_sequential(source, display, progress, phases, trace=check_accesses)
+            t = clock()
+            result = BlockResult(number, timestamp, executor, workers, executed, root_of(executed.accumulator),
+                                 receipts_root(executed.digests), detail=executed.detail or None,
+                                 decode=lambda: self._decode(source, display, check_accesses))
+            if isinstance(source, Block):
+                result._block = source
+            phases["roots"] = phases.get("roots", 0.0) + clock() - t
+        if check_accesses:  # the traced sequential run ran, whatever executor was asked for
+            result.executor, result.workers, result.detail = "sequential", 1, {"mode": "check-accesses"}
         if before is not None:
-            mark = clock()
             self._verify(result, before, number, timestamp)
-            paused += clock() - mark
         if before_commit is not None:
-            mark = clock()
             result.seconds, result.phases = sum(phases.values()), phases  # as far as known
             try:
                 before_commit(result)
             except BaseException:
-                self.ctx.rollback(0, 0)  # the journal holds every write the block kept
+                self._undo(executed, before)
                 raise
-            paused += clock() - mark
-        t += paused
+        t = clock()
         if self.store is not None:
-            self.store.commit_block(changes, number, timestamp, len(outcomes), result.cost, result.state_root,
-                                    result.receipts_root, accumulator, packed, parent=self.number)
+            self.store.commit_block(executed.changes, number, timestamp, result.transactions, result.cost,
+                                    result.state_root, result.receipts_root, executed.accumulator, executed.packed,
+                                    parent=self.number, upserts=executed.upserts, deletes=executed.deletes)
         _lap(phases, "commit", t)
-        self.hash.accumulator = accumulator
+        self.hash.accumulator = executed.accumulator
         ctx.journal.clear()
         ctx.events.clear()
         self.number, self.timestamp = number, timestamp
         result.phases = phases
         result.seconds = sum(phases.values())
         return result
+
+    def _run_sequential(self, source: bytes | Block, display: str, progress, phases: dict,
+                        trace: bool = False) -> Executed:
+        """A block run in this process, in order (the sequential executor, or the soundness checker
+        with ``trace``), with its phases timed into ``phases``."""
+        ctx = self.ctx
+        t = time.perf_counter()
+        block = self._decode(source, display, trace)
+        t = _lap(phases, "decode", t)
+        if self.store is not None:
+            self.prefetch(block, ctx.number, ctx.timestamp)
+        t = _lap(phases, "schedule", t)
+        if progress is not None and hasattr(progress, "total"):
+            progress.total = len(block)
+        if trace:
+            from . import soundness
+
+            outcomes = soundness.execute(ctx, block.txs(), progress=progress)
+        else:
+            from . import sequential
+
+            outcomes = sequential.execute(ctx, block, progress=progress)
+        t = _lap(phases, "execute", t)
+        encodings = encoding.encode_outcomes(outcomes)
+        digests = encoding.digests(encodings)
+        packed = encoding.pack(encodings)
+        counts = {"ok": 0, "reverted": 0, "invalid": 0}
+        counts.update(Counter(map(_STATUS, outcomes)))
+        failures = [(block.first + k, block.lines[k], o[0], o[1], o[5]) for k, o in enumerate(outcomes)
+                    if o[0] != "ok"]
+        cost = sum(map(_COST, outcomes))
+        t = _lap(phases, "receipts", t)
+        changes = self.hash.changes(ctx.storage, ctx.journal)
+        accumulator = self.hash.moved(ctx.storage, changes)
+        _lap(phases, "roots", t)
+        return Executed(packed, digests, counts, cost, failures, accumulator, outcomes=outcomes, changes=changes)
+
+    def _undo(self, executed: Executed, before: dict | None) -> None:
+        """Take back a block that was run but is not to be kept."""
+        if executed.changes is not None:
+            self.ctx.rollback(0, 0)  # the journal holds every write the block kept
+            return
+        # Lanes merged their writes without a journal: back to a copy of the state before the block,
+        # or, for a state file, to the file's (nothing of the block was committed to it).
+        storage = self.ctx.storage
+        if before is not None:
+            for address, variables in storage.items():
+                for var, old in zip(variables, before[address]):
+                    var.clear()
+                    dict.update(var, old)
+        elif self.store is not None:
+            self.ctx.storage = self.store.bind(self.world)
+            self._locations = None
+        if self._parallel is not None:
+            self._parallel.close()  # their replicas are ahead of this state now
 
     def _decode(self, source: bytes | list | Block, display: str, trace: bool) -> Block:
         if isinstance(source, Block):
@@ -299,29 +369,36 @@ class Chain:
 
     def _verify(self, result: BlockResult, before: dict, number: int, timestamp: int) -> None:
         """Run the block sequentially on ``before`` and compare with ``result``; on a mismatch the
-        block is undone (its journal holds every write it kept) and reported."""
+        block is undone and reported."""
         import json
 
         from . import sequential
 
-        ref = Context(before, self.world.code, number, timestamp, self.world.cost_limit)
-        ref_outcomes = sequential.execute(ref, result.block)
+        ref = Context(copy_storage(before), self.world.code, number, timestamp, self.world.cost_limit)
+        started = time.perf_counter()
+        block = result.block
+        ref_outcomes = sequential.execute(ref, block)
+        seconds = time.perf_counter() - started
         problem = None
-        for k, (mine, theirs) in enumerate(zip(result.encodings, encoding.encode_outcomes(ref_outcomes))):
-            if mine != theirs:
-                ref_json = Receipt(result.block.txs()[k], *ref_outcomes[k]).to_json(self.world)
-                problem = (f"receipt #{result.block.first + k} differs: {result.executor} gave "
-                           f"{json.dumps(result.receipts_json[k])}, sequential gave {json.dumps(ref_json)}")
-                break
+        ref_digests = encoding.digests(encoding.encode_outcomes(ref_outcomes))
+        mine_digests = result.executed.digests
+        if ref_digests != mine_digests:
+            k = next(k for k in range(0, max(len(ref_digests), len(mine_digests)), 32)
+                     if ref_digests[k:k + 32] != mine_digests[k:k + 32]) // 32
+            ref_json = Receipt(block.txs()[k], *ref_outcomes[k]).to_json(self.world)
+            problem = (f"receipt #{block.first + k} differs: {result.executor} gave "
+                       f"{json.dumps(result.receipts_json[k])}, sequential gave {json.dumps(ref_json)}")
         if problem is None:
             ref_hash = StateHash(self.world, self.hash.accumulator)
             ref_changes = ref_hash.changes(ref.storage, ref.journal)
             if root_of(ref_hash.moved(ref.storage, ref_changes)) != result.state_root:
-                problem = "the state differs: " + _first_difference(
-                    self.world, self.hash.changes(self.ctx.storage, self.ctx.journal), ref_changes)
+                ours = result.executed.changes
+                problem = "the state differs" + (": " + _first_difference(self.world, ours, ref_changes)
+                                                 if ours is not None else "")
         if problem is not None:
-            self.ctx.rollback(0, 0)
+            self._undo(result.executed, before)
             raise LaneError(f"verify failed: {problem}", code="verify")
+        result.verified = seconds
 
     @property
     def compiled_summaries(self):

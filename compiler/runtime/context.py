@@ -23,7 +23,8 @@ class Context:
     the transaction's cost.
     """
 
-    __slots__ = ("storage", "code", "journal", "events", "number", "timestamp", "tracer", "cost_limit", "budget")
+    __slots__ = ("storage", "code", "journal", "events", "number", "timestamp", "tracer", "cost_limit", "budget",
+                 "log")
 
     def __init__(self, storage: dict[int, list[dict]], code: dict[int, str],
                  number: int = 0, timestamp: int = 0, cost_limit: int = DEFAULT_COST_LIMIT) -> None:
@@ -36,6 +37,7 @@ class Context:
         self.tracer = None
         self.cost_limit = cost_limit
         self.budget = cost_limit
+        self.log: list = []  # code compiled for a lane appends (address, index, mode, key) per access
 
     def cost_used(self) -> int:
         """The cost of the transaction run since ``budget`` was last reset: the whole limit for

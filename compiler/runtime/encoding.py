@@ -18,8 +18,7 @@ written from that description):
 
 Its digest is SHA-256 of those bytes; the receipts root hashes the digests in
 block order (:func:`compiler.runtime.roots.receipts_root`).  A state file keeps a
-block's receipts as the marshal encoding of the list of them, which is the
-list's header followed by each receipt's encoding (:func:`pack`).
+block's receipts as their encodings one after the other (:func:`pack`).
 
 Everything here takes and returns bytes or plain tuples, so a worker process
 encodes its own receipts and sends bytes.
@@ -32,6 +31,8 @@ import marshal
 from itertools import repeat
 from operator import itemgetter, methodcaller
 from typing import Iterable, Sequence
+
+import numpy as np
 
 VERSION = 0   # marshal's: no references between objects, no "interned" marks, so equal values, equal bytes
 _dumps = marshal.dumps
@@ -51,10 +52,31 @@ def digests(encodings: Iterable[bytes]) -> bytes:
 
 
 def pack(encodings: Sequence[bytes]) -> bytes:
-    """A block's receipts as one value: the marshal encoding of the list of their outcomes."""
-    return b"[" + len(encodings).to_bytes(4, "little") + b"".join(encodings)
+    """A block's receipts in block order as one value for a state file (see :func:`pack_parts`)."""
+    ends = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
+    return marshal.dumps((b"", b"".join(encodings), ends.tobytes()), VERSION)
+
+
+def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
+    """A block's receipts as the lanes of the parallel executor made them, in any order: each part
+    (the transactions' block indices, their encodings one after the other, where each ends).  A
+    state file keeps ``(indices, encodings, ends)``, indices empty for block order: putting them in
+    order is for whoever reads them back (:func:`unpack`), not for the block's time."""
+    if not parts:
+        return pack([])
+    idx = np.concatenate([i for i, _, _ in parts]).astype(np.int64)
+    sizes = np.cumsum([0] + [len(b) for _, b, _ in parts])[:-1]
+    ends = np.concatenate([e + off for (_, _, e), off in zip(parts, sizes)]).astype(np.int64)
+    return marshal.dumps((idx.tobytes(), b"".join(b for _, b, _ in parts), ends.tobytes()), VERSION)
 
 
 def unpack(data: bytes) -> list[tuple]:
-    """The outcomes of a packed block: ``(status, reason, return, events, cost)`` each."""
-    return marshal.loads(data)
+    """The outcomes of a packed block, in block order: ``(status, reason, return, events, cost)`` each."""
+    idx, blob, ends = marshal.loads(data)
+    ends_list = np.frombuffer(ends, np.int64).tolist()
+    starts = [0] + ends_list[:-1]
+    outcomes = [marshal.loads(blob[s:e]) for s, e in zip(starts, ends_list)]
+    if idx:
+        order = np.argsort(np.frombuffer(idx, np.int64), kind="stable").tolist()
+        outcomes = [outcomes[k] for k in order]
+    return outcomes

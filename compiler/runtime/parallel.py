@@ -1,119 +1,105 @@
 """The parallel executor (SPEC §4): a block's independent transactions on worker processes.
 
-The result is exactly the sequential one (how: :mod:`compiler.runtime.lanes`).
+Workers are forked once the world and the state are loaded (:mod:`compiler.runtime.pool`)
+and keep a replica of the state (:mod:`compiler.runtime.replica`).  The parent does
+no work per transaction in Python: it cuts the block file into stripes, and works
+on arrays.  A block goes
 
-The block is run window by window, in block order.  For a window worth it,
-the parent finds the components of the window's DAG on the current state
-(``compiler.schedule.components``: they share no location but ones only
-read or only added to), packs them into one lane per worker by their static
-cost at the speeds measured for each lane, largest first, ships each worker
-its lane with the slice of state it names, runs the first lane itself on the
-live state meanwhile, and merges the workers' results in block order.  A
-window not worth it runs inline, as the sequential executor does
-(docs/runtime.md).
+1. **Schedule**, in the workers: each decodes its stripe and instantiates the
+   access summaries of its transactions against the state before the block, and
+   sends back the calls and the accesses as arrays of location ids.  Where a key
+   was read from a location that an earlier transaction of the block writes, the
+   transaction is instantiated again with that location unresolved (a wildcard).
+2. **Plan**, in the parent, with numpy and scipy: windows of the block, the
+   components of each window (:mod:`compiler.schedule.vectorized`), and one lane
+   per worker, components dealt to lanes by their static cost.  The cost model
+   (static costs over the whole block) says whether lanes pay; if not, the
+   parent runs the block itself from the calls the workers decoded.
+3. **Execute**, window by window: every worker runs its lane of the window on
+   its replica, logging each access it makes; the parent checks, from the logs,
+   that no lane read or wrote what another lane of the window wrote earlier in
+   block order (and that adds several lanes made stay in range in block order),
+   merges the receipts, the state root's moves and the rows for a state file,
+   and sends each lane's writes to the others with the next window.
 
-What is worth it is decided by measurement, not guessed (the cost model,
-benchmarks/RESULTS.md): the first window always runs inline and is timed, which
-gives the block's execution cost per unit of static cost; each window run on
-lanes measures what scheduling and the parent's slicing and merging cost per
-transaction, and how much of the work its largest component holds.  A window
-goes to the workers only when the model, with these figures, predicts it
-finishes well before running it inline would.  A window whose DAG turns out
-to be one giant component runs inline (the scheduling is lost: a few percent),
-and the next windows run inline without scheduling, trying lanes again now
-and then.
-
-Workers are forked when a window first goes to lanes, so they share the
-world's compiled code (nothing is shipped but slices and calls), and they
-persist across blocks while blocks use them.  A block run wholly inline
-releases them: while a forked worker lives, every memory page the parent
-writes is copied first (copy-on-write), which slows inline execution by
-about a tenth; a block that never pays for workers never forks one.
+Whatever happens the result is the sequential one: a conflict found in a window
+undoes the lanes from its first untrusted transaction (``Cut``) and the parent
+runs the rest of the block sequentially; a worker that dies or stalls is
+replaced once, and if the window still fails the parent runs it (docs/runtime.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import marshal
 import multiprocessing as mp
 import time
 from collections import defaultdict
+from typing import Any
 
-from . import lanes as L
-from . import sequential
-from .block import Tx
-from .context import Context
-from .receipts import Outcome
-from .worker_lane import Worker
+import numpy as np
 
-# The cost model's starting figures, in microseconds, measured on the project's machine
-# (benchmarks/RESULTS.md); each block replaces them with its own measurements as it runs.
-US_PER_COST_UNIT = 0.17     # executing one unit of a function's static cost
-US_SCHEDULE_PER_TX = 5.0    # instantiating a transaction's accesses and finding its component
-US_PARENT_PER_ACCESS = 2.0  # slicing one access for a worker and merging what it wrote
-US_ROUND_TRIP = 400.0       # sending a window to the workers and getting their results
-MIN_GAIN = 0.8              # a window goes to the workers when predicted at most this share of inline
-PROBE = 1 / 32              # the share of a block run inline first, to measure it
-PROBE_MIN, PROBE_MAX = 16, 512
-WINDOW_US = 120_000.0       # a window is about this much inline execution (the first tried on lanes: 1/24)
-WINDOW_MIN = 64
-RETRY_EVERY = 4             # after a giant component, windows inline before trying lanes again
-TRIALS = 2                  # small windows tried on lanes before the block's figures are trusted
-# A worker must send each reply within a time that follows its lane: a few times the lane's predicted
-# time, plus a margin for a loaded machine and a cold worker (docs/limits.md).  One seen stopped or
-# dead is given up at once.
-LANE_TIMEOUT_MIN_S = 2.0
-LANE_TIMEOUT_FACTOR = 4.0
-WAIT_SLICE_S = 0.05         # while waiting for a worker, how often to look whether it is stopped or dead
+from . import encoding, protocol as P
+from .block import gc_paused
+from .decode import Block
+from .executed import Executed
+from .pool import DIE, HANG, Worker, wait_any
+from .receipts import INVALID, OK, REVERTED
+from .replica import FunctionTable, make_replica
+from .roots import MOD, StateHash
+from .store import value_bytes
 
-LIGHT = "light transactions: scheduling and shipping them would cost more than running them in parallel saves"
-GIANT = "one component of the DAG holds most of the work"
+R, W, A = 0, 1, 2
+
+# The cost model, in microseconds (benchmarks/RESULTS.md); a block's measured speed replaces them.
+US_PER_COST = 0.17         # executing one unit of static cost, sequentially
+LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (access logs, messages)
+US_PER_WINDOW = 1500.0     # a window's round trip: its messages, the merge, the others' writes
+MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline
+MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
+US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
+LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
+
+
+def lane_timeout(predicted: float) -> float:
+    """... and four times what it is predicted to take beyond it: a worker that does not answer by
+    then is given up (one seen stopped or dead is given up at once, whatever the time)."""
+    return LANE_TIMEOUT_MIN_S + 4 * predicted
+WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
+EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
 
 
 class ParallelExecutor:
-    """Persistent workers for one world; ``execute`` runs a block on them (or inline)."""
+    """Persistent workers holding replicas of one chain's state; ``run`` runs a block on them."""
 
-    def __init__(self, world, compiled, workers: int, timeout: float | None = None, force: bool = False) -> None:
-        self.world = world
-        self._compiled = compiled             # compiler.schedule.dag.Compiled, or a function making it
+    def __init__(self, chain, workers: int, timeout: float | None = None, force: bool = False) -> None:
+        self.chain = chain
+        self.world = chain.world
         self.workers = max(1, workers)
-        self.timeout = timeout                # seconds a lane may take (tests); None: it follows the work
-        self.lane_timeout = LANE_TIMEOUT_MIN_S  # ... the current window's
-        self.force = force                    # every block on lanes, whatever the model says ...
-        self.force_window: int | None = None  # ... in windows of this many transactions (default: one)
-        self.functions = {}
-        self.fn_keys = {}                     # Function -> the key workers know it by
-        for inst in world.instances.values():
-            for fn in inst.contract.functions.values():
-                self.functions[(fn.contract.name, fn.name)] = inst.program.function(fn.contract.name, fn.name)
-                self.fn_keys[fn] = (fn.contract.name, fn.name)
-        self.windows = 0                      # windows sent so far (message tags)
-        self.widths = {a: len(world.layout_of(a).index) for a in world.by_address}
-        from ..analysis.cost import function_cost
-
-        memo: dict = {}
-        self.costs = {fn: function_cost(fn, memo) for inst in world.instances.values()
-                      for fn in inst.contract.functions.values()}
+        self.timeout = timeout             # seconds a reply may take (None: follows the work, at least 5 s)
+        self.force = force                 # lanes whatever the model says (tests, lane bench) ...
+        self.force_window: int | None = None   # ... in windows of this many transactions
+        self.force_lanes: list[int] | None = None  # ... and each transaction on this lane (tests)
+        self.lane_timeout = LANE_TIMEOUT_MIN_S   # the last wait for a worker's reply, in seconds
+        self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
+        self.table: FunctionTable | None = None
         self._pool: list[Worker] = []
         self._mp = mp.get_context("fork")
-        self.last: dict = {}                  # what the last block did, for reports and tests
-        self.faults: list[str] = []           # injected faults for the next block (tests)
-
-    @property
-    def compiled(self):
-        """The world's compiled summaries, made only when a window is worth scheduling."""
-        if callable(self._compiled):
-            self._compiled = self._compiled()
-        return self._compiled
+        self.serial = 0                    # blocks run on the workers (the messages' block numbers)
+        self.last: dict = {}               # what the last block did, for reports and tests
+        self.us_per_cost = US_PER_COST
 
     # ------------------------------------------------------------ the pool
     def _ensure_pool(self) -> None:
+        if self.table is None:
+            self.table = FunctionTable(self.world)
         self._pool = [w for w in self._pool if w.process.is_alive()]
-        while len(self._pool) < self.workers - 1:  # the parent is the first worker
-            self._pool.append(Worker(self._mp, self.functions, self.world.code, self.widths))
-
-    def _replace(self, k: int) -> None:
-        self._pool[k].kill()
-        self._pool[k] = Worker(self._mp, self.functions, self.world.code, self.widths)
+        if len(self._pool) >= self.workers:
+            return
+        store = self.chain.store
+        with store.detached() if store is not None else contextlib.nullcontext():
+            while len(self._pool) < self.workers:
+                self._pool.append(Worker(self._mp, make_replica(self.chain, self.table)))
 
     def close(self) -> None:
         for w in self._pool:
@@ -121,364 +107,709 @@ class ParallelExecutor:
         self._pool = []
 
     # ------------------------------------------------------------ a block
-    def execute(self, ctx: Context, txs: list[Tx], progress=None) -> list[Outcome]:
-        t0 = time.perf_counter()
-        run = _Block(self, ctx, txs, progress)
-        if self.force:
-            step = self.force_window or max(1, len(txs))
-            for pos in range(0, len(txs), step):
-                run.lanes(pos, min(len(txs), pos + step), forced=True)
-        elif self.workers < 2:
-            run.inline(0, len(txs), "one worker")
-        else:
-            run.adaptive()
-        run.seconds["total"] = time.perf_counter() - t0
-        self.last = run.report()
-        if not run.windows and self._pool:
-            # Live workers share memory pages with this process: every page it then writes is
-            # copied first, which slows a block run inline by a tenth.  They are forked again,
-            # from the state of then, when a window pays for them.
-            self.close()
-        if progress is not None:
-            progress(len(txs))
-        return run.outcomes  # type: ignore[return-value]
-
-    # ------------------------------------------------------------ one window on lanes
-    def run_window(self, ctx: Context, txs: list[Tx], lanes: list[list[int]], schedule, timing: dict,
-                   predicted: float = 0.0):
-        """Plan, ship and run one window's lanes (``predicted``: the seconds the longest worker lane
-        should take); returns (plan, parent's lane, failed lanes, stop)."""
-        self.lane_timeout = self.timeout if self.timeout is not None else lane_timeout(predicted)
-        forked = time.perf_counter()
-        self._ensure_pool()
-        timing["fork"] += time.perf_counter() - forked
-        self.windows += 1
-        workers = self._pool
-        faults, self.faults = self.faults, []
-        for k in range(len(lanes) - 1):
-            for fault in faults:
-                workers[k].send(fault.encode())
+    def run(self, source: bytes | Block, display: str, number: int, timestamp: int, progress=None) -> Executed:
+        """Run a block (its file's bytes, or a decoded block) on the chain's state."""
         start = time.perf_counter()
-        plan = L.plan(ctx, txs, lanes, schedule.accesses, schedule.pure, self.compiled, self.world.by_address,
-                      self.windows, self.fn_keys, lambda k, message: workers[k].send(message))
-        L.poison(plan, ctx)
-        planned = time.perf_counter()
+        run = _BlockRun(self, source, display, number, timestamp, progress)
         try:
-            replies = [0] * len(plan.workers)
-            escaped = [-1] * len(plan.workers)
-            dead = [False] * len(plan.workers)
-
-            def collect() -> None:
-                for k, wp in enumerate(plan.workers):
-                    while replies[k] < len(wp.messages) and not dead[k]:
-                        got = workers[k].reply(0)
-                        if got is None:
-                            break
-                        if got is False:
-                            dead[k] = True
-                            break
-                        self._take(plan, k, got, replies, escaped, timing)
-
-            live = L.run_live(ctx, txs, lanes[0], plan, collect if plan.workers else None)
-            ran = time.perf_counter()
-            failed, replaced = self._finish(plan, replies, escaped, dead, timing)
-            stop = L.first_untrusted(plan, live, [e if e >= 0 else f for e, f in zip(escaped, failed)])
-        except BaseException:
-            L.unpoison(plan)
-            raise
-        timing["slice"] += planned - start
-        timing["parent_lane"] += ran - planned
-        timing["wait"] += time.perf_counter() - ran
-        return plan, live, replaced, stop
-
-    def cut(self, plan, stop: int) -> int:
-        """Have every worker undo its lane from ``stop`` on and send its writes as of then.  A
-        worker that cannot (it died) moves ``stop`` back to its lane's first transaction."""
-        workers = self._pool
-        done: dict[int, int] = {}
-        while True:
-            for k, wp in enumerate(plan.workers):
-                if not wp.lane or wp.lane[0] >= stop:
-                    wp.writes = []
-                    continue
-                if done.get(k) == stop:
-                    continue
-                workers[k].send(marshal.dumps((self.windows, stop)))
-                got = self._await(k, time.monotonic() + self.lane_timeout)
-                if not got:
-                    self._replace(k)
-                    wp.writes = []
-                    stop = wp.lane[0]
-                    break
-                wp.writes = got[3][0]
-                done[k] = stop
-            else:
-                return stop
-
-    def _await(self, k: int, deadline: float):
-        """Worker k's next reply; False if it is gone, None if it is late (past ``deadline``) or
-        stopped: a stopped or dead worker is seen within WAIT_SLICE_S, not at the deadline."""
-        worker = self._pool[k]
-        while True:
-            got = worker.reply(max(0.0, min(WAIT_SLICE_S, deadline - time.monotonic())))
-            if got is not None:
-                return got
-            if time.monotonic() >= deadline or worker.stalled():
-                return None
-
-    def _take(self, plan, k: int, got, replies: list, escaped: list, timing: dict) -> None:
-        window, results, esc, writes, seconds = got
-        replies[k] += 1
-        timing["worker"] += seconds
-        if writes is not None:
-            wp = plan.workers[k]
-            wp.writes, wp.extent, wp.arith = writes
-        for item in results:
-            plan.results[item[0]] = item
-        if esc is not None and (escaped[k] < 0 or esc < escaped[k]):
-            escaped[k] = esc
-
-    def _finish(self, plan, replies: list, escaped: list, dead: list, timing: dict) -> tuple[list[int], int]:
-        """Wait for every worker's replies; a worker that dies, stops or hangs is replaced and its lane
-        sent again once.  Returns, per worker lane, the first transaction without a result (or -1), and
-        how many workers were replaced."""
-        workers = self._pool
-        failed = [-1] * len(plan.workers)
-        replaced = 0
-        for attempt in range(2):
-            retry = []
-            for k, wp in enumerate(plan.workers):
-                while replies[k] < len(wp.messages) and not dead[k]:
-                    # Each reply (one per chunk of its lane) resets the clock: a worker that makes
-                    # progress is never given up, however wrong the prediction of its pace.
-                    got = self._await(k, time.monotonic() + self.lane_timeout)
-                    if not got:
-                        dead[k] = True
-                        break
-                    self._take(plan, k, got, replies, escaped, timing)
-                if dead[k]:
-                    retry.append(k)
-            if not retry:
-                break
-            for k in retry:
-                self._replace(k)
-                replaced += 1
-                if attempt == 0:
-                    replies[k] = 0
-                    dead[k] = False
-                    for message in plan.workers[k].messages:
-                        workers[k].send(message)
-                else:  # twice: its lane runs sequentially, from its first transaction
-                    wp = plan.workers[k]
-                    failed[k] = wp.lane[0]
-                    for j in wp.lane:
-                        plan.results.pop(j, None)
-        return failed, replaced
+            executed = run.go()
+        finally:
+            run.timing["total"] = time.perf_counter() - start
+        self.last = executed.detail = run.report()
+        return executed
 
 
-class _Block:
-    """One block's run: windows in order, each inline or on lanes, and what was measured."""
+class Fault(Exception):
+    """A worker died, stalled, or failed: the block (or window) goes on without the workers."""
 
-    def __init__(self, ex: ParallelExecutor, ctx: Context, txs: list[Tx], progress) -> None:
-        self.ex, self.ctx, self.txs, self.progress = ex, ctx, txs, progress
-        table = ex.costs
-        self.cost = [table.get(tx.function, 0) if tx.fn is not None else 0 for tx in txs]
-        self.outcomes: list = [None] * len(txs)
-        # Measured as the block runs.
-        self.us_per_cost = US_PER_COST_UNIT
-        self.schedule_us = US_SCHEDULE_PER_TX
-        self.parent_us = US_PARENT_PER_ACCESS
-        self.accesses_per_tx: float | None = None
-        self.giant = 0.0        # the largest component's share of the last scheduled window
-        self.measured = False   # whether us_per_cost was measured on this block
-        self.tried = 0          # windows scheduled for lanes (whether they then ran on lanes or not)
-        self.parent_rate: float | None = None   # us per cost unit in the parent's lane, measured
-        self.worker_rate: float | None = None   # ... and in a worker's (its messages included)
-        # Reported.
-        self.windows = 0
-        self.on_lanes = 0
-        self.lane_count = 0
-        self.components = 0
-        self.failed = 0
-        self.fallback_from: int | None = None
+
+class _BlockRun:
+    """One block's run: its phases, what the workers sent, what was measured."""
+
+    def __init__(self, ex: ParallelExecutor, source, display: str, number: int, timestamp: int, progress) -> None:
+        self.ex, self.source, self.display = ex, source, display
+        self.number, self.timestamp, self.progress = number, timestamp, progress
+        self.chain = ex.chain
+        self.timing: dict[str, float] = defaultdict(float)
+        self.mode = "inline"
         self.why = ""
-        self.seconds = defaultdict(float)   # where the time went (docs/runtime.md)
-
-    # ---------------------------------------------------------- the model
-    def adaptive(self) -> None:
-        n = len(self.txs)
-        pos = self.inline(0, min(n, max(PROBE_MIN, min(PROBE_MAX, int(n * PROBE)))), "")
-        streak = 0      # windows run inline since the last one on lanes
-        while pos < n:
-            # The first two windows tried on lanes are small: the first one's figures include a
-            # cold worker (forked, its memory not yet its own), so one more try is cheap insurance.
-            trial = self.tried < TRIALS
-            end = self.window_end(pos, WINDOW_US / 24 if trial else WINDOW_US)
-            light, giant = self.predict(pos, end, with_schedule=True)
-            if light and not (0 < self.tried < TRIALS):
-                self.inline(pos, n, LIGHT)  # the figures will not change: no window would pay
-                return
-            if giant and streak < RETRY_EVERY:
-                pos = self.inline(pos, end, GIANT)
-                streak += 1
-                continue
-            streak = 0
-            pos = self.lanes(pos, end)
-
-    def window_end(self, pos: int, target_us: float) -> int:
-        """About ``target_us`` of inline execution from ``pos`` (a short tail joins the window)."""
-        n = len(self.txs)
-        sample = self.cost[pos:pos + 64]
-        per_tx = self.us_per_cost * max(1.0, sum(sample) / len(sample))
-        end = pos + min(n - pos, max(WINDOW_MIN, int(target_us / max(per_tx, 0.1))))
-        return n if n - end < WINDOW_MIN else end
-
-    def predict(self, pos: int, end: int, with_schedule: bool) -> tuple[bool, bool]:
-        """(too light, one giant component): whether lanes would not finish well before inline."""
-        w = self.ex.workers
-        cost = sum(self.cost[pos:end])
-        inline_us = cost * self.us_per_cost
-        k = end - pos
-        accesses = self.accesses_per_tx if self.accesses_per_tx is not None else 4.0
-        # The parent slices and merges for the workers, and runs its own lane meanwhile, at the
-        # speeds measured for its lane and for a worker's: the two end together when the parent
-        # keeps c0 of the cost, parent + c0 * r0 = (cost - c0) * r1.
-        parent = k * accesses * self.parent_us * (w - 1) / w
-        r0 = self.parent_rate or self.us_per_cost
-        r1 = (self.worker_rate or self.us_per_cost) / (w - 1)
-        c0 = max(0.0, min(cost, (cost * r1 - parent) / (r0 + r1)))
-        lanes_us = max(parent + c0 * r0, (cost - c0) * r1)
-        overhead = US_ROUND_TRIP + (k * self.schedule_us if with_schedule else 0.0)
-        gain = MIN_GAIN if with_schedule else 0.95  # scheduled already: any clear gain will do
-        light = overhead + lanes_us >= gain * inline_us
-        giant = overhead + max(lanes_us, inline_us * self.giant) >= gain * inline_us
-        return light, giant
-
-    # ---------------------------------------------------------- inline
-    def inline(self, pos: int, end: int, why: str) -> int:
-        if end <= pos:
-            return pos
-        start = time.perf_counter()
-        self.outcomes[pos:end] = sequential.execute(self.ctx, self.txs[pos:end])
-        spent = (time.perf_counter() - start) * 1e6
-        self.seconds["inline"] += spent / 1e6
-        cost = sum(self.cost[pos:end])
-        if cost and end - pos >= PROBE_MIN:
-            measured = spent / cost
-            self.us_per_cost = measured if not self.measured else (self.us_per_cost + measured) / 2
-            self.measured = True
-        if why:
-            self.why = why
-        self._progress(end)
-        return end
-
-    # ---------------------------------------------------------- lanes
-    def lanes(self, pos: int, end: int, forced: bool = False) -> int:
-        ex, ctx = self.ex, self.ctx
-        txs = self.txs[pos:end]
-        costs = self.cost[pos:end]
-        compiled = ex.compiled  # made once per world, the first time: not a window's scheduling
-        self.tried += 1
-        start = time.perf_counter()
-        from ..schedule.components import partition
-
-        schedule = partition(compiled, txs, ctx.storage, ctx.number, ctx.timestamp)
-        by_comp: dict[int, list[int]] = defaultdict(list)
-        comp_cost: dict[int, int] = defaultdict(int)
-        for j, c in enumerate(schedule.comp):
-            if txs[j].fn is not None:
-                by_comp[c].append(j)
-                comp_cost[c] += costs[j]
-        total = sum(comp_cost.values())
-        accesses = sum(map(len, schedule.accesses))
-        k = end - pos
-        self.accesses_per_tx = accesses / k
-        scheduled = time.perf_counter()
-        self.schedule_us = (scheduled - start) * 1e6 / max(k, 1)
-        self.giant = max(comp_cost.values(), default=0) / total if total else 1.0
-        seconds = self.seconds
-        seconds["schedule"] += scheduled - start
-        if not forced:
-            light, giant = self.predict(pos, end, with_schedule=False)
-            if light or giant or not total:
-                return self.inline(pos, end, LIGHT if light else GIANT)
-        t = time.perf_counter()
-        lanes = self.pack(by_comp, comp_cost)
-        seconds["pack"] += time.perf_counter() - t
-        parent_before = seconds["slice"]
-        lane_before, worker_before = seconds["parent_lane"], seconds["worker"]
-        slowest = max((sum(costs[j] for j in lane) for lane in lanes[1:]), default=0)
-        predicted = slowest * (self.worker_rate or self.us_per_cost) / 1e6
-        plan, live, failed, stop = ex.run_window(ctx, txs, lanes, schedule, seconds, predicted)
-        if stop is None:
-            cost0 = sum(costs[j] for j in lanes[0])
-            cost1 = sum(costs[j] for lane in lanes[1:] for j in lane)
-            if cost0:
-                self.parent_rate = (seconds["parent_lane"] - lane_before) * 1e6 / cost0
-            if cost1:
-                self.worker_rate = (seconds["worker"] - worker_before) * 1e6 / cost1
-        merging = time.perf_counter()
-        if stop is not None:
-            stop = ex.cut(plan, stop)
-        outcomes = L.settle(ctx, txs, plan, live, stop)
-        merged = time.perf_counter()
-        seconds["merge"] += merged - merging
-        if stop is not None:
-            outcomes[stop:] = sequential.execute(ctx, txs[stop:])
-            if self.fallback_from is None:
-                self.fallback_from = pos + stop
-        self.outcomes[pos:end] = outcomes
-        # What the parent spent for the workers (slicing, shipping, merging), per access it sliced.
-        if plan.accesses:
-            self.parent_us = ((seconds["slice"] - parent_before) + (merged - merging)) * 1e6 / plan.accesses
-        self.windows += 1
-        self.on_lanes += k if stop is None else stop
-        self.lane_count = max(self.lane_count, len(lanes))
-        self.components += len(by_comp)
-        self.failed += failed
-        self._progress(end)
-        return end
-
-    def pack(self, by_comp: dict, comp_cost: dict) -> list[list[int]]:
-        """Components to lanes, largest first, each where it would finish first.  A lane's time is
-        its cost at the speed measured for its kind (the parent's, a worker's: they differ, the
-        parent's lane runs guarded, a worker's pays for its messages); the parent's lane (the first)
-        starts with what the parent does for the others (slicing, merging)."""
-        w = self.ex.workers
-        rates = [self.parent_rate or self.us_per_cost] + [self.worker_rate or self.us_per_cost] * (w - 1)
-        txs = sum(len(js) for js in by_comp.values())
-        load = [0.0] * w
-        load[0] = txs * self.accesses_per_tx * self.parent_us * (w - 1) / w
-        comps: list[list[int]] = [[] for _ in range(w)]
-        for c in sorted(by_comp, key=lambda c: (-comp_cost[c], c)):
-            cost = comp_cost[c]
-            k = min(range(w), key=lambda i: load[i] + cost * rates[i])
-            comps[k].append(c)
-            load[k] += cost * rates[k]
-        if not comps[0]:  # the parent runs a lane too: the smallest component of the fullest one
-            fullest = max(range(w), key=lambda i: len(comps[i]))
-            if comps[fullest]:
-                comps[0].append(comps[fullest].pop())
-        lanes = [sorted(j for c in cs for j in by_comp[c]) for cs in comps]
-        return [lanes[0]] + [lane for lane in lanes[1:] if lane]
-
-    def _progress(self, done: int) -> None:
-        if self.progress is not None:
-            self.progress(done)
+        self.windows = 0
+        self.lanes = 0
+        self.components = 0
+        self.on_lanes = 0
+        self.fallback_from: int | None = None
+        self.failed = 0
+        self.n = 0
+        self.longest_wait = 0.0   # the longest a reply of this block was waited for
 
     def report(self) -> dict:
-        if self.windows:
-            return {"mode": "parallel", "lanes": self.lane_count, "components": self.components,
-                    "windows": self.windows, "on_lanes": self.on_lanes, "fallback_from": self.fallback_from,
-                    "failed_lanes": self.failed, "why": self.why,
-                    "seconds": {k: round(v, 6) for k, v in self.seconds.items()}}
-        return {"mode": "inline", "why": self.why or "the block is too small", "lanes": 0,
-                "fallback_from": None, "failed_lanes": 0}
+        return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
+                "components": self.components, "on_lanes": self.on_lanes, "fallback_from": self.fallback_from,
+                "failed_lanes": self.failed, "workers": self.ex.workers,
+                "seconds": {k: round(v, 6) for k, v in self.timing.items()}}
+
+    # ------------------------------------------------------------ the phases
+    def go(self) -> Executed:
+        ex = self.ex
+        size = len(self.source)
+        if ex.workers < 2 or (not ex.force and size < MIN_TRANSACTIONS * (1 if isinstance(self.source, Block) else 64)):
+            self.why = "one worker" if ex.workers < 2 else "the block is too small"
+            return self.inline_all()
+        try:
+            ex._ensure_pool()
+            for fault in ex.faults:  # "die" or "hang" (tests)
+                for w in ex._pool:
+                    w.send(fault.encode() if isinstance(fault, str) else fault)
+            ex.faults = []
+            ex.serial += 1
+            self.serial = ex.serial
+            self.schedule()
+        except Fault as fault:
+            ex.close()
+            self.failed += 1
+            self.why = f"a worker failed while scheduling ({fault}): the parent ran the block"
+            return self.inline_all()
+        plan = self.plan()
+        if plan is None:
+            return self.inline_from_calls(0)
+        return self.execute(plan)
+
+    # ------------------------------------------------------------ inline
+    def inline_all(self) -> Executed:
+        """The block run by the parent alone (the sequential executor's path)."""
+        return self.chain._run_sequential(self.source, self.display, self.progress, self.timing)
+
+    def inline_from_calls(self, first: int) -> Executed:
+        """The block run by the parent from the calls the workers decoded, from transaction ``first``
+        (before it, lanes ran it: their results are merged already)."""
+        block = self.block_from_calls()
+        if first == 0:
+            return self.chain._run_sequential(block, self.display, self.progress, self.timing)
+        raise AssertionError("partial inline runs go through execute()")  # pragma: no cover
+
+    def block_from_calls(self) -> Block:
+        """The block as calls, from what the workers decoded (no decoding in the parent)."""
+        table = self.ex.table
+        fns = [table.plain[f] if f >= 0 else None for f in self.fnids.tolist()]
+        functions = [table.functions[f] if f >= 0 else None for f in self.fnids.tolist()]
+        from .block import Tx
+
+        invalid = {i: Tx(i, line, 0, 0, None, None, None, (), reason) for i, line, reason in self.invalid}
+        return Block(self.chain.world, fns, self.calls, functions, invalid, self.lines.tolist())
+
+    # ------------------------------------------------------------ 1. schedule
+    def schedule(self) -> None:
+        t = time.perf_counter()
+        ex = self.ex
+        w = len(ex._pool)
+        messages = self.stripes(w)
+        for k, m in enumerate(messages):
+            ex._pool[k].send(P.pack(m))
+        size = len(self.source)
+        lines = size if isinstance(self.source, Block) else self.source.count(b"\n") + 1
+        got = self.collect(range(len(messages)), P.Scheduled, lines * US_SCHEDULE / 1e6 / len(messages))
+        parts = [got[k] for k in range(len(messages))]
+        offsets = np.cumsum([0] + [p.n for p in parts])
+        self.n = int(offsets[-1])
+        self.first = offsets[:-1]
+        self.stripe_calls = [p.calls for p in parts]
+        self.fnids = np.concatenate([P.arr(p.fnids, np.int32) for p in parts])
+        self.costs = np.concatenate([P.arr(p.costs, P.I64) for p in parts])
+        self.lines = np.concatenate([P.arr(p.lines, P.I64) for p in parts])
+        # Stripes number their transactions from 0: block indices are the stripe's offset plus them.
+        self.invalid = [(i + int(off), line, reason) for p, off in zip(parts, self.first)
+                        for i, line, reason in marshal.loads(p.invalid)]
+        if isinstance(self.source, Block):
+            self.invalid = [(i, self.source.lines[i], tx.invalid) for i, tx in sorted(self.source.invalid.items())]
+        self.owner = np.repeat(np.arange(len(parts)), [p.n for p in parts])
+        self.rows = [_offset(_rows(p.rows), off) for p, off in zip(parts, self.first)]
+        self.sources = [_offset(_sources(p.sources), off) for p, off in zip(parts, self.first)]
+        self.timing["workers_schedule"] += sum(p.seconds for p in parts)
+        self.reschedule()
+        self.timing["schedule"] += time.perf_counter() - t
+
+    @property
+    def calls(self) -> list:
+        calls: list = []
+        for blob in self.stripe_calls:
+            calls += marshal.loads(blob)
+        return calls
+
+    def stripes(self, w: int) -> list[P.Schedule]:
+        """The block cut into ``w`` stripes of whole lines (or of decoded calls)."""
+        ex, source = self.ex, self.source
+        limit = self.chain.world.cost_limit
+        out = []
+        if isinstance(source, Block):
+            table = ex.table
+            ids = table.ids
+            items = [(ids.get(f, -1) if f is not None else -1, c, line)
+                     for f, c, line in zip(source.functions, source.calls, source.lines)]
+            cut = np.linspace(0, len(items), w + 1).astype(int)
+            for k in range(w):
+                a, b = int(cut[k]), int(cut[k + 1])
+                out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, b"", 0, 0,
+                                      marshal.dumps(items[a:b])))
+            return out
+        data = source
+        bounds = [0]
+        for k in range(1, w):
+            at = data.find(b"\n", max(bounds[-1], len(data) * k // w))
+            bounds.append(len(data) if at < 0 else at + 1)
+        bounds.append(len(data))
+        line = 1
+        for k in range(w):
+            a, b = bounds[k], bounds[k + 1]
+            out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, data[a:b], 0, line, b""))
+            line += data.count(b"\n", a, b)
+        return out
+
+    def collect(self, which, kind, predicted: float = 0.0) -> dict[int, Any]:
+        """Each of the workers ``which``'s next reply (a Fault if one fails); ``predicted`` is how
+        long the work should take them, in seconds (the timeout follows it)."""
+        ex = self.ex
+        waiting = set(which)
+        got: dict[int, Any] = {}
+        timeout = ex.timeout if ex.timeout is not None else lane_timeout(predicted)
+        self.longest_wait = max(self.longest_wait, timeout)
+        ex.lane_timeout = self.longest_wait
+        deadline = time.monotonic() + timeout
+        while waiting:
+            for k, reply in wait_any(ex._pool, waiting, min(0.25, max(0.0, deadline - time.monotonic()))):
+                if reply is False:
+                    raise Fault(f"worker {k} stopped answering")
+                m = P.unpack(reply)
+                if isinstance(m, P.Error):
+                    raise Fault(f"worker {k}: {m.message.strip().splitlines()[-1]}")
+                if not isinstance(m, kind) or m.block != self.serial:
+                    continue  # a late reply of an abandoned run
+                got[k] = m
+                waiting.discard(k)
+            if waiting and time.monotonic() > deadline:
+                raise Fault(f"no reply within {timeout:.0f} s")
+        return got
+
+    def reschedule(self) -> None:
+        """Transactions whose keys were read from a location an earlier transaction writes are
+        instantiated again with it unresolved, until no such read is left."""
+        for _ in range(8):
+            tainted = self.tainted()
+            if not tainted:
+                return
+            for k, (txs, locs) in tainted.items():
+                local = (txs - self.first[k]).astype(np.int64)
+                self.ex._pool[k].send(P.pack(P.Reschedule(self.serial, local.tobytes(), locs.tobytes())))
+            got = self.collect(tainted, P.Rescheduled)
+            for k, m in got.items():
+                off = self.first[k]
+                again = P.arr(m.txs, P.I64) + off
+                keep = ~np.isin(self.rows[k]["tx"], again)
+                fresh = _offset(_rows(m.rows), off)
+                self.rows[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.rows[k].items()}
+                keep = ~np.isin(self.sources[k]["tx"], again)
+                fresh = _offset(_sources(m.sources), off)
+                self.sources[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.sources[k].items()}
+        self.why = "keys read from locations written earlier did not settle"
+
+    def tainted(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per worker, the (transaction, location) pairs of keys read from a location that an
+        earlier transaction of the block writes (and that were not unresolved already)."""
+        rows = _concat(self.rows)
+        src = _concat(self.sources)
+        if not len(src["tx"]):
+            return {}
+        writes = (rows["mode"] != R) & ~rows["wild"]
+        wlocs, wtx = rows["loc"][writes], rows["tx"][writes]
+        order = np.lexsort((wtx, wlocs))
+        wlocs, wtx = wlocs[order], wtx[order]
+        first = np.ones(len(wlocs), bool)
+        first[1:] = wlocs[1:] != wlocs[:-1]
+        ulocs, umin = wlocs[first], wtx[first]
+        pos = np.searchsorted(ulocs, src["loc"])
+        pos_ok = pos < len(ulocs)
+        hit = np.zeros(len(src["loc"]), bool)
+        hit[pos_ok] = (ulocs[pos[pos_ok]] == src["loc"][pos_ok]) & (umin[pos[pos_ok]] < src["tx"][pos_ok])
+        # A wildcard write of the variable, earlier, taints every read of it.
+        wild = rows["wild"] & (rows["mode"] != R)
+        if wild.any():
+            scopes: dict[tuple, int] = {}
+            for var, inst, tx in zip(rows["var"][wild].tolist(), rows["inst"][wild].tolist(), rows["tx"][wild].tolist()):
+                key = (var, inst)
+                scopes[key] = min(scopes.get(key, tx), tx)
+            for j, (var, inst, tx) in enumerate(zip(src["var"].tolist(), src["inst"].tolist(), src["tx"].tolist())):
+                for key in ((var, inst), (var, -1)):
+                    if key in scopes and scopes[key] < tx:
+                        hit[j] = True
+        done = getattr(self, "done_pairs", set())
+        out: dict[int, tuple] = {}
+        pairs = [(t, l) for t, l in zip(src["tx"][hit].tolist(), src["loc"][hit].tolist()) if (t, l) not in done]
+        if not pairs:
+            return {}
+        # A transaction instantiated again takes all its unresolved locations at once.
+        by_tx: dict[int, set] = defaultdict(set)
+        for t, l in done | set(pairs):
+            by_tx[t].add(l)
+        fresh_txs = {t for t, _ in pairs}
+        self.done_pairs = done | set(pairs)
+        owners = self.owner
+        grouped: dict[int, tuple[list, list]] = defaultdict(lambda: ([], []))
+        for t in sorted(fresh_txs):
+            k = int(owners[t])
+            for l in by_tx[t]:
+                grouped[k][0].append(t)
+                grouped[k][1].append(l)
+        return {k: (np.array(a, np.int64), np.array(b, np.int64)) for k, (a, b) in grouped.items()}
+
+    # ------------------------------------------------------------ 2. plan
+    def plan(self) -> dict | None:
+        """Windows and lanes, or None when the block runs better inline (self.why says why)."""
+        t = time.perf_counter()
+        ex = self.ex
+        from ..schedule.vectorized import AccessTable, components
+
+        rows = _concat(self.rows)
+        table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
+        n, w = self.n, ex.workers
+        costs = self.costs
+        total = int(costs.sum())
+        valid = self.fnids >= 0
+        if not ex.force and total * ex.us_per_cost < US_PER_WINDOW * 4:
+            self.why = "light transactions: scheduling them on lanes would cost more than running them"
+            self.timing["plan"] += time.perf_counter() - t
+            return None
+        written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
+        distinct = len(np.unique(written)) if len(written) else n
+        sizes = [ex.force_window] if ex.force_window else \
+            [max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // 4)), max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // 16))]
+        if ex.force_lanes is not None:  # the test's lanes, one window
+            lanes = np.array(ex.force_lanes, np.int64)
+            lanes[~valid] = -1
+            self.components = len(set(ex.force_lanes))
+            self.timing["plan"] += time.perf_counter() - t
+            return {"lanes": lanes, "bounds": [0, n], "size": n, "predicted": [0.0]}
+        best = None
+        for size in dict.fromkeys(sizes):
+            window = np.arange(n, dtype=np.int64) // size
+            comps = components(table, n, window)
+            lanes, loads = _deal(comps.label, comps.count, costs, window, w)
+            lanes[~valid] = -1
+            busiest = loads.max(axis=1).sum()
+            efficiency = total / (w * busiest) if busiest else 1.0
+            windows = int(window[-1]) + 1 if n else 0
+            predicted = busiest * ex.us_per_cost * LANE_FACTOR + windows * US_PER_WINDOW
+            if best is None or predicted < best[0]:
+                best = (predicted, size, lanes, windows, comps.count, efficiency, loads)
+            if efficiency >= EFFICIENCY:
+                break
+        predicted, size, lanes, windows, count, efficiency, loads = best
+        self.timing["plan"] += time.perf_counter() - t
+        inline = total * ex.us_per_cost
+        if not ex.force and predicted > MIN_GAIN * inline:
+            self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
+                        "light transactions: lanes and their windows would cost more than they save")
+            return None
+        self.components = count
+        bounds = list(range(0, n, size)) + [n]
+        seconds = (loads.max(axis=1) * ex.us_per_cost * LANE_FACTOR / 1e6).tolist()
+        return {"lanes": lanes, "bounds": bounds, "size": size, "predicted": seconds}
+
+    # ------------------------------------------------------------ 3. execute
+    def execute(self, plan: dict) -> Executed:
+        ex = self.ex
+        lanes, bounds = plan["lanes"], plan["bounds"]
+        w = len(ex._pool)
+        self.mode = "parallel"
+        self.lanes = w
+        t0 = time.perf_counter()
+        lanes_bytes = lanes.astype(np.int8).tobytes()
+        fnids_bytes = self.fnids.astype(np.int32).tobytes()
+        windows_bytes = np.array(bounds, np.int64).tobytes()
+        for k, worker in enumerate(ex._pool):
+            worker.send(P.pack(P.Lanes(self.serial, k, lanes_bytes, windows_bytes, self.stripe_calls, fnids_bytes)))
+        merge = _Merge(self, lanes)
+        sync: list[list[bytes]] = [[] for _ in range(w)]
+        stop: int | None = None
+        for win in range(len(bounds) - 1):
+            for k, worker in enumerate(ex._pool):
+                worker.send(P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
+            try:
+                done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
+            except Fault as fault:
+                return self.abandon(merge, f"a worker failed ({fault})")
+            self.windows += 1
+            conflict = merge.check(done, bounds[win], bounds[win + 1])
+            if conflict is not None:
+                for worker in ex._pool:
+                    worker.send(P.pack(P.Cut(self.serial, win, conflict)))
+                try:
+                    done = self.collect(range(w), P.WindowDone)
+                    merge.check(done, bounds[win], conflict)
+                    merge.apply(done)
+                    sync = [[done[j].writes for j in range(w) if j != k] for k in range(w)]
+                    self.finish(merge, sync)
+                except Fault as fault:
+                    return self.abandon(merge, f"a worker failed ({fault})")
+                ex.close()  # the replicas stop at the conflict: forked again next time
+                stop = conflict
+                self.fallback_from = conflict
+                self.why = "a transaction touched what another lane wrote: sequential from there"
+                merge.sequential_from(stop)
+                break
+            merge.apply(done)
+            sync = [[done[j].writes for j in range(w) if j != k] for k in range(w)]
+            self.on_lanes = bounds[win + 1]
+            if self.progress is not None:
+                self.progress(bounds[win + 1])
+        if stop is None:
+            try:
+                self.finish(merge, sync)
+            except Fault as fault:
+                return self.abandon(merge, f"a worker failed at the block's end ({fault})")
+            self.on_lanes = self.n
+        else:
+            self.on_lanes = stop
+        self.timing["lanes"] += time.perf_counter() - t0
+        return merge.executed()
+
+    def abandon(self, merge: "_Merge", why: str) -> Executed:
+        """A worker failed: the lanes' writes are taken back, and the parent runs the whole block."""
+        self.failed += 1
+        self.ex.close()
+        merge.undo()
+        self.why = f"{why}: the parent ran the block"
+        self.mode = "inline"
+        self.windows = self.lanes = self.on_lanes = 0
+        self.timing["lanes"] = 0.0
+        return self.inline_from_calls(0)
+
+    def finish(self, merge: "_Merge", sync: list[list[bytes]]) -> None:
+        """The last writes to every replica, and from each lane the root's move and the rows of the
+        locations it owns."""
+        owned = merge.owners(len(self.ex._pool))
+        for k, worker in enumerate(self.ex._pool):
+            worker.send(P.pack(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes())))
+        for m in self.collect(range(len(self.ex._pool)), P.Finished).values():
+            merge.finished(m)
 
 
-def lane_timeout(predicted: float) -> float:
-    """Seconds to wait for a worker lane predicted to take ``predicted`` seconds."""
-    return LANE_TIMEOUT_MIN_S + LANE_TIMEOUT_FACTOR * predicted
+class _Merge:
+    """What the lanes sent, merged in block order, and the parent's state kept up to date."""
+
+    def __init__(self, run: _BlockRun, lanes: np.ndarray) -> None:
+        self.run = run
+        self.chain = run.chain
+        self.n = run.n
+        self.digest_parts: list[tuple[np.ndarray, bytes]] = []
+        self.encoding_parts: list[tuple[np.ndarray, bytes, np.ndarray]] = []
+        self.failures: list[tuple] = [(i, line, INVALID, reason, None) for i, line, reason in run.invalid]
+        self.ok = 0
+        self.reverted = 0
+        self.cost = 0
+        self.root = 0
+        self.upserts: dict | None = {} if self.chain.store is not None else None
+        self.deletes: dict | None = {} if self.chain.store is not None else None
+        self.fixups_blob = b""
+        self.shared: dict = {}
+        self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
+        self.undo_log: list[tuple[dict, dict]] = []
+        if run.invalid:
+            outcomes = [(INVALID, reason, None, (), 0) for _, _, reason in run.invalid]
+            self._receipts(np.array([i for i, _, _ in run.invalid], np.int64), outcomes)
+
+    def _receipts(self, idx: np.ndarray, outcomes: list) -> None:
+        encodings = encoding.encode_outcomes(outcomes)
+        self.digest_parts.append((idx, encoding.digests(encodings)))
+        self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64)))
+
+    # ---------------------------------------------------------------- checking a window
+    def check(self, done: dict, begin: int, end: int) -> int | None:
+        """The first transaction of the window that cannot be trusted (None: all can), from the
+        accesses the lanes made; the adds several lanes made to one location are noted (``shared``)."""
+        order = sorted(done)
+        logs = [done[k].log for k in order]
+        txs = [P.arr(l[0], P.I64) for l in logs]
+        tx = np.concatenate(txs)
+        loc = np.concatenate([P.arr(l[1], P.I64) for l in logs])
+        mode = np.concatenate([P.arr(l[2], P.I8) for l in logs])
+        lane = np.concatenate([np.full(len(t), k, np.int64) for k, t in zip(order, txs)])
+        self.window_log = (tx, loc, mode, lane)
+        first_bad = _first_conflict(tx, loc, mode, lane)
+        # Adds to one location by several lanes: merged, if every order of them stays in range.
+        shared: dict[int, list] = {}
+        added = mode == A
+        if added.any():
+            pl, pn = loc[added], lane[added]
+            order = np.lexsort((pn, pl))
+            pl, pn = pl[order], pn[order]
+            repeated = pl[1:][(pl[1:] == pl[:-1]) & (pn[1:] != pn[:-1])]
+            if len(repeated):
+                adds = {k: marshal.loads(done[k].adds) for k in done}
+                for lid in set(repeated.tolist()):
+                    entries = [adds[k][lid] for k in adds if lid in adds[k]]
+                    if len(entries) >= 2:
+                        shared[lid] = entries
+        # The first adder of a location sees it as block order does, and so does its lane until an
+        # adder of another lane comes: from there on, the lanes' views may differ from block order.
+        second: dict[int, int] = {}
+        for lid in shared:
+            where = (loc == lid) & added
+            order = np.argsort(tx[where], kind="stable")
+            txs, lanes = tx[where][order], lane[where][order]
+            other = np.flatnonzero(lanes != lanes[0])
+            second[lid] = int(txs[other[0]]) if len(other) else end
+        for lid, entries in shared.items():
+            before = entries[0][3]
+            low = before + sum(e[5] - before for e in entries)
+            high = before + sum(e[6] - before for e in entries)
+            if low < 0 or high > (1 << 256) - 1:
+                first_bad = second[lid] if first_bad is None else min(first_bad, second[lid])
+        for k in done:
+            for t, lid in P.arr(done[k].arith, P.I64).reshape(-1, 2).tolist():
+                if lid in shared and t >= second[lid]:
+                    first_bad = t if first_bad is None else min(first_bad, t)
+        self.shared = shared
+        if first_bad is not None and first_bad < end:
+            return max(begin, int(first_bad))
+        return None
+
+    # ---------------------------------------------------------------- merging a window
+    def apply(self, done: dict) -> None:
+        """A checked window's lanes into the parent's state and receipts (with what the written
+        locations held before, to take them back if a worker fails later: ``undo``)."""
+        storage = self.chain.ctx.storage
+        undo = self.undo_log
+        for k in sorted(done):
+            d = done[k]
+            for (address, index), values in marshal.loads(d.writes).items():
+                var = storage[address][index]
+                undo.append((var, dict(zip(values, map(var.get, values)))))  # None: not in memory before
+                var.update(values)
+            idx, blob, ends, digests = d.receipts
+            self.digest_parts.append((P.arr(idx, P.I64), digests))
+            self.encoding_parts.append((P.arr(idx, P.I64), blob, P.arr(ends, P.I64)))
+            self.failures += [(i, int(self.run.lines[i]), s, r, at) for i, s, r, at in d.failures]
+            ok, bad, cost = d.counts
+            self.ok += ok
+            self.reverted += bad
+            self.cost += cost
+        tx, loc, mode, lane = self.window_log
+        writes = mode != R
+        self.writers.append((loc[writes], tx[writes], lane[writes]))
+        fix: dict = {}
+        for lid, entries in self.shared.items():
+            address, index, key, before = entries[0][:4]
+            final = before + sum(e[4] - before for e in entries)
+            var = storage[address][index]
+            undo.append((var, {key: var.get(key)}))
+            var[key] = final
+            fix.setdefault((address, index), {})[key] = final
+        self.fixups_blob = marshal.dumps(fix) if fix else b""
+
+    def undo(self) -> None:
+        """Take back every write the lanes' windows made to the parent's state."""
+        for var, olds in reversed(self.undo_log):
+            for key, old in olds.items():
+                if old is None:
+                    var.pop(key, None)  # read again when needed: from the file, or as zero
+                else:
+                    dict.__setitem__(var, key, old)
+        self.undo_log.clear()
+
+    def owners(self, w: int) -> list[np.ndarray]:
+        """Per lane, the locations it was the first in the block to change: it reports their move."""
+        if not self.writers:
+            return [np.zeros(0, np.int64) for _ in range(w)]
+        loc = np.concatenate([x[0] for x in self.writers])
+        tx = np.concatenate([x[1] for x in self.writers])
+        lane = np.concatenate([x[2] for x in self.writers])
+        order = np.lexsort((tx, loc))
+        loc, lane = loc[order], lane[order]
+        first = np.ones(len(loc), bool)
+        first[1:] = loc[1:] != loc[:-1]
+        loc, lane = loc[first], lane[first]
+        return [loc[lane == k] for k in range(w)]
+
+    def finished(self, m: P.Finished) -> None:
+        self.root += m.root
+        if self.upserts is not None:
+            self._rows(marshal.loads(m.upserts), marshal.loads(m.deletes))
+
+    def _rows(self, ups: dict, dels: dict) -> None:
+        self.upserts.update(ups)
+        for key in self.upserts.keys() & dels.keys():
+            del self.upserts[key]
+        self.deletes.update(dels)
+        for key in self.deletes.keys() & ups.keys():
+            del self.deletes[key]
+
+    # ---------------------------------------------------------------- the rest, sequentially
+    def sequential_from(self, first: int) -> None:
+        """Run the block from ``first`` in the parent, on its state (merged up to there)."""
+        run = self.run
+        block = run.block_from_calls()
+        rest = Block(block.world, block.fns[first:], block.calls[first:], block.functions[first:],
+                     {i - first: tx for i, tx in block.invalid.items() if i >= first}, block.lines[first:], first)
+        from . import sequential
+
+        ctx = self.chain.ctx
+        ctx.journal.clear()
+        ctx.events.clear()
+        outcomes = sequential.execute(ctx, rest)
+        # The invalid transactions' receipts from ``first`` on are made again here.
+        self.failures = [f for f in self.failures if f[0] < first]
+        self.digest_parts = [(i[i < first], _select(d, i < first)) for i, d in self.digest_parts]
+        self.encoding_parts = [_select_encodings(i, b, e, i < first) for i, b, e in self.encoding_parts]
+        self._receipts(np.arange(first, run.n, dtype=np.int64), outcomes)
+        for k, o in enumerate(outcomes):
+            if o[0] == OK:
+                self.ok += 1
+            elif o[0] == REVERTED:
+                self.reverted += 1
+            if o[0] != OK:
+                self.failures.append((first + k, int(run.lines[first + k]), o[0], o[1], o[5]))
+            self.cost += o[4]
+        changes = StateHash(self.chain.world).changes(ctx.storage, ctx.journal)
+        self.root += StateHash(self.chain.world, 0).moved(ctx.storage, changes)
+        if self.upserts is not None:
+            codecs = self.chain.store.codecs
+            ups, dels = {}, {}
+            for var, key, _old, new in changes:
+                codec = codecs[id(var)]
+                row_key = (codec.var, codec.key(key))
+                if new:
+                    ups[row_key] = (row_key[0], row_key[1], value_bytes(new))
+                else:
+                    dels[row_key] = row_key
+            self._rows(ups, dels)
+        ctx.journal.clear()
+        ctx.events.clear()
+
+    # ---------------------------------------------------------------- the result
+    def executed(self) -> Executed:
+        n = self.n
+        idx = np.concatenate([i for i, _ in self.digest_parts]) if self.digest_parts else np.zeros(0, np.int64)
+        digests = np.frombuffer(b"".join(d for _, d in self.digest_parts), np.uint8).reshape(-1, 32)
+        order = np.argsort(idx, kind="stable")
+        assert len(idx) == n and (idx[order] == np.arange(n)).all(), "every transaction has one receipt"
+        packed = encoding.pack_parts(self.encoding_parts)
+        invalid = sum(1 for f in self.failures if f[2] == INVALID)
+        accumulator = (self.chain.hash.accumulator + self.root) % MOD
+        return Executed(packed, digests[order].tobytes(),
+                        {"ok": self.ok, "reverted": self.reverted, "invalid": invalid}, self.cost,
+                        sorted(self.failures), accumulator, upserts=self.upserts, deletes=self.deletes)
+
+
+# -------------------------------------------------------------------- arrays
+
+_ROW_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64), ("mode", P.I8), ("wild", bool))
+_SRC_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64))
+
+
+def _rows(raw: tuple) -> dict[str, np.ndarray]:
+    return {name: P.arr(b, dtype) for (name, dtype), b in zip(_ROW_FIELDS, raw)}
+
+
+def _sources(raw: tuple) -> dict[str, np.ndarray]:
+    return {name: P.arr(b, dtype) for (name, dtype), b in zip(_SRC_FIELDS, raw)}
+
+
+def _offset(columns: dict[str, np.ndarray], by) -> dict[str, np.ndarray]:
+    """A stripe's arrays with its transactions numbered in the block."""
+    columns = dict(columns)
+    columns["tx"] = columns["tx"] + np.int64(by)
+    return columns
+
+
+def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """Components dealt to ``w`` lanes, window by window, largest first in a snake order (0, 1, ...,
+    w-1, w-1, ..., 0: the lanes even out); returns each transaction's lane and each window's loads."""
+    comp_cost = np.bincount(label, weights=costs, minlength=count)
+    comp_window = np.zeros(count, np.int64)
+    comp_window[label] = window
+    order = np.lexsort((-comp_cost, comp_window))
+    sorted_window = comp_window[order]
+    starts = np.searchsorted(sorted_window, sorted_window, side="left")
+    rank = np.arange(count) - starts
+    turn = rank % (2 * w)
+    lane_sorted = np.where(turn < w, turn, 2 * w - 1 - turn)
+    comp_lane = np.empty(count, np.int64)
+    comp_lane[order] = lane_sorted
+    lanes = comp_lane[label]
+    windows = int(window.max()) + 1 if len(window) else 0
+    loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
+    return lanes, loads
+
+
+def _first_conflict(tx: np.ndarray, loc: np.ndarray, mode: np.ndarray, lane: np.ndarray) -> int | None:
+    """The first transaction that read or wrote a location another lane wrote (or added to) earlier
+    in block order in the same window; adds on both sides do not conflict."""
+    if not len(tx):
+        return None
+    # One entry per (transaction, location): a read and an add by one transaction are a write.
+    order = np.lexsort((tx, loc))
+    tx, loc, mode, lane = tx[order], loc[order], mode[order], lane[order]
+    key_change = np.ones(len(tx), bool)
+    key_change[1:] = (tx[1:] != tx[:-1]) | (loc[1:] != loc[:-1])
+    group = np.cumsum(key_change) - 1
+    has = np.zeros((int(group[-1]) + 1, 3), bool)
+    has[group, mode] = True
+    tx, loc, lane = tx[key_change], loc[key_change], lane[key_change]
+    m = np.where(has[:, W] | (has[:, R] & has[:, A]), W, np.where(has[:, A], A, R))
+    # Per location, the earliest write and the earliest write-or-add in two different lanes.
+    bad = None
+    for writer_modes, victim_modes in (((W,), (R, W, A)), ((A,), (R, W))):
+        is_writer = np.isin(m, writer_modes)
+        if not is_writer.any():
+            continue
+        wl, wt, wn = loc[is_writer], tx[is_writer], lane[is_writer]
+        first1 = _first_per(wl, wt, wn)
+        cand = np.isin(m, victim_modes)
+        vl, vt, vn = loc[cand], tx[cand], lane[cand]
+        pos = np.searchsorted(first1["loc"], vl)
+        ok = pos < len(first1["loc"])
+        ok[ok] = first1["loc"][pos[ok]] == vl[ok]
+        p = pos[ok]
+        t1, n1, t2 = first1["t1"][p], first1["n1"][p], first1["t2"][p]
+        earlier = np.where(vn[ok] != n1, t1, t2)
+        hit = earlier < vt[ok]
+        if hit.any():
+            got = int(vt[ok][hit].min())
+            bad = got if bad is None else min(bad, got)
+    return bad
+
+
+def _first_per(loc: np.ndarray, tx: np.ndarray, lane: np.ndarray) -> dict[str, np.ndarray]:
+    """Per location: its earliest transaction ``t1`` and that one's lane ``n1``, and the earliest in
+    another lane ``t2`` (a huge number when there is none)."""
+    order = np.lexsort((tx, loc))
+    loc, tx, lane = loc[order], tx[order], lane[order]
+    start = np.ones(len(loc), bool)
+    start[1:] = loc[1:] != loc[:-1]
+    first_idx = np.flatnonzero(start)
+    ulocs = loc[first_idx]
+    t1, n1 = tx[first_idx], lane[first_idx]
+    group = np.cumsum(start) - 1
+    other = lane != n1[group]
+    big = np.iinfo(np.int64).max
+    t2 = np.full(len(ulocs), big, np.int64)
+    np.minimum.at(t2, group[other], tx[other])
+    return {"loc": ulocs, "t1": t1, "n1": n1, "t2": t2}
+
+
+def _select(digests: bytes, keep: np.ndarray) -> bytes:
+    return np.frombuffer(digests, np.uint8).reshape(-1, 32)[keep].tobytes()
+
+
+def _select_encodings(idx: np.ndarray, blob: bytes, ends: np.ndarray, keep: np.ndarray):
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    buf = np.frombuffer(blob, np.uint8)
+    parts = [buf[s:e] for s, e, k in zip(starts.tolist(), ends.tolist(), keep.tolist()) if k]
+    lengths = np.array([len(p) for p in parts], np.int64)
+    return idx[keep], b"".join(p.tobytes() for p in parts), np.cumsum(lengths).astype(np.int64)
 
 
 def executor_for(chain, workers: int):
@@ -487,6 +818,9 @@ def executor_for(chain, workers: int):
     if executor is None or executor.workers != workers:
         if executor is not None:
             executor.close()
-        executor = ParallelExecutor(chain.world, lambda: chain.compiled_summaries, workers)
+        executor = ParallelExecutor(chain, workers)
         chain._parallel = executor
-    return executor.execute
+    return executor.run
+
+
+__all__ = ["ParallelExecutor", "executor_for", "lane_timeout", "Fault", "DIE", "HANG"]

@@ -2,7 +2,8 @@
 
 Tables (schema version 2):
 
-- ``meta(key, value)``: the world's fingerprint, the genesis state root;
+- ``meta(key, value)``: the world's fingerprint and the identity it hashes
+  (:mod:`compiler.runtime.world_identity`), the genesis state root;
 - ``variables(id, instance, name)``: a number for each storage variable of each
   deployed instance, in deployment and declaration order;
 - ``storage(var, key, value)``: one row per non-zero location.  ``key`` is the
@@ -33,8 +34,10 @@ file for a command that only reads).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import urllib.parse
 from itertools import repeat
 from typing import Any, Iterable, Iterator
 
@@ -42,6 +45,7 @@ from ..semantics.types import zero_value
 from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, state_error,
                         transaction)
 from .encoding import pack
+from . import world_identity
 from .variables import LazyVar
 from .world import World
 
@@ -119,16 +123,35 @@ class StateStore:
             if writable and not self.new:
                 check_writable(self.db, self.path)
             if writable:
-                self.db.execute("PRAGMA journal_mode = WAL")
-                self.db.execute("PRAGMA synchronous = NORMAL")
-                # A block's commit appends to the log; folding it into the file (a checkpoint, with
-                # its sync) waits until the file closes, or the log passes 64 MiB over many blocks.
-                self.db.execute("PRAGMA wal_autocheckpoint = 16384")
+                self._settings()
         except BaseException:
             self.db.close()
             raise
         self.by_var: list[Codec] = []
         self.codecs: dict[int, Codec] = {}    # id(a variable's dict in memory) -> its codec
+        self._pid = os.getpid()
+        self._child: tuple[int, sqlite3.Connection] | None = None
+
+    def _settings(self) -> None:
+        self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        # A block's commit appends to the log; folding it into the file (a checkpoint, with its
+        # sync) waits until the file closes, or the log passes 64 MiB over many blocks.
+        self.db.execute("PRAGMA wal_autocheckpoint = 16384")
+
+    @contextlib.contextmanager
+    def detached(self):
+        """The file closed while processes are forked, and opened again after: SQLite keeps, per
+        process, what it knows of the files it has open, and a child forked while the parent has
+        this one open would open it in its own turn on the parent's stale knowledge (its locks)."""
+        self.db.close()
+        self._child = None
+        try:
+            yield
+        finally:
+            self.db = connect(self.path, create=False)
+            if self.writable:
+                self._settings()
 
     def close(self) -> None:
         if self.writable and not self.new:
@@ -173,10 +196,8 @@ class StateStore:
         return row[0] if row else None
 
     def check_world(self, world: World) -> None:
-        if self.meta("world") != world.fingerprint():
-            raise state_error(
-                f"state file {self.path} was created from another world (or its contracts have changed); "
-                "use a new --state file")
+        """Refuse a world other than the file's, saying what changed (:mod:`.world_identity`)."""
+        world_identity.check(self.path, self.meta("world"), self.meta("world_identity"), world)
 
     # ------------------------------------------------------------ the state in memory
     def bind(self, world: World, storage: dict[int, list[dict]] | None = None) -> dict[int, list[dict]]:
@@ -191,19 +212,31 @@ class StateStore:
         return storage
 
     def _loader(self, codec: Codec):
-        db, var = self.db, codec.var
+        reader, var = self.reader, codec.var
 
         def load(key: Any) -> Any:
-            row = db.execute("SELECT value FROM storage WHERE var = ? AND key = ?", (var, codec.key(key))).fetchone()
+            row = reader().execute("SELECT value FROM storage WHERE var = ? AND key = ?",
+                                   (var, codec.key(key))).fetchone()
             return codec.value_of(row[0]) if row else codec.zero
 
         return load
+
+    def reader(self) -> sqlite3.Connection:
+        """The connection to read with in this process: a worker forked from the process that opened
+        the file reads through a connection of its own (one must not cross a fork), read-only: what it
+        reads is the state before the block, which the parent commits only when the block is over."""
+        if self._pid == os.getpid():
+            return self.db
+        if self._child is None or self._child[0] != os.getpid():
+            uri = f"file:{urllib.parse.quote(os.path.abspath(self.path))}?mode=rw"  # (WAL: readers write its index)
+            self._child = (os.getpid(), sqlite3.connect(uri, uri=True, check_same_thread=False))
+        return self._child[1]
 
     def prefetch(self, storage: dict[int, list[dict]], wanted: dict[tuple[int, int], set]) -> int:
         """Load in bulk what is not in memory yet of the locations ``wanted`` names: for each
         variable (address, index), a set of keys; how many were read.  (Reads only: a file opened
         for reading is enough.)"""
-        db = self.db
+        db = self.reader()
         loaded = 0
         for (address, index), keys in wanted.items():
             var = storage[address][index]
@@ -228,6 +261,7 @@ class StateStore:
     def write_genesis(self, world: World, storage: dict[int, list[dict]], accumulator: int, root: str) -> None:
         """Make a new file a state file holding ``world``'s genesis (``storage``, wholly in memory)."""
         self.bind(world, storage)
+        identity = world.identity()
         db = self.db
         with transaction(db, self.path):
             if not check_identity(db, self.path, SCHEMA_VERSION):
@@ -243,32 +277,37 @@ class StateStore:
                     for k, v in storage[c.address][c.index].items() if v]
             db.executemany("INSERT INTO storage VALUES (?, ?, ?)", rows)
             db.executemany("INSERT INTO meta VALUES (?, ?)",
-                           [("world", world.fingerprint()), ("genesis_state_root", root)])
+                           [("world", world_identity.fingerprint(identity)),
+                            ("world_identity", world_identity.encode(identity)), ("genesis_state_root", root)])
             db.execute("INSERT INTO blocks VALUES (0, '0', 0, 0, ?, '', ?)", (root, accumulator.to_bytes(64, "big")))
             db.execute("INSERT INTO receipts VALUES (0, ?)", (pack([]),))
         self.new = False
 
-    def commit_block(self, changes: list[tuple], number: int, timestamp: int, transactions: int, cost: int,
+    def commit_block(self, changes: list[tuple] | None, number: int, timestamp: int, transactions: int, cost: int,
                      state_root: str, receipts_root: str, accumulator: int, receipts: bytes,
-                     parent: int) -> None:
-        """Commit a block: the locations it changed (``(dict, key, before, after)``), its row and its
-        receipts; refused if another process committed a block since ``parent``."""
-        upserts, deletes = [], []
-        codecs = self.codecs
-        for var, key, _old, new in changes:
-            codec = codecs[id(var)]
-            if new:
-                upserts.append((codec.var, codec.key(key), value_bytes(new)))
-            else:
-                deletes.append((codec.var, codec.key(key)))
+                     parent: int, upserts: dict | None = None, deletes: dict | None = None) -> None:
+        """Commit a block: the locations it changed (``changes``: ``(dict, key, before, after)``, from a
+        journal; or rows made by the parallel executor's lanes: ``upserts`` {(var, key): (var, key,
+        value)} and ``deletes`` {(var, key): (var, key)}), its row and its receipts; refused if another
+        process committed a block since ``parent``."""
+        if changes is not None:
+            upserts, deletes = {}, {}
+            codecs = self.codecs
+            for var, key, _old, new in changes:
+                codec = codecs[id(var)]
+                row_key = (codec.var, codec.key(key))
+                if new:
+                    upserts[row_key] = (row_key[0], row_key[1], value_bytes(new))
+                else:
+                    deletes[row_key] = row_key
         db = self.db
         with transaction(db, self.path):
             last = db.execute("SELECT max(number) FROM blocks").fetchone()[0]
             if last != parent:
                 raise state_error(f"state file {self.path} changed while block {number} ran (its last block "
                                   f"is now {last}, not {parent}); nothing was written")
-            db.executemany("INSERT OR REPLACE INTO storage VALUES (?, ?, ?)", upserts)
-            db.executemany("DELETE FROM storage WHERE var = ? AND key = ?", deletes)
+            db.executemany("INSERT OR REPLACE INTO storage VALUES (?, ?, ?)", (upserts or {}).values())
+            db.executemany("DELETE FROM storage WHERE var = ? AND key = ?", (deletes or {}).values())
             db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (number, str(timestamp), transactions, cost, state_root, receipts_root,
                         accumulator.to_bytes(64, "big")))

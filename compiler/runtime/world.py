@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from typing import Iterable
 from pathlib import Path
 from ..analysis.cost import DEFAULT_COST_LIMIT
 from ..codegen.compiled import CompiledProgram
@@ -83,18 +83,18 @@ class World:
         inst = self.by_address[address]
         return inst.program.layouts[inst.contract.name]
 
+    def identity(self) -> dict:
+        """What of this world decides its chain, for --state files: not its comments, layout or
+        order of accounts (:mod:`compiler.runtime.world_identity`)."""
+        from .world_identity import describe
+
+        return describe(self)
+
     def fingerprint(self) -> str:
-        """Identifies the world file and the sources it deploys (for --state files)."""
-        h = hashlib.sha256(self.text.encode())
-        # Source paths relative to the world file, so that the same world named
-        # from another directory (or by an absolute path) has the same fingerprint.
-        base = os.path.dirname(os.path.abspath(self.path))
-        for inst in self.instances.values():
-            sources = {os.path.relpath(os.path.abspath(name), base).replace(os.sep, "/"): text
-                       for name, text in inst.data.sources.items()}
-            for name in sorted(sources):
-                h.update(name.encode() + b"\0" + sources[name].encode())
-        return h.hexdigest()
+        """The hash of :meth:`identity`: a state file belongs to the worlds that share it."""
+        from .world_identity import fingerprint
+
+        return fingerprint(self.identity())
 
     def new_storage(self) -> dict[int, list[dict]]:
         """An empty state wholly in memory: each variable a :class:`Var` that reads zero where unset."""
@@ -103,6 +103,44 @@ class World:
             layout = inst.program.layouts[inst.contract.name]
             out[inst.address] = [Var(T.zero_value(layout.value_type[name])) for name in layout.index]
         return out
+
+    # ---- a world made in code (compiler.testing), one deployment at a time
+    def add_account(self, name: str) -> int:
+        """Name an account: its address is the one a world derives from the name (SPEC §3)."""
+        if not is_name(name):
+            raise LaneError(f"{quoted(name)} is not a name ({_NAME_RULE})", code="account")
+        if name in self.instances:
+            raise LaneError(f"'{name}' is a deployed contract, not an account", code="account")
+        address = self.accounts.get(name)
+        if address is None:
+            address = self.accounts[name] = derive_address(name)
+            self._names = None  # name_of's table is made again, with this one
+        return address
+
+    def add_instance(self, name: str, data: CompilerData, contract: ContractInfo) -> Instance:
+        """Register a deployment of ``contract`` (of the checked program ``data``) as ``name``, at the
+        address derived from the name as a world file's deployments are; its storage and its init
+        are the caller's.  The name must be new: one already standing for an address (an account,
+        an instance, a name a call has used) keeps meaning what it meant."""
+        if not is_name(name):
+            raise LaneError(f"{quoted(name)} is not a name ({_NAME_RULE})", code="deploy")
+        if name in self.instances or name in self.accounts or name in self._addresses:
+            raise LaneError(f"the name '{name}' is already used", code="deploy")
+        for other in self.instances.values():
+            if other.contract.name == contract.name and \
+                    os.path.realpath(other.contract.file) != os.path.realpath(contract.file):
+                raise LaneError(f"two different contracts are named '{contract.name}' "
+                                f"({other.contract.file} and {contract.file})", code="deploy")
+        inst = Instance(name, derive_address(name, "contract"), contract, data.compiled, data)
+        self.instances[name] = inst
+        self.by_address[inst.address] = inst
+        return inst
+
+    def remove_instance(self, name: str) -> None:
+        """Forget a deployment made by :meth:`add_instance` (a snapshot restored from before it)."""
+        inst = self.instances.pop(name)
+        del self.by_address[inst.address]
+        self._addresses.pop(name, None)
 
 
 def _line_of(text: str, pattern: str, start_line: int = 1) -> int | None:
@@ -234,7 +272,7 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
         raise errors.at("deployments are written [[deploy]]", _line_of(text, r"deploy"))
     cache = cache or SourceCache()
     programs = {} if programs is None else programs
-    declared_in: dict[str, str] = {}  # contract type -> the file that declares it
+    names = _ContractNames()
     # Deployments written inline (deploy = [{...}]) have no header: their errors name that line.
     inline = _line_of(text, r"^\s*deploy\s*=") if len(lines.deploys) < len(deploys) else None
     base = Path(path).parent
@@ -267,10 +305,9 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
             known = ", ".join(sorted(checked.contracts)) or "none"
             raise errors.at(f"{where} ('{name}'): no contract {quoted(entry['contract'])} in {source} "
                             f"(it has: {known})", line)
-        first = declared_in.setdefault(contract.name, os.path.realpath(contract.file))
-        if first != os.path.realpath(contract.file):
-            raise errors.at(f"{where} ('{name}'): two different contracts are named '{contract.name}' "
-                            f"({first} and {contract.file})", line)
+        clash = names.clash(name, contract, checked.contracts.values(), source)
+        if clash is not None:
+            raise errors.at(f"{where} ('{name}'): {clash}", line)
         args = entry.get("args", [])
         if not isinstance(args, list):
             raise errors.at(f"{where} ('{name}'): args must be a list", line)
@@ -283,6 +320,48 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
         world.by_address[address] = inst
         world.deployments.append({"name": name, "sender": sender, "args": args, "line": line})
     return world
+
+
+class _ContractNames:
+    """One contract per name in a world.  The runtime tells contracts apart by name: a call through
+    a reference of type ``Vault`` runs the caller's program's ``Vault`` code on whatever instance of
+    a contract named ``Vault`` lives at the address.  So a program that imports a ``Vault`` other
+    than the deployed one would run its own code on that instance's storage (and the analysis,
+    which keys locations by contract name, would not see it): such a world is refused."""
+
+    def __init__(self) -> None:
+        self.deployed: dict[str, tuple[str, str, str]] = {}  # name -> (real path, file, instance)
+        self.used: dict[str, tuple[str, str, str]] = {}      # name -> (real path, file, instance whose program uses it)
+        self.real: dict[str, str] = {}  # file -> its real path (worlds deploy one source many times)
+
+    def _real(self, file: str) -> str:
+        got = self.real.get(file)
+        if got is None:
+            got = self.real[file] = os.path.realpath(file)
+        return got
+
+    def clash(self, instance: str, contract, program: Iterable, source: str) -> str | None:
+        """Why deploying ``contract`` as ``instance``, from a program that uses ``program``'s
+        contracts, would give one name to two contracts; None when it would not (then it is noted)."""
+        real = self._real(contract.file)
+        got = self.deployed.get(contract.name)
+        if got is not None and got[0] != real:
+            return f"two different contracts are named '{contract.name}' ({got[1]} and {contract.file})"
+        got = self.used.get(contract.name)
+        if got is not None and got[0] != real:
+            return (f"two different contracts are named '{contract.name}': this is the one of {contract.file}, "
+                    f"and '{got[2]}' uses the one of {got[1]} (its calls to this {contract.name} would run that "
+                    f"one's code on this one's storage)")
+        for used in program:
+            got = self.deployed.get(used.name)
+            if got is not None and got[0] != self._real(used.file):
+                return (f"two different contracts are named '{used.name}': '{got[2]}' is the one of {got[1]}, and "
+                        f"{source} uses the one of {used.file} (its calls to '{got[2]}' would run that one's code "
+                        f"on the storage of '{got[2]}')")
+        self.deployed.setdefault(contract.name, (real, contract.file, instance))
+        for used in program:
+            self.used.setdefault(used.name, (self._real(used.file), used.file, instance))
+        return None
 
 
 # What account and instance names may be: what a block can write where an address is expected.

@@ -73,11 +73,17 @@ class Components:
     pure_tx: np.ndarray
 
 
-def components(table: AccessTable, n: int) -> Components:
-    """The components of ``n`` transactions whose accesses are ``table``."""
+def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> Components:
+    """The components of ``n`` transactions whose accesses are ``table``; with ``window`` (each
+    transaction's window number), of each window apart: a location joins only the transactions of
+    one window (the windows run one after the other)."""
     exact = ~table.wild
     tx, mode = table.tx[exact], table.mode[exact]
-    locs, inv = np.unique(table.loc[exact], return_inverse=True)
+    loc = table.loc[exact]
+    if window is not None:  # one id per (location, window): a mix of both (a collision only joins more)
+        loc = _mix(loc, window[tx])
+    locs, inv = np.unique(loc, return_inverse=True)
+    inv = inv.reshape(-1)
     m = len(locs)
     read, write, add = (np.zeros(m, bool) for _ in range(3))
     read[inv[mode == R]] = True
@@ -90,7 +96,7 @@ def components(table: AccessTable, n: int) -> Components:
 
     nodes = n + m
     if table.wild.any():
-        wrows, wcols, groups = _wildcard_edges(table, exact, inv, write | add, nodes)
+        wrows, wcols, groups = _wildcard_edges(table, exact, inv, write | add, nodes, window)
         rows += wrows
         cols += wcols
         nodes += groups
@@ -106,7 +112,7 @@ def components(table: AccessTable, n: int) -> Components:
 
 
 def _wildcard_edges(table: AccessTable, exact: np.ndarray, inv: np.ndarray, written_or_added: np.ndarray,
-                    first_node: int) -> tuple[list, list, int]:
+                    first_node: int, window: np.ndarray | None) -> tuple[list, list, int]:
     """Edges to one node per wildcard scope: a variable of one instance, or of every instance when
     some wildcard on it does not know its instance."""
     wild = table.wild
@@ -114,7 +120,11 @@ def _wildcard_edges(table: AccessTable, exact: np.ndarray, inv: np.ndarray, writ
     every_vars = np.unique(var[wild & (inst == EVERY)])
     # A row's scope: (variable, instance), or (variable, EVERY) for a variable with such a wildcard.
     scope_inst = np.where(np.isin(var, every_vars), EVERY, inst)
-    scope = var * (int(inst.max(initial=0)) + 2) + (scope_inst + 1)
+    key = _mix(scope_inst, var)
+    if window is not None:
+        key = _mix(key, window[table.tx])
+    _, scope = np.unique(key, return_inverse=True)
+    scope = scope.reshape(-1)
     wild_scopes = np.unique(scope[wild])
     in_scope = np.isin(scope, wild_scopes)
     g = np.searchsorted(wild_scopes, scope[in_scope])   # the scope's number, for rows in a wild scope
@@ -134,3 +144,13 @@ def _wildcard_edges(table: AccessTable, exact: np.ndarray, inv: np.ndarray, writ
     active = writes | others
     member = active[g] & (is_wild | writes[g] | key_wa)
     return [table.tx[rows_in[member]]], [first_node + g[member]], k
+
+
+def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """One 64-bit id for a pair of ids (an odd multiplier and a rotation: a collision is as unlikely as
+    one of the locations' own hashes, and only ever joins transactions that need not be)."""
+    a = a.astype(np.uint64)
+    b = b.astype(np.uint64)
+    with np.errstate(over="ignore"):
+        mixed = (a * np.uint64(0x9E3779B97F4A7C15)) ^ ((b << np.uint64(29)) | (b >> np.uint64(35))) ^ b
+    return mixed.view(np.int64)

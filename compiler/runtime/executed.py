@@ -1,0 +1,36 @@
+"""What an executor delivers for a block: receipts as bytes, the state root's move, what to commit.
+
+The sequential executor has every outcome in hand and a journal of every
+write; the parallel executor's parent has neither, only what its lanes sent
+(receipts encoded and hashed, the accumulator's move, rows for a state file).
+:class:`Executed` holds either, and :mod:`compiler.runtime.chain` builds the
+block's result and its commit from it the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import encoding
+
+
+@dataclass
+class Executed:
+    packed: bytes                        # the receipts, block order (encoding.pack)
+    digests: bytes                       # each receipt's digest, block order
+    counts: dict[str, int]               # ok, reverted, invalid
+    cost: int
+    failures: list[tuple]                # (index, line, status, reason, at) of each failed transaction
+    accumulator: int                     # the state root's accumulator after the block
+    outcomes: list | None = None         # per transaction, when the executor had them
+    changes: list | None = None          # (dict, key, before, after): the commit, from a journal ...
+    upserts: dict | None = None          # ... or {(var, key): row} and {(var, key): (var, key)} from lanes
+    deletes: dict | None = None
+    detail: dict = field(default_factory=dict)
+
+    def all_outcomes(self) -> list[tuple]:
+        """Every transaction's outcome ``(status, reason, return, events, cost)`` (decoded from the
+        receipts when the executor did not keep them)."""
+        if self.outcomes is None:
+            self.outcomes = encoding.unpack(self.packed)
+        return self.outcomes

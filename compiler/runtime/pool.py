@@ -1,0 +1,223 @@
+"""Worker processes: forked, fed bytes through pipes, and dying with their parent.
+
+A worker runs ``handler.handle(message) -> reply`` for each message it reads
+(bytes in, bytes out: :mod:`compiler.runtime.protocol` says what they hold), with
+a handler made in the child right after the fork from what the parent had
+loaded (the world, the state), so nothing of it is ever shipped.
+
+A worker never outlives its parent: right after the fork it closes every
+descriptor it inherited but its own two pipe ends (so it sees the end of file
+when the parent goes), asks the kernel to kill it when the parent dies (Linux's
+``PR_SET_PDEATHSIG``), and checks, whenever it waits a second without a
+message, that its parent is still the one that forked it.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import fcntl
+import functools
+import gc
+import os
+import select
+import signal
+import struct
+import sys
+import time
+from typing import Any, Callable, Iterable
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+PR_SET_PDEATHSIG = 1
+PARENT_CHECK_S = 1.0        # how often an idle worker checks that its parent is alive
+STALLED = ("T", "t", "Z", "X")  # stopped, traced, zombie, gone: a worker that will never answer
+
+# Fault injection for the tests: a message that is one of these makes the worker misbehave.
+DIE, HANG = b"die", b"hang"
+
+
+def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int) -> None:
+    _close_inherited((tasks.fileno(), replies.fileno()))
+    if not _die_with_parent(parent):
+        return
+    # Forked from a parent holding the world and the state: left on, the collector would walk all of
+    # it again and again.  Nothing a worker makes has reference cycles.
+    gc.freeze()
+    gc.disable()
+    handler = make_handler()
+    while True:
+        try:
+            if not tasks.poll(PARENT_CHECK_S):
+                if os.getppid() != parent:
+                    return
+                continue
+            message = tasks.recv_bytes()
+        except (EOFError, OSError, KeyboardInterrupt):
+            return
+        if message == DIE:
+            os._exit(1)
+        if message == HANG:
+            while os.getppid() == parent:
+                time.sleep(PARENT_CHECK_S)
+            return
+        reply = handler.handle(message)
+        if reply is None:
+            continue
+        try:
+            replies.send_bytes(reply)
+        except OSError:  # the parent is gone (a broken pipe): nobody is left to answer
+            return
+
+
+def _close_inherited(keep: tuple[int, ...]) -> None:
+    """Close every descriptor the fork copied but the standard streams and ``keep``: above all the
+    parent's ends of this worker's pipes and of every worker forked before it.  A worker holding the
+    write end of its own task pipe would never see it close when the parent dies."""
+    wanted = {0, 1, 2, *keep}
+    fds: Iterable[int]
+    try:
+        fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:  # no /proc: every descriptor number the system allows
+        fds = range(3, os.sysconf("SC_OPEN_MAX"))
+    for fd in fds:
+        if fd not in wanted:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the directory listing's own descriptor, already closed
+
+
+@functools.cache
+def _prctl():
+    """libc's prctl, on Linux (loaded in the parent, once, so that forked workers find it loaded)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+def _die_with_parent(parent: int) -> bool:
+    """Have the kernel kill this worker when its parent dies (Linux); False if it already has."""
+    prctl = _prctl()
+    if prctl is not None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    # The parent may have died before the line above: then this process has been adopted.
+    return os.getppid() == parent
+
+
+class Worker:
+    """A worker process and two pipes: messages to it, replies from it.
+
+    The parent writes without ever blocking: what the pipe cannot take now waits in ``pending``
+    and is written whenever the parent passes by, so the parent never waits for a busy worker
+    and the two can never wait for each other.
+    """
+
+    PIPE_BYTES = 1 << 20
+
+    def __init__(self, ctx_mp, make_handler: Callable[[], Any]) -> None:
+        task_r, self.tasks = ctx_mp.Pipe(duplex=False)
+        self.replies, reply_w = ctx_mp.Pipe(duplex=False)
+        for conn in (self.tasks, self.replies):
+            try:
+                fcntl.fcntl(conn.fileno(), F_SETPIPE_SZ, self.PIPE_BYTES)
+            except OSError:
+                pass  # the system's limit: smaller pipes only mean more passes
+        _prctl()
+        self.process = ctx_mp.Process(target=_worker_main, daemon=True,
+                                      args=(task_r, reply_w, make_handler, os.getpid()))
+        self.process.start()
+        task_r.close()
+        reply_w.close()
+        self.fd = self.tasks.fileno()
+        os.set_blocking(self.fd, False)
+        self.pending: collections.deque = collections.deque()
+
+    def send(self, message: bytes) -> None:
+        self.pending.append(memoryview(struct.pack("!i", len(message)) + message))
+        self.flush()
+
+    def flush(self) -> bool:
+        """Write what the pipe takes now; True when nothing is left to write."""
+        pending = self.pending
+        try:
+            while pending:
+                view = pending[0]
+                written = os.write(self.fd, view)
+                if written == len(view):
+                    pending.popleft()
+                else:
+                    pending[0] = view[written:]
+        except BlockingIOError:
+            return False
+        except OSError:
+            pending.clear()  # the worker is gone: the parent sees it when it waits for the reply
+        return True
+
+    def reply(self, timeout: float) -> bytes | None | bool:
+        """The next reply: None when none came within ``timeout`` seconds, False if the worker is gone."""
+        deadline = time.monotonic() + timeout
+        try:
+            while not self.flush():
+                # Both pipes full would be a deadlock: read while waiting to write.
+                ready, _, _ = select.select([self.replies], [self.fd], [], max(0.0, deadline - time.monotonic()))
+                if self.replies in ready:
+                    break
+                if not ready and time.monotonic() >= deadline:
+                    return None
+            if not self.replies.poll(max(0.0, deadline - time.monotonic())):
+                return None
+            return self.replies.recv_bytes()
+        except (EOFError, OSError):
+            return False
+
+    def stalled(self) -> bool:
+        """Whether the worker will not answer however long one waits: stopped (SIGSTOP, a
+        debugger) or dead.  Where there is no /proc, only a dead worker is seen."""
+        if not self.process.is_alive():
+            return True
+        return process_state(self.process.pid) in STALLED
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=5)
+        self.tasks.close()
+        self.replies.close()
+
+
+def process_state(pid: int) -> str | None:
+    """A process's state letter in /proc/PID/stat (R running, S sleeping, T stopped, Z zombie...);
+    "X" if it is gone, None where there is no /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except FileNotFoundError:
+        return "X" if os.path.isdir("/proc/self") else None
+    except OSError:
+        return None
+    # "pid (command) state ...": the command may hold spaces and parentheses, the state follows the last ")".
+    return chr(stat[stat.rindex(b")") + 2])
+
+
+def wait_any(workers: list[Worker], waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:
+    """Replies from any of the workers numbered in ``waiting``, as soon as one comes (or after
+    ``timeout``): [(k, reply)], a reply False for a worker that is gone or stalled."""
+    out: list[tuple[int, bytes | bool]] = []
+    for k in waiting:
+        workers[k].flush()
+    conns = {workers[k].replies: k for k in waiting}
+    try:
+        ready, _, _ = select.select(list(conns), [], [], timeout)
+    except (OSError, ValueError):
+        ready = []
+    for conn in ready:
+        k = conns[conn]
+        got = workers[k].reply(0)
+        if got is not None:
+            out.append((k, got))
+    if not out:
+        out = [(k, False) for k in waiting if workers[k].stalled()]
+    return out

@@ -1,0 +1,149 @@
+"""The messages between the parallel executor and its workers: bytes, with named layouts.
+
+Every message is the marshal encoding of a tuple ``(kind, field, ...)``: its
+layout is the :class:`typing.NamedTuple` of that kind below, and arrays travel
+as the raw bytes of a numpy array of the dtype the field's comment names.  A
+transport carries bytes and nothing else: processes' pipes here, Dask tasks
+(``--executor dask``) elsewhere.
+
+A block on lanes goes:
+
+1. ``Schedule`` to each worker with a stripe of the block (its bytes, or its
+   calls decoded already); ``Scheduled`` back: the stripe's calls, and its
+   instantiated accesses as arrays of location ids.  When an access's key was
+   read from a location an earlier transaction may write, ``Reschedule`` asks
+   again for those transactions with those locations unresolved.
+2. ``Lanes``: every stripe's calls, the lane of each transaction and the
+   windows; then, per window, ``Window`` (with the previous window's writes of
+   the other lanes, to apply first) and ``WindowDone`` back: what the lane
+   wrote, the accesses it really made, its receipts.
+3. ``Cut`` undoes a window's transactions from one on (a conflict was found);
+   ``Finish`` applies the last window's writes and ends the block; ``Finished``
+   back: the state root's move and the rows of a state file for the locations
+   the lane was the first to change (each changed location has one owner).
+"""
+
+from __future__ import annotations
+
+import marshal
+from typing import Any, NamedTuple
+
+import numpy as np
+
+I64, I32, I8 = np.int64, np.int32, np.int8
+
+
+def arr(data: bytes, dtype) -> np.ndarray:
+    return np.frombuffer(data, dtype=dtype)
+
+
+# -------------------------------------------------------------------- parent -> worker
+
+class Schedule(NamedTuple):
+    block: int                 # the block's serial number in this executor's life
+    number: int
+    timestamp: int
+    cost_limit: int
+    stripe: bytes              # whole lines of the block file, or b"" when ``calls`` is given
+    first_index: int           # the position the stripe's transactions are numbered from (0: the parent adds)
+    first_line: int
+    calls: bytes               # marshal: [(fn id or -1, call tuple)] decoded by the parent (tests, small blocks)
+
+
+class Reschedule(NamedTuple):
+    block: int
+    txs: bytes                 # int64: transactions to instantiate again (positions in the stripe) ...
+    locs: bytes                # int64: ... each with a location it must take as written earlier (unresolved)
+
+
+class Lanes(NamedTuple):
+    block: int
+    lane: int                  # this worker's lane number
+    lanes: bytes               # int8: the lane of each transaction of the block (-1: none: invalid)
+    windows: bytes             # int64: the first transaction of each window, and the block's length last
+    stripes: list              # marshal blobs of each stripe's calls, in block order (Scheduled.calls)
+    fnids: bytes               # int32: each transaction's function id (-1: invalid)
+
+
+class Window(NamedTuple):
+    block: int
+    window: int
+    sync: list                 # marshal blobs of the previous window's writes of the other lanes
+    fixups: bytes              # marshal: {(address, index): {key: value}} applied after ``sync`` (shared adds)
+
+
+class Cut(NamedTuple):
+    block: int
+    window: int
+    stop: int                  # undo this window's transactions from this block index on
+
+
+class Finish(NamedTuple):
+    block: int
+    sync: list
+    fixups: bytes
+    owned: bytes               # int64: the locations (log ids) this lane is the first in the block to change
+
+
+# -------------------------------------------------------------------- worker -> parent
+
+class Scheduled(NamedTuple):
+    block: int
+    first_index: int
+    n: int
+    calls: bytes               # marshal: the stripe's call tuples (an invalid transaction's: ())
+    fnids: bytes               # int32 per transaction (-1: invalid)
+    costs: bytes               # int64 per transaction: its function's static cost
+    rows: tuple                # (tx int64, loc int64, var int64, inst int64, mode int8, wild bool) as bytes
+    sources: tuple             # (tx int64, loc int64, var int64, inst int64): locations keys were read from
+    invalid: bytes             # marshal: [(index, line, reason)] of the stripe's invalid transactions
+    lines: bytes               # int64: each transaction's line in the block file
+    seconds: float
+
+
+class WindowDone(NamedTuple):
+    block: int
+    window: int
+    writes: bytes              # marshal: {(address, index): {key: value}} the lane's writes (final values)
+    adds: bytes                # marshal: {loc id: (address, index, key, before, after, lowest, highest)} pure adds
+    log: tuple                 # (tx int64, loc int64, mode int8) as bytes: the accesses the lane made
+    arith: bytes               # int64 pairs (tx, loc): adds of transactions that reverted on arithmetic
+    receipts: tuple            # (indices int64, encodings blob, offsets int64, digests blob)
+    failures: list             # [(index, status, reason, at)] of the window's transactions that failed
+    counts: tuple              # (ok, reverted, cost)
+    seconds: float
+
+
+class Finished(NamedTuple):
+    block: int
+    root: int                  # the state accumulator's move by the locations the lane owns
+    upserts: bytes             # marshal: {(var, key bytes): (var, key bytes, value bytes)} for a state file
+    deletes: bytes             # marshal: {(var, key bytes): (var, key bytes)}
+    seconds: float
+
+
+class Rescheduled(NamedTuple):
+    block: int
+    txs: bytes                 # int64: the transactions instantiated again (positions in the stripe)
+    rows: tuple                # as Scheduled.rows, for those transactions only
+    sources: tuple
+    seconds: float
+
+
+class Error(NamedTuple):
+    block: int
+    message: str               # a fault in the worker (a bug): the parent runs the block itself
+
+
+KINDS: dict[int, type] = {k: t for k, t in enumerate(
+    (Schedule, Reschedule, Lanes, Window, Cut, Finish, Scheduled, Rescheduled, WindowDone, Finished, Error), 1)}
+_KIND_OF = {t: k for k, t in KINDS.items()}
+
+
+def pack(message: NamedTuple) -> bytes:
+    return marshal.dumps((_KIND_OF[type(message)], *message))
+
+
+def unpack(data: bytes) -> Any:
+    got = marshal.loads(data)
+    return KINDS[got[0]](*got[1:])

@@ -1,0 +1,353 @@
+"""A worker of the parallel executor: a replica of the state, and what it does for a block.
+
+A :class:`Replica` lives in a worker process forked after the world and the
+state were loaded: its state is the parent's, and stays so, block after block,
+by applying the other lanes' writes after every window (``dict.update``, one
+call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
+(bytes in, bytes out), so it runs the same behind a pipe or a Dask task:
+
+- ``Schedule``: decode a stripe of the block and instantiate each transaction's
+  access summary against the state before the block; reply with the calls and
+  the accesses as arrays (a location's id is the hash of ``(address, variable,
+  key)``; two locations with one id only ever join transactions that need not
+  be), and the locations that keys were read from;
+- ``Lanes``, then ``Window`` after ``Window``: run the lane's transactions of the
+  window, in block order, with code that logs every access it makes; reply with
+  its writes (final values), its pure adds (before, after, lowest and highest
+  running values), the accesses it made, its receipts encoded and hashed, its
+  move of the state root and its rows for a state file;
+- ``Cut``: undo the window's transactions from one on (a conflict with another
+  lane was found there); ``Finish``: apply the last window's writes.
+"""
+
+from __future__ import annotations
+
+import marshal
+import time
+import traceback
+from itertools import repeat
+from operator import itemgetter
+from typing import Any
+
+import numpy as np
+
+from . import encoding, protocol as P
+from .context import Context
+from .errors import Revert
+from .receipts import INVALID, OK, REVERTED
+from .roots import StateHash
+from .store import value_bytes
+
+ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
+R, W, A = 0, 1, 2
+EVERY = -1
+_NO_EVENTS = ()
+_LOC = itemgetter(0, 1, 3)    # a log entry (address, index, mode, key) -> its location
+_MODE = itemgetter(2)
+_COST = itemgetter(4)
+
+
+def loc_id(address: int, index: int, key: Any) -> int:
+    return hash((address, index, key))
+
+
+class FunctionTable:
+    """Every pub function of a world, numbered the same in the parent and its workers."""
+
+    def __init__(self, world) -> None:
+        self.ids: dict = {}
+        self.functions: list = []
+        self.logged: list = []      # the code a lane runs (every access logged)
+        self.plain: list = []       # the code the parent runs inline
+        self.costs: list[int] = []
+        from ..analysis.cost import function_cost
+
+        memo: dict = {}
+        for inst in world.instances.values():
+            for fn in inst.contract.functions.values():
+                if fn.is_pub and fn not in self.ids:
+                    self.ids[fn] = len(self.functions)
+                    self.functions.append(fn)
+                    self.plain.append(inst.program.function(fn.contract.name, fn.name))
+                    self.logged.append(None)   # compiled on first use, in the process that runs it
+                    # A transaction never costs more than the world's limit lets it (a loop over
+                    # 2^256 has an astronomical static cost, and it reverts at the limit).
+                    self.costs.append(min(function_cost(fn, memo), world.cost_limit))
+        self._world = world
+
+    def logged_code(self, fid: int):
+        code = self.logged[fid]
+        if code is None:
+            fn = self.functions[fid]
+            inst = next(i for i in self._world.instances.values() if i.contract.name == fn.contract.name)
+            code = self.logged[fid] = inst.data.logged.function(fn.contract.name, fn.name)
+        return code
+
+
+class Replica:
+    """The worker's side of the parallel executor (see the module's doc)."""
+
+    def __init__(self, chain, table: FunctionTable) -> None:
+        self.chain = chain
+        self.world = chain.world
+        self.table = table
+        self.storage = chain.ctx.storage
+        self.ctx = Context(self.storage, self.world.code, cost_limit=self.world.cost_limit)
+        self.store = chain.store
+        self.where = {id(v): (a, i) for a, vs in self.storage.items() for i, v in enumerate(vs)}
+        self.block = -1
+        self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
+        self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
+
+    # ------------------------------------------------------------ messages
+    def handle(self, data: bytes) -> bytes | None:
+        try:
+            message = P.unpack(data)
+            return getattr(self, "on_" + type(message).__name__)(message)
+        except Exception:  # noqa: BLE001 - a bug: the parent runs the block itself, and says so
+            return P.pack(P.Error(self.block, traceback.format_exc()))
+
+    # ------------------------------------------------------------ scheduling
+    def on_Schedule(self, m: P.Schedule) -> bytes:
+        start = time.perf_counter()
+        self.block = m.block
+        self.number, self.timestamp = m.number, m.timestamp
+        self.ctx.number, self.ctx.timestamp, self.ctx.cost_limit = m.number, m.timestamp, m.cost_limit
+        if m.stripe or not m.calls:
+            decoded = self.chain.decoder().decode(m.stripe, "block", m.first_index, m.first_line)
+            ids = self.table.ids
+            fnids = [ids.get(f, -1) if f is not None else -1 for f in decoded.functions]
+            calls = decoded.calls
+            lines = decoded.lines
+            invalid = [(m.first_index + k, decoded.lines[k], tx.invalid) for k, tx in sorted(decoded.invalid.items())]
+        else:
+            got = marshal.loads(m.calls)
+            fnids = [f for f, _, _ in got]
+            calls = [c for _, c, _ in got]
+            lines = [line for _, _, line in got]
+            invalid = []
+        self.stripe = (fnids, calls)
+        rows, sources = self._instantiate(list(range(len(calls))), None)
+        costs = self.table.costs
+        return P.pack(P.Scheduled(
+            m.block, m.first_index, len(calls), marshal.dumps(calls), np.array(fnids, np.int32).tobytes(),
+            np.array([costs[f] if f >= 0 else 0 for f in fnids], np.int64).tobytes(), rows, sources,
+            marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), time.perf_counter() - start))
+
+    def on_Reschedule(self, m: P.Reschedule) -> bytes:
+        start = time.perf_counter()
+        unresolved: dict[int, set] = {}
+        for tx, loc in zip(P.arr(m.txs, P.I64).tolist(), P.arr(m.locs, P.I64).tolist()):
+            unresolved.setdefault(tx, set()).add(loc)
+        local = sorted(unresolved)
+        rows, sources = self._instantiate(local, unresolved)
+        return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources,
+                                    time.perf_counter() - start))
+
+    def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple]:
+        """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays."""
+        from ..schedule.rows import RowMaker, row_bytes, source_bytes
+
+        if self.rows is None:
+            self.rows = RowMaker(self.chain.compiled_summaries)
+        fnids, calls = self.stripe
+        functions = self.table.functions
+        fns = [functions[fnids[k]] if fnids[k] >= 0 else None for k in which]
+        rows, sources = self.rows.rows(which, fns, [calls[k] for k in which], self.storage, self.number,
+                                       self.timestamp, unresolved)
+        return row_bytes(rows), source_bytes(sources)
+
+    # ------------------------------------------------------------ a lane
+    def on_Lanes(self, m: P.Lanes) -> None:
+        calls: list = []
+        for blob in m.stripes:
+            calls += marshal.loads(blob)
+        self.calls = calls
+        self.fnids = P.arr(m.fnids, np.int32).tolist()
+        lanes = P.arr(m.lanes, np.int8)
+        mine = np.flatnonzero(lanes == m.lane)
+        bounds = P.arr(m.windows, P.I64)
+        cuts = np.searchsorted(mine, bounds)
+        self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
+        self._prefetch(mine.tolist())
+        return None
+
+    def _prefetch(self, txs: list[int]) -> None:
+        """Read in bulk, from a state file, the locations the lane's transactions name (the replica's
+        variables are lazy: what is not named is read when touched)."""
+        if self.store is None or len(txs) < 64:
+            return
+        from ..schedule.locations import BlockLocations
+
+        if self.locations is None:
+            self.locations = BlockLocations(self.chain.compiled_summaries, self.storage)
+        functions = self.table.functions
+        fns = [functions[self.fnids[i]] for i in txs]
+        wanted = self.locations.find(fns, [self.calls[i] for i in txs], self.ctx.number, self.ctx.timestamp)
+        self.store.prefetch(self.storage, wanted)
+
+    def on_Window(self, m: P.Window) -> bytes:
+        if m.window == 0:
+            self.block_journal: list = []
+        self._apply(m.sync, m.fixups)
+        return self._run(m.window)
+
+    def on_Finish(self, m: P.Finish) -> bytes:
+        """The last writes of the others applied, the state root's move and the rows of a state file
+        for the locations this lane owns (the first in the block to change them)."""
+        start = time.perf_counter()
+        self._apply(m.sync, m.fixups)
+        owned = set(P.arr(m.owned, P.I64).tolist())
+        changes = StateHash(self.world).changes(self.storage, getattr(self, "block_journal", []))
+        where = self.where
+        encoders = StateHash(self.world)._encoders(self.storage)
+        codecs = self.store.codecs if self.store is not None else None
+        root = 0
+        upserts, deletes = {}, {}
+        for store, key, old, new in changes:
+            address, index = where[id(store)]
+            if hash((address, index, key)) not in owned:
+                continue
+            enc = encoders[id(store)]
+            root += (enc.digest(key, new) if new else 0) - (enc.digest(key, old) if old else 0)
+            if codecs is not None:
+                codec = codecs[id(store)]
+                row_key = (codec.var, codec.key(key))
+                if new:
+                    upserts[row_key] = (row_key[0], row_key[1], value_bytes(new))
+                else:
+                    deletes[row_key] = row_key
+        self.block_journal = []
+        ctx = self.ctx
+        ctx.journal.clear()
+        ctx.events.clear()
+        ctx.log.clear()
+        return P.pack(P.Finished(m.block, root, marshal.dumps(upserts), marshal.dumps(deletes),
+                                 time.perf_counter() - start))
+
+    def on_Cut(self, m: P.Cut) -> bytes:
+        """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
+        never run."""
+        start = time.perf_counter()
+        ran = self.ran
+        keep = sum(1 for i in ran if i < m.stop)
+        if keep < len(ran):
+            _, jmark, emark, lmark = self.marks[keep]
+            self.ctx.rollback(jmark, emark)
+            del self.ctx.log[lmark:]
+            del ran[keep:], self.marks[keep:], self.outcomes[keep:]
+        del self.block_journal[self.window_start:]
+        return self._done(m.window, start)
+
+    def _apply(self, sync: list, fixups: bytes) -> None:
+        storage = self.storage
+        for blob in sync:
+            for (address, index), values in marshal.loads(blob).items():
+                storage[address][index].update(values)
+        if fixups:
+            for (address, index), values in marshal.loads(fixups).items():
+                storage[address][index].update(values)
+
+    def _run(self, window: int) -> bytes:
+        start = time.perf_counter()
+        ctx = self.ctx
+        journal, events, log = ctx.journal, ctx.events, ctx.log
+        journal.clear()
+        events.clear()
+        log.clear()
+        limit = ctx.cost_limit
+        fnids, calls, table = self.fnids, self.calls, self.table
+        logged = table.logged
+        self.ran: list[int] = []
+        self.marks: list[tuple] = []
+        self.outcomes: list[tuple] = []
+        ran, marks, outcomes = self.ran, self.marks, self.outcomes
+        for i in self.windows[window]:
+            fid = fnids[i]
+            fn = logged[fid] or table.logged_code(fid)
+            jmark, emark = len(journal), len(events)
+            marks.append((i, jmark, emark, len(log)))
+            ran.append(i)
+            ctx.budget = limit
+            try:
+                value = fn(ctx, *calls[i])
+            except Revert as r:
+                ctx.rollback(jmark, emark)
+                outcomes.append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at))
+                continue
+            outcomes.append((OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS,
+                             limit - ctx.budget, None))
+        return self._done(window, start)
+
+    def _done(self, window: int, start: float) -> bytes:
+        """The window's reply: its writes, its pure adds, the accesses it made, its receipts."""
+        ctx, ran, outcomes, marks = self.ctx, self.ran, self.outcomes, self.marks
+        log, journal = ctx.log, ctx.journal
+        # The accesses made: per transaction, its log entries (a reverted one's too: what it read
+        # decided that it reverted).
+        starts = np.array([m[3] for m in marks] + [len(log)], np.int64)
+        log_tx = np.repeat(np.array(ran, np.int64), np.diff(starts))
+        log_loc = np.fromiter(map(hash, map(_LOC, log)), np.int64, len(log))
+        log_mode = np.fromiter(map(_MODE, log), np.int8, len(log))
+        reverted = [i for i, o in zip(ran, outcomes) if o[0] == REVERTED]
+        if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
+            log_mode[np.isin(log_tx, np.array(reverted, np.int64))] = R
+        # The locations the lane added to: if another lane added to one too, the parent merges their
+        # adds (what each lane did to it: before, after, lowest and highest value on the way).
+        pure: set = set(log_loc[log_mode == A].tolist())
+        writes: dict = {}
+        adds: dict = {}
+        where = self.where
+        runs: dict = {}
+        for store, key, old in journal:
+            address, index = where[id(store)]
+            values = writes.get((address, index))
+            if values is None:
+                values = writes[(address, index)] = {}
+            if key not in values:
+                values[key] = None
+            if pure:
+                lid = hash((address, index, key))
+                if lid in pure:
+                    got = runs.get(lid)
+                    if got is None:
+                        runs[lid] = [address, index, key, store, [old]]
+                    else:
+                        got[4].append(old)
+        for (address, index), values in writes.items():
+            var = self.storage[address][index]
+            for key in values:
+                values[key] = var[key]
+        for lid, (address, index, key, store, olds) in runs.items():
+            after = store[key]
+            seen = olds + [after]
+            adds[lid] = (address, index, key, olds[0], after, min(seen), max(seen))
+        self.window_start = len(self.block_journal)
+        self.block_journal += journal
+        arith = [(tx, loc) for tx, o in zip(ran, outcomes) if o[0] == REVERTED and o[1] in ARITHMETIC
+                 for loc in self._added_by(tx)]
+        encodings = encoding.encode_outcomes(outcomes)
+        offsets = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
+        failures = [(i, o[0], o[1], o[5]) for i, o in zip(ran, outcomes) if o[0] != OK]
+        cost = sum(map(_COST, outcomes))
+        return P.pack(P.WindowDone(
+            self.block, window, marshal.dumps(writes), marshal.dumps(adds),
+            (log_tx.tobytes(), log_loc.tobytes(), log_mode.tobytes()),
+            np.array(arith, np.int64).reshape(-1).tobytes(),
+            (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
+            failures, (len(outcomes) - len(failures), len(failures), cost), time.perf_counter() - start))
+
+    def _added_by(self, tx: int) -> list[int]:
+        """The locations transaction ``tx`` of the current window added to (from its log entries)."""
+        k = self.ran.index(tx)
+        begin = self.marks[k][3]
+        end = self.marks[k + 1][3] if k + 1 < len(self.marks) else len(self.ctx.log)
+        return [loc_id(a, i, key) for a, i, mode, key in self.ctx.log[begin:end] if mode == A]
+
+
+def make_replica(chain, table: FunctionTable):
+    """What a forked worker runs (:func:`compiler.runtime.pool.Worker`)."""
+    return lambda: Replica(chain, table)
+
+
+__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "INVALID"]

@@ -1,0 +1,233 @@
+"""The instantiated accesses of many transactions as arrays: what the parallel executor schedules with.
+
+One row per access: the transaction, the location's 64-bit id (the hash of
+``(address, variable id, key)``), the variable, the instance (the hash of its
+address; ``EVERY`` when unknown), the mode, whether it is a wildcard
+(:class:`compiler.schedule.vectorized.AccessTable`).
+
+A function whose accesses are all *column accesses* (on the called contract,
+keys plain: the sender, a parameter, a constant; an add's alias condition an
+equality of two of them, or none) gets its rows a column at a time for all its
+calls at once, by C code: the keys are columns of the call tuples.  Conditions
+are left out (a row too many only joins transactions that need not be).  Any
+other function is instantiated call by call with its compiled summary
+(:mod:`compiler.schedule.compiled`), recording the locations its keys were read
+from (``sources``): a key read from a location that an earlier transaction of
+the block writes must be instantiated again with that location unresolved.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections import defaultdict
+from itertools import repeat
+from operator import itemgetter
+from typing import Any, Callable
+
+import numpy as np
+
+from ..analysis import symbolic as S
+from ..analysis.summary import ADD, READ, WRITE
+from .compiled import WILD, Unresolved
+
+R, W, A = 0, 1, 2
+EVERY = -1
+_MODE = {READ: R, WRITE: W}
+
+
+class _Column:
+    """One column access: variable id, key sources (positions in a call tuple, or constants), its
+    mode, and for an add the two sources whose equality makes it a write (or None)."""
+
+    __slots__ = ("vid", "sources", "mode", "alias", "wild")
+
+    def __init__(self, vid: int, sources: tuple, mode: int, alias: tuple | None, wild: bool) -> None:
+        self.vid, self.sources, self.mode, self.alias, self.wild = vid, sources, mode, alias, wild
+
+
+def _source(key: S.Sym, params: dict[str, int]):
+    """A key's source: an int (its position in the call tuple), a 1-tuple (a constant), or None."""
+    if isinstance(key, S.Sender):
+        return 1
+    if isinstance(key, S.Self):
+        return 0
+    if isinstance(key, S.Param) and key.type != "array":
+        return params[key.name]
+    if isinstance(key, S.Const):
+        return (int(key.value),)
+    return None
+
+
+def column_plan(summary, var_ids) -> list[_Column] | None:
+    """The function's accesses as column accesses, or None when one of them is not."""
+    params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
+    contract = summary.function.contract.name
+    out, seen = [], set()
+    for access in summary.accesses:
+        if not isinstance(access.address, S.Self) or access.contract != contract:
+            return None
+        vid = var_ids(access.contract, access.var)
+        if any(isinstance(n, S.Unknown) for k in access.keys for n in S.walk(k)):
+            modes = [R, W] if access.mode == ADD else [_MODE[access.mode]]
+            for mode in modes:
+                column = _Column(vid, (), mode, None, True)
+                if (vid, (), mode, None, True) not in seen:
+                    seen.add((vid, (), mode, None, True))
+                    out.append(column)
+            continue
+        sources = tuple(_source(k, params) for k in access.keys)
+        if any(s is None for s in sources):
+            return None
+        alias = None
+        if access.mode == ADD:
+            mode = A
+            if access.alias == S.TRUE:
+                mode = W
+            elif access.alias != S.FALSE:
+                eq = access.alias
+                if isinstance(eq, S.Op) and eq.op == "==" and len(eq.args) == 2:
+                    alias = tuple(_source(a, params) for a in eq.args)
+                    if any(a is None for a in alias):
+                        alias, mode = None, W
+                else:
+                    mode = W  # read and write when it may alias: the write orders it
+        else:
+            mode = _MODE[access.mode]
+        sig = (vid, sources, mode, alias, False)
+        if sig not in seen:
+            seen.add(sig)
+            out.append(_Column(vid, sources, mode, alias, False))
+    return out
+
+
+def _column(source, calls: list) -> Any:
+    return repeat(source[0], len(calls)) if type(source) is tuple else map(itemgetter(source), calls)
+
+
+class RowMaker:
+    """Rows of accesses for transactions of one world (plans made once per function)."""
+
+    def __init__(self, compiled) -> None:
+        self.compiled = compiled
+        self._plans: dict[Any, list[_Column] | None] = {}
+
+    def plan(self, function) -> list[_Column] | None:
+        if function not in self._plans:
+            entry = self.compiled.by_function_object.get(function)
+            self._plans[function] = None if entry is None else column_plan(entry.summary, self.compiled.var_ids)
+        return self._plans[function]
+
+    def rows(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
+             unresolved: dict[int, set] | None = None) -> tuple[dict, dict]:
+        """The rows of transactions ``txs`` (their block indices; ``functions[k]`` and ``calls[k]`` are
+        transaction ``txs[k]``'s), and the sources of the keys read from storage."""
+        parts: dict[str, list] = defaultdict(list)
+        src: dict[str, list] = defaultdict(list)
+        groups: dict[tuple, list[int]] = defaultdict(list)
+        walk: list[int] = []
+        for k, (function, call) in enumerate(zip(functions, calls)):
+            if function is None:
+                continue
+            if unresolved and txs[k] in unresolved:
+                walk.append(k)
+            elif self.plan(function) is None:
+                walk.append(k)
+            else:
+                groups[(function, call[0])].append(k)
+        for (function, to), members in groups.items():
+            self._columns(self.plan(function), to, [txs[k] for k in members], [calls[k] for k in members], parts)
+        if walk:
+            self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
+                       storage, number, timestamp, unresolved, parts, src)
+        rows = {name: (np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype))
+                for name, dtype in (("tx", np.int64), ("loc", np.int64), ("var", np.int64), ("inst", np.int64),
+                                    ("mode", np.int8), ("wild", bool))}
+        sources = {name: np.array(src[name], np.int64) for name in ("tx", "loc", "var", "inst")}
+        return rows, sources
+
+    def _columns(self, plan: list[_Column], to: int, txs: list[int], calls: list, parts: dict) -> None:
+        n = len(calls)
+        tx = np.array(txs, np.int64)
+        inst = hash(to)
+        for c in plan:
+            parts["tx"].append(tx)
+            parts["var"].append(np.full(n, c.vid, np.int64))
+            parts["inst"].append(np.full(n, inst, np.int64))
+            parts["wild"].append(np.full(n, c.wild, bool))
+            if c.wild:
+                parts["loc"].append(np.zeros(n, np.int64))
+            else:
+                if not c.sources:
+                    keys = repeat((), n)
+                elif len(c.sources) == 1:
+                    keys = _column(c.sources[0], calls)
+                else:
+                    keys = zip(*(_column(s, calls) for s in c.sources))
+                parts["loc"].append(np.fromiter(map(hash, zip(repeat(to, n), repeat(c.vid, n), keys)), np.int64, n))
+            if c.alias is not None:
+                same = np.fromiter(map(operator.eq, *(_column(s, calls) for s in c.alias)), bool, n)
+                parts["mode"].append(np.where(same, W, A).astype(np.int8))
+            else:
+                parts["mode"].append(np.full(n, c.mode, np.int8))
+
+    def _walk(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
+              unresolved: dict | None, parts: dict, src: dict) -> None:
+        """Call by call: the compiled summary, reads of dynamic keys recorded as sources."""
+        compiled = self.compiled
+        entries, slots = compiled.by_function_object, compiled.slots
+        tx_col, loc_col, var_col, inst_col, mode_col, wild_col = [], [], [], [], [], []
+        current: list = [0, None]
+
+        def read(address: int, vid: int, key: Any) -> Any:
+            loc = hash((address, vid, key))
+            src["tx"].append(current[0])
+            src["loc"].append(loc)
+            src["var"].append(vid)
+            src["inst"].append(hash(address))
+            if current[1] is not None and loc in current[1]:
+                raise Unresolved
+            variables = storage.get(address)
+            if variables is None:
+                raise KeyError(address)
+            return variables[slots[vid][0]][key]
+
+        def imm(address: int, vid: int, key: Any) -> Any:
+            return storage[address][slots[vid][0]][key]
+
+        out: list = []
+        for tx, function, call in zip(txs, functions, calls):
+            entry = entries.get(function)
+            if entry is None:
+                continue
+            current[0] = tx
+            current[1] = unresolved.get(tx) if unresolved else None
+            out.clear()
+            try:
+                entry.inst(call[1], call[0], call[2:], read, number, timestamp, out, imm)
+            except (KeyError, LookupError):
+                out.clear()  # a contract that is not there: the call reverts before touching anything
+            for (address, vid, key), mode in out:
+                wild = key is WILD
+                tx_col.append(tx)
+                loc_col.append(0 if wild else hash((address, vid, key)))
+                var_col.append(vid)
+                inst_col.append(EVERY if address is None else hash(address))
+                mode_col.append(mode)
+                wild_col.append(wild)
+        parts["tx"].append(np.array(tx_col, np.int64))
+        parts["loc"].append(np.array(loc_col, np.int64))
+        parts["var"].append(np.array(var_col, np.int64))
+        parts["inst"].append(np.array(inst_col, np.int64))
+        parts["mode"].append(np.array(mode_col, np.int8))
+        parts["wild"].append(np.array(wild_col, bool))
+
+
+def row_bytes(rows: dict) -> tuple:
+    return tuple(rows[name].tobytes() for name in ("tx", "loc", "var", "inst", "mode", "wild"))
+
+
+def source_bytes(sources: dict) -> tuple:
+    return tuple(sources[name].tobytes() for name in ("tx", "loc", "var", "inst"))
+
+
+__all__ = ["RowMaker", "column_plan", "row_bytes", "source_bytes", "Callable"]
