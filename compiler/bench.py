@@ -20,12 +20,14 @@ min(workers, parallelism), from the block's DAG.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .diagnostics import LaneError
 from .runtime import parallel
 from .runtime.block import gc_paused, prepare, read_block
 from .runtime.chain import Chain
@@ -145,16 +147,25 @@ def check_workloads(names: list[str]) -> list[str]:
     return [w for w in names if w not in WORKLOADS]
 
 
-def plot(rows: list[Row], path: str) -> bool:
-    """Speed-up against accounts (contention), one line per workload and worker count, as the
-    Block-STM paper draws it; False without matplotlib."""
-    try:
-        import matplotlib
+PLOT_EXTRA = "pip install 'lane-lang[bench]'"
 
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
+
+def require_plotting() -> None:
+    """Refuse ``--plot`` before any measurement when its library is missing: finding out after
+    the whole benchmark would throw its results away."""
+    if importlib.util.find_spec("matplotlib") is None:
+        raise LaneError(f"--plot draws with matplotlib, which is not installed; install Lane's bench extra: "
+                        f"{PLOT_EXTRA}", code="usage")
+
+
+def plot(rows: list[Row], path: str) -> None:
+    """Speed-up against accounts (contention), one line per workload and worker count, as the
+    Block-STM paper draws it (:func:`require_plotting` first)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
     for ax, key, title in ((axes[0], "speedup", "end to end (as lane run reports)"),
                            (axes[1], "execution_speedup", "execution (scheduling apart)")):
@@ -175,4 +186,3 @@ def plot(rows: list[Row], path: str) -> bool:
     fig.suptitle("Lane: parallel executor against sequential")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
-    return True

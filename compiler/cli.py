@@ -8,21 +8,23 @@ A user's mistake never shows a Python traceback.
 
 from __future__ import annotations
 
-import functools
-import json
 import os
 import sys
-import traceback
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import List, Optional
 
 import typer
 
 from . import __version__
+from .cli_support import EXIT_OK, EXIT_USER, LaneGroup, guarded, use_lane_commands
+from .cli_support import err as _err
+from .cli_support import json_text as _json_text
+from .cli_support import print_json as _print_json
 from .diagnostics import LaneError, render_all, summary_line
 from .formats import FORMATS, formats_help
 from .pipeline import CompilerData
 from .runtime import executors
+from .state_cli import state_app
 
 # Everything else is imported by the command that needs it: `lane analyze` on a warm
 # cache, for one, loads neither the parser nor Z3.
@@ -33,61 +35,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LaneGroup,
 )
-
-EXIT_OK, EXIT_USER, EXIT_INTERNAL = 0, 1, 3
 
 TIMESTAMP_HELP = "block.timestamp (default: 12 x number, or the last block's timestamp if that is later)."
 
 # Workers are processes: more than a few per CPU only adds forks, memory and switching.
 CPUS = os.cpu_count() or 1
 MAX_WORKERS = 4 * CPUS
-
-
-def _err(message: str) -> None:
-    print(message, file=sys.stderr)
-
-
-def _json_text(obj) -> str:
-    # ASCII (json's default): a lone surrogate from a block's JSON is written as its escape.
-    return json.dumps(obj, indent=2) + "\n"
-
-
-def _print_json(obj) -> None:
-    sys.stdout.write(_json_text(obj))
-
-
-def guarded(fn: Callable) -> Callable:
-    """Turn user errors into messages and exit 1, internal faults into a bug report and exit 3."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except LaneError as err:
-            _err(render_all(err.diagnostics, err.sources))
-            raise typer.Exit(EXIT_USER)
-        except BrokenPipeError:
-            # The reader of our output went away (`lane run ... | head`): not an error of ours.
-            try:
-                sys.stdout = open(os.devnull, "w")
-            except OSError:
-                pass
-            raise typer.Exit(EXIT_OK)
-        except KeyboardInterrupt:
-            _err("interrupted")
-            raise typer.Exit(130)
-        except Exception as err:  # noqa: BLE001 - the last line of defence
-            if os.environ.get("LANE_DEBUG"):
-                traceback.print_exc()
-            _err(f"internal error: {type(err).__name__}: {err}\n"
-                 "This is a bug in Lane, not in your input. Please report it with the command you ran "
-                 "(set LANE_DEBUG=1 to see the traceback).")
-            raise typer.Exit(EXIT_INTERNAL)
-
-    return wrapper
 
 
 def _version(value: bool) -> None:
@@ -189,39 +144,29 @@ def compile(
     sys.stdout.write(FORMATS[fmt][0](data))
 
 
-def _arg_value(raw: str):
-    """A command-line argument: a JSON list for an array, else the text itself (read by the parameter's type)."""
-    from .runtime.block import JsonError, decode_json
-    from .runtime.values import quoted
-
-    text = raw.strip()
-    if text.startswith("["):
-        try:
-            return decode_json(text)
-        except JsonError as err:
-            raise LaneError(f"argument {quoted(raw)} is not a JSON list: {err.reason}", code="usage") from None
-    return raw
-
-
-@app.command()
+# Arguments may look like options (-5): an option Lane does not know is taken as an argument.
+@app.command(context_settings={"ignore_unknown_options": True})
 @guarded
 def call(
     world: Path = typer.Argument(..., help="The world file (TOML)."),
     contract: str = typer.Argument(..., help="The deployed instance's name (or its 0x address)."),
     fn: str = typer.Argument(..., help="The pub function to call, usually a view."),
-    args: Optional[List[str]] = typer.Argument(None, help="Arguments, read by the parameters' types."),
+    args: Optional[List[str]] = typer.Argument(None, help="Arguments, read by the parameters' types: a number "
+                                               "(decimal or 0x hex), a name or 0x address, true or false; an "
+                                               "array as a,b,c or \\[a, b, c]. A value may start with '-'."),
     state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file (see lane run)."),
     sender: Optional[str] = typer.Option(None, "--from", help="msg.sender for the call (default: the zero address)."),
 ) -> None:
-    """Print the return value of a function on the current state; nothing is kept."""
+    """Print the return value of a function on the current state; nothing is kept.
+
+    For example: lane call examples/demo/world.toml splitter preview bob,carol 50,50 1000 bob
+    """
+    from .call_args import read_call_args
     from .runtime.chain import Chain
     from .runtime.values import format_text
 
-    chain = Chain.open(world, state, read_only=True)
-    try:
-        function, value = chain.call(contract, fn, [_arg_value(a) for a in (args or [])], sender)
-    finally:
-        chain.close()
+    with Chain.open(world, state, read_only=True) as chain:
+        function, value = chain.call(contract, fn, read_call_args(chain.world, contract, fn, args or []), sender)
     print(format_text(function.return_type, value))
 
 
@@ -296,25 +241,38 @@ def schedule(
     number: Optional[int] = typer.Option(None, "--number", help="The block's number (default: next)."),
     timestamp: Optional[int] = typer.Option(None, "--timestamp", help=TIMESTAMP_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
+    oracle: bool = typer.Option(False, "--oracle", help="Also run the block on a copy of the state (nothing is "
+                                "kept), tracing every access, and compare the DAG with the DAG of the accesses "
+                                "made; exit 1 if it misses one of its edges (docs/analysis.md)."),
 ) -> None:
-    """The block's dependency DAG and its statistics; nothing is executed."""
+    """The block's dependency DAG and its statistics; nothing is executed (but with --oracle)."""
     from .report import render_schedule_summary
     from .runtime.chain import Chain
     from .runtime.files import read_block_bytes
     from .schedule.export import export
 
     display, data = read_block_bytes(block)
+    comparison = None
     with Chain.open(world, state, read_only=True) as chain:
         result = chain.schedule(data, number, timestamp, display=display)
+        if oracle:
+            from .schedule.oracle import oracle_comparison
+
+            comparison = oracle_comparison(chain, data, result, *chain.next_block(number, timestamp), display=display)
     if out is not None:
         export(result, str(out))
     stats = result.stats()
     if json_out:
         _print_json({"stats": stats, "seconds": result.seconds,
                      "hot_locations": [{"location": loc, "edges": n} for loc, n in result.hot_locations()],
-                     "output": str(out) if out is not None else None})
+                     "output": str(out) if out is not None else None,
+                     **({"oracle": comparison.to_json()} if comparison is not None else {})})
     else:
         print(render_schedule_summary(result, stats, out))
+        if comparison is not None:
+            print(comparison.render())
+    if comparison is not None:
+        comparison.check()
 
 
 @app.command()
@@ -328,7 +286,8 @@ def bench(
     transactions: int = typer.Option(2000, "--transactions", "-n", min=1, help="Transactions per block."),
     repeat: int = typer.Option(3, "--repeat", min=1, help="Best of N runs for every measurement."),
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the results as JSON."),
-    png: Optional[Path] = typer.Option(None, "--plot", help="Draw speed-up against contention (needs matplotlib)."),
+    png: Optional[Path] = typer.Option(None, "--plot", help="Draw speed-up against contention into a PNG file "
+                                       "(needs matplotlib: pip install 'lane-lang[bench]')."),
 ) -> None:
     """Measure the parallel executor against the sequential one on generated workloads."""
     from . import bench as harness
@@ -349,23 +308,33 @@ def bench(
     if not names or unknown:
         raise LaneError(f"unknown workload {unknown[0] if unknown else workloads!r} "
                         f"(choose from {', '.join(WORKLOADS)})", code="usage")
+    if png is not None:
+        harness.require_plotting()
     worker_counts = numbers(workers, "--workers")
     if max(worker_counts) > MAX_WORKERS:
         raise LaneError(f"--workers {max(worker_counts)} is more than 4 per CPU ({MAX_WORKERS})", code="usage")
     rows = harness.bench(names, numbers(accounts, "--accounts"), worker_counts, transactions, repeat, out=print)
     if out is not None:
         harness.write(rows, str(out))
-    if png is not None and not harness.plot(rows, str(png)):
-        raise LaneError("--plot needs matplotlib (pip install matplotlib)", code="usage")
+    if png is not None:
+        harness.plot(rows, str(png))
 
 
 @app.command()
 @guarded
-def demo() -> None:
-    """The main job on the demo world: check and analyse the examples, run the demo's blocks."""
+def demo(
+    transactions: int = typer.Option(3000, "--transactions", "-n", min=1, max=100_000,
+                                     help="Transactions of the generated DeFi block (the last step)."),
+    workers: int = typer.Option(CPUS, "--workers", "-w", min=1, max=MAX_WORKERS,
+                                help=f"Worker processes (at most 4 per CPU: {MAX_WORKERS})."),
+) -> None:
+    """The main job on the demo world: check and analyse the examples, run the demo's blocks.
+
+    It uses the examples shipped with Lane, from any directory.
+    """
     from .demo import run_demo
 
-    run_demo()
+    run_demo(workers=workers, transactions=transactions)
 
 
 @app.command()
@@ -419,6 +388,22 @@ def lsp(
     from .lsp import serve
 
     raise typer.Exit(serve(time_limit=check_timeout))
+
+
+@app.command()
+@guarded
+def init(
+    folder: Path = typer.Argument(..., metavar="DIR", help="The new project's folder (created; it must be new "
+                                  "or empty)."),
+) -> None:
+    """Start a project: a contract, a world, a block and tests that pass (cd DIR && pytest)."""
+    from .init_project import init_project
+
+    print("\n".join(init_project(folder)))
+
+
+app.add_typer(state_app, name="state")
+use_lane_commands(app)  # every command registered above: flags shown without a value, JSON usage errors
 
 
 def main() -> None:

@@ -14,11 +14,12 @@ from .analysis.report import Analysis
 from .diagnostics import LaneError
 from .pipeline import CompilerData
 from .report import executor_line, render_block_summary
+from .resources import display_path, examples_dir
 from .runtime.block import read_block
 from .runtime.chain import Chain
 from .runtime.parallel import executor_for
 from .semantics.loader import SourceCache
-from .workload import GenOptions, find_examples, generate
+from .workload import GenOptions, generate
 
 # Block files of the demo and the block number each runs at (None: the next one).
 DEMO_BLOCKS = (("block1.jsonl", None), ("block2.jsonl", None), ("block3.jsonl", 600))
@@ -26,14 +27,15 @@ DEMO_BLOCKS = (("block1.jsonl", None), ("block2.jsonl", None), ("block3.jsonl", 
 
 def run_demo(out=print, workers: int | None = None, transactions: int = 3000, accounts: int = 2000) -> None:
     workers = workers or os.cpu_count() or 1
-    examples = find_examples(["demo/world.toml", *(f"demo/{name}" for name, _ in DEMO_BLOCKS)])
+    # The examples shipped with Lane (compiler/resources.py): the demo runs from any directory.
+    examples = examples_dir(["demo/world.toml", *(f"demo/{name}" for name, _ in DEMO_BLOCKS)])
     files = sorted(examples.glob("*.lane"))
     cache = SourceCache()
 
     out(f"== 1. check {len(files)} example contracts")
     analysis, memo = Analysis(), {}
     for path in files:
-        data = CompilerData(os.path.relpath(path), cache)
+        data = CompilerData(display_path(path), cache)
         errors = [d for d in data.diagnostics() if d.is_error]
         if errors:
             raise LaneError(errors, sources=data.sources)

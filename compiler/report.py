@@ -32,6 +32,9 @@ def render_block_summary(result: BlockResult, max_failures: int = 10) -> str:
             lines.append(f"    ... and {len(failures) - max_failures} more (--json lists every receipt)")
     lines.append(executor_line(result))
     lines.append(phases_line(result))
+    verified = verify_line(result)
+    if verified is not None:
+        lines.append(verified)
     lines.append(f"state root    {result.state_root}")
     lines.append(f"receipts root {result.receipts_root}")
     return "\n".join(lines)
@@ -46,27 +49,59 @@ def phases_line(result: BlockResult) -> str:
 
 
 def executor_line(result: BlockResult) -> str:
-    """``executor ...``: which executor ran the block, how (lanes, windows, fallbacks), how fast."""
-    n = result.transactions
-    how = []
-    if result.workers > 1:
-        how.append(f"{result.workers} workers")
+    """``executor NAME: what it did; time``: which executor ran the block, whether the parallel one
+    ran it inline or on lanes (and how many), and how fast.
+
+    ``result.detail`` is what the parallel executor reports (docs/runtime.md, "What detail says");
+    every key is optional, so a report with fewer keys still reads as a sentence."""
     detail = result.detail or {}
-    if detail.get("mode") == "inline":
-        how.append(f"ran inline: {detail['why']}")
-    elif detail.get("mode") == "parallel":
-        windows = detail.get("windows", 1)
-        how.append(f"{detail['lanes']} lanes over {detail['components']} components"
-                   + (f" in {windows} windows" if windows > 1 else ""))
-        on_lanes = detail.get("on_lanes")
-        if on_lanes is not None and on_lanes < n:
-            how.append(f"{on_lanes:,} of {n:,} transactions on lanes")
-            if detail.get("why"):
-                how.append(f"the rest inline: {detail['why']}")
-        if detail.get("fallback_from") is not None:
-            how.append(f"sequential from #{detail['fallback_from']}")
-    return (f"executor {result.executor}" + (f" ({', '.join(how)})" if how else "")
-            + f": {result.seconds:.4f} s from the block file to the committed state, {result.tps:,.0f} tx/s")
+    mode = detail.get("mode")
+    done = f"{result.seconds:.4f} s from the block file to the committed state, {result.tps:,.0f} tx/s"
+    if mode == "check-accesses":
+        return f"executor {result.executor}, checking every storage access against its summary: {done}"
+    if mode == "inline":
+        workers = f", not on its {result.workers} workers" if result.workers > 1 else ""
+        why = f" ({detail['why']})" if detail.get("why") else ""
+        return f"executor {result.executor}: ran inline{workers}{why}; {done}"
+    if mode == "parallel":
+        return f"executor {result.executor}: {_lanes_text(detail, result)}; {done}"
+    workers = f" on {result.workers} workers" if result.workers > 1 else ""
+    return f"executor {result.executor}{workers}: {done}"
+
+
+def _lanes_text(detail: dict, result: BlockResult) -> str:
+    """``2 lanes on 2 workers (40 components in 3 windows; ...)``: what a block run on lanes did."""
+    n = result.transactions
+    lanes = detail.get("lanes")
+    head = f"{lanes} lane{'s' if lanes != 1 else ''}" if lanes is not None else "on lanes"
+    head += f" on {result.workers} worker{'s' if result.workers != 1 else ''}"
+    how = []
+    components, windows = detail.get("components"), detail.get("windows")
+    if components is not None:
+        how.append(f"{components:,} component{'s' if components != 1 else ''}"
+                   + (f" in {windows:,} windows" if windows and windows > 1 else ""))
+    on_lanes = detail.get("on_lanes")
+    if on_lanes is not None and on_lanes < n:
+        how.append(f"{on_lanes:,} of {n:,} transactions on lanes, the rest inline"
+                   + (f": {detail['why']}" if detail.get("why") else ""))
+    if detail.get("fallback_from") is not None:
+        how.append(f"sequential again from #{detail['fallback_from']}")
+    if detail.get("failed_lanes"):
+        how.append(f"{detail['failed_lanes']} failed lane{'s' if detail['failed_lanes'] != 1 else ''} re-run")
+    return head + (f" ({'; '.join(how)})" if how else "")
+
+
+def verify_line(result: BlockResult) -> str | None:
+    """``verified: ...``: that the sequential executor agreed (``--verify``), and how long each took."""
+    seconds = getattr(result, "verified", None)
+    if seconds is None:
+        return None
+    if result.executor == "sequential":
+        return f"verified: a second sequential run gave the same receipts and state root (executed in {seconds:.4f} s)"
+    executed = result.phases.get("execute") if result.phases else None
+    mine = f"{result.executor} {executed:.4f} s, " if executed is not None else ""
+    return (f"verified: the sequential executor gave the same receipts and state root "
+            f"(executed in: {mine}sequential {seconds:.4f} s)")
 
 
 class _Progress:

@@ -8,8 +8,8 @@ writes into OUTDIR (created if missing; these files are overwritten):
 - ``world.toml``: the example contracts the workload needs, all deployed by
   ``admin`` (so ``admin`` holds every token's supply and owns the oracle and
   the staking contract);
-- the ``.lane`` files it deploys, copied from ``examples/``, so OUTDIR is
-  self-contained and can be moved;
+- the ``.lane`` files it deploys, copied from Lane's examples (shipped in the
+  package: :mod:`compiler.resources`), so OUTDIR is self-contained and can be moved;
 - ``setup.jsonl``: a block that seeds the contracts (pool liquidity, oracle
   prices, lending liquidity, staking rewards, a DAO treasury and proposals,
   NFTs for sale) and gives every account the workload uses each token it will
@@ -77,9 +77,10 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from random import Random
-from typing import Any, Iterable
+from typing import Any
 
 from .diagnostics import LaneError
+from .resources import examples_dir
 from .runtime.values import U256_MAX, derive_address
 
 WORKLOADS = ("transfers", "swaps", "defi", "savings")
@@ -264,19 +265,6 @@ def pool_pairs(k: int) -> tuple[int, list[tuple[int, int]]]:
         m += 1
     pairs = [(i, j) for j in range(1, m) for i in range(j)]
     return m, pairs[:k]
-
-
-def find_examples(needed: Iterable[str] = SOURCES.values()) -> Path:
-    """The examples folder holding ``needed``: LANE_EXAMPLES, ./examples, or beside the package in a checkout."""
-    needed = list(needed)
-    env = os.environ.get("LANE_EXAMPLES")
-    candidates = [Path(env)] if env else []
-    candidates += [Path.cwd() / "examples", Path(__file__).resolve().parent.parent / "examples"]
-    for path in candidates:
-        if all((path / name).is_file() for name in needed):
-            return path
-    raise LaneError(f"cannot find the examples folder (with {', '.join(needed)}); run from the repository "
-                    "or set LANE_EXAMPLES to the examples folder", code="usage")
 
 
 def _toml(value: Any) -> str:
@@ -686,7 +674,7 @@ def _write(path: Path, data: str | bytes) -> None:
 def generate(outdir: str | os.PathLike, options: GenOptions) -> GenResult:
     """Write OUTDIR/world.toml, setup.jsonl, block.jsonl and the contracts they need (see the module doc)."""
     options.validate()
-    examples = find_examples()
+    examples = examples_dir(SOURCES.values())
     out = Path(outdir)
     if out.exists() and not out.is_dir():
         raise LaneError(f"{os.path.normpath(out)} exists and is not a folder", code="io")

@@ -234,7 +234,11 @@ def test_file_with_errors_exits_1_with_the_diagnostic(tmp_path):
     for args in (("analyze", str(path)), ("analyze", str(path), "--json")):
         proc = run_lane(*args)
         assert proc.returncode == 1
-        assert proc.stdout == ""
+        if "--json" in args:  # the error as JSON on stdout too (tests/test_cli_json_errors.py)
+            (diag,) = json.loads(proc.stdout)["error"]["diagnostics"]
+            assert (diag["location"]["line"], diag["location"]["column"]) == (3, 22)
+        else:
+            assert proc.stdout == ""
         assert f"{path}:3:22: error: " in proc.stderr
         assert "3 |     pub fn f() { x = true; }" in proc.stderr
         assert "Traceback" not in proc.stderr
@@ -243,6 +247,6 @@ def test_file_with_errors_exits_1_with_the_diagnostic(tmp_path):
 def test_missing_file_exits_1(tmp_path):
     proc = run_lane("analyze", str(tmp_path / "nope.lane"), "--json")
     assert proc.returncode == 1
-    assert proc.stdout == ""
+    assert json.loads(proc.stdout)["error"]["message"] == f"cannot read '{tmp_path / 'nope.lane'}': no such file"
     assert "nope.lane" in proc.stderr
     assert "Traceback" not in proc.stderr

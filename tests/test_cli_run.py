@@ -71,8 +71,8 @@ def test_run_summary(world, tmp_path):
         "    #4 (line 5): invalid: unknown function 'mint' of Token",
     ]
     # The default executor is parallel (SPEC §4); a block this small runs inline.
-    assert re.fullmatch(r"executor parallel \((\d+ workers, )?ran inline: [^)]*\): \d+\.\d{4} s from the block "
-                        r"file to the committed state, [\d,]+ tx/s", lines[7]), lines[7]
+    assert re.fullmatch(r"executor parallel: ran inline(, not on its \d+ workers)? \([^)]*\); \d+\.\d{4} s from the "
+                        r"block file to the committed state, [\d,]+ tx/s", lines[7]), lines[7]
     # Where the time went: each phase in milliseconds and its share (SPEC §5 phases).
     assert re.fullmatch(r"  (\w+ \d+\.\d ms \(\d+%\), )*execute \d+\.\d ms \(\d+%\)(, \w+ \d+\.\d ms \(\d+%\))*",
                         lines[8]), lines[8]
@@ -84,7 +84,7 @@ def test_run_summary_of_a_clean_block(world, tmp_path):
     block = write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 1)])
     lines = lane_ok("run", str(world), str(block), "--number", "3", "--timestamp", "99", cwd=tmp_path).stdout.splitlines()
     assert lines[0] == "block 3 (timestamp 99): 1 transaction: 1 ok, 0 reverted, 0 invalid; cost 20"
-    assert len(lines) == 5 and lines[1].startswith("executor parallel (")
+    assert len(lines) == 5 and lines[1].startswith("executor parallel: ran inline")
 
 
 def test_run_json(world, tmp_path):
@@ -150,7 +150,7 @@ def test_call_errors(world, tmp_path):
     assert fails("token", "transfer", "bob", "1") == "error: call reverted: insufficient balance\n"
     assert fails("probe", "total", "[1, 2, 3, 4]") == (
         "error: argument 'xs' has 4 elements; its type array<u256, 3> allows at most 3\n")
-    assert fails("probe", "total", "[1, 2") == "error: argument '[1, 2' is not a JSON list: Expecting ',' delimiter\n"
+    assert fails("probe", "total", "[1, 2") == "error: argument '[1, 2' opens a list with '[' but does not close it\n"
 
 
 # -------------------------------------------------------------------- compile

@@ -81,7 +81,7 @@ def workdir(tmp_path_factory):
 
 # ------------------------------------------------------- text from the grammar
 
-_PARSER = lark_parser()
+_PARSER = lark_parser(cache=False)  # with its grammar: programs are generated from it
 _KEYWORDS = {t.name: t.pattern.value for t in _PARSER.terminals
              if re.fullmatch(r"[a-z]+", str(getattr(t.pattern, "value", "")))}
 _NAMES = ["x", "y", "C", "D", "Token", "f", "g", "m", "a", "b", "i", "K", "E", "u256", "bool", "address",

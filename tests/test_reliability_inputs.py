@@ -360,6 +360,6 @@ def test_call_arguments_are_read_as_blocks_are(tmp_path):
         1, "", "error: argument 'xs'[0] must be an integer, found '\u0665'\n")
     code, out, err = lane("call", world, "sum", "total", "[" * 100_000)
     assert (code, out) == (1, "") and err.endswith(
-        f"is not a JSON list: nested more than {MAX_NESTING} levels deep\n")
+        f"is not a list: nested more than {MAX_NESTING} levels deep\n")
     code, out, err = lane("call", world, "\udcff", "total")
     assert (code, out, err) == (1, "", "error: unknown contract '\\udcff' (deployed: sum)\n")

@@ -267,16 +267,21 @@ def test_state_file_of_another_world_is_refused(tmp_path):
     block = write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 1)])
     lane_ok("run", str(world), str(block), "--state", str(state), cwd=tmp_path)
     before = dump(state)
-    message = (f"error: state file {state} was created from another world (or its contracts have changed); "
-               "use a new --state file\n")
+    advice = (" A state file holds one world's chain: to run this world, start a new state file (--state "
+              f"NEW.sqlite; its genesis is made on first use), or undo the change to keep using {state}\n")
+    message = (f"error: state file {state} was made from a different world: deployment 'token' "
+               'now has init arguments ["5"] (it was ["1000000"]).' + advice)
     other = token_world(tmp_path, supply=5, name="other.toml")
     assert lane_fails("run", str(other), str(block), "--state", str(state), cwd=tmp_path) == message
     assert lane_fails("call", str(other), "token", "balance_of", "bob", "--state", str(state),
                       cwd=tmp_path) == message
-    # The same world file with a changed contract is another world too.
+    # The same world file with a changed contract is another world too (a comment is not a change:
+    # tests/test_world_identity.py).
     source = tmp_path / "token.lane"
-    source.write_text(source.read_text() + "\n// changed\n")
-    assert lane_fails("run", str(world), str(block), "--state", str(state), cwd=tmp_path) == message
+    source.write_text(source.read_text().replace("supply = initial;", "supply = initial + 1;"))
+    assert lane_fails("run", str(world), str(block), "--state", str(state), cwd=tmp_path) == (
+        f"error: state file {state} was made from a different world: the source of token.lane "
+        "changed (not only its comments or layout)." + advice)
     assert dump(state) == before
     # A file that is not a database at all.
     junk = tmp_path / "junk.sqlite"

@@ -388,9 +388,9 @@ class ConflictChecker:
         found_all: list[list[Literal]] = []
         reasons = []
         same_var: dict[tuple[str, str], list[Access]] = {}
-        for y in g.accesses:
+        for y in _located(g.accesses):
             same_var.setdefault((y.contract, y.var), []).append(y)
-        for x in f.accesses:
+        for x in _located(f.accesses):
             for y in same_var.get((x.contract, x.var), ()):
                 if not _modes_conflict(x, y):
                     continue
@@ -539,6 +539,20 @@ def _atomic(s: Sym) -> bool:
         return s.immutable and all(isinstance(k, (S.Self, S.Const, S.Param, S.Sender)) for k in s.keys) \
             and isinstance(s.address, S.Self)
     return False
+
+
+def _located(accesses: list[Access]) -> list[Access]:
+    """One access per location, mode, condition and alias: what Z3 is asked about.  Accesses that
+    differ only in the value they store or in their guard (the requires before them, which
+    verdicts leave out) meet the same locations."""
+    seen: set[tuple] = set()
+    out = []
+    for a in accesses:
+        key = (a.contract, a.address, a.var, a.keys, a.mode, a.cond, a.alias)
+        if key not in seen:
+            seen.add(key)
+            out.append(a)
+    return out
 
 
 def _ite_in(s: Sym) -> S.Op | None:

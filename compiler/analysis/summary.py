@@ -13,10 +13,20 @@ callee's.  So the work is linear in the program, not in its unfolded calls.
 
 Path conditions are the conditions of the enclosing ``if`` branches (and of
 ``&&``/``||`` short-circuits).  Conditions that only decide whether a
-transaction goes on or reverts (``require``, an early ``revert`` or
-``return``) are left out: leaving a condition out only makes the summary
-larger, never unsound, and it keeps verdicts about locations rather than
-about whether a call succeeds.
+transaction goes on or reverts (``require``, a branch that reverts) are not
+path conditions: the conflict table keeps verdicts about locations rather
+than about whether a call succeeds.  Each access carries them apart, as its
+*guard*: what holds whenever the transaction gets to it.  A block's
+instantiation drops an access whose guard it finds false (the transaction
+reverts before it; the reads that decided it stay in the summary, so the
+DAG orders them as the block does).  An equality in a ``require``
+(``require(seller_of[id] == msg.sender)``) is also a *fact*: on the path after
+it, the value read from storage is replaced by the other side wherever it
+appears, so a key built from it is as exact as that side.
+
+Every write records the value it stores, when the analysis can say it (over
+the call's arguments, sender and reads): a block's scheduler forwards it to
+later transactions that read the location (compiler/schedule/forwarding.py).
 
 A value read from storage that the same transaction may already have written
 is not followed (it becomes unknown, so a key built from it is a wildcard):
@@ -61,6 +71,8 @@ class Access:
     mode: str              # read, write, add
     cond: Sym = TRUE       # the path condition under which it happens
     alias: Sym = FALSE     # for an add: when it may hit a location the call also reads or writes
+    value: Sym | None = None  # for a write: the value it stores (None: not known, or not a write)
+    guard: Sym = TRUE      # what holds whenever the call gets to it (its requires so far; see the module's doc)
     loc: Location | None = field(default=None, compare=False)   # the summarised function's statement
     site: Location | None = field(default=None, compare=False)  # the statement itself (maybe in a callee)
 
@@ -101,6 +113,7 @@ class FunctionSummary:
     accesses: list[Access]
     returns: list[tuple[Sym, Sym]]     # (path condition, value) of each return, in order
     writes: frozenset[tuple[str, str]]  # (contract, variable) it may write or add to, its calls' included
+    exit_guard: Sym = TRUE              # what holds whenever a call of it returns (it did not revert)
 
 
 @dataclass
@@ -111,6 +124,9 @@ class _Frame:
     env: dict[str, Sym]
     pc: Sym = TRUE
     returns: list[tuple[Sym, Sym]] = field(default_factory=list)
+    guard: Sym = TRUE                  # what holds here unless the call reverted (see the module's doc)
+    facts: dict[Sym, Sym] = field(default_factory=dict)  # a read known equal to a value here; never mutated
+    exits: list[Sym] = field(default_factory=list)       # the guard at each return
 
 
 class Summariser:
@@ -180,16 +196,21 @@ class _Executor:
             env[p.name] = S.Param(p.name, "array" if isinstance(p.type, T.ArrayType) else str(p.type))
         frame = _Frame(fn, S.Self(), S.Sender(), env)
         self.block(frame, fn.decl.body)
+        if not _returns(fn.decl.body):
+            frame.exits.append(frame.guard)
         accesses = [_few_loops(a) for a in _bounded(_dedupe(self.accesses, key=_alpha))]
         writes = frozenset((a.contract, a.var) for a in accesses if a.mode != READ)
-        return FunctionSummary(fn, accesses, frame.returns, writes)
+        return FunctionSummary(fn, accesses, frame.returns, writes, op("||", *frame.exits))
 
     # -------------------------------------------------------------- storage
-    def record(self, frame: _Frame, var: StorageVar, keys: tuple[Sym, ...], mode: str, site: Location) -> None:
-        if frame.pc == FALSE:
-            return  # code that cannot run here (after an early return whose condition holds)
-        self.accesses.append(Access(var.contract.name, frame.self_, var.name, keys, mode, frame.pc,
-                                    loc=self.top_loc, site=site))
+    def record(self, frame: _Frame, var: StorageVar, keys: tuple[Sym, ...], mode: str, site: Location,
+               value: Sym | None = None) -> None:
+        if frame.pc == FALSE or frame.guard == FALSE:
+            return  # code that cannot run here (after an early return whose condition holds, or a revert)
+        sub = self.subst(frame)
+        self.accesses.append(Access(var.contract.name, sub(frame.self_), var.name, tuple(sub(k) for k in keys), mode,
+                                    sub(frame.pc), value=sub(value) if value is not None else None,
+                                    guard=frame.guard, loc=self.top_loc, site=site))
         if mode != READ:
             self.writes.add((var.contract.name, var.name))
 
@@ -197,7 +218,21 @@ class _Executor:
         if (var.contract.name, var.name) in self.writes:
             return S.unknown(f"{var.name} read after a write")
         immutable = var.name not in self.summariser.written.get(var.contract.name, set())
-        return S.bounded(S.Read(frame.self_, var.contract.name, var.name, keys, immutable))
+        return self.subst(frame)(S.bounded(S.Read(frame.self_, var.contract.name, var.name, keys, immutable)))
+
+    def subst(self, frame: _Frame):
+        """The function that applies the path's facts to a value (the identity without facts)."""
+        return _Substitution.of(frame.facts)
+
+    def require(self, frame: _Frame, cond: Sym) -> None:
+        """What a require of ``cond`` teaches the rest of the path: its guard and its facts."""
+        cond = self.subst(frame)(cond)
+        frame.guard = op("&&", frame.guard, _guardable(cond))
+        learnt = {}
+        for c in _conjuncts(cond):
+            learnt.update(_facts_of(c))
+        if learnt:
+            frame.facts = {**frame.facts, **learnt}  # a new dict: a branch's facts end with it
 
     def storage_target(self, frame: _Frame, e: ast.Expr) -> tuple[StorageVar, tuple[Sym, ...]]:
         keys: list[ast.Expr] = []
@@ -230,36 +265,39 @@ class _Executor:
             self.expr(frame, s.value)
             self.record(frame, var, keys, ADD, s.loc)
         elif s.op == "=":
-            self.expr(frame, s.value)
-            self.record(frame, var, keys, WRITE, s.loc)
+            value = self.expr(frame, s.value)
+            self.record(frame, var, keys, WRITE, s.loc, value)
         else:
             self.record(frame, var, keys, READ, s.loc)
-            self.expr(frame, s.value)
-            self.record(frame, var, keys, WRITE, s.loc)
+            old = self.read_value(frame, var, keys)
+            value = op(s.op[0], old, self.expr(frame, s.value))
+            self.record(frame, var, keys, WRITE, s.loc, value)
 
     def s_If(self, frame: _Frame, s: ast.If) -> None:
         cond = self.expr(frame, s.cond)
-        pc0, env0 = frame.pc, dict(frame.env)
+        pc0, env0, guard0, facts0 = frame.pc, dict(frame.env), frame.guard, frame.facts
         frame.pc = op("&&", pc0, cond)
         self.block(frame, s.then)
-        env_then = frame.env
-        frame.pc, frame.env = op("&&", pc0, op("!", cond)), dict(env0)
+        env_then, guard_then, facts_then = frame.env, frame.guard, frame.facts
+        frame.pc, frame.env, frame.guard, frame.facts = op("&&", pc0, op("!", cond)), dict(env0), guard0, facts0
         if isinstance(s.orelse, ast.Block):
             self.block(frame, s.orelse)
         elif isinstance(s.orelse, ast.If):
             self.s_If(frame, s.orelse)
-        env_else = frame.env
-        frame.pc = pc0
+        env_else, guard_else, facts_else = frame.env, frame.guard, frame.facts
+        frame.pc, frame.facts = pc0, facts0
         frame.env = {name: op("ite", cond, env_then.get(name, value), env_else.get(name, value))
                      for name, value in env0.items()}
+        # A branch that reverts is like a require: its condition guards the rest (the module's doc).
+        frame.guard = _join_guards(self.subst(frame)(cond), guard_then, guard_else)
         # A branch that returns chooses what the rest of the function touches: after
-        # `if c { return; }` the code runs only when !c.  (A branch that reverts is like a
-        # require: left out, see the module's doc.)
+        # `if c { return; }` the code runs only when !c.
         then_returns, else_returns = _returns(s.then), _returns(s.orelse)
         if then_returns and not else_returns:
-            frame.pc, frame.env = op("&&", pc0, op("!", cond)), env_else
+            frame.pc, frame.env, frame.guard, frame.facts = op("&&", pc0, op("!", cond)), env_else, guard_else, \
+                facts_else
         elif else_returns and not then_returns:
-            frame.pc, frame.env = op("&&", pc0, cond), env_then
+            frame.pc, frame.env, frame.guard, frame.facts = op("&&", pc0, cond), env_then, guard_then, facts_then
 
     def s_For(self, frame: _Frame, s: ast.For) -> None:
         lo, hi = self.expr(frame, s.start), self.expr(frame, s.end)
@@ -268,11 +306,12 @@ class _Executor:
         # What the body writes counts as written from its start: an iteration may read what an
         # earlier one wrote.  Locals it assigns hold any value, in it and after it.
         self.writes |= writes
-        pc0 = frame.pc
+        pc0, guard0, facts0 = frame.pc, frame.guard, frame.facts
         self._havoc(frame, assigned)
         frame.env[s.var] = index
         self.block(frame, s.body)
-        frame.pc = pc0
+        # What a require of the body taught holds in its iteration, not after a loop of no iteration.
+        frame.pc, frame.guard, frame.facts = pc0, guard0, facts0
         self._havoc(frame, assigned)
 
     def _havoc(self, frame: _Frame, names: set[str]) -> None:
@@ -281,10 +320,10 @@ class _Executor:
                 frame.env[name] = S.unknown(f"{name} changes in a loop")
 
     def s_Require(self, frame: _Frame, s: ast.Require) -> None:
-        self.expr(frame, s.cond)
+        self.require(frame, self.expr(frame, s.cond))
 
     def s_Revert(self, frame: _Frame, s: ast.Revert) -> None:
-        pass
+        frame.guard = FALSE  # nothing after it runs
 
     def s_Emit(self, frame: _Frame, s: ast.Emit) -> None:
         for a in s.args:
@@ -293,6 +332,7 @@ class _Executor:
     def s_Return(self, frame: _Frame, s: ast.Return) -> None:
         value = self.expr(frame, s.value) if s.value is not None else TRUE
         frame.returns.append((frame.pc, value))
+        frame.exits.append(frame.guard)
 
     def s_ExprStmt(self, frame: _Frame, s: ast.ExprStmt) -> None:
         self.expr(frame, s.expr)
@@ -340,10 +380,11 @@ class _Executor:
     def e_Binary(self, frame: _Frame, e: ast.Binary) -> Sym:
         left = self.expr(frame, e.left)
         if e.op in ("&&", "||"):
-            pc0 = frame.pc
+            pc0, guard0, facts0 = frame.pc, frame.guard, frame.facts
             frame.pc = op("&&", pc0, left if e.op == "&&" else op("!", left))
             right = self.expr(frame, e.right)
-            frame.pc = pc0
+            # A call in the right operand may not run: what it would teach does not hold after.
+            frame.pc, frame.guard, frame.facts = pc0, guard0, facts0
             return op(e.op, left, right)
         return op(e.op, left, self.expr(frame, e.right))
 
@@ -374,22 +415,34 @@ class _Executor:
         callee = self.summariser.functions.get(fn)
         if callee is None:  # a recursive call, in a program the checker rejects
             return S.unknown(f"{fn.name} calls itself")
+        if frame.guard == FALSE:
+            return S.unknown(f"{fn.name} is called after a revert")
         site = _CallSite({p.name: a for p, a in zip(fn.params, args)}, self_, sender, frozenset(self.writes))
+        sub = self.subst(frame)
+
+        def here(s: Sym) -> Sym:
+            return sub(site.sym(s))
+
         written = set()
         for a in callee.accesses:
-            cond = op("&&", frame.pc, site.sym(a.cond))
+            cond = op("&&", sub(frame.pc), here(a.cond))
             if cond == FALSE:
                 continue  # cannot happen from here
-            self.accesses.append(Access(a.contract, site.sym(a.address), a.var, tuple(site.sym(k) for k in a.keys),
-                                        a.mode, cond, loc=self.top_loc, site=a.site))
+            guard = op("&&", frame.guard, _guardable(here(a.guard)))
+            if guard == FALSE:
+                continue
+            self.accesses.append(Access(a.contract, here(a.address), a.var, tuple(here(k) for k in a.keys),
+                                        a.mode, cond, value=here(a.value) if a.value is not None else None,
+                                        guard=guard, loc=self.top_loc, site=a.site))
             if a.mode != READ:
                 written.add((a.contract, a.var))
         self.writes |= written
+        frame.guard = op("&&", frame.guard, _guardable(here(callee.exit_guard)))
         if not callee.returns:
             return S.unknown(f"{fn.name} returns nothing")
-        value = site.sym(callee.returns[-1][1])
+        value = here(callee.returns[-1][1])
         for pc, v in reversed(callee.returns[:-1]):
-            value = op("ite", op("&&", frame.pc, site.sym(pc)), site.sym(v), value)
+            value = op("ite", op("&&", frame.pc, here(pc)), here(v), value)
         return value
 
 
@@ -447,6 +500,92 @@ class _CallSite:
                 return S.unknown("element of an array")
             return S.Length(array) if isinstance(s, S.Length) else S.bounded(S.Element(array, self.sym(s.index)))
         return s  # constants, block fields
+
+
+class _Substitution:
+    """Replaces each read the path's facts know (``{read: value}``) wherever it appears in a value."""
+
+    def __init__(self, facts: dict[Sym, Sym]) -> None:
+        self.facts = facts
+        self.memo: dict[int, tuple[Sym, Sym]] = {}  # id(value) -> (value, substituted)
+
+    @staticmethod
+    def of(facts: dict[Sym, Sym]):
+        return _Substitution(facts) if facts else _same
+
+    def __call__(self, s: Sym) -> Sym:
+        hit = self.memo.get(id(s))
+        if hit is None:
+            hit = self.memo[id(s)] = (s, self._sub(s))
+        return hit[1]
+
+    def _sub(self, s: Sym) -> Sym:
+        known = self.facts.get(s)
+        if known is not None:
+            return known
+        if isinstance(s, S.Op):
+            args = tuple(self(a) for a in s.args)
+            return s if args == s.args else op(s.op, *args)
+        if isinstance(s, S.Read):
+            address, keys = self(s.address), tuple(self(k) for k in s.keys)
+            if address == s.address and keys == s.keys:
+                return s
+            read = S.bounded(S.Read(address, s.contract, s.var, keys, s.immutable))
+            return self.facts.get(read, read)
+        if isinstance(s, S.Element):
+            index = self(s.index)
+            return s if index == s.index else S.bounded(S.Element(s.array, index))
+        return s
+
+
+def _same(s: Sym) -> Sym:
+    return s
+
+
+def _conjuncts(s: Sym) -> list[Sym]:
+    if isinstance(s, S.Op) and s.op == "&&":
+        return list(s.args)
+    return [] if s == TRUE else [s]
+
+
+def _guardable(g: Sym) -> Sym:
+    """The conjuncts of ``g`` a block's instantiation can decide once per transaction: those that
+    depend on no loop index (a loop's iterations are not told apart there) and on nothing unknown.
+    Leaving a conjunct out only keeps more accesses."""
+    if g == TRUE or g == FALSE:
+        return g
+    return op("&&", *(c for c in _conjuncts(g)
+                      if not any(isinstance(n, (S.LoopIndex, S.Unknown)) for n in S.walk(c))))
+
+
+def _join_guards(cond: Sym, then: Sym, orelse: Sym) -> Sym:
+    """The guard after ``if cond`` whose branches end with guards ``then`` and ``orelse``."""
+    if then == orelse:
+        return then
+    if then == FALSE:  # the branch reverts: a require of !cond
+        return op("&&", orelse, _guardable(op("!", cond)))
+    if orelse == FALSE:
+        return op("&&", then, _guardable(cond))
+    mine, theirs = _conjuncts(then), _conjuncts(orelse)
+    common = [c for c in mine if c in set(theirs)]
+    rest_then = op("&&", *(c for c in mine if c not in common))
+    rest_else = op("&&", *(c for c in theirs if c not in common))
+    return op("&&", *common, _guardable(op("ite", cond, rest_then, rest_else)))
+
+
+def _facts_of(c: Sym) -> dict[Sym, Sym]:
+    """What a required condition says a value read from storage is: ``m[k] == e`` with ``e``
+    exact or immutable, ``m[k]`` (true) or ``!m[k]`` (false)."""
+    if isinstance(c, S.Read) and not c.immutable:
+        return {c: TRUE}
+    if isinstance(c, S.Op) and c.op == "!" and isinstance(c.args[0], S.Read) and not c.args[0].immutable:
+        return {c.args[0]: FALSE}
+    if isinstance(c, S.Op) and c.op == "==":
+        x, y = c.args
+        for read, other in ((x, y), (y, x)):
+            if isinstance(read, S.Read) and not read.immutable and S.kind_of(other) in (S.EXACT, S.IMMUTABLE):
+                return {read: other}
+    return {}
 
 
 def _returns(node: "ast.Block | ast.If | None") -> bool:
@@ -542,7 +681,7 @@ def _implies(c: Sym, d: Sym) -> bool:
 
 def _replace(x: Access, **changes) -> Access:
     fields = dict(contract=x.contract, address=x.address, var=x.var, keys=x.keys, mode=x.mode,
-                  cond=x.cond, alias=x.alias, loc=x.loc, site=x.site)
+                  cond=x.cond, alias=x.alias, value=x.value, guard=x.guard, loc=x.loc, site=x.site)
     fields.update(changes)
     return Access(**fields)
 
@@ -599,6 +738,8 @@ def _few_loops(a: Access) -> Access:
     def any_value(s: Sym) -> Sym:
         return S.unknown("depends on too many loops") if loops(s) else s
 
+    if a.value is not None and len(loops(a.address, *a.keys, a.cond, a.value)) > MAX_LOOP_DEPTH:
+        a = _replace(a, value=None)  # a value not followed: its readers get a wildcard
     if len(loops(a.address, *a.keys, a.cond, a.alias)) <= MAX_LOOP_DEPTH:
         return a
     if len(loops(a.address, *a.keys, a.cond)) > MAX_LOOP_DEPTH:
@@ -637,7 +778,7 @@ def _alpha(a: Access) -> tuple:
         return s  # a leaf, or a length (of a parameter)
 
     return (a.contract, canon(a.address), a.var, tuple(canon(k) for k in a.keys), a.mode, canon(a.cond),
-            canon(a.alias))
+            canon(a.alias), canon(a.value) if a.value is not None else None, canon(a.guard))
 
 
 def _bounded(accesses: list[Access]) -> list[Access]:

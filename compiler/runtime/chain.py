@@ -152,6 +152,7 @@ class Chain:
         self.hash = state_hash
         self._compiled = None
         self._parallel = None  # the persistent parallel executor, made on first use
+        self._dask = None      # the same on a Dask cluster (compiler.runtime.dask_executor)
         self._decoders: dict[bool, Decoder] = {}
         self._locations = None  # what blocks touch, found from their calls (made on first use)
 
@@ -188,6 +189,10 @@ class Chain:
         if parallel is not None:
             parallel.close()
             self._parallel = None
+        dask = getattr(self, "_dask", None)
+        if dask is not None:
+            dask.shutdown()  # its actors, and the LocalCluster it started
+            self._dask = None
         if self.store is not None:
             self.store.close()
 
@@ -218,7 +223,7 @@ class Chain:
                   timestamp: int | None = None, executor: str = "sequential", workers: int = 1,
                   progress=None, check_accesses: bool = False, verify: bool = False,
                   before_commit: Callable[[BlockResult], None] | None = None, display: str = "block",
-                  started: float | None = None) -> BlockResult:
+                  started: float | None = None, scheduler: str | None = None) -> BlockResult:
         """Execute a block: the bytes of a block file, the reference's ``[(line, object)]`` or a
         decoded :class:`Block`.  With ``check_accesses`` every access is checked against its
         summary (§2.5); with ``verify`` the block also runs sequentially on a copy of the state and
@@ -228,7 +233,8 @@ class Chain:
         committed: what a command prints is made there, so that nothing that could fail on the
         block's data comes after the commit (a user told that a run failed runs it again, and a
         committed block would be applied twice).  If it raises, the block is undone.  Its time is
-        not the block's."""
+        not the block's.  ``scheduler`` is the Dask scheduler of ``executor="dask"`` (None: a
+        LocalCluster of ``workers`` processes)."""
         clock = time.perf_counter
         phases: dict[str, float] = {}
         t = started if started is not None else clock()
@@ -243,12 +249,18 @@ class Chain:
             source = Block.of_txs(self.world, prepare(self.world, source, trace=check_accesses))
         # For --verify: the state before the block, for the sequential run to start from.
         before = copy_storage(ctx.storage) if verify else None
-        parallel = executor == "parallel" and not check_accesses
+        on_lanes = executor in ("parallel", "dask") and not check_accesses
         with gc_paused():  # a block makes many small acyclic objects: calls, journal, events, outcomes
-            if parallel:
-                from .parallel import executor_for
+            if on_lanes:
+                if executor == "dask":  # the same lanes, on a Dask cluster
+                    from .dask_executor import executor_for as lanes_for
 
-                executed = executor_for(self, workers)(source, display, number, timestamp, progress)
+                    run = lanes_for(self, workers, scheduler)
+                else:
+                    from .parallel import executor_for
+
+                    run = executor_for(self, workers)
+                executed = run(source, display, number, timestamp, progress)
                 seconds = executed.detail.get("seconds", {})
                 for name, parts in (("decode", ("decode",)), ("schedule", ("schedule", "plan", "prefetch")),
                                     ("execute", ("lanes", "execute")), ("receipts", ("receipts",)),
@@ -340,8 +352,9 @@ class Chain:
         elif self.store is not None:
             self.ctx.storage = self.store.bind(self.world)
             self._locations = None
-        if self._parallel is not None:
-            self._parallel.close()  # their replicas are ahead of this state now
+        for lanes in (self._parallel, self._dask):
+            if lanes is not None:
+                lanes.close()  # their replicas are ahead of this state now
 
     def _decode(self, source: bytes | list | Block, display: str, trace: bool) -> Block:
         if isinstance(source, Block):

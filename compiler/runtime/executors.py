@@ -13,14 +13,17 @@ EXECUTORS: dict[str, tuple[str, str]] = {
     "parallel": ("compiler.runtime.parallel", "independent transactions on --workers processes "
                  "(inline when that cannot pay), with the sequential result"),
     "sequential": ("compiler.runtime.sequential", "the reference: transactions one after the other"),
+    "dask": ("compiler.runtime.dask_executor", "the parallel executor's lanes on a Dask cluster (a LocalCluster "
+             "of --workers processes, or --scheduler ADDRESS; pip install 'lane-lang[dask]')"),
 }
 DEFAULT = "parallel"
 
 
-def get(name: str, chain=None, workers: int = 1) -> Callable:
+def get(name: str, chain=None, workers: int = 1, **options) -> Callable:
+    """The executor ``name``; ``options`` go to a chain's executor (the dask one's ``scheduler``)."""
     module = importlib.import_module(EXECUTORS[name][0])
     if hasattr(module, "executor_for"):
-        return module.executor_for(chain, workers)
+        return module.executor_for(chain, workers, **options)
     return module.execute
 
 

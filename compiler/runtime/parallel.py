@@ -30,9 +30,7 @@ replaced once, and if the window still fails the parent runs it (docs/runtime.md
 
 from __future__ import annotations
 
-import contextlib
 import marshal
-import multiprocessing as mp
 import time
 from collections import defaultdict
 from typing import Any
@@ -43,9 +41,9 @@ from . import encoding, protocol as P
 from .block import gc_paused
 from .decode import Block
 from .executed import Executed
-from .pool import DIE, HANG, Worker, wait_any
+from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
-from .replica import FunctionTable, make_replica
+from .replica import FunctionTable
 from .roots import MOD, StateHash
 from .store import value_bytes
 
@@ -72,7 +70,8 @@ EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of th
 class ParallelExecutor:
     """Persistent workers holding replicas of one chain's state; ``run`` runs a block on them."""
 
-    def __init__(self, chain, workers: int, timeout: float | None = None, force: bool = False) -> None:
+    def __init__(self, chain, workers: int, timeout: float | None = None, force: bool = False,
+                 transport=None) -> None:
         self.chain = chain
         self.world = chain.world
         self.workers = max(1, workers)
@@ -83,28 +82,25 @@ class ParallelExecutor:
         self.lane_timeout = LANE_TIMEOUT_MIN_S   # the last wait for a worker's reply, in seconds
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
         self.table: FunctionTable | None = None
-        self._pool: list[Worker] = []
-        self._mp = mp.get_context("fork")
+        self.transport = transport or Processes()
         self.serial = 0                    # blocks run on the workers (the messages' block numbers)
         self.last: dict = {}               # what the last block did, for reports and tests
         self.us_per_cost = US_PER_COST
 
-    # ------------------------------------------------------------ the pool
+    # ------------------------------------------------------------ the workers
     def _ensure_pool(self) -> None:
+        """Workers holding replicas of the chain's state as it is now (the ones alive are kept)."""
         if self.table is None:
             self.table = FunctionTable(self.world)
-        self._pool = [w for w in self._pool if w.process.is_alive()]
-        if len(self._pool) >= self.workers:
-            return
-        store = self.chain.store
-        with store.detached() if store is not None else contextlib.nullcontext():
-            while len(self._pool) < self.workers:
-                self._pool.append(Worker(self._mp, make_replica(self.chain, self.table)))
+        self.transport.ensure(self.chain, self.table, self.workers)
+
+    @property
+    def _pool(self) -> list:
+        """The workers (processes), for the tests."""
+        return self.transport.workers
 
     def close(self) -> None:
-        for w in self._pool:
-            w.kill()
-        self._pool = []
+        self.transport.close()
 
     # ------------------------------------------------------------ a block
     def run(self, source: bytes | Block, display: str, number: int, timestamp: int, progress=None) -> Executed:
@@ -158,8 +154,8 @@ class _BlockRun:
         try:
             ex._ensure_pool()
             for fault in ex.faults:  # "die" or "hang" (tests)
-                for w in ex._pool:
-                    w.send(fault.encode() if isinstance(fault, str) else fault)
+                for k in range(ex.transport.size):
+                    ex.transport.send(k, fault.encode() if isinstance(fault, str) else fault)
             ex.faults = []
             ex.serial += 1
             self.serial = ex.serial
@@ -201,10 +197,10 @@ class _BlockRun:
     def schedule(self) -> None:
         t = time.perf_counter()
         ex = self.ex
-        w = len(ex._pool)
+        w = ex.transport.size
         messages = self.stripes(w)
         for k, m in enumerate(messages):
-            ex._pool[k].send(P.pack(m))
+            ex.transport.send(k, P.pack(m))
         size = len(self.source)
         lines = size if isinstance(self.source, Block) else self.source.count(b"\n") + 1
         got = self.collect(range(len(messages)), P.Scheduled, lines * US_SCHEDULE / 1e6 / len(messages))
@@ -275,7 +271,7 @@ class _BlockRun:
         ex.lane_timeout = self.longest_wait
         deadline = time.monotonic() + timeout
         while waiting:
-            for k, reply in wait_any(ex._pool, waiting, min(0.25, max(0.0, deadline - time.monotonic()))):
+            for k, reply in ex.transport.wait(waiting, min(0.25, max(0.0, deadline - time.monotonic()))):
                 if reply is False:
                     raise Fault(f"worker {k} stopped answering")
                 m = P.unpack(reply)
@@ -298,7 +294,7 @@ class _BlockRun:
                 return
             for k, (txs, locs) in tainted.items():
                 local = (txs - self.first[k]).astype(np.int64)
-                self.ex._pool[k].send(P.pack(P.Reschedule(self.serial, local.tobytes(), locs.tobytes())))
+                self.ex.transport.send(k, P.pack(P.Reschedule(self.serial, local.tobytes(), locs.tobytes())))
             got = self.collect(tainted, P.Rescheduled)
             for k, m in got.items():
                 off = self.first[k]
@@ -417,21 +413,22 @@ class _BlockRun:
     def execute(self, plan: dict) -> Executed:
         ex = self.ex
         lanes, bounds = plan["lanes"], plan["bounds"]
-        w = len(ex._pool)
+        w = ex.transport.size
         self.mode = "parallel"
         self.lanes = w
         t0 = time.perf_counter()
         lanes_bytes = lanes.astype(np.int8).tobytes()
         fnids_bytes = self.fnids.astype(np.int32).tobytes()
         windows_bytes = np.array(bounds, np.int64).tobytes()
-        for k, worker in enumerate(ex._pool):
-            worker.send(P.pack(P.Lanes(self.serial, k, lanes_bytes, windows_bytes, self.stripe_calls, fnids_bytes)))
+        for k in range(w):
+            ex.transport.send(k, P.pack(P.Lanes(self.serial, k, lanes_bytes, windows_bytes, self.stripe_calls,
+                                                fnids_bytes)))
         merge = _Merge(self, lanes)
         sync: list[list[bytes]] = [[] for _ in range(w)]
         stop: int | None = None
         for win in range(len(bounds) - 1):
-            for k, worker in enumerate(ex._pool):
-                worker.send(P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
+            for k in range(w):
+                ex.transport.send(k, P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
             try:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
             except Fault as fault:
@@ -439,8 +436,8 @@ class _BlockRun:
             self.windows += 1
             conflict = merge.check(done, bounds[win], bounds[win + 1])
             if conflict is not None:
-                for worker in ex._pool:
-                    worker.send(P.pack(P.Cut(self.serial, win, conflict)))
+                for k in range(w):
+                    ex.transport.send(k, P.pack(P.Cut(self.serial, win, conflict)))
                 try:
                     done = self.collect(range(w), P.WindowDone)
                     merge.check(done, bounds[win], conflict)
@@ -485,10 +482,11 @@ class _BlockRun:
     def finish(self, merge: "_Merge", sync: list[list[bytes]]) -> None:
         """The last writes to every replica, and from each lane the root's move and the rows of the
         locations it owns."""
-        owned = merge.owners(len(self.ex._pool))
-        for k, worker in enumerate(self.ex._pool):
-            worker.send(P.pack(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes())))
-        for m in self.collect(range(len(self.ex._pool)), P.Finished).values():
+        w = self.ex.transport.size
+        owned = merge.owners(w)
+        for k in range(w):
+            self.ex.transport.send(k, P.pack(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes())))
+        for m in self.collect(range(w), P.Finished).values():
             merge.finished(m)
 
 
@@ -513,7 +511,7 @@ class _Merge:
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
         self.undo_log: list[tuple[dict, dict]] = []
         if run.invalid:
-            outcomes = [(INVALID, reason, None, (), 0) for _, _, reason in run.invalid]
+            outcomes = [(INVALID, reason, None, (), 0, None) for _, _, reason in run.invalid]
             self._receipts(np.array([i for i, _, _ in run.invalid], np.int64), outcomes)
 
     def _receipts(self, idx: np.ndarray, outcomes: list) -> None:

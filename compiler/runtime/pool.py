@@ -202,6 +202,46 @@ def process_state(pid: int) -> str | None:
     return chr(stat[stat.rindex(b")") + 2])
 
 
+class Processes:
+    """The parallel executor's transport to worker processes on this machine: forked with replicas
+    of the chain's state, fed bytes through pipes.  (:mod:`compiler.runtime.dask_executor` is the
+    same on a Dask cluster.)"""
+
+    def __init__(self) -> None:
+        self.workers: list[Worker] = []
+        self._mp = __import__("multiprocessing").get_context("fork")
+
+    @property
+    def size(self) -> int:
+        return len(self.workers)
+
+    def ensure(self, chain, table, count: int) -> None:
+        """``count`` workers, alive; new ones forked from the chain's state as it is now."""
+        import contextlib
+
+        from .replica import make_replica
+
+        self.workers = [w for w in self.workers if w.process.is_alive()]
+        if len(self.workers) >= count:
+            return
+        store = chain.store
+        # SQLite must not see a file open across a fork: the parent closes it meanwhile.
+        with store.detached() if store is not None else contextlib.nullcontext():
+            while len(self.workers) < count:
+                self.workers.append(Worker(self._mp, make_replica(chain, table)))
+
+    def send(self, k: int, message: bytes) -> None:
+        self.workers[k].send(message)
+
+    def wait(self, waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:
+        return wait_any(self.workers, waiting, timeout)
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.kill()
+        self.workers = []
+
+
 def wait_any(workers: list[Worker], waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:
     """Replies from any of the workers numbered in ``waiting``, as soon as one comes (or after
     ``timeout``): [(k, reply)], a reply False for a worker that is gone or stalled."""

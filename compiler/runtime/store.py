@@ -163,6 +163,12 @@ class StateStore:
                 pass  # in use by another process: it folds the log in when it closes
         self.db.close()
 
+    def __enter__(self) -> "StateStore":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     @property
     def initialised(self) -> bool:
         return not self.new

@@ -4,20 +4,46 @@
 walking them, which is clear but slow for blocks of a million transactions.
 This module generates, once per pub function, a Python function
 
-    inst(sender, target, args, read, number, timestamp, out)
+    inst(sender, target, args, read, number, timestamp, out, imm=None, stored=None)
 
 that appends ``(location, mode)`` pairs to ``out`` with the same meaning:
 ``location`` is ``(address, var_id, key)`` (``var_id`` numbers a contract's
 variable; ``key`` is the runtime key, ``WILD`` for every key; ``address`` is
 None for every instance), ``mode`` is ``READ``, ``WRITE`` or ``ADD``.
-``read(address, var_id, key)`` returns a storage value or raises
-:class:`Unresolved`, and the access becomes a wildcard.
+
+- ``read(address, var_id, key)`` returns a storage value; or a :class:`Choice`
+  of the values the location may hold when the transaction runs (an earlier
+  transaction of the block may write it: compiler/schedule/forwarding.py); or
+  raises :class:`Unresolved` (or returns ``UNREAD``, which is cheaper than an
+  exception where it is frequent), and what depends on it is unknown.
+- ``imm(address, var_id, key)`` reads a variable only ``init`` writes (``read``
+  when not given).
+- ``stored``, when given, receives ``(location, value)`` for every write and
+  add the transaction may make: the value it stores, or ``UNKNOWN`` (an add,
+  a value the analysis does not follow).
+
+How an access is instantiated:
+
+- Its *binders*, the loop indices and the values read from storage that
+  transactions write, are enumerated, each after those it depends on: a loop
+  index over its range, a read over its choices.  Each combination gives a
+  location; past :data:`MAX_UNROLL` combinations, or when something is
+  unresolved, the access becomes a wildcard over its variable.
+- Its path condition is evaluated in three values: ``&&`` is false when one
+  operand is false, whatever the others are, ``||`` true when one is true;
+  an undecided condition counts as true.
+- Its guard, the requires the transaction passed to get there, is a
+  conjunction of conditions each evaluated once per transaction, at the top
+  (true unless false for every choice of the reads in it): an access whose
+  guard is false is left out, as the transaction reverts before it.
 """
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE, Access, Summary
@@ -50,6 +76,32 @@ class _Wild:
 WILD = _Wild()  # the key of a wildcard location
 
 
+class _Unknown:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+UNKNOWN = _Unknown()  # a stored value the analysis cannot say
+
+
+class _Unread:
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "UNREAD"
+
+
+UNREAD = _Unread()  # what a read may return instead of raising Unresolved
+
+
+class Choice(tuple):
+    """The values a location may hold when a transaction reads it (more than one)."""
+
+    __slots__ = ()
+
+
 def _chk(v: int) -> int:
     if v < 0 or v > MAX:
         raise NotTaken
@@ -74,6 +126,59 @@ def _elem(array: tuple, index: int):
     return array[index]
 
 
+def _each(value: Any) -> tuple:
+    """The values a read gives: its choices, or itself."""
+    if type(value) is Choice:
+        return value
+    if value is UNREAD:
+        raise Unresolved
+    return (value,)
+
+
+def _reads(thunk: Callable[[], Any]) -> tuple:
+    """The values of a read whose key may fail to compute: none then (the transaction reverts there)."""
+    try:
+        value = thunk()
+    except NotTaken:
+        return ()
+    return _each(value)
+
+
+def _single(value: Any) -> Any:
+    """A read where one value is needed (a condition, an alias): several are not known."""
+    if type(value) is Choice or value is UNREAD:
+        raise Unresolved
+    return value
+
+
+def _and(*thunks: Callable[[], Any]) -> bool:
+    """``&&`` in three values: false when one operand is false; unknown (raises) when one is unknown."""
+    unknown = False
+    for thunk in thunks:
+        try:
+            if not thunk():
+                return False
+        except (Unresolved, NotTaken, KeyError):
+            unknown = True
+    if unknown:
+        raise Unresolved
+    return True
+
+
+def _or(*thunks: Callable[[], Any]) -> bool:
+    """``||`` in three values: true when one operand is true; unknown (raises) when one is unknown."""
+    unknown = False
+    for thunk in thunks:
+        try:
+            if thunk():
+                return True
+        except (Unresolved, NotTaken, KeyError):
+            unknown = True
+    if unknown:
+        raise Unresolved
+    return False
+
+
 def immutable_reader(storage: dict[int, list[dict]], slots: dict[int, tuple[int, Any]]) -> Callable:
     """``imm(address, var_id, key)`` for an instantiation: a variable only init writes, read once
     from the pre-block ``storage`` (its value holds for the whole block) and remembered."""
@@ -85,7 +190,12 @@ def immutable_reader(storage: dict[int, list[dict]], slots: dict[int, tuple[int,
             return immutable[loc]
         except KeyError:
             index, zero = slots[vid]
-            value = immutable[loc] = storage[address][index].get(key, zero)
+            try:
+                # Indexed, not .get: a state file's variable loads a location it does not hold yet.
+                value = storage[address][index][key]
+            except KeyError:
+                value = zero
+            immutable[loc] = value
             return value
 
     return imm
@@ -117,20 +227,59 @@ class CompiledSummary:
         self.cost = self.summary.cost
 
 
+def _may_fail(n: S.Sym) -> bool:
+    """Whether a node's own code may raise or not be known: a read of a variable transactions write
+    (or of another instance: its address is a value), an unknown, an array element, a loop index
+    out of its loop, arithmetic that may leave 0 .. 2^256-1."""
+    if isinstance(n, S.Read):
+        return not (n.immutable and isinstance(n.address, S.Self))
+    return isinstance(n, (S.Unknown, S.Element, S.LoopIndex)) or (isinstance(n, S.Op) and n.op in ARITHMETIC)
+
+
+ARITHMETIC = frozenset(("+", "-", "*", "/", "%"))
+UNKNOWN_VALUE = "_unresolved()"  # the code of a read whose value is not known
+
+
+def _conjuncts(s: S.Sym) -> list[S.Sym]:
+    if isinstance(s, S.Op) and s.op == "&&":
+        return list(s.args)
+    return [] if s == S.TRUE else [s]
+
+
+def key_variables(summaries) -> set[tuple[str, str]]:
+    """The (contract, variable) pairs whose values some summary reads to make a key or an address
+    (compiler/schedule/forwarding.py follows more values of these than of the others)."""
+    out: set[tuple[str, str]] = set()
+    for summary in summaries:
+        for a in summary.accesses:
+            for part in (a.address, *a.keys):
+                out.update((n.contract, n.var) for n in S.walk(part) if isinstance(n, S.Read))
+    return out
+
+
 class _Gen:
     def __init__(self, summary: Summary, var_ids: VarIds) -> None:
         self.summary = summary
         self.var_ids = var_ids
         self.lines: list[str] = []
         self.params = {p.name: f"p{i}" for i, p in enumerate(summary.function.params)}
-        self.loops: dict[int, str] = {}
+        # The binders in scope (loop indices, reads being enumerated) -> their Python variable.
+        self.names: dict[S.Sym, str] = {}
+        self.fresh = itertools.count()
         # Immutable values of the called instance (a pool's token0): read once, at the top.
         self.hoisted: dict[S.Read, str] = {}
+        # The conditions of guards, each evaluated once at the top -> its variable.
+        self.guards: dict[S.Sym, str] = {}
+        self.guarded: str | None = None  # the guard test the last access was emitted under
 
     def emit(self, depth: int, line: str) -> None:
         self.lines.append("    " * depth + line)
 
+    # ------------------------------------------------------------ values
     def expr(self, s: S.Sym) -> str:
+        name = self.names.get(s)
+        if name is not None:
+            return name
         if isinstance(s, S.Const):
             return repr(s.value)
         if isinstance(s, S.Param):
@@ -141,8 +290,6 @@ class _Gen:
             return "target"
         if isinstance(s, S.BlockField):
             return "number" if s.name == "number" else "timestamp"
-        if isinstance(s, S.LoopIndex):
-            return self.loops[s.id]
         if isinstance(s, S.Length):
             return f"len({self.params[s.array.name]})"
         if isinstance(s, S.Element):
@@ -152,15 +299,18 @@ class _Gen:
                 if s not in self.hoisted:
                     self.hoisted[s] = f"m{len(self.hoisted)}"
                 return self.hoisted[s]
-            return f"read({self.expr(s.address)}, {self.var_ids(s.contract, s.var)}, {self.key(s.keys)})"
-        if isinstance(s, S.Unknown):
+            call = f"read({self.expr(s.address)}, {self.var_ids(s.contract, s.var)}, {self.key(s.keys)})"
+            # Nobody writes an immutable variable: one value.  A read not enumerated here (in an
+            # alias, or the address of a wildcard) is known only when it has one value.
+            return call if s.immutable else f"_single({call})"
+        if isinstance(s, (S.Unknown, S.LoopIndex)):  # (a loop index out of its loop: the wildcard's address)
             return "_unresolved()"
         assert isinstance(s, S.Op)
+        if s.op in ("&&", "||"):
+            if all(self.safe(x) for x in s.args):
+                return "(" + f" {'and' if s.op == '&&' else 'or'} ".join(self.expr(x) for x in s.args) + ")"
+            return f"{'_and' if s.op == '&&' else '_or'}(" + ", ".join(f"lambda: {self.expr(x)}" for x in s.args) + ")"
         a = [self.expr(x) for x in s.args]
-        if s.op == "&&":
-            return "(" + " and ".join(a) + ")"
-        if s.op == "||":
-            return "(" + " or ".join(a) + ")"
         if s.op == "!":
             return f"(not {a[0]})"
         if s.op == "ite":
@@ -175,24 +325,6 @@ class _Gen:
             return f"{s.op}({a[0]}, {a[1]})"
         return f"({a[0]} {s.op} {a[1]})"
 
-    def hoistable(self, s: S.Read) -> bool:
-        """An immutable variable of the called instance, at keys known from the call: never unknown."""
-        return s.immutable and isinstance(s.address, S.Self) and all(self.plain(k) for k in s.keys)
-
-    def plain(self, s: S.Sym) -> bool:
-        """A value computed from the call and immutable state alone, without arithmetic that could fail."""
-        for n in S.walk(s):
-            if isinstance(n, S.Read):
-                # Its keys are walked here too: asking hoistable(n) would walk them again, at
-                # every level of nested reads (exponential in their depth).
-                if not (n.immutable and isinstance(n.address, S.Self)):
-                    return False
-            elif isinstance(n, (S.Unknown, S.Element, S.LoopIndex)):
-                return False
-            elif isinstance(n, S.Op) and n.op in ("+", "-", "*", "/", "%"):
-                return False
-        return True
-
     def key(self, keys: tuple[S.Sym, ...]) -> str:
         if not keys:
             return "()"
@@ -200,76 +332,265 @@ class _Gen:
             return self.expr(keys[0])
         return "(" + ", ".join(self.expr(k) for k in keys) + ")"
 
-    def access(self, access: Access) -> None:
-        vid = self.var_ids(access.contract, access.var)
-        indices = sorted({n.id: n for part in (access.address, *access.keys, access.cond, access.alias)
-                          for n in S.walk(part) if isinstance(n, S.LoopIndex)}.values(), key=lambda i: i.id)
-        wild_modes = [R, W] if access.mode == ADD else [MODES[access.mode]]
-        addr = f"_address(lambda: {self.expr(access.address)})"
-        wildcard = "".join(f"out.append((({addr}, {vid}, WILD), {m})); " for m in wild_modes)
-        if any(isinstance(n, S.Unknown) for part in (access.address, *access.keys) for n in S.walk(part)):
-            self.emit(1, wildcard.strip())
-            return
-        if not indices and all(self.plain(p) for p in (access.address, *access.keys)) and self.plain(access.cond):
-            # Nothing here can fail or be unknown: no try, no lambda (the common case).
-            depth = 1
-            if access.cond != S.TRUE:
-                self.emit(1, f"if {self.expr(access.cond)}:")
-                depth = 2
-            loc = f"({self.expr(access.address)}, {vid}, {self.key(access.keys)})"
-            if access.mode == ADD and access.alias != S.FALSE:
-                if self.plain(access.alias):
-                    self.emit(depth, f"if {self.expr(access.alias)}:")
-                else:
-                    self.emit(depth, f"if _maybe(lambda: {self.expr(access.alias)}):")
-                self.emit(depth + 1, f"out.append(({loc}, 1))  # read and write: the write orders it")
-                self.emit(depth, "else:")
-                self.emit(depth + 1, f"out.append(({loc}, 2))")
+    def hoistable(self, s: S.Read) -> bool:
+        """An immutable variable of the called instance, at keys known from the call: never unknown."""
+        return s.immutable and isinstance(s.address, S.Self) and all(self.plain(k) for k in s.keys)
+
+    def plain(self, s: S.Sym) -> bool:
+        """A value computed from the call and immutable state alone, without arithmetic that could fail."""
+        # A read's keys are walked here too: asking hoistable(n) would walk them again, at every
+        # level of nested reads (exponential in their depth).
+        return not any(_may_fail(n) for n in S.walk(s))
+
+    def safe(self, s: S.Sym) -> bool:
+        """Whether the value's code cannot raise: plain, or made of binders in scope."""
+        stack = [s]
+        while stack:
+            n = stack.pop()
+            name = self.names.get(n)
+            if name is not None:
+                if name == UNKNOWN_VALUE:
+                    return False
+                continue
+            if _may_fail(n):
+                return False
+            stack.extend(n.children())
+        return True
+
+    def binders(self, parts: tuple[S.Sym, ...]) -> list[S.Sym]:
+        """The loop indices and reads of written variables in ``parts`` not yet in scope, each after
+        the binders its range or key uses (a post-order walk; trees are at most MAX_DEPTH deep)."""
+        order: list[S.Sym] = []
+        seen: set[S.Sym] = set()
+
+        def visit(n: S.Sym) -> None:
+            if n in seen or n in self.names:
+                return
+            seen.add(n)
+            for child in n.children():
+                visit(child)
+            if isinstance(n, S.LoopIndex) or (isinstance(n, S.Read) and not n.immutable):
+                order.append(n)
+
+        for part in parts:
+            visit(part)
+        return order
+
+    def open_binders(self, binders: list[S.Sym], depth: int) -> int:
+        """``for`` headers enumerating ``binders`` from ``depth``; the depth of the innermost body."""
+        for b in binders:
+            if isinstance(b, S.LoopIndex):
+                name = f"i{b.id}"
+                self.emit(depth, f"for {name} in range({self.expr(b.lo)}, {self.expr(b.hi)}):")
             else:
-                self.emit(depth, f"out.append(({loc}, {MODES[access.mode]}))")
+                assert isinstance(b, S.Read)
+                name = f"r{next(self.fresh)}"
+                call = self.read_call(b)
+                if self.safe(b.address) and all(self.safe(k) for k in b.keys):
+                    self.emit(depth, f"for {name} in _each({call}):")
+                else:
+                    self.emit(depth, f"for {name} in _reads(lambda: {call}):")
+            self.names[b] = name
+            depth += 1
+        return depth
+
+    def read_call(self, s: S.Read) -> str:
+        return f"read({self.expr(s.address)}, {self.var_ids(s.contract, s.var)}, {self.key(s.keys)})"
+
+    def close_binders(self, binders: list[S.Sym]) -> None:
+        for b in binders:
+            del self.names[b]
+
+    def test(self, cond: S.Sym) -> str:
+        """A condition whose reads are in scope as an ``if`` test: an undecided one counts as true."""
+        return self.expr(cond) if self.safe(cond) else f"_maybe(lambda: {self.expr(cond)})"
+
+    def exists(self, depth: int, cond: S.Sym, target: str | None = None) -> str:
+        """An ``if`` test of whether ``cond`` may hold for some values of the reads in it, emitting
+        from ``depth`` what computes it.  Each conjunct is tried apart (over its own reads' values),
+        so one that is false decides, whatever the others are.  A read that cannot be known is an
+        unknown operand, which ``&&`` and ``||`` may still decide; too many combinations leave the
+        conjunct undecided: true."""
+        conjuncts = _conjuncts(cond) or [cond]
+        parts = []
+        for c in conjuncts:
+            binders = self.binders((c,))
+            if not binders:
+                parts.append(self.test(c))
+                continue
+            var = target if target is not None and len(conjuncts) == 1 else f"e{next(self.fresh)}"
+            count = f"k{next(self.fresh)}"
+            self.emit(depth, f"{var} = False")
+            self.emit(depth, "try:")
+            inner = depth + 1
+            first = binders[0]
+            if isinstance(first, S.Read) and self.safe(first.address) and all(self.safe(k) for k in first.keys):
+                # The common case, one read (``require(balances[msg.sender] >= amount)``): when it
+                # cannot be known, no exception.
+                value = f"v{next(self.fresh)}"
+                self.emit(inner, f"{value} = {self.read_call(first)}")
+                self.emit(inner, f"if {value} is UNREAD:")
+                if any(isinstance(n, S.Op) and n.op in ("&&", "||") for n in S.walk(c)):
+                    # The conjunct with that value unknown: an operand of && or || may decide it.
+                    self.names[first] = UNKNOWN_VALUE
+                    self.emit(inner + 1, f"{var} = {self.test(c)}")
+                else:
+                    self.emit(inner + 1, f"{var} = True")
+                self.emit(inner, "else:")
+                inner += 1
+                self.names[first] = f"r{next(self.fresh)}"
+                if len(binders) > 1:
+                    self.emit(inner, f"{count} = 0")
+                # (A read's values are at most forwarding.MAX_VALUES + 1: no count for it alone.)
+                self.emit(inner, f"for {self.names[first]} in ({value} if type({value}) is Choice else ({value},)):")
+                inner = self.open_binders(binders[1:], inner + 1)
+            else:
+                self.emit(inner, f"{count} = 0")
+                inner = self.open_binders(binders, inner)
+            if len(binders) > 1 or not isinstance(first, S.Read):
+                self.emit(inner, f"{count} += 1")
+                self.emit(inner, f"if {count} > {MAX_UNROLL}: raise _TooMany")
+            self.emit(inner, f"if {self.expr(c)}:")
+            self.emit(inner + 1, f"{var} = True")
+            self.close_binders(binders)
+            self.emit(depth, "except (Unresolved, NotTaken, KeyError, _TooMany):")
+            self.emit(depth + 1, f"{var} = True")
+            parts.append(var)
+        return " and ".join(parts)
+
+    # ---------------------------------------------------------- accesses
+    def access(self, access: Access, values: list[S.Sym | None], unless: list[S.Sym] = ()) -> None:
+        depth = 1
+        test = [self.guard_name(c) for c in _conjuncts(access.guard)]
+        if unless:  # a write of the location is there when these hold too
+            test.append(f"not ({' and '.join(self.guard_name(c) for c in unless)})")
+        line = f"if {' and '.join(test)}:" if test else None
+        if line is not None:
+            # Accesses one after the other under one guard share its test.
+            if not (self.lines and self.lines[-1].startswith("        ") and self.guarded == line):
+                self.emit(1, line)
+            depth = 2
+        self.guarded = line
+        if any(isinstance(n, S.Unknown) for part in (access.address, *access.keys) for n in S.walk(part)):
+            self.wildcard(depth, access)
             return
-        self.emit(1, "try:")
-        depth = 2
-        if indices:
-            self.emit(depth, "n = 0")
-        for index in indices:
-            name = f"i{index.id}"
-            self.loops[index.id] = name
-            self.emit(depth, f"for {name} in range({self.expr(index.lo)}, {self.expr(index.hi)}):")
-            depth += 1
-        if indices:
-            self.emit(depth, "n += 1")
-            self.emit(depth, f"if n > {MAX_UNROLL}: raise _TooMany")
-        if access.cond != S.TRUE:
-            self.emit(depth, f"if _maybe(lambda: {self.expr(access.cond)}):")
-            depth += 1
+        vid = self.var_ids(access.contract, access.var)
+        # The reads and loops the location depends on are enumerated; those only its condition
+        # uses are tried when the condition is (see exists).
+        binders = self.binders((access.address, *access.keys))
+        if not binders and all(self.safe(p) for p in (access.address, *access.keys)):
+            # The location cannot fail or be unknown: no try (the common case).
+            if access.cond != S.TRUE:
+                self.emit(depth, f"if {self.exists(depth, access.cond)}:")
+                depth += 1
+            self.emit(depth, f"loc = ({self.expr(access.address)}, {vid}, {self.key(access.keys)})")
+            self.found(depth, access, values)
+            return
         self.emit(depth, "try:")
-        loc = f"({self.expr(access.address)}, {vid}, {self.key(access.keys)})"
-        self.emit(depth + 1, f"loc = {loc}")
+        inner = depth + 1
+        if binders:
+            self.emit(inner, "n = 0")
+        inner = self.open_binders(binders, inner)
+        if binders:
+            self.emit(inner, "n += 1")
+            self.emit(inner, f"if n > {MAX_UNROLL}: raise _TooMany")
+        # The guard's conditions on the values enumerated here are tried with each of them (the
+        # guard at the top only knows that some value passes): `balances[owner_of[id]]` is not
+        # paid at the owner a `require(owner_of[id] != address(0))` before it excludes.
+        enumerated = set(binders)
+        cond = S.op("&&", access.cond, *(c for c in _conjuncts(access.guard)
+                                         if any(n in enumerated for n in S.walk(c))))
+        if cond != S.TRUE:
+            self.emit(inner, f"if {self.exists(inner, cond)}:")
+            inner += 1
+        self.emit(inner, "try:")
+        self.emit(inner + 1, f"loc = ({self.expr(access.address)}, {vid}, {self.key(access.keys)})")
+        self.emit(inner, "except NotTaken:")
+        self.emit(inner + 1, "pass")
+        self.emit(inner, "else:")
+        self.found(inner + 1, access, values)
+        self.close_binders(binders)
+        self.emit(depth, "except (Unresolved, _TooMany, KeyError):")
+        self.wildcard(depth + 1, access)
         self.emit(depth, "except NotTaken:")
-        self.emit(depth + 1, "pass")
-        self.emit(depth, "else:")
+        self.emit(depth + 1, "pass  # the transaction reverts before it gets here")
+
+    def found(self, depth: int, access: Access, values: list[S.Sym | None]) -> None:
+        """The lines for one location ``loc`` of the access: its mode, and what a write stores."""
         if access.mode == ADD and access.alias != S.FALSE:
-            self.emit(depth + 1, f"if _maybe(lambda: {self.expr(access.alias)}):")
-            self.emit(depth + 2, "out.append((loc, 1))  # read and write: the write orders it")
-            self.emit(depth + 1, "else:")
-            self.emit(depth + 2, "out.append((loc, 2))")
+            self.emit(depth, f"if {self.exists(depth, access.alias)}:")
+            self.emit(depth + 1, "out.append((loc, 1))  # read and write: the write orders it")
+            self.emit(depth, "else:")
+            self.emit(depth + 1, "out.append((loc, 2))")
         else:
-            self.emit(depth + 1, f"out.append((loc, {MODES[access.mode]}))")
-        self.emit(1, "except (Unresolved, _TooMany, KeyError):")
-        self.emit(2, wildcard.strip())
-        self.emit(1, "except NotTaken:")
-        self.emit(2, "pass  # the transaction reverts before it gets here")
-        for index in indices:
-            self.loops.pop(index.id, None)
+            self.emit(depth, f"out.append((loc, {MODES[access.mode]}))")
+        if access.mode == READ:
+            return
+        self.emit(depth, "if stored is not None:")
+        if access.mode == ADD or None in values:
+            self.emit(depth + 1, "stored.append((loc, UNKNOWN))")
+            return
+        for value in values:
+            self.stored_value(depth + 1, value)
+
+    def stored_value(self, depth: int, value: S.Sym) -> None:
+        """``stored.append((loc, v))`` for each value ``value`` may have here (reads it alone uses
+        are enumerated); UNKNOWN when it cannot be said."""
+        binders = self.binders((value,))
+        if not binders and self.safe(value):
+            self.emit(depth, f"stored.append((loc, {self.expr(value)}))")
+            return
+        self.emit(depth, "try:")
+        inner = depth + 1
+        if binders:
+            self.emit(inner, "k = 0")
+        inner = self.open_binders(binders, inner)
+        if binders:
+            self.emit(inner, "k += 1")
+            self.emit(inner, f"if k > {MAX_UNROLL}: raise _TooMany")
+        self.emit(inner, "try:")
+        self.emit(inner + 1, f"stored.append((loc, {self.expr(value)}))")
+        self.emit(inner, "except NotTaken:")
+        self.emit(inner + 1, "pass  # computing it reverts: nothing is stored")
+        self.close_binders(binders)
+        self.emit(depth, "except (Unresolved, _TooMany, KeyError, NotTaken):")
+        self.emit(depth + 1, "stored.append((loc, UNKNOWN))")
+
+    def wildcard(self, depth: int, access: Access) -> None:
+        """The access as a wildcard over its variable (of its instance when that is known)."""
+        names, self.names = self.names, {}  # outside the loops: nothing enumerated is in scope
+        address = self.expr(access.address)
+        self.names = names
+        vid = self.var_ids(access.contract, access.var)
+        self.emit(depth, f"wl = (_address(lambda: {address}), {vid}, WILD)")
+        for mode in ([R, W] if access.mode == ADD else [MODES[access.mode]]):
+            self.emit(depth, f"out.append((wl, {mode}))")
+        if access.mode != READ:
+            self.emit(depth, "if stored is not None: stored.append((wl, UNKNOWN))")
+
+    # ------------------------------------------------------------ guards
+    def guard_name(self, cond: S.Sym) -> str:
+        name = self.guards.get(cond)
+        if name is None:
+            name = self.guards[cond] = f"g{len(self.guards)}"
+        return name
+
+    def guard(self, cond: S.Sym, name: str) -> None:
+        """``name``: false when ``cond`` is false for every choice of the reads in it."""
+        test = self.exists(1, cond, name)
+        if test != name:
+            self.emit(1, f"{name} = {test}")
 
     def generate(self) -> str:
         fn = self.summary.function
         unpack = ", ".join(self.params.values())
-        for access in _merged(self.summary.accesses):
-            self.access(access)
+        for access, values, unless in _merged(self.summary.accesses):
+            self.access(access, values, unless)
         body, self.lines = self.lines, []
-        self.emit(0, "def inst(sender, target, args, read, number, timestamp, out, imm=None):")
+        for cond, name in list(self.guards.items()):
+            self.guard(cond, name)
+        guards, self.lines = self.lines, []
+        self.emit(0, "def inst(sender, target, args, read, number, timestamp, out, imm=None, stored=None):")
         self.emit(1, f"# {fn.qualname}: {fn.signature()}")
         if self.params:
             self.emit(1, f"{unpack}{',' if len(self.params) == 1 else ''} = args")
@@ -277,25 +598,42 @@ class _Gen:
             self.emit(1, "imm = imm or read")
         for read, name in self.hoisted.items():
             self.emit(1, f"{name} = imm(target, {self.var_ids(read.contract, read.var)}, {self.key(read.keys)})")
-        self.lines += body
+        self.lines += guards + body
         self.emit(1, "return out")
         return "\n".join(self.lines) + "\n"
 
 
-def _merged(accesses: list[Access]) -> list[Access]:
-    """The accesses that order transactions: a read of a location the same statement path also
-    writes adds nothing to the DAG (a write already conflicts with every access), nor does a repeat."""
-    writes = {(a.contract, a.address, a.var, a.keys, a.cond) for a in accesses if a.mode == WRITE}
-    out, seen = [], set()
+def _merged(accesses: list[Access]) -> list[tuple[Access, list[S.Sym | None], list[S.Sym]]]:
+    """The accesses that order transactions: each with the values it may store (for a write), and
+    for a read, the guard conditions under which a write of its location makes it redundant.
+
+    A read of a location that the same path also writes adds nothing to the DAG (a write already
+    conflicts with every access) where the write is there: always when the write's guard is
+    part of the read's, else unless the write's further guard conditions hold (the read before a
+    ``require``, the write after it).  A repeat adds nothing either; writes to one location that
+    differ only in their values are one access storing either."""
+    writes: dict[tuple, list[list[S.Sym]]] = {}
+    for a in accesses:
+        if a.mode == WRITE:
+            writes.setdefault((a.contract, a.address, a.var, a.keys, a.cond), []).append(_conjuncts(a.guard))
+    out: dict[tuple, tuple[Access, list[S.Sym | None], list[S.Sym]]] = {}
     for a in accesses:
         where = (a.contract, a.address, a.var, a.keys, a.cond)
+        unless: list[S.Sym] = []
         if a.mode == READ and where in writes:
+            mine = set(_conjuncts(a.guard))
+            extras = [[c for c in g if c not in mine] for g in writes[where]]
+            unless = min(extras, key=len)
+            if not unless:
+                continue
+        key = (where, a.mode, a.alias, a.guard)
+        if key in out:
+            values = out[key][1]
+            if a.value not in values:
+                values.append(a.value)
             continue
-        if (where, a.mode, a.alias) in seen:
-            continue
-        seen.add((where, a.mode, a.alias))
-        out.append(a)
-    return out
+        out[key] = (a, [a.value], unless)
+    return list(out.values())
 
 
 def _unresolved():
@@ -318,9 +656,10 @@ def _maybe(thunk) -> bool:
         return True
 
 
-_GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": _maybe,
-            "_unresolved": _unresolved, "_address": _address, "Unresolved": Unresolved, "NotTaken": NotTaken,
-            "_TooMany": _TooMany, "WILD": WILD}
+_GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": _maybe, "_and": _and, "_or": _or,
+            "_each": _each, "_reads": _reads, "_single": _single, "_unresolved": _unresolved,
+            "_address": _address, "Unresolved": Unresolved, "NotTaken": NotTaken, "_TooMany": _TooMany,
+            "WILD": WILD, "UNKNOWN": UNKNOWN, "UNREAD": UNREAD, "Choice": Choice}
 
 
 def compile_summary(summary: Summary, var_ids: VarIds) -> CompiledSummary:

@@ -10,16 +10,17 @@ A location joins all its accessors into one component when someone writes it,
 or when it is both read and added to; a location only read, or only added to
 (a *pure add*), joins nobody.  A wildcard stands for every key of its
 variable (of one instance, or of every instance when its address is unknown).
-Keys are instantiated exactly as the DAG builder does: a key read from
-storage that an earlier transaction of the block may write is a wildcard.
+Keys are instantiated exactly as the DAG builder does, through the same
+:class:`~compiler.schedule.forwarding.Forwarding` state: a key read from
+storage that an earlier transaction of the block may write is each value it
+may then hold.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..runtime.block import Tx, gc_paused
-from .compiled import WILD, Unresolved, immutable_reader
+from .compiled import WILD, immutable_reader
+from .forwarding import Forwarding
 
 R, W, A = 0, 1, 2
 
@@ -42,15 +43,9 @@ def partition(compiled, txs: list[Tx], storage: dict[int, list[dict]], number: i
 
 def _partition(compiled, txs: list[Tx], storage: dict, number: int, timestamp: int) -> Partition:
     slots = compiled.slots
-    written: set = set()          # locations an earlier transaction may write or add to
-    wild_written: set = set()     # (address or None, var id) an earlier transaction writes as a whole
-
-    def read(address: int, vid: int, key: Any) -> Any:
-        if (address, vid, key) in written or (address, vid) in wild_written or (None, vid) in wild_written:
-            raise Unresolved
-        index, zero = slots[vid]
-        return storage[address][index].get(key, zero)
-
+    forwarding = Forwarding(storage, slots, compiled.key_vids)
+    read, record = forwarding.read, forwarding.record
+    stored: list = []
     imm = immutable_reader(storage, slots)
 
     entries = compiled.by_function_object
@@ -68,13 +63,14 @@ def _partition(compiled, txs: list[Tx], storage: dict, number: int, timestamp: i
             continue
         cost.append(entry.cost)
         out: list = []
-        entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out, imm)
+        entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out, imm, stored)
+        if stored:
+            record(stored)
+            stored.clear()
         accesses.append(out)
         for loc, mode in out:
             if loc[2] is WILD:
                 wild.append((j, loc, mode))
-                if mode != R:
-                    wild_written.add((loc[0], loc[1]))
                 continue
             st = touched.get(loc)
             if st is None:
@@ -82,8 +78,6 @@ def _partition(compiled, txs: list[Tx], storage: dict, number: int, timestamp: i
             else:
                 st[0].append(j)
                 st[1] |= 1 << mode
-            if mode != R:
-                written.add(loc)
 
     parent = list(range(n))
 

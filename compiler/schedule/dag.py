@@ -9,9 +9,12 @@ transactions is ever compared: the time is linear in the block's accesses
 (and in the edges it outputs).
 
 A dynamic key (one read from storage) is resolved against the pre-block
-state unless an earlier transaction of the block may write the location it is
-read from; then it is a wildcard over its variable.  A value only ``init``
-writes (a pool's tokens) is read once per block.
+state; when an earlier transaction of the block may write the location it is
+read from, it is each value that location may then hold: its value before the
+block and the value each earlier writer stores, as the writers' summaries say
+it (:mod:`compiler.schedule.forwarding`); a wildcard over its variable only
+when some writer's value cannot be said.  A value only ``init`` writes (a
+pool's tokens) is read once per block.
 
 Two adds to one location get no edge (SPEC §2.3): any order of the DAG leaves
 the same sum, but an add that would leave 0 .. 2^256-1 reverts in one order
@@ -31,7 +34,8 @@ from ..runtime.block import Tx, gc_paused
 from ..runtime.values import format_address
 from ..runtime.world import World
 from ..semantics.types import zero_value
-from .compiled import WILD, CompiledSummary, Unresolved, VarIds, compile_summary, immutable_reader
+from .compiled import WILD, CompiledSummary, VarIds, compile_summary, immutable_reader, key_variables
+from .forwarding import Forwarding
 
 R, W, A = 0, 1, 2
 _NONE: tuple = ()  # shared by every transaction without predecessors
@@ -46,6 +50,8 @@ class Compiled:
         self.var_ids = VarIds()
         self.by_function: dict[tuple[str, str], CompiledSummary] = {}
         self.slots: dict[int, tuple[int, Any]] = {}  # var id -> (index in an instance's storage, zero)
+        # The variables read to make keys: forwarding follows more of their values (forwarding.py).
+        self.key_vids: frozenset[int] = frozenset()
         for inst in world.instances.values():
             layouts = inst.program.layouts
             for qualname, summary in inst.data.summaries.items():
@@ -55,6 +61,8 @@ class Compiled:
             for contract, layout in layouts.items():
                 for var, index in layout.index.items():
                     self.slots[self.var_ids(contract, var)] = (index, zero_value(layout.value_type[var]))
+        self.key_vids = frozenset(self.var_ids(c, v) for c, v in key_variables(
+            entry.summary for entry in self.by_function.values()))
 
     @functools.cached_property
     def by_function_object(self) -> dict:
@@ -103,6 +111,7 @@ class Schedule:
     seconds: float = 0.0
     compiled: Compiled | None = None
     preds: "list[tuple[int, ...]] | None" = None  # the distinct predecessors of each transaction
+    forwarded: int = 0  # reads of a key answered with the values earlier transactions may store
 
     # ------------------------------------------------------------- structure
     def edge_locations(self) -> dict[tuple[int, int], list[tuple]]:
@@ -195,8 +204,9 @@ class Schedule:
 
 
 def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], number: int = 0,
-          timestamp: int = 0, keep_accesses: bool = False) -> Schedule:
-    """The DAG of ``txs`` on the pre-block ``storage`` (see the module's doc).
+          timestamp: int = 0, keep_accesses: bool = False, given: list[list] | None = None) -> Schedule:
+    """The DAG of ``txs`` on the pre-block ``storage`` (see the module's doc).  With ``given``, the
+    DAG of those accesses, per transaction, instead of the instantiated ones (the oracle's).
 
     Per location: [last writer, readers since, adders since, the list to join at its first
     write or add since the last wildcard write (None once it has)].  Per (address, var) and
@@ -210,11 +220,11 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
     """
     start = time.perf_counter()
     with gc_paused():
-        return _build(compiled, txs, storage, number, timestamp, keep_accesses, start)
+        return _build(compiled, txs, storage, number, timestamp, keep_accesses, start, given)
 
 
 def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], number: int,
-           timestamp: int, keep_accesses: bool, start: float) -> Schedule:
+           timestamp: int, keep_accesses: bool, start: float, given: list[list] | None) -> Schedule:
     slots = compiled.slots
     loc_state: dict[tuple, list] = {}
     wild: dict[tuple, list] = {}              # (address or None, var id) -> [writer, readers]
@@ -226,17 +236,9 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
     cost: list[int] = []
     kept: list[list] | None = [] if keep_accesses else None
 
-    def read(address: int, vid: int, key: Any) -> Any:
-        for where in ((address, vid), (None, vid)):
-            w = wild.get(where)
-            if w is not None and w[0] is not None:
-                raise Unresolved
-        st = loc_state.get((address, vid, key))
-        if st is not None and (st[0] is not None or st[2]):
-            raise Unresolved  # an earlier transaction of the block may write it: a wildcard
-        index, zero = slots[vid]
-        return storage[address][index].get(key, zero)
-
+    forwarding = Forwarding(storage, slots, compiled.key_vids)
+    read, record = forwarding.read, forwarding.record
+    stored: list = []  # what one transaction may store, for the readers after it
     imm = immutable_reader(storage, slots)
 
     entries = compiled.by_function_object
@@ -252,11 +254,17 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 kept.append([])
             continue
         cost.append(entry.cost)
-        if kept is not None:
+        if given is not None:
+            out = given[j]
+        elif kept is not None:
             out = []
         else:
             out.clear()  # one list reused: the locations it held die at once, memory stays warm
-        entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out, imm)
+        if given is None:
+            entry.inst(tx.sender, tx.to, tx.args, read, number, timestamp, out, imm, stored)
+            if stored:
+                record(stored)
+                stored.clear()
         if kept is not None:
             kept.append(out)
         found.clear()
@@ -328,7 +336,8 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 if i not in mine:
                     mine.append(i)
         preds.append(tuple(mine))  # a tuple: half the memory of a list, for a million of them
-    return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled, preds)
+    return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled, preds,
+                    forwarding.choices)
 
 
 def _wildcard(wild: dict, var_locs: dict, loc_state: dict, j: int, loc: tuple, mode: int, add) -> None:

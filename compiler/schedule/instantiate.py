@@ -5,9 +5,12 @@ key)`` with a mode.  A loop index is enumerated over its range (so a loop over
 an array argument is unrolled for the array's actual length); a value read
 from storage is looked up through ``read`` (a callback, so the caller decides
 which state a dynamic key may be resolved against); what cannot be resolved
-becomes a wildcard over the whole variable.  Where a path condition is known
-to be false, the access is dropped; an ``add`` whose alias condition may hold
-becomes a read and a write.
+becomes a wildcard over the whole variable.  Where a path condition or a
+guard (the requires passed before the access) is known to be false, the access
+is dropped; an ``add`` whose alias condition may hold becomes a read and a
+write.  ``&&`` and ``||`` are evaluated in three values, as in the compiled
+instantiation (:mod:`compiler.schedule.compiled`): an operand that is false
+(true) decides, whatever the others are.
 """
 
 from __future__ import annotations
@@ -98,10 +101,18 @@ def evaluate(s: S.Sym, env: _Env) -> Any:
 
 def _apply(s: S.Op, env: _Env) -> Any:
     name, args = s.op, s.args
-    if name == "&&":
-        return all(evaluate(a, env) for a in args)
-    if name == "||":
-        return any(evaluate(a, env) for a in args)
+    if name in ("&&", "||"):
+        decides = name == "||"  # the operand value that decides the whole
+        unknown = False
+        for a in args:
+            try:
+                if bool(evaluate(a, env)) == decides:
+                    return decides
+            except (Unresolved, NotTaken, KeyError):
+                unknown = True
+        if unknown:
+            raise Unresolved(f"{name} of an unknown value")
+        return not decides
     if name == "!":
         return not evaluate(args[0], env)
     if name == "ite":
@@ -188,6 +199,8 @@ def instantiate(summary: Summary, sender: int, target: int, args: Iterable[Any],
 def _one(access: Access, env: _Env) -> list[tuple[Location, str]]:
     if _maybe(lambda: evaluate(access.cond, env)) is False:
         return []
+    if access.guard != S.TRUE and _maybe(lambda: evaluate(access.guard, env)) is False:
+        return []  # a require before it fails: the transaction reverts first
     try:
         address = evaluate(access.address, env)
         key = _runtime_key(tuple(evaluate(k, env) for k in access.keys))

@@ -24,7 +24,10 @@ def grammar_text() -> str:
 
 
 @functools.cache
-def lark_parser() -> Lark:
+def lark_parser(cache: bool = True) -> Lark:
+    """The parser.  Its LALR tables are kept in a temporary file keyed by the grammar (building them
+    takes half a second); ``cache=False`` builds them, and keeps the grammar on the parser (what
+    ``hypothesis.extra.lark`` generates programs from)."""
     # The basic lexer (not the contextual one) keeps keywords reserved: with the
     # contextual lexer "let if = 1" would lex `if` as a name.
     return Lark(
@@ -33,5 +36,5 @@ def lark_parser() -> Lark:
         lexer="basic",
         propagate_positions=True,
         maybe_placeholders=False,
-        cache=True,  # the LALR tables, kept in a temporary file keyed by the grammar: builds take 0.5 s
+        cache=cache,
     )

@@ -1,0 +1,147 @@
+"""What every ``lane`` command shares: exit statuses, JSON output, errors as messages.
+
+- :func:`guarded` turns a user's mistake (a :class:`LaneError`) into its message on stderr
+  and exit status 1, and anything else into a bug report and exit status 3: never a
+  traceback.  With ``--json`` the error is also one JSON object on stdout,
+  ``{"error": {...}}``, so a program reading stdout always gets JSON.
+- :class:`LaneCommand` and :class:`LaneGroup` are the command classes of the ``lane``
+  app: ``--help`` shows a flag without a value (Typer's rich help would show
+  ``--json <bool>``, as if it took one), and a usage error (exit status 2, found
+  while parsing, before the command runs) is JSON on stdout too when ``--json`` was given.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import traceback
+from collections.abc import Callable
+
+import typer
+from typer.core import TyperCommand, TyperGroup
+
+from .diagnostics import LaneError, render_all
+
+try:  # Typer carries its own copy of Click in recent versions, and uses Click's before
+    from typer._click.exceptions import UsageError
+except ImportError:  # pragma: no cover - the Typer of the environment decides
+    from click.exceptions import UsageError
+
+EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+def err(message: str) -> None:
+    # stdout first: a message comes after the data printed before it, as in a terminal, even when
+    # stdout is a pipe or a file (where it is not flushed line by line).
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError):
+        pass
+    print(message, file=sys.stderr, flush=True)
+
+
+def json_text(obj) -> str:
+    # ASCII (json's default): a lone surrogate from a block's JSON is written as its escape.
+    return json.dumps(obj, indent=2) + "\n"
+
+
+def print_json(obj) -> None:
+    sys.stdout.write(json_text(obj))
+
+
+def error_json(message: str, code: str, exit_status: int, diagnostics: list | None = None) -> dict:
+    """What ``--json`` prints on stdout for an error: the message (as stderr shows it, without
+    the source lines), a code, the exit status, and the diagnostics as ``lane check --json`` gives them."""
+    return {"error": {"message": message, "code": code, "exit_status": exit_status,
+                      "diagnostics": diagnostics or []}}
+
+
+def _print_error_json(obj: dict) -> None:
+    try:
+        print_json(obj)
+    except (OSError, ValueError):  # stdout already gone: the message on stderr is enough
+        pass
+
+
+def guarded(fn: Callable) -> Callable:
+    """Turn user errors into messages and exit 1, internal faults into a bug report and exit 3
+    (with ``--json``, each also as ``{"error": ...}`` on stdout)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        as_json = bool(kwargs.get("json_out"))
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit, UsageError):
+            raise  # ends as the command line means (a usage error: Typer's message, exit status 2)
+        except LaneError as error:
+            err(render_all(error.diagnostics, error.sources))
+            if as_json:
+                codes = [d.code for d in error.diagnostics]
+                _print_error_json(error_json(str(error), codes[0] if codes else "error", EXIT_USER,
+                                             [d.to_json() for d in error.diagnostics]))
+            raise typer.Exit(EXIT_USER)
+        except BrokenPipeError:
+            # The reader of our output went away (`lane run ... | head`): not an error of ours.
+            try:
+                sys.stdout = open(os.devnull, "w")
+            except OSError:
+                pass
+            raise typer.Exit(EXIT_OK)
+        except KeyboardInterrupt:
+            err("interrupted")
+            if as_json:
+                _print_error_json(error_json("interrupted", "interrupted", 130))
+            raise typer.Exit(130)
+        except Exception as error:  # noqa: BLE001 - the last line of defence
+            if os.environ.get("LANE_DEBUG"):
+                traceback.print_exc()
+            message = f"internal error: {type(error).__name__}: {error}"
+            err(f"{message}\nThis is a bug in Lane, not in your input. Please report it with the command you "
+                "ran (set LANE_DEBUG=1 to see the traceback).")
+            if as_json:
+                _print_error_json(error_json(message, "internal", EXIT_INTERNAL))
+            raise typer.Exit(EXIT_INTERNAL)
+
+    return wrapper
+
+
+class _LaneParams:
+    """The behaviour :class:`LaneCommand` and :class:`LaneGroup` share."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            # A flag takes no value: no type beside it in --help (an empty metavar shows none).
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        wants_json = "--json" in args
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except UsageError as error:
+            if wants_json:
+                _print_error_json(error_json(error.format_message(), "usage", error.exit_code))
+            raise
+
+
+class LaneCommand(_LaneParams, TyperCommand):
+    pass
+
+
+class LaneGroup(_LaneParams, TyperGroup):
+    pass
+
+
+def use_lane_commands(app: typer.Typer) -> None:
+    """Make every command of ``app`` (and of its sub-apps) a :class:`LaneCommand`; call it once
+    every command is registered."""
+    for info in app.registered_commands:
+        if info.cls is None or info.cls is TyperCommand:  # Typer's default, in one version or another
+            info.cls = LaneCommand
+    for group in app.registered_groups:
+        use_lane_commands(group.typer_instance)

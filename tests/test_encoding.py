@@ -1,0 +1,77 @@
+"""Receipts' canonical encoding (docs/formats.md), written by hand from the page's table, against
+what Lane writes; and the receipts root over their digests."""
+
+from __future__ import annotations
+
+import hashlib
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from compiler.runtime import encoding
+from compiler.runtime.roots import receipts_root
+from fuzzing import fuzz_settings
+
+
+def by_hand(value) -> bytes:
+    """docs/formats.md's table, nothing else."""
+    if value is None:
+        return b"N"
+    if value is True:
+        return b"T"
+    if value is False:
+        return b"F"
+    if isinstance(value, int):
+        if -(1 << 31) <= value < (1 << 31):
+            return b"i" + value.to_bytes(4, "little", signed=True)
+        digits = []
+        n = abs(value)
+        while n:
+            digits.append(n & 0x7FFF)
+            n >>= 15
+        count = len(digits) if value > 0 else -len(digits)
+        return b"l" + count.to_bytes(4, "little", signed=True) + b"".join(d.to_bytes(2, "little") for d in digits)
+    if isinstance(value, str):
+        raw = value.encode("utf-8", "surrogatepass")
+        return b"u" + len(raw).to_bytes(4, "little") + raw
+    assert isinstance(value, tuple)
+    return b"(" + len(value).to_bytes(4, "little") + b"".join(by_hand(v) for v in value)
+
+
+WORDS = st.integers(0, 2**256 - 1) | st.integers(0, 2**31) | st.sampled_from([0, 1, 2**31 - 1, 2**31, 2**160 - 1])
+VALUES = WORDS | st.booleans() | st.none()
+EVENTS = st.tuples(WORDS, st.text(min_size=1, max_size=12), st.lists(WORDS | st.booleans(), max_size=4).map(tuple))
+OUTCOMES = st.tuples(st.sampled_from(["ok", "reverted", "invalid"]), st.none() | st.text(max_size=40),
+                     VALUES, st.lists(EVENTS, max_size=3).map(tuple), st.integers(0, 10**6),
+                     st.none() | st.just("token.lane:9:9"))
+
+
+@fuzz_settings(300)
+@given(st.lists(OUTCOMES, max_size=8))
+def test_the_encoding_is_the_documented_one(outcomes):
+    encodings = encoding.encode_outcomes(outcomes)
+    assert encodings == [by_hand(o[:5]) for o in outcomes]  # ``at`` is not part of it
+    assert encoding.unpack(encoding.pack(encodings)) == [o[:5] for o in outcomes]
+    digests = b"".join(hashlib.sha256(e).digest() for e in encodings)
+    assert encoding.digests(encodings) == digests
+    assert receipts_root(digests) == "0x" + hashlib.sha256(b"lane-receipts-v2" + digests).hexdigest()
+
+
+def test_parts_in_any_order_unpack_in_block_order():
+    import numpy as np
+
+    outcomes = [("ok", None, i, (), i) for i in range(5)]
+    enc = encoding.encode_outcomes(outcomes)
+    parts = []
+    for idx in ([3, 0], [4, 1, 2]):
+        blob = b"".join(enc[i] for i in idx)
+        ends = np.cumsum([len(enc[i]) for i in idx]).astype(np.int64)
+        parts.append((np.array(idx, np.int64), blob, ends))
+    assert encoding.unpack(encoding.pack_parts(parts)) == outcomes
+
+
+def test_a_lone_surrogate_in_a_reason_is_written_as_itself():
+    outcome = ("invalid", "unknown function '\ud800'", None, (), 0)
+    (enc,) = encoding.encode_outcomes([outcome])
+    assert enc == by_hand(outcome)
+    assert encoding.unpack(encoding.pack([enc])) == [outcome]

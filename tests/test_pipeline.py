@@ -1,0 +1,153 @@
+"""The block pipeline (SPEC §4, §5): the incremental state root against a full recomputation, a state
+file read as the block needs it against the whole state in memory, several blocks in one run, and
+the timing a run reports."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from compiler.cli import app
+from compiler.runtime.block import read_block
+from compiler.runtime.chain import PHASES, Chain
+from compiler.runtime.roots import accumulate, root_of, state_root
+from compiler.runtime.store import StateStore
+from runtime_helpers import raw_block
+from test_schedule_props import DEMO, SETTINGS, Meta, blocks
+
+BLOCK1 = read_block(DEMO / "block1.jsonl")
+
+
+def file_root(path: Path, world) -> tuple[str, str]:
+    """(the root stored for the file's last block, the root of every row the file holds)."""
+    store = StateStore(path, writable=False)
+    try:
+        store.bind(world)
+        stored = root_of(store.head[2])
+        full = root_of(accumulate(store.locations()))
+    finally:
+        store.close()
+    return stored, full
+
+
+@pytest.fixture(scope="module")
+def meta():
+    chain = Chain.open(DEMO / "world.toml")
+    chain.run_block(BLOCK1, number=1)
+    return Meta(chain)
+
+
+@settings(SETTINGS, max_examples=25)
+@given(data=st.data())
+def test_the_incremental_root_is_the_full_one_block_after_block(meta, tmp_path_factory, data):
+    """Several random blocks in a row, in memory and on a state file: after each, the root kept up
+    to date from the block's changes is the root recomputed from the whole state (the file's rows),
+    and a state file read as blocks need it gives the same roots as the whole state in memory."""
+    folder = tmp_path_factory.mktemp("roots")
+    state = folder / "s.sqlite"
+    memory, filed = Chain.open(DEMO / "world.toml"), Chain.open(DEMO / "world.toml", state)
+    try:
+        for chain in (memory, filed):
+            chain.run_block(BLOCK1, number=1)
+        for _ in range(data.draw(st.integers(1, 3), label="blocks")):
+            raw = raw_block(data.draw(blocks(meta), label="block"))
+            a = memory.run_block(raw)
+            b = filed.run_block(raw)
+            assert (b.state_root, b.receipts_root) == (a.state_root, a.receipts_root)
+            assert memory.state_root() == state_root(memory.world, memory.ctx.storage) == a.state_root
+            assert file_root(state, filed.world) == (a.state_root, a.state_root)
+    finally:
+        memory.close()
+        filed.close()
+
+
+def test_a_state_file_reopened_reads_what_it_needs_and_agrees(tmp_path):
+    state = tmp_path / "s.sqlite"
+    with Chain.open(DEMO / "world.toml", state) as chain:
+        chain.run_block(BLOCK1, number=1)
+    with Chain.open(DEMO / "world.toml") as memory:
+        memory.run_block(BLOCK1, number=1)
+        expected = memory.run_block(read_block(DEMO / "block2.jsonl"))
+    with Chain.open(DEMO / "world.toml", state) as chain:
+        # Nothing is in memory yet: the file is read as the block needs it.
+        assert all(len(v) == 0 for vs in chain.ctx.storage.values() for v in vs)
+        got = chain.run_block(read_block(DEMO / "block2.jsonl"))
+        loaded = sum(len(v) for vs in chain.ctx.storage.values() for v in vs)
+    assert (got.state_root, got.receipts_json) == (expected.state_root, expected.receipts_json)
+    with StateStore(state, writable=False) as store:
+        rows = store.db.execute("SELECT count(*) FROM storage").fetchone()[0]
+    assert 0 < loaded < rows  # it read part of the state, not all of it
+
+
+def test_several_blocks_in_one_run(tmp_path):
+    runner = CliRunner()
+    blocks_ = [str(DEMO / f"block{k}.jsonl") for k in (1, 2)]
+    both = runner.invoke(app, ["run", str(DEMO / "world.toml"), *blocks_, "--json", "--state",
+                               str(tmp_path / "one.sqlite")])
+    assert both.exit_code == 0, both.output
+    got = json.loads(both.stdout)["blocks"]
+    assert [b["number"] for b in got] == [1, 2]
+    apart = []
+    for path in blocks_:
+        out = runner.invoke(app, ["run", str(DEMO / "world.toml"), path, "--json", "--state",
+                                  str(tmp_path / "two.sqlite")])
+        assert out.exit_code == 0, out.output
+        apart.append(json.loads(out.stdout))
+    assert [(b["state_root"], b["receipts_root"]) for b in got] == [(b["state_root"], b["receipts_root"])
+                                                                     for b in apart]
+    # Each block is committed as it is run: the file's last block is the second.
+    with StateStore(tmp_path / "one.sqlite", writable=False) as store:
+        assert [row[0] for row in store.blocks()] == [0, 1, 2]
+
+
+def test_seconds_are_the_sum_of_the_phases(tmp_path):
+    out = CliRunner().invoke(app, ["run", str(DEMO / "world.toml"), str(DEMO / "block1.jsonl"), "--json",
+                                   "--executor", "sequential", "--state", str(tmp_path / "s.sqlite")])
+    assert out.exit_code == 0, out.output
+    got = json.loads(out.stdout)
+    assert list(got["phases"]) == list(PHASES)
+    assert got["seconds"] == pytest.approx(sum(got["phases"].values()))
+    assert got["phases"]["read"] > 0 and got["phases"]["execute"] > 0 and got["phases"]["commit"] > 0
+    assert got["tps"] == pytest.approx(len(got["receipts"]) / got["seconds"])
+
+
+def test_a_kill_between_blocks_leaves_a_file_whose_root_is_its_rows(tmp_path):
+    """``lane run W B1 B2 B3`` killed at a random moment: the file holds a whole number of blocks, and
+    the root stored for its last one is the root of its rows."""
+    from compiler.workload import GenOptions, generate
+
+    generate(tmp_path, GenOptions("transfers", 3000, 300, 0.0, 4, 0.0, 3))
+    world = tmp_path / "world.toml"
+    lines = (tmp_path / "block.jsonl").read_text().splitlines(keepends=True)
+    parts = [tmp_path / f"b{k}.jsonl" for k in range(3)]
+    for k, path in enumerate(parts):
+        path.write_text("".join(lines[k * 1000:(k + 1) * 1000]))
+    base = tmp_path / "base.sqlite"
+    with Chain.open(world, base) as chain:
+        chain.run_file(tmp_path / "setup.jsonl")
+    cmd = [sys.executable, "-m", "compiler", "run", str(world), *map(str, parts), "-e", "sequential", "--state"]
+    seen = set()
+    for delay in (0.3, 0.6, 0.9, 1.2, 1.5, 2.0):
+        state = tmp_path / "s.sqlite"
+        shutil.copy(base, state)
+        proc = subprocess.Popen([*cmd, str(state)], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        with Chain.open(world) as probe:
+            stored, full = file_root(state, probe.world)
+        assert stored == full
+        with StateStore(state, writable=False) as store:
+            seen.add(store.head[0])
+    assert seen <= {1, 2, 3, 4}

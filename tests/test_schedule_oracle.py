@@ -1,0 +1,144 @@
+"""The static DAG against the oracle DAG: what the analysis orders against what the block needs.
+
+The oracle is built from the accesses the transactions really make (the block
+run traced, in block order, on a copy of the state) with the same rule for
+conflicts.  Every pair of transactions it orders, the static DAG must order
+too (directly or through a path), for random blocks over every example
+contract in the demo world and over a world of dynamic keys; and ``lane
+schedule --oracle`` reports the comparison, and exits 1 naming a pair the
+static DAG leaves free (which a summary missing an access would make).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from compiler.cli import app
+from compiler.runtime.block import prepare
+from compiler.runtime.chain import Chain
+from compiler.schedule import dag
+from compiler.schedule.oracle import compare, oracle_comparison, reachability, trace_accesses
+from runtime_helpers import fork_chain, raw_block
+from test_schedule_props import (DEMO_SETTINGS, NUMBERS, REG_SETTINGS, blocks, funded,  # noqa: F401 (fixtures)
+                                 reg_chain, reg_funded, reg_tx)
+
+REPO = Path(__file__).resolve().parent.parent
+DEMO = REPO / "examples" / "demo"
+
+
+def check(chain: Chain, txs: list[dict], number: int) -> None:
+    raw = raw_block(txs)
+    static = chain.schedule(raw, number=number)
+    c = oracle_comparison(chain, raw, static, number, 12 * number)
+    assert c.missing == [], c.missing
+    assert c.static_pairs >= c.oracle_pairs
+    # The oracle's run changed nothing: the chain schedules the block as before.
+    again = chain.schedule(raw, number=number)
+    assert (again.sources, again.targets) == (static.sources, static.targets)
+
+
+@DEMO_SETTINGS
+@given(data=st.data())
+def test_the_static_dag_orders_every_pair_the_block_orders(funded, data):
+    base, meta = funded
+    txs = data.draw(blocks(meta), label="block")
+    number = data.draw(st.sampled_from(NUMBERS), label="number")
+    check(base, txs, number)
+
+
+@REG_SETTINGS
+@given(txs=st.lists(reg_tx(("reg", "reg2")), min_size=1, max_size=40), fresh=st.booleans())
+def test_the_static_dag_orders_every_pair_the_block_orders_with_dynamic_keys(reg_chain, reg_funded, txs, fresh):
+    check(reg_chain if fresh else reg_funded, txs, 2)
+
+
+def test_the_traced_accesses_are_those_a_transaction_makes(funded):
+    """A transfer reads and writes its sender's balance and adds to its receiver's; one that reverts
+    has read the balance only; an add beside a read of its location is a write."""
+    base, _ = funded
+    chain = fork_chain(base)
+    txs = prepare(chain.world, raw_block([
+        {"from": "carol", "to": "usdc", "fn": "transfer", "args": ["bob", 5]},
+        {"from": "poor1", "to": "usdc", "fn": "transfer", "args": ["bob", 5]},
+        {"from": "carol", "to": "usdc", "fn": "transfer", "args": ["carol", 5]},
+    ]), trace=True)
+    traced = trace_accesses(chain, txs, 2, 24)
+    compiled = chain.compiled_summaries
+    shown = [{(compiled.describe(loc), mode) for loc, mode in acc} for acc in traced]
+    poor = "usdc.balances[0x" + format(chain.world.parse_address("poor1"), "040x") + "]"
+    assert shown == [{("usdc.balances[carol]", dag.W), ("usdc.balances[bob]", dag.A)},
+                     {(poor, dag.R)},
+                     {("usdc.balances[carol]", dag.W)}]
+
+
+def test_pairs_are_compared_by_paths_not_by_edges(funded):
+    """The static DAG orders carol's two transfers through bob's; an oracle that orders them by an
+    edge misses nothing, and the static DAG's other edges are false ones."""
+    base, _ = funded
+    txs = [{"from": "carol", "to": "usdc", "fn": "transfer", "args": ["bob", 5]},
+           {"from": "bob", "to": "usdc", "fn": "transfer", "args": ["dave", 5]},
+           {"from": "dave", "to": "usdc", "fn": "transfer", "args": ["frank", 1]}]
+    static = base.schedule(raw_block(txs), number=2)
+    assert [set(p) for p in static.predecessors()] == [set(), {0}, {1}]
+    assert reachability(static) == [0, 0b1, 0b11]
+    oracle = dag.Schedule(static.txs, static.cost, [0], [2], [static.labels[0]], compiled=static.compiled)
+    c = compare(static, oracle)
+    assert c.missing == []
+    assert (c.static_pairs, c.oracle_pairs, c.false_edges) == (3, 1, 2)
+    assert c.by_functions == {"Token.transfer -> Token.transfer": 2}
+    assert c.by_variable == {"usdc.balances": 2}
+    # Roles swapped, the one-edge DAG misses the two edges it does not order.
+    assert compare(oracle, static).missing == [(0, 1, ["usdc.balances[bob]"]), (1, 2, ["usdc.balances[dave]"])]
+
+
+runner = CliRunner()
+
+
+def test_lane_schedule_oracle_reports_both_dags(tmp_path):
+    result = runner.invoke(app, ["schedule", str(DEMO / "world.toml"), str(DEMO / "block1.jsonl"), "--oracle",
+                                 "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    oracle = doc["oracle"]
+    assert oracle["missing"] == []
+    for side in ("static", "oracle"):
+        assert set(oracle[side]) >= {"edges", "ordered_pairs", "critical_path", "parallelism", "components"}
+    assert oracle["static"]["transactions"] == oracle["oracle"]["transactions"] == 42
+    assert oracle["static"]["ordered_pairs"] >= oracle["oracle"]["ordered_pairs"]
+    text = runner.invoke(app, ["schedule", str(DEMO / "world.toml"), str(DEMO / "block1.jsonl"), "--oracle"])
+    assert text.exit_code == 0
+    assert "against the oracle" in text.stdout and "missing: none" in text.stdout
+
+
+def test_lane_schedule_oracle_exits_1_naming_a_pair_the_analysis_misses(monkeypatch):
+    """A summary that forgets its writes (as a bug in the analysis would) leaves conflicting
+    transactions free: the oracle finds them, and the command says so and exits 1."""
+    real = dag.compile_summary
+
+    def forgetful(summary, var_ids):
+        compiled = real(summary, var_ids)
+        if summary.qualname == "Token.transfer":
+            inst = compiled.inst
+
+            def without_writes(sender, target, args, read, number, timestamp, out, imm=None, stored=None):
+                found: list = []
+                inst(sender, target, args, read, number, timestamp, found, imm, stored)
+                out.extend((loc, mode) for loc, mode in found if mode == dag.R)
+                return out
+
+            compiled.inst = without_writes
+        return compiled
+
+    monkeypatch.setattr(dag, "compile_summary", forgetful)
+    block = DEMO / "block1.jsonl"
+    result = runner.invoke(app, ["schedule", str(DEMO / "world.toml"), str(block), "--oracle"])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "missing:" in result.stdout
+    assert "does not order" in result.stderr and "Token.transfer" in result.stderr
+    assert "bug in Lane's access analysis" in result.stderr

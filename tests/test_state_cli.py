@@ -1,0 +1,120 @@
+"""``lane state``: a state file's head block, a block's receipts, and the state root recomputed
+from every stored location against the one kept block by block (compiler/state_cli.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+
+import pytest
+from runtime_helpers import ALICE, account, instance, token_world, tx, write_block
+from typer.testing import CliRunner
+
+from compiler.cli import app
+
+
+def lane(*args):
+    return CliRunner().invoke(app, [str(a) for a in args], env={"COLUMNS": "100", "NO_COLOR": "1"})
+
+
+@pytest.fixture
+def chain_file(tmp_path, monkeypatch):
+    """A state file of two blocks of the token world; the run's JSON of block 2."""
+    monkeypatch.chdir(tmp_path)
+    token_world(tmp_path)
+    write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 5)], "b1.jsonl")
+    write_block(tmp_path, [tx("alice", "token", "transfer", "carol", 7), tx("bob", "token", "transfer", "carol", 3)],
+                "b2.jsonl")
+    assert lane("run", "world.toml", "b1.jsonl", "--state", "s.sqlite").exit_code == 0
+    second = lane("run", "world.toml", "b2.jsonl", "--state", "s.sqlite", "--json")
+    assert second.exit_code == 0, second.output
+    return json.loads(second.stdout)
+
+
+def test_show_gives_the_head_block_its_roots_and_the_file(chain_file):
+    result = lane("state", "show", "--state", "s.sqlite")
+    assert result.exit_code == 0 and result.stderr == ""
+    size = os.path.getsize("s.sqlite")
+    fingerprint = sqlite3.connect("s.sqlite").execute("SELECT value FROM meta WHERE key = 'world'").fetchone()[0]
+    assert result.stdout.splitlines() == [
+        f"state file    s.sqlite ({size:,} bytes)",
+        "head block    2 (timestamp 24): 2 transactions, cost 40",
+        f"state root    {chain_file['state_root']}",
+        f"receipts root {chain_file['receipts_root']}",
+        "blocks        2 committed after the genesis (numbers 1 to 2)",
+        f"world         1 deployment from 1 source file; fingerprint {fingerprint[:16]}",
+    ]
+    out = json.loads(lane("state", "show", "--state", "s.sqlite", "--json").stdout)
+    assert out["head"] == {"number": 2, "timestamp": 24, "transactions": 2, "cost": 40,
+                           "state_root": chain_file["state_root"], "receipts_root": chain_file["receipts_root"]}
+    assert (out["blocks"], out["bytes"], out["world"]) == (
+        2, size, {"fingerprint": fingerprint, "deployments": ["token"], "sources": ["token.lane"]})
+    assert re.fullmatch(r"0x[0-9a-f]{64}", out["genesis_state_root"])
+
+
+def test_receipts_are_the_ones_lane_run_printed(chain_file):
+    result = lane("state", "receipts", "world.toml", "--state", "s.sqlite", "--block", "2", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    # lane run also says where in the source a revert happened ("at"): not part of a receipt's encoding.
+    assert out["receipts"] == [{k: v for k, v in r.items() if k != "at"} for r in chain_file["receipts"]]
+    assert (out["number"], out["timestamp"], out["state_root"], out["receipts_root"], out["cost"]) == (
+        2, 24, chain_file["state_root"], chain_file["receipts_root"], 40)
+    # Without --block: the head block.  As text: addresses by the world's names where it has one.
+    text = lane("state", "receipts", "world.toml", "--state", "s.sqlite").stdout
+    assert text.splitlines() == [
+        "block 2 (timestamp 24): 2 receipts, cost 40",
+        "#0 ok: true (cost 20)",
+        f"    token.Transfer(alice, {account('carol')}, 7)",
+        "#1 ok: true (cost 20)",
+        f"    token.Transfer({account('bob')}, {account('carol')}, 3)",
+    ]
+    first = json.loads(lane("state", "receipts", "world.toml", "--state", "s.sqlite", "--block", "1",
+                            "--json").stdout)
+    assert first["receipts"][0]["events"] == [{"contract": "token", "address": instance("token"),
+                                               "event": "Transfer", "args": [ALICE, account("bob"), "5"]}]
+
+
+def test_receipts_of_a_block_the_file_does_not_hold(chain_file):
+    result = lane("state", "receipts", "world.toml", "--state", "s.sqlite", "--block", "7")
+    assert (result.exit_code, result.stderr) == (
+        1, "error: state file s.sqlite has no block 7: its blocks are 1 to 2\n")
+
+
+def test_verify_recomputes_the_state_root_from_every_location(chain_file):
+    result = lane("state", "verify", "world.toml", "--state", "s.sqlite")
+    assert (result.exit_code, result.stderr) == (0, "")
+    assert result.stdout == (f"block 2: the state root recomputed from 4 stored locations is the one recorded, "
+                             f"{chain_file['state_root']}\n")
+    out = json.loads(lane("state", "verify", "world.toml", "--state", "s.sqlite", "--json").stdout)
+    assert out == {"block": 2, "locations": 4, "state_root": chain_file["state_root"],
+                   "recorded": chain_file["state_root"], "agrees": True}
+
+
+def test_verify_finds_a_file_changed_outside_lane(chain_file):
+    db = sqlite3.connect("s.sqlite")
+    with db:
+        db.execute("UPDATE storage SET value = X'2a' WHERE var = 1")  # the token's supply: 42
+    db.close()
+    result = lane("state", "verify", "world.toml", "--state", "s.sqlite", "--json")
+    assert result.exit_code == 1
+    message = json.loads(result.stdout)["error"]["message"]
+    assert re.fullmatch(r"state file s\.sqlite does not agree with itself: the state root recomputed from its 4 "
+                        r"locations is 0x[0-9a-f]{64}, but block 2 recorded " + re.escape(chain_file["state_root"])
+                        + r"; it was changed outside Lane or is damaged \(its blocks cannot be trusted\)", message)
+    assert result.stderr == f"error: {message}\n"
+
+
+def test_a_file_of_another_world_or_without_state_is_refused(chain_file, tmp_path):
+    token_world(tmp_path, supply=5, name="other.toml")
+    result = lane("state", "verify", "other.toml", "--state", "s.sqlite")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: state file s.sqlite was made from a different world: deployment 'token' "
+                                    'now has init arguments ["5"] (it was ["1000000"]).')
+    (tmp_path / "empty.sqlite").write_bytes(b"")
+    result = lane("state", "show", "--state", "empty.sqlite")
+    assert (result.exit_code, result.stderr) == (
+        1, "error: state file empty.sqlite holds no state yet (run a block on it first)\n")
+    assert (tmp_path / "empty.sqlite").read_bytes() == b""  # nothing written
