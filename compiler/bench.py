@@ -1,27 +1,35 @@
 """``lane bench``: workloads x contention x workers, parallel against sequential in one run.
 
-For every workload (from ``lane gen``) and number of accounts, the setup block
-is run, then the workload block is executed on fresh chains of that state, as
-``lane run`` does (workers start when the world is loaded, before the clock):
-sequentially, then with the parallel executor for every worker count, both as
-users get it (the cost model decides, window by window, what runs on lanes)
-and with every window forced onto lanes, which shows what the workers
-themselves achieve.  The machine's speed drifts from second to second, so the
+For every workload (from ``lane gen``) and number of accounts, a state file is
+made once (the world's genesis and the setup block); then, on fresh copies of
+it, the workload block runs as ``lane run`` runs it, from its file to its
+committed state: sequentially, and with the parallel executor for every worker
+count (its lanes on worker processes, or with ``--executor dask`` on a Dask
+cluster), both as users get it (its cost model decides whether lanes pay) and
+with lanes forced.  The machine's speed drifts from second to second, so the
 runs are interleaved: each repetition runs the sequential executor and then
 every parallel configuration, and a speed-up is the median, over the
 repetitions, of the ratio within one repetition.
 
-Each parallel run gives two speed-ups over the sequential run of the same
-process: *end to end* (the block's seconds, decoding and scheduling included,
-what ``lane run`` reports) and *execution* (without decoding, which both do
-alike, and without scheduling, shown apart).  Beside them stands the ideal,
-min(workers, parallelism), from the block's DAG.
+Beside each speed-up stand:
+
+- the machine's *ceiling* for two processes, measured in the same run: the
+  block's transactions split in two independent halves, run by two forked
+  processes at once against one process after the other, with no executor at
+  all (:func:`ceiling`); the *share* of the ceiling's gain the executor
+  captured is ``(speed-up - 1) / (ceiling - 1)``;
+- the parent's serial work per transaction and the CPU time of every process
+  against the sequential run's (the *extra work*);
+- a prediction for 16 and 64 cores from those: the block's time as the
+  parent's serial work plus all the workers' work shared among the cores.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -29,7 +37,6 @@ from pathlib import Path
 
 from .diagnostics import LaneError
 from .runtime import parallel
-from .runtime.block import gc_paused, prepare, read_block
 from .runtime.chain import Chain
 from .workload import WORKLOADS, GenOptions, generate
 
@@ -40,81 +47,193 @@ class Row:
     accounts: int
     transactions: int
     parallelism: float
-    decode_s: float
     sequential_s: float
+    sequential_cpu_s: float
+    ceiling: float
     runs: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return self.__dict__
 
 
-def _run(folder: Path, executor: str, workers: int = 1, force: bool = False):
-    chain = Chain.open(folder / "world.toml")
-    try:
-        chain.run_block(read_block(folder / "setup.jsonl"), executor="sequential")
-        block = read_block(folder / "block.jsonl")
-        if executor == "parallel":
-            parallel.executor_for(chain, workers).__self__.force = force
-        result = chain.run_block(block, executor=executor, workers=workers)
-        return result, dict(result.detail or {})
-    finally:
-        chain.close()
+def _prepare(folder: Path) -> Path:
+    """A state file holding the world's genesis and the setup block."""
+    state = folder / "base.sqlite"
+    with Chain.open(folder / "world.toml", state) as chain:
+        chain.run_file(folder / "setup.jsonl", executor="sequential")
+    return state
 
 
-def _facts(folder: Path) -> tuple[float, float]:
-    """The block's parallelism (from its DAG) and the time to decode it."""
-    chain = Chain.open(folder / "world.toml")
+def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool = False, cluster=None):
+    """The workload block on a fresh copy of the state file: (result, detail, process CPU seconds).
+    ``cluster``: the Dask cluster of ``executor="dask"``, shared by every run."""
+    state = folder / "run.sqlite"
+    shutil.copy(base, state)
     try:
-        chain.run_block(read_block(folder / "setup.jsonl"))
-        raw = read_block(folder / "block.jsonl")
-        stats = chain.schedule(raw).stats()
-        best = float("inf")
-        for _ in range(3):
-            with gc_paused():  # as in a block's run
-                start = time.perf_counter()
-                prepare(chain.world, raw)
-                best = min(best, time.perf_counter() - start)
-        return stats["parallelism"], best
+        with Chain.open(folder / "world.toml", state) as chain:
+            if executor == "parallel":
+                ex = parallel.executor_for(chain, workers).__self__
+                ex.force = force
+                ex._ensure_pool()  # forked as lane run forks them: before the block's clock
+            elif executor == "dask":
+                from .runtime.dask_executor import DaskExecutor
+
+                dask = chain._dask = DaskExecutor(chain, workers, cluster=cluster)
+                dask.parallel.force = force
+                dask.start()  # its actors made as lane run makes them: before the block's clock
+            cpu = time.process_time()
+            result = chain.run_file(folder / "block.jsonl", executor=executor, workers=workers)
+            cpu = time.process_time() - cpu
+            return result, dict(result.detail or {}), cpu
     finally:
-        chain.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{state}{suffix}").unlink(missing_ok=True)
+
+
+def _parallelism(folder: Path, base: Path) -> float:
+    """The block's parallelism (total cost over the critical path's), from its DAG."""
+    with Chain.open(folder / "world.toml", base, read_only=True) as chain:
+        return chain.schedule((folder / "block.jsonl").read_bytes()).stats()["parallelism"]
+
+
+def ceiling(folder: Path, base: Path, repeat: int = 3) -> float:
+    """What two processes can do on this machine for this block, with no executor: its transactions
+    in two halves of whole components, each run sequentially on its own copy of the state, one after
+    the other in one process against both at once in two forked processes (median ratio)."""
+    from .schedule.components import partition
+
+    with Chain.open(folder / "world.toml", base, read_only=True) as chain:
+        block = chain.decoder().decode((folder / "block.jsonl").read_bytes(), "block")
+        chain.prefetch(block, chain.number + 1, 12 * (chain.number + 1))
+        txs = block.txs()
+        comp = partition(chain.compiled_summaries, txs, chain.ctx.storage, chain.number + 1,
+                         12 * (chain.number + 1)).comp
+        groups: dict[int, list[int]] = {}
+        for j, c in enumerate(comp):
+            groups.setdefault(c, []).append(j)
+        halves: list[list[int]] = [[], []]
+        for c in sorted(groups, key=lambda c: -len(groups[c])):
+            min(halves, key=len).extend(groups[c])
+        parts = [[txs[j] for j in sorted(h)] for h in halves]
+        # Each half is run several times over when the block is small: a process needs a tenth of a
+        # second of work for its start and its end to be lost in it.
+        rounds = max(1, int(0.2 / max(sum(_alone(chain, part) for part in parts), 1e-6)))
+        ratios = []
+        for _ in range(repeat):
+            one = sum(_alone(chain, part, rounds) for part in parts)
+            two = _together(chain, parts, rounds)
+            ratios.append(one / two if two else 1.0)
+        return _median(ratios)
+
+
+def _fresh(chain: Chain):
+    from .runtime.context import Context
+    from .runtime.variables import copy_storage
+
+    return Context(copy_storage(chain.ctx.storage), chain.world.code, chain.number + 1, 12 * (chain.number + 1),
+                   chain.world.cost_limit)
+
+
+def _alone(chain: Chain, txs: list, rounds: int = 1) -> float:
+    from .runtime import sequential
+
+    sequential.execute(_fresh(chain), txs)  # warm: the code and the memory it needs
+    contexts = [_fresh(chain) for _ in range(rounds)]
+    start = time.perf_counter()
+    for ctx in contexts:
+        sequential.execute(ctx, txs)
+    return time.perf_counter() - start
+
+
+def _together(chain: Chain, parts: list[list], rounds: int = 1) -> float:
+    from .runtime import sequential
+
+    ready = [os.pipe() for _ in parts]
+    go_r, go_w = os.pipe()
+    pids = []
+    for (_r, w), part in zip(ready, parts):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child
+            sequential.execute(_fresh(chain), part)
+            contexts = [_fresh(chain) for _ in range(rounds)]
+            os.write(w, b"r")
+            os.read(go_r, 1)
+            for ctx in contexts:
+                sequential.execute(ctx, part)
+            os._exit(0)
+        pids.append(pid)
+    for r, _ in ready:
+        os.read(r, 1)
+    start = time.perf_counter()
+    os.write(go_w, b"g" * len(parts))
+    for pid in pids:
+        os.waitpid(pid, 0)
+    took = time.perf_counter() - start
+    for fd in (go_r, go_w, *(x for pair in ready for x in pair)):
+        os.close(fd)
+    return took
+
+
+def predict(sequential_s: float, serial_s: float, work_s: float, cores: int) -> float:
+    """The speed-up on ``cores`` cores of a block whose parent works ``serial_s`` alone and whose
+    workers work ``work_s`` in all (their sum, shared among the cores)."""
+    return sequential_s / (serial_s + work_s / cores) if serial_s + work_s > 0 else 1.0
 
 
 def bench(workloads: list[str], accounts: list[int], workers: list[int], transactions: int,
-          repeat: int = 3, seed: int = 1, pools: int = 64, out=print) -> list[Row]:
+          repeat: int = 3, seed: int = 1, pools: int = 64, out=print, executor: str = "parallel",
+          scheduler: str | None = None, cluster=None) -> list[Row]:
+    """``executor`` is ``parallel`` or ``dask``: for ``dask``, on ``cluster``, or on the scheduler at
+    ``scheduler``, or on a LocalCluster of the most ``workers`` (started once for every run)."""
+    if executor == "dask" and cluster is None:
+        from .runtime.dask_executor import Cluster
+
+        cluster = Cluster(scheduler, max(workers))
+        try:
+            return bench(workloads, accounts, workers, transactions, repeat, seed, pools, out, executor,
+                         cluster=cluster)
+        finally:
+            cluster.close()
     rows: list[Row] = []
     for workload in workloads:
         for n_accounts in accounts:
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 generate(folder, GenOptions(workload, transactions, n_accounts, 0.0, pools, 0.0, seed))
-                parallelism, decode = _facts(folder)
+                base = _prepare(folder)
                 configs = [(w, force) for w in workers for force in (False, True)]
-                seq_times: list[float] = []
-                times: dict[tuple, list[float]] = {c: [] for c in configs}
-                details: dict[tuple, dict] = {}
-                scheduling: dict[tuple, list[float]] = {c: [] for c in configs}
+                seq: list[tuple[float, float]] = []
+                got: dict[tuple, list[tuple]] = {c: [] for c in configs}
                 for _ in range(repeat):
-                    seq_times.append(_run(folder, "sequential")[0].seconds)
+                    result, _, cpu = _run(folder, base, "sequential")
+                    seq.append((result.seconds, cpu))
                     for w, force in configs:
-                        result, info = _run(folder, "parallel", w, force)
-                        if not times[(w, force)] or result.seconds < min(times[(w, force)]):
-                            details[(w, force)] = info
-                        times[(w, force)].append(result.seconds)
-                        parts = info.get("seconds", {})
-                        scheduling[(w, force)].append(parts.get("schedule", 0.0) + parts.get("pack", 0.0))
-                sequential = _median(seq_times)
-                row = Row(workload, n_accounts, transactions, parallelism, decode, sequential)
+                        result, detail, cpu = _run(folder, base, executor, w, force, cluster)
+                        got[(w, force)].append((result.seconds, cpu, detail))
+                row = Row(workload, n_accounts, transactions, _parallelism(folder, base),
+                          _median([s for s, _ in seq]), _median([c for _, c in seq]), ceiling(folder, base))
                 for (w, force) in configs:
-                    detail = details[(w, force)]
-                    ratios = [a / b for a, b in zip(seq_times, times[(w, force)])]
-                    exec_ratios = [max(a - decode, 1e-9) / max(b - decode - sched, 1e-9)
-                                   for a, b, sched in zip(seq_times, times[(w, force)], scheduling[(w, force)])]
+                    runs = got[(w, force)]
+                    detail = min(runs, key=lambda r: r[0])[2]
+                    seconds = detail.get("seconds", {})
+                    speedup = _median([a[0] / b[0] for a, b in zip(seq, runs)])
+                    cpu = _median([(b[1] + b[2].get("seconds", {}).get("workers_cpu", 0.0)) / a[1]
+                                   for a, b in zip(seq, runs)])
+                    serial = detail.get("parent_us_per_tx", 0.0) * transactions / 1e6
+                    work = seconds.get("workers_cpu", 0.0)
                     row.runs.append({
-                        "workers": w, "forced": force, "mode": detail.get("mode"),
-                        "seconds": _median(times[(w, force)]), "schedule_s": _median(scheduling[(w, force)]),
-                        "parts": detail.get("seconds", {}),
-                        "speedup": _median(ratios), "execution_speedup": _median(exec_ratios),
-                        "ideal": min(w, parallelism),
+                        "workers": w, "forced": force, "mode": detail.get("mode"), "why": detail.get("why", ""),
+                        "seconds": _median([r[0] for r in runs]), "speedup": speedup,
+                        "share_of_ceiling": (speedup - 1) / (row.ceiling - 1) if row.ceiling > 1.01 else None,
+                        "parent_us_per_tx": detail.get("parent_us_per_tx"), "extra_work": cpu,
+                        "windows": detail.get("windows", 0), "lanes": detail.get("lanes", 0),
+                        "predicted_16": predict(row.sequential_s, serial, work, 16) if work else None,
+                        "predicted_64": predict(row.sequential_s, serial, work, 64) if work else None,
+                        "parts": seconds, "ideal": min(w, row.parallelism), "executor": executor,
+                        # Dask: a lane's round trip beyond its worker's own work (a window is one).
+                        "window_overhead_ms": _median([r[2]["dask"]["network_ms"] for r in runs
+                                                       if (r[2].get("dask") or {}).get("network_ms")] or [0.0])
+                        if executor == "dask" else None,
                     })
                 rows.append(row)
                 out(_line(row))
@@ -129,12 +248,18 @@ def _median(xs: list[float]) -> float:
 
 def _line(row: Row) -> str:
     parts = [f"{row.workload:9s} {row.accounts:>6} accounts  parallelism {row.parallelism:>8.1f}  "
-             f"sequential {row.sequential_s:.3f} s (decoding {row.decode_s:.3f} s)"]
+             f"sequential {row.sequential_s:.3f} s  two-process ceiling {row.ceiling:.2f}x"]
     for run in row.runs:
         tag = "lanes" if run["forced"] else "auto "
-        parts.append(f"    {run['workers']} workers {tag}: {run['speedup']:.2f}x end to end, "
-                     f"{run['execution_speedup']:.2f}x execution (ideal {run['ideal']:.1f}; scheduling "
-                     f"{run['schedule_s'] * 1e6 / row.transactions:.1f} us/tx; {run['mode']})")
+        share = f"{run['share_of_ceiling']:.2f}" if run["share_of_ceiling"] is not None else "-"
+        line = (f"    {run['workers']} workers {tag}: {run['speedup']:.2f}x end to end, share of the ceiling's "
+                f"gain {share}; parent {run['parent_us_per_tx'] or 0:.2f} us/tx; CPU {run['extra_work']:.2f}x "
+                f"the sequential's; {run['mode']}")
+        if run["predicted_16"]:
+            line += f"; predicted {run['predicted_16']:.1f}x on 16 cores, {run['predicted_64']:.1f}x on 64"
+        if run.get("window_overhead_ms"):
+            line += f"; Dask network {run['window_overhead_ms']:.2f} ms a window"
+        parts.append(line)
     return "\n".join(parts)
 
 
@@ -166,15 +291,15 @@ def plot(rows: list[Row], path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
     for ax, key, title in ((axes[0], "speedup", "end to end (as lane run reports)"),
-                           (axes[1], "execution_speedup", "execution (scheduling apart)")):
+                           (axes[1], "share_of_ceiling", "share of the two-process ceiling's gain")):
         for workload in sorted({r.workload for r in rows}):
             mine = [r for r in rows if r.workload == workload]
             for w in sorted({run["workers"] for r in mine for run in r.runs}):
                 xs = [r.accounts for r in mine]
                 for forced, style, tag in ((False, "-", "as run"), (True, "--", "lanes forced")):
-                    ys = [next(run[key] for run in r.runs if run["workers"] == w and run["forced"] is forced)
+                    ys = [next(run[key] or 0.0 for run in r.runs if run["workers"] == w and run["forced"] is forced)
                           for r in mine]
                     ax.plot(xs, ys, style, marker="o", label=f"{workload}, {w} workers, {tag}")
         ax.set_xscale("log")
@@ -182,6 +307,7 @@ def plot(rows: list[Row], path: str) -> None:
         ax.set_xlabel("accounts (fewer: more contention)")
         ax.set_title(title)
     axes[0].set_ylabel("speed-up over sequential")
+    axes[1].set_ylabel("(speed-up - 1) / (ceiling - 1)")
     axes[1].legend(fontsize=7)
     fig.suptitle("Lane: parallel executor against sequential")
     fig.tight_layout()

@@ -25,7 +25,7 @@ from compiler.analysis.report import function_json
 from compiler.analysis.summary import ADD, READ, WRITE, Summary
 from compiler.pipeline import CompilerData
 from compiler.schedule.compiled import UNREAD, Choice, VarIds, compile_summary
-from compiler.schedule.instantiate import Location, instantiate
+from compiler.schedule.instantiate import instantiate
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "examples"

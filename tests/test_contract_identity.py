@@ -16,13 +16,13 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from runtime_helpers import raw_block
 from typer.testing import CliRunner
 
 from compiler.cli import app
 from compiler.diagnostics import LaneError
 from compiler.runtime.chain import Chain
 from compiler.runtime.world import load_world
-from runtime_helpers import raw_block
 
 VAULT = """
 contract Vault {

@@ -15,12 +15,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from runtime_helpers import account, fork_chain, raw_block
 
 from compiler.runtime.block import read_block
 from compiler.runtime.chain import Chain
 from compiler.schedule import dag
 from compiler.schedule.oracle import oracle_comparison
-from runtime_helpers import account, fork_chain, raw_block
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
@@ -133,6 +133,7 @@ contract Registry {
     storage vals: map<u256, u256>;
     storage flag: map<address, bool>;
     storage marks: map<address, u256>;
+    storage ticks: u256;
 
     pub fn register(name: u256) {
         require(owner_of[name] == address(0), "taken");
@@ -143,6 +144,20 @@ contract Registry {
         owner_of[name] = to;
     }
     pub fn pay(name: u256, amount: u256) { credit[owner_of[name]] += amount; }
+    pub fn gift(to: address, amount: u256) { credit[to] += amount; }
+    pub fn tick() { ticks += 1; }
+    // Once ticks is added to in the block, whether this reverts cannot be known before it runs.
+    pub fn give_late(name: u256, to: address) {
+        require(ticks > 5, "too early");
+        owner_of[name] = to;
+    }
+    // Reads the owner's credit before the require, writes it after.
+    pub fn reset(name: u256) -> u256 {
+        let was = credit[owner_of[name]];
+        require(owner_of[name] != address(0), "nobody");
+        credit[owner_of[name]] = 0;
+        return was;
+    }
     pub fn bump(k: u256) { slot_of[k] += 1; }
     pub fn set_slot(k: u256, v: u256) { slot_of[k] = v * 2 + 1; }
     pub fn put(k: u256) { vals[slot_of[k]] = 1; }
@@ -207,6 +222,20 @@ def test_register_then_use(registry):
                               ("reg.credit[dave]", "add"), (zero, "add")}
     assert accesses(s, 6) == {("reg.owner_of[3]", "read"), (zero, "add")}
     assert preds(s) == [set(), set(), {0}, {1}, {0, 2}, {4}, set()]
+
+
+def test_a_read_before_a_require_stays_at_every_value_of_its_key(registry):
+    """reset reads credit[owner] and then requires an owner: with no owner it reverts, but after
+    reading credit[0x0], which a gift to the zero address changes first."""
+    s = schedule(registry, [
+        tx("bob", "reg", "tick"),                       # 0: ticks is 1, but not known before the block runs
+        tx("bob", "reg", "give_late", 5, "carol"),      # 1: reverts; it may give #5 to carol
+        tx("dave", "reg", "gift", "0x" + "0" * 40, 1),  # 2: adds to credit[0x0]
+        tx("erin", "reg", "reset", 5),                  # 3: reads credit[0x0] (or carol's), writes carol's
+    ])
+    assert accesses(s, 3) == {("reg.owner_of[5]", "read"), ("reg.credit[0]", "read"),
+                              ("reg.credit[carol]", "read"), ("reg.credit[carol]", "write")}
+    assert preds(s) == [set(), {0}, set(), {1, 2}]
 
 
 def test_a_stored_value_is_computed_with_the_writers_arguments(registry):

@@ -16,16 +16,29 @@ from pathlib import Path
 
 from hypothesis import given
 from hypothesis import strategies as st
+from runtime_helpers import fork_chain, raw_block
+from test_schedule_props import (  # noqa: F401 (fixtures)
+    DEMO_SETTINGS,
+    NUMBERS,
+    REG_SETTINGS,
+    blocks,
+    funded,
+    reg_chain,
+    reg_funded,
+    reg_tx,
+)
 from typer.testing import CliRunner
 
 from compiler.cli import app
 from compiler.runtime.block import prepare
 from compiler.runtime.chain import Chain
 from compiler.schedule import dag
-from compiler.schedule.oracle import compare, oracle_comparison, reachability, trace_accesses
-from runtime_helpers import fork_chain, raw_block
-from test_schedule_props import (DEMO_SETTINGS, NUMBERS, REG_SETTINGS, blocks, funded,  # noqa: F401 (fixtures)
-                                 reg_chain, reg_funded, reg_tx)
+from compiler.schedule.oracle import (
+    compare,
+    oracle_comparison,
+    reachability,
+    trace_accesses,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"

@@ -35,6 +35,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from . import encoding, protocol as P
@@ -55,6 +56,8 @@ LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (a
 US_PER_WINDOW = 1500.0     # a window's round trip: its messages, the merge, the others' writes
 MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline
 MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
+MIN_WORK_US = 150_000.0    # ... and so do blocks predicted to take less than this sequentially
+SAMPLE_BYTES = 1 << 16     # the first lines of a block, decoded to estimate its work
 US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
 LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
 
@@ -105,14 +108,30 @@ class ParallelExecutor:
     # ------------------------------------------------------------ a block
     def run(self, source: bytes | Block, display: str, number: int, timestamp: int, progress=None) -> Executed:
         """Run a block (its file's bytes, or a decoded block) on the chain's state."""
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         run = _BlockRun(self, source, display, number, timestamp, progress)
         try:
             executed = run.go()
         finally:
             run.timing["total"] = time.perf_counter() - start
+            run.timing["parent_cpu"] = time.process_time() - cpu
+        run.n = run.n or sum(executed.counts.values())
         self.last = executed.detail = run.report()
+        if run.mode != "parallel":
+            # The parent ran the block alone and the replicas did not follow: they go, and are made
+            # again from the state as it is when lanes are next used.
+            self.close()
         return executed
+
+
+class _SampleLine(msgspec.Struct):
+    """What a block's first lines say of its work: which function each calls."""
+
+    to: Any = None
+    fn: Any = None
+
+
+_SAMPLE = msgspec.json.Decoder(_SampleLine)
 
 
 class Fault(Exception):
@@ -139,18 +158,31 @@ class _BlockRun:
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
 
     def report(self) -> dict:
+        """What the block did, and what it cost: ``parent_us_per_tx`` is the parent's own work (its
+        time but for the waits for its workers), per transaction; ``cpu_seconds`` the time of every
+        process on the block (the parent's CPU and each worker's time on its messages)."""
+        timing = self.timing
+        n = max(self.n, 1)
+        parent = timing["total"] - timing.get("waiting", 0.0) if self.mode == "parallel" else timing["total"]
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
                 "components": self.components, "on_lanes": self.on_lanes, "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
-                "seconds": {k: round(v, 6) for k, v in self.timing.items()}}
+                "parent_us_per_tx": round(parent * 1e6 / n, 3),
+                "cpu_seconds": round(timing.get("parent_cpu", 0.0) + timing.get("workers_cpu", 0.0), 6),
+                "seconds": {k: round(v, 6) for k, v in timing.items()}}
 
     # ------------------------------------------------------------ the phases
     def go(self) -> Executed:
         ex = self.ex
-        size = len(self.source)
-        if ex.workers < 2 or (not ex.force and size < MIN_TRANSACTIONS * (1 if isinstance(self.source, Block) else 64)):
-            self.why = "one worker" if ex.workers < 2 else "the block is too small"
+        if ex.workers < 2:
+            self.why = "one worker"
             return self.inline_all()
+        if not ex.force:
+            n, cost = self.estimate()
+            if n < MIN_TRANSACTIONS or cost * ex.us_per_cost < MIN_WORK_US:
+                self.why = ("the block is too small" if n < MIN_TRANSACTIONS else
+                            "light transactions: scheduling them on lanes would cost more than running them")
+                return self.inline_all()
         try:
             ex._ensure_pool()
             for fault in ex.faults:  # "die" or "hang" (tests)
@@ -169,6 +201,38 @@ class _BlockRun:
         if plan is None:
             return self.inline_from_calls(0)
         return self.execute(plan)
+
+    def estimate(self) -> tuple[int, float]:
+        """(transactions, static cost) of the block, estimated before any work per transaction:
+        the functions called in its first lines (a sample, decoded by C code) and its length."""
+        source = self.source
+        if isinstance(source, Block):
+            table = self.ex.table or FunctionTable(self.chain.world)
+            costs = [table.costs[table.ids[f]] for f in source.functions if f is not None and f in table.ids]
+            return len(source), float(sum(costs))
+        n = source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
+        cut = source.rfind(b"\n", 0, SAMPLE_BYTES) if len(source) > SAMPLE_BYTES else len(source)
+        try:
+            sample = _SAMPLE.decode_lines(source[:max(cut, 0)])
+        except Exception:  # noqa: BLE001 - not JSON Lines a sample can vouch for: the schedule will say
+            return n, float("inf")
+        if not sample:
+            return n, 0.0
+        decoder = self.chain.decoder()
+        seen: dict[tuple, float] = {}
+        total = 0.0
+        table = self.ex.table or FunctionTable(self.chain.world)
+        self.ex.table = table
+        for line in sample:
+            key = (line.to, line.fn)
+            cost = seen.get(key)
+            if cost is None:
+                entry = decoder.entries.get(key) or (decoder._entry(*key) if isinstance(line.to, str) and
+                                                     isinstance(line.fn, str) else None)
+                fid = table.ids.get(entry.function) if entry is not None else None
+                cost = seen[key] = float(table.costs[fid]) if fid is not None else 0.0
+            total += cost
+        return n, total / len(sample) * n
 
     # ------------------------------------------------------------ inline
     def inline_all(self) -> Executed:
@@ -270,19 +334,24 @@ class _BlockRun:
         self.longest_wait = max(self.longest_wait, timeout)
         ex.lane_timeout = self.longest_wait
         deadline = time.monotonic() + timeout
-        while waiting:
-            for k, reply in ex.transport.wait(waiting, min(0.25, max(0.0, deadline - time.monotonic()))):
-                if reply is False:
-                    raise Fault(f"worker {k} stopped answering")
-                m = P.unpack(reply)
-                if isinstance(m, P.Error):
-                    raise Fault(f"worker {k}: {m.message.strip().splitlines()[-1]}")
-                if not isinstance(m, kind) or m.block != self.serial:
-                    continue  # a late reply of an abandoned run
-                got[k] = m
-                waiting.discard(k)
-            if waiting and time.monotonic() > deadline:
-                raise Fault(f"no reply within {timeout:.0f} s")
+        started = time.perf_counter()
+        try:
+            while waiting:
+                for k, reply in ex.transport.wait(waiting, min(0.25, max(0.0, deadline - time.monotonic()))):
+                    if reply is False:
+                        raise Fault(f"worker {k} stopped answering")
+                    m = P.unpack(reply)
+                    if isinstance(m, P.Error):
+                        raise Fault(f"worker {k}: {m.message.strip().splitlines()[-1]}")
+                    if not isinstance(m, kind) or m.block != self.serial:
+                        continue  # a late reply of an abandoned run
+                    got[k] = m
+                    waiting.discard(k)
+                    self.timing["workers_cpu"] += getattr(m, "seconds", 0.0)
+                if waiting and time.monotonic() > deadline:
+                    raise Fault(f"no reply within {timeout:.0f} s")
+        finally:
+            self.timing["waiting"] += time.perf_counter() - started
         return got
 
     def reschedule(self) -> None:
@@ -421,20 +490,30 @@ class _BlockRun:
         fnids_bytes = self.fnids.astype(np.int32).tobytes()
         windows_bytes = np.array(bounds, np.int64).tobytes()
         for k in range(w):
-            ex.transport.send(k, P.pack(P.Lanes(self.serial, k, lanes_bytes, windows_bytes, self.stripe_calls,
+            ex.transport.send(k, P.pack(P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]),
                                                 fnids_bytes)))
+        try:  # each lane gets the calls of its transactions that the other stripes decoded
+            routed = self.collect(range(w), P.Routed)
+        except Fault as fault:
+            return self.abandon(_Merge(self, lanes), f"a worker failed ({fault})")
+        for k in range(w):
+            ex.transport.send(k, P.pack(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w) if j != k])))
         merge = _Merge(self, lanes)
         sync: list[list[bytes]] = [[] for _ in range(w)]
         stop: int | None = None
         for win in range(len(bounds) - 1):
             for k in range(w):
                 ex.transport.send(k, P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
+            t = time.perf_counter()
             try:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
             except Fault as fault:
                 return self.abandon(merge, f"a worker failed ({fault})")
+            t = self.lap("wait", t)
+            self.timing["workers_lanes"] += max(d.seconds for d in done.values())
             self.windows += 1
             conflict = merge.check(done, bounds[win], bounds[win + 1])
+            t = self.lap("check", t)
             if conflict is not None:
                 for k in range(w):
                     ex.transport.send(k, P.pack(P.Cut(self.serial, win, conflict)))
@@ -454,6 +533,7 @@ class _BlockRun:
                 break
             merge.apply(done)
             sync = [[done[j].writes for j in range(w) if j != k] for k in range(w)]
+            self.lap("merge", t)
             self.on_lanes = bounds[win + 1]
             if self.progress is not None:
                 self.progress(bounds[win + 1])
@@ -467,6 +547,11 @@ class _BlockRun:
             self.on_lanes = stop
         self.timing["lanes"] += time.perf_counter() - t0
         return merge.executed()
+
+    def lap(self, name: str, since: float) -> float:
+        now = time.perf_counter()
+        self.timing[name] += now - since
+        return now
 
     def abandon(self, merge: "_Merge", why: str) -> Executed:
         """A worker failed: the lanes' writes are taken back, and the parent runs the whole block."""

@@ -13,10 +13,12 @@ A block on lanes goes:
    instantiated accesses as arrays of location ids.  When an access's key was
    read from a location an earlier transaction may write, ``Reschedule`` asks
    again for those transactions with those locations unresolved.
-2. ``Lanes``: every stripe's calls, the lane of each transaction and the
-   windows; then, per window, ``Window`` (with the previous window's writes of
-   the other lanes, to apply first) and ``WindowDone`` back: what the lane
-   wrote, the accesses it really made, its receipts.
+2. ``Lanes``: the lane of each transaction and the windows; ``Routed`` back:
+   the calls of the stripe's transactions, by lane; ``Calls`` forwards each
+   lane the calls of its transactions that other stripes decoded.  Then, per
+   window, ``Window`` (with the previous window's writes of the other lanes, to
+   apply first) and ``WindowDone`` back: what the lane wrote, the accesses it
+   really made, its receipts.
 3. ``Cut`` undoes a window's transactions from one on (a conflict was found);
    ``Finish`` applies the last window's writes and ends the block; ``Finished``
    back: the state root's move and the rows of a state file for the locations
@@ -59,10 +61,16 @@ class Reschedule(NamedTuple):
 class Lanes(NamedTuple):
     block: int
     lane: int                  # this worker's lane number
+    count: int                 # how many lanes (workers) the block runs on
     lanes: bytes               # int8: the lane of each transaction of the block (-1: none: invalid)
     windows: bytes             # int64: the first transaction of each window, and the block's length last
-    stripes: list              # marshal blobs of each stripe's calls, in block order (Scheduled.calls)
+    first: int                 # the block index of this worker's stripe's first transaction
     fnids: bytes               # int32: each transaction's function id (-1: invalid)
+
+
+class Calls(NamedTuple):
+    block: int
+    routed: list               # the other stripes' Routed blobs for this lane
 
 
 class Window(NamedTuple):
@@ -114,6 +122,12 @@ class WindowDone(NamedTuple):
     seconds: float
 
 
+class Routed(NamedTuple):
+    block: int
+    blobs: list                # per lane: marshal (block indices int64 bytes, their calls) of this stripe's
+    seconds: float             # transactions on that lane (b"" for the worker's own lane: it keeps them)
+
+
 class Finished(NamedTuple):
     block: int
     root: int                  # the state accumulator's move by the locations the lane owns
@@ -136,7 +150,8 @@ class Error(NamedTuple):
 
 
 KINDS: dict[int, type] = {k: t for k, t in enumerate(
-    (Schedule, Reschedule, Lanes, Window, Cut, Finish, Scheduled, Rescheduled, WindowDone, Finished, Error), 1)}
+    (Schedule, Reschedule, Lanes, Calls, Window, Cut, Finish, Scheduled, Rescheduled, Routed, WindowDone,
+     Finished, Error), 1)}
 _KIND_OF = {t: k for k, t in KINDS.items()}
 
 

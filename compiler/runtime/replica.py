@@ -158,18 +158,38 @@ class Replica:
         return row_bytes(rows), source_bytes(sources)
 
     # ------------------------------------------------------------ a lane
-    def on_Lanes(self, m: P.Lanes) -> None:
-        calls: list = []
-        for blob in m.stripes:
-            calls += marshal.loads(blob)
-        self.calls = calls
+    def on_Lanes(self, m: P.Lanes) -> bytes:
+        """The block's lanes: keep this lane's transactions of the stripe, send the others' calls."""
+        start = time.perf_counter()
+        fnids, calls = self.stripe
         self.fnids = P.arr(m.fnids, np.int32).tolist()
         lanes = P.arr(m.lanes, np.int8)
+        n = len(calls)
+        mine_in_stripe = lanes[m.first:m.first + n]
+        blobs: list[bytes] = []
+        self.calls: dict[int, tuple] = {}
+        for lane in range(m.count):
+            where = np.flatnonzero(mine_in_stripe == lane)
+            picked = [calls[k] for k in where.tolist()]
+            indices = where + m.first
+            if lane == m.lane:
+                self.calls.update(zip(indices.tolist(), picked))
+                blobs.append(b"")
+            else:
+                blobs.append(marshal.dumps((indices.astype(np.int64).tobytes(), picked)))
         mine = np.flatnonzero(lanes == m.lane)
         bounds = P.arr(m.windows, P.I64)
         cuts = np.searchsorted(mine, bounds)
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
-        self._prefetch(mine.tolist())
+        self.mine = mine.tolist()
+        return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start))
+
+    def on_Calls(self, m: P.Calls) -> None:
+        for blob in m.routed:
+            if blob:
+                indices, picked = marshal.loads(blob)
+                self.calls.update(zip(np.frombuffer(indices, np.int64).tolist(), picked))
+        self._prefetch(self.mine)
         return None
 
     def _prefetch(self, txs: list[int]) -> None:

@@ -461,8 +461,14 @@ class _Gen:
     # ---------------------------------------------------------- accesses
     def access(self, access: Access, values: list[S.Sym | None], unless: list[S.Sym] = ()) -> None:
         depth = 1
+        # The reads and loops the location depends on are enumerated; those only its condition
+        # uses are tried when the condition is (see exists).
+        binders = self.binders((access.address, *access.keys))
         test = [self.guard_name(c) for c in _conjuncts(access.guard)]
-        if unless:  # a write of the location is there when these hold too
+        if unless and not binders:
+            # A write of the location is there when these hold too.  (Not where the location is
+            # enumerated: the write's guard is then also tried with each value, and a value it
+            # excludes is one the read may still be made at, before the require that fails.)
             test.append(f"not ({' and '.join(self.guard_name(c) for c in unless)})")
         line = f"if {' and '.join(test)}:" if test else None
         if line is not None:
@@ -475,9 +481,6 @@ class _Gen:
             self.wildcard(depth, access)
             return
         vid = self.var_ids(access.contract, access.var)
-        # The reads and loops the location depends on are enumerated; those only its condition
-        # uses are tried when the condition is (see exists).
-        binders = self.binders((access.address, *access.keys))
         if not binders and all(self.safe(p) for p in (access.address, *access.keys)):
             # The location cannot fail or be unknown: no try (the common case).
             if access.cond != S.TRUE:
