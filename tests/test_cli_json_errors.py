@@ -56,7 +56,7 @@ def error(message: str, code: str, status: int = 1) -> dict:
     (["run", "world.toml", "missing.jsonl"], "block file not found: missing.jsonl", "io"),
     (["schedule", "world.toml", "missing.jsonl"], "block file not found: missing.jsonl", "io"),
     (["run", "world.toml", "block.jsonl", "--executor", "quantum"],
-     "unknown executor 'quantum' (choose from: parallel, sequential)", "usage"),
+     "unknown executor 'quantum' (choose from: parallel, sequential, dask)", "usage"),
     (["state", "show", "--state", "missing.sqlite"], "state file not found: missing.sqlite", "state"),
     (["state", "receipts", "world.toml", "--state", "missing.sqlite"], "state file not found: missing.sqlite", "state"),
     (["state", "verify", "world.toml", "--state", "missing.sqlite"], "state file not found: missing.sqlite", "state"),

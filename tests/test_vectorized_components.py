@@ -1,4 +1,4 @@
-"""The vectorized component finder (numpy, scipy) against the union-find one, on random blocks of
+"""The vectorized component finder (numpy) against the union-find one, on random blocks of
 every example contract: the same partition of the transactions, and the same pure-add rows."""
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ committed.
 
 from __future__ import annotations
 
+import marshal
 import os
 import time
 from collections import Counter
@@ -35,7 +36,7 @@ from .decode import Block, Decoder
 from .executed import Executed
 from .errors import Revert
 from .files import read_block_bytes
-from .receipts import Receipt
+from .receipts import Receipt, receipts_json
 from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
 from .values import U256_MAX, ValueError_, parse_value, quoted, shown
@@ -102,8 +103,8 @@ class BlockResult:
     @property
     def receipts_json(self) -> list[dict]:
         if self._json is None:
-            world = self.block.world
-            self._json = [r.to_json(world) for r in self.receipts]
+            block = self.block
+            self._json = receipts_json(block.world, block.functions, block.first, self.outcomes)
         return self._json
 
     @property
@@ -146,7 +147,8 @@ class Chain:
     def __init__(self, world: World, ctx: Context, store: StateStore | None, last: tuple[int, int],
                  state_hash: StateHash) -> None:
         self.world = world
-        self.ctx = ctx
+        self._ctx = ctx
+        self._pending: list[bytes] = []  # lanes' writes not applied here yet (see ``ctx``)
         self.store = store
         self.number, self.timestamp = last
         self.hash = state_hash
@@ -155,6 +157,37 @@ class Chain:
         self._dask = None      # the same on a Dask cluster (compiler.runtime.dask_executor)
         self._decoders: dict[bool, Decoder] = {}
         self._locations = None  # what blocks touch, found from their calls (made on first use)
+
+    @property
+    def ctx(self) -> Context:
+        """The chain's context: its state in memory, its journal and events.
+
+        The parallel executor's lanes run on replicas of the state in worker processes; the writes
+        they send back are kept here as they came (``defer``) and applied to this state only when
+        something reads it: a block that runs in this process, ``--verify``, a call, a test.  Block
+        after block on lanes, the parent does no work per write."""
+        if self._pending:
+            self.settle()
+        return self._ctx
+
+    def defer(self, writes: bytes) -> None:
+        """Writes to apply later, in order: ``marshal`` of ``{(address, index): {key: value}}``."""
+        self._pending.append(writes)
+
+    def settle(self) -> None:
+        """Apply the deferred writes (``dict.update``, one call per variable and message)."""
+        pending, self._pending = self._pending, []
+        storage = self._ctx.storage
+        for blob in pending:
+            for (address, index), values in marshal.loads(blob).items():
+                storage[address][index].update(values)
+
+    def pending_mark(self) -> int:
+        return len(self._pending)
+
+    def forget_pending(self, mark: int) -> None:
+        """Drop the deferred writes from ``mark`` on (a block's lanes, taken back)."""
+        del self._pending[mark:]
 
     @classmethod
     def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None,
@@ -241,14 +274,15 @@ class Chain:
         if started is not None:
             phases["read"] = clock() - t
         number, timestamp = self.next_block(number, timestamp)
-        ctx = self.ctx
+        ctx = self._ctx  # not settled: a block on lanes does not need this process's state
         ctx.number, ctx.timestamp = number, timestamp
         ctx.journal.clear()
         ctx.events.clear()
         if not isinstance(source, (bytes, bytearray, memoryview, Block)):
             source = Block.of_txs(self.world, prepare(self.world, source, trace=check_accesses))
         # For --verify: the state before the block, for the sequential run to start from.
-        before = copy_storage(ctx.storage) if verify else None
+        before = copy_storage(self.ctx.storage) if verify else None
+        mark = self.pending_mark()  # the writes deferred before this block (none after a copy)
         on_lanes = executor in ("parallel", "dask") and not check_accesses
         with gc_paused():  # a block makes many small acyclic objects: calls, journal, events, outcomes
             if on_lanes:
@@ -274,6 +308,8 @@ class Chain:
                                  decode=lambda: self._decode(source, display, check_accesses))
             if isinstance(source, Block):
                 result._block = source
+            elif executed.block is not None:  # decoded once: the receipts' JSON does not decode again
+                result._block = executed.block
             phases["roots"] = phases.get("roots", 0.0) + clock() - t
         if check_accesses:  # the traced sequential run ran, whatever executor was asked for
             result.executor, result.workers, result.detail = "sequential", 1, {"mode": "check-accesses"}
@@ -284,7 +320,7 @@ class Chain:
             try:
                 before_commit(result)
             except BaseException:
-                self._undo(executed, before)
+                self._undo(executed, before, mark)
                 raise
         t = clock()
         if self.store is not None:
@@ -334,10 +370,13 @@ class Chain:
         changes = self.hash.changes(ctx.storage, ctx.journal)
         accumulator = self.hash.moved(ctx.storage, changes)
         _lap(phases, "roots", t)
-        return Executed(packed, digests, counts, cost, failures, accumulator, outcomes=outcomes, changes=changes)
+        return Executed(packed, digests, counts, cost, failures, accumulator, outcomes=outcomes, changes=changes,
+                        block=block)
 
-    def _undo(self, executed: Executed, before: dict | None) -> None:
-        """Take back a block that was run but is not to be kept."""
+    def _undo(self, executed: Executed, before: dict | None, mark: int) -> None:
+        """Take back a block that was run but is not to be kept (``mark``: the deferred writes
+        before it)."""
+        self.forget_pending(mark)
         if executed.changes is not None:
             self.ctx.rollback(0, 0)  # the journal holds every write the block kept
             return
@@ -350,7 +389,8 @@ class Chain:
                     var.clear()
                     dict.update(var, old)
         elif self.store is not None:
-            self.ctx.storage = self.store.bind(self.world)
+            self._pending.clear()  # the file holds every block before this one
+            self._ctx.storage = self.store.bind(self.world)
             self._locations = None
         for lanes in (self._parallel, self._dask):
             if lanes is not None:
@@ -409,7 +449,7 @@ class Chain:
                 problem = "the state differs" + (": " + _first_difference(self.world, ours, ref_changes)
                                                  if ours is not None else "")
         if problem is not None:
-            self._undo(result.executed, before)
+            self._undo(result.executed, before, 0)  # the state was settled for the copy
             raise LaneError(f"verify failed: {problem}", code="verify")
         result.verified = seconds
 

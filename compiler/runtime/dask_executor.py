@@ -4,45 +4,46 @@ Only the transport differs from the multiprocessing executor: the block is
 scheduled, planned, checked and merged in block order by the same
 :class:`~compiler.runtime.parallel.ParallelExecutor`, and each lane is a
 :class:`~compiler.runtime.replica.Replica` answering the same bytes
-(:mod:`compiler.runtime.protocol`).  Here a replica lives in a Dask *actor*: an
-object kept on one worker, whose methods the parent calls over the network.
+(:mod:`compiler.runtime.protocol`), kept on a Dask worker in an actor
+(:mod:`compiler.runtime.dask_replica`).
 
 - **The cluster.** ``--scheduler ADDRESS`` connects to a running scheduler;
   without it a ``LocalCluster`` of ``--workers`` processes is started here and
-  closed with the chain.
-- **Each replica's chain.** An actor loads the world from its file (the same
-  absolute path on every machine; the program cache makes that fast) and checks
-  that it is the parent's world.  A chain on a state file is read from the file
-  by the worker itself, read-only, as a forked worker does; the state of a chain
-  in memory is shipped once, when the actors are made.  From then on the
-  protocol keeps the replicas in step with the parent.
-- **Order.** Dask runs an actor's calls one at a time, but promises nothing about
-  the order in which calls sent one after the other arrive (each may travel on
-  its own connection).  So each lane has at most one call in flight: what the
-  parent sends meanwhile waits here, and goes as one batch when the call returns.
-- **Faults.** A call that fails (its worker died, or the scheduler lost it) makes
-  :meth:`DaskLanes.wait` report the lane as gone (``False``): the parent then
-  runs the block itself, and the next block gets fresh actors.
+  stopped with the chain.
+- **The replicas.** One actor per lane, on the workers in turn, made from the
+  chain's state as it is when they are made: a state file is read by the workers
+  themselves, a state in memory is shipped to them once.  From then on the
+  protocol keeps them in step with the parent.
+- **Order.** Each lane's messages go on one connection, in the order they were
+  sent, and its worker answers them in that order (Dask's actor calls make no such
+  promise: each is a request of its own).
+- **Faults.** A lane whose connection breaks (its worker died) is reported gone
+  by :meth:`DaskLanes.wait`; the parent then runs the block itself, and the next
+  block gets fresh actors.
 """
 
 from __future__ import annotations
 
-import gc
+import asyncio
 import logging
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from typing import Any
 
 from ..diagnostics import LaneError
 
 DASK_EXTRA = "pip install 'lane-lang[dask]'"
-CONNECT_TIMEOUT_S = 10.0     # to reach a scheduler given by --scheduler
+CONNECT_TIMEOUT_S = 10.0     # to reach a scheduler given by --scheduler, or a worker
 LOCAL_WORKERS_S = 30.0       # for a LocalCluster's workers to come back after one died
 REPLICA_START_S = 300.0      # for the actors to be made (a cold program cache compiles the contracts)
 MAX_LANES = 127              # lanes are int8 in the protocol, -1 meaning none
-DIE = b"die"                 # fault injection (tests): the message that makes a worker exit
+
+
+# A world's fingerprint (what a worker checks its world file against), worked out once per world.
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def require_dask():
@@ -55,87 +56,10 @@ def require_dask():
     return distributed
 
 
-# ------------------------------------------------------------------------ the worker's side
+def _reason(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    return text.splitlines()[0]
 
-class ReplicaError(Exception):
-    """A replica that cannot be made on a worker for a reason the user can fix (a world file
-    missing there, or another world): its message says which."""
-
-
-class ReplicaActor:
-    """A lane's replica, kept on a Dask worker: :meth:`handle` takes the protocol's messages in
-    the order the parent sent them and returns the replies."""
-
-    def __init__(self, world_path: str, fingerprint: str, state_path: str | None, shipped: bytes | None) -> None:
-        from .replica import FunctionTable, Replica
-
-        chain = _worker_chain(world_path, fingerprint, state_path, shipped)
-        self.replica = Replica(chain, FunctionTable(chain.world))
-
-    def handle(self, batch: list[bytes]) -> tuple[list[bytes], float]:
-        """The replies to ``batch`` (messages without one, such as ``Lanes``, give none) and the
-        seconds spent on it here, which tell the network's share of a call's time."""
-        start = time.perf_counter()
-        replies = []
-        # Nothing a replica makes has reference cycles: the collector would only walk the state.
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for message in batch:
-                if message == DIE:
-                    os._exit(1)
-                reply = self.replica.handle(message)
-                if reply is not None:
-                    replies.append(reply)
-        finally:
-            if enabled:
-                gc.enable()
-        return replies, time.perf_counter() - start
-
-
-def _worker_chain(world_path: str, fingerprint: str, state_path: str | None, shipped: bytes | None):
-    """The parent's chain, made again on a worker: its world from the world file, its state from
-    the state file or from what the parent shipped."""
-    import marshal
-
-    from .chain import Chain
-    from .context import Context
-    from .roots import StateHash
-    from .world import load_world
-
-    where = f"on Dask worker {_worker_address()}"
-    if not os.path.isfile(world_path):
-        raise ReplicaError(f"world file {world_path} not found {where}: every machine of the cluster needs the "
-                           f"world and its contracts at the same path (docs/distributed.md)")
-    try:
-        if state_path is not None:
-            chain = Chain.open(world_path, state_path, read_only=True)
-        else:
-            world = load_world(world_path)
-            storage = world.new_storage()
-            for address, variables in marshal.loads(shipped).items():
-                for var, items in zip(storage[address], variables):
-                    var.update(items)
-            ctx = Context(storage, world.code, cost_limit=world.cost_limit)
-            chain = Chain(world, ctx, None, (0, 0), StateHash(world, 0))
-    except LaneError as err:
-        raise ReplicaError(f"{err} ({where})") from None
-    if chain.world.fingerprint() != fingerprint:
-        raise ReplicaError(f"world file {world_path} {where} is not the world the block runs on: its contracts "
-                           f"or deployments differ; every machine needs the same files at the same path")
-    return chain
-
-
-def _worker_address() -> str:
-    try:
-        from distributed import get_worker
-
-        return get_worker().address
-    except (ImportError, ValueError):
-        return "?"
-
-
-# ------------------------------------------------------------------------ the parent's side
 
 class Cluster:
     """A Dask client: on the scheduler at ``address``, or on a ``LocalCluster`` of ``workers``
@@ -143,25 +67,45 @@ class Cluster:
 
     def __init__(self, address: str | None, workers: int) -> None:
         distributed = require_dask()
+        from .dask_replica import StreamPlugin
+
         self.address = address
         self.local = None
+        self.local_workers = workers
         if address is None:
             self.local = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                  dashboard_address=None, silence_logs=logging.ERROR)
-            self.client = distributed.Client(self.local, direct_to_workers=True)
-            self.local_workers = workers
-            return
+                                                  dashboard_address=":0", scheduler_kwargs={"dashboard": False},
+                                                  silence_logs=logging.CRITICAL)
+            self.client = distributed.Client(self.local)
+        else:
+            try:
+                self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError, ValueError, TypeError) as err:
+                raise LaneError(f"cannot reach the Dask scheduler at {address}: {_reason(err)} (start one with "
+                                f"`dask scheduler` and give the address it prints: docs/distributed.md)",
+                                code="dask") from None
         try:
-            # The parent talks to the workers directly: a window's round trip goes through no scheduler.
-            self.client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S, direct_to_workers=True)
-        except (OSError, TimeoutError, ValueError, TypeError) as err:
-            raise LaneError(f"cannot reach the Dask scheduler at {address}: {_reason(err)} (start one with "
-                            f"`dask scheduler`, and give the address it prints: docs/distributed.md)",
-                            code="dask") from None
+            self.client.register_plugin(StreamPlugin())
+        except Exception as err:  # noqa: BLE001 - raised on a worker: most likely Lane is not installed there
+            self.close()
+            raise LaneError(f"the Dask workers cannot serve Lane's lanes: {_reason(err)} (every machine needs "
+                            f"Lane installed, with the same version: docs/distributed.md)", code="dask") from None
+
+    def require_workers(self) -> None:
+        """A user error if the cluster has no worker (after a while for one to join)."""
+        try:
+            self.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except (TimeoutError, OSError):
+            raise LaneError(f"the Dask cluster at {self.address} has no workers (start some with `dask worker "
+                            f"{self.address}`: docs/distributed.md)", code="dask") from None
 
     def workers(self) -> list[str]:
         """The addresses of the cluster's workers, sorted."""
-        return sorted(self.client.scheduler_info()["workers"])
+        try:
+            return sorted(self.client.scheduler_info()["workers"])
+        except OSError as err:
+            raise LaneError(f"the Dask scheduler at {self.address or 'the LocalCluster'} stopped answering: "
+                            f"{_reason(err)}", code="dask") from None
 
     def settle(self) -> None:
         """A LocalCluster back to its size after a worker died (its nanny starts another), or as
@@ -178,34 +122,34 @@ class Cluster:
             self.local.close()
 
 
-def _reason(err: BaseException) -> str:
-    text = str(err).strip() or type(err).__name__
-    return text.splitlines()[0]
-
-
 class _Lane:
-    """One lane's actor and what is on its way to it or back."""
+    """One lane: its actor, its connection, and what is on its way."""
 
-    __slots__ = ("address", "future", "actor", "outbox", "busy", "replies", "dead")
+    __slots__ = ("address", "comm", "dead", "future", "last", "outbox", "replies", "sent", "writing")
 
-    def __init__(self, address: str, future, actor) -> None:
-        self.address, self.future, self.actor = address, future, actor
-        self.outbox: list[bytes] = []      # sent by the parent while a call was in flight
-        self.busy = False                  # a call is in flight
+    def __init__(self, address: str, future) -> None:
+        self.address, self.future = address, future
+        self.comm: Any = None              # its Dask connection, once opened
+        self.outbox: list[bytes] = []      # sent by the parent, not yet written to the connection
+        self.writing = False               # a writer is emptying ``outbox``
+        self.sent: deque = deque()         # when each batch in flight was written
+        self.last = 0.0                    # when the last reply came
         self.replies: deque = deque()
         self.dead = False
 
 
 class DaskLanes:
-    """The parallel executor's transport to replicas in Dask actors (the interface of
-    :class:`compiler.runtime.pool.Processes`: ``size``, ``ensure``, ``send``, ``wait``, ``close``)."""
+    """The parallel executor's transport to replicas on a Dask cluster: the interface of
+    :class:`compiler.runtime.pool.Processes` (``size``, ``ensure``, ``send``, ``wait``, ``close``).
+    Its connections live on the Dask client's event loop; the parent waits on a condition."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
+        self.loop = cluster.client.loop
         self.workers: list[_Lane] = []
         self._cond = threading.Condition()
-        self.calls = 0                     # calls made, and the seconds they took beyond the actors'
-        self.network_s = 0.0               # own work: the price of each round trip
+        self.round_trips = 0               # batches answered, and the seconds they took beyond
+        self.network_s = 0.0               # the replicas' own work: the price of the network
 
     @property
     def size(self) -> int:
@@ -213,10 +157,12 @@ class DaskLanes:
 
     # ------------------------------------------------------------ the actors
     def ensure(self, chain, table, count: int) -> None:
-        """``count`` lanes with replicas of the chain's state as it is now (the live ones are kept)."""
+        """``count`` lanes with replicas of the chain's state as it is now (the lanes there are, if
+        they are ``count`` and all alive: their replicas have followed the chain)."""
         if len(self.workers) == count and not any(lane.dead for lane in self.workers):
             return
         self.close()
+        from .dask_replica import ReplicaActor, state_bytes
         from .parallel import Fault
 
         distributed = require_dask()
@@ -224,51 +170,94 @@ class DaskLanes:
         self.cluster.settle()
         addresses = self.cluster.workers()
         if not addresses:
-            raise LaneError(f"the Dask cluster at {self.cluster.address} has no workers (start some with "
-                            f"`dask worker {self.cluster.address}`)", code="dask")
-        world = chain.world
-        state = os.path.abspath(chain.store.path) if chain.store is not None else None
-        # A chain in memory: its state travels once, to one worker, and the others fetch it from there.
-        shipped = None if state is not None else client.scatter(_state_bytes(chain.ctx.storage), direct=True)
+            self.cluster.require_workers()
+            addresses = self.cluster.workers()
+        source = self._source(chain)
+        # A chain in memory: its state travels once, to one worker, and the others fetch it there.
+        shipped = None if source.state is not None else client.scatter(state_bytes(chain.ctx.storage), direct=True)
         placed = [addresses[k % len(addresses)] for k in range(count)]
-        futures = [client.submit(ReplicaActor, os.path.abspath(world.path), world.fingerprint(), state, shipped,
-                                 actor=True, workers=[address], allow_other_workers=False, pure=False)
+        futures = [client.submit(ReplicaActor, source, shipped, actor=True, workers=[address],
+                                 allow_other_workers=False, pure=False)
                    for address in placed]
+        lanes = [_Lane(address, future) for address, future in zip(placed, futures)]
         try:
-            deadline = time.monotonic() + REPLICA_START_S
-            while True:
+            self._made(distributed, futures, placed)
+            for lane in lanes:
                 try:
-                    distributed.wait(futures, timeout=1.0)
-                    break
-                except TimeoutError:
-                    gone = set(placed) - set(self.cluster.workers())
-                    if gone:
-                        raise Fault(f"Dask worker {sorted(gone)[0]} left while its replica was made") from None
-                    if time.monotonic() > deadline:
-                        raise Fault(f"the replicas were not made within {REPLICA_START_S:.0f} s") from None
-            for future, address in zip(futures, placed):
-                if future.status == "error":
-                    err = future.exception()
-                    if type(err).__name__ == ReplicaError.__name__:
-                        raise LaneError(str(err), code="dask")
-                    raise Fault(f"Dask worker {address} could not make its replica: {_reason(err)}")
-            self.workers = [_Lane(address, future, future.result()) for future, address in zip(futures, placed)]
+                    lane.comm = client.sync(self._open, lane)
+                except (OSError, TimeoutError) as err:  # its worker died since it made the actor
+                    raise Fault(f"Dask worker {lane.address} did not answer: {_reason(err)}") from None
+                self.loop.add_callback(self._read, lane)
         except BaseException:
-            for future in futures:
-                future.release()
+            self.workers = lanes
+            self.close()
             raise
         finally:
             if shipped is not None:
                 shipped.release()
+        self.workers = lanes
+
+    def _source(self, chain):
+        """Where the workers find the chain (the world's fingerprint is worked out once)."""
+        from .. import __version__
+        from .dask_replica import ChainSource
+
+        world = chain.world
+        fingerprint = _FINGERPRINTS.get(world)
+        if fingerprint is None:
+            fingerprint = _FINGERPRINTS[world] = world.fingerprint()
+        store = chain.store
+        if store is None:
+            return ChainSource(os.path.abspath(world.path), fingerprint, version=__version__)
+        return ChainSource(os.path.abspath(world.path), fingerprint, os.path.abspath(store.path),
+                           store.meta("world"), chain.number, __version__)
+
+    def _made(self, distributed, futures: list, placed: list[str]) -> None:
+        """Wait for the actors; a user error if a worker cannot make its replica (a missing world
+        file), a Fault if a worker leaves meanwhile."""
+        from .dask_replica import ReplicaError
+        from .parallel import Fault
+
+        deadline = time.monotonic() + REPLICA_START_S
+        while True:
+            try:
+                distributed.wait(futures, timeout=1.0)
+                break
+            except TimeoutError:
+                gone = set(placed) - set(self.cluster.workers())
+                if gone:
+                    raise Fault(f"Dask worker {min(gone)} left while its replica was made") from None
+                if time.monotonic() > deadline:
+                    raise Fault(f"the replicas were not made within {REPLICA_START_S:.0f} s") from None
+        for future, address in zip(futures, placed):
+            if future.status == "error":
+                err = future.exception()
+                if isinstance(err, ReplicaError):
+                    raise LaneError(str(err), code="dask")
+                raise Fault(f"Dask worker {address} could not make its replica: {_reason(err)}")
+
+    async def _open(self, lane: _Lane):
+        """The lane's connection to its worker, answered once (an empty batch) before it is used."""
+        from distributed.comm import connect
+
+        from .dask_replica import STREAM_OP
+
+        comm = await connect(lane.address, timeout=CONNECT_TIMEOUT_S, **self.cluster.client.connection_args)
+        await comm.write({"op": STREAM_OP, "actor": lane.future.key, "reply": False})
+        await comm.write([])
+        await asyncio.wait_for(comm.read(), CONNECT_TIMEOUT_S)
+        return comm
 
     def close(self) -> None:
-        """Release the actors (a call still in flight finds its lane gone and is forgotten)."""
+        """Release the actors and their connections (a reply still on its way is forgotten)."""
         with self._cond:
             lanes, self.workers = self.workers, []
             for lane in lanes:
                 lane.dead = True
                 lane.outbox.clear()
         for lane in lanes:
+            if lane.comm is not None:
+                self.loop.add_callback(lane.comm.abort)
             try:
                 lane.future.release()
             except Exception:  # noqa: BLE001 - a client already closed: nothing left to release
@@ -279,34 +268,50 @@ class DaskLanes:
         lane = self.workers[k]
         with self._cond:
             lane.outbox.append(message)
-            if lane.busy or lane.dead:
+            if lane.writing or lane.dead:
                 return
-            lane.busy = True
-        self.cluster.client.loop.add_callback(self._pump, lane)
+            lane.writing = True
+        self.loop.add_callback(self._write, lane)
 
-    async def _pump(self, lane: _Lane) -> None:
-        """Send the lane's messages, a batch at a time, each after the last one's replies (on the
-        client's event loop)."""
+    async def _write(self, lane: _Lane) -> None:
+        """Write what the parent sent to the lane's connection, a batch at a time (on the loop)."""
         while True:
             with self._cond:
                 if not lane.outbox or lane.dead:
-                    lane.busy = False
+                    lane.writing = False
                     return
                 batch, lane.outbox = lane.outbox, []
-            start = time.perf_counter()
+                lane.sent.append(time.perf_counter())
             try:
-                replies, busy = await lane.actor.handle(batch)
-            except Exception:  # noqa: BLE001 - its worker died or was lost: the lane is gone
-                with self._cond:
-                    lane.dead = True
-                    lane.busy = False
-                    self._cond.notify_all()
+                await lane.comm.write(batch)
+            except Exception:  # noqa: BLE001 - the connection broke: its worker is gone
+                self._gone(lane)
                 return
+
+    async def _read(self, lane: _Lane) -> None:
+        """Take the lane's replies as they come (on the loop), for :meth:`wait`."""
+        while not lane.dead:
+            try:
+                replies, busy = await lane.comm.read()
+            except Exception:  # noqa: BLE001 - the connection broke: its worker is gone
+                self._gone(lane)
+                return
+            now = time.perf_counter()
             with self._cond:
-                self.calls += 1
-                self.network_s += max(0.0, time.perf_counter() - start - busy)
+                # A batch's round trip starts when it was written, or when the one before it was
+                # answered if it came while the worker was busy with that one.
+                started = max(lane.sent.popleft(), lane.last) if lane.sent else now
+                lane.last = now
+                self.round_trips += 1
+                self.network_s += max(0.0, now - started - busy)
                 lane.replies.extend(replies)
                 self._cond.notify_all()
+
+    def _gone(self, lane: _Lane) -> None:
+        with self._cond:
+            lane.dead = True
+            lane.writing = False
+            self._cond.notify_all()
 
     def wait(self, waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:
         """The next reply of each lane in ``waiting`` that has one, as soon as one has (or after
@@ -329,27 +334,27 @@ class DaskLanes:
                 self._cond.wait(left)
 
 
-def _state_bytes(storage: dict[int, list[dict]]) -> bytes:
-    """A state wholly in memory, as its values: {address: [{key: value}, ...]}."""
-    import marshal
-
-    return marshal.dumps({address: [dict(var) for var in variables] for address, variables in storage.items()})
-
-
 # ------------------------------------------------------------------------ the executor
 
 class DaskExecutor:
     """The parallel executor of one chain, its lanes on a Dask cluster: its own (a LocalCluster, or
     a client of ``scheduler``) unless given ``cluster``, which it then leaves running."""
 
-    def __init__(self, chain, workers: int | None, scheduler: str | None = None, cluster: Cluster | None = None) -> None:
+    def __init__(self, chain, workers: int | None, scheduler: str | None = None,
+                 cluster: Cluster | None = None) -> None:
         from .parallel import ParallelExecutor
 
         self.scheduler = scheduler
         self.owns_cluster = cluster is None
         self.cluster = cluster or Cluster(scheduler, workers or os.cpu_count() or 1)
-        # Without --workers, a lane per worker of the cluster: an actor's calls run one at a time on
-        # its worker, so two lanes on one worker would take turns.
+        if scheduler is not None and self.owns_cluster:
+            try:
+                self.cluster.require_workers()
+            except LaneError:
+                self.cluster.close()
+                raise
+        # Without --workers, a lane per worker of the cluster: the calls of the actors on one worker
+        # run one at a time, so two lanes there would take turns.
         lanes = workers or min(max(1, len(self.cluster.workers())), MAX_LANES)
         self.transport = DaskLanes(self.cluster)
         self.parallel = ParallelExecutor(chain, lanes, transport=self.transport)
@@ -371,13 +376,14 @@ class DaskExecutor:
             self.transport.close()
 
     def run(self, source, display: str, number: int, timestamp: int, progress=None):
-        calls, network = self.transport.calls, self.transport.network_s
+        transport = self.transport
+        trips, network = transport.round_trips, transport.network_s
         executed = self.parallel.run(source, display, number, timestamp, progress)
-        made = self.transport.calls - calls
+        trips = transport.round_trips - trips
         executed.detail["dask"] = {
-            "scheduler": self.cluster.address or "a LocalCluster",
-            "calls": made,
-            "overhead_ms": round(1e3 * (self.transport.network_s - network) / made, 3) if made else None,
+            "scheduler": self.cluster.address or "LocalCluster",
+            "round_trips": trips,
+            "network_ms": round(1e3 * (transport.network_s - network) / trips, 3) if trips else None,
         }
         return executed
 
@@ -391,19 +397,21 @@ class DaskExecutor:
             self.cluster.close()
 
 
-def executor_for(chain, workers: int | None, scheduler: str | None = None):
-    """The chain's Dask executor's ``run`` (made on first use, and again for other settings)."""
+def executor_for(chain, workers: int | None, scheduler: str | None = None, cluster: Cluster | None = None):
+    """The chain's Dask executor's ``run`` (made on first use, and again for other settings); on
+    ``cluster`` if given (lane bench and the tests share one), which it then leaves running."""
     executor = getattr(chain, "_dask", None)
-    if executor is None or executor.scheduler != scheduler or workers not in (None, executor.workers):
+    if executor is None or executor.scheduler != scheduler or workers not in (None, executor.workers) or \
+            (cluster is not None and executor.cluster is not cluster):
         if executor is not None:
             executor.shutdown()
-        executor = chain._dask = DaskExecutor(chain, workers, scheduler)
+        executor = chain._dask = DaskExecutor(chain, workers, scheduler, cluster)
     return executor.run
 
 
 def start(chain, workers: int | None, scheduler: str | None = None) -> int:
-    """The chain's Dask executor, ready before its first block (``lane run`` starts it with the
-    world loaded, so that a block's time is the block's): the cluster reached or started, the
+    """The chain's Dask executor, ready before its first block (``lane run`` starts it once the
+    world is loaded, so that a block's time is the block's): the cluster reached or started, the
     actors made.  Returns its number of lanes."""
     executor_for(chain, workers, scheduler)
     chain._dask.start()

@@ -1,18 +1,18 @@
-"""The worker's side of ``--executor dask``: a lane's replica in a Dask actor, and its stream.
+"""The worker's side of ``--executor dask``: a lane's replica in a Dask actor, and its connection.
 
 A :class:`ReplicaActor` is made on a Dask worker by the parent
 (:mod:`compiler.runtime.dask_executor`) and holds a
 :class:`~compiler.runtime.replica.Replica` of the parent's chain: the world
-loaded from its file (the same absolute path on every machine), and the state
-read from the state file or shipped by the parent.
+loaded from its file (the same absolute path on every machine) and the state
+read from the state file, read-only, or shipped by the parent.
 
-The messages of a block then travel on one Dask connection per lane, which
-:class:`StreamPlugin` adds to every worker: the parent opens it and writes
+The messages of a block travel on one Dask connection per lane, which
+:class:`StreamPlugin` lets every worker answer: the parent opens it and writes
 batches of the protocol's messages; the worker hands each batch, in the order it
 came, to the actor's thread and writes back the replies.  Dask's own actor calls
-would do, but each is a request of its own (its own connection from a pool, so
-calls sent one after the other may arrive in another order), and a window's
-round trip through them costs several milliseconds more on a LocalCluster.
+would do, but each is a request of its own (on a connection of its own from a
+pool, so calls sent one after the other may arrive in another order), and a
+window's round trip through them costs twice as much on a LocalCluster.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncio
 import gc
 import os
 import time
+from typing import Any, NamedTuple
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
@@ -35,15 +36,30 @@ class ReplicaError(Exception):
     missing there, or another world): its message says which."""
 
 
+class ChainSource(NamedTuple):
+    """Where a worker finds the parent's chain: the world file (an absolute path, the same on every
+    machine) and its fingerprint; the state file, if the chain has one, with the world it records
+    and its last block (without one, the parent ships the state)."""
+
+    world: str
+    fingerprint: str
+    state: str | None = None
+    state_world: str | None = None
+    number: int = 0
+    version: str = ""           # Lane's, where lane run runs: the messages are the same only within one
+
+
 class ReplicaActor:
     """A lane's replica, kept on a Dask worker: :meth:`handle` takes the protocol's messages in
     the order the parent sent them and returns the replies."""
 
-    def __init__(self, world_path: str, fingerprint: str, state_path: str | None, shipped: bytes | None) -> None:
-        from .replica import FunctionTable, Replica
+    def __init__(self, source: ChainSource, shipped: bytes | None) -> None:
+        from distributed import get_worker
 
-        chain = worker_chain(world_path, fingerprint, state_path, shipped)
-        self.replica = Replica(chain, FunctionTable(chain.world))
+        worker = get_worker()
+        # Made on the thread that runs the actor's calls (:func:`_serve`): a state file's connection
+        # may only be used by the thread that opened it.
+        self.replica = worker.executors["actor"].submit(_replica, source, shipped, worker.address).result()
 
     def handle(self, batch: list[bytes]) -> tuple[list[bytes], float]:
         """The replies to ``batch`` (a message without one, such as ``Lanes``, gives none) and the
@@ -66,46 +82,102 @@ class ReplicaActor:
         return replies, time.perf_counter() - start
 
 
-def worker_chain(world_path: str, fingerprint: str, state_path: str | None, shipped: bytes | None):
-    """The parent's chain, made again on a worker: its world from the world file, its state from
-    the state file (read-only) or from what the parent shipped."""
-    import marshal
+class _Loaded(NamedTuple):
+    """A world loaded on this worker, with what is derived from it alone."""
 
-    from .chain import Chain
-    from .context import Context
-    from .roots import StateHash
+    world: Any
+    table: Any        # compiler.runtime.replica.FunctionTable
+    compiled: Any     # compiler.schedule.dag.Compiled
+    decoder: Any      # compiler.runtime.decode.Decoder
+
+
+# The last world loaded in this worker process: the actors of one executor, and of the executors
+# after it (the block after a fault, the next `lane run`), share it instead of loading it again.
+_LOADED: dict[tuple[str, str], _Loaded] = {}
+
+
+class WorkerChain:
+    """What a replica uses of a :class:`~compiler.runtime.chain.Chain` (``world``, ``ctx``, ``store``,
+    ``decoder()``, ``compiled_summaries``), made on a worker."""
+
+    def __init__(self, loaded: _Loaded, storage: dict, store) -> None:
+        from .context import Context
+
+        self.world = loaded.world
+        self.compiled_summaries = loaded.compiled
+        self._decoder = loaded.decoder
+        self.ctx = Context(storage, loaded.world.code, cost_limit=loaded.world.cost_limit)
+        self.store = store
+
+    def decoder(self, trace: bool = False):
+        return self._decoder
+
+
+def _replica(source: ChainSource, shipped: bytes | None, worker: str):
+    from .replica import Replica
+
+    loaded = load(source, worker)
+    return Replica(worker_chain(source, shipped, loaded, worker), loaded.table)
+
+
+def load(source: ChainSource, worker: str) -> _Loaded:
+    """The parent's world, loaded from its file on this worker (or kept from the last actor);
+    ``worker`` is the worker's address, for the errors."""
+    from .. import __version__
+    from ..schedule.dag import Compiled
+    from .decode import Decoder
+    from .replica import FunctionTable
     from .world import load_world
 
-    where = f"on Dask worker {_worker_address()}"
-    if not os.path.isfile(world_path):
-        raise ReplicaError(f"world file {world_path} not found {where}: every machine of the cluster needs the "
+    where = f"on Dask worker {worker}"
+    if source.version != __version__:
+        raise ReplicaError(f"Lane {__version__} is installed {where}, and lane run runs Lane {source.version}: "
+                           f"every machine needs the same version")
+    key = (source.world, source.fingerprint)
+    loaded = _LOADED.get(key)
+    if loaded is not None:
+        return loaded
+    if not os.path.isfile(source.world):
+        raise ReplicaError(f"world file {source.world} not found {where}: every machine of the cluster needs the "
                            f"world and its contracts at the same path (docs/distributed.md)")
     try:
-        if state_path is not None:
-            chain = Chain.open(world_path, state_path, read_only=True)
-        else:
-            world = load_world(world_path)
-            storage = world.new_storage()
-            for address, variables in marshal.loads(shipped).items():
-                for var, items in zip(storage[address], variables):
-                    var.update(items)
-            ctx = Context(storage, world.code, cost_limit=world.cost_limit)
-            chain = Chain(world, ctx, None, (0, 0), StateHash(world, 0))
+        world = load_world(source.world)
     except LaneError as err:
         raise ReplicaError(f"{err} ({where})") from None
-    if chain.world.fingerprint() != fingerprint:
-        raise ReplicaError(f"world file {world_path} {where} is not the world the block runs on (its contracts "
+    if world.fingerprint() != source.fingerprint:
+        raise ReplicaError(f"world file {source.world} {where} is not the world the block runs on (its contracts "
                            f"or deployments differ): every machine needs the same files at the same path")
-    return chain
+    _LOADED.clear()
+    loaded = _LOADED[key] = _Loaded(world, FunctionTable(world), Compiled(world), Decoder(world))
+    return loaded
 
 
-def _worker_address() -> str:
+def worker_chain(source: ChainSource, shipped: bytes | None, loaded: _Loaded, worker: str) -> WorkerChain:
+    """The parent's chain, made again on a worker: its state read from the state file (read-only,
+    as a forked worker reads it) or made from what the parent shipped."""
+    import marshal
+
+    from .store import StateStore
+
+    world = loaded.world
+    if source.state is None:
+        assert shipped is not None, "a chain in memory ships its state"
+        storage = world.new_storage()
+        for address, variables in marshal.loads(shipped).items():
+            for var, items in zip(storage[address], variables):
+                var.update(items)
+        return WorkerChain(loaded, storage, None)
+    where = f"on Dask worker {worker}"
     try:
-        from distributed import get_worker
-
-        return get_worker().address
-    except (ImportError, ValueError):
-        return "?"
+        store = StateStore(source.state, writable=False)
+    except LaneError as err:
+        raise ReplicaError(f"{err} ({where}): every machine needs the state file at the same path") from None
+    # The parent's file at the parent's block (the parent checked that it belongs to the world).
+    if store.meta("world") != source.state_world or store.last_block[0] != source.number:
+        store.close()
+        raise ReplicaError(f"state file {source.state} {where} is not the parent's (it holds another world or "
+                           f"another block): every machine needs the same file, as on a shared file system")
+    return WorkerChain(loaded, store.bind(world), store)
 
 
 def state_bytes(storage: dict[int, list[dict]]) -> bytes:
@@ -132,7 +204,7 @@ class StreamPlugin(WorkerPlugin):
 
 async def _serve(worker, comm, actor: str):
     """Answer a lane's batches, in order, until the parent closes the connection (or the actor is
-    released: the connection closes, and the parent sees the lane gone)."""
+    gone: the connection closes, and the parent sees the lane gone)."""
     from distributed.core import Status
 
     replica = worker.state.actors.get(actor)

@@ -10,6 +10,7 @@ block's result and its commit from it the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import encoding
 
@@ -27,6 +28,7 @@ class Executed:
     upserts: dict | None = None          # ... or {(var, key): row} and {(var, key): (var, key)} from lanes
     deletes: dict | None = None
     detail: dict = field(default_factory=dict)
+    block: Any = None                    # the decoded block, when the executor decoded it here
 
     def all_outcomes(self) -> list[tuple]:
         """Every transaction's outcome ``(status, reason, return, events, cost)`` (decoded from the

@@ -14,7 +14,7 @@ EXECUTORS: dict[str, tuple[str, str]] = {
                  "(inline when that cannot pay), with the sequential result"),
     "sequential": ("compiler.runtime.sequential", "the reference: transactions one after the other"),
     "dask": ("compiler.runtime.dask_executor", "the parallel executor's lanes on a Dask cluster (a LocalCluster "
-             "of --workers processes, or --scheduler ADDRESS; pip install 'lane-lang[dask]')"),
+             "of --workers processes, or --scheduler ADDRESS; docs/distributed.md)"),
 }
 DEFAULT = "parallel"
 

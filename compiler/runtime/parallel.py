@@ -10,7 +10,7 @@ on arrays.  A block goes
    sends back the calls and the accesses as arrays of location ids.  Where a key
    was read from a location that an earlier transaction of the block writes, the
    transaction is instantiated again with that location unresolved (a wildcard).
-2. **Plan**, in the parent, with numpy and scipy: windows of the block, the
+2. **Plan**, in the parent, with numpy: windows of the block, the
    components of each window (:mod:`compiler.schedule.vectorized`), and one lane
    per worker, components dealt to lanes by their static cost.  The cost model
    (static costs over the whole block) says whether lanes pay; if not, the
@@ -594,7 +594,7 @@ class _Merge:
         self.fixups_blob = b""
         self.shared: dict = {}
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
-        self.undo_log: list[tuple[dict, dict]] = []
+        self.mark = run.chain.pending_mark()  # the parent's deferred writes before the block
         if run.invalid:
             outcomes = [(INVALID, reason, None, (), 0, None) for _, _, reason in run.invalid]
             self._receipts(np.array([i for i, _, _ in run.invalid], np.int64), outcomes)
@@ -608,38 +608,46 @@ class _Merge:
     def check(self, done: dict, begin: int, end: int) -> int | None:
         """The first transaction of the window that cannot be trusted (None: all can), from the
         accesses the lanes made; the adds several lanes made to one location are noted (``shared``)."""
-        order = sorted(done)
-        logs = [done[k].log for k in order]
+        order_lanes = sorted(done)
+        logs = [done[k].log for k in order_lanes]
         txs = [P.arr(l[0], P.I64) for l in logs]
         tx = np.concatenate(txs)
         loc = np.concatenate([P.arr(l[1], P.I64) for l in logs])
         mode = np.concatenate([P.arr(l[2], P.I8) for l in logs])
-        lane = np.concatenate([np.full(len(t), k, np.int64) for k, t in zip(order, txs)])
+        lane = np.concatenate([np.full(len(t), k, np.int64) for k, t in zip(order_lanes, txs)])
         self.window_log = (tx, loc, mode, lane)
         first_bad = _first_conflict(tx, loc, mode, lane)
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         shared: dict[int, list] = {}
+        second: dict[int, int] = {}
         added = mode == A
         if added.any():
-            pl, pn = loc[added], lane[added]
-            order = np.lexsort((pn, pl))
-            pl, pn = pl[order], pn[order]
-            repeated = pl[1:][(pl[1:] == pl[:-1]) & (pn[1:] != pn[:-1])]
-            if len(repeated):
-                adds = {k: marshal.loads(done[k].adds) for k in done}
-                for lid in set(repeated.tolist()):
-                    entries = [adds[k][lid] for k in adds if lid in adds[k]]
-                    if len(entries) >= 2:
-                        shared[lid] = entries
-        # The first adder of a location sees it as block order does, and so does its lane until an
-        # adder of another lane comes: from there on, the lanes' views may differ from block order.
-        second: dict[int, int] = {}
-        for lid in shared:
-            where = (loc == lid) & added
-            order = np.argsort(tx[where], kind="stable")
-            txs, lanes = tx[where][order], lane[where][order]
-            other = np.flatnonzero(lanes != lanes[0])
-            second[lid] = int(txs[other[0]]) if len(other) else end
+            pl, pn, pt = loc[added], lane[added], tx[added]
+            order = np.lexsort((pt, pl))
+            pl, pn, pt = pl[order], pn[order], pt[order]
+            starts = np.flatnonzero(np.concatenate(([True], pl[1:] != pl[:-1])))
+            first_lane = np.repeat(pn[starts], np.diff(starts, append=len(pl)))
+            other = pn != first_lane
+            # Per location, the first add (in block order) by a lane other than the first adder's.
+            firsts = np.minimum.reduceat(np.where(other, pt, np.iinfo(np.int64).max), starts)
+            hit = firsts != np.iinfo(np.int64).max
+            if hit.any():
+                lids = pl[starts][hit]
+                second = dict(zip(lids.tolist(), firsts[hit].tolist()))
+                for k in order_lanes:
+                    got, blob = done[k].adds
+                    have = P.arr(got, P.I64)
+                    if not len(have):
+                        continue
+                    at = np.minimum(np.searchsorted(have, lids), len(have) - 1)
+                    found = have[at] == lids
+                    if found.any():
+                        extents = marshal.loads(blob)
+                        for lid, i in zip(lids[found].tolist(), at[found].tolist()):
+                            shared.setdefault(lid, []).append(extents[i])
+                # A location another lane also read or wrote is not a pure add there: a conflict
+                # that _first_conflict reported; it is not merged.
+                shared = {lid: e for lid, e in shared.items() if len(e) >= 2}
         for lid, entries in shared.items():
             before = entries[0][3]
             low = before + sum(e[5] - before for e in entries)
@@ -657,20 +665,17 @@ class _Merge:
 
     # ---------------------------------------------------------------- merging a window
     def apply(self, done: dict) -> None:
-        """A checked window's lanes into the parent's state and receipts (with what the written
-        locations held before, to take them back if a worker fails later: ``undo``)."""
-        storage = self.chain.ctx.storage
-        undo = self.undo_log
+        """A checked window's lanes into the receipts, and their writes into the parent's state
+        (deferred: applied when something in this process reads it, see ``Chain.ctx``)."""
+        chain = self.chain
         for k in sorted(done):
             d = done[k]
-            for (address, index), values in marshal.loads(d.writes).items():
-                var = storage[address][index]
-                undo.append((var, dict(zip(values, map(var.get, values)))))  # None: not in memory before
-                var.update(values)
+            chain.defer(d.writes)
             idx, blob, ends, digests = d.receipts
             self.digest_parts.append((P.arr(idx, P.I64), digests))
             self.encoding_parts.append((P.arr(idx, P.I64), blob, P.arr(ends, P.I64)))
-            self.failures += [(i, int(self.run.lines[i]), s, r, at) for i, s, r, at in d.failures]
+            if d.failures:
+                self.failures += [(i, int(self.run.lines[i]), s, r, at) for i, s, r, at in d.failures]
             ok, bad, cost = d.counts
             self.ok += ok
             self.reverted += bad
@@ -681,22 +686,14 @@ class _Merge:
         fix: dict = {}
         for lid, entries in self.shared.items():
             address, index, key, before = entries[0][:4]
-            final = before + sum(e[4] - before for e in entries)
-            var = storage[address][index]
-            undo.append((var, {key: var.get(key)}))
-            var[key] = final
-            fix.setdefault((address, index), {})[key] = final
+            fix.setdefault((address, index), {})[key] = before + sum(e[4] - before for e in entries)
         self.fixups_blob = marshal.dumps(fix) if fix else b""
+        if fix:
+            chain.defer(self.fixups_blob)
 
     def undo(self) -> None:
-        """Take back every write the lanes' windows made to the parent's state."""
-        for var, olds in reversed(self.undo_log):
-            for key, old in olds.items():
-                if old is None:
-                    var.pop(key, None)  # read again when needed: from the file, or as zero
-                else:
-                    dict.__setitem__(var, key, old)
-        self.undo_log.clear()
+        """Take back every write the lanes' windows sent (none reached the parent's state)."""
+        self.chain.forget_pending(self.mark)
 
     def owners(self, w: int) -> list[np.ndarray]:
         """Per lane, the locations it was the first in the block to change: it reports their move."""

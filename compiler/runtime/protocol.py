@@ -113,7 +113,8 @@ class WindowDone(NamedTuple):
     block: int
     window: int
     writes: bytes              # marshal: {(address, index): {key: value}} the lane's writes (final values)
-    adds: bytes                # marshal: {loc id: (address, index, key, before, after, lowest, highest)} pure adds
+    adds: tuple                # (loc ids int64, sorted; marshal [(address, index, key, before, after, lowest,
+                               #  highest)] in the same order): the locations the lane only added to
     log: tuple                 # (tx int64, loc int64, mode int8) as bytes: the accesses the lane made
     arith: bytes               # int64 pairs (tx, loc): adds of transactions that reverted on arithmetic
     receipts: tuple            # (indices int64, encodings blob, offsets int64, digests blob)

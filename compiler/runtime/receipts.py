@@ -60,13 +60,37 @@ class Receipt:
                 f"cost {self.cost})")
 
 
-def event_json(world: World, event: tuple[int, str, tuple]) -> dict:
+def event_json(world: World, event: tuple[int, str, tuple], shapes: dict | None = None) -> dict:
+    """An event as JSON (``shapes``: a cache of each (address, event)'s instance, address text and
+    parameter types, for many events of one block)."""
     address, name, args = event
-    inst = world.by_address[address]
-    params = inst.contract.events[name].params
+    shape = shapes.get((address, name)) if shapes is not None else None
+    if shape is None:
+        inst = world.by_address[address]
+        shape = (inst.name, format_address(address), [ty for _, ty in inst.contract.events[name].params])
+        if shapes is not None:
+            shapes[(address, name)] = shape
     return {
-        "contract": inst.name,
-        "address": format_address(address),
+        "contract": shape[0],
+        "address": shape[1],
         "event": name,
-        "args": [format_value(ty, v) for (_, ty), v in zip(params, args)],
+        "args": [format_value(ty, v) for ty, v in zip(shape[2], args)],
     }
+
+
+def receipts_json(world: World, functions: list, first: int, outcomes: list) -> list[dict]:
+    """The receipts of a block's transactions as JSON (``functions[k]``: transaction ``first + k``'s
+    function, None for an invalid one), without making their Receipt objects."""
+    shapes: dict = {}
+    out = []
+    for k, (fn, (status, reason, value, events, cost, at)) in enumerate(zip(functions, outcomes)):
+        out.append({
+            "index": first + k,
+            "status": status,
+            "reason": reason,
+            "return": format_value(fn.return_type, value) if status == OK and fn is not None else None,
+            "events": [event_json(world, ev, shapes) for ev in events] if events else [],
+            "cost": cost,
+            "at": at,
+        })
+    return out

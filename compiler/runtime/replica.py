@@ -45,6 +45,16 @@ _NO_EVENTS = ()
 _LOC = itemgetter(0, 1, 3)    # a log entry (address, index, mode, key) -> its location
 _MODE = itemgetter(2)
 _COST = itemgetter(4)
+_LOG_MARK = itemgetter(3)     # a transaction's mark -> where its log entries start
+_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
+
+
+def _pick(seq: list, positions) -> list:
+    """``[seq[i] for i in positions]`` at C speed."""
+    positions = positions.tolist() if hasattr(positions, "tolist") else positions
+    if len(positions) == 1:
+        return [seq[positions[0]]]
+    return list(itemgetter(*positions)(seq)) if positions else []
 
 
 def loc_id(address: int, index: int, key: Any) -> int:
@@ -300,48 +310,27 @@ class Replica:
         return self._done(window, start)
 
     def _done(self, window: int, start: float) -> bytes:
-        """The window's reply: its writes, its pure adds, the accesses it made, its receipts."""
+        """The window's reply: its writes, its pure adds, the accesses it made, its receipts.
+
+        Every step is a C-level pass over the log or the journal (``map``, ``dict.fromkeys``,
+        numpy), grouped per variable: no Python runs per access."""
         ctx, ran, outcomes, marks = self.ctx, self.ran, self.outcomes, self.marks
         log, journal = ctx.log, ctx.journal
         # The accesses made: per transaction, its log entries (a reverted one's too: what it read
         # decided that it reverted).
-        starts = np.array([m[3] for m in marks] + [len(log)], np.int64)
-        log_tx = np.repeat(np.array(ran, np.int64), np.diff(starts))
+        starts = np.fromiter(map(_LOG_MARK, marks), np.int64, len(marks))
+        log_tx = np.repeat(np.array(ran, np.int64), np.diff(starts, append=len(log)))
         log_loc = np.fromiter(map(hash, map(_LOC, log)), np.int64, len(log))
         log_mode = np.fromiter(map(_MODE, log), np.int8, len(log))
         reverted = [i for i, o in zip(ran, outcomes) if o[0] == REVERTED]
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
             log_mode[np.isin(log_tx, np.array(reverted, np.int64))] = R
-        # The locations the lane added to: if another lane added to one too, the parent merges their
-        # adds (what each lane did to it: before, after, lowest and highest value on the way).
-        pure: set = set(log_loc[log_mode == A].tolist())
-        writes: dict = {}
-        adds: dict = {}
-        where = self.where
-        runs: dict = {}
-        for store, key, old in journal:
-            address, index = where[id(store)]
-            values = writes.get((address, index))
-            if values is None:
-                values = writes[(address, index)] = {}
-            if key not in values:
-                values[key] = None
-            if pure:
-                lid = hash((address, index, key))
-                if lid in pure:
-                    got = runs.get(lid)
-                    if got is None:
-                        runs[lid] = [address, index, key, store, [old]]
-                    else:
-                        got[4].append(old)
-        for (address, index), values in writes.items():
-            var = self.storage[address][index]
-            for key in values:
-                values[key] = var[key]
-        for lid, (address, index, key, store, olds) in runs.items():
-            after = store[key]
-            seen = olds + [after]
-            adds[lid] = (address, index, key, olds[0], after, min(seen), max(seen))
+        # Locations the lane added to and did not write (reads before another lane's adds are
+        # fine): if another lane added to one too, the parent merges the adds (what each lane did:
+        # before, after, lowest and highest value on the way).
+        added = log_mode == A
+        pure = np.setdiff1d(log_loc[added], log_loc[log_mode == W]) if added.any() else None
+        writes, adds = self._writes(journal, pure)
         self.window_start = len(self.block_journal)
         self.block_journal += journal
         arith = [(tx, loc) for tx, o in zip(ran, outcomes) if o[0] == REVERTED and o[1] in ARITHMETIC
@@ -351,11 +340,60 @@ class Replica:
         failures = [(i, o[0], o[1], o[5]) for i, o in zip(ran, outcomes) if o[0] != OK]
         cost = sum(map(_COST, outcomes))
         return P.pack(P.WindowDone(
-            self.block, window, marshal.dumps(writes), marshal.dumps(adds),
+            self.block, window, marshal.dumps(writes), adds,
             (log_tx.tobytes(), log_loc.tobytes(), log_mode.tobytes()),
             np.array(arith, np.int64).reshape(-1).tobytes(),
             (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), time.perf_counter() - start))
+
+    def _writes(self, journal: list, pure: np.ndarray | None) -> tuple[dict, tuple]:
+        """The window's final values per variable, and the pure adds' extents (``WindowDone.adds``)."""
+        writes: dict = {}
+        lids: list[np.ndarray] = []
+        extents: list = []
+        if not journal:
+            return writes, (b"", marshal.dumps(extents))
+        stores = list(map(_FIRST, journal))
+        keys = list(map(_SECOND, journal))
+        if len(dict.fromkeys(map(id, stores))) == 1:
+            parts = [None]  # one variable: every entry
+        else:
+            sid = np.fromiter(map(id, stores), np.uint64, len(stores))
+            order = np.argsort(sid, kind="stable")
+            cuts = np.flatnonzero(np.diff(sid[order])) + 1
+            parts = np.split(order, cuts)
+        where = self.where
+        olds = None
+        for part in parts:
+            store = stores[0 if part is None else part[0]]
+            address, index = where[id(store)]
+            ks = keys if part is None else _pick(keys, part)
+            unique = dict.fromkeys(ks)
+            writes[(address, index)] = dict(zip(unique, map(store.__getitem__, unique)))
+            if pure is None:
+                continue
+            jloc = np.fromiter(map(hash, zip(repeat(address), repeat(index), ks)), np.int64, len(ks))
+            mine = np.flatnonzero(np.isin(jloc, pure))
+            if not len(mine):
+                continue
+            order = mine[np.argsort(jloc[mine], kind="stable")]
+            sorted_loc = jloc[order]
+            first = np.flatnonzero(np.concatenate(([True], sorted_loc[1:] != sorted_loc[:-1])))
+            group_keys = _pick(ks, order[first])
+            afters = np.array(list(map(store.__getitem__, group_keys)) + [0], object)[:-1]
+            if olds is None:
+                olds = list(map(_THIRD, journal))
+            old = np.array(_pick(olds, order if part is None else part[order]) + [0], object)[:-1]
+            low = np.minimum(np.minimum.reduceat(old, first), afters)
+            high = np.maximum(np.maximum.reduceat(old, first), afters)
+            lids.append(sorted_loc[first])
+            extents += zip(repeat(address), repeat(index), group_keys, old[first].tolist(), afters.tolist(),
+                           low.tolist(), high.tolist())
+        if len(lids) > 1:  # sorted by location id, for the parent's lookups
+            every = np.concatenate(lids)
+            order = np.argsort(every, kind="stable")
+            return writes, (every[order].tobytes(), marshal.dumps([extents[i] for i in order.tolist()]))
+        return writes, ((lids[0].tobytes() if lids else b""), marshal.dumps(extents))
 
     def _added_by(self, tx: int) -> list[int]:
         """The locations transaction ``tx`` of the current window added to (from its log entries)."""

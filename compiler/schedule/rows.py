@@ -100,6 +100,13 @@ def column_plan(summary, var_ids) -> list[_Column] | None:
     return out
 
 
+def _pick(seq: list, positions: list[int]) -> list:
+    """``[seq[i] for i in positions]`` at C speed."""
+    if len(positions) == 1:
+        return [seq[positions[0]]]
+    return list(itemgetter(*positions)(seq)) if positions else []
+
+
 def _column(source, calls: list) -> Any:
     return repeat(source[0], len(calls)) if type(source) is tuple else map(itemgetter(source), calls)
 
@@ -123,19 +130,33 @@ class RowMaker:
         transaction ``txs[k]``'s), and the sources of the keys read from storage."""
         parts: dict[str, list] = defaultdict(list)
         src: dict[str, list] = defaultdict(list)
-        groups: dict[tuple, list[int]] = defaultdict(list)
+        plans = {f: (self.plan(f) if f is not None else None) for f in dict.fromkeys(functions)}
         walk: list[int] = []
-        for k, (function, call) in enumerate(zip(functions, calls)):
+        if unresolved:
+            walk = [k for k, tx in enumerate(txs) if tx in unresolved and functions[k] is not None]
+        # The others by (function, contract called), numbered by dict.fromkeys and grouped by a
+        # stable sort: no Python per transaction.
+        pairs = list(zip(functions, [c[0] if c else None for c in calls]))  # invalid: no call
+        numbers = {pair: i for i, pair in enumerate(dict.fromkeys(pairs))}
+        code = np.fromiter(map(numbers.__getitem__, pairs), np.int64, len(pairs))
+        if walk:
+            code[walk] = -1
+        order = np.argsort(code, kind="stable")
+        sorted_code = code[order]
+        cuts = np.flatnonzero(np.diff(sorted_code)) + 1
+        for members in np.split(order, cuts) if len(order) else ():
+            if code[members[0]] < 0:
+                continue
+            function, to = pairs[members[0]]
             if function is None:
                 continue
-            if unresolved and txs[k] in unresolved:
-                walk.append(k)
-            elif self.plan(function) is None:
-                walk.append(k)
-            else:
-                groups[(function, call[0])].append(k)
-        for (function, to), members in groups.items():
-            self._columns(self.plan(function), to, [txs[k] for k in members], [calls[k] for k in members], parts)
+            plan = plans[function]
+            if plan is None:
+                walk += members.tolist()
+                continue
+            picked = members.tolist()
+            self._columns(plan, to, _pick(txs, picked), _pick(calls, picked), parts)
+        walk.sort()
         if walk:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
                        storage, number, timestamp, unresolved, parts, src)

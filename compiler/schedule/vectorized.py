@@ -1,14 +1,16 @@
-"""The components of a block's DAG from arrays of accesses, with numpy and scipy.
+"""The components of a block's DAG from arrays of accesses, with numpy.
 
 :mod:`compiler.schedule.components` finds the components with a union-find in
 Python, one access at a time.  This module finds the same components from an
 :class:`AccessTable` (one row per instantiated access: the transaction, the
 location as a 64-bit id, its variable and instance, the mode, whether it is a
 wildcard) with whole-array operations: ``np.unique`` numbers the locations,
-and ``scipy.sparse.csgraph.connected_components`` runs over the graph whose
-nodes are the transactions, the locations that join their accessors, and one
-node per variable touched by a wildcard.  So its cost per access is a few
-machine operations, whatever process builds the table.
+and a union-find over arrays (``_connected``: roots hooked to the smaller,
+then paths halved, a few rounds) runs over the graph whose nodes are the
+transactions, the locations that join their accessors, and one node per
+variable touched by a wildcard.  So its cost per access is a few machine
+operations, whatever process builds the table (and no scipy to import: half a
+second of every command that plans lanes).
 
 The rules are those of :mod:`compiler.schedule.components`: a location joins
 its accessors when someone writes it, or when it is both read and added to; a
@@ -27,8 +29,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 R, W, A = 0, 1, 2
 EVERY = -1  # the instance of a wildcard whose instance is not known: every instance
@@ -102,13 +102,34 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
         nodes += groups
     r = np.concatenate(rows)
     c = np.concatenate(cols)
-    graph = coo_matrix((np.ones(len(r), np.int8), (r, c)), shape=(nodes, nodes))
-    count, labels = connected_components(graph, directed=False)
-    label = labels[:n]
+    label = _connected(nodes, r, c)[:n]
     # Number the transactions' components 0..k-1 (the other nodes' labels are not needed).
     uniq, label = np.unique(label, return_inverse=True)
     in_pure = pure[inv] & (mode == A)
     return Components(label, len(uniq), table.loc[exact][in_pure], tx[in_pure])
+
+
+def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Each node's root in the undirected graph of edges ``a[i] -- b[i]``: one node per component.
+
+    Array union-find: every edge between two trees hooks the larger root under the smaller
+    (``np.minimum.at``: a root hooked by several edges takes the smallest), then every node jumps
+    to its root.  A tree not hooked in a round has a neighbour that was, so the trees of a
+    component at least halve each round: a few rounds, each a few passes over the edges."""
+    parent = np.arange(nodes, dtype=np.int64)
+    while len(a):
+        ra, rb = parent[a], parent[b]
+        differ = ra != rb
+        if not differ.any():
+            break
+        a, b, ra, rb = a[differ], b[differ], ra[differ], rb[differ]  # edges inside one tree are done
+        np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:  # every node to its root (parents only ever point lower: no cycles)
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+    return parent
 
 
 def _wildcard_edges(table: AccessTable, exact: np.ndarray, inv: np.ndarray, written_or_added: np.ndarray,
