@@ -372,8 +372,9 @@ def gen(
     outdir: Path = typer.Argument(..., help="Folder to write world.toml, setup.jsonl, block.jsonl and the "
                                   "contracts into (created if missing; those files are overwritten)."),
     workload: str = typer.Option("transfers", "--workload", help="transfers (Token.transfer), swaps "
-                                 "(Pool.swap), defi (a mix of every demo contract) or savings "
-                                 "(Savings.accrue: heavy, mostly independent)."),
+                                 "(Pool.swap), defi (a mix of every demo contract), savings "
+                                 "(Savings.accrue: heavier, mostly independent) or mixed (transfers, "
+                                 "then accruals: light first, heavy after)."),
     transactions: int = typer.Option(1000, "--transactions", "-n", help="Transactions in block.jsonl."),
     accounts: int = typer.Option(100, "--accounts", "-a", help="Accounts u0..u{A-1} (at least 2); "
                                  "fewer accounts, more conflicts."),

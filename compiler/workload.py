@@ -83,7 +83,7 @@ from .diagnostics import LaneError
 from .resources import examples_dir
 from .runtime.values import U256_MAX, derive_address
 
-WORKLOADS = ("transfers", "swaps", "defi", "savings")
+WORKLOADS = ("transfers", "swaps", "defi", "savings", "mixed")
 
 ADMIN = "admin"
 ADMIN_ADDRESS = "0x00000000000000000000000000000000000000ad"
@@ -391,10 +391,13 @@ def _transfers(g: _Gen, out) -> None:
     """The Block-STM p2p workload, with a fast path: about 1 µs a transaction."""
     g.world.deploy("usdc", "Token", [SUPPLY])
     g.tokens = ["usdc"]
+    _transfer_lines(g, out, g.o.transactions)
+
+
+def _transfer_lines(g: _Gen, out, n: int) -> None:
     rand = g.rng.random
     draw, draw_other = g.accounts.draw, g.accounts.draw_other
     senders: set[int] = set()
-    n = g.o.transactions
     for start in range(0, n, CHUNK):
         lines = []
         for _ in range(min(CHUNK, n - start)):
@@ -404,8 +407,9 @@ def _transfers(g: _Gen, out) -> None:
             lines.append(f'{{"from": "u{s}", "to": "usdc", "fn": "transfer", '
                          f'"args": ["u{r}", {1 + int(rand() * 1000)}]}}\n')
         out.writelines(lines)
-    g.funds = {s: {0} for s in senders}
-    g.kinds["Token.transfer"] = n
+    for s in senders:
+        g.funds.setdefault(s, set()).add(0)
+    g.kinds["Token.transfer"] = g.kinds.get("Token.transfer", 0) + n
 
 
 def _swaps(g: _Gen, out) -> None:
@@ -644,12 +648,27 @@ SAVINGS_DEPOSIT = 10**15
 
 def _savings(g: _Gen, out) -> None:
     """Heavy, mostly independent transactions: each ``accrue`` computes a 25-term exponential."""
+    _deploy_savings(g)
+    _accrue_lines(g, out, g.o.transactions)
+
+
+def _mixed(g: _Gen, out) -> None:
+    """A heterogeneous block: token transfers for its first half, savings accruals (several times
+    heavier) for the rest."""
+    _deploy_savings(g)
+    _transfer_lines(g, out, g.o.transactions // 2)
+    _accrue_lines(g, out, g.o.transactions - g.o.transactions // 2)
+
+
+def _deploy_savings(g: _Gen) -> None:
     g.world.deploy("usdc", "Token", [SUPPLY])
     g.world.deploy("savings", "Savings", ["usdc", SAVINGS_RATE], "5% a year, compounded continuously")
     g.tokens = ["usdc"]
+
+
+def _accrue_lines(g: _Gen, out, n: int) -> None:
     draw = g.accounts.draw
     savers: set[int] = set()
-    n = g.o.transactions
     for start in range(0, n, CHUNK):
         lines = []
         for _ in range(min(CHUNK, n - start)):
@@ -683,7 +702,8 @@ def generate(outdir: str | os.PathLike, options: GenOptions) -> GenResult:
         g = _Gen(options)
         block = out / "block.jsonl"
         with open(block, "w", encoding="utf-8", newline="\n") as f:
-            {"transfers": _transfers, "swaps": _swaps, "defi": _defi, "savings": _savings}[options.workload](g, f)
+            {"transfers": _transfers, "swaps": _swaps, "defi": _defi, "savings": _savings,
+             "mixed": _mixed}[options.workload](g, f)
         g.setup += g.funding_lines() + g.after_funding
         setup = out / "setup.jsonl"
         _write(setup, "".join(g.setup))

@@ -116,6 +116,19 @@ def test_transfers_all_ok(tmp_path):
     assert r.kinds == {"Token.transfer": 400}
 
 
+def test_mixed_is_light_first_heavy_after(tmp_path):
+    r = gen(tmp_path, workload="mixed", transactions=301, accounts=20, seed=2)
+    setup, block = run_generated(r)
+    assert setup.counts()["ok"] == len(setup.receipts)
+    assert block.counts() == {"ok": 301, "reverted": 0, "invalid": 0}
+    kinds = [kind(x) for x in block.receipts]
+    assert kinds == ["Token.transfer"] * 150 + ["Savings.accrue"] * 151
+    assert r.kinds == {"Token.transfer": 150, "Savings.accrue": 151}
+    # The heavy half costs several times the light half.
+    costs = [x.cost for x in block.receipts]
+    assert sum(costs[150:]) / 151 > 5 * sum(costs[:150]) / 150
+
+
 def test_swaps_mostly_ok(tmp_path):
     r = gen(tmp_path, workload="swaps", transactions=300, accounts=40, pools=7, zipf=0.5, hot_share=0.3, seed=1)
     setup, block = run_generated(r)

@@ -29,7 +29,7 @@ from operator import itemgetter
 from typing import Any, Callable
 
 from ..diagnostics import LaneError
-from . import encoding, executors
+from . import encoding
 from .block import gc_paused, prepare
 from .context import Context
 from .decode import Block, Decoder

@@ -12,8 +12,9 @@ on arrays.  A block goes
    transaction is instantiated again with that location unresolved (a wildcard).
 2. **Plan**, in the parent, with numpy: windows of the block, the
    components of each window (:mod:`compiler.schedule.vectorized`), and one lane
-   per worker, components dealt to lanes by their static cost.  The cost model
-   (static costs over the whole block) says whether lanes pay; if not, the
+   per worker, components dealt to lanes by their measured cost.  The cost model
+   (each function's time, measured on a few of its transactions, over the
+   whole block) says whether lanes pay; if not, the
    parent runs the block itself from the calls the workers decoded.
 3. **Execute**, window by window: every worker runs its lane of the window on
    its replica, logging each access it makes; the parent checks, from the logs,
@@ -39,27 +40,41 @@ import msgspec
 import numpy as np
 
 from . import encoding, protocol as P
-from .block import gc_paused
 from .decode import Block
 from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
+from .errors import Revert
 from .replica import FunctionTable
 from .roots import MOD, StateHash
 from .store import value_bytes
 
 R, W, A = 0, 1, 2
 
-# The cost model, in microseconds (benchmarks/RESULTS.md); a block's measured speed replaces them.
-US_PER_COST = 0.17         # executing one unit of static cost, sequentially
-LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (access logs, messages)
+# The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md):
+# what running a block inline and on lanes costs, from its functions' measured times (or their
+# static costs, for a function the sample did not meet).
+US_PER_COST = 0.12         # executing one unit of static cost, sequentially
+US_INLINE_TX = 6.0         # ... and a transaction's receipt, digest and root move, inline
+LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (the access log)
+US_LANE_TX = 20.0          # a lane's work per transaction besides executing it (its log, writes,
+                           # receipt, digest, root move; a forked worker's copied pages)
+US_PARENT_TX = 4.0         # the parent's per transaction on lanes (checking the logs, arrays)
 US_PER_WINDOW = 1500.0     # a window's round trip: its messages, the merge, the others' writes
 MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline
 MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
 MIN_WORK_US = 150_000.0    # ... and so do blocks predicted to take less than this sequentially
-SAMPLE_BYTES = 1 << 16     # the first lines of a block, decoded to estimate its work
+SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work ...
+SAMPLE_CHUNKS = 8          # ... from this many places spread over it
+SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept)
 US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
 LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
+
+
+def lanes_us(busiest: float, n: int, windows: int) -> float:
+    """What ``n`` transactions take on lanes whose busiest ones take ``busiest`` microseconds
+    (summed over the windows), the parent's share and the windows' round trips included."""
+    return busiest + n * US_PARENT_TX + windows * US_PER_WINDOW
 
 
 def lane_timeout(predicted: float) -> float:
@@ -88,7 +103,6 @@ class ParallelExecutor:
         self.transport = transport or Processes()
         self.serial = 0                    # blocks run on the workers (the messages' block numbers)
         self.last: dict = {}               # what the last block did, for reports and tests
-        self.us_per_cost = US_PER_COST
 
     # ------------------------------------------------------------ the workers
     def _ensure_pool(self) -> None:
@@ -124,6 +138,24 @@ class ParallelExecutor:
         return executed
 
 
+def _sample_chunks(source: bytes) -> list[bytes]:
+    """Whole lines from SAMPLE_CHUNKS places spread over the block (its start, and evenly after):
+    a block light at its start and heavy further on is seen as it is."""
+    if len(source) <= SAMPLE_BYTES:
+        return [source]
+    size = SAMPLE_BYTES // SAMPLE_CHUNKS
+    chunks = []
+    for k in range(SAMPLE_CHUNKS):
+        at = (len(source) - size) * k // (SAMPLE_CHUNKS - 1)
+        begin = 0 if at == 0 else source.find(b"\n", at - 1) + 1
+        end = source.rfind(b"\n", begin, begin + size)
+        if begin > 0 and end > begin:
+            chunks.append(source[begin:end])
+        elif begin == 0 and end > 0:
+            chunks.append(source[:end])
+    return chunks
+
+
 class _SampleLine(msgspec.Struct):
     """What a block's first lines say of its work: which function each calls."""
 
@@ -156,6 +188,7 @@ class _BlockRun:
         self.failed = 0
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
+        self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
 
     def report(self) -> dict:
         """What the block did, and what it cost: ``parent_us_per_tx`` is the parent's own work (its
@@ -178,8 +211,11 @@ class _BlockRun:
             self.why = "one worker"
             return self.inline_all()
         if not ex.force:
-            n, cost = self.estimate()
-            if n < MIN_TRANSACTIONS or cost * ex.us_per_cost < MIN_WORK_US:
+            n, inline = self.estimate()
+            # At best the work splits evenly over the lanes, in a few windows.
+            exec_us = max(inline / max(n, 1) - US_INLINE_TX, 0.0)
+            best = lanes_us((exec_us * LANE_FACTOR + US_LANE_TX) * n / ex.workers, n, 4)
+            if n < MIN_TRANSACTIONS or inline < MIN_WORK_US or best > MIN_GAIN * inline:
                 self.why = ("the block is too small" if n < MIN_TRANSACTIONS else
                             "light transactions: scheduling them on lanes would cost more than running them")
                 return self.inline_all()
@@ -203,36 +239,61 @@ class _BlockRun:
         return self.execute(plan)
 
     def estimate(self) -> tuple[int, float]:
-        """(transactions, static cost) of the block, estimated before any work per transaction:
-        the functions called in its first lines (a sample, decoded by C code) and its length."""
+        """(transactions, microseconds inline) of the block, estimated before any work per
+        transaction: lines sampled across it (decoded by C code), a few transactions of each
+        function they call run and timed on the state, then undone (``_measure``), and its length.
+        A function's worst-case cost is no guide to a loop that stops early; its time is."""
+        table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
         source = self.source
         if isinstance(source, Block):
-            table = self.ex.table or FunctionTable(self.chain.world)
-            costs = [table.costs[table.ids[f]] for f in source.functions if f is not None and f in table.ids]
-            return len(source), float(sum(costs))
-        n = source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
-        cut = source.rfind(b"\n", 0, SAMPLE_BYTES) if len(source) > SAMPLE_BYTES else len(source)
-        try:
-            sample = _SAMPLE.decode_lines(source[:max(cut, 0)])
-        except Exception:  # noqa: BLE001 - not JSON Lines a sample can vouch for: the schedule will say
-            return n, float("inf")
-        if not sample:
+            n, sample = len(source), source
+        else:
+            n = source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
+            chunks = _sample_chunks(source)
+            try:
+                for chunk in chunks:  # C code first: a sample that is not JSON Lines says so cheaply
+                    _SAMPLE.decode_lines(chunk)
+                sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
+            except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
+                return n, float("inf")
+        if not len(sample):
             return n, 0.0
-        decoder = self.chain.decoder()
-        seen: dict[tuple, float] = {}
-        total = 0.0
-        table = self.ex.table or FunctionTable(self.chain.world)
-        self.ex.table = table
-        for line in sample:
-            key = (line.to, line.fn)
-            cost = seen.get(key)
-            if cost is None:
-                entry = decoder.entries.get(key) or (decoder._entry(*key) if isinstance(line.to, str) and
-                                                     isinstance(line.fn, str) else None)
-                fid = table.ids.get(entry.function) if entry is not None else None
-                cost = seen[key] = float(table.costs[fid]) if fid is not None else 0.0
-            total += cost
-        return n, total / len(sample) * n
+        fids = [table.ids.get(f, -1) if f is not None else -1 for f in sample.functions]
+        self.measured = self._measure(sample, fids)
+        per_tx = sum(self.exec_us(f) for f in fids if f >= 0) / len(fids)
+        return n, n * (per_tx + US_INLINE_TX)
+
+    def exec_us(self, fid: int) -> float:
+        """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
+        got = self.measured.get(fid)
+        return got if got is not None else self.ex.table.costs[fid] * US_PER_COST
+
+    def _measure(self, sample: Block, fids: list[int]) -> dict[int, float]:
+        """The median time of up to SAMPLE_RUNS transactions of each function of the sample, each run
+        on the chain's state and undone at once (its journal rolled back): nothing of it stays."""
+        chosen: dict[int, list[int]] = {}
+        for k, fid in enumerate(fids):
+            if fid >= 0 and len(chosen.setdefault(fid, [])) < SAMPLE_RUNS:
+                chosen[fid].append(k)
+        ctx = self.chain.ctx
+        jmark, emark = len(ctx.journal), len(ctx.events)
+        clock = time.perf_counter
+        fns, calls = sample.fns, sample.calls
+        measured: dict[int, float] = {}
+        for fid, ks in chosen.items():
+            times = []
+            for k in ks:
+                ctx.budget = ctx.cost_limit
+                started = clock()
+                try:
+                    fns[k](ctx, *calls[k])
+                except Revert:
+                    pass
+                times.append(clock() - started)
+                ctx.rollback(jmark, emark)
+            times.sort()
+            measured[fid] = times[len(times) // 2] * 1e6
+        return measured
 
     # ------------------------------------------------------------ inline
     def inline_all(self) -> Executed:
@@ -398,7 +459,8 @@ class _BlockRun:
         wild = rows["wild"] & (rows["mode"] != R)
         if wild.any():
             scopes: dict[tuple, int] = {}
-            for var, inst, tx in zip(rows["var"][wild].tolist(), rows["inst"][wild].tolist(), rows["tx"][wild].tolist()):
+            for var, inst, tx in zip(rows["var"][wild].tolist(), rows["inst"][wild].tolist(),
+                                     rows["tx"][wild].tolist()):
                 key = (var, inst)
                 scopes[key] = min(scopes.get(key, tx), tx)
             for j, (var, inst, tx) in enumerate(zip(src["var"].tolist(), src["inst"].tolist(), src["tx"].tolist())):
@@ -406,7 +468,6 @@ class _BlockRun:
                     if key in scopes and scopes[key] < tx:
                         hit[j] = True
         done = getattr(self, "done_pairs", set())
-        out: dict[int, tuple] = {}
         pairs = [(t, l) for t, l in zip(src["tx"][hit].tolist(), src["loc"][hit].tolist()) if (t, l) not in done]
         if not pairs:
             return {}
@@ -435,13 +496,14 @@ class _BlockRun:
         rows = _concat(self.rows)
         table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
         n, w = self.n, ex.workers
-        costs = self.costs
-        total = int(costs.sum())
         valid = self.fnids >= 0
-        if not ex.force and total * ex.us_per_cost < US_PER_WINDOW * 4:
-            self.why = "light transactions: scheduling them on lanes would cost more than running them"
-            self.timing["plan"] += time.perf_counter() - t
-            return None
+        # Microseconds of each transaction inline (as measured per function, or from its static
+        # cost), and on a lane.
+        table_fns = self.ex.table.functions
+        per_fid = np.array([self.exec_us(f) for f in range(len(table_fns))] + [0.0])
+        tx_us = per_fid[np.where(valid, self.fnids, len(table_fns))]
+        inline = float(tx_us.sum()) + n * US_INLINE_TX
+        weights = np.where(valid, tx_us * LANE_FACTOR + US_LANE_TX, 0.0)
         written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
         distinct = len(np.unique(written)) if len(written) else n
         sizes = [ex.force_window] if ex.force_window else \
@@ -456,26 +518,25 @@ class _BlockRun:
         for size in dict.fromkeys(sizes):
             window = np.arange(n, dtype=np.int64) // size
             comps = components(table, n, window)
-            lanes, loads = _deal(comps.label, comps.count, costs, window, w)
+            lanes, loads = _deal(comps.label, comps.count, weights, window, w)
             lanes[~valid] = -1
             busiest = loads.max(axis=1).sum()
-            efficiency = total / (w * busiest) if busiest else 1.0
+            efficiency = weights.sum() / (w * busiest) if busiest else 1.0
             windows = int(window[-1]) + 1 if n else 0
-            predicted = busiest * ex.us_per_cost * LANE_FACTOR + windows * US_PER_WINDOW
+            predicted = lanes_us(busiest, n, windows)
             if best is None or predicted < best[0]:
                 best = (predicted, size, lanes, windows, comps.count, efficiency, loads)
             if efficiency >= EFFICIENCY:
                 break
         predicted, size, lanes, windows, count, efficiency, loads = best
         self.timing["plan"] += time.perf_counter() - t
-        inline = total * ex.us_per_cost
         if not ex.force and predicted > MIN_GAIN * inline:
             self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
                         "light transactions: lanes and their windows would cost more than they save")
             return None
         self.components = count
         bounds = list(range(0, n, size)) + [n]
-        seconds = (loads.max(axis=1) * ex.us_per_cost * LANE_FACTOR / 1e6).tolist()
+        seconds = (loads.max(axis=1) / 1e6).tolist()
         return {"lanes": lanes, "bounds": bounds, "size": size, "predicted": seconds}
 
     # ------------------------------------------------------------ 3. execute
@@ -804,7 +865,7 @@ def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
-def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:
+def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: E501
     """Components dealt to ``w`` lanes, window by window, largest first in a snake order (0, 1, ...,
     w-1, w-1, ..., 0: the lanes even out); returns each transaction's lane and each window's loads."""
     comp_cost = np.bincount(label, weights=costs, minlength=count)

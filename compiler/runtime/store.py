@@ -39,7 +39,7 @@ import os
 import sqlite3
 import urllib.parse
 from itertools import repeat
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 from ..semantics.types import zero_value
 from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, state_error,
