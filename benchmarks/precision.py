@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from compiler.runtime.block import read_block
 from compiler.runtime.chain import Chain
-from compiler.schedule.oracle import oracle_comparison
+from compiler.runtime.oracle import oracle_comparison
 from compiler.workload import GenOptions, generate
 
 # (label, accounts, zipf, pools, hot share, seed): the demo's settings are those of `lane demo`.

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from compiler.runtime import sequential  # noqa: E402
 from compiler.runtime.block import prepare  # noqa: E402
 from compiler.runtime.chain import Chain  # noqa: E402
-from compiler.runtime.errors import Revert  # noqa: E402
+from compiler.vm.errors import Revert  # noqa: E402
 
 WORLD = """
 [accounts]

@@ -127,8 +127,8 @@ def ceiling(folder: Path, base: Path, repeat: int = 3) -> float:
 
 
 def _fresh(chain: Chain):
-    from .runtime.context import Context
-    from .runtime.variables import copy_storage
+    from .vm.context import Context
+    from .vm.variables import copy_storage
 
     return Context(copy_storage(chain.ctx.storage), chain.world.code, chain.number + 1, 12 * (chain.number + 1),
                    chain.world.cost_limit)

@@ -19,7 +19,7 @@ from .semantics import types as T
 def read_call_args(world, contract: str, fn: str, raws: Sequence[str]) -> list:
     """The values to call ``contract.fn`` with, by its parameters' types.  A contract or function
     that is not there leaves the texts as they are: the call reports it, with the names it has."""
-    from .runtime.values import quoted
+    from .vm.values import quoted
 
     params = _params(world, contract, fn)
     out = []
@@ -32,7 +32,7 @@ def read_call_args(world, contract: str, fn: str, raws: Sequence[str]) -> list:
 
 
 def _params(world, contract: str, fn: str):
-    from .runtime.values import ValueError_
+    from .vm.values import ValueError_
 
     inst = world.instances.get(contract)
     if inst is None:
@@ -49,7 +49,7 @@ def array_items(raw: str) -> list:
     array's element type."""
     from .runtime.block import JsonError, decode_json
     from .runtime.text_scan import MAX_NESTING, json_too_deep
-    from .runtime.values import quoted
+    from .vm.values import quoted
 
     text = raw.strip()
     if text.startswith("["):

@@ -163,7 +163,7 @@ def call(
     """
     from .call_args import read_call_args
     from .runtime.chain import Chain
-    from .runtime.values import format_text
+    from .vm.values import format_text
 
     with Chain.open(world, state, read_only=True) as chain:
         function, value = chain.call(contract, fn, read_call_args(chain.world, contract, fn, args or []), sender)
@@ -201,7 +201,7 @@ def run(
     """
     from .report import progress_reporter, render_block_summary
     from .runtime.chain import Chain
-    from .runtime.values import quoted
+    from .vm.values import quoted
 
     if executor not in executors.EXECUTORS:
         raise LaneError(f"unknown executor {quoted(executor)} (choose from: {', '.join(executors.EXECUTORS)})",
@@ -272,7 +272,7 @@ def schedule(
     with Chain.open(world, state, read_only=True) as chain:
         result = chain.schedule(data, number, timestamp, display=display)
         if oracle:
-            from .schedule.oracle import oracle_comparison
+            from .runtime.oracle import oracle_comparison
 
             comparison = oracle_comparison(chain, data, result, *chain.next_block(number, timestamp), display=display)
     if out is not None:

@@ -81,7 +81,7 @@ from typing import Any
 
 from .diagnostics import LaneError
 from .resources import examples_dir
-from .runtime.values import U256_MAX, derive_address
+from .vm.values import U256_MAX, derive_address
 
 WORKLOADS = ("transfers", "swaps", "defi", "savings", "mixed")
 

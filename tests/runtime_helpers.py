@@ -18,10 +18,10 @@ from typing import Any, Iterable, Mapping
 
 from compiler.runtime.block import parse_block_text
 from compiler.runtime.chain import BlockResult, Chain
-from compiler.runtime.context import Context
+from compiler.vm.context import Context
 from compiler.runtime.roots import StateHash
-from compiler.runtime.variables import copy_storage
-from compiler.runtime.values import derive_address, format_address
+from compiler.vm.variables import copy_storage
+from compiler.vm.values import derive_address, format_address
 
 MAX = 2**256 - 1
 ZERO_ADDRESS = "0x" + "0" * 40

@@ -12,7 +12,7 @@ import pytest
 from compiler import Address, CallError, Chain, Reverted
 from compiler.diagnostics import LaneError
 from compiler.runtime.chain import Chain as RuntimeChain
-from compiler.runtime.values import derive_address
+from compiler.vm.values import derive_address
 from compiler.testing import CompileError, NoSuchFunction
 
 REPO = Path(__file__).resolve().parent.parent

@@ -19,7 +19,7 @@ from compiler.runtime.block import JsonError, decode_json, parse_block_text, pre
 from compiler.runtime.chain import Chain
 from compiler.runtime.store import StateStore
 from compiler.runtime.text_scan import MAX_NESTING
-from compiler.runtime.values import shown
+from compiler.vm.values import shown
 from compiler.runtime.world import genesis, load_world
 from runtime_helpers import ALICE, TOKEN, make_world, run_block, token_world, tx, write_block
 

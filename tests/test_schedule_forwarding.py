@@ -20,7 +20,7 @@ from runtime_helpers import account, fork_chain, raw_block
 from compiler.runtime.block import read_block
 from compiler.runtime.chain import Chain
 from compiler.schedule import dag
-from compiler.schedule.oracle import oracle_comparison
+from compiler.runtime.oracle import oracle_comparison
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"

@@ -33,7 +33,7 @@ from compiler.cli import app
 from compiler.runtime.block import prepare
 from compiler.runtime.chain import Chain
 from compiler.schedule import dag
-from compiler.schedule.oracle import (
+from compiler.runtime.oracle import (
     compare,
     oracle_comparison,
     reachability,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from ..runtime.errors import Revert
+from ..vm.errors import Revert
 from ..semantics.checker import CheckedProgram
 from .python import StorageLayout, function_name, generate, mangle, storage_layout
 

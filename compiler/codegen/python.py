@@ -3,7 +3,7 @@
 Each function becomes one Python function ``f{len(Contract)}_Contract_name(rt, this, sender,
 *args)`` (see :func:`mangle`):
 
-* ``rt`` is the executing block's context (:class:`compiler.runtime.context.Context`):
+* ``rt`` is the executing block's context (:class:`compiler.vm.context.Context`):
   ``rt.storage[address]`` is the list of a contract instance's storage
   variables, ``rt.journal`` the undo log, ``rt.events`` the emitted events;
 * ``this`` is the contract's address, ``sender`` is ``msg.sender``.
@@ -11,11 +11,11 @@ Each function becomes one Python function ``f{len(Contract)}_Contract_name(rt, t
 Every storage variable is a dict from its key to its value (a scalar's key
 is ``()``, a one-key map's the key itself, a tuple-keyed or nested map's the
 tuple of keys); a key never written reads as zero: the dicts are
-:class:`~compiler.runtime.variables.Var` (or, for a state file, ``LazyVar``),
+:class:`~compiler.vm.variables.Var` (or, for a state file, ``LazyVar``),
 whose ``__missing__`` answers the variable's zero (or reads the file).  A write first appends
 ``(dict, key, old value)`` to the journal, so a revert undoes exactly the
 transaction's own writes.  Arithmetic is checked inline; a failure raises
-:class:`~compiler.runtime.errors.Revert` with the reason of SPEC §1.6 and the
+:class:`~compiler.vm.errors.Revert` with the reason of SPEC §1.6 and the
 place that failed (``file:line:column``, a constant of the code: every
 ``require``, ``revert``, operator, index, call and cost charge passes its own
 to the prelude's helpers, which only the failing path calls).

@@ -10,39 +10,17 @@ transaction is invalid.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from ..diagnostics import LaneError, Location
-from ..semantics.symbols import Function
 from ..semantics import types as T
 from .files import read_text
 from .text_scan import MAX_NESTING, json_too_deep
-from .values import U256_DIGITS, LongInteger, ValueError_, parse_value, quoted
-from .world import Instance, World
-
-
-@dataclass(slots=True)
-class Tx:
-    """One transaction, ready to run (``fn`` set) or invalid (``invalid`` says why)."""
-
-    index: int
-    line: int
-    sender: int
-    to: int
-    instance: Instance | None
-    function: Function | None
-    fn: Callable | None
-    args: tuple
-    invalid: str | None = None
-    call: tuple = ()  # (to, sender, *args): what the compiled function takes after the context
-
-    def __post_init__(self) -> None:
-        self.call = (self.to, self.sender, *self.args)
+from ..vm.values import U256_DIGITS, LongInteger, ValueError_, parse_value, quoted
+from ..vm.transaction import Tx, gc_paused
+from .world import World
 
 
 def read_block(path: str | os.PathLike) -> list[tuple[int, Any]]:
@@ -128,25 +106,6 @@ def decode_json(text: str) -> Any:
     if type(value) is dict and text.count(":") > len(value):
         value = _loads(text, object_pairs_hook=_fields)
     return value
-
-
-@contextlib.contextmanager
-def gc_paused():
-    """Pause the cyclic garbage collector while a block's many small acyclic objects are made.
-
-    With millions of tuples and lists alive, each of its full passes walks all of them, which
-    makes building a block's structures superlinear; nothing made here needs it.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            # What was made meanwhile is frozen first: re-enabled, the collector would otherwise walk
-            # all of it at its next pass (a tenth of a second for a big block), to find no cycle.
-            gc.freeze()
-            gc.enable()
 
 
 def prepare(world: World, raw: list[tuple[int, Any]], trace: bool = False) -> list[Tx]:

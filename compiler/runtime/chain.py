@@ -30,17 +30,18 @@ from typing import Any, Callable
 
 from ..diagnostics import LaneError
 from . import encoding
-from .block import gc_paused, prepare
-from .context import Context
+from ..vm.transaction import gc_paused
+from .block import prepare
+from ..vm.context import Context
 from .decode import Block, Decoder
 from .executed import Executed
-from .errors import Revert
+from ..vm.errors import Revert
 from .files import read_block_bytes
 from .receipts import Receipt, receipts_json
 from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
-from .values import U256_MAX, ValueError_, parse_value, quoted, shown
-from .variables import LazyVar, copy_storage
+from ..vm.values import U256_MAX, ValueError_, parse_value, quoted, shown
+from ..vm.variables import LazyVar, copy_storage
 from .world import World, genesis, load_world
 
 _STATUS, _COST = itemgetter(0), itemgetter(4)

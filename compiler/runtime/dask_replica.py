@@ -101,7 +101,7 @@ class WorkerChain:
     ``decoder()``, ``compiled_summaries``), made on a worker."""
 
     def __init__(self, loaded: _Loaded, storage: dict, store) -> None:
-        from .context import Context
+        from ..vm.context import Context
 
         self.world = loaded.world
         self.compiled_summaries = loaded.compiled

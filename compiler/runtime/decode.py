@@ -31,9 +31,10 @@ from typing import Any, Callable
 import msgspec
 
 from ..semantics import types as T
-from .block import Tx, _prepare_one, gc_paused, parse_block_text
+from ..vm.transaction import Tx, gc_paused
+from .block import _prepare_one, parse_block_text
 from .files import block_text
-from .values import U256_MAX, ValueError_, parse_value
+from ..vm.values import U256_MAX, ValueError_, parse_value
 from .world import World
 
 

@@ -25,8 +25,9 @@ on arrays.  A block goes
 
 Whatever happens the result is the sequential one: a conflict found in a window
 undoes the lanes from its first untrusted transaction (``Cut``) and the parent
-runs the rest of the block sequentially; a worker that dies or stalls is
-replaced once, and if the window still fails the parent runs it (docs/runtime.md).
+runs the rest of the block sequentially; a worker that dies, stalls or fails takes
+the lanes' writes back and the parent runs the block itself, from the calls the
+workers decoded; new workers are forked for the next block (docs/runtime.md).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from .decode import Block
 from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
-from .errors import Revert
+from ..vm.errors import Revert
 from .replica import FunctionTable
 from .roots import MOD, StateHash
 from .store import value_bytes
@@ -313,7 +314,7 @@ class _BlockRun:
         table = self.ex.table
         fns = [table.plain[f] if f >= 0 else None for f in self.fnids.tolist()]
         functions = [table.functions[f] if f >= 0 else None for f in self.fnids.tolist()]
-        from .block import Tx
+        from ..vm.transaction import Tx
 
         invalid = {i: Tx(i, line, 0, 0, None, None, None, (), reason) for i, line, reason in self.invalid}
         return Block(self.chain.world, fns, self.calls, functions, invalid, self.lines.tolist())

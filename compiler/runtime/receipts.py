@@ -4,17 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from .block import Tx
-from .values import format_address, format_value
+from ..vm.transaction import INVALID, OK, REVERTED, Outcome, Tx  # noqa: F401 - the outcomes' names, for the runtime
+from ..vm.values import format_address, format_value
 from .world import World
 
-OK, REVERTED, INVALID = "ok", "reverted", "invalid"
-
-# What an executor produces for one transaction: (status, reason, return value, events, cost, at),
-# ``at`` where a reverted one failed (``file:line:column``, see Revert.at), else None.  Only the
-# first five are canonical (compiler.runtime.encoding): reformatting a contract's source moves
-# ``at`` but changes no receipts root.
-Outcome = tuple[str, "str | None", Any, tuple, int, "str | None"]
 
 
 class Receipt:

@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 
 from . import encoding, protocol as P
-from .context import Context
-from .errors import Revert
+from ..vm.context import Context
+from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED
 from .roots import StateHash
 from .store import value_bytes

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from .context import Context
+from ..vm.context import Context
 from .decode import Block
-from .errors import Revert
+from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED, Outcome
 
 _NO_EVENTS = ()

@@ -13,9 +13,9 @@ from typing import Any
 from ..analysis.summary import ADD, READ, WRITE
 from ..semantics.types import zero_value
 from ..schedule.instantiate import Unresolved, instantiate
-from .block import Tx
-from .context import Context
-from .errors import Revert
+from ..vm.transaction import Tx
+from ..vm.context import Context
+from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED, Outcome
 
 COVERS = {"r": (READ, WRITE), "w": (WRITE,), "a": (ADD, WRITE)}

@@ -17,7 +17,7 @@ Tables (schema version 2):
   packed as one value (:func:`compiler.runtime.encoding.pack`).
 
 Nothing is loaded when a file is opened: each variable of the state in memory
-is a :class:`~compiler.runtime.variables.LazyVar` that reads a location the
+is a :class:`~compiler.vm.variables.LazyVar` that reads a location the
 first time something uses it, and a block first loads in bulk what its
 instantiated access summaries name (:meth:`StateStore.prefetch`, a few
 hundred keys per query); a wildcard's locations are read as they are touched.  A block's
@@ -46,7 +46,7 @@ from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writ
                         transaction)
 from .encoding import pack
 from . import world_identity
-from .variables import LazyVar
+from ..vm.variables import LazyVar
 from .world import World
 
 __all__ = ["StateStore", "APPLICATION_ID", "SQLITE_MAGIC", "SCHEMA_VERSION"]

@@ -15,12 +15,12 @@ from ..pipeline import CompilerData, program
 from ..semantics import types as T
 from ..semantics.loader import SourceCache
 from ..semantics.symbols import ContractInfo, Function
-from .context import Context
-from .variables import Var
+from ..vm.context import Context
+from ..vm.variables import Var
 from .files import read_text
-from .errors import Revert
+from ..vm.errors import Revert
 from .text_scan import toml_long_integer, toml_too_deep
-from .values import (ValueError_, address_from_text, derive_address, format_address, is_name, parse_value,
+from ..vm.values import (ValueError_, address_from_text, derive_address, format_address, is_name, parse_value,
                      quoted, shown)
 
 

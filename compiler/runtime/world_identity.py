@@ -29,7 +29,7 @@ from typing import Any
 
 from ..diagnostics import LaneError
 from ..semantics import types as T
-from .values import ValueError_, format_address, format_value, parse_value, quoted
+from ..vm.values import ValueError_, format_address, format_value, parse_value, quoted
 
 VERSION = 1  # of the description; another version is another world
 

@@ -18,7 +18,7 @@ may then hold.
 
 from __future__ import annotations
 
-from ..runtime.block import Tx, gc_paused
+from ..vm.transaction import Tx, gc_paused
 from .compiled import WILD, immutable_reader
 from .forwarding import Forwarding
 

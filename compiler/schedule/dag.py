@@ -28,14 +28,16 @@ import functools
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
-from ..runtime.block import Tx, gc_paused
-from ..runtime.values import format_address
-from ..runtime.world import World
+from ..vm.transaction import Tx, gc_paused
+from ..vm.values import format_address
 from ..semantics.types import zero_value
 from .compiled import WILD, CompiledSummary, VarIds, compile_summary, immutable_reader, key_variables
 from .forwarding import Forwarding
+
+if TYPE_CHECKING:
+    from ..runtime.world import World
 
 R, W, A = 0, 1, 2
 _NONE: tuple = ()  # shared by every transaction without predecessors

@@ -11,7 +11,7 @@ before the block.
 
 Conditions are ignored and every mode counts: a location loaded that the block
 does not touch costs a row read, nothing else.  A wildcard names no location:
-the lazy state reads what the block touches of it (:mod:`compiler.runtime.variables`).
+the lazy state reads what the block touches of it (:mod:`compiler.vm.variables`).
 """
 
 from __future__ import annotations

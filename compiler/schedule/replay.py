@@ -11,10 +11,10 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from ..runtime.block import Tx
-from ..runtime.context import Context
-from ..runtime.errors import Revert
-from ..runtime.receipts import INVALID, OK, REVERTED, Outcome
+from ..vm.transaction import Tx
+from ..vm.context import Context
+from ..vm.errors import Revert
+from ..vm.transaction import INVALID, OK, REVERTED, Outcome
 from .dag import Schedule
 
 

@@ -10,12 +10,14 @@
 from __future__ import annotations
 
 import graphlib
-from typing import Callable, Hashable, Iterable
+from typing import TYPE_CHECKING, Callable, Hashable, Iterable
 
 from ..diagnostics import Diagnostics, Location, Note
 from ..limits import MAX_CALL_DEPTH
-from .checker import CallSite, CheckedProgram
 from .symbols import Function
+
+if TYPE_CHECKING:  # the checker calls this module when its bodies are checked
+    from .checker import CallSite, CheckedProgram
 
 
 def _cycles(edges: Iterable[tuple[Hashable, Hashable, Location]]):

@@ -11,7 +11,7 @@
         token.transfer(alice, 10**9, sender=bob)
 
 What a call does is what the same transaction does in a block (SPEC §1.6): it
-runs the compiled function on the chain's :class:`~compiler.runtime.context.Context`
+runs the compiled function on the chain's :class:`~compiler.vm.context.Context`
 under the world's cost limit, in a block of its own (``block.number`` one more
 than the last, ``block.timestamp`` 12 times it unless :meth:`Chain.warp` set a
 later one), and a revert undoes its writes.  Names stand for the addresses a
@@ -38,13 +38,13 @@ from ..pipeline import CompilerData
 from ..runtime import executors
 from ..runtime.chain import MAX_BLOCK_NUMBER
 from ..runtime.chain import Chain as RuntimeChain
-from ..runtime.context import Context
+from ..vm.context import Context
 from ..runtime.decode import Block
-from ..runtime.errors import Revert
+from ..vm.errors import Revert
 from ..runtime.receipts import OK, REVERTED
 from ..runtime.roots import StateHash, root_of
-from ..runtime.values import U256_MAX, format_address, format_value
-from ..runtime.variables import Var
+from ..vm.values import U256_MAX, format_address, format_value
+from ..vm.variables import Var
 from ..runtime.world import Instance, World
 from ..semantics import types as T
 from .blocks import BlockCollector, BlockRun, transactions

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Iterable
 
-from ..runtime.block import Tx, prepare
+from ..runtime.block import prepare
+from ..vm.transaction import Tx
 from ..runtime.chain import BlockResult
 from ..runtime.world import World
 from .contract import Call

@@ -28,7 +28,7 @@ from ..runtime.chain import Chain as RuntimeChain
 from ..runtime.encoding import pack
 from ..runtime.roots import StateHash, receipts_root, root_of
 from ..runtime.store import StateStore
-from ..runtime.values import format_address
+from ..vm.values import format_address
 from ..runtime.world import World
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -1,7 +1,7 @@
 """Python values in and out of contract calls.
 
 In: arguments are read by the parameters' types as a block's are (SPEC §3:
-:func:`compiler.runtime.values.parse_value`), with what a Python caller has
+:func:`compiler.vm.values.parse_value`), with what a Python caller has
 besides: an :class:`Address`, a contract handle (its address), a tuple for an
 array.  A function's arguments are checked by a converter generated once for
 it (:func:`arguments_reader`): the common values (an ``int`` in range, an
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from ..runtime.values import ADDRESS_MAX, U256_MAX, ValueError_, parse_value
+from ..vm.values import ADDRESS_MAX, U256_MAX, ValueError_, parse_value
 from ..semantics import types as T
 from .errors import CallError
 

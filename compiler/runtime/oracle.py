@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..diagnostics import LaneError
-from ..runtime.block import Tx, gc_paused, prepare
-from ..runtime.context import Context
-from ..runtime.errors import Revert
-from ..runtime.variables import copy_storage
-from .dag import Schedule, build
+from ..vm.transaction import Tx, gc_paused
+from .block import prepare
+from ..vm.context import Context
+from ..vm.errors import Revert
+from ..vm.variables import copy_storage
+from ..schedule.dag import Schedule, build
 
 R, W, A = 0, 1, 2
 _MODES = {"r": R, "w": W, "a": A}
