@@ -55,3 +55,32 @@ def test_vectorized_components_equal_the_union_finds(funded, data):
                 ids.setdefault((address, vid, key), len(ids))
     expected = sorted((ids[loc], j) for loc, who in p.pure.items() for j in who)
     assert sorted(zip(got.pure_loc.tolist(), got.pure_tx.tolist())) == expected
+
+
+# ---------------------------------------------------------------- the parent's re-instantiation sets
+
+from compiler.runtime.parallel import _before, _earliest, _not_in, _scope, _unique_pairs  # noqa: E402
+
+_PAIRS = st.lists(st.tuples(st.integers(0, 6), st.sampled_from([-(1 << 63), -5, 0, 7, (1 << 62), (1 << 63) - 1])),
+                  max_size=25)
+
+
+@given(_PAIRS, _PAIRS)
+def test_pairs_not_done_are_exactly_the_set_difference(new, done):
+    arr = lambda xs, i: np.array([x[i] for x in xs], np.int64)  # noqa: E731
+    got = _not_in(arr(new, 0), arr(new, 1), arr(done, 0), arr(done, 1))
+    assert got.tolist() == [pair not in set(done) for pair in new]
+    tx, loc = _unique_pairs(arr(new, 0), arr(new, 1))
+    assert list(zip(tx.tolist(), loc.tolist())) == sorted(set(new))
+
+
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2), st.integers(0, 9)), max_size=20),
+       st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2), st.integers(0, 9)), max_size=20))
+def test_earliest_writer_of_a_scope_before_a_reader(writes, reads):
+    arr = lambda xs, i: np.array([x[i] for x in xs], np.int64)  # noqa: E731
+    keys, first = _earliest(_scope(arr(writes, 0), arr(writes, 1)), arr(writes, 2))
+    earliest: dict = {}
+    for var, inst, tx in writes:
+        earliest[(var, inst)] = min(earliest.get((var, inst), tx), tx)
+    got = _before(keys, first, _scope(arr(reads, 0), arr(reads, 1)), arr(reads, 2))
+    assert got.tolist() == [(v, i) in earliest and earliest[(v, i)] < tx for v, i, tx in reads]
