@@ -73,8 +73,7 @@ def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool 
         with Chain.open(folder / "world.toml", state) as chain:
             if executor == "parallel":
                 ex = parallel.executor_for(chain, workers).__self__
-                ex.force = force
-                ex._ensure_pool()  # forked as lane run forks them: before the block's clock
+                ex.force = force  # its workers forked as lane run forks them: when lanes are chosen
             elif executor == "dask":
                 from .runtime import dask_executor
 

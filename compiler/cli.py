@@ -303,7 +303,7 @@ def bench(
     repeat: int = typer.Option(3, "--repeat", min=1, help="Best of N runs for every measurement."),
     out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the results as JSON."),
     png: Optional[Path] = typer.Option(None, "--plot", help="Draw speed-up against contention into a PNG file "
-                                       "(needs matplotlib: pip install 'lane-lang[bench]')."),
+                                       "(needs matplotlib: pip install 'lane-lang\\[bench]')."),
     executor: str = typer.Option("parallel", "--executor", "-e", help="The executor measured against the "
                                  "sequential one: parallel (worker processes) or dask (a Dask cluster)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: "
