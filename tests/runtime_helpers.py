@@ -7,7 +7,6 @@ either through the Python API (:class:`compiler.runtime.chain.Chain`) or through
 
 from __future__ import annotations
 
-import copy
 import json
 import os
 import subprocess

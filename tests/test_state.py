@@ -19,7 +19,6 @@ import pytest
 from compiler.diagnostics import LaneError
 from compiler.runtime.encoding import unpack
 from compiler.runtime.chain import Chain
-from compiler.vm.values import derive_address
 from runtime_helpers import (ALICE, lane_fails, lane_json, lane_ok, make_world, run_block, token_world, tx,
                              write_block)
 
