@@ -1,0 +1,112 @@
+"""Heavy transactions, and a block light first and heavy after: where lanes pay on this machine.
+
+A contract whose ``mine`` runs 200 rounds of arithmetic (about 100 us a call) and
+whose ``poke`` adds to one location (a few us); two blocks of random accounts:
+
+- ``heavy``: ``-n`` calls of ``mine``;
+- ``hetero``: ``-n`` calls of ``poke``, then ``-n`` calls of ``mine``.
+
+Each repetition measures, back to back: the machine's two-process ceiling on
+the block (:func:`compiler.bench.ceiling`), the sequential executor, and the
+parallel one with 2 workers as ``lane run`` runs it (the cost model decides).
+It prints each repetition and the medians: speed-up, the share of the
+ceiling's gain captured ((speed-up - 1) / (ceiling - 1)) and the CPU time of
+all processes over the sequential executor's.
+
+    python benchmarks/heavy.py [-n 20000] [--repeat 5] [--blocks heavy,hetero]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from compiler.bench import _prepare, _run, ceiling  # noqa: E402
+
+MINER = """\
+contract Miner {
+    storage seeds: map<address, u256>;
+    storage light: map<address, u256>;
+
+    pub fn mine(rounds: u256) -> u256 {
+        let h: u256 = seeds[msg.sender] + 1;
+        for i in 0..min(rounds, 200) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        seeds[msg.sender] = h;
+        return h;
+    }
+
+    pub fn poke(v: u256) {
+        light[msg.sender] += v;
+    }
+}
+"""
+
+WORLD = """\
+[accounts]
+admin = "0x00000000000000000000000000000000000000ad"
+
+[[deploy]]
+name = "miner"
+source = "miner.lane"
+contract = "Miner"
+sender = "admin"
+args = []
+"""
+
+
+def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
+    folder.mkdir(parents=True)
+    (folder / "miner.lane").write_text(MINER)
+    (folder / "world.toml").write_text(WORLD)
+    (folder / "setup.jsonl").write_text("")
+    rng = random.Random(seed)
+    lines = []
+    if kind == "hetero":
+        lines += [f'{{"from": "u{rng.randrange(accounts)}", "to": "miner", "fn": "poke", "args": '
+                  f'[{rng.randrange(1, 100)}]}}\n' for _ in range(n)]
+    lines += [f'{{"from": "u{rng.randrange(accounts)}", "to": "miner", "fn": "mine", "args": [200]}}\n'
+              for _ in range(n)]
+    (folder / "block.jsonl").write_text("".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", "--transactions", type=int, default=20_000)
+    ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--blocks", default="heavy,hetero")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, kind in enumerate(args.blocks.split(",")):
+            folder = Path(tmp) / kind
+            write(folder, kind, args.transactions, args.accounts, k + 1)
+            base = _prepare(folder)
+            rows = []
+            for rep in range(args.repeat):
+                c = ceiling(folder, base, repeat=3)
+                seq, _, seq_cpu = _run(folder, base, "sequential")
+                par, detail, _ = _run(folder, base, "parallel", 2)
+                speedup = seq.seconds / par.seconds
+                share = (speedup - 1) / (c - 1) if c > 1.05 else None
+                cpu = detail.get("cpu_seconds", 0.0) / seq_cpu if seq_cpu else None
+                rows.append((c, speedup, share, cpu))
+                print(f"{kind} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "
+                      f"{'-' if share is None else f'{share:.2f}'}, CPU {cpu:.2f}x; sequential {seq.seconds:.3f} s, "
+                      f"parallel {par.seconds:.3f} s", flush=True)
+            shares = [r[2] for r in rows if r[2] is not None]
+            print(f"{kind}: medians: ceiling {statistics.median(r[0] for r in rows):.2f}x, speed-up "
+                  f"{statistics.median(r[1] for r in rows):.2f}x, share of the ceiling's gain "
+                  f"{statistics.median(shares) if shares else float('nan'):.2f}, CPU "
+                  f"{statistics.median(r[3] for r in rows):.2f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
