@@ -405,9 +405,10 @@ class Chain:
         return Block.of_txs(self.world, prepare(self.world, source, trace=trace))
 
     def prefetch(self, block: Block, number: int, timestamp: int) -> int:
-        """Read from the state file, in bulk, the locations the block's access summaries name
-        (:mod:`compiler.schedule.locations`).  A location they do not name (a wildcard's) is read
-        when the block first touches it: the state's variables are lazy."""
+        """Read from the state file, in bulk, the locations the block's calls name by their plain keys
+        (:mod:`compiler.schedule.locations`).  Any other location (keys computed or read from
+        storage, another contract's, a wildcard's) is read when the block first touches it: the
+        state's variables are lazy."""
         store = self.store
         if len(block) < PREFETCH_MIN:
             return 0  # a few locations: read one by one as touched, cheaper than finding them first
@@ -417,8 +418,8 @@ class Chain:
         if self._locations is None:
             from ..schedule.locations import BlockLocations
 
-            self._locations = BlockLocations(self.compiled_summaries, self.ctx.storage)
-        wanted = self._locations.find(block.functions, block.calls, number, timestamp)
+            self._locations = BlockLocations(self.world)
+        wanted = self._locations.find(block.functions, block.calls)
         return store.prefetch(self.ctx.storage, wanted)
 
     def _verify(self, result: BlockResult, before: dict, number: int, timestamp: int) -> None:

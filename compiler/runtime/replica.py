@@ -203,17 +203,17 @@ class Replica:
         return None
 
     def _prefetch(self, txs: list[int]) -> None:
-        """Read in bulk, from a state file, the locations the lane's transactions name (the replica's
-        variables are lazy: what is not named is read when touched)."""
+        """Read in bulk, from a state file, the locations the lane's transactions name by their plain
+        keys (the replica's variables are lazy: anything else is read when touched)."""
         if self.store is None or len(txs) < 64:
             return
         from ..schedule.locations import BlockLocations
 
         if self.locations is None:
-            self.locations = BlockLocations(self.chain.compiled_summaries, self.storage)
+            self.locations = BlockLocations(self.chain.world)
         functions = self.table.functions
         fns = [functions[self.fnids[i]] for i in txs]
-        wanted = self.locations.find(fns, [self.calls[i] for i in txs], self.ctx.number, self.ctx.timestamp)
+        wanted = self.locations.find(fns, [self.calls[i] for i in txs])
         self.store.prefetch(self.storage, wanted)
 
     def on_Window(self, m: P.Window) -> bytes:

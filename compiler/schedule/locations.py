@@ -4,14 +4,19 @@ For each pub function, each access of its summary whose instance is the called
 contract and whose keys are plain (the sender, a parameter, a constant) is a
 *column access*: its keys for all the block's calls of that function are the
 column of the call tuples at the key's position, taken by C code
-(``operator.itemgetter`` over the calls).  Other accesses (keys computed or
-read from storage, loops, other contracts) are found by instantiating the
-summary for each call (:mod:`compiler.schedule.compiled`), against the state
-before the block.
+(``operator.itemgetter`` over the calls), and read from the file in bulk.
+
+Other accesses (keys computed or read from storage, loops, other contracts)
+are not looked for: finding them means instantiating each call's summary
+against the state (:mod:`compiler.schedule.compiled`), which cost a defi
+transaction about 25 us of Python, and its reads of the state, one key at a
+time, while reading those locations when the block touches them costs a few
+microseconds each (measured: a 100,000-transaction defi block 18% faster;
+benchmarks/RESULTS.md).  The lazy state reads them, as it reads what a
+wildcard names (:mod:`compiler.vm.variables`).
 
 Conditions are ignored and every mode counts: a location loaded that the block
-does not touch costs a row read, nothing else.  A wildcard names no location:
-the lazy state reads what the block touches of it (:mod:`compiler.vm.variables`).
+does not touch costs a row read, nothing else.
 """
 
 from __future__ import annotations
@@ -19,27 +24,24 @@ from __future__ import annotations
 from collections import defaultdict
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, Callable
+from typing import Any
 
 from ..analysis import symbolic as S
-from .compiled import WILD
 
 
 class _Plan:
-    """How to find one function's locations: column accesses, and whether anything needs a walk."""
+    """How to find one function's locations: its column accesses."""
 
-    __slots__ = ("columns", "walk")
+    __slots__ = ("columns",)
 
     def __init__(self, summary, layout) -> None:
         params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
         self.columns: list[tuple[int, list]] = []   # (variable's index in the instance, key sources)
-        self.walk = False
         seen = set()
         for access in summary.accesses:
             sources = _plain_keys(access, params)
             if sources is None or access.contract != summary.function.contract.name:
-                self.walk = True
-                continue
+                continue  # read when touched
             column = (layout.index[access.var], tuple(sources))
             if column not in seen:
                 seen.add(column)
@@ -76,51 +78,34 @@ def _keys(sources: tuple, calls: list) -> Any:
 class BlockLocations:
     """The locations of blocks of one world: ``find(block)`` -> {(address, index): set of keys}."""
 
-    def __init__(self, compiled, storage: dict[int, list[dict]]) -> None:
-        self.compiled = compiled
-        self.storage = storage
+    def __init__(self, world) -> None:
+        self.world = world
+        self.summaries: dict[Any, Any] = {}  # a deployed contract's pub Function -> its summary
+        for inst in world.instances.values():
+            by_name = {(s.function.contract.name, s.function.name): s for s in inst.data.summaries.values()}
+            for fn in inst.contract.functions.values():
+                summary = by_name.get((fn.contract.name, fn.name))
+                if summary is not None:
+                    self.summaries[fn] = summary
         self._plans: dict[Any, _Plan] = {}
 
-    def _plan(self, function, entry, to: int) -> _Plan:
+    def _plan(self, function, summary, to: int) -> _Plan:
         plan = self._plans.get(function)
         if plan is None:  # (every instance of a contract has its layout)
-            plan = self._plans[function] = _Plan(entry.summary, self.compiled.world.layout_of(to))
+            plan = self._plans[function] = _Plan(summary, self.world.layout_of(to))
         return plan
 
-    def find(self, functions: list, calls: list, number: int, timestamp: int) -> dict[tuple[int, int], set]:
-        entries = self.compiled.by_function_object
+    def find(self, functions: list, calls: list) -> dict[tuple[int, int], set]:
+        summaries = self.summaries
         groups: dict[tuple, list] = defaultdict(list)
         for function, call in zip(functions, calls):
             if function is not None:
                 groups[(function, call[0])].append(call)
         out: dict[tuple[int, int], set] = defaultdict(set)
-        walked: list[tuple] = []
         for (function, to), group in groups.items():
-            entry = entries.get(function)
-            if entry is None:
+            summary = summaries.get(function)
+            if summary is None:
                 continue
-            plan = self._plan(function, entry, to)
-            for index, sources in plan.columns:
+            for index, sources in self._plan(function, summary, to).columns:
                 out[(to, index)].update(_keys(sources, group))
-            if plan.walk:
-                walked.append((entry, group))
-        if walked:
-            self._walk(walked, out, number, timestamp)
         return out
-
-    def _walk(self, walked: list, out: dict, number: int, timestamp: int) -> None:
-        """The other accesses: each call's summary instantiated against the state before the block."""
-        storage, slots = self.storage, self.compiled.slots
-        read: Callable = lambda address, vid, key: storage[address][slots[vid][0]][key]  # noqa: E731
-        found: list = []
-        for entry, group in walked:
-            inst = entry.inst
-            for call in group:
-                found.clear()
-                try:
-                    inst(call[1], call[0], call[2:], read, number, timestamp, found, read)
-                except (KeyError, LookupError):
-                    continue  # a contract that is not there: the call reverts before touching it
-                for (address, vid, key), _mode in found:
-                    if key is not WILD and address in storage:
-                        out[(address, slots[vid][0])].add(key)
