@@ -48,7 +48,7 @@ from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from .replica import FunctionTable
 from .roots import MOD, StateHash
-from .store import value_bytes
+from .store import change_rows
 
 R, W, A = 0, 1, 2
 
@@ -812,16 +812,7 @@ class _Merge:
         changes = StateHash(self.chain.world).changes(ctx.storage, ctx.journal)
         self.root += StateHash(self.chain.world, 0).moved(ctx.storage, changes)
         if self.upserts is not None:
-            codecs = self.chain.store.codecs
-            ups, dels = {}, {}
-            for var, key, _old, new in changes:
-                codec = codecs[id(var)]
-                row_key = (codec.var, codec.key(key))
-                if new:
-                    ups[row_key] = (row_key[0], row_key[1], value_bytes(new))
-                else:
-                    dels[row_key] = row_key
-            self._rows(ups, dels)
+            self._rows(*change_rows(self.chain.store.codecs, changes))
         ctx.journal.clear()
         ctx.events.clear()
 

@@ -36,7 +36,7 @@ from ..vm.context import Context
 from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED
 from .roots import StateHash
-from .store import value_bytes
+from .store import change_rows
 
 ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
@@ -230,23 +230,9 @@ class Replica:
         owned = set(P.arr(m.owned, P.I64).tolist())
         changes = StateHash(self.world).changes(self.storage, getattr(self, "block_journal", []))
         where = self.where
-        encoders = StateHash(self.world)._encoders(self.storage)
-        codecs = self.store.codecs if self.store is not None else None
-        root = 0
-        upserts, deletes = {}, {}
-        for store, key, old, new in changes:
-            address, index = where[id(store)]
-            if hash((address, index, key)) not in owned:
-                continue
-            enc = encoders[id(store)]
-            root += (enc.digest(key, new) if new else 0) - (enc.digest(key, old) if old else 0)
-            if codecs is not None:
-                codec = codecs[id(store)]
-                row_key = (codec.var, codec.key(key))
-                if new:
-                    upserts[row_key] = (row_key[0], row_key[1], value_bytes(new))
-                else:
-                    deletes[row_key] = row_key
+        mine = [c for c in changes if hash((*where[id(c[0])], c[1])) in owned]
+        root = StateHash(self.world, 0).moved(self.storage, mine)
+        upserts, deletes = change_rows(self.store.codecs, mine) if self.store is not None else ({}, {})
         self.block_journal = []
         ctx = self.ctx
         ctx.journal.clear()

@@ -98,6 +98,21 @@ def value_bytes(value: Any) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
 
 
+def change_rows(codecs: dict[int, "Codec"], changes) -> tuple[dict, dict]:
+    """The rows of a state file for changed locations (``(dict, key, before, after)``, as
+    :meth:`compiler.runtime.roots.StateHash.changes` gives them; ``codecs`` by the dicts' ids):
+    upserts {(var, key): (var, key, value)} and deletes {(var, key): (var, key)}."""
+    upserts, deletes = {}, {}
+    for var, key, _old, new in changes:
+        codec = codecs[id(var)]
+        row_key = (codec.var, codec.key(key))
+        if new:
+            upserts[row_key] = (row_key[0], row_key[1], value_bytes(new))
+        else:
+            deletes[row_key] = row_key
+    return upserts, deletes
+
+
 def codecs_of(world: World) -> list[Codec]:
     """Every variable of every deployed instance, numbered in deployment and declaration order."""
     out = []
@@ -297,15 +312,7 @@ class StateStore:
         value)} and ``deletes`` {(var, key): (var, key)}), its row and its receipts; refused if another
         process committed a block since ``parent``."""
         if changes is not None:
-            upserts, deletes = {}, {}
-            codecs = self.codecs
-            for var, key, _old, new in changes:
-                codec = codecs[id(var)]
-                row_key = (codec.var, codec.key(key))
-                if new:
-                    upserts[row_key] = (row_key[0], row_key[1], value_bytes(new))
-                else:
-                    deletes[row_key] = row_key
+            upserts, deletes = change_rows(self.codecs, changes)
         db = self.db
         with transaction(db, self.path):
             last = db.execute("SELECT max(number) FROM blocks").fetchone()[0]
