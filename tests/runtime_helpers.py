@@ -26,6 +26,32 @@ MAX = 2**256 - 1
 ZERO_ADDRESS = "0x" + "0" * 40
 
 
+# A contract of one shared total that every call adds to or takes from, and a counter per sender:
+# the parallel executors' tests (tests/test_parallel.py, tests/test_dask.py).
+POT = """
+contract Pot {
+    storage pot: u256;
+    storage mine: map<address, u256>;
+    pub fn give(x: u256) { pot += x; mine[msg.sender] += 1; }
+    pub fn take(x: u256) { pot -= x; }
+    pub fn look() -> u256 { return pot; }
+}
+"""
+
+
+def pot_world(tmp_path: Path, source: str = POT, contract: str = "Pot", init: str = "[]") -> Path:
+    """A world deploying ``contract`` of ``source`` (the Pot by default) as ``pot``."""
+    (tmp_path / "c.lane").write_text(source)
+    world = tmp_path / "world.toml"
+    world.write_text(f'[[deploy]]\nname = "pot"\nsource = "c.lane"\ncontract = "{contract}"\nargs = {init}\n')
+    return world
+
+
+def pot_lines(*txs: tuple[str, str, list]) -> str:
+    """A block's text: each (sender, function, arguments) a call of ``pot``."""
+    return "\n".join(json.dumps({"from": s, "to": "pot", "fn": f, "args": a}) for s, f, a in txs)
+
+
 def account(name: str) -> str:
     """The address a name that is neither an account nor an instance stands for (0x + 40 hex)."""
     return format_address(derive_address(name))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from runtime_helpers import fork_chain, raw_block
+from runtime_helpers import fork_chain, pot_lines, pot_world, raw_block
 from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
 
 from compiler.runtime import dask_executor, parallel
@@ -30,33 +30,12 @@ pytest.importorskip("distributed")
 MAX = 2**256 - 1
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
-POT = """
-contract Pot {
-    storage pot: u256;
-    storage mine: map<address, u256>;
-    pub fn give(x: u256) { pot += x; mine[msg.sender] += 1; }
-    pub fn take(x: u256) { pot -= x; }
-    pub fn look() -> u256 { return pot; }
-}
-"""
-
 
 @pytest.fixture(scope="module")
 def cluster():
     cluster = Cluster(None, 3)
     yield cluster
     cluster.close()
-
-
-def _world(tmp_path: Path) -> Path:
-    (tmp_path / "c.lane").write_text(POT)
-    world = tmp_path / "world.toml"
-    world.write_text('[[deploy]]\nname = "pot"\nsource = "c.lane"\ncontract = "Pot"\nargs = []\n')
-    return world
-
-
-def _lines(*txs: tuple[str, str, list]) -> str:
-    return "\n".join(json.dumps({"from": s, "to": "pot", "fn": f, "args": a}) for s, f, a in txs)
 
 
 def _on_dask(chain: Chain, cluster: Cluster, workers: int, force: bool = True, window: int | None = None):
@@ -85,7 +64,7 @@ def _both(world: Path, cluster: Cluster, blocks: list[str], workers: int, **opti
 
 
 def test_independent_senders_run_on_dask_lanes_and_match(tmp_path, cluster):
-    [(a, b)] = _both(_world(tmp_path), cluster, [_lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)])], 3)
+    [(a, b)] = _both(pot_world(tmp_path), cluster, [pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)])], 3)
     _same(a, b)
     assert b.executor == "dask" and b.workers == 3
     assert b.detail["mode"] == "parallel" and b.detail["lanes"] == 3 and b.detail["fallback_from"] is None
@@ -95,7 +74,7 @@ def test_independent_senders_run_on_dask_lanes_and_match(tmp_path, cluster):
 
 def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path, cluster):
     # u0 adds 5, u1 adds MAX: on its own lane u1 sees 0 and succeeds; in block order it overflows.
-    [(a, b)] = _both(_world(tmp_path), cluster, [_lines(("u0", "give", [5]), ("u1", "give", [str(MAX)]))], 2)
+    [(a, b)] = _both(pot_world(tmp_path), cluster, [pot_lines(("u0", "give", [5]), ("u1", "give", [str(MAX)]))], 2)
     assert [r["status"] for r in a.receipts_json] == ["ok", "reverted"]
     _same(a, b)
     assert b.detail["lanes"] == 2 and b.detail["fallback_from"] == 1
@@ -104,10 +83,10 @@ def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path, cluster)
 def test_replicas_follow_the_chain_from_block_to_block(tmp_path, cluster):
     # pot is 10 after block 1; in block 2 u1 takes 12 after u0 gave 5: it succeeds only if the
     # replicas hold block 1's state and block 2's adds are merged in block order.
-    pairs = _both(_world(tmp_path), cluster, [
-        _lines(*[(f"u{i}", "give", [1]) for i in range(10)]),
-        _lines(("u0", "give", [5]), ("u1", "take", [12])),
-        _lines(*[(f"v{i}", "take", [1]) for i in range(15)]),
+    pairs = _both(pot_world(tmp_path), cluster, [
+        pot_lines(*[(f"u{i}", "give", [1]) for i in range(10)]),
+        pot_lines(("u0", "give", [5]), ("u1", "take", [12])),
+        pot_lines(*[(f"v{i}", "take", [1]) for i in range(15)]),
     ], 2)
     for a, b in pairs:
         _same(a, b)
@@ -118,7 +97,7 @@ def test_replicas_follow_the_chain_from_block_to_block(tmp_path, cluster):
 @pytest.mark.parametrize("executor", ["parallel", "dask"])
 def test_a_block_run_inline_between_two_on_lanes_leaves_no_stale_replica(tmp_path, cluster, executor):
     """The replicas do not see a block the parent runs alone: they are made again afterwards."""
-    world = _world(tmp_path)
+    world = pot_world(tmp_path)
     with Chain.open(world) as seq, Chain.open(world) as par:
         if executor == "dask":
             lanes = _on_dask(par, cluster, 2).parallel
@@ -127,7 +106,7 @@ def test_a_block_run_inline_between_two_on_lanes_leaves_no_stale_replica(tmp_pat
         modes = []
         for force, n in ((True, 40), (False, 300), (True, 40)):
             lanes.force = force  # the middle block is light: the cost model runs it inline
-            raw = parse_block_text(_lines(*[(f"u{i}", "give", [1]) for i in range(n)]), "b.jsonl")
+            raw = parse_block_text(pot_lines(*[(f"u{i}", "give", [1]) for i in range(n)]), "b.jsonl")
             _same(seq.run_block(raw), par.run_block(raw, executor=executor, workers=2))
             modes.append(lanes.last["mode"])
         assert modes == ["parallel", "inline", "parallel"]
@@ -178,13 +157,13 @@ def test_demo_blocks_match_with_one_to_three_workers(cluster):
 
 
 def test_a_state_file_is_read_by_the_workers_themselves(tmp_path, cluster):
-    world = _world(tmp_path)
+    world = pot_world(tmp_path)
     state = tmp_path / "s.sqlite"
     with Chain.open(world) as seq:
         with Chain.open(world, state) as par:
             executor = _on_dask(par, cluster, 2)
             for k in range(3):
-                raw = parse_block_text(_lines(*[(f"u{i}", "give", [i + k]) for i in range(30)]), "b.jsonl")
+                raw = parse_block_text(pot_lines(*[(f"u{i}", "give", [i + k]) for i in range(30)]), "b.jsonl")
                 _same(seq.run_block(raw), par.run_block(raw, executor="dask", workers=2))
                 assert executor.parallel.last["mode"] == "parallel"
         with Chain.open(world, state) as again:  # what was committed is the sequential state
@@ -194,7 +173,7 @@ def test_a_state_file_is_read_by_the_workers_themselves(tmp_path, cluster):
 def test_messages_reach_a_replica_in_the_order_they_were_sent(tmp_path, cluster):
     """Hundreds of messages sent without waiting come back answered in order (each a Schedule
     of an empty stripe, numbered), however they were batched on the way."""
-    with Chain.open(_world(tmp_path)) as chain:
+    with Chain.open(pot_world(tmp_path)) as chain:
         executor = _on_dask(chain, cluster, 2)
         executor.start()
         lanes = executor.transport
@@ -211,11 +190,11 @@ def test_messages_reach_a_replica_in_the_order_they_were_sent(tmp_path, cluster)
 
 
 def test_a_worker_killed_mid_block_leaves_the_result_exact_and_the_state_file_untouched(tmp_path, cluster):
-    world = _world(tmp_path)
+    world = pot_world(tmp_path)
     state = tmp_path / "s.sqlite"
     with Chain.open(world) as seq, Chain.open(world, state) as par:
         executor = _on_dask(par, cluster, 2, window=10)
-        setup = parse_block_text(_lines(("u0", "give", [1])), "setup.jsonl")
+        setup = parse_block_text(pot_lines(("u0", "give", [1])), "setup.jsonl")
         _same(seq.run_block(setup), par.run_block(setup, executor="sequential"))
         lanes = executor.transport
         send = lanes.send
@@ -232,13 +211,13 @@ def test_a_worker_killed_mid_block_leaves_the_result_exact_and_the_state_file_un
                     cluster.client.run(os._exit, 1, workers=[address])
 
         lanes.send = send_then_kill
-        raw = parse_block_text(_lines(*[(f"u{i}", "give", [i + 1]) for i in range(60)]), "b.jsonl")
+        raw = parse_block_text(pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(60)]), "b.jsonl")
         a, b = seq.run_block(raw), par.run_block(raw, executor="dask", workers=2)
         _same(a, b)
         assert killed and killed[0][1] == 1
         assert b.detail["failed_lanes"] == 1 and b.detail["mode"] == "inline" and "failed" in b.detail["why"]
         # The next block gets fresh actors (the LocalCluster has started another worker) and lanes.
-        raw2 = parse_block_text(_lines(*[(f"v{i}", "give", [1]) for i in range(30)]), "b.jsonl")
+        raw2 = parse_block_text(pot_lines(*[(f"v{i}", "give", [1]) for i in range(30)]), "b.jsonl")
         _same(seq.run_block(raw2), par.run_block(raw2, executor="dask", workers=2))
         assert executor.parallel.last["mode"] == "parallel" and executor.parallel.last["failed_lanes"] == 0
         assert killed[0][0] not in [lane.address for lane in lanes.workers]
@@ -282,6 +261,6 @@ def test_random_pot_blocks_match_sequential(tmp_path, cluster):
                 txs.append((who, "take", [rng.choice([1, 5, 10**70])]))
             else:
                 txs.append((who, rng.choice(["look", "nope"]), []))
-        blocks_.append(_lines(*txs))
-    for a, b in _both(_world(tmp_path), cluster, blocks_, 3, window=8):
+        blocks_.append(pot_lines(*txs))
+    for a, b in _both(pot_world(tmp_path), cluster, blocks_, 3, window=8):
         _same(a, b)

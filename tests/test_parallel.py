@@ -12,31 +12,9 @@ from hypothesis import strategies as st
 from compiler.runtime import parallel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
+from runtime_helpers import pot_lines, pot_world
 
 MAX = 2**256 - 1
-
-POT = """
-contract Pot {
-    storage pot: u256;
-    storage mine: map<address, u256>;
-    pub fn give(x: u256) { pot += x; mine[msg.sender] += 1; }
-    pub fn take(x: u256) { pot -= x; }
-    pub fn look() -> u256 { return pot; }
-}
-"""
-
-
-def _world(tmp_path: Path, source: str = POT, contract: str = "Pot", init: str = "[]") -> Path:
-    (tmp_path / "c.lane").write_text(source)
-    world = tmp_path / "world.toml"
-    world.write_text(f'[[deploy]]\nname = "pot"\nsource = "c.lane"\ncontract = "{contract}"\nargs = {init}\n')
-    return world
-
-
-def _lines(*txs: tuple[str, str, list]) -> str:
-    import json
-
-    return "\n".join(json.dumps({"from": s, "to": "pot", "fn": f, "args": a}) for s, f, a in txs)
 
 
 def _both(world: Path, blocks: list[str], workers: int, force: bool = True):
@@ -66,8 +44,8 @@ def _same(a, b) -> None:
 
 
 def test_independent_senders_run_in_lanes_and_match(tmp_path):
-    world = _world(tmp_path)
-    block = _lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)])
+    world = pot_world(tmp_path)
+    block = pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)])
     [(a, b)], [info] = _both(world, [block], workers=2)
     _same(a, b)
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] is None
@@ -76,8 +54,8 @@ def test_independent_senders_run_in_lanes_and_match(tmp_path):
 
 def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
     # u0 adds 5, u1 adds MAX: on its own lane u1 sees 0 and succeeds; in block order it overflows.
-    world = _world(tmp_path)
-    block = _lines(("u0", "give", [5]), ("u1", "give", [str(MAX)]))
+    world = pot_world(tmp_path)
+    block = pot_lines(("u0", "give", [5]), ("u1", "give", [str(MAX)]))
     [(a, b)], [info] = _both(world, [block], workers=2)
     assert [r["status"] for r in a.receipts_json] == ["ok", "reverted"]
     assert a.receipts_json[1]["reason"] == "arithmetic overflow"
@@ -88,16 +66,16 @@ def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
 def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path):
     # pot starts at 10 (block 1).  u0 adds 5, u1 takes 12: alone, u1's lane sees 10 and underflows;
     # in block order it sees 15 and succeeds.
-    world = _world(tmp_path)
-    (a1, b1), (a2, b2) = _both(world, [_lines(("u9", "give", [10])),
-                                       _lines(("u0", "give", [5]), ("u1", "take", [12]))], workers=2)[0]
+    world = pot_world(tmp_path)
+    (a1, b1), (a2, b2) = _both(world, [pot_lines(("u9", "give", [10])),
+                                       pot_lines(("u0", "give", [5]), ("u1", "take", [12]))], workers=2)[0]
     _same(a1, b1)
     _same(a2, b2)
     assert [r["status"] for r in a2.receipts_json] == ["ok", "ok"]
 
 
 def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
-    world = _world(tmp_path)
+    world = pot_world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
@@ -115,7 +93,7 @@ def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
     try:
         # u0 gives twice: with mine[u0] forgotten, the two gives may land on two lanes, and the
         # second lane's write of mine[u0] after the first's is a conflict the logs show.
-        raw = parse_block_text(_lines(*[(f"u{i % 3}", "give", [1]) for i in range(6)]), "b.jsonl")
+        raw = parse_block_text(pot_lines(*[(f"u{i % 3}", "give", [1]) for i in range(6)]), "b.jsonl")
         a = seq.run_block(raw)
         b = par.run_block(raw, executor="parallel", workers=2)
         _same(a, b)
@@ -127,13 +105,13 @@ def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("fault", ["die", "hang"])
 def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, fault):
-    world = _world(tmp_path)
+    world = pot_world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
     executor.timeout = 3.0
     try:
-        raw = parse_block_text(_lines(*[(f"u{i}", "give", [i]) for i in range(20)]), "b.jsonl")
+        raw = parse_block_text(pot_lines(*[(f"u{i}", "give", [i]) for i in range(20)]), "b.jsonl")
         executor._ensure_pool()
         before = [w.process.pid for w in executor._pool]
         executor.faults = [fault]  # sent to every worker ahead of its lane
@@ -143,7 +121,7 @@ def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, f
         assert executor.last["failed_lanes"] >= 1
         assert [w.process.pid for w in executor._pool] != before
         # The replaced pool serves the next block normally.
-        raw2 = parse_block_text(_lines(*[(f"v{i}", "give", [1]) for i in range(8)]), "b.jsonl")
+        raw2 = parse_block_text(pot_lines(*[(f"v{i}", "give", [1]) for i in range(8)]), "b.jsonl")
         _same(seq.run_block(raw2), par.run_block(raw2, executor="parallel", workers=2))
         assert executor.last["failed_lanes"] == 0
     finally:
@@ -152,8 +130,8 @@ def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, f
 
 
 def test_a_small_block_runs_inline_by_the_cost_model(tmp_path):
-    world = _world(tmp_path)
-    [(a, b)], [info] = _both(world, [_lines(("u0", "give", [1]), ("u1", "give", [2]))], workers=2,
+    world = pot_world(tmp_path)
+    [(a, b)], [info] = _both(world, [pot_lines(("u0", "give", [1]), ("u1", "give", [2]))], workers=2,
                              force=False)
     _same(a, b)
     assert info["mode"] == "inline"
@@ -184,7 +162,7 @@ def test_demo_blocks_match_with_one_to_three_workers():
        workers=st.integers(1, 4))
 def test_random_blocks_match_sequential(tmp_path_factory, seed, n, senders, workers):
     tmp = tmp_path_factory.mktemp("par")
-    world = _world(tmp)
+    world = pot_world(tmp)
     rng = random.Random(seed)
     txs = []
     for _ in range(n):
@@ -196,14 +174,14 @@ def test_random_blocks_match_sequential(tmp_path_factory, seed, n, senders, work
             txs.append((who, "take", [rng.choice([1, 5, 10**70])]))
         else:
             txs.append((who, rng.choice(["look", "nope"]), []))
-    [(a, b)], _ = _both(world, [_lines(*txs)], workers=workers)
+    [(a, b)], _ = _both(world, [pot_lines(*txs)], workers=workers)
     _same(a, b)
 
 
 def test_verify_names_the_first_differing_receipt_and_keeps_nothing(tmp_path, monkeypatch):
     from compiler.diagnostics import LaneError
 
-    world = _world(tmp_path)
+    world = pot_world(tmp_path)
     chain = Chain.open(world)
     executor = parallel.executor_for(chain, 2).__self__
     executor.force = True
@@ -215,7 +193,7 @@ def test_verify_names_the_first_differing_receipt_and_keeps_nothing(tmp_path, mo
         return executed
 
     monkeypatch.setattr(parallel, "executor_for", lambda c, w: wrong)
-    raw = parse_block_text(_lines(("u0", "give", [1]), ("u1", "give", [2]), ("u2", "give", [3])), "b.jsonl")
+    raw = parse_block_text(pot_lines(("u0", "give", [1]), ("u1", "give", [2]), ("u2", "give", [3])), "b.jsonl")
     root = chain.state_root()
     with pytest.raises(LaneError, match=r"verify failed: receipt #1 differs"):
         chain.run_block(raw, executor="parallel", workers=2, verify=True)
@@ -272,7 +250,7 @@ contract Box {
 
 
 def _box_txs(*txs: tuple[str, list]) -> str:
-    return _lines(*[(f"u{i}", fn, args) for i, (fn, args) in enumerate(txs)])
+    return pot_lines(*[(f"u{i}", fn, args) for i, (fn, args) in enumerate(txs)])
 
 
 def _wrong_summary(chain: Chain, fn: str, change) -> None:
@@ -311,7 +289,7 @@ def _wrong_summary(chain: Chain, fn: str, change) -> None:
 ])
 def test_an_access_outside_the_summary_on_either_lane_is_caught(tmp_path, monkeypatch, case):
     txs, fn, change, parent_lane, worker_lane = case
-    world = _world(tmp_path, BOX, "Box")
+    world = pot_world(tmp_path, BOX, "Box")
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
@@ -363,7 +341,7 @@ def test_a_worker_killed_mid_block_leaves_the_result_exact(tmp_path, monkeypatch
 
     from compiler.runtime import pool
 
-    world = _world(tmp_path)
+    world = pot_world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
@@ -378,14 +356,14 @@ def test_a_worker_killed_mid_block_leaves_the_result_exact(tmp_path, monkeypatch
 
     monkeypatch.setattr(pool.Worker, "send", send_then_kill)
     try:
-        raw = parse_block_text(_lines(*[(f"u{i}", "give", [i + 1]) for i in range(30)]), "b.jsonl")
+        raw = parse_block_text(pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(30)]), "b.jsonl")
         a = seq.run_block(raw)
         b = par.run_block(raw, executor="parallel", workers=2)
         _same(a, b)
         assert killed and executor.last["failed_lanes"] == 1 and executor.last["fallback_from"] is None
         assert all(w.process.pid not in killed for w in executor._pool)
         # The pool is forked again for the next block, which runs on lanes as usual.
-        raw2 = parse_block_text(_lines(*[(f"v{i}", "give", [1]) for i in range(8)]), "b.jsonl")
+        raw2 = parse_block_text(pot_lines(*[(f"v{i}", "give", [1]) for i in range(8)]), "b.jsonl")
         _same(seq.run_block(raw2), par.run_block(raw2, executor="parallel", workers=2))
         assert executor.last["failed_lanes"] == 0 and executor.last["mode"] == "parallel"
     finally:
