@@ -37,7 +37,6 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from . import encoding, protocol as P
@@ -157,16 +156,6 @@ def _sample_chunks(source: bytes) -> list[bytes]:
     return chunks
 
 
-class _SampleLine(msgspec.Struct):
-    """What a block's first lines say of its work: which function each calls."""
-
-    to: Any = None
-    fn: Any = None
-
-
-_SAMPLE = msgspec.json.Decoder(_SampleLine)
-
-
 class Fault(Exception):
     """A worker died, stalled, or failed: the block (or window) goes on without the workers."""
 
@@ -254,8 +243,6 @@ class _BlockRun:
             n = source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
             chunks = _sample_chunks(source)
             try:
-                for chunk in chunks:  # C code first: a sample that is not JSON Lines says so cheaply
-                    _SAMPLE.decode_lines(chunk)
                 sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
             except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
                 return n, float("inf")
@@ -452,17 +439,10 @@ class _BlockRun:
         src = _concat(self.sources)
         if not len(src["tx"]):
             return {}
+        # The earliest writer of each location, looked up for each read by sorted keys.
         writes = (rows["mode"] != R) & ~rows["wild"]
-        wlocs, wtx = rows["loc"][writes], rows["tx"][writes]
-        order = np.lexsort((wtx, wlocs))
-        wlocs, wtx = wlocs[order], wtx[order]
-        first = np.ones(len(wlocs), bool)
-        first[1:] = wlocs[1:] != wlocs[:-1]
-        ulocs, umin = wlocs[first], wtx[first]
-        pos = np.searchsorted(ulocs, src["loc"])
-        pos_ok = pos < len(ulocs)
-        hit = np.zeros(len(src["loc"]), bool)
-        hit[pos_ok] = (ulocs[pos[pos_ok]] == src["loc"][pos_ok]) & (umin[pos[pos_ok]] < src["tx"][pos_ok])
+        locs, first_tx = _earliest(rows["loc"][writes], rows["tx"][writes])
+        hit = _before(locs, first_tx, src["loc"], src["tx"])
         # A wildcard write of the variable (of one instance, or of every one), earlier, taints every
         # read of it: the earliest such write per (variable, instance), looked up by sorted keys.
         wild = rows["wild"] & (rows["mode"] != R)
