@@ -151,3 +151,30 @@ def test_a_kill_between_blocks_leaves_a_file_whose_root_is_its_rows(tmp_path):
         with StateStore(state, writable=False) as store:
             seen.add(store.head[0])
     assert seen <= {1, 2, 3, 4}
+
+
+@settings(SETTINGS, max_examples=200)
+@given(writes=st.lists(st.tuples(st.integers(0, 2), st.sampled_from([1, 2, (1, 2), (2, 1), True]),
+                                 st.sampled_from([0, 1, 5, 2**200, True, False])), max_size=30))
+def test_a_journal_s_changes_are_each_location_first_before_and_last_after(writes):
+    """changes.from_journal (columns made by C code) against the definition, one write at a time:
+    a location changed when its value now differs from its value before its first write (a bool
+    and an int of the same value differ), as the roots and the state file's rows need it."""
+    from compiler.runtime.changes import Changes, from_journal
+    from compiler.vm.variables import Var
+
+    stores = [Var(0), Var(0), Var(False)]
+    journal = []
+    first: dict = {}
+    for which, key, value in writes:
+        store = stores[which]
+        journal.append((store, key, store[key]))
+        first.setdefault((which, key), store[key])
+        store[key] = value
+    expected = {(which, key): (old, stores[which][key]) for (which, key), old in first.items()
+                if old != stores[which][key] or type(old) is not type(stores[which][key])}
+    got = from_journal(journal)
+    number = {id(s): k for k, s in enumerate(stores)}  # (equal dicts are different variables)
+    assert {(number[id(s)], key): (old, new) for s, key, old, new in got} == expected
+    assert len(got) == len(expected) and bool(got) == bool(expected)
+    assert {(number[id(s)], k): (o, n) for s, k, o, n in Changes.of(list(got))} == expected

@@ -418,7 +418,7 @@ class Chain:
         if self._locations is None:
             from ..schedule.locations import BlockLocations
 
-            self._locations = BlockLocations(self.world)
+            self._locations = BlockLocations(self.world, self.ctx.storage)
         wanted = self._locations.find(block.functions, block.calls)
         return store.prefetch(self.ctx.storage, wanted)
 

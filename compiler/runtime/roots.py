@@ -26,16 +26,20 @@ order.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, methodcaller
 from typing import Iterable, Iterator
 
+from .changes import Changes, from_journal, key_bytes, word_bytes
 from .world import World
 
 MOD = 1 << 512
 PERSON = b"lane-state-v2"
 _blake = hashlib.blake2b
-_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+_HASHER = functools.partial(_blake, person=PERSON)
+_DIGEST = methodcaller("digest")
 
 
 def locations(world: World, storage: dict[int, list[dict]]) -> Iterator[tuple[int, str, tuple, object]]:
@@ -75,16 +79,13 @@ class _Variable:
         self.arity = arity
         self.prefix = address.to_bytes(20, "big") + len(raw).to_bytes(2, "big") + raw + bytes([max(arity, 0)])
 
-    def digest(self, key, value) -> int:
-        arity = self.arity
-        if arity == 0:
-            keys = b""
-        elif arity == 1:
-            keys = int(key).to_bytes(32, "big")
-        else:
-            keys = b"".join(int(k).to_bytes(32, "big") for k in key)
-        data = self.prefix + keys + int(value).to_bytes(32, "big")
-        return int.from_bytes(_blake(data, person=PERSON).digest(), "big")
+    def digest_sum(self, keys: list, values: list) -> int:
+        """The sum of the digests of the locations ``keys`` holding ``values`` (as
+        :func:`location_digest`, with this variable's prefix made once), zeros left out, by C
+        code over the columns (a few C calls per location, no Python)."""
+        keys, values = list(compress(keys, values)), list(compress(values, values))
+        data = map(b"".join, zip(repeat(self.prefix), key_bytes(self.arity, keys), word_bytes(values)))
+        return sum(map(int.from_bytes, map(_DIGEST, map(_HASHER, data)), repeat("big")))
 
 
 class StateHash:
@@ -116,41 +117,18 @@ class StateHash:
                 out[id(variables[index])] = _Variable(address, name, layout.key_arity[name])
         return out
 
-    def changes(self, storage: dict[int, list[dict]], journal: list) -> list[tuple[dict, object, object, object]]:
-        """The locations the journal's writes changed: ``(dict, key, value before, value now)``
-        for each location whose value differs (the journal holds each write's old value; a
-        location's first entry holds its value before the block)."""
-        if not journal:
-            return []
-        newest_first = journal[::-1]
-        stores = {id(s): s for s in map(_first, journal)}
-        out = []
-        if len(stores) == 1:  # one variable: a dict of its keys, built by C code (the oldest entry wins)
-            (store,) = stores.values()
-            groups = [(store, dict(zip(map(_second, newest_first), map(_third, newest_first))))]
-        else:
-            by_store: dict[int, dict] = {sid: {} for sid in stores}
-            for s, key, old in newest_first:
-                by_store[id(s)][key] = old
-            groups = [(stores[sid], olds) for sid, olds in by_store.items()]
-        for store, olds in groups:
-            get = store.get
-            for key, old in olds.items():
-                new = get(key, old)
-                if new != old or type(new) is not type(old):
-                    out.append((store, key, old, new))
-        return out
+    def changes(self, storage: dict[int, list[dict]], journal: list) -> Changes:
+        """The locations the journal's writes changed, with their values before and after the
+        block (:func:`compiler.runtime.changes.from_journal`)."""
+        return from_journal(journal)
 
-    def moved(self, storage: dict[int, list[dict]], changes: Iterable[tuple]) -> int:
+    def moved(self, storage: dict[int, list[dict]], changes: Changes | Iterable[tuple]) -> int:
         """The accumulator after a block's changes (see :meth:`changes`); this one is not moved."""
         encoders = self._encoders(storage)
         total = self.accumulator
-        for store, key, old, new in changes:
+        for store, keys, olds, news in Changes.of(changes).groups:
             enc = encoders[id(store)]
-            if old:
-                total -= enc.digest(key, old)
-            if new:
-                total += enc.digest(key, new)
+            total += enc.digest_sum(keys, news) - enc.digest_sum(keys, olds)
         return total % MOD
 
 

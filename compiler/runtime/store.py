@@ -38,12 +38,16 @@ import contextlib
 import os
 import sqlite3
 import urllib.parse
-from itertools import repeat
+from itertools import compress, repeat
+from operator import not_
 from typing import Any, Iterator
+
+import numpy as np
 
 from ..semantics.types import zero_value
 from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, state_error,
                         transaction)
+from .changes import Changes, key_bytes
 from .encoding import pack
 from . import world_identity
 from ..vm.variables import LazyVar
@@ -98,18 +102,29 @@ def value_bytes(value: Any) -> bytes:
     return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
 
 
+def _values_bytes(values: list) -> list[bytes]:
+    """:func:`value_bytes` of each value, by C code (numpy for the lengths)."""
+    bits = np.fromiter(map(int.bit_length, map(int, values)), np.int64, len(values))
+    lengths = np.maximum((bits + 7) // 8, 1).tolist()
+    return list(map(int.to_bytes, map(int, values), lengths, repeat("big")))
+
+
 def change_rows(codecs: dict[int, "Codec"], changes) -> tuple[dict, dict]:
-    """The rows of a state file for changed locations (``(dict, key, before, after)``, as
-    :meth:`compiler.runtime.roots.StateHash.changes` gives them; ``codecs`` by the dicts' ids):
-    upserts {(var, key): (var, key, value)} and deletes {(var, key): (var, key)}."""
+    """The rows of a state file for changed locations (:class:`compiler.runtime.changes.Changes`,
+    or ``(dict, key, before, after)`` tuples; ``codecs`` by the dicts' ids): upserts
+    {(var, key): (var, key, value)} and deletes {(var, key): (var, key)}."""
     upserts, deletes = {}, {}
-    for var, key, _old, new in changes:
-        codec = codecs[id(var)]
-        row_key = (codec.var, codec.key(key))
-        if new:
-            upserts[row_key] = (row_key[0], row_key[1], value_bytes(new))
-        else:
-            deletes[row_key] = row_key
+    for store, keys, _olds, news in Changes.of(changes).groups:
+        codec = codecs[id(store)]
+        blobs = list(key_bytes(codec.arity, keys))
+        row_keys = list(zip(repeat(codec.var), blobs))
+        live = list(map(bool, news))
+        kept = list(compress(row_keys, live))
+        upserts.update(zip(kept, zip(repeat(codec.var), compress(blobs, live),
+                                     _values_bytes(list(compress(news, live))))))
+        if not all(live):
+            gone = list(compress(row_keys, map(not_, live)))
+            deletes.update(zip(gone, gone))
     return upserts, deletes
 
 
@@ -261,20 +276,21 @@ class StateStore:
         loaded = 0
         for (address, index), keys in wanted.items():
             var = storage[address][index]
-            missing = keys - var.keys()
+            missing = list(keys - var.keys())
             if not missing:
                 continue
             codec = self.codecs[id(var)]
-            blobs = dict(zip(map(codec.key, missing), missing))
+            blobs = list(key_bytes(codec.arity, missing))
             found: dict[bytes, bytes] = {}
-            batch_keys = list(blobs)
-            for start in range(0, len(batch_keys), _BATCH):
-                batch = batch_keys[start:start + _BATCH]
+            for start in range(0, len(blobs), _BATCH):
+                batch = blobs[start:start + _BATCH]
                 found.update(db.execute(f"SELECT key, value FROM storage WHERE var = ? AND key IN "
                                         f"({','.join('?' * len(batch))})", (codec.var, *batch)))
-            value_of = codec.value_of
             var.update(zip(missing, repeat(codec.zero)))
-            var.update((blobs[blob], value_of(value)) for blob, value in found.items())
+            if found:
+                key_of = dict(zip(blobs, missing)).__getitem__
+                values = map(int.from_bytes, found.values(), repeat("big"))
+                var.update(zip(map(key_of, found), map(bool, values) if codec.is_bool else values))
             loaded += len(missing)
         return loaded
 

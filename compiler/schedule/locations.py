@@ -1,18 +1,22 @@
 """The storage locations a block will touch, found a column at a time: what a state file must load.
 
-For each pub function, each access of its summary whose instance is the called
-contract and whose keys are plain (the sender, a parameter, a constant) is a
-*column access*: its keys for all the block's calls of that function are the
-column of the call tuples at the key's position, taken by C code
-(``operator.itemgetter`` over the calls), and read from the file in bulk.
+For each pub function of each instance, each access of its summary whose
+instance and keys are plain is a *column access*: its keys for all the block's
+calls of that function are the column of the call tuples at the key's position,
+taken by C code (``operator.itemgetter`` over the calls), and read from the
+file in bulk.  Plain is the sender, a parameter, a constant, the instance
+itself, or an *immutable* read (a variable only ``init`` writes: a pool's
+tokens, a lending pool's oracle), whose value the deployed state fixes; so the
+accesses a call makes in another contract are found too (a swap's
+``transfer_from`` in the token it names: the allowance of (sender, pool)).  An
+instance given as an argument is a column like any other.
 
-Other accesses (keys computed or read from storage, loops, other contracts)
-are not looked for: finding them means instantiating each call's summary
-against the state (:mod:`compiler.schedule.compiled`), which cost a defi
-transaction about 25 us of Python, and its reads of the state, one key at a
-time, while reading those locations when the block touches them costs a few
-microseconds each (measured: a 100,000-transaction defi block 18% faster;
-benchmarks/RESULTS.md).  The lazy state reads them, as it reads what a
+Other accesses (keys computed or read from mutable storage, loops) are not
+looked for: finding them means instantiating each call's summary against the
+state (:mod:`compiler.schedule.compiled`), which cost a defi transaction about
+25 us of Python, and its reads of the state, one key at a time, while reading
+those locations when the block touches them costs a few microseconds each
+(benchmarks/RESULTS.md).  The lazy state reads them, as it reads what a
 wildcard names (:mod:`compiler.vm.variables`).
 
 Conditions are ignored and every mode counts: a location loaded that the block
@@ -30,56 +34,68 @@ from ..analysis import symbolic as S
 
 
 class _Plan:
-    """How to find one function's locations: its column accesses."""
+    """How to find the locations one function of one instance touches: its column accesses, each
+    ``(address source, variable name, contract, key sources)``."""
 
     __slots__ = ("columns",)
 
-    def __init__(self, summary, layout) -> None:
+    def __init__(self, summary, to: int, value_of) -> None:
         params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
-        self.columns: list[tuple[int, list]] = []   # (variable's index in the instance, key sources)
+        self.columns: list[tuple] = []
         seen = set()
         for access in summary.accesses:
-            sources = _plain_keys(access, params)
-            if sources is None or access.contract != summary.function.contract.name:
+            address = _source(access.address, params, to, value_of)
+            keys = [_source(k, params, to, value_of) for k in access.keys]
+            if address is None or None in keys:
                 continue  # read when touched
-            column = (layout.index[access.var], tuple(sources))
+            column = (address, access.var, access.contract, tuple(keys))
             if column not in seen:
                 seen.add(column)
                 self.columns.append(column)
 
 
-def _plain_keys(access, params: dict[str, int]) -> list | None:
-    """Each key's source in a call tuple (an int position) or a constant (a 1-tuple), or None."""
-    if not isinstance(access.address, S.Self):
-        return None
-    out: list = []
-    for key in access.keys:
-        if isinstance(key, S.Sender):
-            out.append(1)
-        elif isinstance(key, S.Self):
-            out.append(0)
-        elif isinstance(key, S.Param) and key.type != "array":
-            out.append(params[key.name])
-        elif isinstance(key, S.Const):
-            out.append((int(key.value),))
-        else:
+def _source(sym, params: dict[str, int], to: int, value_of) -> Any:
+    """Where a key or an address comes from in a call tuple (an int position) or its value, the
+    same for every call of the function at ``to`` (a 1-tuple); None when neither.
+
+    The value of an *immutable* read (a variable only ``init`` writes, such as a pool's tokens) is
+    fixed by the deployed state: ``value_of(address, contract, var, key)`` reads it (None when it
+    cannot: then the access is left to the lazy state)."""
+    if isinstance(sym, S.Sender):
+        return 1
+    if isinstance(sym, S.Self):
+        return (to,)
+    if isinstance(sym, S.Param):
+        return params[sym.name] if sym.type != "array" else None
+    if isinstance(sym, S.Const):
+        return (int(sym.value),)
+    if isinstance(sym, S.Read) and sym.immutable:
+        address = _source(sym.address, params, to, value_of)
+        keys = [_source(k, params, to, value_of) for k in sym.keys]
+        if type(address) is not tuple or any(type(k) is not tuple for k in keys):
             return None
-    return out
+        key = keys[0][0] if len(keys) == 1 else tuple(k[0] for k in keys)
+        value = value_of(address[0], sym.contract, sym.var, key)
+        return None if value is None else (int(value),)
+    return None
 
 
-def _keys(sources: tuple, calls: list) -> Any:
-    """The keys of ``calls`` for one column access (an iterable; a scalar's key is ``()``)."""
+def _keys(sources: tuple, calls: list, per_call: bool = False) -> Any:
+    """The keys of ``calls`` for one column access (an iterable, one key per call with
+    ``per_call``; a scalar's key is ``()``)."""
     if not sources:
-        return ((),)
+        return repeat((), len(calls)) if per_call else ((),)
     columns = [repeat(s[0], len(calls)) if type(s) is tuple else map(itemgetter(s), calls) for s in sources]
     return columns[0] if len(columns) == 1 else zip(*columns)
 
 
 class BlockLocations:
-    """The locations of blocks of one world: ``find(block)`` -> {(address, index): set of keys}."""
+    """The locations of blocks of one world: ``find(functions, calls)`` -> {(address, index): set of
+    keys}.  ``storage`` is the state immutable reads are read from (None: no such read is used)."""
 
-    def __init__(self, world) -> None:
+    def __init__(self, world, storage: dict | None = None) -> None:
         self.world = world
+        self.storage = storage
         self.summaries: dict[Any, Any] = {}  # a deployed contract's pub Function -> its summary
         for inst in world.instances.values():
             by_name = {(s.function.contract.name, s.function.name): s for s in inst.data.summaries.values()}
@@ -87,12 +103,25 @@ class BlockLocations:
                 summary = by_name.get((fn.contract.name, fn.name))
                 if summary is not None:
                     self.summaries[fn] = summary
-        self._plans: dict[Any, _Plan] = {}
+        self._plans: dict[tuple, _Plan] = {}
+
+    def _index(self, address: int, contract: str, var: str) -> int | None:
+        """The index of ``var`` in the instance at ``address``, if that is a ``contract``."""
+        inst = self.world.by_address.get(address)
+        if inst is None or inst.contract.name != contract:
+            return None
+        return inst.program.layouts[contract].index.get(var)
+
+    def _value_of(self, address: int, contract: str, var: str, key: Any) -> Any:
+        index = self._index(address, contract, var)
+        if index is None or self.storage is None:
+            return None
+        return self.storage[address][index][key]
 
     def _plan(self, function, summary, to: int) -> _Plan:
-        plan = self._plans.get(function)
-        if plan is None:  # (every instance of a contract has its layout)
-            plan = self._plans[function] = _Plan(summary, self.world.layout_of(to))
+        plan = self._plans.get((function, to))
+        if plan is None:  # (immutable values never change once deployed: a plan is kept)
+            plan = self._plans[(function, to)] = _Plan(summary, to, self._value_of)
         return plan
 
     def find(self, functions: list, calls: list) -> dict[tuple[int, int], set]:
@@ -106,6 +135,17 @@ class BlockLocations:
             summary = summaries.get(function)
             if summary is None:
                 continue
-            for index, sources in self._plan(function, summary, to).columns:
-                out[(to, index)].update(_keys(sources, group))
+            for address, var, contract, sources in self._plan(function, summary, to).columns:
+                if type(address) is tuple:  # one instance for every call
+                    index = self._index(address[0], contract, var)
+                    if index is not None:
+                        out[(address[0], index)].update(_keys(sources, group))
+                    continue
+                # an instance per call (a contract passed as an argument): by distinct pairs
+                pairs = set(zip(map(itemgetter(address), group), _keys(sources, group, per_call=True)))
+                indices: dict[int, int | None] = {}
+                for at, key in pairs:
+                    index = indices[at] = indices[at] if at in indices else self._index(at, contract, var)
+                    if index is not None:
+                        out[(at, index)].add(key)
         return out

@@ -1,0 +1,115 @@
+"""What a block changed, a variable at a time, and the bytes both roots and state files make of it.
+
+A block's journal holds one ``(variable's dict, key, value before)`` entry per
+write.  :func:`from_journal` turns it into :class:`Changes`: for each variable
+the keys whose value differs after the block, with their values before and
+after, as columns (lists), so that whoever consumes them (the state root's
+move, :meth:`compiler.runtime.roots.StateHash.moved`; a state file's rows,
+:func:`compiler.runtime.store.change_rows`) runs C code over each column
+instead of Python per location: a 100,000-transaction block changes up to a
+few hundred thousand locations.
+
+:func:`key_bytes` and :func:`word_bytes` are the one encoding of keys and
+values as 32-byte big-endian words (booleans 0 and 1) used by both.
+"""
+
+from __future__ import annotations
+
+from itertools import compress, repeat
+from operator import is_not, itemgetter, ne, or_
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+_first, _second, _third = itemgetter(0), itemgetter(1), itemgetter(2)
+_to_bytes = int.to_bytes
+
+
+def word_bytes(values: Iterable) -> Iterator[bytes]:
+    """Each integer (or boolean) as a 32-byte big-endian word."""
+    return map(_to_bytes, values, repeat(32), repeat("big"))
+
+
+def key_bytes(arity: int, keys: list) -> Iterable[bytes]:
+    """Each location key of a variable with ``arity`` keys as its words one after the other (a
+    scalar's key, ``()``, as nothing; a key of several, a tuple, as each in turn)."""
+    if arity == 0:
+        return repeat(b"", len(keys))
+    if arity == 1:
+        return word_bytes(keys)
+    return map(b"".join, zip(*(word_bytes(map(itemgetter(i), keys)) for i in range(arity))))
+
+
+class Changes:
+    """The locations a block changed: ``groups`` is a list of ``(dict, keys, befores, afters)``,
+    one per variable, each column a list; iterating gives ``(dict, key, before, after)`` for
+    each location."""
+
+    __slots__ = ("groups",)
+
+    def __init__(self, groups: list[tuple[Any, list, list, list]]) -> None:
+        self.groups = groups
+
+    @classmethod
+    def of(cls, changes: "Changes | Iterable[tuple]") -> "Changes":
+        """``changes`` as columns (it may be any iterable of ``(dict, key, before, after)``)."""
+        if isinstance(changes, Changes):
+            return changes
+        by_store: dict[int, tuple] = {}
+        for store, key, old, new in changes:
+            got = by_store.get(id(store))
+            if got is None:
+                got = by_store[id(store)] = (store, [], [], [])
+            got[1].append(key)
+            got[2].append(old)
+            got[3].append(new)
+        return cls(list(by_store.values()))
+
+    def __iter__(self) -> Iterator[tuple]:
+        for store, keys, olds, news in self.groups:
+            yield from zip(repeat(store), keys, olds, news)
+
+    def __len__(self) -> int:
+        return sum(len(g[1]) for g in self.groups)
+
+    def __bool__(self) -> bool:
+        return any(g[1] for g in self.groups)
+
+
+def from_journal(journal: list) -> Changes:
+    """The locations whose value the journal's writes changed (each entry holds a write's value
+    before it, so a location's oldest entry holds its value before the block), compared with their
+    values now."""
+    if not journal:
+        return Changes([])
+    firsts = list(map(_first, journal))
+    ids = list(map(id, firsts))
+    stores = dict(zip(ids, firsts))
+    if len(stores) == 1:
+        parts = [(firsts[0], journal)]
+    else:  # the entries of each variable, by C code: a stable sort of the journal by variable
+        which = np.fromiter(ids, np.uint64, len(ids))
+        order = np.argsort(which, kind="stable")
+        sorted_ids = which[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ids[1:] != sorted_ids[:-1]])
+        bounds = np.r_[starts, len(order)].tolist()
+        order_list = order.tolist()
+        parts = []
+        for a, b in zip(bounds, bounds[1:]):
+            rows = order_list[a:b]
+            entries = [journal[rows[0]]] if b - a == 1 else itemgetter(*rows)(journal)
+            parts.append((stores[ids[rows[0]]], entries))
+    groups = []
+    for store, entries in parts:
+        newest_first = entries[::-1]
+        befores = dict(zip(map(_second, newest_first), map(_third, newest_first)))  # the oldest wins
+        keys = list(befores)
+        olds = list(befores.values())
+        news = list(map(dict.get, repeat(store), keys, olds))
+        changed = list(map(or_, map(ne, news, olds), map(is_not, map(type, news), map(type, olds))))
+        if not any(changed):
+            continue
+        if not all(changed):
+            keys, olds, news = (list(compress(col, changed)) for col in (keys, olds, news))
+        groups.append((store, keys, olds, news))
+    return Changes(groups)
