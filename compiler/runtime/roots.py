@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from itertools import compress, repeat
-from operator import itemgetter, methodcaller
+from operator import methodcaller
 from typing import Iterable, Iterator
 
 from .changes import Changes, from_journal, key_bytes, word_bytes
