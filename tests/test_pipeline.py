@@ -85,7 +85,7 @@ def test_a_state_file_reopened_reads_what_it_needs_and_agrees(tmp_path):
         loaded = sum(len(v) for vs in chain.ctx.storage.values() for v in vs)
     assert (got.state_root, got.receipts_json) == (expected.state_root, expected.receipts_json)
     with StateStore(state, writable=False) as store:
-        rows = store.db.execute("SELECT count(*) FROM storage").fetchone()[0]
+        rows = len(list(store.rows()))
     assert 0 < loaded < rows  # it read part of the state, not all of it
 
 
@@ -178,3 +178,56 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
     assert {(number[id(s)], key): (old, new) for s, key, old, new in got} == expected
     assert len(got) == len(expected) and bool(got) == bool(expected)
     assert {(number[id(s)], k): (o, n) for s, k, o, n in Changes.of(list(got))} == expected
+
+
+def test_blocks_append_to_the_log_which_is_folded_in_past_its_limit(tmp_path, monkeypatch):
+    """Each block's changed rows are appended to the log (``recent``) until it passes COMPACT_AT rows,
+    then folded into ``storage`` at a commit; at every step the file's rows give the root stored for
+    its last block, and a chain opened afresh reads each location through the log (lane call too)."""
+    from compiler.runtime import store as store_module
+    from compiler.workload import GenOptions, generate
+
+    monkeypatch.setattr(store_module, "COMPACT_AT", 700)
+    generate(tmp_path, GenOptions("transfers", 1200, 300, 0.0, 4, 0.0, 3))
+    world, state = tmp_path / "world.toml", tmp_path / "s.sqlite"
+    lines = (tmp_path / "block.jsonl").read_bytes().splitlines(keepends=True)
+    memory = Chain.open(world)
+    logged = []
+    with Chain.open(world, state) as chain:
+        for k, part in enumerate([(tmp_path / "setup.jsonl").read_bytes()]
+                                 + [b"".join(lines[i:i + 200]) for i in range(0, len(lines), 200)]):
+            got, want = chain.run_block(part), memory.run_block(part)
+            assert got.state_root == want.state_root
+            logged.append(chain.store.db.execute("SELECT count(*) FROM recent").fetchone()[0])
+            assert file_root(state, chain.world) == (got.state_root, got.state_root)
+    assert 0 < max(logged) <= 700 and 0 in logged[1:]  # it grew, and was folded in
+    assert logged != sorted(logged)
+    with Chain.open(world, state) as fresh:  # nothing in memory: every read goes through the log
+        for name in ("u0", "u1", "u7", "admin"):
+            assert fresh.call("usdc", "balance_of", [name])[1] == memory.call("usdc", "balance_of", [name])[1]
+
+
+def test_a_version_2_file_is_read_as_it_is_and_gains_the_log_when_written(tmp_path):
+    import contextlib
+    import sqlite3
+
+    state = tmp_path / "s.sqlite"
+    with Chain.open(DEMO / "world.toml", state) as chain:
+        chain.run_block(BLOCK1, number=1)
+        root = chain.state_root()
+    with contextlib.closing(sqlite3.connect(state)) as db:  # as a Lane of schema version 2 left it
+        db.execute("INSERT OR REPLACE INTO storage SELECT var, key, value FROM state")
+        db.execute("DROP VIEW state")
+        db.execute("DROP TABLE recent")
+        db.execute("PRAGMA user_version = 2")
+        db.commit()
+    with Chain.open(DEMO / "world.toml") as chain:
+        assert file_root(state, chain.world) == (root, root)
+    with StateStore(state, writable=False) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 2  # reading changes nothing
+    with Chain.open(DEMO / "world.toml") as memory, Chain.open(DEMO / "world.toml", state) as chain:
+        memory.run_block(BLOCK1, number=1)
+        block2 = read_block(DEMO / "block2.jsonl")
+        assert chain.run_block(block2).state_root == memory.run_block(block2).state_root
+    with StateStore(state, writable=False) as store:
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3

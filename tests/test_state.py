@@ -119,7 +119,7 @@ def test_zero_valued_location_counts_as_absent(tmp_path):
     out = lane_json("run", str(world), str(block), "--state", str(state), cwd=tmp_path)
     assert out["state_root"] != genesis
     with contextlib.closing(sqlite3.connect(state)) as db:
-        rows = db.execute("SELECT v.name, s.key, s.value FROM storage s JOIN variables v ON v.id = s.var "
+        rows = db.execute("SELECT v.name, s.key, s.value FROM state s JOIN variables v ON v.id = s.var "
                           "WHERE v.instance = 'one' ORDER BY v.id, s.key").fetchall()
     # Keys as 32-byte words, values as their shortest big-endian bytes (docs/formats.md).
     assert rows == [("vals", (1).to_bytes(32, "big"), bytes([100]))]
@@ -173,7 +173,7 @@ def dump(path: Path) -> dict:
     with contextlib.closing(sqlite3.connect(path)) as db:
         return {
             "meta": db.execute("SELECT key, value FROM meta ORDER BY key").fetchall(),
-            "storage": db.execute("SELECT v.instance, v.name, s.key, s.value FROM storage s "
+            "storage": db.execute("SELECT v.instance, v.name, s.key, s.value FROM state s "
                                   "JOIN variables v ON v.id = s.var ORDER BY v.id, s.key").fetchall(),
             # Blocks after the genesis (block 0): number, timestamp, transactions, roots.
             "blocks": db.execute("SELECT number, timestamp, transactions, state_root, receipts_root FROM blocks "

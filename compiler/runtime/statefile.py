@@ -61,9 +61,10 @@ def check_sqlite(path: str) -> None:
                           "nothing was changed: use a new --state file")
 
 
-def check_identity(db: sqlite3.Connection, path: str, schema_version: int) -> bool:
-    """Whether ``db`` is a new, empty database (True) or a Lane state file of ``schema_version``
-    (False); anything else (another application's database, another schema version) is refused."""
+def check_identity(db: sqlite3.Connection, path: str, schema_version: int, reads: tuple[int, ...] = ()) -> bool:
+    """Whether ``db`` is a new, empty database (True) or a Lane state file of ``schema_version``, or
+    of an older version in ``reads`` (False); anything else (another application's database,
+    another schema version) is refused."""
     app_id = db.execute("PRAGMA application_id").fetchone()[0]
     version = db.execute("PRAGMA user_version").fetchone()[0]
     tables = db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
@@ -76,9 +77,10 @@ def check_identity(db: sqlite3.Connection, path: str, schema_version: int) -> bo
     if version > schema_version:
         raise state_error(f"cannot use state file {path}: its schema version {version} is newer than this "
                           f"Lane's ({schema_version}); use a newer Lane, or a new --state file")
-    if version != schema_version:
+    if version != schema_version and version not in reads:
+        known = ", ".join(map(str, sorted({*reads, schema_version})))
         raise state_error(f"cannot use state file {path}: its schema version {version} is not one this Lane "
-                          f"reads ({schema_version}); use a new --state file")
+                          f"reads ({known}); use a new --state file")
     return False
 
 

@@ -1,14 +1,20 @@
 """State in SQLite (``--state PATH``, SPEC §3, §4): I/O that follows the block, not the state.
 
-Tables (schema version 2):
+Tables (schema version 3; a version 2 file, without the log, is read as it is and gains the log
+when first written):
 
 - ``meta(key, value)``: the world's fingerprint and the identity it hashes
   (:mod:`compiler.runtime.world_identity`), the genesis state root;
 - ``variables(id, instance, name)``: a number for each storage variable of each
   deployed instance, in deployment and declaration order;
-- ``storage(var, key, value)``: one row per non-zero location.  ``key`` is the
-  location's keys as 32-byte big-endian words (booleans 0 and 1; a scalar's is
-  empty), ``value`` the value's shortest big-endian bytes (true is ``01``);
+- ``storage(var, key, value)``: one row per non-zero location, as of the last
+  fold of the log.  ``key`` is the location's keys as 32-byte big-endian words
+  (booleans 0 and 1; a scalar's is empty), ``value`` the value's shortest
+  big-endian bytes (true is ``01``);
+- ``recent(var, key, value)``: the log, the rows blocks changed since the last
+  fold, in commit order (an empty value: the location is zero); the view
+  ``state`` is the log's newest rows over ``storage``'s (:meth:`StateStore._fold`
+  says why a log);
 - ``blocks(number, timestamp, transactions, cost, state_root, receipts_root,
   accumulator)``, the genesis as block 0: ``accumulator`` is the state root's
   multiset hash after the block (:mod:`compiler.runtime.roots`), so the next
@@ -18,13 +24,13 @@ Tables (schema version 2):
 
 Nothing is loaded when a file is opened: each variable of the state in memory
 is a :class:`~compiler.vm.variables.LazyVar` that reads a location the
-first time something uses it, and a block first loads in bulk what its
-instantiated access summaries name (:meth:`StateStore.prefetch`, a few
-hundred keys per query); a wildcard's locations are read as they are touched.  A block's
-commit writes the locations whose value it changed, with its row in
-``blocks`` and its receipts, in one database transaction, so a process killed
+first time something uses it, and a block first loads in bulk what its calls
+name by plain keys (:mod:`compiler.schedule.locations`, :meth:`StateStore.prefetch`,
+a few hundred keys per query); anything else is read as it is touched.  A block's
+commit appends the locations whose value it changed to the log, with its row
+in ``blocks`` and its receipts, in one database transaction, so a process killed
 at any moment leaves the file at the previous block.  While a command that
-commits has the file open, SQLite keeps a write-ahead log (WAL: a commit appends
+commits has the file open, SQLite keeps its own write-ahead log (WAL: a commit appends
 its pages); it is folded into the file when the command ends.
 
 :mod:`compiler.runtime.statefile` keeps files from being misused (another
@@ -39,7 +45,7 @@ import os
 import sqlite3
 import urllib.parse
 from itertools import compress, repeat
-from operator import not_
+from operator import is_, itemgetter, not_
 from typing import Any, Iterator
 
 import numpy as np
@@ -55,8 +61,21 @@ from .world import World
 
 __all__ = ["StateStore", "APPLICATION_ID", "SQLITE_MAGIC", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+READS = (2, 3)   # the schema versions this Lane opens (a version 2 file gains the log when first written)
+COMPACT_AT = 32768  # rows in the log past which a commit folds it into ``storage``
 _BATCH = 500  # keys per query when a block's locations are read in bulk (SQLite allows 32,766 parameters)
+_ROW_KEY, _ROW_VALUE = itemgetter(0, 1), itemgetter(2)
+_is_bytes = bytes.__instancecheck__
+_LOG = (
+    "CREATE TABLE recent (var INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL)",
+    # The state as rows, the log's newest values over storage's (what a SQL user wants to query).
+    "CREATE VIEW state (var, key, value) AS "
+    "SELECT s.var, s.key, s.value FROM storage AS s LEFT JOIN recent AS r ON r.var = s.var AND r.key = s.key "
+    "WHERE r.var IS NULL "
+    "UNION ALL SELECT var, key, value FROM (SELECT var, key, value, max(rowid) FROM recent GROUP BY var, key) "
+    "WHERE value != x''",
+)
 SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE variables (id INTEGER PRIMARY KEY, instance TEXT NOT NULL, name TEXT NOT NULL)",
@@ -65,6 +84,7 @@ SCHEMA = (
     "CREATE TABLE blocks (number INTEGER PRIMARY KEY, timestamp TEXT NOT NULL, transactions INTEGER NOT NULL, "
     "cost INTEGER NOT NULL, state_root TEXT NOT NULL, receipts_root TEXT NOT NULL, accumulator BLOB NOT NULL)",
     "CREATE TABLE receipts (block INTEGER PRIMARY KEY, data BLOB NOT NULL)",
+    *_LOG,
 )
 
 
@@ -149,11 +169,13 @@ class StateStore:
         self.writable = writable
         self.db = connect(self.path, create=writable)
         try:
-            self.new = check_identity(self.db, self.path, SCHEMA_VERSION)
+            self.new = check_identity(self.db, self.path, SCHEMA_VERSION, READS)
             if writable and not self.new:
                 check_writable(self.db, self.path)
             if writable:
                 self._settings()
+                if not self.new:
+                    self._upgrade()
         except BaseException:
             self.db.close()
             raise
@@ -161,6 +183,16 @@ class StateStore:
         self.codecs: dict[int, Codec] = {}    # id(a variable's dict in memory) -> its codec
         self._pid = os.getpid()
         self._child: tuple[int, sqlite3.Connection] | None = None
+        self._recent: dict[tuple[int, bytes], bytes] | None = None  # the log, newest value per location
+        self._logged = 0   # its rows (known once it is loaded)
+
+    def _upgrade(self) -> None:
+        """A version 2 file gains the log (version 3); nothing else changed."""
+        if self.db.execute("PRAGMA user_version").fetchone()[0] == 2:
+            with transaction(self.db, self.path):
+                for statement in _LOG:
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def _settings(self) -> None:
         self.db.execute("PRAGMA journal_mode = WAL")
@@ -168,6 +200,8 @@ class StateStore:
         # A block's commit appends to the log; folding it into the file (a checkpoint, with its
         # sync) waits until the file closes, or the log passes 64 MiB over many blocks.
         self.db.execute("PRAGMA wal_autocheckpoint = 16384")
+        self.db.execute("PRAGMA cache_size = -262144")
+        self.db.execute("PRAGMA mmap_size = 1073741824")
 
     @contextlib.contextmanager
     def detached(self):
@@ -248,14 +282,30 @@ class StateStore:
         return storage
 
     def _loader(self, codec: Codec):
-        reader, var = self.reader, codec.var
+        reader, var, recent = self.reader, codec.var, self.recent
 
         def load(key: Any) -> Any:
-            row = reader().execute("SELECT value FROM storage WHERE var = ? AND key = ?",
-                                   (var, codec.key(key))).fetchone()
-            return codec.value_of(row[0]) if row else codec.zero
+            blob = codec.key(key)
+            value = recent().get((var, blob))
+            if value is None:
+                row = reader().execute("SELECT value FROM storage WHERE var = ? AND key = ?", (var, blob)).fetchone()
+                value = row[0] if row else b""
+            return codec.value_of(value) if value else codec.zero
 
         return load
+
+    def recent(self) -> dict[tuple[int, bytes], bytes]:
+        """The log of the blocks committed since it was last folded into ``storage``: the newest
+        value of each location it holds, by (var, key) (an empty value: the location is zero).
+        Read once, the first time a location is read."""
+        if self._recent is None:
+            db = self.reader()
+            has_log = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'recent'").fetchone()[0]
+            rows = db.execute("SELECT var, key, value FROM recent ORDER BY rowid").fetchall() if has_log else []
+            # (a version 2 file read without being written has no log)
+            self._recent = dict(zip(map(_ROW_KEY, rows), map(_ROW_VALUE, rows)))
+            self._logged = len(rows)
+        return self._recent
 
     def reader(self) -> sqlite3.Connection:
         """The connection to read with in this process: a worker forked from the process that opened
@@ -273,6 +323,7 @@ class StateStore:
         variable (address, index), a set of keys; how many were read.  (Reads only: a file opened
         for reading is enough.)"""
         db = self.reader()
+        recent = self.recent()
         loaded = 0
         for (address, index), keys in wanted.items():
             var = storage[address][index]
@@ -282,8 +333,15 @@ class StateStore:
             codec = self.codecs[id(var)]
             blobs = list(key_bytes(codec.arity, missing))
             found: dict[bytes, bytes] = {}
-            for start in range(0, len(blobs), _BATCH):
-                batch = blobs[start:start + _BATCH]
+            asked = blobs
+            if recent:  # what the log holds is not read from ``storage``
+                logged = list(map(recent.get, zip(repeat(codec.var), blobs)))
+                unlogged = list(map(is_, logged, repeat(None)))
+                if not all(unlogged):
+                    found.update(zip(compress(blobs, map(not_, unlogged)), filter(_is_bytes, logged)))
+                    asked = list(compress(blobs, unlogged))
+            for start in range(0, len(asked), _BATCH):
+                batch = asked[start:start + _BATCH]
                 found.update(db.execute(f"SELECT key, value FROM storage WHERE var = ? AND key IN "
                                         f"({','.join('?' * len(batch))})", (codec.var, *batch)))
             var.update(zip(missing, repeat(codec.zero)))
@@ -319,6 +377,7 @@ class StateStore:
             db.execute("INSERT INTO blocks VALUES (0, '0', 0, 0, ?, '', ?)", (root, accumulator.to_bytes(64, "big")))
             db.execute("INSERT INTO receipts VALUES (0, ?)", (pack([]),))
         self.new = False
+        self._recent, self._logged = {}, 0
 
     def commit_block(self, changes: list[tuple] | None, number: int, timestamp: int, transactions: int, cost: int,
                      state_root: str, receipts_root: str, accumulator: int, receipts: bytes,
@@ -329,26 +388,68 @@ class StateStore:
         process committed a block since ``parent``."""
         if changes is not None:
             upserts, deletes = change_rows(self.codecs, changes)
+        rows = list((upserts or {}).values())
+        if deletes:
+            rows += [(var, key, b"") for var, key in deletes.values()]  # an empty value: zero
+        recent = self.recent()
+        fold = self._logged + len(rows) > COMPACT_AT
         db = self.db
         with transaction(db, self.path):
             last = db.execute("SELECT max(number) FROM blocks").fetchone()[0]
             if last != parent:
                 raise state_error(f"state file {self.path} changed while block {number} ran (its last block "
                                   f"is now {last}, not {parent}); nothing was written")
-            db.executemany("INSERT OR REPLACE INTO storage VALUES (?, ?, ?)", (upserts or {}).values())
-            db.executemany("DELETE FROM storage WHERE var = ? AND key = ?", (deletes or {}).values())
+            if fold:  # (rows name each location once)
+                if recent:
+                    merged = dict(recent)
+                    merged.update(zip(map(_ROW_KEY, rows), map(_ROW_VALUE, rows)))
+                    rows = [(var, key, value) for (var, key), value in merged.items()]
+                self._fold(rows)
+            else:
+                db.executemany("INSERT INTO recent VALUES (?, ?, ?)", rows)
             db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (number, str(timestamp), transactions, cost, state_root, receipts_root,
                         accumulator.to_bytes(64, "big")))
             db.execute("INSERT INTO receipts VALUES (?, ?)", (number, receipts))
+        if fold:
+            recent.clear()
+            self._logged = 0
+        else:
+            recent.update(zip(map(_ROW_KEY, rows), map(_ROW_VALUE, rows)))
+            self._logged += len(rows)
+
+    def _fold(self, rows: list[tuple[int, bytes, bytes]]) -> None:
+        """Fold the log (``rows``: the newest value of each location it holds, the block's included)
+        into ``storage``, in key order, and empty it (inside the commit's transaction).
+
+        A block's commit appends its rows to the log (``recent``), whose pages are new ones at its
+        end: a thousand transfers write a few dozen pages however large the state, where updating
+        ``storage`` in place rewrites every page holding one of their rows (on 200,000 accounts
+        about 1,400 of them, 5.5 MB).  Once the log passes :data:`COMPACT_AT` rows it is folded in
+        at once, and each page of ``storage`` is written once for all of them."""
+        db = self.db
+        rows.sort()
+        live = list(map(_ROW_VALUE, rows))
+        db.executemany("INSERT OR REPLACE INTO storage VALUES (?, ?, ?)", compress(rows, live))
+        if not all(live):
+            db.executemany("DELETE FROM storage WHERE var = ? AND key = ?",
+                           map(_ROW_KEY, compress(rows, map(not_, live))))
+        db.execute("DELETE FROM recent")
 
     # ------------------------------------------------------------ verification
     def locations(self) -> Iterator[tuple[int, str, tuple, Any]]:
         """Every stored location as (address, variable name, key tuple, value): the whole state, read
         from the file (a full recomputation of the state root reads it)."""
         by_var = self.by_var
-        for var, key, value in self.db.execute("SELECT var, key, value FROM storage"):
+        for var, key, value in self.rows():
             codec = by_var[var]
             k = codec.key_of(key)
             yield codec.address, codec.name, (k if codec.arity > 1 else () if codec.arity == 0 else (k,)), \
                 codec.value_of(value)
+
+    def rows(self) -> Iterator[tuple[int, bytes, bytes]]:
+        """Every non-zero location's row (var, key, value): the view ``state``, the log's newest
+        values over ``storage``'s (a version 2 file read without being written has no log)."""
+        db = self.reader()
+        has_log = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'state'").fetchone()[0]
+        return db.execute(f"SELECT var, key, value FROM {'state' if has_log else 'storage'}")
