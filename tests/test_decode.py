@@ -101,3 +101,22 @@ def test_a_malformed_line_is_the_files_error(world):
     data = b'{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5]}\n{"from": \n'
     assert fast(world, data) == reference(world, data)
     assert fast(world, data).startswith("invalid JSON")
+
+
+def test_addresses_learned_in_bulk_are_those_read_one_by_one():
+    from compiler.runtime.world import load_world
+    from compiler.vm.values import derive_address, derive_addresses
+
+    names = ["u0", "u1", "alice_2", "x.y-z", "Z"]
+    assert derive_addresses(names) == [derive_address(n) for n in names]
+    assert derive_addresses(names, "contract") == [derive_address(n, "contract") for n in names]
+    bulk, single = load_world(DEMO / "world.toml"), load_world(DEMO / "world.toml")
+    texts = ["u7", "alice", "usdc", "0x00000000000000000000000000000000000000ab", "0xZZ", "not a name", "", "u7"]
+    bulk.learn_addresses(texts)
+    for text in texts:
+        try:
+            expected = single.parse_address(text)
+        except Exception:  # noqa: BLE001 - not an address: the bulk read leaves it out
+            assert text not in bulk._addresses
+            continue
+        assert bulk._addresses[text] == expected

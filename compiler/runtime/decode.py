@@ -269,13 +269,8 @@ class Decoder:
     def _addresses(self, texts: list) -> list:
         """Names or 0x hex as addresses, None where the reference must read them (each distinct new
         text is read once, then the world's cache answers in C)."""
-        names = self.world._addresses
-        for text in set(texts) - names.keys():
-            try:
-                self.world.parse_address(text)
-            except ValueError_:
-                pass
-        return list(map(names.get, texts))
+        self.world.learn_addresses(texts)
+        return list(map(self.world._addresses.get, texts))
 
     def _resolve(self, objs: list, lines: list[int], first_index: int) -> Block:
         """Each line's call through its entry; what an entry cannot read, through the reference."""
@@ -395,8 +390,7 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
     all JSON booleans.  Other parameter types (arrays) always go row by row."""
     params = function.params
     n_params = len(params)
-    names = world._addresses
-    names_get = names.get
+    names_get = world._addresses.get
     getters = [itemgetter(i) for i in range(n_params)]
     kinds = []
     for p in params:
@@ -419,12 +413,10 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
             if kind == "address":
                 if kinds_seen != {str}:
                     return None
-                for text in set(col) - names.keys():
-                    try:
-                        world.parse_address(text)
-                    except ValueError_:
-                        return None
+                world.learn_addresses(col)
                 col = list(map(names_get, col))
+                if None in col:  # not an address: the reference says why
+                    return None
             elif kind == "u256":
                 if kinds_seen != {int} or min(col) < 0 or max(col) > U256_MAX:
                     return None

@@ -20,8 +20,8 @@ from ..vm.variables import Var
 from .files import read_text
 from ..vm.errors import Revert
 from .text_scan import toml_long_integer, toml_too_deep
-from ..vm.values import (ValueError_, address_from_text, derive_address, format_address, is_name, parse_value,
-                     quoted, shown)
+from ..vm.values import (ValueError_, address_from_text, derive_address, derive_addresses, format_address, is_name,
+                         parse_value, quoted, shown)
 
 
 @dataclass(eq=False)
@@ -64,6 +64,21 @@ class World:
         if address is None:
             address = self._addresses[text] = address_from_text(text, self.address_of)
         return address
+
+    def learn_addresses(self, texts) -> None:
+        """Read every text of ``texts`` that the cache of :meth:`parse_address` lacks, in bulk: the
+        plain names (neither an account nor an instance) derived by C code, the rest one by one; a
+        text that is no address is left out (whoever needs it says why)."""
+        new = set(texts) - self._addresses.keys()
+        if not new:
+            return
+        names = [t for t in filter(is_name, new) if t not in self.accounts and t not in self.instances]
+        self._addresses.update(zip(names, derive_addresses(names)))
+        for text in new.difference(names):
+            try:
+                self.parse_address(text)
+            except ValueError_:
+                pass
 
     def name_of(self, address: int) -> str | None:
         inst = self.by_address.get(address)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from itertools import repeat
+from operator import itemgetter, methodcaller
 from typing import Any, Callable
 
 from ..semantics import types as T
@@ -28,6 +30,18 @@ def derive_address(name: str, domain: str = "account") -> int:
     """The deterministic address a name stands for: the last 20 bytes of sha256("lane:<domain>:<name>")."""
     digest = hashlib.sha256(f"lane:{domain}:{name}".encode()).digest()
     return int.from_bytes(digest[-20:], "big")
+
+
+def derive_addresses(names: list[str], domain: str = "account") -> list[int]:
+    """:func:`derive_address` of each name, by C code (about a microsecond a name, where a call of
+    it for each costs several: a block of 100,000 transfers over 10,000 accounts names 10,000)."""
+    texts = map(str.encode, map(f"lane:{domain}:{{}}".format, names))
+    digests = map(_DIGEST, map(hashlib.sha256, texts))
+    return list(map(int.from_bytes, map(_LAST_20, digests), repeat("big")))
+
+
+_DIGEST = methodcaller("digest")
+_LAST_20 = itemgetter(slice(-20, None))
 
 
 def format_address(value: int) -> str:
