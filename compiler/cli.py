@@ -223,8 +223,13 @@ def run(
     def check(result) -> None:
         # Before the block is committed: once it is, nothing may fail on the block's data, or a
         # user told that the run failed would run it again and apply it twice.  (Rendered again
-        # once committed, with the commit's time: the same text but for numbers.)
-        rendered(result)
+        # once committed, with the commit's time: the same text but for numbers.  For --json the
+        # receipts' JSON objects are what the block's data decides: made here, kept, and written
+        # as text once, after the commit; text from such objects cannot fail.)
+        if json_out:
+            result.to_json()
+        else:
+            rendered(result)
 
     with Chain.open(world, state) as chain:
         if on_dask:  # the cluster and its replicas are start-up, not the first block's time

@@ -231,3 +231,41 @@ def test_a_version_2_file_is_read_as_it_is_and_gains_the_log_when_written(tmp_pa
         assert chain.run_block(block2).state_root == memory.run_block(block2).state_root
     with StateStore(state, writable=False) as store:
         assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_receipts_json_made_a_column_at_a_time_is_each_receipt_s(tmp_path):
+    """receipts_json (grouped by function and by event, C code) against each receipt made on its
+    own from format_value, on a defi block with reverts and invalid lines, and the demo's blocks."""
+    from compiler.runtime.receipts import OK
+    from compiler.vm.values import format_address, format_value
+    from compiler.workload import GenOptions, generate
+
+    def one_by_one(world, result) -> list[dict]:
+        out = []
+        for k, (fn, o) in enumerate(zip(result.block.functions, result.outcomes)):
+            status, reason, value, events, cost, at = o
+            ev = []
+            for address, name, args in events:
+                inst = world.by_address[address]
+                types = [ty for _, ty in inst.contract.events[name].params]
+                ev.append({"contract": inst.name, "address": format_address(address), "event": name,
+                           "args": [format_value(ty, a) for ty, a in zip(types, args)]})
+            out.append({"index": k, "status": status, "reason": reason,
+                        "return": format_value(fn.return_type, value) if status == OK and fn is not None else None,
+                        "events": ev, "cost": cost, "at": at})
+        return out
+
+    generate(tmp_path, GenOptions("defi", 1500, 40, 0.0, 2, 0.0, 5))
+    block = (tmp_path / "block.jsonl").read_bytes() + (
+        b'{"from": "u1", "to": "nobody", "fn": "x", "args": []}\n'
+        b'{"from": "u1", "to": "usdc", "fn": "transfer", "args": ["u2", "10000000000000000000000000000000000000000"]}\n'
+        b'{"from": "u1", "to": "usdc", "fn": "balance_of", "args": ["u1"]}\n')
+    with Chain.open(tmp_path / "world.toml") as chain:
+        chain.run_block((tmp_path / "setup.jsonl").read_bytes())
+        result = chain.run_block(block)
+        assert result.counts()["reverted"] > 0 and result.counts()["invalid"] == 1
+        assert result.receipts_json == one_by_one(chain.world, result)
+    with Chain.open(DEMO / "world.toml") as chain:
+        for k in (1, 2):
+            result = chain.run_block(read_block(DEMO / f"block{k}.jsonl"))
+            assert result.receipts_json == one_by_one(chain.world, result)

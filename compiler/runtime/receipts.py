@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from itertools import chain, compress, repeat
+from operator import itemgetter, ne
+from typing import Any, Callable
 
-from ..vm.transaction import INVALID, OK, REVERTED, Outcome, Tx  # noqa: F401 - the outcomes' names, for the runtime
-from ..vm.values import format_address, format_value
+import numpy as np
+
+from ..vm.transaction import INVALID, OK, REVERTED, Outcome, Tx, gc_paused  # noqa: F401 - the outcomes' names
+from ..vm.values import ADDRESS_TEXT, format_address, format_value, value_formatter
 from .world import World
 
 
@@ -54,36 +58,96 @@ class Receipt:
 
 
 def event_json(world: World, event: tuple[int, str, tuple], shapes: dict | None = None) -> dict:
-    """An event as JSON (``shapes``: a cache of each (address, event)'s instance, address text and
-    parameter types, for many events of one block)."""
-    address, name, args = event
-    shape = shapes.get((address, name)) if shapes is not None else None
-    if shape is None:
-        inst = world.by_address[address]
-        shape = (inst.name, format_address(address), [ty for _, ty in inst.contract.events[name].params])
+    """An event as JSON (``shapes``: a cache of each (address, event)'s maker, for many events)."""
+    key = (event[0], event[1])
+    make = shapes.get(key) if shapes is not None else None
+    if make is None:
+        make = _event_maker(world, key)
         if shapes is not None:
-            shapes[(address, name)] = shape
-    return {
-        "contract": shape[0],
-        "address": shape[1],
-        "event": name,
-        "args": [format_value(ty, v) for ty, v in zip(shape[2], args)],
-    }
+            shapes[key] = make
+    return make([event])[0]
+
+
+_ARGS = itemgetter(2)
+_SHAPE = itemgetter(0, 1)
+
+
+def _event_maker(world: World, shape: tuple[int, str]) -> Callable[[list], list[dict]]:
+    """A function making the JSON of many events of one (address, event name), by C code."""
+    address, name = shape
+    inst = world.by_address[address]
+    formats = [value_formatter(ty) for _, ty in inst.contract.events[name].params]
+    head = (inst.name, format_address(address), name)
+
+    def make(events: list) -> list[dict]:
+        args = list(map(_ARGS, events))
+        columns = [_formatted(f, list(map(itemgetter(i), args))) for i, f in enumerate(formats)]
+        lists = map(list, zip(*columns)) if columns else map(list, repeat((), len(events)))
+        contract, address_text, _ = head
+        return [{"contract": contract, "address": address_text, "event": name, "args": x} for x in lists]
+
+    return make
+
+
+def _formatted(formatter: Callable[[Any], Any], column: list) -> Any:
+    """``formatter`` over a column of values; each distinct address formatted once (a block's
+    events name the same accounts again and again, and formatting one costs a microsecond)."""
+    if formatter is not ADDRESS_TEXT:
+        return map(formatter, column)
+    distinct = set(column)
+    return map(dict(zip(distinct, map(formatter, distinct))).__getitem__, column)
+
+
+def _by_group(keys: list, items: list, make: Callable[[Any], Callable[[list], list]]) -> list:
+    """``make(key)(group)`` over the items of each distinct key, in the items' order: each group's
+    items go through one call (C code inside it), gathered and put back by a stable sort."""
+    distinct = list(dict.fromkeys(keys))
+    if len(distinct) == 1:
+        return make(distinct[0])(items)
+    number = {k: i for i, k in enumerate(distinct)}
+    codes = np.fromiter(map(number.__getitem__, keys), np.int64, len(keys))
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(distinct) + 1)).tolist()
+    order_list = order.tolist()
+    done: list = []
+    for key, a, b in zip(distinct, bounds, bounds[1:]):
+        idx = order_list[a:b]
+        done += make(key)([items[idx[0]]] if len(idx) == 1 else list(itemgetter(*idx)(items)))
+    inverse = np.empty(len(keys), np.int64)
+    inverse[order] = np.arange(len(keys))
+    return list(itemgetter(*inverse.tolist())(done))
 
 
 def receipts_json(world: World, functions: list, first: int, outcomes: list) -> list[dict]:
     """The receipts of a block's transactions as JSON (``functions[k]``: transaction ``first + k``'s
-    function, None for an invalid one), without making their Receipt objects."""
-    shapes: dict = {}
-    out = []
-    for k, (fn, (status, reason, value, events, cost, at)) in enumerate(zip(functions, outcomes)):
-        out.append({
-            "index": first + k,
-            "status": status,
-            "reason": reason,
-            "return": format_value(fn.return_type, value) if status == OK and fn is not None else None,
-            "events": [event_json(world, ev, shapes) for ev in events] if events else [],
-            "cost": cost,
-            "at": at,
-        })
-    return out
+    function, None for an invalid one), without making their Receipt objects: a column at a time,
+    grouped by function (return values) and by event, by C code (``map``, ``zip``, ``dict``)."""
+    with gc_paused():  # (a dict and a list or two per receipt, none in a cycle)
+        return _receipts_json(world, functions, first, outcomes)
+
+
+def _receipts_json(world: World, functions: list, first: int, outcomes: list) -> list[dict]:
+    n = len(outcomes)
+    if not n:
+        return []
+    statuses, reasons, values, events, costs, ats = (list(map(itemgetter(i), outcomes)) for i in range(6))
+
+    def returns_of(fn):
+        formatter = value_formatter(fn.return_type if fn is not None else None)
+        return lambda group: list(_formatted(formatter, group))
+
+    returns = _by_group(functions, values, returns_of)
+    for k in compress(range(n), map(ne, statuses, repeat(OK))):
+        returns[k] = None  # a transaction that failed returns nothing
+    flat = list(chain.from_iterable(events))
+    if flat:
+        made = _by_group(list(map(_SHAPE, flat)), flat, lambda shape: _event_maker(world, shape))
+        counts = np.fromiter(map(len, events), np.int64, n)
+        ends = np.cumsum(counts)
+        events_json = list(map(made.__getitem__, map(slice, (ends - counts).tolist(), ends.tolist())))
+    else:
+        events_json = list(map(list, repeat((), n)))
+    # (a dict display in a comprehension: about three times faster than ``dict(zip(keys, row))``)
+    return [{"index": i, "status": st, "reason": why, "return": ret, "events": ev, "cost": c, "at": at}
+            for i, st, why, ret, ev, c, at in zip(range(first, first + n), statuses, reasons, returns, events_json,
+                                                  costs, ats)]
