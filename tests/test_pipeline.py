@@ -259,7 +259,9 @@ def test_receipts_json_made_a_column_at_a_time_is_each_receipt_s(tmp_path):
     block = (tmp_path / "block.jsonl").read_bytes() + (
         b'{"from": "u1", "to": "nobody", "fn": "x", "args": []}\n'
         b'{"from": "u1", "to": "usdc", "fn": "transfer", "args": ["u2", "10000000000000000000000000000000000000000"]}\n'
-        b'{"from": "u1", "to": "usdc", "fn": "balance_of", "args": ["u1"]}\n')
+        b'{"from": "u1", "to": "usdc", "fn": "balance_of", "args": ["u1"]}\n'
+        b'{"from": "u1", "to": "nft", "fn": "holder_of", "args": [999999]}\n'   # reverts: no address to show
+        b'{"from": "u1", "to": "nft", "fn": "holder_of", "args": [1]}\n')
     with Chain.open(tmp_path / "world.toml") as chain:
         chain.run_block((tmp_path / "setup.jsonl").read_bytes())
         result = chain.run_block(block)

@@ -136,9 +136,10 @@ def _receipts_json(world: World, functions: list, first: int, outcomes: list) ->
         formatter = value_formatter(fn.return_type if fn is not None else None)
         return lambda group: list(_formatted(formatter, group))
 
-    returns = _by_group(functions, values, returns_of)
+    keys = list(functions)
     for k in compress(range(n), map(ne, statuses, repeat(OK))):
-        returns[k] = None  # a transaction that failed returns nothing
+        keys[k] = None  # a transaction that failed returns nothing (its value is not of its type)
+    returns = _by_group(keys, values, returns_of)
     flat = list(chain.from_iterable(events))
     if flat:
         made = _by_group(list(map(_SHAPE, flat)), flat, lambda shape: _event_maker(world, shape))
