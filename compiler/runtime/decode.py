@@ -29,12 +29,12 @@ from operator import attrgetter, itemgetter
 from typing import Any, Callable
 
 import msgspec
-import numpy as np
 
 from ..semantics import types as T
 from ..vm.transaction import Tx, gc_paused
 from .block import _prepare_one, parse_block_text
 from .files import block_text
+from .grouping import by_group, pick
 from ..vm.values import U256_MAX, ValueError_, parse_value
 from .world import World
 
@@ -144,11 +144,6 @@ class Entry:
 _BAD = object()
 
 
-def _pick(seq: list, idx: list[int]) -> list:
-    """``[seq[k] for k in idx]``, by C code."""
-    return [seq[idx[0]]] if len(idx) == 1 else list(itemgetter(*idx)(seq))
-
-
 class Decoder:
     """The fast decoder of one world (entries are made on first use)."""
 
@@ -214,36 +209,21 @@ class Decoder:
         entries = list(map(self.entries.get, keys))
         senders = self._addresses(list(map(_FROM, structs)))
         argss = list(map(_ARGS, structs))
-        distinct = list(set(entries))
-        calls: list = [()] * n
         rows: list[int] = []   # the rows left to resolve one by one
-        if not distinct:
-            pass
-        elif len(distinct) == 1:
-            entry = distinct[0]
-            got = entry.columns(senders, argss) if entry is not None else None
-            if got is None:
-                rows = list(range(n))
-            else:
-                calls = got
-        else:  # the rows of each entry, by a stable sort of the entries' numbers (C code)
-            number = {e: i for i, e in enumerate(distinct)}
-            codes = np.fromiter(map(number.__getitem__, entries), np.int64, n)
-            order = np.argsort(codes, kind="stable")
-            bounds = np.searchsorted(codes[order], np.arange(len(distinct) + 1)).tolist()
-            order_list = order.tolist()
-            in_order: list = []   # the calls in ``order``
-            for entry, a, b in zip(distinct, bounds, bounds[1:]):
-                idx = order_list[a:b]
-                got = entry.columns(_pick(senders, idx), _pick(argss, idx)) if entry is not None else None
+
+        def reader(entry):
+            def read(idx: list[int]) -> list:
+                whole = len(idx) == n  # (then idx is every row, in order)
+                got = entry.columns(senders if whole else pick(senders, idx),
+                                    argss if whole else pick(argss, idx)) if entry is not None else None
                 if got is None:
-                    rows += idx
-                    in_order += repeat((), len(idx))
-                else:
-                    in_order += got
-            inverse = np.empty(n, np.int64)
-            inverse[order] = np.arange(n)
-            calls = list(itemgetter(*inverse.tolist())(in_order))
+                    rows.extend(idx)
+                    return [()] * len(idx)
+                return got
+            return read
+
+        calls = by_group(entries, list(range(n)), reader)
+        distinct = set(entries)
         if len(distinct) == 1 and not rows:
             entry = entries[0]
             return Block(self.world, [entry.fn] * n, calls, [entry.function] * n, {}, lines, first_index)

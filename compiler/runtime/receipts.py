@@ -10,6 +10,7 @@ import numpy as np
 
 from ..vm.transaction import INVALID, OK, REVERTED, Outcome, Tx, gc_paused  # noqa: F401 - the outcomes' names
 from ..vm.values import ADDRESS_TEXT, format_address, format_value, value_formatter
+from .grouping import by_group
 from .world import World
 
 
@@ -98,26 +99,6 @@ def _formatted(formatter: Callable[[Any], Any], column: list) -> Any:
     return map(dict(zip(distinct, map(formatter, distinct))).__getitem__, column)
 
 
-def _by_group(keys: list, items: list, make: Callable[[Any], Callable[[list], list]]) -> list:
-    """``make(key)(group)`` over the items of each distinct key, in the items' order: each group's
-    items go through one call (C code inside it), gathered and put back by a stable sort."""
-    distinct = list(dict.fromkeys(keys))
-    if len(distinct) == 1:
-        return make(distinct[0])(items)
-    number = {k: i for i, k in enumerate(distinct)}
-    codes = np.fromiter(map(number.__getitem__, keys), np.int64, len(keys))
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(distinct) + 1)).tolist()
-    order_list = order.tolist()
-    done: list = []
-    for key, a, b in zip(distinct, bounds, bounds[1:]):
-        idx = order_list[a:b]
-        done += make(key)([items[idx[0]]] if len(idx) == 1 else list(itemgetter(*idx)(items)))
-    inverse = np.empty(len(keys), np.int64)
-    inverse[order] = np.arange(len(keys))
-    return list(itemgetter(*inverse.tolist())(done))
-
-
 def receipts_json(world: World, functions: list, first: int, outcomes: list) -> list[dict]:
     """The receipts of a block's transactions as JSON (``functions[k]``: transaction ``first + k``'s
     function, None for an invalid one), without making their Receipt objects: a column at a time,
@@ -139,10 +120,10 @@ def _receipts_json(world: World, functions: list, first: int, outcomes: list) ->
     keys = list(functions)
     for k in compress(range(n), map(ne, statuses, repeat(OK))):
         keys[k] = None  # a transaction that failed returns nothing (its value is not of its type)
-    returns = _by_group(keys, values, returns_of)
+    returns = by_group(keys, values, returns_of)
     flat = list(chain.from_iterable(events))
     if flat:
-        made = _by_group(list(map(_SHAPE, flat)), flat, lambda shape: _event_maker(world, shape))
+        made = by_group(list(map(_SHAPE, flat)), flat, lambda shape: _event_maker(world, shape))
         counts = np.fromiter(map(len, events), np.int64, n)
         ends = np.cumsum(counts)
         events_json = list(map(made.__getitem__, map(slice, (ends - counts).tolist(), ends.tolist())))
