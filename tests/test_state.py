@@ -434,3 +434,46 @@ def test_sigkill_at_any_moment_leaves_the_previous_block(tmp_path):
     assert out["number"] == 2
     assert dump(state) == after
     assert out["state_root"] == after["blocks"][1][3] and out["receipts_root"] == after["blocks"][1][4]
+
+
+def test_zeroed_locations_go_through_the_log_and_its_fold(tmp_path, monkeypatch):
+    """A location set to zero is an empty row in the log (the view shows no row, a read gives zero),
+    and the fold deletes its row from storage; scalars, bools, nested and tuple keys alike."""
+    from compiler.runtime import store as store_module
+    from compiler.runtime.roots import accumulate, root_of
+    from compiler.runtime.store import StateStore
+
+    monkeypatch.setattr(store_module, "COMPACT_AT", 12)
+    world, state = kv_world(tmp_path), tmp_path / "s.sqlite"
+
+    def rows(db, table):
+        return db.execute(f"SELECT v.name, s.key, s.value FROM {table} s JOIN variables v ON v.id = s.var "
+                          "WHERE v.instance = 'one' ORDER BY v.id, s.key, s.value").fetchall()
+
+    def file_root() -> str:
+        with StateStore(state, writable=False) as store:
+            store.bind(Chain.open(world).world)
+            return root_of(accumulate(store.locations()))
+
+    with Chain.open(world, state) as chain:
+        run_block(chain, [tx("alice", "one", "set", k, 7) for k in range(1, 6)]
+                  + [tx("alice", "one", "mark", "bob", 7, True), tx("alice", "one", "link", "bob", "carol", 9),
+                     tx("alice", "one", "put", 5)])
+        run_block(chain, [tx("alice", "one", "set", 3, 0), tx("alice", "one", "mark", "bob", 7, False),
+                          tx("alice", "one", "link", "bob", "carol", 0), tx("alice", "one", "put", 0)])
+        with contextlib.closing(sqlite3.connect(state)) as db:
+            assert db.execute("SELECT count(*) FROM recent WHERE value = x''").fetchone()[0] == 4
+            live = rows(db, "state")
+            names = [name for name, _, _ in live]
+            assert "pairs" not in names and "deep" not in names and "scalar" not in names
+            assert sorted(int.from_bytes(k, "big") for name, k, _ in live if name == "vals") == [1, 2, 4, 5]
+        assert file_root() == chain.state_root()
+        with Chain.open(world, state) as fresh:  # nothing in memory: the log's empty rows read as zero
+            assert fresh.call("one", "get", ["3"])[1] == 0 and fresh.call("one", "get", ["4"])[1] == 7
+        run_block(chain, [tx("alice", "one", "set", 6, 1)])  # past the limit: the log is folded in
+        with contextlib.closing(sqlite3.connect(state)) as db:
+            assert db.execute("SELECT count(*) FROM recent").fetchone()[0] == 0
+            assert rows(db, "storage") == rows(db, "state")
+            assert [n for n, _, _ in rows(db, "storage")].count("vals") == 5
+            assert not {"pairs", "deep", "scalar"} & {n for n, _, _ in rows(db, "storage")}
+        assert file_root() == chain.state_root()
