@@ -44,8 +44,8 @@ class _Plan:
         self.columns: list[tuple] = []
         seen = set()
         for access in summary.accesses:
-            address = _source(access.address, params, to, value_of)
-            keys = [_source(k, params, to, value_of) for k in access.keys]
+            address = source(access.address, params, to, value_of)
+            keys = [source(k, params, to, value_of) for k in access.keys]
             if address is None or None in keys:
                 continue  # read when touched
             column = (address, access.var, access.contract, tuple(keys))
@@ -54,24 +54,26 @@ class _Plan:
                 self.columns.append(column)
 
 
-def _source(sym, params: dict[str, int], to: int, value_of) -> Any:
-    """Where a key or an address comes from in a call tuple (an int position) or its value, the
-    same for every call of the function at ``to`` (a 1-tuple); None when neither.
+def source(sym, params: dict[str, int], to: int | None = None, value_of=None) -> Any:
+    """Where a key (or an instance) of a function's access comes from: an int, its position in
+    the call tuples ``(to, sender, *args)``; a 1-tuple, its value, the same for every call; None
+    when neither (it is computed, read from mutable storage, an array, ...).
 
-    The value of an *immutable* read (a variable only ``init`` writes, such as a pool's tokens) is
-    fixed by the deployed state: ``value_of(address, contract, var, key)`` reads it (None when it
-    cannot: then the access is left to the lazy state)."""
+    With ``to`` (the calls of one instance), the instance itself is its address, and the value of
+    an *immutable* read (a variable only ``init`` writes, such as a pool's tokens) is what the
+    deployed state holds: ``value_of(address, contract, var, key)`` reads it (None when it cannot:
+    then the access is left to the lazy state).  Without, the instance is position 0."""
     if isinstance(sym, S.Sender):
         return 1
     if isinstance(sym, S.Self):
-        return (to,)
+        return 0 if to is None else (to,)
     if isinstance(sym, S.Param):
         return params[sym.name] if sym.type != "array" else None
     if isinstance(sym, S.Const):
         return (int(sym.value),)
-    if isinstance(sym, S.Read) and sym.immutable:
-        address = _source(sym.address, params, to, value_of)
-        keys = [_source(k, params, to, value_of) for k in sym.keys]
+    if isinstance(sym, S.Read) and sym.immutable and value_of is not None:
+        address = source(sym.address, params, to, value_of)
+        keys = [source(k, params, to, value_of) for k in sym.keys]
         if type(address) is not tuple or any(type(k) is not tuple for k in keys):
             return None
         key = keys[0][0] if len(keys) == 1 else tuple(k[0] for k in keys)
@@ -80,12 +82,17 @@ def _source(sym, params: dict[str, int], to: int, value_of) -> Any:
     return None
 
 
-def _keys(sources: tuple, calls: list, per_call: bool = False) -> Any:
+def column(src, calls: list) -> Any:
+    """The values of ``src`` (see :func:`source`) for each of ``calls``, by C code."""
+    return repeat(src[0], len(calls)) if type(src) is tuple else map(itemgetter(src), calls)
+
+
+def keys_of(sources: tuple, calls: list, per_call: bool = False) -> Any:
     """The keys of ``calls`` for one column access (an iterable, one key per call with
     ``per_call``; a scalar's key is ``()``)."""
     if not sources:
         return repeat((), len(calls)) if per_call else ((),)
-    columns = [repeat(s[0], len(calls)) if type(s) is tuple else map(itemgetter(s), calls) for s in sources]
+    columns = [column(s, calls) for s in sources]
     return columns[0] if len(columns) == 1 else zip(*columns)
 
 
@@ -139,10 +146,10 @@ class BlockLocations:
                 if type(address) is tuple:  # one instance for every call
                     index = self._index(address[0], contract, var)
                     if index is not None:
-                        out[(address[0], index)].update(_keys(sources, group))
+                        out[(address[0], index)].update(keys_of(sources, group))
                     continue
                 # an instance per call (a contract passed as an argument): by distinct pairs
-                pairs = set(zip(map(itemgetter(address), group), _keys(sources, group, per_call=True)))
+                pairs = set(zip(column(address, group), keys_of(sources, group, per_call=True)))
                 indices: dict[int, int | None] = {}
                 for at, key in pairs:
                     index = indices[at] = indices[at] if at in indices else self._index(at, contract, var)

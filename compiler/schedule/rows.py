@@ -29,6 +29,7 @@ import numpy as np
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE
 from .compiled import WILD, Unresolved
+from .locations import column, keys_of, source
 
 R, W, A = 0, 1, 2
 EVERY = -1
@@ -43,19 +44,6 @@ class _Column:
 
     def __init__(self, vid: int, sources: tuple, mode: int, alias: tuple | None, wild: bool) -> None:
         self.vid, self.sources, self.mode, self.alias, self.wild = vid, sources, mode, alias, wild
-
-
-def _source(key: S.Sym, params: dict[str, int]):
-    """A key's source: an int (its position in the call tuple), a 1-tuple (a constant), or None."""
-    if isinstance(key, S.Sender):
-        return 1
-    if isinstance(key, S.Self):
-        return 0
-    if isinstance(key, S.Param) and key.type != "array":
-        return params[key.name]
-    if isinstance(key, S.Const):
-        return (int(key.value),)
-    return None
 
 
 def column_plan(summary, var_ids) -> list[_Column] | None:
@@ -75,7 +63,7 @@ def column_plan(summary, var_ids) -> list[_Column] | None:
                     seen.add((vid, (), mode, None, True))
                     out.append(column)
             continue
-        sources = tuple(_source(k, params) for k in access.keys)
+        sources = tuple(source(k, params) for k in access.keys)
         if any(s is None for s in sources):
             return None
         alias = None
@@ -86,7 +74,7 @@ def column_plan(summary, var_ids) -> list[_Column] | None:
             elif access.alias != S.FALSE:
                 eq = access.alias
                 if isinstance(eq, S.Op) and eq.op == "==" and len(eq.args) == 2:
-                    alias = tuple(_source(a, params) for a in eq.args)
+                    alias = tuple(source(a, params) for a in eq.args)
                     if any(a is None for a in alias):
                         alias, mode = None, W
                 else:
@@ -105,10 +93,6 @@ def _pick(seq: list, positions: list[int]) -> list:
     if len(positions) == 1:
         return [seq[positions[0]]]
     return list(itemgetter(*positions)(seq)) if positions else []
-
-
-def _column(source, calls: list) -> Any:
-    return repeat(source[0], len(calls)) if type(source) is tuple else map(itemgetter(source), calls)
 
 
 class RowMaker:
@@ -178,15 +162,10 @@ class RowMaker:
             if c.wild:
                 parts["loc"].append(np.zeros(n, np.int64))
             else:
-                if not c.sources:
-                    keys = repeat((), n)
-                elif len(c.sources) == 1:
-                    keys = _column(c.sources[0], calls)
-                else:
-                    keys = zip(*(_column(s, calls) for s in c.sources))
+                keys = keys_of(c.sources, calls, per_call=True)
                 parts["loc"].append(np.fromiter(map(hash, zip(repeat(to, n), repeat(c.vid, n), keys)), np.int64, n))
             if c.alias is not None:
-                same = np.fromiter(map(operator.eq, *(_column(s, calls) for s in c.alias)), bool, n)
+                same = np.fromiter(map(operator.eq, *(column(s, calls) for s in c.alias)), bool, n)
                 parts["mode"].append(np.where(same, W, A).astype(np.int8))
             else:
                 parts["mode"].append(np.full(n, c.mode, np.int8))
