@@ -9,7 +9,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..vm.transaction import INVALID, OK, REVERTED, Outcome, Tx, gc_paused  # noqa: F401 - the outcomes' names
-from ..vm.values import ADDRESS_TEXT, format_address, format_value, value_formatter
+from ..vm.values import format_address, format_value, value_formatter
 from .grouping import by_group
 from .world import World
 
@@ -93,7 +93,7 @@ def _event_maker(world: World, shape: tuple[int, str]) -> Callable[[list], list[
 def _formatted(formatter: Callable[[Any], Any], column: list) -> Any:
     """``formatter`` over a column of values; each distinct address formatted once (a block's
     events name the same accounts again and again, and formatting one costs a microsecond)."""
-    if formatter is not ADDRESS_TEXT:
+    if formatter is not format_address:
         return map(formatter, column)
     distinct = set(column)
     return map(dict(zip(distinct, map(formatter, distinct))).__getitem__, column)
