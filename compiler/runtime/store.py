@@ -99,11 +99,8 @@ class Codec:
         self.is_bool = zero is False
 
     def key(self, key: Any) -> bytes:
-        if self.arity == 0:
-            return b""
-        if self.arity == 1:
-            return int(key).to_bytes(32, "big")
-        return b"".join(int(k).to_bytes(32, "big") for k in key)
+        """One location's key as the file writes it (:func:`compiler.runtime.changes.key_bytes`)."""
+        return next(iter(key_bytes(self.arity, [key])))
 
     def key_of(self, blob: bytes) -> Any:
         if self.arity == 0:
@@ -117,13 +114,9 @@ class Codec:
         return bool(value) if self.is_bool else value
 
 
-def value_bytes(value: Any) -> bytes:
-    value = int(value)
-    return value.to_bytes((value.bit_length() + 7) // 8 or 1, "big")
-
-
 def _values_bytes(values: list) -> list[bytes]:
-    """:func:`value_bytes` of each value, by C code (numpy for the lengths)."""
+    """Each value as the file writes it, its shortest big-endian bytes (at least one; booleans 0
+    and 1), by C code (numpy for the lengths)."""
     bits = np.fromiter(map(int.bit_length, map(int, values)), np.int64, len(values))
     lengths = np.maximum((bits + 7) // 8, 1).tolist()
     return list(map(int.to_bytes, map(int, values), lengths, repeat("big")))
@@ -302,9 +295,7 @@ class StateStore:
         Read once, the first time a location is read."""
         if self._recent is None:
             db = self.reader()
-            has_log = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'recent'").fetchone()[0]
-            rows = db.execute("SELECT var, key, value FROM recent ORDER BY rowid").fetchall() if has_log else []
-            # (a version 2 file read without being written has no log)
+            rows = db.execute("SELECT var, key, value FROM recent ORDER BY rowid").fetchall() if self._has_log() else []
             self._recent = dict(zip(map(_ROW_KEY, rows), map(_ROW_VALUE, rows)))
             self._logged = len(rows)
         return self._recent
@@ -370,9 +361,12 @@ class StateStore:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.executemany("INSERT INTO variables VALUES (?, ?, ?)",
                            [(c.var, world.by_address[c.address].name, c.name) for c in self.by_var])
-            rows = [(c.var, c.key(k), value_bytes(v)) for c in self.by_var
-                    for k, v in storage[c.address][c.index].items() if v]
-            db.executemany("INSERT INTO storage VALUES (?, ?, ?)", rows)
+            for c in self.by_var:
+                live = [(k, v) for k, v in storage[c.address][c.index].items() if v]
+                if live:
+                    keys, values = map(list, zip(*live))
+                    db.executemany("INSERT INTO storage VALUES (?, ?, ?)",
+                                   zip(repeat(c.var), key_bytes(c.arity, keys), _values_bytes(values)))
             db.executemany("INSERT INTO meta VALUES (?, ?)",
                            [("world", world_identity.fingerprint(identity)),
                             ("world_identity", world_identity.encode(identity)), ("genesis_state_root", root)])
@@ -452,6 +446,9 @@ class StateStore:
     def rows(self) -> Iterator[tuple[int, bytes, bytes]]:
         """Every non-zero location's row (var, key, value): the view ``state``, the log's newest
         values over ``storage``'s (a version 2 file read without being written has no log)."""
-        db = self.reader()
-        has_log = db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'state'").fetchone()[0]
-        return db.execute(f"SELECT var, key, value FROM {'state' if has_log else 'storage'}")
+        return self.reader().execute(f"SELECT var, key, value FROM {'state' if self._has_log() else 'storage'}")
+
+    def _has_log(self) -> bool:
+        """Whether the file has the log (``recent`` and the view ``state``): a version 2 file read
+        without being written has neither."""
+        return self.reader().execute("SELECT count(*) FROM sqlite_master WHERE name = 'recent'").fetchone()[0] > 0
