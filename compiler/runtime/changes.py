@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from itertools import compress, repeat
 from operator import is_not, itemgetter, ne, or_
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -50,20 +50,14 @@ class Changes:
     def __init__(self, groups: list[tuple[Any, list, list, list]]) -> None:
         self.groups = groups
 
-    @classmethod
-    def of(cls, changes: "Changes | Iterable[tuple]") -> "Changes":
-        """``changes`` as columns (it may be any iterable of ``(dict, key, before, after)``)."""
-        if isinstance(changes, Changes):
-            return changes
-        by_store: dict[int, tuple] = {}
-        for store, key, old, new in changes:
-            got = by_store.get(id(store))
-            if got is None:
-                got = by_store[id(store)] = (store, [], [], [])
-            got[1].append(key)
-            got[2].append(old)
-            got[3].append(new)
-        return cls(list(by_store.values()))
+    def only(self, keep: Callable[[Any, list], Iterable[bool]]) -> "Changes":
+        """The locations ``keep(dict, keys)`` flags (one flag per key, for each variable)."""
+        out = []
+        for store, keys, olds, news in self.groups:
+            flags = list(keep(store, keys))
+            if any(flags):
+                out.append((store, *(list(compress(col, flags)) for col in (keys, olds, news))))
+        return Changes(out)
 
     def __iter__(self) -> Iterator[tuple]:
         for store, keys, olds, news in self.groups:

@@ -230,7 +230,12 @@ class Replica:
         owned = set(P.arr(m.owned, P.I64).tolist())
         changes = StateHash(self.world).changes(self.storage, getattr(self, "block_journal", []))
         where = self.where
-        mine = [c for c in changes if hash((*where[id(c[0])], c[1])) in owned]
+
+        def owns(store, keys: list):  # (the location ids of loc_id, looked up by C code)
+            address, index = where[id(store)]
+            return map(owned.__contains__, map(hash, zip(repeat(address), repeat(index), keys)))
+
+        mine = changes.only(owns)
         root = StateHash(self.world, 0).moved(self.storage, mine)
         upserts, deletes = change_rows(self.store.codecs, mine) if self.store is not None else ({}, {})
         self.block_journal = []

@@ -122,11 +122,11 @@ class StateHash:
         block (:func:`compiler.runtime.changes.from_journal`)."""
         return from_journal(journal)
 
-    def moved(self, storage: dict[int, list[dict]], changes: Changes | Iterable[tuple]) -> int:
+    def moved(self, storage: dict[int, list[dict]], changes: Changes) -> int:
         """The accumulator after a block's changes (see :meth:`changes`); this one is not moved."""
         encoders = self._encoders(storage)
         total = self.accumulator
-        for store, keys, olds, news in Changes.of(changes).groups:
+        for store, keys, olds, news in changes.groups:
             enc = encoders[id(store)]
             total += enc.digest_sum(keys, news) - enc.digest_sum(keys, olds)
         return total % MOD

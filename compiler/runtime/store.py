@@ -122,12 +122,12 @@ def _values_bytes(values: list) -> list[bytes]:
     return list(map(int.to_bytes, map(int, values), lengths, repeat("big")))
 
 
-def change_rows(codecs: dict[int, "Codec"], changes) -> tuple[dict, dict]:
-    """The rows of a state file for changed locations (:class:`compiler.runtime.changes.Changes`,
-    or ``(dict, key, before, after)`` tuples; ``codecs`` by the dicts' ids): upserts
-    {(var, key): (var, key, value)} and deletes {(var, key): (var, key)}."""
+def change_rows(codecs: dict[int, "Codec"], changes: Changes) -> tuple[dict, dict]:
+    """The rows of a state file for changed locations (:class:`compiler.runtime.changes.Changes`;
+    ``codecs`` by the dicts' ids): upserts {(var, key): (var, key, value)} and deletes
+    {(var, key): (var, key)}."""
     upserts, deletes = {}, {}
-    for store, keys, _olds, news in Changes.of(changes).groups:
+    for store, keys, _olds, news in changes.groups:
         codec = codecs[id(store)]
         blobs = list(key_bytes(codec.arity, keys))
         row_keys = list(zip(repeat(codec.var), blobs))
