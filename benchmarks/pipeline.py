@@ -133,11 +133,12 @@ def state_size(tmp: Path, small: int, large: int, repeat: int) -> dict:
             print(f"1,000 transfers ({kind}) on a state of {a:,} accounts ({sizes[a]['state_bytes'] / 1e6:.1f} MB): "
                   f"{sizes[a]['seconds'] * 1000:.1f} ms (runs {[round(w * 1000, 1) for w in walls[a]]})", flush=True)
         print(f"ratio {large:,} / {small:,} accounts ({kind}): {ratio:.2f}x", flush=True)
-    out["blocks in a row"] = in_a_row(tmp / "row", *made[large], large)
+    world, _, state = made[large]
+    out["blocks in a row"] = in_a_row(tmp / "row", world, state, large)
     return out
 
 
-def in_a_row(folder: Path, world: Path, _block: Path, state: Path, accounts: int, count: int = 40) -> dict:
+def in_a_row(folder: Path, world: Path, state: Path, accounts: int, count: int = 40) -> dict:
     """``count`` blocks of 1,000 transfers (over ``accounts``) in one ``lane run`` on a copy of ``state``:
     the commits that append to the state file's log, and the one that folds it in (docs/formats.md)."""
     blocks = []

@@ -103,7 +103,7 @@ def ceiling(folder: Path, base: Path, repeat: int = 3) -> float:
 
     with Chain.open(folder / "world.toml", base, read_only=True) as chain:
         block = chain.decoder().decode((folder / "block.jsonl").read_bytes(), "block")
-        chain.prefetch(block, chain.number + 1, 12 * (chain.number + 1))
+        chain.prefetch(block)
         txs = block.txs()
         comp = partition(chain.compiled_summaries, txs, chain.ctx.storage, chain.number + 1,
                          12 * (chain.number + 1)).comp

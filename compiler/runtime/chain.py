@@ -346,7 +346,7 @@ class Chain:
         block = self._decode(source, display, trace)
         t = _lap(phases, "decode", t)
         if self.store is not None:
-            self.prefetch(block, ctx.number, ctx.timestamp)
+            self.prefetch(block)
         t = _lap(phases, "schedule", t)
         if progress is not None and hasattr(progress, "total"):
             progress.total = len(block)
@@ -404,7 +404,7 @@ class Chain:
             return self.decoder(trace).decode(bytes(source), display)
         return Block.of_txs(self.world, prepare(self.world, source, trace=trace))
 
-    def prefetch(self, block: Block, number: int, timestamp: int) -> int:
+    def prefetch(self, block: Block) -> int:
         """Read from the state file, in bulk, the locations the block's calls name by their plain keys
         (:mod:`compiler.schedule.locations`).  Any other location (keys computed or read from
         storage, another contract's, a wildcard's) is read when the block first touches it: the
@@ -497,7 +497,7 @@ class Chain:
         start = time.perf_counter()
         block = self._decode(source, display, False)
         if self.store is not None:
-            self.prefetch(block, number, timestamp)
+            self.prefetch(block)
         schedule = build(compiled, block.txs(), self.ctx.storage, number, timestamp, keep_accesses)
         schedule.seconds = time.perf_counter() - start
         return schedule
