@@ -38,6 +38,7 @@ from .executed import Executed
 from ..vm.errors import Revert
 from .files import read_block_bytes
 from .receipts import Receipt, receipts_json
+from .changes import from_journal
 from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
 from ..vm.values import U256_MAX, ValueError_, parse_value, quoted, shown
@@ -368,7 +369,7 @@ class Chain:
                     if o[0] != "ok"]
         cost = sum(map(_COST, outcomes))
         t = _lap(phases, "receipts", t)
-        changes = self.hash.changes(ctx.storage, ctx.journal)
+        changes = from_journal(ctx.journal)
         accumulator = self.hash.moved(ctx.storage, changes)
         _lap(phases, "roots", t)
         return Executed(packed, digests, counts, cost, failures, accumulator, outcomes=outcomes, changes=changes,
@@ -445,7 +446,7 @@ class Chain:
                        f"{json.dumps(result.receipts_json[k])}, sequential gave {json.dumps(ref_json)}")
         if problem is None:
             ref_hash = StateHash(self.world, self.hash.accumulator)
-            ref_changes = ref_hash.changes(ref.storage, ref.journal)
+            ref_changes = from_journal(ref.journal)
             if root_of(ref_hash.moved(ref.storage, ref_changes)) != result.state_root:
                 ours = result.executed.changes
                 problem = "the state differs" + (": " + _first_difference(self.world, ours, ref_changes)

@@ -24,7 +24,7 @@ class Executed:
     failures: list[tuple]                # (index, line, status, reason, at) of each failed transaction
     accumulator: int                     # the state root's accumulator after the block
     outcomes: list | None = None         # per transaction, when the executor had them
-    changes: list | None = None          # (dict, key, before, after): the commit, from a journal ...
+    changes: Any = None                  # the commit's Changes (runtime/changes.py), from a journal ...
     upserts: dict | None = None          # ... or {(var, key): row} and {(var, key): (var, key)} from lanes
     deletes: dict | None = None
     detail: dict = field(default_factory=dict)

@@ -46,6 +46,7 @@ from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from .replica import FunctionTable
+from .changes import from_journal
 from .roots import MOD, StateHash
 from .store import change_rows
 
@@ -789,7 +790,7 @@ class _Merge:
             if o[0] != OK:
                 self.failures.append((first + k, int(run.lines[first + k]), o[0], o[1], o[5]))
             self.cost += o[4]
-        changes = StateHash(self.chain.world).changes(ctx.storage, ctx.journal)
+        changes = from_journal(ctx.journal)
         self.root += StateHash(self.chain.world, 0).moved(ctx.storage, changes)
         if self.upserts is not None:
             self._rows(*change_rows(self.chain.store.codecs, changes))

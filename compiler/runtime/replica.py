@@ -35,6 +35,7 @@ from . import encoding, protocol as P
 from ..vm.context import Context
 from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED
+from .changes import from_journal
 from .roots import StateHash
 from .store import change_rows
 
@@ -228,7 +229,7 @@ class Replica:
         start = time.perf_counter()
         self._apply(m.sync, m.fixups)
         owned = set(P.arr(m.owned, P.I64).tolist())
-        changes = StateHash(self.world).changes(self.storage, getattr(self, "block_journal", []))
+        changes = from_journal(getattr(self, "block_journal", []))
         where = self.where
 
         def owns(store, keys: list):  # (the location ids of loc_id, looked up by C code)

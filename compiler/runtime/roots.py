@@ -32,7 +32,7 @@ from itertools import compress, repeat
 from operator import methodcaller
 from typing import Iterable, Iterator
 
-from .changes import Changes, from_journal, key_bytes, word_bytes
+from .changes import Changes, key_bytes, word_bytes
 from .world import World
 
 MOD = 1 << 512
@@ -117,13 +117,9 @@ class StateHash:
                 out[id(variables[index])] = _Variable(address, name, layout.key_arity[name])
         return out
 
-    def changes(self, storage: dict[int, list[dict]], journal: list) -> Changes:
-        """The locations the journal's writes changed, with their values before and after the
-        block (:func:`compiler.runtime.changes.from_journal`)."""
-        return from_journal(journal)
-
     def moved(self, storage: dict[int, list[dict]], changes: Changes) -> int:
-        """The accumulator after a block's changes (see :meth:`changes`); this one is not moved."""
+        """The accumulator after a block's changes (:func:`compiler.runtime.changes.from_journal`);
+        this one is not moved."""
         encoders = self._encoders(storage)
         total = self.accumulator
         for store, keys, olds, news in changes.groups:

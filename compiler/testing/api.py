@@ -42,6 +42,7 @@ from ..vm.context import Context
 from ..runtime.decode import Block
 from ..vm.errors import Revert
 from ..runtime.receipts import OK, REVERTED
+from ..runtime.changes import from_journal
 from ..runtime.roots import StateHash, root_of
 from ..vm.values import U256_MAX, format_address, format_value
 from ..vm.variables import Var
@@ -414,7 +415,7 @@ class Chain:
         journal = self.ctx.journal
         if self._hashed != len(journal):
             storage = self.ctx.storage
-            changes = self._hash.changes(storage, journal[self._hashed:])
+            changes = from_journal(journal[self._hashed:])
             self._hash.accumulator = self._hash.moved(storage, changes)
             self._hashed = len(journal)
         return self._hash.accumulator

@@ -26,7 +26,8 @@ from typing import TYPE_CHECKING
 from ..diagnostics import LaneError
 from ..runtime.chain import Chain as RuntimeChain
 from ..runtime.encoding import pack
-from ..runtime.roots import StateHash, receipts_root, root_of
+from ..runtime.changes import from_journal
+from ..runtime.roots import receipts_root, root_of
 from ..runtime.store import StateStore
 from ..vm.values import format_address
 from ..runtime.world import World
@@ -95,10 +96,10 @@ class ChainFile:
             store.write_genesis(world, ctx.storage, accumulator, root)
             self.store = store
             parent = 0
-            changes: list = []
+            changes = from_journal([])  # (the genesis holds everything so far)
         else:
             parent = self.number
-            changes = StateHash(world, 0).changes(ctx.storage, ctx.journal[self.mark:])
+            changes = from_journal(ctx.journal[self.mark:])
         if chain.number > parent:
             self.store.commit_block(changes, chain.number, chain.timestamp, 0, 0, root, receipts_root(b""),
                                     accumulator, pack([]), parent=parent)
