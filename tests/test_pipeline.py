@@ -41,10 +41,16 @@ def file_root(path: Path, world) -> tuple[str, str]:
 
 
 @pytest.fixture(scope="module")
-def meta():
+def demo():
+    """The demo's chain after its first block."""
     chain = Chain.open(DEMO / "world.toml")
     chain.run_block(BLOCK1, number=1)
-    return Meta(chain)
+    return chain
+
+
+@pytest.fixture(scope="module")
+def meta(demo):
+    return Meta(demo)
 
 
 @settings(SETTINGS, max_examples=25)
@@ -184,6 +190,29 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
         k: v for k, v in expected.items() if isinstance(k[1], tuple)}
 
 
+@settings(SETTINGS, max_examples=40)
+@given(data=st.data())
+def test_what_variables_record_before_a_block_is_what_its_journal_says(demo, meta, data):
+    """The values before the block that generated code records at each key's first write
+    (``Var.before``) give the changes the journal gives, reverted transactions and all, block
+    after block (each begins afresh)."""
+    from compiler.runtime import sequential
+    from compiler.runtime.block import prepare
+    from compiler.runtime.changes import from_befores, from_journal
+    from compiler.runtime.decode import Block
+    from runtime_helpers import fork_chain
+
+    chain = fork_chain(demo)
+    for _ in range(data.draw(st.integers(1, 3), label="blocks")):
+        block = Block.of_txs(chain.world, prepare(chain.world, raw_block(data.draw(blocks(meta), label="block"))))
+        ctx = chain.ctx
+        ctx.begin()
+        sequential.execute(ctx, block)
+        befores, journal = ({(id(s), k, o, n) for s, k, o, n in changes}
+                            for changes in (from_befores(ctx.storage), from_journal(ctx.journal)))
+        assert befores == journal
+
+
 def test_blocks_append_to_the_log_which_is_folded_in_past_its_limit(tmp_path, monkeypatch):
     """Each block's changed rows are appended to the log (``recent``) until it passes COMPACT_AT rows,
     then folded into ``storage`` at a commit; at every step the file's rows give the root stored for
@@ -209,6 +238,35 @@ def test_blocks_append_to_the_log_which_is_folded_in_past_its_limit(tmp_path, mo
     with Chain.open(world, state) as fresh:  # nothing in memory: every read goes through the log
         for name in ("u0", "u1", "u7", "admin"):
             assert fresh.call("usdc", "balance_of", [name])[1] == memory.call("usdc", "balance_of", [name])[1]
+
+
+@pytest.mark.parametrize("scan", [True, False])
+def test_a_block_reads_its_locations_by_key_or_by_a_pass_over_the_variable(tmp_path, monkeypatch, scan):
+    """A block naming most of a variable's rows reads them in one pass over the variable, and one
+    naming few looks each key up (``scan`` forces either): both read the log's newest values
+    over ``storage``'s stale ones, and give the roots of the whole state in memory."""
+    from compiler.runtime import store as store_module
+    from compiler.workload import GenOptions, generate
+
+    monkeypatch.setattr(store_module, "_SCAN_FROM", 1 if scan else 10**9)
+    monkeypatch.setattr(store_module, "_SCAN_SHARE", 10**6)
+    monkeypatch.setattr(store_module, "COMPACT_AT", 300)  # folded every other block
+    scans = []
+    most_of = store_module._most_of
+    monkeypatch.setattr(store_module, "_most_of", lambda *a: scans.append(most_of(*a)) or scans[-1])
+    generate(tmp_path, GenOptions("transfers", 800, 400, 0.0, 4, 0.0, 5))
+    world, state = tmp_path / "world.toml", tmp_path / "s.sqlite"
+    lines = (tmp_path / "block.jsonl").read_bytes().splitlines(keepends=True)
+    memory = Chain.open(world)
+    parts = [(tmp_path / "setup.jsonl").read_bytes()] + [b"".join(lines[i:i + 100]) for i in range(0, 800, 100)]
+    logged = []
+    for part in parts:  # a chain opened afresh for each block: everything it reads comes from the file
+        with Chain.open(world, state) as chain:
+            logged.append(chain.store.db.execute("SELECT count(*) FROM recent").fetchone()[0])
+            got, want = chain.run_block(part), memory.run_block(part)
+            assert (got.state_root, got.receipts_root) == (want.state_root, want.receipts_root)
+    assert any(logged) and 0 in logged[2:]  # blocks read with stale rows in storage, and after a fold
+    assert scans and all(scans) == scan and any(scans) == scan
 
 
 def test_a_version_2_file_is_read_as_it_is_and_gains_the_log_when_written(tmp_path):

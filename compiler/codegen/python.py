@@ -14,7 +14,9 @@ tuple of keys); a key never written reads as zero: the dicts are
 :class:`~compiler.vm.variables.Var` (or, for a state file, ``LazyVar``),
 whose ``__missing__`` answers the variable's zero (or reads the file).  A write first appends
 ``(dict, key, old value)`` to the journal, so a revert undoes exactly the
-transaction's own writes.  Arithmetic is checked inline; a failure raises
+transaction's own writes, and records the old value in the variable's
+``before`` if it is the key's first write of the block (not in a lane's code,
+``log=True``: a lane reports its writes otherwise).  Arithmetic is checked inline; a failure raises
 :class:`~compiler.vm.errors.Revert` with the reason of SPEC §1.6 and the
 place that failed (``file:line:column``, a constant of the code: every
 ``require``, ``revert``, operator, index, call and cost charge passes its own
@@ -124,6 +126,7 @@ class _FunctionGen:
         self.indent = 1
         self.temp = 0
         self.used_storage: set[str] = set()
+        self.written: set[str] = set()
         # Storage values already in a Python variable: (var, key code) -> name.  A read of a
         # location read or written before, with nothing in between that may change it, reuses it.
         self.known: dict[tuple[str, str], str] = {}
@@ -152,6 +155,8 @@ class _FunctionGen:
             head.append("    S = rt.storage[this]")
             for name in sorted(self.used_storage, key=self.layout.index.__getitem__):
                 head.append(f"    s_{name} = S[{self.layout.index[name]}]")
+        for name in sorted(self.written, key=self.layout.index.__getitem__):
+            head.append(f"    b_{name} = s_{name}.before")
         if self.writes:
             head.append("    J = rt.journal")
         if self.log and any("LOG(" in line for line in self.lines):
@@ -216,6 +221,9 @@ class _FunctionGen:
                 self.traced("w", var, key)
             new = self.fresh()
             self.emit(f"{new} = {self.arith(op, old, self.expr(s.value), s.op_loc)}")
+        if not self.log:  # (a lane's writes go to the parent in its replies, not through ``before``)
+            self.written.add(var.name)
+            self.emit(f"if {key} not in b_{var.name}: b_{var.name}[{key}] = {old}")
         self.emit(f"J.append(({store}, {key}, {old}))")
         self.emit(f"{store}[{key}] = {new}")
         # Another key of the same variable may be this one: forget them all, remember this one.

@@ -38,7 +38,7 @@ from .executed import Executed
 from ..vm.errors import Revert
 from .files import read_block_bytes
 from .receipts import Receipt, receipts_json
-from .changes import from_journal
+from .changes import from_befores, from_journal
 from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
 from ..vm.values import U256_MAX, ValueError_, parse_value, quoted, shown
@@ -278,8 +278,7 @@ class Chain:
         number, timestamp = self.next_block(number, timestamp)
         ctx = self._ctx  # not settled: a block on lanes does not need this process's state
         ctx.number, ctx.timestamp = number, timestamp
-        ctx.journal.clear()
-        ctx.events.clear()
+        ctx.begin()
         if not isinstance(source, (bytes, bytearray, memoryview, Block)):
             source = Block.of_txs(self.world, prepare(self.world, source, trace=check_accesses))
         # For --verify: the state before the block, for the sequential run to start from.
@@ -328,11 +327,10 @@ class Chain:
         if self.store is not None:
             self.store.commit_block(executed.changes, number, timestamp, result.transactions, result.cost,
                                     result.state_root, result.receipts_root, executed.accumulator, executed.packed,
-                                    parent=self.number, upserts=executed.upserts, deletes=executed.deletes)
+                                    parent=self.number, rows=executed.rows)
         _lap(phases, "commit", t)
         self.hash.accumulator = executed.accumulator
-        ctx.journal.clear()
-        ctx.events.clear()
+        ctx.begin()  # (nothing of the block is kept in memory but the state)
         self.number, self.timestamp = number, timestamp
         result.phases = phases
         result.seconds = sum(phases.values())
@@ -369,7 +367,7 @@ class Chain:
                     if o[0] != "ok"]
         cost = sum(map(_COST, outcomes))
         t = _lap(phases, "receipts", t)
-        changes = from_journal(ctx.journal)
+        changes = from_befores(ctx.storage)
         accumulator = self.hash.moved(ctx.storage, changes)
         _lap(phases, "roots", t)
         return Executed(packed, digests, counts, cost, failures, accumulator, outcomes=outcomes, changes=changes,

@@ -1,7 +1,9 @@
 """What a block changed, a variable at a time, and the bytes both roots and state files make of it.
 
 A block's journal holds one ``(variable's dict, key, value before)`` entry per
-write.  :func:`from_journal` turns it into :class:`Changes`: for each variable
+write, and each variable the value before the block of each key the block wrote
+(``Var.before``).  :func:`from_befores` (or :func:`from_journal`, over any part
+of a journal) turns them into :class:`Changes`: for each variable
 the keys whose value differs after the block, with their values before and
 after, as columns (lists), so that whoever consumes them (the state root's
 move, :meth:`compiler.runtime.roots.StateHash.moved`; a state file's rows,
@@ -70,6 +72,30 @@ class Changes:
         return any(g[1] for g in self.groups)
 
 
+def from_befores(storage: dict[int, list[dict]]) -> Changes:
+    """The locations whose value changed since the block began (:meth:`compiler.vm.context.Context.begin`),
+    from each variable's record of its written keys' values then (``Var.before``), compared with
+    their values now: what :func:`from_journal` finds, without going through the journal."""
+    groups = []
+    for variables in storage.values():
+        for store in variables:
+            before = store.before
+            if before:
+                groups.append(_changed(store, list(before), list(before.values())))
+    return Changes([g for g in groups if g is not None])
+
+
+def _changed(store, keys: list, olds: list) -> tuple | None:
+    """``(store, keys, olds, news)`` of the keys whose value now is not ``olds`` (None if none is)."""
+    news = list(map(dict.get, repeat(store), keys, olds))
+    changed = list(map(or_, map(ne, news, olds), map(is_not, map(type, news), map(type, olds))))
+    if not any(changed):
+        return None
+    if not all(changed):
+        keys, olds, news = (list(compress(col, changed)) for col in (keys, olds, news))
+    return store, keys, olds, news
+
+
 def from_journal(journal: list) -> Changes:
     """The locations whose value the journal's writes changed (each entry holds a write's value
     before it, so a location's oldest entry holds its value before the block), compared with their
@@ -97,13 +123,5 @@ def from_journal(journal: list) -> Changes:
     for store, entries in parts:
         newest_first = entries[::-1]
         befores = dict(zip(map(_second, newest_first), map(_third, newest_first)))  # the oldest wins
-        keys = list(befores)
-        olds = list(befores.values())
-        news = list(map(dict.get, repeat(store), keys, olds))
-        changed = list(map(or_, map(ne, news, olds), map(is_not, map(type, news), map(type, olds))))
-        if not any(changed):
-            continue
-        if not all(changed):
-            keys, olds, news = (list(compress(col, changed)) for col in (keys, olds, news))
-        groups.append((store, keys, olds, news))
-    return Changes(groups)
+        groups.append(_changed(store, list(befores), list(befores.values())))
+    return Changes([g for g in groups if g is not None])

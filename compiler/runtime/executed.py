@@ -25,8 +25,7 @@ class Executed:
     accumulator: int                     # the state root's accumulator after the block
     outcomes: list | None = None         # per transaction, when the executor had them
     changes: Any = None                  # the commit's Changes (runtime/changes.py), from a journal ...
-    upserts: dict | None = None          # ... or {(var, key): row} and {(var, key): (var, key)} from lanes
-    deletes: dict | None = None
+    rows: dict | None = None             # ... or a state file's rows from lanes (store.Rows)
     detail: dict = field(default_factory=dict)
     block: Any = None                    # the decoded block, when the executor decoded it here
 

@@ -46,9 +46,9 @@ from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from .replica import FunctionTable
-from .changes import from_journal
+from .changes import from_befores
 from .roots import MOD, StateHash
-from .store import change_rows
+from .store import change_rows, merge_rows
 
 R, W, A = 0, 1, 2
 
@@ -631,8 +631,7 @@ class _Merge:
         self.reverted = 0
         self.cost = 0
         self.root = 0
-        self.upserts: dict | None = {} if self.chain.store is not None else None
-        self.deletes: dict | None = {} if self.chain.store is not None else None
+        self.rows: dict | None = {} if self.chain.store is not None else None  # a state file's (store.Rows)
         self.fixups_blob = b""
         self.shared: dict = {}
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
@@ -753,16 +752,8 @@ class _Merge:
 
     def finished(self, m: P.Finished) -> None:
         self.root += m.root
-        if self.upserts is not None:
-            self._rows(marshal.loads(m.upserts), marshal.loads(m.deletes))
-
-    def _rows(self, ups: dict, dels: dict) -> None:
-        self.upserts.update(ups)
-        for key in self.upserts.keys() & dels.keys():
-            del self.upserts[key]
-        self.deletes.update(dels)
-        for key in self.deletes.keys() & ups.keys():
-            del self.deletes[key]
+        if self.rows is not None:
+            merge_rows(self.rows, marshal.loads(m.rows))
 
     # ---------------------------------------------------------------- the rest, sequentially
     def sequential_from(self, first: int) -> None:
@@ -774,8 +765,7 @@ class _Merge:
         from . import sequential
 
         ctx = self.chain.ctx
-        ctx.journal.clear()
-        ctx.events.clear()
+        ctx.begin()
         outcomes = sequential.execute(ctx, rest)
         # The invalid transactions' receipts from ``first`` on are made again here.
         self.failures = [f for f in self.failures if f[0] < first]
@@ -790,12 +780,11 @@ class _Merge:
             if o[0] != OK:
                 self.failures.append((first + k, int(run.lines[first + k]), o[0], o[1], o[5]))
             self.cost += o[4]
-        changes = from_journal(ctx.journal)
+        changes = from_befores(ctx.storage)
         self.root += StateHash(self.chain.world, 0).moved(ctx.storage, changes)
-        if self.upserts is not None:
-            self._rows(*change_rows(self.chain.store.codecs, changes))
-        ctx.journal.clear()
-        ctx.events.clear()
+        if self.rows is not None:
+            merge_rows(self.rows, change_rows(self.chain.store.codecs, changes))
+        ctx.begin()
 
     # ---------------------------------------------------------------- the result
     def executed(self) -> Executed:
@@ -809,7 +798,7 @@ class _Merge:
         accumulator = (self.chain.hash.accumulator + self.root) % MOD
         return Executed(packed, digests[order].tobytes(),
                         {"ok": self.ok, "reverted": self.reverted, "invalid": invalid}, self.cost,
-                        sorted(self.failures), accumulator, upserts=self.upserts, deletes=self.deletes)
+                        sorted(self.failures), accumulator, rows=self.rows)
 
 
 # -------------------------------------------------------------------- arrays

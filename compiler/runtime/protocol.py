@@ -132,8 +132,7 @@ class Routed(NamedTuple):
 class Finished(NamedTuple):
     block: int
     root: int                  # the state accumulator's move by the locations the lane owns
-    upserts: bytes             # marshal: {(var, key bytes): (var, key bytes, value bytes)} for a state file
-    deletes: bytes             # marshal: {(var, key bytes): (var, key bytes)}
+    rows: bytes                # marshal: a state file's rows of those locations, {var: {key: value}} (store.Rows)
     seconds: float
 
 

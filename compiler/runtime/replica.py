@@ -238,13 +238,12 @@ class Replica:
 
         mine = changes.only(owns)
         root = StateHash(self.world, 0).moved(self.storage, mine)
-        upserts, deletes = change_rows(self.store.codecs, mine) if self.store is not None else ({}, {})
+        rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
         self.block_journal = []
         ctx = self.ctx
-        ctx.journal.clear()
-        ctx.events.clear()
+        ctx.begin()  # (what the lane's variables recorded before the block goes too)
         ctx.log.clear()
-        return P.pack(P.Finished(m.block, root, marshal.dumps(upserts), marshal.dumps(deletes),
+        return P.pack(P.Finished(m.block, root, marshal.dumps(rows),
                                  time.perf_counter() - start))
 
     def on_Cut(self, m: P.Cut) -> bytes:

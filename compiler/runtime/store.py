@@ -26,7 +26,8 @@ Nothing is loaded when a file is opened: each variable of the state in memory
 is a :class:`~compiler.vm.variables.LazyVar` that reads a location the
 first time something uses it, and a block first loads in bulk what its calls
 name by plain keys (:mod:`compiler.schedule.locations`, :meth:`StateStore.prefetch`,
-a few hundred keys per query); anything else is read as it is touched.  A block's
+a few hundred keys per query, or one pass over a variable's rows when a block
+names most of them); anything else is read as it is touched.  A block's
 commit appends the locations whose value it changed to the log, with its row
 in ``blocks`` and its receipts, in one database transaction, so a process killed
 at any moment leaves the file at the previous block.  While a command that
@@ -44,7 +45,7 @@ import contextlib
 import os
 import sqlite3
 import urllib.parse
-from itertools import compress, repeat
+from itertools import compress, groupby, repeat
 from operator import is_, itemgetter, not_
 from typing import Any, Iterator
 
@@ -64,9 +65,13 @@ __all__ = ["StateStore", "APPLICATION_ID", "SQLITE_MAGIC", "SCHEMA_VERSION"]
 SCHEMA_VERSION = 3
 READS = (2, 3)   # the schema versions this Lane opens (a version 2 file gains the log when first written)
 COMPACT_AT = 32768  # rows in the log past which a commit folds it into ``storage``
+_SCAN_FROM = 1024  # keys of one variable a block reads from which its rows may be read in one pass,
+_SCAN_SHARE = 3  # if they are at least a third of them
 _BATCH = 500  # keys per query when a block's locations are read in bulk (SQLite allows 32,766 parameters)
-_ROW_KEY, _ROW_VALUE = itemgetter(0, 1), itemgetter(2)
+_FIRST = itemgetter(0)
+_KEY_VALUE = itemgetter(1, 2)
 _is_bytes = bytes.__instancecheck__
+_NOTHING: dict = {}
 _LOG = (
     "CREATE TABLE recent (var INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL)",
     # The state as rows, the log's newest values over storage's (what a SQL user wants to query).
@@ -115,30 +120,72 @@ class Codec:
 
 
 def _values_bytes(values: list) -> list[bytes]:
-    """Each value as the file writes it, its shortest big-endian bytes (at least one; booleans 0
-    and 1), by C code (numpy for the lengths)."""
+    """Each value as the file writes it, its shortest big-endian bytes (booleans 0 and 1), zero as
+    no bytes (the log's mark of a location now zero), by C code (numpy for the lengths)."""
     bits = np.fromiter(map(int.bit_length, map(int, values)), np.int64, len(values))
-    lengths = np.maximum((bits + 7) // 8, 1).tolist()
+    lengths = ((bits + 7) // 8).tolist()
     return list(map(int.to_bytes, map(int, values), lengths, repeat("big")))
 
 
-def change_rows(codecs: dict[int, "Codec"], changes: Changes) -> tuple[dict, dict]:
+def _write(db: sqlite3.Connection, verb: str, var: int, keys: list[bytes], values: list[bytes]) -> None:
+    """``verb`` (``INSERT INTO recent``, ``INSERT OR REPLACE INTO storage``) the rows of variable
+    ``var``, in the order given, in one statement: the keys and the values are bound as two blobs,
+    each concatenated, and SQL cuts them apart (a key's width is the variable's; each value's start
+    and length are one JSON integer, ``start * 64 + length``).  Binding a row at a time
+    (``executemany``) costs about 2 us a row in Python's driver, more than SQLite's own work."""
+    lengths = np.fromiter(map(len, values), np.int64, len(values))
+    spec = ((np.cumsum(lengths) - lengths) << 6) | lengths
+    db.execute(f"{verb} SELECT ?1, ifnull(substr(?2, j.key * ?3 + 1, ?3), x''), "
+               "ifnull(substr(?4, (j.value >> 6) + 1, j.value & 63), x'') FROM json_each(?5) AS j",
+               (var, b"".join(keys), len(keys[0]) if keys else 0, b"".join(values), str(spec.tolist())))
+
+
+def _delete(db: sqlite3.Connection, var: int, keys: list[bytes]) -> None:
+    """Delete the rows of variable ``var`` at ``keys`` from ``storage``, in one statement (as
+    :func:`_write`)."""
+    db.execute("WITH RECURSIVE i(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM i WHERE n + 1 < ?4) "
+               "DELETE FROM storage WHERE var = ?1 AND key IN "
+               "(SELECT ifnull(substr(?2, n * ?3 + 1, ?3), x'') FROM i)",
+               (var, b"".join(keys), len(keys[0]), len(keys)))
+
+
+def _most_of(db: sqlite3.Connection, var: int, asked: int) -> bool:
+    """Whether ``asked`` keys of variable ``var`` are many and at least a third of its stored rows:
+    then reading all its rows in one pass over the B-tree (about 0.2 us a row) is cheaper than
+    looking each key up (about 2 us), as a query planner would choose.  The count stops at
+    :data:`_SCAN_SHARE` times ``asked``: a small block on a large state pays little for it."""
+    if asked < _SCAN_FROM:
+        return False
+    limit = _SCAN_SHARE * asked
+    counted = db.execute("SELECT count(*) FROM (SELECT 1 FROM storage WHERE var = ? LIMIT ?)",
+                         (var, limit + 1)).fetchone()[0]
+    return counted <= limit
+
+
+Rows = dict[int, dict[bytes, bytes]]
+"""Rows of a state file a block changed, by variable: {var: {key: value}}, as the file writes them
+(an empty value: the location is now zero).  Marshal carries them between processes as they are."""
+
+
+def change_rows(codecs: dict[int, "Codec"], changes: Changes) -> Rows:
     """The rows of a state file for changed locations (:class:`compiler.runtime.changes.Changes`;
-    ``codecs`` by the dicts' ids): upserts {(var, key): (var, key, value)} and deletes
-    {(var, key): (var, key)}."""
-    upserts, deletes = {}, {}
+    ``codecs`` by the dicts' ids), by C code over each variable's columns."""
+    rows = {}
     for store, keys, _olds, news in changes.groups:
         codec = codecs[id(store)]
-        blobs = list(key_bytes(codec.arity, keys))
-        row_keys = list(zip(repeat(codec.var), blobs))
-        live = list(map(bool, news))
-        kept = list(compress(row_keys, live))
-        upserts.update(zip(kept, zip(repeat(codec.var), compress(blobs, live),
-                                     _values_bytes(list(compress(news, live))))))
-        if not all(live):
-            gone = list(compress(row_keys, map(not_, live)))
-            deletes.update(zip(gone, gone))
-    return upserts, deletes
+        rows[codec.var] = dict(zip(key_bytes(codec.arity, keys), _values_bytes(news)))
+    return rows
+
+
+def merge_rows(into: Rows, rows: Rows) -> Rows:
+    """``into`` updated by ``rows`` (the newer): a variable at a time."""
+    for var, changed in rows.items():
+        mine = into.get(var)
+        if mine is None:
+            into[var] = dict(changed)
+        else:
+            mine.update(changed)
+    return into
 
 
 def codecs_of(world: World) -> list[Codec]:
@@ -176,7 +223,7 @@ class StateStore:
         self.codecs: dict[int, Codec] = {}    # id(a variable's dict in memory) -> its codec
         self._pid = os.getpid()
         self._child: tuple[int, sqlite3.Connection] | None = None
-        self._recent: dict[tuple[int, bytes], bytes] | None = None  # the log, newest value per location
+        self._recent: Rows | None = None  # the log, newest value per location
         self._logged = 0   # its rows (known once it is loaded)
 
     def _upgrade(self) -> None:
@@ -281,7 +328,7 @@ class StateStore:
 
         def load(key: Any) -> Any:
             blob = codec.key(key)
-            value = recent().get((var, blob))
+            value = recent().get(var, _NOTHING).get(blob)
             if value is None:
                 row = reader().execute("SELECT value FROM storage WHERE var = ? AND key = ?", (var, blob)).fetchone()
                 value = row[0] if row else b""
@@ -289,14 +336,14 @@ class StateStore:
 
         return load
 
-    def recent(self) -> dict[tuple[int, bytes], bytes]:
+    def recent(self) -> Rows:
         """The log of the blocks committed since it was last folded into ``storage``: the newest
-        value of each location it holds, by (var, key) (an empty value: the location is zero).
+        value of each location it holds, by variable (an empty value: the location is zero).
         Read once, the first time a location is read."""
         if self._recent is None:
-            db = self.reader()
-            rows = db.execute("SELECT var, key, value FROM recent ORDER BY rowid").fetchall() if self._has_log() else []
-            self._recent = dict(zip(map(_ROW_KEY, rows), map(_ROW_VALUE, rows)))
+            rows = self.reader().execute("SELECT var, key, value FROM recent ORDER BY var, rowid").fetchall() \
+                if self._has_log() else []
+            self._recent = {var: dict(map(_KEY_VALUE, group)) for var, group in groupby(rows, _FIRST)}
             self._logged = len(rows)
         return self._recent
 
@@ -327,16 +374,22 @@ class StateStore:
             blobs = list(key_bytes(codec.arity, missing))
             found: dict[bytes, bytes] = {}
             asked = blobs
-            if recent:  # what the log holds is not read from ``storage``
-                logged = list(map(recent.get, zip(repeat(codec.var), blobs)))
+            log = recent.get(codec.var)
+            if log:  # what the log holds is not read from ``storage``
+                logged = list(map(log.get, blobs))
                 unlogged = list(map(is_, logged, repeat(None)))
                 if not all(unlogged):
                     found.update(zip(compress(blobs, map(not_, unlogged)), filter(_is_bytes, logged)))
                     asked = list(compress(blobs, unlogged))
-            for start in range(0, len(asked), _BATCH):
-                batch = asked[start:start + _BATCH]
-                found.update(db.execute(f"SELECT key, value FROM storage WHERE var = ? AND key IN "
-                                        f"({','.join('?' * len(batch))})", (codec.var, *batch)))
+            if _most_of(db, codec.var, len(asked)):  # one pass over the variable's rows, in key order
+                rows = dict(db.execute("SELECT key, value FROM storage WHERE var = ?", (codec.var,)))
+                got = list(map(rows.get, asked))
+                found.update(compress(zip(asked, got), got))
+            else:
+                for start in range(0, len(asked), _BATCH):
+                    batch = asked[start:start + _BATCH]
+                    found.update(db.execute(f"SELECT key, value FROM storage WHERE var = ? AND key IN "
+                                            f"({','.join('?' * len(batch))})", (codec.var, *batch)))
             var.update(zip(missing, repeat(codec.zero)))
             if found:
                 key_of = dict(zip(blobs, missing)).__getitem__
@@ -362,11 +415,12 @@ class StateStore:
             db.executemany("INSERT INTO variables VALUES (?, ?, ?)",
                            [(c.var, world.by_address[c.address].name, c.name) for c in self.by_var])
             for c in self.by_var:
-                live = [(k, v) for k, v in storage[c.address][c.index].items() if v]
-                if live:
-                    keys, values = map(list, zip(*live))
-                    db.executemany("INSERT INTO storage VALUES (?, ?, ?)",
-                                   zip(repeat(c.var), key_bytes(c.arity, keys), _values_bytes(values)))
+                var = storage[c.address][c.index]
+                keys, values = list(key_bytes(c.arity, list(var))), _values_bytes(list(var.values()))
+                if not all(values):  # a zero is no row
+                    keys, values = list(compress(keys, values)), list(compress(values, values))
+                if keys:
+                    _write(db, "INSERT INTO storage", c.var, keys, values)
             db.executemany("INSERT INTO meta VALUES (?, ?)",
                            [("world", world_identity.fingerprint(identity)),
                             ("world_identity", world_identity.encode(identity)), ("genesis_state_root", root)])
@@ -375,34 +429,29 @@ class StateStore:
         self.new = False
         self._recent, self._logged = {}, 0
 
-    def commit_block(self, changes: list[tuple] | None, number: int, timestamp: int, transactions: int, cost: int,
+    def commit_block(self, changes: Changes | None, number: int, timestamp: int, transactions: int, cost: int,
                      state_root: str, receipts_root: str, accumulator: int, receipts: bytes,
-                     parent: int, upserts: dict | None = None, deletes: dict | None = None) -> None:
-        """Commit a block: the locations it changed (``changes``: ``(dict, key, before, after)``, from a
-        journal; or rows made by the parallel executor's lanes: ``upserts`` {(var, key): (var, key,
-        value)} and ``deletes`` {(var, key): (var, key)}), its row and its receipts; refused if another
-        process committed a block since ``parent``."""
+                     parent: int, rows: Rows | None = None) -> None:
+        """Commit a block: the locations it changed (``changes``, from a journal; or ``rows``, made by
+        the parallel executor's lanes), its row and its receipts; refused if another process
+        committed a block since ``parent``."""
         if changes is not None:
-            upserts, deletes = change_rows(self.codecs, changes)
-        rows = list((upserts or {}).values())
-        if deletes:
-            rows += [(var, key, b"") for var, key in deletes.values()]  # an empty value: zero
+            rows = change_rows(self.codecs, changes)
+        rows = rows or {}
+        added = sum(map(len, rows.values()))
         recent = self.recent()
-        fold = self._logged + len(rows) > COMPACT_AT
+        fold = self._logged + added > COMPACT_AT
         db = self.db
         with transaction(db, self.path):
             last = db.execute("SELECT max(number) FROM blocks").fetchone()[0]
             if last != parent:
                 raise state_error(f"state file {self.path} changed while block {number} ran (its last block "
                                   f"is now {last}, not {parent}); nothing was written")
-            if fold:  # (rows name each location once)
-                if recent:
-                    merged = dict(recent)
-                    merged.update(zip(map(_ROW_KEY, rows), map(_ROW_VALUE, rows)))
-                    rows = [(var, key, value) for (var, key), value in merged.items()]
-                self._fold(rows)
+            if fold:
+                self._fold(merge_rows(merge_rows({}, recent), rows) if recent else rows)
             else:
-                db.executemany("INSERT INTO recent VALUES (?, ?, ?)", rows)
+                for var, changed in rows.items():
+                    _write(db, "INSERT INTO recent", var, list(changed), list(changed.values()))
             db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (number, str(timestamp), transactions, cost, state_root, receipts_root,
                         accumulator.to_bytes(64, "big")))
@@ -411,25 +460,29 @@ class StateStore:
             recent.clear()
             self._logged = 0
         else:
-            recent.update(zip(map(_ROW_KEY, rows), map(_ROW_VALUE, rows)))
-            self._logged += len(rows)
+            merge_rows(recent, rows)
+            self._logged += added
 
-    def _fold(self, rows: list[tuple[int, bytes, bytes]]) -> None:
+    def _fold(self, rows: Rows) -> None:
         """Fold the log (``rows``: the newest value of each location it holds, the block's included)
-        into ``storage``, in key order, and empty it (inside the commit's transaction).
+        into ``storage`` and empty it (inside the commit's transaction).
 
         A block's commit appends its rows to the log (``recent``), whose pages are new ones at its
         end: a thousand transfers write a few dozen pages however large the state, where updating
         ``storage`` in place rewrites every page holding one of their rows (on 200,000 accounts
         about 1,400 of them, 5.5 MB).  Once the log passes :data:`COMPACT_AT` rows it is folded in
-        at once, and each page of ``storage`` is written once for all of them."""
+        at once, and each page of ``storage`` is written once for all of them (SQLite keeps the
+        pages a transaction changes in its cache until it commits: sorting the rows first, tried,
+        cost more than it saved)."""
         db = self.db
-        rows.sort()
-        live = list(map(_ROW_VALUE, rows))
-        db.executemany("INSERT OR REPLACE INTO storage VALUES (?, ?, ?)", compress(rows, live))
-        if not all(live):
-            db.executemany("DELETE FROM storage WHERE var = ? AND key = ?",
-                           map(_ROW_KEY, compress(rows, map(not_, live))))
+        for var, changed in rows.items():
+            keys, values = list(changed), list(changed.values())
+            live = list(map(bool, values))
+            if any(live):
+                _write(db, "INSERT OR REPLACE INTO storage", var, list(compress(keys, live)),
+                       list(compress(values, live)))
+            if not all(live):
+                _delete(db, var, list(compress(keys, map(not_, live))))
         db.execute("DELETE FROM recent")
 
     # ------------------------------------------------------------ verification

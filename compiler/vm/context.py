@@ -50,6 +50,15 @@ class Context:
         """Whether the last transaction reverted because it reached the cost limit."""
         return self.budget < 0
 
+    def begin(self) -> None:
+        """A block begins (or one is over): no write in the journal, no event, nothing in the
+        variables' record of their values before the block (``Var.before``)."""
+        self.journal.clear()
+        self.events.clear()
+        for variables in self.storage.values():
+            for var in variables:
+                var.before.clear()
+
     def rollback(self, journal_mark: int, events_mark: int) -> None:
         journal = self.journal
         for i in range(len(journal) - 1, journal_mark - 1, -1):

@@ -22,13 +22,18 @@ from typing import Any, Callable
 
 
 class Var(dict):
-    """A variable wholly in memory: a missing key reads as the variable's zero."""
+    """A variable wholly in memory: a missing key reads as the variable's zero.
 
-    __slots__ = ("zero",)
+    ``before`` holds, for each key written since the block began (:meth:`Context.begin`), its
+    value then: generated code records it at the key's first write, so that what a block changed
+    is known without going through its journal (:func:`compiler.runtime.changes.from_befores`)."""
+
+    __slots__ = ("zero", "before")
 
     def __init__(self, zero: Any = 0, items: Any = ()) -> None:
         super().__init__(items)
         self.zero = zero
+        self.before: dict = {}
 
     def __missing__(self, key: Any) -> Any:
         return self.zero
