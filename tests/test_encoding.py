@@ -77,8 +77,9 @@ def test_a_big_block_s_receipts_are_kept_compressed_and_read_back_whole():
 
     outcomes = [("ok", None, True, ((2**159 + i, "Transfer", (2**159 - i, i, 10**18 + i)),), 23) for i in range(2000)]
     enc = encoding.encode_outcomes(outcomes)
-    packed = encoding.pack(enc)
     raw = marshal.dumps((b"", b"".join(enc), np.cumsum([len(e) for e in enc]).astype(np.int64).tobytes()), 0)
+    assert encoding.pack(enc) == raw
+    packed = encoding.stored(raw)()
     assert len(raw) >= encoding.COMPRESS_FROM and packed[:4] == encoding.ZSTD_MAGIC
     assert len(packed) * 4 < len(raw)
     assert encoding.unpack(packed) == outcomes
@@ -86,8 +87,8 @@ def test_a_big_block_s_receipts_are_kept_compressed_and_read_back_whole():
     halves = [np.arange(1, 2000, 2), np.arange(0, 2000, 2)]
     parts = [(idx, b"".join(enc[i] for i in idx), np.cumsum([len(enc[i]) for i in idx]).astype(np.int64))
              for idx in halves]
-    assert encoding.unpack(encoding.pack_parts(parts)) == outcomes
-    small = encoding.pack(enc[:3])
+    assert encoding.unpack(encoding.stored(encoding.pack_parts(parts))()) == outcomes
+    small = encoding.stored(encoding.pack(enc[:3]))()
     assert small[:4] != encoding.ZSTD_MAGIC and encoding.unpack(small) == outcomes[:3]
 
 

@@ -192,25 +192,64 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
 
 @settings(SETTINGS, max_examples=40)
 @given(data=st.data())
-def test_what_variables_record_before_a_block_is_what_its_journal_says(demo, meta, data):
+def test_what_variables_record_before_a_block_is_what_the_block_changed(demo, meta, data):
     """The values before the block that generated code records at each key's first write
-    (``Var.before``) give the changes the journal gives, reverted transactions and all, block
-    after block (each begins afresh)."""
+    (``Var.before``) give exactly the locations whose value the block changed, compared with a copy
+    of the state before it (reverted transactions and all), block after block (each begins
+    afresh); and putting them back undoes the block."""
     from compiler.runtime import sequential
     from compiler.runtime.block import prepare
-    from compiler.runtime.changes import from_befores, from_journal
+    from compiler.runtime.changes import from_befores
     from compiler.runtime.decode import Block
+    from compiler.vm.variables import copy_storage
     from runtime_helpers import fork_chain
 
     chain = fork_chain(demo)
+    storage = chain.ctx.storage
+    where = {id(var): (address, k) for address, variables in storage.items() for k, var in enumerate(variables)}
+
+    def state(of) -> dict:
+        return {(a, k, key): (value, type(value)) for a, vs in of.items() for k, var in enumerate(vs)
+                for key, value in var.items() if value != var.zero or type(value) is not type(var.zero)}
+
     for _ in range(data.draw(st.integers(1, 3), label="blocks")):
-        block = Block.of_txs(chain.world, prepare(chain.world, raw_block(data.draw(blocks(meta), label="block"))))
+        txs = prepare(chain.world, raw_block(data.draw(blocks(meta), label="block")))
+        block = Block.of_txs(chain.world, txs)
         ctx = chain.ctx
         ctx.begin()
+        before = copy_storage(storage)
         sequential.execute(ctx, block)
-        befores, journal = ({(id(s), k, o, n) for s, k, o, n in changes}
-                            for changes in (from_befores(ctx.storage), from_journal(ctx.journal)))
-        assert befores == journal
+        was, now = state(before), state(storage)
+        expected = {loc: (was.get(loc, (None,))[0], now.get(loc, (None,))[0])
+                    for loc in was.keys() | now.keys() if was.get(loc) != now.get(loc)}
+        got = {(*where[id(s)], k): (o, n) for s, k, o, n in from_befores(storage)}
+        assert {loc: (o if o else None, n if n else None) for loc, (o, n) in got.items()} == expected
+    for variables in storage.values():  # the last block undone from what its variables recorded
+        for var in variables:
+            var.update(var.before)
+    assert state(storage) == was
+
+
+@pytest.mark.parametrize("filed", [False, True])
+def test_a_block_refused_before_its_commit_is_undone(tmp_path, filed):
+    """``before_commit`` raising takes the block back (from what its variables recorded before it):
+    the state is the one before it, and running the block again gives what it gives elsewhere."""
+    block2 = read_block(DEMO / "block2.jsonl")
+    with Chain.open(DEMO / "world.toml") as reference:
+        reference.run_block(BLOCK1, number=1)
+        expected = reference.run_block(block2)
+    with Chain.open(DEMO / "world.toml", tmp_path / "s.sqlite" if filed else None) as chain:
+        chain.run_block(BLOCK1, number=1)
+        root = chain.state_root()
+
+        def refuse(result):
+            raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError, match="refused"):
+            chain.run_block(block2, before_commit=refuse)
+        assert chain.number == 1 and chain.state_root() == root == state_root(chain.world, chain.ctx.storage)
+        again = chain.run_block(block2)
+    assert (again.state_root, again.receipts_json) == (expected.state_root, expected.receipts_json)
 
 
 def test_blocks_append_to_the_log_which_is_folded_in_past_its_limit(tmp_path, monkeypatch):
@@ -267,6 +306,28 @@ def test_a_block_reads_its_locations_by_key_or_by_a_pass_over_the_variable(tmp_p
             assert (got.state_root, got.receipts_root) == (want.state_root, want.receipts_root)
     assert any(logged) and 0 in logged[2:]  # blocks read with stale rows in storage, and after a fold
     assert scans and all(scans) == scan and any(scans) == scan
+
+
+def test_a_big_block_s_receipts_are_kept_compressed_and_read_back_as_run(tmp_path):
+    """Receipts of 64 KiB or more are compressed while the commit writes the rows (a thread), and
+    ``lane state receipts`` reads back what ``lane run`` printed."""
+    from compiler.runtime.encoding import COMPRESS_FROM, ZSTD_MAGIC
+    from compiler.workload import GenOptions, generate
+
+    generate(tmp_path, GenOptions("transfers", 1000, 200, 0.0, 4, 0.0, 9))
+    world, state = str(tmp_path / "world.toml"), str(tmp_path / "s.sqlite")
+    runner = CliRunner()
+    for name in ("setup", "block"):
+        out = runner.invoke(app, ["run", world, str(tmp_path / f"{name}.jsonl"), "--state", state, "--json"])
+        assert out.exit_code == 0, out.output
+    ran = json.loads(out.stdout)
+    with StateStore(state, writable=False) as store:
+        kept = store.receipts(ran["number"])
+    assert kept[:4] == ZSTD_MAGIC and len(kept) < COMPRESS_FROM
+    back = runner.invoke(app, ["state", "receipts", world, "--state", state, "--json"])
+    assert back.exit_code == 0, back.output
+    assert json.loads(back.stdout)["receipts"] == [{k: v for k, v in r.items() if k != "at"}
+                                                   for r in ran["receipts"]]
 
 
 def test_a_version_2_file_is_read_as_it_is_and_gains_the_log_when_written(tmp_path):

@@ -25,7 +25,8 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import itemgetter, ne
 from typing import Any, Callable
 
 from ..diagnostics import LaneError
@@ -38,14 +39,14 @@ from .executed import Executed
 from ..vm.errors import Revert
 from .files import read_block_bytes
 from .receipts import Receipt, receipts_json
-from .changes import from_befores, from_journal
+from .changes import from_befores
 from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
 from ..vm.values import U256_MAX, ValueError_, parse_value, quoted, shown
 from ..vm.variables import LazyVar, copy_storage
 from .world import World, genesis, load_world
 
-_STATUS, _COST = itemgetter(0), itemgetter(4)
+_STATUS, _COST, _FAILURE = itemgetter(0), itemgetter(4), itemgetter(0, 1, 5)
 
 # Block numbers are SQLite INTEGERs in a state file; block.timestamp is a u256.
 MAX_BLOCK_NUMBER = 2**63 - 1
@@ -363,8 +364,8 @@ class Chain:
         packed = encoding.pack(encodings)
         counts = {"ok": 0, "reverted": 0, "invalid": 0}
         counts.update(Counter(map(_STATUS, outcomes)))
-        failures = [(block.first + k, block.lines[k], o[0], o[1], o[5]) for k, o in enumerate(outcomes)
-                    if o[0] != "ok"]
+        failed = compress(range(len(outcomes)), map(ne, map(_STATUS, outcomes), repeat("ok")))  # (C code)
+        failures = [(block.first + k, block.lines[k], *_FAILURE(outcomes[k])) for k in failed]
         cost = sum(map(_COST, outcomes))
         t = _lap(phases, "receipts", t)
         changes = from_befores(ctx.storage)
@@ -377,8 +378,10 @@ class Chain:
         """Take back a block that was run but is not to be kept (``mark``: the deferred writes
         before it)."""
         self.forget_pending(mark)
-        if executed.changes is not None:
-            self.ctx.rollback(0, 0)  # the journal holds every write the block kept
+        if executed.changes is not None:  # each variable holds its written keys' values before the block
+            for variables in self.ctx.storage.values():
+                for var in variables:
+                    var.update(var.before)
             return
         # Lanes merged their writes without a journal: back to a copy of the state before the block,
         # or, for a state file, to the file's (nothing of the block was committed to it).
@@ -444,7 +447,7 @@ class Chain:
                        f"{json.dumps(result.receipts_json[k])}, sequential gave {json.dumps(ref_json)}")
         if problem is None:
             ref_hash = StateHash(self.world, self.hash.accumulator)
-            ref_changes = from_journal(ref.journal)
+            ref_changes = from_befores(ref.storage)
             if root_of(ref_hash.moved(ref.storage, ref_changes)) != result.state_root:
                 ours = result.executed.changes
                 problem = "the state differs" + (": " + _first_difference(self.world, ours, ref_changes)

@@ -30,7 +30,7 @@ import hashlib
 import marshal
 from itertools import repeat
 from operator import itemgetter, methodcaller
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -56,23 +56,37 @@ COMPRESS_FROM = 1 << 16           # bytes: a smaller block's receipts are kept a
 _LEVEL = 3                        # about 10x smaller for receipts, at about 0.3 us a receipt
 
 
-def _stored(indices: bytes, encodings: bytes, ends: bytes) -> bytes:
-    """A block's receipts as a state file keeps them: ``(indices, encodings, ends)`` marshalled,
-    compressed with Zstandard when that is 64 KiB or more.  Receipts repeat themselves (the same
-    statuses, event names, addresses): a 100,000-transfer block's 14 MB become 1.5 MB, which
-    SQLite writes twice (its log, then the file), in about a tenth of the time."""
-    data = marshal.dumps((indices, encodings, ends), VERSION)
-    if len(data) < COMPRESS_FROM:
-        return data
+def stored(packed: bytes) -> Callable[[], bytes]:
+    """A block's packed receipts (:func:`pack`) as a state file keeps them: compressed with
+    Zstandard when they are 64 KiB or more.  Receipts repeat themselves (the same statuses, event
+    names, addresses): a 100,000-transfer block's 14 MB become 1.5 MB, which SQLite writes twice
+    (its log, then the file), in about a tenth of the time.  Big ones are compressed by a thread
+    (Zstandard releases the GIL) while the caller goes on: the result is the call's."""
+    if len(packed) < COMPRESS_FROM:
+        return lambda: packed
+    import threading
+
     import zstandard  # (not imported by a small block: 20 ms of start-up)
 
-    return zstandard.ZstdCompressor(level=_LEVEL).compress(data)
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(zstandard.ZstdCompressor(level=_LEVEL).compress(packed)),
+                              name="lane-receipts", daemon=True)
+    thread.start()
+
+    def result() -> bytes:
+        thread.join()
+        if not done:
+            raise RuntimeError("compressing the block's receipts failed")
+        return done[0]
+
+    return result
 
 
 def pack(encodings: Sequence[bytes]) -> bytes:
-    """A block's receipts in block order as one value for a state file (see :func:`pack_parts`)."""
+    """A block's receipts in block order as one value: ``(indices, encodings, ends)`` marshalled,
+    ``indices`` empty (see :func:`pack_parts`); a state file keeps it :func:`stored`."""
     ends = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
-    return _stored(b"", b"".join(encodings), ends.tobytes())
+    return marshal.dumps((b"", b"".join(encodings), ends.tobytes()), VERSION)
 
 
 def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
@@ -85,11 +99,12 @@ def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
     idx = np.concatenate([i for i, _, _ in parts]).astype(np.int64)
     sizes = np.cumsum([0] + [len(b) for _, b, _ in parts])[:-1]
     ends = np.concatenate([e + off for (_, _, e), off in zip(parts, sizes)]).astype(np.int64)
-    return _stored(idx.tobytes(), b"".join(b for _, b, _ in parts), ends.tobytes())
+    return marshal.dumps((idx.tobytes(), b"".join(b for _, b, _ in parts), ends.tobytes()), VERSION)
 
 
 def unpack(data: bytes) -> list[tuple]:
-    """The outcomes of a packed block, in block order: ``(status, reason, return, events, cost)`` each."""
+    """The outcomes of a packed block (as :func:`pack` made it, or :func:`stored`), in block order:
+    ``(status, reason, return, events, cost)`` each."""
     if data[:4] == ZSTD_MAGIC:
         import zstandard
 

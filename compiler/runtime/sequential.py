@@ -12,8 +12,10 @@ CHUNK = 1024  # transactions between two progress reports
 
 
 def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
-    """Run a block's transactions in order against ``ctx``; the journal keeps every committed write
-    of the block.  ``block`` is a decoded :class:`Block` (or a list of prepared transactions).
+    """Run a block's transactions in order against ``ctx``.  The journal holds the running
+    transaction's writes only (what a revert undoes); what the block changed is in its variables'
+    record of their values before it (``Var.before``, :func:`compiler.runtime.changes.from_befores`).
+    ``block`` is a decoded :class:`Block` (or a list of prepared transactions).
 
     Each transaction starts with the whole cost limit as its budget; its outcome records what it
     used (an invalid transaction costs 0)."""
@@ -34,13 +36,13 @@ def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
             if fn is None:
                 append((INVALID, invalid[k].invalid, None, _NO_EVENTS, 0, None))
                 continue
-            jmark = len(journal)
+            journal.clear()
             emark = len(events)
             ctx.budget = limit
             try:
                 value = fn(ctx, *calls[k])
             except Revert as r:
-                ctx.rollback(jmark, emark)
+                ctx.rollback(0, emark)
                 append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at))
                 continue
             append((OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS, limit - ctx.budget,

@@ -55,7 +55,7 @@ from ..semantics.types import zero_value
 from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, state_error,
                         transaction)
 from .changes import Changes, key_bytes
-from .encoding import pack
+from .encoding import pack, stored
 from . import world_identity
 from ..vm.variables import LazyVar
 from .world import World
@@ -435,6 +435,7 @@ class StateStore:
         """Commit a block: the locations it changed (``changes``, from a journal; or ``rows``, made by
         the parallel executor's lanes), its row and its receipts; refused if another process
         committed a block since ``parent``."""
+        receipts_stored = stored(receipts)  # (compressed meanwhile, when big)
         if changes is not None:
             rows = change_rows(self.codecs, changes)
         rows = rows or {}
@@ -455,7 +456,7 @@ class StateStore:
             db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?, ?, ?, ?)",
                        (number, str(timestamp), transactions, cost, state_root, receipts_root,
                         accumulator.to_bytes(64, "big")))
-            db.execute("INSERT INTO receipts VALUES (?, ?)", (number, receipts))
+            db.execute("INSERT INTO receipts VALUES (?, ?)", (number, receipts_stored()))
         if fold:
             recent.clear()
             self._logged = 0
