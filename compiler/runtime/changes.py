@@ -1,9 +1,9 @@
 """What a block changed, a variable at a time, and the bytes both roots and state files make of it.
 
-A block's journal holds one ``(variable's dict, key, value before)`` entry per
-write, and each variable the value before the block of each key the block wrote
-(``Var.before``).  :func:`from_befores` (or :func:`from_journal`, over any part
-of a journal) turns them into :class:`Changes`: for each variable
+Each variable holds the value before the block of each key the block wrote
+(``Var.before``), and a journal one ``(variable's dict, key, value before)``
+entry per write (a lane's, every write of its block).  :func:`from_befores`
+(or :func:`from_journal`, over any part of a journal) turns them into :class:`Changes`: for each variable
 the keys whose value differs after the block, with their values before and
 after, as columns (lists), so that whoever consumes them (the state root's
 move, :meth:`compiler.runtime.roots.StateHash.moved`; a state file's rows,

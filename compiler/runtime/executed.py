@@ -1,7 +1,7 @@
 """What an executor delivers for a block: receipts as bytes, the state root's move, what to commit.
 
-The sequential executor has every outcome in hand and a journal of every
-write; the parallel executor's parent has neither, only what its lanes sent
+The sequential executor has every outcome in hand and every location the
+block changed (its variables' values before it); the parallel executor's parent has neither, only what its lanes sent
 (receipts encoded and hashed, the accumulator's move, rows for a state file).
 :class:`Executed` holds either, and :mod:`compiler.runtime.chain` builds the
 block's result and its commit from it the same way.
@@ -24,7 +24,7 @@ class Executed:
     failures: list[tuple]                # (index, line, status, reason, at) of each failed transaction
     accumulator: int                     # the state root's accumulator after the block
     outcomes: list | None = None         # per transaction, when the executor had them
-    changes: Any = None                  # the commit's Changes (runtime/changes.py), from a journal ...
+    changes: Any = None                  # the commit's Changes (runtime/changes.py), found in this process ...
     rows: dict | None = None             # ... or a state file's rows from lanes (store.Rows)
     detail: dict = field(default_factory=dict)
     block: Any = None                    # the decoded block, when the executor decoded it here

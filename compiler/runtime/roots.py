@@ -118,7 +118,7 @@ class StateHash:
         return out
 
     def moved(self, storage: dict[int, list[dict]], changes: Changes) -> int:
-        """The accumulator after a block's changes (:func:`compiler.runtime.changes.from_journal`);
+        """The accumulator after a block's changes (:mod:`compiler.runtime.changes`);
         this one is not moved."""
         encoders = self._encoders(storage)
         total = self.accumulator

@@ -432,9 +432,9 @@ class StateStore:
     def commit_block(self, changes: Changes | None, number: int, timestamp: int, transactions: int, cost: int,
                      state_root: str, receipts_root: str, accumulator: int, receipts: bytes,
                      parent: int, rows: Rows | None = None) -> None:
-        """Commit a block: the locations it changed (``changes``, from a journal; or ``rows``, made by
-        the parallel executor's lanes), its row and its receipts; refused if another process
-        committed a block since ``parent``."""
+        """Commit a block: the locations it changed (``changes``, :mod:`compiler.runtime.changes`; or
+        ``rows``, made by the parallel executor's lanes), its row and its receipts; refused if
+        another process committed a block since ``parent``."""
         receipts_stored = stored(receipts)  # (compressed meanwhile, when big)
         if changes is not None:
             rows = change_rows(self.codecs, changes)

@@ -12,8 +12,10 @@ class Context:
 
     ``storage[address]`` is the list of the instance's variables, each a dict
     from key to value; ``code[address]`` the contract type deployed there;
-    ``journal`` holds ``(dict, key, old value)`` for every write, so a revert
-    (and the sequential executor's per-transaction undo) restores exactly;
+    ``journal`` holds ``(dict, key, old value)`` for every write since it was
+    last cleared (the sequential executor clears it at each transaction), so a
+    revert restores exactly; each variable records, at a key's first write
+    of the block, its value before the block (``Var.before``);
     ``events`` holds ``(address, event, args)`` in emission order.
 
     ``cost_limit`` is the world's per-transaction cost limit and ``budget`` what
