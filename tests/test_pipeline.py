@@ -279,13 +279,17 @@ def test_blocks_append_to_the_log_which_is_folded_in_past_its_limit(tmp_path, mo
             assert fresh.call("usdc", "balance_of", [name])[1] == memory.call("usdc", "balance_of", [name])[1]
 
 
-@pytest.mark.parametrize("scan", [True, False])
-def test_a_block_reads_its_locations_by_key_or_by_a_pass_over_the_variable(tmp_path, monkeypatch, scan):
+@pytest.mark.parametrize("scan, json_sql", [(True, True), (False, True), (True, False)])
+def test_a_block_reads_its_locations_by_key_or_by_a_pass_over_the_variable(tmp_path, monkeypatch, scan, json_sql):
     """A block naming most of a variable's rows reads them in one pass over the variable, and one
     naming few looks each key up (``scan`` forces either): both read the log's newest values
-    over ``storage``'s stale ones, and give the roots of the whole state in memory."""
+    over ``storage``'s stale ones, and give the roots of the whole state in memory; rows are
+    written the same whether one statement writes a variable's (SQLite's JSON functions) or
+    ``executemany`` each row (an SQLite without them)."""
     from compiler.runtime import store as store_module
     from compiler.workload import GenOptions, generate
+
+    monkeypatch.setattr(store_module, "_JSON", json_sql)
 
     monkeypatch.setattr(store_module, "_SCAN_FROM", 1 if scan else 10**9)
     monkeypatch.setattr(store_module, "_SCAN_SHARE", 10**6)

@@ -132,12 +132,28 @@ def _write(db: sqlite3.Connection, verb: str, var: int, keys: list[bytes], value
     ``var``, in the order given, in one statement: the keys and the values are bound as two blobs,
     each concatenated, and SQL cuts them apart (a key's width is the variable's; each value's start
     and length are one JSON integer, ``start * 64 + length``).  Binding a row at a time
-    (``executemany``) costs about 2 us a row in Python's driver, more than SQLite's own work."""
+    (``executemany``) costs about 2 us a row in Python's driver, more than SQLite's own work; it
+    is what an SQLite built without JSON functions gets."""
+    if not _JSON:
+        db.executemany(f"{verb} VALUES (?, ?, ?)", zip(repeat(var), keys, values))
+        return
     lengths = np.fromiter(map(len, values), np.int64, len(values))
     spec = ((np.cumsum(lengths) - lengths) << 6) | lengths
     db.execute(f"{verb} SELECT ?1, ifnull(substr(?2, j.key * ?3 + 1, ?3), x''), "
                "ifnull(substr(?4, (j.value >> 6) + 1, j.value & 63), x'') FROM json_each(?5) AS j",
                (var, b"".join(keys), len(keys[0]) if keys else 0, b"".join(values), str(spec.tolist())))
+
+
+def _has_json() -> bool:
+    """Whether this SQLite has its JSON functions (built in since 3.38, and in most builds before)."""
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as db:
+            return db.execute("SELECT count(*) FROM json_each('[1, 2]')").fetchone()[0] == 2
+    except sqlite3.Error:
+        return False
+
+
+_JSON = _has_json()
 
 
 def _delete(db: sqlite3.Connection, var: int, keys: list[bytes]) -> None:
