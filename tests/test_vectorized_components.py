@@ -57,6 +57,40 @@ def test_vectorized_components_equal_the_union_finds(funded, data):
     assert sorted(zip(got.pure_loc.tolist(), got.pure_tx.tolist())) == expected
 
 
+@settings(SETTINGS, max_examples=100)
+@given(data=st.data())
+def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(funded, data):
+    """The rows made a column at a time (the called instance's accesses, and those in instances an
+    argument or an immutable variable names, each branch of a conditional) cover every row of the
+    call-by-call instantiation of the same transactions: the same location (or a wildcard of its
+    variable in that instance) in a mode that conflicts with at least as much."""
+    from compiler.schedule.rows import R, W, RowMaker
+
+    base, meta = funded
+    txs = data.draw(blocks(meta), label="block")
+    number = data.draw(st.sampled_from(NUMBERS), label="number")
+    block = prepare(base.world, raw_block(txs))
+    functions = [tx.function for tx in block]
+    calls = [tx.call for tx in block]
+    which = list(range(len(block)))
+    maker = RowMaker(base.compiled_summaries)
+    storage = base.ctx.storage
+    columns, _ = maker.rows(which, functions, calls, storage, number, 12 * number)
+    walked, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
+                           unresolved={k: set() for k in which})  # every transaction call by call
+    covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
+    have = {}
+    for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in ("tx", "loc", "var", "inst", "mode", "wild"))):
+        have.setdefault((tx, "wild" if wild else loc, var, inst if wild else None), set()).add(mode)
+    planned = {k for k, f in enumerate(functions) if f is not None and maker.plan(f, calls[k][0], storage) is not None}
+    for tx, loc, var, inst, mode, wild in zip(*(walked[f].tolist() for f in ("tx", "loc", "var", "inst", "mode", "wild"))):
+        if tx not in planned:
+            continue
+        found = set() if wild else have.get((tx, loc, var, None), set())
+        found |= have.get((tx, "wild", var, inst), set())
+        assert found & covers[mode], (functions[tx].qualname, loc, var, mode, wild)
+
+
 # ---------------------------------------------------------------- the parent's re-instantiation sets
 
 from compiler.runtime.parallel import _before, _earliest, _not_in, _scope, _unique_pairs  # noqa: E402

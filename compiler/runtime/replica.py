@@ -364,7 +364,7 @@ class Replica:
             if pure is None:
                 continue
             jloc = np.fromiter(map(hash, zip(repeat(address), repeat(index), ks)), np.int64, len(ks))
-            mine = np.flatnonzero(np.isin(jloc, pure))
+            mine = np.flatnonzero(_among(jloc, pure))
             if not len(mine):
                 continue
             order = mine[np.argsort(jloc[mine], kind="stable")]
@@ -392,6 +392,16 @@ class Replica:
         begin = self.marks[k][3]
         end = self.marks[k + 1][3] if k + 1 < len(self.marks) else len(self.ctx.log)
         return [loc_id(a, i, key) for a, i, mode, key in self.ctx.log[begin:end] if mode == A]
+
+
+def _among(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
+    """Which of ``values`` are in ``sorted_unique`` (sorted, each once: ``np.setdiff1d`` makes it
+    so), by binary search: ``np.isin`` would hash ``sorted_unique`` again at every call, and a
+    window asks once per variable it wrote."""
+    if not len(sorted_unique):
+        return np.zeros(len(values), bool)
+    at = np.searchsorted(sorted_unique, values).clip(max=len(sorted_unique) - 1)
+    return sorted_unique[at] == values
 
 
 def make_replica(chain, table: FunctionTable):

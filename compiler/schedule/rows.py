@@ -5,10 +5,12 @@ One row per access: the transaction, the location's 64-bit id (the hash of
 address; ``EVERY`` when unknown), the mode, whether it is a wildcard
 (:class:`compiler.schedule.vectorized.AccessTable`).
 
-A function whose accesses are all *column accesses* (on the called contract,
-keys plain: the sender, a parameter, a constant; an add's alias condition an
-equality of two of them, or none) gets its rows a column at a time for all its
-calls at once, by C code: the keys are columns of the call tuples.  Conditions
+A function whose accesses are all *column accesses* (instance and keys plain:
+the called instance, the sender, a parameter, a constant, an immutable
+variable's value, each branch of a conditional of them; an add's alias
+condition an equality of two of them, or none) gets its rows a column at a
+time for all its calls of one instance at once, by C code: the keys are
+columns of the call tuples (:mod:`compiler.schedule.locations`).  Conditions
 are left out (a row too many only joins transactions that need not be).  Any
 other function is instantiated call by call with its compiled summary
 (:mod:`compiler.schedule.compiled`), recording the locations its keys were read
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import operator
 from collections import defaultdict
-from itertools import repeat
+from itertools import product, repeat
 from operator import itemgetter
 from typing import Any, Callable
 
@@ -37,34 +39,63 @@ _MODE = {READ: R, WRITE: W}
 
 
 class _Column:
-    """One column access: variable id, key sources (positions in a call tuple, or constants), its
-    mode, and for an add the two sources whose equality makes it a write (or None)."""
+    """One column access: where its instance comes from (:func:`locations.source`: a position in
+    the call tuples, or a value for every call), variable id, key sources, its mode, and for an
+    add the two sources whose equality makes it a write (or None)."""
 
-    __slots__ = ("vid", "sources", "mode", "alias", "wild")
+    __slots__ = ("address", "vid", "sources", "mode", "alias", "wild")
 
-    def __init__(self, vid: int, sources: tuple, mode: int, alias: tuple | None, wild: bool) -> None:
-        self.vid, self.sources, self.mode, self.alias, self.wild = vid, sources, mode, alias, wild
+    def __init__(self, address: Any, vid: int, sources: tuple, mode: int, alias: tuple | None, wild: bool) -> None:
+        self.address, self.vid, self.sources, self.mode, self.alias, self.wild = address, vid, sources, mode, alias, wild
 
 
-def column_plan(summary, var_ids) -> list[_Column] | None:
-    """The function's accesses as column accesses, or None when one of them is not."""
+_MAX_ALTERNATIVES = 16  # column accesses one access may become (its conditional instances and keys)
+
+
+def _alternatives(sym, params: dict[str, int], to: int, value_of) -> list | None:
+    """The sources ``sym`` may take (:func:`locations.source`): each branch of a conditional
+    (``ite``) whichever its condition picks (a superset: it orders more transactions, never fewer),
+    or None when one of them is not plain."""
+    if isinstance(sym, S.Op) and sym.op == "ite":
+        out: list = []
+        for branch in sym.args[1:]:
+            alternatives = _alternatives(branch, params, to, value_of)
+            if alternatives is None:
+                return None
+            out += [a for a in alternatives if a not in out]
+        return out
+    found = source(sym, params, to, value_of)
+    return None if found is None else [found]
+
+
+def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
+    """The accesses of a function called at ``to`` as column accesses, or None when one of them is
+    not.  Plain instances are the called one, one an argument names, or one an immutable variable
+    holds (``value_of`` reads it: a pool's tokens), in another contract as well as in this one."""
     params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
-    contract = summary.function.contract.name
     out, seen = [], set()
+
+    def add(sig: tuple) -> None:
+        if sig not in seen:
+            seen.add(sig)
+            out.append(_Column(*sig))
+
     for access in summary.accesses:
-        if not isinstance(access.address, S.Self) or access.contract != contract:
+        addresses = _alternatives(access.address, params, to, value_of)
+        if addresses is None:
             return None
         vid = var_ids(access.contract, access.var)
         if any(isinstance(n, S.Unknown) for k in access.keys for n in S.walk(k)):
             modes = [R, W] if access.mode == ADD else [_MODE[access.mode]]
-            for mode in modes:
-                column = _Column(vid, (), mode, None, True)
-                if (vid, (), mode, None, True) not in seen:
-                    seen.add((vid, (), mode, None, True))
-                    out.append(column)
+            for address in addresses:
+                for mode in modes:
+                    add((address, vid, (), mode, None, True))
             continue
-        sources = tuple(source(k, params) for k in access.keys)
-        if any(s is None for s in sources):
+        keys = [_alternatives(k, params, to, value_of) for k in access.keys]
+        if any(k is None for k in keys):
+            return None
+        combinations = list(product(addresses, *keys))
+        if len(combinations) > _MAX_ALTERNATIVES:
             return None
         alias = None
         if access.mode == ADD:
@@ -74,17 +105,15 @@ def column_plan(summary, var_ids) -> list[_Column] | None:
             elif access.alias != S.FALSE:
                 eq = access.alias
                 if isinstance(eq, S.Op) and eq.op == "==" and len(eq.args) == 2:
-                    alias = tuple(source(a, params) for a in eq.args)
+                    alias = tuple(source(a, params, to, value_of) for a in eq.args)
                     if any(a is None for a in alias):
                         alias, mode = None, W
                 else:
                     mode = W  # read and write when it may alias: the write orders it
         else:
             mode = _MODE[access.mode]
-        sig = (vid, sources, mode, alias, False)
-        if sig not in seen:
-            seen.add(sig)
-            out.append(_Column(vid, sources, mode, alias, False))
+        for address, *sources in combinations:
+            add((address, vid, tuple(sources), mode, alias, False))
     return out
 
 
@@ -100,13 +129,17 @@ class RowMaker:
 
     def __init__(self, compiled) -> None:
         self.compiled = compiled
-        self._plans: dict[Any, list[_Column] | None] = {}
+        self._plans: dict[tuple, list[_Column] | None] = {}
 
-    def plan(self, function) -> list[_Column] | None:
-        if function not in self._plans:
+    def plan(self, function, to: int, storage: dict) -> list[_Column] | None:
+        """``function``'s column plan for calls at ``to`` (kept: the immutable values it holds never
+        change once deployed)."""
+        key = (function, to)
+        if key not in self._plans:
             entry = self.compiled.by_function_object.get(function)
-            self._plans[function] = None if entry is None else column_plan(entry.summary, self.compiled.var_ids)
-        return self._plans[function]
+            self._plans[key] = None if entry is None else column_plan(
+                entry.summary, self.compiled.var_ids, to, _value_reader(self.compiled.world, storage))
+        return self._plans[key]
 
     def rows(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
              unresolved: dict[int, set] | None = None) -> tuple[dict, dict]:
@@ -114,7 +147,6 @@ class RowMaker:
         transaction ``txs[k]``'s), and the sources of the keys read from storage."""
         parts: dict[str, list] = defaultdict(list)
         src: dict[str, list] = defaultdict(list)
-        plans = {f: (self.plan(f) if f is not None else None) for f in dict.fromkeys(functions)}
         walk: list[int] = []
         if unresolved:
             walk = [k for k, tx in enumerate(txs) if tx in unresolved and functions[k] is not None]
@@ -134,7 +166,7 @@ class RowMaker:
             function, to = pairs[members[0]]
             if function is None:
                 continue
-            plan = plans[function]
+            plan = self.plan(function, to, storage)
             if plan is None:
                 walk += members.tolist()
                 continue
@@ -153,17 +185,21 @@ class RowMaker:
     def _columns(self, plan: list[_Column], to: int, txs: list[int], calls: list, parts: dict) -> None:
         n = len(calls)
         tx = np.array(txs, np.int64)
-        inst = hash(to)
         for c in plan:
             parts["tx"].append(tx)
             parts["var"].append(np.full(n, c.vid, np.int64))
-            parts["inst"].append(np.full(n, inst, np.int64))
+            if type(c.address) is tuple:  # one instance for every call
+                parts["inst"].append(np.full(n, hash(c.address[0]), np.int64))
+                addresses: Any = repeat(c.address[0], n)
+            else:  # the instance an argument names, call by call
+                addresses = list(column(c.address, calls))
+                parts["inst"].append(np.fromiter(map(hash, addresses), np.int64, n))
             parts["wild"].append(np.full(n, c.wild, bool))
             if c.wild:
                 parts["loc"].append(np.zeros(n, np.int64))
             else:
                 keys = keys_of(c.sources, calls, per_call=True)
-                parts["loc"].append(np.fromiter(map(hash, zip(repeat(to, n), repeat(c.vid, n), keys)), np.int64, n))
+                parts["loc"].append(np.fromiter(map(hash, zip(addresses, repeat(c.vid, n), keys)), np.int64, n))
             if c.alias is not None:
                 same = np.fromiter(map(operator.eq, *(column(s, calls) for s in c.alias)), bool, n)
                 parts["mode"].append(np.where(same, W, A).astype(np.int8))
@@ -220,6 +256,19 @@ class RowMaker:
         parts["inst"].append(np.array(inst_col, np.int64))
         parts["mode"].append(np.array(mode_col, np.int8))
         parts["wild"].append(np.array(wild_col, bool))
+
+
+def _value_reader(world, storage: dict) -> Callable:
+    """``value_of(address, contract, var, key)`` over ``storage`` (see :func:`locations.source`):
+    None when no instance of ``contract`` is at ``address``."""
+    def value_of(address: int, contract: str, var: str, key: Any) -> Any:
+        inst = world.by_address.get(address)
+        if inst is None or inst.contract.name != contract or address not in storage:
+            return None
+        index = inst.program.layouts[contract].index.get(var)
+        return None if index is None else storage[address][index][key]
+
+    return value_of
 
 
 def row_bytes(rows: dict) -> tuple:
