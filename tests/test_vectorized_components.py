@@ -79,11 +79,12 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     walked, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
                            unresolved={k: set() for k in which})  # every transaction call by call
     covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
+    fields = ("tx", "loc", "var", "inst", "mode", "wild")
     have = {}
-    for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in ("tx", "loc", "var", "inst", "mode", "wild"))):
+    for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in fields)):
         have.setdefault((tx, "wild" if wild else loc, var, inst if wild else None), set()).add(mode)
     planned = {k for k, f in enumerate(functions) if f is not None and maker.plan(f, calls[k][0], storage) is not None}
-    for tx, loc, var, inst, mode, wild in zip(*(walked[f].tolist() for f in ("tx", "loc", "var", "inst", "mode", "wild"))):
+    for tx, loc, var, inst, mode, wild in zip(*(walked[f].tolist() for f in fields)):
         if tx not in planned:
             continue
         found = set() if wild else have.get((tx, loc, var, None), set())

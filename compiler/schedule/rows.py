@@ -46,7 +46,8 @@ class _Column:
     __slots__ = ("address", "vid", "sources", "mode", "alias", "wild")
 
     def __init__(self, address: Any, vid: int, sources: tuple, mode: int, alias: tuple | None, wild: bool) -> None:
-        self.address, self.vid, self.sources, self.mode, self.alias, self.wild = address, vid, sources, mode, alias, wild
+        self.address, self.vid, self.sources = address, vid, sources
+        self.mode, self.alias, self.wild = mode, alias, wild
 
 
 _MAX_ALTERNATIVES = 16  # column accesses one access may become (its conditional instances and keys)
