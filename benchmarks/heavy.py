@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compiler.bench import _prepare, _run, ceiling  # noqa: E402
+from compiler.bench import SHARE_FROM, _prepare, _run, ceiling  # noqa: E402
 
 MINER = """\
 contract Miner {
@@ -95,7 +95,7 @@ def main() -> None:
                 seq, _, seq_cpu = _run(folder, base, "sequential")
                 par, detail, _ = _run(folder, base, "parallel", 2)
                 speedup = seq.seconds / par.seconds
-                share = (speedup - 1) / (c - 1) if c > 1.05 else None
+                share = (speedup - 1) / (c - 1) if c >= SHARE_FROM else None
                 cpu = detail.get("cpu_seconds", 0.0) / seq_cpu if seq_cpu else None
                 rows.append((c, speedup, share, cpu))
                 print(f"{kind} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "

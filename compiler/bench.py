@@ -17,7 +17,9 @@ Beside each speed-up stand:
   block's transactions split in two independent halves, run by two forked
   processes at once against one process after the other, with no executor at
   all (:func:`ceiling`); the *share* of the ceiling's gain the executor
-  captured is ``(speed-up - 1) / (ceiling - 1)``;
+  captured is ``(speed-up - 1) / (ceiling - 1)``, not given (``-``) when the
+  ceiling is below :data:`SHARE_FROM` (two processes gaining next to nothing
+  that minute: a ratio over a difference near zero says nothing);
 - the parent's serial work per transaction and the CPU time of every process
   against the sequential run's (the *extra work*);
 - a prediction for 16 and 64 cores from those: the block's time as the
@@ -39,6 +41,8 @@ from .diagnostics import LaneError
 from .runtime import parallel
 from .runtime.chain import Chain
 from .workload import WORKLOADS, GenOptions, generate
+
+SHARE_FROM = 1.1  # the two-process ceiling from which a share of its gain is given
 
 
 @dataclass
@@ -223,7 +227,7 @@ def bench(workloads: list[str], accounts: list[int], workers: list[int], transac
                     row.runs.append({
                         "workers": w, "forced": force, "mode": detail.get("mode"), "why": detail.get("why", ""),
                         "seconds": _median([r[0] for r in runs]), "speedup": speedup,
-                        "share_of_ceiling": (speedup - 1) / (row.ceiling - 1) if row.ceiling > 1.01 else None,
+                        "share_of_ceiling": (speedup - 1) / (row.ceiling - 1) if row.ceiling >= SHARE_FROM else None,
                         "parent_us_per_tx": detail.get("parent_us_per_tx"), "extra_work": cpu,
                         "windows": detail.get("windows", 0), "lanes": detail.get("lanes", 0),
                         "predicted_16": predict(row.sequential_s, serial, work, 16) if work else None,
