@@ -26,10 +26,8 @@ order.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from itertools import compress, repeat
-from operator import methodcaller
 from typing import Iterable, Iterator
 
 from .changes import Changes, key_bytes, word_bytes
@@ -38,8 +36,7 @@ from .world import World
 MOD = 1 << 512
 PERSON = b"lane-state-v2"
 _blake = hashlib.blake2b
-_HASHER = functools.partial(_blake, person=PERSON)
-_DIGEST = methodcaller("digest")
+_PERSONAL = _blake(person=PERSON)  # copied for each location's digest
 
 
 def locations(world: World, storage: dict[int, list[dict]]) -> Iterator[tuple[int, str, tuple, object]]:
@@ -81,11 +78,19 @@ class _Variable:
 
     def digest_sum(self, keys: list, values: list) -> int:
         """The sum of the digests of the locations ``keys`` holding ``values`` (as
-        :func:`location_digest`, with this variable's prefix made once), zeros left out, by C
-        code over the columns (a few C calls per location, no Python)."""
+        :func:`location_digest`, with this variable's prefix made once), zeros left out.  The
+        bytes are made by C code over the columns; each digest copies a hasher already
+        personalised (``blake2b(data, person=...)`` parses its keywords at every call: 0.77 us a
+        digest against 0.46 for a copy, an update and a digest)."""
         keys, values = list(compress(keys, values)), list(compress(values, values))
         data = map(b"".join, zip(repeat(self.prefix), key_bytes(self.arity, keys), word_bytes(values)))
-        return sum(map(int.from_bytes, map(_DIGEST, map(_HASHER, data)), repeat("big")))
+        copy, from_bytes = _PERSONAL.copy, int.from_bytes
+        total = 0
+        for item in data:
+            h = copy()
+            h.update(item)
+            total += from_bytes(h.digest(), "big")
+        return total
 
 
 class StateHash:
