@@ -56,8 +56,9 @@ _BAD_END = re.compile(rb"[^} \t\r\n][ \t\r]*$", re.M)
 _BLANK = re.compile(rb"^[ \t\r]*$", re.M)  # a blank line (the empty one after a final newline too)
 
 
-def _one_object_per_line(data: bytes) -> int | None:
-    """The number of non-blank lines when every one starts with '{' and ends with '}', else None.
+def _one_object_per_line(data: bytes) -> tuple[int, bool] | None:
+    """The number of non-blank lines when every one starts with '{' and ends with '}', and whether
+    no blank line comes before the last of them; else None.
 
     Then msgspec, which reads any whitespace-separated values, cannot see one object per line
     where the lines are laid out otherwise (two objects on one line and one split over two).
@@ -66,12 +67,13 @@ def _one_object_per_line(data: bytes) -> int | None:
     """
     body = data.rstrip(b"\r\n")
     if body[:1] == b"{" and body[-1:] == b"}":
+        newlines = body.count(b"\n")  # (each scan of a big block's bytes costs milliseconds)
         for sep in (b"}\n{", b"}\r\n{"):
-            if body.count(sep) == body.count(b"\n"):
-                return body.count(b"\n") + 1
+            if body.count(sep) == newlines:
+                return newlines + 1, True
     if _BAD_START.search(data) or _BAD_END.search(data):
         return None
-    return data.count(b"\n") + 1 - len(_BLANK.findall(data))
+    return data.count(b"\n") + 1 - len(_BLANK.findall(data)), False
 
 
 class Block:
@@ -158,30 +160,33 @@ class Decoder:
     def decode(self, data: bytes, display: str, first_index: int = 0, first_line: int = 1) -> Block:
         """Decode a block file's bytes (or a stripe of whole lines of it)."""
         with gc_paused():
-            objs = self._fast_lines(data)
-            if objs is None:
+            fast = self._fast_lines(data)
+            if fast is None:
                 return self._reference(data, display, first_index, first_line)
-            if data.rstrip(b" \t\r\n").count(b"\n") + 1 != len(objs):  # blank lines before the end
+            objs, dense = fast
+            if not dense and data.rstrip(b" \t\r\n").count(b"\n") + 1 != len(objs):  # blank lines before the end
                 lines = [first_line + k for k, raw in enumerate(data.split(b"\n")) if raw.strip(b" \t\r")]
             else:
                 lines = list(range(first_line, first_line + len(objs)))
             return self._resolve_columns(objs, lines, first_index)
 
-    def _fast_lines(self, data: bytes) -> list | None:
-        """The lines as structs when the fast path can vouch for every one of them, else None."""
-        lines = _one_object_per_line(data)
-        if lines is None or b"\\u" in data or data.count(b"\r") != data.count(b"\r\n"):
+    def _fast_lines(self, data: bytes) -> tuple[list, bool] | None:
+        """The lines as structs when the fast path can vouch for every one of them, and whether no
+        blank line comes before the last; else None."""
+        layout = _one_object_per_line(data)
+        if layout is None or b"\\u" in data or data.count(b"\r") != data.count(b"\r\n"):
             return None  # (a lone '\r' ends a line, as in a text file read in text mode)
         try:
             objs = _LINES.decode_lines(data)
         except (msgspec.DecodeError, msgspec.ValidationError):
             return None
         n = len(objs)
+        lines, dense = layout
         # Each struct had each key at least once; no key more than once in the whole file means
         # exactly once per line (a value spelled like a key only sends the file to the reference).
         if n != lines or any(data.count(key) != n for key in _KEYS):
             return None
-        return objs
+        return objs, dense
 
     def _reference(self, data: bytes, display: str, first_index: int, first_line: int) -> Block:
         """The reference's reading of the lines (errors and all), then each object resolved."""
