@@ -373,6 +373,40 @@ def test_restore_undoes_writes_deployments_time_and_names(chain, token):
     assert chain.state_root == root and token.balance_of(bob) == 0
 
 
+def test_restore_undoes_a_block_of_several_transactions(chain, token):
+    alice, bob, carol = chain.account("alice"), chain.account("bob"), chain.account("carol")
+    snap = chain.snapshot()
+    root = chain.state_root
+    chain.run_block([token.transfer.tx(bob, 5, sender=alice), token.transfer.tx(carol, 7, sender=alice),
+                     token.transfer.tx(carol, 1, sender=bob)])
+    assert (token.balance_of(bob), token.balance_of(carol)) == (4, 8)
+    chain.restore(snap)
+    assert (token.balance_of(bob), token.balance_of(carol)) == (0, 0)
+    assert chain.state_root == root
+
+
+def test_a_block_on_lanes_is_read_and_restored_like_any_other(here):
+    """A block the parallel executor ran on lanes (its writes deferred by the runtime) is what views
+    read next, and restore undoes it."""
+    from compiler.runtime import parallel
+
+    with Chain() as chain:
+        token = chain.deploy("token.lane", 10**9, sender="alice")
+        for k in range(8):
+            token.transfer(f"u{k}", 1000, sender="alice")
+        snap, root = chain.snapshot(), chain.state_root
+        runtime = chain._runtime_chain()
+        runtime._parallel = parallel.ParallelExecutor(runtime, 2, force=True)
+        block = chain.run_block([token.transfer.tx(f"z{k % 5}", 1, sender=f"u{k % 8}") for k in range(64)],
+                                executor="parallel", workers=2)
+        assert block.result.detail["mode"] == "parallel"
+        assert [token.balance_of(f"z{k}") for k in range(5)] == [13, 13, 13, 13, 12]
+        assert token.balance_of("u0") == 992 and chain.state_root == block.state_root
+        chain.restore(snap)
+        assert [token.balance_of(f"z{k}") for k in range(5)] == [0] * 5 and token.balance_of("u0") == 1000
+        assert chain.state_root == root
+
+
 def test_the_state_root_is_the_one_lane_run_computes(chain, token, here):
     alice = chain.account("alice")
     for k in range(5):

@@ -177,13 +177,18 @@ class Chain:
         """Writes to apply later, in order: ``marshal`` of ``{(address, index): {key: value}}``."""
         self._pending.append(writes)
 
-    def settle(self) -> None:
-        """Apply the deferred writes (``dict.update``, one call per variable and message)."""
+    def settle(self, undo: list | None = None) -> None:
+        """Apply the deferred writes (``dict.update``, one call per variable and message); with
+        ``undo``, append to it ``(dict, key, value before)`` for each location they write, as a
+        journal would (what puts them back)."""
         pending, self._pending = self._pending, []
         storage = self._ctx.storage
         for blob in pending:
             for (address, index), values in marshal.loads(blob).items():
-                storage[address][index].update(values)
+                var = storage[address][index]
+                if undo is not None:
+                    undo.extend(zip(repeat(var), values, map(var.__getitem__, values)))
+                var.update(values)
 
     def pending_mark(self) -> int:
         return len(self._pending)

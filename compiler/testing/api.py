@@ -450,10 +450,15 @@ class Chain:
         history = ctx.journal[:]    # the runtime's block starts its journal empty, and clears it after
         kept: list = []
         self._calls += 1
+
+        def keep(_result) -> None:  # the block's writes, for restore: each location's value before it
+            kept.extend((var, key, old) for variables in ctx.storage.values() for var in variables
+                        for key, old in var.before.items())
+
         try:
             result = runtime.run_block(block, number=number, timestamp=timestamp, executor=executor,
-                                       workers=workers, verify=verify,
-                                       before_commit=lambda _result: kept.extend(ctx.journal))
+                                       workers=workers, verify=verify, before_commit=keep)
+            runtime.settle(kept)  # what lanes wrote, deferred by the runtime: this chain's state now
         finally:
             ctx.journal[:] = history
             ctx.journal.extend(kept)
