@@ -57,6 +57,14 @@ class CompilerData:
         return self.loaded.sources
 
     @cached_property
+    def source_digests(self) -> dict[str, str]:
+        """Each file's digest by its tokens (:func:`compiler.syntax.grammar.token_digest`), as a
+        world's identity names it: kept in the program cache, so a run does not lex its sources."""
+        from .syntax.grammar import token_digest
+
+        return {name: token_digest(text) for name, text in self.sources.items()}
+
+    @cached_property
     def checked(self) -> "CheckedProgram | None":
         """Names resolved and types checked; None when the files do not parse."""
         loaded = self.loaded
@@ -162,7 +170,7 @@ class CompilerData:
 # their files and by Lane's own code: a command that loads a world whose contracts have not
 # changed unpickles them (milliseconds) instead of parsing, checking and analysing again.
 
-_PHASES = ("loaded", "checked", "summaries")
+_PHASES = ("loaded", "checked", "summaries", "source_digests")
 
 
 def program(root: str | os.PathLike, cache: "SourceCache | None" = None) -> CompilerData:
@@ -180,6 +188,7 @@ def program(root: str | os.PathLike, cache: "SourceCache | None" = None) -> Comp
     data.require_checked()
     data.compiled
     data.summaries
+    data.source_digests
     if key is not None:
         _store(data, key)
     return data

@@ -50,14 +50,14 @@ def describe(world) -> dict:
             "args": [_canonical(world, p.type, raw) for p, raw in zip(params, entry["args"])]
             if len(params) == len(entry["args"]) else entry["args"],
         })
-        for name, text in inst.data.sources.items():
-            sources.setdefault(_relative(name, base), text)
+        for name, digest in inst.data.source_digests.items():  # (kept with the compiled program)
+            sources.setdefault(_relative(name, base), digest)
     return {
         "identity": VERSION,
         "accounts": {name: format_address(address) for name, address in sorted(world.accounts.items())},
         "cost_limit": world.cost_limit,
         "deployments": deployments,
-        "sources": {name: source_digest(text) for name, text in sorted(sources.items())},
+        "sources": dict(sorted(sources.items())),
     }
 
 
@@ -68,16 +68,6 @@ def fingerprint(description: dict) -> str:
 def encode(description: dict) -> str:
     """The description as the state file stores it: JSON with sorted keys, one line."""
     return json.dumps(description, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def source_digest(text: str) -> str:
-    """A contract file by its tokens (type and text of each, in order): what the lexer keeps of it."""
-    from ..syntax.grammar import lark_parser
-
-    h = hashlib.sha256()
-    for token in lark_parser().lex(text):
-        h.update(token.type.encode() + b"\0" + token.value.encode("utf-8", "surrogatepass") + b"\1")
-    return h.hexdigest()
 
 
 def legacy_fingerprint(world) -> str:

@@ -38,3 +38,14 @@ def lark_parser(cache: bool = True) -> Lark:
         maybe_placeholders=False,
         cache=cache,
     )
+
+
+def token_digest(text: str) -> str:
+    """A source file by its tokens (type and text of each, in order): what the lexer keeps of it
+    (a world's identity names its contracts' files so, comments and layout aside)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for token in lark_parser().lex(text):
+        h.update(token.type.encode() + b"\0" + token.value.encode("utf-8", "surrogatepass") + b"\1")
+    return h.hexdigest()
