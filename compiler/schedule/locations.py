@@ -82,6 +82,26 @@ def source(sym, params: dict[str, int], to: int | None = None, value_of=None) ->
     return None
 
 
+def variable_index(world, address: int, contract: str, var: str) -> int | None:
+    """The index of ``var`` in the instance at ``address``, if that is a ``contract``."""
+    inst = world.by_address.get(address)
+    if inst is None or inst.contract.name != contract:
+        return None
+    return inst.program.layouts[contract].index.get(var)
+
+
+def value_reader(world, storage: dict | None):
+    """``value_of(address, contract, var, key)`` over ``storage`` for :func:`source` (None when no
+    instance of ``contract`` is at ``address``, or there is no state)."""
+    def value_of(address: int, contract: str, var: str, key: Any) -> Any:
+        index = variable_index(world, address, contract, var)
+        if index is None or storage is None or address not in storage:
+            return None
+        return storage[address][index][key]
+
+    return value_of
+
+
 def column(src, calls: list) -> Any:
     """The values of ``src`` (see :func:`source`) for each of ``calls``, by C code."""
     return repeat(src[0], len(calls)) if type(src) is tuple else map(itemgetter(src), calls)
@@ -112,23 +132,10 @@ class BlockLocations:
                     self.summaries[fn] = summary
         self._plans: dict[tuple, _Plan] = {}
 
-    def _index(self, address: int, contract: str, var: str) -> int | None:
-        """The index of ``var`` in the instance at ``address``, if that is a ``contract``."""
-        inst = self.world.by_address.get(address)
-        if inst is None or inst.contract.name != contract:
-            return None
-        return inst.program.layouts[contract].index.get(var)
-
-    def _value_of(self, address: int, contract: str, var: str, key: Any) -> Any:
-        index = self._index(address, contract, var)
-        if index is None or self.storage is None:
-            return None
-        return self.storage[address][index][key]
-
     def _plan(self, function, summary, to: int) -> _Plan:
         plan = self._plans.get((function, to))
         if plan is None:  # (immutable values never change once deployed: a plan is kept)
-            plan = self._plans[(function, to)] = _Plan(summary, to, self._value_of)
+            plan = self._plans[(function, to)] = _Plan(summary, to, value_reader(self.world, self.storage))
         return plan
 
     def find(self, functions: list, calls: list) -> dict[tuple[int, int], set]:
@@ -144,7 +151,7 @@ class BlockLocations:
                 continue
             for address, var, contract, sources in self._plan(function, summary, to).columns:
                 if type(address) is tuple:  # one instance for every call
-                    index = self._index(address[0], contract, var)
+                    index = variable_index(self.world, address[0], contract, var)
                     if index is not None:
                         out[(address[0], index)].update(keys_of(sources, group))
                     continue
@@ -152,7 +159,7 @@ class BlockLocations:
                 pairs = set(zip(column(address, group), keys_of(sources, group, per_call=True)))
                 indices: dict[int, int | None] = {}
                 for at, key in pairs:
-                    index = indices[at] = indices[at] if at in indices else self._index(at, contract, var)
+                    index = indices[at] = indices[at] if at in indices else variable_index(self.world, at, contract, var)
                     if index is not None:
                         out[(at, index)].add(key)
         return out

@@ -31,7 +31,7 @@ import numpy as np
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE
 from .compiled import WILD, Unresolved
-from .locations import column, keys_of, source
+from .locations import column, keys_of, source, value_reader
 
 R, W, A = 0, 1, 2
 EVERY = -1
@@ -139,7 +139,7 @@ class RowMaker:
         if key not in self._plans:
             entry = self.compiled.by_function_object.get(function)
             self._plans[key] = None if entry is None else column_plan(
-                entry.summary, self.compiled.var_ids, to, _value_reader(self.compiled.world, storage))
+                entry.summary, self.compiled.var_ids, to, value_reader(self.compiled.world, storage))
         return self._plans[key]
 
     def rows(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
@@ -257,19 +257,6 @@ class RowMaker:
         parts["inst"].append(np.array(inst_col, np.int64))
         parts["mode"].append(np.array(mode_col, np.int8))
         parts["wild"].append(np.array(wild_col, bool))
-
-
-def _value_reader(world, storage: dict) -> Callable:
-    """``value_of(address, contract, var, key)`` over ``storage`` (see :func:`locations.source`):
-    None when no instance of ``contract`` is at ``address``."""
-    def value_of(address: int, contract: str, var: str, key: Any) -> Any:
-        inst = world.by_address.get(address)
-        if inst is None or inst.contract.name != contract or address not in storage:
-            return None
-        index = inst.program.layouts[contract].index.get(var)
-        return None if index is None else storage[address][index][key]
-
-    return value_of
 
 
 def row_bytes(rows: dict) -> tuple:
