@@ -451,9 +451,9 @@ class Chain:
         kept: list = []
         self._calls += 1
 
-        def keep(_result) -> None:  # the block's writes, for restore: each location's value before it
-            kept.extend((var, key, old) for variables in ctx.storage.values() for var in variables
-                        for key, old in var.before.items())
+        def keep(result) -> None:  # the block's changes, for restore: each location's value before it
+            if result.executed.changes is not None:  # (on lanes: what settling replaces, below)
+                kept.extend((var, key, old) for var, key, old, _new in result.executed.changes)
 
         try:
             result = runtime.run_block(block, number=number, timestamp=timestamp, executor=executor,
