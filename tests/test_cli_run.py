@@ -80,6 +80,24 @@ def test_run_summary(world, tmp_path):
     assert proc.stderr == ""
 
 
+def test_a_run_from_the_program_cache_imports_neither_lark_z3_nor_networkx(world, tmp_path):
+    """Start-up: once the world's programs are cached, ``lane run`` with a state file parses nothing,
+    analyses nothing and draws no graph, so it does not import the libraries that do."""
+    import subprocess
+    import sys
+
+    block = write_block(tmp_path, BLOCK[:1])
+    args = ["run", str(world), str(block), "--state", str(tmp_path / "s.sqlite")]
+    lane_ok(*args, cwd=tmp_path)  # (fills the program cache)
+    probe = ("import runpy, sys\n"
+             f"sys.argv = ['lane', *{args!r}]\n"
+             "try:\n    runpy.run_module('compiler', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in ('lark', 'z3', 'networkx') if m in sys.modules), file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.strip().splitlines()[-1] == "[]"
+
+
 def test_run_summary_of_a_clean_block(world, tmp_path):
     block = write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 1)])
     lines = lane_ok("run", str(world), str(block), "--number", "3", "--timestamp", "99", cwd=tmp_path).stdout.splitlines()

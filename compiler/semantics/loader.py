@@ -10,7 +10,6 @@ from typing import Callable, Iterator, Mapping
 from ..diagnostics import Diagnostic, Diagnostics
 from ..limits import TooLarge, read_source, size_text
 from ..syntax import ast
-from ..syntax.parser import parse
 
 Reader = Callable[[Path], str]
 
@@ -43,6 +42,8 @@ class SourceCache:
         key = (path, display)
         hit = self._parsed.get(key)
         if hit is None or hit[0] != text:
+            from ..syntax.parser import parse  # (Lark: imported by a run that parses, not by one from the cache)
+
             module, diags = parse(text, display)
             hit = (text, module, diags)
             self._parsed[key] = hit
