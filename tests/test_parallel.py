@@ -335,6 +335,77 @@ def test_a_generated_defi_block_runs_on_lanes_without_falling_back(tmp_path):
         seq.close()
 
 
+HEAVY = """\
+contract Miner {
+    storage seeds: map<address, u256>;
+    storage light: map<address, u256>;
+
+    pub fn mine(rounds: u256) -> u256 {
+        let h: u256 = seeds[msg.sender] + 1;
+        for i in 0..min(rounds, 5000) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        seeds[msg.sender] = h;
+        light[msg.sender] += 1;
+        return h;
+    }
+
+    pub fn poke(v: u256) {
+        light[msg.sender] += v;
+    }
+}
+"""
+
+
+def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path):
+    """The cost model judges each window: 300 light calls run by the parent, 300 calls about a
+    hundred times heavier on lanes; the heavy ones write what the light ones wrote (the replicas
+    must have the parent's writes), and the result is the sequential one."""
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(5)
+    light = [(f"u{rng.randrange(40)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]
+    heavy = [(f"u{rng.randrange(40)}", "mine", [3000]) for _ in range(300)]
+    [(a, b)], [info] = _both(world, [pot_lines(*light, *heavy)], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["inline_windows"] >= 1, info
+    assert 300 <= info["on_lanes"] < 300 + parallel.WINDOW_MIN, info  # (a window holds the boundary)
+    assert "light transactions ran in the parent" in info["why"]
+
+
+def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_undone(tmp_path):
+    """A block run partly by the parent and partly on lanes (a conflict too, so the rest ran
+    sequentially) and refused before its commit leaves the state as it was."""
+    from compiler.runtime.roots import state_root
+    from runtime_helpers import fork_chain
+
+    world = pot_world(tmp_path)
+    base = Chain.open(world)
+    first = parse_block_text(pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(20)]), "a.jsonl")
+    base.run_block(first)
+    root = base.state_root()
+    executor = parallel.executor_for(base, 2).__self__
+    executor.force, executor.force_window, executor.force_inline = True, 4, {0, 2, 4}
+    # The last window's two adds each fit on its lane, not both in block order (the pot holds 510).
+    half = str((MAX - 510) // 2 + 1)
+    block = parse_block_text(pot_lines(*[(f"u{i % 7}", "give", [i + 1]) for i in range(24)],
+                                       ("u5", "give", [half]), ("u6", "give", [half])), "b.jsonl")
+    expected = fork_chain(base).run_block(block)
+
+    def refuse(result):
+        assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
+        raise RuntimeError("refused")
+
+    try:
+        with pytest.raises(RuntimeError, match="refused"):
+            base.run_block(block, executor="parallel", workers=2, before_commit=refuse)
+        assert executor.last["inline_windows"] == 3 and executor.last["fallback_from"] == 25
+        assert base.state_root() == root == state_root(base.world, base.ctx.storage)
+        again = base.run_block(block, executor="parallel", workers=2)
+        assert again.receipts_json == expected.receipts_json and again.state_root == expected.state_root
+    finally:
+        base.close()
+
+
 def test_a_worker_killed_mid_block_leaves_the_result_exact(tmp_path, monkeypatch):
     import os
     import signal

@@ -177,16 +177,16 @@ class Chain:
         """Writes to apply later, in order: ``marshal`` of ``{(address, index): {key: value}}``."""
         self._pending.append(writes)
 
-    def settle(self, undo: list | None = None) -> None:
+    def settle(self, undo: list | None = None, since: int = 0) -> None:
         """Apply the deferred writes (``dict.update``, one call per variable and message); with
-        ``undo``, append to it ``(dict, key, value before)`` for each location they write, as a
-        journal would (what puts them back)."""
+        ``undo``, append to it ``(dict, key, value before)`` for each location that the writes from
+        the ``since``-th on write, as a journal would (what puts them back)."""
         pending, self._pending = self._pending, []
         storage = self._ctx.storage
-        for blob in pending:
+        for k, blob in enumerate(pending):
             for (address, index), values in marshal.loads(blob).items():
                 var = storage[address][index]
-                if undo is not None:
+                if undo is not None and k >= since:
                     undo.extend(zip(repeat(var), values, map(var.__getitem__, values)))
                 var.update(values)
 
@@ -382,16 +382,19 @@ class Chain:
     def _undo(self, executed: Executed, before: dict | None, mark: int) -> None:
         """Take back a block that was run but is not to be kept (``mark``: the deferred writes
         before it)."""
-        self.forget_pending(mark)
+        self.forget_pending(mark if executed.pending_from is None else executed.pending_from)
         if executed.changes is not None:  # each variable holds its written keys' values before the block
             for variables in self.ctx.storage.values():
                 for var in variables:
                     var.update(var.before)
             return
-        # Lanes merged their writes without a journal: back to a copy of the state before the block,
-        # or, for a state file, to the file's (nothing of the block was committed to it).
-        storage = self.ctx.storage
-        if before is not None:
+        # On lanes: what this process's state took of the block is put back (the lanes' writes it
+        # applied, the windows it ran itself), the rest was only deferred.
+        storage = self._ctx.storage
+        if executed.undo is not None:
+            for var, key, old in reversed(executed.undo):
+                var[key] = old
+        elif before is not None:
             for address, variables in storage.items():
                 for var, old in zip(variables, before[address]):
                     var.clear()

@@ -14,14 +14,17 @@ on arrays.  A block goes
    components of each window (:mod:`compiler.schedule.vectorized`), and one lane
    per worker, components dealt to lanes by their measured cost.  The cost model
    (each function's time, measured on a few of its transactions, over the
-   whole block) says whether lanes pay; if not, the
-   parent runs the block itself from the calls the workers decoded.
+   whole block) says, window by window, whether lanes pay: a window of light
+   transactions is run by the parent itself; if no window pays, the parent runs
+   the block itself from the calls the workers decoded.
 3. **Execute**, window by window: every worker runs its lane of the window on
    its replica, logging each access it makes; the parent checks, from the logs,
    that no lane read or wrote what another lane of the window wrote earlier in
    block order (and that adds several lanes made stay in range in block order),
    merges the receipts, the state root's moves and the rows for a state file,
-   and sends each lane's writes to the others with the next window.
+   and sends each lane's writes to the others with the next window.  A window
+   the parent runs itself goes through its own state (the lanes' writes
+   applied first) and its writes go to every worker with the next window.
 
 Whatever happens the result is the sequential one: a conflict found in a window
 undoes the lanes from its first untrusted transaction (``Cut``) and the parent
@@ -35,6 +38,7 @@ from __future__ import annotations
 import marshal
 import time
 from collections import defaultdict
+from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
@@ -45,8 +49,8 @@ from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
-from .replica import FunctionTable
-from .changes import from_befores
+from .replica import FunctionTable, owned_changes
+from .changes import from_befores, from_journal
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
 
@@ -98,6 +102,7 @@ class ParallelExecutor:
         self.force = force                 # lanes whatever the model says (tests, lane bench) ...
         self.force_window: int | None = None   # ... in windows of this many transactions
         self.force_lanes: list[int] | None = None  # ... and each transaction on this lane (tests)
+        self.force_inline: set[int] = set()  # ... and these windows run by the parent (tests)
         self.lane_timeout = LANE_TIMEOUT_MIN_S   # the last wait for a worker's reply, in seconds
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
         self.table: FunctionTable | None = None
@@ -176,6 +181,8 @@ class _BlockRun:
         self.components = 0
         self.on_lanes = 0
         self.fallback_from: int | None = None
+        self.inline_windows = 0   # windows the parent ran itself
+        self._calls: list | None = None
         self.failed = 0
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
@@ -191,7 +198,8 @@ class _BlockRun:
         n = max(self.n, 1)
         parent = timing["total"] - timing.get("waiting", 0.0) if self.mode == "parallel" else timing["total"]
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
-                "components": self.components, "on_lanes": self.on_lanes, "fallback_from": self.fallback_from,
+                "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
+                "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
                 "parent_us_per_tx": round(parent * 1e6 / n, 3),
                 "cpu_seconds": round(timing.get("parent_cpu", 0.0) + timing.get("workers_cpu", 0.0), 6),
@@ -204,10 +212,7 @@ class _BlockRun:
             self.why = "one worker"
             return self.inline_all()
         if not ex.force:
-            n, inline = self.estimate()
-            # At best the work splits evenly over the lanes, in a few windows.
-            exec_us = max(inline / max(n, 1) - US_INLINE_TX, 0.0)
-            best = lanes_us((exec_us * LANE_FACTOR + US_LANE_TX) * n / ex.workers, n, 4)
+            n, inline, best = self.estimate()
             if n < MIN_TRANSACTIONS or inline < MIN_WORK_US or best > MIN_GAIN * inline:
                 self.why = ("the block is too small" if n < MIN_TRANSACTIONS else
                             "light transactions: scheduling them on lanes would cost more than running them")
@@ -231,11 +236,14 @@ class _BlockRun:
             return self.inline_from_calls(0)
         return self.execute(plan)
 
-    def estimate(self) -> tuple[int, float]:
-        """(transactions, microseconds inline) of the block, estimated before any work per
-        transaction: lines sampled across it (decoded by C code), a few transactions of each
-        function they call run and timed on the state, then undone (``_measure``), and its length.
-        A function's worst-case cost is no guide to a loop that stops early; its time is."""
+    def estimate(self) -> tuple[int, float, float]:
+        """(transactions, microseconds inline, microseconds at best with lanes) of the block,
+        estimated before any work per transaction: lines sampled across it (decoded by C code), a
+        few transactions of each function they call run and timed on the state, then undone
+        (``_measure``), and its length.  At best, each transaction's work splits evenly over the
+        lanes where that is cheaper than running it inline (a light part of a block is run by the
+        parent), in a few windows.  A function's worst-case cost is no guide to a loop that stops
+        early; its time is."""
         table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
         source = self.source
         if isinstance(source, Block):
@@ -246,13 +254,16 @@ class _BlockRun:
             try:
                 sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
             except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
-                return n, float("inf")
+                return n, float("inf"), 0.0
         if not len(sample):
-            return n, 0.0
+            return n, 0.0, 0.0
         fids = [table.ids.get(f, -1) if f is not None else -1 for f in sample.functions]
         self.measured = self._measure(sample, fids)
-        per_tx = sum(self.exec_us(f) for f in fids if f >= 0) / len(fids)
-        return n, n * (per_tx + US_INLINE_TX)
+        us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
+        inline = us + US_INLINE_TX
+        on_lanes = (us * LANE_FACTOR + US_LANE_TX) / self.ex.workers + US_PARENT_TX
+        scale = n / len(fids)
+        return n, float(inline.sum()) * scale, float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
 
     def exec_us(self, fid: int) -> float:
         """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
@@ -304,15 +315,37 @@ class _BlockRun:
             return self.chain._run_sequential(block, self.display, self.progress, self.timing)
         raise AssertionError("partial inline runs go through execute()")  # pragma: no cover
 
-    def block_from_calls(self) -> Block:
-        """The block as calls, from what the workers decoded (no decoding in the parent)."""
+    def block_from_calls(self, begin: int = 0, end: int | None = None) -> Block:
+        """The block (or its transactions ``begin`` to ``end``) as calls, from what the workers
+        decoded (no decoding in the parent)."""
+        end = self.n if end is None else end
         table = self.ex.table
-        fns = [table.plain[f] if f >= 0 else None for f in self.fnids.tolist()]
-        functions = [table.functions[f] if f >= 0 else None for f in self.fnids.tolist()]
+        fnids = self.fnids[begin:end].tolist()
+        fns = [table.plain[f] if f >= 0 else None for f in fnids]
+        functions = [table.functions[f] if f >= 0 else None for f in fnids]
         from ..vm.transaction import Tx
 
-        invalid = {i: Tx(i, line, 0, 0, None, None, None, (), reason) for i, line, reason in self.invalid}
-        return Block(self.chain.world, fns, self.calls, functions, invalid, self.lines.tolist())
+        invalid = {i - begin: Tx(i, line, 0, 0, None, None, None, (), reason)
+                   for i, line, reason in self.invalid if begin <= i < end}
+        return Block(self.chain.world, fns, self.calls[begin:end], functions, invalid, self.lines[begin:end].tolist(),
+                     begin)
+
+    def run_inline(self, merge: "_Merge", begin: int, end: int, sync: list[list[bytes]]) -> None:
+        """Transactions ``begin`` to ``end`` (a window of light ones: lanes would cost more than they
+        save) run by the parent on its own state, the lanes' writes so far applied to it first; their
+        writes go to every worker with its next message."""
+        merge.settle()
+        block = self.block_from_calls(begin, end)
+        chain = self.chain
+        if chain.store is not None:
+            chain.prefetch(block)
+        from . import sequential
+
+        ctx = chain.ctx
+        ctx.journal.clear()
+        outcomes = sequential.execute(ctx, block, keep_journal=True)
+        merge.inline(begin, end, outcomes, ctx.journal, sync)
+        ctx.journal.clear()
 
     # ------------------------------------------------------------ 1. schedule
     def schedule(self) -> None:
@@ -347,10 +380,13 @@ class _BlockRun:
 
     @property
     def calls(self) -> list:
-        calls: list = []
-        for blob in self.stripe_calls:
-            calls += marshal.loads(blob)
-        return calls
+        """Every transaction's call, as the workers decoded them (made once, when first asked)."""
+        if self._calls is None:
+            calls: list = []
+            for blob in self.stripe_calls:
+                calls += marshal.loads(blob)
+            self._calls = calls
+        return self._calls
 
     def stripes(self, w: int) -> list[P.Schedule]:
         """The block cut into ``w`` stripes of whole lines (or of decoded calls)."""
@@ -469,7 +505,8 @@ class _BlockRun:
 
     # ------------------------------------------------------------ 2. plan
     def plan(self) -> dict | None:
-        """Windows and lanes, or None when the block runs better inline (self.why says why)."""
+        """Windows, each on lanes or run by the parent (the cheaper, as predicted), and each
+        transaction's lane; or None when the block runs better inline (self.why says why)."""
         t = time.perf_counter()
         ex = self.ex
         from ..schedule.vectorized import AccessTable, components
@@ -494,31 +531,50 @@ class _BlockRun:
             lanes[~valid] = -1
             self.components = len(set(ex.force_lanes))
             self.timing["plan"] += time.perf_counter() - t
-            return {"lanes": lanes, "bounds": [0, n], "size": n, "predicted": [0.0]}
+            return {"lanes": lanes, "bounds": [0, n], "size": n, "predicted": [0.0], "inline": [False]}
         best = None
         for size in dict.fromkeys(sizes):
             window = np.arange(n, dtype=np.int64) // size
+            windows = int(window[-1]) + 1 if n else 0
             comps = components(table, n, window)
             lanes, loads = _deal(comps.label, comps.count, weights, window, w)
             lanes[~valid] = -1
-            busiest = loads.max(axis=1).sum()
-            efficiency = weights.sum() / (w * busiest) if busiest else 1.0
-            windows = int(window[-1]) + 1 if n else 0
-            predicted = lanes_us(busiest, n, windows)
+            # Each window on lanes, or run by the parent: whichever is predicted to cost less.
+            count = np.bincount(window, minlength=windows)
+            busiest = loads.max(axis=1)
+            on_lanes = busiest + count * US_PARENT_TX + US_PER_WINDOW
+            by_parent = np.bincount(window, weights=tx_us, minlength=windows) + count * US_INLINE_TX
+            if ex.force:
+                parent = np.isin(np.arange(windows), sorted(ex.force_inline))
+            else:
+                parent = by_parent <= on_lanes
+            predicted = float(np.where(parent, by_parent, on_lanes).sum())
+            lane_work = float(loads[~parent].sum())
+            efficiency = lane_work / (w * busiest[~parent].sum()) if lane_work else 1.0
             if best is None or predicted < best[0]:
-                best = (predicted, size, lanes, windows, comps.count, efficiency, loads)
+                best = (predicted, size, lanes, window, comps.count, efficiency, busiest, parent)
             if efficiency >= EFFICIENCY:
                 break
-        predicted, size, lanes, windows, count, efficiency, loads = best
+        predicted, size, lanes, window, count, efficiency, busiest, parent = best
         self.timing["plan"] += time.perf_counter() - t
-        if not ex.force and predicted > MIN_GAIN * inline:
+        if not ex.force and (predicted > MIN_GAIN * inline or parent.all()):
             self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
                         "light transactions: lanes and their windows would cost more than they save")
             return None
         self.components = count
-        bounds = list(range(0, n, size)) + [n]
-        seconds = (loads.max(axis=1) / 1e6).tolist()
-        return {"lanes": lanes, "bounds": bounds, "size": size, "predicted": seconds}
+        lanes[parent[window]] = -1  # (the parent's)
+        # Windows the parent runs one after the other are one window.
+        bounds: list[int] = []
+        inline: list[bool] = []
+        seconds: list[float] = []
+        for k, begin in enumerate(range(0, n, size)):
+            if parent[k] and inline and inline[-1]:
+                continue
+            bounds.append(begin)
+            inline.append(bool(parent[k]))
+            seconds.append(float(busiest[k]) / 1e6)
+        bounds.append(n)
+        return {"lanes": lanes, "bounds": bounds, "size": size, "predicted": seconds, "inline": inline}
 
     # ------------------------------------------------------------ 3. execute
     def execute(self, plan: dict) -> Executed:
@@ -543,7 +599,16 @@ class _BlockRun:
         merge = _Merge(self, lanes)
         sync: list[list[bytes]] = [[] for _ in range(w)]
         stop: int | None = None
+        on_lanes = 0
         for win in range(len(bounds) - 1):
+            if plan["inline"][win]:
+                t = time.perf_counter()
+                self.run_inline(merge, bounds[win], bounds[win + 1], sync)
+                self.lap("inline", t)
+                self.inline_windows += 1
+                if self.progress is not None:
+                    self.progress(bounds[win + 1])
+                continue
             for k in range(w):
                 ex.transport.send(k, P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
             t = time.perf_counter()
@@ -572,11 +637,12 @@ class _BlockRun:
                 self.fallback_from = conflict
                 self.why = "a transaction touched what another lane wrote: sequential from there"
                 merge.sequential_from(stop)
+                on_lanes += conflict - bounds[win]
                 break
             merge.apply(done)
             sync = [[done[j].writes for j in range(w) if j != k] for k in range(w)]
             self.lap("merge", t)
-            self.on_lanes = bounds[win + 1]
+            on_lanes += bounds[win + 1] - bounds[win]
             if self.progress is not None:
                 self.progress(bounds[win + 1])
         if stop is None:
@@ -584,9 +650,9 @@ class _BlockRun:
                 self.finish(merge, sync)
             except Fault as fault:
                 return self.abandon(merge, f"a worker failed at the block's end ({fault})")
-            self.on_lanes = self.n
-        else:
-            self.on_lanes = stop
+        self.on_lanes = on_lanes
+        if self.inline_windows and not self.why:
+            self.why = "windows of light transactions ran in the parent"
         self.timing["lanes"] += time.perf_counter() - t0
         return merge.executed()
 
@@ -610,9 +676,10 @@ class _BlockRun:
         """The last writes to every replica, and from each lane the root's move and the rows of the
         locations it owns."""
         w = self.ex.transport.size
-        owned = merge.owners(w)
+        owned = merge.owners(w + 1)  # (the last: the parent's, for the windows it ran)
         for k in range(w):
             self.ex.transport.send(k, P.pack(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes())))
+        merge.parent_moves(owned[w])  # while the workers make theirs
         for m in self.collect(range(w), P.Finished).values():
             merge.finished(m)
 
@@ -635,7 +702,10 @@ class _Merge:
         self.fixups_blob = b""
         self.shared: dict = {}
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
-        self.mark = run.chain.pending_mark()  # the parent's deferred writes before the block
+        self.mark = run.chain.pending_mark()  # the parent's deferred writes before the block (0 once applied)
+        self.undo_log: list = []       # (dict, key, value before) of every write the parent's state took
+        self.journal: list = []        # the writes of the windows the parent ran (its own lane)
+        self._where: dict | None = None
         if run.invalid:
             outcomes = [(INVALID, reason, None, (), 0, None) for _, _, reason in run.invalid]
             self._receipts(np.array([i for i, _, _ in run.invalid], np.int64), outcomes)
@@ -704,6 +774,71 @@ class _Merge:
             return max(begin, int(first_bad))
         return None
 
+    # ---------------------------------------------------------------- the parent's own state
+    def settle(self) -> None:
+        """The lanes' writes so far applied to the parent's state (each write it takes kept in
+        ``undo_log``, what puts it back; those of earlier blocks are not this block's)."""
+        self.chain.settle(self.undo_log, self.mark)
+        self.mark = 0
+
+    @property
+    def where(self) -> dict:
+        """Each variable of the parent's state (by ``id``) -> (address, index)."""
+        if self._where is None:
+            self._where = {id(v): (a, i) for a, vs in self.chain._ctx.storage.items() for i, v in enumerate(vs)}
+        return self._where
+
+    def inline(self, begin: int, end: int, outcomes: list, journal: list, sync: list[list[bytes]]) -> None:
+        """A window the parent ran (``outcomes`` of transactions ``begin`` to ``end``, ``journal``
+        what they wrote): its receipts, and its writes for every worker, after the last window's
+        merged adds (the parent's state has them: ``apply``)."""
+        valid = self.run.fnids[begin:end] >= 0
+        if not valid.all():  # (an invalid transaction's receipt is made already)
+            outcomes = list(compress(outcomes, valid.tolist()))
+        idx = np.arange(begin, end, dtype=np.int64)[valid]
+        self._receipts(idx, outcomes)
+        self._count(idx, outcomes)
+        self.undo_log += journal
+        self.journal += journal
+        where = self.where
+        writes = {}
+        locs = []
+        for store, keys, _olds, news in from_journal(journal).groups:
+            address, index = where[id(store)]
+            writes[(address, index)] = dict(zip(keys, news))
+            locs.append(np.fromiter(map(hash, zip(repeat(address), repeat(index), keys)), np.int64, len(keys)))
+        blob = marshal.dumps(writes)
+        for lane in sync:
+            if self.fixups_blob:
+                lane.append(self.fixups_blob)
+            lane.append(blob)
+        self.fixups_blob = b""
+        loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
+        self.writers.append((loc, np.full(len(loc), begin, np.int64), np.full(len(loc), len(sync), np.int64)))
+
+    def _count(self, idx: np.ndarray, outcomes: list) -> None:
+        lines = self.run.lines
+        for i, o in zip(idx.tolist(), outcomes):
+            if o[0] == OK:
+                self.ok += 1
+            else:
+                if o[0] == REVERTED:
+                    self.reverted += 1
+                self.failures.append((i, int(lines[i]), o[0], o[1], o[5]))
+            self.cost += o[4]
+
+    def parent_moves(self, owned: np.ndarray) -> None:
+        """The state root's move and the rows of a state file for the locations the parent was the
+        first in the block to change (in the windows it ran), from its state after the block."""
+        if not self.journal:
+            return
+        self.settle()
+        storage = self.chain.ctx.storage
+        mine = owned_changes(self.journal, self.where, owned)
+        self.root += StateHash(self.chain.world, 0).moved(storage, mine)
+        if self.rows is not None:
+            merge_rows(self.rows, change_rows(self.chain.store.codecs, mine))
+
     # ---------------------------------------------------------------- merging a window
     def apply(self, done: dict) -> None:
         """A checked window's lanes into the receipts, and their writes into the parent's state
@@ -733,8 +868,14 @@ class _Merge:
             chain.defer(self.fixups_blob)
 
     def undo(self) -> None:
-        """Take back every write the lanes' windows sent (none reached the parent's state)."""
+        """Take back every write of the block: the lanes' that the parent's state has not taken, and
+        what it took (the lanes' and its own windows')."""
         self.chain.forget_pending(self.mark)
+        for var, key, old in reversed(self.undo_log):
+            var[key] = old
+        self.undo_log.clear()
+        self.journal.clear()
+        self.chain._ctx.begin()  # (what its variables recorded of the windows it ran)
 
     def owners(self, w: int) -> list[np.ndarray]:
         """Per lane, the locations it was the first in the block to change: it reports their move."""
@@ -764,6 +905,7 @@ class _Merge:
                      {i - first: tx for i, tx in block.invalid.items() if i >= first}, block.lines[first:], first)
         from . import sequential
 
+        self.settle()
         ctx = self.chain.ctx
         ctx.begin()
         outcomes = sequential.execute(ctx, rest)
@@ -771,16 +913,12 @@ class _Merge:
         self.failures = [f for f in self.failures if f[0] < first]
         self.digest_parts = [(i[i < first], _select(d, i < first)) for i, d in self.digest_parts]
         self.encoding_parts = [_select_encodings(i, b, e, i < first) for i, b, e in self.encoding_parts]
-        self._receipts(np.arange(first, run.n, dtype=np.int64), outcomes)
-        for k, o in enumerate(outcomes):
-            if o[0] == OK:
-                self.ok += 1
-            elif o[0] == REVERTED:
-                self.reverted += 1
-            if o[0] != OK:
-                self.failures.append((first + k, int(run.lines[first + k]), o[0], o[1], o[5]))
-            self.cost += o[4]
+        idx = np.arange(first, run.n, dtype=np.int64)
+        self._receipts(idx, outcomes)
+        self._count(idx, outcomes)
         changes = from_befores(ctx.storage)
+        for store, keys, olds, _news in changes.groups:
+            self.undo_log += zip(repeat(store), keys, olds)
         self.root += StateHash(self.chain.world, 0).moved(ctx.storage, changes)
         if self.rows is not None:
             merge_rows(self.rows, change_rows(self.chain.store.codecs, changes))
@@ -798,7 +936,8 @@ class _Merge:
         accumulator = (self.chain.hash.accumulator + self.root) % MOD
         return Executed(packed, digests[order].tobytes(),
                         {"ok": self.ok, "reverted": self.reverted, "invalid": invalid}, self.cost,
-                        sorted(self.failures), accumulator, rows=self.rows)
+                        sorted(self.failures), accumulator, rows=self.rows, undo=self.undo_log,
+                        pending_from=self.mark)
 
 
 # -------------------------------------------------------------------- arrays

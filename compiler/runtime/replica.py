@@ -35,7 +35,7 @@ from . import encoding, protocol as P
 from ..vm.context import Context
 from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED
-from .changes import from_journal
+from .changes import Changes, from_journal
 from .roots import StateHash
 from .store import change_rows
 
@@ -107,6 +107,7 @@ class Replica:
         self.store = chain.store
         self.where = {id(v): (a, i) for a, vs in self.storage.items() for i, v in enumerate(vs)}
         self.block = -1
+        self.block_journal: list = []  # the lane's writes in the block so far
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
 
@@ -193,6 +194,7 @@ class Replica:
         cuts = np.searchsorted(mine, bounds)
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
         self.mine = mine.tolist()
+        self.block_journal = []  # (windows the parent runs itself are not sent here)
         return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start))
 
     def on_Calls(self, m: P.Calls) -> None:
@@ -218,8 +220,6 @@ class Replica:
         self.store.prefetch(self.storage, wanted)
 
     def on_Window(self, m: P.Window) -> bytes:
-        if m.window == 0:
-            self.block_journal: list = []
         self._apply(m.sync, m.fixups)
         return self._run(m.window)
 
@@ -228,15 +228,7 @@ class Replica:
         for the locations this lane owns (the first in the block to change them)."""
         start = time.perf_counter()
         self._apply(m.sync, m.fixups)
-        owned = set(P.arr(m.owned, P.I64).tolist())
-        changes = from_journal(getattr(self, "block_journal", []))
-        where = self.where
-
-        def owns(store, keys: list):  # (the location ids of loc_id, looked up by C code)
-            address, index = where[id(store)]
-            return map(owned.__contains__, map(hash, zip(repeat(address), repeat(index), keys)))
-
-        mine = changes.only(owns)
+        mine = owned_changes(self.block_journal, self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
         self.block_journal = []
@@ -394,6 +386,19 @@ class Replica:
         return [loc_id(a, i, key) for a, i, mode, key in self.ctx.log[begin:end] if mode == A]
 
 
+def owned_changes(journal: list, where: dict, owned: np.ndarray) -> Changes:
+    """What the writes of ``journal`` changed (:func:`compiler.runtime.changes.from_journal`), at the
+    locations ``owned`` (ids, :func:`loc_id`) only; ``where`` maps each variable (by ``id``) to
+    its (address, index)."""
+    owned_set = set(owned.tolist())
+
+    def owns(store, keys: list):  # (the location ids of loc_id, looked up by C code)
+        address, index = where[id(store)]
+        return map(owned_set.__contains__, map(hash, zip(repeat(address), repeat(index), keys)))
+
+    return from_journal(journal).only(owns)
+
+
 def _among(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
     """Which of ``values`` are in ``sorted_unique`` (sorted, each once: ``np.setdiff1d`` makes it
     so), by binary search: ``np.isin`` would hash ``sorted_unique`` again at every call, and a
@@ -409,4 +414,4 @@ def make_replica(chain, table: FunctionTable):
     return lambda: Replica(chain, table)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "owned_changes", "INVALID"]

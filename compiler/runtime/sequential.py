@@ -11,10 +11,12 @@ _NO_EVENTS = ()
 CHUNK = 1024  # transactions between two progress reports
 
 
-def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
+def execute(ctx: Context, block: Block | list, progress=None, keep_journal: bool = False) -> list[Outcome]:
     """Run a block's transactions in order against ``ctx``.  The journal holds the running
-    transaction's writes only (what a revert undoes); what the block changed is in its variables'
-    record of their values before it (``Var.before``, :func:`compiler.runtime.changes.from_befores`).
+    transaction's writes only (what a revert undoes; with ``keep_journal``, every write of the
+    block that stayed: the parallel executor's parent sends a window's writes to its workers); what
+    the block changed is in its variables' record of their values before it (``Var.before``,
+    :func:`compiler.runtime.changes.from_befores`).
     ``block`` is a decoded :class:`Block` (or a list of prepared transactions).
 
     Each transaction starts with the whole cost limit as its budget; its outcome records what it
@@ -36,13 +38,14 @@ def execute(ctx: Context, block: Block | list, progress=None) -> list[Outcome]:
             if fn is None:
                 append((INVALID, invalid[k].invalid, None, _NO_EVENTS, 0, None))
                 continue
-            journal.clear()
-            emark = len(events)
+            if not keep_journal:
+                journal.clear()
+            jmark, emark = len(journal), len(events)
             ctx.budget = limit
             try:
                 value = fn(ctx, *calls[k])
             except Revert as r:
-                ctx.rollback(0, emark)
+                ctx.rollback(jmark, emark)
                 append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at))
                 continue
             append((OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS, limit - ctx.budget,

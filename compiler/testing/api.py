@@ -454,6 +454,8 @@ class Chain:
         def keep(result) -> None:  # the block's changes, for restore: each location's value before it
             if result.executed.changes is not None:  # (on lanes: what settling replaces, below)
                 kept.extend((var, key, old) for var, key, old, _new in result.executed.changes)
+            elif result.executed.undo:  # on lanes, what this process's state took of the block
+                kept.extend(result.executed.undo)
 
         try:
             result = runtime.run_block(block, number=number, timestamp=timestamp, executor=executor,
