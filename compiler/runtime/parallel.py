@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from . import encoding, protocol as P
+from . import accesses, encoding, protocol as P
 from .decode import Block
 from .executed import Executed
 from .pool import DIE, HANG, Processes
@@ -54,7 +54,7 @@ from .changes import from_befores, from_journal
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
 
-R, W, A = 0, 1, 2
+R = 0  # an access that only reads (compiler.runtime.accesses)
 
 # The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md):
 # what running a block inline and on lanes costs, from its functions' measured times (or their
@@ -720,31 +720,17 @@ class _Merge:
         """The first transaction of the window that cannot be trusted (None: all can), from the
         accesses the lanes made; the adds several lanes made to one location are noted (``shared``)."""
         order_lanes = sorted(done)
-        logs = [done[k].log for k in order_lanes]
-        txs = [P.arr(l[0], P.I64) for l in logs]
-        tx = np.concatenate(txs)
-        loc = np.concatenate([P.arr(l[1], P.I64) for l in logs])
-        mode = np.concatenate([P.arr(l[2], P.I8) for l in logs])
-        lane = np.concatenate([np.full(len(t), k, np.int64) for k, t in zip(order_lanes, txs)])
-        self.window_log = (tx, loc, mode, lane)
-        first_bad = _first_conflict(tx, loc, mode, lane)
+        tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
+        self.window_log = list(zip(order_lanes, tables))
+        rows, lane = accesses.shared(tables, order_lanes)
+        first_bad = accesses.first_conflict(rows, lane)
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         shared: dict[int, list] = {}
         second: dict[int, int] = {}
-        added = mode == A
-        if added.any():
-            pl, pn, pt = loc[added], lane[added], tx[added]
-            order = np.lexsort((pt, pl))
-            pl, pn, pt = pl[order], pn[order], pt[order]
-            starts = np.flatnonzero(np.concatenate(([True], pl[1:] != pl[:-1])))
-            first_lane = np.repeat(pn[starts], np.diff(starts, append=len(pl)))
-            other = pn != first_lane
-            # Per location, the first add (in block order) by a lane other than the first adder's.
-            firsts = np.minimum.reduceat(np.where(other, pt, np.iinfo(np.int64).max), starts)
-            hit = firsts != np.iinfo(np.int64).max
-            if hit.any():
-                lids = pl[starts][hit]
-                second = dict(zip(lids.tolist(), firsts[hit].tolist()))
+        if len(rows):
+            lids, firsts = accesses.second_adders(rows, lane)
+            if len(lids):
+                second = dict(zip(lids.tolist(), firsts.tolist()))
                 for k in order_lanes:
                     got, blob = done[k].adds
                     have = P.arr(got, P.I64)
@@ -757,7 +743,7 @@ class _Merge:
                         for lid, i in zip(lids[found].tolist(), at[found].tolist()):
                             shared.setdefault(lid, []).append(extents[i])
                 # A location another lane also read or wrote is not a pure add there: a conflict
-                # that _first_conflict reported; it is not merged.
+                # that first_conflict reported; it is not merged.
                 shared = {lid: e for lid, e in shared.items() if len(e) >= 2}
         for lid, entries in shared.items():
             before = entries[0][3]
@@ -856,9 +842,9 @@ class _Merge:
             self.ok += ok
             self.reverted += bad
             self.cost += cost
-        tx, loc, mode, lane = self.window_log
-        writes = mode != R
-        self.writers.append((loc[writes], tx[writes], lane[writes]))
+        for k, table in self.window_log:
+            loc, tx = accesses.changed(table)
+            self.writers.append((loc, tx, np.full(len(loc), k, np.int64)))
         fix: dict = {}
         for lid, entries in self.shared.items():
             address, index, key, before = entries[0][:4]
@@ -1034,62 +1020,6 @@ def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, 
     windows = int(window.max()) + 1 if len(window) else 0
     loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
     return lanes, loads
-
-
-def _first_conflict(tx: np.ndarray, loc: np.ndarray, mode: np.ndarray, lane: np.ndarray) -> int | None:
-    """The first transaction that read or wrote a location another lane wrote (or added to) earlier
-    in block order in the same window; adds on both sides do not conflict."""
-    if not len(tx):
-        return None
-    # One entry per (transaction, location): a read and an add by one transaction are a write.
-    order = np.lexsort((tx, loc))
-    tx, loc, mode, lane = tx[order], loc[order], mode[order], lane[order]
-    key_change = np.ones(len(tx), bool)
-    key_change[1:] = (tx[1:] != tx[:-1]) | (loc[1:] != loc[:-1])
-    group = np.cumsum(key_change) - 1
-    has = np.zeros((int(group[-1]) + 1, 3), bool)
-    has[group, mode] = True
-    tx, loc, lane = tx[key_change], loc[key_change], lane[key_change]
-    m = np.where(has[:, W] | (has[:, R] & has[:, A]), W, np.where(has[:, A], A, R))
-    # Per location, the earliest write and the earliest write-or-add in two different lanes.
-    bad = None
-    for writer_modes, victim_modes in (((W,), (R, W, A)), ((A,), (R, W))):
-        is_writer = np.isin(m, writer_modes)
-        if not is_writer.any():
-            continue
-        wl, wt, wn = loc[is_writer], tx[is_writer], lane[is_writer]
-        first1 = _first_per(wl, wt, wn)
-        cand = np.isin(m, victim_modes)
-        vl, vt, vn = loc[cand], tx[cand], lane[cand]
-        pos = np.searchsorted(first1["loc"], vl)
-        ok = pos < len(first1["loc"])
-        ok[ok] = first1["loc"][pos[ok]] == vl[ok]
-        p = pos[ok]
-        t1, n1, t2 = first1["t1"][p], first1["n1"][p], first1["t2"][p]
-        earlier = np.where(vn[ok] != n1, t1, t2)
-        hit = earlier < vt[ok]
-        if hit.any():
-            got = int(vt[ok][hit].min())
-            bad = got if bad is None else min(bad, got)
-    return bad
-
-
-def _first_per(loc: np.ndarray, tx: np.ndarray, lane: np.ndarray) -> dict[str, np.ndarray]:
-    """Per location: its earliest transaction ``t1`` and that one's lane ``n1``, and the earliest in
-    another lane ``t2`` (a huge number when there is none)."""
-    order = np.lexsort((tx, loc))
-    loc, tx, lane = loc[order], tx[order], lane[order]
-    start = np.ones(len(loc), bool)
-    start[1:] = loc[1:] != loc[:-1]
-    first_idx = np.flatnonzero(start)
-    ulocs = loc[first_idx]
-    t1, n1 = tx[first_idx], lane[first_idx]
-    group = np.cumsum(start) - 1
-    other = lane != n1[group]
-    big = np.iinfo(np.int64).max
-    t2 = np.full(len(ulocs), big, np.int64)
-    np.minimum.at(t2, group[other], tx[other])
-    return {"loc": ulocs, "t1": t1, "n1": n1, "t2": t2}
 
 
 def _select(digests: bytes, keep: np.ndarray) -> bytes:

@@ -246,13 +246,18 @@ def wait_any(workers: list[Worker], waiting: set[int], timeout: float) -> list[t
     """Replies from any of the workers numbered in ``waiting``, as soon as one comes (or after
     ``timeout``): [(k, reply)], a reply False for a worker that is gone or stalled."""
     out: list[tuple[int, bytes | bool]] = []
-    for k in waiting:
-        workers[k].flush()
     conns = {workers[k].replies: k for k in waiting}
-    try:
-        ready, _, _ = select.select(list(conns), [], [], timeout)
-    except (OSError, ValueError):
-        ready = []
+    deadline = time.monotonic() + timeout
+    while True:
+        # A message bigger than a pipe is written as the worker reads it: the parent waits for the
+        # pipes it still has to write too, and writes as soon as one takes more.
+        unsent = [w.fd for w in workers if w.pending and not w.flush()]
+        try:
+            ready, writable, _ = select.select(list(conns), unsent, [], max(0.0, deadline - time.monotonic()))
+        except (OSError, ValueError):
+            ready, writable = [], []
+        if ready or not writable:
+            break
     for conn in ready:
         k = conns[conn]
         got = workers[k].reply(0)

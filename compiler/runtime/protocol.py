@@ -115,7 +115,7 @@ class WindowDone(NamedTuple):
     writes: bytes              # marshal: {(address, index): {key: value}} the lane's writes (final values)
     adds: tuple                # (loc ids int64, sorted; marshal [(address, index, key, before, after, lowest,
                                #  highest)] in the same order): the locations the lane only added to
-    log: tuple                 # (tx int64, loc int64, mode int8) as bytes: the accesses the lane made
+    log: bytes                 # int64 rows of accesses.WIDTH: the accesses the lane made, per location
     arith: bytes               # int64 pairs (tx, loc): adds of transactions that reverted on arithmetic
     receipts: tuple            # (indices int64, encodings blob, offsets int64, digests blob)
     failures: list             # [(index, status, reason, at)] of the window's transactions that failed

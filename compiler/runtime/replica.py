@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from . import encoding, protocol as P
+from .accesses import summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED
@@ -293,7 +294,8 @@ class Replica:
         return self._done(window, start)
 
     def _done(self, window: int, start: float) -> bytes:
-        """The window's reply: its writes, its pure adds, the accesses it made, its receipts.
+        """The window's reply: its writes, its pure adds, the accesses it made (a row per location,
+        :mod:`compiler.runtime.accesses`), its receipts.
 
         Every step is a C-level pass over the log or the journal (``map``, ``dict.fromkeys``,
         numpy), grouped per variable: no Python runs per access."""
@@ -323,8 +325,7 @@ class Replica:
         failures = [(i, o[0], o[1], o[5]) for i, o in zip(ran, outcomes) if o[0] != OK]
         cost = sum(map(_COST, outcomes))
         return P.pack(P.WindowDone(
-            self.block, window, marshal.dumps(writes), adds,
-            (log_tx.tobytes(), log_loc.tobytes(), log_mode.tobytes()),
+            self.block, window, marshal.dumps(writes), adds, summarize(log_tx, log_loc, log_mode).tobytes(),
             np.array(arith, np.int64).reshape(-1).tobytes(),
             (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), time.perf_counter() - start))

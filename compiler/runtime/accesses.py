@@ -1,0 +1,124 @@
+"""A window's accesses on lanes: each lane's log summed up per location, and the parent's check.
+
+A lane of the parallel executor logs every access its transactions make
+(location id, mode: read, write, add).  It does not send the log: it sends one
+row per location it touched (:func:`summarize`, sorted by location), with the
+first and last transactions of the window that touched it, the first that
+wrote it, the first that added to it, and the first and last that read or
+wrote it.  The parent then looks only at the locations more than one lane
+touched (:func:`shared`), and finds from their rows alone the first
+transaction that cannot be trusted (:func:`first_conflict`): one that read or
+wrote a location another lane wrote (or added to) earlier in block order.
+
+From rows that keep only the first and last of each kind, the point found is
+never later than the first real conflict (when a lane wrote a location at
+``t`` and another touched it last after ``t``, it touched it first after ``t``
+at ``t + 1`` at the earliest, and not before its own first touch): what runs on
+from there runs sequentially, so a point found early costs time, never
+exactness.  Every column is a block index; ``NONE`` stands for no such
+transaction in a ``first`` column, -1 in a ``last`` one.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+R, W, A = 0, 1, 2
+NONE = np.iinfo(np.int64).max
+# The columns of a lane's rows (int64): the location, then transactions of the window.
+LOC, FIRST, LAST, FIRST_W, FIRST_A, FIRST_RW, LAST_RW = range(7)
+WIDTH = 7
+
+
+def summarize(tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> np.ndarray:
+    """A lane's rows (``WIDTH`` columns, sorted by location) from its log: ``tx`` nondecreasing
+    (block order), a read and an add of one location by one transaction count as a write."""
+    if not len(tx):
+        return np.zeros((0, WIDTH), np.int64)
+    order = np.argsort(loc, kind="stable")  # (within a location, block order stays)
+    tx, loc, mode = tx[order], loc[order], mode[order]
+    # One entry per (transaction, location), with its modes merged.
+    entry = np.ones(len(tx), bool)
+    entry[1:] = (tx[1:] != tx[:-1]) | (loc[1:] != loc[:-1])
+    group = np.cumsum(entry) - 1
+    has = np.zeros((int(group[-1]) + 1, 3), bool)
+    has[group, mode] = True
+    tx, loc = tx[entry], loc[entry]
+    m = np.where(has[:, W] | (has[:, R] & has[:, A]), W, np.where(has[:, A], A, R))
+    start = np.flatnonzero(np.concatenate(([True], loc[1:] != loc[:-1])))
+    rw = m != A
+    rows = np.empty((len(start), WIDTH), np.int64)
+    rows[:, LOC] = loc[start]
+    rows[:, FIRST] = tx[start]
+    rows[:, LAST] = np.maximum.reduceat(tx, start)
+    rows[:, FIRST_W] = np.minimum.reduceat(np.where(m == W, tx, NONE), start)
+    rows[:, FIRST_A] = np.minimum.reduceat(np.where(m == A, tx, NONE), start)
+    rows[:, FIRST_RW] = np.minimum.reduceat(np.where(rw, tx, NONE), start)
+    rows[:, LAST_RW] = np.maximum.reduceat(np.where(rw, tx, -1), start)
+    return rows
+
+
+def shared(tables: list[np.ndarray], lanes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of the locations more than one lane touched, and each one's lane, sorted by
+    location (each lane has one row per location)."""
+    if len(tables) < 2:
+        return np.zeros((0, WIDTH), np.int64), np.zeros(0, np.int64)
+    rows = np.concatenate(tables)
+    lane = np.repeat(np.array(lanes, np.int64), [len(t) for t in tables])
+    order = np.argsort(rows[:, LOC], kind="stable")
+    loc = rows[order, LOC]
+    same = loc[1:] == loc[:-1]
+    keep = np.zeros(len(loc), bool)
+    keep[1:] |= same
+    keep[:-1] |= same
+    picked = order[keep]
+    return rows[picked], lane[picked]
+
+
+def _first_two(loc: np.ndarray, lane: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each row (``loc`` sorted), the least ``t`` of its location (t1, and its lane n1) and the
+    second least (t2: the least of the other lanes; NONE if there is none)."""
+    order = np.lexsort((t, loc))
+    st, sl, sn = t[order], loc[order], lane[order]
+    head = np.flatnonzero(np.concatenate(([True], sl[1:] != sl[:-1])))
+    nxt = np.minimum(head + 1, len(st) - 1)
+    second = np.where((head + 1 < len(st)) & (sl[nxt] == sl[head]), st[nxt], NONE)
+    g = np.searchsorted(sl[head], loc)
+    return st[head][g], sn[head][g], second[g]
+
+
+def first_conflict(rows: np.ndarray, lane: np.ndarray) -> int | None:
+    """The first transaction that cannot be trusted, from :func:`shared`'s rows (None: none): a
+    write (or add) by one lane before an access by another (adds on both sides do not conflict)."""
+    if not len(rows):
+        return None
+    loc = rows[:, LOC]
+    bad = NONE
+    for writer, victim_first, victim_last in ((FIRST_W, FIRST, LAST), (FIRST_A, FIRST_RW, LAST_RW)):
+        t1, n1, t2 = _first_two(loc, lane, rows[:, writer])
+        earlier = np.where(lane != n1, t1, t2)  # the first such access by another lane
+        hit = (earlier != NONE) & (rows[:, victim_last] > earlier)
+        if hit.any():
+            bad = min(bad, int(np.maximum(earlier[hit] + 1, rows[hit, victim_first]).min()))
+    return None if bad == NONE else bad
+
+
+def second_adders(rows: np.ndarray, lane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The locations several lanes added to, and for each the first add by a lane other than the
+    first adder's (from :func:`shared`'s rows)."""
+    added = rows[:, FIRST_A] != NONE
+    if not added.any():
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    loc, t = rows[added, LOC], rows[added, FIRST_A]
+    _, _, t2 = _first_two(loc, lane[added], t)
+    several = t2 != NONE
+    first = np.concatenate(([True], loc[1:] != loc[:-1]))
+    pick = first & several
+    return loc[pick], t2[pick]
+
+
+def changed(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The locations a lane wrote or added to, and the first transaction that did."""
+    t = np.minimum(table[:, FIRST_W], table[:, FIRST_A])
+    mask = t != NONE
+    return table[mask, LOC], t[mask]

@@ -1,0 +1,105 @@
+"""The lanes' access rows (compiler/runtime/accesses.py) against the logs they sum up.
+
+Random windows of logged accesses dealt to lanes: the point the parent finds from the rows is a
+conflict exactly when the logs hold one, never after the first one (the rest of the block runs
+sequentially from it), and after some write of another lane; the adds several lanes made are
+found with the first add of a lane other than the first adder's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from compiler.runtime import accesses as X
+
+R, W, A = X.R, X.W, X.A
+
+
+@st.composite
+def windows(draw):
+    """(tx, loc, mode, lane) per access: transactions in block order, each on one lane."""
+    n = draw(st.integers(1, 12))
+    lanes = draw(st.lists(st.integers(0, 2), min_size=n, max_size=n))
+    log = []
+    for t in range(n):
+        for _ in range(draw(st.integers(0, 4))):
+            log.append((t, draw(st.integers(0, 5)), draw(st.sampled_from([R, W, A])), lanes[t]))
+    return log
+
+
+def _merged(log):
+    """{(tx, loc): (mode, lane)}: one entry per transaction and location, a read and an add a write."""
+    modes: dict = {}
+    for t, loc, m, lane in log:
+        modes.setdefault((t, loc), (set(), lane))[0].add(m)
+    return {k: (W if W in ms or {R, A} <= ms else A if A in ms else R, lane) for k, (ms, lane) in modes.items()}
+
+
+def _conflicts(log):
+    """Every (writer's tx, victim's tx) of the logs: a write by one lane before any access of the
+    location by another, or an add before a read or write."""
+    merged = _merged(log)
+    out = []
+    for (vt, loc), (vm, vl) in merged.items():
+        for (wt, wloc), (wm, wl) in merged.items():
+            if wloc == loc and wl != vl and wt < vt and (wm == W or (wm == A and vm != A)):
+                out.append((wt, vt))
+    return out
+
+
+def _rows(log):
+    lanes = sorted({lane for *_, lane in log})
+    tables = []
+    for k in lanes:
+        mine = [(t, loc, m) for t, loc, m, lane in log if lane == k]
+        tables.append(X.summarize(*(np.array(c, dtype) for c, dtype in
+                                    zip(zip(*mine), (np.int64, np.int64, np.int8)))))
+    return X.shared(tables, lanes)
+
+
+@settings(max_examples=300, deadline=None)
+@given(windows())
+def test_the_rows_find_a_conflict_exactly_when_the_logs_hold_one_and_never_after_it(log):
+    if not log:
+        return
+    rows, lane = _rows(log)
+    got = X.first_conflict(rows, lane)
+    pairs = _conflicts(log)
+    if not pairs:
+        assert got is None
+        return
+    assert got is not None
+    assert got <= min(vt for _, vt in pairs)          # never after the first real conflict
+    assert got > min(wt for wt, _ in pairs)           # after a write of another lane
+
+
+@settings(max_examples=200, deadline=None)
+@given(windows())
+def test_adds_of_several_lanes_are_found_with_the_second_lanes_first_add(log):
+    if not log:
+        return
+    rows, lane = _rows(log)
+    lids, seconds = X.second_adders(rows, lane)
+    merged = _merged(log)
+    expected = {}
+    for loc in {loc for _, loc in merged}:
+        adds = sorted((t, lane) for (t, l2), (m, lane) in merged.items() if l2 == loc and m == A)
+        if len({lane for _, lane in adds}) >= 2:
+            first_lane = adds[0][1]
+            expected[loc] = min(t for t, lane in adds if lane != first_lane)
+    assert dict(zip(lids.tolist(), seconds.tolist())) == expected
+
+
+def test_a_lanes_rows_sum_up_its_log():
+    tx = np.array([3, 3, 5, 7, 7, 9], np.int64)
+    loc = np.array([10, 11, 10, 10, 10, 11], np.int64)
+    mode = np.array([R, A, A, R, A, W], np.int8)
+    rows = X.summarize(tx, loc, mode)
+    assert rows[:, X.LOC].tolist() == [10, 11]
+    # location 10: read at 3, added to at 5, read and added to (a write) at 7
+    assert rows[0].tolist() == [10, 3, 7, 7, 5, 3, 7]
+    # location 11: added to at 3, written at 9
+    assert rows[1].tolist() == [11, 3, 9, 9, 3, 9, 9]
+    assert X.changed(rows)[0].tolist() == [10, 11] and X.changed(rows)[1].tolist() == [5, 3]
