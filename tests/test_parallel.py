@@ -63,6 +63,18 @@ def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
     assert info["lanes"] == 2 and info["fallback_from"] == 1
 
 
+def test_subtractions_that_run_out_in_block_order_fall_back_where_the_first_one_does(tmp_path):
+    # The pot holds 3; fifteen takes of 1 dealt to two lanes each start from 3: the fourth in block
+    # order reverts, which neither lane sees (each lane's own takes revert only after its third).
+    world = pot_world(tmp_path)
+    blocks = [pot_lines(*[(f"u{i}", "give", [1]) for i in range(3)]),
+              pot_lines(*[(f"v{i}", "take", [1]) for i in range(15)])]
+    [_, (a, b)], [_, info] = _both(world, blocks, workers=2)
+    _same(a, b)
+    assert [r["status"] for r in a.receipts_json].count("ok") == 3
+    assert info["mode"] == "parallel" and info["fallback_from"] is not None and info["fallback_from"] <= 3
+
+
 def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path):
     # pot starts at 10 (block 1).  u0 adds 5, u1 takes 12: alone, u1's lane sees 10 and underflows;
     # in block order it sees 15 and succeeds.

@@ -15,8 +15,8 @@ tuple of keys); a key never written reads as zero: the dicts are
 whose ``__missing__`` answers the variable's zero (or reads the file).  A write first appends
 ``(dict, key, old value)`` to the journal, so a revert undoes exactly the
 transaction's own writes, and records the old value in the variable's
-``before`` if it is the key's first write of the block (not in a lane's code,
-``log=True``: a lane reports its writes otherwise).  Arithmetic is checked inline; a failure raises
+``before`` if it is the key's first write of the block (of the window, on a
+lane of the parallel executor: it clears the records at each window).  Arithmetic is checked inline; a failure raises
 :class:`~compiler.vm.errors.Revert` with the reason of SPEC §1.6 and the
 place that failed (``file:line:column``, a constant of the code: every
 ``require``, ``revert``, operator, index, call and cost charge passes its own
@@ -221,9 +221,8 @@ class _FunctionGen:
                 self.traced("w", var, key)
             new = self.fresh()
             self.emit(f"{new} = {self.arith(op, old, self.expr(s.value), s.op_loc)}")
-        if not self.log:  # (a lane's writes go to the parent in its replies, not through ``before``)
-            self.written.add(var.name)
-            self.emit(f"if {key} not in b_{var.name}: b_{var.name}[{key}] = {old}")
+        self.written.add(var.name)
+        self.emit(f"if {key} not in b_{var.name}: b_{var.name}[{key}] = {old}")
         self.emit(f"J.append(({store}, {key}, {old}))")
         self.emit(f"{store}[{key}] = {new}")
         # Another key of the same variable may be this one: forget them all, remember this one.

@@ -81,11 +81,11 @@ def from_befores(storage: dict[int, list[dict]]) -> Changes:
         for store in variables:
             before = store.before
             if before:
-                groups.append(_changed(store, list(before), list(before.values())))
+                groups.append(changed_since(store, list(before), list(before.values())))
     return Changes([g for g in groups if g is not None])
 
 
-def _changed(store, keys: list, olds: list) -> tuple | None:
+def changed_since(store, keys: list, olds: list) -> tuple | None:
     """``(store, keys, olds, news)`` of the keys whose value now is not ``olds`` (None if none is)."""
     news = list(map(dict.get, repeat(store), keys, olds))
     changed = list(map(or_, map(ne, news, olds), map(is_not, map(type, news), map(type, olds))))
@@ -123,5 +123,5 @@ def from_journal(journal: list) -> Changes:
     for store, entries in parts:
         newest_first = entries[::-1]
         befores = dict(zip(map(_second, newest_first), map(_third, newest_first)))  # the oldest wins
-        groups.append(_changed(store, list(befores), list(befores.values())))
+        groups.append(changed_since(store, list(befores), list(befores.values())))
     return Changes([g for g in groups if g is not None])

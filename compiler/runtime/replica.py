@@ -25,18 +25,18 @@ from __future__ import annotations
 import marshal
 import time
 import traceback
-from itertools import repeat
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from typing import Any
 
 import numpy as np
 
 from . import encoding, protocol as P
-from .accesses import summarize
+from .accesses import FIRST_A, FIRST_W, LOC, NONE, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED
-from .changes import Changes, from_journal
+from .changes import Changes, changed_since, from_journal
 from .roots import StateHash
 from .store import change_rows
 
@@ -109,6 +109,7 @@ class Replica:
         self.where = {id(v): (a, i) for a, vs in self.storage.items() for i, v in enumerate(vs)}
         self.block = -1
         self.block_journal: list = []  # the lane's writes in the block so far
+        self._variables: list | None = None
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
 
@@ -267,6 +268,8 @@ class Replica:
         ctx = self.ctx
         journal, events, log = ctx.journal, ctx.events, ctx.log
         journal.clear()
+        for store, _, _ in self.variables:  # (what the window writes is what it records)
+            store.before.clear()
         events.clear()
         log.clear()
         limit = ctx.cost_limit
@@ -310,12 +313,13 @@ class Replica:
         reverted = [i for i, o in zip(ran, outcomes) if o[0] == REVERTED]
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
             log_mode[np.isin(log_tx, np.array(reverted, np.int64))] = R
-        # Locations the lane added to and did not write (reads before another lane's adds are
-        # fine): if another lane added to one too, the parent merges the adds (what each lane did:
-        # before, after, lowest and highest value on the way).
-        added = log_mode == A
-        pure = np.setdiff1d(log_loc[added], log_loc[log_mode == W]) if added.any() else None
-        writes, adds = self._writes(journal, pure)
+        rows = summarize(log_tx, log_loc, log_mode)
+        # Locations the lane added to and wrote in no other way (a transaction that read one and
+        # added to it wrote it; a reverted one only read): if another lane added to one too, the
+        # parent merges the adds, if what each lane did (before, after, lowest and highest value on
+        # the way) stays in range in every order.
+        pure = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE), LOC]
+        writes, adds = self._writes(journal, pure if len(pure) else None)
         self.window_start = len(self.block_journal)
         self.block_journal += journal
         arith = [(tx, loc) for tx, o in zip(ran, outcomes) if o[0] == REVERTED and o[1] in ARITHMETIC
@@ -325,59 +329,67 @@ class Replica:
         failures = [(i, o[0], o[1], o[5]) for i, o in zip(ran, outcomes) if o[0] != OK]
         cost = sum(map(_COST, outcomes))
         return P.pack(P.WindowDone(
-            self.block, window, marshal.dumps(writes), adds, summarize(log_tx, log_loc, log_mode).tobytes(),
+            self.block, window, marshal.dumps(writes), adds, rows.tobytes(),
             np.array(arith, np.int64).reshape(-1).tobytes(),
             (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), time.perf_counter() - start))
 
     def _writes(self, journal: list, pure: np.ndarray | None) -> tuple[dict, tuple]:
-        """The window's final values per variable, and the pure adds' extents (``WindowDone.adds``)."""
+        """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
+
+        Each variable recorded, at a key's first write of the window, its value then
+        (``Var.before``, cleared at each window): the writes are the keys whose value differs
+        now (a reverted or cut transaction's keys are back to it), by C code over each variable.
+        A pure add's extent is (address, index, key, before, after, lowest, highest): the lowest
+        and highest of its values before each of its writes (the journal) and after them."""
         writes: dict = {}
         lids: list[np.ndarray] = []
         extents: list = []
-        if not journal:
-            return writes, (b"", marshal.dumps(extents))
-        stores = list(map(_FIRST, journal))
-        keys = list(map(_SECOND, journal))
-        if len(dict.fromkeys(map(id, stores))) == 1:
-            parts = [None]  # one variable: every entry
-        else:
-            sid = np.fromiter(map(id, stores), np.uint64, len(stores))
-            order = np.argsort(sid, kind="stable")
-            cuts = np.flatnonzero(np.diff(sid[order])) + 1
-            parts = np.split(order, cuts)
-        where = self.where
-        olds = None
-        for part in parts:
-            store = stores[0 if part is None else part[0]]
-            address, index = where[id(store)]
-            ks = keys if part is None else _pick(keys, part)
-            unique = dict.fromkeys(ks)
-            writes[(address, index)] = dict(zip(unique, map(store.__getitem__, unique)))
+        position: dict = {}  # (id(variable), key) -> its extent's place, for the journal's pass
+        for store, address, index in self.variables:
+            before = store.before
+            if not before:
+                continue
+            got = changed_since(store, list(before), list(before.values()))
+            if got is not None:
+                writes[(address, index)] = dict(zip(got[1], got[3]))
             if pure is None:
                 continue
-            jloc = np.fromiter(map(hash, zip(repeat(address), repeat(index), ks)), np.int64, len(ks))
+            keys = list(before)
+            jloc = np.fromiter(map(hash, zip(repeat(address), repeat(index), keys)), np.int64, len(keys))
             mine = np.flatnonzero(_among(jloc, pure))
             if not len(mine):
                 continue
-            order = mine[np.argsort(jloc[mine], kind="stable")]
-            sorted_loc = jloc[order]
-            first = np.flatnonzero(np.concatenate(([True], sorted_loc[1:] != sorted_loc[:-1])))
-            group_keys = _pick(ks, order[first])
-            afters = np.array(list(map(store.__getitem__, group_keys)) + [0], object)[:-1]
-            if olds is None:
-                olds = list(map(_THIRD, journal))
-            old = np.array(_pick(olds, order if part is None else part[order]) + [0], object)[:-1]
-            low = np.minimum(np.minimum.reduceat(old, first), afters)
-            high = np.maximum(np.maximum.reduceat(old, first), afters)
-            lids.append(sorted_loc[first])
-            extents += zip(repeat(address), repeat(index), group_keys, old[first].tolist(), afters.tolist(),
-                           low.tolist(), high.tolist())
-        if len(lids) > 1:  # sorted by location id, for the parent's lookups
-            every = np.concatenate(lids)
-            order = np.argsort(every, kind="stable")
-            return writes, (every[order].tobytes(), marshal.dumps([extents[i] for i in order.tolist()]))
-        return writes, ((lids[0].tobytes() if lids else b""), marshal.dumps(extents))
+            picked = _pick(keys, mine)
+            olds = list(map(before.__getitem__, picked))
+            news = list(map(store.__getitem__, picked))
+            sid = id(store)
+            position.update(zip(zip(repeat(sid), picked), range(len(extents), len(extents) + len(picked))))
+            lids.append(jloc[mine])
+            extents += map(list, zip(repeat(address), repeat(index), picked, olds, news, map(min, olds, news),
+                                     map(max, olds, news)))
+        if position:
+            # The values between a pure add's first write and its last: each write's value before it.
+            at = list(map(position.get, zip(map(id, map(_FIRST, journal)), map(_SECOND, journal))))
+            for k, old in compress(zip(at, map(_THIRD, journal)), map(is_not, at, repeat(None))):
+                e = extents[k]
+                if old < e[5]:
+                    e[5] = old
+                elif old > e[6]:
+                    e[6] = old
+        extents = list(map(tuple, extents))
+        if not lids:
+            return writes, (b"", marshal.dumps(extents))
+        every = np.concatenate(lids)
+        order = np.argsort(every, kind="stable")  # sorted by location id, for the parent's lookups
+        return writes, (every[order].tobytes(), marshal.dumps([extents[i] for i in order.tolist()]))
+
+    @property
+    def variables(self) -> list[tuple[Any, int, int]]:
+        """Every variable of the replica with its address and index (made once)."""
+        if self._variables is None:
+            self._variables = [(v, a, i) for a, vs in self.storage.items() for i, v in enumerate(vs)]
+        return self._variables
 
     def _added_by(self, tx: int) -> list[int]:
         """The locations transaction ``tx`` of the current window added to (from its log entries)."""
