@@ -739,9 +739,9 @@ class _Merge:
                     at = np.minimum(np.searchsorted(have, lids), len(have) - 1)
                     found = have[at] == lids
                     if found.any():
-                        extents = marshal.loads(blob)
+                        columns = marshal.loads(blob)
                         for lid, i in zip(lids[found].tolist(), at[found].tolist()):
-                            shared.setdefault(lid, []).append(extents[i])
+                            shared.setdefault(lid, []).append(tuple(c[i] for c in columns))
                 # A location another lane also read or wrote is not a pure add there: a conflict
                 # that first_conflict reported; it is not merged.
                 shared = {lid: e for lid, e in shared.items() if len(e) >= 2}

@@ -113,8 +113,8 @@ class WindowDone(NamedTuple):
     block: int
     window: int
     writes: bytes              # marshal: {(address, index): {key: value}} the lane's writes (final values)
-    adds: tuple                # (loc ids int64, sorted; marshal [(address, index, key, before, after, lowest,
-                               #  highest)] in the same order): the locations the lane only added to
+    adds: tuple                # (loc ids int64, sorted; marshal of 7 lists in the same order: address, index,
+                               #  key, before, after, lowest, highest): the locations the lane only added to
     log: bytes                 # int64 rows of accesses.WIDTH: the accesses the lane made, per location
     arith: bytes               # int64 pairs (tx, loc): adds of transactions that reverted on arithmetic
     receipts: tuple            # (indices int64, encodings blob, offsets int64, digests blob)

@@ -340,11 +340,12 @@ class Replica:
         Each variable recorded, at a key's first write of the window, its value then
         (``Var.before``, cleared at each window): the writes are the keys whose value differs
         now (a reverted or cut transaction's keys are back to it), by C code over each variable.
-        A pure add's extent is (address, index, key, before, after, lowest, highest): the lowest
-        and highest of its values before each of its writes (the journal) and after them."""
+        A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
+        columns: the lowest and highest of its values before each of its writes (the journal) and
+        after them."""
         writes: dict = {}
         lids: list[np.ndarray] = []
-        extents: list = []
+        columns: tuple[list, ...] = ([], [], [], [], [], [], [])  # address, index, key, before, after, low, high
         position: dict = {}  # (id(variable), key) -> its extent's place, for the journal's pass
         for store, address, index in self.variables:
             before = store.before
@@ -363,26 +364,27 @@ class Replica:
             picked = _pick(keys, mine)
             olds = list(map(before.__getitem__, picked))
             news = list(map(store.__getitem__, picked))
-            sid = id(store)
-            position.update(zip(zip(repeat(sid), picked), range(len(extents), len(extents) + len(picked))))
+            base = len(columns[0])
+            position.update(zip(zip(repeat(id(store)), picked), range(base, base + len(picked))))
             lids.append(jloc[mine])
-            extents += map(list, zip(repeat(address), repeat(index), picked, olds, news, map(min, olds, news),
-                                     map(max, olds, news)))
+            for column, part in zip(columns, (repeat(address, len(picked)), repeat(index, len(picked)), picked, olds,
+                                              news, map(min, olds, news), map(max, olds, news))):
+                column.extend(part)
         if position:
             # The values between a pure add's first write and its last: each write's value before it.
+            low, high = columns[5], columns[6]
             at = list(map(position.get, zip(map(id, map(_FIRST, journal)), map(_SECOND, journal))))
             for k, old in compress(zip(at, map(_THIRD, journal)), map(is_not, at, repeat(None))):
-                e = extents[k]
-                if old < e[5]:
-                    e[5] = old
-                elif old > e[6]:
-                    e[6] = old
-        extents = list(map(tuple, extents))
+                if old < low[k]:
+                    low[k] = old
+                elif old > high[k]:
+                    high[k] = old
         if not lids:
-            return writes, (b"", marshal.dumps(extents))
+            return writes, (b"", marshal.dumps(columns))
         every = np.concatenate(lids)
         order = np.argsort(every, kind="stable")  # sorted by location id, for the parent's lookups
-        return writes, (every[order].tobytes(), marshal.dumps([extents[i] for i in order.tolist()]))
+        positions = order.tolist()
+        return writes, (every[order].tobytes(), marshal.dumps(tuple(_pick(c, positions) for c in columns)))
 
     @property
     def variables(self) -> list[tuple[Any, int, int]]:
