@@ -62,11 +62,13 @@ R = 0  # an access that only reads (compiler.runtime.accesses)
 US_PER_COST = 0.12         # executing one unit of static cost, sequentially
 US_INLINE_TX = 6.0         # ... and a transaction's receipt, digest and root move, inline
 LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (the access log)
-US_LANE_TX = 20.0          # a lane's work per transaction besides executing it (its log, writes,
+US_LANE_TX = 16.0          # a lane's work per transaction besides executing it (its log, writes,
                            # receipt, digest, root move; a forked worker's copied pages)
 US_PARENT_TX = 4.0         # the parent's per transaction on lanes (checking the logs, arrays)
 US_PER_WINDOW = 1500.0     # a window's round trip: its messages, the merge, the others' writes
-MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline
+MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline ...
+PLAN_GAIN = 0.92           # ... and, once the workers have scheduled the block (paid: the parent would
+                           # run it from their calls), when the plan is predicted to take at most this
 MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
 MIN_WORK_US = 150_000.0    # ... and so do blocks predicted to take less than this sequentially
 SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work ...
@@ -557,7 +559,7 @@ class _BlockRun:
                 break
         predicted, size, lanes, window, count, efficiency, busiest, parent = best
         self.timing["plan"] += time.perf_counter() - t
-        if not ex.force and (predicted > MIN_GAIN * inline or parent.all()):
+        if not ex.force and (predicted > PLAN_GAIN * inline or parent.all()):
             self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
                         "light transactions: lanes and their windows would cost more than they save")
             return None
