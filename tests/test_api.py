@@ -385,9 +385,10 @@ def test_restore_undoes_a_block_of_several_transactions(chain, token):
     assert chain.state_root == root
 
 
-def test_a_block_on_lanes_is_read_and_restored_like_any_other(here):
-    """A block the parallel executor ran on lanes (its writes deferred by the runtime) is what views
-    read next, and restore undoes it."""
+@pytest.mark.parametrize("inline", [set(), {0, 2, 5}])
+def test_a_block_on_lanes_is_read_and_restored_like_any_other(here, inline):
+    """A block the parallel executor ran on lanes (its writes deferred by the runtime; some windows
+    run by the parent itself, on its state) is what views read next, and restore undoes it."""
     from compiler.runtime import parallel
 
     with Chain() as chain:
@@ -396,10 +397,12 @@ def test_a_block_on_lanes_is_read_and_restored_like_any_other(here):
             token.transfer(f"u{k}", 1000, sender="alice")
         snap, root = chain.snapshot(), chain.state_root
         runtime = chain._runtime_chain()
-        runtime._parallel = parallel.ParallelExecutor(runtime, 2, force=True)
+        runtime._parallel = executor = parallel.ParallelExecutor(runtime, 2, force=True)
+        executor.force_window, executor.force_inline = 8, inline
         block = chain.run_block([token.transfer.tx(f"z{k % 5}", 1, sender=f"u{k % 8}") for k in range(64)],
                                 executor="parallel", workers=2)
         assert block.result.detail["mode"] == "parallel"
+        assert block.result.detail["inline_windows"] == len(inline)
         assert [token.balance_of(f"z{k}") for k in range(5)] == [13, 13, 13, 13, 12]
         assert token.balance_of("u0") == 992 and chain.state_root == block.state_root
         chain.restore(snap)
