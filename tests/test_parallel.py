@@ -452,3 +452,30 @@ def test_a_worker_killed_mid_block_leaves_the_result_exact(tmp_path, monkeypatch
     finally:
         par.close()
         seq.close()
+
+
+def test_windows_the_parent_runs_reach_a_state_file_like_the_lanes_ones(tmp_path):
+    """Blocks run partly by the parent and partly on lanes, committed to a state file: the file then
+    holds the state a sequential run gives (every stored location read back, the root recomputed)."""
+    from compiler.runtime.roots import accumulate, root_of, state_root
+
+    world = pot_world(tmp_path)
+    blocks = [pot_lines(*[(f"u{i % 9}", "give", [i + 1]) for i in range(40)]),
+              pot_lines(*[(f"u{i % 5}", "give", [2]) for i in range(30)], *[(f"v{i}", "give", [1]) for i in range(12)])]
+    seq = Chain.open(world)
+    par = Chain.open(world, tmp_path / "s.sqlite")
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force, executor.force_window, executor.force_inline = True, 6, {1, 2, 4}
+    try:
+        for text in blocks:
+            raw = parse_block_text(text, "b.jsonl")
+            a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
+            _same(a, b)
+            assert executor.last["inline_windows"] == 2  # (windows 1 and 2 are one)
+    finally:
+        par.close()
+        seq.close()
+    with Chain.open(world, tmp_path / "s.sqlite") as again:
+        stored = list(again.store.locations())
+        assert again.state_root() == a.state_root == root_of(accumulate(stored))
+        assert a.state_root == state_root(seq.world, seq.ctx.storage)
