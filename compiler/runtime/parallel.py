@@ -49,7 +49,7 @@ from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
-from .replica import FunctionTable, owned_changes
+from .replica import FunctionTable, owned
 from .changes import from_befores, from_journal
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
@@ -815,14 +815,14 @@ class _Merge:
                 self.failures.append((i, int(lines[i]), o[0], o[1], o[5]))
             self.cost += o[4]
 
-    def parent_moves(self, owned: np.ndarray) -> None:
+    def parent_moves(self, locations: np.ndarray) -> None:
         """The state root's move and the rows of a state file for the locations the parent was the
         first in the block to change (in the windows it ran), from its state after the block."""
         if not self.journal:
             return
         self.settle()
         storage = self.chain.ctx.storage
-        mine = owned_changes(self.journal, self.where, owned)
+        mine = owned(from_journal(self.journal), self.where, locations)
         self.root += StateHash(self.chain.world, 0).moved(storage, mine)
         if self.rows is not None:
             merge_rows(self.rows, change_rows(self.chain.store.codecs, mine))

@@ -36,7 +36,7 @@ from .accesses import FIRST_A, FIRST_W, LOC, NONE, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from .receipts import INVALID, OK, REVERTED
-from .changes import Changes, changed_since, from_journal
+from .changes import Changes, changed_since
 from .roots import StateHash
 from .store import change_rows
 
@@ -108,7 +108,7 @@ class Replica:
         self.store = chain.store
         self.where = {id(v): (a, i) for a, vs in self.storage.items() for i, v in enumerate(vs)}
         self.block = -1
-        self.block_journal: list = []  # the lane's writes in the block so far
+        self.firsts: dict = {}  # id(variable) -> {key: its value before the lane's first write of the block}
         self._variables: list | None = None
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
@@ -196,7 +196,7 @@ class Replica:
         cuts = np.searchsorted(mine, bounds)
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
         self.mine = mine.tolist()
-        self.block_journal = []  # (windows the parent runs itself are not sent here)
+        self.firsts = {}
         return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start))
 
     def on_Calls(self, m: P.Calls) -> None:
@@ -230,10 +230,14 @@ class Replica:
         for the locations this lane owns (the first in the block to change them)."""
         start = time.perf_counter()
         self._apply(m.sync, m.fixups)
-        mine = owned_changes(self.block_journal, self.where, P.arr(m.owned, P.I64))
+        self._keep_firsts()
+        firsts = self.firsts
+        changed = [changed_since(store, list(first), list(first.values()))
+                   for store, first in ((store, firsts.get(id(store))) for store, _, _ in self.variables) if first]
+        mine = owned(Changes([g for g in changed if g is not None]), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
-        self.block_journal = []
+        self.firsts = {}
         ctx = self.ctx
         ctx.begin()  # (what the lane's variables recorded before the block goes too)
         ctx.log.clear()
@@ -251,7 +255,6 @@ class Replica:
             self.ctx.rollback(jmark, emark)
             del self.ctx.log[lmark:]
             del ran[keep:], self.marks[keep:], self.outcomes[keep:]
-        del self.block_journal[self.window_start:]
         return self._done(m.window, start)
 
     def _apply(self, sync: list, fixups: bytes) -> None:
@@ -268,6 +271,7 @@ class Replica:
         ctx = self.ctx
         journal, events, log = ctx.journal, ctx.events, ctx.log
         journal.clear()
+        self._keep_firsts()
         for store, _, _ in self.variables:  # (what the window writes is what it records)
             store.before.clear()
         events.clear()
@@ -320,8 +324,6 @@ class Replica:
         # the way) stays in range in every order.
         pure = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE), LOC]
         writes, adds = self._writes(journal, pure if len(pure) else None)
-        self.window_start = len(self.block_journal)
-        self.block_journal += journal
         arith = [(tx, loc) for tx, o in zip(ran, outcomes) if o[0] == REVERTED and o[1] in ARITHMETIC
                  for loc in self._added_by(tx)]
         encodings = encoding.encode_outcomes(outcomes)
@@ -386,6 +388,21 @@ class Replica:
         positions = order.tolist()
         return writes, (every[order].tobytes(), marshal.dumps(tuple(_pick(c, positions) for c in columns)))
 
+    def _keep_firsts(self) -> None:
+        """The last window's records (``Var.before``: each key's value at its first write of the
+        window, a cut window's included, whose keys are back to it) added to the block's, where the
+        block has none yet: each written key's value before the lane's first write of the block."""
+        firsts = self.firsts
+        for store, _, _ in self.variables:
+            before = store.before
+            if before:
+                first = firsts.get(id(store))
+                if first is None:
+                    firsts[id(store)] = dict(before)
+                else:
+                    new = before.keys() - first.keys()
+                    first.update(zip(new, map(before.__getitem__, new)))
+
     @property
     def variables(self) -> list[tuple[Any, int, int]]:
         """Every variable of the replica with its address and index (made once)."""
@@ -401,17 +418,16 @@ class Replica:
         return [loc_id(a, i, key) for a, i, mode, key in self.ctx.log[begin:end] if mode == A]
 
 
-def owned_changes(journal: list, where: dict, owned: np.ndarray) -> Changes:
-    """What the writes of ``journal`` changed (:func:`compiler.runtime.changes.from_journal`), at the
-    locations ``owned`` (ids, :func:`loc_id`) only; ``where`` maps each variable (by ``id``) to
-    its (address, index)."""
-    owned_set = set(owned.tolist())
+def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
+    """``changes`` at the ``locations`` (ids, :func:`loc_id`) only; ``where`` maps each variable (by
+    ``id``) to its (address, index)."""
+    owned_set = set(locations.tolist())
 
     def owns(store, keys: list):  # (the location ids of loc_id, looked up by C code)
         address, index = where[id(store)]
         return map(owned_set.__contains__, map(hash, zip(repeat(address), repeat(index), keys)))
 
-    return from_journal(journal).only(owns)
+    return changes.only(owns)
 
 
 def _among(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
@@ -429,4 +445,4 @@ def make_replica(chain, table: FunctionTable):
     return lambda: Replica(chain, table)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "owned_changes", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "owned", "INVALID"]
