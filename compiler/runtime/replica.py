@@ -13,11 +13,15 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   be), and the locations that keys were read from;
 - ``Lanes``, then ``Window`` after ``Window``: run the lane's transactions of the
   window, in block order, with code that logs every access it makes; reply with
-  its writes (final values), its pure adds (before, after, lowest and highest
-  running values), the accesses it made, its receipts encoded and hashed, its
-  move of the state root and its rows for a state file;
+  its writes (what its variables recorded at each key's first write of the
+  window, ``Var.before``, against their values now), its pure adds (before,
+  after, lowest and highest running values), the accesses it made (a row per
+  location, :mod:`compiler.runtime.accesses`), its receipts encoded and hashed;
 - ``Cut``: undo the window's transactions from one on (a conflict with another
-  lane was found there); ``Finish``: apply the last window's writes.
+  lane was found there); ``Finish``: apply the last window's writes, and reply
+  with the state root's move and the rows of a state file for the locations
+  the lane was the first in the block to change (from what its variables
+  recorded, window after window, of each key's value before its first write).
 """
 
 from __future__ import annotations
@@ -233,7 +237,7 @@ class Replica:
         self._keep_firsts()
         firsts = self.firsts
         changed = [changed_since(store, list(first), list(first.values()))
-                   for store, first in ((store, firsts.get(id(store))) for store, _, _ in self.variables) if first]
+                   for store, _, _ in self.variables if (first := firsts.get(id(store)))]
         mine = owned(Changes([g for g in changed if g is not None]), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
