@@ -133,8 +133,8 @@ class Replica:
         self.ctx.number, self.ctx.timestamp, self.ctx.cost_limit = m.number, m.timestamp, m.cost_limit
         if m.stripe or not m.calls:
             decoded = self.chain.decoder().decode(m.stripe, "block", m.first_index, m.first_line)
-            ids = self.table.ids
-            fnids = [ids.get(f, -1) if f is not None else -1 for f in decoded.functions]
+            functions = decoded.functions
+            fnids = list(map(self.table.ids.get, functions, repeat(-1)))  # (an invalid one's, None: -1)
             calls = decoded.calls
             lines = decoded.lines
             invalid = [(m.first_index + k, decoded.lines[k], tx.invalid) for k, tx in sorted(decoded.invalid.items())]
@@ -144,12 +144,13 @@ class Replica:
             calls = [c for _, c, _ in got]
             lines = [line for _, _, line in got]
             invalid = []
+            functions = [self.table.functions[f] if f >= 0 else None for f in fnids]
         self.stripe = (fnids, calls)
-        rows, sources = self._instantiate(list(range(len(calls))), None)
-        costs = self.table.costs
+        rows, sources = self._instantiate(list(range(len(calls))), None, functions)
+        ids = np.array(fnids, np.int32)
+        costs = np.array(self.table.costs + [0], np.int64)[ids]  # (an invalid one's, -1: 0)
         return P.pack(P.Scheduled(
-            m.block, m.first_index, len(calls), marshal.dumps(calls), np.array(fnids, np.int32).tobytes(),
-            np.array([costs[f] if f >= 0 else 0 for f in fnids], np.int64).tobytes(), rows, sources,
+            m.block, m.first_index, len(calls), marshal.dumps(calls), ids.tobytes(), costs.tobytes(), rows, sources,
             marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), time.perf_counter() - start))
 
     def on_Reschedule(self, m: P.Reschedule) -> bytes:
@@ -162,17 +163,21 @@ class Replica:
         return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources,
                                     time.perf_counter() - start))
 
-    def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple]:
-        """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays."""
+    def _instantiate(self, which: list[int], unresolved: dict | None, every: list | None = None) -> tuple[tuple, tuple]:
+        """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays;
+        ``every``: the functions of the whole stripe, when ``which`` is all of it."""
         from ..schedule.rows import RowMaker, row_bytes, source_bytes
 
         if self.rows is None:
             self.rows = RowMaker(self.chain.compiled_summaries)
         fnids, calls = self.stripe
-        functions = self.table.functions
-        fns = [functions[fnids[k]] if fnids[k] >= 0 else None for k in which]
-        rows, sources = self.rows.rows(which, fns, [calls[k] for k in which], self.storage, self.number,
-                                       self.timestamp, unresolved)
+        if every is not None:
+            fns, picked = every, calls
+        else:
+            functions = self.table.functions
+            fns = [functions[fnids[k]] if fnids[k] >= 0 else None for k in which]
+            picked = [calls[k] for k in which]
+        rows, sources = self.rows.rows(which, fns, picked, self.storage, self.number, self.timestamp, unresolved)
         return row_bytes(rows), source_bytes(sources)
 
     # ------------------------------------------------------------ a lane
