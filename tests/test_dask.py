@@ -38,10 +38,12 @@ def cluster():
     cluster.close()
 
 
-def _on_dask(chain: Chain, cluster: Cluster, workers: int, force: bool = True, window: int | None = None):
-    """The chain's dask executor, on the module's cluster."""
+def _on_dask(chain: Chain, cluster: Cluster, workers: int, force: bool = True, window: int | None = None,
+             inline: frozenset = frozenset()):
+    """The chain's dask executor, on the module's cluster (``inline``: windows the parent runs)."""
     executor = dask_executor.executor_for(chain, workers, cluster=cluster).__self__
     executor.parallel.force, executor.parallel.force_window = force, window
+    executor.parallel.force_inline = set(inline)
     executor.parallel.timeout = 30.0
     return executor
 
@@ -78,6 +80,17 @@ def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path, cluster)
     assert [r["status"] for r in a.receipts_json] == ["ok", "reverted"]
     _same(a, b)
     assert b.detail["lanes"] == 2 and b.detail["fallback_from"] == 1
+
+
+def test_windows_the_parent_runs_between_dask_lanes_reach_every_replica(tmp_path, cluster):
+    # Windows of 4: the parent runs the second and the fourth; the lanes' windows after them read
+    # the pot and the senders' counts the parent's windows wrote.
+    blocks = [pot_lines(*[(f"u{i % 6}", "give", [i + 1]) for i in range(20)]),
+              pot_lines(*[(f"u{i % 6}", "take" if i % 3 else "give", [1]) for i in range(20)])]
+    pairs = _both(pot_world(tmp_path), cluster, blocks, 2, window=4, inline=frozenset({1, 3}))
+    for a, b in pairs:
+        _same(a, b)
+        assert b.detail["mode"] == "parallel" and b.detail["inline_windows"] == 2
 
 
 def test_replicas_follow_the_chain_from_block_to_block(tmp_path, cluster):
