@@ -242,14 +242,15 @@ class _BlockRun:
         """(transactions, microseconds inline, microseconds at best with lanes) of the block,
         estimated before any work per transaction: lines sampled across it (decoded by C code), a
         few transactions of each function they call run and timed on the state, then undone
-        (``_measure``), and its length.  At best, each transaction's work splits evenly over the
-        lanes where that is cheaper than running it inline (a light part of a block is run by the
-        parent), in a few windows.  A function's worst-case cost is no guide to a loop that stops
-        early; its time is."""
+        (``_measure``), and its length.  At best, each part of the sample (a place of the block) has
+        its work split evenly over the lanes where that is cheaper than running it inline (a light
+        part of a block is run by the parent, as the plan does window by window), in a few windows.
+        A function's worst-case cost is no guide to a loop that stops early; its time is."""
         table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
         source = self.source
         if isinstance(source, Block):
             n, sample = len(source), source
+            part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
         else:
             n = source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
             chunks = _sample_chunks(source)
@@ -257,13 +258,15 @@ class _BlockRun:
                 sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
             except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
                 return n, float("inf"), 0.0
+            last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
+            part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
         if not len(sample):
             return n, 0.0, 0.0
-        fids = [table.ids.get(f, -1) if f is not None else -1 for f in sample.functions]
+        fids = list(map(table.ids.get, sample.functions, repeat(-1)))
         self.measured = self._measure(sample, fids)
         us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
-        inline = us + US_INLINE_TX
-        on_lanes = (us * LANE_FACTOR + US_LANE_TX) / self.ex.workers + US_PARENT_TX
+        inline = np.bincount(part, weights=us + US_INLINE_TX)
+        on_lanes = np.bincount(part, weights=(us * LANE_FACTOR + US_LANE_TX) / self.ex.workers + US_PARENT_TX)
         scale = n / len(fids)
         return n, float(inline.sum()) * scale, float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
 
