@@ -8,6 +8,8 @@ found with the first add of a lane other than the first adder's.
 
 from __future__ import annotations
 
+import marshal
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -103,3 +105,46 @@ def test_a_lanes_rows_sum_up_its_log():
     # location 11: added to at 3, written at 9
     assert rows[1].tolist() == [11, 3, 9, 9, 3, 9, 9]
     assert X.changed(rows)[0].tolist() == [10, 11] and X.changed(rows)[1].tolist() == [5, 3]
+
+
+@st.composite
+def lanes_adds(draw):
+    """Each lane's pure adds of one window (``WindowDone.adds``): sorted location ids, and the
+    columns address, index, key, before, after, lowest, highest (one before per location)."""
+    befores = {lid: draw(st.integers(0, 2**256 - 1)) for lid in range(6)}
+    out = []
+    for _ in range(draw(st.integers(1, 3))):
+        lids = sorted(draw(st.sets(st.integers(0, 5), max_size=6)))
+        cols = [[], [], [], [], [], [], []]
+        for lid in lids:
+            b = befores[lid]
+            after, low, high = (draw(st.integers(-2**8, 2**257)) for _ in range(3))
+            for col, v in zip(cols, (7, lid % 2, ("k", lid), b, after, min(low, b, after), max(high, b, after))):
+                col.append(v)
+        out.append((np.array(lids, np.int64).tobytes(), marshal.dumps(tuple(cols))))
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(lanes_adds(), st.sets(st.integers(0, 5)))
+def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_would_be(adds, asked):
+    from compiler.runtime.parallel import _merged_adds
+
+    lids = np.array(sorted(asked), np.int64)
+    merged, out = _merged_adds(lids, adds)
+    entries: dict = {}
+    for got, blob in adds:
+        cols = marshal.loads(blob)
+        for i, lid in enumerate(np.frombuffer(got, np.int64).tolist()):
+            if lid in asked:
+                entries.setdefault(lid, []).append(tuple(c[i] for c in cols))
+    expected, bad = {}, []
+    for lid, es in sorted(entries.items()):
+        if len(es) < 2:
+            continue
+        before = es[0][3]
+        expected[lid] = es[0][:3] + (before + sum(e[4] - before for e in es),)
+        low, high = before + sum(e[5] - before for e in es), before + sum(e[6] - before for e in es)
+        if low < 0 or high > 2**256 - 1:
+            bad.append(lid)
+    assert merged == expected and sorted(out) == bad

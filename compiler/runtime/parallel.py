@@ -38,7 +38,8 @@ from __future__ import annotations
 import marshal
 import time
 from collections import defaultdict
-from itertools import compress, repeat
+from itertools import accumulate, compress, repeat
+from operator import add, sub
 from typing import Any
 
 import numpy as np
@@ -49,7 +50,7 @@ from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
-from .replica import FunctionTable, owned
+from .replica import FunctionTable, owned, pick
 from .changes import from_befores, from_journal
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
@@ -730,32 +731,15 @@ class _Merge:
         rows, lane = accesses.shared(tables, order_lanes)
         first_bad = accesses.first_conflict(rows, lane)
         # Adds to one location by several lanes: merged, if every order of them stays in range.
-        shared: dict[int, list] = {}
+        shared: dict = {}
         second: dict[int, int] = {}
         if len(rows):
             lids, firsts = accesses.second_adders(rows, lane)
             if len(lids):
                 second = dict(zip(lids.tolist(), firsts.tolist()))
-                for k in order_lanes:
-                    got, blob = done[k].adds
-                    have = P.arr(got, P.I64)
-                    if not len(have):
-                        continue
-                    at = np.minimum(np.searchsorted(have, lids), len(have) - 1)
-                    found = have[at] == lids
-                    if found.any():
-                        columns = marshal.loads(blob)
-                        for lid, i in zip(lids[found].tolist(), at[found].tolist()):
-                            shared.setdefault(lid, []).append(tuple(c[i] for c in columns))
-                # A location another lane also read or wrote is not a pure add there: a conflict
-                # that first_conflict reported; it is not merged.
-                shared = {lid: e for lid, e in shared.items() if len(e) >= 2}
-        for lid, entries in shared.items():
-            before = entries[0][3]
-            low = before + sum(e[5] - before for e in entries)
-            high = before + sum(e[6] - before for e in entries)
-            if low < 0 or high > (1 << 256) - 1:
-                first_bad = second[lid] if first_bad is None else min(first_bad, second[lid])
+                shared, out_of_range = _merged_adds(lids, [done[k].adds for k in order_lanes])
+                for lid in out_of_range:
+                    first_bad = second[lid] if first_bad is None else min(first_bad, second[lid])
         for k in done:
             for t, lid in P.arr(done[k].arith, P.I64).reshape(-1, 2).tolist():
                 if lid in shared and t >= second[lid]:
@@ -851,9 +835,8 @@ class _Merge:
             loc, tx = accesses.changed(table)
             self.writers.append((loc, tx, np.full(len(loc), k, np.int64)))
         fix: dict = {}
-        for lid, entries in self.shared.items():
-            address, index, key, before = entries[0][:4]
-            fix.setdefault((address, index), {})[key] = before + sum(e[4] - before for e in entries)
+        for address, index, key, value in self.shared.values():
+            fix.setdefault((address, index), {})[key] = value
         self.fixups_blob = marshal.dumps(fix) if fix else b""
         if fix:
             chain.defer(self.fixups_blob)
@@ -1025,6 +1008,50 @@ def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, 
     windows = int(window.max()) + 1 if len(window) else 0
     loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
     return lanes, loads
+
+
+def _merged_adds(lids: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:
+    """The locations ``lids`` (sorted) that several lanes only added to, merged from each lane's
+    extents (``WindowDone.adds``): ``{lid: (address, index, key, value after every lane's adds)}``,
+    and those whose adds could leave 0 .. 2^256-1 in some order (the lowest and highest running
+    values of each lane's adds, moved by the others', out of range).  A location another lane also
+    read or wrote is not a pure add there (a conflict the rows report): it is not merged.  C code
+    over the columns: no Python per location but the final dict."""
+    found_lids, picked = [], [[] for _ in range(7)]
+    for got, blob in adds:
+        have = P.arr(got, P.I64)
+        if not len(have):
+            continue
+        at = np.minimum(np.searchsorted(have, lids), len(have) - 1)
+        found = have[at] == lids
+        if found.any():
+            found_lids.append(lids[found])
+            positions = at[found].tolist()
+            for into, column in zip(picked, marshal.loads(blob)):
+                into += pick(column, positions)
+    if not found_lids:
+        return {}, []
+    every = np.concatenate(found_lids)
+    order = np.argsort(every, kind="stable")
+    ordered = every[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    ends = np.append(starts[1:], len(ordered))
+    several = (ends - starts) >= 2
+    if not several.any():
+        return {}, []
+    starts, ends = starts[several].tolist(), ends[several].tolist()
+    positions = order.tolist()
+    address, index, key, before, after, low, high = (pick(c, positions) for c in picked)
+
+    def moved(values: list) -> list:  # per location, before + the sum over lanes of (value - before)
+        sums = list(accumulate(map(sub, values, before), initial=0))
+        return list(map(add, pick(before, starts), map(sub, pick(sums, ends), pick(sums, starts))))
+
+    lows, highs = moved(low), moved(high)
+    merged_lids = ordered[starts].tolist()
+    out = [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > (1 << 256) - 1]
+    return dict(zip(merged_lids, zip(pick(address, starts), pick(index, starts), pick(key, starts),
+                                     moved(after)))), out
 
 
 def _select(digests: bytes, keep: np.ndarray) -> bytes:

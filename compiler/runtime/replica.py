@@ -55,7 +55,7 @@ _LOG_MARK = itemgetter(3)     # a transaction's mark -> where its log entries st
 _FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
-def _pick(seq: list, positions) -> list:
+def pick(seq: list, positions) -> list:
     """``[seq[i] for i in positions]`` at C speed."""
     positions = positions.tolist() if hasattr(positions, "tolist") else positions
     if len(positions) == 1:
@@ -372,7 +372,7 @@ class Replica:
             mine = np.flatnonzero(_among(jloc, pure))
             if not len(mine):
                 continue
-            picked = _pick(keys, mine)
+            picked = pick(keys, mine)
             olds = list(map(before.__getitem__, picked))
             news = list(map(store.__getitem__, picked))
             base = len(columns[0])
@@ -395,7 +395,7 @@ class Replica:
         every = np.concatenate(lids)
         order = np.argsort(every, kind="stable")  # sorted by location id, for the parent's lookups
         positions = order.tolist()
-        return writes, (every[order].tobytes(), marshal.dumps(tuple(_pick(c, positions) for c in columns)))
+        return writes, (every[order].tobytes(), marshal.dumps(tuple(pick(c, positions) for c in columns)))
 
     def _keep_firsts(self) -> None:
         """The last window's records (``Var.before``: each key's value at its first write of the
@@ -454,4 +454,4 @@ def make_replica(chain, table: FunctionTable):
     return lambda: Replica(chain, table)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "owned", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "owned", "pick", "INVALID"]
