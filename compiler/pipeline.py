@@ -95,7 +95,8 @@ class CompilerData:
         parallel executor, which check the accesses they really made)."""
         from .codegen.compiled import compile_program
 
-        return compile_program(self.require_checked(), os.path.basename(str(self.root)), log=True)
+        return compile_program(self.require_checked(), os.path.basename(str(self.root)), log=True,
+                               source=self.__dict__.pop("_cached_logged_source", None))
 
     def require_checked(self) -> "CheckedProgram":
         """The checked program, or a LaneError carrying the diagnostics."""
@@ -235,6 +236,7 @@ def _restore(root, cache, key: str) -> CompilerData | None:
     for name in _PHASES:
         data.__dict__[name] = state[name]
     data.__dict__["_cached_source"] = state["source"]
+    data.__dict__["_cached_logged_source"] = state.get("logged_source")
     return data
 
 
@@ -245,6 +247,11 @@ def _store(data: CompilerData, key: str) -> None:
     state = {name: data.__dict__[name] for name in _PHASES}
     state["diags"] = data.diags
     state["source"] = data.compiled.source
+    from .codegen.python import generate
+
+    # The lanes' code (every access logged) as text too: each worker of the parallel executor compiles
+    # it after the fork, and generating it costs as much as compiling it.
+    state["logged_source"] = generate(data.require_checked(), log=True)
     path = _path(key)
     try:
         blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)

@@ -298,3 +298,17 @@ def test_block_number_and_timestamp_out_of_range(world, tmp_path):
     out = lane_json("run", str(world), block, "--state", state, "--number", str(2**63 - 1),
                     "--timestamp", str(MAX), cwd=tmp_path)
     assert (out["number"], out["timestamp"], out["receipts"][0]["return"]) == (2**63 - 1, MAX, str(2**63 - 1))
+
+
+def test_the_program_cache_keeps_the_lanes_code_as_generated(world, tmp_path):
+    """The parallel executor's workers compile the lanes' code (every access logged) from the text
+    the program cache kept: the text a fresh generation gives."""
+    from compiler import pipeline
+    from compiler.codegen.python import generate
+
+    source = world.parent / "token.lane"
+    pipeline.program(source)  # (fills the cache, or finds it)
+    cached = pipeline.program(source)
+    assert cached.__dict__.get("_cached_logged_source")
+    assert cached.logged.source == generate(cached.require_checked(), log=True)
+    assert "LOG(" in cached.logged.source and "LOG(" not in cached.compiled.source
