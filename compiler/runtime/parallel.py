@@ -1,9 +1,9 @@
 """The parallel executor (SPEC §4): a block's independent transactions on worker processes.
 
 Workers are forked once the world and the state are loaded (:mod:`compiler.runtime.pool`)
-and keep a replica of the state (:mod:`compiler.runtime.replica`).  The parent does
-no work per transaction in Python: it cuts the block file into stripes, and works
-on arrays.  A block goes
+and keep a replica of the state (:mod:`compiler.runtime.replica`).  For the
+transactions on lanes the parent does no work per transaction in Python: it cuts
+the block file into stripes, and works on arrays.  A block goes
 
 1. **Schedule**, in the workers: each decodes its stripe and instantiates the
    access summaries of its transactions against the state before the block, and
@@ -18,9 +18,11 @@ on arrays.  A block goes
    transactions is run by the parent itself; if no window pays, the parent runs
    the block itself from the calls the workers decoded.
 3. **Execute**, window by window: every worker runs its lane of the window on
-   its replica, logging each access it makes; the parent checks, from the logs,
-   that no lane read or wrote what another lane of the window wrote earlier in
-   block order (and that adds several lanes made stay in range in block order),
+   its replica, logging each access it makes, and sends the log summed up per
+   location (:mod:`compiler.runtime.accesses`); the parent checks, from those
+   rows, that no lane read or wrote what another lane of the window wrote
+   earlier in block order (and that adds several lanes made stay in range in
+   block order),
    merges the receipts, the state root's moves and the rows for a state file,
    and sends each lane's writes to the others with the next window.  A window
    the parent runs itself goes through its own state (the lanes' writes
@@ -29,8 +31,9 @@ on arrays.  A block goes
 Whatever happens the result is the sequential one: a conflict found in a window
 undoes the lanes from its first untrusted transaction (``Cut``) and the parent
 runs the rest of the block sequentially; a worker that dies, stalls or fails takes
-the lanes' writes back and the parent runs the block itself, from the calls the
-workers decoded; new workers are forked for the next block (docs/runtime.md).
+the block's writes back (the parent's state keeps what it took of them: ``undo_log``)
+and the parent runs the block itself, from the calls the workers decoded; new
+workers are forked for the next block (docs/runtime.md).
 """
 
 from __future__ import annotations
