@@ -797,3 +797,44 @@ def test_demo_schedule_cli(tmp_path):
     import networkx as nx
 
     assert nx.read_graphml(out).number_of_nodes() == 15
+
+
+def test_compiled_summaries_kept_on_disk_schedule_as_freshly_compiled_ones(tmp_path, monkeypatch):
+    """A world's compiled summaries are kept in the cache's folder: a second process loads them (no
+    generation, no compilation) and they number the variables, instantiate and schedule exactly as
+    the ones compiled at first; a world whose program differs does not find them."""
+    monkeypatch.setenv("LANE_CACHE_DIR", str(tmp_path / "cache"))
+    block = read_block(DEMO / "block1.jsonl")
+    fresh_chain, kept_chain = Chain.open(DEMO_WORLD), Chain.open(DEMO_WORLD)
+    fresh = fresh_chain.compiled_summaries
+    assert len(list((tmp_path / "cache").glob("*.summaries"))) == 1
+    calls = []
+    real = dag.compile_summary
+    monkeypatch.setattr(dag, "compile_summary", lambda *a: calls.append(a) or real(*a))
+    kept = kept_chain.compiled_summaries
+    assert calls == []  # (all from the cache)
+    assert kept.var_ids.names == fresh.var_ids.names and kept.slots == fresh.slots
+    assert kept.key_vids == fresh.key_vids
+    assert {k: e.source for k, e in kept.by_function.items()} == {k: e.source for k, e in fresh.by_function.items()}
+    a, b = fresh_chain.schedule(block), kept_chain.schedule(block)
+    assert a.edge_locations() == b.edge_locations() and a.component_ids() == b.component_ids()
+    # Another program (a comment added to a world's source): compiled again.
+    from runtime_helpers import POT, pot_world
+
+    for k, source in enumerate((POT, POT + "\n// changed\n")):
+        (tmp_path / f"w{k}").mkdir()
+        Chain.open(pot_world(tmp_path / f"w{k}", source)).compiled_summaries
+    assert len(calls) == 2 * 3 and len(list((tmp_path / "cache").glob("*.summaries"))) == 3
+
+
+def test_a_damaged_cache_of_compiled_summaries_is_compiled_again(tmp_path, monkeypatch):
+    import marshal
+
+    monkeypatch.setenv("LANE_CACHE_DIR", str(tmp_path))
+    fresh = Chain.open(DEMO_WORLD).compiled_summaries
+    [kept] = tmp_path.glob("*.summaries")
+    for damage in (b"not marshal", marshal.dumps({"names": [1], "code": {}})):
+        kept.write_bytes(damage)
+        again = Chain.open(DEMO_WORLD).compiled_summaries
+        assert again.var_ids.names == fresh.var_ids.names
+        assert {k: e.source for k, e in again.by_function.items()} == {k: e.source for k, e in fresh.by_function.items()}

@@ -128,9 +128,11 @@ def test_lane_schedule_oracle_reports_both_dags(tmp_path):
     assert "against the oracle" in text.stdout and "missing: none" in text.stdout
 
 
-def test_lane_schedule_oracle_exits_1_naming_a_pair_the_analysis_misses(monkeypatch):
+def test_lane_schedule_oracle_exits_1_naming_a_pair_the_analysis_misses(monkeypatch, tmp_path):
     """A summary that forgets its writes (as a bug in the analysis would) leaves conflicting
-    transactions free: the oracle finds them, and the command says so and exits 1."""
+    transactions free: the oracle finds them, and the command says so and exits 1.  (A cache of
+    its own: compiled summaries kept by another test would not be compiled again.)"""
+    monkeypatch.setenv("LANE_CACHE_DIR", str(tmp_path))
     real = dag.compile_summary
 
     def forgetful(summary, var_ids):

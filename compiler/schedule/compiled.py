@@ -222,6 +222,7 @@ class CompiledSummary:
     summary: Summary
     source: str
     inst: Callable
+    code: Any = None  # the compiled module of ``source`` (what a cache keeps)
 
     def __post_init__(self) -> None:
         self.cost = self.summary.cost
@@ -667,6 +668,18 @@ _GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": 
 
 def compile_summary(summary: Summary, var_ids: VarIds) -> CompiledSummary:
     source = _Gen(summary, var_ids).generate()
+    code = compile(source, f"<lane-inst:{summary.qualname}>", "exec")
     namespace = dict(_GLOBALS)
-    exec(compile(source, f"<lane-inst:{summary.qualname}>", "exec"), namespace)
-    return CompiledSummary(summary, source, namespace["inst"])
+    exec(code, namespace)
+    return CompiledSummary(summary, source, namespace["inst"], code)
+
+
+def restore_summary(summary: Summary, source: str, code: bytes) -> CompiledSummary:
+    """A summary compiled by :func:`compile_summary` before, from its source and its code
+    (``marshal``), both kept (:class:`compiler.schedule.dag.Compiled`'s cache)."""
+    import marshal
+
+    compiled = marshal.loads(code)
+    namespace = dict(_GLOBALS)
+    exec(compiled, namespace)
+    return CompiledSummary(summary, source, namespace["inst"], compiled)

@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any, Iterable
 from ..vm.transaction import Tx, gc_paused
 from ..vm.values import format_address
 from ..semantics.types import zero_value
-from .compiled import WILD, CompiledSummary, VarIds, compile_summary, immutable_reader, key_variables
+from .compiled import (WILD, CompiledSummary, VarIds, compile_summary, immutable_reader, key_variables,
+                       restore_summary)
 from .forwarding import Forwarding
 
 if TYPE_CHECKING:
@@ -44,26 +45,96 @@ _NONE: tuple = ()  # shared by every transaction without predecessors
 MODE_NAMES = ("read", "write", "add")
 
 
+class _SummaryCache:
+    """A world's compiled summaries kept on disk (in the analysis cache's folder): each summary's
+    generated code, compiled, and the numbering of the variables it was generated with.  Generating
+    and compiling them takes a fifth of a second for a world of a few contracts, in every process
+    that schedules (each worker of the parallel executor).  Keyed by Lane's own code, Python's
+    version, and the world's contracts in deployment order with their programs' texts: anything
+    else misses and compiles again."""
+
+    def __init__(self, world: "World") -> None:
+        import hashlib
+        import sys
+
+        from ..pipeline import _code_hash
+
+        h = hashlib.sha256(b"lane-compiled-summaries-v1\0" + _code_hash() + sys.version.encode())
+        for inst in world.instances.values():
+            h.update(b"\0" + inst.contract.name.encode())
+            for name, text in sorted(inst.data.sources.items()):
+                h.update(b"\0" + name.encode("utf-8", "surrogatepass") + b"\0" + text.encode("utf-8", "surrogatepass"))
+        self.key = h.hexdigest()
+
+    def _path(self):
+        from ..analysis.report import cache_dir
+
+        return cache_dir() / f"{self.key}.summaries"
+
+    def load(self) -> dict | None:
+        import marshal
+
+        try:
+            return marshal.loads(self._path().read_bytes())
+        except Exception:  # noqa: BLE001 - missing, unreadable or damaged: compile again
+            return None
+
+    def store(self, names: list, by_function: dict) -> None:
+        import marshal
+        import os
+        import tempfile
+
+        try:
+            blob = marshal.dumps({"names": list(names), "code": {
+                key: (entry.source, marshal.dumps(entry.code)) for key, entry in by_function.items()}})
+            path = self._path()
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(blob)
+            os.replace(tmp, path)
+        except (OSError, ValueError):
+            pass  # a cache that cannot be written only costs time
+
+
 class Compiled:
     """The compiled summaries of every pub function deployed in a world, and the variable numbering."""
 
     def __init__(self, world: World) -> None:
         self.world = world
+        cache = _SummaryCache(world)
+        kept = cache.load()
+        try:
+            self._build(kept)
+        except Exception:  # noqa: BLE001 - a kept blob that does not fit (damaged): compiled again
+            if kept is None:
+                raise
+            kept = None
+            self._build(None)
+        if kept is None:
+            cache.store(self.var_ids.names, self.by_function)
+
+    def _build(self, kept: dict | None) -> None:
+        """Every summary compiled (or restored from ``kept``: the cache's numbering and code)."""
         self.var_ids = VarIds()
         self.by_function: dict[tuple[str, str], CompiledSummary] = {}
         self.slots: dict[int, tuple[int, Any]] = {}  # var id -> (index in an instance's storage, zero)
-        # The variables read to make keys: forwarding follows more of their values (forwarding.py).
-        self.key_vids: frozenset[int] = frozenset()
-        for inst in world.instances.values():
+        if kept is not None:
+            for name in kept["names"]:
+                self.var_ids(*name)
+        for inst in self.world.instances.values():
             layouts = inst.program.layouts
             for qualname, summary in inst.data.summaries.items():
                 key = (summary.function.contract.name, summary.function.name)
                 if key not in self.by_function:
-                    self.by_function[key] = compile_summary(summary, self.var_ids)
+                    code = kept["code"].get(key) if kept is not None else None
+                    self.by_function[key] = (compile_summary(summary, self.var_ids) if code is None else
+                                             restore_summary(summary, *code))
             for contract, layout in layouts.items():
                 for var, index in layout.index.items():
                     self.slots[self.var_ids(contract, var)] = (index, zero_value(layout.value_type[var]))
-        self.key_vids = frozenset(self.var_ids(c, v) for c, v in key_variables(
+        # The variables read to make keys: forwarding follows more of their values (forwarding.py).
+        self.key_vids: frozenset[int] = frozenset(self.var_ids(c, v) for c, v in key_variables(
             entry.summary for entry in self.by_function.values()))
 
     @functools.cached_property
