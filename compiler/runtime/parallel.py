@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from . import accesses, encoding, protocol as P
+from .accesses import R
 from .decode import Block
 from .executed import Executed
 from .pool import DIE, HANG, Processes
@@ -58,7 +59,6 @@ from .changes import from_befores, from_journal
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
 
-R = 0  # an access that only reads (compiler.runtime.accesses)
 
 # The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md):
 # what running a block inline and on lanes costs, from its functions' measured times (or their
@@ -82,7 +82,18 @@ US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transact
 LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
 
 
-def lanes_us(busiest: float, n: int, windows: int) -> float:
+def inline_us(exec_us, n):
+    """What ``n`` transactions whose executions take ``exec_us`` microseconds in all take run by
+    the parent (their receipts, digests and the root's moves included)."""
+    return exec_us + n * US_INLINE_TX
+
+
+def lane_work_us(exec_us):
+    """A transaction's work on a lane, from its execution's time inline."""
+    return exec_us * LANE_FACTOR + US_LANE_TX
+
+
+def lanes_us(busiest, n, windows=1):
     """What ``n`` transactions take on lanes whose busiest ones take ``busiest`` microseconds
     (summed over the windows), the parent's share and the windows' round trips included."""
     return busiest + n * US_PARENT_TX + windows * US_PER_WINDOW
@@ -269,8 +280,9 @@ class _BlockRun:
         fids = list(map(table.ids.get, sample.functions, repeat(-1)))
         self.measured = self._measure(sample, fids)
         us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
-        inline = np.bincount(part, weights=us + US_INLINE_TX)
-        on_lanes = np.bincount(part, weights=(us * LANE_FACTOR + US_LANE_TX) / self.ex.workers + US_PARENT_TX)
+        count = np.bincount(part)
+        inline = inline_us(np.bincount(part, weights=us), count)
+        on_lanes = lanes_us(np.bincount(part, weights=lane_work_us(us)) / self.ex.workers, count, 0)
         scale = n / len(fids)
         return n, float(inline.sum()) * scale, float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
 
@@ -529,8 +541,8 @@ class _BlockRun:
         table_fns = self.ex.table.functions
         per_fid = np.array([self.exec_us(f) for f in range(len(table_fns))] + [0.0])
         tx_us = per_fid[np.where(valid, self.fnids, len(table_fns))]
-        inline = float(tx_us.sum()) + n * US_INLINE_TX
-        weights = np.where(valid, tx_us * LANE_FACTOR + US_LANE_TX, 0.0)
+        inline = inline_us(float(tx_us.sum()), n)
+        weights = np.where(valid, lane_work_us(tx_us), 0.0)
         written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
         distinct = len(np.unique(written)) if len(written) else n
         sizes = [ex.force_window] if ex.force_window else \
@@ -551,8 +563,8 @@ class _BlockRun:
             # Each window on lanes, or run by the parent: whichever is predicted to cost less.
             count = np.bincount(window, minlength=windows)
             busiest = loads.max(axis=1)
-            on_lanes = busiest + count * US_PARENT_TX + US_PER_WINDOW
-            by_parent = np.bincount(window, weights=tx_us, minlength=windows) + count * US_INLINE_TX
+            on_lanes = lanes_us(busiest, count)
+            by_parent = inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
             if ex.force:
                 parent = np.isin(np.arange(windows), sorted(ex.force_inline))
             else:
