@@ -39,7 +39,7 @@ from .executed import Executed
 from ..vm.errors import Revert
 from .files import read_block_bytes
 from .receipts import Receipt, receipts_json
-from .changes import from_befores
+from .changes import from_befores, put_back
 from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
 from ..vm.values import U256_MAX, ValueError_, parse_value, quoted, shown
@@ -327,7 +327,7 @@ class Chain:
             try:
                 before_commit(result)
             except BaseException:
-                self._undo(executed, before, mark)
+                self._undo(executed, mark)
                 raise
         t = clock()
         if self.store is not None:
@@ -379,7 +379,7 @@ class Chain:
         return Executed(packed, digests, counts, cost, failures, accumulator, outcomes=outcomes, changes=changes,
                         block=block)
 
-    def _undo(self, executed: Executed, before: dict | None, mark: int) -> None:
+    def _undo(self, executed: Executed, mark: int) -> None:
         """Take back a block that was run but is not to be kept (``mark``: the deferred writes
         before it)."""
         self.forget_pending(mark if executed.pending_from is None else executed.pending_from)
@@ -390,19 +390,7 @@ class Chain:
             return
         # On lanes: what this process's state took of the block is put back (the lanes' writes it
         # applied, the windows it ran itself), the rest was only deferred.
-        storage = self._ctx.storage
-        if executed.undo is not None:
-            for var, key, old in reversed(executed.undo):
-                var[key] = old
-        elif before is not None:
-            for address, variables in storage.items():
-                for var, old in zip(variables, before[address]):
-                    var.clear()
-                    dict.update(var, old)
-        elif self.store is not None:
-            self._pending.clear()  # the file holds every block before this one
-            self._ctx.storage = self.store.bind(self.world)
-            self._locations = None
+        put_back(executed.undo)
         for lanes in (self._parallel, self._dask):
             if lanes is not None:
                 lanes.close()  # their replicas are ahead of this state now
@@ -461,7 +449,7 @@ class Chain:
                 problem = "the state differs" + (": " + _first_difference(self.world, ours, ref_changes)
                                                  if ours is not None else "")
         if problem is not None:
-            self._undo(result.executed, before, 0)  # the state was settled for the copy
+            self._undo(result.executed, 0)  # the state was settled for the copy
             raise LaneError(f"verify failed: {problem}", code="verify")
         result.verified = seconds
 

@@ -125,3 +125,10 @@ def from_journal(journal: list) -> Changes:
         befores = dict(zip(map(_second, newest_first), map(_third, newest_first)))  # the oldest wins
         groups.append(changed_since(store, list(befores), list(befores.values())))
     return Changes([g for g in groups if g is not None])
+
+
+def put_back(entries: list) -> None:
+    """Each ``(dict, key, value before)`` entry's value put back, the newest first: what a journal
+    of writes (or of writes taken in bulk) had changed is as it was."""
+    for store, key, old in reversed(entries):
+        store[key] = old

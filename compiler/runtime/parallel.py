@@ -55,7 +55,7 @@ from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from .replica import FunctionTable, owned, pick
-from .changes import from_befores, from_journal
+from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
 
@@ -860,8 +860,7 @@ class _Merge:
         """Take back every write of the block: the lanes' that the parent's state has not taken, and
         what it took (the lanes' and its own windows')."""
         self.chain.forget_pending(self.mark)
-        for var, key, old in reversed(self.undo_log):
-            var[key] = old
+        put_back(self.undo_log)
         self.undo_log.clear()
         self.journal.clear()
         self.chain._ctx.begin()  # (what its variables recorded of the windows it ran)
