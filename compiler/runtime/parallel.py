@@ -54,7 +54,7 @@ from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
-from .replica import FunctionTable, owned, pick
+from .replica import FunctionTable, loc_ids, owned, pick, places
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
@@ -775,7 +775,7 @@ class _Merge:
     def where(self) -> dict:
         """Each variable of the parent's state (by ``id``) -> (address, index)."""
         if self._where is None:
-            self._where = {id(v): (a, i) for a, vs in self.chain._ctx.storage.items() for i, v in enumerate(vs)}
+            self._where = places(self.chain._ctx.storage)
         return self._where
 
     def inline(self, begin: int, end: int, outcomes: list, journal: list, sync: list[list[bytes]]) -> None:
@@ -796,7 +796,7 @@ class _Merge:
         for store, keys, _olds, news in from_journal(journal).groups:
             address, index = where[id(store)]
             writes[(address, index)] = dict(zip(keys, news))
-            locs.append(np.fromiter(map(hash, zip(repeat(address), repeat(index), keys)), np.int64, len(keys)))
+            locs.append(loc_ids(address, index, keys))
         blob = marshal.dumps(writes)
         for lane in sync:
             if self.fixups_blob:

@@ -67,6 +67,16 @@ def loc_id(address: int, index: int, key: Any) -> int:
     return hash((address, index, key))
 
 
+def loc_ids(address: int, index: int, keys: list) -> np.ndarray:
+    """:func:`loc_id` of each of a variable's ``keys``, by C code."""
+    return np.fromiter(map(hash, zip(repeat(address), repeat(index), keys)), np.int64, len(keys))
+
+
+def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
+    """Each variable of a state (by ``id``) -> (its instance's address, its index there)."""
+    return {id(v): (a, i) for a, vs in storage.items() for i, v in enumerate(vs)}
+
+
 class FunctionTable:
     """Every pub function of a world, numbered the same in the parent and its workers."""
 
@@ -110,7 +120,7 @@ class Replica:
         self.storage = chain.ctx.storage
         self.ctx = Context(self.storage, self.world.code, cost_limit=self.world.cost_limit)
         self.store = chain.store
-        self.where = {id(v): (a, i) for a, vs in self.storage.items() for i, v in enumerate(vs)}
+        self.where = places(self.storage)
         self.block = -1
         self.firsts: dict = {}  # id(variable) -> {key: its value before the lane's first write of the block}
         self._variables: list | None = None
@@ -145,8 +155,8 @@ class Replica:
             lines = [line for _, _, line in got]
             invalid = []
             functions = [self.table.functions[f] if f >= 0 else None for f in fnids]
-        self.stripe = (fnids, calls)
-        rows, sources = self._instantiate(list(range(len(calls))), None, functions)
+        self.stripe = (calls, functions)
+        rows, sources = self._instantiate(list(range(len(calls))), None)
         ids = np.array(fnids, np.int32)
         costs = np.array(self.table.costs + [0], np.int64)[ids]  # (an invalid one's, -1: 0)
         return P.pack(P.Scheduled(
@@ -163,28 +173,22 @@ class Replica:
         return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources,
                                     time.perf_counter() - start))
 
-    def _instantiate(self, which: list[int], unresolved: dict | None, every: list | None = None) -> tuple[tuple, tuple]:
-        """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays;
-        ``every``: the functions of the whole stripe, when ``which`` is all of it."""
+    def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple]:
+        """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays."""
         from ..schedule.rows import RowMaker, row_bytes, source_bytes
 
         if self.rows is None:
             self.rows = RowMaker(self.chain.compiled_summaries)
-        fnids, calls = self.stripe
-        if every is not None:
-            fns, picked = every, calls
-        else:
-            functions = self.table.functions
-            fns = [functions[fnids[k]] if fnids[k] >= 0 else None for k in which]
-            picked = [calls[k] for k in which]
-        rows, sources = self.rows.rows(which, fns, picked, self.storage, self.number, self.timestamp, unresolved)
+        calls, functions = self.stripe
+        rows, sources = self.rows.rows(which, pick(functions, which), pick(calls, which), self.storage, self.number,
+                                       self.timestamp, unresolved)
         return row_bytes(rows), source_bytes(sources)
 
     # ------------------------------------------------------------ a lane
     def on_Lanes(self, m: P.Lanes) -> bytes:
         """The block's lanes: keep this lane's transactions of the stripe, send the others' calls."""
         start = time.perf_counter()
-        fnids, calls = self.stripe
+        calls = self.stripe[0]
         self.fnids = P.arr(m.fnids, np.int32).tolist()
         lanes = P.arr(m.lanes, np.int8)
         n = len(calls)
@@ -368,7 +372,7 @@ class Replica:
             if pure is None:
                 continue
             keys = list(before)
-            jloc = np.fromiter(map(hash, zip(repeat(address), repeat(index), keys)), np.int64, len(keys))
+            jloc = loc_ids(address, index, keys)
             mine = np.flatnonzero(_among(jloc, pure))
             if not len(mine):
                 continue
@@ -432,9 +436,8 @@ def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
     ``id``) to its (address, index)."""
     owned_set = set(locations.tolist())
 
-    def owns(store, keys: list):  # (the location ids of loc_id, looked up by C code)
-        address, index = where[id(store)]
-        return map(owned_set.__contains__, map(hash, zip(repeat(address), repeat(index), keys)))
+    def owns(store, keys: list):
+        return map(owned_set.__contains__, loc_ids(*where[id(store)], keys).tolist())
 
     return changes.only(owns)
 
@@ -454,4 +457,4 @@ def make_replica(chain, table: FunctionTable):
     return lambda: Replica(chain, table)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "owned", "pick", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "loc_ids", "owned", "pick", "places", "INVALID"]
