@@ -199,14 +199,14 @@ def _program_key(closure: dict[str, str]) -> str:
     import hashlib
 
     # The names as given, and where from: a program keeps them (its diagnostics, a world's identity).
-    h = hashlib.sha256(b"lane-program-v1\0" + _code_hash() + os.getcwd().encode("utf-8", "surrogatepass"))
+    h = hashlib.sha256(b"lane-program-v1\0" + code_hash() + os.getcwd().encode("utf-8", "surrogatepass"))
     for name in sorted(closure):
         h.update(b"\0" + name.encode("utf-8", "surrogatepass") + b"\0" + closure[name].encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
 @functools.cache
-def _code_hash() -> bytes:
+def code_hash() -> bytes:
     """Lane's own code and grammar: a changed Lane never reads a program another one cached."""
     import hashlib
     from pathlib import Path

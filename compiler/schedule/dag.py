@@ -57,9 +57,9 @@ class _SummaryCache:
         import hashlib
         import sys
 
-        from ..pipeline import _code_hash
+        from ..pipeline import code_hash
 
-        h = hashlib.sha256(b"lane-compiled-summaries-v1\0" + _code_hash() + sys.version.encode())
+        h = hashlib.sha256(b"lane-compiled-summaries-v1\0" + code_hash() + sys.version.encode())
         for inst in world.instances.values():
             h.update(b"\0" + inst.contract.name.encode())
             for name, text in sorted(inst.data.sources.items()):
