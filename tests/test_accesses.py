@@ -83,15 +83,17 @@ def test_adds_of_several_lanes_are_found_with_the_second_lanes_first_add(log):
     if not log:
         return
     rows, lane = _rows(log)
-    lids, seconds = X.second_adders(rows, lane)
+    lids, seconds, adders = X.second_adders(rows, lane)
     merged = _merged(log)
-    expected = {}
+    expected, lanes = {}, {}
     for loc in {loc for _, loc in merged}:
         adds = sorted((t, lane) for (t, l2), (m, lane) in merged.items() if l2 == loc and m == A)
         if len({lane for _, lane in adds}) >= 2:
             first_lane = adds[0][1]
             expected[loc] = min(t for t, lane in adds if lane != first_lane)
+            lanes[loc] = len({lane for _, lane in adds})
     assert dict(zip(lids.tolist(), seconds.tolist())) == expected
+    assert dict(zip(lids.tolist(), adders.tolist())) == lanes
 
 
 def test_a_lanes_rows_sum_up_its_log():
@@ -126,12 +128,14 @@ def lanes_adds(draw):
 
 
 @settings(max_examples=200, deadline=None)
-@given(lanes_adds(), st.sets(st.integers(0, 5)))
+@given(lanes_adds(), st.dictionaries(st.integers(0, 5), st.integers(2, 3)))
 def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_would_be(adds, asked):
+    """``asked``: each location several lanes added to, and how many: merged when each of them sent
+    its extent, and in range in every order; otherwise it cannot be merged."""
     from compiler.runtime.parallel import _merged_adds
 
     lids = np.array(sorted(asked), np.int64)
-    merged, out = _merged_adds(lids, adds)
+    merged, out = _merged_adds(lids, np.array([asked[k] for k in sorted(asked)], np.int64), adds)
     entries: dict = {}
     for got, blob in adds:
         cols = marshal.loads(blob)
@@ -139,8 +143,10 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
             if lid in asked:
                 entries.setdefault(lid, []).append(tuple(c[i] for c in cols))
     expected, bad = {}, []
-    for lid, es in sorted(entries.items()):
-        if len(es) < 2:
+    for lid in sorted(asked):
+        es = entries.get(lid, [])
+        if len(es) != asked[lid]:
+            bad.append(lid)
             continue
         before = es[0][3]
         expected[lid] = es[0][:3] + (before + sum(e[4] - before for e in es),)
@@ -148,3 +154,25 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
         if low < 0 or high > 2**256 - 1:
             bad.append(lid)
     assert merged == expected and sorted(out) == bad
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 4)), max_size=40),
+       st.lists(st.integers(-1, 2), min_size=12, max_size=12), st.sets(st.integers(1, 11)))
+def test_the_adds_predicted_from_several_lanes_are_each_windows_locations_added_to_on_two_lanes(adds, lanes, cuts):
+    """``adds``: (transaction, location) of the plan's pure adds; a lane of -1 is the parent's."""
+    from compiler.runtime.parallel import _shared_adds
+    from compiler.schedule.vectorized import Components
+
+    bounds = [0, *sorted(cuts), 12]
+    tx = np.array([t for t, _ in adds], np.int64)
+    loc = np.array([loc for _, loc in adds], np.int64)
+    got, offsets = _shared_adds(Components(np.zeros(12, np.int64), 1, loc, tx), np.array(lanes, np.int64), bounds)
+    assert len(offsets) == len(bounds)
+    for w in range(len(bounds) - 1):
+        on: dict = {}
+        for t, where in adds:
+            if bounds[w] <= t < bounds[w + 1] and lanes[t] >= 0:
+                on.setdefault(where, set()).add(lanes[t])
+        expected = sorted(where for where, ls in on.items() if len(ls) >= 2)
+        assert got[offsets[w]:offsets[w + 1]].tolist() == expected

@@ -52,6 +52,21 @@ def test_independent_senders_run_in_lanes_and_match(tmp_path):
     assert b.executor == "parallel"
 
 
+def test_adds_to_one_location_from_several_lanes_that_the_plan_did_not_predict_fall_back(tmp_path, monkeypatch):
+    # Every give adds to the pot: predicted, the lanes send their adds' extents and the parent
+    # merges them (the test above).  Predicted for no location, no lane sends one: the parent
+    # cannot merge the pot, and runs on sequentially from the second lane's first add.
+    world = pot_world(tmp_path)
+    block = pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)])
+    real = parallel._shared_adds
+    monkeypatch.setattr(parallel, "_shared_adds",
+                        lambda comps, lanes, bounds: (real(comps, lanes, bounds)[0][:0], real(comps, lanes, bounds)[1] * 0))
+    [(a, b)], [info] = _both(world, [block], workers=2)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["lanes"] == 2
+    assert info["fallback_from"] is not None and 0 < info["fallback_from"] < 40
+
+
 def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
     # u0 adds 5, u1 adds MAX: on its own lane u1 sees 0 and succeeds; in block order it overflows.
     world = pot_world(tmp_path)

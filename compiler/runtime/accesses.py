@@ -103,18 +103,19 @@ def first_conflict(rows: np.ndarray, lane: np.ndarray) -> int | None:
     return None if bad == NONE else bad
 
 
-def second_adders(rows: np.ndarray, lane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The locations several lanes added to, and for each the first add by a lane other than the
-    first adder's (from :func:`shared`'s rows)."""
+def second_adders(rows: np.ndarray, lane: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The locations several lanes added to, for each the first add by a lane other than the
+    first adder's, and how many lanes added to it (from :func:`shared`'s rows)."""
     added = rows[:, FIRST_A] != NONE
     if not added.any():
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
     loc, t = rows[added, LOC], rows[added, FIRST_A]
     _, _, t2 = _first_two(loc, lane[added], t)
     several = t2 != NONE
     first = np.concatenate(([True], loc[1:] != loc[:-1]))
+    count = np.diff(np.append(np.flatnonzero(first), len(loc)))  # (one row per lane and location)
     pick = first & several
-    return loc[pick], t2[pick]
+    return loc[pick], t2[pick], count[several[first]]
 
 
 def changed(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

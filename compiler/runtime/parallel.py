@@ -551,8 +551,10 @@ class _BlockRun:
             lanes = np.array(ex.force_lanes, np.int64)
             lanes[~valid] = -1
             self.components = len(set(ex.force_lanes))
+            comps = components(table, n, np.zeros(n, np.int64))
             self.timing["plan"] += time.perf_counter() - t
-            return {"lanes": lanes, "bounds": [0, n], "size": n, "predicted": [0.0], "inline": [False]}
+            return {"lanes": lanes, "bounds": [0, n], "size": n, "predicted": [0.0], "inline": [False],
+                    "shared_adds": _shared_adds(comps, lanes, [0, n])}
         best = None
         for size in dict.fromkeys(sizes):
             window = np.arange(n, dtype=np.int64) // size
@@ -573,16 +575,16 @@ class _BlockRun:
             lane_work = float(loads[~parent].sum())
             efficiency = lane_work / (w * busiest[~parent].sum()) if lane_work else 1.0
             if best is None or predicted < best[0]:
-                best = (predicted, size, lanes, window, comps.count, efficiency, busiest, parent)
+                best = (predicted, size, lanes, window, comps, efficiency, busiest, parent)
             if efficiency >= EFFICIENCY:
                 break
-        predicted, size, lanes, window, count, efficiency, busiest, parent = best
+        predicted, size, lanes, window, comps, efficiency, busiest, parent = best
         self.timing["plan"] += time.perf_counter() - t
         if not ex.force and (predicted > PLAN_GAIN * inline or parent.all()):
             self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
                         "light transactions: lanes and their windows would cost more than they save")
             return None
-        self.components = count
+        self.components = comps.count
         lanes[parent[window]] = -1  # (the parent's)
         # Windows the parent runs one after the other are one window.
         bounds: list[int] = []
@@ -595,7 +597,8 @@ class _BlockRun:
             inline.append(bool(parent[k]))
             seconds.append(float(busiest[k]) / 1e6)
         bounds.append(n)
-        return {"lanes": lanes, "bounds": bounds, "size": size, "predicted": seconds, "inline": inline}
+        return {"lanes": lanes, "bounds": bounds, "size": size, "predicted": seconds, "inline": inline,
+                "shared_adds": _shared_adds(comps, lanes, bounds)}
 
     # ------------------------------------------------------------ 3. execute
     def execute(self, plan: dict) -> Executed:
@@ -608,9 +611,10 @@ class _BlockRun:
         lanes_bytes = lanes.astype(np.int8).tobytes()
         fnids_bytes = self.fnids.astype(np.int32).tobytes()
         windows_bytes = np.array(bounds, np.int64).tobytes()
+        adds, add_offsets = (a.tobytes() for a in plan["shared_adds"])
         for k in range(w):
             ex.transport.send(k, P.pack(P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]),
-                                                fnids_bytes)))
+                                                fnids_bytes, adds, add_offsets)))
         try:  # each lane gets the calls of its transactions that the other stripes decoded
             routed = self.collect(range(w), P.Routed)
         except Fault as fault:
@@ -749,10 +753,10 @@ class _Merge:
         shared: dict = {}
         second: dict[int, int] = {}
         if len(rows):
-            lids, firsts = accesses.second_adders(rows, lane)
+            lids, firsts, adders = accesses.second_adders(rows, lane)
             if len(lids):
                 second = dict(zip(lids.tolist(), firsts.tolist()))
-                shared, out_of_range = _merged_adds(lids, [done[k].adds for k in order_lanes])
+                shared, out_of_range = _merged_adds(lids, adders, [done[k].adds for k in order_lanes])
                 for lid in out_of_range:
                     first_bad = second[lid] if first_bad is None else min(first_bad, second[lid])
         for k in done:
@@ -1024,14 +1028,37 @@ def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, 
     return lanes, loads
 
 
-def _merged_adds(lids: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:
-    """The locations ``lids`` (sorted) that several lanes only added to, merged from each lane's
+def _shared_adds(comps, lanes: np.ndarray, bounds: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """The locations each window's transactions only add to, on more than one lane, as predicted
+    (the lanes send these adds' extents, :class:`protocol.Lanes`): their ids, sorted within each
+    window, and each window's offset into them (one more than the windows)."""
+    tx, lid = comps.pure_tx, comps.pure_loc
+    lane = lanes[tx]
+    on = lane >= 0  # (the parent's windows merge nothing)
+    tx, lid, lane = tx[on], lid[on], lane[on]
+    win = np.searchsorted(np.asarray(bounds, np.int64), tx, side="right") - 1
+    order = np.lexsort((lane, lid, win))
+    win, lid, lane = win[order], lid[order], lane[order]
+    place = np.ones(len(win), bool)  # the first row of each (window, location)
+    place[1:] = (win[1:] != win[:-1]) | (lid[1:] != lid[:-1])
+    other = np.zeros(len(win), bool)  # a row on another lane than its place's first row's
+    other[1:] = ~place[1:] & (lane[1:] != lane[:-1])
+    several = np.zeros(len(win), bool)
+    several[np.flatnonzero(place)] = np.logical_or.reduceat(other, np.flatnonzero(place)) if len(win) else []
+    win, lid = win[several], lid[several]
+    return lid.astype(np.int64), np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64)
+
+
+def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:
+    """The locations ``lids`` (sorted) that ``adders`` lanes each added to, merged from each lane's
     extents (``WindowDone.adds``): ``{lid: (address, index, key, value after every lane's adds)}``,
-    and those whose adds could leave 0 .. 2^256-1 in some order (the lowest and highest running
-    values of each lane's adds, moved by the others', out of range).  A location another lane also
-    read or wrote is not a pure add there (a conflict the rows report): it is not merged.  C code
-    over the columns: no Python per location but the final dict."""
-    found_lids, picked = [], [[] for _ in range(7)]
+    and those that cannot be merged: whose adds could leave 0 .. 2^256-1 in some order (the lowest
+    and highest running values of each lane's adds, moved by the others', out of range), or for
+    which some lane that added sent no extent (the plan did not predict that several lanes add to
+    it, or the lane also read or wrote it: a conflict the rows report too).  C code over the
+    columns: no Python per location but the final dict."""
+    lanes = []  # (the lane's columns, each location's place in them, which locations it has)
+    count = np.zeros(len(lids), np.int64)
     for got, blob in adds:
         have = P.arr(got, P.I64)
         if not len(have):
@@ -1039,21 +1066,25 @@ def _merged_adds(lids: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:
         at = np.minimum(np.searchsorted(have, lids), len(have) - 1)
         found = have[at] == lids
         if found.any():
-            found_lids.append(lids[found])
-            positions = at[found].tolist()
-            for into, column in zip(picked, marshal.loads(blob)):
-                into += pick(column, positions)
-    if not found_lids:
-        return {}, []
+            count += found
+            lanes.append((blob, at, found))
+    whole = count == adders
+    out = lids[~whole].tolist()
+    if not whole.any():
+        return {}, out
+    found_lids, picked = [], [[] for _ in range(7)]
+    for blob, at, found in lanes:
+        found &= whole
+        found_lids.append(lids[found])
+        positions = at[found].tolist()
+        for into, column in zip(picked, marshal.loads(blob)):
+            into += pick(column, positions)
     every = np.concatenate(found_lids)
     order = np.argsort(every, kind="stable")
     ordered = every[order]
     starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
-    ends = np.append(starts[1:], len(ordered))
-    several = (ends - starts) >= 2
-    if not several.any():
-        return {}, []
-    starts, ends = starts[several].tolist(), ends[several].tolist()
+    ends = np.append(starts[1:], len(ordered)).tolist()
+    starts = starts.tolist()
     positions = order.tolist()
     address, index, key, before, after, low, high = (pick(c, positions) for c in picked)
 
@@ -1063,7 +1094,7 @@ def _merged_adds(lids: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:
 
     lows, highs = moved(low), moved(high)
     merged_lids = ordered[starts].tolist()
-    out = [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > (1 << 256) - 1]
+    out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > (1 << 256) - 1]
     return dict(zip(merged_lids, zip(pick(address, starts), pick(index, starts), pick(key, starts),
                                      moved(after)))), out
 

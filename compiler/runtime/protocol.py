@@ -66,6 +66,9 @@ class Lanes(NamedTuple):
     windows: bytes             # int64: the first transaction of each window, and the block's length last
     first: int                 # the block index of this worker's stripe's first transaction
     fnids: bytes               # int32: each transaction's function id (-1: invalid)
+    adds: bytes                # int64: per window, sorted, the locations predicted to be only added to, by
+                               #  several lanes (whose extents a lane sends, WindowDone.adds)
+    add_offsets: bytes         # int64: each window's first place in ``adds``, and their count last
 
 
 class Calls(NamedTuple):

@@ -39,6 +39,7 @@ from . import encoding, protocol as P
 from .accesses import FIRST_A, FIRST_W, LOC, NONE, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
+from ..vm.locations import loc_id, loc_ids
 from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, changed_since
 from .roots import StateHash
@@ -61,15 +62,6 @@ def pick(seq: list, positions) -> list:
     if len(positions) == 1:
         return [seq[positions[0]]]
     return list(itemgetter(*positions)(seq)) if positions else []
-
-
-def loc_id(address: int, index: int, key: Any) -> int:
-    return hash((address, index, key))
-
-
-def loc_ids(address: int, index: int, keys: list) -> np.ndarray:
-    """:func:`loc_id` of each of a variable's ``keys``, by C code."""
-    return np.fromiter(map(hash, zip(repeat(address), repeat(index), keys)), np.int64, len(keys))
 
 
 def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
@@ -208,6 +200,8 @@ class Replica:
         bounds = P.arr(m.windows, P.I64)
         cuts = np.searchsorted(mine, bounds)
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
+        adds, offsets = P.arr(m.adds, P.I64), P.arr(m.add_offsets, P.I64)
+        self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine.tolist()
         self.firsts = {}
         return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start))
@@ -332,10 +326,13 @@ class Replica:
             log_mode[np.isin(log_tx, np.array(reverted, np.int64))] = R
         rows = summarize(log_tx, log_loc, log_mode)
         # Locations the lane added to and wrote in no other way (a transaction that read one and
-        # added to it wrote it; a reverted one only read): if another lane added to one too, the
-        # parent merges the adds, if what each lane did (before, after, lowest and highest value on
-        # the way) stays in range in every order.
+        # added to it wrote it; a reverted one only read), among those the plan predicted other
+        # lanes add to as well: the parent merges the adds, if what each lane did (before, after,
+        # lowest and highest value on the way) stays in range in every order.  (Adds to one location
+        # by several lanes that the plan did not predict find no extents: the parent runs on from
+        # there sequentially.)
         pure = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE), LOC]
+        pure = pure[_among(pure, self.shared_adds[window])]
         writes, adds = self._writes(journal, pure if len(pure) else None)
         arith = [(tx, loc) for tx, o in zip(ran, outcomes) if o[0] == REVERTED and o[1] in ARITHMETIC
                  for loc in self._added_by(tx)]

@@ -1,7 +1,7 @@
 """The instantiated accesses of many transactions as arrays: what the parallel executor schedules with.
 
-One row per access: the transaction, the location's 64-bit id (the hash of
-``(address, variable id, key)``), the variable, the instance (the hash of its
+One row per access: the transaction, the location's 64-bit id
+(:mod:`compiler.vm.locations`: the one the lanes log), the variable, the instance (the hash of its
 address; ``EVERY`` when unknown), the mode, whether it is a wildcard
 (:class:`compiler.schedule.vectorized.AccessTable`).
 
@@ -30,6 +30,7 @@ import numpy as np
 
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE
+from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved
 from .locations import column, keys_of, source, value_reader
 
@@ -200,7 +201,7 @@ class RowMaker:
                 parts["loc"].append(np.zeros(n, np.int64))
             else:
                 keys = keys_of(c.sources, calls, per_call=True)
-                parts["loc"].append(np.fromiter(map(hash, zip(addresses, repeat(c.vid, n), keys)), np.int64, n))
+                parts["loc"].append(loc_ids_of(addresses, self.compiled.slots[c.vid][0], keys, n))
             if c.alias is not None:
                 same = np.fromiter(map(operator.eq, *(column(s, calls) for s in c.alias)), bool, n)
                 parts["mode"].append(np.where(same, W, A).astype(np.int8))
@@ -216,7 +217,7 @@ class RowMaker:
         current: list = [0, None]
 
         def read(address: int, vid: int, key: Any) -> Any:
-            loc = hash((address, vid, key))
+            loc = loc_id(address, slots[vid][0], key)
             src["tx"].append(current[0])
             src["loc"].append(loc)
             src["var"].append(vid)
@@ -246,7 +247,7 @@ class RowMaker:
             for (address, vid, key), mode in out:
                 wild = key is WILD
                 tx_col.append(tx)
-                loc_col.append(0 if wild else hash((address, vid, key)))
+                loc_col.append(0 if wild else loc_id(address, slots[vid][0], key))
                 var_col.append(vid)
                 inst_col.append(EVERY if address is None else hash(address))
                 mode_col.append(mode)
