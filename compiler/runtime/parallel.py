@@ -1043,8 +1043,10 @@ def _shared_adds(comps, lanes: np.ndarray, bounds: list[int]) -> tuple[np.ndarra
     place[1:] = (win[1:] != win[:-1]) | (lid[1:] != lid[:-1])
     other = np.zeros(len(win), bool)  # a row on another lane than its place's first row's
     other[1:] = ~place[1:] & (lane[1:] != lane[:-1])
+    heads = np.flatnonzero(place)
     several = np.zeros(len(win), bool)
-    several[np.flatnonzero(place)] = np.logical_or.reduceat(other, np.flatnonzero(place)) if len(win) else []
+    if len(heads):
+        several[heads] = np.logical_or.reduceat(other, heads)
     win, lid = win[several], lid[several]
     return lid.astype(np.int64), np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64)
 
