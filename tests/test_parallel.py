@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -50,6 +51,34 @@ def test_independent_senders_run_in_lanes_and_match(tmp_path):
     _same(a, b)
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] is None
     assert b.executor == "parallel"
+
+
+def test_a_block_whose_senders_touch_only_their_own_state_runs_as_one_window(tmp_path):
+    # 1,200 gives from 600 senders: each one's counter and the shared pot (adds, merged); windows
+    # of 150 would do, but the whole block's components are as even: one window, nothing relayed.
+    world = pot_world(tmp_path)
+    block = pot_lines(*[(f"u{i % 600}", "give", [1 + i % 7]) for i in range(1200)])
+    [(a, b)], [info] = _both(world, [block], workers=2)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["windows"] == 1 and info["fallback_from"] is None, info
+
+
+def test_the_whole_block_is_not_tried_when_an_eighth_of_it_is_joined_already():
+    from compiler.schedule.vectorized import AccessTable
+
+    def table(pairs):  # transactions each writing (mode 1) two locations
+        tx = np.repeat(np.arange(len(pairs), dtype=np.int64), 2)
+        loc = np.array([x for p in pairs for x in p], np.int64)
+        z = np.zeros(len(tx), np.int64)
+        return AccessTable(tx, loc, z, z, np.ones(len(tx), np.int8), np.zeros(len(tx), bool))
+
+    n = 8 * 400
+    rng = random.Random(3)
+    chained = table([(rng.randrange(300), rng.randrange(300)) for _ in range(n)])  # one component, soon
+    apart = table([(2 * i, 2 * i + 1) for i in range(n)])                      # each its own
+    assert parallel._joined_in_sample(chained, n, 2)
+    assert not parallel._joined_in_sample(apart, n, 2)
+    assert not parallel._joined_in_sample(chained, 8 * (parallel.WINDOW_MIN - 1), 2)  # (too small a sample)
 
 
 def test_adds_to_one_location_from_several_lanes_that_the_plan_did_not_predict_fall_back(tmp_path, monkeypatch):

@@ -545,8 +545,18 @@ class _BlockRun:
         weights = np.where(valid, lane_work_us(tx_us), 0.0)
         written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
         distinct = len(np.unique(written)) if len(written) else n
-        sizes = [ex.force_window] if ex.force_window else \
-            [max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // 4)), max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // 16))]
+        # Windows: a forced size; or the whole block (as large as a window may be: no round trips,
+        # nothing to relay) first, unless an eighth of it is joined too much already, then smaller
+        # ones where the block's conflicts join too much of it (a location written by transactions
+        # far apart in the block joins them only within a window).
+        windowed = list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // k)) for k in (4, 16)))
+        whole = min(WINDOW_MAX, n)
+        if ex.force_window:
+            sizes = [ex.force_window]
+        elif whole <= windowed[0] or _joined_in_sample(table, n, w):  # (the first: one window already)
+            sizes, whole = windowed, 0
+        else:
+            sizes = [whole, *windowed]
         if ex.force_lanes is not None:  # the test's lanes, one window
             lanes = np.array(ex.force_lanes, np.int64)
             lanes[~valid] = -1
@@ -556,7 +566,7 @@ class _BlockRun:
             return {"lanes": lanes, "bounds": [0, n], "size": n, "predicted": [0.0], "inline": [False],
                     "shared_adds": _shared_adds(comps, lanes, [0, n])}
         best = None
-        for size in dict.fromkeys(sizes):
+        for size in sizes:
             window = np.arange(n, dtype=np.int64) // size
             windows = int(window[-1]) + 1 if n else 0
             comps = components(table, n, window)
@@ -574,8 +584,23 @@ class _BlockRun:
             predicted = float(np.where(parent, by_parent, on_lanes).sum())
             lane_work = float(loads[~parent].sum())
             efficiency = lane_work / (w * busiest[~parent].sum()) if lane_work else 1.0
+            candidate = (predicted, size, lanes, window, comps, efficiency, busiest, parent)
+            if size == whole:
+                # The whole block, if its lanes are even and no part of it would be run by the
+                # parent in smaller windows, even with their lanes evenly loaded (a block light in
+                # parts); otherwise the windows' plans decide.  (Every window is a barrier the lanes
+                # wait at and relays their writes: on this machine that costs more than the model's
+                # round trip.)
+                smaller = np.arange(n, dtype=np.int64) // sizes[1]
+                count = np.bincount(smaller)
+                by_parent = inline_us(np.bincount(smaller, weights=tx_us), count)
+                floor = lanes_us(np.bincount(smaller, weights=weights) / w, count)
+                if efficiency >= EFFICIENCY and (ex.force or not (by_parent <= floor).any()):
+                    best = candidate
+                    break
+                continue
             if best is None or predicted < best[0]:
-                best = (predicted, size, lanes, window, comps, efficiency, busiest, parent)
+                best = candidate
             if efficiency >= EFFICIENCY:
                 break
         predicted, size, lanes, window, comps, efficiency, busiest, parent = best
@@ -1026,6 +1051,22 @@ def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, 
     windows = int(window.max()) + 1 if len(window) else 0
     loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
     return lanes, loads
+
+
+def _joined_in_sample(table, n: int, w: int, every: int = 8) -> bool:
+    """Whether every ``every``-th transaction of the block, alone, already forms components too
+    uneven for ``w`` lanes (one holding more than its share, by count): the whole block, whose
+    components can only be coarser, would be no better."""
+    from ..schedule.vectorized import AccessTable, components
+
+    m = n // every
+    if m < WINDOW_MIN:
+        return False
+    keep = (table.tx % every == 0) & (table.tx < m * every)
+    sample = AccessTable(table.tx[keep] // every, table.loc[keep], table.var[keep], table.inst[keep],
+                         table.mode[keep], table.wild[keep])
+    label = components(sample, m, np.zeros(m, np.int64)).label
+    return int(np.bincount(label).max()) > m / (EFFICIENCY * w)
 
 
 def _shared_adds(comps, lanes: np.ndarray, bounds: list[int]) -> tuple[np.ndarray, np.ndarray]:
