@@ -415,8 +415,8 @@ contract Miner {
 
 def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path):
     """The cost model judges each window: 300 light calls run by the parent, 300 calls about a
-    hundred times heavier on lanes; the heavy ones write what the light ones wrote (the replicas
-    must have the parent's writes), and the result is the sequential one."""
+    hundred times heavier on lanes, in one window; the heavy ones write what the light ones wrote
+    (the replicas must have the parent's writes), and the result is the sequential one."""
     world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(5)
     light = [(f"u{rng.randrange(40)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]
@@ -425,6 +425,7 @@ def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path)
     _same(a, b)
     assert info["mode"] == "parallel" and info["inline_windows"] >= 1, info
     assert 300 <= info["on_lanes"] < 300 + parallel.WINDOW_MIN, info  # (a window holds the boundary)
+    assert info["windows"] == 1, info  # (the heavy windows are one on lanes: their components deal evenly)
     assert "light transactions ran in the parent" in info["why"]
 
 

@@ -552,7 +552,7 @@ class _BlockRun:
         windowed = list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // k)) for k in (4, 16)))
         whole = min(WINDOW_MAX, n)
         if ex.force_window:
-            sizes = [ex.force_window]
+            sizes, whole = [ex.force_window], 0
         elif whole <= windowed[0] or _joined_in_sample(table, n, w):  # (the first: one window already)
             sizes, whole = windowed, 0
         else:
@@ -563,7 +563,7 @@ class _BlockRun:
             self.components = len(set(ex.force_lanes))
             comps = components(table, n, np.zeros(n, np.int64))
             self.timing["plan"] += time.perf_counter() - t
-            return {"lanes": lanes, "bounds": [0, n], "size": n, "predicted": [0.0], "inline": [False],
+            return {"lanes": lanes, "bounds": [0, n], "predicted": [0.0], "inline": [False],
                     "shared_adds": _shared_adds(comps, lanes, [0, n])}
         best = None
         for size in sizes:
@@ -604,25 +604,41 @@ class _BlockRun:
             if efficiency >= EFFICIENCY:
                 break
         predicted, size, lanes, window, comps, efficiency, busiest, parent = best
-        self.timing["plan"] += time.perf_counter() - t
         if not ex.force and (predicted > PLAN_GAIN * inline or parent.all()):
+            self.timing["plan"] += time.perf_counter() - t
             self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
                         "light transactions: lanes and their windows would cost more than they save")
             return None
+        # Windows the parent runs one after the other are one window; so are those on lanes, where
+        # their components deal as evenly (as the whole block's would, above).
+        run = _runs(parent, size)
+        if whole and len(np.unique(run[~parent])) < int((~parent).sum()):  # (not with a forced size either)
+            merged = run[window]
+            got = components(table, n, merged)
+            runs = int(run[-1]) + 1
+            first = np.searchsorted(run, np.arange(runs))
+            r_lanes, r_loads = _deal(got.label, got.count, weights, merged, w)
+            r_lanes[~valid] = -1
+            r_parent = parent[first]
+            r_busiest = r_loads.max(axis=1)
+            work = float(r_loads[~r_parent].sum())
+            if not work or work / (w * r_busiest[~r_parent].sum()) >= EFFICIENCY:
+                lanes, window, comps, busiest, parent = r_lanes, merged, got, r_busiest, r_parent
+        self.timing["plan"] += time.perf_counter() - t
         self.components = comps.count
         lanes[parent[window]] = -1  # (the parent's)
-        # Windows the parent runs one after the other are one window.
         bounds: list[int] = []
         inline: list[bool] = []
         seconds: list[float] = []
-        for k, begin in enumerate(range(0, n, size)):
+        starts = np.flatnonzero(np.diff(window, prepend=-1)).tolist()
+        for k, begin in enumerate(starts):
             if parent[k] and inline and inline[-1]:
                 continue
             bounds.append(begin)
             inline.append(bool(parent[k]))
             seconds.append(float(busiest[k]) / 1e6)
         bounds.append(n)
-        return {"lanes": lanes, "bounds": bounds, "size": size, "predicted": seconds, "inline": inline,
+        return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
                 "shared_adds": _shared_adds(comps, lanes, bounds)}
 
     # ------------------------------------------------------------ 3. execute
@@ -1051,6 +1067,17 @@ def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, 
     windows = int(window.max()) + 1 if len(window) else 0
     loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
     return lanes, loads
+
+
+def _runs(parent: np.ndarray, size: int) -> np.ndarray:
+    """Each window's run (numbered from 0): consecutive windows on lanes, up to ``WINDOW_MAX``
+    transactions, or consecutive windows of the parent (``parent``: each window's)."""
+    k = len(parent)
+    new = np.ones(k, bool)
+    new[1:] = parent[1:] != parent[:-1]
+    start = np.maximum.accumulate(np.where(new, np.arange(k), 0))
+    new |= ~parent & ((np.arange(k) - start) % max(1, WINDOW_MAX // size) == 0)
+    return np.cumsum(new) - 1
 
 
 def _joined_in_sample(table, n: int, w: int, every: int = 8) -> bool:
