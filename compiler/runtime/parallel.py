@@ -545,18 +545,8 @@ class _BlockRun:
         weights = np.where(valid, lane_work_us(tx_us), 0.0)
         written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
         distinct = len(np.unique(written)) if len(written) else n
-        # Windows: a forced size; or the whole block (as large as a window may be: no round trips,
-        # nothing to relay) first, unless an eighth of it is joined too much already, then smaller
-        # ones where the block's conflicts join too much of it (a location written by transactions
-        # far apart in the block joins them only within a window).
-        windowed = list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // k)) for k in (4, 16)))
-        whole = min(WINDOW_MAX, n)
-        if ex.force_window:
-            sizes, whole = [ex.force_window], 0
-        elif whole <= windowed[0] or _joined_in_sample(table, n, w):  # (the first: one window already)
-            sizes, whole = windowed, 0
-        else:
-            sizes = [whole, *windowed]
+        sizes = [ex.force_window] if ex.force_window else \
+            list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // k)) for k in (4, 16)))
         if ex.force_lanes is not None:  # the test's lanes, one window
             lanes = np.array(ex.force_lanes, np.int64)
             lanes[~valid] = -1
@@ -565,65 +555,62 @@ class _BlockRun:
             self.timing["plan"] += time.perf_counter() - t
             return {"lanes": lanes, "bounds": [0, n], "predicted": [0.0], "inline": [False],
                     "shared_adds": _shared_adds(comps, lanes, [0, n])}
-        best = None
-        for size in sizes:
-            window = np.arange(n, dtype=np.int64) // size
-            windows = int(window[-1]) + 1 if n else 0
+
+        def judge(window: np.ndarray, windows: int, given: np.ndarray | None) -> tuple:
+            """A plan of these windows: each on lanes, or run by the parent (``given``, or whichever
+            is predicted to cost less)."""
             comps = components(table, n, window)
             lanes, loads = _deal(comps.label, comps.count, weights, window, w)
             lanes[~valid] = -1
-            # Each window on lanes, or run by the parent: whichever is predicted to cost less.
             count = np.bincount(window, minlength=windows)
             busiest = loads.max(axis=1)
             on_lanes = lanes_us(busiest, count)
             by_parent = inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
             if ex.force:
-                parent = np.isin(np.arange(windows), sorted(ex.force_inline))
+                parent = given if given is not None else np.isin(np.arange(windows), sorted(ex.force_inline))
             else:
-                parent = by_parent <= on_lanes
+                parent = (by_parent <= on_lanes) | (given if given is not None else False)
             predicted = float(np.where(parent, by_parent, on_lanes).sum())
             lane_work = float(loads[~parent].sum())
             efficiency = lane_work / (w * busiest[~parent].sum()) if lane_work else 1.0
-            candidate = (predicted, size, lanes, window, comps, efficiency, busiest, parent)
-            if size == whole:
-                # The whole block, if its lanes are even and no part of it would be run by the
-                # parent in smaller windows, even with their lanes evenly loaded (a block light in
-                # parts); otherwise the windows' plans decide.  (Every window is a barrier the lanes
-                # wait at and relays their writes: on this machine that costs more than the model's
-                # round trip.)
-                smaller = np.arange(n, dtype=np.int64) // sizes[1]
-                count = np.bincount(smaller)
-                by_parent = inline_us(np.bincount(smaller, weights=tx_us), count)
-                floor = lanes_us(np.bincount(smaller, weights=weights) / w, count)
-                if efficiency >= EFFICIENCY and (ex.force or not (by_parent <= floor).any()):
+            return predicted, lanes, window, comps, efficiency, busiest, parent
+
+        best = None
+        if not ex.force_window and sizes[0] < n and not _joined_in_sample(table, n, w):
+            # Windows as large as they may be: each run of windows that the parent would not run
+            # (judged with their lanes evenly loaded) is one window on lanes, if its components
+            # deal as evenly; the whole block when no part of it is light.  Every window is a
+            # barrier the lanes wait at and relays their writes: on this machine that costs more
+            # than the model's round trip.  (Not when an eighth of the block is joined already:
+            # a giant component, transfers among 10,000 accounts, say.)
+            small = np.arange(n, dtype=np.int64) // sizes[0]
+            windows = int(small[-1]) + 1
+            count = np.bincount(small, minlength=windows)
+            if ex.force:
+                light = np.isin(np.arange(windows), sorted(ex.force_inline))
+            else:
+                light = inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
+                    lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count)
+            run = _runs(light, sizes[0])
+            runs = int(run[-1]) + 1
+            if not light.all() and runs < windows:
+                candidate = judge(run[small], runs, light[np.searchsorted(run, np.arange(runs))])
+                if candidate[4] >= EFFICIENCY:
                     best = candidate
+        if best is None:
+            for size in sizes:
+                window = np.arange(n, dtype=np.int64) // size
+                candidate = judge(window, int(window[-1]) + 1 if n else 0, None)
+                if best is None or candidate[0] < best[0]:
+                    best = candidate
+                if candidate[4] >= EFFICIENCY:
                     break
-                continue
-            if best is None or predicted < best[0]:
-                best = candidate
-            if efficiency >= EFFICIENCY:
-                break
-        predicted, size, lanes, window, comps, efficiency, busiest, parent = best
+        predicted, lanes, window, comps, efficiency, busiest, parent = best
         if not ex.force and (predicted > PLAN_GAIN * inline or parent.all()):
             self.timing["plan"] += time.perf_counter() - t
             self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
                         "light transactions: lanes and their windows would cost more than they save")
             return None
-        # Windows the parent runs one after the other are one window; so are those on lanes, where
-        # their components deal as evenly (as the whole block's would, above).
-        run = _runs(parent, size)
-        if whole and len(np.unique(run[~parent])) < int((~parent).sum()):  # (not with a forced size either)
-            merged = run[window]
-            got = components(table, n, merged)
-            runs = int(run[-1]) + 1
-            first = np.searchsorted(run, np.arange(runs))
-            r_lanes, r_loads = _deal(got.label, got.count, weights, merged, w)
-            r_lanes[~valid] = -1
-            r_parent = parent[first]
-            r_busiest = r_loads.max(axis=1)
-            work = float(r_loads[~r_parent].sum())
-            if not work or work / (w * r_busiest[~r_parent].sum()) >= EFFICIENCY:
-                lanes, window, comps, busiest, parent = r_lanes, merged, got, r_busiest, r_parent
         self.timing["plan"] += time.perf_counter() - t
         self.components = comps.count
         lanes[parent[window]] = -1  # (the parent's)
