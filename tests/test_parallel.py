@@ -426,7 +426,38 @@ def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path)
     assert info["mode"] == "parallel" and info["inline_windows"] >= 1, info
     assert 300 <= info["on_lanes"] < 300 + parallel.WINDOW_MIN, info  # (a window holds the boundary)
     assert info["windows"] == 1, info  # (the heavy windows are one on lanes: their components deal evenly)
+    assert info["ahead_windows"] == 0, info  # (the lanes' window adds to what the parent's writes)
     assert "light transactions ran in the parent" in info["why"]
+
+
+def _light_then_heavy(tmp_path, source: str):
+    world = pot_world(tmp_path, source, "Miner")
+    rng = random.Random(5)
+    light = [(f"u{rng.randrange(40)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]
+    heavy = [(f"u{rng.randrange(40)}", "mine", [3000]) for _ in range(300)]
+    return world, pot_lines(*light, *heavy)
+
+
+def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_off_its_writes(tmp_path):
+    # The heavy calls touch only seeds (the light ones only light): the window holding the
+    # boundary runs on lanes while the parent runs the light ones before it.
+    world, block = _light_then_heavy(tmp_path, HEAVY.replace("        light[msg.sender] += 1;\n", ""))
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 1, info
+    assert info["fallback_from"] is None, info
+
+
+def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_path, monkeypatch):
+    # Predicted apart although the heavy calls add to what the light ones wrote (as a wrong
+    # prediction would have it): the first lane transaction that touched such a location is where
+    # the block runs on sequentially.
+    monkeypatch.setattr(parallel._BlockRun, "apart", lambda self, begin, middle, end: True)
+    world, block = _light_then_heavy(tmp_path, HEAVY)
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["ahead_windows"] == 1, info
+    assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - parallel.WINDOW_MIN, info
 
 
 def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_undone(tmp_path):

@@ -198,7 +198,8 @@ class _BlockRun:
         self.components = 0
         self.on_lanes = 0
         self.fallback_from: int | None = None
-        self.inline_windows = 0   # windows the parent ran itself
+        self.inline_windows = 0   # windows the parent ran itself ...
+        self.ahead_windows = 0    # ... of them while the lanes ran the next one
         self._calls: list | None = None
         self.failed = 0
         self.n = 0
@@ -216,7 +217,7 @@ class _BlockRun:
         parent = timing["total"] - timing.get("waiting", 0.0) if self.mode == "parallel" else timing["total"]
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
-                "fallback_from": self.fallback_from,
+                "ahead_windows": self.ahead_windows, "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
                 "parent_us_per_tx": round(parent * 1e6 / n, 3),
                 "cpu_seconds": round(timing.get("parent_cpu", 0.0) + timing.get("workers_cpu", 0.0), 6),
@@ -532,7 +533,7 @@ class _BlockRun:
         ex = self.ex
         from ..schedule.vectorized import AccessTable, components
 
-        rows = _concat(self.rows)
+        rows = self.all_rows = _concat(self.rows)
         table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
         n, w = self.n, ex.workers
         valid = self.fnids >= 0
@@ -613,18 +614,16 @@ class _BlockRun:
             return None
         self.timing["plan"] += time.perf_counter() - t
         self.components = comps.count
-        lanes[parent[window]] = -1  # (the parent's)
-        bounds: list[int] = []
-        inline: list[bool] = []
-        seconds: list[float] = []
         starts = np.flatnonzero(np.diff(window, prepend=-1)).tolist()
-        for k, begin in enumerate(starts):
-            if parent[k] and inline and inline[-1]:
-                continue
-            bounds.append(begin)
-            inline.append(bool(parent[k]))
-            seconds.append(float(busiest[k]) / 1e6)
-        bounds.append(n)
+        # Where a window on lanes meets one the parent runs, the light transactions at its edge go
+        # to the parent's (a transaction is light when the parent runs it for less than its share
+        # of a lane): so the lanes' window holds only what pays there, and is more often apart from
+        # the parent's, which it can then run beside (``execute``).
+        light = (inline_us(tx_us, 1) <= weights / w + US_PARENT_TX) & (not ex.force)  # (a test's windows stay)
+        bounds, inline, seconds = _edges(starts + [n], parent.tolist(), (busiest / 1e6).tolist(), light)
+        for begin, end, mine in zip(bounds, bounds[1:], inline):
+            if mine:
+                lanes[begin:end] = -1  # (the parent's)
         return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
                 "shared_adds": _shared_adds(comps, lanes, bounds)}
 
@@ -653,17 +652,35 @@ class _BlockRun:
         sync: list[list[bytes]] = [[] for _ in range(w)]
         stop: int | None = None
         on_lanes = 0
+        ahead: np.ndarray | None = None  # (the locations the parent wrote while the lanes ran this window)
         for win in range(len(bounds) - 1):
             if plan["inline"][win]:
+                nxt = win + 1
+                sent = nxt + 1 < len(bounds) and self.apart(bounds[win], bounds[nxt], bounds[nxt + 1])
+                if sent:
+                    # The next window, on lanes, touches nothing this one is predicted to write: the
+                    # lanes run it while the parent runs this one, whose writes go with the message
+                    # after (the check sees whether the lanes kept off them).
+                    for k in range(w):
+                        ex.transport.send(k, P.pack(P.Window(self.serial, nxt, sync[k], merge.fixups_blob)))
+                    merge.fixups_blob = b""
+                    sync = [[] for _ in range(w)]
                 t = time.perf_counter()
-                self.run_inline(merge, bounds[win], bounds[win + 1], sync)
+                self.run_inline(merge, bounds[win], bounds[nxt], sync)
                 self.lap("inline", t)
                 self.inline_windows += 1
+                if sent:
+                    ahead = merge.writers[-1][0]  # (what its journal changed, ``_Merge.inline``)
+                    self.ahead_windows += 1
                 if self.progress is not None:
-                    self.progress(bounds[win + 1])
+                    self.progress(bounds[nxt])
                 continue
-            for k in range(w):
-                ex.transport.send(k, P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
+            pending: list[list[bytes]] = [[] for _ in range(w)]  # (the parent's writes not sent yet)
+            if ahead is None:
+                for k in range(w):
+                    ex.transport.send(k, P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
+            else:
+                pending = sync
             t = time.perf_counter()
             try:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
@@ -672,7 +689,8 @@ class _BlockRun:
             t = self.lap("wait", t)
             self.timing["workers_lanes"] += max(d.seconds for d in done.values())
             self.windows += 1
-            conflict = merge.check(done, bounds[win], bounds[win + 1])
+            conflict = merge.check(done, bounds[win], bounds[win + 1], ahead)
+            ahead = None
             t = self.lap("check", t)
             if conflict is not None:
                 for k in range(w):
@@ -681,7 +699,7 @@ class _BlockRun:
                     done = self.collect(range(w), P.WindowDone)
                     merge.check(done, bounds[win], conflict)
                     merge.apply(done)
-                    sync = [[done[j].writes for j in range(w) if j != k] for k in range(w)]
+                    sync = [pending[k] + [done[j].writes for j in range(w) if j != k] for k in range(w)]
                     self.finish(merge, sync)
                 except Fault as fault:
                     return self.abandon(merge, f"a worker failed ({fault})")
@@ -693,7 +711,7 @@ class _BlockRun:
                 on_lanes += conflict - bounds[win]
                 break
             merge.apply(done)
-            sync = [[done[j].writes for j in range(w) if j != k] for k in range(w)]
+            sync = [pending[k] + [done[j].writes for j in range(w) if j != k] for k in range(w)]
             self.lap("merge", t)
             on_lanes += bounds[win + 1] - bounds[win]
             if self.progress is not None:
@@ -708,6 +726,17 @@ class _BlockRun:
             self.why = "windows of light transactions ran in the parent"
         self.timing["lanes"] += time.perf_counter() - t0
         return merge.executed()
+
+    def apart(self, begin: int, middle: int, end: int) -> bool:
+        """Whether transactions ``middle`` to ``end`` are predicted to touch nothing that transactions
+        ``begin`` to ``middle`` write (neither has a wildcard)."""
+        rows = self.all_rows
+        tx = rows["tx"]
+        first, second = (tx >= begin) & (tx < middle), (tx >= middle) & (tx < end)
+        if (rows["wild"] & (first | second)).any():
+            return False
+        written = rows["loc"][first & (rows["mode"] != R)]
+        return not np.isin(rows["loc"][second], written).any()
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -769,14 +798,21 @@ class _Merge:
         self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64)))
 
     # ---------------------------------------------------------------- checking a window
-    def check(self, done: dict, begin: int, end: int) -> int | None:
+    def check(self, done: dict, begin: int, end: int, ahead: np.ndarray | None = None) -> int | None:
         """The first transaction of the window that cannot be trusted (None: all can), from the
-        accesses the lanes made; the adds several lanes made to one location are noted (``shared``)."""
+        accesses the lanes made; the adds several lanes made to one location are noted (``shared``).
+        ``ahead``: the locations the parent wrote in the window before, which it ran while the lanes
+        ran this one (the first transaction that touched one of them cannot be trusted)."""
         order_lanes = sorted(done)
         tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
         self.window_log = list(zip(order_lanes, tables))
         rows, lane = accesses.shared(tables, order_lanes)
         first_bad = accesses.first_conflict(rows, lane)
+        if ahead is not None and len(ahead):
+            for table in tables:
+                hit = table[np.isin(table[:, accesses.LOC], ahead), accesses.FIRST]
+                if len(hit):
+                    first_bad = int(hit.min()) if first_bad is None else min(first_bad, int(hit.min()))
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         shared: dict = {}
         second: dict[int, int] = {}
@@ -1054,6 +1090,33 @@ def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, 
     windows = int(window.max()) + 1 if len(window) else 0
     loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
     return lanes, loads
+
+
+def _edges(bounds: list[int], parent: list[bool], seconds: list[float], light: np.ndarray
+           ) -> tuple[list[int], list[bool], list[float]]:
+    """Windows (``bounds``, one more than windows; ``parent``: run by the parent; ``seconds``
+    predicted) with the ``light`` transactions at the edges of windows on lanes that meet the
+    parent's moved into the parent's, and consecutive windows of the parent made one."""
+    bounds = list(bounds)
+    for i in range(1, len(parent)):
+        if parent[i - 1] and not parent[i]:      # the parent's, then lanes: move forward
+            heavy = np.flatnonzero(~light[bounds[i]:bounds[i + 1]])
+            bounds[i] = bounds[i] + int(heavy[0]) if len(heavy) else bounds[i + 1]
+        elif not parent[i - 1] and parent[i]:    # lanes, then the parent's: move back
+            heavy = np.flatnonzero(~light[bounds[i - 1]:bounds[i]])
+            bounds[i] = bounds[i - 1] + int(heavy[-1]) + 1 if len(heavy) else bounds[i - 1]
+    out_bounds: list[int] = []
+    out_parent: list[bool] = []
+    out_seconds: list[float] = []
+    for begin, end, mine, time_ in zip(bounds, bounds[1:], parent, seconds):
+        if begin >= end:
+            continue  # (a window on lanes all of whose transactions were light)
+        if mine and out_parent and out_parent[-1]:
+            continue
+        out_bounds.append(begin)
+        out_parent.append(mine)
+        out_seconds.append(time_)
+    return out_bounds + [bounds[-1]], out_parent, out_seconds
 
 
 def _runs(parent: np.ndarray, size: int) -> np.ndarray:
