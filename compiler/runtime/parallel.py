@@ -10,13 +10,15 @@ the block file into stripes, and works on arrays.  A block goes
    sends back the calls and the accesses as arrays of location ids.  Where a key
    was read from a location that an earlier transaction of the block writes, the
    transaction is instantiated again with that location unresolved (a wildcard).
-2. **Plan**, in the parent, with numpy: windows of the block, the
+2. **Plan**, in the parent, with numpy: windows of the block, as large as
+   their components deal evenly (the whole block when it can be), the
    components of each window (:mod:`compiler.schedule.vectorized`), and one lane
    per worker, components dealt to lanes by their measured cost.  The cost model
    (each function's time, measured on a few of its transactions, over the
    whole block) says, window by window, whether lanes pay: a window of light
-   transactions is run by the parent itself; if no window pays, the parent runs
-   the block itself from the calls the workers decoded.
+   transactions is run by the parent itself, beside the lanes' next window when
+   that one keeps off its writes; if no window pays, the parent runs the block
+   itself from the calls the workers decoded.
 3. **Execute**, window by window: every worker runs its lane of the window on
    its replica, logging each access it makes, and sends the log summed up per
    location (:mod:`compiler.runtime.accesses`); the parent checks, from those
