@@ -185,6 +185,17 @@ def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, f
         seq.close()
 
 
+@pytest.mark.parametrize("lines", [5, 200, 2_000, 20_000, 200_000])
+def test_the_estimate_decodes_whole_lines_from_a_small_share_of_the_block(lines):
+    line = b'{"from": "u1", "to": "pot", "fn": "give", "args": [123456]}'
+    source = b"\n".join(line for _ in range(lines)) + b"\n"
+    chunks = parallel._sample_chunks(source)
+    taken = sum(len(c) for c in chunks)
+    budget = min(parallel.SAMPLE_BYTES, max(parallel.SAMPLE_MIN_BYTES, len(source) // parallel.SAMPLE_SHARE))
+    assert taken <= budget and all(set(c.rstrip(b"\n").split(b"\n")) == {line} for c in chunks)
+    assert len(chunks) == (1 if len(source) <= budget else parallel.SAMPLE_CHUNKS)
+
+
 def test_a_small_block_runs_inline_by_the_cost_model(tmp_path):
     world = pot_world(tmp_path)
     [(a, b)], [info] = _both(world, [pot_lines(("u0", "give", [1]), ("u1", "give", [2]))], workers=2,

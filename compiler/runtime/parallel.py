@@ -77,7 +77,9 @@ PLAN_GAIN = 0.92           # ... and, once the workers have scheduled the block 
                            # run it from their calls), when the plan is predicted to take at most this
 MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
 MIN_WORK_US = 150_000.0    # ... and so do blocks predicted to take less than this sequentially
-SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work ...
+SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work (at most; at most a
+SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES: the estimate stays
+SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
 SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept)
 US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
@@ -166,9 +168,10 @@ class ParallelExecutor:
 def _sample_chunks(source: bytes) -> list[bytes]:
     """Whole lines from SAMPLE_CHUNKS places spread over the block (its start, and evenly after):
     a block light at its start and heavy further on is seen as it is."""
-    if len(source) <= SAMPLE_BYTES:
+    budget = min(SAMPLE_BYTES, max(SAMPLE_MIN_BYTES, len(source) // SAMPLE_SHARE))
+    if len(source) <= budget:
         return [source]
-    size = SAMPLE_BYTES // SAMPLE_CHUNKS
+    size = budget // SAMPLE_CHUNKS
     chunks = []
     for k in range(SAMPLE_CHUNKS):
         at = (len(source) - size) * k // (SAMPLE_CHUNKS - 1)

@@ -27,6 +27,7 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
 from __future__ import annotations
 
 import marshal
+from functools import cached_property
 import time
 import traceback
 from itertools import compress, repeat
@@ -77,10 +78,6 @@ class FunctionTable:
         self.functions: list = []
         self.logged: list = []      # the code a lane runs (every access logged)
         self.plain: list = []       # the code the parent runs inline
-        self.costs: list[int] = []
-        from ..analysis.cost import function_cost
-
-        memo: dict = {}
         for inst in world.instances.values():
             for fn in inst.contract.functions.values():
                 if fn.is_pub and fn not in self.ids:
@@ -88,10 +85,17 @@ class FunctionTable:
                     self.functions.append(fn)
                     self.plain.append(inst.program.function(fn.contract.name, fn.name))
                     self.logged.append(None)   # compiled on first use, in the process that runs it
-                    # A transaction never costs more than the world's limit lets it (a loop over
-                    # 2^256 has an astronomical static cost, and it reverts at the limit).
-                    self.costs.append(min(function_cost(fn, memo), world.cost_limit))
         self._world = world
+
+    @cached_property
+    def costs(self) -> list[int]:
+        """Each function's static cost (made when first asked: a block run inline never asks).  A
+        transaction never costs more than the world's limit lets it (a loop over 2^256 has an
+        astronomical static cost, and it reverts at the limit)."""
+        from ..analysis.cost import function_cost
+
+        memo: dict = {}
+        return [min(function_cost(fn, memo), self._world.cost_limit) for fn in self.functions]
 
     def logged_code(self, fid: int):
         code = self.logged[fid]
