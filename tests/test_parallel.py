@@ -196,12 +196,17 @@ def test_the_estimate_decodes_whole_lines_from_a_small_share_of_the_block(lines)
     assert len(chunks) == (1 if len(source) <= budget else parallel.SAMPLE_CHUNKS)
 
 
-def test_a_small_block_runs_inline_by_the_cost_model(tmp_path):
+def test_a_small_block_runs_inline_by_the_cost_model(tmp_path, monkeypatch):
+    # ... before any estimate (a sample of a small block would be most of it, decoded twice).
+    def no_estimate(self):
+        raise AssertionError("a block this small needs no estimate")
+
+    monkeypatch.setattr(parallel._BlockRun, "estimate", no_estimate)
     world = pot_world(tmp_path)
     [(a, b)], [info] = _both(world, [pot_lines(("u0", "give", [1]), ("u1", "give", [2]))], workers=2,
                              force=False)
     _same(a, b)
-    assert info["mode"] == "inline"
+    assert info["mode"] == "inline" and info["why"] == "the block is too small"
 
 
 # ------------------------------------------------------------- the demo world

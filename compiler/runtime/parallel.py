@@ -165,6 +165,13 @@ class ParallelExecutor:
         return executed
 
 
+def _lines(source: bytes | Block) -> int:
+    """A block's transactions (its lines, for a block file: blank ones too, at most a few)."""
+    if isinstance(source, Block):
+        return len(source)
+    return source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
+
+
 def _sample_chunks(source: bytes) -> list[bytes]:
     """Whole lines from SAMPLE_CHUNKS places spread over the block (its start, and evenly after):
     a block light at its start and heavy further on is seen as it is."""
@@ -235,6 +242,9 @@ class _BlockRun:
             self.why = "one worker"
             return self.inline_all()
         if not ex.force:
+            if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
+                self.why = "the block is too small"
+                return self.inline_all()
             n, inline, best = self.estimate()
             if n < MIN_TRANSACTIONS or inline < MIN_WORK_US or best > MIN_GAIN * inline:
                 self.why = ("the block is too small" if n < MIN_TRANSACTIONS else
@@ -273,7 +283,7 @@ class _BlockRun:
             n, sample = len(source), source
             part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
         else:
-            n = source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
+            n = _lines(source)
             chunks = _sample_chunks(source)
             try:
                 sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
