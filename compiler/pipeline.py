@@ -242,7 +242,8 @@ def _restore(root, cache, key: str) -> CompilerData | None:
 
 def _store(data: CompilerData, key: str) -> None:
     import pickle
-    import tempfile
+
+    from .analysis.report import write_whole
 
     state = {name: data.__dict__[name] for name in _PHASES}
     state["diags"] = data.diags
@@ -254,11 +255,6 @@ def _store(data: CompilerData, key: str) -> None:
     state["logged_source"] = generate(data.require_checked(), log=True)
     path = _path(key)
     try:
-        blob = pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(blob)
-        os.replace(tmp, path)
+        write_whole(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
     except (OSError, RecursionError, pickle.PicklingError, TypeError, AttributeError):
         pass  # a cache that cannot be written only costs time

@@ -149,15 +149,27 @@ def cache_load(key: str) -> dict | None:
 
 
 def cache_store(key: str, data: dict) -> None:
-    directory = cache_dir()
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh)
-        os.replace(tmp, directory / f"{key}.json")
+        write_whole(cache_dir() / f"{key}.json", json.dumps(data).encode())
     except OSError:
         pass  # a cache that cannot be written only costs time
+
+
+def write_whole(path: Path, data: bytes) -> None:
+    """``data`` written to ``path`` whole or not at all (a temporary file in its folder, then
+    renamed): a reader, another process's included, never sees half of it.  Raises OSError."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 # ---------------------------------------------------------------- rendering

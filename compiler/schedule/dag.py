@@ -81,18 +81,12 @@ class _SummaryCache:
 
     def store(self, names: list, by_function: dict) -> None:
         import marshal
-        import os
-        import tempfile
+
+        from ..analysis.report import write_whole
 
         try:
-            blob = marshal.dumps({"names": list(names), "code": {
-                key: (entry.source, marshal.dumps(entry.code)) for key, entry in by_function.items()}})
-            path = self._path()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(blob)
-            os.replace(tmp, path)
+            write_whole(self._path(), marshal.dumps({"names": list(names), "code": {
+                key: (entry.source, marshal.dumps(entry.code)) for key, entry in by_function.items()}}))
         except (OSError, ValueError):
             pass  # a cache that cannot be written only costs time
 
