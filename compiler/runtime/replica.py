@@ -458,4 +458,4 @@ def make_replica(chain, table: FunctionTable):
     return lambda: Replica(chain, table)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "loc_id", "loc_ids", "owned", "pick", "places", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "pick", "places", "INVALID"]

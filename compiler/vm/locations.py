@@ -23,8 +23,8 @@ def loc_id(address: int, index: int, key: Any) -> int:
 
 
 def loc_ids(address: int, index: int, keys: list) -> np.ndarray:
-    """:func:`loc_id` of each of a variable's ``keys``, by C code."""
-    return np.fromiter(map(hash, zip(repeat(address), repeat(index), keys)), np.int64, len(keys))
+    """:func:`loc_id` of each of a variable's ``keys`` in one instance, by C code."""
+    return loc_ids_of(repeat(address), index, keys, len(keys))
 
 
 def loc_ids_of(addresses: Iterable, index: int, keys: Iterable, n: int) -> np.ndarray:
