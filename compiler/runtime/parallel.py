@@ -56,7 +56,9 @@ from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
-from .replica import FunctionTable, loc_ids, owned, pick, places
+from ..vm.values import U256_MAX
+from .replica import FunctionTable, owned, pick, places
+from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
@@ -245,10 +247,9 @@ class _BlockRun:
             if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()
-            n, inline, best = self.estimate()
-            if n < MIN_TRANSACTIONS or inline < MIN_WORK_US or best > MIN_GAIN * inline:
-                self.why = ("the block is too small" if n < MIN_TRANSACTIONS else
-                            "light transactions: scheduling them on lanes would cost more than running them")
+            inline, best = self.estimate()
+            if inline < MIN_WORK_US or best > MIN_GAIN * inline:
+                self.why = "light transactions: scheduling them on lanes would cost more than running them"
                 return self.inline_all()
         try:
             ex._ensure_pool()
@@ -269,8 +270,8 @@ class _BlockRun:
             return self.inline_from_calls(0)
         return self.execute(plan)
 
-    def estimate(self) -> tuple[int, float, float]:
-        """(transactions, microseconds inline, microseconds at best with lanes) of the block,
+    def estimate(self) -> tuple[float, float]:
+        """(microseconds inline, microseconds at best with lanes) of the block,
         estimated before any work per transaction: lines sampled across it (decoded by C code), a
         few transactions of each function they call run and timed on the state, then undone
         (``_measure``), and its length.  At best, each part of the sample (a place of the block) has
@@ -279,20 +280,20 @@ class _BlockRun:
         A function's worst-case cost is no guide to a loop that stops early; its time is."""
         table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
         source = self.source
+        n = _lines(source)
         if isinstance(source, Block):
-            n, sample = len(source), source
+            sample = source
             part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
         else:
-            n = _lines(source)
             chunks = _sample_chunks(source)
             try:
                 sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
             except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
-                return n, float("inf"), 0.0
+                return float("inf"), 0.0
             last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
             part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
         if not len(sample):
-            return n, 0.0, 0.0
+            return 0.0, 0.0
         fids = list(map(table.ids.get, sample.functions, repeat(-1)))
         self.measured = self._measure(sample, fids)
         us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
@@ -300,7 +301,7 @@ class _BlockRun:
         inline = inline_us(np.bincount(part, weights=us), count)
         on_lanes = lanes_us(np.bincount(part, weights=lane_work_us(us)) / self.ex.workers, count, 0)
         scale = n / len(fids)
-        return n, float(inline.sum()) * scale, float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
+        return float(inline.sum()) * scale, float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
 
     def exec_us(self, fid: int) -> float:
         """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
@@ -572,6 +573,9 @@ class _BlockRun:
             return {"lanes": lanes, "bounds": [0, n], "predicted": [0.0], "inline": [False],
                     "shared_adds": _shared_adds(comps, lanes, [0, n])}
 
+        def forced(windows: int) -> np.ndarray:  # (a test's windows run by the parent)
+            return np.isin(np.arange(windows), sorted(ex.force_inline))
+
         def judge(window: np.ndarray, windows: int, given: np.ndarray | None) -> tuple:
             """A plan of these windows: each on lanes, or run by the parent (``given``, or whichever
             is predicted to cost less)."""
@@ -583,7 +587,7 @@ class _BlockRun:
             on_lanes = lanes_us(busiest, count)
             by_parent = inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
             if ex.force:
-                parent = given if given is not None else np.isin(np.arange(windows), sorted(ex.force_inline))
+                parent = given if given is not None else forced(windows)
             else:
                 parent = (by_parent <= on_lanes) | (given if given is not None else False)
             predicted = float(np.where(parent, by_parent, on_lanes).sum())
@@ -603,7 +607,7 @@ class _BlockRun:
             windows = int(small[-1]) + 1
             count = np.bincount(small, minlength=windows)
             if ex.force:
-                light = np.isin(np.arange(windows), sorted(ex.force_inline))
+                light = forced(windows)
             else:
                 light = inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
                     lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count)
@@ -634,7 +638,7 @@ class _BlockRun:
         # to the parent's (a transaction is light when the parent runs it for less than its share
         # of a lane): so the lanes' window holds only what pays there, and is more often apart from
         # the parent's, which it can then run beside (``execute``).
-        light = (inline_us(tx_us, 1) <= weights / w + US_PARENT_TX) & (not ex.force)  # (a test's windows stay)
+        light = (inline_us(tx_us, 1) <= lanes_us(weights / w, 1, 0)) & (not ex.force)  # (a test's windows stay)
         bounds, inline, seconds = _edges(starts + [n], parent.tolist(), (busiest / 1e6).tolist(), light)
         for begin, end, mine in zip(bounds, bounds[1:], inline):
             if mine:
@@ -676,8 +680,7 @@ class _BlockRun:
                     # The next window, on lanes, touches nothing this one is predicted to write: the
                     # lanes run it while the parent runs this one, whose writes go with the message
                     # after (the check sees whether the lanes kept off them).
-                    for k in range(w):
-                        ex.transport.send(k, P.pack(P.Window(self.serial, nxt, sync[k], merge.fixups_blob)))
+                    self.send_window(nxt, sync, merge)
                     merge.fixups_blob = b""
                     sync = [[] for _ in range(w)]
                 t = time.perf_counter()
@@ -692,8 +695,7 @@ class _BlockRun:
                 continue
             pending: list[list[bytes]] = [[] for _ in range(w)]  # (the parent's writes not sent yet)
             if ahead is None:
-                for k in range(w):
-                    ex.transport.send(k, P.pack(P.Window(self.serial, win, sync[k], merge.fixups_blob)))
+                self.send_window(win, sync, merge)
             else:
                 pending = sync
             t = time.perf_counter()
@@ -741,6 +743,12 @@ class _BlockRun:
             self.why = "windows of light transactions ran in the parent"
         self.timing["lanes"] += time.perf_counter() - t0
         return merge.executed()
+
+    def send_window(self, win: int, sync: list[list[bytes]], merge: "_Merge") -> None:
+        """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
+        the merged adds of the window before)."""
+        for k, blobs in enumerate(sync):
+            self.ex.transport.send(k, P.pack(P.Window(self.serial, win, blobs, merge.fixups_blob)))
 
     def apart(self, begin: int, middle: int, end: int) -> bool:
         """Whether transactions ``middle`` to ``end`` are predicted to touch nothing that transactions
@@ -1229,7 +1237,7 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
 
     lows, highs = moved(low), moved(high)
     merged_lids = ordered[starts].tolist()
-    out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > (1 << 256) - 1]
+    out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > U256_MAX]
     return dict(zip(merged_lids, zip(pick(address, starts), pick(index, starts), pick(key, starts),
                                      moved(after)))), out
 
