@@ -454,6 +454,36 @@ def _light_then_heavy(tmp_path, source: str):
     return world, pot_lines(*light, *heavy)
 
 
+def test_heavy_calls_that_all_conflict_run_inline_before_any_schedule(tmp_path, monkeypatch):
+    # Heavy enough for lanes, were they independent; all from one sender, one lane would run them
+    # in order: the estimate sees it in its sample and the workers are never asked to schedule.
+    def no_schedule(self):
+        raise AssertionError("the block's transactions all conflict: nothing to schedule")
+
+    monkeypatch.setattr(parallel._BlockRun, "schedule", no_schedule)
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    [(a, b)], [info] = _both(world, [pot_lines(*[("u1", "mine", [3000])] * 300)], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
+
+
+def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
+    """The estimate's imbalance of a block of mine calls from ``senders`` (every call equally heavy)."""
+    with Chain.open(pot_world(tmp_path, HEAVY, "Miner")) as chain:
+        block = chain.decoder().decode(pot_lines(*[(s, "mine", [1]) for s in senders]).encode(), "block", 0, 1)
+        run = parallel._BlockRun(parallel.ParallelExecutor(chain, workers), block, "block", 1, 12, None)
+        return run._imbalance(block, np.ones(len(senders), bool), np.ones(len(senders)))
+
+
+def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_the_lanes(tmp_path):
+    # mine writes seeds[sender] (and adds to light[sender]): one group per sender.
+    assert _imbalance(tmp_path, ["u1"] * 40) == pytest.approx(2.0)
+    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 20) == pytest.approx(4 / 3)
+    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 20, workers=3) == pytest.approx(1.0)
+    assert _imbalance(tmp_path, [f"u{i}" for i in range(40)]) == pytest.approx(1.0)
+    assert _imbalance(tmp_path, [f"u{i // 10}" for i in range(400)]) == pytest.approx(1.0)  # (grouped by sender)
+
+
 def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_off_its_writes(tmp_path):
     # The heavy calls touch only seeds (the light ones only light): the window holding the
     # boundary runs on lanes while the parent runs the light ones before it.

@@ -40,6 +40,7 @@ workers are forked for the next block (docs/runtime.md).
 
 from __future__ import annotations
 
+import heapq
 import marshal
 import time
 from collections import defaultdict
@@ -83,6 +84,7 @@ SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work (at 
 SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES: the estimate stays
 SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
 SAMPLE_CHUNKS = 8          # ... from this many places spread over it
+CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept)
 US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
 LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
@@ -129,6 +131,7 @@ class ParallelExecutor:
         self.lane_timeout = LANE_TIMEOUT_MIN_S   # the last wait for a worker's reply, in seconds
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
         self.table: FunctionTable | None = None
+        self.rows = None                   # compiler.schedule.rows.RowMaker, for the estimate (made on first use)
         self.transport = transport or Processes()
         self.serial = 0                    # blocks run on the workers (the messages' block numbers)
         self.last: dict = {}               # what the last block did, for reports and tests
@@ -249,7 +252,7 @@ class _BlockRun:
                 return self.inline_all()
             inline, best = self.estimate()
             if inline < MIN_WORK_US or best > MIN_GAIN * inline:
-                self.why = "light transactions: scheduling them on lanes would cost more than running them"
+                self.why = self.why or "light transactions: scheduling them on lanes would cost more than running them"
                 return self.inline_all()
         try:
             ex._ensure_pool()
@@ -299,9 +302,53 @@ class _BlockRun:
         us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
         count = np.bincount(part)
         inline = inline_us(np.bincount(part, weights=us), count)
-        on_lanes = lanes_us(np.bincount(part, weights=lane_work_us(us)) / self.ex.workers, count, 0)
+        work = lane_work_us(us)
+        busiest = np.bincount(part, weights=work) / self.ex.workers
         scale = n / len(fids)
-        return float(inline.sum()) * scale, float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
+
+        def best(busiest: np.ndarray) -> float:
+            on_lanes = lanes_us(busiest, count, 0)
+            return float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
+
+        whole = float(inline.sum()) * scale
+        at_best = best(busiest)
+        if whole >= MIN_WORK_US and at_best <= MIN_GAIN * whole:
+            # Lanes, were the sampled transactions independent: what they touch may say they are not.
+            on_lanes = lanes_us(busiest, count, 0) < inline
+            imbalance = self._imbalance(sample, on_lanes[part], work)
+            at_best = best(busiest * np.where(on_lanes, imbalance, 1.0))
+            if at_best > MIN_GAIN * whole:
+                self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
+                            f"{imbalance:.1f}x its share of the work (transactions touching the same locations run "
+                            f"on one lane, in order): lanes would cost more than running the block")
+        return whole, at_best
+
+    def _imbalance(self, sample: Block, chosen: np.ndarray, work: np.ndarray) -> float:
+        """How much busier than an even share the busiest lane is, when the sampled transactions
+        ``chosen`` (a mask) are dealt to the lanes in groups joined by what they touch (the sample's
+        components: one lane runs each, in order), largest first.  From the instantiated accesses of
+        at most CHAIN_SAMPLE of them, spread evenly, on the state before the block.  The block's
+        components hold the sample's: a block's lanes are at least this unbalanced, about."""
+        from ..schedule.rows import RowMaker
+        from ..schedule.vectorized import AccessTable, components
+
+        chosen = np.flatnonzero(chosen)
+        chosen = chosen[::-(-len(chosen) // CHAIN_SAMPLE)] if len(chosen) else chosen
+        ex = self.ex
+        if ex.rows is None:
+            ex.rows = RowMaker(self.chain.compiled_summaries)
+        rows, _ = ex.rows.rows(list(range(len(chosen))), pick(sample.functions, chosen), pick(sample.calls, chosen),
+                               self.chain.ctx.storage, self.number, self.timestamp)
+        table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
+        found = components(table, len(chosen))
+        groups = np.bincount(found.label, weights=work[chosen], minlength=found.count)
+        even = groups.sum() / ex.workers
+        if not even:
+            return 1.0
+        lanes = [0.0] * ex.workers
+        for g in np.sort(groups)[::-1].tolist():  # (largest first, each to the least busy lane)
+            heapq.heapreplace(lanes, lanes[0] + g)
+        return max(lanes) / even
 
     def exec_us(self, fid: int) -> float:
         """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
