@@ -467,19 +467,49 @@ def test_heavy_calls_that_all_conflict_run_inline_before_any_schedule(tmp_path, 
     assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
 
 
+PAIRS = """\
+contract Miner {
+    storage seeds: map<address, u256>;
+
+    pub fn pair(to: address, rounds: u256) -> u256 {
+        let h: u256 = seeds[msg.sender] + seeds[to] + 1;
+        for i in 0..min(rounds, 5000) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        seeds[msg.sender] = h;
+        seeds[to] = h;
+        return h;
+    }
+}
+"""
+
+
+def test_heavy_calls_joined_only_over_the_whole_block_run_on_lanes_in_windows(tmp_path):
+    # Each call writes two of 600 accounts: sparse in a window of about 150 calls, one component
+    # too large for the lanes over the whole block. Merged into one window the block would be the
+    # parent's; windows sized from what it writes pay on lanes.
+    world = pot_world(tmp_path, PAIRS, "Miner")
+    rng = random.Random(7)
+    calls = [(f"u{rng.randrange(600)}", "pair", [f"u{rng.randrange(600)}", 1500]) for _ in range(1200)]
+    [(a, b)], [info] = _both(world, [pot_lines(*calls)], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["windows"] > 1 and info["inline_windows"] == 0, info
+
+
 def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
     """The estimate's imbalance of a block of mine calls from ``senders`` (every call equally heavy)."""
     with Chain.open(pot_world(tmp_path, HEAVY, "Miner")) as chain:
         block = chain.decoder().decode(pot_lines(*[(s, "mine", [1]) for s in senders]).encode(), "block", 0, 1)
         run = parallel._BlockRun(parallel.ParallelExecutor(chain, workers), block, "block", 1, 12, None)
-        return run._imbalance(block, np.ones(len(senders), bool), np.ones(len(senders)))
+        n = len(senders)
+        return run._imbalance(block, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n, bool), np.ones(n))
 
 
 def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_the_lanes(tmp_path):
     # mine writes seeds[sender] (and adds to light[sender]): one group per sender.
     assert _imbalance(tmp_path, ["u1"] * 40) == pytest.approx(2.0)
-    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 20) == pytest.approx(4 / 3)
-    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 20, workers=3) == pytest.approx(1.0)
+    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 200) == pytest.approx(4 / 3)
+    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 200, workers=3) == pytest.approx(1.0)
     assert _imbalance(tmp_path, [f"u{i}" for i in range(40)]) == pytest.approx(1.0)
     assert _imbalance(tmp_path, [f"u{i // 10}" for i in range(400)]) == pytest.approx(1.0)  # (grouped by sender)
 

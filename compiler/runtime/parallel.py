@@ -196,6 +196,15 @@ def _sample_chunks(source: bytes) -> list[bytes]:
     return chunks
 
 
+def _busiest(groups: np.ndarray, lanes: int) -> float:
+    """The busiest of ``lanes`` lanes when groups of work ``groups`` are dealt largest first, each
+    to the least busy lane."""
+    loads = [0.0] * lanes
+    for g in np.sort(groups)[::-1].tolist():
+        heapq.heapreplace(loads, loads[0] + g)
+    return max(loads)
+
+
 class Fault(Exception):
     """A worker died, stalled, or failed: the block (or window) goes on without the workers."""
 
@@ -315,7 +324,7 @@ class _BlockRun:
         if whole >= MIN_WORK_US and at_best <= MIN_GAIN * whole:
             # Lanes, were the sampled transactions independent: what they touch may say they are not.
             on_lanes = lanes_us(busiest, count, 0) < inline
-            imbalance = self._imbalance(sample, on_lanes[part], work)
+            imbalance = self._imbalance(sample, part, on_lanes[part], work)
             at_best = best(busiest * np.where(on_lanes, imbalance, 1.0))
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
@@ -323,12 +332,15 @@ class _BlockRun:
                             f"on one lane, in order): lanes would cost more than running the block")
         return whole, at_best
 
-    def _imbalance(self, sample: Block, chosen: np.ndarray, work: np.ndarray) -> float:
+    def _imbalance(self, sample: Block, part: np.ndarray, chosen: np.ndarray, work: np.ndarray) -> float:
         """How much busier than an even share the busiest lane is, when the sampled transactions
-        ``chosen`` (a mask) are dealt to the lanes in groups joined by what they touch (the sample's
-        components: one lane runs each, in order), largest first.  From the instantiated accesses of
-        at most CHAIN_SAMPLE of them, spread evenly, on the state before the block.  The block's
-        components hold the sample's: a block's lanes are at least this unbalanced, about."""
+        ``chosen`` (a mask) are dealt to the lanes in groups joined by what they touch (components:
+        one lane runs each, in order), largest first: over the whole sample (a plan of one window),
+        or within each of its parts (``part``: a plan of windows, which splits what the block joins
+        only over a longer run), whichever is less.  From the instantiated accesses of at most
+        CHAIN_SAMPLE of them, spread evenly, on the state before the block.  A sample's components
+        are never coarser than the block's (or a window's): a plan is at least this unbalanced,
+        about."""
         from ..schedule.rows import RowMaker
         from ..schedule.vectorized import AccessTable, components
 
@@ -340,15 +352,17 @@ class _BlockRun:
         rows, _ = ex.rows.rows(list(range(len(chosen))), pick(sample.functions, chosen), pick(sample.calls, chosen),
                                self.chain.ctx.storage, self.number, self.timestamp)
         table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
-        found = components(table, len(chosen))
-        groups = np.bincount(found.label, weights=work[chosen], minlength=found.count)
-        even = groups.sum() / ex.workers
+        w, where = work[chosen], part[chosen]
+        even = w.sum() / ex.workers
         if not even:
             return 1.0
-        lanes = [0.0] * ex.workers
-        for g in np.sort(groups)[::-1].tolist():  # (largest first, each to the least busy lane)
-            heapq.heapreplace(lanes, lanes[0] + g)
-        return max(lanes) / even
+        whole = components(table, len(chosen))
+        apart = components(table, len(chosen), where)
+        in_part = np.zeros(apart.count, np.int64)
+        in_part[apart.label] = where
+        groups = np.bincount(apart.label, weights=w, minlength=apart.count)
+        windows = sum(_busiest(groups[in_part == p], ex.workers) for p in np.unique(where).tolist())
+        return min(_busiest(np.bincount(whole.label, weights=w, minlength=whole.count), ex.workers), windows) / even
 
     def exec_us(self, fid: int) -> float:
         """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
@@ -661,8 +675,12 @@ class _BlockRun:
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
             if not light.all() and runs < windows:
-                candidate = judge(run[small], runs, light[np.searchsorted(run, np.arange(runs))])
-                if candidate[4] >= EFFICIENCY:
+                given = light[np.searchsorted(run, np.arange(runs))]
+                candidate = judge(run[small], runs, given)
+                # Kept if its lanes deal evenly, and no run meant for lanes is now the parent's: merged,
+                # its transactions can join into a component too large for the lanes (two random
+                # accounts per call: sparse in small windows, one giant component in the block).
+                if candidate[4] >= EFFICIENCY and not (candidate[6] & ~given).any():
                     best = candidate
         if best is None:
             for size in sizes:
