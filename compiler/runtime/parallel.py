@@ -895,12 +895,13 @@ class _Merge:
         tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
         self.window_log = list(zip(order_lanes, tables))
         rows, lane = accesses.shared(tables, order_lanes)
-        first_bad = accesses.first_conflict(rows, lane)
+        first = accesses.first_conflict(rows, lane)
+        bad = [] if first is None else [first]  # (transactions that cannot be trusted: the least counts)
         if ahead is not None and len(ahead):
             for table in tables:
                 hit = table[np.isin(table[:, accesses.LOC], ahead), accesses.FIRST]
                 if len(hit):
-                    first_bad = int(hit.min()) if first_bad is None else min(first_bad, int(hit.min()))
+                    bad.append(int(hit.min()))
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         shared: dict = {}
         second: dict[int, int] = {}
@@ -909,15 +910,14 @@ class _Merge:
             if len(lids):
                 second = dict(zip(lids.tolist(), firsts.tolist()))
                 shared, out_of_range = _merged_adds(lids, adders, [done[k].adds for k in order_lanes])
-                for lid in out_of_range:
-                    first_bad = second[lid] if first_bad is None else min(first_bad, second[lid])
+                bad += [second[lid] for lid in out_of_range]
         for k in done:
             for t, lid in P.arr(done[k].arith, P.I64).reshape(-1, 2).tolist():
                 if lid in shared and t >= second[lid]:
-                    first_bad = t if first_bad is None else min(first_bad, t)
+                    bad.append(t)
         self.shared = shared
-        if first_bad is not None and first_bad < end:
-            return max(begin, int(first_bad))
+        if bad and min(bad) < end:
+            return max(begin, int(min(bad)))
         return None
 
     # ---------------------------------------------------------------- the parent's own state
