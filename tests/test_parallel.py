@@ -493,7 +493,41 @@ def test_heavy_calls_joined_only_over_the_whole_block_run_on_lanes_in_windows(tm
     calls = [(f"u{rng.randrange(600)}", "pair", [f"u{rng.randrange(600)}", 1500]) for _ in range(1200)]
     [(a, b)], [info] = _both(world, [pot_lines(*calls)], workers=2, force=False)
     _same(a, b)
-    assert info["mode"] == "parallel" and info["windows"] > 1 and info["inline_windows"] == 0, info
+    assert info["mode"] == "parallel" and info["windows"] > 1 and info["on_lanes"] >= 1000, info
+
+
+PRICED = """\
+contract Miner {
+    storage seeds: map<address, u256>;
+    storage price: u256;
+
+    pub fn mine(rounds: u256) -> u256 {
+        let h: u256 = seeds[msg.sender] + price + 1;
+        for i in 0..min(rounds, 5000) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        seeds[msg.sender] = h;
+        return h;
+    }
+
+    pub fn set(p: u256) {
+        price = p;
+    }
+}
+"""
+
+
+def test_heavy_calls_reading_a_price_a_few_set_run_on_lanes_between_the_sets(tmp_path):
+    # Every call reads the price; one in 200 sets it: each set alone in a window (the parent's),
+    # the calls between two sets on lanes. The result is the sequential one.
+    world = pot_world(tmp_path, PRICED, "Miner")
+    rng = random.Random(11)
+    calls = [("u0", "set", [i]) if i % 200 == 150 else (f"u{rng.randrange(300)}", "mine", [1500])
+             for i in range(800)]
+    [(a, b)], [info] = _both(world, [pot_lines(*calls)], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    assert info["inline_windows"] == 4 and info["on_lanes"] >= 700, info  # (the sets; most of the others on lanes)
 
 
 def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from compiler.runtime.block import prepare
 from compiler.schedule.components import partition
 from compiler.schedule.compiled import WILD
-from compiler.schedule.vectorized import EVERY, AccessTable, components
+from compiler.schedule.vectorized import EVERY, AccessTable, components, hot_writers
 from runtime_helpers import raw_block
 from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
 
@@ -119,3 +119,26 @@ def test_earliest_writer_of_a_scope_before_a_reader(writes, reads):
         earliest[(var, inst)] = min(earliest.get((var, inst), tx), tx)
     got = _before(keys, first, _scope(arr(reads, 0), arr(reads, 1)), arr(reads, 2))
     assert got.tolist() == [(v, i) in earliest and earliest[(v, i)] < tx for v, i, tx in reads]
+
+
+def _rows(*accesses: tuple[int, int, int]) -> AccessTable:
+    """A table of (transaction, location, mode) rows, one variable of one instance."""
+    tx, loc, mode = (np.array(c, np.int64) for c in zip(*accesses))
+    zero = np.zeros(len(tx), np.int64)
+    return AccessTable(tx, loc, zero, zero, mode.astype(np.int8), np.zeros(len(tx), bool))
+
+
+def test_hot_writers_are_the_few_that_change_what_most_read():
+    R, W, A = 0, 1, 2
+    n = 200
+    price_read = [(t, 7, R) for t in range(n)]
+    own = [(t, 100 + t, W) for t in range(n)]  # each its own location besides
+    # Location 7 read by all, written by two of them (one adds): those two.
+    got = hot_writers(_rows(*price_read, *own, (50, 7, W), (120, 7, A)), n)
+    assert got.tolist() == [50, 120]
+    # Written by as many as read it: not hot (a pool every swap writes).
+    assert not len(hot_writers(_rows(*price_read, *[(t, 7, W) for t in range(0, n, 2)]), n))
+    # Read by few: not hot.
+    assert not len(hot_writers(_rows(*[(t, 7, R) for t in range(5)], *own, (3, 7, W)), n))
+    # Never written: nothing to cut at.
+    assert not len(hot_writers(_rows(*price_read, *own), n))

@@ -74,7 +74,7 @@ LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (t
 US_LANE_TX = 16.0          # a lane's work per transaction besides executing it (its log, writes,
                            # receipt, digest, root move; a forked worker's copied pages)
 US_PARENT_TX = 4.0         # the parent's per transaction on lanes (checking the logs, arrays)
-US_PER_WINDOW = 1500.0     # a window's round trip: its messages, the merge, the others' writes
+US_PER_WINDOW = 4500.0     # a window's round trip: its messages, the barrier, the merge (measured: 4.4-7.5 ms)
 MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline ...
 PLAN_GAIN = 0.92           # ... and, once the workers have scheduled the block (paid: the parent would
                            # run it from their calls), when the plan is predicted to take at most this
@@ -112,6 +112,7 @@ def lane_timeout(predicted: float) -> float:
     then is given up (one seen stopped or dead is given up at once, whatever the time)."""
     return LANE_TIMEOUT_MIN_S + 4 * predicted
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
+HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
 EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
 
 
@@ -342,7 +343,7 @@ class _BlockRun:
         are never coarser than the block's (or a window's): a plan is at least this unbalanced,
         about."""
         from ..schedule.rows import RowMaker
-        from ..schedule.vectorized import AccessTable, components
+        from ..schedule.vectorized import AccessTable, components, hot_writers
 
         chosen = np.flatnonzero(chosen)
         chosen = chosen[::-(-len(chosen) // CHAIN_SAMPLE)] if len(chosen) else chosen
@@ -357,6 +358,10 @@ class _BlockRun:
         if not even:
             return 1.0
         whole = components(table, len(chosen))
+        hot = hot_writers(table, len(chosen))
+        if len(hot) * HOT_WINDOWS <= len(chosen):  # (each alone in a window, as the plan has them)
+            where = where.copy()
+            where[hot] = where.max() + 1 + np.arange(len(hot))
         apart = components(table, len(chosen), where)
         in_part = np.zeros(apart.count, np.int64)
         in_part[apart.label] = where
@@ -608,7 +613,7 @@ class _BlockRun:
         transaction's lane; or None when the block runs better inline (self.why says why)."""
         t = time.perf_counter()
         ex = self.ex
-        from ..schedule.vectorized import AccessTable, components
+        from ..schedule.vectorized import AccessTable, components, hot_writers
 
         rows = self.all_rows = _concat(self.rows)
         table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
@@ -656,8 +661,16 @@ class _BlockRun:
             efficiency = lane_work / (w * busiest[~parent].sum()) if lane_work else 1.0
             return predicted, lanes, window, comps, efficiency, busiest, parent
 
+        # Each transaction that changes a location most others read (a price) alone in a window:
+        # the readers between two of them are not joined through it.
+        hot = hot_writers(table, n) if not ex.force_window else np.zeros(0, np.int64)
+        cut = None
+        if len(hot) and len(hot) * HOT_WINDOWS <= n:
+            cut = np.zeros(n, bool)
+            cut[hot] = True
+            cut[hot[hot + 1 < n] + 1] = True
         best = None
-        if not ex.force_window and sizes[0] < n and not _joined_in_sample(table, n, w):
+        if cut is None and not ex.force_window and sizes[0] < n and not _joined_in_sample(table, n, w):
             # Windows as large as they may be: each run of windows that the parent would not run
             # (judged with their lanes evenly loaded) is one window on lanes, if its components
             # deal as evenly; the whole block when no part of it is light.  Every window is a
@@ -685,6 +698,8 @@ class _BlockRun:
         if best is None:
             for size in sizes:
                 window = np.arange(n, dtype=np.int64) // size
+                if cut is not None:
+                    window = np.cumsum(cut | (np.arange(n) % size == 0)) - 1
                 candidate = judge(window, int(window[-1]) + 1 if n else 0, None)
                 if best is None or candidate[0] < best[0]:
                     best = candidate

@@ -112,6 +112,37 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     return Components(number[label], int(root.sum()), table.loc[exact][in_pure], tx[in_pure])
 
 
+HOT_SHARE = 16   # a location read by at least 1/16 of a block's transactions ...
+HOT_FEW = 64     # ... and written by at most 1/64 as many is hot
+HOT_SAMPLE = 16  # (candidates found among every 16th read)
+
+
+def hot_writers(table: AccessTable, n: int) -> np.ndarray:
+    """The transactions (sorted) that write or add to a *hot* location: one that many of the ``n``
+    transactions read and few change (a price, a flag, a setting; at least 1/HOT_SHARE of them
+    read it, at most 1/HOT_FEW as many change it).  Its readers are joined in any window that
+    holds one of its writers; each writer alone in a window, the readers between two of them
+    need not wait for one another.  Candidates are the locations frequent among every
+    HOT_SAMPLE-th read (a pass over a sixteenth of the reads), then counted exactly."""
+    empty = np.zeros(0, np.int64)
+    exact = ~table.wild
+    reads = exact & (table.mode == R)
+    least = max(2, n // HOT_SHARE)
+    locs, counts = np.unique(table.loc[reads][::HOT_SAMPLE], return_counts=True)
+    candidates = locs[counts * HOT_SAMPLE >= least // 2]
+    if not len(candidates):
+        return empty
+    near = np.isin(table.loc, candidates) & exact
+    which = np.searchsorted(candidates, table.loc[near])
+    changes = table.mode[near] != R
+    readers = np.bincount(which[~changes], minlength=len(candidates))
+    writers = np.bincount(which[changes], minlength=len(candidates))
+    hot = (readers >= least) & (writers > 0) & (writers * HOT_FEW <= readers)
+    if not hot.any():
+        return empty
+    return np.unique(table.tx[near][changes & hot[which]])
+
+
 def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Each node's root in the undirected graph of edges ``a[i] -- b[i]``: one node per component.
 
