@@ -539,6 +539,28 @@ def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
         return run._imbalance(block, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n, bool), np.ones(n))
 
 
+def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path):
+    # One call in three runs 3,000 rounds, the others 5: the five calls timed first (spread over
+    # the sample) differ, so more are timed and their mean kept (about a third of a heavy call's
+    # time), not their median (a light call's).
+    from compiler.runtime.replica import FunctionTable
+
+    with Chain.open(pot_world(tmp_path, HEAVY, "Miner")) as chain:
+        ex = parallel.ParallelExecutor(chain, 2)
+        ex.table = FunctionTable(chain.world)
+
+        def measured(rounds: list[int]) -> float:
+            text = pot_lines(*[(f"u{k}", "mine", [r]) for k, r in enumerate(rounds)])
+            block = chain.decoder().decode(text.encode(), "block", 0, 1)
+            run = parallel._BlockRun(ex, block, "block", 1, 12, None)
+            [got] = run._measure(block, [ex.table.ids[f] for f in block.functions]).values()
+            return got
+
+        heavy = measured([3000] * 20)
+        mixed = measured([3000 if k % 3 == 0 else 5 for k in range(100)])
+        assert 0.15 * heavy < mixed < 0.7 * heavy, (mixed, heavy)
+
+
 def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_the_lanes(tmp_path):
     # mine writes seeds[sender] (and adds to light[sender]): one group per sender.
     assert _imbalance(tmp_path, ["u1"] * 40) == pytest.approx(2.0)

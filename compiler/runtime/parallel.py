@@ -85,7 +85,8 @@ SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES:
 SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
 SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
-SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept)
+SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
+SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice
 US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
 LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
 
@@ -375,35 +376,43 @@ class _BlockRun:
         return got if got is not None else self.ex.table.costs[fid] * US_PER_COST
 
     def _measure(self, sample: Block, fids: list[int]) -> dict[int, float]:
-        """The median time of up to SAMPLE_RUNS transactions of each function of the sample, each run
-        on the chain's state and undone at once (its journal rolled back): nothing of it stays but
-        the values read from a state file."""
-        chosen: dict[int, list[int]] = {}
+        """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
+        sample, each run on the chain's state and undone at once (its journal rolled back: nothing
+        of it stays but the values read from a state file); their median, or, when they differ more
+        than twice (a loop its arguments bound, a branch), the mean of up to SAMPLE_MORE_RUNS of them
+        but the slowest (a pause of the machine's)."""
+        every: dict[int, list[int]] = {}
         for k, fid in enumerate(fids):
-            if fid >= 0 and len(chosen.setdefault(fid, [])) < SAMPLE_RUNS:
-                chosen[fid].append(k)
+            if fid >= 0:
+                every.setdefault(fid, []).append(k)
         ctx = self.chain.ctx
         jmark, emark = len(ctx.journal), len(ctx.events)
         clock = time.perf_counter
         fns, calls = sample.fns, sample.calls
+
+        def timed(k: int) -> float:
+            # Twice, the second timed: the first loads what it reads from a state file (the block's
+            # run reads it in bulk first) and warms the caches.
+            for _ in range(2):
+                ctx.budget = ctx.cost_limit
+                started = clock()
+                try:
+                    fns[k](ctx, *calls[k])
+                except Revert:
+                    pass
+                elapsed = clock() - started
+                ctx.rollback(jmark, emark)
+            return elapsed
+
         measured: dict[int, float] = {}
-        for fid, ks in chosen.items():
-            times = []
-            for k in ks:
-                # Twice, the second timed: the first loads what it reads from a state file (the
-                # block's run reads it in bulk first) and warms the caches.
-                for _ in range(2):
-                    ctx.budget = ctx.cost_limit
-                    started = clock()
-                    try:
-                        fns[k](ctx, *calls[k])
-                    except Revert:
-                        pass
-                    elapsed = clock() - started
-                    ctx.rollback(jmark, emark)
-                times.append(elapsed)
-            times.sort()
-            measured[fid] = times[len(times) // 2] * 1e6
+        for fid, ks in every.items():
+            first = ks[::-(-len(ks) // SAMPLE_RUNS)]
+            times = sorted(map(timed, first))
+            if len(times) > 2 and times[-1] > 2 * times[0]:
+                times = sorted(times + [timed(k) for k in ks[::-(-len(ks) // SAMPLE_MORE_RUNS)] if k not in first])
+                measured[fid] = sum(times[:-1]) / (len(times) - 1) * 1e6
+            else:
+                measured[fid] = times[len(times) // 2] * 1e6
         return measured
 
     # ------------------------------------------------------------ inline
