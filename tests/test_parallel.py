@@ -530,6 +530,21 @@ def test_heavy_calls_reading_a_price_a_few_set_run_on_lanes_between_the_sets(tmp
     assert info["inline_windows"] == 4 and info["on_lanes"] >= 700, info  # (the sets; most of the others on lanes)
 
 
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 10**6), n=st.integers(256, 700), senders=st.integers(1, 60), sets=st.integers(1, 4),
+       workers=st.integers(2, 3))
+def test_blocks_cut_at_the_sets_of_a_price_match_sequential(tmp_path_factory, seed, n, senders, sets, workers):
+    # Forced onto lanes: the sets' windows too (the model would give them to the parent).
+    world = pot_world(tmp_path_factory.mktemp("priced"), PRICED, "Miner")
+    rng = random.Random(seed)
+    at = set(rng.sample(range(n), sets))
+    calls = [(f"u{rng.randrange(senders)}", "set", [rng.randrange(9)]) if i in at else
+             (f"u{rng.randrange(senders)}", "mine", [rng.randrange(3)]) for i in range(n)]
+    [(a, b)], [info] = _both(world, [pot_lines(*calls)], workers=workers)
+    _same(a, b)
+    assert info["mode"] == "parallel", info
+
+
 def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
     """The estimate's imbalance of a block of mine calls from ``senders`` (every call equally heavy)."""
     with Chain.open(pot_world(tmp_path, HEAVY, "Miner")) as chain:
