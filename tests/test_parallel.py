@@ -465,6 +465,7 @@ def test_heavy_calls_that_all_conflict_run_inline_before_any_schedule(tmp_path, 
     [(a, b)], [info] = _both(world, [pot_lines(*[("u1", "mine", [3000])] * 300)], workers=2, force=False)
     _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
+    assert "joined through Miner.seeds" in info["why"], info  # (what each call writes: seeds[msg.sender])
 
 
 PAIRS = """\

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from . import accesses, encoding, protocol as P
-from .accesses import R
+from .accesses import A, R, W
 from .decode import Block
 from .executed import Executed
 from .pool import DIE, HANG, Processes
@@ -198,6 +198,23 @@ def _sample_chunks(source: bytes) -> list[bytes]:
     return chunks
 
 
+def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
+    """The variable (``Contract.variable``) of the location that joins the most transactions of
+    component ``group`` (a wildcard's variable when no location does): what a user looks at first."""
+    mine = label[table.tx] == group
+    rows = mine & ~table.wild & (table.mode == W)  # (a location only added to joins nobody)
+    if not rows.any():
+        rows = mine & ~table.wild & (table.mode == A)  # (... unless it is read too)
+        rows &= np.isin(table.loc, table.loc[mine & ~table.wild & (table.mode == R)])
+    if not rows.any():
+        rows = mine & table.wild
+        if not rows.any():
+            return "?"
+        return "every key of " + ".".join(names[int(table.var[rows][0])])
+    _, first, counts = np.unique(table.loc[rows], return_index=True, return_counts=True)
+    return ".".join(names[int(table.var[rows][first[counts.argmax()]])])
+
+
 def _busiest(groups: np.ndarray, lanes: int) -> float:
     """The busiest of ``lanes`` lanes when groups of work ``groups`` are dealt largest first, each
     to the least busy lane."""
@@ -233,6 +250,7 @@ class _BlockRun:
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
+        self.joined = ""          # the variable joining the sample's largest group (estimate)
         empty = np.zeros(0, np.int64)
         self.done_pairs = (empty, empty)  # (transaction, location) instantiated unresolved so far
 
@@ -330,8 +348,9 @@ class _BlockRun:
             at_best = best(busiest * np.where(on_lanes, imbalance, 1.0))
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
-                            f"{imbalance:.1f}x its share of the work (transactions touching the same locations run "
-                            f"on one lane, in order): lanes would cost more than running the block")
+                            f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
+                            f"through {self.joined}, runs on one lane, in order): lanes would cost more than "
+                            f"running the block")
         return whole, at_best
 
     def _imbalance(self, sample: Block, part: np.ndarray, chosen: np.ndarray, work: np.ndarray) -> float:
@@ -359,6 +378,8 @@ class _BlockRun:
         if not even:
             return 1.0
         whole = components(table, len(chosen))
+        largest = int(np.bincount(whole.label, weights=w, minlength=whole.count).argmax())
+        self.joined = _joined_through(table, whole.label, largest, self.chain.compiled_summaries.var_ids.names)
         hot = hot_writers(table, len(chosen))
         if len(hot) * HOT_WINDOWS <= len(chosen):  # (each alone in a window, as the plan has them)
             where = where.copy()
@@ -717,7 +738,10 @@ class _BlockRun:
         predicted, lanes, window, comps, efficiency, busiest, parent = best
         if not ex.force and (predicted > PLAN_GAIN * inline or parent.all()):
             self.timing["plan"] += time.perf_counter() - t
-            self.why = ("one component of the DAG holds most of the work" if efficiency < EFFICIENCY else
+            largest = int(np.bincount(comps.label, weights=weights, minlength=comps.count).argmax())
+            joined = _joined_through(table, comps.label, largest, self.chain.compiled_summaries.var_ids.names)
+            self.why = (f"one component of the DAG, joined through {joined}, holds most of the work"
+                        if efficiency < EFFICIENCY else
                         "light transactions: lanes and their windows would cost more than they save")
             return None
         self.timing["plan"] += time.perf_counter() - t
