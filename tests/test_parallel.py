@@ -552,7 +552,7 @@ def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
         block = chain.decoder().decode(pot_lines(*[(s, "mine", [1]) for s in senders]).encode(), "block", 0, 1)
         run = parallel._BlockRun(parallel.ParallelExecutor(chain, workers), block, "block", 1, 12, None)
         n = len(senders)
-        return run._imbalance(block, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n, bool), np.ones(n))
+        return run._imbalance(block, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n, bool), np.ones(n))[0]
 
 
 def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path):

@@ -250,7 +250,6 @@ class _BlockRun:
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
-        self.joined = ""          # the variable joining the sample's largest group (estimate)
         empty = np.zeros(0, np.int64)
         self.done_pairs = (empty, empty)  # (transaction, location) instantiated unresolved so far
 
@@ -344,16 +343,16 @@ class _BlockRun:
         if whole >= MIN_WORK_US and at_best <= MIN_GAIN * whole:
             # Lanes, were the sampled transactions independent: what they touch may say they are not.
             on_lanes = lanes_us(busiest, count, 0) < inline
-            imbalance = self._imbalance(sample, part, on_lanes[part], work)
+            imbalance, joined = self._imbalance(sample, part, on_lanes[part], work)
             at_best = best(busiest * np.where(on_lanes, imbalance, 1.0))
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
                             f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
-                            f"through {self.joined}, runs on one lane, in order): lanes would cost more than "
+                            f"through {joined}, runs on one lane, in order): lanes would cost more than "
                             f"running the block")
         return whole, at_best
 
-    def _imbalance(self, sample: Block, part: np.ndarray, chosen: np.ndarray, work: np.ndarray) -> float:
+    def _imbalance(self, sample: Block, part: np.ndarray, chosen: np.ndarray, work: np.ndarray) -> tuple[float, str]:
         """How much busier than an even share the busiest lane is, when the sampled transactions
         ``chosen`` (a mask) are dealt to the lanes in groups joined by what they touch (components:
         one lane runs each, in order), largest first: over the whole sample (a plan of one window),
@@ -361,7 +360,7 @@ class _BlockRun:
         only over a longer run), whichever is less.  From the instantiated accesses of at most
         CHAIN_SAMPLE of them, spread evenly, on the state before the block.  A sample's components
         are never coarser than the block's (or a window's): a plan is at least this unbalanced,
-        about."""
+        about.  And the variable that joins the sample's largest group (:func:`_joined_through`)."""
         from ..schedule.rows import RowMaker
         from ..schedule.vectorized import AccessTable, components, hot_writers
 
@@ -372,24 +371,25 @@ class _BlockRun:
             ex.rows = RowMaker(self.chain.compiled_summaries)
         rows, _ = ex.rows.rows(list(range(len(chosen))), pick(sample.functions, chosen), pick(sample.calls, chosen),
                                self.chain.ctx.storage, self.number, self.timestamp)
-        table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
+        table = AccessTable.of(rows)
         w, where = work[chosen], part[chosen]
         even = w.sum() / ex.workers
         if not even:
-            return 1.0
+            return 1.0, "?"
         whole = components(table, len(chosen))
-        largest = int(np.bincount(whole.label, weights=w, minlength=whole.count).argmax())
-        self.joined = _joined_through(table, whole.label, largest, self.chain.compiled_summaries.var_ids.names)
+        groups = np.bincount(whole.label, weights=w, minlength=whole.count)
+        joined = _joined_through(table, whole.label, int(groups.argmax()), self.chain.compiled_summaries.var_ids.names)
+        at_once = _busiest(groups, ex.workers)
         hot = hot_writers(table, len(chosen))
-        if len(hot) * HOT_WINDOWS <= len(chosen):  # (each alone in a window, as the plan has them)
+        if len(hot) and len(hot) * HOT_WINDOWS <= len(chosen):  # (each alone in a window, as the plan has them)
             where = where.copy()
             where[hot] = where.max() + 1 + np.arange(len(hot))
         apart = components(table, len(chosen), where)
         in_part = np.zeros(apart.count, np.int64)
         in_part[apart.label] = where
-        groups = np.bincount(apart.label, weights=w, minlength=apart.count)
-        windows = sum(_busiest(groups[in_part == p], ex.workers) for p in np.unique(where).tolist())
-        return min(_busiest(np.bincount(whole.label, weights=w, minlength=whole.count), ex.workers), windows) / even
+        by_window = np.bincount(apart.label, weights=w, minlength=apart.count)
+        windows = sum(_busiest(by_window[in_part == p], ex.workers) for p in np.unique(where).tolist())
+        return min(at_once, windows) / even, joined
 
     def exec_us(self, fid: int) -> float:
         """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
@@ -646,7 +646,7 @@ class _BlockRun:
         from ..schedule.vectorized import AccessTable, components, hot_writers
 
         rows = self.all_rows = _concat(self.rows)
-        table = AccessTable(rows["tx"], rows["loc"], rows["var"], rows["inst"], rows["mode"], rows["wild"])
+        table = AccessTable.of(rows)
         n, w = self.n, ex.workers
         valid = self.fnids >= 0
         # Microseconds of each transaction inline (as measured per function, or from its static

@@ -52,6 +52,11 @@ class AccessTable:
         return cls(*(np.zeros(0, dtype) for dtype in (np.int64, np.int64, np.int64, np.int64, np.int8, bool)))
 
     @classmethod
+    def of(cls, columns: dict[str, np.ndarray]) -> "AccessTable":
+        """The table of columns named as its fields (:class:`compiler.schedule.rows.RowMaker`'s rows)."""
+        return cls(*(columns[f] for f in ("tx", "loc", "var", "inst", "mode", "wild")))
+
+    @classmethod
     def concat(cls, tables: list["AccessTable"]) -> "AccessTable":
         if not tables:
             return cls.empty()
