@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.runtime import accesses as X
+from fuzzing import examples
 
 R, W, A = X.R, X.W, X.A
 
@@ -61,7 +62,7 @@ def _rows(log):
     return X.shared(tables, lanes)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(windows())
 def test_the_rows_find_a_conflict_exactly_when_the_logs_hold_one_and_never_after_it(log):
     if not log:
@@ -77,7 +78,7 @@ def test_the_rows_find_a_conflict_exactly_when_the_logs_hold_one_and_never_after
     assert got > min(wt for wt, _ in pairs)           # after a write of another lane
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(windows())
 def test_adds_of_several_lanes_are_found_with_the_second_lanes_first_add(log):
     if not log:
@@ -127,7 +128,7 @@ def lanes_adds(draw):
     return out
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(lanes_adds(), st.dictionaries(st.integers(0, 5), st.integers(2, 3)))
 def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_would_be(adds, asked):
     """``asked``: each location several lanes added to, and how many: merged when each of them sent
@@ -156,7 +157,7 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
     assert merged == expected and sorted(out) == bad
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 4)), max_size=40),
        st.lists(st.integers(-1, 2), min_size=12, max_size=12), st.sets(st.integers(1, 11)))
 def test_the_adds_predicted_from_several_lanes_are_each_windows_locations_added_to_on_two_lanes(adds, lanes, cuts):

@@ -33,6 +33,7 @@ from compiler.semantics.checker import CheckedProgram
 from compiler.syntax import ast, parser
 
 import scale_programs as P
+from fuzzing import examples
 
 GUARD_S = 10  # far above what any case here takes (see benchmarks/analysis.py)
 
@@ -170,7 +171,7 @@ def test_values_too_large_to_follow_become_unknown(tmp_path):
     assert run.accesses[1].keys[0].size == 2 ** 7 - 1
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=examples(15), deadline=None)
 @given(calls=st.integers(1, 30), loops=st.integers(1, MAX_LOOP_DEPTH))
 def test_every_statement_is_walked_once(calls, loops):
     """Doubled calls of a function with nested loops: each statement walked once, whatever the depths."""

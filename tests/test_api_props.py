@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 
 from compiler import CallError, Chain, Reverted
 from compiler.semantics import types as T
+from fuzzing import examples
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 PEOPLE = ["alice", "bob", "carol"]
 ADDRESSES = PEOPLE + ["dave", "token_1", "pool_1", "0x0", "0xdead"]

@@ -35,6 +35,7 @@ from compiler.runtime.chain import Chain
 from compiler.runtime.world import load_world
 from compiler.semantics import types as T
 from compiler.syntax import ast
+from fuzzing import examples
 
 REPO = Path(__file__).resolve().parent.parent
 runner = CliRunner()
@@ -80,7 +81,7 @@ def _cli(*args: str):
 IDENT = st.builds(lambda head, tail: head + tail, st.sampled_from("aV_"), st.text("aV_1", max_size=6))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.lists(st.tuples(IDENT, IDENT), min_size=2, max_size=8, unique=True))
 def test_distinct_contract_function_pairs_never_share_a_generated_name(pairs):
     names = [mangle(c, f) for c, f in pairs]
@@ -88,7 +89,7 @@ def test_distinct_contract_function_pairs_never_share_a_generated_name(pairs):
     assert all(n.isidentifier() and re.match(r"f\d+_", n) for n in names)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.text("ab_", min_size=2, max_size=10), st.data())
 def test_splitting_one_text_two_ways_gives_two_names(text, data):
     # The old scheme, contract + "__" + function, gave one name to Vault_ + deposit and Vault + _deposit.
@@ -381,7 +382,7 @@ def _value(ty: T.Type, instances: list, draw):
     return [_value(ty.elem, instances, draw) for _ in range(draw(st.integers(0, ty.size)))]
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_what_a_call_is_charged_never_exceeds_its_worst_case(examples_chain, data):
     chain = examples_chain

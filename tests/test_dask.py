@@ -24,6 +24,7 @@ from compiler.runtime import protocol as P
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
 from compiler.runtime.dask_executor import Cluster
+from fuzzing import examples
 
 pytest.importorskip("distributed")
 
@@ -239,7 +240,7 @@ def test_a_worker_killed_mid_block_leaves_the_result_exact_and_the_state_file_un
 
 
 # A differential property: random blocks over every example contract, 1 to 3 workers, any windows.
-@settings(SETTINGS, max_examples=25)
+@settings(SETTINGS, max_examples=examples(25))
 @given(data=st.data())
 def test_dask_equals_sequential_on_random_blocks(funded, cluster, data):
     base, meta = funded

@@ -26,6 +26,7 @@ from compiler.pipeline import CompilerData
 from compiler.semantics.loader import SourceCache
 from conftest import EXAMPLES
 from lsp_helpers import SERVER, change_document, close_document, code_units, open_document, start, uri
+from fuzzing import examples
 
 lsp_test = pytest.mark.asyncio(loop_scope="module")
 
@@ -105,7 +106,7 @@ VERSIONS = iter(range(2, 10**9))
 
 
 @lsp_test
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(30), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(stream=edits(), where=st.tuples(st.integers(0, 200), st.integers(0, 120)))
 async def test_a_stream_of_mutations_never_kills_the_server(client, workdir, stream, where):
     name, texts = stream

@@ -14,6 +14,7 @@ from compiler.runtime import parallel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
 from runtime_helpers import pot_lines, pot_world
+from fuzzing import examples
 
 MAX = 2**256 - 1
 
@@ -229,7 +230,7 @@ def test_demo_blocks_match_with_one_to_three_workers():
 
 
 # A differential property: random transfer/give blocks over few and many senders.
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(25), deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, 10**6), n=st.integers(1, 60), senders=st.integers(1, 30),
        workers=st.integers(1, 4))
 def test_random_blocks_match_sequential(tmp_path_factory, seed, n, senders, workers):
@@ -531,7 +532,7 @@ def test_heavy_calls_reading_a_price_a_few_set_run_on_lanes_between_the_sets(tmp
     assert info["inline_windows"] == 4 and info["on_lanes"] >= 700, info  # (the sets; most of the others on lanes)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(8), deadline=None, suppress_health_check=list(HealthCheck))
 @given(seed=st.integers(0, 10**6), n=st.integers(256, 700), senders=st.integers(1, 60), sets=st.integers(1, 4),
        workers=st.integers(2, 3))
 def test_blocks_cut_at_the_sets_of_a_price_match_sequential(tmp_path_factory, seed, n, senders, sets, workers):

@@ -17,9 +17,10 @@ from compiler.schedule import dag
 from compiler.schedule.components import partition
 from runtime_helpers import fork_chain, raw_block
 from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
+from fuzzing import examples
 
 
-@settings(SETTINGS, max_examples=80)
+@settings(SETTINGS, max_examples=examples(80))
 @given(data=st.data())
 def test_parallel_equals_sequential_on_random_blocks(funded, data):
     base, meta = funded
@@ -43,7 +44,7 @@ def test_parallel_equals_sequential_on_random_blocks(funded, data):
     assert ex.last["mode"] == ("parallel" if workers > 1 else "inline")
 
 
-@settings(SETTINGS, max_examples=60)
+@settings(SETTINGS, max_examples=examples(60))
 @given(data=st.data())
 def test_components_are_never_finer_than_the_dags(funded, data):
     base, meta = funded

@@ -24,6 +24,7 @@ from compiler.runtime.roots import accumulate, root_of, state_root
 from compiler.runtime.store import StateStore
 from runtime_helpers import raw_block
 from test_schedule_props import DEMO, SETTINGS, Meta, blocks
+from fuzzing import examples
 
 BLOCK1 = read_block(DEMO / "block1.jsonl")
 
@@ -53,7 +54,7 @@ def meta(demo):
     return Meta(demo)
 
 
-@settings(SETTINGS, max_examples=25)
+@settings(SETTINGS, max_examples=examples(25))
 @given(data=st.data())
 def test_the_incremental_root_is_the_full_one_block_after_block(meta, tmp_path_factory, data):
     """Several random blocks in a row, in memory and on a state file: after each, the root kept up
@@ -159,7 +160,7 @@ def test_a_kill_between_blocks_leaves_a_file_whose_root_is_its_rows(tmp_path):
     assert seen <= {1, 2, 3, 4}
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=examples(200))
 @given(writes=st.lists(st.tuples(st.integers(0, 2), st.sampled_from([1, 2, (1, 2), (2, 1), True]),
                                  st.sampled_from([0, 1, 5, 2**200, True, False])), max_size=30))
 def test_a_journal_s_changes_are_each_location_first_before_and_last_after(writes):
@@ -190,7 +191,7 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
         k: v for k, v in expected.items() if isinstance(k[1], tuple)}
 
 
-@settings(SETTINGS, max_examples=40)
+@settings(SETTINGS, max_examples=examples(40))
 @given(data=st.data())
 def test_what_variables_record_before_a_block_is_what_the_block_changed(demo, meta, data):
     """The values before the block that generated code records at each key's first write

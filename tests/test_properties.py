@@ -23,8 +23,9 @@ from compiler.syntax.grammar import lark_parser
 from compiler.syntax.parser import parse
 
 from conftest import EXAMPLES
+from fuzzing import examples
 
-SETTINGS = settings(max_examples=150, deadline=None,
+SETTINGS = settings(max_examples=examples(150), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
                                            HealthCheck.data_too_large])
 
@@ -115,7 +116,7 @@ def test_spaced_programs_from_the_grammar_never_crash(workdir, text):
     run_front_end(workdir, text)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=examples(60), deadline=None)
 @given(text=from_lark(_PARSER, explicit=SPACED))
 def test_programs_that_parse_keep_their_text_in_locations(text):
     module, diags = parse(text, "g.lane")
@@ -161,13 +162,13 @@ def mutate(text: str, mutations) -> str:
     return text
 
 
-@settings(SETTINGS, max_examples=400)
+@settings(SETTINGS, max_examples=examples(400))
 @given(name=st.sampled_from(sorted(_EXAMPLE_TEXTS)), mutations=st.lists(_MUTATION, min_size=1, max_size=5))
 def test_mutated_examples_never_crash(workdir, name, mutations):
     run_front_end(workdir, mutate(_EXAMPLE_TEXTS[name], mutations))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(name=st.sampled_from(sorted(_EXAMPLE_TEXTS)), cut=st.floats(min_value=0, max_value=1, allow_nan=False))
 def test_truncated_examples_report_an_error_inside_the_file(workdir, name, cut):
     text = _EXAMPLE_TEXTS[name]

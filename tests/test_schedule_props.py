@@ -32,18 +32,19 @@ from compiler.schedule.compiled import WILD
 from compiler.schedule.replay import execute_in_order, random_topological_order
 from compiler.semantics import types as T
 from runtime_helpers import fork_chain, raw_block
+from fuzzing import examples
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
 DAG_FILE = dag.__file__
 
-SETTINGS = settings(max_examples=30, deadline=None,
+SETTINGS = settings(max_examples=examples(30), deadline=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.function_scoped_fixture])
 # A block takes milliseconds: more examples find rarer collisions (a missing edge of a dynamic key
 # shows up in about one block in a hundred) and still take seconds, not the 40 s allowed.
-DEMO_SETTINGS = settings(SETTINGS, max_examples=150)
-REG_SETTINGS = settings(SETTINGS, max_examples=300)
+DEMO_SETTINGS = settings(SETTINGS, max_examples=examples(150))
+REG_SETTINGS = settings(SETTINGS, max_examples=examples(300))
 
 
 
@@ -291,7 +292,7 @@ def test_the_random_blocks_exercise_every_outcome(funded):
     statuses: Counter = Counter()
     forwarded = 0
 
-    @settings(SETTINGS, max_examples=60, derandomize=True, database=None, phases=[Phase.generate])
+    @settings(SETTINGS, max_examples=examples(60), derandomize=True, database=None, phases=[Phase.generate])
     @given(txs=blocks(meta))
     def collect(txs):
         result = fork_chain(base).run_block(raw_block(txs), number=600)

@@ -21,6 +21,7 @@ from compiler.runtime.chain import Chain
 from compiler.runtime.soundness import SoundnessError
 from compiler.semantics import types as T
 from runtime_helpers import fork_chain, raw_block
+from fuzzing import examples
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
@@ -209,7 +210,7 @@ def _block(draw):
     return [draw(_invalid_tx() if draw(st.integers(0, 9)) == 0 else _valid_tx()) for _ in range(n)]
 
 
-@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+@settings(max_examples=examples(50), deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
 @given(txs=_block(), prefix=st.sampled_from(["block1", "block2"]),
        number=st.sampled_from([3, 50, 101, 150, 600]))

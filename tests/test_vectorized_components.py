@@ -13,6 +13,7 @@ from compiler.schedule.compiled import WILD
 from compiler.schedule.vectorized import EVERY, AccessTable, components, hot_writers
 from runtime_helpers import raw_block
 from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
+from fuzzing import examples
 
 
 def table_of(accesses: list[list], instances: dict[int, int]) -> AccessTable:
@@ -37,7 +38,7 @@ def same_partition(a: list[int], b: list[int]) -> bool:
     return len(pairs) == len(set(a)) == len(set(b))
 
 
-@settings(SETTINGS, max_examples=200)
+@settings(SETTINGS, max_examples=examples(200))
 @given(data=st.data())
 def test_vectorized_components_equal_the_union_finds(funded, data):
     base, meta = funded
@@ -57,7 +58,7 @@ def test_vectorized_components_equal_the_union_finds(funded, data):
     assert sorted(zip(got.pure_loc.tolist(), got.pure_tx.tolist())) == expected
 
 
-@settings(SETTINGS, max_examples=100)
+@settings(SETTINGS, max_examples=examples(100))
 @given(data=st.data())
 def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(funded, data):
     """The rows made a column at a time (the called instance's accesses, and those in instances an
