@@ -1134,7 +1134,6 @@ class _Merge:
 
 # -------------------------------------------------------------------- arrays
 
-_ROW_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64), ("mode", P.I8), ("wild", bool))
 _SRC_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64))
 
 
@@ -1190,7 +1189,9 @@ def _unique_pairs(tx: np.ndarray, loc: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 def _rows(raw: tuple) -> dict[str, np.ndarray]:
-    return {name: P.arr(b, dtype) for (name, dtype), b in zip(_ROW_FIELDS, raw)}
+    from ..schedule.vectorized import COLUMNS
+
+    return {name: P.arr(b, dtype) for (name, dtype), b in zip(COLUMNS, raw)}
 
 
 def _sources(raw: tuple) -> dict[str, np.ndarray]:
@@ -1270,14 +1271,13 @@ def _joined_in_sample(table, n: int, w: int, every: int = 8) -> bool:
     """Whether every ``every``-th transaction of the block, alone, already forms components too
     uneven for ``w`` lanes (one holding more than its share, by count): the whole block, whose
     components can only be coarser, would be no better."""
-    from ..schedule.vectorized import AccessTable, components
+    from ..schedule.vectorized import components
 
     m = n // every
     if m < WINDOW_MIN:
         return False
-    keep = (table.tx % every == 0) & (table.tx < m * every)
-    sample = AccessTable(table.tx[keep] // every, table.loc[keep], table.var[keep], table.inst[keep],
-                         table.mode[keep], table.wild[keep])
+    sample = table.where((table.tx % every == 0) & (table.tx < m * every))
+    sample.tx = sample.tx // every
     label = components(sample, m, np.zeros(m, np.int64)).label
     return int(np.bincount(label).max()) > m / (EFFICIENCY * w)
 

@@ -33,6 +33,7 @@ from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved
 from .locations import column, keys_of, source, value_reader
+from .vectorized import COLUMNS
 
 R, W, A = 0, 1, 2
 EVERY = -1
@@ -178,9 +179,7 @@ class RowMaker:
         if walk:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
                        storage, number, timestamp, unresolved, parts, src)
-        rows = {name: (np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype))
-                for name, dtype in (("tx", np.int64), ("loc", np.int64), ("var", np.int64), ("inst", np.int64),
-                                    ("mode", np.int8), ("wild", bool))}
+        rows = {name: (np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype)) for name, dtype in COLUMNS}
         sources = {name: np.array(src[name], np.int64) for name in ("tx", "loc", "var", "inst")}
         return rows, sources
 
@@ -261,7 +260,7 @@ class RowMaker:
 
 
 def row_bytes(rows: dict) -> tuple:
-    return tuple(rows[name].tobytes() for name in ("tx", "loc", "var", "inst", "mode", "wild"))
+    return tuple(rows[name].tobytes() for name, _ in COLUMNS)
 
 
 def source_bytes(sources: dict) -> tuple:

@@ -34,6 +34,11 @@ R, W, A = 0, 1, 2
 EVERY = -1  # the instance of a wildcard whose instance is not known: every instance
 
 
+# An access table's columns and their types: the rows a worker sends are these, in this order.
+COLUMNS = (("tx", np.int64), ("loc", np.int64), ("var", np.int64), ("inst", np.int64), ("mode", np.int8),
+           ("wild", bool))
+
+
 @dataclass
 class AccessTable:
     """One row per access: ``tx`` (index in the block), ``loc`` (a location's 64-bit id; unused for
@@ -49,19 +54,22 @@ class AccessTable:
 
     @classmethod
     def empty(cls) -> "AccessTable":
-        return cls(*(np.zeros(0, dtype) for dtype in (np.int64, np.int64, np.int64, np.int64, np.int8, bool)))
+        return cls(*(np.zeros(0, dtype) for _, dtype in COLUMNS))
 
     @classmethod
     def of(cls, columns: dict[str, np.ndarray]) -> "AccessTable":
         """The table of columns named as its fields (:class:`compiler.schedule.rows.RowMaker`'s rows)."""
-        return cls(*(columns[f] for f in ("tx", "loc", "var", "inst", "mode", "wild")))
+        return cls(*(columns[name] for name, _ in COLUMNS))
 
     @classmethod
     def concat(cls, tables: list["AccessTable"]) -> "AccessTable":
         if not tables:
             return cls.empty()
-        return cls(*(np.concatenate([getattr(t, f) for t in tables])
-                     for f in ("tx", "loc", "var", "inst", "mode", "wild")))
+        return cls(*(np.concatenate([getattr(t, name) for t in tables]) for name, _ in COLUMNS))
+
+    def where(self, keep: np.ndarray) -> "AccessTable":
+        """The rows ``keep`` (a mask or indices) picks."""
+        return AccessTable(*(getattr(self, name)[keep] for name, _ in COLUMNS))
 
     def __len__(self) -> int:
         return len(self.tx)
