@@ -215,6 +215,20 @@ def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
     return ".".join(names[int(table.var[rows][first[counts.argmax()]])])
 
 
+def _spread(seq, most: int):
+    """At most ``most`` of ``seq`` (a list or an array), evenly spaced from its first."""
+    return seq[::-(-len(seq) // most)] if len(seq) else seq
+
+
+def _alone(table, n: int) -> np.ndarray:
+    """The writers of a hot location among ``n`` transactions (:func:`vectorized.hot_writers`), each
+    to be a window of its own, if there are few enough for that (HOT_WINDOWS transactions each)."""
+    from ..schedule.vectorized import hot_writers
+
+    hot = hot_writers(table, n)
+    return hot if len(hot) * HOT_WINDOWS <= n else hot[:0]
+
+
 def _busiest(groups: np.ndarray, lanes: int) -> float:
     """The busiest of ``lanes`` lanes when groups of work ``groups`` are dealt largest first, each
     to the least busy lane."""
@@ -334,17 +348,17 @@ class _BlockRun:
         busiest = np.bincount(part, weights=work) / self.ex.workers
         scale = n / len(fids)
 
-        def best(busiest: np.ndarray) -> float:
-            on_lanes = lanes_us(busiest, count, 0)
+        def best(on_lanes: np.ndarray) -> float:
             return float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
 
         whole = float(inline.sum()) * scale
-        at_best = best(busiest)
+        on_lanes = lanes_us(busiest, count, 0)
+        at_best = best(on_lanes)
         if whole >= MIN_WORK_US and at_best <= MIN_GAIN * whole:
             # Lanes, were the sampled transactions independent: what they touch may say they are not.
-            on_lanes = lanes_us(busiest, count, 0) < inline
-            imbalance, joined = self._imbalance(sample, part, on_lanes[part], work)
-            at_best = best(busiest * np.where(on_lanes, imbalance, 1.0))
+            chosen = on_lanes < inline
+            imbalance, joined = self._imbalance(sample, part, chosen[part], work)
+            at_best = best(lanes_us(busiest * np.where(chosen, imbalance, 1.0), count, 0))
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
                             f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
@@ -362,10 +376,9 @@ class _BlockRun:
         are never coarser than the block's (or a window's): a plan is at least this unbalanced,
         about.  And the variable that joins the sample's largest group (:func:`_joined_through`)."""
         from ..schedule.rows import RowMaker
-        from ..schedule.vectorized import AccessTable, components, hot_writers
+        from ..schedule.vectorized import AccessTable, components
 
-        chosen = np.flatnonzero(chosen)
-        chosen = chosen[::-(-len(chosen) // CHAIN_SAMPLE)] if len(chosen) else chosen
+        chosen = _spread(np.flatnonzero(chosen), CHAIN_SAMPLE)
         ex = self.ex
         if ex.rows is None:
             ex.rows = RowMaker(self.chain.compiled_summaries)
@@ -380,8 +393,8 @@ class _BlockRun:
         groups = np.bincount(whole.label, weights=w, minlength=whole.count)
         joined = _joined_through(table, whole.label, int(groups.argmax()), self.chain.compiled_summaries.var_ids.names)
         at_once = _busiest(groups, ex.workers)
-        hot = hot_writers(table, len(chosen))
-        if len(hot) and len(hot) * HOT_WINDOWS <= len(chosen):  # (each alone in a window, as the plan has them)
+        hot = _alone(table, len(chosen))
+        if len(hot):  # (each alone in a window, as the plan has them)
             where = where.copy()
             where[hot] = where.max() + 1 + np.arange(len(hot))
         apart = components(table, len(chosen), where)
@@ -427,10 +440,10 @@ class _BlockRun:
 
         measured: dict[int, float] = {}
         for fid, ks in every.items():
-            first = ks[::-(-len(ks) // SAMPLE_RUNS)]
+            first = _spread(ks, SAMPLE_RUNS)
             times = sorted(map(timed, first))
             if len(times) > 2 and times[-1] > 2 * times[0]:
-                times = sorted(times + [timed(k) for k in ks[::-(-len(ks) // SAMPLE_MORE_RUNS)] if k not in first])
+                times = sorted(times + [timed(k) for k in _spread(ks, SAMPLE_MORE_RUNS) if k not in first])
                 measured[fid] = sum(times[:-1]) / (len(times) - 1) * 1e6
             else:
                 measured[fid] = times[len(times) // 2] * 1e6
@@ -643,7 +656,7 @@ class _BlockRun:
         transaction's lane; or None when the block runs better inline (self.why says why)."""
         t = time.perf_counter()
         ex = self.ex
-        from ..schedule.vectorized import AccessTable, components, hot_writers
+        from ..schedule.vectorized import AccessTable, components
 
         rows = self.all_rows = _concat(self.rows)
         table = AccessTable.of(rows)
@@ -693,9 +706,9 @@ class _BlockRun:
 
         # Each transaction that changes a location most others read (a price) alone in a window:
         # the readers between two of them are not joined through it.
-        hot = hot_writers(table, n) if not ex.force_window else np.zeros(0, np.int64)
+        hot = _alone(table, n) if not ex.force_window else np.zeros(0, np.int64)
         cut = None
-        if len(hot) and len(hot) * HOT_WINDOWS <= n:
+        if len(hot):
             cut = np.zeros(n, bool)
             cut[hot] = True
             cut[hot[hot + 1 < n] + 1] = True
@@ -727,8 +740,9 @@ class _BlockRun:
                     best = candidate
         if best is None:
             for size in sizes:
-                window = np.arange(n, dtype=np.int64) // size
-                if cut is not None:
+                if cut is None:
+                    window = np.arange(n, dtype=np.int64) // size
+                else:
                     window = np.cumsum(cut | (np.arange(n) % size == 0)) - 1
                 candidate = judge(window, int(window[-1]) + 1 if n else 0, None)
                 if best is None or candidate[0] < best[0]:
