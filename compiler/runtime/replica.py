@@ -27,9 +27,9 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
 from __future__ import annotations
 
 import marshal
-from functools import cached_property
 import time
 import traceback
+from functools import cached_property
 from itertools import compress, repeat
 from operator import is_not, itemgetter
 from typing import Any
