@@ -95,7 +95,8 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
 
 # ---------------------------------------------------------------- the parent's re-instantiation sets
 
-from compiler.runtime.parallel import _before, _earliest, _not_in, _scope, _unique_pairs  # noqa: E402
+from compiler.runtime.parallel import _before, _earliest, _not_in, _unique_pairs  # noqa: E402
+from compiler.schedule.vectorized import scope_id as _scope  # noqa: E402
 
 _PAIRS = st.lists(st.tuples(st.integers(0, 6), st.sampled_from([-(1 << 63), -5, 0, 7, (1 << 62), (1 << 63) - 1])),
                   max_size=25)
@@ -143,3 +144,70 @@ def test_hot_writers_are_the_few_that_change_what_most_read():
     assert not len(hot_writers(_rows(*[(t, 7, R) for t in range(5)], *own, (3, 7, W)), n))
     # Never written: nothing to cut at.
     assert not len(hot_writers(_rows(*price_read, *own), n))
+
+
+@st.composite
+def windowed_tables(draw, every: bool):
+    """A random access table of ``n`` transactions and a window per transaction: in block order
+    or not, variable ids near or far apart, some wildcards (of every instance when ``every``)."""
+    n = draw(st.integers(1, 24))
+    k = draw(st.integers(0, 60))
+    far = draw(st.booleans())
+    tx = draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k))
+    loc = draw(st.lists(st.integers(0, 12), min_size=k, max_size=k))
+    var = draw(st.lists(st.sampled_from([0, 1, 2, 10**6] if far else [0, 1, 2]), min_size=k, max_size=k))
+    inst = draw(st.lists(st.integers(0, 2), min_size=k, max_size=k))
+    mode = draw(st.lists(st.integers(0, 2), min_size=k, max_size=k))
+    wild = draw(st.lists(st.integers(0, 5).map(lambda x: x == 0), min_size=k, max_size=k))
+    inst = [EVERY if w and every and draw(st.booleans()) else i for i, w in zip(inst, wild)]
+    loc = [v * 100 + i * 1000 + x for x, v, i in zip(loc, var, inst)]  # (a location knows its variable)
+    window = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
+    if draw(st.booleans()):
+        window.sort()
+    table = AccessTable(np.array(tx, np.int64), np.array(loc, np.int64), np.array(var, np.int64),
+                        np.array(inst, np.int64), np.array(mode, np.int8), np.array(wild, bool))
+    return table, n, np.array(window, np.int64)
+
+
+def _each_window_alone(table: AccessTable, window: np.ndarray):
+    """Per window: its transactions, and the components and pure adds of their rows alone."""
+    for w in np.unique(window).tolist():
+        txs = np.flatnonzero(window == w)
+        local = np.full(len(window), -1, np.int64)
+        local[txs] = np.arange(len(txs))
+        rows = np.flatnonzero(window[table.tx] == w)
+        sub = table.where(rows)
+        sub.tx = local[sub.tx]
+        yield txs, components(sub, len(txs))
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(windowed_tables(every=False))
+def test_components_of_windows_are_each_windows_alone(case):
+    # A location joins only the transactions of one window: the components of a windowing are the
+    # components of each window's rows alone, whether the windows are in block order or not (the
+    # table is sorted by location once, and the windows read from that order).
+    table, n, window = case
+    got = components(table, n, window)
+    assert got.label.max(initial=-1) < got.count == len(np.unique(got.label))
+    pure: set = set()
+    for txs, alone in _each_window_alone(table, window):
+        assert same_partition(list(got.label[txs]), list(alone.label))
+        assert not set(got.label[txs].tolist()) & set(got.label[np.flatnonzero(window != window[txs[0]])].tolist())
+        pure |= set(zip(alone.pure_loc.tolist(), txs[alone.pure_tx].tolist()))
+    assert set(zip(got.pure_loc.tolist(), got.pure_tx.tolist())) == pure
+    again = components(table, n, window)  # (the table's order by location, kept, gives the same)
+    assert (again.label == got.label).all()
+
+
+@settings(max_examples=examples(100), deadline=None)
+@given(windowed_tables(every=True))
+def test_components_of_windows_are_never_finer_than_each_windows_alone(case):
+    # With wildcards of every instance, a variable's scope is every instance in all windows when one
+    # of them has such a wildcard (coarser in a window without one): never finer.
+    table, n, window = case
+    got = components(table, n, window)
+    for txs, alone in _each_window_alone(table, window):
+        mine = got.label[txs]
+        for c in np.unique(alone.label).tolist():
+            assert len(set(mine[alone.label == c].tolist())) == 1

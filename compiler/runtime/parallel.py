@@ -631,9 +631,11 @@ class _BlockRun:
         # read of it: the earliest such write per (variable, instance), looked up by sorted keys.
         wild = rows["wild"] & (rows["mode"] != R)
         if wild.any():
-            keys, first_tx = _earliest(_scope(rows["var"][wild], rows["inst"][wild]), rows["tx"][wild])
+            from ..schedule.vectorized import scope_id
+
+            keys, first_tx = _earliest(scope_id(rows["var"][wild], rows["inst"][wild]), rows["tx"][wild])
             for inst in (src["inst"], np.full(len(src["inst"]), -1, np.int64)):
-                hit |= _before(keys, first_tx, _scope(src["var"], inst), src["tx"])
+                hit |= _before(keys, first_tx, scope_id(src["var"], inst), src["tx"])
         new_tx, new_loc = src["tx"][hit], src["loc"][hit]
         done_tx, done_loc = self.done_pairs
         fresh = _not_in(new_tx, new_loc, done_tx, done_loc)
@@ -1150,11 +1152,6 @@ class _Merge:
 
 _SRC_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64))
 
-
-
-def _scope(var: np.ndarray, inst: np.ndarray) -> np.ndarray:
-    """(variable, instance) as one integer (an instance of -1: every instance)."""
-    return var.astype(np.int64) * (1 << 32) + (inst.astype(np.int64) + 1)
 
 
 def _earliest(keys: np.ndarray, tx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

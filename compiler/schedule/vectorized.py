@@ -4,10 +4,11 @@
 Python, one access at a time.  This module finds the same components from an
 :class:`AccessTable` (one row per instantiated access: the transaction, the
 location as a 64-bit id, its variable and instance, the mode, whether it is a
-wildcard) with whole-array operations: ``np.unique`` numbers the locations,
-and a union-find over arrays (``_connected``: roots hooked to the smaller,
-then paths halved, a few rounds) runs over the graph whose nodes are the
-transactions, the locations that join their accessors, and one node per
+wildcard) with whole-array operations: one sort puts each location's rows
+together (made once for every windowing of a block), a location that joins
+its accessors links each of its rows to the one before, and a union-find over
+arrays (``_connected``: roots hooked to the smaller, then paths halved, a few
+rounds) runs over the graph whose nodes are the transactions and one node per
 variable touched by a wildcard.  So its cost per access is a few machine
 operations, whatever process builds the table (and no scipy to import: half a
 second of every command that plans lanes).
@@ -27,6 +28,8 @@ one, which can only make components coarser, never wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import NamedTuple
 
 import numpy as np
 
@@ -74,6 +77,53 @@ class AccessTable:
     def __len__(self) -> int:
         return len(self.tx)
 
+    @cached_property
+    def by_location(self) -> "ByLocation":
+        """The exact rows sorted by location, then transaction: made once (one sort), for every
+        windowing of the table's components (a table is not changed once it was asked for)."""
+        exact = np.flatnonzero(~self.wild)
+        tx, loc = self.tx[exact], self.loc[exact]
+        order = np.lexsort((tx, loc))
+        loc = loc[order]
+        start = np.ones(len(order), bool)
+        start[1:] = loc[1:] != loc[:-1]
+        return ByLocation(exact, order, tx[order], self.mode[exact][order], np.cumsum(start) - 1, start)
+
+
+    @cached_property
+    def scopes(self) -> tuple[np.ndarray, int]:
+        """Each row's wildcard scope, numbered 0, 1, ...: its variable of its instance, or of every
+        instance when some wildcard on the variable does not know its instance; and how many."""
+        var, inst = self.var.astype(np.int64), self.inst.astype(np.int64)
+        if not len(var):
+            return np.zeros(0, np.int64), 0
+        every_vars = np.unique(var[self.wild & (inst == EVERY)])
+        scope_inst = np.where(np.isin(var, every_vars), EVERY, inst)
+        low, high = int(scope_inst.min()), int(scope_inst.max())
+        key = (var - int(var.min())) * (high - low + 1) + (scope_inst - low)
+        if int(key.max()) > 4 * len(key):  # (ids too sparse for a table of them)
+            _, scope = np.unique(key, return_inverse=True)
+            scope = scope.reshape(-1).astype(np.int64)
+            return scope, int(scope.max()) + 1
+        present = np.zeros(int(key.max()) + 1, bool)
+        present[key] = True
+        number = np.cumsum(present) - 1
+        return number[key], int(number[-1]) + 1
+
+
+class ByLocation(NamedTuple):
+    """An access table's exact rows (``exact``: their places in the table) in the order of their
+    locations, then of their transactions (``order``: places among the exact rows): each row's
+    transaction, mode and location (numbered 0, 1, ...) in that order, and where a location's rows
+    start."""
+
+    exact: np.ndarray
+    order: np.ndarray
+    tx: np.ndarray
+    mode: np.ndarray
+    dense: np.ndarray
+    start: np.ndarray
+
 
 @dataclass
 class Components:
@@ -89,40 +139,52 @@ class Components:
 def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> Components:
     """The components of ``n`` transactions whose accesses are ``table``; with ``window`` (each
     transaction's window number), of each window apart: a location joins only the transactions of
-    one window (the windows run one after the other)."""
-    exact = ~table.wild
-    tx, mode = table.tx[exact], table.mode[exact]
-    loc = table.loc[exact]
-    if window is not None:  # one id per (location, window): a mix of both (a collision only joins more)
-        loc = _mix(loc, window[tx])
-    locs, inv = np.unique(loc, return_inverse=True)
-    inv = inv.reshape(-1)
-    m = len(locs)
+    one window (the windows run one after the other).
+
+    The rows of one location (of one window) are consecutive in the table's order by location
+    (:attr:`AccessTable.by_location`, sorted once for every windowing asked): a location that
+    joins its accessors links each of its rows to the one before, a pass over the rows."""
+    s = table.by_location
+    tx, mode, start, order = s.tx, s.mode, s.start, s.order
+    if window is not None and len(tx):
+        w = window[tx]
+        if (np.diff(window) < 0).any():  # (windows out of block order: by window, then location)
+            again = np.argsort(w, kind="stable")
+            tx, mode, w, order, dense = tx[again], mode[again], w[again], order[again], s.dense[again]
+            start = np.ones(len(tx), bool)
+            start[1:] = dense[1:] != dense[:-1]
+        else:
+            start = start.copy()
+        start[1:] |= w[1:] != w[:-1]  # (a location's first row in a window)
+    group = np.cumsum(start) - 1  # (a location of one window: a group of consecutive rows)
+    m = int(group[-1]) + 1 if len(group) else 0
     read, write, add = (np.zeros(m, bool) for _ in range(3))
-    read[inv[mode == R]] = True
-    write[inv[mode == W]] = True
-    add[inv[mode == A]] = True
+    read[group[mode == R]] = True
+    write[group[mode == W]] = True
+    add[group[mode == A]] = True
     joins = write | (read & add)
     pure = add & ~write & ~read
-    rows = [tx[joins[inv]]]
-    cols = [n + inv[joins[inv]]]
+    link = np.flatnonzero(~start & joins[group])
+    rows, cols = [tx[link - 1]], [tx[link]]
 
-    nodes = n + m
+    nodes = n
+    inv = np.empty(len(order), np.int64)  # each exact row's group, in the table's order
+    inv[order] = group
     if table.wild.any():
-        wrows, wcols, groups = _wildcard_edges(table, exact, inv, write | add, nodes, window)
+        at = np.zeros(len(table), np.int64)
+        at[s.exact] = inv
+        wrows, wcols, groups = _wildcard_edges(table, at, write | add, nodes, window)
         rows += wrows
         cols += wcols
         nodes += groups
-    r = np.concatenate(rows)
-    c = np.concatenate(cols)
-    label = _connected(nodes, r, c)[:n]
+    label = _connected(nodes, np.concatenate(rows), np.concatenate(cols))[:n]
     # Number the transactions' components 0..k-1 in the order of their roots (the other nodes'
     # labels are not needed): a mark per root and a running count, no sort.
     root = np.zeros(nodes, bool)
     root[label] = True
     number = np.cumsum(root) - 1
-    in_pure = pure[inv] & (mode == A)
-    return Components(number[label], int(root.sum()), table.loc[exact][in_pure], tx[in_pure])
+    in_pure = pure[inv] & (table.mode[s.exact] == A)
+    return Components(number[label], int(root.sum()), table.loc[s.exact][in_pure], table.tx[s.exact][in_pure])
 
 
 HOT_SHARE = 16   # a location read by at least 1/16 of a block's transactions ...
@@ -179,46 +241,36 @@ def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return parent
 
 
-def _wildcard_edges(table: AccessTable, exact: np.ndarray, inv: np.ndarray, written_or_added: np.ndarray,
-                    first_node: int, window: np.ndarray | None) -> tuple[list, list, int]:
-    """Edges to one node per wildcard scope: a variable of one instance, or of every instance when
-    some wildcard on it does not know its instance."""
+def scope_id(var: np.ndarray, inst: np.ndarray) -> np.ndarray:
+    """(variable, instance) as one integer (an instance of EVERY: every instance)."""
+    return var.astype(np.int64) * (1 << 32) + (inst.astype(np.int64) + 1)
+
+
+def _wildcard_edges(table: AccessTable, inv: np.ndarray, written_or_added: np.ndarray, first_node: int,
+                    window: np.ndarray | None) -> tuple[list, list, int]:
+    """Edges to one node per wildcard scope (:attr:`AccessTable.scopes`) of each window: the node of
+    scope s in window w is ``first_node + s * windows + w``.  ``inv``: each exact row's location
+    (of its window), by the row's place in the table."""
     wild = table.wild
-    var, inst = table.var, table.inst
-    every_vars = np.unique(var[wild & (inst == EVERY)])
-    # A row's scope: (variable, instance), or (variable, EVERY) for a variable with such a wildcard.
-    scope_inst = np.where(np.isin(var, every_vars), EVERY, inst)
-    key = _mix(scope_inst, var)
-    if window is not None:
-        key = _mix(key, window[table.tx])
-    _, scope = np.unique(key, return_inverse=True)
-    scope = scope.reshape(-1)
-    wild_scopes = np.unique(scope[wild])
-    in_scope = np.isin(scope, wild_scopes)
-    g = np.searchsorted(wild_scopes, scope[in_scope])   # the scope's number, for rows in a wild scope
-    rows_in = np.flatnonzero(in_scope)
-    k = len(wild_scopes)
+    scope, count = table.scopes
+    if window is None:
+        g, k = scope, count
+    else:
+        windows = int(window.max()) + 1
+        g, k = scope * windows + window[table.tx], count * windows
+    has_wild = np.zeros(k, bool)
+    has_wild[g[wild]] = True
+    rows_in = np.flatnonzero(has_wild[g])   # the rows of a scope some wildcard of its window is in
+    g = g[rows_in]
     # A scope's wildcards write?  Does some key of it get written or added to?
     is_wild = wild[rows_in]
     writes = np.zeros(k, bool)
     writes[g[is_wild & (table.mode[rows_in] != R)]] = True
-    # The exact rows: whether their location is written or added to by anyone.
-    exact_pos = np.cumsum(exact) - 1                      # row -> its position among exact rows
     key_wa = np.zeros(len(rows_in), bool)
     ex = ~is_wild
-    key_wa[ex] = written_or_added[inv[exact_pos[rows_in[ex]]]]
+    key_wa[ex] = written_or_added[inv[rows_in[ex]]]
     others = np.zeros(k, bool)
     others[g[ex & key_wa]] = True
     active = writes | others
     member = active[g] & (is_wild | writes[g] | key_wa)
     return [table.tx[rows_in[member]]], [first_node + g[member]], k
-
-
-def _mix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """One 64-bit id for a pair of ids (an odd multiplier and a rotation: a collision is as unlikely as
-    one of the locations' own hashes, and only ever joins transactions that need not be)."""
-    a = a.astype(np.uint64)
-    b = b.astype(np.uint64)
-    with np.errstate(over="ignore"):
-        mixed = (a * np.uint64(0x9E3779B97F4A7C15)) ^ ((b << np.uint64(29)) | (b >> np.uint64(35))) ^ b
-    return mixed.view(np.int64)
