@@ -89,26 +89,17 @@ class AccessTable:
         start[1:] = loc[1:] != loc[:-1]
         return ByLocation(exact, order, tx[order], self.mode[exact][order], np.cumsum(start) - 1, start)
 
-
     @cached_property
     def scopes(self) -> tuple[np.ndarray, int]:
-        """Each row's wildcard scope, numbered 0, 1, ...: its variable of its instance, or of every
-        instance when some wildcard on the variable does not know its instance; and how many."""
-        var, inst = self.var.astype(np.int64), self.inst.astype(np.int64)
-        if not len(var):
-            return np.zeros(0, np.int64), 0
+        """Each row's wildcard scope, numbered 0, 1, ... (made once, for every windowing): its
+        variable of its instance, or of every instance when some wildcard on the variable does not
+        know its instance; and how many."""
+        var, inst = self.var, self.inst
         every_vars = np.unique(var[self.wild & (inst == EVERY)])
         scope_inst = np.where(np.isin(var, every_vars), EVERY, inst)
-        low, high = int(scope_inst.min()), int(scope_inst.max())
-        key = (var - int(var.min())) * (high - low + 1) + (scope_inst - low)
-        if int(key.max()) > 4 * len(key):  # (ids too sparse for a table of them)
-            _, scope = np.unique(key, return_inverse=True)
-            scope = scope.reshape(-1).astype(np.int64)
-            return scope, int(scope.max()) + 1
-        present = np.zeros(int(key.max()) + 1, bool)
-        present[key] = True
-        number = np.cumsum(present) - 1
-        return number[key], int(number[-1]) + 1
+        _, scope = np.unique(scope_id(var, scope_inst), return_inverse=True)
+        scope = scope.reshape(-1).astype(np.int64)
+        return scope, int(scope.max()) + 1 if len(scope) else 0
 
 
 class ByLocation(NamedTuple):
