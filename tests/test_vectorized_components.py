@@ -149,18 +149,19 @@ def test_hot_writers_are_the_few_that_change_what_most_read():
 @st.composite
 def windowed_tables(draw, every: bool):
     """A random access table of ``n`` transactions and a window per transaction: in block order
-    or not, variable ids near or far apart, some wildcards (of every instance when ``every``)."""
+    or not, ids of variables and instances near or far apart (an instance's is 64 bits wide),
+    some wildcards (of every instance when ``every``)."""
     n = draw(st.integers(1, 24))
     k = draw(st.integers(0, 60))
     far = draw(st.booleans())
     tx = draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k))
     loc = draw(st.lists(st.integers(0, 12), min_size=k, max_size=k))
     var = draw(st.lists(st.sampled_from([0, 1, 2, 10**6] if far else [0, 1, 2]), min_size=k, max_size=k))
-    inst = draw(st.lists(st.integers(0, 2), min_size=k, max_size=k))
+    inst = draw(st.lists(st.sampled_from([0, 1, (1 << 62) - 7] if far else [0, 1, 2]), min_size=k, max_size=k))
     mode = draw(st.lists(st.integers(0, 2), min_size=k, max_size=k))
     wild = draw(st.lists(st.integers(0, 5).map(lambda x: x == 0), min_size=k, max_size=k))
     inst = [EVERY if w and every and draw(st.booleans()) else i for i, w in zip(inst, wild)]
-    loc = [v * 100 + i * 1000 + x for x, v, i in zip(loc, var, inst)]  # (a location knows its variable)
+    loc = [(v * 100 + i * 1000 + x) % (1 << 63) for x, v, i in zip(loc, var, inst)]  # (a location knows its variable)
     window = draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))
     if draw(st.booleans()):
         window.sort()
