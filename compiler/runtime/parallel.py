@@ -614,12 +614,13 @@ class _BlockRun:
                 keep = ~np.isin(self.sources[k]["tx"], again)
                 fresh = _offset(_sources(m.sources), off)
                 self.sources[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.sources[k].items()}
+        self.all_rows = _concat(self.rows)
         self.why = "keys read from locations written earlier did not settle"
 
     def tainted(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
         """Per worker, the (transaction, location) pairs of keys read from a location that an
         earlier transaction of the block writes (and that were not unresolved already)."""
-        rows = _concat(self.rows)
+        rows = self.all_rows = _concat(self.rows)  # (the plan's, when none was tainted)
         src = _concat(self.sources)
         if not len(src["tx"]):
             return {}
@@ -660,7 +661,7 @@ class _BlockRun:
         ex = self.ex
         from ..schedule.vectorized import AccessTable, components
 
-        rows = self.all_rows = _concat(self.rows)
+        rows = self.all_rows  # (the rows of every stripe, once the keys settled: ``tainted``)
         table = AccessTable.of(rows)
         n, w = self.n, ex.workers
         valid = self.fnids >= 0
@@ -1156,11 +1157,12 @@ _SRC_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64))
 
 def _earliest(keys: np.ndarray, tx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct keys, sorted, and the least transaction of each."""
-    order = np.lexsort((tx, keys))
-    keys, tx = keys[order], tx[order]
+    order = np.argsort(keys)
+    keys = keys[order]
     first = np.ones(len(keys), bool)
     first[1:] = keys[1:] != keys[:-1]
-    return keys[first], tx[first]
+    starts = np.flatnonzero(first)
+    return keys[starts], np.minimum.reduceat(tx[order], starts) if len(starts) else tx[:0]
 
 
 def _before(keys: np.ndarray, first_tx: np.ndarray, probe: np.ndarray, tx: np.ndarray) -> np.ndarray:

@@ -36,6 +36,29 @@ STALLED = ("T", "t", "Z", "X")  # stopped, traced, zombie, gone: a worker that w
 DIE, HANG = b"die", b"hang"
 
 
+def receive(conn) -> bytearray:
+    """The next message of a pipe written by ``Connection.send_bytes`` (a 4-byte big-endian length,
+    -1 then 8 bytes for one of 2 GiB or more, then the bytes), read straight into one buffer:
+    ``Connection.recv_bytes`` copies each chunk of a long message twice more on the way."""
+    fd = conn.fileno()
+    size = struct.unpack("!i", _read(fd, 4))[0]
+    if size == -1:
+        size = struct.unpack("!Q", _read(fd, 8))[0]
+    return _read(fd, size)
+
+
+def _read(fd: int, size: int) -> bytearray:
+    buf = bytearray(size)
+    view = memoryview(buf)
+    got = 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if n == 0:
+            raise EOFError
+        got += n
+    return buf
+
+
 def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int) -> None:
     _close_inherited((tasks.fileno(), replies.fileno()))
     if not _die_with_parent(parent):
@@ -51,7 +74,7 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int) -
                 if os.getppid() != parent:
                     return
                 continue
-            message = tasks.recv_bytes()
+            message = receive(tasks)
         except (EOFError, OSError, KeyboardInterrupt):
             return
         if message == DIE:
@@ -169,7 +192,7 @@ class Worker:
                     return None
             if not self.replies.poll(max(0.0, deadline - time.monotonic())):
                 return None
-            return self.replies.recv_bytes()
+            return receive(self.replies)
         except (EOFError, OSError):
             return False
 
