@@ -502,6 +502,7 @@ class _BlockRun:
         messages = self.stripes(w)
         for k, m in enumerate(messages):
             ex.transport.send(k, P.pack(m))
+        import numpy.ma  # noqa: F401 - np.unique's first plain call imports it (45 ms): now, while the workers decode
         size = len(self.source)
         lines = size if isinstance(self.source, Block) else self.source.count(b"\n") + 1
         got = self.collect(range(len(messages)), P.Scheduled, lines * US_SCHEDULE / 1e6 / len(messages))
