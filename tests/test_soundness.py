@@ -124,6 +124,29 @@ def test_a_dynamic_key_read_through_a_bad_call_target_is_no_crash(tmp_path):
         ("ok", None), ("reverted", "bad call target"), ("reverted", "bad call target")]
 
 
+def test_an_add_whose_alias_names_a_loop_that_runs_no_time_stays_an_add(tmp_path):
+    """``m[0] += 1`` then a loop reading ``m[i]``: the add aliases a read when some ``i`` is 0.  The
+    loop's index is the alias's only: a loop that runs no time aliases nothing (the add stays,
+    as an add), one that runs makes it a read and a write.  The checker's instantiation once
+    enumerated the alias's loop as the add's own, and lost the add when it ran no time."""
+    from compiler.schedule.instantiate import instantiate
+
+    (tmp_path / "c.lane").write_text(
+        "contract Alpha {\n"
+        "    storage m: map<u256, u256>;\n"
+        "    pub fn f(n: u256) { m[0] += 1; for i in 0..min(n, 3) { let x = m[i]; } }\n"
+        "}\n")
+    (tmp_path / "world.toml").write_text('[[deploy]]\nname = "a0"\nsource = "c.lane"\ncontract = "Alpha"\n')
+    chain = Chain.open(tmp_path / "world.toml")
+    inst = chain.world.instances["a0"]
+    summary = inst.data.summaries["Alpha.f"]
+    modes = [sorted(mode for loc, mode in instantiate(summary, 1, inst.address, [n]) if loc.key == 0) for n in (0, 1)]
+    assert modes == [["add"], ["read", "read", "write"]]
+    raw = raw_block([{"from": "alice", "to": "a0", "fn": "f", "args": [n]} for n in (0, 1, 5)])
+    result = chain.run_block(raw, number=1, check_accesses=True)
+    assert [r["status"] for r in result.receipts_json] == ["ok"] * 3
+
+
 # ------------------------------------------------------------------ property
 
 USERS = ["admin", "alice", "bob", "carol", "dave", "erin", "frank"]

@@ -131,13 +131,15 @@ def _apply(s: S.Op, env: _Env) -> Any:
     return result
 
 
-def _loop_indices(access: Access) -> list[S.LoopIndex]:
+def _loop_indices(*parts: S.Sym, besides: Iterable[S.LoopIndex] = ()) -> list[S.LoopIndex]:
+    """The loop indices ``parts`` use (but ``besides``), outer loops first: an inner loop's range
+    may use an outer index."""
+    skip = {ix.id for ix in besides}
     found: dict[int, S.LoopIndex] = {}
-    for part in (access.address, *access.keys, access.cond, access.alias):
+    for part in parts:
         for node in S.walk(part):
-            if isinstance(node, S.LoopIndex):
+            if isinstance(node, S.LoopIndex) and node.id not in skip:
                 found[node.id] = node
-    # Outer loops first: an inner loop's range may use an outer index.
     return sorted(found.values(), key=lambda ix: ix.id)
 
 
@@ -182,7 +184,9 @@ def instantiate(summary: Summary, sender: int, target: int, args: Iterable[Any],
     out: list[tuple[Location, str]] = []
     for access in summary.accesses:
         env.loops = {}
-        indices = _loop_indices(access)
+        # The loops the location depends on are enumerated; an add's alias may name others (the
+        # loops of the accesses it may hit): those are asked whether *some* iteration aliases.
+        indices = _loop_indices(access.address, *access.keys, access.cond)
         if indices and _range_size(indices, env) > MAX_UNROLL:
             out.extend(_wildcard(access, env))
             continue
@@ -209,9 +213,26 @@ def _one(access: Access, env: _Env) -> list[tuple[Location, str]]:
     except Unresolved:
         return _wildcard(access, env)
     loc = Location(address, access.contract, access.var, key)
-    if access.mode == ADD and access.alias != S.FALSE and _maybe(lambda: evaluate(access.alias, env)) is not False:
+    if access.mode == ADD and access.alias != S.FALSE and _may_alias(access, env):
         return [(loc, READ), (loc, WRITE)]
     return [(loc, access.mode)]
+
+
+def _may_alias(access: Access, env: _Env) -> bool:
+    """Whether an add's alias condition may hold, for some values of the loop indices only it names
+    (a loop that runs no time: it never does)."""
+    others = _loop_indices(access.alias, besides=_loop_indices(access.address, *access.keys, access.cond))
+    if not others:
+        return _maybe(lambda: evaluate(access.alias, env)) is not False
+    kept = dict(env.loops)
+    try:
+        if _range_size(others, env) > MAX_UNROLL:
+            return True
+        return any(_maybe(lambda: evaluate(access.alias, env)) is not False for _ in _assignments(others, env))
+    except (Unresolved, NotTaken, KeyError):
+        return True
+    finally:
+        env.loops = kept
 
 
 def _wildcard(access: Access, env: _Env) -> list[tuple[Location, str]]:
