@@ -469,6 +469,43 @@ def test_heavy_calls_that_all_conflict_run_inline_before_any_schedule(tmp_path, 
     assert "joined through Miner.seeds" in info["why"], info  # (what each call writes: seeds[msg.sender])
 
 
+LOOPY = """\
+contract Loopy {
+    storage data: map<u256, u256>;
+    storage acc: map<address, u256>;
+
+    pub fn work(k: u256, rounds: u256) {
+        let s: u256 = 0;
+        for i in 0..64 {
+            s += data[(k + i) % 100];
+        }
+        let h: u256 = s + 1;
+        for j in 0..min(rounds, 5000) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        acc[msg.sender] += h % 1000;
+    }
+}
+"""
+
+
+def test_calls_costly_to_schedule_run_inline_before_any_schedule(tmp_path, monkeypatch):
+    # Each call reads 64 keys in a loop, then computes about as long: as heavy as calls that pay
+    # on lanes, but instantiating its 65 accesses costs about half of running it, and the parent
+    # plans and checks each: the estimate instantiates its sample, and the workers are never asked.
+    def no_schedule(self):
+        raise AssertionError("lanes cost more than they save here: nothing to schedule")
+
+    monkeypatch.setattr(parallel._BlockRun, "schedule", no_schedule)
+    # (Each call's time as measured on a quiet machine: lanes, were scheduling free.)
+    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, sample, fids: {f: 150.0 for f in fids if f >= 0})
+    world = pot_world(tmp_path, LOOPY, "Loopy")
+    block = pot_lines(*[(f"u{k}", "work", [k, 150]) for k in range(1500)])
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("costly to schedule"), info
+
+
 PAIRS = """\
 contract Miner {
     storage seeds: map<address, u256>;
@@ -553,7 +590,8 @@ def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
         block = chain.decoder().decode(pot_lines(*[(s, "mine", [1]) for s in senders]).encode(), "block", 0, 1)
         run = parallel._BlockRun(parallel.ParallelExecutor(chain, workers), block, "block", 1, 12, None)
         n = len(senders)
-        return run._imbalance(block, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n, bool), np.ones(n))[0]
+        picked, table, _ = run._sampled_rows(block, np.ones(n, bool))
+        return run._imbalance(table, picked, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n))[0]
 
 
 def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path):

@@ -73,7 +73,10 @@ US_INLINE_TX = 6.0         # ... and a transaction's receipt, digest and root mo
 LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (the access log)
 US_LANE_TX = 16.0          # a lane's work per transaction besides executing it (its log, writes,
                            # receipt, digest, root move; a forked worker's copied pages)
-US_PARENT_TX = 4.0         # the parent's per transaction on lanes (checking the logs, arrays)
+US_PARENT_TX = 2.0         # the parent's per transaction on lanes (receipts, arrays) ...
+US_PARENT_ROW = 0.65       # ... and per access row (the plan's components, the check of the lanes' logs:
+                           # 3 a transfer, 9 a defi call, 65 a call reading 64 keys in a loop)
+ROWS_TX = 3                # access rows a transaction has, where they are not known
 US_PER_WINDOW = 4500.0     # a window's round trip: its messages, the barrier, the merge (measured: 4.4-7.5 ms)
 MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline ...
 PLAN_GAIN = 0.92           # ... and, once the workers have scheduled the block (paid: the parent would
@@ -102,10 +105,12 @@ def lane_work_us(exec_us):
     return exec_us * LANE_FACTOR + US_LANE_TX
 
 
-def lanes_us(busiest, n, windows=1):
+def lanes_us(busiest, n, windows=1, rows=None):
     """What ``n`` transactions take on lanes whose busiest ones take ``busiest`` microseconds
-    (summed over the windows), the parent's share and the windows' round trips included."""
-    return busiest + n * US_PARENT_TX + windows * US_PER_WINDOW
+    (summed over the windows), the parent's share (per transaction, and per one of their ``rows``
+    of accesses) and the windows' round trips included."""
+    rows = n * ROWS_TX if rows is None else rows
+    return busiest + n * US_PARENT_TX + rows * US_PARENT_ROW + windows * US_PER_WINDOW
 
 
 def lane_timeout(predicted: float) -> float:
@@ -348,17 +353,34 @@ class _BlockRun:
         busiest = np.bincount(part, weights=work) / self.ex.workers
         scale = n / len(fids)
 
-        def best(on_lanes: np.ndarray) -> float:
-            return float(np.minimum(inline, on_lanes).sum()) * scale + 4 * US_PER_WINDOW
+        def best(on_lanes: np.ndarray, schedule: np.ndarray | float = 0.0) -> float:
+            # Each part on lanes or inline, whichever costs less; once a part is on lanes the workers
+            # schedule the whole block (``schedule``: their share of it, per part).
+            lanes = on_lanes < inline
+            if not lanes.any():
+                return whole
+            return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * US_PER_WINDOW
 
         whole = float(inline.sum()) * scale
         on_lanes = lanes_us(busiest, count, 0)
         at_best = best(on_lanes)
         if whole >= MIN_WORK_US and at_best <= MIN_GAIN * whole:
-            # Lanes, were the sampled transactions independent: what they touch may say they are not.
+            # Lanes, were the sampled transactions cheap to schedule and independent: instantiating
+            # them says what scheduling costs (a loop over storage can cost more than it runs), and
+            # what they touch whether they are independent.
             chosen = on_lanes < inline
-            imbalance, joined = self._imbalance(sample, part, chosen[part], work)
-            at_best = best(lanes_us(busiest * np.where(chosen, imbalance, 1.0), count, 0))
+            picked, table, inst_us = self._sampled_rows(sample, chosen[part])
+            rows = count * (len(table) / max(len(picked), 1))
+            schedule = count * inst_us / self.ex.workers
+            on_lanes = lanes_us(busiest, count, 0, rows) + schedule
+            at_best = best(on_lanes, schedule)
+            if at_best > MIN_GAIN * whole:
+                self.why = (f"costly to schedule: instantiating a transaction's accesses takes {inst_us:.0f} us "
+                            f"and it has {len(table) / max(len(picked), 1):.0f} of them to plan and check, in a "
+                            f"sample of the block: lanes would cost more than running the block")
+                return whole, at_best
+            imbalance, joined = self._imbalance(table, picked, part, work)
+            at_best = best(lanes_us(busiest * np.where(chosen, imbalance, 1.0), count, 0, rows) + schedule, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
                             f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
@@ -366,25 +388,41 @@ class _BlockRun:
                             f"running the block")
         return whole, at_best
 
-    def _imbalance(self, sample: Block, part: np.ndarray, chosen: np.ndarray, work: np.ndarray) -> tuple[float, str]:
-        """How much busier than an even share the busiest lane is, when the sampled transactions
-        ``chosen`` (a mask) are dealt to the lanes in groups joined by what they touch (components:
-        one lane runs each, in order), largest first: over the whole sample (a plan of one window),
-        or within each of its parts (``part``: a plan of windows, which splits what the block joins
-        only over a longer run), whichever is less.  From the instantiated accesses of at most
-        CHAIN_SAMPLE of them, spread evenly, on the state before the block.  A sample's components
-        are never coarser than the block's (or a window's): a plan is at least this unbalanced,
-        about.  And the variable that joins the sample's largest group (:func:`_joined_through`)."""
+    def _sampled_rows(self, sample: Block, chosen: np.ndarray) -> tuple[np.ndarray, Any, float]:
+        """At most CHAIN_SAMPLE of the sampled transactions ``chosen`` (a mask), spread evenly; their
+        instantiated accesses on the state before the block (an access table); and the microseconds
+        instantiating one took, as a worker's schedule does (each function's first call, which
+        compiles its instantiation once for the process, not counted)."""
         from ..schedule.rows import RowMaker
-        from ..schedule.vectorized import AccessTable, components
+        from ..schedule.vectorized import AccessTable
 
-        chosen = _spread(np.flatnonzero(chosen), CHAIN_SAMPLE)
+        picked = _spread(np.flatnonzero(chosen), CHAIN_SAMPLE)
         ex = self.ex
         if ex.rows is None:
             ex.rows = RowMaker(self.chain.compiled_summaries)
-        rows, _ = ex.rows.rows(list(range(len(chosen))), pick(sample.functions, chosen), pick(sample.calls, chosen),
-                               self.chain.ctx.storage, self.number, self.timestamp)
-        table = AccessTable.of(rows)
+        fns, calls = pick(sample.functions, picked), pick(sample.calls, picked)
+        state = (self.chain.ctx.storage, self.number, self.timestamp)
+        first: dict = {}
+        for k, (fn, call) in enumerate(zip(fns, calls)):
+            first.setdefault((fn, call[0] if call else None), k)
+        warm = sorted(first.values())
+        ex.rows.rows(list(range(len(warm))), pick(fns, warm), pick(calls, warm), *state)
+        t = time.perf_counter()
+        rows, _ = ex.rows.rows(list(range(len(picked))), fns, calls, *state)
+        return picked, AccessTable.of(rows), (time.perf_counter() - t) * 1e6 / max(len(picked), 1)
+
+    def _imbalance(self, table, chosen: np.ndarray, part: np.ndarray, work: np.ndarray) -> tuple[float, str]:
+        """How much busier than an even share the busiest lane is, when the sampled transactions
+        ``chosen`` (their places in the sample; ``table``, their accesses) are dealt to the lanes in
+        groups joined by what they touch (components: one lane runs each, in order), largest first:
+        over the whole sample (a plan of one window), or within each of its parts (``part``: a plan
+        of windows, which splits what the block joins only over a longer run), whichever is less.
+        A sample's components are never coarser than the block's (or a window's): a plan is at
+        least this unbalanced, about.  And the variable that joins the sample's largest group
+        (:func:`_joined_through`)."""
+        from ..schedule.vectorized import components
+
+        ex = self.ex
         w, where = work[chosen], part[chosen]
         even = w.sum() / ex.workers
         if not even:
@@ -673,6 +711,7 @@ class _BlockRun:
         tx_us = per_fid[np.where(valid, self.fnids, len(table_fns))]
         inline = inline_us(float(tx_us.sum()), n)
         weights = np.where(valid, lane_work_us(tx_us), 0.0)
+        tx_rows = np.bincount(table.tx, minlength=n)  # (each transaction's access rows: the parent's work)
         written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
         distinct = len(np.unique(written)) if len(written) else n
         sizes = [ex.force_window] if ex.force_window else \
@@ -697,7 +736,7 @@ class _BlockRun:
             lanes[~valid] = -1
             count = np.bincount(window, minlength=windows)
             busiest = loads.max(axis=1)
-            on_lanes = lanes_us(busiest, count)
+            on_lanes = lanes_us(busiest, count, rows=np.bincount(window, weights=tx_rows, minlength=windows))
             by_parent = inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
             if ex.force:
                 parent = given if given is not None else forced(windows)
@@ -731,7 +770,8 @@ class _BlockRun:
                 light = forced(windows)
             else:
                 light = inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
-                    lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count)
+                    lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count,
+                             rows=np.bincount(small, weights=tx_rows, minlength=windows))
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
             if not light.all() and runs < windows:
@@ -769,7 +809,7 @@ class _BlockRun:
         # to the parent's (a transaction is light when the parent runs it for less than its share
         # of a lane): so the lanes' window holds only what pays there, and is more often apart from
         # the parent's, which it can then run beside (``execute``).
-        light = (inline_us(tx_us, 1) <= lanes_us(weights / w, 1, 0)) & (not ex.force)  # (a test's windows stay)
+        light = (inline_us(tx_us, 1) <= lanes_us(weights / w, 1, 0, tx_rows)) & (not ex.force)  # (a test's stay)
         bounds, inline, seconds = _edges(starts + [n], parent.tolist(), (busiest / 1e6).tolist(), light)
         for begin, end, mine in zip(bounds, bounds[1:], inline):
             if mine:
