@@ -399,3 +399,49 @@ def test_receipts_json_made_a_column_at_a_time_is_each_receipt_s(tmp_path):
         for k in (1, 2):
             result = chain.run_block(read_block(DEMO / f"block{k}.jsonl"))
             assert result.receipts_json == one_by_one(chain.world, result)
+
+
+CELLS = """
+contract Cells {
+    storage cells: map<address, map<u256, u256>>;
+    storage far: map<u256, u256>;
+    pub fn fill(v: u256) { for i in 0..4 { cells[msg.sender][i] = v + i; } }
+    pub fn some(n: u256) { for i in 2..min(n, 5) { cells[msg.sender][i] = n; } }
+    pub fn many(v: u256) { for i in 0..100 { far[i] = v; } }
+}
+"""
+
+
+def test_a_block_loads_the_keys_a_loop_of_few_values_names(tmp_path):
+    """A key that is a loop's index (from a constant, over at most 64 values) is loaded for each
+    value, in bulk, before the block: the block reads none of them one at a time, and its state is
+    the one run in memory gives.  A longer loop's keys are left to be read as touched."""
+    from compiler.schedule.locations import BlockLocations
+    from compiler.vm.variables import LazyVar
+    from runtime_helpers import account, pot_world
+
+    world = pot_world(tmp_path, CELLS, "Cells")
+    state = tmp_path / "s.sqlite"
+    block = "".join(json.dumps({"from": f"u{k}", "to": "pot", "fn": ("fill", "some", "many")[k % 3], "args": [k]}) + "\n"
+                    for k in range(300)).encode()
+    with Chain.open(world, state) as chain:  # (a state file: reopened, its variables read from it)
+        chain.run_block(json.dumps({"from": "u0", "to": "pot", "fn": "fill", "args": [1]}).encode())
+    with Chain.open(world, state) as chain:
+        decoded = chain.decoder().decode(block, "block")
+        wanted = BlockLocations(chain.world, chain.ctx.storage).find(decoded.functions, decoded.calls)
+        pot = chain.world.instances["pot"].address
+        cells, far = (wanted.get((pot, i), set()) for i in (0, 1))
+        assert {(int(account("u3"), 16), i) for i in range(4)} <= cells  # fill: 0..4
+        assert {(int(account("u4"), 16), i) for i in range(2, 5)} <= cells  # some: 2..min(n, 5), at most 3
+        assert not far  # many: 100 values, read as touched
+        loads = []
+        for variables in chain.ctx.storage.values():
+            for var in variables:
+                if type(var) is LazyVar:
+                    var.load = (lambda load: lambda key: loads.append(key) or load(key))(var.load)
+        got = chain.run_block(block)
+        assert not [k for k in loads if type(k) is tuple]  # (every cell was loaded before)
+        assert len([k for k in loads if type(k) is int]) == 100  # (far's, one at a time)
+    memory = Chain.open(world)
+    memory.run_block(json.dumps({"from": "u0", "to": "pot", "fn": "fill", "args": [1]}).encode())
+    assert got.state_root == memory.run_block(block).state_root

@@ -11,7 +11,10 @@ accesses a call makes in another contract are found too (a swap's
 ``transfer_from`` in the token it names: the allowance of (sender, pool)).  An
 instance given as an argument is a column like any other.
 
-Other accesses (keys computed or read from mutable storage, loops) are not
+A key that is a loop's index, from a constant over at most 64 values (``for i
+in 0..32``, ``0..min(n, 8)``), is loaded for each of them, for every call: a
+loop writing a sender's cells no longer reads each from the file as it goes.
+Other accesses (keys computed or read from mutable storage, longer loops) are not
 looked for: finding them means instantiating each call's summary against the
 state (:mod:`compiler.schedule.compiled`), which cost a defi transaction about
 25 us of Python, and its reads of the state, one key at a time, while reading
@@ -26,11 +29,15 @@ does not touch costs a row read, nothing else.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import repeat
+from itertools import product, repeat
+from math import prod
 from operator import itemgetter
 from typing import Any
 
 from ..analysis import symbolic as S
+
+
+LOOP_KEYS = 64  # a key that is a loop's index is loaded for each value, up to this many an access
 
 
 class _Plan:
@@ -45,13 +52,34 @@ class _Plan:
         seen = set()
         for access in summary.accesses:
             address = source(access.address, params, to, value_of)
-            keys = [source(k, params, to, value_of) for k in access.keys]
-            if address is None or None in keys:
+            if address is None:
                 continue  # read when touched
-            column = (address, access.var, access.contract, tuple(keys))
-            if column not in seen:
-                seen.add(column)
-                self.columns.append(column)
+            options = []
+            for k in access.keys:
+                src = source(k, params, to, value_of)
+                options.append([src] if src is not None else _loop_values(k))
+            if any(o is None for o in options) or prod(map(len, options)) > LOOP_KEYS:
+                continue  # read when touched
+            for keys in product(*options):
+                column = (address, access.var, access.contract, tuple(keys))
+                if column not in seen:
+                    seen.add(column)
+                    self.columns.append(column)
+
+
+def _loop_values(sym) -> list[tuple] | None:
+    """A loop index from a constant, over at most LOOP_KEYS values: each of them, the same for every
+    call (a location the loop does not reach, when it stops early, costs a row read)."""
+    if not isinstance(sym, S.LoopIndex) or not isinstance(sym.lo, S.Const):
+        return None
+    lo = int(sym.lo.value)
+    if isinstance(sym.hi, S.Const):
+        count = int(sym.hi.value) - lo
+    elif sym.bound is not None:
+        count = sym.bound
+    else:
+        return None
+    return [(v,) for v in range(lo, lo + count)] if 0 <= count <= LOOP_KEYS else None
 
 
 def source(sym, params: dict[str, int], to: int | None = None, value_of=None) -> Any:
