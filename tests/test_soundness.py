@@ -147,6 +147,28 @@ def test_an_add_whose_alias_names_a_loop_that_runs_no_time_stays_an_add(tmp_path
     assert [r["status"] for r in result.receipts_json] == ["ok"] * 3
 
 
+def test_a_compound_assignment_whose_right_side_reverts_writes_nothing(tmp_path):
+    """``m[3] op= other.g()`` with a ``g`` that always reverts: the location is read, never written
+    nor added to (the summary keeps the read only).  Traced code once recorded the write before
+    evaluating the right-hand side, and the checker saw an access outside the summary."""
+    (tmp_path / "c.lane").write_text(
+        "contract Beta { pub fn g() -> u256 { revert(\"denied\"); } }\n"
+        "contract Alpha {\n"
+        "    storage m: map<u256, u256>;\n"
+        "    storage other: Beta;\n"
+        "    init(o: Beta) { other = o; }\n"
+        "    pub fn div() { m[3] /= other.g(); }\n"
+        "    pub fn add() { m[3] += other.g(); }\n"
+        "    pub fn mul() { m[3] *= other.g(); }\n"
+        "}\n")
+    (tmp_path / "world.toml").write_text(
+        '[[deploy]]\nname = "b"\nsource = "c.lane"\ncontract = "Beta"\n'
+        '[[deploy]]\nname = "a"\nsource = "c.lane"\ncontract = "Alpha"\nargs = ["b"]\n')
+    raw = raw_block([{"from": "alice", "to": "a", "fn": fn, "args": []} for fn in ("div", "add", "mul")])
+    result = Chain.open(tmp_path / "world.toml").run_block(raw, number=1, check_accesses=True)
+    assert [(r["status"], r["reason"]) for r in result.receipts_json] == [("reverted", "denied")] * 3
+
+
 # ------------------------------------------------------------------ property
 
 USERS = ["admin", "alice", "bob", "carol", "dave", "erin", "frank"]

@@ -214,13 +214,15 @@ class _FunctionGen:
             if old is None:
                 old = self.fresh()
                 self.emit(f"{old} = {store}[{key}]")
-            if op in "+-":
-                self.traced("a", var, key)  # a commutative update (SPEC §2.3)
-            else:
+            if op not in "+-":
                 self.traced("r", var, key)
-                self.traced("w", var, key)
+            # The right-hand side first (a call in it may revert): only then is the location
+            # written, or added to.
+            value = self.fresh()
+            self.emit(f"{value} = {self.expr(s.value)}")
+            self.traced("a" if op in "+-" else "w", var, key)  # (an add: a commutative update, SPEC §2.3)
             new = self.fresh()
-            self.emit(f"{new} = {self.arith(op, old, self.expr(s.value), s.op_loc)}")
+            self.emit(f"{new} = {self.arith(op, old, value, s.op_loc)}")
         self.written.add(var.name)
         self.emit(f"if {key} not in b_{var.name}: b_{var.name}[{key}] = {old}")
         self.emit(f"J.append(({store}, {key}, {old}))")
