@@ -148,7 +148,7 @@ def test_an_add_whose_alias_names_a_loop_that_runs_no_time_stays_an_add(tmp_path
 
 
 def test_a_compound_assignment_whose_right_side_reverts_writes_nothing(tmp_path):
-    """``m[3] op= other.g()`` with a ``g`` that always reverts: the location is read, never written
+    """``m[3] op= other.g()`` (or an internal ``h()``) that always reverts: the location is read, never written
     nor added to (the summary keeps the read only).  Traced code once recorded the write before
     evaluating the right-hand side, and the checker saw an access outside the summary."""
     (tmp_path / "c.lane").write_text(
@@ -160,13 +160,15 @@ def test_a_compound_assignment_whose_right_side_reverts_writes_nothing(tmp_path)
         "    pub fn div() { m[3] /= other.g(); }\n"
         "    pub fn add() { m[3] += other.g(); }\n"
         "    pub fn mul() { m[3] *= other.g(); }\n"
+        "    fn h() -> u256 { revert(\"denied\"); }\n"
+        "    pub fn inner() { m[3] += h(); }\n"
         "}\n")
     (tmp_path / "world.toml").write_text(
         '[[deploy]]\nname = "b"\nsource = "c.lane"\ncontract = "Beta"\n'
         '[[deploy]]\nname = "a"\nsource = "c.lane"\ncontract = "Alpha"\nargs = ["b"]\n')
-    raw = raw_block([{"from": "alice", "to": "a", "fn": fn, "args": []} for fn in ("div", "add", "mul")])
+    raw = raw_block([{"from": "alice", "to": "a", "fn": fn, "args": []} for fn in ("div", "add", "mul", "inner")])
     result = Chain.open(tmp_path / "world.toml").run_block(raw, number=1, check_accesses=True)
-    assert [(r["status"], r["reason"]) for r in result.receipts_json] == [("reverted", "denied")] * 3
+    assert [(r["status"], r["reason"]) for r in result.receipts_json] == [("reverted", "denied")] * 4
 
 
 # ------------------------------------------------------------------ property

@@ -1,0 +1,500 @@
+"""Hypothesis strategies for random, well-typed Lane programs, their worlds and their blocks.
+
+Used by tests/test_random_contracts.py to test the access analysis and the
+parallel executor differentially on contracts nobody wrote by hand.
+
+A program (:func:`programs`) has one or two contracts.  ``Beta`` (optional) is a
+leaf; ``Alpha`` keeps a ``Beta`` reference in storage (set by its ``init``) and
+calls Beta's ``pub`` functions through it, as a statement or inside an
+expression, so summaries of Alpha fold in cross-contract accesses made with
+``msg.sender`` = Alpha's instance.
+
+Covered (all inside the subset the checker accepts, which is the reference):
+
+- storage of 2-5 variables among ``u256``, ``bool``, ``map<address, u256>``,
+  ``map<u256, u256>``, ``map<address, map<address, u256>>``,
+  ``map<u256, address>``, ``map<address, bool>`` and the tuple key
+  ``map<(address, u256), u256>``; some of them written only by ``init`` (so
+  their keys are *immutable* in the analysis' sense);
+- 1-2 events per contract with ``u256``/``address``/``bool`` fields;
+- 2-5 ``pub fn`` (some ``view``, some ``-> u256``) with 0-3 ``u256``/``address``
+  parameters and 1-6 statements each: ``let`` (typed or inferred), assignment
+  and ``+= -= *= /=`` to storage and to locals, ``if``/``else if``/``else``,
+  ``for i in a..K`` and ``for i in a..min(p, K)`` (empty ones too), ``require``
+  with and without a message, ``revert``, ``emit``, early and final ``return``,
+  calls as statements;
+- 0-2 internal (non-``pub``) helpers a contract, each calling only earlier
+  ones (acyclic), called from ``pub`` functions as statements or values;
+- expressions: parameters, locals, loop indices, ``msg.sender``, ``self``,
+  ``block.number``, small literals and 2^256-1, ``address(0x..)`` literals equal
+  to the world's named accounts, ``address(n)``/``u256(a)`` conversions,
+  storage reads keyed by any of these and by *other storage reads* (dynamic
+  keys, ``m[owner[id]]``), ``+ - * / %`` (overflow, underflow and division by
+  zero happen and revert), ``min``/``max``, comparisons, ``== !=`` on
+  addresses, ``! && ||``, helper and cross-contract calls returning ``u256``
+  (also on the right of compound updates).
+
+Left out: constants, imports, array parameters, contract-typed parameters and
+maps keyed by contract types, ``bool`` parameters and ``bool``/``address``
+returns, more than two contracts or cross-contract chains deeper than one,
+``block.timestamp``, ``self`` as a call target, string messages beyond a fixed
+few.
+
+A world (:func:`world_text`) deploys one or two ``Beta`` and one or two
+``Alpha`` instances; blocks (:func:`blocks`) call random functions of them with
+arguments from small pools (keys 0-5, a few named senders and the instances) so
+that transactions collide often, plus a few huge amounts and invalid calls.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from hypothesis import strategies as st
+
+MAX = 2**256 - 1
+
+# Named accounts with fixed addresses: a contract's ``address(0xa11ce)`` literal is alice.
+ACCOUNTS = {
+    "alice": "0x00000000000000000000000000000000000a11ce",
+    "bob": "0x0000000000000000000000000000000000000b0b",
+    "carol": "0x000000000000000000000000000000000000ca01",
+}
+ADDRESS_LITERALS = ["address(0)", "address(0xa11ce)", "address(0xb0b)", "address(0xca01)", "address(7)"]
+SENDERS = ["alice", "bob", "carol", "dave"]
+
+# Storage kinds: the declared type, and what one read or write of it needs as keys.
+STORAGE_TYPES = {
+    "u256": "u256",
+    "bool": "bool",
+    "map_au": "map<address, u256>",
+    "map_uu": "map<u256, u256>",
+    "map_aau": "map<address, map<address, u256>>",
+    "map_ua": "map<u256, address>",
+    "map_ab": "map<address, bool>",
+    "map_tu": "map<(address, u256), u256>",
+}
+KEYS = {"u256": [], "bool": [], "map_au": ["address"], "map_uu": ["u256"], "map_aau": ["address", "address"],
+        "map_ua": ["u256"], "map_ab": ["address"], "map_tu": ["address", "u256"]}
+VALUE = {"u256": "u256", "bool": "bool", "map_au": "u256", "map_uu": "u256", "map_aau": "u256",
+         "map_ua": "address", "map_ab": "bool", "map_tu": "u256"}
+MESSAGES = ['"no"', '"too low"', '"denied"']
+
+# Internal (non-pub) helper functions, 0-2 a contract, called from pub functions and later helpers.
+HELPERS = True
+
+
+
+# ---------------------------------------------------------------------------- the program's shape
+
+@dataclass
+class Fn:
+    """A pub function's signature (its body is drawn once every signature is known)."""
+
+    name: str
+    params: list[tuple[str, str]]
+    ret: str | None
+    view: bool
+    body: str = ""
+    pub: bool = True
+
+
+@dataclass
+class Contract:
+    name: str
+    storage: list[tuple[str, str]]                      # (name, kind)
+    events: list[tuple[str, list[str]]]                 # (name, field types)
+    fns: list[Fn]
+    init_only: set[str] = field(default_factory=set)    # storage written by init alone
+    callee: Contract | None = None                    # Beta, reached through storage ``other``
+    init: str = ""
+    helpers: list[Fn] = field(default_factory=list)     # internal functions, each calling only earlier ones
+
+    def text(self) -> str:
+        lines = [f"contract {self.name} {{"]
+        for name, kind in self.storage:
+            lines.append(f"    storage {name}: {STORAGE_TYPES[kind]};")
+        if self.callee is not None:
+            lines.append(f"    storage other: {self.callee.name};")
+        for name, types in self.events:
+            fields = ", ".join(f"f{i}: {t}" for i, t in enumerate(types))
+            lines.append(f"    event {name}({fields});")
+        if self.init:
+            lines.append(self.init)
+        for fn in [*self.helpers, *self.fns]:
+            lines.append(fn.body)
+        lines.append("}")
+        return "\n".join(lines)
+
+
+@dataclass
+class Program:
+    contracts: list[Contract]   # callee first
+
+    @property
+    def source(self) -> str:
+        return "\n\n".join(c.text() for c in self.contracts) + "\n"
+
+    @property
+    def caller(self) -> Contract:
+        return self.contracts[-1]
+
+
+# ---------------------------------------------------------------------------- function bodies
+
+class Body:
+    """Draws the statements and expressions of one function body, keeping the names in scope."""
+
+    def __init__(self, draw, contract: Contract, fn: Fn | None, fresh: list[int]) -> None:
+        self.draw, self.c, self.fn = draw, contract, fn
+        self.view = fn.view if fn else False
+        self.scopes: list[list[tuple[str, str, bool]]] = [[(p, t, False) for p, t in (fn.params if fn else [])]]
+        self.fresh = fresh  # a counter shared by the contract: local names never repeat (no shadowing)
+
+    # ------------------------------------------------------------ names
+    def new_name(self, prefix: str) -> str:
+        self.fresh[0] += 1
+        return f"{prefix}{self.fresh[0]}"
+
+    def names(self, ty: str, mutable: bool = False) -> list[str]:
+        return [n for scope in self.scopes for n, t, m in scope if t == ty and (m or not mutable)]
+
+    def pick(self, options: list[str]) -> str:
+        return self.draw(st.sampled_from(options))
+
+    def choose(self, weighted: list[tuple[int, str]]) -> str:
+        """One of the labels, drawn in proportion to the weights (weight 0: never)."""
+        pool = [label for w, label in weighted for _ in range(w)]
+        return self.pick(pool)
+
+    def storage(self, kinds) -> list[tuple[str, str]]:
+        return [(n, k) for n, k in self.c.storage if k in kinds]
+
+    # ------------------------------------------------------------ expressions
+    def expr(self, ty: str, depth: int) -> str:
+        return {"u256": self.u256, "address": self.address, "bool": self.boolean}[ty](depth)
+
+    def read(self, kinds, depth: int) -> str | None:
+        """A storage read of one of ``kinds``, keys drawn as expressions (so possibly other reads)."""
+        vars_ = self.storage(kinds)
+        if not vars_:
+            return None
+        name, kind = self.draw(st.sampled_from(vars_))
+        keys = [self.key(t, depth - 1) for t in KEYS[kind]]
+        if kind == "map_tu":
+            return f"{name}[{keys[0]}, {keys[1]}]"
+        return name + "".join(f"[{k}]" for k in keys)
+
+    def key(self, ty: str, depth: int) -> str:
+        """A map key: mostly a parameter, a sender or a literal, sometimes any expression (dynamic)."""
+        if depth > 0 and self.draw(st.integers(0, 3)) == 0:
+            return self.expr(ty, depth)
+        return self.expr(ty, 0)
+
+    def u256(self, depth: int) -> str:
+        atoms = self.names("u256")
+        kind = self.choose([(3, "lit"), (4 if atoms else 0, "name"), (1, "big"), (1, "number"),
+                            (2 if self.storage(["u256"]) else 0, "scalar"),
+                            (4 if depth > 0 and self.storage(["map_au", "map_uu", "map_aau", "map_tu"]) else 0, "map"),
+                            (4 if depth > 0 else 0, "arith"), (1 if depth > 0 else 0, "minmax"),
+                            (1 if depth > 0 else 0, "conv"), (1 if depth > 0 and self.calls("u256") else 0, "call")])
+        if kind == "lit":
+            return str(self.draw(st.integers(0, 5)))
+        if kind == "name":
+            return self.pick(atoms)
+        if kind == "big":
+            return self.pick(["100", "0x" + "f" * 64, str(2**255)])
+        if kind == "number":
+            return "block.number"
+        if kind == "scalar":
+            return self.read(["u256"], depth)
+        if kind == "map":
+            return self.read(["map_au", "map_uu", "map_aau", "map_tu"], depth)
+        if kind == "arith":
+            op = self.pick(["+", "-", "*", "/", "%", "+", "-"])
+            return f"({self.u256(depth - 1)} {op} {self.u256(depth - 1)})"
+        if kind == "minmax":
+            return f"{self.pick(['min', 'max'])}({self.u256(depth - 1)}, {self.u256(depth - 1)})"
+        if kind == "conv":
+            return f"(u256({self.address(depth - 1)}) % {self.draw(st.integers(1, 7))})"
+        return self.call("u256", depth)
+
+    def address(self, depth: int) -> str:
+        atoms = self.names("address")
+        kind = self.choose([(3 if atoms else 0, "name"), (3, "sender"), (1, "self"), (2, "lit"),
+                            (3 if depth > 0 and self.storage(["map_ua"]) else 0, "map"),
+                            (1 if depth > 0 else 0, "conv")])
+        if kind == "name":
+            return self.pick(atoms)
+        if kind == "sender":
+            return "msg.sender"
+        if kind == "self":
+            return "self"
+        if kind == "lit":
+            return self.pick(ADDRESS_LITERALS)
+        if kind == "map":
+            return self.read(["map_ua"], depth)
+        number = self.u256(depth - 1)
+        if number.isalnum() and not number.isdigit() or number.isdigit() and int(number) >= 2**160:
+            number = f"{number} % 97"  # a literal wider than 160 bits is a compile error, not a revert
+        return f"address({number})"
+
+    def boolean(self, depth: int) -> str:
+        kind = self.choose([(1, "lit"), (2 if self.storage(["bool", "map_ab"]) else 0, "read"),
+                            (5, "cmp"), (3, "eq"), (1 if depth > 0 else 0, "not"), (2 if depth > 0 else 0, "logic")])
+        if kind == "lit":
+            return self.pick(["true", "false"])
+        if kind == "read":
+            return self.read(["bool", "map_ab"], max(depth, 1))
+        if kind == "cmp":
+            op = self.pick(["<", "<=", ">", ">=", "==", "!="])
+            return f"({self.u256(depth)} {op} {self.u256(depth)})"
+        if kind == "eq":
+            return f"({self.address(depth)} {self.pick(['==', '!='])} {self.address(depth)})"
+        if kind == "not":
+            return f"!({self.boolean(depth - 1)})"
+        return f"({self.boolean(depth - 1)} {self.pick(['&&', '||'])} {self.boolean(depth - 1)})"
+
+    def calls(self, ret: str | None = None) -> list[tuple[str, Fn]]:
+        """(prefix, function) this body may call, returning ``ret`` if given: the callee's pub functions
+        through ``other.``, and internal helpers (a helper only earlier ones: no recursion).  A view
+        calls views only."""
+        callee = self.c.callee
+        out = [("other.", f) for f in (callee.fns if callee is not None else [])]
+        helpers = self.c.helpers
+        if self.fn is not None and not self.fn.pub:
+            helpers = helpers[:helpers.index(self.fn)]
+        elif self.fn is None:
+            helpers = []
+        out += [("", f) for f in helpers]
+        return [(p, f) for p, f in out if (f.view or not self.view) and (ret is None or f.ret == ret)]
+
+    def call(self, ret: str | None, depth: int) -> str:
+        prefix, fn = self.draw(st.sampled_from(self.calls(ret)))
+        args = ", ".join(self.expr(t, max(depth - 1, 0)) for _, t in fn.params)
+        return f"{prefix}{fn.name}({args})"
+
+    # ------------------------------------------------------------ statements
+    def block(self, n: int, depth: int, indent: str, tail_return: bool = False) -> list[str]:
+        """``n`` statements in a new scope; with ``tail_return`` the last one returns (or reverts)."""
+        self.scopes.append([])
+        out = []
+        for _ in range(n):
+            out += self.stmt(depth, indent)
+        if tail_return:
+            out.append(indent + self.ret_stmt())
+        self.scopes.pop()
+        return out
+
+    def ret_stmt(self) -> str:
+        if self.draw(st.integers(0, 5)) == 0:
+            return f"revert({self.pick(MESSAGES)});"
+        if self.fn is None or self.fn.ret is None:
+            return "return;"
+        return f"return {self.u256(2)};"
+
+    def stmt(self, depth: int, indent: str) -> list[str]:
+        writable = not self.view and bool(self.c.storage)
+        kind = self.choose([(3, "let"), (2 if self.names("u256", True) + self.names("address", True) else 0, "local"),
+                            (6 if writable else 0, "store"), (3 if depth > 0 else 0, "if"),
+                            (2 if depth > 0 else 0, "for"), (2, "require"),
+                            (1 if not self.view and self.c.events else 0, "emit"),
+                            (2 if self.calls() else 0, "call")])
+        return getattr(self, "stmt_" + kind)(depth, indent)
+
+    def stmt_let(self, depth: int, indent: str) -> list[str]:
+        ty = self.choose([(4, "u256"), (2, "address"), (1, "bool")])
+        name = self.new_name("l")
+        value = self.expr(ty, 2)
+        self.scopes[-1].append((name, ty, True))
+        annotation = f": {ty}" if self.draw(st.booleans()) else ""
+        return [f"{indent}let {name}{annotation} = {value};"]
+
+    def stmt_local(self, depth: int, indent: str) -> list[str]:
+        name = self.pick(self.names("u256", True) + self.names("address", True))
+        ty = "u256" if name in self.names("u256", True) else "address"
+        op = self.pick(["=", "+=", "-=", "*="]) if ty == "u256" else "="
+        return [f"{indent}{name} {op} {self.expr(ty, 2)};"]
+
+    def stmt_store(self, depth: int, indent: str) -> list[str]:
+        writable = [(n, k) for n, k in self.c.storage if n not in self.c.init_only]
+        if not writable:
+            return self.stmt_require(depth, indent)
+        name, kind = self.draw(st.sampled_from(writable))
+        keys = [self.key(t, 2) for t in KEYS[kind]]
+        target = f"{name}[{keys[0]}, {keys[1]}]" if kind == "map_tu" else name + "".join(f"[{k}]" for k in keys)
+        ty = VALUE[kind]
+        op = self.choose([(3, "="), (3, "+="), (2, "-="), (1, "*="), (1, "/=")]) if ty == "u256" else "="
+        return [f"{indent}{target} {op} {self.expr(ty, 2)};"]
+
+    def stmt_if(self, depth: int, indent: str) -> list[str]:
+        out = [f"{indent}if {self.boolean(2)} {{"]
+        out += self.block(self.draw(st.integers(1, 3)), depth - 1, indent + "    ",
+                          tail_return=self.draw(st.integers(0, 4)) == 0)
+        shape = self.pick(["none", "else", "elif"])
+        if shape == "elif":
+            out.append(f"{indent}}} else if {self.boolean(1)} {{")
+            out += self.block(self.draw(st.integers(1, 2)), depth - 1, indent + "    ")
+        if shape != "none":
+            out.append(f"{indent}}} else {{")
+            out += self.block(self.draw(st.integers(1, 2)), depth - 1, indent + "    ")
+        out.append(f"{indent}}}")
+        return out
+
+    def stmt_for(self, depth: int, indent: str) -> list[str]:
+        params = [p for p, t in (self.fn.params if self.fn else []) if t == "u256"]
+        start = self.pick(["0", "0", "1"])
+        if params and self.draw(st.booleans()):
+            end = f"min({self.pick(params)}, {self.pick(['3', '8'])})"
+        else:
+            end = str(self.draw(st.integers(0, 4)))
+        var = self.new_name("i")
+        self.scopes.append([(var, "u256", False)])
+        out = [f"{indent}for {var} in {start}..{end} {{"]
+        out += self.block(self.draw(st.integers(1, 3)), depth - 1, indent + "    ")
+        out.append(f"{indent}}}")
+        self.scopes.pop()
+        return out
+
+    def stmt_require(self, depth: int, indent: str) -> list[str]:
+        message = f", {self.pick(MESSAGES)}" if self.draw(st.booleans()) else ""
+        return [f"{indent}require({self.boolean(2)}{message});"]
+
+    def stmt_emit(self, depth: int, indent: str) -> list[str]:
+        name, types = self.draw(st.sampled_from(self.c.events))
+        return [f"{indent}emit {name}({', '.join(self.expr(t, 1) for t in types)});"]
+
+    def stmt_call(self, depth: int, indent: str) -> list[str]:
+        return [f"{indent}{self.call(None, 1)};"]
+
+
+# ---------------------------------------------------------------------------- contracts
+
+@st.composite
+def signatures(draw, prefix: str, least: int = 2, most: int = 5) -> list[Fn]:
+    n = draw(st.integers(least, most))
+    out = []
+    for i in range(n):
+        params = [(f"p{j}", draw(st.sampled_from(["u256", "u256", "address"]))) for j in range(draw(st.integers(0, 3)))]
+        ret = draw(st.sampled_from([None, None, "u256"]))
+        view = draw(st.integers(0, 4)) == 4
+        out.append(Fn(f"{prefix}{i}", params, ret, view))
+    return out
+
+
+def fn_text(draw, contract: Contract, fn: Fn, fresh: list[int]) -> str:
+    body = Body(draw, contract, fn, fresh)
+    n = draw(st.integers(1, 6 if fn.pub else 3))
+    lines = body.block(n, 2 if fn.pub else 1, " " * 8, tail_return=fn.ret is not None)
+    params = ", ".join(f"{p}: {t}" for p, t in fn.params)
+    head = (f"    {'pub ' if fn.pub else ''}{'view ' if fn.view else ''}fn {fn.name}({params})"
+            + (f" -> {fn.ret}" if fn.ret else ""))
+    return "\n".join([head + " {", *lines, "    }"])
+
+
+def init_text(draw, contract: Contract, fresh: list[int]) -> str:
+    """``init``: stores the callee reference and sets the init-only variables (and maybe others)."""
+    params = f"o: {contract.callee.name}" if contract.callee is not None else ""
+    lines = ["        other = o;"] if contract.callee is not None else []
+    body = Body(draw, contract, None, fresh)
+    for name, kind in contract.storage:
+        if name in contract.init_only or draw(st.integers(0, 3)) == 0:
+            keys = [body.expr(t, 0) for t in KEYS[kind]]
+            target = f"{name}[{keys[0]}, {keys[1]}]" if kind == "map_tu" else name + "".join(f"[{k}]" for k in keys)
+            value = {"u256": str(draw(st.integers(1, 5))), "bool": "true",
+                     "address": body.pick(["msg.sender"] + ADDRESS_LITERALS[1:])}[VALUE[kind]]
+            lines.append(f"        {target} = {value};")
+    return "\n".join([f"    init({params}) {{", *lines, "    }"])
+
+
+@st.composite
+def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract:
+    kinds = draw(st.lists(st.sampled_from(sorted(STORAGE_TYPES)), min_size=2, max_size=5))
+    storage = [(f"{k.removeprefix('map_')}{i}", k) for i, k in enumerate(kinds)]
+    init_only = {n for n, _ in storage if draw(st.integers(0, 4)) == 4}
+    events = [(f"{prefix.upper()}Ev{i}", draw(st.lists(st.sampled_from(["u256", "address", "bool"]), min_size=1, max_size=3)))
+              for i in range(draw(st.integers(1, 2)))]
+    c = Contract(name, storage, events, draw(signatures(prefix)), init_only, callee)
+    if HELPERS:
+        c.helpers = draw(signatures(prefix + "h", 0, 2))
+        for fn in c.helpers:
+            fn.pub = False
+    fresh = [0]
+    c.init = init_text(draw, c, fresh)
+    for fn in [*c.helpers, *c.fns]:
+        fn.body = fn_text(draw, c, fn, fresh)
+    return c
+
+
+@st.composite
+def programs(draw) -> Program:
+    """One contract ``Alpha``, or a callee ``Beta`` and an ``Alpha`` that calls it."""
+    beta = draw(contracts("Beta", "g", None)) if draw(st.booleans()) else None
+    alpha = draw(contracts("Alpha", "f", beta))
+    return Program([c for c in (beta, alpha) if c is not None])
+
+
+# ---------------------------------------------------------------------------- worlds and blocks
+
+@dataclass
+class World:
+    program: Program
+    instances: dict[str, Contract]   # name -> contract, in deployment order
+    args: dict[str, list]
+
+    def text(self, source: str = "c.lane") -> str:
+        from runtime_helpers import world_toml
+
+        deploys = [{"name": n, "source": source, "contract": c.name, "sender": "alice", "args": self.args[n]}
+                   for n, c in self.instances.items()]
+        return world_toml(deploys, ACCOUNTS)
+
+
+@st.composite
+def worlds(draw, program: Program) -> World:
+    """One or two instances of each contract; each Alpha calls one of the Betas."""
+    instances: dict[str, Contract] = {}
+    args: dict[str, list] = {}
+    betas = []
+    if len(program.contracts) == 2:
+        for i in range(draw(st.integers(1, 2))):
+            betas.append(f"b{i}")
+            instances[f"b{i}"], args[f"b{i}"] = program.contracts[0], []
+    for i in range(draw(st.integers(1, 2))):
+        instances[f"a{i}"] = program.caller
+        args[f"a{i}"] = [draw(st.sampled_from(betas))] if betas else []
+    return World(program, instances, args)
+
+
+def world_text(world: World) -> str:
+    return world.text()
+
+
+def argument(draw, ty: str, world: World):
+    if ty == "u256":
+        return draw(st.one_of(st.integers(0, 5), st.integers(0, 5), st.sampled_from([8, 100, MAX, str(MAX), str(2**255)])))
+    return draw(st.sampled_from(SENDERS + list(world.instances) + ["0x" + "0" * 40, "0x0000000000000000000000000000000000000007"]))
+
+
+@st.composite
+def transactions(draw, world: World) -> dict:
+    to = draw(st.sampled_from(list(world.instances)))
+    fn = draw(st.sampled_from(world.instances[to].fns))
+    args = [argument(draw, t, world) for _, t in fn.params]
+    tx = {"from": draw(st.sampled_from(SENDERS)), "to": to, "fn": fn.name, "args": args}
+    if draw(st.integers(0, 24)) == 24:  # an invalid transaction: recorded, changes nothing
+        if draw(st.booleans()):
+            tx["fn"] = "nope"
+        else:
+            tx["args"] = args + [1]
+    return tx
+
+
+@st.composite
+def blocks(draw, world: World, min_size: int = 10, max_size: int = 80) -> list[dict]:
+    return draw(st.lists(transactions(world), min_size=min_size, max_size=max_size))
+
+
+def block_text(txs: list[dict]) -> str:
+    return "".join(json.dumps(t) + "\n" for t in txs)

@@ -1,0 +1,147 @@
+"""Differential properties over randomly generated Lane contracts (tests/contract_gen.py).
+
+a. Every generated program compiles: no error diagnostics, its summaries and its
+   conflict table are computed without a crash.
+b. The sequential executor with the soundness checker on (SPEC §2.5) never sees
+   an access outside a transaction's summary, on a warm-up block from genesis and
+   on a second block on top of it (so dynamic keys read non-zero state).
+c. The parallel executor forced onto lanes (as tests/test_parallel_props.py does)
+   gives the receipts and state root of the sequential executor on the same block.
+d. ``lane run --verify`` over the same world and blocks agrees with the API's
+   sequential result (one process, both blocks).
+
+Each program is written to a fresh temporary directory; the program cache lives in
+the session's temporary LANE_CACHE_DIR (tests/conftest.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from contract_gen import block_text, blocks, programs, world_text, worlds
+from fuzzing import examples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from runtime_helpers import fork_chain, lane_json, raw_block
+
+from compiler.pipeline import CompilerData
+from compiler.runtime.chain import Chain
+from compiler.runtime.parallel import ParallelExecutor
+
+SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                                          HealthCheck.function_scoped_fixture])
+
+
+# ---------------------------------------------------------------------------- helpers
+
+def write_case(root: Path, source: str, world: str, txs_list: list[list[dict]]) -> Path:
+    """The program, its world and its blocks (block1.jsonl, ...) under ``root``; the world's path."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "c.lane").write_text(source, encoding="utf-8")
+    for i, txs in enumerate(txs_list, 1):
+        (root / f"block{i}.jsonl").write_text(block_text(txs), encoding="utf-8")
+    path = root / "world.toml"
+    path.write_text(world, encoding="utf-8")
+    return path
+
+
+def error_messages(path: Path) -> list[str]:
+    return [f"{d.location}: {d.message}" for d in CompilerData(path).diagnostics() if d.is_error]
+
+
+def essentials(receipt: dict) -> dict:
+    """A receipt's status, reason, return value and events (SPEC §5), whatever else it carries."""
+    return {k: receipt[k] for k in ("status", "reason", "return", "events")}
+
+
+class Case(tuple):
+    """(program, world, blocks), shown in a failure report as the files it writes: easy to reproduce."""
+
+    def __repr__(self) -> str:
+        program, world, txs = self
+        parts = [f"--- c.lane\n{program.source}", f"--- world.toml\n{world_text(world)}"]
+        parts += [f"--- block{i}.jsonl\n{block_text(t)}" for i, t in enumerate(txs, 1)]
+        return "\n" + "\n".join(parts)
+
+
+@st.composite
+def cases(draw, blocks_: int = 2):
+    """A program, a world deploying it and ``blocks_`` blocks: the first a warm-up from genesis."""
+    program = draw(programs(), label="program")
+    world = draw(worlds(program), label="world")
+    txs = [draw(blocks(world), label=f"block {i + 1}") for i in range(blocks_)]
+    return Case((program, world, txs))
+
+
+def warmed_up(world_path: Path, warm_up: list[dict], check: bool = True) -> Chain:
+    """The world after its warm-up block (run with the soundness checker on if ``check``)."""
+    chain = Chain.open(world_path)
+    chain.run_block(raw_block(warm_up), number=1, check_accesses=check)
+    return chain
+
+
+def parallel_run(base: Chain, txs: list[dict], number: int, workers: int, window, inline):
+    """The block on lanes of a fork of ``base``, forced as in tests/test_parallel_props.py."""
+    chain = fork_chain(base)
+    ex = ParallelExecutor(chain, workers, timeout=30.0)
+    ex.force, ex.force_window, ex.force_inline = True, window, inline
+    chain._parallel = ex
+    try:
+        got = chain.run_block(raw_block(txs), number=number, executor="parallel", workers=workers)
+    finally:
+        chain.close()
+    return got, ex.last
+
+
+# ---------------------------------------------------------------------------- properties
+
+@settings(SETTINGS, max_examples=examples(30))
+@given(case=cases(blocks_=0))
+def test_generated_programs_check_and_analyse(tmp_path_factory, case):
+    program, world, _ = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [])
+    assert error_messages(path.parent / "c.lane") == [], program.source
+    analysis = CompilerData(path.parent / "c.lane").analysis()
+    names = {f"{c.name}.{f.name}" for c in program.contracts for f in c.fns}
+    assert {f"{f['contract']}.{f['function']}" for f in analysis.functions} == names
+
+
+@settings(SETTINGS, max_examples=examples(25))
+@given(case=cases(), number=st.sampled_from([2, 7]))
+def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, number):
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    base = warmed_up(path, warm_up)
+    checked = fork_chain(base).run_block(raw_block(txs), number=number, check_accesses=True)
+    plain = fork_chain(base).run_block(raw_block(txs), number=number)
+    assert checked.receipts_json == plain.receipts_json
+    assert checked.state_root == plain.state_root
+
+
+@settings(SETTINGS, max_examples=examples(20))
+@given(case=cases(), number=st.sampled_from([2, 7]), workers=st.integers(2, 3),
+       window=st.sampled_from([None, 1, 3, 8]), inline=st.sets(st.integers(0, 12), max_size=6))
+def test_parallel_equals_sequential(tmp_path_factory, case, number, workers, window, inline):
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    base = warmed_up(path, warm_up, check=False)
+    expected = fork_chain(base).run_block(raw_block(txs), number=number)  # (soundness: the property above)
+    got, last = parallel_run(base, txs, number, workers, window, inline)
+    assert got.receipts_json == expected.receipts_json
+    assert got.state_root == expected.state_root
+    assert last["mode"] == "parallel"
+
+
+@settings(SETTINGS, max_examples=examples(4))
+@given(case=cases())
+def test_lane_run_verify_agrees_with_the_api(tmp_path_factory, case):
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    root = path.parent
+    out = lane_json("run", "world.toml", "block1.jsonl", "block2.jsonl", "--executor", "parallel",
+                    "--workers", "2", "--verify", cwd=root)
+    chain = Chain.open(path)
+    for txs_, got in zip((warm_up, txs), out["blocks"]):
+        expected = chain.run_block(raw_block(txs_))
+        assert got["state_root"] == expected.state_root
+        assert [essentials(r) for r in got["receipts"]] == [essentials(r) for r in expected.receipts_json]
