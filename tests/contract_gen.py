@@ -413,8 +413,8 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
     kinds = draw(st.lists(st.sampled_from(sorted(STORAGE_TYPES)), min_size=2, max_size=5))
     storage = [(f"{k.removeprefix('map_')}{i}", k) for i, k in enumerate(kinds)]
     init_only = {n for n, _ in storage if draw(st.integers(0, 4)) == 4}
-    events = [(f"{prefix.upper()}Ev{i}", draw(st.lists(st.sampled_from(["u256", "address", "bool"]), min_size=1, max_size=3)))
-              for i in range(draw(st.integers(1, 2)))]
+    fields = st.lists(st.sampled_from(["u256", "address", "bool"]), min_size=1, max_size=3)
+    events = [(f"{prefix.upper()}Ev{i}", draw(fields)) for i in range(draw(st.integers(1, 2)))]
     c = Contract(name, storage, events, draw(signatures(prefix)), init_only, callee)
     if HELPERS:
         c.helpers = draw(signatures(prefix + "h", 0, 2))
@@ -473,8 +473,10 @@ def world_text(world: World) -> str:
 
 def argument(draw, ty: str, world: World):
     if ty == "u256":
-        return draw(st.one_of(st.integers(0, 5), st.integers(0, 5), st.sampled_from([8, 100, MAX, str(MAX), str(2**255)])))
-    return draw(st.sampled_from(SENDERS + list(world.instances) + ["0x" + "0" * 40, "0x0000000000000000000000000000000000000007"]))
+        huge = st.sampled_from([8, 100, MAX, str(MAX), str(2**255)])
+        return draw(st.one_of(st.integers(0, 5), st.integers(0, 5), huge))
+    others = ["0x" + "0" * 40, "0x0000000000000000000000000000000000000007"]
+    return draw(st.sampled_from(SENDERS + list(world.instances) + others))
 
 
 @st.composite

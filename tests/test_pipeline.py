@@ -422,8 +422,8 @@ def test_a_block_loads_the_keys_a_loop_of_few_values_names(tmp_path):
 
     world = pot_world(tmp_path, CELLS, "Cells")
     state = tmp_path / "s.sqlite"
-    block = "".join(json.dumps({"from": f"u{k}", "to": "pot", "fn": ("fill", "some", "many")[k % 3], "args": [k]}) + "\n"
-                    for k in range(300)).encode()
+    calls = [{"from": f"u{k}", "to": "pot", "fn": ("fill", "some", "many")[k % 3], "args": [k]} for k in range(300)]
+    block = "".join(json.dumps(c) + "\n" for c in calls).encode()
     with Chain.open(world, state) as chain:  # (a state file: reopened, its variables read from it)
         chain.run_block(json.dumps({"from": "u0", "to": "pot", "fn": "fill", "args": [1]}).encode())
     with Chain.open(world, state) as chain:

@@ -264,4 +264,8 @@ def _wildcard_edges(table: AccessTable, inv: np.ndarray, written_or_added: np.nd
     others[g[ex & key_wa]] = True
     active = writes | others
     member = active[g] & (is_wild | writes[g] | key_wa)
-    return [table.tx[rows_in[member]]], [first_node + g[member]], k
+    node = g[member]
+    if k > len(table):  # (scopes of many windows: the nodes used only, numbered 0, 1, ...)
+        used, node = np.unique(node, return_inverse=True)
+        node, k = node.reshape(-1), len(used)
+    return [table.tx[rows_in[member]]], [first_node + node], k
