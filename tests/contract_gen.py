@@ -48,7 +48,6 @@ that transactions collide often, plus a few huge amounts and invalid calls.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from hypothesis import strategies as st
@@ -496,7 +495,3 @@ def transactions(draw, world: World) -> dict:
 @st.composite
 def blocks(draw, world: World, min_size: int = 10, max_size: int = 80) -> list[dict]:
     return draw(st.lists(transactions(world), min_size=min_size, max_size=max_size))
-
-
-def block_text(txs: list[dict]) -> str:
-    return "".join(json.dumps(t) + "\n" for t in txs)

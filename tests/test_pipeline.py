@@ -418,12 +418,12 @@ def test_a_block_loads_the_keys_a_loop_of_few_values_names(tmp_path):
     the one run in memory gives.  A longer loop's keys are left to be read as touched."""
     from compiler.schedule.locations import BlockLocations
     from compiler.vm.variables import LazyVar
-    from runtime_helpers import account, pot_world
+    from runtime_helpers import account, block_text, pot_world
 
     world = pot_world(tmp_path, CELLS, "Cells")
     state = tmp_path / "s.sqlite"
     calls = [{"from": f"u{k}", "to": "pot", "fn": ("fill", "some", "many")[k % 3], "args": [k]} for k in range(300)]
-    block = "".join(json.dumps(c) + "\n" for c in calls).encode()
+    block = block_text(calls).encode()
     with Chain.open(world, state) as chain:  # (a state file: reopened, its variables read from it)
         chain.run_block(json.dumps({"from": "u0", "to": "pot", "fn": "fill", "args": [1]}).encode())
     with Chain.open(world, state) as chain:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contract_gen import block_text, blocks, programs, world_text, worlds
+from contract_gen import blocks, programs, world_text, worlds
 from fuzzing import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtime_helpers import fork_chain, lane_json, raw_block
+from runtime_helpers import block_text, fork_chain, lane_json, raw_block, write_block
 
 from compiler.pipeline import CompilerData
 from compiler.runtime.chain import Chain
@@ -39,7 +39,7 @@ def write_case(root: Path, source: str, world: str, txs_list: list[list[dict]]) 
     root.mkdir(parents=True, exist_ok=True)
     (root / "c.lane").write_text(source, encoding="utf-8")
     for i, txs in enumerate(txs_list, 1):
-        (root / f"block{i}.jsonl").write_text(block_text(txs), encoding="utf-8")
+        write_block(root, txs, f"block{i}.jsonl")
     path = root / "world.toml"
     path.write_text(world, encoding="utf-8")
     return path

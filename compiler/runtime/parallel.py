@@ -370,14 +370,15 @@ class _BlockRun:
             # what they touch whether they are independent.
             chosen = on_lanes < inline
             picked, table, inst_us = self._sampled_rows(sample, chosen[part])
-            rows = count * (len(table) / max(len(picked), 1))
+            rows_tx = len(table) / max(len(picked), 1)
+            rows = count * rows_tx
             schedule = count * inst_us / self.ex.workers
             on_lanes = lanes_us(busiest, count, 0, rows) + schedule
             at_best = best(on_lanes, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"costly to schedule: instantiating a transaction's accesses takes {inst_us:.0f} us "
-                            f"and it has {len(table) / max(len(picked), 1):.0f} of them to plan and check, in a "
-                            f"sample of the block: lanes would cost more than running the block")
+                            f"and it has {rows_tx:.0f} of them to plan and check, in a sample of the block: "
+                            f"lanes would cost more than running the block")
                 return whole, at_best
             imbalance, joined = self._imbalance(table, picked, part, work)
             at_best = best(lanes_us(busiest * np.where(chosen, imbalance, 1.0), count, 0, rows) + schedule, schedule)
