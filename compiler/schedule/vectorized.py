@@ -159,12 +159,10 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     rows, cols = [tx[link - 1]], [tx[link]]
 
     nodes = n
-    inv = np.empty(len(order), np.int64)  # each exact row's group, in the table's order
-    inv[order] = group
     if table.wild.any():
-        at = np.zeros(len(table), np.int64)
-        at[s.exact] = inv
-        wrows, wcols, groups = _wildcard_edges(table, at, write | add, nodes, window)
+        inv = np.zeros(len(table), np.int64)  # each exact row's group, by its place in the table
+        inv[s.exact[order]] = group
+        wrows, wcols, groups = _wildcard_edges(table, inv, write | add, nodes, window)
         rows += wrows
         cols += wcols
         nodes += groups
@@ -174,8 +172,8 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     root = np.zeros(nodes, bool)
     root[label] = True
     number = np.cumsum(root) - 1
-    in_pure = pure[inv] & (table.mode[s.exact] == A)
-    return Components(number[label], int(root.sum()), table.loc[s.exact][in_pure], table.tx[s.exact][in_pure])
+    in_pure = np.flatnonzero(pure[group] & (mode == A))  # (in the order by location)
+    return Components(number[label], int(root.sum()), table.loc[s.exact[order[in_pure]]], tx[in_pure])
 
 
 HOT_SHARE = 16   # a location read by at least 1/16 of a block's transactions ...
