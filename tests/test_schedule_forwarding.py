@@ -123,6 +123,62 @@ def test_propose_then_propose_writes_under_each_id_the_counter_may_give(demo):
     assert {mode for _, mode in accesses(s, 4)} == {"read"}
 
 
+# ---------------------------------------------------------------------------- the parallel executor's plan
+
+_DEMO_BLOCKS = [
+    [tx("carol", "nft", "mint", 7, 100), tx("carol", "nft", "list", 7, 500), tx("erin", "nft", "buy", 7, 500),
+     tx("frank", "nft", "buy", 7, 900), tx("dave", "usdc", "transfer", "alice", 1),
+     tx("alice", "usdc", "transfer", "bob", 1)],
+    [tx("erin", "escrow", "open", 3, "dave", 1000, 7200), tx("erin", "escrow", "release", 3),
+     tx("dave", "escrow", "claim", 3), tx("dave", "usdc", "transfer", "bob", 5),
+     tx("carol", "usdc", "transfer", "bob", 5)],
+    [tx("alice", "dao", "propose", "frank", 5000), tx("carol", "dao", "propose", "erin", 7000),
+     tx("bob", "dao", "vote", 1, True), tx("alice", "dao", "vote", 2, False), tx("bob", "dao", "vote", 3, True)],
+]
+
+
+@pytest.mark.parametrize("txs", _DEMO_BLOCKS, ids=["nft", "escrow", "dao"])
+def test_the_parallel_plan_instantiates_a_block_as_its_dag_does(demo, txs, monkeypatch):
+    """The parallel executor's workers instantiate in rounds, not in block order: the values earlier
+    writers store are forwarded to the readers' second instantiation.  Every transaction's accesses
+    in the plan cover those of the block's DAG, with no wildcard where the DAG has none (a function
+    whose keys are all plain may have more: its rows leave its conditions out), and the block runs
+    on lanes with the sequential result."""
+    from compiler.runtime import parallel
+    from compiler.vm.locations import loc_id
+
+    chain = fork_chain(demo)
+    seen: dict = {}
+    plan = parallel._BlockRun.plan
+
+    def keep(self):
+        seen.update(self.all_rows)
+        return plan(self)
+
+    monkeypatch.setattr(parallel._BlockRun, "plan", keep)
+    executor = parallel.executor_for(chain, 2).__self__
+    executor.force = True
+    try:
+        raw = raw_block(txs)
+        got = chain.run_block(raw, number=2, executor="parallel", workers=2)
+        expected = fork_chain(demo).run_block(raw, number=2)
+    finally:
+        chain.close()
+    assert got.receipts_json == expected.receipts_json and got.state_root == expected.state_root
+    assert executor.last["mode"] == "parallel", executor.last
+    s = schedule(demo, txs)
+    slots = s.compiled.slots
+    mode = {dag.R: 0, dag.W: 1, dag.A: 2}
+    for j in range(len(txs)):
+        want = {("wild", vid) if key is dag.WILD else loc_id(address, slots[vid][0], key): mode[m]
+                for (address, vid, key), m in s.accesses[j]}
+        mine = seen["tx"] == j
+        have = {("wild", int(v)) if w else int(loc): int(m) for loc, v, m, w in
+                zip(seen["loc"][mine], seen["var"][mine], seen["mode"][mine], seen["wild"][mine])}
+        assert set(want) <= set(have), (j, txs[j])
+        assert {k for k in have if type(k) is tuple} <= set(want), (j, txs[j])
+
+
 # ---------------------------------------------------------------------------- small registries
 
 REGISTRY = """

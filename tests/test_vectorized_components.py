@@ -76,9 +76,9 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     which = list(range(len(block)))
     maker = RowMaker(base.compiled_summaries)
     storage = base.ctx.storage
-    columns, _ = maker.rows(which, functions, calls, storage, number, 12 * number)
-    walked, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
-                           unresolved={k: set() for k in which})  # every transaction call by call
+    columns, _, _ = maker.rows(which, functions, calls, storage, number, 12 * number)
+    walked, _, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
+                              unresolved={k: {} for k in which})  # every transaction call by call
     covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
     fields = ("tx", "loc", "var", "inst", "mode", "wild")
     have = {}
@@ -95,20 +95,45 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
 
 # ---------------------------------------------------------------- the parent's re-instantiation sets
 
-from compiler.runtime.parallel import _before, _earliest, _not_in, _unique_pairs  # noqa: E402
+from compiler.runtime.parallel import _before, _earliest  # noqa: E402
+from compiler.schedule.forwarding import StoredValues  # noqa: E402
 from compiler.schedule.vectorized import scope_id as _scope  # noqa: E402
 
-_PAIRS = st.lists(st.tuples(st.integers(0, 6), st.sampled_from([-(1 << 63), -5, 0, 7, (1 << 62), (1 << 63) - 1])),
-                  max_size=25)
+# (transaction, location, value or None: not known), as workers report what transactions store
+_STORED = st.lists(st.tuples(st.integers(0, 9), st.sampled_from([-(1 << 63), 3, (1 << 63) - 1]),
+                             st.one_of(st.none(), st.integers(0, 4), st.tuples(st.integers(0, 2), st.integers(0, 2)))),
+                   max_size=30)
 
 
-@given(_PAIRS, _PAIRS)
-def test_pairs_not_done_are_exactly_the_set_difference(new, done):
-    arr = lambda xs, i: np.array([x[i] for x in xs], np.int64)  # noqa: E731
-    got = _not_in(arr(new, 0), arr(new, 1), arr(done, 0), arr(done, 1))
-    assert got.tolist() == [pair not in set(done) for pair in new]
-    tx, loc = _unique_pairs(arr(new, 0), arr(new, 1))
-    assert list(zip(tx.tolist(), loc.tolist())) == sorted(set(new))
+@given(_STORED, st.lists(st.tuples(_STORED, st.sets(st.integers(0, 9))), max_size=3), st.integers(0, 10),
+       st.sampled_from([-(1 << 63), 3, (1 << 63) - 1, 8]), st.integers(1, 4))
+def test_values_stored_before_a_reader_as_forwarded(first, rounds, tx, loc, cap):
+    """What a reader at ``tx`` is told ``loc`` may hold: the values of the writers before it, in block
+    order, each once; None when one of them is not known, past ``cap`` values, or with no writer.
+    The entries of transactions instantiated again replace theirs; one given forwarded values whose
+    entries change a second time stores values not known at every location it named."""
+    values = StoredValues()
+    values.replace((), tuple(map(list, zip(*first))) if first else ([], [], []))
+    entries = {}  # the reference: transaction -> [(location, value)]
+    for t, where, v in first:
+        entries.setdefault(t, []).append((where, v))
+    changed = set()
+    for again, forwarded in rounds:
+        redone = sorted({t for t, _, _ in again})
+        values.replace(redone, tuple(map(list, zip(*again))) if again else ([], [], []),
+                       [t for t in redone if t in forwarded])
+        for t in redone:
+            old = entries.pop(t, [])
+            new = [(where, v) for u, where, v in again if u == t]
+            if t in forwarded and set(old) != set(new):
+                if t in changed:
+                    new = [(where, None) for where in dict.fromkeys(w for w, _ in set(old) | set(new))]
+                changed.add(t)
+            entries[t] = new
+    earlier = [v for t in sorted(entries) if t < tx for where, v in entries[t] if where == loc]
+    distinct = list(dict.fromkeys(earlier))
+    expected = None if not earlier or None in distinct or len(distinct) > cap else tuple(distinct)
+    assert values.before(np.array([tx]), np.array([loc]), cap) == [expected]
 
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2), st.integers(0, 9)), max_size=20),

@@ -9,7 +9,9 @@ the block file into stripes, and works on arrays.  A block goes
    access summaries of its transactions against the state before the block, and
    sends back the calls and the accesses as arrays of location ids.  Where a key
    was read from a location that an earlier transaction of the block writes, the
-   transaction is instantiated again with that location unresolved (a wildcard).
+   transaction is instantiated again with the values the earlier writers store
+   there (:class:`compiler.schedule.forwarding.StoredValues`), or with that
+   location unresolved (a wildcard) when they cannot be said.
 2. **Plan**, in the parent, with numpy: windows of the block, as large as
    their components deal evenly (the whole block when it can be), the
    components of each window (:mod:`compiler.schedule.vectorized`), and one lane
@@ -269,8 +271,10 @@ class _BlockRun:
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
-        empty = np.zeros(0, np.int64)
-        self.done_pairs = (empty, empty)  # (transaction, location) instantiated unresolved so far
+        from ..schedule.forwarding import StoredValues
+
+        self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')
+        self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
 
     def report(self) -> dict:
         """What the block did, and what it cost: ``parent_us_per_tx`` is the parent's own work (its
@@ -409,7 +413,7 @@ class _BlockRun:
         warm = sorted(first.values())
         ex.rows.rows(list(range(len(warm))), pick(fns, warm), pick(calls, warm), *state)
         t = time.perf_counter()
-        rows, _ = ex.rows.rows(list(range(len(picked))), fns, calls, *state)
+        rows, _, _ = ex.rows.rows(list(range(len(picked))), fns, calls, *state)
         return picked, AccessTable.of(rows), (time.perf_counter() - t) * 1e6 / max(len(picked), 1)
 
     def _imbalance(self, table, chosen: np.ndarray, part: np.ndarray, work: np.ndarray) -> tuple[float, str]:
@@ -561,6 +565,8 @@ class _BlockRun:
         self.owner = np.repeat(np.arange(len(parts)), [p.n for p in parts])
         self.rows = [_offset(_rows(p.rows), off) for p, off in zip(parts, self.first)]
         self.sources = [_offset(_sources(p.sources), off) for p, off in zip(parts, self.first)]
+        for p, off in zip(parts, self.first):
+            self.stored.replace((), _offset_stored(p.stored, off))
         self.timing["workers_schedule"] += sum(p.seconds for p in parts)
         self.reschedule()
         self.timing["schedule"] += time.perf_counter() - t
@@ -636,18 +642,22 @@ class _BlockRun:
 
     def reschedule(self) -> None:
         """Transactions whose keys were read from a location an earlier transaction writes are
-        instantiated again with it unresolved, until no such read is left."""
+        instantiated again with what it may hold then (``tainted``), until their answers settle."""
         for _ in range(8):
             tainted = self.tainted()
             if not tainted:
                 return
-            for k, (txs, locs) in tainted.items():
+            for k, (txs, locs, values) in tainted.items():
                 local = (txs - self.first[k]).astype(np.int64)
-                self.ex.transport.send(k, P.pack(P.Reschedule(self.serial, local.tobytes(), locs.tobytes())))
+                self.ex.transport.send(k, P.pack(P.Reschedule(self.serial, local.tobytes(), locs.tobytes(),
+                                                              marshal.dumps(values))))
             got = self.collect(tainted, P.Rescheduled)
             for k, m in got.items():
                 off = self.first[k]
                 again = P.arr(m.txs, P.I64) + off
+                txs = again.tolist()
+                follows = [t for t in txs if any(v is not None for v in self.resolved[t].values())]
+                self.stored.replace(txs, _offset_stored(m.stored, off), follows)
                 keep = ~np.isin(self.rows[k]["tx"], again)
                 fresh = _offset(_rows(m.rows), off)
                 self.rows[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.rows[k].items()}
@@ -657,9 +667,13 @@ class _BlockRun:
         self.all_rows = _concat(self.rows)
         self.why = "keys read from locations written earlier did not settle"
 
-    def tainted(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-        """Per worker, the (transaction, location) pairs of keys read from a location that an
-        earlier transaction of the block writes (and that were not unresolved already)."""
+    def tainted(self) -> dict[int, tuple[np.ndarray, np.ndarray, list]]:
+        """Per worker, the transactions to instantiate again: those that read a value (to make a key,
+        most often) from a location an earlier transaction of the block writes, each with every such
+        location and what it may hold then (``Reschedule``): the values the earlier writers store
+        there, forwarded, or None (unresolved) when one of them cannot be said, when the location is
+        not of a variable read to make keys, or when a wildcard write of its variable comes earlier.
+        Only the transactions whose answer changed since they were last instantiated."""
         rows = self.all_rows = _concat(self.rows)  # (the plan's, when none was tainted)
         src = _concat(self.sources)
         if not len(src["tx"]):
@@ -670,28 +684,58 @@ class _BlockRun:
         hit = _before(locs, first_tx, src["loc"], src["tx"])
         # A wildcard write of the variable (of one instance, or of every one), earlier, taints every
         # read of it: the earliest such write per (variable, instance), looked up by sorted keys.
+        unresolved = ~np.isin(src["var"], np.array(sorted(self.chain.compiled_summaries.key_vids), np.int64))
         wild = rows["wild"] & (rows["mode"] != R)
         if wild.any():
             from ..schedule.vectorized import scope_id
 
             keys, first_tx = _earliest(scope_id(rows["var"][wild], rows["inst"][wild]), rows["tx"][wild])
             for inst in (src["inst"], np.full(len(src["inst"]), -1, np.int64)):
-                hit |= _before(keys, first_tx, scope_id(src["var"], inst), src["tx"])
-        new_tx, new_loc = src["tx"][hit], src["loc"][hit]
-        done_tx, done_loc = self.done_pairs
-        fresh = _not_in(new_tx, new_loc, done_tx, done_loc)
-        if not fresh.any():
+                scoped = _before(keys, first_tx, scope_id(src["var"], inst), src["tx"])
+                hit |= scoped
+                unresolved |= scoped
+        if not hit.any():
             return {}
-        new_tx, new_loc = _unique_pairs(new_tx[fresh], new_loc[fresh])
-        # A transaction instantiated again takes all its unresolved locations at once.
-        all_tx, all_loc = np.concatenate([done_tx, new_tx]), np.concatenate([done_loc, new_loc])
-        self.done_pairs = (all_tx, all_loc)
-        again = np.isin(all_tx, new_tx)
-        txs, locs = all_tx[again], all_loc[again]
-        order = np.lexsort((locs, txs))
-        txs, locs = txs[order], locs[order]
-        owners = self.owner[txs]
-        return {int(k): (txs[owners == k], locs[owners == k]) for k in np.unique(owners)}
+        tx, loc, unresolved = src["tx"][hit], src["loc"][hit], unresolved[hit]
+        order = np.lexsort((loc, tx))
+        tx, loc, unresolved = tx[order], loc[order], unresolved[order]
+        first = np.ones(len(tx), bool)
+        first[1:] = (tx[1:] != tx[:-1]) | (loc[1:] != loc[:-1])
+        starts = np.flatnonzero(first)
+        unresolved = np.logical_or.reduceat(unresolved, starts)
+        # What each pair is read as now; a transaction whose answers changed is instantiated again.
+        resolved = self.resolved
+        pairs = list(zip(tx[starts].tolist(), loc[starts].tolist(), unresolved.tolist()))
+        asked = [(t, where) for t, where, u in pairs if not u and resolved.get(t, {}).get(where, _NEW) is not None]
+        forwarded = dict(zip(asked, self.stored.before(*(np.array(c, np.int64) for c in zip(*asked)))
+                             if asked else ()))
+        again: list[int] = []
+        for t, where, u in pairs:
+            answers = resolved.get(t)
+            if answers is None:
+                answers = resolved[t] = {}
+            old = answers.get(where, _NEW)
+            if old is None:
+                continue  # (unresolved stays so)
+            value = None if u else forwarded[(t, where)]
+            if old is _NEW or old != value:
+                answers[where] = value
+                if not again or again[-1] != t:
+                    again.append(t)
+        if not again:
+            return {}
+        owners = self.owner[np.array(again, np.int64)].tolist()
+        out: dict[int, tuple] = {}
+        for k in sorted(set(owners)):
+            txs, locs, values = [], [], []
+            for t, owner in zip(again, owners):
+                if owner == k:
+                    answers = resolved[t]
+                    txs += [t] * len(answers)
+                    locs += answers
+                    values += answers.values()
+            out[k] = (np.array(txs, np.int64), np.array(locs, np.int64), values)
+        return out
 
     # ------------------------------------------------------------ 2. plan
     def plan(self) -> dict | None:
@@ -1215,34 +1259,6 @@ def _before(keys: np.ndarray, first_tx: np.ndarray, probe: np.ndarray, tx: np.nd
     return (keys[at] == probe) & (first_tx[at] < tx)
 
 
-def _not_in(tx: np.ndarray, loc: np.ndarray, done_tx: np.ndarray, done_loc: np.ndarray) -> np.ndarray:
-    """Which of the pairs (tx, loc) are not among the pairs (done_tx, done_loc), exactly."""
-    if not len(done_tx) or not len(tx):
-        return np.ones(len(tx), bool)
-    all_tx = np.concatenate([done_tx, tx])
-    all_loc = np.concatenate([done_loc, loc])
-    done = np.concatenate([np.ones(len(done_tx), bool), np.zeros(len(tx), bool)])
-    order = np.lexsort((all_loc, all_tx))
-    s_tx, s_loc = all_tx[order], all_loc[order]
-    starts = np.ones(len(order), bool)
-    starts[1:] = (s_tx[1:] != s_tx[:-1]) | (s_loc[1:] != s_loc[:-1])
-    group = np.cumsum(starts) - 1           # equal pairs share a group
-    group_done = np.zeros(int(group[-1]) + 1, bool)
-    group_done[group[done[order]]] = True   # a group with a done pair in it
-    keep = np.empty(len(order), bool)
-    keep[order] = ~group_done[group]
-    return keep[len(done_tx):]
-
-
-def _unique_pairs(tx: np.ndarray, loc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct pairs, sorted by transaction then location."""
-    order = np.lexsort((loc, tx))
-    tx, loc = tx[order], loc[order]
-    first = np.ones(len(tx), bool)
-    first[1:] = (tx[1:] != tx[:-1]) | (loc[1:] != loc[:-1])
-    return tx[first], loc[first]
-
-
 def _rows(raw: tuple) -> dict[str, np.ndarray]:
     from ..schedule.vectorized import COLUMNS
 
@@ -1258,6 +1274,16 @@ def _offset(columns: dict[str, np.ndarray], by) -> dict[str, np.ndarray]:
     columns = dict(columns)
     columns["tx"] = columns["tx"] + np.int64(by)
     return columns
+
+
+def _offset_stored(blob: bytes, by) -> tuple:
+    """A stripe's ``stored`` (``Scheduled.stored``) with its transactions numbered in the block."""
+    txs, locs, values = marshal.loads(blob)
+    by = int(by)
+    return [t + by for t in txs], locs, values
+
+
+_NEW = object()  # (a pair not asked about before)
 
 
 def _concat(parts: list[dict]) -> dict[str, np.ndarray]:

@@ -12,7 +12,8 @@ A block on lanes goes:
    calls decoded already); ``Scheduled`` back: the stripe's calls, and its
    instantiated accesses as arrays of location ids.  When an access's key was
    read from a location an earlier transaction may write, ``Reschedule`` asks
-   again for those transactions with those locations unresolved.
+   again for those transactions, with the values the earlier writers may store
+   there (what ``Scheduled.stored`` said), or those locations unresolved.
 2. ``Lanes``: the lane of each transaction and the windows; ``Routed`` back:
    the calls of the stripe's transactions, by lane; ``Calls`` forwards each
    lane the calls of its transactions that other stripes decoded.  Then, per
@@ -55,7 +56,9 @@ class Schedule(NamedTuple):
 class Reschedule(NamedTuple):
     block: int
     txs: bytes                 # int64: transactions to instantiate again (positions in the stripe) ...
-    locs: bytes                # int64: ... each with a location it must take as written earlier (unresolved)
+    locs: bytes                # int64: ... each with a location earlier transactions of the block write ...
+    values: bytes              # marshal: ... and, for each, the values they may store there (a tuple), or
+                               #  None: unresolved
 
 
 class Lanes(NamedTuple):
@@ -107,6 +110,8 @@ class Scheduled(NamedTuple):
     costs: bytes               # int64 per transaction: its function's static cost
     rows: tuple                # (tx int64, loc int64, var int64, inst int64, mode int8, wild bool) as bytes
     sources: tuple             # (tx int64, loc int64, var int64, inst int64): locations keys were read from
+    stored: bytes              # marshal: ([tx], [loc], [value or None]): values a transaction may store at a
+                               #  location of a variable read to make keys (None: not known)
     invalid: bytes             # marshal: [(index, line, reason)] of the stripe's invalid transactions
     lines: bytes               # int64: each transaction's line in the block file
     seconds: float
@@ -144,6 +149,7 @@ class Rescheduled(NamedTuple):
     txs: bytes                 # int64: the transactions instantiated again (positions in the stripe)
     rows: tuple                # as Scheduled.rows, for those transactions only
     sources: tuple
+    stored: bytes
     seconds: float
 
 

@@ -152,33 +152,35 @@ class Replica:
             invalid = []
             functions = [self.table.functions[f] if f >= 0 else None for f in fnids]
         self.stripe = (calls, functions)
-        rows, sources = self._instantiate(list(range(len(calls))), None)
+        rows, sources, stored = self._instantiate(list(range(len(calls))), None)
         ids = np.array(fnids, np.int32)
         costs = np.array(self.table.costs + [0], np.int64)[ids]  # (an invalid one's, -1: 0)
         return P.pack(P.Scheduled(
             m.block, m.first_index, len(calls), marshal.dumps(calls), ids.tobytes(), costs.tobytes(), rows, sources,
-            marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), time.perf_counter() - start))
+            stored, marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), time.perf_counter() - start))
 
     def on_Reschedule(self, m: P.Reschedule) -> bytes:
         start = time.perf_counter()
-        unresolved: dict[int, set] = {}
-        for tx, loc in zip(P.arr(m.txs, P.I64).tolist(), P.arr(m.locs, P.I64).tolist()):
-            unresolved.setdefault(tx, set()).add(loc)
+        unresolved: dict[int, dict] = {}
+        for tx, loc, values in zip(P.arr(m.txs, P.I64).tolist(), P.arr(m.locs, P.I64).tolist(),
+                                   marshal.loads(m.values)):
+            unresolved.setdefault(tx, {})[loc] = values
         local = sorted(unresolved)
-        rows, sources = self._instantiate(local, unresolved)
-        return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources,
+        rows, sources, stored = self._instantiate(local, unresolved)
+        return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources, stored,
                                     time.perf_counter() - start))
 
-    def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple]:
-        """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays."""
+    def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple, bytes]:
+        """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays,
+        and what they store at locations of key variables (``Scheduled.stored``)."""
         from ..schedule.rows import RowMaker, row_bytes, source_bytes
 
         if self.rows is None:
             self.rows = RowMaker(self.chain.compiled_summaries)
         calls, functions = self.stripe
-        rows, sources = self.rows.rows(which, pick(functions, which), pick(calls, which), self.storage, self.number,
-                                       self.timestamp, unresolved)
-        return row_bytes(rows), source_bytes(sources)
+        rows, sources, stored = self.rows.rows(which, pick(functions, which), pick(calls, which), self.storage,
+                                               self.number, self.timestamp, unresolved)
+        return row_bytes(rows), source_bytes(sources), marshal.dumps(stored)
 
     # ------------------------------------------------------------ a lane
     def on_Lanes(self, m: P.Lanes) -> bytes:

@@ -15,7 +15,12 @@ are left out (a row too many only joins transactions that need not be).  Any
 other function is instantiated call by call with its compiled summary
 (:mod:`compiler.schedule.compiled`), recording the locations its keys were read
 from (``sources``): a key read from a location that an earlier transaction of
-the block writes must be instantiated again with that location unresolved.
+the block writes must be instantiated again, with the values the earlier
+writers may store there (value forwarding, as
+:mod:`compiler.schedule.forwarding` does for one process), or with that
+location unresolved when they cannot be said.  So that every writer of a
+location read to make keys says what it stores there (``stored``), a function
+writing such a variable is instantiated call by call too.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import numpy as np
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
-from .compiled import WILD, Unresolved
+from .compiled import WILD, Choice, Unresolved
 from .locations import column, keys_of, source, value_reader
 from .vectorized import COLUMNS
 
@@ -132,6 +137,7 @@ class RowMaker:
 
     def __init__(self, compiled) -> None:
         self.compiled = compiled
+        self.key_vids: frozenset[int] = compiled.key_vids
         self._plans: dict[tuple, list[_Column] | None] = {}
 
     def plan(self, function, to: int, storage: dict) -> list[_Column] | None:
@@ -140,16 +146,26 @@ class RowMaker:
         key = (function, to)
         if key not in self._plans:
             entry = self.compiled.by_function_object.get(function)
-            self._plans[key] = None if entry is None else column_plan(
+            plan = None if entry is None else column_plan(
                 entry.summary, self.compiled.var_ids, to, value_reader(self.compiled.world, storage))
+            if plan is not None and any(c.mode != R and c.vid in self.key_vids for c in plan):
+                plan = None  # (it writes keys of other accesses: its stored values are wanted)
+            self._plans[key] = plan
         return self._plans[key]
 
     def rows(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
-             unresolved: dict[int, set] | None = None) -> tuple[dict, dict]:
+             unresolved: dict[int, dict] | None = None) -> tuple[dict, dict, tuple]:
         """The rows of transactions ``txs`` (their block indices; ``functions[k]`` and ``calls[k]`` are
-        transaction ``txs[k]``'s), and the sources of the keys read from storage."""
+        transaction ``txs[k]``'s), the sources of the values read from storage, and what the
+        transactions instantiated call by call store at locations of variables read to make keys:
+        (transactions, location ids, values; None where the analysis cannot say).
+
+        ``unresolved``: per transaction, locations (ids) written earlier in the block, each with the
+        values earlier writers may store there (read as a :class:`Choice` with the value before the
+        block), or None: unresolved."""
         parts: dict[str, list] = defaultdict(list)
         src: dict[str, list] = defaultdict(list)
+        stored: tuple[list, list, list] = ([], [], [])
         walk: list[int] = []
         if unresolved:
             walk = [k for k, tx in enumerate(txs) if tx in unresolved and functions[k] is not None]
@@ -178,10 +194,10 @@ class RowMaker:
         walk.sort()
         if walk:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
-                       storage, number, timestamp, unresolved, parts, src)
+                       storage, number, timestamp, unresolved, parts, src, stored)
         rows = {name: (np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype)) for name, dtype in COLUMNS}
         sources = {name: np.array(src[name], np.int64) for name in ("tx", "loc", "var", "inst")}
-        return rows, sources
+        return rows, sources, stored
 
     def _columns(self, plan: list[_Column], to: int, txs: list[int], calls: list, parts: dict) -> None:
         n = len(calls)
@@ -208,9 +224,10 @@ class RowMaker:
                 parts["mode"].append(np.full(n, c.mode, np.int8))
 
     def _walk(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
-              unresolved: dict | None, parts: dict, src: dict) -> None:
-        """Call by call: the compiled summary, reads of dynamic keys recorded as sources."""
-        compiled = self.compiled
+              unresolved: dict | None, parts: dict, src: dict, stored_out: tuple) -> None:
+        """Call by call: the compiled summary, reads from storage recorded as sources, the values
+        stored at locations of key variables recorded in ``stored_out``."""
+        compiled, key_vids = self.compiled, self.key_vids
         entries, slots = compiled.by_function_object, compiled.slots
         tx_col, loc_col, var_col, inst_col, mode_col, wild_col = [], [], [], [], [], []
         current: list = [0, None]
@@ -221,17 +238,23 @@ class RowMaker:
             src["loc"].append(loc)
             src["var"].append(vid)
             src["inst"].append(hash(address))
-            if current[1] is not None and loc in current[1]:
+            forwarded = current[1].get(loc, _ASIS) if current[1] is not None else _ASIS
+            if forwarded is None:
                 raise Unresolved
             variables = storage.get(address)
             if variables is None:
                 raise KeyError(address)
-            return variables[slots[vid][0]][key]
+            before = variables[slots[vid][0]][key]
+            if forwarded is _ASIS or (len(forwarded) == 1 and forwarded[0] == before):
+                return before
+            return Choice(dict.fromkeys((before, *forwarded)))
 
         def imm(address: int, vid: int, key: Any) -> Any:
             return storage[address][slots[vid][0]][key]
 
         out: list = []
+        stored: list = []
+        s_tx, s_loc, s_value = stored_out
         for tx, function, call in zip(txs, functions, calls):
             entry = entries.get(function)
             if entry is None:
@@ -239,10 +262,17 @@ class RowMaker:
             current[0] = tx
             current[1] = unresolved.get(tx) if unresolved else None
             out.clear()
+            stored.clear()
             try:
-                entry.inst(call[1], call[0], call[2:], read, number, timestamp, out, imm)
+                entry.inst(call[1], call[0], call[2:], read, number, timestamp, out, imm, stored)
             except (KeyError, LookupError):
                 out.clear()  # a contract that is not there: the call reverts before touching anything
+                stored.clear()
+            for (address, vid, key), value in stored:
+                if vid in key_vids and key is not WILD and address is not None:
+                    s_tx.append(tx)
+                    s_loc.append(loc_id(address, slots[vid][0], key))
+                    s_value.append(value if type(value) in _PLAIN else None)
             for (address, vid, key), mode in out:
                 wild = key is WILD
                 tx_col.append(tx)
@@ -257,6 +287,10 @@ class RowMaker:
         parts["inst"].append(np.array(inst_col, np.int64))
         parts["mode"].append(np.array(mode_col, np.int8))
         parts["wild"].append(np.array(wild_col, bool))
+
+
+_ASIS = object()  # (a location read as it is before the block)
+_PLAIN = (int, bool, tuple)  # stored values sent as they are (UNKNOWN, and anything else, as None)
 
 
 def row_bytes(rows: dict) -> tuple:
