@@ -96,7 +96,7 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
 # ---------------------------------------------------------------- the parent's re-instantiation sets
 
 from compiler.runtime.parallel import _before, _earliest  # noqa: E402
-from compiler.schedule.forwarding import StoredValues  # noqa: E402
+from compiler.schedule.stored import StoredValues  # noqa: E402
 from compiler.schedule.vectorized import scope_id as _scope  # noqa: E402
 
 # (transaction, location, value or None: not known), as workers report what transactions store

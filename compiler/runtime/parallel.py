@@ -10,7 +10,7 @@ the block file into stripes, and works on arrays.  A block goes
    sends back the calls and the accesses as arrays of location ids.  Where a key
    was read from a location that an earlier transaction of the block writes, the
    transaction is instantiated again with the values the earlier writers store
-   there (:class:`compiler.schedule.forwarding.StoredValues`), or with that
+   there (:class:`compiler.schedule.stored.StoredValues`), or with that
    location unresolved (a wildcard) when they cannot be said.
 2. **Plan**, in the parent, with numpy: windows of the block, as large as
    their components deal evenly (the whole block when it can be), the
@@ -271,7 +271,7 @@ class _BlockRun:
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
-        from ..schedule.forwarding import StoredValues
+        from ..schedule.stored import StoredValues
 
         self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')
         self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
