@@ -31,7 +31,7 @@ import time
 import traceback
 from functools import cached_property
 from itertools import compress, repeat
-from operator import is_not, itemgetter
+from operator import is_not, itemgetter, ne
 from typing import Any
 
 import numpy as np
@@ -327,7 +327,9 @@ class Replica:
         log_tx = np.repeat(np.array(ran, np.int64), np.diff(starts, append=len(log)))
         log_loc = np.fromiter(map(hash, map(_LOC, log)), np.int64, len(log))
         log_mode = np.fromiter(map(_MODE, log), np.int8, len(log))
-        reverted = [i for i, o in zip(ran, outcomes) if o[0] == REVERTED]
+        # The window's failed transactions, found by C code (most succeed): their places in ``ran``.
+        failed = list(compress(range(len(outcomes)), map(ne, map(_FIRST, outcomes), repeat(OK))))
+        reverted = [ran[k] for k in failed if outcomes[k][0] == REVERTED]
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
             log_mode[np.isin(log_tx, np.array(reverted, np.int64))] = R
         rows = summarize(log_tx, log_loc, log_mode)
@@ -340,11 +342,11 @@ class Replica:
         pure = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE), LOC]
         pure = pure[_among(pure, self.shared_adds[window])]
         writes, adds = self._writes(journal, pure if len(pure) else None)
-        arith = [(tx, loc) for tx, o in zip(ran, outcomes) if o[0] == REVERTED and o[1] in ARITHMETIC
-                 for loc in self._added_by(tx)]
+        arith = [(ran[k], loc) for k in failed if outcomes[k][0] == REVERTED and outcomes[k][1] in ARITHMETIC
+                 for loc in self._added_by(ran[k])]
         encodings = encoding.encode_outcomes(outcomes)
         offsets = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
-        failures = [(i, o[0], o[1], o[5]) for i, o in zip(ran, outcomes) if o[0] != OK]
+        failures = [(ran[k], o[0], o[1], o[5]) for k in failed for o in (outcomes[k],)]
         cost = sum(map(_COST, outcomes))
         return P.pack(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, rows.tobytes(),
