@@ -237,3 +237,16 @@ def test_components_of_windows_are_never_finer_than_each_windows_alone(case):
         mine = got.label[txs]
         for c in np.unique(alone.label).tolist():
             assert len(set(mine[alone.label == c].tolist())) == 1
+
+
+_INT64 = st.integers(-(1 << 63), (1 << 63) - 1)
+
+
+@given(st.lists(st.one_of(_INT64, st.integers(-3, 3)), max_size=30), st.lists(st.one_of(_INT64, st.integers(-3, 3)),
+                                                                            max_size=30))
+def test_isin_and_distinct_are_numpys_without_its_sorts(values, among):
+    from compiler.schedule.vectorized import distinct, isin
+
+    a, b = np.array(values, np.int64), np.array(among, np.int64)
+    assert isin(a, b).tolist() == np.isin(a, b).tolist()
+    assert distinct(a).tolist() == np.unique(a).tolist()

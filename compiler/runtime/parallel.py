@@ -65,6 +65,7 @@ from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
+from ..schedule.vectorized import distinct, isin
 
 
 # The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md):
@@ -212,7 +213,7 @@ def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
     rows = mine & ~table.wild & (table.mode == W)  # (a location only added to joins nobody)
     if not rows.any():
         rows = mine & ~table.wild & (table.mode == A)  # (... unless it is read too)
-        rows &= np.isin(table.loc, table.loc[mine & ~table.wild & (table.mode == R)])
+        rows &= isin(table.loc, table.loc[mine & ~table.wild & (table.mode == R)])
     if not rows.any():
         rows = mine & table.wild
         if not rows.any():
@@ -444,7 +445,7 @@ class _BlockRun:
         in_part = np.zeros(apart.count, np.int64)
         in_part[apart.label] = where
         by_window = np.bincount(apart.label, weights=w, minlength=apart.count)
-        windows = sum(_busiest(by_window[in_part == p], ex.workers) for p in np.unique(where).tolist())
+        windows = sum(_busiest(by_window[in_part == p], ex.workers) for p in distinct(where).tolist())
         return min(at_once, windows) / even, joined
 
     def exec_us(self, fid: int) -> float:
@@ -545,7 +546,6 @@ class _BlockRun:
         messages = self.stripes(w)
         for k, m in enumerate(messages):
             ex.transport.send(k, P.pack(m))
-        import numpy.ma  # noqa: F401 - np.unique's first plain call imports it (45 ms): now, while the workers decode
         size = len(self.source)
         lines = size if isinstance(self.source, Block) else self.source.count(b"\n") + 1
         got = self.collect(range(len(messages)), P.Scheduled, lines * US_SCHEDULE / 1e6 / len(messages))
@@ -658,10 +658,10 @@ class _BlockRun:
                 txs = again.tolist()
                 follows = [t for t in txs if any(v is not None for v in self.resolved[t].values())]
                 self.stored.replace(txs, _offset_stored(m.stored, off), follows)
-                keep = ~np.isin(self.rows[k]["tx"], again)
+                keep = ~isin(self.rows[k]["tx"], again)
                 fresh = _offset(_rows(m.rows), off)
                 self.rows[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.rows[k].items()}
-                keep = ~np.isin(self.sources[k]["tx"], again)
+                keep = ~isin(self.sources[k]["tx"], again)
                 fresh = _offset(_sources(m.sources), off)
                 self.sources[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.sources[k].items()}
         self.all_rows = _concat(self.rows)
@@ -684,7 +684,7 @@ class _BlockRun:
         hit = _before(locs, first_tx, src["loc"], src["tx"])
         # A wildcard write of the variable (of one instance, or of every one), earlier, taints every
         # read of it: the earliest such write per (variable, instance), looked up by sorted keys.
-        unresolved = ~np.isin(src["var"], np.array(sorted(self.chain.compiled_summaries.key_vids), np.int64))
+        unresolved = ~isin(src["var"], np.array(sorted(self.chain.compiled_summaries.key_vids), np.int64))
         wild = rows["wild"] & (rows["mode"] != R)
         if wild.any():
             from ..schedule.vectorized import scope_id
@@ -758,9 +758,9 @@ class _BlockRun:
         weights = np.where(valid, lane_work_us(tx_us), 0.0)
         tx_rows = np.bincount(table.tx, minlength=n)  # (each transaction's access rows: the parent's work)
         written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
-        distinct = len(np.unique(written)) if len(written) else n
+        distinct_written = len(distinct(written)) if len(written) else n
         sizes = [ex.force_window] if ex.force_window else \
-            list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct // k)) for k in (4, 16)))
+            list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct_written // k)) for k in (4, 16)))
         if ex.force_lanes is not None:  # the test's lanes, one window
             lanes = np.array(ex.force_lanes, np.int64)
             lanes[~valid] = -1
@@ -771,7 +771,7 @@ class _BlockRun:
                     "shared_adds": _shared_adds(comps, lanes, [0, n])}
 
         def forced(windows: int) -> np.ndarray:  # (a test's windows run by the parent)
-            return np.isin(np.arange(windows), sorted(ex.force_inline))
+            return isin(np.arange(windows), sorted(ex.force_inline))
 
         def judge(window: np.ndarray, windows: int, given: np.ndarray | None) -> tuple:
             """A plan of these windows: each on lanes, or run by the parent (``given``, or whichever
@@ -975,7 +975,7 @@ class _BlockRun:
         if (rows["wild"] & (first | second)).any():
             return False
         written = rows["loc"][first & (rows["mode"] != R)]
-        return not np.isin(rows["loc"][second], written).any()
+        return not isin(rows["loc"][second], written).any()
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -1050,7 +1050,7 @@ class _Merge:
         bad = [] if first is None else [first]  # (transactions that cannot be trusted: the least counts)
         if ahead is not None and len(ahead):
             for table in tables:
-                hit = table[np.isin(table[:, accesses.LOC], ahead), accesses.FIRST]
+                hit = table[isin(table[:, accesses.LOC], ahead), accesses.FIRST]
                 if len(hit):
                     bad.append(int(hit.min()))
         # Adds to one location by several lanes: merged, if every order of them stays in range.

@@ -45,6 +45,7 @@ from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, changed_since
 from .roots import StateHash
 from .store import change_rows
+from ..schedule.vectorized import isin
 
 ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
@@ -331,7 +332,7 @@ class Replica:
         failed = list(compress(range(len(outcomes)), map(ne, map(_FIRST, outcomes), repeat(OK))))
         reverted = [ran[k] for k in failed if outcomes[k][0] == REVERTED]
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
-            log_mode[np.isin(log_tx, np.array(reverted, np.int64))] = R
+            log_mode[isin(log_tx, np.array(reverted, np.int64))] = R
         rows = summarize(log_tx, log_loc, log_mode)
         # Locations the lane added to and wrote in no other way (a transaction that read one and
         # added to it wrote it; a reverted one only read), among those the plan predicted other

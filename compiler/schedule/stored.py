@@ -16,6 +16,7 @@ from itertools import compress
 import numpy as np
 
 from .forwarding import MAX_VALUES
+from .vectorized import isin
 
 
 class StoredValues:
@@ -48,7 +49,7 @@ class StoredValues:
         instantiated with values forwarded to them."""
         new_tx, new_loc, new_values = np.array(stored[0], np.int64), np.array(stored[1], np.int64), list(stored[2])
         if len(txs):
-            old = np.isin(self.tx, np.asarray(txs, np.int64))
+            old = isin(self.tx, np.asarray(txs, np.int64))
             entries: dict[int, tuple[set, set]] = {int(t): (set(), set()) for t in txs}  # old, new
             for t, where, value in zip(self.tx[old].tolist(), self.loc[old].tolist(), compress(self.values, old)):
                 entries[t][0].add((where, value))
@@ -60,7 +61,7 @@ class StoredValues:
             if moved:  # (their entries, old and new, as values not known)
                 unknown = [(t, where) for t in moved
                            for where in dict.fromkeys(w for w, _ in entries[t][0] | entries[t][1])]
-                again = np.flatnonzero(~np.isin(new_tx, np.array(sorted(moved), np.int64)))
+                again = np.flatnonzero(~isin(new_tx, np.array(sorted(moved), np.int64)))
                 new_tx = np.concatenate([new_tx[again], np.array([t for t, _ in unknown], np.int64)])
                 new_loc = np.concatenate([new_loc[again], np.array([w for _, w in unknown], np.int64)])
                 new_values = [new_values[k] for k in again.tolist()] + [None] * len(unknown)
@@ -75,7 +76,7 @@ class StoredValues:
         """For each reader ``txs[k]`` of location ``locs[k]``: the distinct values transactions before it
         may store there, in block order (a tuple); None when one of them cannot be said, when there
         are more than ``cap``, or when none is known (a writer that did not report is not trusted)."""
-        near = np.flatnonzero(np.isin(self.loc, locs))
+        near = np.flatnonzero(isin(self.loc, locs))
         near = near[np.lexsort((self.tx[near], self.loc[near]))]  # (by location, then transaction)
         index: dict[int, tuple] = {}
         values = [self.values[k] for k in near.tolist()]

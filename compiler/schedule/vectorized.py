@@ -95,8 +95,8 @@ class AccessTable:
         variable of its instance, or of every instance when some wildcard on the variable does not
         know its instance; and how many."""
         var, inst = self.var, self.inst
-        every_vars = np.unique(var[self.wild & (inst == EVERY)])
-        scope_inst = np.where(np.isin(var, every_vars), EVERY, inst)
+        every_vars = distinct(var[self.wild & (inst == EVERY)])
+        scope_inst = np.where(isin(var, every_vars), EVERY, inst)
         _, scope = np.unique(scope_id(var, scope_inst), return_inverse=True)
         scope = scope.reshape(-1).astype(np.int64)
         return scope, int(scope.max()) + 1 if len(scope) else 0
@@ -196,7 +196,7 @@ def hot_writers(table: AccessTable, n: int) -> np.ndarray:
     candidates = locs[counts * HOT_SAMPLE >= least // 2]
     if not len(candidates):
         return empty
-    near = np.isin(table.loc, candidates) & exact
+    near = isin(table.loc, candidates) & exact
     which = np.searchsorted(candidates, table.loc[near])
     changes = table.mode[near] != R
     readers = np.bincount(which[~changes], minlength=len(candidates))
@@ -204,7 +204,30 @@ def hot_writers(table: AccessTable, n: int) -> np.ndarray:
     hot = (readers >= least) & (writers > 0) & (writers * HOT_FEW <= readers)
     if not hot.any():
         return empty
-    return np.unique(table.tx[near][changes & hot[which]])
+    return distinct(table.tx[near][changes & hot[which]])
+
+
+def isin(values, among) -> np.ndarray:
+    """Whether each of ``values`` is among ``among``: ``np.isin`` by binary search in ``among``
+    sorted.  (``np.isin`` sorts both arrays whole, the larger one as well, and its first call
+    imports ``numpy.ma``: 40 ms of the first block a process plans.)"""
+    values, among = np.asarray(values), np.asarray(among)
+    if not len(among) or not values.size:
+        return np.zeros(values.shape, bool)
+    ordered = np.sort(among)
+    at = np.searchsorted(ordered, values).clip(max=len(ordered) - 1)
+    return ordered[at] == values
+
+
+def distinct(values) -> np.ndarray:
+    """``np.unique(values)``: sorted, each once (without ``numpy.ma``, which its plain form imports)."""
+    ordered = np.sort(np.asarray(values).reshape(-1))
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
 
 
 def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
