@@ -1179,11 +1179,13 @@ class _Merge:
         loc = np.concatenate([x[0] for x in self.writers])
         tx = np.concatenate([x[1] for x in self.writers])
         lane = np.concatenate([x[2] for x in self.writers])
-        order = np.lexsort((tx, loc))
-        loc, lane = loc[order], lane[order]
-        first = np.ones(len(loc), bool)
-        first[1:] = loc[1:] != loc[:-1]
-        loc, lane = loc[first], lane[first]
+        # The earliest writer of each location and its lane at once: one sort by location, the least
+        # (transaction, lane) of each as one integer.
+        order = np.argsort(loc)
+        loc = loc[order]
+        starts = np.flatnonzero(np.concatenate(([True], loc[1:] != loc[:-1])))
+        first = np.minimum.reduceat(tx[order] * _LANES + lane[order], starts)
+        loc, lane = loc[starts], first % _LANES
         return [loc[lane == k] for k in range(w)]
 
     def finished(self, m: P.Finished) -> None:
@@ -1284,6 +1286,7 @@ def _offset_stored(blob: bytes, by) -> tuple:
 
 
 _NEW = object()  # (a pair not asked about before)
+_LANES = 1 << 16  # (more lanes than any executor has: a lane number packed under a transaction's)
 
 
 def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
