@@ -111,7 +111,8 @@ def test_values_stored_before_a_reader_as_forwarded(first, rounds, tx, loc, cap)
     """What a reader at ``tx`` is told ``loc`` may hold: the values of the writers before it, in block
     order, each once; None when one of them is not known, past ``cap`` values, or with no writer.
     The entries of transactions instantiated again replace theirs; one given forwarded values whose
-    entries change a second time stores values not known at every location it named."""
+    entries change a second time, or change to several values at a location it was given values of,
+    stores values not known at every location it named."""
     values = StoredValues()
     values.replace((), tuple(map(list, zip(*first))) if first else ([], [], []))
     entries = {}  # the reference: transaction -> [(location, value)]
@@ -121,12 +122,13 @@ def test_values_stored_before_a_reader_as_forwarded(first, rounds, tx, loc, cap)
     for again, forwarded in rounds:
         redone = sorted({t for t, _, _ in again})
         values.replace(redone, tuple(map(list, zip(*again))) if again else ([], [], []),
-                       [t for t in redone if t in forwarded])
+                       {t: {loc} for t in redone if t in forwarded})
         for t in redone:
             old = entries.pop(t, [])
             new = [(where, v) for u, where, v in again if u == t]
             if t in forwarded and set(old) != set(new):
-                if t in changed:
+                several = len({v for where, v in set(new) if where == loc}) > 1
+                if t in changed or several:
                     new = [(where, None) for where in dict.fromkeys(w for w, _ in set(old) | set(new))]
                 changed.add(t)
             entries[t] = new

@@ -656,7 +656,8 @@ class _BlockRun:
                 off = self.first[k]
                 again = P.arr(m.txs, P.I64) + off
                 txs = again.tolist()
-                follows = [t for t in txs if any(v is not None for v in self.resolved[t].values())]
+                follows = {t: given for t in txs
+                           if (given := {where for where, v in self.resolved[t].items() if v is not None})}
                 self.stored.replace(txs, _offset_stored(m.stored, off), follows)
                 keep = ~isin(self.rows[k]["tx"], again)
                 fresh = _offset(_rows(m.rows), off)

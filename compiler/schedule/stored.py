@@ -33,8 +33,10 @@ class StoredValues:
     read and written back: ``next_id = next_id + 1``) would change again at every round, and its
     readers, and theirs.  So a writer given forwarded values whose entries change a second time
     stores values not known from then on: its readers take the location unresolved, and the rounds
-    end.  (A writer instantiated again with locations unresolved only stores what does not follow
-    forwarded values: its entries are taken as they come.)"""
+    end.  A counter is known sooner: a writer that stores more than one value at a location whose
+    values were forwarded to it (``next_id`` read as 0 or 1, written back as 1 or 2) stores values
+    not known at once.  (A writer instantiated again with locations unresolved only stores what
+    does not follow forwarded values: its entries are taken as they come.)"""
 
     def __init__(self) -> None:
         # One entry per value a transaction may store at a location: block order not kept.
@@ -43,10 +45,11 @@ class StoredValues:
         self.values: list = []  # (each a value, or None: not known)
         self.changed: set[int] = set()  # writers given forwarded values whose entries changed once
 
-    def replace(self, txs, stored: tuple[list, list, list], follows=()) -> None:
+    def replace(self, txs, stored: tuple[list, list, list], follows: dict | None = None) -> None:
         """The entries of transactions ``txs`` (instantiated again) are now ``stored``: (transactions,
         location ids, values; None where the value cannot be said).  ``follows``: those of ``txs``
-        instantiated with values forwarded to them."""
+        instantiated with values forwarded to them, each with the locations it was given values of."""
+        follows = follows or {}
         new_tx, new_loc, new_values = np.array(stored[0], np.int64), np.array(stored[1], np.int64), list(stored[2])
         if len(txs):
             old = isin(self.tx, np.asarray(txs, np.int64))
@@ -58,6 +61,11 @@ class StoredValues:
             moved = {t for t in follows if entries[t][0] != entries[t][1]}
             moved, first = moved & self.changed, moved - self.changed
             self.changed |= first
+            for t in first:  # (a counter: several values stored where forwarded ones were read)
+                given = follows[t]
+                stored_at = [where for where, _ in entries[t][1] if where in given]
+                if len(stored_at) != len(set(stored_at)):
+                    moved.add(t)
             if moved:  # (their entries, old and new, as values not known)
                 unknown = [(t, where) for t in moved
                            for where in dict.fromkeys(w for w, _ in entries[t][0] | entries[t][1])]
