@@ -1180,6 +1180,8 @@ class _Merge:
         loc = np.concatenate([x[0] for x in self.writers])
         tx = np.concatenate([x[1] for x in self.writers])
         lane = np.concatenate([x[2] for x in self.writers])
+        if not len(loc):
+            return [loc for _ in range(w)]
         # The earliest writer of each location and its lane at once: one sort by location, the least
         # (transaction, lane) of each as one integer.
         order = np.argsort(loc)

@@ -18,9 +18,11 @@ from (``sources``): a key read from a location that an earlier transaction of
 the block writes must be instantiated again, with the values the earlier
 writers may store there (value forwarding, as
 :mod:`compiler.schedule.forwarding` does for one process), or with that
-location unresolved when they cannot be said.  So that every writer of a
-location read to make keys says what it stores there (``stored``), a function
-writing such a variable is instantiated call by call too.
+location unresolved when they cannot be said.  So every writer of a location
+read to make keys says what it stores there (``stored``): a column access the
+column of its value (``owner_of[id] = msg.sender``), or of each alternative;
+a function that stores there a value a column cannot give (``next_id + 1``)
+is instantiated call by call.
 """
 
 from __future__ import annotations
@@ -47,14 +49,17 @@ _MODE = {READ: R, WRITE: W}
 
 class _Column:
     """One column access: where its instance comes from (:func:`locations.source`: a position in
-    the call tuples, or a value for every call), variable id, key sources, its mode, and for an
-    add the two sources whose equality makes it a write (or None)."""
+    the call tuples, or a value for every call), variable id, key sources, its mode, for an add the
+    two sources whose equality makes it a write (or None), and for a write what it stores: the
+    sources of its value's alternatives, None when it cannot be said (an add), False when it can
+    but not as a column (computed: ``next_id + 1``); ``()`` for a read."""
 
-    __slots__ = ("address", "vid", "sources", "mode", "alias", "wild")
+    __slots__ = ("address", "vid", "sources", "mode", "alias", "wild", "stored")
 
-    def __init__(self, address: Any, vid: int, sources: tuple, mode: int, alias: tuple | None, wild: bool) -> None:
+    def __init__(self, address: Any, vid: int, sources: tuple, mode: int, alias: tuple | None, wild: bool,
+                 stored: Any = ()) -> None:
         self.address, self.vid, self.sources = address, vid, sources
-        self.mode, self.alias, self.wild = mode, alias, wild
+        self.mode, self.alias, self.wild, self.stored = mode, alias, wild, stored
 
 
 _MAX_ALTERNATIVES = 16  # column accesses one access may become (its conditional instances and keys)
@@ -120,8 +125,14 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
                     mode = W  # read and write when it may alias: the write orders it
         else:
             mode = _MODE[access.mode]
+        stored: Any = ()
+        if access.mode == ADD or (access.mode == WRITE and access.value is None):
+            stored = None
+        elif access.mode == WRITE:
+            values = _alternatives(access.value, params, to, value_of)
+            stored = False if values is None else tuple(values)
         for address, *sources in combinations:
-            add((address, vid, tuple(sources), mode, alias, False))
+            add((address, vid, tuple(sources), mode, alias, False, stored))
     return out
 
 
@@ -148,8 +159,8 @@ class RowMaker:
             entry = self.compiled.by_function_object.get(function)
             plan = None if entry is None else column_plan(
                 entry.summary, self.compiled.var_ids, to, value_reader(self.compiled.world, storage))
-            if plan is not None and any(c.mode != R and c.vid in self.key_vids for c in plan):
-                plan = None  # (it writes keys of other accesses: its stored values are wanted)
+            if plan is not None and any(c.stored is False and c.vid in self.key_vids for c in plan):
+                plan = None  # (it writes keys of other accesses, values a column cannot say: walked)
             self._plans[key] = plan
         return self._plans[key]
 
@@ -190,7 +201,7 @@ class RowMaker:
                 walk += members.tolist()
                 continue
             picked = members.tolist()
-            self._columns(plan, to, _pick(txs, picked), _pick(calls, picked), parts)
+            self._columns(plan, to, _pick(txs, picked), _pick(calls, picked), parts, stored)
         walk.sort()
         if walk:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
@@ -199,7 +210,8 @@ class RowMaker:
         sources = {name: np.array(src[name], np.int64) for name in ("tx", "loc", "var", "inst")}
         return rows, sources, stored
 
-    def _columns(self, plan: list[_Column], to: int, txs: list[int], calls: list, parts: dict) -> None:
+    def _columns(self, plan: list[_Column], to: int, txs: list[int], calls: list, parts: dict,
+                 stored: tuple[list, list, list]) -> None:
         n = len(calls)
         tx = np.array(txs, np.int64)
         for c in plan:
@@ -222,6 +234,12 @@ class RowMaker:
                 parts["mode"].append(np.where(same, W, A).astype(np.int8))
             else:
                 parts["mode"].append(np.full(n, c.mode, np.int8))
+            if c.mode != R and not c.wild and c.vid in self.key_vids:  # (what it stores, for readers of keys)
+                locs = parts["loc"][-1].tolist()
+                for values in ([repeat(None, n)] if c.stored is None else [column(v, calls) for v in c.stored]):
+                    stored[0].extend(txs)
+                    stored[1].extend(locs)
+                    stored[2].extend(values)
 
     def _walk(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
               unresolved: dict | None, parts: dict, src: dict, stored_out: tuple) -> None:
