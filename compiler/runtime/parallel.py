@@ -65,7 +65,7 @@ from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
-from ..schedule.vectorized import distinct, isin
+from ..schedule.vectorized import distinct, isin, isin_sorted
 
 
 # The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md):
@@ -646,6 +646,7 @@ class _BlockRun:
         for _ in range(8):
             tainted = self.tainted()
             if not tainted:
+                self.all_rows = _concat(self.rows)  # (the plan's)
                 return
             for k, (txs, locs, values) in tainted.items():
                 local = (txs - self.first[k]).astype(np.int64)
@@ -675,22 +676,30 @@ class _BlockRun:
         there, forwarded, or None (unresolved) when one of them cannot be said, when the location is
         not of a variable read to make keys, or when a wildcard write of its variable comes earlier.
         Only the transactions whose answer changed since they were last instantiated."""
-        rows = self.all_rows = _concat(self.rows)  # (the plan's, when none was tainted)
         src = _concat(self.sources)
         if not len(src["tx"]):
             return {}
-        # The earliest writer of each location, looked up for each read by sorted keys.
-        writes = (rows["mode"] != R) & ~rows["wild"]
-        locs, first_tx = _earliest(rows["loc"][writes], rows["tx"][writes])
+        # The earliest writer of each location read, looked up for each read by sorted keys: the
+        # writes of those locations only (a few of the block's), found by binary search, stripe by
+        # stripe, and wildcard writes.
+        read = distinct(src["loc"])
+        got: list[tuple] = []
+        for rows in self.rows:
+            changes = rows["mode"] != R
+            exact = np.flatnonzero(changes & ~rows["wild"])
+            exact = exact[isin_sorted(rows["loc"][exact], read)]
+            wild = np.flatnonzero(changes & rows["wild"])
+            got.append((rows["loc"][exact], rows["tx"][exact], rows["var"][wild], rows["inst"][wild], rows["tx"][wild]))
+        loc_w, tx_w, var_wild, inst_wild, tx_wild = (np.concatenate(c) for c in zip(*got))
+        locs, first_tx = _earliest(loc_w, tx_w)
         hit = _before(locs, first_tx, src["loc"], src["tx"])
         # A wildcard write of the variable (of one instance, or of every one), earlier, taints every
         # read of it: the earliest such write per (variable, instance), looked up by sorted keys.
         unresolved = ~isin(src["var"], np.array(sorted(self.chain.compiled_summaries.key_vids), np.int64))
-        wild = rows["wild"] & (rows["mode"] != R)
-        if wild.any():
+        if len(tx_wild):
             from ..schedule.vectorized import scope_id
 
-            keys, first_tx = _earliest(scope_id(rows["var"][wild], rows["inst"][wild]), rows["tx"][wild])
+            keys, first_tx = _earliest(scope_id(var_wild, inst_wild), tx_wild)
             for inst in (src["inst"], np.full(len(src["inst"]), -1, np.int64)):
                 scoped = _before(keys, first_tx, scope_id(src["var"], inst), src["tx"])
                 hit |= scoped

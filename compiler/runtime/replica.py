@@ -45,7 +45,7 @@ from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, changed_since
 from .roots import StateHash
 from .store import change_rows
-from ..schedule.vectorized import isin
+from ..schedule.vectorized import isin, isin_sorted
 
 ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
@@ -341,7 +341,7 @@ class Replica:
         # by several lanes that the plan did not predict find no extents: the parent runs on from
         # there sequentially.)
         pure = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE), LOC]
-        pure = pure[_among(pure, self.shared_adds[window])]
+        pure = pure[isin_sorted(pure, self.shared_adds[window])]
         writes, adds = self._writes(journal, pure if len(pure) else None)
         arith = [(ran[k], loc) for k in failed if outcomes[k][0] == REVERTED and outcomes[k][1] in ARITHMETIC
                  for loc in self._added_by(ran[k])]
@@ -379,7 +379,7 @@ class Replica:
                 continue
             keys = list(before)
             jloc = loc_ids(address, index, keys)
-            mine = np.flatnonzero(_among(jloc, pure))
+            mine = np.flatnonzero(isin_sorted(jloc, pure))
             if not len(mine):
                 continue
             picked = pick(keys, mine)
@@ -446,16 +446,6 @@ def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
         return map(owned_set.__contains__, loc_ids(*where[id(store)], keys).tolist())
 
     return changes.only(owns)
-
-
-def _among(values: np.ndarray, sorted_unique: np.ndarray) -> np.ndarray:
-    """Which of ``values`` are in ``sorted_unique`` (sorted, each once: ``np.setdiff1d`` makes it
-    so), by binary search: ``np.isin`` would hash ``sorted_unique`` again at every call, and a
-    window asks once per variable it wrote."""
-    if not len(sorted_unique):
-        return np.zeros(len(values), bool)
-    at = np.searchsorted(sorted_unique, values).clip(max=len(sorted_unique) - 1)
-    return sorted_unique[at] == values
 
 
 def make_replica(chain, table: FunctionTable):

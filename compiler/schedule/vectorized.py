@@ -211,10 +211,14 @@ def isin(values, among) -> np.ndarray:
     """Whether each of ``values`` is among ``among``: ``np.isin`` by binary search in ``among``
     sorted.  (``np.isin`` sorts both arrays whole, the larger one as well, and its first call
     imports ``numpy.ma``: 40 ms of the first block a process plans.)"""
-    values, among = np.asarray(values), np.asarray(among)
-    if not len(among) or not values.size:
+    return isin_sorted(values, np.sort(np.asarray(among)))
+
+
+def isin_sorted(values, ordered: np.ndarray) -> np.ndarray:
+    """:func:`isin` where ``ordered`` is sorted already."""
+    values = np.asarray(values)
+    if not len(ordered) or not values.size:
         return np.zeros(values.shape, bool)
-    ordered = np.sort(among)
     at = np.searchsorted(ordered, values).clip(max=len(ordered) - 1)
     return ordered[at] == values
 
