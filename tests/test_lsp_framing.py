@@ -257,7 +257,10 @@ def test_a_newer_text_cancels_the_check_of_the_older_one(tmp_path):
         raw.change(doc, SMALL, version=2)
         got = raw.published(doc)
         assert (got["version"], got["diagnostics"]) == (2, [])  # the first one published is the newer text's
-        assert _all_gone(checking, within=0)  # the worker checking the older text was killed
+        # The worker checking the older text was killed (its check runs far longer): gone at once, or
+        # as soon as the kernel has torn it down (the server waits half a second for that; a loaded
+        # machine can take longer).
+        assert _all_gone(checking, within=5)
     finally:
         raw.close()
 
