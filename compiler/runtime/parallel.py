@@ -734,18 +734,15 @@ class _BlockRun:
                     again.append(t)
         if not again:
             return {}
-        owners = self.owner[np.array(again, np.int64)].tolist()
-        out: dict[int, tuple] = {}
-        for k in sorted(set(owners)):
-            txs, locs, values = [], [], []
-            for t, owner in zip(again, owners):
-                if owner == k:
-                    answers = resolved[t]
-                    txs += [t] * len(answers)
-                    locs += answers
-                    values += answers.values()
-            out[k] = (np.array(txs, np.int64), np.array(locs, np.int64), values)
-        return out
+        out: dict[int, tuple[list, list, list]] = {}
+        for t, owner in zip(again, self.owner[np.array(again, np.int64)].tolist()):
+            txs, locs, values = out.setdefault(owner, ([], [], []))
+            answers = resolved[t]
+            txs += [t] * len(answers)
+            locs += answers
+            values += answers.values()
+        return {k: (np.array(txs, np.int64), np.array(locs, np.int64), values)
+                for k, (txs, locs, values) in out.items()}
 
     # ------------------------------------------------------------ 2. plan
     def plan(self) -> dict | None:
@@ -1189,15 +1186,10 @@ class _Merge:
         loc = np.concatenate([x[0] for x in self.writers])
         tx = np.concatenate([x[1] for x in self.writers])
         lane = np.concatenate([x[2] for x in self.writers])
-        if not len(loc):
-            return [loc for _ in range(w)]
-        # The earliest writer of each location and its lane at once: one sort by location, the least
-        # (transaction, lane) of each as one integer.
-        order = np.argsort(loc)
-        loc = loc[order]
-        starts = np.flatnonzero(np.concatenate(([True], loc[1:] != loc[:-1])))
-        first = np.minimum.reduceat(tx[order] * _LANES + lane[order], starts)
-        loc, lane = loc[starts], first % _LANES
+        # The earliest writer of each location and its lane at once: the least (transaction, lane),
+        # packed as one integer.
+        loc, first = _earliest(loc, tx * _LANES + lane)
+        lane = first % _LANES
         return [loc[lane == k] for k in range(w)]
 
     def finished(self, m: P.Finished) -> None:
