@@ -36,6 +36,15 @@ MAX_VALUES = 64
 MAX_OTHER_VALUES = 4
 
 
+def may_hold(before: Any, stored) -> Any:
+    """What a location read by a transaction may hold: its value ``before`` the block, or any of the
+    values earlier writers of the block may have ``stored`` there (a writer may revert): that value
+    alone when they can only have stored it, else a :class:`Choice` of them, in that order."""
+    if len(stored) == 1 and before in stored:
+        return before
+    return Choice(dict.fromkeys((before, *stored)))
+
+
 class Forwarding:
     """The state a block's instantiation reads: the pre-block storage and the values earlier
     transactions of the block may have stored.  ``read`` is the ``read`` of a compiled summary;
@@ -66,10 +75,10 @@ class Forwarding:
                 before = zero
             if got is None:
                 return before
-            if len(got) == 1 and before in got:
-                return before
-            self.choices += 1
-            return Choice(dict.fromkeys((before, *got)))
+            value = may_hold(before, got)
+            if type(value) is Choice:
+                self.choices += 1
+            return value
 
         def record(stored: list) -> None:
             """``stored``: (location, value or UNKNOWN) for each write or add one transaction may make."""

@@ -38,7 +38,8 @@ import numpy as np
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
-from .compiled import WILD, Choice, Unresolved
+from .compiled import WILD, Unresolved
+from .forwarding import may_hold
 from .locations import column, keys_of, source, value_reader
 from .vectorized import COLUMNS
 
@@ -263,9 +264,7 @@ class RowMaker:
             if variables is None:
                 raise KeyError(address)
             before = variables[slots[vid][0]][key]
-            if forwarded is _ASIS or (len(forwarded) == 1 and forwarded[0] == before):
-                return before
-            return Choice(dict.fromkeys((before, *forwarded)))
+            return before if forwarded is _ASIS else may_hold(before, forwarded)
 
         def imm(address: int, vid: int, key: Any) -> Any:
             return storage[address][slots[vid][0]][key]
