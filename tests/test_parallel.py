@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.runtime import parallel
+from compiler.runtime import cost_model, parallel
+from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
 from runtime_helpers import pot_lines, pot_world
@@ -467,6 +468,33 @@ def test_heavy_calls_that_all_conflict_run_inline_before_any_schedule(tmp_path, 
     _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
     assert "joined through Miner.seeds" in info["why"], info  # (what each call writes: seeds[msg.sender])
+
+
+def test_the_cost_model_follows_the_machines_speed(tmp_path):
+    """The executor's own work is priced at the speed the machine runs Python now (a reference loop
+    timed per block, reported as ``speed``): the same heavy block goes to lanes where that work is
+    cheap beside the calls' measured time, and runs inline where it is dear."""
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(3)
+    block = pot_lines(*[(f"u{rng.randrange(200)}", "mine", [300]) for _ in range(1000)])
+    raw = parse_block_text(block, "b.jsonl")
+    with Chain.open(world) as seq:
+        a = seq.run_block(raw)
+    got = {}
+    for speed in (0.2, 5.0, None):  # (None: as timed here)
+        with Chain.open(world) as par:
+            executor = parallel.executor_for(par, 2).__self__
+            executor.model = None if speed is None else CostModel(speed)
+            try:
+                got[speed] = (par.run_block(raw, executor="parallel", workers=2), dict(executor.last))
+            finally:
+                executor.close()
+    for b, _ in got.values():
+        _same(a, b)
+    assert got[0.2][1]["mode"] == "parallel" and got[0.2][1]["speed"] == 0.2, got[0.2][1]
+    assert got[5.0][1]["mode"] == "inline" and got[5.0][1]["why"].startswith("light transactions"), got[5.0][1]
+    low, high = cost_model.SPEED_RANGE
+    assert low <= got[None][1]["speed"] <= high, got[None][1]
 
 
 LOOPY = """\

@@ -60,6 +60,7 @@ from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
+from .cost_model import CostModel
 from .replica import FunctionTable, owned, pick, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
@@ -68,24 +69,11 @@ from .store import change_rows, merge_rows
 from ..schedule.vectorized import distinct, isin, isin_sorted
 
 
-# The cost model, in microseconds, measured on the project's machine (benchmarks/RESULTS.md):
-# what running a block inline and on lanes costs, from its functions' measured times (or their
-# static costs, for a function the sample did not meet).
-US_PER_COST = 0.12         # executing one unit of static cost, sequentially
-US_INLINE_TX = 6.0         # ... and a transaction's receipt, digest and root move, inline
-LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (the access log)
-US_LANE_TX = 16.0          # a lane's work per transaction besides executing it (its log, writes,
-                           # receipt, digest, root move; a forked worker's copied pages)
-US_PARENT_TX = 2.0         # the parent's per transaction on lanes (receipts, arrays) ...
-US_PARENT_ROW = 0.65       # ... and per access row (the plan's components, the check of the lanes' logs:
-                           # 3 a transfer, 9 a defi call, 65 a call reading 64 keys in a loop)
-ROWS_TX = 3                # access rows a transaction has, where they are not known
-US_PER_WINDOW = 4500.0     # a window's round trip: its messages, the barrier, the merge (measured: 4.4-7.5 ms)
+# When lanes pay (the cost model's figures: compiler.runtime.cost_model).
 MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline ...
 PLAN_GAIN = 0.92           # ... and, once the workers have scheduled the block (paid: the parent would
                            # run it from their calls), when the plan is predicted to take at most this
 MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
-MIN_WORK_US = 150_000.0    # ... and so do blocks predicted to take less than this sequentially
 SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work (at most; at most a
 SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES: the estimate stays
 SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
@@ -97,29 +85,12 @@ US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transact
 LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
 
 
-def inline_us(exec_us, n):
-    """What ``n`` transactions whose executions take ``exec_us`` microseconds in all take run by
-    the parent (their receipts, digests and the root's moves included)."""
-    return exec_us + n * US_INLINE_TX
-
-
-def lane_work_us(exec_us):
-    """A transaction's work on a lane, from its execution's time inline."""
-    return exec_us * LANE_FACTOR + US_LANE_TX
-
-
-def lanes_us(busiest, n, windows=1, rows=None):
-    """What ``n`` transactions take on lanes whose busiest ones take ``busiest`` microseconds
-    (summed over the windows), the parent's share (per transaction, and per one of their ``rows``
-    of accesses) and the windows' round trips included."""
-    rows = n * ROWS_TX if rows is None else rows
-    return busiest + n * US_PARENT_TX + rows * US_PARENT_ROW + windows * US_PER_WINDOW
-
-
 def lane_timeout(predicted: float) -> float:
     """... and four times what it is predicted to take beyond it: a worker that does not answer by
     then is given up (one seen stopped or dead is given up at once, whatever the time)."""
     return LANE_TIMEOUT_MIN_S + 4 * predicted
+
+
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
 HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
 EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
@@ -142,6 +113,7 @@ class ParallelExecutor:
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
         self.table: FunctionTable | None = None
         self.rows = None                   # compiler.schedule.rows.RowMaker, for the estimate (made on first use)
+        self.model: CostModel | None = None  # the cost model (None: at the machine's speed, timed per block)
         self.transport = transport or Processes()
         self.serial = 0                    # blocks run on the workers (the messages' block numbers)
         self.last: dict = {}               # what the last block did, for reports and tests
@@ -272,10 +244,18 @@ class _BlockRun:
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
+        self._model: CostModel | None = None
         from ..schedule.stored import StoredValues
 
         self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')
         self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
+
+    @property
+    def model(self) -> CostModel:
+        """The cost model at the machine's speed now (timed when first needed: about 1 ms)."""
+        if self._model is None:
+            self._model = self.ex.model or CostModel.measured()
+        return self._model
 
     def report(self) -> dict:
         """What the block did, and what it cost: ``parent_us_per_tx`` is the parent's own work (its
@@ -288,6 +268,7 @@ class _BlockRun:
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
                 "ahead_windows": self.ahead_windows, "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
+                "speed": round(self._model.speed, 3) if self._model else None,
                 "parent_us_per_tx": round(parent * 1e6 / n, 3),
                 "cpu_seconds": round(timing.get("parent_cpu", 0.0) + timing.get("workers_cpu", 0.0), 6),
                 "seconds": {k: round(v, 6) for k, v in timing.items()}}
@@ -303,7 +284,7 @@ class _BlockRun:
                 self.why = "the block is too small"
                 return self.inline_all()
             inline, best = self.estimate()
-            if inline < MIN_WORK_US or best > MIN_GAIN * inline:
+            if inline < self.model.min_work_us or best > MIN_GAIN * inline:
                 self.why = self.why or "light transactions: scheduling them on lanes would cost more than running them"
                 return self.inline_all()
         try:
@@ -353,8 +334,9 @@ class _BlockRun:
         self.measured = self._measure(sample, fids)
         us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
         count = np.bincount(part)
-        inline = inline_us(np.bincount(part, weights=us), count)
-        work = lane_work_us(us)
+        model = self.model
+        inline = model.inline_us(np.bincount(part, weights=us), count)
+        work = model.lane_work_us(us)
         busiest = np.bincount(part, weights=work) / self.ex.workers
         scale = n / len(fids)
 
@@ -364,12 +346,12 @@ class _BlockRun:
             lanes = on_lanes < inline
             if not lanes.any():
                 return whole
-            return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * US_PER_WINDOW
+            return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * model.window_us
 
         whole = float(inline.sum()) * scale
-        on_lanes = lanes_us(busiest, count, 0)
+        on_lanes = model.lanes_us(busiest, count, 0)
         at_best = best(on_lanes)
-        if whole >= MIN_WORK_US and at_best <= MIN_GAIN * whole:
+        if whole >= model.min_work_us and at_best <= MIN_GAIN * whole:
             # Lanes, were the sampled transactions cheap to schedule and independent: instantiating
             # them says what scheduling costs (a loop over storage can cost more than it runs), and
             # what they touch whether they are independent.
@@ -378,7 +360,7 @@ class _BlockRun:
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
             schedule = count * inst_us / self.ex.workers
-            on_lanes = lanes_us(busiest, count, 0, rows) + schedule
+            on_lanes = model.lanes_us(busiest, count, 0, rows) + schedule
             at_best = best(on_lanes, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"costly to schedule: instantiating a transaction's accesses takes {inst_us:.0f} us "
@@ -386,7 +368,8 @@ class _BlockRun:
                             f"lanes would cost more than running the block")
                 return whole, at_best
             imbalance, joined = self._imbalance(table, picked, part, work)
-            at_best = best(lanes_us(busiest * np.where(chosen, imbalance, 1.0), count, 0, rows) + schedule, schedule)
+            uneven = busiest * np.where(chosen, imbalance, 1.0)
+            at_best = best(model.lanes_us(uneven, count, 0, rows) + schedule, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
                             f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
@@ -451,7 +434,7 @@ class _BlockRun:
     def exec_us(self, fid: int) -> float:
         """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
         got = self.measured.get(fid)
-        return got if got is not None else self.ex.table.costs[fid] * US_PER_COST
+        return got if got is not None else self.model.static_us(self.ex.table.costs[fid])
 
     def _measure(self, sample: Block, fids: list[int]) -> dict[int, float]:
         """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
@@ -761,8 +744,9 @@ class _BlockRun:
         table_fns = self.ex.table.functions
         per_fid = np.array([self.exec_us(f) for f in range(len(table_fns))] + [0.0])
         tx_us = per_fid[np.where(valid, self.fnids, len(table_fns))]
-        inline = inline_us(float(tx_us.sum()), n)
-        weights = np.where(valid, lane_work_us(tx_us), 0.0)
+        model = self.model
+        inline = model.inline_us(float(tx_us.sum()), n)
+        weights = np.where(valid, model.lane_work_us(tx_us), 0.0)
         tx_rows = np.bincount(table.tx, minlength=n)  # (each transaction's access rows: the parent's work)
         written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
         distinct_written = len(distinct(written)) if len(written) else n
@@ -788,8 +772,8 @@ class _BlockRun:
             lanes[~valid] = -1
             count = np.bincount(window, minlength=windows)
             busiest = loads.max(axis=1)
-            on_lanes = lanes_us(busiest, count, rows=np.bincount(window, weights=tx_rows, minlength=windows))
-            by_parent = inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
+            on_lanes = model.lanes_us(busiest, count, rows=np.bincount(window, weights=tx_rows, minlength=windows))
+            by_parent = model.inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
             if ex.force:
                 parent = given if given is not None else forced(windows)
             else:
@@ -821,8 +805,8 @@ class _BlockRun:
             if ex.force:
                 light = forced(windows)
             else:
-                light = inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
-                    lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count,
+                light = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
+                    model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count,
                              rows=np.bincount(small, weights=tx_rows, minlength=windows))
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
@@ -861,7 +845,7 @@ class _BlockRun:
         # to the parent's (a transaction is light when the parent runs it for less than its share
         # of a lane): so the lanes' window holds only what pays there, and is more often apart from
         # the parent's, which it can then run beside (``execute``).
-        light = (inline_us(tx_us, 1) <= lanes_us(weights / w, 1, 0, tx_rows)) & (not ex.force)  # (a test's stay)
+        light = (model.inline_us(tx_us, 1) <= model.lanes_us(weights / w, 1, 0, tx_rows)) & (not ex.force)  # (tests)
         bounds, inline, seconds = _edges(starts + [n], parent.tolist(), (busiest / 1e6).tolist(), light)
         for begin, end, mine in zip(bounds, bounds[1:], inline):
             if mine:

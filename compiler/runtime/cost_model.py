@@ -1,0 +1,100 @@
+"""The parallel executor's cost model: what a block costs run inline and on lanes, in microseconds.
+
+The constants were measured on the project's machine (benchmarks/RESULTS.md) while a reference
+loop of plain Python (:func:`reference_us`) took ``REFERENCE_US``.  A machine runs Python faster
+or slower than that, and a shared one from minute to minute: :meth:`CostModel.measured` times the
+loop again and scales every figure of work by the ratio (``speed``; 0.45 means that this machine
+does now in 0.45 us what took 1 us then).  A function's time is measured on the block itself
+(the estimate), and so is already in this machine's microseconds; the constants are the
+executor's own work around it (receipts, logs, messages, windows), Python like the loop.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import NamedTuple
+
+US_PER_COST = 0.12         # executing one unit of static cost, sequentially
+US_INLINE_TX = 6.0         # ... and a transaction's receipt, digest and root move, inline
+LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (the access log)
+US_LANE_TX = 16.0          # a lane's work per transaction besides executing it (its log, writes,
+                           # receipt, digest, root move; a forked worker's copied pages)
+US_PARENT_TX = 2.0         # the parent's per transaction on lanes (receipts, arrays) ...
+US_PARENT_ROW = 0.65       # ... and per access row (the plan's components, the check of the lanes' logs:
+                           # 3 a transfer, 9 a defi call, 65 a call reading 64 keys in a loop)
+ROWS_TX = 3                # access rows a transaction has, where they are not known
+US_PER_WINDOW = 4500.0     # a window's round trip: its messages, the barrier, the merge (measured: 4.4-7.5 ms)
+MIN_WORK_US = 150_000.0    # blocks predicted to take less than this sequentially run inline (the workers'
+                           # fork and the schedule's messages alone cost a good part of it)
+
+REFERENCE_US = 480.0       # :func:`reference_us` on the project's machine when the figures above were
+                           # measured: the loop's time here, against the time a heavy call and a transfer
+                           # took then and take now (benchmarks/RESULTS.md, 2026-12-02)
+SPEED_RANGE = (0.2, 5.0)   # a measured speed outside this is taken as its bound (a stall while timing)
+_LOOP = 1000               # the reference loop's rounds: about 0.2 ms here (0.1-1 ms elsewhere)
+_TIMES = 5                 # ... timed this many times, the median kept (after one run not timed)
+
+
+def reference_us(rounds: int = _LOOP, times: int = _TIMES) -> float:
+    """Microseconds a fixed loop of plain Python takes here, now: integer arithmetic of 64 bits
+    and more, and a dict's reads and writes, as executed contracts and the executor's own work
+    do (the median of ``times`` runs)."""
+    def loop() -> int:
+        seen: dict = {}
+        h = 1
+        for i in range(rounds):
+            h = (h * 6364136223846793005 + 1442695040888963407 + i) % 18446744073709551616
+            k = h & 255
+            seen[k] = seen.get(k, 0) + 1
+        return len(seen)
+
+    loop()
+    runs = []
+    for _ in range(times):
+        t = time.perf_counter()
+        loop()
+        runs.append(time.perf_counter() - t)
+    return statistics.median(runs) * 1e6 * _LOOP / rounds
+
+
+class CostModel(NamedTuple):
+    """The model at one ``speed`` of the machine (1.0: the project's machine when measured)."""
+
+    speed: float = 1.0
+
+    @classmethod
+    def measured(cls) -> "CostModel":
+        low, high = SPEED_RANGE
+        return cls(min(high, max(low, reference_us() / REFERENCE_US)))
+
+    def inline_us(self, exec_us, n):
+        """What ``n`` transactions whose executions take ``exec_us`` microseconds in all take run
+        by the parent (their receipts, digests and the root's moves included)."""
+        return exec_us + n * (US_INLINE_TX * self.speed)
+
+    def lane_work_us(self, exec_us):
+        """A transaction's work on a lane, from its execution's time inline."""
+        return exec_us * LANE_FACTOR + US_LANE_TX * self.speed
+
+    def lanes_us(self, busiest, n, windows=1, rows=None):
+        """What ``n`` transactions take on lanes whose busiest ones take ``busiest`` microseconds
+        (summed over the windows), the parent's share (per transaction, and per one of their
+        ``rows`` of accesses) and the windows' round trips included."""
+        rows = n * ROWS_TX if rows is None else rows
+        return busiest + (n * US_PARENT_TX + rows * US_PARENT_ROW + windows * US_PER_WINDOW) * self.speed
+
+    def static_us(self, cost: int) -> float:
+        """A function's time from its static cost (for one the estimate did not time)."""
+        return cost * US_PER_COST * self.speed
+
+    @property
+    def window_us(self) -> float:
+        return US_PER_WINDOW * self.speed
+
+    @property
+    def min_work_us(self) -> float:
+        return MIN_WORK_US * self.speed
+
+
+__all__ = ["CostModel", "reference_us", "REFERENCE_US", "US_PER_COST"]
