@@ -17,9 +17,11 @@ from typing import NamedTuple
 
 US_PER_COST = 0.12         # executing one unit of static cost, sequentially
 US_INLINE_TX = 6.0         # ... and a transaction's receipt, digest and root move, inline
-LANE_FACTOR = 1.35         # a lane's unit of cost against the sequential one (the access log)
-US_LANE_TX = 16.0          # a lane's work per transaction besides executing it (its log, writes,
-                           # receipt, digest, root move; a forked worker's copied pages)
+LANE_FACTOR = 1.2          # a lane's unit of cost against the sequential one (the access log; measured
+                           # 1.18-1.19 on calls of 10-40 us that compute more than they touch, 2026-12-02)
+US_LANE_TX = 10.0          # a lane's work per transaction besides executing it (its log, writes,
+                           # receipt, digest, root move; a forked worker's copied pages): measured 6 on
+                           # light adds, 9-17 on transfers, 5-17 on savings calls (16 until 2026-12-02)
 US_PARENT_TX = 2.0         # the parent's per transaction on lanes (receipts, arrays) ...
 US_PARENT_ROW = 0.65       # ... and per access row (the plan's components, the check of the lanes' logs:
                            # 3 a transfer, 9 a defi call, 65 a call reading 64 keys in a loop)
