@@ -211,6 +211,20 @@ def test_a_small_block_runs_inline_by_the_cost_model(tmp_path, monkeypatch):
     assert info["mode"] == "inline" and info["why"] == "the block is too small"
 
 
+def test_a_block_too_light_for_lanes_at_any_speed_does_not_time_the_machine(tmp_path, monkeypatch):
+    # 400 light calls: inline even on the fastest machine the model allows, so the reference loop
+    # (about 1 ms, a good share of such a block) is not run.
+    def no_timing(*args, **kwargs):
+        raise AssertionError("a block this light needs no machine speed")
+
+    monkeypatch.setattr(cost_model, "reference_us", no_timing)
+    world = pot_world(tmp_path)
+    [(a, b)], [info] = _both(world, [pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(400)])],
+                             workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("light transactions") and info["speed"] is None
+
+
 # ------------------------------------------------------------- the demo world
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -99,4 +99,4 @@ class CostModel(NamedTuple):
         return MIN_WORK_US * self.speed
 
 
-__all__ = ["CostModel", "reference_us", "REFERENCE_US", "US_PER_COST"]
+__all__ = ["CostModel", "reference_us", "REFERENCE_US", "SPEED_RANGE", "US_PER_COST"]

@@ -60,7 +60,7 @@ from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
-from .cost_model import CostModel
+from .cost_model import SPEED_RANGE, CostModel
 from .replica import FunctionTable, owned, pick, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
@@ -284,7 +284,7 @@ class _BlockRun:
                 self.why = "the block is too small"
                 return self.inline_all()
             inline, best = self.estimate()
-            if inline < self.model.min_work_us or best > MIN_GAIN * inline:
+            if best > MIN_GAIN * inline or inline < self.model.min_work_us:  # (light at any speed: best is inf)
                 self.why = self.why or "light transactions: scheduling them on lanes would cost more than running them"
                 return self.inline_all()
         try:
@@ -332,13 +332,19 @@ class _BlockRun:
             return 0.0, 0.0
         fids = list(map(table.ids.get, sample.functions, repeat(-1)))
         self.measured = self._measure(sample, fids)
-        us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
         count = np.bincount(part)
+        scale = n / len(fids)
+        # A block too light for lanes on the fastest machine the model allows is not worth timing
+        # this one (a small block, whose estimate would be a good share of its run).
+        fastest = CostModel(SPEED_RANGE[0])
+        at_fastest = fastest.inline_us(sum(self.exec_us(f, fastest) for f in fids if f >= 0), len(fids)) * scale
+        if at_fastest < fastest.min_work_us:
+            return at_fastest, float("inf")
         model = self.model
+        us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
         inline = model.inline_us(np.bincount(part, weights=us), count)
         work = model.lane_work_us(us)
         busiest = np.bincount(part, weights=work) / self.ex.workers
-        scale = n / len(fids)
 
         def best(on_lanes: np.ndarray, schedule: np.ndarray | float = 0.0) -> float:
             # Each part on lanes or inline, whichever costs less; once a part is on lanes the workers
@@ -431,10 +437,10 @@ class _BlockRun:
         windows = sum(_busiest(by_window[in_part == p], ex.workers) for p in distinct(where).tolist())
         return min(at_once, windows) / even, joined
 
-    def exec_us(self, fid: int) -> float:
+    def exec_us(self, fid: int, model: CostModel | None = None) -> float:
         """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
         got = self.measured.get(fid)
-        return got if got is not None else self.model.static_us(self.ex.table.costs[fid])
+        return got if got is not None else (model or self.model).static_us(self.ex.table.costs[fid])
 
     def _measure(self, sample: Block, fids: list[int]) -> dict[int, float]:
         """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
