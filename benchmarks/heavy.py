@@ -1,6 +1,7 @@
 """Heavy transactions, and a block light first and heavy after: where lanes pay on this machine.
 
-A contract whose ``mine`` runs 200 rounds of arithmetic (about 100 us a call) and
+A contract whose ``mine`` runs 200 rounds of arithmetic (about 100 us a call on a busy hour of the
+project's machine, 40-60 on a quiet one) and
 whose ``poke`` adds to one location (a few us); two blocks of random accounts:
 
 - ``heavy``: ``-n`` calls of ``mine``;
