@@ -252,3 +252,13 @@ def test_isin_and_distinct_are_numpys_without_its_sorts(values, among):
     a, b = np.array(values, np.int64), np.array(among, np.int64)
     assert isin(a, b).tolist() == np.isin(a, b).tolist()
     assert distinct(a).tolist() == np.unique(a).tolist()
+
+
+@given(st.lists(st.tuples(st.one_of(_INT64, st.integers(-3, 3)), st.one_of(st.integers(-4, 4), _INT64)), max_size=40))
+def test_sort_order_is_the_stable_order_of_numpy(rows):
+    from compiler.schedule.vectorized import sort_order
+
+    primary = np.array([p for p, _ in rows], np.int64)
+    secondary = np.array([q for _, q in rows], np.int64)
+    assert sort_order(primary).tolist() == np.argsort(primary, kind="stable").tolist()
+    assert sort_order(primary, secondary).tolist() == np.lexsort((secondary, primary)).tolist()

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..schedule.vectorized import sort_order
+
 R, W, A = 0, 1, 2
 NONE = np.iinfo(np.int64).max
 # The columns of a lane's rows (int64): the location, then transactions of the window.
@@ -35,7 +37,7 @@ def summarize(tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> np.ndarray:
     (block order), a read and an add of one location by one transaction count as a write."""
     if not len(tx):
         return np.zeros((0, WIDTH), np.int64)
-    order = np.argsort(loc, kind="stable")  # (within a location, block order stays)
+    order = sort_order(loc)  # (within a location, block order stays)
     tx, loc, mode = tx[order], loc[order], mode[order]
     # One entry per (transaction, location), with its modes merged.
     entry = np.ones(len(tx), bool)
