@@ -723,6 +723,40 @@ def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_und
         base.close()
 
 
+def test_lanes_writes_the_parent_took_before_its_window_are_taken_back_on_a_state_file(tmp_path):
+    """On a state file, the lanes' writes the parent applies to its state before a window it runs
+    are taken back, the block refused, without reading the keys it never had in memory: those
+    leave its memory and are read from the file again (the block never reached it)."""
+    import shutil
+
+    world = pot_world(tmp_path)
+    state, copy = tmp_path / "s.sqlite", tmp_path / "copy.sqlite"
+    with Chain.open(world, state) as chain:
+        chain.run_block(parse_block_text(pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(20)]), "a.jsonl"))
+    shutil.copy(state, copy)
+    block = parse_block_text(pot_lines(*[(f"u{i % 7}", "give", [i + 1]) for i in range(24)]), "b.jsonl")
+    with Chain.open(world, copy) as other:
+        expected = other.run_block(block)
+    base = Chain.open(world, state)  # (nothing of the state in memory yet)
+    executor = parallel.executor_for(base, 2).__self__
+    executor.force, executor.force_window, executor.force_inline = True, 4, {1, 3}
+    root = base.state_root()
+
+    def refuse(result):
+        assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
+        raise RuntimeError("refused")
+
+    try:
+        with pytest.raises(RuntimeError, match="refused"):
+            base.run_block(block, executor="parallel", workers=2, before_commit=refuse)
+        assert executor.last["inline_windows"] == 2 and executor.last["fallback_from"] is None
+        assert base.state_root() == root
+        again = base.run_block(block, executor="sequential")
+        assert again.receipts_json == expected.receipts_json and again.state_root == expected.state_root
+    finally:
+        base.close()
+
+
 def test_a_worker_killed_mid_block_leaves_the_result_exact(tmp_path, monkeypatch):
     import os
     import signal

@@ -39,7 +39,7 @@ from .executed import Executed
 from ..vm.errors import Revert
 from .files import read_block_bytes
 from .receipts import Receipt, receipts_json
-from .changes import from_befores, put_back
+from .changes import ABSENT, from_befores, put_back
 from .roots import StateHash, receipts_root, root_of
 from .store import StateStore
 from ..vm.values import U256_MAX, ValueError_, parse_value, quoted, shown
@@ -186,8 +186,8 @@ class Chain:
         for k, blob in enumerate(pending):
             for (address, index), values in marshal.loads(blob).items():
                 var = storage[address][index]
-                if undo is not None and k >= since:
-                    undo.extend(zip(repeat(var), values, map(var.__getitem__, values)))
+                if undo is not None and k >= since:  # (a key not in memory is not read from the file for it)
+                    undo.extend(zip(repeat(var), values, map(var.get, values, repeat(ABSENT))))
                 var.update(values)
 
     def pending_mark(self) -> int:

@@ -127,8 +127,16 @@ def from_journal(journal: list) -> Changes:
     return Changes([g for g in groups if g is not None])
 
 
+ABSENT = object()  # an undo entry's value before for a key that was not in memory: the key goes again
+
+
 def put_back(entries: list) -> None:
     """Each ``(dict, key, value before)`` entry's value put back, the newest first: what a journal
-    of writes (or of writes taken in bulk) had changed is as it was."""
+    of writes (or of writes taken in bulk) had changed is as it was.  A key that was not in memory
+    (``ABSENT``) leaves it again: a variable of a state file reads it from the file when next asked
+    (the block taken back was never committed there), one wholly in memory as its zero."""
     for store, key, old in reversed(entries):
-        store[key] = old
+        if old is ABSENT:
+            store.pop(key, None)
+        else:
+            store[key] = old
