@@ -689,6 +689,16 @@ def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_p
     assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - parallel.WINDOW_MIN, info
 
 
+def _refused(chain: Chain, block, expected) -> None:
+    """``block`` run on lanes, its result ``expected``, then refused before its commit."""
+    def refuse(result):
+        assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        chain.run_block(block, executor="parallel", workers=2, before_commit=refuse)
+
+
 def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_undone(tmp_path):
     """A block run partly by the parent and partly on lanes (a conflict too, so the rest ran
     sequentially) and refused before its commit leaves the state as it was."""
@@ -707,14 +717,8 @@ def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_und
     block = parse_block_text(pot_lines(*[(f"u{i % 7}", "give", [i + 1]) for i in range(24)],
                                        ("u5", "give", [half]), ("u6", "give", [half])), "b.jsonl")
     expected = fork_chain(base).run_block(block)
-
-    def refuse(result):
-        assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
-        raise RuntimeError("refused")
-
     try:
-        with pytest.raises(RuntimeError, match="refused"):
-            base.run_block(block, executor="parallel", workers=2, before_commit=refuse)
+        _refused(base, block, expected)
         assert executor.last["inline_windows"] == 3 and executor.last["fallback_from"] == 25
         assert base.state_root() == root == state_root(base.world, base.ctx.storage)
         again = base.run_block(block, executor="parallel", workers=2)
@@ -741,14 +745,8 @@ def test_lanes_writes_the_parent_took_before_its_window_are_taken_back_on_a_stat
     executor = parallel.executor_for(base, 2).__self__
     executor.force, executor.force_window, executor.force_inline = True, 4, {1, 3}
     root = base.state_root()
-
-    def refuse(result):
-        assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
-        raise RuntimeError("refused")
-
     try:
-        with pytest.raises(RuntimeError, match="refused"):
-            base.run_block(block, executor="parallel", workers=2, before_commit=refuse)
+        _refused(base, block, expected)
         assert executor.last["inline_windows"] == 2 and executor.last["fallback_from"] is None
         assert base.state_root() == root
         again = base.run_block(block, executor="sequential")

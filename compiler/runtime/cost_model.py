@@ -92,10 +92,12 @@ class CostModel(NamedTuple):
 
     @property
     def window_us(self) -> float:
+        """A window's round trip."""
         return US_PER_WINDOW * self.speed
 
     @property
     def min_work_us(self) -> float:
+        """The least a block predicted inline must take for lanes to be considered."""
         return MIN_WORK_US * self.speed
 
 

@@ -813,7 +813,7 @@ class _BlockRun:
             else:
                 light = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
                     model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count,
-                             rows=np.bincount(small, weights=tx_rows, minlength=windows))
+                                   rows=np.bincount(small, weights=tx_rows, minlength=windows))
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
             if not light.all() and runs < windows:
