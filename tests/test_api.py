@@ -385,13 +385,15 @@ def test_restore_undoes_a_block_of_several_transactions(chain, token):
     assert chain.state_root == root
 
 
-@pytest.mark.parametrize("inline", [set(), {0, 2, 5}])
-def test_a_block_on_lanes_is_read_and_restored_like_any_other(here, inline):
+@pytest.mark.parametrize("state", [None, "chain.sqlite"])
+@pytest.mark.parametrize("inline", [set(), {0, 2, 5}, {1, 3}])
+def test_a_block_on_lanes_is_read_and_restored_like_any_other(here, inline, state):
     """A block the parallel executor ran on lanes (its writes deferred by the runtime; some windows
-    run by the parent itself, on its state) is what views read next, and restore undoes it."""
+    run by the parent itself, on its state) is what views read next, and restore undoes it (in
+    memory, or on a state file, whose keys the parent never read stay unread)."""
     from compiler.runtime import parallel
 
-    with Chain() as chain:
+    with Chain(state=state) as chain:
         token = chain.deploy("token.lane", 10**9, sender="alice")
         for k in range(8):
             token.transfer(f"u{k}", 1000, sender="alice")

@@ -177,17 +177,20 @@ class Chain:
         """Writes to apply later, in order: ``marshal`` of ``{(address, index): {key: value}}``."""
         self._pending.append(writes)
 
-    def settle(self, undo: list | None = None, since: int = 0) -> None:
+    def settle(self, undo: list | None = None, since: int = 0, absent: bool = False) -> None:
         """Apply the deferred writes (``dict.update``, one call per variable and message); with
         ``undo``, append to it ``(dict, key, value before)`` for each location that the writes from
-        the ``since``-th on write, as a journal would (what puts them back)."""
+        the ``since``-th on write, as a journal would (what puts them back); with ``absent``, a key
+        not in memory is not read from a state file for it: its value before is ``changes.ABSENT``
+        (:func:`~compiler.runtime.changes.put_back` then drops it from memory again)."""
         pending, self._pending = self._pending, []
         storage = self._ctx.storage
         for k, blob in enumerate(pending):
             for (address, index), values in marshal.loads(blob).items():
                 var = storage[address][index]
-                if undo is not None and k >= since:  # (a key not in memory is not read from the file for it)
-                    undo.extend(zip(repeat(var), values, map(var.get, values, repeat(ABSENT))))
+                if undo is not None and k >= since:
+                    before = map(var.get, values, repeat(ABSENT)) if absent else map(var.__getitem__, values)
+                    undo.extend(zip(repeat(var), values, before))
                 var.update(values)
 
     def pending_mark(self) -> int:

@@ -130,6 +130,13 @@ def from_journal(journal: list) -> Changes:
 ABSENT = object()  # an undo entry's value before for a key that was not in memory: the key goes again
 
 
+def known(entries: list) -> list:
+    """Undo entries with each ``ABSENT`` value before replaced by what it stands for: the key's
+    value in the state file (while the block is not committed there), or the variable's zero."""
+    return [(var, key, old) if old is not ABSENT else (var, key, var.load(key) if hasattr(var, "load") else var.zero)
+            for var, key, old in entries]
+
+
 def put_back(entries: list) -> None:
     """Each ``(dict, key, value before)`` entry's value put back, the newest first: what a journal
     of writes (or of writes taken in bulk) had changed is as it was.  A key that was not in memory

@@ -27,7 +27,8 @@ class Executed:
     changes: Any = None                  # the commit's Changes (runtime/changes.py), found in this process ...
     rows: dict | None = None             # ... or a state file's rows from lanes (store.Rows)
     undo: list | None = None             # on lanes: (dict, key, value before) of every write this
-                                         # process's state took for the block, in order (what puts it back)
+                                         # process's state took for the block, in order (what puts it back;
+                                         # a value before may be changes.ABSENT: changes.known says it)
     pending_from: int | None = None      # ... and where the block's deferred writes begin (Chain.defer)
     detail: dict = field(default_factory=dict)
     block: Any = None                    # the decoded block, when the executor decoded it here

@@ -239,7 +239,7 @@ class _BlockRun:
         self.fallback_from: int | None = None
         self.inline_windows = 0   # windows the parent ran itself ...
         self.ahead_windows = 0    # ... of them while the lanes ran the next one
-        self._calls: list | None = None
+        self._calls: dict[int, list] = {}  # each stripe's calls, unmarshalled (``calls``)
         self.failed = 0
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
@@ -507,7 +507,7 @@ class _BlockRun:
 
         invalid = {i - begin: Tx(i, line, 0, 0, None, None, None, (), reason)
                    for i, line, reason in self.invalid if begin <= i < end}
-        return Block(self.chain.world, fns, self.calls[begin:end], functions, invalid, self.lines[begin:end].tolist(),
+        return Block(self.chain.world, fns, self.calls(begin, end), functions, invalid, self.lines[begin:end].tolist(),
                      begin)
 
     def run_inline(self, merge: "_Merge", begin: int, end: int, sync: list[list[bytes]]) -> None:
@@ -560,15 +560,20 @@ class _BlockRun:
         self.reschedule()
         self.timing["schedule"] += time.perf_counter() - t
 
-    @property
-    def calls(self) -> list:
-        """Every transaction's call, as the workers decoded them (made once, when first asked)."""
-        if self._calls is None:
-            calls: list = []
-            for blob in self.stripe_calls:
-                calls += marshal.loads(blob)
-            self._calls = calls
-        return self._calls
+    def calls(self, begin: int, end: int) -> list:
+        """The calls of transactions ``begin`` to ``end``, as the workers decoded them (each stripe's
+        unmarshalled when first needed: a window the parent runs may need one stripe's)."""
+        out: list = []
+        bounds = self.first.tolist() + [self.n]
+        for k, blob in enumerate(self.stripe_calls):
+            a, b = bounds[k], bounds[k + 1]
+            if b <= begin or a >= end:
+                continue
+            calls = self._calls.get(k)
+            if calls is None:
+                calls = self._calls[k] = marshal.loads(blob)
+            out += calls[max(begin, a) - a:min(end, b) - a]
+        return out
 
     def stripes(self, w: int) -> list[P.Schedule]:
         """The block cut into ``w`` stripes of whole lines (or of decoded calls)."""
@@ -1072,7 +1077,7 @@ class _Merge:
     def settle(self) -> None:
         """The lanes' writes so far applied to the parent's state (each write it takes kept in
         ``undo_log``, what puts it back; those of earlier blocks are not this block's)."""
-        self.chain.settle(self.undo_log, self.mark)
+        self.chain.settle(self.undo_log, self.mark, absent=True)
         self.mark = 0
 
     @property

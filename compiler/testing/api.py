@@ -42,7 +42,7 @@ from ..vm.context import Context
 from ..runtime.decode import Block
 from ..vm.errors import Revert
 from ..runtime.receipts import OK, REVERTED
-from ..runtime.changes import from_journal
+from ..runtime.changes import from_journal, known
 from ..runtime.roots import StateHash, root_of
 from ..vm.values import U256_MAX, format_address, format_value
 from ..vm.variables import Var
@@ -455,7 +455,7 @@ class Chain:
             if result.executed.changes is not None:  # (on lanes: what settling replaces, below)
                 kept.extend((var, key, old) for var, key, old, _new in result.executed.changes)
             elif result.executed.undo:  # on lanes, what this process's state took of the block
-                kept.extend(result.executed.undo)
+                kept.extend(known(result.executed.undo))
 
         try:
             result = runtime.run_block(block, number=number, timestamp=timestamp, executor=executor,
