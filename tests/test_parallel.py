@@ -511,6 +511,27 @@ def test_the_cost_model_follows_the_machines_speed(tmp_path):
     assert low <= got[None][1]["speed"] <= high, got[None][1]
 
 
+def test_calls_of_few_senders_are_not_judged_light_by_windows_their_few_writes_size(tmp_path, monkeypatch):
+    """Calls from ten senders write ten locations: windows sized from the locations written are
+    the smallest (128 calls), and each paying a round trip of its own looked light, so the block,
+    scheduled already, ran inline.  A run of them is one window on lanes: they are judged without
+    one each."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, sample, fids: {f: 50.0 for f in fids if f >= 0})
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(9)
+    block = pot_lines(*[(f"u{rng.randrange(10)}", "mine", [10]) for _ in range(3000)])
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.model = CostModel(1.0)  # (with the calls' time fixed: the same judgement on any machine)
+    try:
+        raw = parse_block_text(block, "b.jsonl")
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+        assert executor.last["mode"] == "parallel" and executor.last["windows"] == 1, executor.last
+    finally:
+        par.close()
+        seq.close()
+
+
 LOOPY = """\
 contract Loopy {
     storage data: map<u256, u256>;

@@ -805,7 +805,8 @@ class _BlockRun:
         best = None
         if cut is None and not ex.force_window and sizes[0] < n and not _joined_in_sample(table, n, w):
             # Windows as large as they may be: each run of windows that the parent would not run
-            # (judged with their lanes evenly loaded) is one window on lanes, if its components
+            # (judged with their lanes evenly loaded, and without a round trip each: a run of them
+            # is one window) is one window on lanes, if its components
             # deal as evenly; the whole block when no part of it is light.  Every window is a
             # barrier the lanes wait at and relays their writes: on this machine that costs more
             # than the model's round trip.  (Not when an eighth of the block is joined already:
@@ -817,7 +818,7 @@ class _BlockRun:
                 light = forced(windows)
             else:
                 light = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
-                    model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count,
+                    model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count, 0,
                                    rows=np.bincount(small, weights=tx_rows, minlength=windows))
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
