@@ -3,20 +3,26 @@
 - Its result is the sequential one, bit for bit, for 1 to 4 workers, any cut of the block into
   windows and any of them run by the parent itself; the sequential reference runs with the soundness checker on (every access inside its
   summary).
+- On a state file, a block it ran, refused before its commit, leaves the state as it was: what
+  the parent's state took of the lanes' writes (keys it never had in memory among them) is put back.
 - The components it runs apart are never finer than those of the block's DAG.
 """
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.runtime.block import prepare
+from compiler.runtime.block import prepare, read_block
+from compiler.runtime.chain import Chain
 from compiler.runtime.parallel import ParallelExecutor
 from compiler.schedule import dag
 from compiler.schedule.components import partition
 from runtime_helpers import fork_chain, raw_block
-from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
+from test_schedule_props import DEMO, NUMBERS, SETTINGS, Meta, blocks, funded  # noqa: F401 (a fixture)
 from fuzzing import examples
 
 
@@ -42,6 +48,45 @@ def test_parallel_equals_sequential_on_random_blocks(funded, data):
     assert got.receipts_json == expected.receipts_json
     assert got.state_root == expected.state_root
     assert ex.last["mode"] == ("parallel" if workers > 1 else "inline")
+
+
+@pytest.fixture(scope="module")
+def funded_file(tmp_path_factory):
+    """A state file of the demo world after its funding block, and what blocks can be drawn on it."""
+    path = tmp_path_factory.mktemp("state") / "funded.sqlite"
+    with Chain.open(DEMO / "world.toml", path) as chain:
+        chain.run_block(read_block(DEMO / "block1.jsonl"), number=1)
+        meta = Meta(chain)
+    return path, meta
+
+
+@settings(SETTINGS, max_examples=examples(15))
+@given(data=st.data())
+def test_a_refused_block_on_lanes_leaves_a_state_file_as_it_was(funded_file, tmp_path_factory, data):
+    path, meta = funded_file
+    txs = data.draw(blocks(meta), label="block")
+    window = data.draw(st.sampled_from([None, 1, 3, 8]), label="window")
+    inline = data.draw(st.sets(st.integers(0, 12), max_size=6), label="windows run by the parent")
+    raw = raw_block(txs)
+    state = tmp_path_factory.mktemp("run") / "s.sqlite"
+    shutil.copy(path, state)
+    with Chain.open(DEMO / "world.toml", path, read_only=True) as reference:
+        expected = fork_chain(reference).run_block(raw, number=2)
+    with Chain.open(DEMO / "world.toml", state) as chain:  # (nothing of the state in memory yet)
+        root = chain.state_root()
+        ex = ParallelExecutor(chain, 2, timeout=30.0)
+        ex.force, ex.force_window, ex.force_inline = True, window, inline
+        chain._parallel = ex
+
+        def refuse(result):
+            assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
+            raise RuntimeError("refused")
+
+        with pytest.raises(RuntimeError, match="refused"):
+            chain.run_block(raw, number=2, executor="parallel", workers=2, before_commit=refuse)
+        assert chain.state_root() == root
+        again = chain.run_block(raw, number=2)
+        assert again.receipts_json == expected.receipts_json and again.state_root == expected.state_root
 
 
 @settings(SETTINGS, max_examples=examples(60))
