@@ -207,3 +207,15 @@ def token_world(root: Path, supply: int = 1_000_000, name: str = "world.toml") -
                       [{"name": "token", "source": "token.lane", "contract": "Token", "sender": "alice",
                         "args": [str(supply)]}],
                       accounts={"alice": ALICE}, name=name)
+
+
+def refused_on_lanes(chain: Chain, block, expected: BlockResult, **run: Any) -> None:
+    """``block`` run on 2 lanes, its result ``expected``, then refused before its commit."""
+    import pytest
+
+    def refuse(result):
+        assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
+        raise RuntimeError("refused")
+
+    with pytest.raises(RuntimeError, match="refused"):
+        chain.run_block(block, executor="parallel", workers=2, before_commit=refuse, **run)

@@ -14,7 +14,7 @@ from compiler.runtime import cost_model, parallel
 from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
-from runtime_helpers import pot_lines, pot_world
+from runtime_helpers import pot_lines, pot_world, refused_on_lanes
 from fuzzing import examples
 
 MAX = 2**256 - 1
@@ -710,16 +710,6 @@ def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_p
     assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - parallel.WINDOW_MIN, info
 
 
-def _refused(chain: Chain, block, expected) -> None:
-    """``block`` run on lanes, its result ``expected``, then refused before its commit."""
-    def refuse(result):
-        assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
-        raise RuntimeError("refused")
-
-    with pytest.raises(RuntimeError, match="refused"):
-        chain.run_block(block, executor="parallel", workers=2, before_commit=refuse)
-
-
 def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_undone(tmp_path):
     """A block run partly by the parent and partly on lanes (a conflict too, so the rest ran
     sequentially) and refused before its commit leaves the state as it was."""
@@ -739,7 +729,7 @@ def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_und
                                        ("u5", "give", [half]), ("u6", "give", [half])), "b.jsonl")
     expected = fork_chain(base).run_block(block)
     try:
-        _refused(base, block, expected)
+        refused_on_lanes(base, block, expected)
         assert executor.last["inline_windows"] == 3 and executor.last["fallback_from"] == 25
         assert base.state_root() == root == state_root(base.world, base.ctx.storage)
         again = base.run_block(block, executor="parallel", workers=2)
@@ -767,7 +757,7 @@ def test_lanes_writes_the_parent_took_before_its_window_are_taken_back_on_a_stat
     executor.force, executor.force_window, executor.force_inline = True, 4, {1, 3}
     root = base.state_root()
     try:
-        _refused(base, block, expected)
+        refused_on_lanes(base, block, expected)
         assert executor.last["inline_windows"] == 2 and executor.last["fallback_from"] is None
         assert base.state_root() == root
         again = base.run_block(block, executor="sequential")

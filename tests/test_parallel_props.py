@@ -21,7 +21,7 @@ from compiler.runtime.chain import Chain
 from compiler.runtime.parallel import ParallelExecutor
 from compiler.schedule import dag
 from compiler.schedule.components import partition
-from runtime_helpers import fork_chain, raw_block
+from runtime_helpers import fork_chain, raw_block, refused_on_lanes
 from test_schedule_props import DEMO, NUMBERS, SETTINGS, Meta, blocks, funded  # noqa: F401 (a fixture)
 from fuzzing import examples
 
@@ -77,13 +77,7 @@ def test_a_refused_block_on_lanes_leaves_a_state_file_as_it_was(funded_file, tmp
         ex = ParallelExecutor(chain, 2, timeout=30.0)
         ex.force, ex.force_window, ex.force_inline = True, window, inline
         chain._parallel = ex
-
-        def refuse(result):
-            assert result.receipts_json == expected.receipts_json and result.state_root == expected.state_root
-            raise RuntimeError("refused")
-
-        with pytest.raises(RuntimeError, match="refused"):
-            chain.run_block(raw, number=2, executor="parallel", workers=2, before_commit=refuse)
+        refused_on_lanes(chain, raw, expected, number=2)
         assert chain.state_root() == root
         again = chain.run_block(raw, number=2)
         assert again.receipts_json == expected.receipts_json and again.state_root == expected.state_root
