@@ -240,11 +240,14 @@ def sort_order(primary: np.ndarray, secondary: np.ndarray | None = None) -> np.n
         new[0] = True
         np.not_equal(ranked[1:], ranked[:-1], out=new[1:])
     rank = np.cumsum(new) - 1
-    low = int(secondary.min()) if places and secondary is not None else 0
-    span = int(secondary.max()) - low + 1 if places and secondary is not None else 1
+    low, span, minor = 0, 1, 0
+    if places and secondary is not None:
+        low = int(secondary.min())
+        span = int(secondary.max()) - low + 1
     if not places or (int(rank[-1]) + 1) * span * places >= 1 << 62:
         return np.argsort(primary, kind="stable") if secondary is None else np.lexsort((secondary, primary))
-    minor = 0 if secondary is None else secondary[first] - low
+    if secondary is not None:
+        minor = secondary[first] - low
     return first[np.argsort((rank * span + minor) * places + first)]
 
 
