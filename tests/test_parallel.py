@@ -511,6 +511,30 @@ def test_the_cost_model_follows_the_machines_speed(tmp_path):
     assert low <= got[None][1]["speed"] <= high, got[None][1]
 
 
+def test_a_block_on_lanes_reports_all_the_time_it_took(tmp_path):
+    """A block's ``seconds`` is the wall time a user waits for: on lanes, the estimate of the block
+    and the start of the workers count as scheduling, and nothing the executor spent is left out of
+    the phases (they once left out the estimate, the fork and the receipts' packing)."""
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(5)
+    raw = parse_block_text(pot_lines(*[(f"u{rng.randrange(200)}", "mine", [300]) for _ in range(600)]), "b.jsonl")
+    with Chain.open(world) as par:
+        executor = parallel.executor_for(par, 2).__self__
+        executor.model = CostModel(0.2)  # (lanes, whatever this machine's speed)
+        try:
+            result = par.run_block(raw, executor="parallel", workers=2)
+        finally:
+            executor.close()
+    detail = result.detail
+    assert detail["mode"] == "parallel", detail
+    parts = detail["seconds"]
+    assert parts["estimate"] > 0 and parts["start"] > 0 and parts["receipts"] > 0, parts
+    executor_phases = sum(v for k, v in result.phases.items() if k not in ("read", "commit"))
+    assert executor_phases >= parts["total"], (result.phases, parts)
+    assert result.phases["schedule"] >= parts["estimate"] + parts["start"] + parts["schedule"], (result.phases, parts)
+    assert result.seconds == pytest.approx(sum(result.phases.values()))
+
+
 def test_calls_of_few_senders_are_not_judged_light_by_windows_their_few_writes_size(tmp_path, monkeypatch):
     """Calls from ten senders write ten locations: windows sized from the locations written are
     the smallest (128 calls), and each paying a round trip of its own looked light, so the block,

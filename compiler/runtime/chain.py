@@ -296,6 +296,7 @@ class Chain:
         on_lanes = executor in ("parallel", "dask") and not check_accesses
         with gc_paused():  # a block makes many small acyclic objects: calls, journal, events, outcomes
             if on_lanes:
+                t = clock()
                 if executor == "dask":  # the same lanes, on a Dask cluster
                     from .dask_executor import executor_for as lanes_for
 
@@ -305,11 +306,12 @@ class Chain:
 
                     run = executor_for(self, workers)
                 executed = run(source, display, number, timestamp, progress)
+                wall = clock() - t
                 seconds = executed.detail.get("seconds", {})
-                for name, parts in (("decode", ("decode",)), ("schedule", ("schedule", "plan", "prefetch")),
-                                    ("execute", ("lanes", "execute")), ("receipts", ("receipts",)),
-                                    ("roots", ("roots",))):
+                for name, parts in _EXECUTOR_PHASES:
                     phases[name] = sum(seconds.get(part, 0.0) for part in parts)
+                # What the executor did not lap (its making, what it says of the block) is its time too.
+                phases["execute"] += max(0.0, wall - sum(phases[name] for name, _ in _EXECUTOR_PHASES))
             else:
                 executed = self._run_sequential(source, display, progress, phases, trace=check_accesses)
             t = clock()
@@ -550,6 +552,12 @@ class Chain:
         finally:
             ctx.rollback(jmark, emark)
         return function, value
+
+
+# The phases of a block run by an executor of lanes, from the parts it laps (``detail["seconds"]``):
+# its estimate of the block and the start of its workers are scheduling, as the schedule is.
+_EXECUTOR_PHASES = (("decode", ("decode",)), ("schedule", ("estimate", "start", "schedule", "plan", "prefetch")),
+                    ("execute", ("lanes", "execute")), ("receipts", ("receipts",)), ("roots", ("roots",)))
 
 
 def _lap(phases: dict[str, float], name: str, since: float) -> float:

@@ -66,7 +66,11 @@ from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
-from ..schedule.vectorized import distinct, isin, isin_sorted
+from . import sequential
+from ..schedule.rows import RowMaker
+from ..schedule.stored import StoredValues
+from ..schedule.vectorized import COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted, scope_id
+from ..vm.transaction import Tx
 
 
 # When lanes pay (the cost model's figures: compiler.runtime.cost_model).
@@ -203,8 +207,6 @@ def _spread(seq, most: int):
 def _alone(table, n: int) -> np.ndarray:
     """The writers of a hot location among ``n`` transactions (:func:`vectorized.hot_writers`), each
     to be a window of its own, if there are few enough for that (HOT_WINDOWS transactions each)."""
-    from ..schedule.vectorized import hot_writers
-
     hot = hot_writers(table, n)
     return hot if len(hot) * HOT_WINDOWS <= n else hot[:0]
 
@@ -245,8 +247,6 @@ class _BlockRun:
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
         self._model: CostModel | None = None
-        from ..schedule.stored import StoredValues
-
         self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')
         self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
 
@@ -283,12 +283,16 @@ class _BlockRun:
             if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()
+            t = time.perf_counter()
             inline, best = self.estimate()
+            self.lap("estimate", t)
             if best > MIN_GAIN * inline or inline < self.model.min_work_us:  # (light at any speed: best is inf)
                 self.why = self.why or "light transactions: scheduling them on lanes would cost more than running them"
                 return self.inline_all()
         try:
+            t = time.perf_counter()
             ex._ensure_pool()
+            self.lap("start", t)
             for fault in ex.faults:  # "die" or "hang" (tests)
                 for k in range(ex.transport.size):
                     ex.transport.send(k, fault.encode() if isinstance(fault, str) else fault)
@@ -388,9 +392,6 @@ class _BlockRun:
         instantiated accesses on the state before the block (an access table); and the microseconds
         instantiating one took, as a worker's schedule does (each function's first call, which
         compiles its instantiation once for the process, not counted)."""
-        from ..schedule.rows import RowMaker
-        from ..schedule.vectorized import AccessTable
-
         picked = _spread(np.flatnonzero(chosen), CHAIN_SAMPLE)
         ex = self.ex
         if ex.rows is None:
@@ -415,8 +416,6 @@ class _BlockRun:
         A sample's components are never coarser than the block's (or a window's): a plan is at
         least this unbalanced, about.  And the variable that joins the sample's largest group
         (:func:`_joined_through`)."""
-        from ..schedule.vectorized import components
-
         ex = self.ex
         w, where = work[chosen], part[chosen]
         even = w.sum() / ex.workers
@@ -503,8 +502,6 @@ class _BlockRun:
         fnids = self.fnids[begin:end].tolist()
         fns = [table.plain[f] if f >= 0 else None for f in fnids]
         functions = [table.functions[f] if f >= 0 else None for f in fnids]
-        from ..vm.transaction import Tx
-
         invalid = {i - begin: Tx(i, line, 0, 0, None, None, None, (), reason)
                    for i, line, reason in self.invalid if begin <= i < end}
         return Block(self.chain.world, fns, self.calls(begin, end), functions, invalid, self.lines[begin:end].tolist(),
@@ -519,8 +516,6 @@ class _BlockRun:
         chain = self.chain
         if chain.store is not None:
             chain.prefetch(block)
-        from . import sequential
-
         ctx = chain.ctx
         ctx.journal.clear()
         outcomes = sequential.execute(ctx, block, keep_journal=True)
@@ -691,8 +686,6 @@ class _BlockRun:
         # read of it: the earliest such write per (variable, instance), looked up by sorted keys.
         unresolved = ~isin(src["var"], np.array(sorted(self.chain.compiled_summaries.key_vids), np.int64))
         if len(tx_wild):
-            from ..schedule.vectorized import scope_id
-
             keys, first_tx = _earliest(scope_id(var_wild, inst_wild), tx_wild)
             for inst in (src["inst"], np.full(len(src["inst"]), -1, np.int64)):
                 scoped = _before(keys, first_tx, scope_id(src["var"], inst), src["tx"])
@@ -744,8 +737,6 @@ class _BlockRun:
         transaction's lane; or None when the block runs better inline (self.why says why)."""
         t = time.perf_counter()
         ex = self.ex
-        from ..schedule.vectorized import AccessTable, components
-
         rows = self.all_rows  # (the rows of every stripe, once the keys settled: ``tainted``)
         table = AccessTable.of(rows)
         n, w = self.n, ex.workers
@@ -960,8 +951,10 @@ class _BlockRun:
         self.on_lanes = on_lanes
         if self.inline_windows and not self.why:
             self.why = "windows of light transactions ran in the parent"
-        self.timing["lanes"] += time.perf_counter() - t0
-        return merge.executed()
+        t = self.lap("lanes", t0)
+        executed = merge.executed()
+        self.lap("receipts", t)
+        return executed
 
     def send_window(self, win: int, sync: list[list[bytes]], merge: "_Merge") -> None:
         """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
@@ -1200,8 +1193,6 @@ class _Merge:
         block = run.block_from_calls()
         rest = Block(block.world, block.fns[first:], block.calls[first:], block.functions[first:],
                      {i - first: tx for i, tx in block.invalid.items() if i >= first}, block.lines[first:], first)
-        from . import sequential
-
         self.settle()
         ctx = self.chain.ctx
         ctx.begin()
@@ -1262,8 +1253,6 @@ def _before(keys: np.ndarray, first_tx: np.ndarray, probe: np.ndarray, tx: np.nd
 
 
 def _rows(raw: tuple) -> dict[str, np.ndarray]:
-    from ..schedule.vectorized import COLUMNS
-
     return {name: P.arr(b, dtype) for (name, dtype), b in zip(COLUMNS, raw)}
 
 
@@ -1355,8 +1344,6 @@ def _joined_in_sample(table, n: int, w: int, every: int = 8) -> bool:
     """Whether every ``every``-th transaction of the block, alone, already forms components too
     uneven for ``w`` lanes (one holding more than its share, by count): the whole block, whose
     components can only be coarser, would be no better."""
-    from ..schedule.vectorized import components
-
     m = n // every
     if m < WINDOW_MIN:
         return False

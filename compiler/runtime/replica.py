@@ -90,13 +90,15 @@ class FunctionTable:
 
     @cached_property
     def costs(self) -> list[int]:
-        """Each function's static cost (made when first asked: a block run inline never asks).  A
-        transaction never costs more than the world's limit lets it (a loop over 2^256 has an
-        astronomical static cost, and it reverts at the limit)."""
+        """Each function's static cost: its summary's (the program cache keeps them), walked again
+        only for one without.  A transaction never costs more than the world's limit lets it (a loop
+        over 2^256 has an astronomical static cost, and it reverts at the limit)."""
         from ..analysis.cost import function_cost
 
+        known = {s.function: s.cost for inst in self._world.instances.values() for s in inst.data.summaries.values()}
         memo: dict = {}
-        return [min(function_cost(fn, memo), self._world.cost_limit) for fn in self.functions]
+        return [min(c if (c := known.get(fn)) is not None else function_cost(fn, memo), self._world.cost_limit)
+                for fn in self.functions]
 
     def logged_code(self, fid: int):
         code = self.logged[fid]
