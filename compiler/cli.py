@@ -234,6 +234,10 @@ def run(
     with Chain.open(world, state) as chain:
         if on_dask:  # the cluster and its replicas are start-up, not the first block's time
             workers = dask_executor.start(chain, workers, scheduler)
+        elif executor == "parallel" and workers > 1 and not check_accesses:
+            from .runtime import parallel
+
+            parallel.executor_for(chain, workers)  # (made at start-up too: its workers fork when lanes are chosen)
         for k, path in enumerate(blocks):
             with progress_reporter(None, "executing") as progress:
                 results.append(chain.run_file(

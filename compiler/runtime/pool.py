@@ -231,8 +231,12 @@ class Processes:
     same on a Dask cluster.)"""
 
     def __init__(self) -> None:
+        import multiprocessing
+        import multiprocessing.connection  # noqa: F401 - (what forking a worker needs, imported now:
+        import multiprocessing.popen_fork  # noqa: F401 - not in the first block that uses lanes)
+
         self.workers: list[Worker] = []
-        self._mp = __import__("multiprocessing").get_context("fork")
+        self._mp = multiprocessing.get_context("fork")
 
     @property
     def size(self) -> int:
