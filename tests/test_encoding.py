@@ -4,6 +4,7 @@ what Lane writes; and the receipts root over their digests."""
 from __future__ import annotations
 
 import hashlib
+import marshal
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -52,6 +53,8 @@ def test_the_encoding_is_the_documented_one(outcomes):
     encodings = encoding.encode_outcomes(outcomes)
     assert encodings == [by_hand(o[:5]) for o in outcomes]  # ``at`` is not part of it
     assert encoding.unpack(encoding.pack(encodings)) == [o[:5] for o in outcomes]
+    ends = b"".join(sum(map(len, encodings[:k + 1])).to_bytes(8, "little") for k in range(len(encodings)))
+    assert encoding.pack(encodings) == marshal.dumps((b"", b"".join(encodings), ends), 0)  # (written by hand)
     digests = b"".join(hashlib.sha256(e).digest() for e in encodings)
     assert encoding.digests(encodings) == digests
     assert receipts_root(digests) == "0x" + hashlib.sha256(b"lane-receipts-v2" + digests).hexdigest()
@@ -68,11 +71,12 @@ def test_parts_in_any_order_unpack_in_block_order():
         ends = np.cumsum([len(enc[i]) for i in idx]).astype(np.int64)
         parts.append((np.array(idx, np.int64), blob, ends))
     assert encoding.unpack(encoding.pack_parts(parts)) == outcomes
+    ends = np.concatenate([parts[0][2], parts[1][2] + len(parts[0][1])]).tobytes()
+    assert encoding.pack_parts(parts) == marshal.dumps((np.array([3, 0, 4, 1, 2], np.int64).tobytes(),
+                                                        parts[0][1] + parts[1][1], ends), 0)
 
 
 def test_a_big_block_s_receipts_are_kept_compressed_and_read_back_whole():
-    import marshal
-
     import numpy as np
 
     outcomes = [("ok", None, True, ((2**159 + i, "Transfer", (2**159 - i, i, 10**18 + i)),), 23) for i in range(2000)]

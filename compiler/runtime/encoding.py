@@ -82,11 +82,19 @@ def stored(packed: bytes) -> Callable[[], bytes]:
     return result
 
 
+def _marshal_three(idx: bytes, blobs: Sequence[bytes], size: int, ends: bytes) -> bytes:
+    """``marshal.dumps((idx, b"".join(blobs), ends), VERSION)`` (``size`` the blobs' length), with
+    the blobs copied once, into the result: a tuple of three bytes objects is ``(`` and its length,
+    then each as ``s``, its length and its bytes (docs/formats.md)."""
+    return b"".join((b"(" + (3).to_bytes(4, "little"), b"s" + len(idx).to_bytes(4, "little"), idx,
+                     b"s" + size.to_bytes(4, "little"), *blobs, b"s" + len(ends).to_bytes(4, "little"), ends))
+
+
 def pack(encodings: Sequence[bytes]) -> bytes:
     """A block's receipts in block order as one value: ``(indices, encodings, ends)`` marshalled,
     ``indices`` empty (see :func:`pack_parts`); a state file keeps it :func:`stored`."""
     ends = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
-    return marshal.dumps((b"", b"".join(encodings), ends.tobytes()), VERSION)
+    return _marshal_three(b"", encodings, int(ends[-1]) if len(ends) else 0, ends.tobytes())
 
 
 def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
@@ -97,9 +105,9 @@ def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
     if not parts:
         return pack([])
     idx = np.concatenate([i for i, _, _ in parts]).astype(np.int64)
-    sizes = np.cumsum([0] + [len(b) for _, b, _ in parts])[:-1]
-    ends = np.concatenate([e + off for (_, _, e), off in zip(parts, sizes)]).astype(np.int64)
-    return marshal.dumps((idx.tobytes(), b"".join(b for _, b, _ in parts), ends.tobytes()), VERSION)
+    sizes = np.cumsum([0] + [len(b) for _, b, _ in parts])
+    ends = np.concatenate([e + off for (_, _, e), off in zip(parts, sizes[:-1])]).astype(np.int64)
+    return _marshal_three(idx.tobytes(), [b for _, b, _ in parts], int(sizes[-1]), ends.tobytes())
 
 
 def unpack(data: bytes) -> list[tuple]:
