@@ -254,6 +254,19 @@ def test_isin_and_distinct_are_numpys_without_its_sorts(values, among):
     assert distinct(a).tolist() == np.unique(a).tolist()
 
 
+@given(st.lists(st.one_of(_INT64, st.integers(-3, 3), st.integers(0, 4096)), min_size=256, max_size=700),
+       st.lists(st.one_of(_INT64, st.integers(-3, 3), st.integers(0, 4096)), max_size=60), st.randoms())
+def test_isin_screens_many_values_by_a_table_of_bits_and_stays_numpys(values, among, rng):
+    """Many values against few are screened by a table of low bits first: values sharing low bits
+    with one that is there (small integers, 1024 apart) are not taken for it."""
+    from compiler.schedule.vectorized import isin
+
+    values += rng.sample(among, min(len(among), 20))  # (some of them there)
+    a, b = np.array(values, np.int64), np.array(among, np.int64)
+    assert isin(a, b).tolist() == np.isin(a, b).tolist()
+    assert isin(a.reshape(-1, 1), b).tolist() == np.isin(a.reshape(-1, 1), b).tolist()
+
+
 @given(st.lists(st.tuples(st.one_of(_INT64, st.integers(-3, 3)), st.one_of(st.integers(-4, 4), _INT64)), max_size=40))
 def test_sort_order_is_the_stable_order_of_numpy(rows):
     from compiler.schedule.vectorized import sort_order

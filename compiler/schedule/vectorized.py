@@ -214,11 +214,29 @@ def isin(values, among) -> np.ndarray:
     return isin_sorted(values, np.sort(np.asarray(among)))
 
 
+_TABLE_FROM = 256  # values looked up at once from which a table of bits screens them (int64 ones)
+
+
 def isin_sorted(values, ordered: np.ndarray) -> np.ndarray:
-    """:func:`isin` where ``ordered`` is sorted already."""
+    """:func:`isin` where ``ordered`` is sorted already.  Many int64 values against fewer: a table
+    of ``ordered``'s low bits (16 slots for each, a pass) says which values may be among them, and
+    only those are looked for by binary search (location ids are hashes, their low bits spread:
+    a few per cent pass the screen but are not there)."""
     values = np.asarray(values)
     if not len(ordered) or not values.size:
         return np.zeros(values.shape, bool)
+    if values.dtype == np.int64 and ordered.dtype == np.int64 and values.size >= max(_TABLE_FROM, 4 * len(ordered)):
+        mask = (1 << max(10, (16 * len(ordered)).bit_length())) - 1
+        table = np.zeros(mask + 1, bool)
+        table[ordered & mask] = True
+        flat = values.reshape(-1)
+        maybe = np.flatnonzero(table[flat & mask])
+        out = np.zeros(flat.shape, bool)
+        if len(maybe):
+            candidates = flat[maybe]
+            at = np.searchsorted(ordered, candidates).clip(max=len(ordered) - 1)
+            out[maybe] = ordered[at] == candidates
+        return out.reshape(values.shape)
     at = np.searchsorted(ordered, values).clip(max=len(ordered) - 1)
     return ordered[at] == values
 
