@@ -3,8 +3,10 @@ every example contract: the same partition of the transactions, and the same pur
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from compiler.runtime.block import prepare
@@ -265,6 +267,22 @@ def test_isin_screens_many_values_by_a_table_of_bits_and_stays_numpys(values, am
     a, b = np.array(values, np.int64), np.array(among, np.int64)
     assert isin(a, b).tolist() == np.isin(a, b).tolist()
     assert isin(a.reshape(-1, 1), b).tolist() == np.isin(a.reshape(-1, 1), b).tolist()
+
+
+@given(st.lists(st.one_of(_INT64, st.integers(-3, 3)), min_size=1, max_size=3),
+       st.lists(st.one_of(_INT64, st.integers(-3, 3)), min_size=1, max_size=30),
+       st.sampled_from([0, 1, 300, 3000, 20000]), st.randoms())
+@example([5, -3, 1 << 62], [7, 11, 13], 20000, random.Random(1))  # (rare values a sample of a quarter misses)
+def test_inverse_numbers_values_as_numpys_unique(common, rare, n, rng):
+    """Few distinct values among many (and some rare ones, that a sample misses) are numbered by
+    their place among the distinct ones, sorted, as ``np.unique(return_inverse=True)`` does."""
+    from compiler.schedule.vectorized import inverse
+
+    values = np.array([rng.choice(common) for _ in range(n)] + rare, np.int64)
+    rng.shuffle(values)
+    at, count = inverse(values)
+    used, expected = np.unique(values, return_inverse=True)
+    assert count == len(used) and at.tolist() == expected.reshape(-1).tolist()
 
 
 @given(st.lists(st.tuples(st.one_of(_INT64, st.integers(-3, 3)), st.one_of(st.integers(-4, 4), _INT64)), max_size=40))

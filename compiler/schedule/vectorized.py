@@ -97,9 +97,8 @@ class AccessTable:
         var, inst = self.var, self.inst
         every_vars = distinct(var[self.wild & (inst == EVERY)])
         scope_inst = np.where(isin(var, every_vars), EVERY, inst)
-        _, scope = np.unique(scope_id(var, scope_inst), return_inverse=True)
-        scope = scope.reshape(-1).astype(np.int64)
-        return scope, int(scope.max()) + 1 if len(scope) else 0
+        scope, count = inverse(scope_id(var, scope_inst))
+        return scope, count
 
 
 class ByLocation(NamedTuple):
@@ -278,6 +277,40 @@ def distinct(values) -> np.ndarray:
     keep[0] = True
     np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
     return ordered[keep]
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # (Fibonacci hashing: the product's top bits mix all of a value's)
+_INVERSE_SAMPLE = 4096                 # values sampled for the distinct ones, at first
+_INVERSE_MOST = 1 << 10                # distinct values a table of slots is tried for (more: numpy's sort)
+
+
+def inverse(values) -> tuple[np.ndarray, int]:
+    """``np.unique(values, return_inverse=True)``'s inverse (each value's place among the distinct
+    ones, sorted) and how many are distinct, for int64 values of which few are: the distinct ones
+    of a sample, sorted, then each value's place among them read from a table of slots made from
+    their hashes (a few passes, no sort of the values); those the sample missed are added, and
+    read again.  When two distinct values fall in one slot, or there are many (the table would be
+    large beside the values), numpy's sort."""
+    values = np.ascontiguousarray(values, np.int64).reshape(-1)
+    known = distinct(values[::max(1, len(values) // _INVERSE_SAMPLE)])
+    for _ in range(3):
+        if not len(values) or len(known) > _INVERSE_MOST:
+            break
+        bits = np.uint64(max(10, 2 * len(known).bit_length() + 2))
+        if 1 << int(bits) > 4 * len(values):  # (a table larger than the values: their sort is cheaper)
+            break
+        slots = (known.view(np.uint64) * _MIX) >> (np.uint64(64) - bits)
+        if len(distinct(slots.astype(np.int64))) < len(known):
+            break
+        table = np.zeros(1 << int(bits), np.int32)
+        table[slots.astype(np.int64)] = np.arange(len(known), dtype=np.int32)
+        at = table[((values.view(np.uint64) * _MIX) >> (np.uint64(64) - bits)).astype(np.int64)].astype(np.int64)
+        missed = known[at] != values
+        if not missed.any():
+            return at, len(known)
+        known = distinct(np.concatenate([known, values[missed]]))
+    used, at = np.unique(values, return_inverse=True)
+    return at.reshape(-1).astype(np.int64), len(used)
 
 
 def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
