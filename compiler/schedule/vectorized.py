@@ -97,8 +97,7 @@ class AccessTable:
         var, inst = self.var, self.inst
         every_vars = distinct(var[self.wild & (inst == EVERY)])
         scope_inst = np.where(isin(var, every_vars), EVERY, inst)
-        scope, count = inverse(scope_id(var, scope_inst))
-        return scope, count
+        return inverse(scope_id(var, scope_inst))
 
 
 class ByLocation(NamedTuple):
@@ -218,7 +217,7 @@ _TABLE_FROM = 256  # values looked up at once from which a table of bits screens
 
 def isin_sorted(values, ordered: np.ndarray) -> np.ndarray:
     """:func:`isin` where ``ordered`` is sorted already.  Many int64 values against fewer: a table
-    of ``ordered``'s low bits (16 slots for each, a pass) says which values may be among them, and
+    of ``ordered``'s low bits (16 to 32 slots for each, a pass) says which values may be among them, and
     only those are looked for by binary search (location ids are hashes, their low bits spread:
     a few per cent pass the screen but are not there)."""
     values = np.asarray(values)
