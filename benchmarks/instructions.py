@@ -112,7 +112,8 @@ def main() -> None:
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed (apt-get install valgrind)")
-    print(f"{'workload':<10} {'sequential':>12} {'lanes':>12} {'parent':>10} {'ratio':>6}  (instructions a transaction)")
+    head = f"{'workload':<10} {'sequential':>12} {'lanes':>12} {'parent':>10} {'ratio':>6}"
+    print(head, " (instructions a transaction)")
     with tempfile.TemporaryDirectory() as tmp:
         for workload in args.workloads.split(","):
             big, half = Path(tmp) / workload, Path(tmp) / f"{workload}-half"
