@@ -67,6 +67,7 @@ from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
 from . import sequential
+from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
 from ..schedule.rows import RowMaker
 from ..schedule.stored import StoredValues
 from ..schedule.vectorized import COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted, scope_id
