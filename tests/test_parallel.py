@@ -14,7 +14,7 @@ from compiler.runtime import cost_model, parallel
 from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
-from runtime_helpers import pot_lines, pot_world, refused_on_lanes
+from runtime_helpers import POT, pot_lines, pot_world, refused_on_lanes
 from fuzzing import examples
 
 MAX = 2**256 - 1
@@ -211,6 +211,15 @@ def test_a_small_block_runs_inline_by_the_cost_model(tmp_path, monkeypatch):
     assert info["mode"] == "inline" and info["why"] == "the block is too small"
 
 
+# The Pot, with a function whose worst case is costly (a block of its light calls is still sampled).
+POT_AND_SPIN = POT.replace("pub fn look()", """pub fn spin(n: u256) -> u256 {
+        let h: u256 = 1;
+        for i in 0..min(n, 50000) { h = (h * 3 + i) % 1000003; }
+        return h;
+    }
+    pub fn look()""")
+
+
 def test_a_block_too_light_for_lanes_at_any_speed_does_not_time_the_machine(tmp_path, monkeypatch):
     # 400 light calls: inline even on the fastest machine the model allows, so the reference loop
     # (about 1 ms, a good share of such a block) is not run.
@@ -218,11 +227,31 @@ def test_a_block_too_light_for_lanes_at_any_speed_does_not_time_the_machine(tmp_
         raise AssertionError("a block this light needs no machine speed")
 
     monkeypatch.setattr(cost_model, "reference_us", no_timing)
-    world = pot_world(tmp_path)
+    world = pot_world(tmp_path, POT_AND_SPIN)
     [(a, b)], [info] = _both(world, [pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(400)])],
                              workers=2, force=False)
     _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("light transactions") and info["speed"] is None
+    assert "worst-case" not in info["why"], info  # (sampled and timed: ``spin`` may cost 50,000 rounds)
+
+
+def test_a_block_light_at_its_worlds_worst_case_is_not_even_sampled(tmp_path, monkeypatch):
+    # 2,000 calls of a world whose costliest function costs a few units: too light for lanes were
+    # each call that function at its worst, so nothing is decoded or timed before it runs inline.
+    def no_sample(*args, **kwargs):
+        raise AssertionError("a block this light is not sampled")
+
+    monkeypatch.setattr(parallel, "_sample_chunks", no_sample)
+    monkeypatch.setattr(parallel._BlockRun, "_measure", no_sample)
+    block = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(2000)])
+    [(a, b)], [info] = _both(pot_world(tmp_path), [block], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("light transactions: even at the worst-case"), info
+    # A world with a costly function is sampled as before.
+    spin = tmp_path / "spin"
+    spin.mkdir()
+    with pytest.raises(AssertionError, match="not sampled"):
+        _both(pot_world(spin, POT_AND_SPIN), [block], workers=2, force=False)
 
 
 # ------------------------------------------------------------- the demo world

@@ -60,7 +60,7 @@ from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
-from .cost_model import SPEED_RANGE, CostModel
+from .cost_model import MIN_WORK_US, SPEED_RANGE, US_INLINE_TX, US_PER_COST, CostModel
 from .replica import FunctionTable, owned, pick, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
@@ -284,6 +284,10 @@ class _BlockRun:
             if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()
+            if self.light_by_static_costs():
+                self.why = ("light transactions: even at the worst-case cost of the world's costliest function, "
+                            "scheduling them on lanes would cost more than running them")
+                return self.inline_all()
             t = time.perf_counter()
             inline, best = self.estimate()
             self.lap("estimate", t)
@@ -310,6 +314,19 @@ class _BlockRun:
         if plan is None:
             return self.inline_from_calls(0)
         return self.execute(plan)
+
+    def light_by_static_costs(self) -> bool:
+        """Whether the block is too light for lanes even were each of its transactions a call of
+        the world's costliest function, at its worst-case static cost (what ``lane analyze``
+        prints): then nothing of it is sampled, decoded or timed (a few ms, a few per cent of such
+        a block).  The static time and the least work for lanes are both in the machine's
+        microseconds, so its speed cancels out; a test's fixed model (``ex.model``) is not second-guessed."""
+        if self.ex.model is not None:
+            return False
+        table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
+        n = _lines(self.source)
+        worst = max(table.costs, default=0)
+        return n * (worst * US_PER_COST + US_INLINE_TX) < MIN_WORK_US
 
     def estimate(self) -> tuple[float, float]:
         """(microseconds inline, microseconds at best with lanes) of the block,
