@@ -174,7 +174,10 @@ class DaskLanes:
             addresses = self.cluster.workers()
         source = self._source(chain)
         # A chain in memory: its state travels once, to one worker, and the others fetch it there.
-        shipped = None if source.state is not None else client.scatter(state_bytes(chain.ctx.storage), direct=True)
+        # (Under a key of its own: by its content's hash, the same state shipped again just after
+        # another run released it was found lost by the scheduler, which was forgetting that key.)
+        shipped = None if source.state is not None else \
+            client.scatter(state_bytes(chain.ctx.storage), direct=True, hash=False)
         placed = [addresses[k % len(addresses)] for k in range(count)]
         futures = [client.submit(ReplicaActor, source, shipped, actor=True, workers=[address],
                                  allow_other_workers=False, pure=False)
