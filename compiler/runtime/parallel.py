@@ -200,6 +200,13 @@ def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
     return ".".join(names[int(table.var[rows][first[counts.argmax()]])])
 
 
+def _light_at_worst(n: int, costs: list[int]) -> bool:
+    """Whether ``n`` transactions are too light for lanes even were each a call of the costliest of
+    functions of static costs ``costs``, at its worst case: inline time and the least work for
+    lanes both in the machine's microseconds (its speed cancels out)."""
+    return n * (max(costs, default=0) * US_PER_COST + US_INLINE_TX) < MIN_WORK_US
+
+
 def _spread(seq, most: int):
     """At most ``most`` of ``seq`` (a list or an array), evenly spaced from its first."""
     return seq[::-(-len(seq) // most)] if len(seq) else seq
@@ -324,9 +331,7 @@ class _BlockRun:
         if self.ex.model is not None:
             return False
         table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
-        n = _lines(self.source)
-        worst = max(table.costs, default=0)
-        return n * (worst * US_PER_COST + US_INLINE_TX) < MIN_WORK_US
+        return _light_at_worst(_lines(self.source), table.costs)
 
     def estimate(self) -> tuple[float, float]:
         """(microseconds inline, microseconds at best with lanes) of the block,
@@ -353,6 +358,8 @@ class _BlockRun:
         if not len(sample):
             return 0.0, 0.0
         fids = list(map(table.ids.get, sample.functions, repeat(-1)))
+        if self.ex.model is None and _light_at_worst(n, [table.costs[f] for f in set(fids) if f >= 0]):
+            return 0.0, float("inf")  # (as light at the worst of the functions it samples: none is timed)
         self.measured = self._measure(sample, fids)
         count = np.bincount(part)
         scale = n / len(fids)
