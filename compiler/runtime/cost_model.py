@@ -103,4 +103,4 @@ class CostModel(NamedTuple):
         return MIN_WORK_US * self.speed
 
 
-__all__ = ["CostModel", "reference_us", "MIN_WORK_US", "REFERENCE_US", "SPEED_RANGE", "US_INLINE_TX", "US_PER_COST"]
+__all__ = ["CostModel", "reference_us", "REFERENCE_US", "SPEED_RANGE", "US_PER_COST"]

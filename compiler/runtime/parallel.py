@@ -60,7 +60,7 @@ from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
-from .cost_model import MIN_WORK_US, SPEED_RANGE, US_INLINE_TX, US_PER_COST, CostModel
+from .cost_model import SPEED_RANGE, CostModel
 from .replica import FunctionTable, owned, pick, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
@@ -124,11 +124,15 @@ class ParallelExecutor:
         self.last: dict = {}               # what the last block did, for reports and tests
 
     # ------------------------------------------------------------ the workers
-    def _ensure_pool(self) -> None:
-        """Workers holding replicas of the chain's state as it is now (the ones alive are kept)."""
+    def function_table(self) -> FunctionTable:
+        """The world's pub functions, numbered as the workers number them (made on first use)."""
         if self.table is None:
             self.table = FunctionTable(self.world)
-        self.transport.ensure(self.chain, self.table, self.workers)
+        return self.table
+
+    def _ensure_pool(self) -> None:
+        """Workers holding replicas of the chain's state as it is now (the ones alive are kept)."""
+        self.transport.ensure(self.chain, self.function_table(), self.workers)
 
     @property
     def _pool(self) -> list:
@@ -198,13 +202,6 @@ def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
         return "every key of " + ".".join(names[int(table.var[rows][0])])
     _, first, counts = np.unique(table.loc[rows], return_index=True, return_counts=True)
     return ".".join(names[int(table.var[rows][first[counts.argmax()]])])
-
-
-def _light_at_worst(n: int, costs: list[int]) -> bool:
-    """Whether ``n`` transactions are too light for lanes even were each a call of the costliest of
-    functions of static costs ``costs``, at its worst case: inline time and the least work for
-    lanes both in the machine's microseconds (its speed cancels out)."""
-    return n * (max(costs, default=0) * US_PER_COST + US_INLINE_TX) < MIN_WORK_US
 
 
 def _spread(seq, most: int):
@@ -291,7 +288,7 @@ class _BlockRun:
             if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()
-            if self.light_by_static_costs():
+            if self.light_at_worst(self.ex.function_table().costs):
                 self.why = ("light transactions: even at the worst-case cost of the world's costliest function, "
                             "scheduling them on lanes would cost more than running them")
                 return self.inline_all()
@@ -322,16 +319,17 @@ class _BlockRun:
             return self.inline_from_calls(0)
         return self.execute(plan)
 
-    def light_by_static_costs(self) -> bool:
+    def light_at_worst(self, costs: list[int]) -> bool:
         """Whether the block is too light for lanes even were each of its transactions a call of
-        the world's costliest function, at its worst-case static cost (what ``lane analyze``
-        prints): then nothing of it is sampled, decoded or timed (a few ms, a few per cent of such
-        a block).  The static time and the least work for lanes are both in the machine's
-        microseconds, so its speed cancels out; a test's fixed model (``ex.model``) is not second-guessed."""
+        the costliest of functions of static costs ``costs``, at its worst case (what ``lane
+        analyze`` prints): the world's functions (then nothing of it is sampled, decoded or timed:
+        a few ms, a few per cent of such a block), or its sample's (then nothing is timed).  The
+        static time and the least work for lanes are both in the machine's microseconds, so its
+        speed cancels out; a test's fixed model (``ex.model``) is not second-guessed."""
         if self.ex.model is not None:
             return False
-        table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
-        return _light_at_worst(_lines(self.source), table.costs)
+        model, n = CostModel(), _lines(self.source)
+        return model.inline_us(model.static_us(max(costs, default=0)) * n, n) < model.min_work_us
 
     def estimate(self) -> tuple[float, float]:
         """(microseconds inline, microseconds at best with lanes) of the block,
@@ -341,7 +339,7 @@ class _BlockRun:
         its work split evenly over the lanes where that is cheaper than running it inline (a light
         part of a block is run by the parent, as the plan does window by window), in a few windows.
         A function's worst-case cost is no guide to a loop that stops early; its time is."""
-        table = self.ex.table = self.ex.table or FunctionTable(self.chain.world)
+        table = self.ex.function_table()
         source = self.source
         n = _lines(source)
         if isinstance(source, Block):
@@ -358,7 +356,7 @@ class _BlockRun:
         if not len(sample):
             return 0.0, 0.0
         fids = list(map(table.ids.get, sample.functions, repeat(-1)))
-        if self.ex.model is None and _light_at_worst(n, [table.costs[f] for f in set(fids) if f >= 0]):
+        if self.light_at_worst([table.costs[f] for f in set(fids) if f >= 0]):
             return 0.0, float("inf")  # (as light at the worst of the functions it samples: none is timed)
         self.measured = self._measure(sample, fids)
         count = np.bincount(part)
