@@ -298,18 +298,23 @@ def inverse(values) -> tuple[np.ndarray, int]:
         bits = np.uint64(max(10, 2 * len(known).bit_length() + 2))
         if 1 << int(bits) > 4 * len(values):  # (a table larger than the values: their sort is cheaper)
             break
-        slots = (known.view(np.uint64) * _MIX) >> (np.uint64(64) - bits)
-        if len(distinct(slots.astype(np.int64))) < len(known):
+        slots = _slots(known, bits)
+        if len(distinct(slots)) < len(known):
             break
         table = np.zeros(1 << int(bits), np.int32)
-        table[slots.astype(np.int64)] = np.arange(len(known), dtype=np.int32)
-        at = table[((values.view(np.uint64) * _MIX) >> (np.uint64(64) - bits)).astype(np.int64)].astype(np.int64)
+        table[slots] = np.arange(len(known), dtype=np.int32)
+        at = table[_slots(values, bits)].astype(np.int64)
         missed = known[at] != values
         if not missed.any():
             return at, len(known)
         known = distinct(np.concatenate([known, values[missed]]))
     used, at = np.unique(values, return_inverse=True)
     return at.reshape(-1).astype(np.int64), len(used)
+
+
+def _slots(values: np.ndarray, bits: np.uint64) -> np.ndarray:
+    """Each int64 value's slot in a table of ``2 ** bits`` (the top bits of its Fibonacci hash)."""
+    return ((values.view(np.uint64) * _MIX) >> (np.uint64(64) - bits)).astype(np.int64)
 
 
 def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -369,6 +374,5 @@ def _wildcard_edges(table: AccessTable, inv: np.ndarray, written_or_added: np.nd
     member = active[g] & (is_wild | writes[g] | key_wa)
     node = g[member]
     if k > len(table):  # (scopes of many windows: the nodes used only, numbered 0, 1, ...)
-        used, node = np.unique(node, return_inverse=True)
-        node, k = node.reshape(-1), len(used)
+        node, k = inverse(node)
     return [table.tx[rows_in[member]]], [first_node + node], k
