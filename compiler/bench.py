@@ -23,7 +23,9 @@ Beside each speed-up stand:
 - the parent's serial work per transaction and the CPU time of every process
   against the sequential run's (the *extra work*);
 - a prediction for 16 and 64 cores from those: the block's time as the
-  parent's serial work plus all the workers' work shared among the cores.
+  parent's serial work plus all the workers' work shared among the cores,
+  but for the time they take keeping their replicas in step (each applies
+  every other lane's writes: on more lanes, each applies more of them).
 """
 
 from __future__ import annotations
@@ -177,10 +179,17 @@ def _together(chain: Chain, parts: list[list], rounds: int = 1) -> float:
     return took
 
 
-def predict(sequential_s: float, serial_s: float, work_s: float, cores: int) -> float:
+def predict(sequential_s: float, serial_s: float, work_s: float, cores: int, synced_s: float = 0.0,
+            lanes: int = 2) -> float:
     """The speed-up on ``cores`` cores of a block whose parent works ``serial_s`` alone and whose
-    workers work ``work_s`` in all (their sum, shared among the cores)."""
-    return sequential_s / (serial_s + work_s / cores) if serial_s + work_s > 0 else 1.0
+    ``lanes`` workers work ``work_s`` in all: shared among the cores, but for ``synced_s`` of it, the
+    time they took applying one another's writes (each replica applies every other lane's, so each
+    of ``cores`` lanes applies ``(cores - 1) / cores`` of the block's writes, as many lanes as there
+    are: that part does not shrink)."""
+    if serial_s + work_s <= 0:
+        return 1.0
+    in_step = synced_s / max(lanes - 1, 1) * (cores - 1) / cores
+    return sequential_s / (serial_s + (work_s - synced_s) / cores + in_step)
 
 
 def bench(workloads: list[str], accounts: list[int], workers: list[int], transactions: int,
@@ -224,14 +233,15 @@ def bench(workloads: list[str], accounts: list[int], workers: list[int], transac
                                    for a, b in zip(seq, runs)])
                     serial = detail.get("parent_us_per_tx", 0.0) * transactions / 1e6
                     work = seconds.get("workers_cpu", 0.0)
+                    synced = seconds.get("workers_sync", 0.0)
                     row.runs.append({
                         "workers": w, "forced": force, "mode": detail.get("mode"), "why": detail.get("why", ""),
                         "seconds": _median([r[0] for r in runs]), "speedup": speedup,
                         "share_of_ceiling": (speedup - 1) / (row.ceiling - 1) if row.ceiling >= SHARE_FROM else None,
                         "parent_us_per_tx": detail.get("parent_us_per_tx"), "extra_work": cpu,
                         "windows": detail.get("windows", 0), "lanes": detail.get("lanes", 0),
-                        "predicted_16": predict(row.sequential_s, serial, work, 16) if work else None,
-                        "predicted_64": predict(row.sequential_s, serial, work, 64) if work else None,
+                        "predicted_16": predict(row.sequential_s, serial, work, 16, synced, w) if work else None,
+                        "predicted_64": predict(row.sequential_s, serial, work, 64, synced, w) if work else None,
                         "parts": seconds, "ideal": min(w, row.parallelism), "executor": executor,
                         # Dask: a lane's round trip beyond its worker's own work (a window is one).
                         "window_overhead_ms": _median([r[2]["dask"]["network_ms"] for r in runs

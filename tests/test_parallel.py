@@ -571,6 +571,35 @@ def test_a_block_on_lanes_reports_all_the_time_it_took(tmp_path):
     assert result.seconds == pytest.approx(sum(result.phases.values()))
 
 
+def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
+    """Each lane applies the other lanes' writes after every window (its replica kept in step): that
+    time is reported apart (``workers_sync``, within ``workers_cpu``, which counts every message a
+    worker handled, those without a reply included), and ``lane bench``'s prediction for more
+    cores does not share it among them: on c lanes each applies (c - 1) / c of the block's writes."""
+    from compiler.bench import predict
+
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(6)
+    raw = parse_block_text(pot_lines(*[(f"u{rng.randrange(300)}", "mine", [50]) for _ in range(600)]), "b.jsonl")
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force, executor.force_window = True, 100
+    try:
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+    finally:
+        par.close()
+        seq.close()
+    detail = executor.last
+    assert detail["mode"] == "parallel" and detail["windows"] == 6, detail
+    parts = detail["seconds"]
+    assert 0 < parts["workers_sync"] < parts["workers_cpu"], parts
+    # On as many cores as lanes, the prediction is the measured split; beyond, the part keeping the
+    # replicas in step stays with each lane.
+    assert predict(1.0, 0.1, 0.8, 2, 0.2, 2) == pytest.approx(predict(1.0, 0.1, 0.8, 2))
+    assert predict(1.0, 0.1, 0.8, 16, 0.2, 2) == pytest.approx(1.0 / (0.1 + 0.6 / 16 + 0.2 * 15 / 16))
+    assert predict(1.0, 0.1, 0.8, 16, 0.2, 4) == pytest.approx(1.0 / (0.1 + 0.6 / 16 + 0.2 / 3 * 15 / 16))
+
+
 def test_calls_of_few_senders_are_not_judged_light_by_windows_their_few_writes_size(tmp_path, monkeypatch):
     """Calls from ten senders write ten locations: windows sized from the locations written are
     the smallest (128 calls), and each paying a round trip of its own looked light, so the block,

@@ -646,6 +646,7 @@ class _BlockRun:
                     got[k] = m
                     waiting.discard(k)
                     self.timing["workers_cpu"] += getattr(m, "seconds", 0.0)
+                    self.timing["workers_sync"] += getattr(m, "synced", 0.0)
                 if waiting and time.monotonic() > deadline:
                     raise Fault(f"no reply within {timeout:.0f} s")
         finally:

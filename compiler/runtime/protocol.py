@@ -128,7 +128,8 @@ class WindowDone(NamedTuple):
     receipts: tuple            # (indices int64, encodings blob, offsets int64, digests blob)
     failures: list             # [(index, status, reason, at)] of the window's transactions that failed
     counts: tuple              # (ok, reverted, cost)
-    seconds: float
+    seconds: float             # the lane's time on the window (and on messages without a reply before it)
+    synced: float              # of which applying the other lanes' writes (every lane applies every other's)
 
 
 class Routed(NamedTuple):
@@ -142,6 +143,7 @@ class Finished(NamedTuple):
     root: int                  # the state accumulator's move by the locations the lane owns
     rows: bytes                # marshal: a state file's rows of those locations, {var: {key: value}} (store.Rows)
     seconds: float
+    synced: float              # as WindowDone.synced
 
 
 class Rescheduled(NamedTuple):

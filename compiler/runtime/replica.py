@@ -125,6 +125,8 @@ class Replica:
         self._variables: list | None = None
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
+        self.synced = 0.0      # seconds applying the other lanes' writes, not reported yet
+        self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet
 
     # ------------------------------------------------------------ messages
     def handle(self, data: bytes) -> bytes | None:
@@ -138,6 +140,7 @@ class Replica:
     def on_Schedule(self, m: P.Schedule) -> bytes:
         start = time.perf_counter()
         self.block = m.block
+        self.synced = self.unreported = 0.0  # (an abandoned block's)
         self.number, self.timestamp = m.number, m.timestamp
         self.ctx.number, self.ctx.timestamp, self.ctx.cost_limit = m.number, m.timestamp, m.cost_limit
         if m.stripe or not m.calls:
@@ -216,11 +219,13 @@ class Replica:
         return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start))
 
     def on_Calls(self, m: P.Calls) -> None:
+        start = time.perf_counter()
         for blob in m.routed:
             if blob:
                 indices, picked = marshal.loads(blob)
                 self.calls.update(zip(np.frombuffer(indices, np.int64).tolist(), picked))
         self._prefetch(self.mine)
+        self.unreported += time.perf_counter() - start  # (no reply: the first window's says it)
         return None
 
     def _prefetch(self, txs: list[int]) -> None:
@@ -238,8 +243,9 @@ class Replica:
         self.store.prefetch(self.storage, wanted)
 
     def on_Window(self, m: P.Window) -> bytes:
+        start = time.perf_counter()
         self._apply(m.sync, m.fixups)
-        return self._run(m.window)
+        return self._run(m.window, start)
 
     def on_Finish(self, m: P.Finish) -> bytes:
         """The last writes of the others applied, the state root's move and the rows of a state file
@@ -257,8 +263,8 @@ class Replica:
         ctx = self.ctx
         ctx.begin()  # (what the lane's variables recorded before the block goes too)
         ctx.log.clear()
-        return P.pack(P.Finished(m.block, root, marshal.dumps(rows),
-                                 time.perf_counter() - start))
+        synced, self.synced = self.synced, 0.0
+        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), time.perf_counter() - start, synced))
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
@@ -274,6 +280,9 @@ class Replica:
         return self._done(m.window, start)
 
     def _apply(self, sync: list, fixups: bytes) -> None:
+        """The other lanes' writes (and the merged adds) applied to the replica: what keeping it in step
+        costs (``synced``; each lane applies every other's, so this does not shrink with more lanes)."""
+        start = time.perf_counter()
         storage = self.storage
         for blob in sync:
             for (address, index), values in marshal.loads(blob).items():
@@ -281,9 +290,9 @@ class Replica:
         if fixups:
             for (address, index), values in marshal.loads(fixups).items():
                 storage[address][index].update(values)
+        self.synced += time.perf_counter() - start
 
-    def _run(self, window: int) -> bytes:
-        start = time.perf_counter()
+    def _run(self, window: int, start: float) -> bytes:
         ctx = self.ctx
         journal, events, log = ctx.journal, ctx.events, ctx.log
         journal.clear()
@@ -351,11 +360,13 @@ class Replica:
         offsets = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
         failures = [(ran[k], o[0], o[1], o[5]) for k in failed for o in (outcomes[k],)]
         cost = sum(map(_COST, outcomes))
+        spent, self.unreported = time.perf_counter() - start + self.unreported, 0.0
+        synced, self.synced = self.synced, 0.0
         return P.pack(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, rows.tobytes(),
             np.array(arith, np.int64).reshape(-1).tobytes(),
             (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
-            failures, (len(outcomes) - len(failures), len(failures), cost), time.perf_counter() - start))
+            failures, (len(outcomes) - len(failures), len(failures), cost), spent, synced))
 
     def _writes(self, journal: list, pure: np.ndarray | None) -> tuple[dict, tuple]:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
