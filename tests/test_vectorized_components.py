@@ -285,6 +285,22 @@ def test_inverse_numbers_values_as_numpys_unique(common, rare, n, rng):
     assert count == len(used) and at.tolist() == expected.reshape(-1).tolist()
 
 
+@given(st.lists(st.tuples(st.one_of(_INT64, st.integers(-3, 3), st.integers((1 << 20) - 2, (1 << 20) + 2)),
+                          st.one_of(st.integers(0, 5), st.integers(0, 1 << 39))), max_size=40))
+@example([(1 << 20, 3), ((1 << 20) + 1, 0), (1 << 20, 0)])  # (two locations sharing the bits kept)
+@example([(-5, 2), (-6, 1), (-5, 0), (7, 1)])
+def test_grouped_order_orders_as_numpy_but_ties(rows):
+    from compiler.schedule.vectorized import grouped_order
+
+    primary = np.array([p for p, _ in rows], np.int64)
+    secondary = np.array([q for _, q in rows], np.int64)
+    order = grouped_order(primary, secondary)
+    assert sorted(order.tolist()) == list(range(len(rows)))
+    expected = np.lexsort((secondary, primary))
+    assert primary[order].tolist() == primary[expected].tolist()
+    assert secondary[order].tolist() == secondary[expected].tolist()
+
+
 @given(st.lists(st.tuples(st.one_of(_INT64, st.integers(-3, 3)), st.one_of(st.integers(-4, 4), _INT64)), max_size=40))
 def test_sort_order_is_the_stable_order_of_numpy(rows):
     from compiler.schedule.vectorized import sort_order

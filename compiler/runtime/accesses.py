@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..schedule.vectorized import sort_order
+from ..schedule.vectorized import grouped_order
 
 R, W, A = 0, 1, 2
 NONE = np.iinfo(np.int64).max
@@ -37,7 +37,7 @@ def summarize(tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> np.ndarray:
     (block order), a read and an add of one location by one transaction count as a write."""
     if not len(tx):
         return np.zeros((0, WIDTH), np.int64)
-    order = sort_order(loc)  # (within a location, block order stays)
+    order = grouped_order(loc, tx)  # (by location, then block order)
     tx, loc, mode = tx[order], loc[order], mode[order]
     # One entry per (transaction, location), with its modes merged.
     entry = np.ones(len(tx), bool)

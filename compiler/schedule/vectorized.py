@@ -83,7 +83,7 @@ class AccessTable:
         windowing of the table's components (a table is not changed once it was asked for)."""
         exact = np.flatnonzero(~self.wild)
         tx, loc = self.tx[exact], self.loc[exact]
-        order = sort_order(loc, tx)
+        order = grouped_order(loc, tx)  # (a transaction's rows of one location: in any order)
         loc = loc[order]
         start = np.ones(len(order), bool)
         start[1:] = loc[1:] != loc[:-1]
@@ -265,6 +265,27 @@ def sort_order(primary: np.ndarray, secondary: np.ndarray | None = None) -> np.n
     if secondary is not None:
         minor = secondary[first] - low
     return first[np.argsort((rank * span + minor) * places + first)]
+
+
+def grouped_order(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
+    """An order of rows by ``primary``, then ``secondary`` (nonnegative): :func:`sort_order`'s, but
+    for rows equal in both, which come in any order among themselves.
+
+    One of numpy's vectorised sorts (half :func:`sort_order`'s time on hashed location ids), of
+    ``primary`` with its low bits replaced by ``secondary``: exact unless two values of ``primary``
+    share the bits kept, which shows as two of them side by side in that order (about one chance in 30,000 for 100,000
+    locations of 64-bit ids in a block of 100,000 transactions); then :func:`sort_order`."""
+    if not len(primary):
+        return np.zeros(0, np.int64)
+    low = np.int64((1 << max(1, int(secondary.max()).bit_length())) - 1)
+    if int(secondary.min()) < 0 or low >= 1 << 40:
+        return sort_order(primary, secondary)
+    high = primary & ~low
+    order = np.argsort(high | secondary)
+    kept, whole = high[order], primary[order]
+    if ((kept[1:] == kept[:-1]) & (whole[1:] != whole[:-1])).any():
+        return sort_order(primary, secondary)
+    return order
 
 
 def distinct(values) -> np.ndarray:
