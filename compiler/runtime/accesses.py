@@ -33,8 +33,9 @@ WIDTH = 7
 
 
 def summarize(tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> np.ndarray:
-    """A lane's rows (``WIDTH`` columns, sorted by location) from its log: ``tx`` nondecreasing
-    (block order), a read and an add of one location by one transaction count as a write."""
+    """A lane's rows (``WIDTH`` columns, sorted by location) from its log (each access's transaction,
+    location and mode, in any order): a read and an add of one location by one transaction count as
+    a write."""
     if not len(tx):
         return np.zeros((0, WIDTH), np.int64)
     order = grouped_order(loc, tx)  # (by location, then block order)

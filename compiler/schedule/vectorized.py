@@ -273,8 +273,8 @@ def grouped_order(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
 
     One of numpy's vectorised sorts (half :func:`sort_order`'s time on hashed location ids), of
     ``primary`` with its low bits replaced by ``secondary``: exact unless two values of ``primary``
-    share the bits kept, which shows as two of them side by side in that order (about one chance in 30,000 for 100,000
-    locations of 64-bit ids in a block of 100,000 transactions); then :func:`sort_order`."""
+    share the bits kept (about one chance in 30,000 for 100,000 locations of 64-bit ids in a block
+    of 100,000 transactions), which shows as two of them side by side; then :func:`sort_order`."""
     if not len(primary):
         return np.zeros(0, np.int64)
     low = np.int64((1 << max(1, int(secondary.max()).bit_length())) - 1)
