@@ -187,7 +187,9 @@ class BlockLocations:
                 pairs = set(zip(column(address, group), keys_of(sources, group, per_call=True)))
                 indices: dict[int, int | None] = {}
                 for at, key in pairs:
-                    index = indices[at] = indices[at] if at in indices else variable_index(self.world, at, contract, var)
+                    if at not in indices:
+                        indices[at] = variable_index(self.world, at, contract, var)
+                    index = indices[at]
                     if index is not None:
                         out[(at, index)].add(key)
         return out
