@@ -24,6 +24,7 @@ from .diagnostics import LaneError, render_all, summary_line
 from .formats import FORMATS, formats_help
 from .pipeline import CompilerData
 from .runtime import executors
+from .runtime.cpus import usable_cpus
 from .state_cli import state_app
 
 # Everything else is imported by the command that needs it: `lane analyze` on a warm
@@ -40,8 +41,9 @@ app = typer.Typer(
 
 TIMESTAMP_HELP = "block.timestamp (default: 12 x number, or the last block's timestamp if that is later)."
 
-# Workers are processes: more than a few per CPU only adds forks, memory and switching.
-CPUS = os.cpu_count() or 1
+# Workers are processes: more than a few per CPU only adds forks, memory and switching.  (The CPUs this
+# process may use: its affinity, its container's quota.)
+CPUS = usable_cpus()
 MAX_WORKERS = 4 * CPUS
 
 

@@ -6,7 +6,6 @@ on one state, and print what happened.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from .report import executor_line, render_block_summary
 from .resources import display_path, examples_dir
 from .runtime.block import read_block
 from .runtime.chain import Chain
+from .runtime.cpus import usable_cpus
 from .runtime.parallel import executor_for
 from .semantics.loader import SourceCache
 from .workload import GenOptions, generate
@@ -26,7 +26,7 @@ DEMO_BLOCKS = (("block1.jsonl", None), ("block2.jsonl", None), ("block3.jsonl", 
 
 
 def run_demo(out=print, workers: int | None = None, transactions: int = 3000, accounts: int = 2000) -> None:
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cpus()
     # The examples shipped with Lane (compiler/resources.py): the demo runs from any directory.
     examples = examples_dir(["demo/world.toml", *(f"demo/{name}" for name, _ in DEMO_BLOCKS)])
     files = sorted(examples.glob("*.lane"))

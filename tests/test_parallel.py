@@ -571,6 +571,29 @@ def test_a_block_on_lanes_reports_all_the_time_it_took(tmp_path):
     assert result.seconds == pytest.approx(sum(result.phases.values()))
 
 
+def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch):
+    """Lanes on one CPU share it: where the process's affinity or its container's quota leaves it one
+    CPU, a block the model would put on lanes runs inline, and says why (forced, it still goes)."""
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(8)
+    raw = parse_block_text(pot_lines(*[(f"u{rng.randrange(200)}", "mine", [300]) for _ in range(600)]), "b.jsonl")
+    got = {}
+    for cpus, force in ((2, False), (1, False), (1, True)):
+        monkeypatch.setattr(parallel, "usable_cpus", lambda cpus=cpus: cpus)
+        with Chain.open(world) as par:
+            executor = parallel.executor_for(par, 2).__self__
+            executor.model, executor.force = CostModel(0.2), force  # (lanes, whatever this machine's speed)
+            try:
+                got[cpus, force] = par.run_block(raw, executor="parallel", workers=2)
+            finally:
+                executor.close()
+    assert got[2, False].detail["mode"] == "parallel", got[2, False].detail
+    assert got[1, False].detail["mode"] == "inline", got[1, False].detail
+    assert got[1, False].detail["why"].startswith("one CPU usable"), got[1, False].detail
+    assert got[1, True].detail["mode"] == "parallel", got[1, True].detail
+    assert len({r.state_root for r in got.values()}) == 1 and len({r.receipts_root for r in got.values()}) == 1
+
+
 def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
     """Each lane applies the other lanes' writes after every window (its replica kept in step): that
     time is reported apart (``workers_sync``, within ``workers_cpu``, which counts every message a

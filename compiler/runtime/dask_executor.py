@@ -34,6 +34,7 @@ from collections import deque
 from typing import Any
 
 from ..diagnostics import LaneError
+from .cpus import usable_cpus
 
 DASK_EXTRA = "pip install 'lane-lang[dask]'"
 CONNECT_TIMEOUT_S = 10.0     # to reach a scheduler given by --scheduler, or a worker
@@ -349,7 +350,7 @@ class DaskExecutor:
 
         self.scheduler = scheduler
         self.owns_cluster = cluster is None
-        self.cluster = cluster or Cluster(scheduler, workers or os.cpu_count() or 1)
+        self.cluster = cluster or Cluster(scheduler, workers or usable_cpus())
         if scheduler is not None and self.owns_cluster:
             try:
                 self.cluster.require_workers()

@@ -61,6 +61,7 @@ from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
 from .cost_model import SPEED_RANGE, CostModel
+from .cpus import usable_cpus
 from .replica import FunctionTable, owned, pick, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
@@ -285,6 +286,9 @@ class _BlockRun:
             self.why = "one worker"
             return self.inline_all()
         if not ex.force:
+            if usable_cpus() < 2:
+                self.why = "one CPU usable (the process's affinity or its control group's quota): lanes would share it"
+                return self.inline_all()
             if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()

@@ -38,6 +38,7 @@ from ..pipeline import CompilerData
 from ..runtime import executors
 from ..runtime.chain import MAX_BLOCK_NUMBER
 from ..runtime.chain import Chain as RuntimeChain
+from ..runtime.cpus import usable_cpus
 from ..vm.context import Context
 from ..runtime.decode import Block
 from ..vm.errors import Revert
@@ -441,7 +442,7 @@ class Chain:
         if executor not in executors.EXECUTORS:
             raise CallError(f"unknown executor {executor!r} (executors: {', '.join(executors.EXECUTORS)})")
         if workers is None:
-            workers = (os.cpu_count() or 1) if executor == "parallel" else 1
+            workers = usable_cpus() if executor == "parallel" else 1
         calls = list(calls)
         number, timestamp = self._block_time(number, timestamp)
         block = Block.of_txs(self.world, transactions(self.world, calls))
