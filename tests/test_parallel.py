@@ -594,6 +594,25 @@ def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch
     assert len({r.state_root for r in got.values()}) == 1 and len({r.receipts_root for r in got.values()}) == 1
 
 
+def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
+    """Four workers on two usable CPUs run no faster than two: the estimate prices a block's lanes on
+    the CPUs they share, not on one CPU each (with one CPU each, the best on lanes is cheaper)."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, sample, fids: {f: 50.0 for f in fids if f >= 0})
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(4)
+    raw = pot_lines(*[(f"u{rng.randrange(5000)}", "mine", [300]) for _ in range(4000)]).encode()
+    best = {}
+    with Chain.open(world) as chain:
+        for workers, cpus in ((2, 2), (4, 2), (4, 4)):
+            monkeypatch.setattr(parallel, "usable_cpus", lambda cpus=cpus: cpus)
+            executor = parallel.ParallelExecutor(chain, workers)
+            executor.model = CostModel(1.0)
+            inline, best[workers, cpus] = parallel._BlockRun(executor, raw, "b.jsonl", 1, 12, None).estimate()
+            executor.close()
+    assert best[4, 4] < 0.8 * best[4, 2], best
+    assert best[4, 2] == pytest.approx(best[2, 2], rel=0.1), best
+
+
 def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
     """Each lane applies the other lanes' writes after every window (its replica kept in step): that
     time is reported apart (``workers_sync``, within ``workers_cpu``, which counts every message a

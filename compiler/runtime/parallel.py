@@ -46,6 +46,7 @@ import heapq
 import marshal
 import time
 from collections import defaultdict
+from functools import cached_property
 from itertools import accumulate, compress, repeat
 from operator import add, sub
 from typing import Any
@@ -256,6 +257,12 @@ class _BlockRun:
         self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')
         self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
 
+    @cached_property
+    def cpus(self) -> int:
+        """The CPUs the lanes run on: one per worker, but no more than the process can use (more
+        lanes than that share them: the work of a window takes its sum over the CPUs at least)."""
+        return min(self.ex.workers, usable_cpus())
+
     @property
     def model(self) -> CostModel:
         """The cost model at the machine's speed now (timed when first needed: about 1 ms)."""
@@ -286,7 +293,7 @@ class _BlockRun:
             self.why = "one worker"
             return self.inline_all()
         if not ex.force:
-            if usable_cpus() < 2:
+            if self.cpus < 2:
                 self.why = "one CPU usable (the process's affinity or its control group's quota): lanes would share it"
                 return self.inline_all()
             if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
@@ -375,7 +382,7 @@ class _BlockRun:
         us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
         inline = model.inline_us(np.bincount(part, weights=us), count)
         work = model.lane_work_us(us)
-        busiest = np.bincount(part, weights=work) / self.ex.workers
+        busiest = np.bincount(part, weights=work) / self.cpus
 
         def best(on_lanes: np.ndarray, schedule: np.ndarray | float = 0.0) -> float:
             # Each part on lanes or inline, whichever costs less; once a part is on lanes the workers
@@ -396,7 +403,7 @@ class _BlockRun:
             picked, table, inst_us = self._sampled_rows(sample, chosen[part])
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
-            schedule = count * inst_us / self.ex.workers
+            schedule = count * inst_us / self.cpus
             on_lanes = model.lanes_us(busiest, count, 0, rows) + schedule
             at_best = best(on_lanes, schedule)
             if at_best > MIN_GAIN * whole:
@@ -405,7 +412,9 @@ class _BlockRun:
                             f"lanes would cost more than running the block")
                 return whole, at_best
             imbalance, joined = self._imbalance(table, picked, part, work)
-            uneven = busiest * np.where(chosen, imbalance, 1.0)
+            # (the busiest lane, against the work evenly shared by the lanes; on fewer CPUs than
+            # lanes, against the work shared by the CPUs)
+            uneven = busiest * np.where(chosen, max(1.0, imbalance * self.cpus / self.ex.workers), 1.0)
             at_best = best(model.lanes_us(uneven, count, 0, rows) + schedule, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
@@ -801,7 +810,8 @@ class _BlockRun:
             lanes, loads = _deal(comps.label, comps.count, weights, window, w)
             lanes[~valid] = -1
             count = np.bincount(window, minlength=windows)
-            busiest = loads.max(axis=1)
+            dealt = loads.max(axis=1)
+            busiest = np.maximum(dealt, loads.sum(axis=1) / self.cpus)  # (more lanes than CPUs share them)
             on_lanes = model.lanes_us(busiest, count, rows=np.bincount(window, weights=tx_rows, minlength=windows))
             by_parent = model.inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
             if ex.force:
@@ -810,7 +820,7 @@ class _BlockRun:
                 parent = (by_parent <= on_lanes) | (given if given is not None else False)
             predicted = float(np.where(parent, by_parent, on_lanes).sum())
             lane_work = float(loads[~parent].sum())
-            efficiency = lane_work / (w * busiest[~parent].sum()) if lane_work else 1.0
+            efficiency = lane_work / (w * dealt[~parent].sum()) if lane_work else 1.0
             return predicted, lanes, window, comps, efficiency, busiest, parent
 
         # Each transaction that changes a location most others read (a price) alone in a window:
@@ -837,7 +847,7 @@ class _BlockRun:
                 light = forced(windows)
             else:
                 light = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
-                    model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / w, count, 0,
+                    model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / self.cpus, count, 0,
                                    rows=np.bincount(small, weights=tx_rows, minlength=windows))
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
@@ -876,7 +886,7 @@ class _BlockRun:
         # to the parent's (a transaction is light when the parent runs it for less than its share
         # of a lane): so the lanes' window holds only what pays there, and is more often apart from
         # the parent's, which it can then run beside (``execute``).
-        light = (model.inline_us(tx_us, 1) <= model.lanes_us(weights / w, 1, 0, tx_rows)) & (not ex.force)  # (tests)
+        light = (model.inline_us(tx_us, 1) <= model.lanes_us(weights / self.cpus, 1, 0, tx_rows)) & (not ex.force)
         bounds, inline, seconds = _edges(starts + [n], parent.tolist(), (busiest / 1e6).tolist(), light)
         for begin, end, mine in zip(bounds, bounds[1:], inline):
             if mine:
