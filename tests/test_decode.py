@@ -97,6 +97,20 @@ def test_fast_path_on_a_clean_block_and_its_line_numbers(world):
     assert fast(world, data) == reference(world, data)
 
 
+@pytest.mark.parametrize("lines", [
+    # a key spaced from its colon beside a line with a key twice: as many colons as four keys a line
+    ['{"from" : "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5]}',
+     '{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5], "fn": "approve"}'],
+    ['{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["b:b", 5]}',
+     '{"from": "alice", "to": "usdc", "fn": "transfer", "fn": "approve", "args": ["bob", 5]}'],
+    ['{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5]}',
+     '{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob:", 5]}'],
+])
+def test_a_key_twice_is_found_whatever_the_colons_around_it(world, lines):
+    data = "\n".join(lines).encode()
+    assert fast(world, data) == reference(world, data)
+
+
 def test_a_malformed_line_is_the_files_error(world):
     data = b'{"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5]}\n{"from": \n'
     assert fast(world, data) == reference(world, data)
