@@ -615,8 +615,9 @@ def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
 
 def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
     """Each lane applies the other lanes' writes after every window (its replica kept in step): that
-    time is reported apart (``workers_sync``, within ``workers_cpu``, which counts every message a
-    worker handled, those without a reply included), and ``lane bench``'s prediction for more
+    time is reported apart (``workers_sync``, within ``workers_time``, which counts every message a
+    worker handled, those without a reply included; ``workers_cpu``, their CPU time on them, is no
+    more than that), and ``lane bench``'s prediction for more
     cores does not share it among them: on c lanes each applies (c - 1) / c of the block's writes."""
     from compiler.bench import predict
 
@@ -634,7 +635,9 @@ def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
     detail = executor.last
     assert detail["mode"] == "parallel" and detail["windows"] == 6, detail
     parts = detail["seconds"]
-    assert 0 < parts["workers_sync"] < parts["workers_cpu"], parts
+    assert 0 < parts["workers_sync"] < parts["workers_time"], parts
+    assert 0 < parts["workers_cpu"] <= parts["workers_time"] * 1.01 + 1e-3, parts
+    assert detail["cpu_seconds"] == pytest.approx(parts["parent_cpu"] + parts["workers_cpu"], abs=1e-5), detail
     # On as many cores as lanes, the prediction is the measured split; beyond, the part keeping the
     # replicas in step stays with each lane.
     assert predict(1.0, 0.1, 0.8, 2, 0.2, 2) == pytest.approx(predict(1.0, 0.1, 0.8, 2))

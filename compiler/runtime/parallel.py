@@ -658,7 +658,8 @@ class _BlockRun:
                         continue  # a late reply of an abandoned run
                     got[k] = m
                     waiting.discard(k)
-                    self.timing["workers_cpu"] += getattr(m, "seconds", 0.0)
+                    self.timing["workers_time"] += getattr(m, "seconds", 0.0)
+                    self.timing["workers_cpu"] += getattr(m, "cpu", 0.0)
                     self.timing["workers_sync"] += getattr(m, "synced", 0.0)
                 if waiting and time.monotonic() > deadline:
                     raise Fault(f"no reply within {timeout:.0f} s")

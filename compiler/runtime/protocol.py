@@ -115,6 +115,7 @@ class Scheduled(NamedTuple):
     invalid: bytes             # marshal: [(index, line, reason)] of the stripe's invalid transactions
     lines: bytes               # int64: each transaction's line in the block file
     seconds: float
+    cpu: float                 # of which the worker's CPU time (every reply has both)
 
 
 class WindowDone(NamedTuple):
@@ -130,12 +131,14 @@ class WindowDone(NamedTuple):
     counts: tuple              # (ok, reverted, cost)
     seconds: float             # the lane's time on the window (and on messages without a reply before it)
     synced: float              # of which applying the other lanes' writes (every lane applies every other's)
+    cpu: float                 # the lane's CPU time on the window (and on messages without a reply before it)
 
 
 class Routed(NamedTuple):
     block: int
     blobs: list                # per lane: marshal (block indices int64 bytes, their calls) of this stripe's
     seconds: float             # transactions on that lane (b"" for the worker's own lane: it keeps them)
+    cpu: float
 
 
 class Finished(NamedTuple):
@@ -144,6 +147,7 @@ class Finished(NamedTuple):
     rows: bytes                # marshal: a state file's rows of those locations, {var: {key: value}} (store.Rows)
     seconds: float
     synced: float              # as WindowDone.synced
+    cpu: float
 
 
 class Rescheduled(NamedTuple):
@@ -153,6 +157,7 @@ class Rescheduled(NamedTuple):
     sources: tuple
     stored: bytes
     seconds: float
+    cpu: float
 
 
 class Error(NamedTuple):

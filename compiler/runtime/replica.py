@@ -126,21 +126,29 @@ class Replica:
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
         self.synced = 0.0      # seconds applying the other lanes' writes, not reported yet
-        self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet
+        self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet ...
+        self.unreported_cpu = 0.0  # ... and of CPU time
+        self.cpu_from = 0.0    # the CPU time of this thread when the message being handled arrived
 
     # ------------------------------------------------------------ messages
     def handle(self, data: bytes) -> bytes | None:
+        self.cpu_from = time.thread_time()
         try:
             message = P.unpack(data)
             return getattr(self, "on_" + type(message).__name__)(message)
         except Exception:  # noqa: BLE001 - a bug: the parent runs the block itself, and says so
             return P.pack(P.Error(self.block, traceback.format_exc()))
 
+    def cpu(self) -> float:
+        """This thread's CPU time on the message being handled (a reply's ``cpu``): its time there but
+        for what others took of its core meanwhile."""
+        return time.thread_time() - self.cpu_from
+
     # ------------------------------------------------------------ scheduling
     def on_Schedule(self, m: P.Schedule) -> bytes:
         start = time.perf_counter()
         self.block = m.block
-        self.synced = self.unreported = 0.0  # (an abandoned block's)
+        self.synced = self.unreported = self.unreported_cpu = 0.0  # (an abandoned block's)
         self.number, self.timestamp = m.number, m.timestamp
         self.ctx.number, self.ctx.timestamp, self.ctx.cost_limit = m.number, m.timestamp, m.cost_limit
         if m.stripe or not m.calls:
@@ -163,7 +171,8 @@ class Replica:
         costs = np.array(self.table.costs + [0], np.int64)[ids]  # (an invalid one's, -1: 0)
         return P.pack(P.Scheduled(
             m.block, m.first_index, len(calls), marshal.dumps(calls), ids.tobytes(), costs.tobytes(), rows, sources,
-            stored, marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), time.perf_counter() - start))
+            stored, marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), time.perf_counter() - start,
+            self.cpu()))
 
     def on_Reschedule(self, m: P.Reschedule) -> bytes:
         start = time.perf_counter()
@@ -174,7 +183,7 @@ class Replica:
         local = sorted(unresolved)
         rows, sources, stored = self._instantiate(local, unresolved)
         return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources, stored,
-                                    time.perf_counter() - start))
+                                    time.perf_counter() - start, self.cpu()))
 
     def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple, bytes]:
         """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays,
@@ -216,7 +225,7 @@ class Replica:
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine.tolist()
         self.firsts = {}
-        return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start))
+        return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start, self.cpu()))
 
     def on_Calls(self, m: P.Calls) -> None:
         start = time.perf_counter()
@@ -226,6 +235,7 @@ class Replica:
                 self.calls.update(zip(np.frombuffer(indices, np.int64).tolist(), picked))
         self._prefetch(self.mine)
         self.unreported += time.perf_counter() - start  # (no reply: the first window's says it)
+        self.unreported_cpu += self.cpu()
         return None
 
     def _prefetch(self, txs: list[int]) -> None:
@@ -264,7 +274,7 @@ class Replica:
         ctx.begin()  # (what the lane's variables recorded before the block goes too)
         ctx.log.clear()
         synced, self.synced = self.synced, 0.0
-        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), time.perf_counter() - start, synced))
+        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), time.perf_counter() - start, synced, self.cpu()))
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
@@ -361,12 +371,13 @@ class Replica:
         failures = [(ran[k], o[0], o[1], o[5]) for k in failed for o in (outcomes[k],)]
         cost = sum(map(_COST, outcomes))
         spent, self.unreported = time.perf_counter() - start + self.unreported, 0.0
+        cpu, self.unreported_cpu = self.cpu() + self.unreported_cpu, 0.0
         synced, self.synced = self.synced, 0.0
         return P.pack(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, rows.tobytes(),
             np.array(arith, np.int64).reshape(-1).tobytes(),
             (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
-            failures, (len(outcomes) - len(failures), len(failures), cost), spent, synced))
+            failures, (len(outcomes) - len(failures), len(failures), cost), spent, synced, cpu))
 
     def _writes(self, journal: list, pure: np.ndarray | None) -> tuple[dict, tuple]:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
