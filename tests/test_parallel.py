@@ -258,7 +258,35 @@ def test_a_block_light_at_its_worlds_worst_case_is_not_even_sampled(tmp_path, mo
     [(a, b)], [info] = _both(pot_world(spin, POT_AND_SPIN), [block], workers=2, force=False)
     _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
-    assert "worst-case" not in info["why"] and info["speed"] is None, info
+    assert "a sample's transactions" in info["why"] and info["speed"] is None, info
+
+
+def test_a_block_light_at_its_samples_mix_of_worst_cases_is_not_timed(tmp_path, monkeypatch):
+    """Light calls with a costly one now and then: too heavy for the rule of the world's costliest
+    function (every transaction at its worst case), and its sample calls it; at each sampled
+    transaction's own function's worst case, light: nothing is timed.  Half of them costly, timed."""
+    from compiler.runtime.cost_model import CostModel as Model
+
+    measured = []
+    real = parallel._BlockRun._measure
+    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, *a: measured.append(1) or real(self, *a))
+    world = pot_world(tmp_path, HEAVY.replace("min(rounds, 5000)", "min(rounds, 200)"), "Miner")
+    every = 50
+    block = pot_lines(*[(f"u{i % 97}", "mine", [200]) if i % every == 0 else (f"u{i % 97}", "poke", [1])
+                        for i in range(3000)])
+    with Chain.open(world) as chain:  # (the premise, in the model's own units)
+        costs = dict(zip([f.name for f in parallel.FunctionTable(chain.world).functions],
+                         parallel.FunctionTable(chain.world).costs))
+    model = Model()
+    light = lambda cost: model.inline_us(model.static_us(cost) * 3000, 3000) < model.min_work_us  # noqa: E731
+    assert not light(costs["mine"]) and light(costs["poke"] + costs["mine"] / every * 2)
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "inline" and "a sample's transactions" in info["why"] and not measured, info
+    half = pot_lines(*[(f"u{i % 97}", "mine" if i % 2 else "poke", [200 if i % 2 else 1]) for i in range(3000)])
+    [(a, b)], [info] = _both(world, [half], workers=2, force=False)
+    _same(a, b)
+    assert measured, info
 
 
 # ------------------------------------------------------------- the demo world

@@ -299,7 +299,7 @@ class _BlockRun:
             if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()
-            if self.light_at_worst(self.ex.function_table().costs):
+            if self.light_at_worst(max(self.ex.function_table().costs, default=0)):
                 self.why = ("light transactions: even at the worst-case cost of the world's costliest function, "
                             "scheduling them on lanes would cost more than running them")
                 return self.inline_all()
@@ -330,17 +330,18 @@ class _BlockRun:
             return self.inline_from_calls(0)
         return self.execute(plan)
 
-    def light_at_worst(self, costs: list[int]) -> bool:
-        """Whether the block is too light for lanes even were each of its transactions a call of
-        the costliest of functions of static costs ``costs``, at its worst case (what ``lane
-        analyze`` prints): the world's functions (then nothing of it is sampled, decoded or timed:
-        a few ms, a few per cent of such a block), or its sample's (then nothing is timed).  The
+    def light_at_worst(self, cost: float) -> bool:
+        """Whether the block is too light for lanes even were each of its transactions to cost
+        ``cost`` units of static cost (what ``lane analyze`` prints, a function's worst case): the
+        world's costliest function's (then nothing of the block is sampled, decoded or timed: a few
+        ms, a few per cent of such a block), or the mean of its sample's transactions' functions'
+        (then nothing is timed: the sample stands for the block, as the estimate takes it).  The
         static time and the least work for lanes are both in the machine's microseconds, so its
         speed cancels out; a test's fixed model (``ex.model``) is not second-guessed."""
         if self.ex.model is not None:
             return False
         model, n = CostModel(), _lines(self.source)
-        return model.inline_us(model.static_us(max(costs, default=0)) * n, n) < model.min_work_us
+        return model.inline_us(model.static_us(cost) * n, n) < model.min_work_us
 
     def estimate(self) -> tuple[float, float]:
         """(microseconds inline, microseconds at best with lanes) of the block,
@@ -367,8 +368,10 @@ class _BlockRun:
         if not len(sample):
             return 0.0, 0.0
         fids = list(map(table.ids.get, sample.functions, repeat(-1)))
-        if self.light_at_worst([table.costs[f] for f in set(fids) if f >= 0]):
-            return 0.0, float("inf")  # (as light at the worst of the functions it samples: none is timed)
+        if self.light_at_worst(sum(table.costs[f] for f in fids if f >= 0) / len(fids)):
+            self.why = ("light transactions: even were each of a sample's transactions at its function's "
+                        "worst-case cost, scheduling them on lanes would cost more than running them")
+            return 0.0, float("inf")  # (none of its functions is timed)
         self.measured = self._measure(sample, fids)
         count = np.bincount(part)
         scale = n / len(fids)
