@@ -128,25 +128,25 @@ class Replica:
         self.synced = 0.0      # seconds applying the other lanes' writes, not reported yet
         self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet ...
         self.unreported_cpu = 0.0  # ... and of CPU time
-        self.cpu_from = 0.0    # the CPU time of this thread when the message being handled arrived
+        self.began = (0.0, 0.0)  # the wall clock and this thread's CPU time when the message being handled came
 
     # ------------------------------------------------------------ messages
     def handle(self, data: bytes) -> bytes | None:
-        self.cpu_from = time.thread_time()
+        self.began = (time.perf_counter(), time.thread_time())
         try:
             message = P.unpack(data)
             return getattr(self, "on_" + type(message).__name__)(message)
         except Exception:  # noqa: BLE001 - a bug: the parent runs the block itself, and says so
             return P.pack(P.Error(self.block, traceback.format_exc()))
 
-    def cpu(self) -> float:
-        """This thread's CPU time on the message being handled (a reply's ``cpu``): its time there but
-        for what others took of its core meanwhile."""
-        return time.thread_time() - self.cpu_from
+    def spent(self) -> tuple[float, float]:
+        """The seconds on the message being handled, and this thread's CPU time on it (a reply's
+        ``seconds`` and ``cpu``: its time but for what others took of its core meanwhile)."""
+        wall, cpu = self.began
+        return time.perf_counter() - wall, time.thread_time() - cpu
 
     # ------------------------------------------------------------ scheduling
     def on_Schedule(self, m: P.Schedule) -> bytes:
-        start = time.perf_counter()
         self.block = m.block
         self.synced = self.unreported = self.unreported_cpu = 0.0  # (an abandoned block's)
         self.number, self.timestamp = m.number, m.timestamp
@@ -171,11 +171,9 @@ class Replica:
         costs = np.array(self.table.costs + [0], np.int64)[ids]  # (an invalid one's, -1: 0)
         return P.pack(P.Scheduled(
             m.block, m.first_index, len(calls), marshal.dumps(calls), ids.tobytes(), costs.tobytes(), rows, sources,
-            stored, marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), time.perf_counter() - start,
-            self.cpu()))
+            stored, marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), *self.spent()))
 
     def on_Reschedule(self, m: P.Reschedule) -> bytes:
-        start = time.perf_counter()
         unresolved: dict[int, dict] = {}
         for tx, loc, values in zip(P.arr(m.txs, P.I64).tolist(), P.arr(m.locs, P.I64).tolist(),
                                    marshal.loads(m.values)):
@@ -183,7 +181,7 @@ class Replica:
         local = sorted(unresolved)
         rows, sources, stored = self._instantiate(local, unresolved)
         return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources, stored,
-                                    time.perf_counter() - start, self.cpu()))
+                                    *self.spent()))
 
     def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple, bytes]:
         """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays,
@@ -200,7 +198,6 @@ class Replica:
     # ------------------------------------------------------------ a lane
     def on_Lanes(self, m: P.Lanes) -> bytes:
         """The block's lanes: keep this lane's transactions of the stripe, send the others' calls."""
-        start = time.perf_counter()
         calls = self.stripe[0]
         self.fnids = P.arr(m.fnids, np.int32).tolist()
         lanes = P.arr(m.lanes, np.int8)
@@ -225,17 +222,17 @@ class Replica:
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine.tolist()
         self.firsts = {}
-        return P.pack(P.Routed(m.block, blobs, time.perf_counter() - start, self.cpu()))
+        return P.pack(P.Routed(m.block, blobs, *self.spent()))
 
     def on_Calls(self, m: P.Calls) -> None:
-        start = time.perf_counter()
         for blob in m.routed:
             if blob:
                 indices, picked = marshal.loads(blob)
                 self.calls.update(zip(np.frombuffer(indices, np.int64).tolist(), picked))
         self._prefetch(self.mine)
-        self.unreported += time.perf_counter() - start  # (no reply: the first window's says it)
-        self.unreported_cpu += self.cpu()
+        wall, cpu = self.spent()  # (no reply: the first window's says it)
+        self.unreported += wall
+        self.unreported_cpu += cpu
         return None
 
     def _prefetch(self, txs: list[int]) -> None:
@@ -253,14 +250,12 @@ class Replica:
         self.store.prefetch(self.storage, wanted)
 
     def on_Window(self, m: P.Window) -> bytes:
-        start = time.perf_counter()
         self._apply(m.sync, m.fixups)
-        return self._run(m.window, start)
+        return self._run(m.window)
 
     def on_Finish(self, m: P.Finish) -> bytes:
         """The last writes of the others applied, the state root's move and the rows of a state file
         for the locations this lane owns (the first in the block to change them)."""
-        start = time.perf_counter()
         self._apply(m.sync, m.fixups)
         self._keep_firsts()
         firsts = self.firsts
@@ -274,12 +269,12 @@ class Replica:
         ctx.begin()  # (what the lane's variables recorded before the block goes too)
         ctx.log.clear()
         synced, self.synced = self.synced, 0.0
-        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), time.perf_counter() - start, synced, self.cpu()))
+        wall, cpu = self.spent()
+        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), wall, synced, cpu))
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
         never run."""
-        start = time.perf_counter()
         ran = self.ran
         keep = sum(1 for i in ran if i < m.stop)
         if keep < len(ran):
@@ -287,7 +282,7 @@ class Replica:
             self.ctx.rollback(jmark, emark)
             del self.ctx.log[lmark:]
             del ran[keep:], self.marks[keep:], self.outcomes[keep:]
-        return self._done(m.window, start)
+        return self._done(m.window)
 
     def _apply(self, sync: list, fixups: bytes) -> None:
         """The other lanes' writes (and the merged adds) applied to the replica: what keeping it in step
@@ -302,7 +297,7 @@ class Replica:
                 storage[address][index].update(values)
         self.synced += time.perf_counter() - start
 
-    def _run(self, window: int, start: float) -> bytes:
+    def _run(self, window: int) -> bytes:
         ctx = self.ctx
         journal, events, log = ctx.journal, ctx.events, ctx.log
         journal.clear()
@@ -333,9 +328,9 @@ class Replica:
                 continue
             outcomes.append((OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS,
                              limit - ctx.budget, None))
-        return self._done(window, start)
+        return self._done(window)
 
-    def _done(self, window: int, start: float) -> bytes:
+    def _done(self, window: int) -> bytes:
         """The window's reply: its writes, its pure adds, the accesses it made (a row per location,
         :mod:`compiler.runtime.accesses`), its receipts.
 
@@ -370,14 +365,14 @@ class Replica:
         offsets = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
         failures = [(ran[k], o[0], o[1], o[5]) for k in failed for o in (outcomes[k],)]
         cost = sum(map(_COST, outcomes))
-        spent, self.unreported = time.perf_counter() - start + self.unreported, 0.0
-        cpu, self.unreported_cpu = self.cpu() + self.unreported_cpu, 0.0
+        wall, cpu = self.spent()
+        wall, cpu, self.unreported, self.unreported_cpu = wall + self.unreported, cpu + self.unreported_cpu, 0.0, 0.0
         synced, self.synced = self.synced, 0.0
         return P.pack(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, rows.tobytes(),
             np.array(arith, np.int64).reshape(-1).tobytes(),
             (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
-            failures, (len(outcomes) - len(failures), len(failures), cost), spent, synced, cpu))
+            failures, (len(outcomes) - len(failures), len(failures), cost), wall, synced, cpu))
 
     def _writes(self, journal: list, pure: np.ndarray | None) -> tuple[dict, tuple]:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
