@@ -258,6 +258,11 @@ class _BlockRun:
         self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
 
     @cached_property
+    def length(self) -> int:
+        """The block's transactions (:func:`_lines`: a count of a block file's lines, counted once)."""
+        return _lines(self.source)
+
+    @cached_property
     def cpus(self) -> int:
         """The CPUs the lanes run on: one per worker, but no more than the process can use (more
         lanes than that share them: the work of a window takes its sum over the CPUs at least)."""
@@ -296,7 +301,7 @@ class _BlockRun:
             if self.cpus < 2:
                 self.why = "one CPU usable (the process's affinity or its control group's quota): lanes would share it"
                 return self.inline_all()
-            if _lines(self.source) < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
+            if self.length < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()
             if self.light_at_worst(max(self.ex.function_table().costs, default=0)):
@@ -340,7 +345,7 @@ class _BlockRun:
         speed cancels out; a test's fixed model (``ex.model``) is not second-guessed."""
         if self.ex.model is not None:
             return False
-        model, n = CostModel(), _lines(self.source)
+        model, n = CostModel(), self.length
         return model.inline_us(model.static_us(cost) * n, n) < model.min_work_us
 
     def estimate(self) -> tuple[float, float]:
@@ -353,7 +358,7 @@ class _BlockRun:
         A function's worst-case cost is no guide to a loop that stops early; its time is."""
         table = self.ex.function_table()
         source = self.source
-        n = _lines(source)
+        n = self.length
         if isinstance(source, Block):
             sample = source
             part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
@@ -569,9 +574,7 @@ class _BlockRun:
         messages = self.stripes(w)
         for k, m in enumerate(messages):
             ex.transport.send(k, P.pack(m))
-        size = len(self.source)
-        lines = size if isinstance(self.source, Block) else self.source.count(b"\n") + 1
-        got = self.collect(range(len(messages)), P.Scheduled, lines * US_SCHEDULE / 1e6 / len(messages))
+        got = self.collect(range(len(messages)), P.Scheduled, self.length * US_SCHEDULE / 1e6 / len(messages))
         parts = [got[k] for k in range(len(messages))]
         offsets = np.cumsum([0] + [p.n for p in parts])
         self.n = int(offsets[-1])
