@@ -34,6 +34,8 @@ from typing import NamedTuple
 import numpy as np
 
 R, W, A = 0, 1, 2
+_R, _W, _A = 1 << R, 1 << W, 1 << A  # (a location's modes as bits)
+_RA = _R | _A
 EVERY = -1  # the instance of a wildcard whose instance is not known: every instance
 
 
@@ -90,14 +92,31 @@ class AccessTable:
         return ByLocation(exact, order, tx[order], self.mode[exact][order], np.cumsum(start) - 1, start)
 
     @cached_property
-    def scopes(self) -> tuple[np.ndarray, int]:
-        """Each row's wildcard scope, numbered 0, 1, ... (made once, for every windowing): its
-        variable of its instance, or of every instance when some wildcard on the variable does not
-        know its instance; and how many."""
-        var, inst = self.var, self.inst
-        every_vars = distinct(var[self.wild & (inst == EVERY)])
-        scope_inst = np.where(isin(var, every_vars), EVERY, inst)
-        return inverse(scope_id(var, scope_inst))
+    def places(self) -> np.ndarray:
+        """Each exact row's place in :attr:`by_location`'s order, by its place in the table (made
+        once, when wildcards need it)."""
+        s = self.by_location
+        places = np.full(len(self), -1, np.int64)
+        places[s.exact[s.order]] = np.arange(len(s.order))
+        return places
+
+    @cached_property
+    def wild_scopes(self) -> tuple[np.ndarray, np.ndarray, int]:
+        """The rows (sorted) of the wildcard scopes that hold a wildcard somewhere in the table, the
+        only rows a wildcard can join in any windowing; each one's scope, numbered 0, 1, ...; and
+        how many scopes (made once, for every windowing).  A row's scope is its variable of its
+        instance, or of every instance when some wildcard on the variable does not know its
+        instance.  (Only the rows of variables some wildcard is on are looked at: a few of a block's.)"""
+        wild = self.wild
+        rows = np.flatnonzero(isin(self.var, distinct(self.var[wild])))
+        var, inst, wild = self.var[rows], self.inst[rows], wild[rows]
+        every_vars = distinct(var[wild & (inst == EVERY)])
+        scope, count = inverse(scope_id(var, np.where(isin(var, every_vars), EVERY, inst)))
+        has_wild = np.zeros(count, bool)
+        has_wild[scope[wild]] = True
+        keep = np.flatnonzero(has_wild[scope])
+        scope, count = inverse(scope[keep])
+        return rows[keep], scope, count
 
 
 class ByLocation(NamedTuple):
@@ -145,22 +164,27 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
         else:
             start = start.copy()
         start[1:] |= w[1:] != w[:-1]  # (a location's first row in a window)
-    group = np.cumsum(start) - 1  # (a location of one window: a group of consecutive rows)
-    m = int(group[-1]) + 1 if len(group) else 0
-    read, write, add = (np.zeros(m, bool) for _ in range(3))
-    read[group[mode == R]] = True
-    write[group[mode == W]] = True
-    add[group[mode == A]] = True
-    joins = write | (read & add)
-    pure = add & ~write & ~read
-    link = np.flatnonzero(~start & joins[group])
+    # A location of one window is a group of consecutive rows: its modes, or-ed (bits 1 << mode).
+    heads = np.flatnonzero(start)
+    sizes = np.diff(heads, append=len(tx))
+    modes = np.bitwise_or.reduceat(np.left_shift(1, mode, dtype=np.int8), heads) if len(heads) else \
+        np.zeros(0, np.int8)
+    joins = (modes & _W != 0) | (modes & _RA == _RA)  # (written, or read and added to)
+    pure = modes == _A
+    link = np.flatnonzero(~start & np.repeat(joins, sizes))
     rows, cols = [tx[link - 1]], [tx[link]]
 
     nodes = n
     if table.wild.any():
-        inv = np.zeros(len(table), np.int64)  # each exact row's group, by its place in the table
-        inv[s.exact[order]] = group
-        wrows, wcols, groups = _wildcard_edges(table, inv, write | add, nodes, window)
+        def group_of(exact_rows: np.ndarray) -> np.ndarray:  # (rows of the table: their groups)
+            places = table.places
+            if order is not s.order:  # (the order by window, then location)
+                moved = np.empty_like(order)
+                moved[order] = np.arange(len(order))
+                return np.searchsorted(heads, moved[s.order[places[exact_rows]]], side="right") - 1
+            return np.searchsorted(heads, places[exact_rows], side="right") - 1
+
+        wrows, wcols, groups = _wildcard_edges(table, group_of, (modes & (_W | _A)) != 0, nodes, window)
         rows += wrows
         cols += wcols
         nodes += groups
@@ -170,7 +194,7 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     root = np.zeros(nodes, bool)
     root[label] = True
     number = np.cumsum(root) - 1
-    in_pure = np.flatnonzero(pure[group] & (mode == A))  # (in the order by location)
+    in_pure = np.flatnonzero(np.repeat(pure, sizes) & (mode == A))  # (in the order by location)
     return Components(number[label], int(root.sum()), table.loc[s.exact[order[in_pure]]], tx[in_pure])
 
 
@@ -344,12 +368,15 @@ def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     Array union-find: every edge between two trees hooks the larger root under the smaller
     (``np.minimum.at``: a root hooked by several edges takes the smallest), then every node jumps
     to its root.  A tree not hooked in a round has a neighbour that was, so the trees of a
-    component at least halve each round: a few rounds, each a few passes over the edges."""
-    parent = np.arange(nodes, dtype=np.int64)
+    component at least halve each round: a few rounds, each a few passes over the edges (of 32-bit
+    node numbers where they fit: half the memory each pass moves, half its time)."""
+    small = np.int32 if nodes < 1 << 31 else np.int64
+    parent = np.arange(nodes, dtype=small)
+    a, b = a.astype(small), b.astype(small)
     while len(a):
         ra, rb = parent[a], parent[b]
-        differ = ra != rb
-        if not differ.any():
+        differ = np.flatnonzero(ra != rb)
+        if not len(differ):
             break
         a, b, ra, rb = a[differ], b[differ], ra[differ], rb[differ]  # edges inside one tree are done
         np.minimum.at(parent, np.maximum(ra, rb), np.minimum(ra, rb))
@@ -358,7 +385,7 @@ def _connected(nodes: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
             if np.array_equal(up, parent):
                 break
             parent = up
-    return parent
+    return parent.astype(np.int64)
 
 
 def scope_id(var: np.ndarray, inst: np.ndarray) -> np.ndarray:
@@ -366,29 +393,28 @@ def scope_id(var: np.ndarray, inst: np.ndarray) -> np.ndarray:
     return var.astype(np.int64) * (1 << 32) + (inst.astype(np.int64) + 1)
 
 
-def _wildcard_edges(table: AccessTable, inv: np.ndarray, written_or_added: np.ndarray, first_node: int,
+def _wildcard_edges(table: AccessTable, group_of, written_or_added: np.ndarray, first_node: int,
                     window: np.ndarray | None) -> tuple[list, list, int]:
-    """Edges to one node per wildcard scope (:attr:`AccessTable.scopes`) of each window: the node of
-    scope s in window w is ``first_node + s * windows + w``.  ``inv``: each exact row's location
-    (of its window), by the row's place in the table."""
-    wild = table.wild
-    scope, count = table.scopes
+    """Edges to one node per wildcard scope (:attr:`AccessTable.wild_scopes`) of each window: the
+    node of scope s in window w is ``first_node + s * windows + w``.  ``group_of(rows)``: the
+    location (of its window) of each of these exact rows of the table."""
+    candidates, scope, count = table.wild_scopes  # (the rows of scopes with a wildcard in some window)
     if window is None:
         g, k = scope, count
     else:
         windows = int(window.max()) + 1
-        g, k = scope * windows + window[table.tx], count * windows
+        g, k = scope * windows + window[table.tx[candidates]], count * windows
+    is_wild = table.wild[candidates]
     has_wild = np.zeros(k, bool)
-    has_wild[g[wild]] = True
-    rows_in = np.flatnonzero(has_wild[g])   # the rows of a scope some wildcard of its window is in
-    g = g[rows_in]
+    has_wild[g[is_wild]] = True
+    keep = np.flatnonzero(has_wild[g])   # the rows of a scope some wildcard of its window is in
+    rows_in, g, is_wild = candidates[keep], g[keep], is_wild[keep]
     # A scope's wildcards write?  Does some key of it get written or added to?
-    is_wild = wild[rows_in]
     writes = np.zeros(k, bool)
     writes[g[is_wild & (table.mode[rows_in] != R)]] = True
     key_wa = np.zeros(len(rows_in), bool)
     ex = ~is_wild
-    key_wa[ex] = written_or_added[inv[rows_in[ex]]]
+    key_wa[ex] = written_or_added[group_of(rows_in[ex])]
     others = np.zeros(k, bool)
     others[g[ex & key_wa]] = True
     active = writes | others
