@@ -134,10 +134,16 @@ def test_values_stored_before_a_reader_as_forwarded(first, rounds, tx, loc, cap)
                     new = [(where, None) for where in dict.fromkeys(w for w, _ in set(old) | set(new))]
                 changed.add(t)
             entries[t] = new
-    earlier = [v for t in sorted(entries) if t < tx for where, v in entries[t] if where == loc]
-    distinct = list(dict.fromkeys(earlier))
-    expected = None if not earlier or None in distinct or len(distinct) > cap else tuple(distinct)
-    assert values.before(np.array([tx]), np.array([loc]), cap) == [expected]
+    def expected(tx: int, loc: int):
+        earlier = [v for t in sorted(entries) if t < tx for where, v in entries[t] if where == loc]
+        distinct = list(dict.fromkeys(earlier))
+        return None if not earlier or None in distinct or len(distinct) > cap else tuple(distinct)
+
+    assert values.before(np.array([tx]), np.array([loc]), cap) == [expected(tx, loc)]
+    # Many readers at once, of every location and at every place in the block, in any order.
+    readers = [(t, where) for t in range(11) for where in (-(1 << 63), 3, (1 << 63) - 1, 8)][::-1]
+    got = values.before(np.array([t for t, _ in readers]), np.array([w for _, w in readers]), cap)
+    assert got == [expected(t, where) for t, where in readers]
 
 
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(-1, 2), st.integers(0, 9)), max_size=20),

@@ -48,7 +48,7 @@ import time
 from collections import defaultdict
 from functools import cached_property
 from itertools import accumulate, compress, repeat
-from operator import add, sub
+from operator import add, is_not, ne, sub
 from typing import Any
 
 import numpy as np
@@ -745,26 +745,29 @@ class _BlockRun:
         starts = np.flatnonzero(first)
         unresolved = np.logical_or.reduceat(unresolved, starts)
         # What each pair is read as now; a transaction whose answers changed is instantiated again.
+        # (By C code over the pairs: only the changed ones are recorded one transaction at a time.)
         resolved = self.resolved
-        pairs = list(zip(tx[starts].tolist(), loc[starts].tolist(), unresolved.tolist()))
-        asked = [(t, where) for t, where, u in pairs if not u and resolved.get(t, {}).get(where, _NEW) is not None]
-        forwarded = dict(zip(asked, self.stored.before(*(np.array(c, np.int64) for c in zip(*asked)))
-                             if asked else ()))
-        again: list[int] = []
-        for t, where, u in pairs:
+        tx, loc, unresolved = tx[starts], loc[starts], unresolved
+        tx_list, loc_list = tx.tolist(), loc.tolist()
+        olds = list(map(dict.get, map(resolved.get, tx_list, repeat(_NO_ANSWERS)), loc_list, repeat(_NEW)))
+        alive = np.fromiter(map(is_not, olds, repeat(None)), bool, len(olds))  # (unresolved stays so)
+        told: list = [None] * len(olds)  # (None: unresolved)
+        asked = np.flatnonzero(alive & ~unresolved)
+        if len(asked):
+            list(map(told.__setitem__, asked.tolist(), self.stored.before(tx[asked], loc[asked])))
+        changed = alive & np.fromiter(map(ne, olds, told), bool, len(olds))
+        if not changed.any():
+            return {}
+        tx = tx[changed]
+        heads = np.flatnonzero(np.r_[True, tx[1:] != tx[:-1]])
+        again = tx[heads].tolist()
+        mask = changed.tolist()
+        wheres, news = list(compress(loc_list, mask)), list(compress(told, mask))
+        for t, a, b in zip(again, heads.tolist(), heads[1:].tolist() + [len(tx)]):
             answers = resolved.get(t)
             if answers is None:
                 answers = resolved[t] = {}
-            old = answers.get(where, _NEW)
-            if old is None:
-                continue  # (unresolved stays so)
-            value = None if u else forwarded[(t, where)]
-            if old is _NEW or old != value:
-                answers[where] = value
-                if not again or again[-1] != t:
-                    again.append(t)
-        if not again:
-            return {}
+            answers.update(zip(wheres[a:b], news[a:b]))
         out: dict[int, tuple[list, list, list]] = {}
         for t, owner in zip(again, self.owner[np.array(again, np.int64)].tolist()):
             txs, locs, values = out.setdefault(owner, ([], [], []))
@@ -1320,6 +1323,7 @@ def _offset_stored(blob: bytes, by) -> tuple:
 
 
 _NEW = object()  # (a pair not asked about before)
+_NO_ANSWERS: dict = {}  # (a transaction not asked about before: never changed)
 _LANES = 1 << 16  # (more lanes than any executor has: a lane number packed under a transaction's)
 
 

@@ -10,8 +10,8 @@ location it read may hold.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from itertools import compress
+from itertools import compress, count, repeat
+from operator import is_, itemgetter
 
 import numpy as np
 
@@ -83,35 +83,43 @@ class StoredValues:
     def before(self, txs: np.ndarray, locs: np.ndarray, cap: int = MAX_VALUES) -> list:
         """For each reader ``txs[k]`` of location ``locs[k]``: the distinct values transactions before it
         may store there, in block order (a tuple); None when one of them cannot be said, when there
-        are more than ``cap``, or when none is known (a writer that did not report is not trusted)."""
+        are more than ``cap``, or when none is known (a writer that did not report is not trusted).
+
+        By whole-array passes: the entries of the locations read, by location then transaction;
+        each value's first entry at its location (a dict, by C code); each entry's count of distinct
+        values so far at its location; each reader's last entry before it, by binary search."""
+        txs, locs = np.asarray(txs, np.int64), np.asarray(locs, np.int64)
+        out: list = [None] * len(txs)
         near = np.flatnonzero(isin(self.loc, locs))
-        near = near[np.lexsort((self.tx[near], self.loc[near]))]  # (by location, then transaction)
-        index: dict[int, tuple] = {}
-        values = [self.values[k] for k in near.tolist()]
-        for where, t, value in zip(self.loc[near].tolist(), self.tx[near].tolist(), values):
-            got = index.get(where)
-            if got is None:
-                got = index[where] = ([], {}, [], [float("inf")])
-            writers, seen, counts, unknown = got
-            if value is None:
-                unknown[0] = min(unknown[0], t)
-            elif value not in seen:
-                seen[value] = None
-            writers.append(t)
-            counts.append(len(seen))
-        index = {where: (w, list(seen), c, u[0]) for where, (w, seen, c, u) in index.items()}
-        out: list = []
-        for t, where in zip(np.asarray(txs).tolist(), np.asarray(locs).tolist()):
-            got = index.get(where)
-            if got is None:
-                out.append(None)
-                continue
-            writers, distinct, counts, unknown = got
-            k = bisect_left(writers, t)
-            if not k or writers[k - 1] >= unknown or counts[k - 1] > cap:
-                out.append(None)
-            else:
-                out.append(tuple(distinct[:counts[k - 1]]))
+        if not len(near) or not len(txs):
+            return out
+        near = near[np.lexsort((self.tx[near], self.loc[near]))]  # (by location, then transaction: stable)
+        loc, tx = self.loc[near], self.tx[near]
+        values = list(itemgetter(*near.tolist())(self.values)) if len(near) > 1 else [self.values[int(near[0])]]
+        starts = np.r_[True, loc[1:] != loc[:-1]]
+        head = np.flatnonzero(starts)
+        rank = np.cumsum(starts) - 1      # (each entry's location, numbered in order)
+        unknown = np.fromiter(map(is_, values, repeat(None)), bool, len(values))
+        seen: dict = {}                   # (location, value) -> its first entry
+        first = np.fromiter(map(seen.setdefault, zip(rank.tolist(), values), count()), np.int64, len(values))
+        new = (first == np.arange(len(values))) & ~unknown
+        so_far = np.cumsum(new)
+        offset = so_far[head] - new[head]  # (each location's first distinct value among ``distinct``)
+        counts = so_far - offset[rank]
+        distinct = list(compress(values, new.tolist()))
+        first_unknown = np.minimum.reduceat(np.where(unknown, tx, np.iinfo(np.int64).max), head)
+        # Each reader's last entry before it at its location, by (location, transaction) as one key.
+        where = np.minimum(np.searchsorted(loc[head], locs), len(head) - 1)
+        span = int(max(tx.max(), txs.max())) + 1
+        last = np.searchsorted(rank * span + tx, where * span + txs) - 1
+        ok = (loc[head][where] == locs) & (last >= head[where])
+        ok[ok] &= (first_unknown[where[ok]] >= txs[ok]) & (counts[last[ok]] <= cap)
+        readers = np.flatnonzero(ok)
+        begin = offset[where[readers]]
+        end = begin + counts[last[readers]]
+        told = map(tuple, map(distinct.__getitem__, map(slice, begin.tolist(), end.tolist())))
+        for k, value in zip(readers.tolist(), told):
+            out[k] = value
         return out
 
 
