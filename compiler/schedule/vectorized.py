@@ -89,16 +89,7 @@ class AccessTable:
         loc = loc[order]
         start = np.ones(len(order), bool)
         start[1:] = loc[1:] != loc[:-1]
-        return ByLocation(exact, order, tx[order], self.mode[exact][order], np.cumsum(start) - 1, start)
-
-    @cached_property
-    def places(self) -> np.ndarray:
-        """Each exact row's place in :attr:`by_location`'s order, by its place in the table (made
-        once, when wildcards need it)."""
-        s = self.by_location
-        places = np.full(len(self), -1, np.int64)
-        places[s.exact[s.order]] = np.arange(len(s.order))
-        return places
+        return ByLocation(exact, order, tx[order], self.mode[exact][order], np.cumsum(start) - 1, start, loc[start])
 
     @cached_property
     def wild_scopes(self) -> tuple[np.ndarray, np.ndarray, int]:
@@ -131,6 +122,7 @@ class ByLocation(NamedTuple):
     mode: np.ndarray
     dense: np.ndarray
     start: np.ndarray
+    locations: np.ndarray  # (each location once, sorted: numbered 0, 1, ... as ``dense``)
 
 
 @dataclass
@@ -153,14 +145,17 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     (:attr:`AccessTable.by_location`, sorted once for every windowing asked): a location that
     joins its accessors links each of its rows to the one before, a pass over the rows."""
     s = table.by_location
-    tx, mode, start, order = s.tx, s.mode, s.start, s.order
+    tx, mode, start, dense = s.tx, s.mode, s.start, s.dense
+    order = s.order
+    by_window = False  # (the groups in the order of their windows, then locations)
     if window is not None and len(tx):
         w = window[tx]
         if (np.diff(window) < 0).any():  # (windows out of block order: by window, then location)
             again = np.argsort(w, kind="stable")
-            tx, mode, w, order, dense = tx[again], mode[again], w[again], order[again], s.dense[again]
+            tx, mode, w, order, dense = tx[again], mode[again], w[again], order[again], dense[again]
             start = np.ones(len(tx), bool)
             start[1:] = dense[1:] != dense[:-1]
+            by_window = True
         else:
             start = start.copy()
         start[1:] |= w[1:] != w[:-1]  # (a location's first row in a window)
@@ -177,12 +172,16 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     nodes = n
     if table.wild.any():
         def group_of(exact_rows: np.ndarray) -> np.ndarray:  # (rows of the table: their groups)
-            places = table.places
-            if order is not s.order:  # (the order by window, then location)
-                moved = np.empty_like(order)
-                moved[order] = np.arange(len(order))
-                return np.searchsorted(heads, moved[s.order[places[exact_rows]]], side="right") - 1
-            return np.searchsorted(heads, places[exact_rows], side="right") - 1
+            """Each row's group, found by its location's number (and its window) among the groups'
+            first rows': a binary search, no pass over the whole table."""
+            number = np.searchsorted(s.locations, table.loc[exact_rows])
+            if window is None or not len(exact_rows):
+                return number
+            span = max(int(window.max()) + 1, len(s.locations))
+            at = window[table.tx[exact_rows]]
+            head, row = ((w[heads] * span + dense[heads], at * span + number) if by_window else
+                         (dense[heads] * span + w[heads], number * span + at))
+            return np.searchsorted(head, row)
 
         wrows, wcols, groups = _wildcard_edges(table, group_of, (modes & (_W | _A)) != 0, nodes, window)
         rows += wrows
