@@ -171,9 +171,9 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
 
     nodes = n
     if table.wild.any():
-        def group_of(exact_rows: np.ndarray) -> np.ndarray:  # (rows of the table: their groups)
-            """Each row's group, found by its location's number (and its window) among the groups'
-            first rows': a binary search, no pass over the whole table."""
+        def group_of(exact_rows: np.ndarray) -> np.ndarray:
+            """The group of each of these exact rows of the table: its location's number (and its
+            window) looked up among the groups' by binary search, with no pass over the table."""
             number = np.searchsorted(s.locations, table.loc[exact_rows])
             if window is None or not len(exact_rows):
                 return number
