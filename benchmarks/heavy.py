@@ -8,8 +8,9 @@ whose ``poke`` adds to one location (a few us); two blocks of random accounts:
 - ``hetero``: ``-n`` calls of ``poke``, then ``-n`` calls of ``mine``.
 
 Each repetition measures, back to back: the machine's two-process ceiling on
-the block (:func:`compiler.bench.ceiling`), the sequential executor, and the
-parallel one with 2 workers as ``lane run`` runs it (the cost model decides).
+the block (:func:`compiler.bench.ceiling`), then the sequential executor and
+the parallel one with 2 workers as ``lane run`` runs it (the cost model
+decides), each first in every other repetition.
 It prints each repetition and the medians: speed-up, the share of the
 ceiling's gain captured ((speed-up - 1) / (ceiling - 1)) and the CPU time of
 all processes over the sequential executor's.
@@ -93,8 +94,14 @@ def main() -> None:
             rows = []
             for rep in range(args.repeat):
                 c = ceiling(folder, base, repeat=3)
-                seq, _, seq_cpu = _run(folder, base, "sequential")
-                par, detail, _ = _run(folder, base, "parallel", 2)
+                # The two executors in turn first: the one right after the ceiling's two busy
+                # processes runs on a machine slower for a while (up to a fifth, 2026-12-02).
+                if rep % 2:
+                    par, detail, _ = _run(folder, base, "parallel", 2)
+                    seq, _, seq_cpu = _run(folder, base, "sequential")
+                else:
+                    seq, _, seq_cpu = _run(folder, base, "sequential")
+                    par, detail, _ = _run(folder, base, "parallel", 2)
                 speedup = seq.seconds / par.seconds
                 share = (speedup - 1) / (c - 1) if c >= SHARE_FROM else None
                 cpu = detail.get("cpu_seconds", 0.0) / seq_cpu if seq_cpu else None
