@@ -24,8 +24,8 @@ can decode a stripe of a block as well as the parent (``first_index``,
 from __future__ import annotations
 
 import re
-from itertools import repeat
-from operator import attrgetter, itemgetter
+from itertools import compress, repeat
+from operator import attrgetter, is_, itemgetter
 from typing import Any, Callable
 
 import msgspec
@@ -144,6 +144,8 @@ class Entry:
 
 
 _BAD = object()
+_NO_FNS: dict = {}  # (a ``to`` not seen before: none of its functions looked up yet)
+_UNSEEN = object()  # (a (to, fn) pair not looked up yet)
 
 
 class Decoder:
@@ -153,7 +155,7 @@ class Decoder:
         self.world = world
         self.trace = trace
         self.entries: dict[tuple[str, str], Entry] = {}
-        self._invalid_keys: set[tuple[str, str]] = set()   # (to, fn) pairs with no entry
+        self._by_to: dict[str, dict[str, Entry | None]] = {}  # to -> fn -> its entry, None: none (looked up once)
         self._resolvers: dict[Any, tuple[Callable, Callable]] = {}
 
     # ------------------------------------------------------------ the file
@@ -214,11 +216,15 @@ class Decoder:
         reader (:func:`column_reader`), in C code but for one call per entry.  Rows a column reader
         cannot vouch for are resolved one by one, as :meth:`_resolve` does."""
         n = len(structs)
-        keys = list(zip(map(_TO, structs), map(_FN, structs)))
-        for key in set(keys) - self.entries.keys() - self._invalid_keys:
-            if self._entry(*key) is None:
-                self._invalid_keys.add(key)
-        entries = list(map(self.entries.get, keys))
+        # Each line's entry by its (to, fn): two dict lookups by C code, the pairs not seen before
+        # (each block's first lines, once a process) found first.
+        tos, fns, by_to = list(map(_TO, structs)), list(map(_FN, structs)), self._by_to
+        entries = list(map(dict.get, map(by_to.get, tos, repeat(_NO_FNS)), fns, repeat(_UNSEEN)))
+        if any(map(is_, entries, repeat(_UNSEEN))):
+            unseen = list(compress(range(n), map(is_, entries, repeat(_UNSEEN))))
+            for to, fn in set(zip(pick(tos, unseen), pick(fns, unseen))):
+                by_to.setdefault(to, {})[fn] = self._entry(to, fn)
+            entries = list(map(dict.get, map(by_to.get, tos), fns))
         senders = self._addresses(list(map(_FROM, structs)))
         argss = list(map(_ARGS, structs))
         rows: list[int] = []   # the rows left to resolve one by one
@@ -260,9 +266,13 @@ class Decoder:
 
     def _addresses(self, texts: list) -> list:
         """Names or 0x hex as addresses, None where the reference must read them (each distinct new
-        text is read once, then the world's cache answers in C)."""
-        self.world.learn_addresses(texts)
-        return list(map(self.world._addresses.get, texts))
+        text is read once, then the world's cache answers in C: the texts it does not know yet are
+        found by its answers, not by a set of every text)."""
+        got = list(map(self.world._addresses.get, texts))
+        if any(map(is_, got, repeat(None))):
+            self.world.learn_addresses(compress(texts, map(is_, got, repeat(None))))
+            got = list(map(self.world._addresses.get, texts))
+        return got
 
     def _resolve(self, objs: list, lines: list[int], first_index: int) -> Block:
         """Each line's call through its entry; what an entry cannot read, through the reference."""
@@ -405,9 +415,11 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
             if kind == "address":
                 if kinds_seen != {str}:
                     return None
-                world.learn_addresses(col)
-                col = list(map(names_get, col))
-                if None in col:  # not an address: the reference says why
+                texts, col = col, list(map(names_get, col))
+                if any(map(is_, col, repeat(None))):  # (texts not read before: in bulk, then again)
+                    world.learn_addresses(compress(texts, map(is_, col, repeat(None))))
+                    col = list(map(names_get, texts))
+                if any(map(is_, col, repeat(None))):  # not an address: the reference says why
                     return None
             elif kind == "u256":
                 if kinds_seen != {int} or min(col) < 0 or max(col) > U256_MAX:
