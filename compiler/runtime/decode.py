@@ -34,7 +34,8 @@ from ..semantics import types as T
 from ..vm.transaction import Tx, gc_paused
 from .block import _prepare_one, parse_block_text
 from .files import block_text
-from .grouping import by_group, pick
+from .grouping import by_group
+from ..schedule.vectorized import pick
 from ..vm.values import U256_MAX, ValueError_, parse_value
 from .world import World
 

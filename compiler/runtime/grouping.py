@@ -14,12 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-
-def pick(seq: list, idx: list[int]) -> list:
-    """``[seq[k] for k in idx]``, by C code."""
-    if len(idx) == 1:
-        return [seq[idx[0]]]
-    return list(itemgetter(*idx)(seq)) if idx else []
+from ..schedule.vectorized import pick
 
 
 def by_group(keys: list, items: list, make: Callable[[Any], Callable[[list], list]]) -> list:

@@ -63,7 +63,7 @@ from ..vm.errors import Revert
 from ..vm.values import U256_MAX
 from .cost_model import SPEED_RANGE, CostModel
 from .cpus import usable_cpus
-from .replica import FunctionTable, owned, pick, places
+from .replica import FunctionTable, owned, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
@@ -72,7 +72,8 @@ from . import sequential
 from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
 from ..schedule.rows import RowMaker
 from ..schedule.stored import StoredValues
-from ..schedule.vectorized import COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted, scope_id
+from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted,
+                                  pick, scope_id)
 from ..vm.transaction import Tx
 
 

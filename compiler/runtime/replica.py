@@ -45,7 +45,7 @@ from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, changed_since
 from .roots import StateHash
 from .store import change_rows
-from ..schedule.vectorized import isin, isin_sorted
+from ..schedule.vectorized import isin, isin_sorted, pick
 
 ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
@@ -56,14 +56,6 @@ _MODE = itemgetter(2)
 _COST = itemgetter(4)
 _LOG_MARK = itemgetter(3)     # a transaction's mark -> where its log entries start
 _FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
-
-
-def pick(seq: list, positions) -> list:
-    """``[seq[i] for i in positions]`` at C speed."""
-    positions = positions.tolist() if hasattr(positions, "tolist") else positions
-    if len(positions) == 1:
-        return [seq[positions[0]]]
-    return list(itemgetter(*positions)(seq)) if positions else []
 
 
 def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
@@ -472,4 +464,4 @@ def make_replica(chain, table: FunctionTable):
     return lambda: Replica(chain, table)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "pick", "places", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "INVALID"]

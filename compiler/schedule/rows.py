@@ -30,7 +30,6 @@ from __future__ import annotations
 import operator
 from collections import defaultdict
 from itertools import product, repeat
-from operator import itemgetter
 from typing import Any, Callable
 
 import numpy as np
@@ -41,7 +40,7 @@ from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved
 from .forwarding import may_hold
 from .locations import column, keys_of, source, value_reader
-from .vectorized import COLUMNS
+from .vectorized import COLUMNS, pick
 
 R, W, A = 0, 1, 2
 EVERY = -1
@@ -137,13 +136,6 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
     return out
 
 
-def _pick(seq: list, positions: list[int]) -> list:
-    """``[seq[i] for i in positions]`` at C speed."""
-    if len(positions) == 1:
-        return [seq[positions[0]]]
-    return list(itemgetter(*positions)(seq)) if positions else []
-
-
 class RowMaker:
     """Rows of accesses for transactions of one world (plans made once per function)."""
 
@@ -202,7 +194,7 @@ class RowMaker:
                 walk += members.tolist()
                 continue
             picked = members.tolist()
-            self._columns(plan, to, _pick(txs, picked), _pick(calls, picked), parts, stored)
+            self._columns(plan, to, pick(txs, picked), pick(calls, picked), parts, stored)
         walk.sort()
         if walk:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
