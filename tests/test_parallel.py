@@ -65,6 +65,37 @@ def test_a_block_whose_senders_touch_only_their_own_state_runs_as_one_window(tmp
     assert info["mode"] == "parallel" and info["windows"] == 1 and info["fallback_from"] is None, info
 
 
+NESTED = """
+contract Nested {
+    storage slot: u256;
+    storage owners: map<(address, u256), u256>;
+    storage marks: map<(address, u256), u256>;
+
+    init() {
+        slot = 5;
+        owners[msg.sender, 5] = 7;
+    }
+
+    pub fn mark(v: u256) {
+        marks[address(0), v] += 1;
+        marks[address(owners[msg.sender, slot]), 0] = v;
+    }
+}
+"""
+
+
+def test_a_key_made_of_immutable_values_whose_key_is_one_too_schedules(tmp_path):
+    # ``owners[msg.sender, slot]`` reads two variables only init writes, one inside the other's key,
+    # and the add before it may alias the write it names: the instantiation reads both once, the
+    # inner one first (named first by the add's alias condition, the outer one was read before the
+    # inner one, and the workers' schedule failed: the parent ran every such block).
+    world = pot_world(tmp_path, NESTED, "Nested")
+    block = pot_lines(*[(f"u{i}", "mark", [i]) for i in range(40)])
+    [(a, b)], [info] = _both(world, [block], workers=2)
+    _same(a, b)
+    assert info["mode"] == "parallel" and not info["failed_lanes"], info
+
+
 def test_the_whole_block_is_not_tried_when_an_eighth_of_it_is_joined_already():
     from compiler.schedule.vectorized import AccessTable
 

@@ -298,6 +298,7 @@ class _Gen:
         if isinstance(s, S.Read):
             if self.hoistable(s):
                 if s not in self.hoisted:
+                    self.key(s.keys)  # (the reads its key is made of, hoisted first: read before it)
                     self.hoisted[s] = f"m{len(self.hoisted)}"
                 return self.hoisted[s]
             call = f"read({self.expr(s.address)}, {self.var_ids(s.contract, s.var)}, {self.key(s.keys)})"
@@ -600,7 +601,7 @@ class _Gen:
             self.emit(1, f"{unpack}{',' if len(self.params) == 1 else ''} = args")
         if self.hoisted:
             self.emit(1, "imm = imm or read")
-        for read, name in self.hoisted.items():
+        for read, name in list(self.hoisted.items()):  # (each after the reads its key is made of)
             self.emit(1, f"{name} = imm(target, {self.var_ids(read.contract, read.var)}, {self.key(read.keys)})")
         self.lines += guards + body
         self.emit(1, "return out")
