@@ -748,7 +748,7 @@ class _BlockRun:
         # What each pair is read as now; a transaction whose answers changed is instantiated again.
         # (By C code over the pairs: only the changed ones are recorded one transaction at a time.)
         resolved = self.resolved
-        tx, loc, unresolved = tx[starts], loc[starts], unresolved
+        tx, loc = tx[starts], loc[starts]
         tx_list, loc_list = tx.tolist(), loc.tolist()
         olds = list(map(dict.get, map(resolved.get, tx_list, repeat(_NO_ANSWERS)), loc_list, repeat(_NEW)))
         alive = np.fromiter(map(is_not, olds, repeat(None)), bool, len(olds))  # (unresolved stays so)

@@ -95,10 +95,11 @@ class AccessTable:
     @cached_property
     def wild_scopes(self) -> tuple[np.ndarray, np.ndarray, int]:
         """The rows (sorted) of the wildcard scopes that hold a wildcard somewhere in the table, the
-        only rows a wildcard can join in any windowing; each one's scope, numbered 0, 1, ...; and
-        how many scopes (made once, for every windowing).  A row's scope is its variable of its
-        instance, or of every instance when some wildcard on the variable does not know its
-        instance.  (Only the rows of variables some wildcard is on are looked at: a few of a block's.)"""
+        only rows a wildcard can join in any windowing; each one's scope, numbered 0, 1, ... among
+        the scopes of those variables; and how many those are (made once, for every windowing).
+        A row's scope is its variable of its instance, or of every instance when some wildcard on
+        the variable does not know its instance.  (Only the rows of variables some wildcard is on
+        are looked at: a few of a block's.)"""
         wild = self.wild
         rows = np.flatnonzero(isin(self.var, distinct(self.var[wild])))
         var, inst, wild = self.var[rows], self.inst[rows], wild[rows]
@@ -107,8 +108,7 @@ class AccessTable:
         has_wild = np.zeros(count, bool)
         has_wild[scope[wild]] = True
         keep = np.flatnonzero(has_wild[scope])
-        scope, count = inverse(scope[keep])
-        return rows[keep], scope, count
+        return rows[keep], scope[keep], count
 
 
 class ByLocation(NamedTuple):
