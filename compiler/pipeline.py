@@ -91,7 +91,7 @@ class CompilerData:
 
     @cached_property
     def logged(self) -> "CompiledProgram":
-        """Like :attr:`compiled`, with every storage access appended to ``rt.log`` (the lanes of the
+        """Like :attr:`compiled`, with every storage access logged in ``rt.log`` (the lanes of the
         parallel executor, which check the accesses they really made)."""
         from .codegen.compiled import compile_program
 

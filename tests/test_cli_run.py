@@ -311,4 +311,4 @@ def test_the_program_cache_keeps_the_lanes_code_as_generated(world, tmp_path):
     cached = pipeline.program(source)
     assert cached.__dict__.get("_cached_logged_source")
     assert cached.logged.source == generate(cached.require_checked(), log=True)
-    assert "LOG(" in cached.logged.source and "LOG(" not in cached.compiled.source
+    assert "LOGR(" in cached.logged.source and "LOGR(" not in cached.compiled.source

@@ -15,8 +15,7 @@ tuple of keys); a key never written reads as zero: the dicts are
 whose ``__missing__`` answers the variable's zero (or reads the file).  A write first appends
 ``(dict, key, old value)`` to the journal, so a revert undoes exactly the
 transaction's own writes, and records the old value in the variable's
-``before`` if it is the key's first write of the block (of the window, on a
-lane of the parallel executor: it clears the records at each window).  Arithmetic is checked inline; a failure raises
+``before`` if it is the key's first write of the block.  Arithmetic is checked inline; a failure raises
 :class:`~compiler.vm.errors.Revert` with the reason of SPEC §1.6 and the
 place that failed (``file:line:column``, a constant of the code: every
 ``require``, ``revert``, operator, index, call and cost charge passes its own
@@ -121,7 +120,7 @@ class _FunctionGen:
         self.info = fn.contract
         self.layout = layouts[self.info.name]
         self.trace = trace
-        self.log = log  # lanes of the parallel executor: every access appended to rt.log
+        self.log = log  # lanes of the parallel executor: every access's location id appended to rt.log[mode]
         self.lines: list[str] = []
         self.indent = 1
         self.temp = 0
@@ -159,8 +158,10 @@ class _FunctionGen:
             head.append(f"    b_{name} = s_{name}.before")
         if self.writes:
             head.append("    J = rt.journal")
-        if self.log and any("LOG(" in line for line in self.lines):
-            head.append("    LOG = rt.log.append")
+        if self.log:
+            for mode, name in enumerate(("LOGR", "LOGW", "LOGA")):
+                if any(f"{name}(" in line for line in self.lines):
+                    head.append(f"    {name} = rt.log[{mode}].append")
         return "\n".join(head + self.lines) + "\n"
 
     @property
@@ -233,8 +234,8 @@ class _FunctionGen:
             self.known[cache_key] = new
 
     def traced(self, mode: str, var: StorageVar, key: str) -> None:
-        if self.log:  # (address, variable's index, mode: 0 read, 1 write, 2 add, key)
-            self.emit(f"LOG((this, {self.layout.index[var.name]}, {'rwa'.index(mode)}, {key}))")
+        if self.log:  # the location's id (compiler.vm.locations.loc_id) in the list of its mode
+            self.emit(f"LOG{mode.upper()}(hash((this, {self.layout.index[var.name]}, {key})))")
         if self.trace:
             self.emit(f"rt.trace({mode!r}, this, {var.name!r}, {key})")
 
@@ -347,10 +348,10 @@ class _FunctionGen:
         if self.log:  # the key is evaluated once: a temporary unless it is a name or a constant
             index = self.layout.index[var.name]
             if len(keys) <= 1 and (not keys or _is_simple(keys[0])):
-                read = f"(LOG((this, {index}, 0, {key})) or s_{var.name}[{key}])"
+                read = f"(LOGR(hash((this, {index}, {key}))) or s_{var.name}[{key}])"
             else:
                 k = self.fresh()
-                read = f"(LOG((this, {index}, 0, ({k} := {key}))) or s_{var.name}[{k}])"
+                read = f"(LOGR(hash((this, {index}, ({k} := {key})))) or s_{var.name}[{k}])"
         else:
             read = f"s_{var.name}[{key}]"
         if not self.stable(keys):
@@ -516,7 +517,8 @@ def _is_simple(e: ast.Expr) -> bool:
 
 def generate(program: CheckedProgram, trace: bool = False, log: bool = False) -> str:
     """Python source for every contract of a checked program (``log``: for the parallel executor's
-    lanes, every storage access is also appended to ``rt.log``, the accesses a lane really made)."""
+    lanes, every storage access's location id is also appended to ``rt.log[mode]``, mode 0 a read,
+    1 a write, 2 an add: the accesses a lane really made)."""
     layouts = {name: storage_layout(info) for name, info in program.contracts.items()}
     parts = [PRELUDE]
     for info in program.contracts.values():

@@ -100,8 +100,15 @@ def from_journal(journal: list) -> Changes:
     """The locations whose value the journal's writes changed (each entry holds a write's value
     before it, so a location's oldest entry holds its value before the block), compared with their
     values now."""
+    groups = [changed_since(store, keys, olds) for store, keys, olds in journal_keys(journal)]
+    return Changes([g for g in groups if g is not None])
+
+
+def journal_keys(journal: list) -> list[tuple[Any, list, list]]:
+    """Per variable the journal wrote, ``(store, keys, olds)``: each key it wrote, once, with its
+    value before the journal's first write of it (its oldest entry's)."""
     if not journal:
-        return Changes([])
+        return []
     firsts = list(map(_first, journal))
     ids = list(map(id, firsts))
     stores = dict(zip(ids, firsts))
@@ -119,12 +126,12 @@ def from_journal(journal: list) -> Changes:
             rows = order_list[a:b]
             entries = [journal[rows[0]]] if b - a == 1 else itemgetter(*rows)(journal)
             parts.append((stores[ids[rows[0]]], entries))
-    groups = []
+    out = []
     for store, entries in parts:
         newest_first = entries[::-1]
         befores = dict(zip(map(_second, newest_first), map(_third, newest_first)))  # the oldest wins
-        groups.append(changed_since(store, list(befores), list(befores.values())))
-    return Changes([g for g in groups if g is not None])
+        out.append((store, list(befores), list(befores.values())))
+    return out
 
 
 ABSENT = object()  # an undo entry's value before for a key that was not in memory: the key goes again

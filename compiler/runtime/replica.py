@@ -13,15 +13,16 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   be), and the locations that keys were read from;
 - ``Lanes``, then ``Window`` after ``Window``: run the lane's transactions of the
   window, in block order, with code that logs every access it makes; reply with
-  its writes (what its variables recorded at each key's first write of the
-  window, ``Var.before``, against their values now), its pure adds (before,
+  its writes (the keys its journal holds, against their values before the
+  window's first write of them), its pure adds (before,
   after, lowest and highest running values), the accesses it made (a row per
   location, :mod:`compiler.runtime.accesses`), its receipts encoded and hashed;
 - ``Cut``: undo the window's transactions from one on (a conflict with another
   lane was found there); ``Finish``: apply the last window's writes, and reply
   with the state root's move and the rows of a state file for the locations
   the lane was the first in the block to change (from what its variables
-  recorded, window after window, of each key's value before its first write).
+  recorded of each key's value before the lane's first write of it in the block,
+  ``Var.before``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ import traceback
 from functools import cached_property
 from itertools import compress, repeat
 from operator import is_not, itemgetter, ne
-from typing import Any
 
 import numpy as np
 
@@ -40,9 +40,9 @@ from . import encoding, protocol as P
 from .accesses import FIRST_A, FIRST_W, LOC, NONE, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
-from ..vm.locations import loc_id, loc_ids
+from ..vm.locations import loc_ids
 from .receipts import INVALID, OK, REVERTED
-from .changes import Changes, changed_since
+from .changes import Changes, changed_since, from_befores, journal_keys
 from .roots import StateHash
 from .store import change_rows
 from ..schedule.vectorized import isin, isin_sorted, pick
@@ -51,10 +51,9 @@ ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
 EVERY = -1
 _NO_EVENTS = ()
-_LOC = itemgetter(0, 1, 3)    # a log entry (address, index, mode, key) -> its location
-_MODE = itemgetter(2)
 _COST = itemgetter(4)
-_LOG_MARK = itemgetter(3)     # a transaction's mark -> where its log entries start
+_LOG_MARKS = (itemgetter(3), itemgetter(4), itemgetter(5))  # a transaction's mark -> where its log entries
+                                                             # of each mode (read, write, add) start
 _FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
@@ -113,8 +112,6 @@ class Replica:
         self.store = chain.store
         self.where = places(self.storage)
         self.block = -1
-        self.firsts: dict = {}  # id(variable) -> {key: its value before the lane's first write of the block}
-        self._variables: list | None = None
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
         self.synced = 0.0      # seconds applying the other lanes' writes, not reported yet
@@ -249,17 +246,13 @@ class Replica:
         """The last writes of the others applied, the state root's move and the rows of a state file
         for the locations this lane owns (the first in the block to change them)."""
         self._apply(m.sync, m.fixups)
-        self._keep_firsts()
-        firsts = self.firsts
-        changed = [changed_since(store, list(first), list(first.values()))
-                   for store, _, _ in self.variables if (first := firsts.get(id(store)))]
-        mine = owned(Changes([g for g in changed if g is not None]), self.where, P.arr(m.owned, P.I64))
+        mine = owned(from_befores(self.storage), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
-        self.firsts = {}
         ctx = self.ctx
         ctx.begin()  # (what the lane's variables recorded before the block goes too)
-        ctx.log.clear()
+        for entries in ctx.log:
+            entries.clear()
         synced, self.synced = self.synced, 0.0
         wall, cpu = self.spent()
         return P.pack(P.Finished(m.block, root, marshal.dumps(rows), wall, synced, cpu))
@@ -270,9 +263,10 @@ class Replica:
         ran = self.ran
         keep = sum(1 for i in ran if i < m.stop)
         if keep < len(ran):
-            _, jmark, emark, lmark = self.marks[keep]
+            _, jmark, emark, *lmarks = self.marks[keep]
             self.ctx.rollback(jmark, emark)
-            del self.ctx.log[lmark:]
+            for entries, lmark in zip(self.ctx.log, lmarks):
+                del entries[lmark:]
             del ran[keep:], self.marks[keep:], self.outcomes[keep:]
         return self._done(m.window)
 
@@ -291,13 +285,12 @@ class Replica:
 
     def _run(self, window: int) -> bytes:
         ctx = self.ctx
-        journal, events, log = ctx.journal, ctx.events, ctx.log
-        journal.clear()
-        self._keep_firsts()
-        for store, _, _ in self.variables:  # (what the window writes is what it records)
-            store.before.clear()
+        journal, events = ctx.journal, ctx.events
+        reads, writes, adds = ctx.log
+        journal.clear()  # (what the window writes is what its journal holds)
         events.clear()
-        log.clear()
+        for entries in ctx.log:
+            entries.clear()
         limit = ctx.cost_limit
         fnids, calls, table = self.fnids, self.calls, self.table
         logged = table.logged
@@ -309,7 +302,7 @@ class Replica:
             fid = fnids[i]
             fn = logged[fid] or table.logged_code(fid)
             jmark, emark = len(journal), len(events)
-            marks.append((i, jmark, emark, len(log)))
+            marks.append((i, jmark, emark, len(reads), len(writes), len(adds)))
             ran.append(i)
             ctx.budget = limit
             try:
@@ -329,13 +322,19 @@ class Replica:
         Every step is a C-level pass over the log or the journal (``map``, ``dict.fromkeys``,
         numpy), grouped per variable: no Python runs per access."""
         ctx, ran, outcomes, marks = self.ctx, self.ran, self.outcomes, self.marks
-        log, journal = ctx.log, ctx.journal
-        # The accesses made: per transaction, its log entries (a reverted one's too: what it read
-        # decided that it reverted).
-        starts = np.fromiter(map(_LOG_MARK, marks), np.int64, len(marks))
-        log_tx = np.repeat(np.array(ran, np.int64), np.diff(starts, append=len(log)))
-        log_loc = np.fromiter(map(hash, map(_LOC, log)), np.int64, len(log))
-        log_mode = np.fromiter(map(_MODE, log), np.int8, len(log))
+        journal = ctx.journal
+        # The accesses made: per transaction, its log entries of each mode (a reverted one's too:
+        # what it read decided that it reverted).
+        ran_tx = np.array(ran, np.int64)
+        log_tx, log_loc, log_mode = [], [], []
+        for mode, (entries, mark) in enumerate(zip(ctx.log, _LOG_MARKS)):
+            if entries:
+                starts = np.fromiter(map(mark, marks), np.int64, len(marks))
+                log_tx.append(np.repeat(ran_tx, np.diff(starts, append=len(entries))))
+                log_loc.append(np.fromiter(entries, np.int64, len(entries)))
+                log_mode.append(np.full(len(entries), mode, np.int8))
+        log_tx, log_loc, log_mode = (np.concatenate(c) if c else np.zeros(0, t)
+                                     for c, t in ((log_tx, np.int64), (log_loc, np.int64), (log_mode, np.int8)))
         # The window's failed transactions, found by C code (most succeed): their places in ``ran``.
         failed = list(compress(range(len(outcomes)), map(ne, map(_FIRST, outcomes), repeat(OK))))
         reverted = [ran[k] for k in failed if outcomes[k][0] == REVERTED]
@@ -369,9 +368,9 @@ class Replica:
     def _writes(self, journal: list, pure: np.ndarray | None) -> tuple[dict, tuple]:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
 
-        Each variable recorded, at a key's first write of the window, its value then
-        (``Var.before``, cleared at each window): the writes are the keys whose value differs
-        now (a reverted or cut transaction's keys are back to it), by C code over each variable.
+        The journal holds the window's writes (a reverted or cut transaction's are taken out of
+        it, their keys back to their values): the writes are the keys it holds whose value differs
+        now from their value before its first write of them, by C code over each variable.
         A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
         columns: the lowest and highest of its values before each of its writes (the journal) and
         after them."""
@@ -379,22 +378,20 @@ class Replica:
         lids: list[np.ndarray] = []
         columns: tuple[list, ...] = ([], [], [], [], [], [], [])  # address, index, key, before, after, low, high
         position: dict = {}  # (id(variable), key) -> its extent's place, for the journal's pass
-        for store, address, index in self.variables:
-            before = store.before
-            if not before:
-                continue
-            got = changed_since(store, list(before), list(before.values()))
+        where = self.where
+        for store, keys, olds in journal_keys(journal):
+            address, index = where[id(store)]
+            got = changed_since(store, keys, olds)
             if got is not None:
                 writes[(address, index)] = dict(zip(got[1], got[3]))
             if pure is None:
                 continue
-            keys = list(before)
             jloc = loc_ids(address, index, keys)
             mine = np.flatnonzero(isin_sorted(jloc, pure))
             if not len(mine):
                 continue
             picked = pick(keys, mine)
-            olds = list(map(before.__getitem__, picked))
+            olds = pick(olds, mine)
             news = list(map(store.__getitem__, picked))
             base = len(columns[0])
             position.update(zip(zip(repeat(id(store)), picked), range(base, base + len(picked))))
@@ -418,34 +415,13 @@ class Replica:
         positions = order.tolist()
         return writes, (every[order].tobytes(), marshal.dumps(tuple(pick(c, positions) for c in columns)))
 
-    def _keep_firsts(self) -> None:
-        """The last window's records (``Var.before``: each key's value at its first write of the
-        window, a cut window's included, whose keys are back to it) added to the block's, where the
-        block has none yet: each written key's value before the lane's first write of the block."""
-        firsts = self.firsts
-        for store, _, _ in self.variables:
-            before = store.before
-            if before:
-                first = firsts.get(id(store))
-                if first is None:
-                    firsts[id(store)] = dict(before)
-                else:
-                    new = before.keys() - first.keys()
-                    first.update(zip(new, map(before.__getitem__, new)))
-
-    @property
-    def variables(self) -> list[tuple[Any, int, int]]:
-        """Every variable of the replica with its address and index (made once)."""
-        if self._variables is None:
-            self._variables = [(v, a, i) for a, vs in self.storage.items() for i, v in enumerate(vs)]
-        return self._variables
-
     def _added_by(self, tx: int) -> list[int]:
         """The locations transaction ``tx`` of the current window added to (from its log entries)."""
         k = self.ran.index(tx)
-        begin = self.marks[k][3]
-        end = self.marks[k + 1][3] if k + 1 < len(self.marks) else len(self.ctx.log)
-        return [loc_id(a, i, key) for a, i, mode, key in self.ctx.log[begin:end] if mode == A]
+        adds = self.ctx.log[A]
+        begin = self.marks[k][5]
+        end = self.marks[k + 1][5] if k + 1 < len(self.marks) else len(adds)
+        return adds[begin:end]
 
 
 def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:

@@ -39,7 +39,9 @@ class Context:
         self.tracer = None
         self.cost_limit = cost_limit
         self.budget = cost_limit
-        self.log: list = []  # code compiled for a lane appends (address, index, mode, key) per access
+        # Code compiled for a lane appends each access's location id (``loc_id``) to the list of its
+        # mode: reads, writes, adds.
+        self.log: tuple[list, list, list] = ([], [], [])
 
     def cost_used(self) -> int:
         """The cost of the transaction run since ``budget`` was last reset: the whole limit for
