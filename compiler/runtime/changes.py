@@ -128,8 +128,7 @@ def journal_keys(journal: list) -> list[tuple[Any, list, list]]:
             parts.append((stores[ids[rows[0]]], entries))
     out = []
     for store, entries in parts:
-        newest_first = entries[::-1]
-        befores = dict(zip(map(_second, newest_first), map(_third, newest_first)))  # the oldest wins
+        befores = dict(zip(map(_second, reversed(entries)), map(_third, reversed(entries))))  # the oldest wins
         out.append((store, list(befores), list(befores.values())))
     return out
 

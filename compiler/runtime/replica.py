@@ -42,7 +42,7 @@ from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
 from .receipts import INVALID, OK, REVERTED
-from .changes import Changes, changed_since, from_befores, journal_keys
+from .changes import Changes, from_befores, journal_keys
 from .roots import StateHash
 from .store import change_rows
 from ..schedule.vectorized import isin, isin_sorted, pick
@@ -369,8 +369,9 @@ class Replica:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
 
         The journal holds the window's writes (a reverted or cut transaction's are taken out of
-        it, their keys back to their values): the writes are the keys it holds whose value differs
-        now from their value before its first write of them, by C code over each variable.
+        it, their keys back to their values): the writes are the keys it holds with their values
+        now, by C code over each variable (a key whose value came back to what it was goes too:
+        every replica has that value, and applying it again changes nothing).
         A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
         columns: the lowest and highest of its values before each of its writes (the journal) and
         after them."""
@@ -381,9 +382,7 @@ class Replica:
         where = self.where
         for store, keys, olds in journal_keys(journal):
             address, index = where[id(store)]
-            got = changed_since(store, keys, olds)
-            if got is not None:
-                writes[(address, index)] = dict(zip(got[1], got[3]))
+            writes[(address, index)] = dict(zip(keys, map(store.__getitem__, keys)))
             if pure is None:
                 continue
             jloc = loc_ids(address, index, keys)
