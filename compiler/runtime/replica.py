@@ -13,10 +13,10 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   be), and the locations that keys were read from;
 - ``Lanes``, then ``Window`` after ``Window``: run the lane's transactions of the
   window, in block order, with code that logs every access it makes; reply with
-  its writes (the keys its journal holds, against their values before the
-  window's first write of them), its pure adds (before,
-  after, lowest and highest running values), the accesses it made (a row per
-  location, :mod:`compiler.runtime.accesses`), its receipts encoded and hashed;
+  its writes (the keys its journal holds, with their values now), its pure
+  adds (before, after, lowest and highest running values), the accesses it
+  made (a row per location, :mod:`compiler.runtime.accesses`), its receipts
+  encoded and hashed;
 - ``Cut``: undo the window's transactions from one on (a conflict with another
   lane was found there); ``Finish``: apply the last window's writes, and reply
   with the state root's move and the rows of a state file for the locations
@@ -417,9 +417,9 @@ class Replica:
     def _added_by(self, tx: int) -> list[int]:
         """The locations transaction ``tx`` of the current window added to (from its log entries)."""
         k = self.ran.index(tx)
-        adds = self.ctx.log[A]
-        begin = self.marks[k][5]
-        end = self.marks[k + 1][5] if k + 1 < len(self.marks) else len(adds)
+        adds, mark = self.ctx.log[A], _LOG_MARKS[A]
+        begin = mark(self.marks[k])
+        end = mark(self.marks[k + 1]) if k + 1 < len(self.marks) else len(adds)
         return adds[begin:end]
 
 
