@@ -45,6 +45,7 @@ import shutil
 from pathlib import Path
 from compiler.runtime.chain import Chain
 from compiler.runtime import parallel, pool
+from compiler.runtime.cost_model import CostModel
 
 def leave(worker):  # (its pipe closed, a worker returns and exits: callgrind writes its counts then)
     worker.tasks.close()
@@ -60,6 +61,7 @@ with Chain.open(folder / "world.toml", state) as chain:
         ex = parallel.executor_for(chain, 2).__self__
         ex.force = True
         ex.timeout = 3600.0  # (under valgrind every process runs some fifty times slower)
+        ex.model = CostModel()  # (the plan judges at the speed of a machine not under valgrind)
     block = folder / "block.jsonl"
     result = eval("chain.run_file(block, executor=executor, workers=2)")  # (counted: --toggle-collect)
     detail = result.detail or {{}}
