@@ -1,0 +1,122 @@
+"""How many values keeping the lanes' replicas in step moves: every write to every replica, or only what each reads.
+
+The parallel executor keeps every worker's replica of the state in step by
+applying, after each window, every write the other lanes made (``Window.sync``):
+on c lanes each write is applied c - 1 times, so this work grows with the
+lanes (``benchmarks/floors.py`` measures what one applied value costs).  A
+replica only needs the values its own later transactions read, though: a
+location's latest value, when the lane is about to touch it and another lane
+wrote it since the lane last had it.
+
+This script runs a generated block on lanes (forced, 2 workers) to get the
+plan's predicted access rows and windows, deals the same windows' components
+to 2, 4 and 16 lanes as the plan does, and counts, per transaction of the
+block, the values applied when every write goes to every other replica and
+when each lane receives only the latest value of each location its window's
+transactions are predicted to touch that another lane wrote since.  It runs
+nothing on 16 lanes: it counts, from the plan's predictions.
+
+    python benchmarks/sync.py [-n 100000] [--accounts 10000] [--workloads transfers,savings]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from compiler.bench import _prepare, _run  # noqa: E402
+from compiler.runtime import parallel  # noqa: E402
+from compiler.runtime.accesses import R  # noqa: E402
+from compiler.schedule.vectorized import AccessTable, components  # noqa: E402
+from compiler.workload import GenOptions, generate  # noqa: E402
+
+
+def planned(folder: Path) -> tuple[dict, dict, np.ndarray]:
+    """The predicted rows of the block's transactions, the plan the executor made for them (forced
+    onto lanes, 2 workers) and each transaction's static cost."""
+    got: dict = {}
+    plan = parallel._BlockRun.plan
+
+    def keep(run):
+        out = plan(run)
+        got.update(rows=run.all_rows, plan=out, costs=run.costs.copy())
+        return out
+
+    parallel._BlockRun.plan = keep
+    try:
+        _run(folder, folder / "base.sqlite", "parallel", 2, True)
+    finally:
+        parallel._BlockRun.plan = plan
+    return got["rows"], got["plan"], got["costs"]
+
+
+def counts(rows: dict, window: np.ndarray, lanes: np.ndarray, w: int) -> tuple[int, int]:
+    """Values applied to the replicas over the block: every write to every other lane, and only the
+    latest value of each location a lane's window touches that another lane wrote since it last
+    had it.  A wildcard row stands for locations nobody can name: it is counted as one location."""
+    tx, loc, mode = rows["tx"], rows["loc"], rows["mode"]
+    on = lanes[tx] >= 0
+    tx, loc, mode = tx[on], loc[on], mode[on]
+    lane, win = lanes[tx], window[tx]
+    order = np.lexsort((lane, win))
+    lane, win, loc, mode = lane[order].tolist(), win[order].tolist(), loc[order].tolist(), mode[order].tolist()
+    version: dict[int, int] = {}          # each location's writes so far, window by window
+    have = [dict() for _ in range(w)]     # each lane's version of the locations it has
+    every = only = 0
+    k = 0
+    while k < len(win):
+        current = win[k]
+        touched: list[set] = [set() for _ in range(w)]
+        written: list[set] = [set() for _ in range(w)]
+        while k < len(win) and win[k] == current:
+            touched[lane[k]].add(loc[k])
+            if mode[k] != R:
+                written[lane[k]].add(loc[k])
+            k += 1
+        for j in range(w):
+            mine = have[j]
+            only += sum(1 for place in touched[j] if version.get(place, 0) != mine.get(place, 0))
+        total = sum(len(s) for s in written)
+        every += sum(total - len(written[j]) for j in range(w))
+        for j in range(w):
+            for place in written[j]:
+                version[place] = version.get(place, 0) + 1
+                have[j][place] = version[place]
+        for j in range(w):  # (what a lane read from another it has now too)
+            for place in touched[j]:
+                have[j][place] = version.get(place, 0)
+    return every, only
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", "--transactions", type=int, default=100_000)
+    ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--workloads", default="transfers,savings")
+    args = ap.parse_args()
+    print(f"{'workload':<10} {'lanes':>5} {'every write':>12} {'what it reads':>14}  (values applied a transaction)")
+    for workload in args.workloads.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = Path(tmp)
+            generate(folder, GenOptions(workload, args.transactions, args.accounts, 0.0, 64, 0.0, 1))
+            _prepare(folder)
+            rows, plan, costs = planned(folder)
+        n = len(costs)
+        bounds = plan["bounds"]
+        window = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
+        comps = components(AccessTable.of(rows), n, window)
+        for w in (2, 4, 16):
+            lanes, _ = parallel._deal(comps.label, comps.count, costs.astype(float), window, w)
+            lanes[plan["lanes"] < 0] = -1  # (invalid transactions, and the parent's windows)
+            every, only = counts(rows, window, lanes, w)
+            print(f"{workload:<10} {w:>5} {every / n:>12.2f} {only / n:>14.2f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
