@@ -169,7 +169,7 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
     and an int of the same value differ), as the roots and the state file's rows need it."""
     from itertools import repeat
 
-    from compiler.runtime.changes import from_journal
+    from compiler.runtime.changes import from_journal, journal_keys
     from compiler.vm.variables import Var
 
     stores = [Var(0), Var(0), Var(False)]
@@ -184,6 +184,10 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
                 if old != stores[which][key] or type(old) is not type(stores[which][key])}
     got = from_journal(journal)
     number = {id(s): k for k, s in enumerate(stores)}  # (equal dicts are different variables)
+    # Every key written, once per variable, with its value before its first write (a lane's window
+    # sends these keys with their values now).
+    written = [(number[id(s)], key, old) for s, keys, olds in journal_keys(journal) for key, old in zip(keys, olds)]
+    assert len(written) == len(first) and {(w, k): o for w, k, o in written} == first
     assert {(number[id(s)], key): (old, new) for s, key, old, new in got} == expected
     assert len(got) == len(expected) and bool(got) == bool(expected)
     pairs = got.only(lambda _store, keys: map(isinstance, keys, repeat(tuple)))  # a column of flags per variable
