@@ -9,6 +9,7 @@ c. The parallel executor forced onto lanes (as tests/test_parallel_props.py does
    gives the receipts and state root of the sequential executor on the same block.
 d. ``lane run --verify`` over the same world and blocks agrees with the API's
    sequential result (one process, both blocks).
+e. The code a lane runs logs the locations the soundness checker's trace sees.
 
 Each program is written to a fresh temporary directory; the program cache lives in
 the session's temporary LANE_CACHE_DIR (tests/conftest.py).
@@ -27,6 +28,11 @@ from runtime_helpers import block_text, fork_chain, lane_json, raw_block, write_
 from compiler.pipeline import CompilerData
 from compiler.runtime.chain import Chain
 from compiler.runtime.parallel import ParallelExecutor
+from compiler.runtime.replica import FunctionTable
+from compiler.vm.context import Context
+from compiler.vm.errors import Revert
+from compiler.vm.locations import loc_id
+from compiler.vm.variables import copy_storage
 
 SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                           HealthCheck.function_scoped_fixture])
@@ -131,6 +137,41 @@ def test_parallel_equals_sequential(tmp_path_factory, case, number, workers, win
     assert got.state_root == expected.state_root
     if last["mode"] != "parallel":  # (only a worker given up on a loaded machine: the parent ran it, exactly)
         assert last["failed_lanes"] and any(w in last["why"] for w in ("stopped answering", "no reply")), last
+
+
+@settings(SETTINGS, max_examples=examples(25))
+@given(case=cases(), number=st.sampled_from([2, 7]))
+def test_a_lanes_log_names_the_locations_its_code_touches(tmp_path_factory, case, number):
+    """The code a lane runs logs each access's location id in its mode's list (what the lanes'
+    check compares): per transaction, the locations it writes and adds to are those the soundness
+    checker's trace sees, and so are all it touches; a read it does not log is of a location it
+    logged already (generated code keeps a value it read or wrote in a local)."""
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    base = warmed_up(path, warm_up, check=False)
+    block = base._decode(raw_block(txs), "block", True)  # (the traced code)
+    table = FunctionTable(base.world)
+    index = {inst.address: inst.program.layouts[inst.contract.name].index for inst in base.world.instances.values()}
+    traced, logged = (Context(copy_storage(base.ctx.storage), base.world.code, number, 0, base.world.cost_limit)
+                      for _ in range(2))
+    for fn, function, call in zip(block.fns, block.functions, block.calls):
+        if fn is None:
+            continue
+        seen: set = set()
+        traced.tracer = lambda mode, address, var, key: seen.add((mode, loc_id(address, index[address][var], key)))
+        marks = [len(entries) for entries in logged.log]
+        for ctx, code in ((traced, fn), (logged, table.logged_code(table.ids[function]))):
+            ctx.budget = ctx.cost_limit
+            mark, emark = len(ctx.journal), len(ctx.events)
+            try:
+                code(ctx, *call)
+            except Revert:
+                ctx.rollback(mark, emark)
+        reads, writes, adds = ({loc for loc in entries[at:]} for entries, at in zip(logged.log, marks))
+        assert writes == {loc for mode, loc in seen if mode == "w"}, program.source
+        assert adds == {loc for mode, loc in seen if mode == "a"}, program.source
+        assert reads <= {loc for mode, loc in seen if mode == "r"}, program.source
+        assert reads | writes | adds == {loc for _, loc in seen}, program.source
 
 
 @settings(SETTINGS, max_examples=examples(4))
