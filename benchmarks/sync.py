@@ -13,8 +13,10 @@ plan's predicted access rows and windows, deals the same windows' components
 to 2, 4 and 16 lanes as the plan does, and counts, per transaction of the
 block, the values applied when every write goes to every other replica and
 when each lane receives only the latest value of each location its window's
-transactions are predicted to touch that another lane wrote since.  It runs
-nothing on 16 lanes: it counts, from the plan's predictions.
+transactions are predicted to touch that another lane wrote since; and how
+long finding those values by array passes takes (what a parent would pay a
+transaction to plan it).  It runs nothing on 16 lanes: it counts, from the
+plan's predictions.
 
     python benchmarks/sync.py [-n 100000] [--accounts 10000] [--workloads transfers,savings]
 """
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -94,13 +97,56 @@ def counts(rows: dict, window: np.ndarray, lanes: np.ndarray, w: int) -> tuple[i
     return every, only
 
 
+def wanted(rows: dict, window: np.ndarray, lanes: np.ndarray) -> np.ndarray:
+    """The same count by array passes, as a parent would have to make it (what it costs is the
+    point): one event per (location, window, lane) that touched it; an event needs the latest value
+    when a write to the location happened in a window after the lane's previous event there (or in
+    any earlier window, for its first), whoever made it (the lane itself has no event between).
+    Returns, per event, whether it needs one."""
+    tx, loc, mode = rows["tx"], rows["loc"], rows["mode"]
+    on = lanes[tx] >= 0
+    tx, loc, mode = tx[on], loc[on], mode[on]
+    win, lane, wrote = window[tx], lanes[tx], mode != R
+    order = np.lexsort((lane, win, loc))
+    loc, win, lane, wrote = loc[order], win[order], lane[order], wrote[order]
+    first = np.ones(len(loc), bool)
+    first[1:] = (loc[1:] != loc[:-1]) | (win[1:] != win[:-1]) | (lane[1:] != lane[:-1])
+    starts = np.flatnonzero(first)
+    if not len(starts):
+        return np.zeros(0, bool)
+    loc, win, lane = loc[starts], win[starts], lane[starts]
+    wrote = np.logical_or.reduceat(wrote, starts).astype(np.int64)
+    # The writes to each location in its earlier windows, and up to its event's window.
+    head = np.ones(len(loc), bool)
+    head[1:] = (loc[1:] != loc[:-1]) | (win[1:] != win[:-1])
+    group = np.cumsum(head) - 1
+    heads = np.flatnonzero(head)
+    in_window = np.add.reduceat(wrote, heads)
+    new_loc = np.ones(len(heads), bool)
+    new_loc[1:] = loc[heads][1:] != loc[heads][:-1]
+    total = np.cumsum(in_window)
+    at = np.maximum.accumulate(np.where(new_loc, np.arange(len(heads)), 0))
+    earlier = (total - in_window - (total[at] - in_window[at]))[group]
+    upto = earlier + in_window[group]
+    # Each event against the same lane's previous event at that location.
+    by_lane = np.lexsort((win, lane, loc))
+    again = np.zeros(len(by_lane), bool)
+    again[1:] = (loc[by_lane][1:] == loc[by_lane][:-1]) & (lane[by_lane][1:] == lane[by_lane][:-1])
+    before = np.zeros(len(by_lane), np.int64)
+    before[1:] = upto[by_lane][:-1]
+    need = np.empty(len(by_lane), bool)
+    need[by_lane] = np.where(again, earlier[by_lane] > before, earlier[by_lane] > 0)
+    return need
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--transactions", type=int, default=100_000)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--workloads", default="transfers,savings")
     args = ap.parse_args()
-    print(f"{'workload':<10} {'lanes':>5} {'every write':>12} {'what it reads':>14}  (values applied a transaction)")
+    print(f"{'workload':<10} {'lanes':>5} {'every write':>12} {'what it reads':>14}  (values applied a transaction)"
+          f"  {'to find them':>12} (us a transaction, array passes)")
     for workload in args.workloads.split(","):
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
@@ -115,7 +161,14 @@ def main() -> None:
             lanes, _ = parallel._deal(comps.label, comps.count, costs.astype(float), window, w)
             lanes[plan["lanes"] < 0] = -1  # (invalid transactions, and the parent's windows)
             every, only = counts(rows, window, lanes, w)
-            print(f"{workload:<10} {w:>5} {every / n:>12.2f} {only / n:>14.2f}", flush=True)
+            spent = []
+            for _ in range(5):
+                start = time.perf_counter()
+                need = wanted(rows, window, lanes)
+                spent.append(time.perf_counter() - start)
+            assert int(need.sum()) == only, (int(need.sum()), only)
+            print(f"{workload:<10} {w:>5} {every / n:>12.2f} {only / n:>14.2f}  {min(spent) / n * 1e6:>12.2f}",
+                  flush=True)
 
 
 if __name__ == "__main__":
