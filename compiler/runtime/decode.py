@@ -226,7 +226,7 @@ class Decoder:
             for to, fn in set(zip(pick(tos, unseen), pick(fns, unseen))):
                 by_to.setdefault(to, {})[fn] = self._entry(to, fn)
             entries = list(map(dict.get, map(by_to.get, tos), fns))
-        senders = self._addresses(list(map(_FROM, structs)))
+        senders = self.world.addresses(list(map(_FROM, structs)))  # (None: the reference reads it)
         argss = list(map(_ARGS, structs))
         rows: list[int] = []   # the rows left to resolve one by one
 
@@ -264,16 +264,6 @@ class Decoder:
             else:  # the reference reads what the fast path did not recognise
                 fns[k], calls[k], functions[k] = tx.fn, tx.call, tx.function
         return Block(self.world, fns, calls, functions, invalid, lines, first_index)
-
-    def _addresses(self, texts: list) -> list:
-        """Names or 0x hex as addresses, None where the reference must read them (each distinct new
-        text is read once, then the world's cache answers in C: the texts it does not know yet are
-        found by its answers, not by a set of every text)."""
-        got = list(map(self.world._addresses.get, texts))
-        if any(map(is_, got, repeat(None))):
-            self.world.learn_addresses(compress(texts, map(is_, got, repeat(None))))
-            got = list(map(self.world._addresses.get, texts))
-        return got
 
     def _resolve(self, objs: list, lines: list[int], first_index: int) -> Block:
         """Each line's call through its entry; what an entry cannot read, through the reference."""
@@ -393,7 +383,6 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
     all JSON booleans.  Other parameter types (arrays) always go row by row."""
     params = function.params
     n_params = len(params)
-    names_get = world._addresses.get
     getters = [itemgetter(i) for i in range(n_params)]
     kinds = []
     for p in params:
@@ -416,10 +405,7 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
             if kind == "address":
                 if kinds_seen != {str}:
                     return None
-                texts, col = col, list(map(names_get, col))
-                if any(map(is_, col, repeat(None))):  # (texts not read before: in bulk, then again)
-                    world.learn_addresses(compress(texts, map(is_, col, repeat(None))))
-                    col = list(map(names_get, texts))
+                col = world.addresses(col)
                 if any(map(is_, col, repeat(None))):  # not an address: the reference says why
                     return None
             elif kind == "u256":

@@ -6,6 +6,8 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
+from itertools import compress, repeat
+from operator import is_
 from typing import Iterable
 from pathlib import Path
 from ..analysis.cost import DEFAULT_COST_LIMIT
@@ -64,6 +66,15 @@ class World:
         if address is None:
             address = self._addresses[text] = address_from_text(text, self.address_of)
         return address
+
+    def addresses(self, texts: list) -> list:
+        """Each text's address (None: it is no address), answered by the cache in C; the texts it
+        lacks are read first, in bulk (:meth:`learn_addresses`), found by its answers."""
+        got = list(map(self._addresses.get, texts))
+        if any(map(is_, got, repeat(None))):
+            self.learn_addresses(compress(texts, map(is_, got, repeat(None))))
+            got = list(map(self._addresses.get, texts))
+        return got
 
     def learn_addresses(self, texts) -> None:
         """Read every text of ``texts`` that the cache of :meth:`parse_address` lacks, in bulk: the
