@@ -95,6 +95,47 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
         assert found & covers[mode], (functions[tx].qualname, loc, var, mode, wild)
 
 
+BOOK = """
+contract Book {
+    storage bal: map<address, u256>;
+    storage owner: map<u256, address>;
+    pub fn bump() { let x: u256 = bal[msg.sender]; bal[msg.sender] = x + 1; }
+    pub fn top(v: u256) { require(bal[msg.sender] < 100, "full"); bal[msg.sender] += v; }
+    pub fn move(to: address, v: u256) { bal[msg.sender] -= v; bal[to] += v; }
+    pub fn claim(id: u256, other: address, flag: bool) {
+        owner[id] = msg.sender;
+        if (flag) { owner[id] = other; }
+    }
+    pub fn pay(id: u256, v: u256) { bal[owner[id]] += v; }
+}
+"""
+
+
+def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
+    """A call that reads a location and writes or adds to it makes one row of it, written (what
+    the components and the values stored for key readers need, a row fewer a call); two writes
+    of one location store either value."""
+    from compiler.runtime.chain import Chain
+    from compiler.schedule.rows import A, W, RowMaker
+    from runtime_helpers import make_world
+
+    world = make_world(tmp_path, {"book.lane": BOOK}, [{"name": "book", "source": "book.lane", "contract": "Book"}])
+    with Chain.open(world) as chain:
+        maker = RowMaker(chain.compiled_summaries)
+        (address, book), = chain.world.by_address.items()
+        bal, owner = (chain.compiled_summaries.var_ids(book.contract.name, v) for v in ("bal", "owner"))
+
+        def plan(name: str) -> list[tuple]:
+            got = maker.plan(book.contract.functions[name], address, chain.ctx.storage)
+            return [(c.vid, c.sources, c.mode, c.stored) for c in got]
+
+        sender, arg0, arg1 = 1, 2, 3  # (positions in a call tuple: to, sender, arguments)
+        assert plan("bump") == [(bal, (sender,), W, False)]  # (a value computed: no column says it)
+        assert plan("top") == [(bal, (sender,), W, None)]
+        assert plan("move") == [(bal, (sender,), A, None), (bal, (arg0,), A, None)]
+        assert plan("claim") == [(owner, (arg0,), W, (sender, arg1))]  # owner is read to make keys (pay)
+
+
 # ---------------------------------------------------------------- the parent's re-instantiation sets
 
 from compiler.runtime.parallel import _before, _earliest  # noqa: E402

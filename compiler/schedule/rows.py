@@ -86,12 +86,30 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
     not.  Plain instances are the called one, one an argument names, or one an immutable variable
     holds (``value_of`` reads it: a pool's tokens), in another contract as well as in this one."""
     params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
-    out, seen = [], set()
+    out: list[_Column] = []
+    at: dict[tuple, _Column] = {}  # (instance, variable, key sources, wildcard) -> its column
+    seen: set[tuple] = set()
 
     def add(sig: tuple) -> None:
-        if sig not in seen:
-            seen.add(sig)
-            out.append(_Column(*sig))
+        """One column per location: a location the call reads and writes (or adds to) is one column,
+        written (the write joins whatever the read would: a location joins its accessors when one
+        writes it, or when it is read and added to), a row fewer a call.  An add whose alias
+        condition each call decides keeps a column of its own."""
+        address, vid, sources, mode, alias, wild = sig[:6]
+        if alias is not None:
+            if sig not in seen:
+                seen.add(sig)
+                out.append(_Column(*sig))
+            return
+        stored = sig[6] if len(sig) > 6 else ()
+        column = at.get((address, vid, sources, wild))
+        if column is None:
+            at[(address, vid, sources, wild)] = column = _Column(address, vid, sources, mode, None, wild, stored)
+            out.append(column)
+            return
+        if column.mode != mode:
+            column.mode = W
+        column.stored = _either(column.stored, stored)
 
     for access in summary.accesses:
         addresses = _alternatives(access.address, params, to, value_of)
@@ -134,6 +152,21 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
         for address, *sources in combinations:
             add((address, vid, tuple(sources), mode, alias, False, stored))
     return out
+
+
+def _either(a: Any, b: Any) -> Any:
+    """What a location holds after a call that stores ``a`` or ``b`` there (a column's ``stored``:
+    ``()`` nothing, None what cannot be said, False what a column cannot say, else the sources
+    of the alternatives): either one's alternatives."""
+    if a == ():
+        return b
+    if b == () or a == b:
+        return a
+    if a is None or b is None:
+        return None
+    if a is False or b is False:
+        return False
+    return a + tuple(x for x in b if x not in a)
 
 
 class RowMaker:
