@@ -66,7 +66,9 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     """The rows made a column at a time (the called instance's accesses, and those in instances an
     argument or an immutable variable names, each branch of a conditional) cover every row of the
     call-by-call instantiation of the same transactions: the same location (or a wildcard of its
-    variable in that instance) in a mode that conflicts with at least as much."""
+    variable in that instance) in a mode that conflicts with at least as much.  Each way, a
+    transaction has one row of a location it touches (written when it touches it in several
+    modes)."""
     from compiler.schedule.rows import R, W, RowMaker
 
     base, meta = funded
@@ -83,6 +85,10 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
                               unresolved={k: {} for k in which})  # every transaction call by call
     covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
     fields = ("tx", "loc", "var", "inst", "mode", "wild")
+    for rows in (columns, walked):  # one row per transaction and location, either way
+        exact = ~rows["wild"]
+        pairs = list(zip(rows["tx"][exact].tolist(), rows["loc"][exact].tolist()))
+        assert len(pairs) == len(set(pairs))
     have = {}
     for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in fields)):
         have.setdefault((tx, "wild" if wild else loc, var, inst if wild else None), set()).add(mode)

@@ -1,8 +1,10 @@
 """The instantiated accesses of many transactions as arrays: what the parallel executor schedules with.
 
-One row per access: the transaction, the location's 64-bit id
-(:mod:`compiler.vm.locations`: the one the lanes log), the variable, the instance (the hash of its
-address; ``EVERY`` when unknown), the mode, whether it is a wildcard
+One row per transaction and location it touches: the transaction, the
+location's 64-bit id (:mod:`compiler.vm.locations`: the one the lanes log), the
+variable, the instance (the hash of its address; ``EVERY`` when unknown), the
+mode (a location touched in several modes is written: all the components need
+of it), whether it is a wildcard
 (:class:`compiler.schedule.vectorized.AccessTable`).
 
 A function whose accesses are all *column accesses* (instance and keys plain:
@@ -154,6 +156,22 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
     return out
 
 
+def _may_meet(plan: list[_Column]) -> list[tuple[int, int]]:
+    """The pairs of exact columns of a plan (i before j) of one variable that may name one location
+    in a call: their key sources or their instances differ, but neither is a constant pair that
+    never meets."""
+    out = []
+    for j, b in enumerate(plan):
+        for i, a in enumerate(plan[:j]):
+            if a.wild or b.wild or a.vid != b.vid or (a.address, a.sources) == (b.address, b.sources):
+                continue
+            constant = type(a.address) is tuple and type(b.address) is tuple and \
+                all(type(x) is tuple and type(y) is tuple for x, y in zip(a.sources, b.sources))
+            if not constant:
+                out.append((i, j))
+    return out
+
+
 def _either(a: Any, b: Any) -> Any:
     """What a location holds after a call that stores ``a`` or ``b`` there (a column's ``stored``:
     ``()`` nothing, None what cannot be said, False what a column cannot say, else the sources
@@ -240,32 +258,50 @@ class RowMaker:
                  stored: tuple[list, list, list]) -> None:
         n = len(calls)
         tx = np.array(txs, np.int64)
+        made = []  # per column: (instance ids, location ids, modes)
         for c in plan:
-            parts["tx"].append(tx)
-            parts["var"].append(np.full(n, c.vid, np.int64))
             if type(c.address) is tuple:  # one instance for every call
-                parts["inst"].append(np.full(n, hash(c.address[0]), np.int64))
+                inst = np.full(n, hash(c.address[0]), np.int64)
                 addresses: Any = repeat(c.address[0], n)
             else:  # the instance an argument names, call by call
                 addresses = list(column(c.address, calls))
-                parts["inst"].append(np.fromiter(map(hash, addresses), np.int64, n))
-            parts["wild"].append(np.full(n, c.wild, bool))
+                inst = np.fromiter(map(hash, addresses), np.int64, n)
             if c.wild:
-                parts["loc"].append(np.zeros(n, np.int64))
+                loc = np.zeros(n, np.int64)
             else:
                 keys = keys_of(c.sources, calls, per_call=True)
-                parts["loc"].append(loc_ids_of(addresses, self.compiled.slots[c.vid][0], keys, n))
+                loc = loc_ids_of(addresses, self.compiled.slots[c.vid][0], keys, n)
             if c.alias is not None:
                 same = np.fromiter(map(operator.eq, *(column(s, calls) for s in c.alias)), bool, n)
-                parts["mode"].append(np.where(same, W, A).astype(np.int8))
+                mode = np.where(same, W, A).astype(np.int8)
             else:
-                parts["mode"].append(np.full(n, c.mode, np.int8))
+                mode = np.full(n, c.mode, np.int8)
+            made.append((inst, loc, mode))
             if c.mode != R and not c.wild and c.vid in self.key_vids:  # (what it stores, for readers of keys)
-                locs = parts["loc"][-1].tolist()
+                locs = loc.tolist()
                 for values in ([repeat(None, n)] if c.stored is None else [column(v, calls) for v in c.stored]):
                     stored[0].extend(txs)
                     stored[1].extend(locs)
                     stored[2].extend(values)
+        # Two columns of one variable may name one location in some calls (``reserves[token_in]``
+        # and ``reserves[token0]``): one row of it there, written if their modes differ.
+        keep = [None] * len(plan)
+        for i, j in _may_meet(plan):
+            (inst_i, loc_i, mode_i), (inst_j, loc_j, mode_j) = made[i], made[j]
+            meet = (loc_i == loc_j) & (inst_i == inst_j)
+            if keep[i] is not None:
+                meet &= keep[i]
+            if meet.any():
+                mode_j[meet & (mode_i != mode_j)] = W
+                keep[i] = ~meet if keep[i] is None else keep[i] & ~meet
+        for c, (inst, loc, mode), mask in zip(plan, made, keep):
+            picked = slice(None) if mask is None else mask
+            parts["tx"].append(tx[picked])
+            parts["var"].append(np.full(n if mask is None else int(mask.sum()), c.vid, np.int64))
+            parts["inst"].append(inst[picked])
+            parts["loc"].append(loc[picked])
+            parts["mode"].append(mode[picked])
+            parts["wild"].append(np.full(n if mask is None else int(mask.sum()), c.wild, bool))
 
     def _walk(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
               unresolved: dict | None, parts: dict, src: dict, stored_out: tuple) -> None:
@@ -323,12 +359,35 @@ class RowMaker:
                 inst_col.append(EVERY if address is None else hash(address))
                 mode_col.append(mode)
                 wild_col.append(wild)
-        parts["tx"].append(np.array(tx_col, np.int64))
-        parts["loc"].append(np.array(loc_col, np.int64))
-        parts["var"].append(np.array(var_col, np.int64))
-        parts["inst"].append(np.array(inst_col, np.int64))
-        parts["mode"].append(np.array(mode_col, np.int8))
-        parts["wild"].append(np.array(wild_col, bool))
+        walked = one_per_location({"tx": np.array(tx_col, np.int64), "loc": np.array(loc_col, np.int64),
+                                   "var": np.array(var_col, np.int64), "inst": np.array(inst_col, np.int64),
+                                   "mode": np.array(mode_col, np.int8), "wild": np.array(wild_col, bool)})
+        for name, values in walked.items():
+            parts[name].append(values)
+
+
+def one_per_location(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows with one row per transaction and location (or wildcard of a variable and instance),
+    as :func:`column_plan` makes them: a location a transaction touches in several modes is written.
+    (Rows in block order stay so.)"""
+    if not len(rows["tx"]):
+        return rows
+    columns = [rows[name] for name in ("inst", "var", "loc", "wild", "tx")]
+    order = np.lexsort(columns)
+    ordered = [c[order] for c in columns]
+    start = np.zeros(len(order), bool)
+    start[0] = True
+    for c in ordered:
+        start[1:] |= c[1:] != c[:-1]
+    if start.all():
+        return rows
+    heads = np.flatnonzero(start)
+    modes = np.bitwise_or.reduceat(np.left_shift(1, rows["mode"][order], dtype=np.int8), heads)
+    single = (modes & (modes - 1)) == 0
+    picked = order[heads]
+    out = {name: values[picked] for name, values in rows.items()}
+    out["mode"] = np.where(single, out["mode"], W).astype(np.int8)
+    return out
 
 
 _ASIS = object()  # (a location read as it is before the block)
