@@ -67,8 +67,8 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     argument or an immutable variable names, each branch of a conditional) cover every row of the
     call-by-call instantiation of the same transactions: the same location (or a wildcard of its
     variable in that instance) in a mode that conflicts with at least as much.  Each way, a
-    transaction has one row of a location it touches (written when it touches it in several
-    modes)."""
+    transaction has one row of a variable's location it touches (written when it touches it in
+    several modes)."""
     from compiler.schedule.rows import R, W, RowMaker
 
     base, meta = funded
@@ -85,9 +85,9 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
                               unresolved={k: {} for k in which})  # every transaction call by call
     covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
     fields = ("tx", "loc", "var", "inst", "mode", "wild")
-    for rows in (columns, walked):  # one row per transaction and location, either way
-        exact = ~rows["wild"]
-        pairs = list(zip(rows["tx"][exact].tolist(), rows["loc"][exact].tolist()))
+    for rows in (columns, walked):  # one row per transaction and location of a variable, either way
+        exact = ~rows["wild"]  # (a call given one contract for another may touch a location as two variables)
+        pairs = list(zip(*(rows[f][exact].tolist() for f in ("tx", "loc", "var"))))
         assert len(pairs) == len(set(pairs))
     have = {}
     for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in fields)):

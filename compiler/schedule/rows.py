@@ -1,7 +1,7 @@
 """The instantiated accesses of many transactions as arrays: what the parallel executor schedules with.
 
-One row per transaction and location it touches: the transaction, the
-location's 64-bit id (:mod:`compiler.vm.locations`: the one the lanes log), the
+One row per transaction and variable's location it touches: the transaction,
+the location's 64-bit id (:mod:`compiler.vm.locations`: the one the lanes log), the
 variable, the instance (the hash of its address; ``EVERY`` when unknown), the
 mode (a location touched in several modes is written: all the components need
 of it), whether it is a wildcard
@@ -367,9 +367,9 @@ class RowMaker:
 
 
 def one_per_location(rows: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The rows with one row per transaction and location (or wildcard of a variable and instance),
-    as :func:`column_plan` makes them: a location a transaction touches in several modes is written.
-    (Rows in block order stay so.)"""
+    """The rows with one row per transaction and variable's location (or wildcard of a variable and
+    instance), as :func:`column_plan` makes them: a location a transaction touches in several modes
+    is written.  (Rows in block order stay so.)"""
     if not len(rows["tx"]):
         return rows
     columns = [rows[name] for name in ("inst", "var", "loc", "wild", "tx")]
