@@ -158,8 +158,8 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
 
 def _may_meet(plan: list[_Column]) -> list[tuple[int, int]]:
     """The pairs of exact columns of a plan (i before j) of one variable that may name one location
-    in a call: their key sources or their instances differ, but neither is a constant pair that
-    never meets."""
+    in some call: every pair of them but those whose instances and keys are all constants (those
+    name one location only when they are one column)."""
     out = []
     for j, b in enumerate(plan):
         for i, a in enumerate(plan[:j]):
