@@ -295,13 +295,14 @@ class RowMaker:
                 mode_j[meet & (mode_i != mode_j)] = W
                 keep[i] = ~meet if keep[i] is None else keep[i] & ~meet
         for c, (inst, loc, mode), mask in zip(plan, made, keep):
-            picked = slice(None) if mask is None else mask
-            parts["tx"].append(tx[picked])
-            parts["var"].append(np.full(n if mask is None else int(mask.sum()), c.vid, np.int64))
-            parts["inst"].append(inst[picked])
-            parts["loc"].append(loc[picked])
-            parts["mode"].append(mode[picked])
-            parts["wild"].append(np.full(n if mask is None else int(mask.sum()), c.wild, bool))
+            if mask is not None:  # (its rows where a later column names the same location: dropped)
+                inst, loc, mode = inst[mask], loc[mask], mode[mask]
+            parts["tx"].append(tx if mask is None else tx[mask])
+            parts["var"].append(np.full(len(loc), c.vid, np.int64))
+            parts["inst"].append(inst)
+            parts["loc"].append(loc)
+            parts["mode"].append(mode)
+            parts["wild"].append(np.full(len(loc), c.wild, bool))
 
     def _walk(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
               unresolved: dict | None, parts: dict, src: dict, stored_out: tuple) -> None:
