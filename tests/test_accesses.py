@@ -114,8 +114,9 @@ def test_a_lanes_rows_sum_up_its_log():
 
 @st.composite
 def lanes_adds(draw):
-    """Each lane's pure adds of one window (``WindowDone.adds``): sorted location ids, and the
-    columns address, index, key, before, after, lowest, highest (one before per location)."""
+    """Each lane's pure adds of one window (``WindowDone.adds``): sorted location ids, the first
+    transaction that added to each, and the columns address, index, key, before, after, lowest,
+    highest (one before per location)."""
     befores = {lid: draw(st.integers(0, 2**256 - 1)) for lid in range(6)}
     out = []
     for _ in range(draw(st.integers(1, 3))):
@@ -126,7 +127,8 @@ def lanes_adds(draw):
             after, low, high = (draw(st.integers(-2**8, 2**257)) for _ in range(3))
             for col, v in zip(cols, (7, lid % 2, ("k", lid), b, after, min(low, b, after), max(high, b, after))):
                 col.append(v)
-        out.append((np.array(lids, np.int64).tobytes(), marshal.dumps(tuple(cols))))
+        firsts = [draw(st.integers(0, 99)) for _ in lids]
+        out.append((np.array(lids, np.int64).tobytes(), np.array(firsts, np.int64).tobytes(), marshal.dumps(tuple(cols))))
     return out
 
 
@@ -140,7 +142,7 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
     lids = np.array(sorted(asked), np.int64)
     merged, out = _merged_adds(lids, np.array([asked[k] for k in sorted(asked)], np.int64), adds)
     entries: dict = {}
-    for got, blob in adds:
+    for got, _first, blob in adds:
         cols = marshal.loads(blob)
         for i, lid in enumerate(np.frombuffer(got, np.int64).tolist()):
             if lid in asked:
@@ -179,3 +181,84 @@ def test_the_adds_predicted_from_several_lanes_are_each_windows_locations_added_
                 on.setdefault(where, set()).add(lanes[t])
         expected = sorted(where for where, ls in on.items() if len(ls) >= 2)
         assert got[offsets[w]:offsets[w + 1]].tolist() == expected
+
+
+def test_what_a_lanes_rows_allow_at_each_location():
+    loc = np.array([7, 3, 7, 5, 3, 9, 9], np.int64)
+    mode = np.array([R, A, R, W, A, R, A], np.int8)
+    where, said = X.expected(loc, mode)
+    # 3 only added to, 5 written, 7 only read, 9 read and added to: written, to the others
+    assert where.tolist() == [3, 5, 7, 9] and said.tolist() == [A, W, R, W]
+    allowed = (where, said)
+    tx = np.array([4, 2, 6], np.int64)
+    assert X.first_outside(allowed, np.zeros(0, np.int64), tx, np.array([3, 5, 9]), np.array([A, R, A])) == -1
+    assert X.first_outside(allowed, np.zeros(0, np.int64), tx, np.array([3, 4, 7]), np.array([A, R, W])) == 2
+    # a read of what the rows only add to: allowed unless other lanes add to it too
+    assert X.first_outside(allowed, np.zeros(0, np.int64), tx, np.array([3, 5, 7]), np.array([R, R, R])) == -1
+    assert X.first_outside(allowed, np.array([3], np.int64), tx, np.array([3, 5, 7]), np.array([R, R, R])) == 4
+
+
+@st.composite
+def planned_windows(draw):
+    """A window's rows (tx, loc, mode), its transactions dealt to lanes as a plan would (each
+    location that some rows write, or read and others add to, joins its transactions on one lane),
+    and a log (tx, loc, mode) that mostly keeps within the rows: (rows, lanes, log)."""
+    n = draw(st.integers(1, 10))
+    rows = [(t, draw(st.integers(0, 5)), draw(st.sampled_from([R, W, A])))
+            for t in range(n) for _ in range(draw(st.integers(0, 3)))]
+    parent = list(range(n))
+
+    def root(t):
+        while parent[t] != t:
+            t = parent[t]
+        return t
+
+    for loc in {loc for _, loc, _ in rows}:
+        modes = {m for _, l2, m in rows if l2 == loc}
+        if modes not in ({R}, {A}):
+            txs = [t for t, l2, _ in rows if l2 == loc]
+            for t in txs[1:]:
+                parent[root(t)] = root(txs[0])
+    lane_of = {r: draw(st.integers(0, 2)) for r in {root(t) for t in range(n)}}
+    lanes = [lane_of[root(t)] for t in range(n)]
+    log = []
+    for t in range(n):
+        mine = [(loc, m) for t2, loc, m in rows if t2 == t]
+        for _ in range(draw(st.integers(0, 3))):
+            if mine and draw(st.integers(0, 4)):
+                loc, m = draw(st.sampled_from(mine))
+                log.append((t, loc, draw(st.sampled_from([R, W, A])) if m == W else m))
+            else:
+                log.append((t, draw(st.integers(0, 5)), draw(st.sampled_from([R, W, A]))))
+    return rows, lanes, log
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(planned_windows())
+def test_lanes_checking_their_own_rows_find_every_conflict_at_or_before_it(window):
+    """Each lane checks its log against its rows (``first_outside``): the least transaction found is
+    never after the first real conflict of the logs (a write by one lane before an access by
+    another, an add before a read or write), nor after a second lane's add to a location the plan
+    did not predict several lanes add to; and when every lane kept within its rows, there is none."""
+    rows, lanes, log = window
+    pure = {loc for loc in {loc for _, loc, _ in rows} if {m for _, l2, m in rows if l2 == loc} == {A}}
+    shared = np.array(sorted(loc for loc in pure if len({lanes[t] for t, l2, _ in rows if l2 == loc}) > 1), np.int64)
+    found = []
+    for k in sorted(set(lanes)):
+        mine = [r for r in rows if lanes[r[0]] == k]
+        allowed = X.expected(np.array([r[1] for r in mine], np.int64), np.array([r[2] for r in mine], np.int8))
+        entries = [e for e in log if lanes[e[0]] == k]
+        got = X.first_outside(allowed, shared, *(np.array(c, dtype) for c, dtype in
+                                                 zip(zip(*entries) if entries else ((), (), ()),
+                                                     (np.int64, np.int64, np.int8))))
+        if got >= 0:
+            found.append(got)
+    point = min(found) if found else None
+    lane_log = [(t, loc, m, lanes[t]) for t, loc, m in log]
+    victims = [vt for _, vt in _conflicts(lane_log)]
+    merged = _merged(lane_log)
+    for loc in {loc for _, loc in merged} - set(shared.tolist()):
+        adds = sorted((t, lane) for (t, l2), (m, lane) in merged.items() if l2 == loc and m == A)
+        victims += [t for t, lane in adds if lane != adds[0][1]]
+    if victims:
+        assert point is not None and point <= min(victims)

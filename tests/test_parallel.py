@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from compiler.runtime import cost_model, parallel
 from compiler.runtime.cost_model import CostModel
+from compiler.schedule.rows import RowMaker
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
 from runtime_helpers import POT, pot_lines, pot_world, refused_on_lanes
@@ -114,19 +115,62 @@ def test_the_whole_block_is_not_tried_when_an_eighth_of_it_is_joined_already():
     assert not parallel._joined_in_sample(chained, 8 * (parallel.WINDOW_MIN - 1), 2)  # (too small a sample)
 
 
+def _forget(monkeypatch, chain: Chain, function: str, var: str) -> None:
+    """Make the Pot's ``function``'s summary forget its accesses to ``var`` (as a bug in the
+    analysis would), walked call by call and by columns: the lanes are planned without them."""
+    compiled = chain.compiled_summaries
+    entry = compiled.by_function[("Pot", function)]
+    real, vid = entry.inst, compiled.var_ids("Pot", var)
+
+    def forgetful(sender, target, args, read, number, timestamp, out, imm=None, stored=None):
+        real(sender, target, args, read, number, timestamp, out, imm, stored)
+        out[:] = [item for item in out if item[0][1] != vid]
+        return out
+
+    monkeypatch.setattr(entry, "inst", forgetful)
+    real_plan = RowMaker.plan
+
+    def plan(self, fn, to, storage):
+        got = real_plan(self, fn, to, storage)
+        if got is not None and self.compiled.by_function_object.get(fn) is entry:
+            got = [c for c in got if c.vid != vid]
+        return got
+
+    monkeypatch.setattr(RowMaker, "plan", plan)
+
+
+def _forgetful_run(monkeypatch, world: Path, block: str, function: str, var: str) -> dict:
+    """``block`` run sequentially and on two lanes with ``function``'s summary forgetting ``var``:
+    the parallel run's info (the two results checked equal)."""
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    _forget(monkeypatch, par, function, var)
+    try:
+        raw = parse_block_text(block, "b.jsonl")
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+        return dict(executor.last)
+    finally:
+        par.close()
+        seq.close()
+
+
 def test_adds_to_one_location_from_several_lanes_that_the_plan_did_not_predict_fall_back(tmp_path, monkeypatch):
-    # Every give adds to the pot: predicted, the lanes send their adds' extents and the parent
-    # merges them (the test above).  Predicted for no location, no lane sends one: the parent
-    # cannot merge the pot, and runs on sequentially from the second lane's first add.
-    world = pot_world(tmp_path)
-    block = pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)])
-    real = parallel._shared_adds
-    monkeypatch.setattr(parallel, "_shared_adds",
-                        lambda comps, lanes, bounds: (real(comps, lanes, bounds)[0][:0], real(comps, lanes, bounds)[1] * 0))
-    [(a, b)], [info] = _both(world, [block], workers=2)
-    _same(a, b)
+    # Every give adds to the pot, which give's summary forgets: the gives are planned apart, and
+    # on each lane the first give is outside its rows, where the block runs on sequentially.
+    info = _forgetful_run(monkeypatch, pot_world(tmp_path),
+                          pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(40)]), "give", "pot")
     assert info["mode"] == "parallel" and info["lanes"] == 2
-    assert info["fallback_from"] is not None and 0 < info["fallback_from"] < 40
+    assert info["fallback_from"] == 0, info
+
+
+def test_a_lane_names_its_first_transaction_outside_its_rows(tmp_path, monkeypatch):
+    # Looks read the pot (predicted: on any lane); the gives' adds to it are forgotten, so the
+    # first give is where the lanes can no longer be trusted, and the first where the block runs
+    # on sequentially, whichever lane it is on.
+    block = pot_lines(*[(f"u{i}", "look", []) for i in range(10)], *[(f"v{i}", "give", [1]) for i in range(10)])
+    info = _forgetful_run(monkeypatch, pot_world(tmp_path), block, "give", "pot")
+    assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] == 10, info
 
 
 def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
@@ -164,32 +208,11 @@ def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path):
 
 
 def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
-    world = pot_world(tmp_path)
-    seq, par = Chain.open(world), Chain.open(world)
-    executor = parallel.executor_for(par, 2).__self__
-    executor.force = True
-    # Make give's compiled summary forget the write to mine[msg.sender]: the lanes are planned
-    # without it, and the accesses the lanes really make (their logs) decide what can be trusted.
-    entry = par.compiled_summaries.by_function[("Pot", "give")]
-    real = entry.inst
-
-    def forgetful(sender, target, args, read, number, timestamp, out, imm=None):
-        real(sender, target, args, read, number, timestamp, out, imm)
-        out[:] = [item for item in out if item[0][1] != par.compiled_summaries.var_ids("Pot", "mine")]
-        return out
-
-    monkeypatch.setattr(entry, "inst", forgetful)
-    try:
-        # u0 gives twice: with mine[u0] forgotten, the two gives may land on two lanes, and the
-        # second lane's write of mine[u0] after the first's is a conflict the logs show.
-        raw = parse_block_text(pot_lines(*[(f"u{i % 3}", "give", [1]) for i in range(6)]), "b.jsonl")
-        a = seq.run_block(raw)
-        b = par.run_block(raw, executor="parallel", workers=2)
-        _same(a, b)
-        assert executor.last["mode"] == "parallel"
-    finally:
-        par.close()
-        seq.close()
+    # With give's write to mine[msg.sender] forgotten, u0's two gives may land on two lanes; the
+    # second lane's write of mine[u0] after the first's is outside its rows.
+    block = pot_lines(*[(f"u{i % 3}", "give", [1]) for i in range(6)])
+    info = _forgetful_run(monkeypatch, pot_world(tmp_path), block, "give", "mine")
+    assert info["mode"] == "parallel" and info["fallback_from"] is not None, info
 
 
 @pytest.mark.parametrize("fault", ["die", "hang"])

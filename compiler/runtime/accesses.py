@@ -78,6 +78,63 @@ def shared(tables: list[np.ndarray], lanes: list[int]) -> tuple[np.ndarray, np.n
     return rows[picked], lane[picked]
 
 
+def expected(loc: np.ndarray, mode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What a lane's rows of a window allow (each row's location and mode, in any order): the
+    locations, sorted, each with R or A when all its rows say so and W otherwise (W allows any
+    access; a read and an add of one location by the lane are what a write is to the others)."""
+    if not len(loc):
+        return loc, mode.astype(np.int8)
+    order = np.argsort(loc)
+    loc, mode = loc[order], mode[order]
+    heads = np.flatnonzero(np.concatenate(([True], loc[1:] != loc[:-1])))
+    seen = np.bitwise_or.reduceat(np.left_shift(1, mode.astype(np.int64)), heads)
+    return loc[heads], np.where(seen == 1 << R, R, np.where(seen == 1 << A, A, W)).astype(np.int8)
+
+
+def first_outside(allowed: tuple[np.ndarray, np.ndarray], shared: np.ndarray, tx: np.ndarray, loc: np.ndarray,
+                  mode: np.ndarray) -> int:
+    """The first transaction of a lane's log (each access's transaction, location and mode; a
+    reverted transaction's accesses are reads) that touched a location ``allowed`` (:func:`expected`)
+    does not name, or in a way it does not allow; -1: none.  A read of a location the rows only add
+    to is allowed unless other lanes add to it too (``shared``, sorted): a reverted add, most often.
+
+    With every lane within its rows, and the plan's lanes sharing only locations all their rows
+    read or all add to (the adds marked, to be merged), no lane touched what another wrote: the
+    lanes check themselves, and the parent compares nothing.  A transaction found is the first
+    that cannot be trusted: the others' accesses were predicted, so a conflict takes one outside
+    its rows, on this lane or another, and what runs from there runs sequentially."""
+    if not len(tx):
+        return -1
+    where, said = allowed
+    if not len(where):
+        return int(tx.min())
+    at = np.searchsorted(where, loc).clip(max=len(where) - 1)
+    said = said[at]
+    ok = (where[at] == loc) & ((said == W) | (said == mode))
+    if not ok.all():
+        alone = (said == A) & (mode == R) & (where[at] == loc)
+        if alone.any():
+            ok |= alone & ~np.isin(loc, shared)
+    return -1 if ok.all() else int(tx[~ok].min())
+
+
+def added(extents: list[tuple], lanes: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows (only ``LOC`` and ``FIRST_A`` filled) of the pure adds the lanes sent the extents of
+    (``WindowDone.adds``: each lane's locations, sorted, and the first transaction that added to
+    each), and each one's lane, sorted by location: :func:`second_adders` takes them where the lanes
+    checked their own accesses and sent no rows."""
+    loc = [np.frombuffer(e[0], np.int64) for e in extents]
+    first = [np.frombuffer(e[1], np.int64) for e in extents]
+    lane = np.repeat(np.array(lanes, np.int64), [len(x) for x in loc])
+    rows = np.full((len(lane), WIDTH), NONE, np.int64)
+    if not len(lane):
+        return rows, lane
+    rows[:, LOC] = np.concatenate(loc)
+    rows[:, FIRST_A] = np.concatenate(first)
+    order = np.argsort(rows[:, LOC], kind="stable")
+    return rows[order], lane[order]
+
+
 def _first_two(loc: np.ndarray, lane: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each row (``loc`` sorted), the least ``t`` of its location (t1, and its lane n1) and the
     second least (t2: the least of the other lanes; NONE if there is none)."""

@@ -22,12 +22,16 @@ the block file into stripes, and works on arrays.  A block goes
    that one keeps off its writes; if no window pays, the parent runs the block
    itself from the calls the workers decoded.
 3. **Execute**, window by window: every worker runs its lane of the window on
-   its replica, logging each access it makes, and sends the log summed up per
-   location (:mod:`compiler.runtime.accesses`); the parent checks, from those
-   rows, that no lane read or wrote what another lane of the window wrote
-   earlier in block order (and that adds several lanes made stay in range in
-   block order),
-   merges the receipts, the state root's moves and the rows for a state file,
+   its replica, logging each access it makes.  In a window without wildcards
+   each lane checks its log against the rows of its transactions (routed to it
+   with their calls): the plan's lanes share only locations all read or all
+   added to, so a lane that kept within its rows touched nothing another wrote,
+   and it sends only the first transaction that did not
+   (:func:`compiler.runtime.accesses.first_outside`).  Otherwise it sends the
+   log summed up per location, and the parent checks, lane against lane, that
+   no lane read or wrote what another lane of the window wrote earlier in block
+   order.  The parent merges the adds several lanes made (if they stay in range
+   in every order), the receipts, the state root's moves and the rows for a state file,
    and sends each lane's writes to the others with the next window.  A window
    the parent runs itself goes through its own state (the lanes' writes
    applied first) and its writes go to every worker with the next window.
@@ -249,6 +253,7 @@ class _BlockRun:
         self.fallback_from: int | None = None
         self.inline_windows = 0   # windows the parent ran itself ...
         self.ahead_windows = 0    # ... of them while the lanes ran the next one
+        self.checked_windows = 0  # windows on lanes whose lanes checked their own accesses
         self._calls: dict[int, list] = {}  # each stripe's calls, unmarshalled (``calls``)
         self.failed = 0
         self.n = 0
@@ -285,7 +290,8 @@ class _BlockRun:
         parent = timing["total"] - timing.get("waiting", 0.0) if self.mode == "parallel" else timing["total"]
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
-                "ahead_windows": self.ahead_windows, "fallback_from": self.fallback_from,
+                "ahead_windows": self.ahead_windows, "checked_windows": self.checked_windows,
+                "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
                 "speed": round(self._model.speed, 3) if self._model else None,
                 "parent_us_per_tx": round(parent * 1e6 / n, 3),
@@ -809,7 +815,7 @@ class _BlockRun:
             comps = components(table, n, np.zeros(n, np.int64))
             self.timing["plan"] += time.perf_counter() - t
             return {"lanes": lanes, "bounds": [0, n], "predicted": [0.0], "inline": [False],
-                    "shared_adds": _shared_adds(comps, lanes, [0, n])}
+                    "shared_adds": _shared_adds(comps, lanes, [0, n]), "checked": np.zeros(1, bool)}
 
         def forced(windows: int) -> np.ndarray:  # (a test's windows run by the parent)
             return isin(np.arange(windows), sorted(ex.force_inline))
@@ -903,7 +909,15 @@ class _BlockRun:
             if mine:
                 lanes[begin:end] = -1  # (the parent's)
         return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
-                "shared_adds": _shared_adds(comps, lanes, bounds)}
+                "shared_adds": _shared_adds(comps, lanes, bounds), "checked": self.exact(bounds)}
+
+    def exact(self, bounds: list[int]) -> np.ndarray:
+        """Per window, whether none of its rows is a wildcard: its lanes then check their own
+        accesses against their rows (a wildcard's accesses are not told apart by location ids: the
+        lanes of a window with one send theirs, and the parent checks them)."""
+        rows = self.all_rows
+        wild = np.searchsorted(np.asarray(bounds, np.int64), rows["tx"][rows["wild"]], side="right") - 1
+        return np.bincount(wild, minlength=len(bounds) - 1) == 0
 
     # ------------------------------------------------------------ 3. execute
     def execute(self, plan: dict) -> Executed:
@@ -917,9 +931,11 @@ class _BlockRun:
         fnids_bytes = self.fnids.astype(np.int32).tobytes()
         windows_bytes = np.array(bounds, np.int64).tobytes()
         adds, add_offsets = (a.tobytes() for a in plan["shared_adds"])
+        checked = plan["checked"]
+        checked_bytes = checked.astype(np.int8).tobytes()
         for k in range(w):
             ex.transport.send(k, P.pack(P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]),
-                                                fnids_bytes, adds, add_offsets)))
+                                                fnids_bytes, adds, add_offsets, checked_bytes)))
         try:  # each lane gets the calls of its transactions that the other stripes decoded
             routed = self.collect(range(w), P.Routed)
         except Fault as fault:
@@ -965,7 +981,8 @@ class _BlockRun:
             t = self.lap("wait", t)
             self.timing["workers_lanes"] += max(d.seconds for d in done.values())
             self.windows += 1
-            conflict = merge.check(done, bounds[win], bounds[win + 1], ahead)
+            self.checked_windows += int(checked[win])
+            conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
             ahead = None
             t = self.lap("check", t)
             if conflict is not None:
@@ -973,7 +990,7 @@ class _BlockRun:
                     ex.transport.send(k, P.pack(P.Cut(self.serial, win, conflict)))
                 try:
                     done = self.collect(range(w), P.WindowDone)
-                    merge.check(done, bounds[win], conflict)
+                    merge.check(done, bounds[win], conflict, bool(checked[win]))
                     merge.apply(done)
                     sync = [pending[k] + [done[j].writes for j in range(w) if j != k] for k in range(w)]
                     self.finish(merge, sync)
@@ -1021,6 +1038,14 @@ class _BlockRun:
             return False
         written = rows["loc"][first & (rows["mode"] != R)]
         return not isin(rows["loc"][second], written).any()
+
+    def first_touch(self, begin: int, end: int, locations: np.ndarray) -> list[int]:
+        """The first of transactions ``begin`` to ``end`` predicted to touch one of ``locations``
+        (a list of one, or none)."""
+        rows = self.all_rows
+        tx = rows["tx"]
+        hit = tx[(tx >= begin) & (tx < end) & isin(rows["loc"], locations)]
+        return [int(hit.min())] if len(hit) else []
 
     def lap(self, name: str, since: float) -> float:
         now = time.perf_counter()
@@ -1082,22 +1107,29 @@ class _Merge:
         self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64)))
 
     # ---------------------------------------------------------------- checking a window
-    def check(self, done: dict, begin: int, end: int, ahead: np.ndarray | None = None) -> int | None:
-        """The first transaction of the window that cannot be trusted (None: all can), from the
-        accesses the lanes made; the adds several lanes made to one location are noted (``shared``).
-        ``ahead``: the locations the parent wrote in the window before, which it ran while the lanes
-        ran this one (the first transaction that touched one of them cannot be trusted)."""
+    def check(self, done: dict, begin: int, end: int, checked: bool, ahead: np.ndarray | None = None) -> int | None:
+        """The first transaction of the window that cannot be trusted (None: all can); the adds
+        several lanes made to one location are noted (``shared``).  ``checked``: each lane checked
+        its accesses against its rows (``WindowDone.untrusted``); otherwise they are compared here,
+        lane against lane (``WindowDone.log``).  ``ahead``: the locations the parent wrote in the
+        window before, which it ran while the lanes ran this one (the first transaction that
+        touched one of them, or in a checked window was predicted to, cannot be trusted)."""
         order_lanes = sorted(done)
-        tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
-        self.window_log = list(zip(order_lanes, tables))
-        rows, lane = accesses.shared(tables, order_lanes)
-        first = accesses.first_conflict(rows, lane)
-        bad = [] if first is None else [first]  # (transactions that cannot be trusted: the least counts)
-        if ahead is not None and len(ahead):
-            for table in tables:
-                hit = table[isin(table[:, accesses.LOC], ahead), accesses.FIRST]
-                if len(hit):
-                    bad.append(int(hit.min()))
+        if checked:
+            bad = [d.untrusted for d in done.values() if d.untrusted >= 0]
+            if ahead is not None and len(ahead):
+                bad += self.run.first_touch(begin, end, ahead)
+            rows, lane = accesses.added([done[k].adds for k in order_lanes], order_lanes)
+        else:
+            tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
+            rows, lane = accesses.shared(tables, order_lanes)
+            first = accesses.first_conflict(rows, lane)
+            bad = [] if first is None else [first]  # (transactions that cannot be trusted: the least counts)
+            if ahead is not None and len(ahead):
+                for table in tables:
+                    hit = table[isin(table[:, accesses.LOC], ahead), accesses.FIRST]
+                    if len(hit):
+                        bad.append(int(hit.min()))
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         shared: dict = {}
         second: dict[int, int] = {}
@@ -1198,8 +1230,8 @@ class _Merge:
             self.ok += ok
             self.reverted += bad
             self.cost += cost
-        for k, table in self.window_log:
-            loc, tx = accesses.changed(table)
+        for k in sorted(done):
+            loc, tx = P.arr(done[k].changed, P.I64).reshape(-1, 2).T
             self.writers.append((loc, tx, np.full(len(loc), k, np.int64)))
         fix: dict = {}
         for address, index, key, value in self.shared.values():
@@ -1436,7 +1468,7 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     columns: no Python per location but the final dict."""
     lanes = []  # (the lane's columns, each location's place in them, which locations it has)
     count = np.zeros(len(lids), np.int64)
-    for got, blob in adds:
+    for got, _first, blob in adds:
         have = P.arr(got, P.I64)
         if not len(have):
             continue

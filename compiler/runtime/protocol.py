@@ -15,11 +15,13 @@ A block on lanes goes:
    again for those transactions, with the values the earlier writers may store
    there (what ``Scheduled.stored`` said), or those locations unresolved.
 2. ``Lanes``: the lane of each transaction and the windows; ``Routed`` back:
-   the calls of the stripe's transactions, by lane; ``Calls`` forwards each
-   lane the calls of its transactions that other stripes decoded.  Then, per
-   window, ``Window`` (with the previous window's writes of the other lanes, to
-   apply first) and ``WindowDone`` back: what the lane wrote, the accesses it
-   really made, its receipts.
+   the calls of the stripe's transactions and their accesses as instantiated,
+   by lane; ``Calls`` forwards each lane those of its transactions that other
+   stripes decoded.  Then, per window, ``Window`` (with the previous window's
+   writes of the other lanes, to apply first) and ``WindowDone`` back: what the
+   lane wrote, its receipts, and either the first of its transactions that
+   touched what its lane was not predicted to (a window without wildcards) or
+   the accesses it really made.
 3. ``Cut`` undoes a window's transactions from one on (a conflict was found);
    ``Finish`` applies the last window's writes and ends the block; ``Finished``
    back: the state root's move and the rows of a state file for the locations
@@ -72,6 +74,8 @@ class Lanes(NamedTuple):
     adds: bytes                # int64: per window, sorted, the locations predicted to be only added to, by
                                #  several lanes (whose extents a lane sends, WindowDone.adds)
     add_offsets: bytes         # int64: each window's first place in ``adds``, and their count last
+    checked: bytes             # int8 per window: 1 where each lane checks its accesses against the rows of its
+                               #  transactions (WindowDone.untrusted), 0 where it sends them (WindowDone.log)
 
 
 class Calls(NamedTuple):
@@ -122,9 +126,14 @@ class WindowDone(NamedTuple):
     block: int
     window: int
     writes: bytes              # marshal: {(address, index): {key: value}} the lane's writes (final values)
-    adds: tuple                # (loc ids int64, sorted; marshal of 7 lists in the same order: address, index,
-                               #  key, before, after, lowest, highest): the locations the lane only added to
-    log: bytes                 # int64 rows of accesses.WIDTH: the accesses the lane made, per location
+    adds: tuple                # (loc ids int64, sorted; the first transaction that added to each, int64;
+                               #  marshal of 7 lists in the same order: address, index, key, before, after,
+                               #  lowest, highest): the locations the lane only added to
+    log: bytes                 # int64 rows of accesses.WIDTH: the accesses the lane made, per location (b"" in
+                               #  a window Lanes.checked says the lane checks)
+    untrusted: int             # the first transaction that touched a location outside its lane's rows, or
+                               #  touched one in a way they do not (-1: none, or the window is not checked)
+    changed: bytes             # int64 pairs (loc, first transaction): the locations the lane wrote or added to
     arith: bytes               # int64 pairs (tx, loc): adds of transactions that reverted on arithmetic
     receipts: tuple            # (indices int64, encodings blob, offsets int64, digests blob)
     failures: list             # [(index, status, reason, at)] of the window's transactions that failed
@@ -136,8 +145,10 @@ class WindowDone(NamedTuple):
 
 class Routed(NamedTuple):
     block: int
-    blobs: list                # per lane: marshal (block indices int64 bytes, their calls) of this stripe's
-    seconds: float             # transactions on that lane (b"" for the worker's own lane: it keeps them)
+    blobs: list                # per lane: marshal (block indices int64 bytes, their calls, and their rows' tx
+                               #  int64, loc int64 and mode int8 bytes, wildcards left out) of this stripe's
+                               #  transactions on that lane (b"" for the worker's own lane: it keeps them)
+    seconds: float
     cpu: float
 
 

@@ -11,12 +11,16 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   the accesses as arrays (a location's id is the hash of ``(address, variable,
   key)``; two locations with one id only ever join transactions that need not
   be), and the locations that keys were read from;
-- ``Lanes``, then ``Window`` after ``Window``: run the lane's transactions of the
-  window, in block order, with code that logs every access it makes; reply with
-  its writes (the keys its journal holds, with their values now), its pure
-  adds (before, after, lowest and highest running values), the accesses it
-  made (a row per location, :mod:`compiler.runtime.accesses`), its receipts
-  encoded and hashed;
+- ``Lanes``: keep the lane's transactions of the stripe, and send the others'
+  calls and rows (what they were predicted to touch) to their lanes;
+- ``Window`` after ``Window``: run the lane's transactions of the window, in
+  block order, with code that logs every access it makes; reply with its
+  writes (the keys its journal holds, with their values now), its pure adds
+  (before, after, lowest and highest running values), the locations it
+  changed, its receipts encoded and hashed, and either the first transaction
+  that touched what its rows do not allow (a window without wildcards: the
+  lane checks itself) or the accesses it made (a row per location, for the
+  parent to check: :mod:`compiler.runtime.accesses`);
 - ``Cut``: undo the window's transactions from one on (a conflict with another
   lane was found there); ``Finish``: apply the last window's writes, and reply
   with the state root's move and the rows of a state file for the locations
@@ -37,7 +41,7 @@ from operator import is_not, itemgetter, ne
 import numpy as np
 
 from . import encoding, protocol as P
-from .accesses import FIRST_A, FIRST_W, LOC, NONE, summarize
+from .accesses import FIRST_A, FIRST_W, LOC, NONE, changed, expected, first_outside, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
@@ -155,6 +159,7 @@ class Replica:
             invalid = []
             functions = [self.table.functions[f] if f >= 0 else None for f in fnids]
         self.stripe = (calls, functions)
+        self.stripe_rows = None
         rows, sources, stored = self._instantiate(list(range(len(calls))), None)
         ids = np.array(fnids, np.int32)
         costs = np.array(self.table.costs + [0], np.int64)[ids]  # (an invalid one's, -1: 0)
@@ -174,7 +179,8 @@ class Replica:
 
     def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple, bytes]:
         """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays,
-        and what they store at locations of key variables (``Scheduled.stored``)."""
+        and what they store at locations of key variables (``Scheduled.stored``).  The stripe's rows
+        are kept, those of ``which`` in place of any made before (the plan's: ``on_Lanes``)."""
         from ..schedule.rows import RowMaker, row_bytes, source_bytes
 
         if self.rows is None:
@@ -182,47 +188,98 @@ class Replica:
         calls, functions = self.stripe
         rows, sources, stored = self.rows.rows(which, pick(functions, which), pick(calls, which), self.storage,
                                                self.number, self.timestamp, unresolved)
+        kept = self.stripe_rows
+        if kept is None:
+            self.stripe_rows = rows
+        else:
+            keep = ~isin(kept["tx"], np.array(which, np.int64))
+            self.stripe_rows = {name: np.concatenate([kept[name][keep], column]) for name, column in rows.items()}
         return row_bytes(rows), source_bytes(sources), marshal.dumps(stored)
 
     # ------------------------------------------------------------ a lane
     def on_Lanes(self, m: P.Lanes) -> bytes:
-        """The block's lanes: keep this lane's transactions of the stripe, send the others' calls."""
+        """The block's lanes: keep this lane's transactions of the stripe and their rows, send the
+        others' (the rows only where some window is checked by its lanes)."""
         calls = self.stripe[0]
         self.fnids = P.arr(m.fnids, np.int32).tolist()
         lanes = P.arr(m.lanes, np.int8)
+        bounds = P.arr(m.windows, P.I64)
+        self.checked = P.arr(m.checked, np.int8).astype(bool)
         n = len(calls)
         mine_in_stripe = lanes[m.first:m.first + n]
+        routed = self._routed_rows(lanes, m.first, m.count) if self.checked.any() else None
         blobs: list[bytes] = []
         self.calls: dict[int, tuple] = {}
+        self.predicted_parts: list[tuple] = []
         for lane in range(m.count):
             where = np.flatnonzero(mine_in_stripe == lane)
             picked = [calls[k] for k in where.tolist()]
             indices = where + m.first
+            rows = () if routed is None else routed[lane]
             if lane == m.lane:
                 self.calls.update(zip(indices.tolist(), picked))
+                self.predicted_parts.append(rows)
                 blobs.append(b"")
             else:
-                blobs.append(marshal.dumps((indices.astype(np.int64).tobytes(), picked)))
+                blobs.append(marshal.dumps((indices.astype(np.int64).tobytes(), picked,
+                                            *(column.tobytes() for column in rows))))
         mine = np.flatnonzero(lanes == m.lane)
-        bounds = P.arr(m.windows, P.I64)
         cuts = np.searchsorted(mine, bounds)
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
+        self.bounds = bounds
         adds, offsets = P.arr(m.adds, P.I64), P.arr(m.add_offsets, P.I64)
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine.tolist()
         self.firsts = {}
         return P.pack(P.Routed(m.block, blobs, *self.spent()))
 
+    def _routed_rows(self, lanes: np.ndarray, first: int, count: int) -> list[tuple]:
+        """Per lane, the rows of the stripe's transactions on it (block index, location, mode), the
+        plan's (``_instantiate`` keeps them), wildcards left out (a window with one is not checked)."""
+        rows = self.stripe_rows
+        exact = ~rows["wild"]
+        tx, loc, mode = rows["tx"][exact] + first, rows["loc"][exact], rows["mode"][exact]
+        lane = lanes[tx]
+        order = np.argsort(lane, kind="stable")
+        cuts = np.searchsorted(lane[order], np.arange(count + 1)).tolist()
+        return [tuple(c[order[cuts[k]:cuts[k + 1]]] for c in (tx, loc, mode)) for k in range(count)]
+
     def on_Calls(self, m: P.Calls) -> None:
+        parts = self.predicted_parts
         for blob in m.routed:
             if blob:
-                indices, picked = marshal.loads(blob)
+                indices, picked, *rows = marshal.loads(blob)
                 self.calls.update(zip(np.frombuffer(indices, np.int64).tolist(), picked))
+                if rows:
+                    parts.append(tuple(P.arr(c, t) for c, t in zip(rows, (P.I64, P.I64, P.I8))))
+        self._predictions(parts)
         self._prefetch(self.mine)
         wall, cpu = self.spent()  # (no reply: the first window's says it)
         self.unreported += wall
         self.unreported_cpu += cpu
         return None
+
+    def _predictions(self, parts: list[tuple]) -> None:
+        """The rows of the lane's transactions, in block order, and where each window's begin."""
+        parts = [p for p in parts if p]
+        if not parts:
+            self.predicted = None
+            return
+        tx, loc, mode = (np.concatenate(c) for c in zip(*parts))
+        order = np.argsort(tx, kind="stable")
+        tx = tx[order]
+        self.predicted = (loc[order], mode[order], np.searchsorted(tx, self.bounds).tolist())
+
+    def _untrusted(self, window: int, tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> int:
+        """The first of the window's transactions that touched what its lane's rows do not allow
+        (:func:`compiler.runtime.accesses.first_outside`); -1: none."""
+        if self.predicted is None:
+            allowed = (np.zeros(0, np.int64), np.zeros(0, np.int8))
+        else:
+            rows_loc, rows_mode, cuts = self.predicted
+            a, b = cuts[window], cuts[window + 1]
+            allowed = expected(rows_loc[a:b], rows_mode[a:b])
+        return first_outside(allowed, self.shared_adds[window], tx, loc, mode)
 
     def _prefetch(self, txs: list[int]) -> None:
         """Read in bulk, from a state file, the locations the lane's transactions name by their plain
@@ -340,6 +397,8 @@ class Replica:
         reverted = [ran[k] for k in failed if outcomes[k][0] == REVERTED]
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
             log_mode[isin(log_tx, np.array(reverted, np.int64))] = R
+        checked = bool(self.checked[window])
+        untrusted = self._untrusted(window, log_tx, log_loc, log_mode) if checked else -1
         rows = summarize(log_tx, log_loc, log_mode)
         # Locations the lane added to and wrote in no other way (a transaction that read one and
         # added to it wrote it; a reverted one only read), among those the plan predicted other
@@ -347,9 +406,9 @@ class Replica:
         # lowest and highest value on the way) stays in range in every order.  (Adds to one location
         # by several lanes that the plan did not predict find no extents: the parent runs on from
         # there sequentially.)
-        pure = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE), LOC]
-        pure = pure[isin_sorted(pure, self.shared_adds[window])]
-        writes, adds = self._writes(journal, pure if len(pure) else None)
+        pure_rows = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE)]
+        pure_rows = pure_rows[isin_sorted(pure_rows[:, LOC], self.shared_adds[window])]
+        writes, adds = self._writes(journal, pure_rows)
         arith = [(ran[k], loc) for k in failed if outcomes[k][0] == REVERTED and outcomes[k][1] in ARITHMETIC
                  for loc in self._added_by(ran[k])]
         encodings = encoding.encode_outcomes(outcomes)
@@ -360,12 +419,12 @@ class Replica:
         wall, cpu, self.unreported, self.unreported_cpu = wall + self.unreported, cpu + self.unreported_cpu, 0.0, 0.0
         synced, self.synced = self.synced, 0.0
         return P.pack(P.WindowDone(
-            self.block, window, marshal.dumps(writes), adds, rows.tobytes(),
-            np.array(arith, np.int64).reshape(-1).tobytes(),
+            self.block, window, marshal.dumps(writes), adds, b"" if checked else rows.tobytes(), untrusted,
+            np.stack(changed(rows), axis=1).tobytes(), np.array(arith, np.int64).reshape(-1).tobytes(),
             (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), wall, synced, cpu))
 
-    def _writes(self, journal: list, pure: np.ndarray | None) -> tuple[dict, tuple]:
+    def _writes(self, journal: list, pure_rows: np.ndarray) -> tuple[dict, tuple]:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
 
         The journal holds the window's writes (a reverted or cut transaction's are taken out of
@@ -374,7 +433,9 @@ class Replica:
         every replica has that value, and applying it again changes nothing).
         A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
         columns: the lowest and highest of its values before each of its writes (the journal) and
-        after them."""
+        after them; with the first transaction that added to it (``pure_rows``: the lane's rows of
+        the pure adds to send, sorted by location)."""
+        pure = pure_rows[:, LOC] if len(pure_rows) else None
         writes: dict = {}
         lids: list[np.ndarray] = []
         columns: tuple[list, ...] = ([], [], [], [], [], [], [])  # address, index, key, before, after, low, high
@@ -408,11 +469,13 @@ class Replica:
                 elif old > high[k]:
                     high[k] = old
         if not lids:
-            return writes, (b"", marshal.dumps(columns))
+            return writes, (b"", b"", marshal.dumps(columns))
         every = np.concatenate(lids)
         order = np.argsort(every, kind="stable")  # sorted by location id, for the parent's lookups
         positions = order.tolist()
-        return writes, (every[order].tobytes(), marshal.dumps(tuple(pick(c, positions) for c in columns)))
+        every = every[order]
+        first = pure_rows[np.searchsorted(pure_rows[:, LOC], every), FIRST_A]
+        return writes, (every.tobytes(), first.tobytes(), marshal.dumps(tuple(pick(c, positions) for c in columns)))
 
     def _added_by(self, tx: int) -> list[int]:
         """The locations transaction ``tx`` of the current window added to (from its log entries)."""
