@@ -128,7 +128,8 @@ def lanes_adds(draw):
             for col, v in zip(cols, (7, lid % 2, ("k", lid), b, after, min(low, b, after), max(high, b, after))):
                 col.append(v)
         firsts = [draw(st.integers(0, 99)) for _ in lids]
-        out.append((np.array(lids, np.int64).tobytes(), np.array(firsts, np.int64).tobytes(), marshal.dumps(tuple(cols))))
+        out.append((np.array(lids, np.int64).tobytes(), np.array(firsts, np.int64).tobytes(),
+                    marshal.dumps(tuple(cols))))
     return out
 
 
