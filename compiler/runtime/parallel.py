@@ -282,12 +282,14 @@ class _BlockRun:
         return self._model
 
     def report(self) -> dict:
-        """What the block did, and what it cost: ``parent_us_per_tx`` is the parent's own work (its
-        time but for the waits for its workers), per transaction; ``cpu_seconds`` the time of every
-        process on the block (the parent's CPU and each worker's time on its messages)."""
+        """What the block did, and what it cost: ``parent_us_per_tx`` is the parent's own work, per
+        transaction: its CPU time (not its time but for its waits for workers: on a machine with no
+        core to spare, a worker it wakes may take its core while it sends, and that time is the
+        worker's work); ``cpu_seconds`` the time of every process on the block (the parent's CPU and
+        each worker's time on its messages)."""
         timing = self.timing
         n = max(self.n, 1)
-        parent = timing["total"] - timing.get("waiting", 0.0) if self.mode == "parallel" else timing["total"]
+        parent = timing.get("parent_cpu", 0.0)
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
                 "ahead_windows": self.ahead_windows, "checked_windows": self.checked_windows,

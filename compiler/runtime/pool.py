@@ -5,6 +5,12 @@ A worker runs ``handler.handle(message) -> reply`` for each message it reads
 a handler made in the child right after the fork from what the parent had
 loaded (the world, the state), so nothing of it is ever shipped.
 
+A worker runs as a batch process (Linux's ``SCHED_BATCH``): woken by a message,
+it does not preempt the process that woke it.  On a machine with no core to
+spare the parent would otherwise lose its core to the first lane it sends a
+window to, before it has sent the others theirs (measured: 34-41 ms of wall
+time in 80 sends of a 100,000-transfer block on two cores, 3 ms of it CPU).
+
 A worker never outlives its parent: right after the fork it closes every
 descriptor it inherited but its own two pipe ends (so it sees the end of file
 when the parent goes), asks the kernel to kill it when the parent dies (Linux's
@@ -67,6 +73,10 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int) -
     # it again and again.  Nothing a worker makes has reference cycles.
     gc.freeze()
     gc.disable()
+    try:
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))  # (see the module's doc)
+    except (AttributeError, OSError):
+        pass  # not Linux: the parent may wait for its core now and then
     handler = make_handler()
     while True:
         try:
