@@ -76,8 +76,8 @@ from . import sequential
 from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
 from ..schedule.rows import RowMaker
 from ..schedule.stored import StoredValues
-from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted,
-                                  pick, scope_id)
+from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, grouped_order, hot_writers, isin,
+                                  isin_sorted, pick, scope_id)
 from ..vm.transaction import Tx
 
 
@@ -1446,17 +1446,17 @@ def _shared_adds(comps, lanes: np.ndarray, bounds: list[int]) -> tuple[np.ndarra
     on = lane >= 0  # (the parent's windows merge nothing)
     tx, lid, lane = tx[on], lid[on], lane[on]
     win = np.searchsorted(np.asarray(bounds, np.int64), tx, side="right") - 1
-    order = np.lexsort((lane, lid, win))
+    # Grouped by (location, window) in one sort; the few found, by (window, location) in another.
+    order = grouped_order(lid, win)
     win, lid, lane = win[order], lid[order], lane[order]
-    place = np.ones(len(win), bool)  # the first row of each (window, location)
+    place = np.ones(len(win), bool)  # the first row of each (location, window)
     place[1:] = (win[1:] != win[:-1]) | (lid[1:] != lid[:-1])
-    other = np.zeros(len(win), bool)  # a row on another lane than its place's first row's
-    other[1:] = ~place[1:] & (lane[1:] != lane[:-1])
     heads = np.flatnonzero(place)
-    several = np.zeros(len(win), bool)
     if len(heads):
-        several[heads] = np.logical_or.reduceat(other, heads)
-    win, lid = win[several], lid[several]
+        several = np.minimum.reduceat(lane, heads) != np.maximum.reduceat(lane, heads)
+        win, lid = win[heads[several]], lid[heads[several]]
+        order = np.lexsort((lid, win))
+        win, lid = win[order], lid[order]
     return lid.astype(np.int64), np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64)
 
 
