@@ -83,19 +83,22 @@ def first_half(folder: Path, into: Path) -> int:
 
 
 def instructions(folder: Path, executor: str, out: Path) -> tuple[int, int]:
-    """Instructions of a run of ``folder``'s block: every process's, and the first process's (the
-    parent)."""
+    """Instructions of a run of ``folder``'s block: every process's, and the parent's (the process
+    started; not the lowest process id, which the system's ids wrapping around can give a worker)."""
     out.mkdir(parents=True, exist_ok=True)
     for f in out.glob("cg.*"):
         f.unlink()
     driver = out / "driver.py"
     driver.write_text(DRIVER.format(root=str(ROOT)))
     env = dict(os.environ, PYTHONHASHSEED="0")
-    run = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=builtin_eval",
-                    f"--callgrind-out-file={out}/cg.%p",
-                    sys.executable, str(driver), str(folder), executor],
-                   check=True, env=env, capture_output=True, text=True)
-    mode, on_lanes, why = (run.stdout.split(" ", 2) + ["", "", ""])[:3]
+    run = subprocess.Popen(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=builtin_eval",
+                            f"--callgrind-out-file={out}/cg.%p",
+                            sys.executable, str(driver), str(folder), executor],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    stdout, stderr = run.communicate()
+    if run.returncode:
+        sys.exit(f"{folder.name}: the run failed: {stderr.strip()[-2000:]}")
+    mode, on_lanes, why = (stdout.split(" ", 2) + ["", "", ""])[:3]
     if executor == "parallel" and (mode != "parallel" or why.strip()):
         sys.exit(f"{folder.name}: the block did not run on lanes throughout ({mode} {on_lanes}: {why.strip()})")
     counts = {}
@@ -103,7 +106,7 @@ def instructions(folder: Path, executor: str, out: Path) -> tuple[int, int]:
         text = f.read_text(errors="replace")
         got = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
         counts[int(f.name.split(".")[1])] = int(got.group(1)) if got else 0
-    return sum(counts.values()), counts[min(counts)]
+    return sum(counts.values()), counts[run.pid]  # (valgrind runs the program as the process it started)
 
 
 def main() -> None:

@@ -260,7 +260,8 @@ class Replica:
         return None
 
     def _predictions(self, parts: list[tuple]) -> None:
-        """The rows of the lane's transactions, in block order, and where each window's begin."""
+        """The rows of the lane's transactions (location and mode), in block order, and where each
+        window's rows begin."""
         parts = [p for p in parts if p]
         if not parts:
             self.predicted = None
@@ -404,8 +405,8 @@ class Replica:
         # added to it wrote it; a reverted one only read), among those the plan predicted other
         # lanes add to as well: the parent merges the adds, if what each lane did (before, after,
         # lowest and highest value on the way) stays in range in every order.  (Adds to one location
-        # by several lanes that the plan did not predict find no extents: the parent runs on from
-        # there sequentially.)
+        # by several lanes that the plan did not predict are outside the lanes' rows, or, in a window
+        # the parent checks, find no extents: the block runs on sequentially from there.)
         pure_rows = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE)]
         pure_rows = pure_rows[isin_sorted(pure_rows[:, LOC], self.shared_adds[window])]
         writes, adds = self._writes(journal, pure_rows)
