@@ -647,7 +647,8 @@ class _BlockRun:
         for k in range(w):
             a, b = bounds[k], bounds[k + 1]
             out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, data[a:b], 0, line, b""))
-            line += data.count(b"\n", a, b)
+            if k + 1 < w:  # (the last stripe's lines number nothing after it)
+                line += data.count(b"\n", a, b)
         return out
 
     def collect(self, which, kind, predicted: float = 0.0) -> dict[int, Any]:
