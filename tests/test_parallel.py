@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from compiler.runtime import cost_model, parallel
 from compiler.runtime.cost_model import CostModel
-from compiler.schedule.rows import RowMaker
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
+from compiler.schedule.rows import RowMaker
 from runtime_helpers import POT, pot_lines, pot_world, refused_on_lanes
 from fuzzing import examples
 
