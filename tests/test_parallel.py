@@ -563,6 +563,31 @@ contract Miner {
 """
 
 
+@pytest.mark.parametrize("blank_every", [0, 50])
+def test_failed_transactions_on_lanes_are_named_by_their_lines(tmp_path, blank_every):
+    # Every seventh call takes more than the pot holds; with blank lines in both stripes or none
+    # (then a stripe's lines are sent as its first line alone), the failures' lines are the file's.
+    lines = []
+    for i in range(600):
+        lines.append(pot_lines((f"u{i}", "take" if i % 7 == 0 else "give", [10**6 if i % 7 == 0 else 1])))
+        if blank_every and i % blank_every == 3:
+            lines.append("")
+    path = tmp_path / "b.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    world = pot_world(tmp_path)
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    try:
+        a, b = seq.run_file(path), par.run_file(path, executor="parallel", workers=2)
+        assert executor.last["mode"] == "parallel"
+        assert len(a.executed.failures) == 86 and b.executed.failures == a.executed.failures
+        assert a.executed.failures[-1][:2] == (595, 596 + (12 if blank_every else 0))
+    finally:
+        par.close()
+        seq.close()
+
+
 def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path):
     """The cost model judges each window: 300 light calls run by the parent, 300 calls about a
     hundred times heavier on lanes, in one window; the heavy ones write what the light ones wrote

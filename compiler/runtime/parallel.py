@@ -269,6 +269,11 @@ class _BlockRun:
         return _lines(self.source)
 
     @cached_property
+    def costs(self) -> np.ndarray:
+        """Each transaction's static cost (its function's, :meth:`FunctionTable.costs`; 0: invalid)."""
+        return np.array(self.ex.table.costs + [0], np.int64)[self.fnids]
+
+    @cached_property
     def cpus(self) -> int:
         """The CPUs the lanes run on: one per worker, but no more than the process can use (more
         lanes than that share them: the work of a window takes its sum over the CPUs at least)."""
@@ -590,8 +595,9 @@ class _BlockRun:
         self.first = offsets[:-1]
         self.stripe_calls = [p.calls for p in parts]
         self.fnids = np.concatenate([P.arr(p.fnids, np.int32) for p in parts])
-        self.costs = np.concatenate([P.arr(p.costs, P.I64) for p in parts])
-        self.lines = np.concatenate([P.arr(p.lines, P.I64) for p in parts])
+        self.lines = np.concatenate([P.arr(p.lines, P.I64) if p.lines else
+                                     np.arange(m.first_line, m.first_line + p.n, dtype=np.int64)
+                                     for p, m in zip(parts, messages)])
         # Stripes number their transactions from 0: block indices are the stripe's offset plus them.
         self.invalid = [(i + int(off), line, reason) for p, off in zip(parts, self.first)
                         for i, line, reason in marshal.loads(p.invalid)]

@@ -111,13 +111,13 @@ class Scheduled(NamedTuple):
     n: int
     calls: bytes               # marshal: the stripe's call tuples (an invalid transaction's: ())
     fnids: bytes               # int32 per transaction (-1: invalid)
-    costs: bytes               # int64 per transaction: its function's static cost
     rows: tuple                # (tx int64, loc int64, var int64, inst int64, mode int8, wild bool) as bytes
     sources: tuple             # (tx int64, loc int64, var int64, inst int64): locations keys were read from
     stored: bytes              # marshal: ([tx], [loc], [value or None]): values a transaction may store at a
                                #  location of a variable read to make keys (None: not known)
     invalid: bytes             # marshal: [(index, line, reason)] of the stripe's invalid transactions
-    lines: bytes               # int64: each transaction's line in the block file
+    lines: bytes               # int64: each transaction's line in the block file (b"": the stripe's first
+                               #  line and on, a transaction a line)
     seconds: float
     cpu: float                 # of which the worker's CPU time (every reply has both)
 

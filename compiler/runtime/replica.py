@@ -162,10 +162,12 @@ class Replica:
         self.stripe_rows = None
         rows, sources, stored = self._instantiate(list(range(len(calls))), None)
         ids = np.array(fnids, np.int32)
-        costs = np.array(self.table.costs + [0], np.int64)[ids]  # (an invalid one's, -1: 0)
+        lines = np.array(lines, np.int64)
+        dense = not len(lines) or (lines[0] == m.first_line and lines[-1] == m.first_line + len(lines) - 1
+                                   and bool((np.diff(lines) == 1).all()))
         return P.pack(P.Scheduled(
-            m.block, m.first_index, len(calls), marshal.dumps(calls), ids.tobytes(), costs.tobytes(), rows, sources,
-            stored, marshal.dumps(invalid), np.array(lines, np.int64).tobytes(), *self.spent()))
+            m.block, m.first_index, len(calls), marshal.dumps(calls), ids.tobytes(), rows, sources, stored,
+            marshal.dumps(invalid), b"" if dense else lines.tobytes(), *self.spent()))
 
     def on_Reschedule(self, m: P.Reschedule) -> bytes:
         unresolved: dict[int, dict] = {}
