@@ -109,10 +109,10 @@ def first_outside(allowed: tuple[np.ndarray, np.ndarray], shared: np.ndarray, tx
     if not len(where):
         return int(tx.min())
     at = np.searchsorted(where, loc).clip(max=len(where) - 1)
-    said = said[at]
-    ok = (where[at] == loc) & ((said == W) | (said == mode))
+    found, said = where[at] == loc, said[at]
+    ok = found & ((said == W) | (said == mode))
     if not ok.all():
-        alone = (said == A) & (mode == R) & (where[at] == loc)
+        alone = found & (said == A) & (mode == R)
         if alone.any():
             ok |= alone & ~np.isin(loc, shared)
     return -1 if ok.all() else int(tx[~ok].min())
