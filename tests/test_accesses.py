@@ -263,3 +263,22 @@ def test_lanes_checking_their_own_rows_find_every_conflict_at_or_before_it(windo
         victims += [t for t, lane in adds if lane != adds[0][1]]
     if victims:
         assert point is not None and point <= min(victims)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(st.lists(st.dictionaries(st.integers(0, 8), st.integers(0, 30)), min_size=1, max_size=4))
+def test_the_adders_of_a_checked_window_are_found_from_the_lanes_extents_alone(lanes):
+    """``lanes``: each lane's pure adds ({location: its first add}), as its extents carry them; the
+    locations several lanes added to, their second lanes' first adds and their adders are what the
+    rows of the same adds give :func:`second_adders` (the parent's reading of logs)."""
+    extents = [(np.array(sorted(adds), np.int64).tobytes(),
+                np.array([adds[k] for k in sorted(adds)], np.int64).tobytes(), b"") for adds in lanes]
+    got = X.several_adders(extents)
+    loc = [k for adds in lanes for k in sorted(adds)]
+    rows = np.full((len(loc), X.WIDTH), X.NONE, np.int64)
+    rows[:, X.LOC] = loc
+    rows[:, X.FIRST_A] = [adds[k] for adds in lanes for k in sorted(adds)]
+    lane = np.repeat(np.arange(len(lanes)), [len(adds) for adds in lanes])
+    order = np.argsort(rows[:, X.LOC], kind="stable")
+    expected = X.second_adders(rows[order], lane[order])
+    assert [g.tolist() for g in got] == [e.tolist() for e in expected]

@@ -118,21 +118,22 @@ def first_outside(allowed: tuple[np.ndarray, np.ndarray], shared: np.ndarray, tx
     return -1 if ok.all() else int(tx[~ok].min())
 
 
-def added(extents: list[tuple], lanes: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Rows (only ``LOC`` and ``FIRST_A`` filled) of the pure adds the lanes sent the extents of
-    (``WindowDone.adds``: each lane's locations, sorted, and the first transaction that added to
-    each), and each one's lane, sorted by location: :func:`second_adders` takes them where the lanes
-    checked their own accesses and sent no rows."""
-    loc = [np.frombuffer(e[0], np.int64) for e in extents]
-    first = [np.frombuffer(e[1], np.int64) for e in extents]
-    lane = np.repeat(np.array(lanes, np.int64), [len(x) for x in loc])
-    rows = np.full((len(lane), WIDTH), NONE, np.int64)
-    if not len(lane):
-        return rows, lane
-    rows[:, LOC] = np.concatenate(loc)
-    rows[:, FIRST_A] = np.concatenate(first)
-    order = np.argsort(rows[:, LOC], kind="stable")
-    return rows[order], lane[order]
+def several_adders(extents: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`second_adders`'s answer from the extents of the pure adds each lane sent
+    (``WindowDone.adds``: its locations, sorted, each once, and the first transaction that added
+    to each), where the lanes checked their own accesses and sent no rows: the locations several
+    lanes added to, for each the first add by a lane other than the first adder's (the second
+    least of the lanes' first adds), and how many lanes added to it."""
+    loc = np.concatenate([np.frombuffer(e[0], np.int64) for e in extents] or [np.zeros(0, np.int64)])
+    first = np.concatenate([np.frombuffer(e[1], np.int64) for e in extents] or [np.zeros(0, np.int64)])
+    if not len(loc):
+        return loc, first, np.zeros(0, np.int64)
+    order = np.lexsort((first, loc))
+    loc, first = loc[order], first[order]
+    heads = np.flatnonzero(np.concatenate(([True], loc[1:] != loc[:-1])))
+    count = np.diff(np.append(heads, len(loc)))
+    several = heads[count > 1]
+    return loc[several], first[several + 1], count[count > 1]
 
 
 def _first_two(loc: np.ndarray, lane: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -1128,7 +1128,7 @@ class _Merge:
             bad = [d.untrusted for d in done.values() if d.untrusted >= 0]
             if ahead is not None and len(ahead):
                 bad += self.run.first_touch(begin, end, ahead)
-            rows, lane = accesses.added([done[k].adds for k in order_lanes], order_lanes)
+            lids, firsts, adders = accesses.several_adders([done[k].adds for k in order_lanes])
         else:
             tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
             rows, lane = accesses.shared(tables, order_lanes)
@@ -1139,15 +1139,14 @@ class _Merge:
                     hit = table[isin(table[:, accesses.LOC], ahead), accesses.FIRST]
                     if len(hit):
                         bad.append(int(hit.min()))
+            lids, firsts, adders = accesses.second_adders(rows, lane)
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         shared: dict = {}
         second: dict[int, int] = {}
-        if len(rows):
-            lids, firsts, adders = accesses.second_adders(rows, lane)
-            if len(lids):
-                second = dict(zip(lids.tolist(), firsts.tolist()))
-                shared, out_of_range = _merged_adds(lids, adders, [done[k].adds for k in order_lanes])
-                bad += [second[lid] for lid in out_of_range]
+        if len(lids):
+            second = dict(zip(lids.tolist(), firsts.tolist()))
+            shared, out_of_range = _merged_adds(lids, adders, [done[k].adds for k in order_lanes])
+            bad += [second[lid] for lid in out_of_range]
         for k in done:
             for t, lid in P.arr(done[k].arith, P.I64).reshape(-1, 2).tolist():
                 if lid in shared and t >= second[lid]:
