@@ -1489,6 +1489,26 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     out = lids[~whole].tolist()
     if not whole.any():
         return {}, out
+    merged_lids = lids[whole].tolist()
+    if all((found & whole).sum() == len(merged_lids) for _, _, found in lanes if (found & whole).any()):
+        # Each lane that added to one of them added to all (two lanes, always): their columns line
+        # up location by location, and the lanes' moves are summed column to column.
+        columns = []
+        for blob, at, found in lanes:
+            if (found & whole).any():
+                positions = at[whole].tolist()
+                columns.append([pick(c, positions) for c in marshal.loads(blob)])
+        address, index, key, before = columns[0][:4]
+
+        def summed(col: int) -> list:  # per location, before + the sum over lanes of (value - before)
+            total = list(map(sub, columns[0][col], before))
+            for lane in columns[1:]:
+                total = list(map(add, total, map(sub, lane[col], before)))
+            return list(map(add, before, total))
+
+        lows, highs = summed(5), summed(6)
+        out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > U256_MAX]
+        return dict(zip(merged_lids, zip(address, index, key, summed(4)))), out
     found_lids, picked = [], [[] for _ in range(7)]
     for blob, at, found in lanes:
         found &= whole
