@@ -362,3 +362,20 @@ def test_sort_order_is_the_stable_order_of_numpy(rows):
     secondary = np.array([q for _, q in rows], np.int64)
     assert sort_order(primary).tolist() == np.argsort(primary, kind="stable").tolist()
     assert sort_order(primary, secondary).tolist() == np.lexsort((secondary, primary)).tolist()
+
+
+@given(st.lists(st.lists(st.tuples(st.one_of(_INT64, st.integers(-3, 3)), st.integers(0, 9)), max_size=30),
+                min_size=1, max_size=5), st.lists(st.booleans(), min_size=5, max_size=5))
+def test_runs_sorted_already_are_merged_into_the_grouped_order(runs, presorted):
+    """Rows as a few runs (the workers' stripes), each sorted by (location, transaction) or not:
+    ``grouped_order`` orders them by both, as a sort would, merging them when it can."""
+    from compiler.schedule.vectorized import grouped_order
+
+    rows = [r for run, keep in zip(runs, presorted) for r in (sorted(run) if keep else run)]
+    primary = np.array([p for p, _ in rows], np.int64)
+    secondary = np.array([q for _, q in rows], np.int64)
+    order = grouped_order(primary, secondary)
+    assert sorted(order.tolist()) == list(range(len(rows)))
+    expected = np.lexsort((secondary, primary))
+    assert primary[order].tolist() == primary[expected].tolist()
+    assert secondary[order].tolist() == secondary[expected].tolist()

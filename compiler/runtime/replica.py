@@ -49,7 +49,7 @@ from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, from_befores, journal_keys
 from .roots import StateHash
 from .store import change_rows
-from ..schedule.vectorized import isin, isin_sorted, pick
+from ..schedule.vectorized import grouped_order, isin, isin_sorted, pick
 
 ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
@@ -190,6 +190,8 @@ class Replica:
         calls, functions = self.stripe
         rows, sources, stored = self.rows.rows(which, pick(functions, which), pick(calls, which), self.storage,
                                                self.number, self.timestamp, unresolved)
+        order = grouped_order(rows["loc"], rows["tx"])  # (the parent merges the stripes' runs: grouped_order)
+        rows = {name: column[order] for name, column in rows.items()}
         kept = self.stripe_rows
         if kept is None:
             self.stripe_rows = rows
