@@ -163,25 +163,34 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
 
 
 @settings(max_examples=examples(200), deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 4)), max_size=40),
+@given(st.lists(st.tuples(st.integers(0, 11), st.integers(0, 4), st.sampled_from([R, W, A])), max_size=40),
        st.lists(st.integers(-1, 2), min_size=12, max_size=12), st.sets(st.integers(1, 11)))
-def test_the_adds_predicted_from_several_lanes_are_each_windows_locations_added_to_on_two_lanes(adds, lanes, cuts):
-    """``adds``: (transaction, location) of the plan's pure adds; a lane of -1 is the parent's."""
-    from compiler.runtime.parallel import _shared_adds
-    from compiler.schedule.vectorized import Components
+def test_the_plans_lanes_are_checked_apart_and_their_shared_adds_found_window_by_window(rows, lanes, cuts):
+    """``rows``: (transaction, location, mode) predicted; a lane of -1 is the parent's.  The lanes
+    are apart when no location of a window that some rows write (or read and add to) is on two
+    lanes; the shared adds are each window's locations only added to, on two lanes or more."""
+    from compiler.runtime.parallel import _lanes_apart
+    from compiler.schedule.vectorized import AccessTable
 
     bounds = [0, *sorted(cuts), 12]
-    tx = np.array([t for t, _ in adds], np.int64)
-    loc = np.array([loc for _, loc in adds], np.int64)
-    got, offsets = _shared_adds(Components(np.zeros(12, np.int64), 1, loc, tx), np.array(lanes, np.int64), bounds)
+    table = AccessTable.of({"tx": np.array([t for t, _, _ in rows], np.int64),
+                            "loc": np.array([loc for _, loc, _ in rows], np.int64),
+                            "var": np.zeros(len(rows), np.int64), "inst": np.zeros(len(rows), np.int64),
+                            "mode": np.array([m for _, _, m in rows], np.int8), "wild": np.zeros(len(rows), bool)})
+    apart, got, offsets = _lanes_apart(table, np.array(lanes, np.int64), bounds)
     assert len(offsets) == len(bounds)
+    expected_apart = True
     for w in range(len(bounds) - 1):
         on: dict = {}
-        for t, where in adds:
+        for t, where, m in rows:
             if bounds[w] <= t < bounds[w + 1] and lanes[t] >= 0:
-                on.setdefault(where, set()).add(lanes[t])
-        expected = sorted(where for where, ls in on.items() if len(ls) >= 2)
+                ls, ms = on.setdefault(where, (set(), set()))
+                ls.add(lanes[t])
+                ms.add(m)
+        expected = sorted(where for where, (ls, ms) in on.items() if len(ls) >= 2 and ms == {A})
         assert got[offsets[w]:offsets[w + 1]].tolist() == expected
+        expected_apart &= not any(len(ls) >= 2 and (W in ms or {R, A} <= ms) for ls, ms in on.values())
+    assert apart == expected_apart
 
 
 def test_what_a_lanes_rows_allow_at_each_location():

@@ -173,6 +173,25 @@ def test_a_lane_names_its_first_transaction_outside_its_rows(tmp_path, monkeypat
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] == 10, info
 
 
+def test_a_plan_that_does_not_keep_its_lanes_apart_is_checked_by_the_parent(tmp_path, monkeypatch):
+    # A plan with a bug (each transaction dealt to lanes in turn, whatever its component): the
+    # lanes would each keep within their rows, so they do not check themselves; the parent
+    # compares their logs, finds the second doubling of m[0] reading what the first wrote, and
+    # runs on sequentially from there.
+    real = parallel._deal
+
+    def in_turn(label, count, costs, window, w):
+        lanes, loads = real(label, count, costs, window, w)
+        return np.arange(len(lanes), dtype=np.int64) % w, loads
+
+    monkeypatch.setattr(parallel, "_deal", in_turn)
+    world = pot_world(tmp_path, BOX, "Box")
+    [_, (a, b)], [_, info] = _both(world, [_box_txs(*[("set", [k, k + 1]) for k in range(20)]),
+                                           _box_txs(*[("twice", [i // 2]) for i in range(40)])], workers=2)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["checked_windows"] == 0 and info["fallback_from"] == 1, info
+
+
 def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
     # u0 adds 5, u1 adds MAX: on its own lane u1 sees 0 and succeeds; in block order it overflows.
     world = pot_world(tmp_path)

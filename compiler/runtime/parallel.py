@@ -76,8 +76,8 @@ from . import sequential
 from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
 from ..schedule.rows import RowMaker
 from ..schedule.stored import StoredValues
-from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, grouped_order, hot_writers, isin,
-                                  isin_sorted, pick, scope_id)
+from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted,
+                                  pick, scope_id)
 from ..vm.transaction import Tx
 
 
@@ -821,10 +821,10 @@ class _BlockRun:
             lanes = np.array(ex.force_lanes, np.int64)
             lanes[~valid] = -1
             self.components = len(set(ex.force_lanes))
-            comps = components(table, n, np.zeros(n, np.int64))
+            _, *shared_adds = _lanes_apart(table, lanes, [0, n])
             self.timing["plan"] += time.perf_counter() - t
             return {"lanes": lanes, "bounds": [0, n], "predicted": [0.0], "inline": [False],
-                    "shared_adds": _shared_adds(comps, lanes, [0, n]), "checked": np.zeros(1, bool)}
+                    "shared_adds": shared_adds, "checked": np.zeros(1, bool)}
 
         def forced(windows: int) -> np.ndarray:  # (a test's windows run by the parent)
             return isin(np.arange(windows), sorted(ex.force_inline))
@@ -917,8 +917,12 @@ class _BlockRun:
         for begin, end, mine in zip(bounds, bounds[1:], inline):
             if mine:
                 lanes[begin:end] = -1  # (the parent's)
+        # Lanes check themselves only where the plan is seen to keep them apart (it always does:
+        # a plan that did not would have a bug, and the parent's check of the lanes' logs would
+        # still keep the block exact).
+        apart, *shared_adds = _lanes_apart(table, lanes, bounds)
         return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
-                "shared_adds": _shared_adds(comps, lanes, bounds), "checked": self.exact(bounds)}
+                "shared_adds": shared_adds, "checked": self.exact(bounds) & apart}
 
     def exact(self, bounds: list[int]) -> np.ndarray:
         """Per window, whether none of its rows is a wildcard: its lanes then check their own
@@ -1443,27 +1447,33 @@ def _joined_in_sample(table, n: int, w: int, every: int = 8) -> bool:
     return int(np.bincount(label).max()) > m / (EFFICIENCY * w)
 
 
-def _shared_adds(comps, lanes: np.ndarray, bounds: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """The locations each window's transactions only add to, on more than one lane, as predicted
-    (the lanes send these adds' extents, :class:`protocol.Lanes`): their ids, sorted within each
-    window, and each window's offset into them (one more than the windows)."""
-    tx, lid = comps.pure_tx, comps.pure_loc
-    lane = lanes[tx]
-    on = lane >= 0  # (the parent's windows merge nothing)
-    tx, lid, lane = tx[on], lid[on], lane[on]
-    win = np.searchsorted(np.asarray(bounds, np.int64), tx, side="right") - 1
-    # Grouped by (location, window) in one sort; the few found, by (window, location) in another.
-    order = grouped_order(lid, win)
-    win, lid, lane = win[order], lid[order], lane[order]
-    place = np.ones(len(win), bool)  # the first row of each (location, window)
-    place[1:] = (win[1:] != win[:-1]) | (lid[1:] != lid[:-1])
-    heads = np.flatnonzero(place)
-    if len(heads):
-        several = np.minimum.reduceat(lane, heads) != np.maximum.reduceat(lane, heads)
-        win, lid = win[heads[several]], lid[heads[several]]
-        order = np.lexsort((lid, win))
-        win, lid = win[order], lid[order]
-    return lid.astype(np.int64), np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64)
+def _lanes_apart(table: AccessTable, lanes: np.ndarray, bounds: list[int]) -> tuple[bool, np.ndarray, np.ndarray]:
+    """The plan's lanes checked against its rows, window by window: whether they share only
+    locations that all their rows read or all add to (what lets each lane check only itself:
+    ``first_outside``), and the locations they only add to on more than one lane (the lanes send
+    these adds' extents, :class:`protocol.Lanes`): their ids, sorted within each window, and each
+    window's offset into them (one more than the windows).  One pass over the rows in the order
+    the components sorted them (by location, then transaction: a location's rows of one window
+    are consecutive)."""
+    s = table.by_location
+    if not len(s.tx):
+        return True, np.zeros(0, np.int64), np.zeros(len(bounds), np.int64)
+    edges = np.asarray(bounds, np.int64)
+    win = np.repeat(np.arange(len(edges) - 1), np.diff(edges))[s.tx]
+    lane = lanes[s.tx]
+    on = lane >= 0  # (the parent's transactions are on no lane)
+    start = s.start.copy()
+    start[1:] |= win[1:] != win[:-1]
+    heads = np.flatnonzero(start)
+    modes = np.bitwise_or.reduceat(np.where(on, np.left_shift(1, s.mode.astype(np.int64)), 0), heads)
+    several = np.minimum.reduceat(np.where(on, lane, len(lanes)), heads) < np.maximum.reduceat(lane, heads)
+    joins = (modes & (1 << W) != 0) | ((modes & (1 << R) != 0) & (modes & (1 << A) != 0))
+    shared = heads[several & (modes == 1 << A)]
+    win, lid = win[shared], s.locations[s.dense[shared]]
+    order = np.lexsort((lid, win))
+    win, lid = win[order], lid[order]
+    return (not (joins & several).any(), lid.astype(np.int64),
+            np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64))
 
 
 def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:
