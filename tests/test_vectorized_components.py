@@ -343,6 +343,12 @@ def test_inverse_numbers_values_as_numpys_unique(common, rare, n, rng):
 @example([(1 << 20, 3), ((1 << 20) + 1, 0), (1 << 20, 0)])  # (two locations sharing the bits kept)
 @example([(-5, 2), (-6, 1), (-5, 0), (7, 1)])
 def test_grouped_order_orders_as_numpy_but_ties(rows):
+    _assert_grouped_order(rows)
+
+
+def _assert_grouped_order(rows: list[tuple[int, int]]) -> None:
+    """``grouped_order`` of the rows' (primary, secondary) is a permutation that orders them as
+    ``np.lexsort`` does (rows equal in both in any order)."""
     from compiler.schedule.vectorized import grouped_order
 
     primary = np.array([p for p, _ in rows], np.int64)
@@ -369,13 +375,4 @@ def test_sort_order_is_the_stable_order_of_numpy(rows):
 def test_runs_sorted_already_are_merged_into_the_grouped_order(runs, presorted):
     """Rows as a few runs (the workers' stripes), each sorted by (location, transaction) or not:
     ``grouped_order`` orders them by both, as a sort would, merging them when it can."""
-    from compiler.schedule.vectorized import grouped_order
-
-    rows = [r for run, keep in zip(runs, presorted) for r in (sorted(run) if keep else run)]
-    primary = np.array([p for p, _ in rows], np.int64)
-    secondary = np.array([q for _, q in rows], np.int64)
-    order = grouped_order(primary, secondary)
-    assert sorted(order.tolist()) == list(range(len(rows)))
-    expected = np.lexsort((secondary, primary))
-    assert primary[order].tolist() == primary[expected].tolist()
-    assert secondary[order].tolist() == secondary[expected].tolist()
+    _assert_grouped_order([r for run, keep in zip(runs, presorted) for r in (sorted(run) if keep else run)])
