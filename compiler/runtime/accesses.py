@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..schedule.vectorized import grouped_order
+from ..schedule.vectorized import grouped_order, joins
 
 R, W, A = 0, 1, 2
 NONE = np.iinfo(np.int64).max
@@ -88,7 +88,7 @@ def expected(loc: np.ndarray, mode: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     loc, mode = loc[order], mode[order]
     heads = np.flatnonzero(np.concatenate(([True], loc[1:] != loc[:-1])))
     seen = np.bitwise_or.reduceat(np.left_shift(1, mode.astype(np.int64)), heads)
-    return loc[heads], np.where(seen == 1 << R, R, np.where(seen == 1 << A, A, W)).astype(np.int8)
+    return loc[heads], np.where(joins(seen), W, np.where(seen == 1 << A, A, R)).astype(np.int8)
 
 
 def first_outside(allowed: tuple[np.ndarray, np.ndarray], shared: np.ndarray, tx: np.ndarray, loc: np.ndarray,

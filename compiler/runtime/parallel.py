@@ -77,7 +77,7 @@ from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: impo
 from ..schedule.rows import RowMaker
 from ..schedule.stored import StoredValues
 from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted,
-                                  pick, scope_id)
+                                  joins, pick, scope_id)
 from ..vm.transaction import Tx
 
 
@@ -1467,12 +1467,11 @@ def _lanes_apart(table: AccessTable, lanes: np.ndarray, bounds: list[int]) -> tu
     heads = np.flatnonzero(start)
     modes = np.bitwise_or.reduceat(np.where(on, np.left_shift(1, s.mode.astype(np.int64)), 0), heads)
     several = np.minimum.reduceat(np.where(on, lane, len(lanes)), heads) < np.maximum.reduceat(lane, heads)
-    joins = (modes & (1 << W) != 0) | ((modes & (1 << R) != 0) & (modes & (1 << A) != 0))
     shared = heads[several & (modes == 1 << A)]
     win, lid = win[shared], s.locations[s.dense[shared]]
     order = np.lexsort((lid, win))
     win, lid = win[order], lid[order]
-    return (not (joins & several).any(), lid.astype(np.int64),
+    return (not (joins(modes) & several).any(), lid.astype(np.int64),
             np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64))
 
 

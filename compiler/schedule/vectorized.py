@@ -126,6 +126,12 @@ class ByLocation(NamedTuple):
     locations: np.ndarray  # (each location once, sorted: numbered 0, 1, ... as ``dense``)
 
 
+def joins(modes: np.ndarray) -> np.ndarray:
+    """Whether a location whose accesses' modes are ``modes`` (bits ``1 << mode``, or-ed) joins
+    those who access it: written, or read and added to (what a write is to the others)."""
+    return (modes & _W != 0) | (modes & _RA == _RA)
+
+
 @dataclass
 class Components:
     """``label[j]``: transaction j's component (numbered 0..count-1); ``pure_loc``/``pure_tx``: the
@@ -165,9 +171,8 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     sizes = np.diff(heads, append=len(tx))
     modes = np.bitwise_or.reduceat(np.left_shift(1, mode, dtype=np.int8), heads) if len(heads) else \
         np.zeros(0, np.int8)
-    joins = (modes & _W != 0) | (modes & _RA == _RA)  # (written, or read and added to)
     pure = modes == _A
-    link = np.flatnonzero(~start & np.repeat(joins, sizes))
+    link = np.flatnonzero(~start & np.repeat(joins(modes), sizes))
     rows, cols = [tx[link - 1]], [tx[link]]
 
     nodes = n
