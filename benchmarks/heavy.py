@@ -5,7 +5,10 @@ project's machine, 40-60 on a quiet one) and
 whose ``poke`` adds to one location (a few us); two blocks of random accounts:
 
 - ``heavy``: ``-n`` calls of ``mine``;
-- ``hetero``: ``-n`` calls of ``poke``, then ``-n`` calls of ``mine``.
+- ``hetero``: ``-n`` calls of ``poke``, then ``-n`` calls of ``mine``;
+- ``heavy_light``: ``-n`` calls of ``mine``, then ``-n`` of ``poke``;
+- ``chunks``: ``2 * n`` calls, ``poke`` and ``mine`` in turn by runs of 1,000;
+- ``sparse``: ``2 * n`` calls of ``poke`` but one in ten of ``mine``.
 
 Each repetition measures, back to back: the machine's two-process ceiling on
 the block (:func:`compiler.bench.ceiling`), then the sequential executor and
@@ -70,12 +73,19 @@ def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
     (folder / "world.toml").write_text(WORLD)
     (folder / "setup.jsonl").write_text("")
     rng = random.Random(seed)
-    lines = []
-    if kind == "hetero":
-        lines += [f'{{"from": "u{rng.randrange(accounts)}", "to": "miner", "fn": "poke", "args": '
-                  f'[{rng.randrange(1, 100)}]}}\n' for _ in range(n)]
-    lines += [f'{{"from": "u{rng.randrange(accounts)}", "to": "miner", "fn": "mine", "args": [200]}}\n'
-              for _ in range(n)]
+
+    def call(fn: str) -> str:
+        arg = 200 if fn == "mine" else rng.randrange(1, 100)
+        return f'{{"from": "u{rng.randrange(accounts)}", "to": "miner", "fn": "{fn}", "args": [{arg}]}}\n'
+
+    shapes = {
+        "heavy": lambda k: "mine",
+        "hetero": lambda k: "poke" if k < n else "mine",
+        "heavy_light": lambda k: "mine" if k < n else "poke",
+        "chunks": lambda k: ("poke", "mine")[k // 1000 % 2],
+        "sparse": lambda k: "mine" if k % 10 == 9 else "poke",
+    }
+    lines = [call(shapes[kind](k)) for k in range(n if kind == "heavy" else 2 * n)]
     (folder / "block.jsonl").write_text("".join(lines))
 
 

@@ -311,16 +311,16 @@ class _BlockRun:
         if ex.workers < 2:
             self.why = "one worker"
             return self.inline_all()
-        if not ex.force:
-            if self.cpus < 2:
-                self.why = "one CPU usable (the process's affinity or its control group's quota): lanes would share it"
-                return self.inline_all()
+        if not ex.force:  # (the cheapest judgements first: a small block pays for none of the others)
             if self.length < MIN_TRANSACTIONS:  # (before the estimate: no sample of it to decode)
                 self.why = "the block is too small"
                 return self.inline_all()
             if self.light_at_worst(max(self.ex.function_table().costs, default=0)):
                 self.why = ("light transactions: even at the worst-case cost of the world's costliest function, "
                             "scheduling them on lanes would cost more than running them")
+                return self.inline_all()
+            if self.cpus < 2:  # (its control groups' files read: a tenth of a millisecond)
+                self.why = "one CPU usable (the process's affinity or its control group's quota): lanes would share it"
                 return self.inline_all()
             t = time.perf_counter()
             inline, best = self.estimate()
