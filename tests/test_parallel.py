@@ -1091,3 +1091,44 @@ def test_windows_the_parent_runs_reach_a_state_file_like_the_lanes_ones(tmp_path
         stored = list(again.store.locations())
         assert again.state_root() == a.state_root == root_of(accumulate(stored))
         assert a.state_root == state_root(seq.world, seq.ctx.storage)
+
+
+def test_a_big_block_on_lanes_keeps_each_lanes_compressed_receipts_as_they_came(tmp_path):
+    """Each lane sends its receipts' encodings once, at the block's end, as one Zstandard frame; the
+    state file keeps them between the parent's frames, and they read back as the sequential run's."""
+    import json
+
+    import zstandard
+    from typer.testing import CliRunner
+
+    from compiler.cli import app
+    from compiler.runtime.encoding import ZSTD_MAGIC, decompress
+    from compiler.runtime.store import StateStore
+    from compiler.workload import GenOptions, generate
+
+    generate(tmp_path, GenOptions("transfers", 1500, 300, 0.0, 4, 0.0, 3))
+    world, state = tmp_path / "world.toml", tmp_path / "s.sqlite"
+    seq = Chain.open(world)
+    try:
+        with Chain.open(world, state) as par:
+            executor = parallel.executor_for(par, 2).__self__
+            executor.force = True
+            setup, block = read_block(tmp_path / "setup.jsonl"), read_block(tmp_path / "block.jsonl")
+            seq.run_block(setup)
+            par.run_block(setup, executor="sequential")
+            a = seq.run_block(block)
+            b = par.run_block(block, executor="parallel", workers=2)
+            _same(a, b)
+            assert executor.last["mode"] == "parallel" and executor.last["on_lanes"] == 1500
+            number = b.number
+        with StateStore(state, writable=False) as store:
+            kept = store.receipts(number)
+    finally:
+        seq.close()
+    whole = decompress(kept)
+    first = zstandard.ZstdDecompressor().decompress(kept)  # (one frame: the parent's first)
+    assert kept[:4] == ZSTD_MAGIC and len(first) < len(whole) and whole.startswith(first)
+    assert len(kept) * 4 < len(whole)
+    back = CliRunner().invoke(app, ["state", "receipts", str(world), "--state", str(state), "--json"])
+    assert back.exit_code == 0, back.output
+    assert json.loads(back.stdout)["receipts"] == [{k: v for k, v in r.items() if k != "at"} for r in a.receipts_json]

@@ -159,7 +159,7 @@ def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
         pool = executor._pool
         assert len(pool) == 4  # as many as --workers: the parent runs no lane of its own
         for w in pool:  # one round trip: each worker is past its start
-            w.send(protocol.pack(protocol.Finish(0, [], b"", b"")))
+            w.send(protocol.pack(protocol.Finish(0, [], b"", b"", 0)))
             assert isinstance(protocol.unpack(w.reply(10)), protocol.Finished)
         for w in pool:
             # The task pipe's read end and the reply pipe's write end; nothing of the parent's ends,

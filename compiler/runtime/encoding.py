@@ -61,16 +61,14 @@ def stored(packed: bytes) -> Callable[[], bytes]:
     Zstandard when they are 64 KiB or more.  Receipts repeat themselves (the same statuses, event
     names, addresses): a 100,000-transfer block's 14 MB become 1.5 MB, which SQLite writes twice
     (its log, then the file), in about a tenth of the time.  Big ones are compressed by a thread
-    (Zstandard releases the GIL) while the caller goes on: the result is the call's."""
-    if len(packed) < COMPRESS_FROM:
+    (Zstandard releases the GIL) while the caller goes on: the result is the call's.  Receipts
+    compressed already (:func:`pack_parts` of the lanes' frames) are kept as they are."""
+    if len(packed) < COMPRESS_FROM or packed[:4] == ZSTD_MAGIC:
         return lambda: packed
     import threading
 
-    import zstandard  # (not imported by a small block: 20 ms of start-up)
-
     done: list = []
-    thread = threading.Thread(target=lambda: done.append(zstandard.ZstdCompressor(level=_LEVEL).compress(packed)),
-                              name="lane-receipts", daemon=True)
+    thread = threading.Thread(target=lambda: done.append(compress(packed)), name="lane-receipts", daemon=True)
     thread.start()
 
     def result() -> bytes:
@@ -80,6 +78,50 @@ def stored(packed: bytes) -> Callable[[], bytes]:
         return done[0]
 
     return result
+
+
+def compress(data: bytes) -> bytes:
+    """``data`` as one Zstandard frame."""
+    import zstandard  # (not imported by a small block: 20 ms of start-up)
+
+    return zstandard.ZstdCompressor(level=_LEVEL).compress(data)
+
+
+def decompress(data: bytes) -> bytes:
+    """What Zstandard frames one after the other hold, one after the other (a state file keeps a
+    big block's receipts as one frame, or as several: :func:`pack_parts`)."""
+    import zstandard
+
+    with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as reader:
+        return reader.read()
+
+
+def part(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]],
+         before: int) -> tuple[np.ndarray, bytes, np.ndarray, bool]:
+    """Receipts made by one process in pieces (each: the transactions' block indices, their
+    encodings one after the other, where each ends), of the transactions before block index
+    ``before`` only, as one part for :func:`pack_parts`: ``(indices, encodings, ends,
+    compressed)``, the encodings one Zstandard frame when they are COMPRESS_FROM bytes or more
+    (a lane compresses its own: the parent, which gathers every lane's, receives a tenth of them)."""
+    kept = [p if not len(p[0]) or p[0].max() < before else select(*p, p[0] < before) for p in parts]
+    kept = [p for p in kept if len(p[0])]
+    if not kept:
+        return np.zeros(0, np.int64), b"", np.zeros(0, np.int64), False
+    idx = np.concatenate([i for i, _, _ in kept]).astype(np.int64)
+    sizes = np.cumsum([0] + [len(b) for _, b, _ in kept])
+    ends = np.concatenate([e + off for (_, _, e), off in zip(kept, sizes[:-1])]).astype(np.int64)
+    blob = b"".join(b for _, b, _ in kept)
+    if len(blob) >= COMPRESS_FROM:
+        return idx, compress(blob), ends, True
+    return idx, blob, ends, False
+
+
+def select(idx: np.ndarray, blob: bytes, ends: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, bytes, np.ndarray]:
+    """The receipts of a part (indices, encodings, ends) that ``keep`` (a mask) keeps."""
+    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
+    view = memoryview(blob)
+    pieces = [view[s:e] for s, e, k in zip(starts.tolist(), ends.tolist(), keep.tolist()) if k]
+    return idx[keep], b"".join(pieces), np.cumsum([len(p) for p in pieces], dtype=np.int64)
 
 
 def _marshal_three(idx: bytes, blobs: Sequence[bytes], size: int, ends: bytes) -> bytes:
@@ -97,26 +139,35 @@ def pack(encodings: Sequence[bytes]) -> bytes:
     return _marshal_three(b"", encodings, int(ends[-1]) if len(ends) else 0, ends.tobytes())
 
 
-def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
+def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray, bool]]) -> bytes:
     """A block's receipts as the lanes of the parallel executor made them, in any order: each part
-    (the transactions' block indices, their encodings one after the other, where each ends).  A
-    state file keeps ``(indices, encodings, ends)``, indices empty for block order: putting them in
-    order is for whoever reads them back (:func:`unpack`), not for the block's time."""
+    (the transactions' block indices, their encodings one after the other, where each ends, and
+    whether those encodings are one Zstandard frame, :func:`part`).  A state file keeps
+    ``(indices, encodings, ends)``, indices empty for block order: putting them in order is for
+    whoever reads them back (:func:`unpack`), not for the block's time.  When some part is
+    compressed and the receipts are COMPRESS_FROM bytes or more, they are kept as a state file
+    keeps big ones, compressed: as Zstandard frames one after the other, the lanes' own between
+    one the parent makes of what comes before them (the tuple's start, the indices, its own
+    parts' encodings) and one of what comes after (the ends); else as they are."""
     if not parts:
         return pack([])
-    idx = np.concatenate([i for i, _, _ in parts]).astype(np.int64)
-    sizes = np.cumsum([0] + [len(b) for _, b, _ in parts])
-    ends = np.concatenate([e + off for (_, _, e), off in zip(parts, sizes[:-1])]).astype(np.int64)
-    return _marshal_three(idx.tobytes(), [b for _, b, _ in parts], int(sizes[-1]), ends.tobytes())
+    parts = sorted(parts, key=itemgetter(3))  # (the parent's own first, beside the tuple's start)
+    idx = np.concatenate([p[0] for p in parts]).astype(np.int64).tobytes()
+    sizes = np.cumsum([0] + [int(p[2][-1]) if len(p[2]) else 0 for p in parts])
+    ends = np.concatenate([p[2] + off for p, off in zip(parts, sizes[:-1])]).astype(np.int64).tobytes()
+    size = int(sizes[-1])
+    if not any(p[3] for p in parts) or size < COMPRESS_FROM:
+        return _marshal_three(idx, [decompress(b) if c else b for _, b, _, c in parts], size, ends)
+    head = _marshal_three(idx, [b for _, b, _, c in parts if not c], size, ends)
+    head, tail = head[:len(head) - 5 - len(ends)], head[len(head) - 5 - len(ends):]
+    return b"".join([compress(head), *(b for _, b, _, c in parts if c), compress(tail)])
 
 
 def unpack(data: bytes) -> list[tuple]:
     """The outcomes of a packed block (as :func:`pack` made it, or :func:`stored`), in block order:
     ``(status, reason, return, events, cost)`` each."""
     if data[:4] == ZSTD_MAGIC:
-        import zstandard
-
-        data = zstandard.ZstdDecompressor().decompress(data)
+        data = decompress(data)
     idx, blob, ends = marshal.loads(data)
     ends_list = np.frombuffer(ends, np.int64).tolist()
     starts = [0] + ends_list[:-1]

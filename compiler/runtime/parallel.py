@@ -1006,7 +1006,7 @@ class _BlockRun:
                     merge.check(done, bounds[win], conflict, bool(checked[win]))
                     merge.apply(done)
                     sync = [pending[k] + [done[j].writes for j in range(w) if j != k] for k in range(w)]
-                    self.finish(merge, sync)
+                    self.finish(merge, sync, conflict)
                 except Fault as fault:
                     return self.abandon(merge, f"a worker failed ({fault})")
                 ex.close()  # the replicas stop at the conflict: forked again next time
@@ -1076,13 +1076,16 @@ class _BlockRun:
         self.timing["lanes"] = 0.0
         return self.inline_from_calls(0)
 
-    def finish(self, merge: "_Merge", sync: list[list[bytes]]) -> None:
-        """The last writes to every replica, and from each lane the root's move and the rows of the
-        locations it owns."""
+    def finish(self, merge: "_Merge", sync: list[list[bytes]], before: int | None = None) -> None:
+        """The last writes to every replica, and from each lane the root's move, the rows of the
+        locations it owns and its receipts (of the transactions before ``before``: the parent runs
+        the rest)."""
         w = self.ex.transport.size
         owned = merge.owners(w + 1)  # (the last: the parent's, for the windows it ran)
+        before = self.n if before is None else before
         for k in range(w):
-            self.ex.transport.send(k, P.pack(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes())))
+            self.ex.transport.send(k, P.pack(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes(),
+                                                      before)))
         merge.parent_moves(owned[w])  # while the workers make theirs
         for m in self.collect(range(w), P.Finished).values():
             merge.finished(m)
@@ -1096,7 +1099,7 @@ class _Merge:
         self.chain = run.chain
         self.n = run.n
         self.digest_parts: list[tuple[np.ndarray, bytes]] = []
-        self.encoding_parts: list[tuple[np.ndarray, bytes, np.ndarray]] = []
+        self.encoding_parts: list[tuple[np.ndarray, bytes, np.ndarray, bool]] = []  # (encoding.pack_parts)
         self.failures: list[tuple] = [(i, line, INVALID, reason, None) for i, line, reason in run.invalid]
         self.ok = 0
         self.reverted = 0
@@ -1117,7 +1120,8 @@ class _Merge:
     def _receipts(self, idx: np.ndarray, outcomes: list) -> None:
         encodings = encoding.encode_outcomes(outcomes)
         self.digest_parts.append((idx, encoding.digests(encodings)))
-        self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64)))
+        self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64),
+                                    False))
 
     # ---------------------------------------------------------------- checking a window
     def check(self, done: dict, begin: int, end: int, checked: bool, ahead: np.ndarray | None = None) -> int | None:
@@ -1233,9 +1237,8 @@ class _Merge:
         for k in sorted(done):
             d = done[k]
             chain.defer(d.writes)
-            idx, blob, ends, digests = d.receipts
+            idx, digests = d.receipts  # (their encodings come with Finished)
             self.digest_parts.append((P.arr(idx, P.I64), digests))
-            self.encoding_parts.append((P.arr(idx, P.I64), blob, P.arr(ends, P.I64)))
             if d.failures:
                 self.failures += [(i, int(self.run.lines[i]), s, r, at) for i, s, r, at in d.failures]
             ok, bad, cost = d.counts
@@ -1278,6 +1281,9 @@ class _Merge:
         self.root += m.root
         if self.rows is not None:
             merge_rows(self.rows, marshal.loads(m.rows))
+        idx, blob, ends, compressed = m.receipts
+        if idx:
+            self.encoding_parts.append((P.arr(idx, P.I64), blob, P.arr(ends, P.I64), compressed))
 
     # ---------------------------------------------------------------- the rest, sequentially
     def sequential_from(self, first: int) -> None:
@@ -1293,7 +1299,9 @@ class _Merge:
         # The invalid transactions' receipts from ``first`` on are made again here.
         self.failures = [f for f in self.failures if f[0] < first]
         self.digest_parts = [(i[i < first], _select(d, i < first)) for i, d in self.digest_parts]
-        self.encoding_parts = [_select_encodings(i, b, e, i < first) for i, b, e in self.encoding_parts]
+        # (the lanes' encodings came from Finish for the transactions before ``first`` only)
+        self.encoding_parts = [(*encoding.select(i, b, e, i < first), False) if not c else (i, b, e, c)
+                               for i, b, e, c in self.encoding_parts]
         idx = np.arange(first, run.n, dtype=np.int64)
         self._receipts(idx, outcomes)
         self._count(idx, outcomes)
@@ -1547,14 +1555,6 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
 
 def _select(digests: bytes, keep: np.ndarray) -> bytes:
     return np.frombuffer(digests, np.uint8).reshape(-1, 32)[keep].tobytes()
-
-
-def _select_encodings(idx: np.ndarray, blob: bytes, ends: np.ndarray, keep: np.ndarray):
-    starts = np.concatenate([[0], ends[:-1]]).astype(np.int64)
-    buf = np.frombuffer(blob, np.uint8)
-    parts = [buf[s:e] for s, e, k in zip(starts.tolist(), ends.tolist(), keep.tolist()) if k]
-    lengths = np.array([len(p) for p in parts], np.int64)
-    return idx[keep], b"".join(p.tobytes() for p in parts), np.cumsum(lengths).astype(np.int64)
 
 
 def executor_for(chain, workers: int):

@@ -19,13 +19,15 @@ A block on lanes goes:
    by lane; ``Calls`` forwards each lane those of its transactions that other
    stripes decoded.  Then, per window, ``Window`` (with the previous window's
    writes of the other lanes, to apply first) and ``WindowDone`` back: what the
-   lane wrote, its receipts, and either the first of its transactions that
+   lane wrote, its receipts' digests, and either the first of its transactions that
    touched what its lane was not predicted to (a window without wildcards) or
    the accesses it really made.
 3. ``Cut`` undoes a window's transactions from one on (a conflict was found);
    ``Finish`` applies the last window's writes and ends the block; ``Finished``
-   back: the state root's move and the rows of a state file for the locations
-   the lane was the first to change (each changed location has one owner).
+   back: the state root's move, the rows of a state file for the locations
+   the lane was the first to change (each changed location has one owner), and
+   the encodings of the lane's receipts (compressed: the parent, which gathers
+   every lane's, receives a tenth of them).
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class Finish(NamedTuple):
     sync: list
     fixups: bytes
     owned: bytes               # int64: the locations (log ids) this lane is the first in the block to change
+    before: int                # the lane's receipts of the transactions before this block index are the
+                               #  block's (Finished.receipts; the parent ran the rest, from a conflict)
 
 
 # -------------------------------------------------------------------- worker -> parent
@@ -135,7 +139,8 @@ class WindowDone(NamedTuple):
                                #  touched one in a way they do not (-1: none, or the window is not checked)
     changed: bytes             # int64 pairs (loc, first transaction): the locations the lane wrote or added to
     arith: bytes               # int64 pairs (tx, loc): adds of transactions that reverted on arithmetic
-    receipts: tuple            # (indices int64, encodings blob, offsets int64, digests blob)
+    receipts: tuple            # (indices int64, digests blob): the window's receipts' digests (their
+                               #  encodings come at the block's end, Finished.receipts)
     failures: list             # [(index, status, reason, at)] of the window's transactions that failed
     counts: tuple              # (ok, reverted, cost)
     seconds: float             # the lane's time on the window (and on messages without a reply before it)
@@ -156,6 +161,8 @@ class Finished(NamedTuple):
     block: int
     root: int                  # the state accumulator's move by the locations the lane owns
     rows: bytes                # marshal: a state file's rows of those locations, {var: {key: value}} (store.Rows)
+    receipts: tuple            # (indices int64, encodings, ends int64, compressed): the encodings of the lane's
+                               #  receipts (encoding.part: one Zstandard frame when compressed)
     seconds: float
     synced: float              # as WindowDone.synced
     cpu: float

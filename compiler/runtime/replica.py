@@ -17,7 +17,7 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   block order, with code that logs every access it makes; reply with its
   writes (the keys its journal holds, with their values now), its pure adds
   (before, after, lowest and highest running values), the locations it
-  changed, its receipts encoded and hashed, and either the first transaction
+  changed, its receipts' digests, and either the first transaction
   that touched what its rows do not allow (a window without wildcards: the
   lane checks itself) or the accesses it made (a row per location, for the
   parent to check: :mod:`compiler.runtime.accesses`);
@@ -26,7 +26,7 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   with the state root's move and the rows of a state file for the locations
   the lane was the first in the block to change (from what its variables
   recorded of each key's value before the lane's first write of it in the block,
-  ``Var.before``).
+  ``Var.before``), and with the encodings of its receipts (compressed, when big).
 """
 
 from __future__ import annotations
@@ -117,6 +117,7 @@ class Replica:
         self.where = places(self.storage)
         self.block = -1
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
+        self.receipts: dict[int, tuple] = {}  # window -> its receipts (indices, encodings, ends), sent at the end
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
         self.synced = 0.0      # seconds applying the other lanes' writes, not reported yet
         self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet ...
@@ -230,6 +231,7 @@ class Replica:
         mine = np.flatnonzero(lanes == m.lane)
         cuts = np.searchsorted(mine, bounds)
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
+        self.receipts = {}
         self.bounds = bounds
         adds, offsets = P.arr(m.adds, P.I64), P.arr(m.add_offsets, P.I64)
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
@@ -311,13 +313,16 @@ class Replica:
         mine = owned(from_befores(self.storage), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
+        idx, blob, ends, compressed = encoding.part([self.receipts[w] for w in sorted(self.receipts)], m.before)
+        self.receipts = {}
         ctx = self.ctx
         ctx.begin()  # (what the lane's variables recorded before the block goes too)
         for entries in ctx.log:
             entries.clear()
         synced, self.synced = self.synced, 0.0
         wall, cpu = self.spent()
-        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), wall, synced, cpu))
+        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), (idx.tobytes(), blob, ends.tobytes(), compressed),
+                                 wall, synced, cpu))
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
@@ -379,7 +384,7 @@ class Replica:
 
     def _done(self, window: int) -> bytes:
         """The window's reply: its writes, its pure adds, the accesses it made (a row per location,
-        :mod:`compiler.runtime.accesses`), its receipts.
+        :mod:`compiler.runtime.accesses`), its receipts' digests (their encodings are kept for ``Finish``).
 
         Every step is a C-level pass over the log or the journal (``map``, ``dict.fromkeys``,
         numpy), grouped per variable: no Python runs per access."""
@@ -417,7 +422,9 @@ class Replica:
         arith = [(ran[k], loc) for k in failed if outcomes[k][0] == REVERTED and outcomes[k][1] in ARITHMETIC
                  for loc in self._added_by(ran[k])]
         encodings = encoding.encode_outcomes(outcomes)
-        offsets = np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings)))
+        # (a window cut at a conflict answers again: its receipts replace those of its first answer)
+        self.receipts[window] = (ran_tx, b"".join(encodings),
+                                 np.cumsum(np.fromiter(map(len, encodings), np.int64, len(encodings))))
         failures = [(ran[k], o[0], o[1], o[5]) for k in failed for o in (outcomes[k],)]
         cost = sum(map(_COST, outcomes))
         wall, cpu = self.spent()
@@ -426,7 +433,7 @@ class Replica:
         return P.pack(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, b"" if checked else rows.tobytes(), untrusted,
             np.stack(changed(rows), axis=1).tobytes(), np.array(arith, np.int64).reshape(-1).tobytes(),
-            (np.array(ran, np.int64).tobytes(), b"".join(encodings), offsets.tobytes(), encoding.digests(encodings)),
+            (ran_tx.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), wall, synced, cpu))
 
     def _writes(self, journal: list, pure_rows: np.ndarray) -> tuple[dict, tuple]:
