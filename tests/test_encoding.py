@@ -69,7 +69,7 @@ def test_parts_in_any_order_unpack_in_block_order():
     for idx in ([3, 0], [4, 1, 2]):
         blob = b"".join(enc[i] for i in idx)
         ends = np.cumsum([len(enc[i]) for i in idx]).astype(np.int64)
-        parts.append((np.array(idx, np.int64), blob, ends, False))
+        parts.append((np.array(idx, np.int64), blob, ends))
     assert encoding.unpack(encoding.pack_parts(parts)) == outcomes
     ends = np.concatenate([parts[0][2], parts[1][2] + len(parts[0][1])]).tobytes()
     assert encoding.pack_parts(parts) == marshal.dumps((np.array([3, 0, 4, 1, 2], np.int64).tobytes(),
@@ -89,7 +89,7 @@ def test_a_big_block_s_receipts_are_kept_compressed_and_read_back_whole():
     assert encoding.unpack(packed) == outcomes
     assert encoding.unpack(raw) == outcomes  # a file written before compression reads as it was
     halves = [np.arange(1, 2000, 2), np.arange(0, 2000, 2)]
-    parts = [(idx, b"".join(enc[i] for i in idx), np.cumsum([len(enc[i]) for i in idx]).astype(np.int64), False)
+    parts = [(idx, b"".join(enc[i] for i in idx), np.cumsum([len(enc[i]) for i in idx]).astype(np.int64))
              for idx in halves]
     assert encoding.unpack(encoding.stored(encoding.pack_parts(parts))()) == outcomes
     small = encoding.stored(encoding.pack(enc[:3]))()
@@ -103,9 +103,9 @@ def _pieces(enc: list, idx) -> tuple:
     return idx, b"".join(enc[i] for i in idx), np.cumsum([len(enc[i]) for i in idx], dtype=np.int64)
 
 
-def test_lanes_compressed_receipts_are_kept_as_frames_that_read_back_as_one_encoding():
+def test_lanes_compressed_receipts_are_kept_as_frames_each_a_part():
     """A lane sends its receipts once, compressed when big (``encoding.part``, of the transactions
-    before a block index only); the parent keeps them as they came, between frames of its own."""
+    before a block index only); the parent keeps them as they came, beside a frame of its own."""
     import numpy as np
 
     outcomes = [("ok", None, True, ((2**159 + i, "Transfer", (2**159 - i, i, 10**18 + i)),), 23) for i in range(3000)]
@@ -114,24 +114,22 @@ def test_lanes_compressed_receipts_are_kept_as_frames_that_read_back_as_one_enco
     lanes = [[_pieces(enc, range(lane + w, min(lane + w + 400, 2400), 2)) for w in range(0, 2400, 400)]
              for lane in (0, 1)]
     got = [encoding.part(pieces, 2400) for pieces in lanes]
-    assert all(compressed and blob[:4] == encoding.ZSTD_MAGIC for _, blob, _, compressed in got)
-    mine = (*_pieces(enc, range(2400, 3000)), False)
-    packed = encoding.pack_parts([got[1], mine, got[0]])
-    assert packed[:4] == encoding.ZSTD_MAGIC and encoding.stored(packed)() is packed
+    assert all(p[:4] == encoding.ZSTD_MAGIC for p in got)
+    packed = encoding.pack_parts([_pieces(enc, range(2400, 3000))], got[::-1])
+    assert packed.startswith(got[1] + got[0]) and encoding.stored(packed)() is packed
     assert encoding.unpack(packed) == outcomes
-    raw = marshal.loads(encoding.decompress(packed))
-    assert len(raw) == 3 and len(raw[1]) == sum(map(len, enc))
+    assert [len(marshal.loads(f)[0]) // 8 for f in encoding.frames(packed)] == [1200, 1200, 600]
     # Only the transactions before the cut: the rest are the parent's to run again.
     cut = [encoding.part(pieces, 1000) for pieces in lanes]
-    assert sorted(np.concatenate([idx for idx, _, _, _ in cut]).tolist()) == list(range(1000))
-    assert encoding.unpack(encoding.pack_parts([*cut, (*_pieces(enc, range(1000, 3000)), False)])) == outcomes
-    # Small receipts go as they are; a compressed part in a small block is kept decompressed.
+    assert sorted(np.concatenate([np.frombuffer(marshal.loads(encoding.frames(p)[0])[0], np.int64)
+                                  for p in cut]).tolist()) == list(range(1000))
+    assert encoding.unpack(encoding.pack_parts([_pieces(enc, range(1000, 3000))], cut)) == outcomes
+    # Small parts go as they are, and are kept as one with the parent's (compressed later, if big).
     small = encoding.part([_pieces(enc, [5, 7])], 3000)
-    assert not small[3] and encoding.unpack(encoding.pack_parts([small])) == [outcomes[5], outcomes[7]]
-    forced = (small[0], encoding.compress(small[1]), small[2], True)
-    packed = encoding.pack_parts([forced])
-    assert packed[:4] != encoding.ZSTD_MAGIC and encoding.unpack(packed) == [outcomes[5], outcomes[7]]
-    assert encoding.part([_pieces(enc, [5, 7])], 5)[0].tolist() == []
+    assert small[:4] != encoding.ZSTD_MAGIC
+    packed = encoding.pack_parts([_pieces(enc, [1])], [small])
+    assert packed[:4] != encoding.ZSTD_MAGIC and encoding.unpack(packed) == [outcomes[1], outcomes[5], outcomes[7]]
+    assert encoding.unpack(encoding.pack_parts([], [encoding.part([_pieces(enc, [5, 7])], 5)])) == []
 
 
 def test_a_lone_surrogate_in_a_reason_is_written_as_itself():

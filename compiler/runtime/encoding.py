@@ -62,7 +62,7 @@ def stored(packed: bytes) -> Callable[[], bytes]:
     names, addresses): a 100,000-transfer block's 14 MB become 1.5 MB, which SQLite writes twice
     (its log, then the file), in about a tenth of the time.  Big ones are compressed by a thread
     (Zstandard releases the GIL) while the caller goes on: the result is the call's.  Receipts
-    compressed already (:func:`pack_parts` of the lanes' frames) are kept as they are."""
+    compressed already (the lanes' frames, :func:`pack_parts`) are kept as they are."""
     if len(packed) < COMPRESS_FROM or packed[:4] == ZSTD_MAGIC:
         return lambda: packed
     import threading
@@ -87,33 +87,27 @@ def compress(data: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=_LEVEL).compress(data)
 
 
-def decompress(data: bytes) -> bytes:
-    """What Zstandard frames one after the other hold, one after the other (a state file keeps a
-    big block's receipts as one frame, or as several: :func:`pack_parts`)."""
+def frames(data: bytes) -> list[bytes]:
+    """What each of Zstandard frames one after the other holds."""
     import zstandard
 
-    with zstandard.ZstdDecompressor().stream_reader(data, read_across_frames=True) as reader:
-        return reader.read()
+    out = []
+    while data:
+        reader = zstandard.ZstdDecompressor().decompressobj()
+        out.append(reader.decompress(data))
+        data = reader.unused_data
+    return out
 
 
-def part(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]],
-         before: int) -> tuple[np.ndarray, bytes, np.ndarray, bool]:
+def part(pieces: Sequence[tuple[np.ndarray, bytes, np.ndarray]], before: int) -> bytes:
     """Receipts made by one process in pieces (each: the transactions' block indices, their
     encodings one after the other, where each ends), of the transactions before block index
-    ``before`` only, as one part for :func:`pack_parts`: ``(indices, encodings, ends,
-    compressed)``, the encodings one Zstandard frame when they are COMPRESS_FROM bytes or more
-    (a lane compresses its own: the parent, which gathers every lane's, receives a tenth of them)."""
-    kept = [p if not len(p[0]) or p[0].max() < before else select(*p, p[0] < before) for p in parts]
-    kept = [p for p in kept if len(p[0])]
-    if not kept:
-        return np.zeros(0, np.int64), b"", np.zeros(0, np.int64), False
-    idx = np.concatenate([i for i, _, _ in kept]).astype(np.int64)
-    sizes = np.cumsum([0] + [len(b) for _, b, _ in kept])
-    ends = np.concatenate([e + off for (_, _, e), off in zip(kept, sizes[:-1])]).astype(np.int64)
-    blob = b"".join(b for _, b, _ in kept)
-    if len(blob) >= COMPRESS_FROM:
-        return idx, compress(blob), ends, True
-    return idx, blob, ends, False
+    ``before`` only, as one value: ``(indices, encodings, ends)`` marshalled, as one Zstandard
+    frame when that is COMPRESS_FROM bytes or more (a lane compresses its own: the parent, which
+    gathers every lane's, receives a tenth of them, and keeps them as they come, :func:`pack_parts`)."""
+    kept = [p if not len(p[0]) or p[0].max() < before else select(*p, p[0] < before) for p in pieces]
+    packed = _marshal_parts([p for p in kept if len(p[0])])
+    return compress(packed) if len(packed) >= COMPRESS_FROM else packed
 
 
 def select(idx: np.ndarray, blob: bytes, ends: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, bytes, np.ndarray]:
@@ -132,6 +126,16 @@ def _marshal_three(idx: bytes, blobs: Sequence[bytes], size: int, ends: bytes) -
                      b"s" + size.to_bytes(4, "little"), *blobs, b"s" + len(ends).to_bytes(4, "little"), ends))
 
 
+def _marshal_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]]) -> bytes:
+    """Parts ``(indices, encodings, ends)`` as one, marshalled (its indices say whose each is)."""
+    if not parts:
+        return pack([])
+    idx = np.concatenate([i for i, _, _ in parts]).astype(np.int64)
+    sizes = np.cumsum([0] + [len(b) for _, b, _ in parts])
+    ends = np.concatenate([e + off for (_, _, e), off in zip(parts, sizes[:-1])]).astype(np.int64)
+    return _marshal_three(idx.tobytes(), [b for _, b, _ in parts], int(sizes[-1]), ends.tobytes())
+
+
 def pack(encodings: Sequence[bytes]) -> bytes:
     """A block's receipts in block order as one value: ``(indices, encodings, ends)`` marshalled,
     ``indices`` empty (see :func:`pack_parts`); a state file keeps it :func:`stored`."""
@@ -139,39 +143,32 @@ def pack(encodings: Sequence[bytes]) -> bytes:
     return _marshal_three(b"", encodings, int(ends[-1]) if len(ends) else 0, ends.tobytes())
 
 
-def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray, bool]]) -> bytes:
+def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]], packed: Sequence[bytes] = ()) -> bytes:
     """A block's receipts as the lanes of the parallel executor made them, in any order: each part
-    (the transactions' block indices, their encodings one after the other, where each ends, and
-    whether those encodings are one Zstandard frame, :func:`part`).  A state file keeps
-    ``(indices, encodings, ends)``, indices empty for block order: putting them in order is for
-    whoever reads them back (:func:`unpack`), not for the block's time.  When some part is
-    compressed and the receipts are COMPRESS_FROM bytes or more, they are kept as a state file
-    keeps big ones, compressed: as Zstandard frames one after the other, the lanes' own between
-    one the parent makes of what comes before them (the tuple's start, the indices, its own
-    parts' encodings) and one of what comes after (the ends); else as they are."""
-    if not parts:
-        return pack([])
-    parts = sorted(parts, key=itemgetter(3))  # (the parent's own first, beside the tuple's start)
-    idx = np.concatenate([p[0] for p in parts]).astype(np.int64).tobytes()
-    sizes = np.cumsum([0] + [int(p[2][-1]) if len(p[2]) else 0 for p in parts])
-    ends = np.concatenate([p[2] + off for p, off in zip(parts, sizes[:-1])]).astype(np.int64).tobytes()
-    size = int(sizes[-1])
-    if not any(p[3] for p in parts) or size < COMPRESS_FROM:
-        return _marshal_three(idx, [decompress(b) if c else b for _, b, _, c in parts], size, ends)
-    head = _marshal_three(idx, [b for _, b, _, c in parts if not c], size, ends)
-    head, tail = head[:len(head) - 5 - len(ends)], head[len(head) - 5 - len(ends):]
-    return b"".join([compress(head), *(b for _, b, _, c in parts if c), compress(tail)])
+    (the transactions' block indices, their encodings one after the other, where each ends), and
+    parts a lane packed already (:func:`part`).  A state file keeps ``(indices, encodings, ends)``,
+    indices empty for block order: putting them in order is for whoever reads them back
+    (:func:`unpack`), not for the block's time.  When a lane compressed its part, the receipts are
+    kept as Zstandard frames one after the other, each a part: the lanes' as they came, and the
+    parent's of the rest."""
+    squeezed = [p for p in packed if p[:4] == ZSTD_MAGIC]
+    parts = list(parts) + [(np.frombuffer(i, np.int64), b, np.frombuffer(e, np.int64))
+                           for i, b, e in map(marshal.loads, (p for p in packed if p[:4] != ZSTD_MAGIC))]
+    rest = _marshal_parts([p for p in parts if len(p[0])])
+    if not squeezed:
+        return rest
+    return b"".join(squeezed + ([compress(rest)] if any(len(p[0]) for p in parts) else []))
 
 
 def unpack(data: bytes) -> list[tuple]:
-    """The outcomes of a packed block (as :func:`pack` made it, or :func:`stored`), in block order:
-    ``(status, reason, return, events, cost)`` each."""
-    if data[:4] == ZSTD_MAGIC:
-        data = decompress(data)
-    idx, blob, ends = marshal.loads(data)
-    ends_list = np.frombuffer(ends, np.int64).tolist()
-    starts = [0] + ends_list[:-1]
-    outcomes = [marshal.loads(blob[s:e]) for s, e in zip(starts, ends_list)]
+    """The outcomes of a packed block (as :func:`pack` or :func:`pack_parts` made it, or
+    :func:`stored`), in block order: ``(status, reason, return, events, cost)`` each."""
+    parts = [marshal.loads(frame) for frame in frames(data)] if data[:4] == ZSTD_MAGIC else [marshal.loads(data)]
+    outcomes: list = []
+    for _, blob, ends in parts:
+        ends_list = np.frombuffer(ends, np.int64).tolist()
+        outcomes += [marshal.loads(blob[s:e]) for s, e in zip([0] + ends_list[:-1], ends_list)]
+    idx = b"".join(i for i, _, _ in parts)  # (empty: one part, in block order)
     if idx:
         order = np.argsort(np.frombuffer(idx, np.int64), kind="stable").tolist()
         outcomes = [outcomes[k] for k in order]

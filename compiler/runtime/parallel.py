@@ -643,7 +643,7 @@ class _BlockRun:
                 out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, b"", 0, 0,
                                       marshal.dumps(items[a:b])))
             return out
-        data = source
+        data, view = source, memoryview(source)  # (a stripe is a view: marshal copies it once, into its message)
         bounds = [0]
         for k in range(1, w):
             at = data.find(b"\n", max(bounds[-1], len(data) * k // w))
@@ -652,7 +652,7 @@ class _BlockRun:
         line = 1
         for k in range(w):
             a, b = bounds[k], bounds[k + 1]
-            out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, data[a:b], 0, line, b""))
+            out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, view[a:b], 0, line, b""))
             if k + 1 < w:  # (the last stripe's lines number nothing after it)
                 line += data.count(b"\n", a, b)
         return out
@@ -1099,7 +1099,8 @@ class _Merge:
         self.chain = run.chain
         self.n = run.n
         self.digest_parts: list[tuple[np.ndarray, bytes]] = []
-        self.encoding_parts: list[tuple[np.ndarray, bytes, np.ndarray, bool]] = []  # (encoding.pack_parts)
+        self.encoding_parts: list[tuple[np.ndarray, bytes, np.ndarray]] = []  # (the parent's: encoding.pack_parts)
+        self.packed_parts: list[bytes] = []  # (the lanes', as they came: encoding.part)
         self.failures: list[tuple] = [(i, line, INVALID, reason, None) for i, line, reason in run.invalid]
         self.ok = 0
         self.reverted = 0
@@ -1120,8 +1121,7 @@ class _Merge:
     def _receipts(self, idx: np.ndarray, outcomes: list) -> None:
         encodings = encoding.encode_outcomes(outcomes)
         self.digest_parts.append((idx, encoding.digests(encodings)))
-        self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64),
-                                    False))
+        self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64)))
 
     # ---------------------------------------------------------------- checking a window
     def check(self, done: dict, begin: int, end: int, checked: bool, ahead: np.ndarray | None = None) -> int | None:
@@ -1281,9 +1281,7 @@ class _Merge:
         self.root += m.root
         if self.rows is not None:
             merge_rows(self.rows, marshal.loads(m.rows))
-        idx, blob, ends, compressed = m.receipts
-        if idx:
-            self.encoding_parts.append((P.arr(idx, P.I64), blob, P.arr(ends, P.I64), compressed))
+        self.packed_parts.append(m.receipts)
 
     # ---------------------------------------------------------------- the rest, sequentially
     def sequential_from(self, first: int) -> None:
@@ -1299,9 +1297,8 @@ class _Merge:
         # The invalid transactions' receipts from ``first`` on are made again here.
         self.failures = [f for f in self.failures if f[0] < first]
         self.digest_parts = [(i[i < first], _select(d, i < first)) for i, d in self.digest_parts]
-        # (the lanes' encodings came from Finish for the transactions before ``first`` only)
-        self.encoding_parts = [(*encoding.select(i, b, e, i < first), False) if not c else (i, b, e, c)
-                               for i, b, e, c in self.encoding_parts]
+        # (the lanes' receipts came with Finished, of the transactions before ``first`` only)
+        self.encoding_parts = [encoding.select(i, b, e, i < first) for i, b, e in self.encoding_parts]
         idx = np.arange(first, run.n, dtype=np.int64)
         self._receipts(idx, outcomes)
         self._count(idx, outcomes)
@@ -1320,7 +1317,7 @@ class _Merge:
         digests = np.frombuffer(b"".join(d for _, d in self.digest_parts), np.uint8).reshape(-1, 32)
         order = np.argsort(idx, kind="stable")
         assert len(idx) == n and (idx[order] == np.arange(n)).all(), "every transaction has one receipt"
-        packed = encoding.pack_parts(self.encoding_parts)
+        packed = encoding.pack_parts(self.encoding_parts, self.packed_parts)
         invalid = sum(1 for f in self.failures if f[2] == INVALID)
         accumulator = (self.chain.hash.accumulator + self.root) % MOD
         return Executed(packed, digests[order].tobytes(),

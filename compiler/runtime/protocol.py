@@ -161,8 +161,8 @@ class Finished(NamedTuple):
     block: int
     root: int                  # the state accumulator's move by the locations the lane owns
     rows: bytes                # marshal: a state file's rows of those locations, {var: {key: value}} (store.Rows)
-    receipts: tuple            # (indices int64, encodings, ends int64, compressed): the encodings of the lane's
-                               #  receipts (encoding.part: one Zstandard frame when compressed)
+    receipts: bytes            # the lane's receipts, their encodings as a state file keeps them (encoding.part:
+                               #  one Zstandard frame when big)
     seconds: float
     synced: float              # as WindowDone.synced
     cpu: float

@@ -313,7 +313,7 @@ class Replica:
         mine = owned(from_befores(self.storage), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
-        idx, blob, ends, compressed = encoding.part([self.receipts[w] for w in sorted(self.receipts)], m.before)
+        receipts = encoding.part([self.receipts[w] for w in sorted(self.receipts)], m.before)
         self.receipts = {}
         ctx = self.ctx
         ctx.begin()  # (what the lane's variables recorded before the block goes too)
@@ -321,8 +321,7 @@ class Replica:
             entries.clear()
         synced, self.synced = self.synced, 0.0
         wall, cpu = self.spent()
-        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), (idx.tobytes(), blob, ends.tobytes(), compressed),
-                                 wall, synced, cpu))
+        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), receipts, wall, synced, cpu))
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
