@@ -88,7 +88,7 @@ def compress(data: bytes) -> bytes:
 
 
 def frames(data: bytes) -> list[bytes]:
-    """What each of Zstandard frames one after the other holds."""
+    """What each of the Zstandard frames that ``data`` holds one after the other holds."""
     import zstandard
 
     out = []

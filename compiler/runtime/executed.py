@@ -17,7 +17,7 @@ from . import encoding
 
 @dataclass
 class Executed:
-    packed: bytes                        # the receipts (encoding.pack, pack_parts: compressed already, from lanes)
+    packed: bytes                        # the receipts (encoding.pack; from lanes, pack_parts: frames when big)
     digests: bytes                       # each receipt's digest, block order
     counts: dict[str, int]               # ok, reverted, invalid
     cost: int

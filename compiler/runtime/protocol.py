@@ -26,8 +26,8 @@ A block on lanes goes:
    ``Finish`` applies the last window's writes and ends the block; ``Finished``
    back: the state root's move, the rows of a state file for the locations
    the lane was the first to change (each changed location has one owner), and
-   the encodings of the lane's receipts (compressed: the parent, which gathers
-   every lane's, receives a tenth of them).
+   the encodings of the lane's receipts (compressed when big: the parent, which
+   gathers every lane's, receives a tenth of them).
 """
 
 from __future__ import annotations
