@@ -2,7 +2,7 @@
 
 A contract whose ``mine`` runs 200 rounds of arithmetic (about 100 us a call on a busy hour of the
 project's machine, 40-60 on a quiet one) and
-whose ``poke`` adds to one location (a few us); two blocks of random accounts:
+whose ``poke`` adds to one location (a few us); blocks of calls from random accounts:
 
 - ``heavy``: ``-n`` calls of ``mine``;
 - ``hetero``: ``-n`` calls of ``poke``, then ``-n`` calls of ``mine``;
@@ -18,7 +18,7 @@ It prints each repetition and the medians: speed-up, the share of the
 ceiling's gain captured ((speed-up - 1) / (ceiling - 1)) and the CPU time of
 all processes over the sequential executor's.
 
-    python benchmarks/heavy.py [-n 20000] [--repeat 5] [--blocks heavy,hetero]
+    python benchmarks/heavy.py [-n 20000] [--repeat 5] [--blocks heavy,hetero,heavy_light,chunks,sparse]
 """
 
 from __future__ import annotations
@@ -67,6 +67,16 @@ args = []
 """
 
 
+# Each block's call k of its ``n`` (``2 * n`` but for ``heavy``): ``mine`` or ``poke``.
+SHAPES = {
+    "heavy": lambda k, n: "mine",
+    "hetero": lambda k, n: "poke" if k < n else "mine",
+    "heavy_light": lambda k, n: "mine" if k < n else "poke",
+    "chunks": lambda k, n: ("poke", "mine")[k // 1000 % 2],
+    "sparse": lambda k, n: "mine" if k % 10 == 9 else "poke",
+}
+
+
 def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
     folder.mkdir(parents=True)
     (folder / "miner.lane").write_text(MINER)
@@ -74,18 +84,13 @@ def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
     (folder / "setup.jsonl").write_text("")
     rng = random.Random(seed)
 
-    def call(fn: str) -> str:
+    def call(fn: str) -> str:  # (the sender drawn first: the blocks of earlier runs, drawn the same)
+        sender = rng.randrange(accounts)
         arg = 200 if fn == "mine" else rng.randrange(1, 100)
-        return f'{{"from": "u{rng.randrange(accounts)}", "to": "miner", "fn": "{fn}", "args": [{arg}]}}\n'
+        return f'{{"from": "u{sender}", "to": "miner", "fn": "{fn}", "args": [{arg}]}}\n'
 
-    shapes = {
-        "heavy": lambda k: "mine",
-        "hetero": lambda k: "poke" if k < n else "mine",
-        "heavy_light": lambda k: "mine" if k < n else "poke",
-        "chunks": lambda k: ("poke", "mine")[k // 1000 % 2],
-        "sparse": lambda k: "mine" if k % 10 == 9 else "poke",
-    }
-    lines = [call(shapes[kind](k)) for k in range(n if kind == "heavy" else 2 * n)]
+    shape = SHAPES[kind]
+    lines = [call(shape(k, n)) for k in range(n if kind == "heavy" else 2 * n)]
     (folder / "block.jsonl").write_text("".join(lines))
 
 
@@ -96,6 +101,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--blocks", default="heavy,hetero")
     args = ap.parse_args()
+    unknown = sorted(set(args.blocks.split(",")) - SHAPES.keys())
+    if unknown:
+        ap.error(f"unknown block {', '.join(unknown)} (choose from: {', '.join(SHAPES)})")
     with tempfile.TemporaryDirectory() as tmp:
         for k, kind in enumerate(args.blocks.split(",")):
             folder = Path(tmp) / kind
