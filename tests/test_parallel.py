@@ -962,6 +962,35 @@ def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_
     assert info["fallback_from"] is None, info
 
 
+@pytest.mark.parametrize("again", [False, True])
+def test_the_parents_moves_are_committed_right_with_the_lanes_writes_deferred(tmp_path, again):
+    """The parent's windows' moves of the state root, and a state file's rows, are found from its
+    state without the lanes' writes applied to it (they stay deferred), unless a later window on
+    lanes writes again what the parent wrote (``again``); committed, the file verifies, and the
+    block's roots are the sequential run's."""
+    from typer.testing import CliRunner
+
+    from compiler.cli import app
+
+    world = pot_world(tmp_path, HEAVY.replace("        light[msg.sender] += 1;\n", ""), "Miner")
+    rng = random.Random(11)
+    light = [[(f"u{rng.randrange(40)}", "poke", [rng.randrange(1, 9)]) for _ in range(100)] for _ in range(2)]
+    heavy = [(f"u{rng.randrange(40)}", "mine", [300]) for _ in range(100)]
+    block = tmp_path / "b.jsonl"
+    block.write_text(pot_lines(*light[0], *heavy, *(light[1] if again else heavy)))
+    with Chain.open(world) as seq, Chain.open(world, tmp_path / "s.sqlite") as par:
+        executor = parallel.executor_for(par, 2).__self__
+        executor.force, executor.force_window, executor.force_inline = True, 100, {0}
+        a = seq.run_file(block)
+        b = par.run_file(block, executor="parallel", workers=2)
+        info = executor.last
+        assert bool(par._pending) != again  # (the lanes' writes not applied here, unless they had to be)
+    assert info["mode"] == "parallel" and info["ahead_windows"] == 1 and info["fallback_from"] is None, info
+    assert (b.state_root, b.receipts_root) == (a.state_root, a.receipts_root)
+    got = CliRunner().invoke(app, ["state", "verify", str(world), "--state", str(tmp_path / "s.sqlite")])
+    assert got.exit_code == 0 and a.state_root in got.output, got.output
+
+
 def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_path, monkeypatch):
     # Predicted apart although the heavy calls add to what the light ones wrote (as a wrong
     # prediction would have it): the first lane transaction that touched such a location is where

@@ -1222,12 +1222,21 @@ class _Merge:
         first in the block to change (in the windows it ran), from its state after the block."""
         if not self.journal:
             return
-        self.settle()
-        storage = self.chain.ctx.storage
+        if self._rewritten_by_lanes():
+            self.settle()  # (their values after the block: the lanes' writes applied first)
+        storage = self.chain._ctx.storage  # (else the lanes' writes stay deferred: see Chain.ctx)
         mine = owned(from_journal(self.journal), self.where, locations)
         self.root += StateHash(self.chain.world, 0).moved(storage, mine)
         if self.rows is not None:
             merge_rows(self.rows, change_rows(self.chain.store.codecs, mine))
+
+    def _rewritten_by_lanes(self) -> bool:
+        """Whether a lane wrote or added to a location the parent's windows wrote (a lane's write
+        before the parent's window is applied already: the parent's run read its state)."""
+        parent = self.run.ex.transport.size  # (the parent's number among the writers, ``owners``)
+        loc = np.concatenate([x[0] for x in self.writers])
+        by = np.concatenate([x[2] for x in self.writers])
+        return bool(isin(loc[by == parent], loc[by != parent]).any())
 
     # ---------------------------------------------------------------- merging a window
     def apply(self, done: dict) -> None:
