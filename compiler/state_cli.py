@@ -135,7 +135,12 @@ def receipts(
     finally:
         store.close()
     _, timestamp, _, cost, state_root, receipts_root = rows[number]
-    receipts = [_receipt_json(loaded, k, outcome, event_json) for k, outcome in enumerate(encoding.unpack(data or b""))]
+    try:
+        outcomes = encoding.unpack(data or b"")
+    except ValueError as err:
+        raise LaneError(f"state file {store.path} is damaged: block {number}'s receipts cannot be read ({err})",
+                        code="state") from None
+    receipts = [_receipt_json(loaded, k, outcome, event_json) for k, outcome in enumerate(outcomes)]
     out = {"number": number, "timestamp": int(timestamp), "state_root": state_root, "receipts_root": receipts_root,
            "cost": cost, "receipts": receipts}
     if json_out:

@@ -83,6 +83,26 @@ def test_receipts_of_a_block_the_file_does_not_hold(chain_file):
         1, "error: state file s.sqlite has no block 7: its blocks are 1 to 2\n")
 
 
+@pytest.mark.parametrize("damage", ["cut", "garbage", "frame cut", "indices"])
+def test_receipts_damaged_outside_lane_are_named_not_a_crash(chain_file, damage):
+    import marshal
+
+    from compiler.runtime import encoding
+
+    db = sqlite3.connect("s.sqlite")
+    (data,) = db.execute("SELECT data FROM receipts WHERE block = 2").fetchone()
+    idx, blob, ends = marshal.loads(data)
+    bad = {"cut": data[:-5], "garbage": b"\x00lane" * 3, "frame cut": encoding.compress(data)[:-9],
+           "indices": marshal.dumps(((7).to_bytes(8, "little") * 2, blob, ends))}[damage]
+    with db:
+        db.execute("UPDATE receipts SET data = ? WHERE block = 2", (bad,))
+    db.close()
+    result = lane("state", "receipts", "world.toml", "--state", "s.sqlite")
+    assert result.exit_code == 1 and result.stdout == "", result.output
+    assert re.fullmatch(r"error: state file s\.sqlite is damaged: block 2's receipts cannot be read \(.+\)\n",
+                        result.stderr), result.stderr
+
+
 def test_verify_recomputes_the_state_root_from_every_location(chain_file):
     result = lane("state", "verify", "world.toml", "--state", "s.sqlite")
     assert (result.exit_code, result.stderr) == (0, "")

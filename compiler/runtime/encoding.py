@@ -94,7 +94,12 @@ def frames(data: bytes) -> list[bytes]:
     out = []
     while data:
         reader = zstandard.ZstdDecompressor().decompressobj()
-        out.append(reader.decompress(data))
+        try:
+            out.append(reader.decompress(data))
+        except zstandard.ZstdError as err:
+            raise ValueError(f"a damaged Zstandard frame ({err})") from None
+        if not reader.eof:
+            raise ValueError("a Zstandard frame cut short")
         data = reader.unused_data
     return out
 
@@ -162,14 +167,20 @@ def pack_parts(parts: Sequence[tuple[np.ndarray, bytes, np.ndarray]], packed: Se
 
 def unpack(data: bytes) -> list[tuple]:
     """The outcomes of a packed block (as :func:`pack` or :func:`pack_parts` made it, or
-    :func:`stored`), in block order: ``(status, reason, return, events, cost)`` each."""
-    parts = [marshal.loads(frame) for frame in frames(data)] if data[:4] == ZSTD_MAGIC else [marshal.loads(data)]
-    outcomes: list = []
-    for _, blob, ends in parts:
-        ends_list = np.frombuffer(ends, np.int64).tolist()
-        outcomes += [marshal.loads(blob[s:e]) for s, e in zip([0] + ends_list[:-1], ends_list)]
-    idx = b"".join(i for i, _, _ in parts)  # (empty: one part, in block order)
-    if idx:
-        order = np.argsort(np.frombuffer(idx, np.int64), kind="stable").tolist()
-        outcomes = [outcomes[k] for k in order]
+    :func:`stored`), in block order: ``(status, reason, return, events, cost)`` each.  Bytes that
+    are none of these (a damaged file's) raise ValueError, saying what is wrong."""
+    try:
+        parts = [marshal.loads(f) for f in frames(data)] if data[:4] == ZSTD_MAGIC else [marshal.loads(data)]
+        outcomes: list = []
+        for _, blob, ends in parts:
+            ends_list = np.frombuffer(ends, np.int64).tolist()
+            outcomes += [marshal.loads(blob[s:e]) for s, e in zip([0] + ends_list[:-1], ends_list)]
+        idx = np.frombuffer(b"".join(i for i, _, _ in parts), np.int64)  # (empty: one part, in block order)
+    except (EOFError, TypeError, ValueError) as err:  # (marshal's, a tuple of another shape, numpy's)
+        raise ValueError(str(err)) from None
+    if len(idx):
+        order = np.argsort(idx, kind="stable")
+        if len(idx) != len(outcomes) or (idx[order] != np.arange(len(idx))).any():
+            raise ValueError("their indices are not each transaction's once")
+        outcomes = [outcomes[k] for k in order.tolist()]
     return outcomes
