@@ -103,6 +103,36 @@ def test_receipts_damaged_outside_lane_are_named_not_a_crash(chain_file, damage)
                         result.stderr), result.stderr
 
 
+@pytest.mark.parametrize("damage, what", [
+    ("value = X'" + "ff" * 40 + "'", "a value of 40 bytes (at most 32)"),
+    ("value = 7", "a value that is not bytes (int)"),
+    ("key = X'01'", "a key of 1 bytes (its keys have 32)"),
+])
+@pytest.mark.parametrize("table", ["recent", "storage"])
+def test_locations_damaged_outside_lane_are_named_not_a_crash(chain_file, damage, what, table):
+    """Rows the file holds that Lane would not write (a value wider than a word or not bytes at
+    all, a key that is not a word): verify, and a block that reads such a value, say which
+    variable holds it (a key that is not a word is a location no block asks for: verify finds it)."""
+    db = sqlite3.connect("s.sqlite")
+    with db:
+        if table == "storage":  # (the log folded into storage first, as a commit does past its size)
+            db.execute("INSERT OR REPLACE INTO storage SELECT var, key, value FROM recent ORDER BY rowid")
+            db.execute("DELETE FROM recent")
+        (var,) = db.execute(f"SELECT var FROM {table} ORDER BY length(key) DESC LIMIT 1").fetchone()  # balances
+        if damage.startswith("key"):  # (one row: keys are unique)
+            (key,) = db.execute(f"SELECT key FROM {table} WHERE var = ? LIMIT 1", (var,)).fetchone()
+            db.execute(f"UPDATE {table} SET {damage} WHERE var = ? AND key = ?", (var, key))
+        else:
+            db.execute(f"UPDATE {table} SET {damage} WHERE var = ?", (var,))
+    db.close()
+    runs = [["state", "verify", "world.toml"]] + ([] if damage.startswith("key") else [["run", "world.toml", "b2.jsonl"]])
+    for args in runs:
+        result = lane(*args, "--state", "s.sqlite")
+        assert result.exit_code == 1, result.output
+        assert re.fullmatch(r"error: state file s\.sqlite is damaged: token\.balances holds " + re.escape(what)
+                            + r"; it was changed outside Lane\n", result.stderr), result.stderr
+
+
 def test_verify_recomputes_the_state_root_from_every_location(chain_file):
     result = lane("state", "verify", "world.toml", "--state", "s.sqlite")
     assert (result.exit_code, result.stderr) == (0, "")

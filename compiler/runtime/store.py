@@ -96,11 +96,12 @@ SCHEMA = (
 class Codec:
     """How the locations of one variable of one instance are written in the file."""
 
-    __slots__ = ("var", "arity", "zero", "is_bool", "address", "index", "name")
+    __slots__ = ("var", "arity", "zero", "is_bool", "address", "index", "name", "instance")
 
-    def __init__(self, var: int, address: int, index: int, name: str, arity: int, zero: Any) -> None:
+    def __init__(self, var: int, address: int, index: int, name: str, arity: int, zero: Any,
+                 instance: str = "") -> None:
         self.var, self.address, self.index, self.name = var, address, index, name
-        self.arity, self.zero = arity, zero
+        self.arity, self.zero, self.instance = arity, zero, instance
         self.is_bool = zero is False
 
     def key(self, key: Any) -> bytes:
@@ -117,6 +118,25 @@ class Codec:
     def value_of(self, blob: bytes) -> Any:
         value = int.from_bytes(blob, "big")
         return bool(value) if self.is_bool else value
+
+    def fits(self, key: Any, value: Any) -> bool:
+        """Whether a row of this variable is as Lane writes it: a key of 32 bytes a word of the
+        variable's keys (``changes.key_bytes``), a value of at most 32 (``_values_bytes``)."""
+        return type(key) is bytes and type(value) is bytes and len(key) == 32 * self.arity and len(value) <= 32
+
+    def damaged(self, path: str, key: Any, value: Any) -> Exception:
+        """The error for a row of this variable that does not fit (:meth:`fits`)."""
+        width = 32 * self.arity
+        if type(key) is not bytes:
+            what = f"a key that is not bytes ({type(key).__name__})"
+        elif len(key) != width:
+            what = f"a key of {len(key)} bytes (its keys have {width})"
+        elif type(value) is not bytes:
+            what = f"a value that is not bytes ({type(value).__name__})"
+        else:
+            what = f"a value of {len(value)} bytes (at most 32)"
+        return state_error(f"state file {path} is damaged: {self.instance}.{self.name} holds {what}; it was changed "
+                           "outside Lane")
 
 
 def _values_bytes(values: list) -> list[bytes]:
@@ -211,7 +231,7 @@ def codecs_of(world: World) -> list[Codec]:
         layout = inst.program.layouts[inst.contract.name]
         for name, index in layout.index.items():
             out.append(Codec(len(out), inst.address, index, name, layout.key_arity[name],
-                             zero_value(layout.value_type[name])))
+                             zero_value(layout.value_type[name]), inst.name))
     return out
 
 
@@ -348,6 +368,8 @@ class StateStore:
             if value is None:
                 row = reader().execute("SELECT value FROM storage WHERE var = ? AND key = ?", (var, blob)).fetchone()
                 value = row[0] if row else b""
+            if not codec.fits(blob, value):
+                raise codec.damaged(self.path, blob, value)
             return codec.value_of(value) if value else codec.zero
 
         return load
@@ -408,6 +430,10 @@ class StateStore:
                                             f"({','.join('?' * len(batch))})", (codec.var, *batch)))
             var.update(zip(missing, repeat(codec.zero)))
             if found:
+                values = found.values()
+                if set(map(type, values)) != {bytes} or max(map(len, values)) > 32:  # (by C code: a damaged file)
+                    key, value = next(kv for kv in found.items() if not codec.fits(*kv))
+                    raise codec.damaged(self.path, key, value)
                 key_of = dict(zip(blobs, missing)).__getitem__
                 values = map(int.from_bytes, found.values(), repeat("big"))
                 var.update(zip(map(key_of, found), map(bool, values) if codec.is_bool else values))
@@ -508,7 +534,12 @@ class StateStore:
         from the file (a full recomputation of the state root reads it)."""
         by_var = self.by_var
         for var, key, value in self.rows():
-            codec = by_var[var]
+            codec = by_var[var] if type(var) is int and 0 <= var < len(by_var) else None
+            if codec is None:
+                raise state_error(f"state file {self.path} is damaged: it holds a location of variable {var!r}, "
+                                  "which its world does not have; it was changed outside Lane")
+            if not codec.fits(key, value):
+                raise codec.damaged(self.path, key, value)
             k = codec.key_of(key)
             yield codec.address, codec.name, (k if codec.arity > 1 else () if codec.arity == 0 else (k,)), \
                 codec.value_of(value)
