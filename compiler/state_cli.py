@@ -75,8 +75,13 @@ def show(
         store.close()
     number, timestamp, transactions, cost, state_root, receipts_root = blocks[-1]
     committed = [row[0] for row in blocks if row[0] > 0]
-    identity = json.loads(identity_text) if identity_text else {}
-    deployments = [d.get("name") for d in identity.get("deployments", [])]
+    try:
+        identity = json.loads(identity_text) if identity_text else {}
+        deployments = [d.get("name") for d in identity.get("deployments", [])]
+        sources = sorted(identity.get("sources", {}))
+    except (ValueError, TypeError, AttributeError):  # (not the JSON object Lane writes there)
+        raise LaneError(f"state file {os.fspath(state)} is damaged: the description of its world is not as Lane "
+                        "writes it; it was changed outside Lane", code="state") from None
     out = {
         "path": os.fspath(state),
         "bytes": os.path.getsize(state),
@@ -84,8 +89,7 @@ def show(
                  "state_root": state_root, "receipts_root": receipts_root},
         "blocks": len(committed),
         "genesis_state_root": blocks[0][4],
-        "world": {"fingerprint": fingerprint, "deployments": deployments,
-                  "sources": sorted(identity.get("sources", {}))},
+        "world": {"fingerprint": fingerprint, "deployments": deployments, "sources": sources},
     }
     if json_out:
         print_json(out)

@@ -125,12 +125,40 @@ def test_locations_damaged_outside_lane_are_named_not_a_crash(chain_file, damage
         else:
             db.execute(f"UPDATE {table} SET {damage} WHERE var = ?", (var,))
     db.close()
-    runs = [["state", "verify", "world.toml"]] + ([] if damage.startswith("key") else [["run", "world.toml", "b2.jsonl"]])
+    runs = [["state", "verify", "world.toml"]]
+    if not damage.startswith("key"):
+        runs.append(["run", "world.toml", "b2.jsonl"])
     for args in runs:
         result = lane(*args, "--state", "s.sqlite")
         assert result.exit_code == 1, result.output
         assert re.fullmatch(r"error: state file s\.sqlite is damaged: token\.balances holds " + re.escape(what)
                             + r"; it was changed outside Lane\n", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("damage", ["cost = ''", "timestamp = 'noon'", "transactions = -1", "accumulator = 7"])
+def test_a_block_row_damaged_outside_lane_is_named_not_a_crash(chain_file, damage):
+    db = sqlite3.connect("s.sqlite")
+    with db:
+        db.execute(f"UPDATE blocks SET {damage} WHERE number = 2")
+    db.close()
+    commands = [["state", "verify", "world.toml"]] if damage.startswith("accumulator") else \
+        [["state", "receipts", "world.toml"], ["state", "show"]]  # (the accumulator: what verify and a block read)
+    for args in commands:
+        result = lane(*args, "--state", "s.sqlite")
+        assert result.exit_code == 1, result.output
+        assert re.fullmatch(r"error: state file s\.sqlite is damaged: its row of block 2 is not as Lane writes it "
+                            r"\(.+\); it was changed outside Lane\n", result.stderr), result.stderr
+
+
+@pytest.mark.parametrize("value", ["x", "[1, 2]", '{"deployments": [3]}'])
+def test_a_world_description_damaged_outside_lane_is_named_not_a_crash(chain_file, value):
+    db = sqlite3.connect("s.sqlite")
+    with db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'world_identity'", (value,))
+    db.close()
+    result = lane("state", "show", "--state", "s.sqlite")
+    assert (result.exit_code, result.stderr) == (1, "error: state file s.sqlite is damaged: the description of its "
+                                                    "world is not as Lane writes it; it was changed outside Lane\n")
 
 
 def test_verify_recomputes_the_state_root_from_every_location(chain_file):

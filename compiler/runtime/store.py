@@ -327,6 +327,7 @@ class StateStore:
                               ).fetchone()
         if row is None:
             raise state_error(f"state file {self.path} holds no genesis: it was not made by this Lane")
+        self._check_block(row[:2], accumulator=row[2])
         return row[0], int(row[1]), int.from_bytes(row[2], "big")
 
     @property
@@ -336,8 +337,22 @@ class StateStore:
 
     def blocks(self) -> list[tuple]:
         """Every committed block: (number, timestamp, transactions, cost, state root, receipts root)."""
-        return self.db.execute("SELECT number, timestamp, transactions, cost, state_root, receipts_root "
+        rows = self.db.execute("SELECT number, timestamp, transactions, cost, state_root, receipts_root "
                                "FROM blocks ORDER BY number").fetchall()
+        for row in rows:
+            self._check_block(row)
+        return rows
+
+    def _check_block(self, row: tuple, accumulator: Any = b"") -> None:
+        """Refuse a block's row that Lane would not write (``commit_block``): a file changed outside it."""
+        number, timestamp, *rest = row
+        counts, roots = rest[:2], rest[2:]
+        if type(number) is int and number >= 0 and type(timestamp) is str and timestamp.isdigit() \
+                and all(type(c) is int and c >= 0 for c in counts) and all(type(r) is str for r in roots) \
+                and type(accumulator) is bytes:
+            return
+        raise state_error(f"state file {self.path} is damaged: its row of block {number!r} is not as Lane writes it "
+                          f"({', '.join(map(repr, (*row, accumulator)[:7]))[:200]}); it was changed outside Lane")
 
     def receipts(self, number: int) -> bytes | None:
         row = self.db.execute("SELECT data FROM receipts WHERE block = ?", (number,)).fetchone()
