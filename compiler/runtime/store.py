@@ -343,16 +343,18 @@ class StateStore:
             self._check_block(row)
         return rows
 
-    def _check_block(self, row: tuple, accumulator: Any = b"") -> None:
-        """Refuse a block's row that Lane would not write (``commit_block``): a file changed outside it."""
+    def _check_block(self, row: tuple, accumulator: Any = None) -> None:
+        """Refuse a block's row that Lane would not write (``commit_block``): a file changed outside it.
+        ``row`` is (number, timestamp) and its counts and roots as far as read; ``accumulator``, if read."""
         number, timestamp, *rest = row
         counts, roots = rest[:2], rest[2:]
         if type(number) is int and number >= 0 and type(timestamp) is str and timestamp.isdigit() \
                 and all(type(c) is int and c >= 0 for c in counts) and all(type(r) is str for r in roots) \
-                and type(accumulator) is bytes:
+                and (accumulator is None or type(accumulator) is bytes):
             return
+        shown = row if accumulator is None else (*row, accumulator)
         raise state_error(f"state file {self.path} is damaged: its row of block {number!r} is not as Lane writes it "
-                          f"({', '.join(map(repr, (*row, accumulator)[:7]))[:200]}); it was changed outside Lane")
+                          f"({', '.join(map(repr, shown))[:200]}); it was changed outside Lane")
 
     def receipts(self, number: int) -> bytes | None:
         row = self.db.execute("SELECT data FROM receipts WHERE block = ?", (number,)).fetchone()
@@ -445,12 +447,12 @@ class StateStore:
                                             f"({','.join('?' * len(batch))})", (codec.var, *batch)))
             var.update(zip(missing, repeat(codec.zero)))
             if found:
-                values = found.values()
-                if set(map(type, values)) != {bytes} or max(map(len, values)) > 32:  # (by C code: a damaged file)
-                    key, value = next(kv for kv in found.items() if not codec.fits(*kv))
+                blobs_found = found.values()
+                if set(map(type, blobs_found)) != {bytes} or max(map(len, blobs_found)) > 32:  # (by C code)
+                    key, value = next(kv for kv in found.items() if not codec.fits(*kv))  # (a damaged file)
                     raise codec.damaged(self.path, key, value)
                 key_of = dict(zip(blobs, missing)).__getitem__
-                values = map(int.from_bytes, found.values(), repeat("big"))
+                values = map(int.from_bytes, blobs_found, repeat("big"))
                 var.update(zip(map(key_of, found), map(bool, values) if codec.is_bool else values))
             loaded += len(missing)
         return loaded
