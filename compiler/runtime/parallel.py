@@ -1110,6 +1110,7 @@ class _Merge:
         self.fixups_blob = b""
         self.shared: dict = {}
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
+        self._concatenated: tuple[int, tuple] | None = None  # (``_writes``: how many of them, their columns)
         self.mark = run.chain.pending_mark()  # the parent's deferred writes before the block (0 once applied)
         self.undo_log: list = []       # (dict, key, value before) of every write the parent's state took
         self.journal: list = []        # the writes of the windows the parent ran (its own lane)
@@ -1234,9 +1235,15 @@ class _Merge:
         """Whether a lane wrote or added to a location the parent's windows wrote (a lane's write
         before the parent's window is applied already: the parent's run read its state)."""
         parent = self.run.ex.transport.size  # (the parent's number among the writers, ``owners``)
-        loc = np.concatenate([x[0] for x in self.writers])
-        by = np.concatenate([x[2] for x in self.writers])
+        loc, _, by = self._writes()
         return bool(isin(loc[by == parent], loc[by != parent]).any())
+
+    def _writes(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every write of the windows so far as three columns, (location, transaction, lane) of
+        ``writers``, concatenated once for ``owners`` and ``parent_moves`` at the block's end."""
+        if self._concatenated is None or self._concatenated[0] != len(self.writers):
+            self._concatenated = (len(self.writers), tuple(np.concatenate(c) for c in zip(*self.writers)))
+        return self._concatenated[1]
 
     # ---------------------------------------------------------------- merging a window
     def apply(self, done: dict) -> None:
@@ -1277,9 +1284,7 @@ class _Merge:
         """Per lane, the locations it was the first in the block to change: it reports their move."""
         if not self.writers:
             return [np.zeros(0, np.int64) for _ in range(w)]
-        loc = np.concatenate([x[0] for x in self.writers])
-        tx = np.concatenate([x[1] for x in self.writers])
-        lane = np.concatenate([x[2] for x in self.writers])
+        loc, tx, lane = self._writes()
         # The earliest writer of each location and its lane at once: the least (transaction, lane),
         # packed as one integer.
         loc, first = _earliest(loc, tx * _LANES + lane)
