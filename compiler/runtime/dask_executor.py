@@ -35,6 +35,7 @@ from typing import Any
 
 from ..diagnostics import LaneError
 from .cpus import usable_cpus
+from . import protocol as P
 
 DASK_EXTRA = "pip install 'lane-lang[dask]'"
 CONNECT_TIMEOUT_S = 10.0     # to reach a scheduler given by --scheduler, or a worker
@@ -268,10 +269,10 @@ class DaskLanes:
                 pass
 
     # ------------------------------------------------------------ messages
-    def send(self, k: int, message: bytes) -> None:
+    def send(self, k: int, message: bytes | list) -> None:
         lane = self.workers[k]
         with self._cond:
-            lane.outbox.append(message)
+            lane.outbox.append(P.joined(message))
             if lane.writing or lane.dead:
                 return
             lane.writing = True

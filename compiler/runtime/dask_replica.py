@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from ..diagnostics import LaneError
+from . import protocol as P
 
 STREAM_OP = "lane_replica_stream"   # the worker's handler of a lane's connection
 DIE = b"die"                        # fault injection (tests): the message that makes a worker exit
@@ -75,7 +76,7 @@ class ReplicaActor:
                     os._exit(1)
                 reply = self.replica.handle(message)
                 if reply is not None:
-                    replies.append(reply)
+                    replies.append(P.joined(reply))
         finally:
             if enabled:
                 gc.enable()

@@ -587,7 +587,7 @@ class _BlockRun:
         w = ex.transport.size
         messages = self.stripes(w)
         for k, m in enumerate(messages):
-            ex.transport.send(k, P.pack(m))
+            ex.transport.send(k, P.pack_parts(m))
         got = self.collect(range(len(messages)), P.Scheduled, self.length * US_SCHEDULE / 1e6 / len(messages))
         parts = [got[k] for k in range(len(messages))]
         offsets = np.cumsum([0] + [p.n for p in parts])
@@ -699,7 +699,7 @@ class _BlockRun:
                 return
             for k, (txs, locs, values) in tainted.items():
                 local = (txs - self.first[k]).astype(np.int64)
-                self.ex.transport.send(k, P.pack(P.Reschedule(self.serial, local.tobytes(), locs.tobytes(),
+                self.ex.transport.send(k, P.pack_parts(P.Reschedule(self.serial, local.tobytes(), locs.tobytes(),
                                                               marshal.dumps(values))))
             got = self.collect(tainted, P.Rescheduled)
             for k, m in got.items():
@@ -947,14 +947,14 @@ class _BlockRun:
         checked = plan["checked"]
         checked_bytes = checked.astype(np.int8).tobytes()
         for k in range(w):
-            ex.transport.send(k, P.pack(P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]),
+            ex.transport.send(k, P.pack_parts(P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]),
                                                 fnids_bytes, adds, add_offsets, checked_bytes)))
         try:  # each lane gets the calls of its transactions that the other stripes decoded
             routed = self.collect(range(w), P.Routed)
         except Fault as fault:
             return self.abandon(_Merge(self, lanes), f"a worker failed ({fault})")
         for k in range(w):
-            ex.transport.send(k, P.pack(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w) if j != k])))
+            ex.transport.send(k, P.pack_parts(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w) if j != k])))
         merge = _Merge(self, lanes)
         sync: list[list[bytes]] = [[] for _ in range(w)]
         stop: int | None = None
@@ -1000,7 +1000,7 @@ class _BlockRun:
             t = self.lap("check", t)
             if conflict is not None:
                 for k in range(w):
-                    ex.transport.send(k, P.pack(P.Cut(self.serial, win, conflict)))
+                    ex.transport.send(k, P.pack_parts(P.Cut(self.serial, win, conflict)))
                 try:
                     done = self.collect(range(w), P.WindowDone)
                     merge.check(done, bounds[win], conflict, bool(checked[win]))
@@ -1039,7 +1039,7 @@ class _BlockRun:
         """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
         the merged adds of the window before)."""
         for k, blobs in enumerate(sync):
-            self.ex.transport.send(k, P.pack(P.Window(self.serial, win, blobs, merge.fixups_blob)))
+            self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob)))
 
     def apart(self, begin: int, middle: int, end: int) -> bool:
         """Whether transactions ``middle`` to ``end`` are predicted to touch nothing that transactions
@@ -1084,7 +1084,7 @@ class _BlockRun:
         owned = merge.owners(w + 1)  # (the last: the parent's, for the windows it ran)
         before = self.n if before is None else before
         for k in range(w):
-            self.ex.transport.send(k, P.pack(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes(),
+            self.ex.transport.send(k, P.pack_parts(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes(),
                                                       before)))
         merge.parent_moves(owned[w])  # while the workers make theirs
         for m in self.collect(range(w), P.Finished).values():

@@ -25,6 +25,7 @@ import ctypes
 import fcntl
 import functools
 import gc
+import itertools
 import os
 import select
 import signal
@@ -36,6 +37,7 @@ from typing import Any, Callable, Iterable
 F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
 PR_SET_PDEATHSIG = 1
 PARENT_CHECK_S = 1.0        # how often an idle worker checks that its parent is alive
+IOV_MOST = 64               # buffers written by one call (the system allows at least 1024)
 STALLED = ("T", "t", "Z", "X")  # stopped, traced, zombie, gone: a worker that will never answer
 
 # Fault injection for the tests: a message that is one of these makes the worker misbehave.
@@ -43,14 +45,44 @@ DIE, HANG = b"die", b"hang"
 
 
 def receive(conn) -> bytearray:
-    """The next message of a pipe written by ``Connection.send_bytes`` (a 4-byte big-endian length,
-    -1 then 8 bytes for one of 2 GiB or more, then the bytes), read straight into one buffer:
-    ``Connection.recv_bytes`` copies each chunk of a long message twice more on the way."""
+    """The next message of a pipe (:func:`framed`: as ``Connection.send_bytes`` writes one), read
+    straight into one buffer: ``Connection.recv_bytes`` copies each chunk of a long message twice
+    more on the way."""
     fd = conn.fileno()
     size = struct.unpack("!i", _read(fd, 4))[0]
     if size == -1:
         size = struct.unpack("!Q", _read(fd, 8))[0]
     return _read(fd, size)
+
+
+def framed(message: bytes | list) -> list[memoryview]:
+    """A message as :func:`receive` reads it: its length (4 bytes, big-endian; -1 then 8 bytes for
+    one of 2 GiB or more), then its parts (bytes-like objects), as views to write in turn."""
+    parts = [memoryview(p).cast("B") for p in ([message] if isinstance(message, (bytes, bytearray, memoryview))
+                                                else message)]
+    parts = [p for p in parts if len(p)]
+    size = sum(map(len, parts))
+    head = struct.pack("!i", size) if size < 1 << 31 else struct.pack("!iQ", -1, size)
+    return [memoryview(head), *parts]
+
+
+def write_all(fd: int, message: bytes | list) -> None:
+    """Write a message (:func:`framed`) to a blocking descriptor, whole."""
+    pending = collections.deque(framed(message))
+    while pending:
+        _consume(pending, os.writev(fd, list(itertools.islice(pending, IOV_MOST))))
+
+
+def _consume(pending: collections.deque, written: int) -> None:
+    """Drop from ``pending`` (views, none empty) the ``written`` bytes at its front."""
+    while written:
+        view = pending[0]
+        if written >= len(view):
+            written -= len(view)
+            pending.popleft()
+        else:
+            pending[0] = view[written:]
+            return
 
 
 def _read(fd: int, size: int) -> bytearray:
@@ -97,7 +129,7 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int) -
         if reply is None:
             continue
         try:
-            replies.send_bytes(reply)
+            write_all(replies.fileno(), reply)
         except OSError:  # the parent is gone (a broken pipe): nobody is left to answer
             return
 
@@ -168,8 +200,10 @@ class Worker:
         os.set_blocking(self.fd, False)
         self.pending: collections.deque = collections.deque()
 
-    def send(self, message: bytes) -> None:
-        self.pending.append(memoryview(struct.pack("!i", len(message)) + message))
+    def send(self, message: bytes | list) -> None:
+        """Queue a message (bytes, or the buffers of :func:`compiler.runtime.protocol.pack_parts`,
+        written as they lie) and write what the pipe takes now."""
+        self.pending.extend(framed(message))
         self.flush()
 
     def flush(self) -> bool:
@@ -177,12 +211,7 @@ class Worker:
         pending = self.pending
         try:
             while pending:
-                view = pending[0]
-                written = os.write(self.fd, view)
-                if written == len(view):
-                    pending.popleft()
-                else:
-                    pending[0] = view[written:]
+                _consume(pending, os.writev(self.fd, list(itertools.islice(pending, IOV_MOST))))
         except BlockingIOError:
             return False
         except OSError:

@@ -1,10 +1,14 @@
 """The messages between the parallel executor and its workers: bytes, with named layouts.
 
-Every message is the marshal encoding of a tuple ``(kind, field, ...)``: its
-layout is the :class:`typing.NamedTuple` of that kind below, and arrays travel
-as the raw bytes of a numpy array of the dtype the field's comment names.  A
-transport carries bytes and nothing else: processes' pipes here, Dask tasks
-(``--executor dask``) elsewhere.
+Every message is a header, the marshal encoding of a tuple ``(kind, field,
+...)``, then the bytes of its raw fields (:data:`RAW`: the bulk of a block's
+messages, written as they lie and read as views, never copied into the message
+or out of it; :func:`pack_parts`).  Its layout is the
+:class:`typing.NamedTuple` of that kind below, and arrays travel as the raw
+bytes of a numpy array of the dtype the field's comment names.  A transport
+carries bytes and nothing else: processes' pipes here (each message's parts
+written one after the other), Dask's connections (``--executor dask``)
+elsewhere.
 
 A block on lanes goes:
 
@@ -188,11 +192,80 @@ KINDS: dict[int, type] = {k: t for k, t in enumerate(
      Finished, Error), 1)}
 _KIND_OF = {t: k for k, t in KINDS.items()}
 
+# The fields whose bytes travel raw, after the header (each a bytes-like object, or a list or tuple of
+# them): the bulk of a block's messages (rows, writes, logs, calls, digests), copied neither into the
+# message nor out of it.  Unpacked, each is a memoryview of the message's bytes.
+RAW: dict[type, tuple[str, ...]] = {
+    Schedule: ("stripe",),
+    Scheduled: ("fnids", "rows", "sources", "calls"),
+    Rescheduled: ("rows", "sources"),
+    Routed: ("blobs",),
+    Calls: ("routed",),
+    Window: ("sync",),
+    Finish: ("sync",),
+    WindowDone: ("writes", "log", "changed", "receipts"),
+    Finished: ("rows",),
+}
+_RAW_AT = {t: tuple(t._fields.index(name) for name in names) for t, names in RAW.items()}
+_HEADER = 4  # the header's length (little-endian), then the header, then the raw fields' bytes
+
+
+def pack_parts(message: NamedTuple) -> list:
+    """The message's bytes (:func:`pack`) as buffers to write one after the other: a transport
+    writes each raw field as it is, from where it lies (a file's bytes, an array's, a reply's).
+
+    The header is the marshal encoding of ``(kind, field, ..., sizes)``: each raw field there is
+    None, and ``sizes`` holds its length (or its items' lengths, as a list or a tuple as the field
+    is one); its bytes follow the header in the order of the fields."""
+    kind = type(message)
+    raw = _RAW_AT.get(kind, ())
+    fields = list(message)
+    bulk: list = []
+    sizes: list = []
+    for i in raw:
+        value = fields[i]
+        fields[i] = None
+        if isinstance(value, (list, tuple)):
+            items = [memoryview(v).cast("B") for v in value]
+            bulk += items
+            sizes.append(type(value)(map(len, items)))
+        else:
+            view = memoryview(value).cast("B")
+            bulk.append(view)
+            sizes.append(len(view))
+    header = marshal.dumps((_KIND_OF[kind], *fields, tuple(sizes)))
+    return [len(header).to_bytes(_HEADER, "little"), header, *bulk]
+
 
 def pack(message: NamedTuple) -> bytes:
-    return marshal.dumps((_KIND_OF[type(message)], *message))
+    """The message as one bytes object (a transport that carries bytes, as Dask's)."""
+    return b"".join(pack_parts(message))
 
 
-def unpack(data: bytes) -> Any:
-    got = marshal.loads(data)
-    return KINDS[got[0]](*got[1:])
+def joined(data: bytes | list) -> bytes:
+    """A message as bytes, whether packed as parts (:func:`pack_parts`) or already whole."""
+    return data if isinstance(data, (bytes, bytearray)) else b"".join(data)
+
+
+def unpack(data) -> Any:
+    """The message in ``data`` (bytes, a bytearray, a memoryview, or parts as :func:`pack_parts`
+    makes them); its raw fields are views of it."""
+    view = memoryview(joined(data) if isinstance(data, list) else data).cast("B")
+    size = int.from_bytes(view[:_HEADER], "little")
+    at = _HEADER + size
+    got = marshal.loads(view[_HEADER:at])
+    kind = KINDS[got[0]]
+    fields = list(got[1:-1])
+    for i, size in zip(_RAW_AT.get(kind, ()), got[-1]):
+        if isinstance(size, int):
+            fields[i] = view[at:at + size]
+            at += size
+            continue
+        items = []
+        for n in size:
+            items.append(view[at:at + n])
+            at += n
+        fields[i] = type(size)(items)
+    if at != len(view):
+        raise ValueError(f"a {kind.__name__} message of {len(view)} bytes, {at} of them announced")
+    return kind(*fields)

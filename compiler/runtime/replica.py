@@ -125,7 +125,8 @@ class Replica:
         self.began = (0.0, 0.0)  # the wall clock and this thread's CPU time when the message being handled came
 
     # ------------------------------------------------------------ messages
-    def handle(self, data: bytes) -> bytes | None:
+    def handle(self, data: bytes) -> bytes | list | None:
+        """The reply to a message (bytes, or parts: :func:`compiler.runtime.protocol.pack_parts`)."""
         self.began = (time.perf_counter(), time.thread_time())
         try:
             message = P.unpack(data)
@@ -146,7 +147,7 @@ class Replica:
         self.number, self.timestamp = m.number, m.timestamp
         self.ctx.number, self.ctx.timestamp, self.ctx.cost_limit = m.number, m.timestamp, m.cost_limit
         if m.stripe or not m.calls:
-            decoded = self.chain.decoder().decode(m.stripe, "block", m.first_index, m.first_line)
+            decoded = self.chain.decoder().decode(bytes(m.stripe), "block", m.first_index, m.first_line)
             functions = decoded.functions
             fnids = list(map(self.table.ids.get, functions, repeat(-1)))  # (an invalid one's, None: -1)
             calls = decoded.calls
@@ -166,7 +167,7 @@ class Replica:
         lines = np.array(lines, np.int64)
         dense = not len(lines) or (lines[0] == m.first_line and lines[-1] == m.first_line + len(lines) - 1
                                    and bool((np.diff(lines) == 1).all()))
-        return P.pack(P.Scheduled(
+        return P.pack_parts(P.Scheduled(
             m.block, m.first_index, len(calls), marshal.dumps(calls), ids.tobytes(), rows, sources, stored,
             marshal.dumps(invalid), b"" if dense else lines.tobytes(), *self.spent()))
 
@@ -177,7 +178,7 @@ class Replica:
             unresolved.setdefault(tx, {})[loc] = values
         local = sorted(unresolved)
         rows, sources, stored = self._instantiate(local, unresolved)
-        return P.pack(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources, stored,
+        return P.pack_parts(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources, stored,
                                     *self.spent()))
 
     def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple, bytes]:
@@ -237,7 +238,7 @@ class Replica:
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine.tolist()
         self.firsts = {}
-        return P.pack(P.Routed(m.block, blobs, *self.spent()))
+        return P.pack_parts(P.Routed(m.block, blobs, *self.spent()))
 
     def _routed_rows(self, lanes: np.ndarray, first: int, count: int) -> list[tuple]:
         """Per lane, the rows of the stripe's transactions on it (block index, location, mode), the
@@ -321,7 +322,7 @@ class Replica:
             entries.clear()
         synced, self.synced = self.synced, 0.0
         wall, cpu = self.spent()
-        return P.pack(P.Finished(m.block, root, marshal.dumps(rows), receipts, wall, synced, cpu))
+        return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), receipts, wall, synced, cpu))
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
@@ -429,7 +430,7 @@ class Replica:
         wall, cpu = self.spent()
         wall, cpu, self.unreported, self.unreported_cpu = wall + self.unreported, cpu + self.unreported_cpu, 0.0, 0.0
         synced, self.synced = self.synced, 0.0
-        return P.pack(P.WindowDone(
+        return P.pack_parts(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, b"" if checked else rows.tobytes(), untrusted,
             np.stack(changed(rows), axis=1).tobytes(), np.array(arith, np.int64).reshape(-1).tobytes(),
             (ran_tx.tobytes(), encoding.digests(encodings)),
