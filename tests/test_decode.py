@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from compiler.diagnostics import LaneError
 from compiler.runtime.block import parse_block_text, prepare
 from compiler.runtime.chain import Chain
-from compiler.runtime.decode import Decoder
+from compiler.runtime.decode import Decoder, count_newlines
 from compiler.runtime.files import block_text
 from fuzzing import fuzz_settings
 from test_schedule_props import DEMO
@@ -134,3 +134,8 @@ def test_addresses_learned_in_bulk_are_those_read_one_by_one():
             assert text not in bulk._addresses
             continue
         assert bulk._addresses[text] == expected
+
+
+@given(st.binary(max_size=200), st.integers(0, 210), st.one_of(st.none(), st.integers(0, 210)))
+def test_newlines_are_counted_as_bytes_count_counts_them(data, start, end):
+    assert count_newlines(data, start, end) == data.count(b"\n", start, len(data) if end is None else end)

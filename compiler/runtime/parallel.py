@@ -59,7 +59,7 @@ import numpy as np
 
 from . import accesses, encoding, protocol as P
 from .accesses import A, R, W
-from .decode import Block
+from .decode import Block, count_newlines
 from .executed import Executed
 from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
@@ -172,7 +172,7 @@ def _lines(source: bytes | Block) -> int:
     """A block's transactions (its lines, for a block file: blank ones too, at most a few)."""
     if isinstance(source, Block):
         return len(source)
-    return source.count(b"\n") + (0 if source.endswith(b"\n") else 1)
+    return count_newlines(source) + (0 if source.endswith(b"\n") else 1)
 
 
 def _sample_chunks(source: bytes) -> list[bytes]:
@@ -654,7 +654,7 @@ class _BlockRun:
             a, b = bounds[k], bounds[k + 1]
             out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, view[a:b], 0, line, b""))
             if k + 1 < w:  # (the last stripe's lines number nothing after it)
-                line += data.count(b"\n", a, b)
+                line += count_newlines(data, a, b)
         return out
 
     def collect(self, which, kind, predicted: float = 0.0) -> dict[int, Any]:
