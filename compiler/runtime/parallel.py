@@ -813,8 +813,12 @@ class _BlockRun:
         inline = model.inline_us(float(tx_us.sum()), n)
         weights = np.where(valid, model.lane_work_us(tx_us), 0.0)
         tx_rows = np.bincount(table.tx, minlength=n)  # (each transaction's access rows: the parent's work)
-        written = rows["loc"][(rows["mode"] != R) & ~rows["wild"]]
-        distinct_written = len(distinct(written)) if len(written) else n
+        # The locations written (but by a wildcard), each once: the table's groups by location (sorted
+        # once, for the components too) that hold a write or an add.
+        by_loc = table.by_location
+        distinct_written = int(np.count_nonzero(np.logical_or.reduceat(by_loc.mode != R, np.flatnonzero(
+            by_loc.start)))) if len(by_loc.mode) else 0
+        distinct_written = distinct_written or n
         sizes = [ex.force_window] if ex.force_window else \
             list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct_written // k)) for k in (4, 16)))
         if ex.force_lanes is not None:  # the test's lanes, one window
@@ -1479,13 +1483,15 @@ def _lanes_apart(table: AccessTable, lanes: np.ndarray, bounds: list[int]) -> tu
         return True, np.zeros(0, np.int64), np.zeros(len(bounds), np.int64)
     edges = np.asarray(bounds, np.int64)
     win = np.repeat(np.arange(len(edges) - 1), np.diff(edges))[s.tx]
-    lane = lanes[s.tx]
+    small = np.int8 if int(lanes.max(initial=0)) < 127 else np.int64  # (narrow columns: passes a fraction as long)
+    lane = lanes.astype(small)[s.tx]
     on = lane >= 0  # (the parent's transactions are on no lane)
     start = s.start.copy()
     start[1:] |= win[1:] != win[:-1]
     heads = np.flatnonzero(start)
-    modes = np.bitwise_or.reduceat(np.where(on, np.left_shift(1, s.mode.astype(np.int64)), 0), heads)
-    several = np.minimum.reduceat(np.where(on, lane, len(lanes)), heads) < np.maximum.reduceat(lane, heads)
+    modes = np.bitwise_or.reduceat(np.where(on, np.left_shift(1, s.mode, dtype=np.int8), np.int8(0)), heads)
+    several = np.minimum.reduceat(np.where(on, lane, small(np.iinfo(small).max)), heads) < \
+        np.maximum.reduceat(lane, heads)
     shared = heads[several & (modes == 1 << A)]
     win, lid = win[shared], s.locations[s.dense[shared]]
     order = np.lexsort((lid, win))
