@@ -51,13 +51,6 @@ def test_vectorized_components_equal_the_union_finds(funded, data):
     instances = {a: k for k, a in enumerate(base.world.by_address)}
     got = components(table_of(p.accesses, instances), len(prepared))
     assert same_partition(list(got.label), p.comp)
-    ids: dict[tuple, int] = {}
-    for acc in p.accesses:  # the same numbering as table_of's
-        for (address, vid, key), _ in acc:
-            if key is not WILD:
-                ids.setdefault((address, vid, key), len(ids))
-    expected = sorted((ids[loc], j) for loc, who in p.pure.items() for j in who)
-    assert sorted(zip(got.pure_loc.tolist(), got.pure_tx.tolist())) == expected
 
 
 @settings(SETTINGS, max_examples=examples(100))
@@ -273,12 +266,9 @@ def test_components_of_windows_are_each_windows_alone(case):
     table, n, window = case
     got = components(table, n, window)
     assert got.label.max(initial=-1) < got.count == len(np.unique(got.label))
-    pure: set = set()
     for txs, alone in _each_window_alone(table, window):
         assert same_partition(list(got.label[txs]), list(alone.label))
         assert not set(got.label[txs].tolist()) & set(got.label[np.flatnonzero(window != window[txs[0]])].tolist())
-        pure |= set(zip(alone.pure_loc.tolist(), txs[alone.pure_tx].tolist()))
-    assert set(zip(got.pure_loc.tolist(), got.pure_tx.tolist())) == pure
     again = components(table, n, window)  # (the table's order by location, kept, gives the same)
     assert (again.label == got.label).all()
 

@@ -134,13 +134,11 @@ def joins(modes: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Components:
-    """``label[j]``: transaction j's component (numbered 0..count-1); ``pure_loc``/``pure_tx``: the
-    rows adding to a pure-add location (its id, the adder), the candidates for shared adds."""
+    """``label[j]``: transaction j's component (numbered 0..count-1).  (The locations several lanes
+    only add to, the shared adds, are found once the lanes are dealt: ``parallel._lanes_apart``.)"""
 
     label: np.ndarray
     count: int
-    pure_loc: np.ndarray
-    pure_tx: np.ndarray
 
 
 def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> Components:
@@ -153,13 +151,12 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     joins its accessors links each of its rows to the one before, a pass over the rows."""
     s = table.by_location
     tx, mode, start, dense = s.tx, s.mode, s.start, s.dense
-    order = s.order
     by_window = False  # (the groups in the order of their windows, then locations)
     if window is not None and len(tx):
         w = window[tx]
         if (np.diff(window) < 0).any():  # (windows out of block order: by window, then location)
             again = np.argsort(w, kind="stable")
-            tx, mode, w, order, dense = tx[again], mode[again], w[again], order[again], dense[again]
+            tx, mode, w, dense = tx[again], mode[again], w[again], dense[again]
             start = np.ones(len(tx), bool)
             start[1:] = dense[1:] != dense[:-1]
             by_window = True
@@ -171,7 +168,6 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     sizes = np.diff(heads, append=len(tx))
     modes = np.bitwise_or.reduceat(np.left_shift(1, mode, dtype=np.int8), heads) if len(heads) else \
         np.zeros(0, np.int8)
-    pure = modes == _A
     link = np.flatnonzero(~start & np.repeat(joins(modes), sizes))
     rows, cols = [tx[link - 1]], [tx[link]]
 
@@ -199,8 +195,7 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     root = np.zeros(nodes, bool)
     root[label] = True
     number = np.cumsum(root) - 1
-    in_pure = np.flatnonzero(np.repeat(pure, sizes) & (mode == A))  # (in the order by location)
-    return Components(number[label], int(root.sum()), table.loc[s.exact[order[in_pure]]], tx[in_pure])
+    return Components(number[label], int(root.sum()))
 
 
 HOT_SHARE = 16   # a location read by at least 1/16 of a block's transactions ...
