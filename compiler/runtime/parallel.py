@@ -699,8 +699,8 @@ class _BlockRun:
                 return
             for k, (txs, locs, values) in tainted.items():
                 local = (txs - self.first[k]).astype(np.int64)
-                self.ex.transport.send(k, P.pack_parts(P.Reschedule(self.serial, local.tobytes(), locs.tobytes(),
-                                                              marshal.dumps(values))))
+                message = P.Reschedule(self.serial, local.tobytes(), locs.tobytes(), marshal.dumps(values))
+                self.ex.transport.send(k, P.pack_parts(message))
             got = self.collect(tainted, P.Rescheduled)
             for k, m in got.items():
                 off = self.first[k]
@@ -951,8 +951,9 @@ class _BlockRun:
         checked = plan["checked"]
         checked_bytes = checked.astype(np.int8).tobytes()
         for k in range(w):
-            ex.transport.send(k, P.pack_parts(P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]),
-                                                fnids_bytes, adds, add_offsets, checked_bytes)))
+            message = P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]), fnids_bytes, adds,
+                              add_offsets, checked_bytes)
+            ex.transport.send(k, P.pack_parts(message))
         try:  # each lane gets the calls of its transactions that the other stripes decoded
             routed = self.collect(range(w), P.Routed)
         except Fault as fault:
@@ -1088,8 +1089,8 @@ class _BlockRun:
         owned = merge.owners(w + 1)  # (the last: the parent's, for the windows it ran)
         before = self.n if before is None else before
         for k in range(w):
-            self.ex.transport.send(k, P.pack_parts(P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes(),
-                                                      before)))
+            message = P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes(), before)
+            self.ex.transport.send(k, P.pack_parts(message))
         merge.parent_moves(owned[w])  # while the workers make theirs
         for m in self.collect(range(w), P.Finished).values():
             merge.finished(m)

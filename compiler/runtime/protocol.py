@@ -1,7 +1,7 @@
 """The messages between the parallel executor and its workers: bytes, with named layouts.
 
 Every message is a header, the marshal encoding of a tuple ``(kind, field,
-...)``, then the bytes of its raw fields (:data:`RAW`: the bulk of a block's
+...)`` (after its length, 4 bytes), then the bytes of its raw fields (:data:`RAW`: the bulk of a block's
 messages, written as they lie and read as views, never copied into the message
 or out of it; :func:`pack_parts`).  Its layout is the
 :class:`typing.NamedTuple` of that kind below, and arrays travel as the raw
@@ -256,16 +256,16 @@ def unpack(data) -> Any:
     got = marshal.loads(view[_HEADER:at])
     kind = KINDS[got[0]]
     fields = list(got[1:-1])
-    for i, size in zip(_RAW_AT.get(kind, ()), got[-1]):
-        if isinstance(size, int):
-            fields[i] = view[at:at + size]
-            at += size
+    for i, length in zip(_RAW_AT.get(kind, ()), got[-1]):
+        if isinstance(length, int):
+            fields[i] = view[at:at + length]
+            at += length
             continue
         items = []
-        for n in size:
+        for n in length:
             items.append(view[at:at + n])
             at += n
-        fields[i] = type(size)(items)
+        fields[i] = type(length)(items)
     if at != len(view):
         raise ValueError(f"a {kind.__name__} message of {len(view)} bytes, {at} of them announced")
     return kind(*fields)

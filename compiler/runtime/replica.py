@@ -179,7 +179,7 @@ class Replica:
         local = sorted(unresolved)
         rows, sources, stored = self._instantiate(local, unresolved)
         return P.pack_parts(P.Rescheduled(m.block, np.array(local, np.int64).tobytes(), rows, sources, stored,
-                                    *self.spent()))
+                                          *self.spent()))
 
     def _instantiate(self, which: list[int], unresolved: dict | None) -> tuple[tuple, tuple, bytes]:
         """The accesses of the stripe's transactions ``which`` (positions in the stripe), as arrays,
