@@ -58,10 +58,21 @@ _BAD_END = re.compile(rb"[^} \t\r\n][ \t\r]*$", re.M)
 _BLANK = re.compile(rb"^[ \t\r]*$", re.M)  # a blank line (the empty one after a final newline too)
 
 
+_NEWLINE_CHUNK = 1 << 18  # bytes compared at a time, into one buffer (fresh memory for a whole block's
+                         # comparison costs more in page faults than the comparison saves)
+
+
 def count_newlines(data, start: int = 0, end: int | None = None) -> int:
-    """``data.count(b"\n", start, end)`` by a vectorised comparison: a third of the time on a big
-    block (``bytes.count`` of one byte tests them one at a time: 3 ms for 100,000 lines)."""
-    return int(np.count_nonzero(np.frombuffer(data, np.uint8)[start:end] == 10))
+    """``data.count(b"\n", start, end)`` by vectorised comparisons, a chunk at a time into one small
+    buffer: half the time on a big block (``bytes.count`` of one byte tests them one at a time:
+    1.6 ms for 50,000 lines; this, 0.8)."""
+    column = np.frombuffer(data, np.uint8)[start:end]
+    into = np.empty(min(_NEWLINE_CHUNK, len(column)), bool)
+    total = 0
+    for at in range(0, len(column), _NEWLINE_CHUNK):
+        part = column[at:at + _NEWLINE_CHUNK]
+        total += int(np.count_nonzero(np.equal(part, 10, out=into[:len(part)])))
+    return total
 
 
 def _one_object_per_line(data: bytes) -> tuple[int, bool] | None:
