@@ -258,6 +258,41 @@ def _each_window_alone(table: AccessTable, window: np.ndarray):
 
 
 @settings(max_examples=examples(200), deadline=None)
+@given(windowed_tables(every=False), st.integers(1, 4))
+def test_the_largest_component_of_a_sample_is_found_from_the_whole_tables_order(case, every):
+    # The sample's rows, taken from the whole table's order by location, join as a union-find over
+    # its transactions alone does: a location written, or read and added to, by the sample joins
+    # the sample's transactions that touch it.
+    from compiler.schedule.vectorized import largest_in_sample
+
+    table, n, _ = case
+    table = table.where(~table.wild)
+    m = n // every
+    if not m:
+        return
+    parent = list(range(m))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            x = parent[x]
+        return x
+
+    seen: dict[int, tuple[set, set]] = {}
+    for tx, loc, mode in zip(table.tx.tolist(), table.loc.tolist(), table.mode.tolist()):
+        if tx % every == 0 and tx < m * every:
+            who, modes = seen.setdefault(loc, (set(), set()))
+            who.add(tx // every)
+            modes.add(mode)
+    for who, modes in seen.values():
+        if 1 in modes or {0, 2} <= modes:
+            first, *rest = sorted(who)
+            for t in rest:
+                parent[find(t)] = find(first)
+    expected = max(np.bincount([find(t) for t in range(m)]))
+    assert largest_in_sample(table, n, every) == expected
+
+
+@settings(max_examples=examples(200), deadline=None)
 @given(windowed_tables(every=False))
 def test_components_of_windows_are_each_windows_alone(case):
     # A location joins only the transactions of one window: the components of a windowing are the

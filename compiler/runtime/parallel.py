@@ -77,7 +77,7 @@ from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: impo
 from ..schedule.rows import RowMaker
 from ..schedule.stored import StoredValues
 from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted,
-                                  joins, pick, scope_id)
+                                  joins, largest_in_sample, pick, scope_id)
 from ..vm.transaction import Tx
 
 
@@ -1465,10 +1465,7 @@ def _joined_in_sample(table, n: int, w: int, every: int = 8) -> bool:
     m = n // every
     if m < WINDOW_MIN:
         return False
-    sample = table.where((table.tx % every == 0) & (table.tx < m * every))
-    sample.tx = sample.tx // every
-    label = components(sample, m, np.zeros(m, np.int64)).label
-    return int(np.bincount(label).max()) > m / (EFFICIENCY * w)
+    return largest_in_sample(table, n, every) > m / (EFFICIENCY * w)
 
 
 def _lanes_apart(table: AccessTable, lanes: np.ndarray, bounds: list[int]) -> tuple[bool, np.ndarray, np.ndarray]:

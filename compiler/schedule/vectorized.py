@@ -141,6 +141,18 @@ class Components:
     count: int
 
 
+def linked(tx: np.ndarray, mode: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Rows grouped by location (``start``: a group's first row), each row's transaction and mode:
+    each group's first row and its modes, or-ed (bits ``1 << mode``), and the edges that join
+    the transactions of the groups that join their accessors (each row to the one before)."""
+    heads = np.flatnonzero(start)
+    sizes = np.diff(heads, append=len(tx))
+    modes = np.bitwise_or.reduceat(np.left_shift(1, mode, dtype=np.int8), heads) if len(heads) else \
+        np.zeros(0, np.int8)
+    link = np.flatnonzero(~start & np.repeat(joins(modes), sizes))
+    return heads, modes, (tx[link - 1], tx[link])
+
+
 def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> Components:
     """The components of ``n`` transactions whose accesses are ``table``; with ``window`` (each
     transaction's window number), of each window apart: a location joins only the transactions of
@@ -163,13 +175,8 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
         else:
             start = start.copy()
         start[1:] |= w[1:] != w[:-1]  # (a location's first row in a window)
-    # A location of one window is a group of consecutive rows: its modes, or-ed (bits 1 << mode).
-    heads = np.flatnonzero(start)
-    sizes = np.diff(heads, append=len(tx))
-    modes = np.bitwise_or.reduceat(np.left_shift(1, mode, dtype=np.int8), heads) if len(heads) else \
-        np.zeros(0, np.int8)
-    link = np.flatnonzero(~start & np.repeat(joins(modes), sizes))
-    rows, cols = [tx[link - 1]], [tx[link]]
+    heads, modes, (a, b) = linked(tx, mode, start)
+    rows, cols = [a], [b]
 
     nodes = n
     if table.wild.any():
@@ -196,6 +203,24 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
     root[label] = True
     number = np.cumsum(root) - 1
     return Components(number[label], int(root.sum()))
+
+
+def largest_in_sample(table: AccessTable, n: int, every: int) -> int:
+    """How many transactions the largest component holds of every ``every``-th of the ``n`` alone
+    (transactions 0, every, 2 * every, ..., ``n // every`` of them): their rows taken in the table's
+    order by location (no sort of their own), or, where a wildcard is, a table of their own."""
+    m = n // every
+    if table.wild.any():  # (a wildcard joins its scope's rows: the sample's own scopes)
+        sample = table.where((table.tx % every == 0) & (table.tx < m * every))
+        sample.tx = sample.tx // every
+        return int(np.bincount(components(sample, m).label, minlength=1).max())
+    s = table.by_location
+    keep = np.flatnonzero((s.tx % every == 0) & (s.tx < m * every))
+    dense = s.dense[keep]
+    start = np.ones(len(keep), bool)
+    start[1:] = dense[1:] != dense[:-1]
+    _, _, (a, b) = linked(s.tx[keep] // every, s.mode[keep], start)
+    return int(np.bincount(_connected(m, a, b), minlength=1).max())
 
 
 HOT_SHARE = 16   # a location read by at least 1/16 of a block's transactions ...
