@@ -90,7 +90,7 @@ class AccessTable:
         loc = loc[order]
         start = np.ones(len(order), bool)
         start[1:] = loc[1:] != loc[:-1]
-        return ByLocation(exact, order, tx[order], self.mode[exact][order], np.cumsum(start) - 1, start, loc[start])
+        return ByLocation(tx[order], self.mode[exact][order], np.cumsum(start) - 1, start, loc[start])
 
     @cached_property
     def wild_scopes(self) -> tuple[np.ndarray, np.ndarray, int]:
@@ -112,13 +112,10 @@ class AccessTable:
 
 
 class ByLocation(NamedTuple):
-    """An access table's exact rows (``exact``: their places in the table) in the order of their
-    locations, then of their transactions (``order``: places among the exact rows): each row's
-    transaction, mode and location (numbered 0, 1, ...) in that order, and where a location's rows
-    start."""
+    """An access table's exact rows in the order of their locations, then of their transactions:
+    each row's transaction, mode and location (numbered 0, 1, ...) in that order, and where a
+    location's rows start."""
 
-    exact: np.ndarray
-    order: np.ndarray
     tx: np.ndarray
     mode: np.ndarray
     dense: np.ndarray
