@@ -643,7 +643,7 @@ class _BlockRun:
                 out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, b"", 0, 0,
                                       marshal.dumps(items[a:b])))
             return out
-        data, view = source, memoryview(source)  # (a stripe is a view: marshal copies it once, into its message)
+        data, view = source, memoryview(source)  # (a stripe is a view of the file's bytes: it travels raw, uncopied)
         bounds = [0]
         for k in range(1, w):
             at = data.find(b"\n", max(bounds[-1], len(data) * k // w))
