@@ -9,8 +9,10 @@ found with the first add of a lane other than the first adder's.
 from __future__ import annotations
 
 import marshal
+from collections import Counter
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -117,33 +119,45 @@ def lanes_adds(draw):
     """Each lane's pure adds of one window (``WindowDone.adds``): sorted location ids, the first
     transaction that added to each, and the columns address, index, key, before, after, lowest,
     highest (one before per location)."""
-    befores = {lid: draw(st.integers(0, 2**256 - 1)) for lid in range(6)}
+    # Moves from before: small, near 0 or 2^256 - 1 (sums that reach either end exactly, or pass it);
+    # around the bound of the int64 moves the lanes send (accesses.moves); or anything.
+    near = st.one_of(st.integers(0, 16), st.integers(2**256 - 17, 2**256 - 1))
+    befores, moved = draw(st.sampled_from([
+        (near, st.integers(-16, 16)), (near, st.integers(-16, 16)),
+        (st.one_of(near, st.integers(0, 2**256 - 1)), st.integers(-X.MOVE_BOUND - 2, X.MOVE_BOUND + 2)),
+        (st.integers(0, 2**256 - 1), st.integers(-2**257, 2**257))]))
+    befores = {lid: draw(befores) for lid in range(6)}
     out = []
     for _ in range(draw(st.integers(1, 3))):
         lids = sorted(draw(st.sets(st.integers(0, 5), max_size=6)))
         cols = [[], [], [], [], [], [], []]
         for lid in lids:
             b = befores[lid]
-            after, low, high = (draw(st.integers(-2**8, 2**257)) for _ in range(3))
+            after, low, high = (b + draw(moved) for _ in range(3))
             for col, v in zip(cols, (7, lid % 2, ("k", lid), b, after, min(low, b, after), max(high, b, after))):
                 col.append(v)
         firsts = [draw(st.integers(0, 99)) for _ in lids]
+        moves = X.moves(*cols[3:]) if draw(st.integers(0, 3)) else b""  # (a lane may send none)
         out.append((np.array(lids, np.int64).tobytes(), np.array(firsts, np.int64).tobytes(),
-                    marshal.dumps(tuple(cols))))
+                    marshal.dumps(tuple(cols)), moves))
     return out
 
 
 @settings(max_examples=examples(200), deadline=None)
-@given(lanes_adds(), st.dictionaries(st.integers(0, 5), st.integers(2, 3)))
-def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_would_be(adds, asked):
-    """``asked``: each location several lanes added to, and how many: merged when each of them sent
-    its extent, and in range in every order; otherwise it cannot be merged."""
+@given(lanes_adds(), st.dictionaries(st.integers(0, 5), st.integers(2, 3), max_size=2))
+def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_would_be(adds, wrong):
+    """``asked``: each location several lanes added to, and how many (as the lanes' extents say, but
+    for the ``wrong`` ones): merged when each of them sent its extent, and in range in every order;
+    otherwise it cannot be merged."""
     from compiler.runtime.parallel import _merged_adds
+
+    lanes_of = Counter(lid for got, *_ in adds for lid in np.frombuffer(got, np.int64).tolist())
+    asked = {lid: count for lid, count in lanes_of.items() if count > 1} | wrong
 
     lids = np.array(sorted(asked), np.int64)
     merged, out = _merged_adds(lids, np.array([asked[k] for k in sorted(asked)], np.int64), adds)
     entries: dict = {}
-    for got, _first, blob in adds:
+    for got, _first, blob, _moves in adds:
         cols = marshal.loads(blob)
         for i, lid in enumerate(np.frombuffer(got, np.int64).tolist()):
             if lid in asked:
@@ -160,6 +174,33 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
         if low < 0 or high > 2**256 - 1:
             bad.append(lid)
     assert merged == expected and sorted(out) == bad
+
+
+@pytest.mark.parametrize("moves", [True, False])
+def test_merged_adds_reaching_either_end_of_the_range_exactly_stay_in_it(moves):
+    """Two lanes' adds whose lowest running values sum to exactly 0, or to -1, and whose highest
+    to exactly 2^256 - 1, or one more: in range, or not (from the int64 moves, or the columns)."""
+    from compiler.runtime.parallel import _merged_adds
+
+    top = 2**256 - 1
+    # location: (before, [(after, lowest, highest) of each lane])
+    cases = {1: (10, [(4, 4, 10), (6, 4, 10)]),          # lowest: 10 - 6 - 6 = -2
+             2: (10, [(5, 5, 10), (5, 5, 10)]),          # 10 - 5 - 5 = 0
+             3: (top - 10, [(top - 5, top - 10, top - 5)] * 2),      # top - 10 + 5 + 5 = top
+             4: (top - 10, [(top - 5, top - 10, top - 5), (top - 4, top - 10, top - 4)])}  # top + 1
+    adds = []
+    for lane in range(2):
+        cols = [[], [], [], [], [], [], []]
+        for lid, (before, extents) in cases.items():
+            for col, v in zip(cols, (7, 0, lid, before, *extents[lane])):
+                col.append(v)
+        blob = X.moves(*cols[3:]) if moves else b""
+        assert bool(blob) == moves
+        adds.append((np.arange(1, 5, dtype=np.int64).tobytes(), np.zeros(4, np.int64).tobytes(),
+                     marshal.dumps(tuple(cols)), blob))
+    merged, out = _merged_adds(np.arange(1, 5, dtype=np.int64), np.full(4, 2, np.int64), adds)
+    assert sorted(out) == [1, 4]
+    assert {lid: v[3] for lid, v in merged.items()} == {1: 0, 2: 0, 3: top, 4: top + 1}
 
 
 @settings(max_examples=examples(200), deadline=None)
@@ -281,7 +322,7 @@ def test_the_adders_of_a_checked_window_are_found_from_the_lanes_extents_alone(l
     locations several lanes added to, their second lanes' first adds and their adders are what the
     rows of the same adds give :func:`second_adders` (the parent's reading of logs)."""
     extents = [(np.array(sorted(adds), np.int64).tobytes(),
-                np.array([adds[k] for k in sorted(adds)], np.int64).tobytes(), b"") for adds in lanes]
+                np.array([adds[k] for k in sorted(adds)], np.int64).tobytes(), b"", b"") for adds in lanes]
     got = X.several_adders(extents)
     loc = [k for adds in lanes for k in sorted(adds)]
     rows = np.full((len(loc), X.WIDTH), X.NONE, np.int64)

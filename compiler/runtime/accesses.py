@@ -21,6 +21,9 @@ transaction in a ``first`` column, -1 in a ``last`` one.
 
 from __future__ import annotations
 
+from itertools import repeat
+from operator import sub
+
 import numpy as np
 
 from ..schedule.vectorized import grouped_order, joins
@@ -184,3 +187,27 @@ def changed(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     t = np.minimum(table[:, FIRST_W], table[:, FIRST_A])
     mask = t != NONE
     return table[mask, LOC], t[mask]
+
+
+# A lane's pure adds to one location as int64 moves from the value before the window (``WindowDone.adds``'
+# fourth part): after, lowest and highest less before, then how far before is from 0 and from 2^256 - 1
+# (each at most ``ROOM``).  Sent when every move is below ``MOVE_BOUND``: the moves of up to ``MOST_LANES``
+# lanes then sum within int64 and within ``ROOM``, so the sums decide the range exactly.
+AFTER, LOWEST, HIGHEST, FLOOR, CEILING = range(5)
+MOVES = 5
+MOVE_BOUND = 2**55
+MOST_LANES = 128
+ROOM = 2**62
+_U256_MAX = 2**256 - 1
+
+
+def moves(before: list, after: list, low: list, high: list) -> bytes:
+    """The extents' moves (``MOVES`` int64 columns per location), or b"" when one is too big for them."""
+    if not before:
+        return b""
+    columns = [list(map(sub, values, before)) for values in (after, low, high)]
+    if max(map(max, columns)) >= MOVE_BOUND or min(map(min, columns)) <= -MOVE_BOUND:
+        return b""
+    columns.append(list(map(min, before, repeat(ROOM))))
+    columns.append(list(map(min, map(sub, repeat(_U256_MAX), before), repeat(ROOM))))
+    return np.array(columns, np.int64).T.tobytes()

@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from . import accesses, encoding, protocol as P
+from .accesses import AFTER, CEILING, FLOOR, HIGHEST, LOWEST, MOVES
 from .accesses import A, R, W
 from .decode import Block, count_newlines
 from .executed import Executed
@@ -1506,47 +1507,30 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     which some lane that added sent no extent (the plan did not predict that several lanes add to
     it, or the lane also read or wrote it: a conflict the rows report too).  C code over the
     columns: no Python per location but the final dict."""
-    lanes = []  # (the lane's columns, each location's place in them, which locations it has)
+    lanes = []  # (the lane's extents, each location's place in them, which locations it has)
     count = np.zeros(len(lids), np.int64)
-    for got, _first, blob in adds:
-        have = P.arr(got, P.I64)
+    for extent in adds:
+        have = P.arr(extent[0], P.I64)
         if not len(have):
             continue
         at = np.minimum(np.searchsorted(have, lids), len(have) - 1)
         found = have[at] == lids
         if found.any():
             count += found
-            lanes.append((blob, at, found))
+            lanes.append((extent, at, found))
     whole = count == adders
     out = lids[~whole].tolist()
     if not whole.any():
         return {}, out
-    merged_lids = lids[whole].tolist()
-    if all((found & whole).sum() == len(merged_lids) for _, _, found in lanes if (found & whole).any()):
-        # Each lane that added to one of them added to all (two lanes, always): their columns line
-        # up location by location, and the lanes' moves are summed column to column.
-        columns = []
-        for blob, at, found in lanes:
-            if (found & whole).any():
-                positions = at[whole].tolist()
-                columns.append([pick(c, positions) for c in marshal.loads(blob)])
-        address, index, key, before = columns[0][:4]
-
-        def summed(col: int) -> list:  # per location, before + the sum over lanes of (value - before)
-            total = list(map(sub, columns[0][col], before))
-            for lane in columns[1:]:
-                total = list(map(add, total, map(sub, lane[col], before)))
-            return list(map(add, before, total))
-
-        lows, highs = summed(5), summed(6)
-        out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > U256_MAX]
-        return dict(zip(merged_lids, zip(address, index, key, summed(4)))), out
+    if len(lanes) <= accesses.MOST_LANES and all(len(extent[3]) for extent, _, _ in lanes):
+        return _summed_moves(lids, np.flatnonzero(whole), lanes, out)
+    # Some move too big for int64: the lanes' columns of Python ints, summed per location.
     found_lids, picked = [], [[] for _ in range(7)]
-    for blob, at, found in lanes:
+    for extent, at, found in lanes:
         found &= whole
         found_lids.append(lids[found])
         positions = at[found].tolist()
-        for into, column in zip(picked, marshal.loads(blob)):
+        for into, column in zip(picked, marshal.loads(extent[2])):
             into += pick(column, positions)
     every = np.concatenate(found_lids)
     order = np.argsort(every, kind="stable")
@@ -1566,6 +1550,41 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > U256_MAX]
     return dict(zip(merged_lids, zip(pick(address, starts), pick(index, starts), pick(key, starts),
                                      moved(after)))), out
+
+
+def _summed_moves(lids: np.ndarray, merged: np.ndarray, lanes: list, out: list[int]) -> tuple[dict, list[int]]:
+    """:func:`_merged_adds`' answer for the locations ``lids[merged]`` from the lanes' int64 moves
+    (:func:`compiler.runtime.accesses.moves`), summed by numpy, and one lane's columns for each
+    location's address, index, key and value before (every lane's before is the same: the replicas
+    are in step when a window begins)."""
+    n = len(merged)
+    total = np.zeros((n, MOVES), np.int64)  # the moves summed over the lanes, before's room as it is
+    columns: list[list] = [[None] * n for _ in range(4)]  # address, index, key, before
+    missing = np.ones(n, bool)
+    for extent, at, found in lanes:
+        mine = found[merged]
+        if not mine.any():
+            continue
+        rows = P.arr(extent[3], P.I64).reshape(-1, MOVES)[at[merged][mine]]
+        total[mine, :FLOOR] += rows[:, :FLOOR]
+        total[mine, FLOOR:] = rows[:, FLOOR:]
+        need = mine & missing
+        if need.any():
+            positions = at[merged][need].tolist()
+            given = marshal.loads(extent[2])[:4]
+            if need.all():
+                columns = [pick(column, positions) for column in given]
+            else:
+                places = np.flatnonzero(need).tolist()
+                for into, column in zip(columns, given):
+                    list(map(into.__setitem__, places, pick(column, positions)))
+            missing &= ~need
+    in_range = (total[:, LOWEST] >= -total[:, FLOOR]) & (total[:, HIGHEST] <= total[:, CEILING])
+    merged_lids = lids[merged]
+    out += merged_lids[~in_range].tolist()
+    address, index, key, before = columns
+    after = map(add, before, total[:, AFTER].tolist())
+    return dict(zip(merged_lids.tolist(), zip(address, index, key, after))), out
 
 
 def _select(digests: bytes, keep: np.ndarray) -> bytes:

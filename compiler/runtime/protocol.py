@@ -136,7 +136,8 @@ class WindowDone(NamedTuple):
     writes: bytes              # marshal: {(address, index): {key: value}} the lane's writes (final values)
     adds: tuple                # (loc ids int64, sorted; the first transaction that added to each, int64;
                                #  marshal of 7 lists in the same order: address, index, key, before, after,
-                               #  lowest, highest): the locations the lane only added to
+                               #  lowest, highest; int64 rows of accesses.MOVES, the same less before, or b""
+                               #  when too big: accesses.moves): the locations the lane only added to
     log: bytes                 # int64 rows of accesses.WIDTH: the accesses the lane made, per location (b"" in
                                #  a window Lanes.checked says the lane checks)
     untrusted: int             # the first transaction that touched a location outside its lane's rows, or

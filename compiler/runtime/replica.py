@@ -41,7 +41,7 @@ from operator import is_not, itemgetter, ne
 import numpy as np
 
 from . import encoding, protocol as P
-from .accesses import FIRST_A, FIRST_W, LOC, NONE, changed, expected, first_outside, summarize
+from .accesses import FIRST_A, FIRST_W, LOC, NONE, changed, expected, first_outside, moves, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
@@ -446,7 +446,8 @@ class Replica:
         A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
         columns: the lowest and highest of its values before each of its writes (the journal) and
         after them; with the first transaction that added to it (``pure_rows``: the lane's rows of
-        the pure adds to send, sorted by location)."""
+        the pure adds to send, sorted by location), and the moves from before as int64 when they
+        are small (:func:`compiler.runtime.accesses.moves`: what the parent sums)."""
         pure = pure_rows[:, LOC] if len(pure_rows) else None
         writes: dict = {}
         lids: list[np.ndarray] = []
@@ -481,13 +482,14 @@ class Replica:
                 elif old > high[k]:
                     high[k] = old
         if not lids:
-            return writes, (b"", b"", marshal.dumps(columns))
+            return writes, (b"", b"", marshal.dumps(columns), b"")
         every = np.concatenate(lids)
         order = np.argsort(every, kind="stable")  # sorted by location id, for the parent's lookups
         positions = order.tolist()
         every = every[order]
         first = pure_rows[np.searchsorted(pure_rows[:, LOC], every), FIRST_A]
-        return writes, (every.tobytes(), first.tobytes(), marshal.dumps(tuple(pick(c, positions) for c in columns)))
+        columns = tuple(pick(c, positions) for c in columns)
+        return writes, (every.tobytes(), first.tobytes(), marshal.dumps(columns), moves(*columns[3:]))
 
     def _added_by(self, tx: int) -> list[int]:
         """The locations transaction ``tx`` of the current window added to (from its log entries)."""
