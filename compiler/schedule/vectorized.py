@@ -84,13 +84,15 @@ class AccessTable:
     def by_location(self) -> "ByLocation":
         """The exact rows sorted by location, then transaction: made once (one sort), for every
         windowing of the table's components (a table is not changed once it was asked for)."""
-        exact = np.flatnonzero(~self.wild)
-        tx, loc = self.tx[exact], self.loc[exact]
+        tx, loc, mode = self.tx, self.loc, self.mode
+        if self.wild.any():
+            exact = np.flatnonzero(~self.wild)
+            tx, loc, mode = tx[exact], loc[exact], mode[exact]
         order = grouped_order(loc, tx)  # (a transaction's rows of one location: in any order)
         loc = loc[order]
         start = np.ones(len(order), bool)
         start[1:] = loc[1:] != loc[:-1]
-        return ByLocation(tx[order], self.mode[exact][order], np.cumsum(start) - 1, start, loc[start])
+        return ByLocation(tx[order], mode[order], np.cumsum(start) - 1, start, loc[start])
 
     @cached_property
     def wild_scopes(self) -> tuple[np.ndarray, np.ndarray, int]:
@@ -332,10 +334,10 @@ def grouped_order(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
     low = np.int64((1 << max(1, int(secondary.max()).bit_length())) - 1)
     if int(secondary.min()) < 0 or low >= 1 << 40:
         return sort_order(primary, secondary)
-    high = primary & ~low
-    key = high | secondary
+    key = (primary & ~low) | secondary
     order = np.argsort(key, kind="stable" if np.count_nonzero(key[1:] < key[:-1]) < RUNS_MOST else None)
-    kept, whole = high[order], primary[order]
+    whole = primary[order]
+    kept = whole & ~low
     if ((kept[1:] == kept[:-1]) & (whole[1:] != whole[:-1])).any():
         return sort_order(primary, secondary)
     return order
