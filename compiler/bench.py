@@ -63,8 +63,11 @@ class Row:
 
 
 def _prepare(folder: Path) -> Path:
-    """A state file holding the world's genesis and the setup block."""
+    """A state file holding the world's genesis and the setup block (made afresh: a file left by an
+    earlier call would take the setup block again, on top of the state it made)."""
     state = folder / "base.sqlite"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{state}{suffix}").unlink(missing_ok=True)
     with Chain.open(folder / "world.toml", state) as chain:
         chain.run_file(folder / "setup.jsonl", executor="sequential")
     return state

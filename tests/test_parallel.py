@@ -458,6 +458,20 @@ def test_lane_bench_measures_both_executors(tmp_path):
     assert bad.returncode == 1 and "unknown workload 'nft'" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_a_benchmarks_base_state_is_made_afresh_each_time(tmp_path):
+    """The benchmarks' base state (genesis and the setup block) is the same however often it is
+    made in one folder: made again, it does not take the setup block a second time."""
+    from compiler.bench import _prepare
+    from compiler.workload import GenOptions, generate
+
+    generate(tmp_path, GenOptions("transfers", 20, 5, 0.0, 1, 0.0, 1))
+    roots = []
+    for _ in range(2):
+        with Chain.open(tmp_path / "world.toml", _prepare(tmp_path)) as chain:
+            roots.append((chain.number, chain.state_root()))
+    assert roots[0] == roots[1] and roots[0][0] == 1
+
+
 # ------------------------------------------- escapes from either side, lanes chosen by the test
 
 BOX = """
