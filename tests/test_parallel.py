@@ -226,6 +226,18 @@ def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path):
     assert [r["status"] for r in a2.receipts_json] == ["ok", "ok"]
 
 
+@pytest.mark.parametrize("order", [(0, 1, 2, 3), (0, 2, 1, 3), (1, 0, 3, 2)])
+def test_adds_that_dip_and_come_back_on_two_lanes_fall_back_where_block_order_runs_out(tmp_path, order):
+    # The pot holds 3.  One lane takes 3 and gives it back, the other takes 2 and gives it back:
+    # each lane alone stays in range and ends where it began, but in block order the second take
+    # may come while the first lane's 3 is out (a running value, not the lanes' ends, says so).
+    world = pot_world(tmp_path)
+    moves = [("u0", "take", [3]), ("u1", "take", [2]), ("u2", "give", [3]), ("u3", "give", [2])]
+    [_, (a, b)], _ = _both(world, [pot_lines(("u9", "give", [3])), pot_lines(*[moves[k] for k in order])],
+                           workers=2)
+    _same(a, b)
+
+
 def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
     # With give's write to mine[msg.sender] forgotten, u0's two gives may land on two lanes; the
     # second lane's write of mine[u0] after the first's is outside its rows.

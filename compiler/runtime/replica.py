@@ -36,7 +36,7 @@ import time
 import traceback
 from functools import cached_property
 from itertools import compress, repeat
-from operator import is_not, itemgetter, ne
+from operator import itemgetter, ne
 
 import numpy as np
 
@@ -58,7 +58,7 @@ _NO_EVENTS = ()
 _COST = itemgetter(4)
 _LOG_MARKS = (itemgetter(3), itemgetter(4), itemgetter(5))  # a transaction's mark -> where its log entries
                                                              # of each mode (read, write, add) start
-_FIRST, _SECOND, _THIRD = itemgetter(0), itemgetter(1), itemgetter(2)
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 
 
 def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
@@ -473,10 +473,15 @@ class Replica:
                                               news, map(min, olds, news), map(max, olds, news))):
                 column.extend(part)
         if position:
-            # The values between a pure add's first write and its last: each write's value before it.
+            # The values between a pure add's first write and its last: each write's value before it
+            # (the journal's entries of their keys, found by C code: a few of the window's).
             low, high = columns[5], columns[6]
-            at = list(map(position.get, zip(map(id, map(_FIRST, journal)), map(_SECOND, journal))))
-            for k, old in compress(zip(at, map(_THIRD, journal)), map(is_not, at, repeat(None))):
+            keys = {key for _, key in position}
+            for entry in compress(journal, map(keys.__contains__, map(_SECOND, journal))):
+                k = position.get((id(entry[0]), entry[1]))
+                if k is None:
+                    continue
+                old = entry[2]
                 if old < low[k]:
                     low[k] = old
                 elif old > high[k]:
