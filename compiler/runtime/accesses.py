@@ -127,6 +127,11 @@ def several_adders(extents: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.nda
     to each), where the lanes checked their own accesses and sent no rows: the locations several
     lanes added to, for each the first add by a lane other than the first adder's (the second
     least of the lanes' first adds), and how many lanes added to it."""
+    if len(extents) == 2:  # (two lanes: the locations of one looked up in the other's, sorted)
+        (a, fa), (b, fb) = ((np.frombuffer(e[0], np.int64), np.frombuffer(e[1], np.int64)) for e in extents)
+        at = np.minimum(np.searchsorted(a, b), max(len(a) - 1, 0))
+        both = (a[at] == b) if len(a) else np.zeros(len(b), bool)
+        return b[both], np.maximum(fa[at[both]], fb[both]), np.full(int(both.sum()), 2, np.int64)
     loc = np.concatenate([np.frombuffer(e[0], np.int64) for e in extents] or [np.zeros(0, np.int64)])
     first = np.concatenate([np.frombuffer(e[1], np.int64) for e in extents] or [np.zeros(0, np.int64)])
     if not len(loc):

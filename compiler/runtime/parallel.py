@@ -1271,8 +1271,14 @@ class _Merge:
             loc, tx = P.arr(done[k].changed, P.I64).reshape(-1, 2).T
             self.writers.append((loc, tx, np.full(len(loc), k, np.int64)))
         fix: dict = {}
-        for address, index, key, value in self.shared.values():
-            fix.setdefault((address, index), {})[key] = value
+        if self.shared:
+            address, index, key, value = zip(*self.shared.values())
+            variables = set(zip(address, index))
+            if len(variables) == 1:  # (most often: one variable's, a token's balances)
+                fix[variables.pop()] = dict(zip(key, value))
+            else:
+                for variable, k, v in zip(zip(address, index), key, value):
+                    fix.setdefault(variable, {})[k] = v
         self.fixups_blob = marshal.dumps(fix) if fix else b""
         if fix:
             chain.defer(self.fixups_blob)
