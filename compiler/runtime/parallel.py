@@ -58,8 +58,7 @@ from typing import Any
 import numpy as np
 
 from . import accesses, encoding, protocol as P
-from .accesses import AFTER, CEILING, FLOOR, HIGHEST, LOWEST, MOVES
-from .accesses import A, R, W
+from .accesses import AFTER, CEILING, FLOOR, HIGHEST, LOWEST, MOST_LANES, MOVES, A, R, W
 from .decode import Block, count_newlines
 from .executed import Executed
 from .pool import DIE, HANG, Processes
@@ -1528,9 +1527,10 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     out = lids[~whole].tolist()
     if not whole.any():
         return {}, out
-    if len(lanes) <= accesses.MOST_LANES and all(len(extent[3]) for extent, _, _ in lanes):
+    if len(lanes) <= MOST_LANES and all(len(extent[3]) for extent, _, _ in lanes):
         return _summed_moves(lids, np.flatnonzero(whole), lanes, out)
-    # Some move too big for int64: the lanes' columns of Python ints, summed per location.
+    # Some move too big for int64 (or more lanes than int64 sums allow): the lanes' columns of
+    # Python ints, summed per location.
     found_lids, picked = [], [[] for _ in range(7)]
     for extent, at, found in lanes:
         found &= whole

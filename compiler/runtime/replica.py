@@ -476,8 +476,8 @@ class Replica:
             # The values between a pure add's first write and its last: each write's value before it
             # (the journal's entries of their keys, found by C code: a few of the window's).
             low, high = columns[5], columns[6]
-            keys = {key for _, key in position}
-            for entry in compress(journal, map(keys.__contains__, map(_SECOND, journal))):
+            pure_keys = {key for _, key in position}
+            for entry in compress(journal, map(pure_keys.__contains__, map(_SECOND, journal))):
                 k = position.get((id(entry[0]), entry[1]))
                 if k is None:
                     continue
