@@ -1017,16 +1017,21 @@ def test_the_parents_moves_are_committed_right_with_the_lanes_writes_deferred(tm
     assert got.exit_code == 0 and a.state_root in got.output, got.output
 
 
-def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_path, monkeypatch):
+@pytest.mark.parametrize("checked", [True, False], ids=["lanes-check-themselves", "the-parent-checks-their-logs"])
+def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_path, monkeypatch, checked):
     # Predicted apart although the heavy calls add to what the light ones wrote (as a wrong
     # prediction would have it): the first lane transaction that touched such a location is where
-    # the block runs on sequentially.
+    # the block runs on sequentially, whether the lanes check themselves against their rows or the
+    # parent checks their logs (as in a window with a wildcard).
     monkeypatch.setattr(parallel._BlockRun, "apart", lambda self, begin, middle, end: True)
+    if not checked:
+        monkeypatch.setattr(parallel._BlockRun, "exact", lambda self, bounds: np.zeros(len(bounds) - 1, bool))
     world, block = _light_then_heavy(tmp_path, HEAVY)
     [(a, b)], [info] = _both(world, [block], workers=2, force=False)
     _same(a, b)
     assert info["mode"] == "parallel" and info["ahead_windows"] == 1, info
     assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - parallel.WINDOW_MIN, info
+    assert (info["checked_windows"] > 0) == checked, info
 
 
 def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_undone(tmp_path):

@@ -18,7 +18,7 @@ blobs = st.binary(max_size=300)
 
 
 def _window_done(writes: bytes, log: bytes, digests: bytes) -> P.WindowDone:
-    return P.WindowDone(3, 1, writes, (b"", b"", b"x"), log, -1, np.arange(4, dtype=np.int64).tobytes(), b"",
+    return P.WindowDone(3, 1, writes, (b"", b"", b"x", b""), log, -1, np.arange(4, dtype=np.int64).tobytes(),
                         (np.arange(2, dtype=np.int64).tobytes(), digests), [(5, 1, "why", None)], (1, 1, 7),
                         0.5, 0.25, 0.125)
 

@@ -1155,16 +1155,13 @@ class _Merge:
                         bad.append(int(hit.min()))
             lids, firsts, adders = accesses.second_adders(rows, lane)
         # Adds to one location by several lanes: merged, if every order of them stays in range.
+        # (An add that reverted on arithmetic is a read in its lane's log: at a location other lanes add
+        # to, a lane's check or the logs' comparison finds it, as a read of what they changed.)
         shared: dict = {}
-        second: dict[int, int] = {}
         if len(lids):
-            second = dict(zip(lids.tolist(), firsts.tolist()))
             shared, out_of_range = _merged_adds(lids, adders, [done[k].adds for k in order_lanes])
-            bad += [second[lid] for lid in out_of_range]
-        for k in done:
-            for t, lid in P.arr(done[k].arith, P.I64).reshape(-1, 2).tolist():
-                if lid in shared and t >= second[lid]:
-                    bad.append(t)
+            if out_of_range:  # (from the second lane's first add)
+                bad += firsts[np.searchsorted(lids, out_of_range)].tolist()
         self.shared = shared
         if bad and min(bad) < end:
             return max(begin, int(min(bad)))

@@ -143,7 +143,6 @@ class WindowDone(NamedTuple):
     untrusted: int             # the first transaction that touched a location outside its lane's rows, or
                                #  touched one in a way they do not (-1: none, or the window is not checked)
     changed: bytes             # int64 pairs (loc, first transaction): the locations the lane wrote or added to
-    arith: bytes               # int64 pairs (tx, loc): adds of transactions that reverted on arithmetic
     receipts: tuple            # (indices int64, digests blob): the window's receipts' digests (their
                                #  encodings come at the block's end, Finished.receipts)
     failures: list             # [(index, status, reason, at)] of the window's transactions that failed

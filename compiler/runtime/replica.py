@@ -51,7 +51,6 @@ from .roots import StateHash
 from .store import change_rows
 from ..schedule.vectorized import grouped_order, isin, isin_sorted, pick
 
-ARITHMETIC = ("arithmetic overflow", "arithmetic underflow")
 R, W, A = 0, 1, 2
 EVERY = -1
 _NO_EVENTS = ()
@@ -419,8 +418,6 @@ class Replica:
         pure_rows = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE)]
         pure_rows = pure_rows[isin_sorted(pure_rows[:, LOC], self.shared_adds[window])]
         writes, adds = self._writes(journal, pure_rows)
-        arith = [(ran[k], loc) for k in failed if outcomes[k][0] == REVERTED and outcomes[k][1] in ARITHMETIC
-                 for loc in self._added_by(ran[k])]
         encodings = encoding.encode_outcomes(outcomes)
         # (a window cut at a conflict answers again: its receipts replace those of its first answer)
         self.receipts[window] = (ran_tx, b"".join(encodings),
@@ -432,8 +429,7 @@ class Replica:
         synced, self.synced = self.synced, 0.0
         return P.pack_parts(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, b"" if checked else rows.tobytes(), untrusted,
-            np.stack(changed(rows), axis=1).tobytes(), np.array(arith, np.int64).reshape(-1).tobytes(),
-            (ran_tx.tobytes(), encoding.digests(encodings)),
+            np.stack(changed(rows), axis=1).tobytes(), (ran_tx.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), wall, synced, cpu))
 
     def _writes(self, journal: list, pure_rows: np.ndarray) -> tuple[dict, tuple]:
@@ -495,15 +491,6 @@ class Replica:
         first = pure_rows[np.searchsorted(pure_rows[:, LOC], every), FIRST_A]
         columns = tuple(pick(c, positions) for c in columns)
         return writes, (every.tobytes(), first.tobytes(), marshal.dumps(columns), moves(*columns[3:]))
-
-    def _added_by(self, tx: int) -> list[int]:
-        """The locations transaction ``tx`` of the current window added to (from its log entries)."""
-        k = self.ran.index(tx)
-        adds, mark = self.ctx.log[A], _LOG_MARKS[A]
-        begin = mark(self.marks[k])
-        end = mark(self.marks[k + 1]) if k + 1 < len(self.marks) else len(adds)
-        return adds[begin:end]
-
 
 def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
     """``changes`` at the ``locations`` (ids, :func:`loc_id`) only; ``where`` maps each variable (by
