@@ -215,15 +215,21 @@ def test_subtractions_that_run_out_in_block_order_fall_back_where_the_first_one_
     assert info["mode"] == "parallel" and info["fallback_from"] is not None and info["fallback_from"] <= 3
 
 
-def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path):
+@pytest.mark.parametrize("checked", [True, False], ids=["lanes-check-themselves", "the-parent-checks-their-logs"])
+def test_a_subtraction_that_underflows_only_on_its_lane_falls_back(tmp_path, monkeypatch, checked):
     # pot starts at 10 (block 1).  u0 adds 5, u1 takes 12: alone, u1's lane sees 10 and underflows;
-    # in block order it sees 15 and succeeds.
+    # in block order it sees 15 and succeeds.  The reverted take is a read of the pot in its lane's
+    # log, which the other lane added to before it: found by the lane's own check, or by the
+    # comparison of the lanes' logs (as in a window with a wildcard).
+    if not checked:
+        monkeypatch.setattr(parallel._BlockRun, "exact", lambda self, bounds: np.zeros(len(bounds) - 1, bool))
     world = pot_world(tmp_path)
-    (a1, b1), (a2, b2) = _both(world, [pot_lines(("u9", "give", [10])),
-                                       pot_lines(("u0", "give", [5]), ("u1", "take", [12]))], workers=2)[0]
+    [(a1, b1), (a2, b2)], [_, info] = _both(world, [pot_lines(("u9", "give", [10])),
+                                                    pot_lines(("u0", "give", [5]), ("u1", "take", [12]))], workers=2)
     _same(a1, b1)
     _same(a2, b2)
     assert [r["status"] for r in a2.receipts_json] == ["ok", "ok"]
+    assert info["lanes"] == 2 and info["fallback_from"] == 1 and (info["checked_windows"] > 0) == checked, info
 
 
 @pytest.mark.parametrize("order", [(0, 1, 2, 3), (0, 2, 1, 3), (1, 0, 3, 2)])
