@@ -1023,6 +1023,41 @@ def test_the_parents_moves_are_committed_right_with_the_lanes_writes_deferred(tm
     assert got.exit_code == 0 and a.state_root in got.output, got.output
 
 
+TALLY = """
+contract Tally {
+    storage total: u256;
+    storage mark: map<address, u256>;
+    pub fn add(x: u256) { total += x; }
+    pub fn stamp(k: address) { mark[k] = 1; }
+    pub fn stamped_total(k: address) -> u256 { mark[k] = 2; return total; }
+}
+"""
+
+
+def test_the_merged_adds_of_a_window_on_lanes_reach_the_replicas_through_a_window_the_parent_runs(tmp_path):
+    # Window 0 on lanes: adds to the total from both lanes, merged by the parent.  Window 1 the
+    # parent's: it writes the marks window 2 writes again, so window 2 waits for it (not run beside
+    # it) and gets the merged total with the parent's writes; its calls return the total.
+    world = pot_world(tmp_path, TALLY, "Tally")
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force, executor.force_window, executor.force_inline = True, 8, {1}
+    block = pot_lines(*[(f"u{i}", "add", [i + 1]) for i in range(8)],
+                      *[("u0", "stamp", [f"k{i}"]) for i in range(8)],
+                      *[("u0", "stamped_total", [f"k{i}"]) for i in range(8)])
+    raw = parse_block_text(block, "b.jsonl")
+    try:
+        a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
+        info = executor.last
+    finally:
+        par.close()
+        seq.close()
+    _same(a, b)
+    assert [r["return"] for r in a.receipts_json[16:]] == ["36"] * 8
+    assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 0, info
+    assert info["fallback_from"] is None, info
+
+
 @pytest.mark.parametrize("checked", [True, False], ids=["lanes-check-themselves", "the-parent-checks-their-logs"])
 def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_path, monkeypatch, checked):
     # Predicted apart although the heavy calls add to what the light ones wrote (as a wrong
