@@ -492,6 +492,7 @@ class Replica:
         columns = tuple(pick(c, positions) for c in columns)
         return writes, (every.tobytes(), first.tobytes(), marshal.dumps(columns), moves(*columns[3:]))
 
+
 def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
     """``changes`` at the ``locations`` (ids, :func:`loc_id`) only; ``where`` maps each variable (by
     ``id``) to its (address, index)."""
