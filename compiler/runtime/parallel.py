@@ -1565,15 +1565,15 @@ def _summed_moves(lids: np.ndarray, merged: np.ndarray, lanes: list, out: list[i
     columns: list[list] = [[None] * n for _ in range(4)]  # address, index, key, before
     missing = np.ones(n, bool)
     for extent, at, found in lanes:
-        mine = found[merged]
+        mine, at = found[merged], at[merged]
         if not mine.any():
             continue
-        rows = P.arr(extent[3], P.I64).reshape(-1, MOVES)[at[merged][mine]]
+        rows = P.arr(extent[3], P.I64).reshape(-1, MOVES)[at[mine]]
         total[mine, :FLOOR] += rows[:, :FLOOR]
         total[mine, FLOOR:] = rows[:, FLOOR:]
         need = mine & missing
         if need.any():
-            positions = at[merged][need].tolist()
+            positions = at[need].tolist()
             given = marshal.loads(extent[2])[:4]
             if need.all():
                 columns = [pick(column, positions) for column in given]

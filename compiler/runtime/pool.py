@@ -70,7 +70,13 @@ def write_all(fd: int, message: bytes | list) -> None:
     """Write a message (:func:`framed`) to a blocking descriptor, whole."""
     pending = collections.deque(framed(message))
     while pending:
-        _consume(pending, os.writev(fd, list(itertools.islice(pending, IOV_MOST))))
+        _write_some(fd, pending)
+
+
+def _write_some(fd: int, pending: collections.deque) -> None:
+    """Write what the descriptor takes of ``pending``'s buffers, at most ``IOV_MOST`` of them in one
+    call, and drop it from ``pending`` (BlockingIOError: nothing, on a non-blocking one that is full)."""
+    _consume(pending, os.writev(fd, list(itertools.islice(pending, IOV_MOST))))
 
 
 def _consume(pending: collections.deque, written: int) -> None:
@@ -211,7 +217,7 @@ class Worker:
         pending = self.pending
         try:
             while pending:
-                _consume(pending, os.writev(self.fd, list(itertools.islice(pending, IOV_MOST))))
+                _write_some(self.fd, pending)
         except BlockingIOError:
             return False
         except OSError:
