@@ -97,6 +97,38 @@ def test_a_key_made_of_immutable_values_whose_key_is_one_too_schedules(tmp_path)
     assert info["mode"] == "parallel" and not info["failed_lanes"], info
 
 
+NAMES = """
+contract Names {
+    storage names: map<u256, address>;
+    storage credits: map<address, u256>;
+
+    init(first: address) { names[5] = first; }
+
+    pub fn rename(k: u256, a: address) {
+        let j: u256 = k;
+        for i in 0..2 { j = k; }
+        names[j] = a;
+    }
+    pub fn credit(k: u256, v: u256) { credits[names[k]] = v; }
+    pub fn give(a: address, v: u256) { credits[a] += v; }
+}
+"""
+
+
+def test_a_key_read_after_a_wildcard_write_of_its_variable_is_scheduled_as_any_key(tmp_path):
+    # rename writes names[*] (its key is a value the analysis does not follow); the credit after it
+    # reads names[2] to make its key, which the pre-block state says is the zero address but which
+    # rename may have changed: the schedule must take credits[*], not credits[0x0], or the credit's
+    # write of credits[w3] meets the other lane's gives to w3 and the block runs on sequentially.
+    world = pot_world(tmp_path, NAMES, "Names", '["bob"]')
+    calls = [(f"u{i}", "give", [f"w{i % 7}", 1]) for i in range(30)]
+    calls.insert(10, ("z", "rename", [2, "w3"]))
+    calls.insert(20, ("z", "credit", [2, 1]))
+    [(a, b)], [info] = _both(world, [pot_lines(*calls)], workers=2)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] is None, info
+
+
 def test_the_whole_block_is_not_tried_when_an_eighth_of_it_is_joined_already():
     from compiler.schedule.vectorized import AccessTable
 
