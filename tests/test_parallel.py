@@ -15,7 +15,7 @@ from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
 from compiler.schedule.rows import RowMaker
-from runtime_helpers import POT, pot_lines, pot_world, refused_on_lanes
+from runtime_helpers import POT, block_text, make_world, pot_lines, pot_world, refused_on_lanes, tx
 from fuzzing import examples
 
 MAX = 2**256 - 1
@@ -115,17 +115,36 @@ contract Names {
 """
 
 
-def test_a_key_read_after_a_wildcard_write_of_its_variable_is_scheduled_as_any_key(tmp_path):
-    # rename writes names[*] (its key is a value the analysis does not follow); the credit after it
-    # reads names[2] to make its key, which the pre-block state says is the zero address but which
-    # rename may have changed: the schedule must take credits[*], not credits[0x0], or the credit's
-    # write of credits[w3] meets the other lane's gives to w3 and the block runs on sequentially.
-    world = pot_world(tmp_path, NAMES, "Names", '["bob"]')
-    calls = [(f"u{i}", "give", [f"w{i % 7}", 1]) for i in range(30)]
-    calls.insert(10, ("z", "rename", [2, "w3"]))
-    calls.insert(20, ("z", "credit", [2, 1]))
-    [(a, b)], [info] = _both(world, [pot_lines(*calls)], workers=2)
+ROUTER = """
+contract Router {
+    pub fn relay(t: Names, k: u256, a: address) {
+        let x: Names = t;
+        for i in 0..2 { x = t; }
+        x.rename(k, a);
+    }
+}
+"""
+
+
+@pytest.mark.parametrize("through", [False, True], ids=["of-its-instance", "of-every-instance"])
+def test_a_key_read_after_a_wildcard_write_of_its_variable_is_scheduled_as_any_key(tmp_path, through):
+    # rename writes names[*] (its key is a value the analysis does not follow), directly or called
+    # through a router whose target the analysis does not follow either (names[*] of every
+    # instance); the credit after it reads names[2] to make its key, which the pre-block state
+    # says is the zero address but which rename may have changed: the schedule must take
+    # credits[*], not credits[0x0], or the credit's write of credits[w3] meets the other lane's
+    # gives to w3 and the block runs on sequentially.  (An add would not show it: lanes' adds to
+    # one location are merged, predicted or not.)
+    world = make_world(tmp_path, {"c.lane": NAMES + ROUTER}, [
+        {"name": "pot", "source": "c.lane", "contract": "Names", "args": ["bob"]},
+        {"name": "router", "source": "c.lane", "contract": "Router", "args": []}])
+    rename = tx("z", "router", "relay", "pot", 2, "w3") if through else tx("z", "pot", "rename", 2, "w3")
+    calls = [tx(f"u{i}", "pot", "give", f"w{i % 7}", 1) for i in range(30)]
+    calls.insert(10, rename)
+    calls.insert(20, tx("z", "pot", "credit", 2, 1))
+    [(a, b)], [info] = _both(world, [block_text(calls)], workers=2)
     _same(a, b)
+    assert [r["status"] for r in a.receipts_json] == ["ok"] * 32
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] is None, info
 
 
