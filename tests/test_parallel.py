@@ -164,12 +164,12 @@ def test_the_whole_block_is_not_tried_when_an_eighth_of_it_is_joined_already():
     assert not parallel._joined_in_sample(chained, 8 * (parallel.WINDOW_MIN - 1), 2)  # (too small a sample)
 
 
-def _forget(monkeypatch, chain: Chain, function: str, var: str) -> None:
-    """Make the Pot's ``function``'s summary forget its accesses to ``var`` (as a bug in the
+def _forget(monkeypatch, chain: Chain, function: str, var: str, contract: str = "Pot") -> None:
+    """Make ``contract``'s ``function``'s summary forget its accesses to ``var`` (as a bug in the
     analysis would), walked call by call and by columns: the lanes are planned without them."""
     compiled = chain.compiled_summaries
-    entry = compiled.by_function[("Pot", function)]
-    real, vid = entry.inst, compiled.var_ids("Pot", var)
+    entry = compiled.by_function[(contract, function)]
+    real, vid = entry.inst, compiled.var_ids(contract, var)
 
     def forgetful(sender, target, args, read, number, timestamp, out, imm=None, stored=None):
         real(sender, target, args, read, number, timestamp, out, imm, stored)

@@ -161,11 +161,13 @@ def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
         for w in pool:  # one round trip: each worker is past its start
             w.send(protocol.pack(protocol.Finish(0, [], b"", b"", 0)))
             assert isinstance(protocol.unpack(w.reply(10)), protocol.Finished)
+        turns = executor.transport.turns
         for w in pool:
-            # The task pipe's read end and the reply pipe's write end; nothing of the parent's ends,
-            # nothing of the workers forked before it.
+            # The task pipe's read end, the reply pipe's write end and the read end of the turns all
+            # lanes share; nothing of the parent's ends, nothing of the workers forked before it.
             assert sorted(fds(w.process.pid).values()) == sorted([(pipe(w.fd), os.O_RDONLY),
-                                                                  (pipe(w.replies.fileno()), os.O_WRONLY)])
+                                                                  (pipe(w.replies.fileno()), os.O_WRONLY),
+                                                                  (pipe(turns.read_fd), os.O_RDONLY)])
         # So closing a worker's task pipe ends it, though workers were forked after it.
         first = pool[0]
         first.tasks.close()
@@ -335,3 +337,32 @@ def test_process_state_reads_proc():
             child.kill()
             child.wait()
     assert process_state(os.getpid()) == "R"
+
+
+def _take_all(take, out) -> None:
+    got = []
+    for k in iter(take, None):
+        got.append(k)
+        time.sleep(0.0005)  # (so that the other process takes some too)
+    out.send(got)
+
+
+def test_the_turns_of_a_window_are_each_taken_once_by_all_the_workers():
+    turns = pool.Turns()
+    ctx = mp.get_context("fork")
+    try:
+        turns.put(3)
+        assert turns.take() == 0  # (a turn of an earlier window nobody took ...)
+        turns.put(400)            # (... is gone when the next window's are put)
+        pipes = [ctx.Pipe(duplex=False) for _ in range(2)]
+        workers = [ctx.Process(target=_take_all, args=(turns.take, w)) for _, w in pipes]
+        for p in workers:
+            p.start()
+        got = [r.recv() for r, _ in pipes]
+        for p in workers:
+            p.join(10)
+        assert sorted(got[0] + got[1]) == list(range(400))
+        assert all(g == sorted(g) for g in got)  # each in the order they were put
+        assert turns.take() is None
+    finally:
+        turns.close()

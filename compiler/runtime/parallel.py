@@ -30,7 +30,11 @@ the block file into stripes, and works on arrays.  A block goes
    (:func:`compiler.runtime.accesses.first_outside`).  Otherwise it sends the
    log summed up per location, and the parent checks, lane against lane, that
    no lane read or wrote what another lane of the window wrote earlier in block
-   order.  The parent merges the adds several lanes made (if they stay in range
+   order.  A window of heavy transactions is shared rather than dealt: every lane
+   has all its calls and takes chunks of whole components in turns until none is
+   left (:class:`compiler.runtime.pool.Turns`), so a lane on a slower core runs
+   less; each chunk is checked against its own rows, and a transaction that
+   cannot be trusted undoes the whole window.  The parent merges the adds several lanes made (if they stay in range
    in every order), the receipts, the state root's moves and the rows for a state file,
    and sends each lane's writes to the others with the next window.  A window
    the parent runs itself goes through its own state (the lanes' writes
@@ -61,7 +65,7 @@ from . import accesses, encoding, protocol as P
 from .accesses import AFTER, CEILING, FLOOR, HIGHEST, LOWEST, MOST_LANES, MOVES, A, R, W
 from .decode import Block, count_newlines
 from .executed import Executed
-from .pool import DIE, HANG, Processes
+from .pool import DIE, HANG, Processes, Turns
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
@@ -103,6 +107,9 @@ def lane_timeout(predicted: float) -> float:
     return LANE_TIMEOUT_MIN_S + 4 * predicted
 
 
+SHARED_MIN_US = 20.0       # a window's lanes share its work when its transactions take this long on a lane,
+SHARED_CHUNKS = 64         # ... in about this many chunks a lane (each one's calls go to every lane)
+
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
 HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
 EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
@@ -121,6 +128,7 @@ class ParallelExecutor:
         self.force_window: int | None = None   # ... in windows of this many transactions
         self.force_lanes: list[int] | None = None  # ... and each transaction on this lane (tests)
         self.force_inline: set[int] = set()  # ... and these windows run by the parent (tests)
+        self.force_shared = False          # ... and every window that may be shared is, however light (tests)
         self.lane_timeout = LANE_TIMEOUT_MIN_S   # the last wait for a worker's reply, in seconds
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
         self.table: FunctionTable | None = None
@@ -253,7 +261,9 @@ class _BlockRun:
         self.fallback_from: int | None = None
         self.inline_windows = 0   # windows the parent ran itself ...
         self.ahead_windows = 0    # ... of them while the lanes ran the next one
-        self.checked_windows = 0  # windows on lanes whose lanes checked their own accesses
+        self.checked_windows = 0  # windows on lanes whose lanes checked their own accesses ...
+        self.shared_windows = 0   # ... of them whose lanes shared the work in turns
+        self.turns = np.zeros(0, np.int64)  # per window on lanes, its chunks shared in turns (none: dealt)
         self._calls: dict[int, list] = {}  # each stripe's calls, unmarshalled (``calls``)
         self.failed = 0
         self.n = 0
@@ -298,6 +308,7 @@ class _BlockRun:
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
                 "ahead_windows": self.ahead_windows, "checked_windows": self.checked_windows,
+                "shared_windows": self.shared_windows,
                 "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
                 "speed": round(self._model.speed, 3) if self._model else None,
@@ -925,8 +936,63 @@ class _BlockRun:
         # a plan that did not would have a bug, and the parent's check of the lanes' logs would
         # still keep the block exact).
         apart, *shared_adds = _lanes_apart(table, lanes, bounds)
+        checked = self.exact(bounds) & apart
         return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
-                "shared_adds": shared_adds, "checked": self.exact(bounds) & apart}
+                "shared_adds": shared_adds, "checked": checked,
+                "chunks": self.shared_chunks(table, comps.label, lanes, bounds, inline, checked, weights)}
+
+    def shared_chunks(self, table: AccessTable, label: np.ndarray, lanes: np.ndarray, bounds: list[int],
+                      inline: list[bool], checked: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
+        """Each transaction's chunk in the windows whose lanes share their work (-1 elsewhere), or
+        None when none does.  A window is shared when the transport has turns to share
+        (:class:`compiler.runtime.pool.Turns`), its lanes check themselves, its transactions are
+        heavy enough for every lane to receive all their calls (``SHARED_MIN_US`` a transaction on
+        a lane, at least), and no two of its components add to one location (a lane runs its
+        chunks in the order it takes them, so the adds to one location would not come in block
+        order on it).  Its components are cut into chunks of about equal work, the costliest
+        first, each chunk's transactions in block order; with a dealt plan's lanes kept for what
+        the lanes are not told (``lanes``: every window has them)."""
+        ex = self.ex
+        w = ex.transport.size
+        if getattr(ex.transport, "turns", None) is None or w < 2:
+            return None
+        edges = np.asarray(bounds, np.int64)
+        candidates = []
+        for k, (begin, end) in enumerate(zip(bounds, bounds[1:])):
+            on = lanes[begin:end] >= 0
+            count = int(on.sum())
+            if inline[k] or not checked[k] or count < 2 * w:
+                continue
+            if ex.force_shared or float(weights[begin:end][on].sum()) >= SHARED_MIN_US * count:
+                candidates.append(k)
+        if not candidates:
+            return None
+        # No location added to by two components of a shared window (their adds, ``_lanes_apart``
+        # with the components as lanes).
+        on_lanes = lanes >= 0
+        as_lanes = np.where(on_lanes, label, -1)
+        apart, _, offsets = _lanes_apart(table, as_lanes, bounds)
+        if not apart:
+            return None
+        chunks = np.full(len(lanes), -1, np.int32)
+        shared = 0
+        for k in candidates:
+            if offsets[k + 1] > offsets[k]:
+                continue
+            begin, end = int(edges[k]), int(edges[k + 1])
+            tx = begin + np.flatnonzero(on_lanes[begin:end])
+            _, comp = np.unique(label[tx], return_inverse=True)
+            cost = np.bincount(comp, weights=weights[tx])
+            order = np.argsort(-cost, kind="stable")  # (the costliest components first)
+            most = min(Turns.MOST, SHARED_CHUNKS * w, len(cost))
+            before = np.cumsum(cost[order]) - cost[order]
+            total = float(cost.sum()) or 1.0
+            rank = np.empty(len(cost), np.int64)
+            rank[order] = np.minimum((before * most / total).astype(np.int64), most - 1)
+            _, dense = np.unique(rank, return_inverse=True)  # (a component larger than a chunk: numbers skipped)
+            chunks[tx] = dense[comp]
+            shared += 1
+        return chunks if shared else None
 
     def exact(self, bounds: list[int]) -> np.ndarray:
         """Per window, whether none of its rows is a wildcard: its lanes then check their own
@@ -950,9 +1016,13 @@ class _BlockRun:
         adds, add_offsets = (a.tobytes() for a in plan["shared_adds"])
         checked = plan["checked"]
         checked_bytes = checked.astype(np.int8).tobytes()
+        chunks = plan.get("chunks")
+        if chunks is not None:  # each window's chunks, shared by its lanes in turns (0: dealt to them)
+            self.turns = np.maximum.reduceat(chunks, np.array(bounds[:-1], np.int64)).astype(np.int64) + 1
+        chunks_bytes = b"" if chunks is None else chunks.tobytes()
         for k in range(w):
             message = P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]), fnids_bytes, adds,
-                              add_offsets, checked_bytes)
+                              add_offsets, checked_bytes, chunks_bytes)
             ex.transport.send(k, P.pack_parts(message))
         try:  # each lane gets the calls of its transactions that the other stripes decoded
             routed = self.collect(range(w), P.Routed)
@@ -1000,7 +1070,14 @@ class _BlockRun:
             self.timing["workers_lanes"] += max(d.seconds for d in done.values())
             self.windows += 1
             self.checked_windows += int(checked[win])
+            shared = win < len(self.turns) and bool(self.turns[win])
+            self.shared_windows += shared
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
+            if conflict is not None and shared:
+                # A lane ran its chunks in the order it took them: what it ran after the first
+                # transaction that cannot be trusted is not a suffix of its log, so the whole
+                # window is undone.
+                conflict = bounds[win]
             ahead = None
             t = self.lap("check", t)
             if conflict is not None:
@@ -1043,6 +1120,8 @@ class _BlockRun:
     def send_window(self, win: int, sync: list[list[bytes]], merge: "_Merge") -> None:
         """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
         the merged adds of the window before)."""
+        if win < len(self.turns) and self.turns[win]:
+            self.ex.transport.turns.put(int(self.turns[win]))
         for k, blobs in enumerate(sync):
             self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob)))
 

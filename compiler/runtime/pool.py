@@ -103,8 +103,8 @@ def _read(fd: int, size: int) -> bytearray:
     return buf
 
 
-def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int) -> None:
-    _close_inherited((tasks.fileno(), replies.fileno()))
+def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, keep: tuple[int, ...] = ()) -> None:
+    _close_inherited((tasks.fileno(), replies.fileno(), *keep))
     if not _die_with_parent(parent):
         return
     # Forked from a parent holding the world and the state: left on, the collector would walk all of
@@ -188,7 +188,7 @@ class Worker:
 
     PIPE_BYTES = 1 << 20
 
-    def __init__(self, ctx_mp, make_handler: Callable[[], Any]) -> None:
+    def __init__(self, ctx_mp, make_handler: Callable[[], Any], keep: tuple[int, ...] = ()) -> None:
         task_r, self.tasks = ctx_mp.Pipe(duplex=False)
         self.replies, reply_w = ctx_mp.Pipe(duplex=False)
         for conn in (self.tasks, self.replies):
@@ -198,7 +198,7 @@ class Worker:
                 pass  # the system's limit: smaller pipes only mean more passes
         _prctl()
         self.process = ctx_mp.Process(target=_worker_main, daemon=True,
-                                      args=(task_r, reply_w, make_handler, os.getpid()))
+                                      args=(task_r, reply_w, make_handler, os.getpid(), keep))
         self.process.start()
         task_r.close()
         reply_w.close()
@@ -270,10 +270,48 @@ def process_state(pid: int) -> str | None:
     return chr(stat[stat.rindex(b")") + 2])
 
 
+class Turns:
+    """Turns at a window's work, shared by the workers: the parent puts the numbers of a window's
+    chunks into a pipe (``put``) before it sends the window, and each lane takes the next one
+    (``take``: a read of 4 bytes, whole and in one piece however many lanes read at once, as every
+    write is of whole numbers) until none is left.  Lanes that finish early take more: nothing is
+    dealt in advance, so a lane on a slower core does less of the window.  No lock is held, so a
+    worker that dies holds nothing the others wait for."""
+
+    MOST = 1024  # chunks a window (4 KiB of numbers: written at once, whoever reads)
+
+    def __init__(self) -> None:
+        self.read_fd, self.write_fd = os.pipe()
+        os.set_blocking(self.read_fd, False)
+
+    def put(self, count: int) -> None:
+        """The turns of a window of ``count`` chunks (those of an earlier window that nobody took,
+        after a lane failed, go first)."""
+        assert 0 < count <= self.MOST
+        while self.take() is not None:
+            pass
+        os.write(self.write_fd, b"".join(k.to_bytes(4, "little") for k in range(count)))
+
+    def take(self) -> int | None:
+        """The next chunk's number; None when every chunk of the window has been taken."""
+        try:
+            got = os.read(self.read_fd, 4)
+        except BlockingIOError:
+            return None
+        return int.from_bytes(got, "little") if got else None
+
+    def close(self) -> None:
+        for fd in (self.read_fd, self.write_fd):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+
+
 class Processes:
     """The parallel executor's transport to worker processes on this machine: forked with replicas
-    of the chain's state, fed bytes through pipes.  (:mod:`compiler.runtime.dask_executor` is the
-    same on a Dask cluster.)"""
+    of the chain's state, fed bytes through pipes, sharing the turns at a window's work (``turns``).
+    (:mod:`compiler.runtime.dask_executor` is the same on a Dask cluster, with no shared turns.)"""
 
     def __init__(self) -> None:
         import multiprocessing
@@ -282,6 +320,7 @@ class Processes:
 
         self.workers: list[Worker] = []
         self._mp = multiprocessing.get_context("fork")
+        self.turns: Turns | None = None  # (made with the first workers, closed with the last)
 
     @property
     def size(self) -> int:
@@ -296,11 +335,14 @@ class Processes:
         self.workers = [w for w in self.workers if w.process.is_alive()]
         if len(self.workers) >= count:
             return
+        if self.turns is None:
+            self.turns = Turns()
+        turns = self.turns
         store = chain.store
         # SQLite must not see a file open across a fork: the parent closes it meanwhile.
         with store.detached() if store is not None else contextlib.nullcontext():
             while len(self.workers) < count:
-                self.workers.append(Worker(self._mp, make_replica(chain, table)))
+                self.workers.append(Worker(self._mp, make_replica(chain, table, turns.take), (turns.read_fd,)))
 
     def send(self, k: int, message: bytes) -> None:
         self.workers[k].send(message)
@@ -312,6 +354,9 @@ class Processes:
         for w in self.workers:
             w.kill()
         self.workers = []
+        if self.turns is not None:
+            self.turns.close()
+            self.turns = None
 
 
 def wait_any(workers: list[Worker], waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:

@@ -12,9 +12,11 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   key)``; two locations with one id only ever join transactions that need not
   be), and the locations that keys were read from;
 - ``Lanes``: keep the lane's transactions of the stripe, and send the others'
-  calls and rows (what they were predicted to touch) to their lanes;
+  calls and rows (what they were predicted to touch) to their lanes (those of a
+  shared window to every lane);
 - ``Window`` after ``Window``: run the lane's transactions of the window, in
-  block order, with code that logs every access it makes; reply with its
+  block order (in a shared window, the chunks it takes in turns, each in block
+  order), with code that logs every access it makes; reply with its
   writes (the keys its journal holds, with their values now), its pure adds
   (before, after, lowest and highest running values), the locations it
   changed, its receipts' digests, and either the first transaction
@@ -31,6 +33,7 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
 
 from __future__ import annotations
 
+import itertools
 import marshal
 import time
 import traceback
@@ -106,8 +109,9 @@ class FunctionTable:
 class Replica:
     """The worker's side of the parallel executor (see the module's doc)."""
 
-    def __init__(self, chain, table: FunctionTable) -> None:
+    def __init__(self, chain, table: FunctionTable, take=None) -> None:
         self.chain = chain
+        self.take = take  # the next chunk of a shared window (pool.Turns.take), or None: no turns to share
         self.world = chain.world
         self.table = table
         self.storage = chain.ctx.storage
@@ -118,6 +122,8 @@ class Replica:
         self.rows = None  # compiler.schedule.rows.RowMaker, made on first use
         self.receipts: dict[int, tuple] = {}  # window -> its receipts (indices, encodings, ends), sent at the end
         self.locations = None  # compiler.schedule.locations.BlockLocations, made on first use
+        self.chunks: dict[int, list[list[int]]] = {}  # per shared window, its chunks (``on_Lanes``) ...
+        self.chunk_of: np.ndarray | None = None  # ... and each transaction's chunk (-1: none)
         self.synced = 0.0      # seconds applying the other lanes' writes, not reported yet
         self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet ...
         self.unreported_cpu = 0.0  # ... and of CPU time
@@ -210,14 +216,19 @@ class Replica:
         lanes = P.arr(m.lanes, np.int8)
         bounds = P.arr(m.windows, P.I64)
         self.checked = P.arr(m.checked, np.int8).astype(bool)
+        chunks = P.arr(m.chunks, P.I32) if m.chunks else None
+        everyone = chunks >= 0 if chunks is not None else None  # (a shared window's: every lane has their calls)
         n = len(calls)
         mine_in_stripe = lanes[m.first:m.first + n]
-        routed = self._routed_rows(lanes, m.first, m.count) if self.checked.any() else None
+        routed = self._routed_rows(lanes, m.first, m.count, everyone) if self.checked.any() else None
         blobs: list[bytes] = []
         self.calls: dict[int, tuple] = {}
         self.predicted_parts: list[tuple] = []
         for lane in range(m.count):
-            where = np.flatnonzero(mine_in_stripe == lane)
+            to_lane = mine_in_stripe == lane
+            if everyone is not None:
+                to_lane |= everyone[m.first:m.first + n]
+            where = np.flatnonzero(to_lane)
             picked = [calls[k] for k in where.tolist()]
             indices = where + m.first
             rows = () if routed is None else routed[lane]
@@ -228,9 +239,13 @@ class Replica:
             else:
                 blobs.append(marshal.dumps((indices.astype(np.int64).tobytes(), picked,
                                             *(column.tobytes() for column in rows))))
-        mine = np.flatnonzero(lanes == m.lane)
+        mine = np.flatnonzero((lanes == m.lane) if everyone is None else (lanes == m.lane) & ~everyone)
         cuts = np.searchsorted(mine, bounds)
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
+        self.chunks = {} if chunks is None else _chunks(chunks, bounds)
+        self.chunk_of = chunks
+        if self.chunks:
+            mine = np.union1d(mine, np.flatnonzero(everyone))  # (what the lane may run: read ahead)
         self.receipts = {}
         self.bounds = bounds
         adds, offsets = P.arr(m.adds, P.I64), P.arr(m.add_offsets, P.I64)
@@ -239,13 +254,17 @@ class Replica:
         self.firsts = {}
         return P.pack_parts(P.Routed(m.block, blobs, *self.spent()))
 
-    def _routed_rows(self, lanes: np.ndarray, first: int, count: int) -> list[tuple]:
+    def _routed_rows(self, lanes: np.ndarray, first: int, count: int, everyone: np.ndarray | None) -> list[tuple]:
         """Per lane, the rows of the stripe's transactions on it (block index, location, mode), the
-        plan's (``_instantiate`` keeps them), wildcards left out (a window with one is not checked)."""
+        plan's (``_instantiate`` keeps them), wildcards left out (a window with one is not checked);
+        those of a shared window's transactions (``everyone``) go to every lane."""
         rows = self.stripe_rows
         exact = ~rows["wild"]
         tx, loc, mode = rows["tx"][exact] + first, rows["loc"][exact], rows["mode"][exact]
         lane = lanes[tx]
+        if everyone is not None:
+            shared = everyone[tx]
+            return [tuple(c[(lane == k) | shared] for c in (tx, loc, mode)) for k in range(count)]
         order = np.argsort(lane, kind="stable")
         cuts = np.searchsorted(lane[order], np.arange(count + 1)).tolist()
         return [tuple(c[order[cuts[k]:cuts[k + 1]]] for c in (tx, loc, mode)) for k in range(count)]
@@ -266,8 +285,8 @@ class Replica:
         return None
 
     def _predictions(self, parts: list[tuple]) -> None:
-        """The rows of the lane's transactions (location and mode), in block order, and where each
-        window's rows begin."""
+        """The rows of the lane's transactions (location and mode), in block order, where each
+        window's rows begin, and each row's transaction."""
         parts = [p for p in parts if p]
         if not parts:
             self.predicted = None
@@ -275,18 +294,38 @@ class Replica:
         tx, loc, mode = (np.concatenate(c) for c in zip(*parts))
         order = np.argsort(tx, kind="stable")
         tx = tx[order]
-        self.predicted = (loc[order], mode[order], np.searchsorted(tx, self.bounds).tolist())
+        self.predicted = (loc[order], mode[order], np.searchsorted(tx, self.bounds).tolist(), tx)
 
     def _untrusted(self, window: int, tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> int:
         """The first of the window's transactions that touched what its lane's rows do not allow
-        (:func:`compiler.runtime.accesses.first_outside`); -1: none."""
+        (:func:`compiler.runtime.accesses.first_outside`), or in a shared window what its chunk's
+        rows do not; -1: none."""
+        shared = self.shared_adds[window]
         if self.predicted is None:
-            allowed = (np.zeros(0, np.int64), np.zeros(0, np.int8))
-        else:
-            rows_loc, rows_mode, cuts = self.predicted
-            a, b = cuts[window], cuts[window + 1]
-            allowed = expected(rows_loc[a:b], rows_mode[a:b])
-        return first_outside(allowed, self.shared_adds[window], tx, loc, mode)
+            return first_outside((np.zeros(0, np.int64), np.zeros(0, np.int8)), shared, tx, loc, mode)
+        rows_loc, rows_mode, cuts, rows_tx = self.predicted
+        a, b = cuts[window], cuts[window + 1]
+        if window not in self.chunks:
+            return first_outside(expected(rows_loc[a:b], rows_mode[a:b]), shared, tx, loc, mode)
+        # A shared window: each chunk within its own rows (every lane has them all).  A lane runs its
+        # chunks in the order it takes them, not in block order, so two chunks it ran must not
+        # have touched one location either: within the lane's rows is not enough.
+        chunk_of = self.chunk_of
+        log_chunk, row_chunk = chunk_of[tx], chunk_of[rows_tx[a:b]]
+        by_log, by_row = np.argsort(log_chunk, kind="stable"), np.argsort(row_chunk, kind="stable")
+        log_chunk, row_chunk = log_chunk[by_log], row_chunk[by_row]
+        tx, loc, mode = tx[by_log], loc[by_log], mode[by_log]
+        rows_loc, rows_mode = rows_loc[a:b][by_row], rows_mode[a:b][by_row]
+        ran = np.unique(log_chunk)
+        log_at = np.searchsorted(log_chunk, ran).tolist() + [len(log_chunk)]
+        row_from, row_to = np.searchsorted(row_chunk, ran).tolist(), np.searchsorted(row_chunk, ran, "right").tolist()
+        first = -1
+        for k, (p, q) in enumerate(zip(log_at, log_at[1:])):
+            allowed = expected(rows_loc[row_from[k]:row_to[k]], rows_mode[row_from[k]:row_to[k]])
+            got = first_outside(allowed, shared, tx[p:q], loc[p:q], mode[p:q])
+            if got >= 0 and (first < 0 or got < first):
+                first = got
+        return first
 
     def _prefetch(self, txs: list[int]) -> None:
         """Read in bulk, from a state file, the locations the lane's transactions name by their plain
@@ -364,7 +403,11 @@ class Replica:
         self.marks: list[tuple] = []
         self.outcomes: list[tuple] = []
         ran, marks, outcomes = self.ran, self.marks, self.outcomes
-        for i in self.windows[window]:
+        chunks = self.chunks.get(window)
+        # A shared window's chunks as the lane takes them, until none is left (pool.Turns).
+        turns = self.windows[window] if chunks is None else \
+            itertools.chain.from_iterable(map(chunks.__getitem__, iter(self.take, None)))
+        for i in turns:
             fid = fnids[i]
             fn = logged[fid] or table.logged_code(fid)
             jmark, emark = len(journal), len(events)
@@ -504,9 +547,25 @@ def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
     return changes.only(owns)
 
 
-def make_replica(chain, table: FunctionTable):
-    """What a forked worker runs (:func:`compiler.runtime.pool.Worker`)."""
-    return lambda: Replica(chain, table)
+def _chunks(chunks: np.ndarray, bounds: np.ndarray) -> dict[int, list[list[int]]]:
+    """Per shared window, its chunks' transactions (``chunks``: each transaction's chunk, -1 when
+    its window is not shared), each chunk's in block order."""
+    tx = np.flatnonzero(chunks >= 0)
+    window = np.searchsorted(bounds, tx, side="right") - 1
+    chunk = chunks[tx].astype(np.int64)
+    order = np.lexsort((tx, chunk, window))  # (by window, then chunk, then block order)
+    tx, window, chunk = tx[order], window[order], chunk[order]
+    heads = np.flatnonzero(np.r_[True, (window[1:] != window[:-1]) | (chunk[1:] != chunk[:-1])])
+    out: dict[int, list[list[int]]] = {}
+    for a, b in zip(heads.tolist(), np.r_[heads[1:], len(tx)].tolist()):
+        out.setdefault(int(window[a]), []).append(tx[a:b].tolist())
+    return out
+
+
+def make_replica(chain, table: FunctionTable, take=None):
+    """What a forked worker runs (:func:`compiler.runtime.pool.Worker`); ``take``: the turns at a
+    shared window's chunks (:meth:`compiler.runtime.pool.Turns.take`)."""
+    return lambda: Replica(chain, table, take)
 
 
 __all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "INVALID"]

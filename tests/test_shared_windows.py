@@ -1,0 +1,87 @@
+"""Windows whose lanes share their work in turns: every lane has all the window's calls and takes
+chunks of whole components until none is left, so a lane on a slower core runs less of it.  The
+result is the sequential one whatever lane takes what, and in whatever order."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.runtime import parallel
+from compiler.runtime.accesses import R, W
+from compiler.runtime.block import parse_block_text
+from compiler.runtime.chain import Chain
+from compiler.runtime.replica import Replica
+from runtime_helpers import pot_lines, pot_world
+from test_parallel import BOX, _box_txs, _forget, _same
+
+
+def _run(world, block: str, setup: str | None = None, forget=None, shared: bool = True) -> dict:
+    """``block`` run sequentially and on two lanes (after ``setup``, run by both), the windows
+    shared where they may be; ``forget``: (monkeypatch, function, variable), a Box function's
+    summary forgetting its accesses to a variable.  The parallel run's info."""
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force, executor.force_shared = True, shared
+    try:
+        if setup is not None:
+            raw = parse_block_text(setup, "setup.jsonl")
+            _same(seq.run_block(raw), par.run_block(raw, executor="sequential"))
+        if forget is not None:  # (before the workers are forked: they inherit it)
+            monkeypatch, function, var = forget
+            _forget(monkeypatch, par, function, var, "Box")
+        raw = parse_block_text(block, "b.jsonl")
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+        return dict(executor.last)
+    finally:
+        par.close()
+        seq.close()
+
+
+def test_a_shared_windows_components_run_in_block_order_and_match(tmp_path):
+    # Sets of 80 keys, then each key doubled and copied, twice over: each key's calls are one
+    # component, run in block order within its chunk, whichever lane takes it.
+    world = pot_world(tmp_path, BOX, "Box")
+    calls = [("set", [k, k + 1]) for k in range(80)]
+    calls += [c for k in range(80) for c in (("twice", [k]), ("copy", [k, 100 + k]))] * 2
+    info = _run(world, _box_txs(*calls))
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    assert info["shared_windows"] == info["windows"] >= 1, info
+
+
+def test_a_window_whose_components_add_to_one_location_is_dealt_not_shared(tmp_path):
+    # Every give adds to the pot: a lane taking chunks out of block order would add in another order,
+    # so the window's components are dealt to the lanes (their adds merged), as without turns.
+    info = _run(pot_world(tmp_path), pot_lines(*[(f"u{i % 30}", "give", [1 + i % 7]) for i in range(300)]))
+    assert info["mode"] == "parallel" and info["fallback_from"] is None and info["shared_windows"] == 0, info
+
+
+def test_an_access_outside_the_summary_in_a_shared_window_undoes_the_whole_window(tmp_path, monkeypatch):
+    # Each copy's read of m is forgotten: a copy may run before the set of its key, on either lane
+    # (its chunk taken first) or on the same one; the copy's read is outside its chunk's rows, and
+    # the whole window (not from the copy on: what a lane ran after it is no suffix) runs again
+    # sequentially.
+    world = pot_world(tmp_path, BOX, "Box")
+    calls = [("set", [k, k + 1]) for k in range(40)] + [("copy", [k, 100 + k]) for k in range(40)]
+    info = _run(world, _box_txs(*calls), setup=_box_txs(("set", [0, 9])), forget=(monkeypatch, "copy", "m"))
+    assert info["mode"] == "parallel" and info["shared_windows"] == 1 and info["fallback_from"] == 0, info
+
+
+def _lane(chunks: dict, chunk_of: list[int]) -> Replica:
+    """A lane's replica holding the rows of two transactions (0 writes location 10, 1 writes 20)
+    in one window, shared in ``chunks`` or not."""
+    lane = Replica.__new__(Replica)
+    lane.predicted = (np.array([10, 20], np.int64), np.array([W, W], np.int8), [0, 2],
+                      np.array([0, 1], np.int64))
+    lane.shared_adds = [np.zeros(0, np.int64)]
+    lane.chunks, lane.chunk_of = chunks, np.array(chunk_of, np.int32)
+    return lane
+
+
+def test_a_lane_checks_each_chunk_it_took_against_the_chunks_own_rows():
+    # Transaction 1 read location 10, which only transaction 0 was predicted to touch.  Dealt to one
+    # lane, the two ran in block order there: within the lane's rows, nothing to distrust.  Taken as
+    # two chunks, 1 may have run first: outside its chunk's rows.
+    log = (np.array([0, 1, 1], np.int64), np.array([10, 20, 10], np.int64), np.array([W, W, R], np.int8))
+    assert _lane({}, [-1, -1])._untrusted(0, *log) == -1
+    assert _lane({0: [[0], [1]]}, [0, 1])._untrusted(0, *log) == 1
+    assert _lane({0: [[0, 1]]}, [0, 0])._untrusted(0, *log) == -1  # (one chunk: in block order)
