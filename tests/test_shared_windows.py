@@ -1,6 +1,7 @@
-"""Windows whose lanes share their work in turns: every lane has all the window's calls and takes
-chunks of whole components until none is left, so a lane on a slower core runs less of it.  The
-result is the sequential one whatever lane takes what, and in whatever order."""
+"""Windows whose lanes share part of their work in turns: every lane has the calls of the window's
+cheapest components and, after its own part, takes chunks of them until none is left, so a lane on
+a slower core runs less of the window.  The result is the sequential one whatever lane takes what,
+and in whatever order."""
 
 from __future__ import annotations
 
@@ -85,3 +86,5 @@ def test_a_lane_checks_each_chunk_it_took_against_the_chunks_own_rows():
     assert _lane({}, [-1, -1])._untrusted(0, *log) == -1
     assert _lane({0: [[0], [1]]}, [0, 1])._untrusted(0, *log) == 1
     assert _lane({0: [[0, 1]]}, [0, 0])._untrusted(0, *log) == -1  # (one chunk: in block order)
+    # 0 dealt to the lane, 1 taken in turns after it: not in block order either.
+    assert _lane({0: [[1]]}, [-1, 0])._untrusted(0, *log) == 1

@@ -30,11 +30,11 @@ the block file into stripes, and works on arrays.  A block goes
    (:func:`compiler.runtime.accesses.first_outside`).  Otherwise it sends the
    log summed up per location, and the parent checks, lane against lane, that
    no lane read or wrote what another lane of the window wrote earlier in block
-   order.  A window of heavy transactions is shared rather than dealt: every lane
-   has all its calls and takes chunks of whole components in turns until none is
-   left (:class:`compiler.runtime.pool.Turns`), so a lane on a slower core runs
-   less; each chunk is checked against its own rows, and a transaction that
-   cannot be trusted undoes the whole window.  The parent merges the adds several lanes made (if they stay in range
+   order.  A window of heavy transactions is shared in part: every lane also
+   has the calls of its cheapest components and, after its own part, takes
+   chunks of them in turns until none is left (:class:`compiler.runtime.pool.Turns`),
+   so a lane on a slower core runs less; each chunk is checked against its own
+   rows, and a transaction that cannot be trusted undoes the whole window.  The parent merges the adds several lanes made (if they stay in range
    in every order), the receipts, the state root's moves and the rows for a state file,
    and sends each lane's writes to the others with the next window.  A window
    the parent runs itself goes through its own state (the lanes' writes
@@ -107,8 +107,10 @@ def lane_timeout(predicted: float) -> float:
     return LANE_TIMEOUT_MIN_S + 4 * predicted
 
 
-SHARED_MIN_US = 20.0       # a window's lanes share its work when its transactions take this long on a lane,
-SHARED_CHUNKS = 64         # ... in about this many chunks a lane (each one's calls go to every lane)
+SHARED_MIN_US = 20.0       # a window's lanes share part of its work when its transactions take this long on a
+                           # lane (at 2 lanes: proportionally more with more, as every lane gets the shared calls)
+SHARED_PART = 0.3          # ... that part of its work, its cheapest components ...
+SHARED_CHUNKS = 64         # ... in about this many chunks a lane
 
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
 HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
@@ -943,37 +945,41 @@ class _BlockRun:
 
     def shared_chunks(self, table: AccessTable, label: np.ndarray, lanes: np.ndarray, bounds: list[int],
                       inline: list[bool], checked: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
-        """Each transaction's chunk in the windows whose lanes share their work (-1 elsewhere), or
-        None when none does.  A window is shared when the transport has turns to share
-        (:class:`compiler.runtime.pool.Turns`), its lanes check themselves, its transactions are
-        heavy enough for every lane to receive all their calls (``SHARED_MIN_US`` a transaction on
-        a lane, at least), and no two of its components add to one location (a lane runs its
-        chunks in the order it takes them, so the adds to one location would not come in block
-        order on it).  Its components are cut into chunks of about equal work, the costliest
-        first, each chunk's transactions in block order; with a dealt plan's lanes kept for what
-        the lanes are not told (``lanes``: every window has them)."""
+        """Each transaction's chunk where the lanes of a window share part of its work in turns (-1
+        elsewhere), or None when no window is shared; ``lanes`` re-dealt for the rest of such windows.
+
+        A window is shared when the transport has turns to share (:class:`compiler.runtime.pool.Turns`),
+        its lanes check themselves, its transactions are heavy enough (``SHARED_MIN_US`` a
+        transaction on a lane, more with more lanes: every lane receives the shared part's calls),
+        and no two of its components add to one location (a lane runs the chunks it takes after its
+        own part, not in block order, so adds to one location would not come in block order on it).
+        Its cheapest components, up to ``SHARED_PART`` of its work, are cut into chunks of about
+        equal cost (the costliest first, so that the last ones taken are small), each chunk's
+        transactions in block order; the other components are dealt to the lanes again, evenly
+        without them.  Each lane runs its dealt part, then takes chunks until none is left: a lane
+        on a slower core takes fewer."""
         ex = self.ex
         w = ex.transport.size
         if getattr(ex.transport, "turns", None) is None or w < 2:
             return None
         edges = np.asarray(bounds, np.int64)
+        on_lanes = lanes >= 0
         candidates = []
         for k, (begin, end) in enumerate(zip(bounds, bounds[1:])):
-            on = lanes[begin:end] >= 0
-            count = int(on.sum())
+            count = int(on_lanes[begin:end].sum())
             if inline[k] or not checked[k] or count < 2 * w:
                 continue
-            if ex.force_shared or float(weights[begin:end][on].sum()) >= SHARED_MIN_US * count:
+            if ex.force_shared or float(weights[begin:end].sum()) >= SHARED_MIN_US * w / 2 * count:
                 candidates.append(k)
         if not candidates:
             return None
-        # No location added to by two components of a shared window (their adds, ``_lanes_apart``
-        # with the components as lanes).
-        on_lanes = lanes >= 0
-        as_lanes = np.where(on_lanes, label, -1)
-        apart, _, offsets = _lanes_apart(table, as_lanes, bounds)
-        if not apart:
-            return None
+        # No location added to by two components of a shared window (their adds: ``_lanes_apart``
+        # with the components as lanes; none when no transaction on lanes adds anything).
+        offsets = np.zeros(len(bounds), np.int64)
+        if (table.mode == A).any():
+            apart, _, offsets = _lanes_apart(table, np.where(on_lanes, label, -1), bounds)
+            if not apart:
+                return None
         chunks = np.full(len(lanes), -1, np.int32)
         shared = 0
         for k in candidates:
@@ -983,14 +989,19 @@ class _BlockRun:
             tx = begin + np.flatnonzero(on_lanes[begin:end])
             _, comp = np.unique(label[tx], return_inverse=True)
             cost = np.bincount(comp, weights=weights[tx])
-            order = np.argsort(-cost, kind="stable")  # (the costliest components first)
-            most = min(Turns.MOST, SHARED_CHUNKS * w, len(cost))
-            before = np.cumsum(cost[order]) - cost[order]
-            total = float(cost.sum()) or 1.0
-            rank = np.empty(len(cost), np.int64)
-            rank[order] = np.minimum((before * most / total).astype(np.int64), most - 1)
-            _, dense = np.unique(rank, return_inverse=True)  # (a component larger than a chunk: numbers skipped)
-            chunks[tx] = dense[comp]
+            cheapest = np.argsort(cost, kind="stable")
+            pool = cheapest[np.cumsum(cost[cheapest]) <= SHARED_PART * float(cost.sum())][::-1]
+            if len(pool) < 2 * w:
+                continue
+            most = min(Turns.MOST, SHARED_CHUNKS * w, len(pool))
+            before = np.cumsum(cost[pool]) - cost[pool]
+            rank = np.minimum((before * most / (float(cost[pool].sum()) or 1.0)).astype(np.int64), most - 1)
+            chunk = np.full(len(cost), -1, np.int64)
+            chunk[pool] = np.unique(rank, return_inverse=True)[1]  # (a component larger than a chunk: none skipped)
+            chunks[tx] = chunk[comp]
+            dealt = chunk[comp] < 0
+            lanes[tx[dealt]] = _deal(comp[dealt], len(cost), weights[tx[dealt]], np.zeros(int(dealt.sum()), np.int64),
+                                     w)[0]
             shared += 1
         return chunks if shared else None
 
@@ -1067,7 +1078,9 @@ class _BlockRun:
             except Fault as fault:
                 return self.abandon(merge, f"a worker failed ({fault})")
             t = self.lap("wait", t)
-            self.timing["workers_lanes"] += max(d.seconds for d in done.values())
+            ends = [d.seconds for d in done.values()]
+            self.timing["workers_lanes"] += max(ends)
+            self.timing["lanes_idle"] += max(ends) * len(ends) - sum(ends)  # (the others waiting for the busiest)
             self.windows += 1
             self.checked_windows += int(checked[win])
             shared = win < len(self.turns) and bool(self.turns[win])

@@ -274,9 +274,9 @@ class Turns:
     """Turns at a window's work, shared by the workers: the parent puts the numbers of a window's
     chunks into a pipe (``put``) before it sends the window, and each lane takes the next one
     (``take``: a read of 4 bytes, whole and in one piece however many lanes read at once, as every
-    write is of whole numbers) until none is left.  Lanes that finish early take more: nothing is
-    dealt in advance, so a lane on a slower core does less of the window.  No lock is held, so a
-    worker that dies holds nothing the others wait for."""
+    write is of whole numbers) until none is left.  A lane that is done with its own part early
+    takes more of them: they are not dealt in advance, so a lane on a slower core does less of the
+    window.  No lock is held, so a worker that dies holds nothing the others wait for."""
 
     MOST = 1024  # chunks a window (4 KiB of numbers: written at once, whoever reads)
 

@@ -25,10 +25,10 @@ A block on lanes goes:
    writes of the other lanes, to apply first) and ``WindowDone`` back: what the
    lane wrote, its receipts' digests, and either the first of its transactions that
    touched what its lane was not predicted to (a window without wildcards) or
-   the accesses it really made.  A window may instead be *shared*: every lane
-   has the calls of all its transactions, cut into chunks of whole components,
-   and takes chunks in turn until none is left (:class:`compiler.runtime.pool.Turns`),
-   so a lane on a slower core runs less of it.
+   the accesses it really made.  A window may be *shared* in part: every lane
+   also has the calls of its cheapest components, cut into chunks, and after
+   its own part takes chunks in turn until none is left
+   (:class:`compiler.runtime.pool.Turns`), so a lane on a slower core runs less.
 3. ``Cut`` undoes a window's transactions from one on (a conflict was found);
    ``Finish`` applies the last window's writes and ends the block; ``Finished``
    back: the state root's move, the rows of a state file for the locations
@@ -85,9 +85,9 @@ class Lanes(NamedTuple):
     add_offsets: bytes         # int64: each window's first place in ``adds``, and their count last
     checked: bytes             # int8 per window: 1 where each lane checks its accesses against the rows of its
                                #  transactions (WindowDone.untrusted), 0 where it sends them (WindowDone.log)
-    chunks: bytes              # int32 per transaction: in a window whose lanes share its work, the chunk it is in
-                               #  (a lane runs the chunks it takes, pool.Turns, each in block order); -1 in
-                               #  others (b"": no window is shared)
+    chunks: bytes              # int32 per transaction: in a shared part of a window, the chunk it is in (a lane
+                               #  runs the chunks it takes, pool.Turns, each in block order, after its own
+                               #  part); -1 elsewhere (b"": no window is shared)
 
 
 class Calls(NamedTuple):

@@ -13,10 +13,10 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   be), and the locations that keys were read from;
 - ``Lanes``: keep the lane's transactions of the stripe, and send the others'
   calls and rows (what they were predicted to touch) to their lanes (those of a
-  shared window to every lane);
+  window's shared part to every lane);
 - ``Window`` after ``Window``: run the lane's transactions of the window, in
-  block order (in a shared window, the chunks it takes in turns, each in block
-  order), with code that logs every access it makes; reply with its
+  block order (then, in a shared window, the chunks it takes in turns, each in
+  block order), with code that logs every access it makes; reply with its
   writes (the keys its journal holds, with their values now), its pure adds
   (before, after, lowest and highest running values), the locations it
   changed, its receipts' digests, and either the first transaction
@@ -244,8 +244,8 @@ class Replica:
         self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
         self.chunks = {} if chunks is None else _chunks(chunks, bounds)
         self.chunk_of = chunks
-        if self.chunks:
-            mine = np.union1d(mine, np.flatnonzero(everyone))  # (what the lane may run: read ahead)
+        if self.chunks:  # (what the lane may run: read ahead)
+            mine = np.flatnonzero((lanes == m.lane) | everyone)
         self.receipts = {}
         self.bounds = bounds
         adds, offsets = P.arr(m.adds, P.I64), P.arr(m.add_offsets, P.I64)
@@ -307,16 +307,17 @@ class Replica:
         a, b = cuts[window], cuts[window + 1]
         if window not in self.chunks:
             return first_outside(expected(rows_loc[a:b], rows_mode[a:b]), shared, tx, loc, mode)
-        # A shared window: each chunk within its own rows (every lane has them all).  A lane runs its
-        # chunks in the order it takes them, not in block order, so two chunks it ran must not
-        # have touched one location either: within the lane's rows is not enough.
+        # A shared window: each chunk within its own rows (every lane has them all), and the lane's
+        # own part (chunk -1) within its rows.  A lane runs its chunks after its part, in the order
+        # it takes them, so two of these must not have touched one location either: within the
+        # lane's rows is not enough.
         chunk_of = self.chunk_of
         log_chunk, row_chunk = chunk_of[tx], chunk_of[rows_tx[a:b]]
         by_log, by_row = np.argsort(log_chunk, kind="stable"), np.argsort(row_chunk, kind="stable")
         log_chunk, row_chunk = log_chunk[by_log], row_chunk[by_row]
         tx, loc, mode = tx[by_log], loc[by_log], mode[by_log]
         rows_loc, rows_mode = rows_loc[a:b][by_row], rows_mode[a:b][by_row]
-        ran = np.unique(log_chunk)
+        ran = log_chunk[np.flatnonzero(np.r_[True, log_chunk[1:] != log_chunk[:-1]])] if len(log_chunk) else log_chunk
         log_at = np.searchsorted(log_chunk, ran).tolist() + [len(log_chunk)]
         row_from, row_to = np.searchsorted(row_chunk, ran).tolist(), np.searchsorted(row_chunk, ran, "right").tolist()
         first = -1
@@ -404,9 +405,11 @@ class Replica:
         self.outcomes: list[tuple] = []
         ran, marks, outcomes = self.ran, self.marks, self.outcomes
         chunks = self.chunks.get(window)
-        # A shared window's chunks as the lane takes them, until none is left (pool.Turns).
+        # The lane's part of the window; then, in a shared window, the chunks it takes until none is
+        # left (pool.Turns).
         turns = self.windows[window] if chunks is None else \
-            itertools.chain.from_iterable(map(chunks.__getitem__, iter(self.take, None)))
+            itertools.chain(self.windows[window], itertools.chain.from_iterable(map(chunks.__getitem__,
+                                                                                   iter(self.take, None))))
         for i in turns:
             fid = fnids[i]
             fn = logged[fid] or table.logged_code(fid)
