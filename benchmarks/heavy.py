@@ -124,9 +124,11 @@ def main() -> None:
                 share = (speedup - 1) / (c - 1) if c >= SHARE_FROM else None
                 cpu = detail.get("cpu_seconds", 0.0) / seq_cpu if seq_cpu else None
                 rows.append((c, speedup, share, cpu))
+                idle = detail.get("seconds", {}).get("lanes_idle", 0.0) * 1e3
                 print(f"{kind} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "
                       f"{'-' if share is None else f'{share:.2f}'}, CPU {cpu:.2f}x; sequential {seq.seconds:.3f} s, "
-                      f"parallel {par.seconds:.3f} s", flush=True)
+                      f"parallel {par.seconds:.3f} s (lanes idle {idle:.0f} ms, shared windows "
+                      f"{detail.get('shared_windows', 0)})", flush=True)
             shares = [r[2] for r in rows if r[2] is not None]
             print(f"{kind}: medians: ceiling {statistics.median(r[0] for r in rows):.2f}x, speed-up "
                   f"{statistics.median(r[1] for r in rows):.2f}x, share of the ceiling's gain "

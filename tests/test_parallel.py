@@ -776,6 +776,10 @@ def test_a_block_on_lanes_reports_all_the_time_it_took(tmp_path):
     assert executor_phases >= parts["total"], (result.phases, parts)
     assert result.phases["schedule"] >= parts["estimate"] + parts["start"] + parts["schedule"], (result.phases, parts)
     assert result.seconds == pytest.approx(sum(result.phases.values()))
+    # Heavy calls: part of the window shared in turns; what the lanes waited for the busiest one at
+    # the window's end is some of the two lanes' time, at most the busiest's.
+    assert detail["shared_windows"] == detail["windows"] >= 1, detail
+    assert 0 <= parts["lanes_idle"] <= parts["workers_lanes"], parts
 
 
 def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch):
