@@ -1047,6 +1047,42 @@ def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_
     assert info["fallback_from"] is None, info
 
 
+def _lanes_then_parent(tmp_path, monkeypatch, second: list[tuple[str, list]], forget: str | None = None) -> dict:
+    """Forty sets of keys 0-39 on lanes, then ``second`` run by the parent (windows of forty: the
+    second one the parent's), sequentially and in parallel (``forget``: a Box function's summary
+    forgetting its accesses to ``m``): the parallel run's info."""
+    world = pot_world(tmp_path, BOX, "Box")
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force, executor.force_window, executor.force_inline = True, 40, {1}
+    if forget is not None:
+        _forget(monkeypatch, par, forget, "m", "Box")
+    try:
+        raw = parse_block_text(_box_txs(*[("set", [k, k + 7]) for k in range(40)], *second), "b.jsonl")
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+        return dict(executor.last)
+    finally:
+        par.close()
+        seq.close()
+
+
+def test_the_parent_runs_its_window_while_the_lanes_run_the_one_before_that_writes_nothing_it_touches(
+        tmp_path, monkeypatch):
+    info = _lanes_then_parent(tmp_path, monkeypatch, [("set", [100 + k, k]) for k in range(40)])
+    assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["behind_windows"] == 1, info
+    assert info["fallback_from"] is None, info
+
+
+def test_the_parents_window_behind_the_lanes_that_reads_what_they_write_runs_again_after_them(tmp_path, monkeypatch):
+    # Each copy reads a key the lanes' window sets, which copy's summary forgets: predicted apart,
+    # the parent runs the copies behind the lanes and reads the keys before the sets; its log is
+    # outside its rows, so its writes are taken back, and it runs the copies again once the lanes'
+    # writes are in.
+    info = _lanes_then_parent(tmp_path, monkeypatch, [("copy", [k, 100 + k]) for k in range(40)], forget="copy")
+    assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["behind_windows"] == 0, info
+    assert info["fallback_from"] is None, info
+
+
 @pytest.mark.parametrize("again", [False, True])
 def test_the_parents_moves_are_committed_right_with_the_lanes_writes_deferred(tmp_path, again):
     """The parent's windows' moves of the state root, and a state file's rows, are found from its

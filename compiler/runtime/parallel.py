@@ -34,11 +34,15 @@ the block file into stripes, and works on arrays.  A block goes
    has the calls of its cheapest components and, after its own part, takes
    chunks of them in turns until none is left (:class:`compiler.runtime.pool.Turns`),
    so a lane on a slower core runs less; each chunk is checked against its own
-   rows, and a transaction that cannot be trusted undoes the whole window.  The parent merges the adds several lanes made (if they stay in range
-   in every order), the receipts, the state root's moves and the rows for a state file,
+   rows, and a transaction that cannot be trusted undoes the whole window.  The
+   parent merges the adds several lanes made (if they stay in range in every
+   order), the receipts, the state root's moves and the rows for a state file,
    and sends each lane's writes to the others with the next window.  A window
    the parent runs itself goes through its own state (the lanes' writes
-   applied first) and its writes go to every worker with the next window.
+   applied first) and its writes go to every worker with the next window; it
+   runs while the lanes run the window after it, or the one before it, when
+   neither touches what the earlier one writes (behind the lanes, the parent
+   runs the lanes' code, which logs every access, and checks it).
 
 Whatever happens the result is the sequential one: a conflict found in a window
 undoes the lanes from its first untrusted transaction (``Cut``) and the parent
@@ -262,7 +266,8 @@ class _BlockRun:
         self.on_lanes = 0
         self.fallback_from: int | None = None
         self.inline_windows = 0   # windows the parent ran itself ...
-        self.ahead_windows = 0    # ... of them while the lanes ran the next one
+        self.ahead_windows = 0    # ... of them while the lanes ran the next one ...
+        self.behind_windows = 0   # ... or the one before
         self.checked_windows = 0  # windows on lanes whose lanes checked their own accesses ...
         self.shared_windows = 0   # ... of them whose lanes shared the work in turns
         self.turns = np.zeros(0, np.int64)  # per window on lanes, its chunks shared in turns (none: dealt)
@@ -309,7 +314,8 @@ class _BlockRun:
         parent = timing.get("parent_cpu", 0.0)
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
-                "ahead_windows": self.ahead_windows, "checked_windows": self.checked_windows,
+                "ahead_windows": self.ahead_windows, "behind_windows": self.behind_windows,
+                "checked_windows": self.checked_windows,
                 "shared_windows": self.shared_windows,
                 "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
@@ -592,6 +598,37 @@ class _BlockRun:
         outcomes = sequential.execute(ctx, block, keep_journal=True)
         merge.inline(begin, end, outcomes, ctx.journal, sync)
         ctx.journal.clear()
+
+    def run_behind(self, merge: "_Merge", begin: int, end: int) -> tuple[list, int, bool]:
+        """Transactions ``begin`` to ``end`` (a window of light ones) run by the parent while the
+        lanes run the window before them, which is predicted to write nothing they touch: with the
+        code that logs every access (the lanes'), checked against their rows.  Their writes stay in
+        the journal (``execute`` takes them, or takes them back): (outcomes, the events' mark before
+        them, whether every access was within their rows)."""
+        merge.settle()
+        block = self.block_from_calls(begin, end)
+        chain = self.chain
+        if chain.store is not None:
+            chain.prefetch(block)
+        table = self.ex.table
+        logged = [table.logged[f] or table.logged_code(f) if f >= 0 else None for f in self.fnids[begin:end].tolist()]
+        ctx = chain.ctx
+        ctx.journal.clear()
+        for entries in ctx.log:
+            entries.clear()
+        mark = len(ctx.events)
+        outcomes = sequential.execute(ctx, Block(block.world, logged, block.calls, block.functions, block.invalid,
+                                                 block.lines, begin), keep_journal=True)
+        loc = np.concatenate([np.fromiter(e, np.int64, len(e)) for e in ctx.log])
+        mode = np.repeat(np.array([R, W, A], np.int8), [len(e) for e in ctx.log])
+        for entries in ctx.log:
+            entries.clear()
+        rows = self.all_rows
+        mine = (rows["tx"] >= begin) & (rows["tx"] < end)
+        # (a reverted transaction's writes are checked as writes: stricter than need be, and rare)
+        within = accesses.first_outside(accesses.expected(rows["loc"][mine], rows["mode"][mine]),
+                                        np.zeros(0, np.int64), np.full(len(loc), begin, np.int64), loc, mode) < 0
+        return outcomes, mark, within
 
     # ------------------------------------------------------------ 1. schedule
     def schedule(self) -> None:
@@ -1046,7 +1083,13 @@ class _BlockRun:
         stop: int | None = None
         on_lanes = 0
         ahead: np.ndarray | None = None  # (the locations the parent wrote while the lanes ran this window)
+        behind: tuple | None = None  # (the parent's window run while the lanes ran the one before: run_behind)
+        ran_behind = -1  # (that window, to skip)
         for win in range(len(bounds) - 1):
+            if win == ran_behind:
+                if self.progress is not None:
+                    self.progress(bounds[win + 1])
+                continue
             if plan["inline"][win]:
                 nxt = win + 1
                 sent = nxt + 1 < len(bounds) and self.apart(bounds[win], bounds[nxt], bounds[nxt + 1])
@@ -1072,10 +1115,20 @@ class _BlockRun:
                 self.send_window(win, sync, merge)
             else:
                 pending = sync
+            behind = None
+            nxt = win + 1
+            if nxt + 1 < len(bounds) and plan["inline"][nxt] and self.apart(bounds[win], bounds[nxt], bounds[nxt + 1]):
+                # The parent's next window touches nothing this one is predicted to write: the parent
+                # runs it now, behind the lanes (its writes reach them with the message after).
+                t = time.perf_counter()
+                behind = self.run_behind(merge, bounds[nxt], bounds[nxt + 1])
+                self.lap("inline", t)
             t = time.perf_counter()
             try:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
             except Fault as fault:
+                if behind is not None:  # (not the merge's yet: taken back here)
+                    self.chain._ctx.rollback(0, behind[1])  # (not .ctx: it applies what is deferred)
                 return self.abandon(merge, f"a worker failed ({fault})")
             t = self.lap("wait", t)
             ends = [d.seconds for d in done.values()]
@@ -1086,6 +1139,11 @@ class _BlockRun:
             shared = win < len(self.turns) and bool(self.turns[win])
             self.shared_windows += shared
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
+            if behind is not None and (conflict is not None or not behind[2]):
+                # The lanes' window runs on sequentially from a conflict, or the parent's window behind
+                # it touched what its rows do not name: its writes are taken back (it runs again).
+                self.chain._ctx.rollback(0, behind[1])  # (not .ctx: it applies what is deferred)
+                behind = None
             if conflict is not None and shared:
                 # A lane ran its chunks in the order it took them: what it ran after the first
                 # transaction that cannot be trusted is not a suffix of its log, so the whole
@@ -1117,6 +1175,13 @@ class _BlockRun:
             on_lanes += bounds[win + 1] - bounds[win]
             if self.progress is not None:
                 self.progress(bounds[win + 1])
+            if behind is not None:
+                ctx = self.chain._ctx  # (not .ctx: the lanes' writes stay deferred, see Chain.ctx)
+                merge.inline(bounds[nxt], bounds[nxt + 1], behind[0], list(ctx.journal), sync)
+                ctx.journal.clear()
+                self.inline_windows += 1
+                self.behind_windows += 1
+                ran_behind = nxt
         if stop is None:
             try:
                 self.finish(merge, sync)
