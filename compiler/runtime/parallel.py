@@ -596,15 +596,16 @@ class _BlockRun:
         ctx = chain.ctx
         ctx.journal.clear()
         outcomes = sequential.execute(ctx, block, keep_journal=True)
-        merge.inline(begin, end, outcomes, ctx.journal, sync)
+        merge.inline(merge.prepared(begin, end, outcomes, ctx.journal), sync)
         ctx.journal.clear()
 
-    def run_behind(self, merge: "_Merge", begin: int, end: int) -> tuple[list, int, bool]:
+    def run_behind(self, merge: "_Merge", begin: int, end: int) -> tuple[int, tuple | None]:
         """Transactions ``begin`` to ``end`` (a window of light ones) run by the parent while the
         lanes run the window before them, which is predicted to write nothing they touch: with the
         code that logs every access (the lanes'), checked against their rows.  Their writes stay in
-        the journal (``execute`` takes them, or takes them back): (outcomes, the events' mark before
-        them, whether every access was within their rows)."""
+        the journal (``execute`` takes them, or takes them back): (the events' mark before them,
+        what they add to the block, ``_Merge.prepared``, or None when an access was outside their
+        rows)."""
         merge.settle()
         block = self.block_from_calls(begin, end)
         chain = self.chain
@@ -628,7 +629,7 @@ class _BlockRun:
         # (a reverted transaction's writes are checked as writes: stricter than need be, and rare)
         within = accesses.first_outside(accesses.expected(rows["loc"][mine], rows["mode"][mine]),
                                         np.zeros(0, np.int64), np.full(len(loc), begin, np.int64), loc, mode) < 0
-        return outcomes, mark, within
+        return mark, merge.prepared(begin, end, outcomes, ctx.journal) if within else None
 
     # ------------------------------------------------------------ 1. schedule
     def schedule(self) -> None:
@@ -1128,7 +1129,7 @@ class _BlockRun:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
             except Fault as fault:
                 if behind is not None:  # (not the merge's yet: taken back here)
-                    self.chain._ctx.rollback(0, behind[1])  # (not .ctx: it applies what is deferred)
+                    self.chain._ctx.rollback(0, behind[0])  # (not .ctx: it applies what is deferred)
                 return self.abandon(merge, f"a worker failed ({fault})")
             t = self.lap("wait", t)
             ends = [d.seconds for d in done.values()]
@@ -1139,10 +1140,10 @@ class _BlockRun:
             shared = win < len(self.turns) and bool(self.turns[win])
             self.shared_windows += shared
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
-            if behind is not None and (conflict is not None or not behind[2]):
+            if behind is not None and (conflict is not None or behind[1] is None):
                 # The lanes' window runs on sequentially from a conflict, or the parent's window behind
                 # it touched what its rows do not name: its writes are taken back (it runs again).
-                self.chain._ctx.rollback(0, behind[1])  # (not .ctx: it applies what is deferred)
+                self.chain._ctx.rollback(0, behind[0])  # (not .ctx: it applies what is deferred)
                 behind = None
             if conflict is not None and shared:
                 # A lane ran its chunks in the order it took them: what it ran after the first
@@ -1176,9 +1177,8 @@ class _BlockRun:
             if self.progress is not None:
                 self.progress(bounds[win + 1])
             if behind is not None:
-                ctx = self.chain._ctx  # (not .ctx: the lanes' writes stay deferred, see Chain.ctx)
-                merge.inline(bounds[nxt], bounds[nxt + 1], behind[0], list(ctx.journal), sync)
-                ctx.journal.clear()
+                merge.inline(behind[1], sync)
+                self.chain._ctx.journal.clear()  # (not .ctx: the lanes' writes stay deferred, see Chain.ctx)
                 self.inline_windows += 1
                 self.behind_windows += 1
                 ran_behind = nxt
@@ -1282,9 +1282,9 @@ class _Merge:
             self._receipts(np.array([i for i, _, _ in run.invalid], np.int64), outcomes)
 
     def _receipts(self, idx: np.ndarray, outcomes: list) -> None:
-        encodings = encoding.encode_outcomes(outcomes)
-        self.digest_parts.append((idx, encoding.digests(encodings)))
-        self.encoding_parts.append((idx, b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64)))
+        digests, encodings, ends = _encoded(outcomes)
+        self.digest_parts.append((idx, digests))
+        self.encoding_parts.append((idx, encodings, ends))
 
     # ---------------------------------------------------------------- checking a window
     def check(self, done: dict, begin: int, end: int, checked: bool, ahead: np.ndarray | None = None) -> int | None:
@@ -1338,18 +1338,15 @@ class _Merge:
             self._where = places(self.chain._ctx.storage)
         return self._where
 
-    def inline(self, begin: int, end: int, outcomes: list, journal: list, sync: list[list[bytes]]) -> None:
-        """A window the parent ran (``outcomes`` of transactions ``begin`` to ``end``, ``journal``
-        what they wrote): its receipts, and its writes for every worker, after the last window's
-        merged adds (the parent's state has them: ``apply``)."""
+    def prepared(self, begin: int, end: int, outcomes: list, journal: list) -> tuple:
+        """What a window the parent ran (``outcomes`` of transactions ``begin`` to ``end``,
+        ``journal`` what they wrote) adds to the block, made without adding it (``inline`` does):
+        its receipts' digests and encodings, its counts, its writes for every worker and their
+        locations.  (A window run behind the lanes' is prepared while they still run.)"""
         valid = self.run.fnids[begin:end] >= 0
         if not valid.all():  # (an invalid transaction's receipt is made already)
             outcomes = list(compress(outcomes, valid.tolist()))
         idx = np.arange(begin, end, dtype=np.int64)[valid]
-        self._receipts(idx, outcomes)
-        self._count(idx, outcomes)
-        self.undo_log += journal
-        self.journal += journal
         where = self.where
         writes = {}
         locs = []
@@ -1357,25 +1354,48 @@ class _Merge:
             address, index = where[id(store)]
             writes[(address, index)] = dict(zip(keys, news))
             locs.append(loc_ids(address, index, keys))
-        blob = marshal.dumps(writes)
+        loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
+        return (begin, idx, _encoded(outcomes), self._counted(idx, outcomes), list(journal), marshal.dumps(writes),
+                loc)
+
+    def inline(self, prepared: tuple, sync: list[list[bytes]]) -> None:
+        """A window the parent ran (``prepared``) added to the block: its receipts, and its writes
+        for every worker, after the last window's merged adds (the parent's state has them:
+        ``apply``)."""
+        begin, idx, (digests, encodings, ends), counted, journal, blob, loc = prepared
+        self.digest_parts.append((idx, digests))
+        self.encoding_parts.append((idx, encodings, ends))
+        self._add(counted)
+        self.undo_log += journal
+        self.journal += journal
         for lane in sync:
             if self.fixups_blob:
                 lane.append(self.fixups_blob)
             lane.append(blob)
         self.fixups_blob = b""
-        loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
         self.writers.append((loc, np.full(len(loc), begin, np.int64), np.full(len(loc), len(sync), np.int64)))
 
-    def _count(self, idx: np.ndarray, outcomes: list) -> None:
+    def _counted(self, idx: np.ndarray, outcomes: list) -> tuple[int, int, int, list]:
+        """(ok, reverted, cost, failures) of transactions ``idx``."""
         lines = self.run.lines
+        ok = reverted = cost = 0
+        failures = []
         for i, o in zip(idx.tolist(), outcomes):
             if o[0] == OK:
-                self.ok += 1
+                ok += 1
             else:
                 if o[0] == REVERTED:
-                    self.reverted += 1
-                self.failures.append((i, int(lines[i]), o[0], o[1], o[5]))
-            self.cost += o[4]
+                    reverted += 1
+                failures.append((i, int(lines[i]), o[0], o[1], o[5]))
+            cost += o[4]
+        return ok, reverted, cost, failures
+
+    def _add(self, counted: tuple[int, int, int, list]) -> None:
+        ok, reverted, cost, failures = counted
+        self.ok += ok
+        self.reverted += reverted
+        self.cost += cost
+        self.failures += failures
 
     def parent_moves(self, locations: np.ndarray) -> None:
         """The state root's move and the rows of a state file for the locations the parent was the
@@ -1480,7 +1500,7 @@ class _Merge:
         self.encoding_parts = [encoding.select(i, b, e, i < first) for i, b, e in self.encoding_parts]
         idx = np.arange(first, run.n, dtype=np.int64)
         self._receipts(idx, outcomes)
-        self._count(idx, outcomes)
+        self._add(self._counted(idx, outcomes))
         changes = from_befores(ctx.storage)
         for store, keys, olds, _news in changes.groups:
             self.undo_log += zip(repeat(store), keys, olds)
@@ -1509,6 +1529,13 @@ class _Merge:
 
 _SRC_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64))
 
+
+
+def _encoded(outcomes: list) -> tuple[bytes, bytes, np.ndarray]:
+    """Receipts made in the parent: their digests, their encodings one after the other, and where
+    each ends."""
+    encodings = encoding.encode_outcomes(outcomes)
+    return encoding.digests(encodings), b"".join(encodings), np.cumsum([len(e) for e in encodings]).astype(np.int64)
 
 
 def _earliest(keys: np.ndarray, tx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
