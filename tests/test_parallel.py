@@ -1256,6 +1256,47 @@ def test_a_worker_killed_mid_block_leaves_the_result_exact(tmp_path, monkeypatch
         seq.close()
 
 
+def test_a_worker_killed_while_the_parent_runs_behind_the_lanes_leaves_the_result_exact(tmp_path, monkeypatch):
+    # The parent doubles forty keys behind the lanes' window of sets; a worker dies as that window is
+    # sent: the doublings the parent ran are taken back before it runs the whole block itself (else
+    # they would be doubled twice).
+    import os
+    import signal
+
+    from compiler.runtime import pool
+
+    world = pot_world(tmp_path, BOX, "Box")
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force, executor.force_window, executor.force_inline = True, 40, {1}
+    sent: list[int] = []
+    behind: list[int] = []
+    real_send, real_behind = pool.Worker.send, parallel._BlockRun.run_behind
+
+    def send_then_kill(self, message):
+        real_send(self, message)
+        sent.append(self.process.pid)
+        if len(sent) == 7:  # (Schedule, Lanes, Calls to each of the two, then the first Window)
+            os.kill(self.process.pid, signal.SIGKILL)
+
+    def run_behind(self, merge, begin, end):
+        behind.append(begin)
+        return real_behind(self, merge, begin, end)
+
+    monkeypatch.setattr(pool.Worker, "send", send_then_kill)
+    monkeypatch.setattr(parallel._BlockRun, "run_behind", run_behind)
+    try:
+        setup = parse_block_text(_box_txs(*[("set", [100 + k, k + 1]) for k in range(40)]), "setup.jsonl")
+        _same(seq.run_block(setup), par.run_block(setup, executor="sequential"))
+        raw = parse_block_text(_box_txs(*[("set", [k, k + 7]) for k in range(40)],
+                                        *[("twice", [100 + k]) for k in range(40)]), "b.jsonl")
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+        assert behind == [40] and executor.last["failed_lanes"] == 1 and executor.last["mode"] == "inline"
+    finally:
+        par.close()
+        seq.close()
+
+
 def test_windows_the_parent_runs_reach_a_state_file_like_the_lanes_ones(tmp_path):
     """Blocks run partly by the parent and partly on lanes, committed to a state file: the file then
     holds the state a sequential run gives (every stored location read back, the root recomputed)."""
