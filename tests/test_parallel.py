@@ -188,20 +188,35 @@ def _forget(monkeypatch, chain: Chain, function: str, var: str, contract: str = 
     monkeypatch.setattr(RowMaker, "plan", plan)
 
 
-def _forgetful_run(monkeypatch, world: Path, block: str, function: str, var: str) -> dict:
-    """``block`` run sequentially and on two lanes with ``function``'s summary forgetting ``var``:
-    the parallel run's info (the two results checked equal)."""
+def _forced_run(world: Path, block: str, setup: str | None = None, forget: tuple | None = None, **force) -> dict:
+    """``block`` run sequentially and on two lanes, forced (``force``: more of the executor's test
+    settings, ``force_window=40``, say), after ``setup`` (run sequentially by both); ``forget``:
+    (monkeypatch, contract, function, variable), that function's summary forgetting its accesses
+    to the variable (before the workers are forked: they inherit it).  The parallel run's info
+    (the two results checked equal)."""
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
-    _forget(monkeypatch, par, function, var)
+    for name, value in force.items():
+        setattr(executor, name, value)
     try:
+        if setup is not None:
+            raw = parse_block_text(setup, "setup.jsonl")
+            _same(seq.run_block(raw), par.run_block(raw, executor="sequential"))
+        if forget is not None:
+            monkeypatch, contract, function, var = forget
+            _forget(monkeypatch, par, function, var, contract)
         raw = parse_block_text(block, "b.jsonl")
         _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
         return dict(executor.last)
     finally:
         par.close()
         seq.close()
+
+
+def _forgetful_run(monkeypatch, world: Path, block: str, function: str, var: str) -> dict:
+    """``block`` on two lanes with the Pot's ``function``'s summary forgetting ``var``."""
+    return _forced_run(world, block, forget=(monkeypatch, "Pot", function, var))
 
 
 def test_adds_to_one_location_from_several_lanes_that_the_plan_did_not_predict_fall_back(tmp_path, monkeypatch):
@@ -1051,19 +1066,9 @@ def _lanes_then_parent(tmp_path, monkeypatch, second: list[tuple[str, list]], fo
     """Forty sets of keys 0-39 on lanes, then ``second`` run by the parent (windows of forty: the
     second one the parent's), sequentially and in parallel (``forget``: a Box function's summary
     forgetting its accesses to ``m``): the parallel run's info."""
-    world = pot_world(tmp_path, BOX, "Box")
-    seq, par = Chain.open(world), Chain.open(world)
-    executor = parallel.executor_for(par, 2).__self__
-    executor.force, executor.force_window, executor.force_inline = True, 40, {1}
-    if forget is not None:
-        _forget(monkeypatch, par, forget, "m", "Box")
-    try:
-        raw = parse_block_text(_box_txs(*[("set", [k, k + 7]) for k in range(40)], *second), "b.jsonl")
-        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
-        return dict(executor.last)
-    finally:
-        par.close()
-        seq.close()
+    block = _box_txs(*[("set", [k, k + 7]) for k in range(40)], *second)
+    return _forced_run(pot_world(tmp_path, BOX, "Box"), block, forget=forget and (monkeypatch, "Box", forget, "m"),
+                       force_window=40, force_inline={1})
 
 
 def test_the_parent_runs_its_window_while_the_lanes_run_the_one_before_that_writes_nothing_it_touches(

@@ -7,35 +7,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from compiler.runtime import parallel
 from compiler.runtime.accesses import R, W
-from compiler.runtime.block import parse_block_text
-from compiler.runtime.chain import Chain
 from compiler.runtime.replica import Replica
 from runtime_helpers import pot_lines, pot_world
-from test_parallel import BOX, _box_txs, _forget, _same
+from test_parallel import BOX, _box_txs, _forced_run
 
 
-def _run(world, block: str, setup: str | None = None, forget=None, shared: bool = True) -> dict:
-    """``block`` run sequentially and on two lanes (after ``setup``, run by both), the windows
-    shared where they may be; ``forget``: (monkeypatch, function, variable), a Box function's
-    summary forgetting its accesses to a variable.  The parallel run's info."""
-    seq, par = Chain.open(world), Chain.open(world)
-    executor = parallel.executor_for(par, 2).__self__
-    executor.force, executor.force_shared = True, shared
-    try:
-        if setup is not None:
-            raw = parse_block_text(setup, "setup.jsonl")
-            _same(seq.run_block(raw), par.run_block(raw, executor="sequential"))
-        if forget is not None:  # (before the workers are forked: they inherit it)
-            monkeypatch, function, var = forget
-            _forget(monkeypatch, par, function, var, "Box")
-        raw = parse_block_text(block, "b.jsonl")
-        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
-        return dict(executor.last)
-    finally:
-        par.close()
-        seq.close()
+def _run(world, block: str, setup: str | None = None, forget=None) -> dict:
+    """``block`` run sequentially and on two lanes (after ``setup``), the windows shared where they
+    may be; ``forget``: (monkeypatch, function), a Box function's summary forgetting its accesses
+    to ``m``.  The parallel run's info."""
+    forget = forget and (forget[0], "Box", forget[1], "m")
+    return _forced_run(world, block, setup, forget, force_shared=True)
 
 
 def test_a_shared_windows_components_run_in_block_order_and_match(tmp_path):
@@ -63,7 +46,7 @@ def test_an_access_outside_the_summary_in_a_shared_window_undoes_the_whole_windo
     # sequentially.
     world = pot_world(tmp_path, BOX, "Box")
     calls = [("set", [k, k + 1]) for k in range(40)] + [("copy", [k, 100 + k]) for k in range(40)]
-    info = _run(world, _box_txs(*calls), setup=_box_txs(("set", [0, 9])), forget=(monkeypatch, "copy", "m"))
+    info = _run(world, _box_txs(*calls), setup=_box_txs(("set", [0, 9])), forget=(monkeypatch, "copy"))
     assert info["mode"] == "parallel" and info["shared_windows"] == 1 and info["fallback_from"] == 0, info
 
 
