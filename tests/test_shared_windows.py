@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from compiler.runtime import parallel
 from compiler.runtime.accesses import R, W
 from compiler.runtime.replica import Replica
 from runtime_helpers import pot_lines, pot_world
@@ -32,11 +33,43 @@ def test_a_shared_windows_components_run_in_block_order_and_match(tmp_path):
     assert info["shared_windows"] == info["windows"] >= 1, info
 
 
-def test_a_window_whose_components_add_to_one_location_is_dealt_not_shared(tmp_path):
+def test_a_window_whose_components_all_add_to_one_location_is_dealt_not_shared(tmp_path):
     # Every give adds to the pot: a lane taking chunks out of block order would add in another order,
     # so the window's components are dealt to the lanes (their adds merged), as without turns.
     info = _run(pot_world(tmp_path), pot_lines(*[(f"u{i % 30}", "give", [1 + i % 7]) for i in range(300)]))
     assert info["mode"] == "parallel" and info["fallback_from"] is None and info["shared_windows"] == 0, info
+
+
+MIXED = """
+contract Mixed {
+    storage m: map<u256, u256>;
+    storage pot: u256;
+    pub fn set(k: u256, v: u256) {
+        let h: u256 = v;
+        for i in 0..20 { h = (h * 31 + i) % 1000003; }
+        m[k] = h;
+    }
+    pub fn give(x: u256) { pot += x; }
+}
+"""
+
+
+def test_the_shared_part_of_a_window_leaves_out_what_adds_to_a_location_others_add_to(tmp_path, monkeypatch):
+    # Gives all add to the pot (their adds merged from the lanes that dealt them), cheaper than the
+    # sets of their own keys beside them: only sets are shared in turns.
+    planned = []
+    real = parallel._BlockRun.shared_chunks
+
+    def shared_chunks(self, *args):
+        planned.append(real(self, *args))
+        return planned[-1]
+
+    monkeypatch.setattr(parallel._BlockRun, "shared_chunks", shared_chunks)
+    calls = [c for k in range(60) for c in (("set", [k, k + 1]), ("give", [k + 1]))]
+    info = _run(pot_world(tmp_path, MIXED, "Mixed"), _box_txs(*calls))
+    assert info["mode"] == "parallel" and info["fallback_from"] is None and info["shared_windows"] == 1, info
+    [chunks] = planned
+    assert (chunks[1::2] == -1).all() and (chunks[0::2] >= 0).any()
 
 
 def test_an_access_outside_the_summary_in_a_shared_window_undoes_the_whole_window(tmp_path, monkeypatch):

@@ -977,9 +977,12 @@ class _BlockRun:
         # still keep the block exact).
         apart, *shared_adds = _lanes_apart(table, lanes, bounds)
         checked = self.exact(bounds) & apart
+        chunks = self.shared_chunks(table, comps.label, lanes, bounds, inline, checked, weights)
+        if chunks is not None:  # (the rest of a shared window dealt again: the adds its lanes share, again)
+            apart, *shared_adds = _lanes_apart(table, lanes, bounds)
+            checked &= apart
         return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
-                "shared_adds": shared_adds, "checked": checked,
-                "chunks": self.shared_chunks(table, comps.label, lanes, bounds, inline, checked, weights)}
+                "shared_adds": shared_adds, "checked": checked, "chunks": chunks}
 
     def shared_chunks(self, table: AccessTable, label: np.ndarray, lanes: np.ndarray, bounds: list[int],
                       inline: list[bool], checked: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
@@ -987,15 +990,15 @@ class _BlockRun:
         elsewhere), or None when no window is shared; ``lanes`` re-dealt for the rest of such windows.
 
         A window is shared when the transport has turns to share (:class:`compiler.runtime.pool.Turns`),
-        its lanes check themselves, its transactions are heavy enough (``SHARED_MIN_US`` a
-        transaction on a lane, more with more lanes: every lane receives the shared part's calls),
-        and no two of its components add to one location (a lane runs the chunks it takes after its
-        own part, not in block order, so adds to one location would not come in block order on it).
-        Its cheapest components, up to ``SHARED_PART`` of its work, are cut into chunks of about
-        equal cost (the costliest first, so that the last ones taken are small), each chunk's
-        transactions in block order; the other components are dealt to the lanes again, evenly
-        without them.  Each lane runs its dealt part, then takes chunks until none is left: a lane
-        on a slower core takes fewer."""
+        its lanes check themselves, and its transactions are heavy enough (``SHARED_MIN_US`` a
+        transaction on a lane, more with more lanes: every lane receives the shared part's calls).
+        Its cheapest components that touch no location two of its components add to (a lane runs
+        the chunks it takes after its own part, not in block order, so such adds would not come in
+        block order on it, nor be merged), up to ``SHARED_PART`` of its work, are cut into chunks
+        of about equal cost (the costliest first, so that the last ones taken are small), each
+        chunk's transactions in block order; the other components are dealt to the lanes again,
+        evenly without them (the caller finds the adds they share again).  Each lane runs its dealt
+        part, then takes chunks until none is left: a lane on a slower core takes fewer."""
         ex = self.ex
         w = ex.transport.size
         if getattr(ex.transport, "turns", None) is None or w < 2:
@@ -1011,23 +1014,24 @@ class _BlockRun:
                 candidates.append(k)
         if not candidates:
             return None
-        # No location added to by two components of a shared window (their adds: ``_lanes_apart``
-        # with the components as lanes; none when no transaction on lanes adds anything).
-        offsets = np.zeros(len(bounds), np.int64)
+        # The locations two components of a window add to (``_lanes_apart`` with the components as
+        # lanes; none when no transaction on lanes adds anything), and the transactions touching them.
+        adding = np.zeros(len(lanes), bool)
         if (table.mode == A).any():
-            apart, _, offsets = _lanes_apart(table, np.where(on_lanes, label, -1), bounds)
+            apart, lids, _ = _lanes_apart(table, np.where(on_lanes, label, -1), bounds)
             if not apart:
                 return None
+            adding[table.tx[isin(table.loc, lids)]] = True
         chunks = np.full(len(lanes), -1, np.int32)
         shared = 0
         for k in candidates:
-            if offsets[k + 1] > offsets[k]:
-                continue
             begin, end = int(edges[k]), int(edges[k + 1])
             tx = begin + np.flatnonzero(on_lanes[begin:end])
             _, comp = np.unique(label[tx], return_inverse=True)
             cost = np.bincount(comp, weights=weights[tx])
-            cheapest = np.argsort(cost, kind="stable")
+            excluded = np.bincount(comp, weights=adding[tx], minlength=len(cost)) > 0
+            cheapest = np.argsort(np.where(excluded, np.inf, cost), kind="stable")
+            cheapest = cheapest[:len(cost) - int(excluded.sum())]
             pool = cheapest[np.cumsum(cost[cheapest]) <= SHARED_PART * float(cost.sum())][::-1]
             if len(pool) < 2 * w:
                 continue
