@@ -257,10 +257,11 @@ def test_a_newer_text_cancels_the_check_of_the_older_one(tmp_path):
         raw.change(doc, SMALL, version=2)
         got = raw.published(doc)
         assert (got["version"], got["diagnostics"]) == (2, [])  # the first one published is the newer text's
-        # The worker checking the older text was killed (its check runs far longer): gone at once, or
+        # The worker checking the older text was killed (its check runs for minutes): gone at once, or
         # as soon as the kernel has torn it down (the server waits half a second for that; a loaded
-        # machine can take longer).
-        assert _all_gone(checking, within=5)
+        # machine has taken longer than five seconds, twice in CI: thirty still tell a kill from a
+        # check of minutes).
+        assert _all_gone(checking, within=30)
     finally:
         raw.close()
 
