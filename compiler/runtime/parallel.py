@@ -571,13 +571,14 @@ class _BlockRun:
             return self.chain._run_sequential(block, self.display, self.progress, self.timing)
         raise AssertionError("partial inline runs go through execute()")  # pragma: no cover
 
-    def block_from_calls(self, begin: int = 0, end: int | None = None) -> Block:
+    def block_from_calls(self, begin: int = 0, end: int | None = None, logged: bool = False) -> Block:
         """The block (or its transactions ``begin`` to ``end``) as calls, from what the workers
-        decoded (no decoding in the parent)."""
+        decoded (no decoding in the parent); ``logged``: with the lanes' code, which logs every
+        access."""
         end = self.n if end is None else end
         table = self.ex.table
         fnids = self.fnids[begin:end].tolist()
-        fns = [table.plain[f] if f >= 0 else None for f in fnids]
+        fns = [(table.logged_code(f) if logged else table.plain[f]) if f >= 0 else None for f in fnids]
         functions = [table.functions[f] if f >= 0 else None for f in fnids]
         invalid = {i - begin: Tx(i, line, 0, 0, None, None, None, (), reason)
                    for i, line, reason in self.invalid if begin <= i < end}
@@ -588,16 +589,22 @@ class _BlockRun:
         """Transactions ``begin`` to ``end`` (a window of light ones: lanes would cost more than they
         save) run by the parent on its own state, the lanes' writes so far applied to it first; their
         writes go to every worker with its next message."""
-        merge.settle()
-        block = self.block_from_calls(begin, end)
-        chain = self.chain
-        if chain.store is not None:
-            chain.prefetch(block)
-        ctx = chain.ctx
+        block = self.parent_block(merge, begin, end)
+        ctx = self.chain.ctx
         ctx.journal.clear()
         outcomes = sequential.execute(ctx, block, keep_journal=True)
         merge.inline(merge.prepared(begin, end, outcomes, ctx.journal), sync)
         ctx.journal.clear()
+
+    def parent_block(self, merge: "_Merge", begin: int, end: int, logged: bool = False) -> Block:
+        """Transactions ``begin`` to ``end`` ready for the parent to run (``block_from_calls``): the
+        lanes' writes so far applied to its state, and what they name read from a state file in
+        bulk."""
+        merge.settle()
+        block = self.block_from_calls(begin, end, logged)
+        if self.chain.store is not None:
+            self.chain.prefetch(block)
+        return block
 
     def run_behind(self, merge: "_Merge", begin: int, end: int) -> tuple[int, tuple | None]:
         """Transactions ``begin`` to ``end`` (a window of light ones) run by the parent while the
@@ -606,20 +613,13 @@ class _BlockRun:
         the journal (``execute`` takes them, or takes them back): (the events' mark before them,
         what they add to the block, ``_Merge.prepared``, or None when an access was outside their
         rows)."""
-        merge.settle()
-        block = self.block_from_calls(begin, end)
-        chain = self.chain
-        if chain.store is not None:
-            chain.prefetch(block)
-        table = self.ex.table
-        logged = [table.logged[f] or table.logged_code(f) if f >= 0 else None for f in self.fnids[begin:end].tolist()]
-        ctx = chain.ctx
+        block = self.parent_block(merge, begin, end, logged=True)
+        ctx = self.chain.ctx
         ctx.journal.clear()
         for entries in ctx.log:
             entries.clear()
         mark = len(ctx.events)
-        outcomes = sequential.execute(ctx, Block(block.world, logged, block.calls, block.functions, block.invalid,
-                                                 block.lines, begin), keep_journal=True)
+        outcomes = sequential.execute(ctx, block, keep_journal=True)
         loc = np.concatenate([np.fromiter(e, np.int64, len(e)) for e in ctx.log])
         mode = np.repeat(np.array([R, W, A], np.int8), [len(e) for e in ctx.log])
         for entries in ctx.log:
