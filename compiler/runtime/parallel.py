@@ -270,7 +270,7 @@ class _BlockRun:
         self.behind_windows = 0   # ... or the one before
         self.checked_windows = 0  # windows on lanes whose lanes checked their own accesses ...
         self.shared_windows = 0   # ... of them whose lanes shared the work in turns
-        self.turns = np.zeros(0, np.int64)  # per window on lanes, its chunks shared in turns (none: dealt)
+        self.turns = np.zeros(0, np.int64)  # per window, its chunks shared in turns (0: dealt; ``execute``)
         self._calls: dict[int, list] = {}  # each stripe's calls, unmarshalled (``calls``)
         self.failed = 0
         self.n = 0
@@ -1003,7 +1003,6 @@ class _BlockRun:
         w = ex.transport.size
         if getattr(ex.transport, "turns", None) is None or w < 2:
             return None
-        edges = np.asarray(bounds, np.int64)
         on_lanes = lanes >= 0
         candidates = []
         for k, (begin, end) in enumerate(zip(bounds, bounds[1:])):
@@ -1025,7 +1024,7 @@ class _BlockRun:
         chunks = np.full(len(lanes), -1, np.int32)
         shared = 0
         for k in candidates:
-            begin, end = int(edges[k]), int(edges[k + 1])
+            begin, end = bounds[k], bounds[k + 1]
             tx = begin + np.flatnonzero(on_lanes[begin:end])
             _, comp = np.unique(label[tx], return_inverse=True)
             cost = np.bincount(comp, weights=weights[tx])
@@ -1070,8 +1069,9 @@ class _BlockRun:
         checked = plan["checked"]
         checked_bytes = checked.astype(np.int8).tobytes()
         chunks = plan.get("chunks")
-        if chunks is not None:  # each window's chunks, shared by its lanes in turns (0: dealt to them)
-            self.turns = np.maximum.reduceat(chunks, np.array(bounds[:-1], np.int64)).astype(np.int64) + 1
+        # Each window's chunks, shared by its lanes in turns (0: dealt to them).
+        self.turns = np.zeros(len(bounds) - 1, np.int64) if chunks is None else \
+            np.maximum.reduceat(chunks, np.array(bounds[:-1], np.int64)).astype(np.int64) + 1
         chunks_bytes = b"" if chunks is None else chunks.tobytes()
         for k in range(w):
             message = P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]), fnids_bytes, adds,
@@ -1141,7 +1141,7 @@ class _BlockRun:
             self.timing["lanes_idle"] += max(ends) * len(ends) - sum(ends)  # (the others waiting for the busiest)
             self.windows += 1
             self.checked_windows += int(checked[win])
-            shared = win < len(self.turns) and bool(self.turns[win])
+            shared = bool(self.turns[win])
             self.shared_windows += shared
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
             if behind is not None and (conflict is not None or behind[1] is None):
@@ -1202,7 +1202,7 @@ class _BlockRun:
     def send_window(self, win: int, sync: list[list[bytes]], merge: "_Merge") -> None:
         """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
         the merged adds of the window before)."""
-        if win < len(self.turns) and self.turns[win]:
+        if self.turns[win]:
             self.ex.transport.turns.put(int(self.turns[win]))
         for k, blobs in enumerate(sync):
             self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob)))
