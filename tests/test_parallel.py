@@ -228,13 +228,43 @@ def test_adds_to_one_location_from_several_lanes_that_the_plan_did_not_predict_f
     assert info["fallback_from"] == 0, info
 
 
-def test_a_lane_names_its_first_transaction_outside_its_rows(tmp_path, monkeypatch):
+@pytest.mark.parametrize("routed", [False, True], ids=["rows-from-the-parent", "rows-routed-by-the-workers"])
+def test_a_lane_names_its_first_transaction_outside_its_rows(tmp_path, monkeypatch, routed):
     # Looks read the pot (predicted: on any lane); the gives' adds to it are forgotten, so the
     # first give is where the lanes can no longer be trusted, and the first where the block runs
-    # on sequentially, whichever lane it is on.
+    # on sequentially, whichever lane it is on.  The lanes' rows come with their lanes (every
+    # worker holds every call), or each worker routes its stripe's (as with many workers).
     block = pot_lines(*[(f"u{i}", "look", []) for i in range(10)], *[(f"v{i}", "give", [1]) for i in range(10)])
-    info = _forgetful_run(monkeypatch, pot_world(tmp_path), block, "give", "pot")
+    info = _forced_run(pot_world(tmp_path), block, forget=(monkeypatch, "Pot", "give", "pot"), force_routed=routed)
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] == 10, info
+    assert info["calls_routed"] is routed
+
+
+@pytest.mark.parametrize("routed", [False, True], ids=["every-call-to-every-worker", "calls-routed"])
+def test_the_lanes_get_their_calls_either_way(tmp_path, routed):
+    # Sets of 80 keys, then each doubled and copied, twice over, in windows of 40: checked windows,
+    # some shared in turns; the calls of each lane's transactions come from both stripes.
+    world = pot_world(tmp_path, BOX, "Box")
+    calls = [("set", [k, k + 1]) for k in range(80)]
+    calls += [c for k in range(80) for c in (("twice", [k]), ("copy", [k, 100 + k]))] * 2
+    info = _forced_run(world, _box_txs(*calls), force_window=40, force_shared=True, force_routed=routed)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    assert info["checked_windows"] == info["windows"] > 1 and info["shared_windows"] >= 1, info
+    assert info["calls_routed"] is routed
+
+
+def test_work_a_worker_does_ahead_may_fail_and_is_done_when_needed(tmp_path, monkeypatch):
+    # What a worker does while the parent plans (the lanes' code compiled, its stripe's locations
+    # read in) is done again where it is needed when it fails.
+    from compiler.runtime.replica import Replica
+
+    def broken(self):
+        raise RuntimeError("ahead")
+
+    monkeypatch.setattr(Replica, "_warm", broken)  # (before the workers are forked: they inherit it)
+    world = pot_world(tmp_path, BOX, "Box")
+    info = _forced_run(world, _box_txs(*[("set", [k, k + 1]) for k in range(40)], *[("twice", [k]) for k in range(40)]))
+    assert info["mode"] == "parallel" and info["fallback_from"] is None and info["failed_lanes"] == 0, info
 
 
 def test_a_plan_that_does_not_keep_its_lanes_apart_is_checked_by_the_parent(tmp_path, monkeypatch):

@@ -1,8 +1,9 @@
 """Properties of the parallel executor on random blocks over every example contract (the demo world).
 
 - Its result is the sequential one, bit for bit, for 1 to 4 workers, any cut of the block into
-  windows, any of them run by the parent itself, and windows shared by their lanes in turns; the sequential reference runs with the soundness checker on (every access inside its
-  summary).
+  windows, any of them run by the parent itself, windows shared by their lanes in turns, and the
+  calls given to every worker or routed by them; the sequential reference runs with the soundness
+  checker on (every access inside its summary).
 - On a state file, a block it ran, refused before its commit, leaves the state as it was: what
   the parent's state took of the lanes' writes (keys it never had in memory among them) is put back.
 - The components it runs apart are never finer than those of the block's DAG.
@@ -36,11 +37,13 @@ def test_parallel_equals_sequential_on_random_blocks(funded, data):
     window = data.draw(st.sampled_from([None, 1, 3, 8]), label="window")
     inline = data.draw(st.sets(st.integers(0, 12), max_size=6), label="windows run by the parent")
     shared = data.draw(st.booleans(), label="windows shared in turns where they may be")
+    routed = data.draw(st.booleans(), label="calls routed by the workers (not every call to every worker)")
     raw = raw_block(txs)
     expected = fork_chain(base).run_block(raw, number=number, check_accesses=True)
     chain = fork_chain(base)
     ex = ParallelExecutor(chain, workers, timeout=30.0)  # its workers hold replicas of this chain's state
     ex.force, ex.force_window, ex.force_inline, ex.force_shared = True, window, inline, shared
+    ex.force_routed = routed
     chain._parallel = ex
     try:
         got = chain.run_block(raw, number=number, executor="parallel", workers=workers)

@@ -80,6 +80,11 @@ def stored(packed: bytes) -> Callable[[], bytes]:
     return result
 
 
+def import_compressor() -> None:
+    """Import Zstandard now (a few ms: a worker does it while it would wait, ahead of its receipts)."""
+    import zstandard  # noqa: F401
+
+
 def compress(data: bytes) -> bytes:
     """``data`` as one Zstandard frame."""
     import zstandard  # (not imported by a small block: 20 ms of start-up)

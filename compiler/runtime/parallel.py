@@ -75,7 +75,7 @@ from ..vm.errors import Revert
 from ..vm.values import U256_MAX
 from .cost_model import SPEED_RANGE, CostModel
 from .cpus import usable_cpus
-from .replica import FunctionTable, owned, places
+from .replica import FunctionTable, owned, places, rows_by_lane
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
@@ -115,6 +115,9 @@ SHARED_MIN_US = 20.0       # a window's lanes share part of its work when its tr
                            # lane (at 2 lanes: proportionally more with more, as every lane gets the shared calls)
 SHARED_PART = 0.3          # ... that part of its work, its cheapest components ...
 SHARED_CHUNKS = 64         # ... in about this many chunks a lane
+PEERS_MOST = 4             # workers, at most, that each get every stripe's calls (``Peers``: each unmarshals the
+                           # whole block while the parent plans, and the parent writes it to each; with more,
+                           # or a network between them, the workers route each lane its calls)
 
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
 HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
@@ -135,6 +138,7 @@ class ParallelExecutor:
         self.force_lanes: list[int] | None = None  # ... and each transaction on this lane (tests)
         self.force_inline: set[int] = set()  # ... and these windows run by the parent (tests)
         self.force_shared = False          # ... and every window that may be shared is, however light (tests)
+        self.force_routed = False          # ... and the workers route each lane its calls, as many workers do (tests)
         self.lane_timeout = LANE_TIMEOUT_MIN_S   # the last wait for a worker's reply, in seconds
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
         self.table: FunctionTable | None = None
@@ -271,6 +275,7 @@ class _BlockRun:
         self.checked_windows = 0  # windows on lanes whose lanes checked their own accesses ...
         self.shared_windows = 0   # ... of them whose lanes shared the work in turns
         self.turns = np.zeros(0, np.int64)  # per window, its chunks shared in turns (0: dealt; ``execute``)
+        self.peers = False        # every worker holds every stripe's calls (``schedule``: Peers sent)
         self._calls: dict[int, list] = {}  # each stripe's calls, unmarshalled (``calls``)
         self.failed = 0
         self.n = 0
@@ -316,7 +321,7 @@ class _BlockRun:
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
                 "ahead_windows": self.ahead_windows, "behind_windows": self.behind_windows,
                 "checked_windows": self.checked_windows,
-                "shared_windows": self.shared_windows,
+                "shared_windows": self.shared_windows, "calls_routed": not self.peers,
                 "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
                 "speed": round(self._model.speed, 3) if self._model else None,
@@ -661,6 +666,13 @@ class _BlockRun:
             self.stored.replace((), _offset_stored(p.stored, off))
         self.timing["workers_schedule"] += sum(p.seconds for p in parts)
         self.reschedule()
+        # A few workers on this machine: each gets the other stripes' calls now, and unmarshals them
+        # while the parent plans (they would wait): the plan's lanes then need no routing.
+        self.peers = w <= PEERS_MOST and getattr(ex.transport, "local", False) and not ex.force_routed
+        if self.peers:
+            for k in range(w):
+                ex.transport.send(k, P.pack_parts(P.Peers(self.serial, [b"" if j == k else calls for j, calls
+                                                                       in enumerate(self.stripe_calls)])))
         self.timing["schedule"] += time.perf_counter() - t
 
     def calls(self, begin: int, end: int) -> list:
@@ -1073,16 +1085,22 @@ class _BlockRun:
         self.turns = np.zeros(len(bounds) - 1, np.int64) if chunks is None else \
             np.maximum.reduceat(chunks, np.array(bounds[:-1], np.int64)).astype(np.int64) + 1
         chunks_bytes = b"" if chunks is None else chunks.tobytes()
+        # After Peers, every worker holds every call: each is sent its lane's rows (where its lanes check
+        # themselves), and takes its transactions itself.
+        rows = rows_by_lane(self.all_rows, lanes, w, None if chunks is None else chunks >= 0) \
+            if self.peers and checked.any() else [() for _ in range(w)]
         for k in range(w):
             message = P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]), fnids_bytes, adds,
-                              add_offsets, checked_bytes, chunks_bytes)
+                              add_offsets, checked_bytes, chunks_bytes, tuple(c.tobytes() for c in rows[k]))
             ex.transport.send(k, P.pack_parts(message))
-        try:  # each lane gets the calls of its transactions that the other stripes decoded
-            routed = self.collect(range(w), P.Routed)
-        except Fault as fault:
-            return self.abandon(_Merge(self, lanes), f"a worker failed ({fault})")
-        for k in range(w):
-            ex.transport.send(k, P.pack_parts(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w) if j != k])))
+        if not self.peers:
+            try:  # each lane gets the calls of its transactions that the other stripes decoded
+                routed = self.collect(range(w), P.Routed)
+            except Fault as fault:
+                return self.abandon(_Merge(self, lanes), f"a worker failed ({fault})")
+            for k in range(w):
+                ex.transport.send(k, P.pack_parts(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w)
+                                                                        if j != k])))
         merge = _Merge(self, lanes)
         sync: list[list[bytes]] = [[] for _ in range(w)]
         stop: int | None = None

@@ -132,12 +132,16 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, k
                 time.sleep(PARENT_CHECK_S)
             return
         reply = handler.handle(message)
-        if reply is None:
-            continue
-        try:
-            write_all(replies.fileno(), reply)
-        except OSError:  # the parent is gone (a broken pipe): nobody is left to answer
-            return
+        if reply is not None:
+            try:
+                write_all(replies.fileno(), reply)
+            except OSError:  # the parent is gone (a broken pipe): nobody is left to answer
+                return
+        # Work the handler may do ahead while the parent decides what comes next (none when it has
+        # decided already: a message is waiting).
+        idle = getattr(handler, "idle", None)
+        if idle is not None and not tasks.poll(0):
+            idle()
 
 
 def _close_inherited(keep: tuple[int, ...]) -> None:
@@ -319,6 +323,7 @@ class Processes:
         import multiprocessing.popen_fork  # noqa: F401 - not in the first block that uses lanes)
 
         self.workers: list[Worker] = []
+        self.local = True  # (every worker on this machine: sending each one the whole block costs pipes only)
         self._mp = multiprocessing.get_context("fork")
         self.turns: Turns | None = None  # (made with the first workers, closed with the last)
 

@@ -61,6 +61,8 @@ _COST = itemgetter(4)
 _LOG_MARKS = (itemgetter(3), itemgetter(4), itemgetter(5))  # a transaction's mark -> where its log entries
                                                              # of each mode (read, write, add) start
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
+PREFETCH_MIN = 64  # transactions: fewer read their locations when they touch them
+COMPRESS_MIN = 512  # transactions in a stripe: a lane of them likely compresses its receipts (encoding.part)
 
 
 def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
@@ -128,6 +130,10 @@ class Replica:
         self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet ...
         self.unreported_cpu = 0.0  # ... and of CPU time
         self.began = (0.0, 0.0)  # the wall clock and this thread's CPU time when the message being handled came
+        self.block_calls: list | None = None  # the whole block's calls, when ``Peers`` brought the others'
+        self.ahead = None      # work to do before the next message, if the parent is still deciding (``idle``)
+        self.fetched = False   # the stripe's locations are read in already (``_warm``)
+        self.stripe_at = 0     # the block index of the stripe's first transaction (``Lanes.first``)
 
     # ------------------------------------------------------------ messages
     def handle(self, data: bytes) -> bytes | list | None:
@@ -138,6 +144,36 @@ class Replica:
             return getattr(self, "on_" + type(message).__name__)(message)
         except Exception:  # noqa: BLE001 - a bug: the parent runs the block itself, and says so
             return P.pack(P.Error(self.block, traceback.format_exc()))
+
+    def idle(self) -> None:
+        """Work done ahead while the parent decides what comes next (a worker calls this after
+        sending a reply when no message is waiting): after the schedule, while the parent plans.
+        What it does is only done earlier, never needed: if it fails, it is done when needed."""
+        work, self.ahead = self.ahead, None
+        if work is None:
+            return
+        wall, cpu = time.perf_counter(), time.thread_time()
+        try:
+            work()
+        except Exception:  # noqa: BLE001 - done again where it is needed (and reported there)
+            self.fetched = False
+        self.unreported += time.perf_counter() - wall  # (the first window's reply says it)
+        self.unreported_cpu += time.thread_time() - cpu
+
+    def _warm(self) -> None:
+        """The lanes' code of the stripe's functions compiled, the locations its transactions name
+        by their plain keys read from a state file (the plan deals about half of them to this lane;
+        ``_ready`` reads those of the rest of its transactions), and the compressor of big receipts
+        imported.  Run while the parent plans, when the workers would wait."""
+        calls, functions = self.stripe
+        for fid in set(self.stripe_fnids):
+            if fid >= 0:
+                self.table.logged_code(fid)
+        if self.store is not None and len(calls) >= PREFETCH_MIN:
+            self._fetch(functions, calls)
+        self.fetched = True
+        if len(calls) >= COMPRESS_MIN:  # (its receipts will be compressed at the block's end)
+            encoding.import_compressor()
 
     def spent(self) -> tuple[float, float]:
         """The seconds on the message being handled, and this thread's CPU time on it (a reply's
@@ -166,7 +202,10 @@ class Replica:
             invalid = []
             functions = [self.table.functions[f] if f >= 0 else None for f in fnids]
         self.stripe = (calls, functions)
+        self.stripe_fnids = fnids
         self.stripe_rows = None
+        self.block_calls = None
+        self.fetched, self.ahead = False, self._warm
         rows, sources, stored = self._instantiate(list(range(len(calls))), None)
         ids = np.array(fnids, np.int32)
         lines = np.array(lines, np.int64)
@@ -208,21 +247,62 @@ class Replica:
         return row_bytes(rows), source_bytes(sources), marshal.dumps(stored)
 
     # ------------------------------------------------------------ a lane
-    def on_Lanes(self, m: P.Lanes) -> bytes:
-        """The block's lanes: keep this lane's transactions of the stripe and their rows, send the
-        others' (the rows only where some window is checked by its lanes)."""
-        calls = self.stripe[0]
+    def on_Peers(self, m: P.Peers) -> None:
+        """The whole block's calls: the other stripes' (as their workers decoded them) around this
+        one's, so that ``Lanes`` needs no routing (unmarshalled while the parent plans)."""
+        own = self.stripe[0]
+        calls: list = []
+        for blob in m.calls:
+            calls += marshal.loads(blob) if len(blob) else own
+        self.block_calls = calls
+        self._unreported()
+
+    def on_Lanes(self, m: P.Lanes) -> bytes | None:
+        """The block's lanes: keep this lane's transactions and their rows (where some window is
+        checked by its lanes).  After ``Peers`` this worker holds every call, and the rows come with
+        the message: no reply.  Otherwise keep those of the stripe and reply with the others',
+        by lane (``Routed``; ``Calls`` brings the rest)."""
         self.fnids = P.arr(m.fnids, np.int32).tolist()
         lanes = P.arr(m.lanes, np.int8)
         bounds = P.arr(m.windows, P.I64)
         self.checked = P.arr(m.checked, np.int8).astype(bool)
         chunks = P.arr(m.chunks, P.I32) if m.chunks else None
         everyone = chunks >= 0 if chunks is not None else None  # (a shared window's: every lane has their calls)
+        self.stripe_at = m.first
+        blobs: list[bytes] | None = None
+        if self.block_calls is not None:
+            self.calls = self.block_calls
+            self.predicted_parts = [tuple(P.arr(c, t) for c, t in zip(m.rows, (P.I64, P.I64, P.I8)))] if m.rows else []
+        else:
+            blobs = self._route(m, lanes, everyone)
+        mine = np.flatnonzero((lanes == m.lane) if everyone is None else (lanes == m.lane) & ~everyone)
+        cuts = np.searchsorted(mine, bounds)
+        self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
+        self.chunks = {} if chunks is None else _chunks(chunks, bounds)
+        self.chunk_of = chunks
+        if self.chunks:  # (what the lane may run: read ahead)
+            mine = np.flatnonzero((lanes == m.lane) | everyone)
+        self.receipts = {}
+        self.bounds = bounds
+        adds, offsets = P.arr(m.adds, P.I64), P.arr(m.add_offsets, P.I64)
+        self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
+        self.mine = mine
+        self.firsts = {}
+        if blobs is None:
+            self._ready()
+            self._unreported()
+            return None
+        return P.pack_parts(P.Routed(m.block, blobs, *self.spent()))
+
+    def _route(self, m: P.Lanes, lanes: np.ndarray, everyone: np.ndarray | None) -> list[bytes]:
+        """Keep this lane's transactions of the stripe and their rows; the others', by lane (marshal
+        blobs: ``Routed.blobs``)."""
+        calls = self.stripe[0]
         n = len(calls)
         mine_in_stripe = lanes[m.first:m.first + n]
-        routed = self._routed_rows(lanes, m.first, m.count, everyone) if self.checked.any() else None
+        routed = rows_by_lane(self.stripe_rows, lanes, m.count, everyone, m.first) if self.checked.any() else None
         blobs: list[bytes] = []
-        self.calls: dict[int, tuple] = {}
+        self.calls: dict[int, tuple] | list = {}
         self.predicted_parts: list[tuple] = []
         for lane in range(m.count):
             to_lane = mine_in_stripe == lane
@@ -239,35 +319,7 @@ class Replica:
             else:
                 blobs.append(marshal.dumps((indices.astype(np.int64).tobytes(), picked,
                                             *(column.tobytes() for column in rows))))
-        mine = np.flatnonzero((lanes == m.lane) if everyone is None else (lanes == m.lane) & ~everyone)
-        cuts = np.searchsorted(mine, bounds)
-        self.windows = [mine[cuts[w]:cuts[w + 1]].tolist() for w in range(len(bounds) - 1)]
-        self.chunks = {} if chunks is None else _chunks(chunks, bounds)
-        self.chunk_of = chunks
-        if self.chunks:  # (what the lane may run: read ahead)
-            mine = np.flatnonzero((lanes == m.lane) | everyone)
-        self.receipts = {}
-        self.bounds = bounds
-        adds, offsets = P.arr(m.adds, P.I64), P.arr(m.add_offsets, P.I64)
-        self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
-        self.mine = mine.tolist()
-        self.firsts = {}
-        return P.pack_parts(P.Routed(m.block, blobs, *self.spent()))
-
-    def _routed_rows(self, lanes: np.ndarray, first: int, count: int, everyone: np.ndarray | None) -> list[tuple]:
-        """Per lane, the rows of the stripe's transactions on it (block index, location, mode), the
-        plan's (``_instantiate`` keeps them), wildcards left out (a window with one is not checked);
-        those of a shared window's transactions (``everyone``) go to every lane."""
-        rows = self.stripe_rows
-        exact = ~rows["wild"]
-        tx, loc, mode = rows["tx"][exact] + first, rows["loc"][exact], rows["mode"][exact]
-        lane = lanes[tx]
-        if everyone is not None:
-            shared = everyone[tx]
-            return [tuple(c[(lane == k) | shared] for c in (tx, loc, mode)) for k in range(count)]
-        order = np.argsort(lane, kind="stable")
-        cuts = np.searchsorted(lane[order], np.arange(count + 1)).tolist()
-        return [tuple(c[order[cuts[k]:cuts[k + 1]]] for c in (tx, loc, mode)) for k in range(count)]
+        return blobs
 
     def on_Calls(self, m: P.Calls) -> None:
         parts = self.predicted_parts
@@ -277,12 +329,25 @@ class Replica:
                 self.calls.update(zip(np.frombuffer(indices, np.int64).tolist(), picked))
                 if rows:
                     parts.append(tuple(P.arr(c, t) for c, t in zip(rows, (P.I64, P.I64, P.I8))))
-        self._predictions(parts)
-        self._prefetch(self.mine)
-        wall, cpu = self.spent()  # (no reply: the first window's says it)
+        self._ready()
+        self._unreported()
+        return None
+
+    def _ready(self) -> None:
+        """The lane's transactions all here: their rows in block order, and what they name read
+        from a state file (but the stripe's, read while the parent planned: ``_warm``)."""
+        self._predictions(self.predicted_parts)
+        mine = self.mine
+        if self.fetched:
+            a, b = self.stripe_at, self.stripe_at + len(self.stripe[0])
+            mine = mine[(mine < a) | (mine >= b)]
+        self._prefetch(mine.tolist())
+
+    def _unreported(self) -> None:
+        """This message's time, for a message without a reply: the first window's reply says it."""
+        wall, cpu = self.spent()
         self.unreported += wall
         self.unreported_cpu += cpu
-        return None
 
     def _predictions(self, parts: list[tuple]) -> None:
         """The rows of the lane's transactions (location and mode), in block order, where each
@@ -329,18 +394,20 @@ class Replica:
         return first
 
     def _prefetch(self, txs: list[int]) -> None:
-        """Read in bulk, from a state file, the locations the lane's transactions name by their plain
-        keys (the replica's variables are lazy: anything else is read when touched)."""
-        if self.store is None or len(txs) < 64:
+        """Read in bulk, from a state file, the locations the lane's transactions ``txs`` name by
+        their plain keys (the replica's variables are lazy: anything else is read when touched)."""
+        if self.store is None or len(txs) < PREFETCH_MIN:
             return
+        functions = self.table.functions
+        self._fetch([functions[self.fnids[i]] for i in txs], [self.calls[i] for i in txs])
+
+    def _fetch(self, functions: list, calls: list) -> None:
+        """The locations these calls name by their plain keys, read in bulk from the state file."""
         from ..schedule.locations import BlockLocations
 
         if self.locations is None:
             self.locations = BlockLocations(self.chain.world, self.storage)
-        functions = self.table.functions
-        fns = [functions[self.fnids[i]] for i in txs]
-        wanted = self.locations.find(fns, [self.calls[i] for i in txs])
-        self.store.prefetch(self.storage, wanted)
+        self.store.prefetch(self.storage, self.locations.find(functions, calls))
 
     def on_Window(self, m: P.Window) -> bytes:
         self._apply(m.sync, m.fixups)
@@ -539,6 +606,23 @@ class Replica:
         return writes, (every.tobytes(), first.tobytes(), marshal.dumps(columns), moves(*columns[3:]))
 
 
+def rows_by_lane(rows: dict, lanes: np.ndarray, count: int, everyone: np.ndarray | None, first: int = 0) -> list[tuple]:
+    """Per lane, the rows (``tx``, ``loc``, ``mode``, ``wild`` columns; ``tx`` numbered from
+    ``first`` in the block) of the transactions on it, as (block index int64, location int64, mode
+    int8) columns, wildcards left out (a window with one is not checked); those of a shared window's
+    transactions (``everyone``) go to every lane."""
+    exact = ~rows["wild"]
+    tx = rows["tx"][exact].astype(np.int64, copy=False) + first
+    loc, mode = rows["loc"][exact].astype(np.int64, copy=False), rows["mode"][exact].astype(np.int8, copy=False)
+    lane = lanes[tx]
+    if everyone is not None:
+        shared = everyone[tx]
+        return [tuple(c[(lane == k) | shared] for c in (tx, loc, mode)) for k in range(count)]
+    order = np.argsort(lane, kind="stable")
+    cuts = np.searchsorted(lane[order], np.arange(count + 1)).tolist()
+    return [tuple(c[order[cuts[k]:cuts[k + 1]]] for c in (tx, loc, mode)) for k in range(count)]
+
+
 def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
     """``changes`` at the ``locations`` (ids, :func:`loc_id`) only; ``where`` maps each variable (by
     ``id``) to its (address, index)."""
@@ -571,4 +655,4 @@ def make_replica(chain, table: FunctionTable, take=None):
     return lambda: Replica(chain, table, take)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "rows_by_lane", "INVALID"]
