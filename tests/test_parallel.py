@@ -1108,6 +1108,28 @@ def test_the_parent_runs_its_window_while_the_lanes_run_the_one_before_that_writ
     assert info["fallback_from"] is None, info
 
 
+@pytest.mark.parametrize("then", ["other-keys", "the-same-keys"])
+def test_the_parents_moves_made_while_the_lanes_run_the_last_window_are_made_again_if_they_change(
+        tmp_path, monkeypatch, then):
+    # The parent sets forty keys in the first window; while the lanes run the second, it makes its
+    # moves and rows (its windows are over).  When the lanes double other keys, those hold; when
+    # they double the same keys, the values it hashed are stale, and it makes them again (the
+    # state root is the sequential run's either way).
+    made: list[bool] = []
+    real = parallel._Merge.parent_moves
+
+    def parent_moves(self, locations):
+        made.append(self._ready is not None)
+        return real(self, locations)
+
+    monkeypatch.setattr(parallel._Merge, "parent_moves", parent_moves)
+    offset = 0 if then == "the-same-keys" else 100
+    block = _box_txs(*[("set", [k, k + 7]) for k in range(40)], *[("twice", [offset + k]) for k in range(40)])
+    info = _forced_run(pot_world(tmp_path, BOX, "Box"), block, force_window=40, force_inline={0})
+    assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["fallback_from"] is None, info
+    assert made == [True]
+
+
 def test_the_parents_window_behind_the_lanes_that_reads_what_they_write_runs_again_after_them(tmp_path, monkeypatch):
     # Each copy reads a key the lanes' window sets, which copy's summary forgets: predicted apart,
     # the parent runs the copies behind the lanes and reads the keys before the sets; its log is

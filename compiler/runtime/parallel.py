@@ -1147,6 +1147,11 @@ class _BlockRun:
                 behind = self.run_behind(merge, bounds[nxt], bounds[nxt + 1])
                 self.lap("inline", t)
             t = time.perf_counter()
+            last = len(bounds) - 2
+            if win == last or (behind is not None and nxt == last):
+                # The parent runs nothing more: its moves are made while the lanes run the last window.
+                merge.ready_moves(behind[1][4] if behind is not None and behind[1] is not None else [])
+                t = self.lap("merge", t)
             try:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
             except Fault as fault:
@@ -1299,6 +1304,7 @@ class _Merge:
         self.undo_log: list = []       # (dict, key, value before) of every write the parent's state took
         self.journal: list = []        # the writes of the windows the parent ran (its own lane)
         self._where: dict | None = None
+        self._ready: tuple | None = None  # the parent's moves and rows made ahead (``ready_moves``)
         if run.invalid:
             outcomes = [(INVALID, reason, None, (), 0, None) for _, _, reason in run.invalid]
             self._receipts(np.array([i for i, _, _ in run.invalid], np.int64), outcomes)
@@ -1421,16 +1427,42 @@ class _Merge:
 
     def parent_moves(self, locations: np.ndarray) -> None:
         """The state root's move and the rows of a state file for the locations the parent was the
-        first in the block to change (in the windows it ran), from its state after the block."""
+        first in the block to change (in the windows it ran), from its state after the block (made
+        ahead, ``ready_moves``, when they are still what it made)."""
         if not self.journal:
             return
-        if self._rewritten_by_lanes():
+        rewritten = self._rewritten_by_lanes()
+        ready, self._ready = self._ready, None
+        if ready is not None and ready[0] == len(self.journal) and not rewritten and \
+                np.array_equal(np.sort(locations), ready[1]):
+            self.root += ready[2]
+            if self.rows is not None:
+                merge_rows(self.rows, ready[3])
+            return
+        if rewritten:
             self.settle()  # (their values after the block: the lanes' writes applied first)
         storage = self.chain._ctx.storage  # (else the lanes' writes stay deferred: see Chain.ctx)
         mine = owned(from_journal(self.journal), self.where, locations)
         self.root += StateHash(self.chain.world, 0).moved(storage, mine)
         if self.rows is not None:
             merge_rows(self.rows, change_rows(self.chain.store.codecs, mine))
+
+    def ready_moves(self, behind: list) -> None:
+        """``parent_moves`` made ahead, while the parent waits for the lanes' last window: the move
+        and rows of every location its windows changed (``journal``, and ``behind``, the journal of a
+        window it ran behind the lanes', not added yet), as if it were the first and the last to
+        change them.  At the end they are used if that held: the locations it owns are those, no
+        lane wrote one, and it ran nothing more (else they are made again)."""
+        journal = self.journal + behind
+        if not journal:
+            return
+        changes = from_journal(journal)
+        where = self.where
+        locs = [loc_ids(*where[id(store)], keys) for store, keys, _olds, _news in changes.groups]
+        storage = self.chain._ctx.storage  # (the values its windows left: a lane's write of one voids this)
+        self._ready = (len(journal), np.sort(np.concatenate(locs)) if locs else np.zeros(0, np.int64),
+                       StateHash(self.chain.world, 0).moved(storage, changes),
+                       change_rows(self.chain.store.codecs, changes) if self.rows is not None else None)
 
     def _rewritten_by_lanes(self) -> bool:
         """Whether a lane wrote or added to a location the parent's windows wrote (a lane's write
