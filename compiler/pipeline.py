@@ -12,6 +12,7 @@ never loads the parser or Z3.
 from __future__ import annotations
 
 import functools
+import marshal
 import os
 from functools import cached_property
 
@@ -80,7 +81,8 @@ class CompilerData:
         from .codegen.compiled import compile_program
 
         return compile_program(self.require_checked(), os.path.basename(str(self.root)),
-                               source=self.__dict__.pop("_cached_source", None))
+                               source=self.__dict__.pop("_cached_source", None),
+                               code=self.__dict__.pop("_cached_code", None))
 
     @cached_property
     def traced(self) -> "CompiledProgram":
@@ -96,7 +98,8 @@ class CompilerData:
         from .codegen.compiled import compile_program
 
         return compile_program(self.require_checked(), os.path.basename(str(self.root)), log=True,
-                               source=self.__dict__.pop("_cached_logged_source", None))
+                               source=self.__dict__.pop("_cached_logged_source", None),
+                               code=self.__dict__.pop("_cached_logged_code", None))
 
     def require_checked(self) -> "CheckedProgram":
         """The checked program, or a LaneError carrying the diagnostics."""
@@ -218,6 +221,13 @@ def code_hash() -> bytes:
     return h.digest()
 
 
+def _magic() -> bytes:
+    """This Python's mark on compiled code (marshalled code objects are read by the Python that wrote them only)."""
+    import importlib.util
+
+    return importlib.util.MAGIC_NUMBER
+
+
 def _path(key: str):
     from .analysis.report import cache_dir
 
@@ -237,6 +247,9 @@ def _restore(root, cache, key: str) -> CompilerData | None:
         data.__dict__[name] = state[name]
     data.__dict__["_cached_source"] = state["source"]
     data.__dict__["_cached_logged_source"] = state.get("logged_source")
+    if state.get("magic") == _magic():  # (compiled code of this Python only)
+        data.__dict__["_cached_code"] = state.get("code")
+        data.__dict__["_cached_logged_code"] = state.get("logged_code")
     return data
 
 
@@ -248,11 +261,21 @@ def _store(data: CompilerData, key: str) -> None:
     state = {name: data.__dict__[name] for name in _PHASES}
     state["diags"] = data.diags
     state["source"] = data.compiled.source
+    from .codegen.compiled import code_bytes
     from .codegen.python import generate
 
-    # The lanes' code (every access logged) as text too: each worker of the parallel executor compiles
-    # it after the fork, and generating it costs as much as compiling it.
+    # The lanes' code (every access logged) as text too: each worker of the parallel executor loads
+    # it after the fork, and generating it costs as much as compiling it.  And both compiled, for
+    # this Python: loading compiled code takes a fiftieth of compiling it (40 ms of a run on the
+    # demo's contracts, and as much in each worker).
+    name = os.path.basename(str(data.root))
     state["logged_source"] = generate(data.require_checked(), log=True)
+    state["magic"] = _magic()
+    state["code"] = marshal.dumps(data.compiled.code)
+    try:
+        state["logged_code"] = code_bytes(state["logged_source"], name)
+    except (SyntaxError, RecursionError, MemoryError):  # (nested past CPython's parser: the lanes fail, as before)
+        state["logged_code"] = None
     path = _path(key)
     try:
         write_whole(path, pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))

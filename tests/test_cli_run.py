@@ -312,3 +312,27 @@ def test_the_program_cache_keeps_the_lanes_code_as_generated(world, tmp_path):
     assert cached.__dict__.get("_cached_logged_source")
     assert cached.logged.source == generate(cached.require_checked(), log=True)
     assert "LOGR(" in cached.logged.source and "LOGR(" not in cached.compiled.source
+
+
+def test_the_program_cache_keeps_both_codes_compiled_for_this_python_only(world, tmp_path, monkeypatch):
+    """A run loads the program's code, and a worker the lanes' code, compiled (a fiftieth of the time
+    compiling takes); cached by another Python, the code is compiled again from its text."""
+    from compiler import pipeline
+    from compiler.codegen import compiled as codegen
+
+    source = world.parent / "token.lane"
+    pipeline.program(source)  # (fills the cache, or finds it)
+    cached = pipeline.program(source)
+
+    def no_compiling(*args):
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(codegen, "compile", no_compiling, raising=False)
+    plain, logged = cached.compiled.function("Token", "transfer"), cached.logged.function("Token", "transfer")
+    assert plain.__code__.co_filename == logged.__code__.co_filename == "<lane:token.lane>"
+    assert "log" in logged.__code__.co_names and "log" not in plain.__code__.co_names
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "_magic", lambda: b"another")
+    other = pipeline.program(source)
+    assert "_cached_code" not in other.__dict__ and "_cached_logged_code" not in other.__dict__
+    assert "log" in other.logged.function("Token", "transfer").__code__.co_names
