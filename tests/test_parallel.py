@@ -254,8 +254,8 @@ def test_the_lanes_get_their_calls_either_way(tmp_path, routed):
 
 
 def test_work_a_worker_does_ahead_may_fail_and_is_done_when_needed(tmp_path, monkeypatch):
-    # What a worker does while the parent plans (the lanes' code compiled, its stripe's locations
-    # read in) is done again where it is needed when it fails.
+    # What a worker does while the parent plans (the lanes' code loaded, the compressor imported)
+    # is done again where it is needed when it fails.
     from compiler.runtime.replica import Replica
 
     def broken(self):

@@ -75,7 +75,7 @@ from ..vm.errors import Revert
 from ..vm.values import U256_MAX
 from .cost_model import SPEED_RANGE, CostModel
 from .cpus import usable_cpus
-from .replica import FunctionTable, owned, places, rows_by_lane
+from .replica import PEERS_ROWS, FunctionTable, owned, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
 from .roots import MOD, StateHash
@@ -117,7 +117,9 @@ SHARED_PART = 0.3          # ... that part of its work, its cheapest components 
 SHARED_CHUNKS = 64         # ... in about this many chunks a lane
 PEERS_MOST = 4             # workers, at most, that each get every stripe's calls (``Peers``: each unmarshals the
                            # whole block while the parent plans, and the parent writes it to each; with more,
-                           # or a network between them, the workers route each lane its calls)
+                           # or a network between them, the workers route each lane its calls) ...
+PEERS_DELIVER_S = 1.0      # ... written to them before the plan for at most this long (a pipe takes 1 MB: the
+                           # rest is written as they read it, a few ms; a stopped worker's waits for the next reply)
 
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
 HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
@@ -670,9 +672,11 @@ class _BlockRun:
         # while the parent plans (they would wait): the plan's lanes then need no routing.
         self.peers = w <= PEERS_MOST and getattr(ex.transport, "local", False) and not ex.force_routed
         if self.peers:
+            rows = tuple(self.all_rows[name] for name in PEERS_ROWS)
             for k in range(w):
                 ex.transport.send(k, P.pack_parts(P.Peers(self.serial, [b"" if j == k else calls for j, calls
-                                                                       in enumerate(self.stripe_calls)])))
+                                                                       in enumerate(self.stripe_calls)], rows)))
+            ex.transport.deliver(PEERS_DELIVER_S)  # (read by the workers now: they wait for it)
         self.timing["schedule"] += time.perf_counter() - t
 
     def calls(self, begin: int, end: int) -> list:
@@ -1085,15 +1089,11 @@ class _BlockRun:
         self.turns = np.zeros(len(bounds) - 1, np.int64) if chunks is None else \
             np.maximum.reduceat(chunks, np.array(bounds[:-1], np.int64)).astype(np.int64) + 1
         chunks_bytes = b"" if chunks is None else chunks.tobytes()
-        # After Peers, every worker holds every call: each is sent its lane's rows (where its lanes check
-        # themselves), and takes its transactions itself.
-        rows = rows_by_lane(self.all_rows, lanes, w, None if chunks is None else chunks >= 0) \
-            if self.peers and checked.any() else [() for _ in range(w)]
         for k in range(w):
             message = P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]), fnids_bytes, adds,
-                              add_offsets, checked_bytes, chunks_bytes, tuple(c.tobytes() for c in rows[k]))
+                              add_offsets, checked_bytes, chunks_bytes)
             ex.transport.send(k, P.pack_parts(message))
-        if not self.peers:
+        if not self.peers:  # (after Peers, every worker holds every call and row: each takes its lane's)
             try:  # each lane gets the calls of its transactions that the other stripes decoded
                 routed = self.collect(range(w), P.Routed)
             except Fault as fault:

@@ -355,6 +355,21 @@ class Processes:
     def wait(self, waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:
         return wait_any(self.workers, waiting, timeout)
 
+    def deliver(self, timeout: float) -> None:
+        """Write what is queued for the workers as they read it, for at most ``timeout`` seconds:
+        the parent is about to work alone for a while, and what it sent is read meanwhile, not
+        when it next waits for a reply (a message bigger than a pipe is written as it is read)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            unsent = [w.fd for w in self.workers if w.pending and not w.flush()]
+            left = deadline - time.monotonic()
+            if not unsent or left <= 0:
+                return
+            try:
+                select.select([], unsent, [], left)
+            except (OSError, ValueError):
+                return
+
     def close(self) -> None:
         for w in self.workers:
             w.kill()

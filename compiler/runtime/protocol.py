@@ -20,12 +20,12 @@ A block on lanes goes:
    there (what ``Scheduled.stored`` said), or those locations unresolved.
 2. With a few workers on one machine, ``Peers`` gives each worker, while the
    parent plans, the calls the other stripes decoded (as their ``Scheduled``
-   said them): each then holds the whole block's, and ``Lanes`` (the lane of
-   each transaction, the windows, and the rows of the lane's transactions) is
-   all it needs.  Otherwise (many workers, or a network between them), ``Lanes``
-   has no rows and ``Routed`` comes back: the calls of the stripe's transactions
-   and their accesses as instantiated, by lane; ``Calls`` forwards each lane
-   those of its transactions that other stripes decoded.  Then, per window, ``Window`` (with the previous window's
+   said them) and the block's access rows: each then holds the whole block's,
+   and ``Lanes`` (the lane of each transaction and the windows) is all it
+   needs.  Otherwise (many workers, or a network between them), ``Routed``
+   comes back: the calls of the stripe's transactions and their accesses as
+   instantiated, by lane; ``Calls`` forwards each lane those of its
+   transactions that other stripes decoded.  Then, per window, ``Window`` (with the previous window's
    writes of the other lanes, to apply first) and ``WindowDone`` back: what the
    lane wrote, its receipts' digests, and either the first of its transactions that
    touched what its lane was not predicted to (a window without wildcards) or
@@ -93,14 +93,13 @@ class Lanes(NamedTuple):
     chunks: bytes              # int32 per transaction: in a shared part of a window, the chunk it is in (a lane
                                #  runs the chunks it takes, pool.Turns, each in block order, after its own
                                #  part); -1 elsewhere (b"": no window is shared)
-    rows: tuple                # after Peers, where some window is checked: (tx int64, loc int64, mode int8) bytes,
-                               #  the rows of this lane's transactions (wildcards left out), and of a shared
-                               #  part's; () otherwise (the workers route them: Routed)
 
 
 class Peers(NamedTuple):
     block: int
     calls: list                # every stripe's Scheduled.calls, in block order, b"" for the worker's own stripe
+    rows: tuple                # (tx int64, loc int64, mode int8, wild bool) bytes: the block's access rows, as
+                               #  the plan has them (keys settled: Reschedule), transactions by block index
 
 
 class Calls(NamedTuple):
@@ -216,8 +215,7 @@ _KIND_OF = {t: k for k, t in KINDS.items()}
 # message nor out of it.  Unpacked, each is a memoryview of the message's bytes.
 RAW: dict[type, tuple[str, ...]] = {
     Schedule: ("stripe",),
-    Peers: ("calls",),
-    Lanes: ("rows",),
+    Peers: ("calls", "rows"),
     Scheduled: ("fnids", "rows", "sources", "calls"),
     Rescheduled: ("rows", "sources"),
     Routed: ("blobs",),

@@ -52,7 +52,7 @@ from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, from_befores, journal_keys
 from .roots import StateHash
 from .store import change_rows
-from ..schedule.vectorized import grouped_order, isin, isin_sorted, pick
+from ..schedule.vectorized import COLUMNS, grouped_order, isin, isin_sorted, pick
 
 R, W, A = 0, 1, 2
 EVERY = -1
@@ -62,6 +62,8 @@ _LOG_MARKS = (itemgetter(3), itemgetter(4), itemgetter(5))  # a transaction's ma
                                                              # of each mode (read, write, add) start
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 PREFETCH_MIN = 64  # transactions: fewer read their locations when they touch them
+PEERS_ROWS = ("tx", "loc", "mode", "wild")  # the columns of the rows Peers brings (schedule.vectorized.COLUMNS)
+_DTYPES = dict(COLUMNS)
 COMPRESS_MIN = 512  # transactions in a stripe: a lane of them likely compresses its receipts (encoding.part)
 
 
@@ -130,10 +132,9 @@ class Replica:
         self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet ...
         self.unreported_cpu = 0.0  # ... and of CPU time
         self.began = (0.0, 0.0)  # the wall clock and this thread's CPU time when the message being handled came
-        self.block_calls: list | None = None  # the whole block's calls, when ``Peers`` brought the others'
+        self.block_calls: list | None = None  # the whole block's calls, when ``Peers`` brought the others' ...
+        self.block_rows: dict | None = None   # ... and its access rows
         self.ahead = None      # work to do before the next message, if the parent is still deciding (``idle``)
-        self.fetched = False   # the stripe's locations are read in already (``_warm``)
-        self.stripe_at = 0     # the block index of the stripe's first transaction (``Lanes.first``)
 
     # ------------------------------------------------------------ messages
     def handle(self, data: bytes) -> bytes | list | None:
@@ -146,9 +147,9 @@ class Replica:
             return P.pack(P.Error(self.block, traceback.format_exc()))
 
     def idle(self) -> None:
-        """Work done ahead while the parent decides what comes next (a worker calls this after
-        sending a reply when no message is waiting): after the schedule, while the parent plans.
-        What it does is only done earlier, never needed: if it fails, it is done when needed."""
+        """Work done ahead while the parent decides what comes next (a worker calls this after a
+        message when no other is waiting): while the parent plans.  What it does is only done
+        earlier, never needed: if it fails, it is done when needed."""
         work, self.ahead = self.ahead, None
         if work is None:
             return
@@ -156,23 +157,21 @@ class Replica:
         try:
             work()
         except Exception:  # noqa: BLE001 - done again where it is needed (and reported there)
-            self.fetched = False
+            pass
         self.unreported += time.perf_counter() - wall  # (the first window's reply says it)
         self.unreported_cpu += time.thread_time() - cpu
 
     def _warm(self) -> None:
-        """The lanes' code of the stripe's functions compiled, the locations its transactions name
-        by their plain keys read from a state file (the plan deals about half of them to this lane;
-        ``_ready`` reads those of the rest of its transactions), and the compressor of big receipts
-        imported.  Run while the parent plans, when the workers would wait."""
-        calls, functions = self.stripe
+        """The lanes' code of the stripe's functions loaded (the program cache keeps it compiled)
+        and the compressor of big receipts imported (5 ms, at the block's end otherwise): run
+        while the parent plans, when the workers would wait.  (Not the stripe's locations read
+        from a state file: the plan deals about half of them to other lanes, whose replicas only
+        ever receive their values; on defi calls, whose locations cost about 7 us a call to find,
+        reading them cost more than it saved: measured on 2026-12-04.)"""
         for fid in set(self.stripe_fnids):
             if fid >= 0:
                 self.table.logged_code(fid)
-        if self.store is not None and len(calls) >= PREFETCH_MIN:
-            self._fetch(functions, calls)
-        self.fetched = True
-        if len(calls) >= COMPRESS_MIN:  # (its receipts will be compressed at the block's end)
+        if len(self.stripe[0]) >= COMPRESS_MIN:  # (its receipts will be compressed at the block's end)
             encoding.import_compressor()
 
     def spent(self) -> tuple[float, float]:
@@ -204,8 +203,8 @@ class Replica:
         self.stripe = (calls, functions)
         self.stripe_fnids = fnids
         self.stripe_rows = None
-        self.block_calls = None
-        self.fetched, self.ahead = False, self._warm
+        self.block_calls = self.block_rows = None
+        self.ahead = None
         rows, sources, stored = self._instantiate(list(range(len(calls))), None)
         ids = np.array(fnids, np.int32)
         lines = np.array(lines, np.int64)
@@ -248,13 +247,15 @@ class Replica:
 
     # ------------------------------------------------------------ a lane
     def on_Peers(self, m: P.Peers) -> None:
-        """The whole block's calls: the other stripes' (as their workers decoded them) around this
-        one's, so that ``Lanes`` needs no routing (unmarshalled while the parent plans)."""
+        """The whole block's calls, the other stripes' (as their workers decoded them) around this
+        one's, and its access rows: ``Lanes`` needs no routing (unmarshalled while the parent plans)."""
         own = self.stripe[0]
         calls: list = []
         for blob in m.calls:
             calls += marshal.loads(blob) if len(blob) else own
         self.block_calls = calls
+        self.block_rows = {name: P.arr(column, _DTYPES[name]) for name, column in zip(PEERS_ROWS, m.rows)}
+        self.ahead = self._warm  # (the parent plans now: ``idle``)
         self._unreported()
 
     def on_Lanes(self, m: P.Lanes) -> bytes | None:
@@ -268,11 +269,11 @@ class Replica:
         self.checked = P.arr(m.checked, np.int8).astype(bool)
         chunks = P.arr(m.chunks, P.I32) if m.chunks else None
         everyone = chunks >= 0 if chunks is not None else None  # (a shared window's: every lane has their calls)
-        self.stripe_at = m.first
         blobs: list[bytes] | None = None
         if self.block_calls is not None:
             self.calls = self.block_calls
-            self.predicted_parts = [tuple(P.arr(c, t) for c, t in zip(m.rows, (P.I64, P.I64, P.I8)))] if m.rows else []
+            self.predicted_parts = [rows_by_lane(self.block_rows, lanes, m.count, everyone)[m.lane]] \
+                if self.checked.any() else []
         else:
             blobs = self._route(m, lanes, everyone)
         mine = np.flatnonzero((lanes == m.lane) if everyone is None else (lanes == m.lane) & ~everyone)
@@ -335,13 +336,9 @@ class Replica:
 
     def _ready(self) -> None:
         """The lane's transactions all here: their rows in block order, and what they name read
-        from a state file (but the stripe's, read while the parent planned: ``_warm``)."""
+        from a state file."""
         self._predictions(self.predicted_parts)
-        mine = self.mine
-        if self.fetched:
-            a, b = self.stripe_at, self.stripe_at + len(self.stripe[0])
-            mine = mine[(mine < a) | (mine >= b)]
-        self._prefetch(mine.tolist())
+        self._prefetch(self.mine.tolist())
 
     def _unreported(self) -> None:
         """This message's time, for a message without a reply: the first window's reply says it."""
@@ -398,16 +395,13 @@ class Replica:
         their plain keys (the replica's variables are lazy: anything else is read when touched)."""
         if self.store is None or len(txs) < PREFETCH_MIN:
             return
-        functions = self.table.functions
-        self._fetch([functions[self.fnids[i]] for i in txs], [self.calls[i] for i in txs])
-
-    def _fetch(self, functions: list, calls: list) -> None:
-        """The locations these calls name by their plain keys, read in bulk from the state file."""
         from ..schedule.locations import BlockLocations
 
         if self.locations is None:
             self.locations = BlockLocations(self.chain.world, self.storage)
-        self.store.prefetch(self.storage, self.locations.find(functions, calls))
+        functions = self.table.functions
+        fns = [functions[self.fnids[i]] for i in txs]
+        self.store.prefetch(self.storage, self.locations.find(fns, [self.calls[i] for i in txs]))
 
     def on_Window(self, m: P.Window) -> bytes:
         self._apply(m.sync, m.fixups)
@@ -655,4 +649,4 @@ def make_replica(chain, table: FunctionTable, take=None):
     return lambda: Replica(chain, table, take)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "rows_by_lane", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "rows_by_lane", "PEERS_ROWS", "INVALID"]
