@@ -11,9 +11,12 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   the accesses as arrays (a location's id is the hash of ``(address, variable,
   key)``; two locations with one id only ever join transactions that need not
   be), and the locations that keys were read from;
-- ``Lanes``: keep the lane's transactions of the stripe, and send the others'
-  calls and rows (what they were predicted to touch) to their lanes (those of a
-  window's shared part to every lane);
+- ``Peers`` (a few workers on one machine): the other stripes' calls and the
+  block's rows, unmarshalled while the parent plans; then ``Lanes``: take the
+  lane's transactions and their rows (what they were predicted to touch; those
+  of a window's shared part too).  Without ``Peers``, ``Lanes`` keeps the lane's
+  transactions of the stripe and sends the others' calls and rows to their lanes
+  (``Routed``, which the parent forwards: ``Calls``);
 - ``Window`` after ``Window``: run the lane's transactions of the window, in
   block order (then, in a shared window, the chunks it takes in turns, each in
   block order), with code that logs every access it makes; reply with its
@@ -260,9 +263,9 @@ class Replica:
 
     def on_Lanes(self, m: P.Lanes) -> bytes | None:
         """The block's lanes: keep this lane's transactions and their rows (where some window is
-        checked by its lanes).  After ``Peers`` this worker holds every call, and the rows come with
-        the message: no reply.  Otherwise keep those of the stripe and reply with the others',
-        by lane (``Routed``; ``Calls`` brings the rest)."""
+        checked by its lanes).  After ``Peers`` this worker holds every call and row: no reply.
+        Otherwise keep those of the stripe and reply with the others', by lane (``Routed``;
+        ``Calls`` brings the rest)."""
         self.fnids = P.arr(m.fnids, np.int32).tolist()
         lanes = P.arr(m.lanes, np.int8)
         bounds = P.arr(m.windows, P.I64)
