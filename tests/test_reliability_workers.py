@@ -177,6 +177,29 @@ def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
         chain.close()
 
 
+def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_it(tmp_path):
+    # Peers (every stripe's calls, megabytes) is written whole before the parent plans, so that
+    # the workers read it meanwhile: a message the pipe cannot take would otherwise wait in the
+    # parent until it next waits for a reply.  The worker is stopped while it is sent (the pipe
+    # fills), and read on once delivered.
+    world, _ = busy_world(tmp_path, 1)
+    chain = Chain.open(world)
+    executor = parallel.executor_for(chain, 2).__self__
+    try:
+        executor._ensure_pool()
+        worker = executor._pool[0]
+        os.kill(worker.process.pid, signal.SIGSTOP)
+        executor.transport.send(0, protocol.pack_parts(protocol.Peers(0, [b"x" * (4 << 20)], ())))
+        assert worker.pending  # (more than the pipe takes)
+        os.kill(worker.process.pid, signal.SIGCONT)
+        executor.transport.deliver(30.0)
+        assert not worker.pending
+        # (It read the whole message: a Peers with no schedule before it is a bug, said as an Error.)
+        assert isinstance(protocol.unpack(worker.reply(30)), protocol.Error)
+    finally:
+        chain.close()
+
+
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
     ctx = mp.get_context("fork")
     task_r, tasks = ctx.Pipe(duplex=False)
