@@ -181,7 +181,7 @@ def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_
     # Peers (every stripe's calls, megabytes) is written whole before the parent plans, so that
     # the workers read it meanwhile: a message the pipe cannot take would otherwise wait in the
     # parent until it next waits for a reply.  The worker is stopped while it is sent (the pipe
-    # fills), and read on once delivered.
+    # fills; delivering it then gives up at once), and reads it all once delivered.
     world, _ = busy_world(tmp_path, 1)
     chain = Chain.open(world)
     executor = parallel.executor_for(chain, 2).__self__
@@ -191,6 +191,9 @@ def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_
         os.kill(worker.process.pid, signal.SIGSTOP)
         executor.transport.send(0, protocol.pack_parts(protocol.Peers(0, [b"x" * (4 << 20)], ())))
         assert worker.pending  # (more than the pipe takes)
+        start = time.monotonic()
+        executor.transport.deliver(30.0)  # (a stopped worker is not waited for: its next reply gives it up)
+        assert worker.pending and time.monotonic() - start < 10
         os.kill(worker.process.pid, signal.SIGCONT)
         executor.transport.deliver(30.0)
         assert not worker.pending

@@ -361,14 +361,16 @@ class Processes:
         when it next waits for a reply (a message bigger than a pipe is written as it is read)."""
         deadline = time.monotonic() + timeout
         while True:
-            unsent = [w.fd for w in self.workers if w.pending and not w.flush()]
+            unsent = [w for w in self.workers if w.pending and not w.flush()]
             left = deadline - time.monotonic()
             if not unsent or left <= 0:
                 return
             try:
-                select.select([], unsent, [], left)
+                _, writable, _ = select.select([], [w.fd for w in unsent], [], min(left, 0.05))
             except (OSError, ValueError):
                 return
+            if not writable and any(w.stalled() for w in unsent):
+                return  # (a stopped or dead worker: the next wait for a reply gives it up)
 
     def close(self) -> None:
         for w in self.workers:
