@@ -323,7 +323,7 @@ class _BlockRun:
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
                 "ahead_windows": self.ahead_windows, "behind_windows": self.behind_windows,
                 "checked_windows": self.checked_windows,
-                "shared_windows": self.shared_windows, "calls_routed": not self.peers,
+                "shared_windows": self.shared_windows, "calls_routed": self.mode == "parallel" and not self.peers,
                 "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
                 "speed": round(self._model.speed, 3) if self._model else None,
