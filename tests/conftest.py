@@ -101,3 +101,28 @@ def _two_cpus_at_least(monkeypatch):
     usable = parallel.usable_cpus
     monkeypatch.setattr(parallel, "usable_cpus", lambda: max(2, usable()))
 
+
+
+# The demo world and the register world, funded, for the property tests of the schedule and of the
+# executors (one of each per test module; made in tests/test_schedule_props.py).
+
+@pytest.fixture(scope="module")
+def funded():
+    """The demo world after its funding block (block 1), and what blocks can be drawn on it."""
+    from test_schedule_props import funded_demo
+
+    return funded_demo()
+
+
+@pytest.fixture(scope="module")
+def reg_chain(tmp_path_factory):
+    from test_schedule_props import reg_world
+
+    return reg_world(tmp_path_factory.mktemp("reg-world"))
+
+
+@pytest.fixture(scope="module")
+def reg_funded(reg_chain):
+    from test_schedule_props import fund_reg
+
+    return fund_reg(reg_chain)

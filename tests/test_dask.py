@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from runtime_helpers import fork_chain, pot_lines, pot_world, raw_block
-from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
+from test_schedule_props import NUMBERS, SETTINGS, blocks
 
 from compiler.runtime import dask_executor, parallel
 from compiler.runtime import protocol as P

@@ -23,7 +23,7 @@ from compiler.runtime.parallel import ParallelExecutor
 from compiler.schedule import dag
 from compiler.schedule.components import partition
 from runtime_helpers import fork_chain, raw_block, refused_on_lanes
-from test_schedule_props import DEMO, NUMBERS, SETTINGS, Meta, blocks, funded  # noqa: F401 (a fixture)
+from test_schedule_props import DEMO, NUMBERS, SETTINGS, Meta, blocks
 from fuzzing import examples
 
 

@@ -17,16 +17,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 from runtime_helpers import fork_chain, raw_block
-from test_schedule_props import (  # noqa: F401 (fixtures)
-    DEMO_SETTINGS,
-    NUMBERS,
-    REG_SETTINGS,
-    blocks,
-    funded,
-    reg_chain,
-    reg_funded,
-    reg_tx,
-)
+from test_schedule_props import DEMO_SETTINGS, NUMBERS, REG_SETTINGS, blocks, reg_tx
 from typer.testing import CliRunner
 
 from compiler.cli import app

@@ -234,9 +234,9 @@ def blocks(draw, meta: Meta) -> list[dict]:
     return out
 
 
-@pytest.fixture(scope="module")
-def funded():
-    """The demo world after its funding block (block 1)."""
+def funded_demo() -> tuple[Chain, "Meta"]:
+    """The demo world after its funding block (block 1), and what blocks can be drawn on it (the
+    ``funded`` fixture: tests/conftest.py)."""
     chain = Chain.open(DEMO / "world.toml")
     result = chain.run_block(read_block(DEMO / "block1.jsonl"), number=1)
     assert all(r["status"] == "ok" for r in result.receipts_json)
@@ -356,9 +356,8 @@ args = ["u1"]
 """
 
 
-@pytest.fixture(scope="module")
-def reg_chain(tmp_path_factory):
-    root = tmp_path_factory.mktemp("reg-world")
+def reg_world(root) -> Chain:
+    """The register world in folder ``root`` (the ``reg_chain`` fixture: tests/conftest.py)."""
     (root / "reg.lane").write_text(textwrap.dedent(REG).lstrip(), encoding="utf-8")
     (root / "world.toml").write_text(REG_WORLD, encoding="utf-8")
     return Chain.open(root / "world.toml")
@@ -378,11 +377,6 @@ def reg_tx(draw, instances: tuple[str, ...] = ("reg",)) -> dict:
             "pay_owner": [amount], "mint": [who, amount]}[kind]
     return {"from": draw(who), "to": draw(st.sampled_from(instances)), "fn": kind,
             "args": [draw(a) for a in args]}
-
-
-@pytest.fixture(scope="module")
-def reg_funded(reg_chain):
-    return fund_reg(reg_chain)
 
 
 def fund_reg(reg_chain: Chain) -> Chain:

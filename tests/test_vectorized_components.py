@@ -14,7 +14,7 @@ from compiler.schedule.components import partition
 from compiler.schedule.compiled import WILD
 from compiler.schedule.vectorized import EVERY, AccessTable, components, hot_writers
 from runtime_helpers import raw_block
-from test_schedule_props import NUMBERS, SETTINGS, blocks, funded  # noqa: F401 (a fixture)
+from test_schedule_props import NUMBERS, SETTINGS, blocks
 from fuzzing import examples
 
 
