@@ -61,7 +61,7 @@ from collections import defaultdict
 from functools import cached_property
 from itertools import accumulate, compress, repeat
 from operator import add, is_not, ne, sub
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -124,6 +124,24 @@ PEERS_DELIVER_S = 1.0      # ... written to them before the plan for at most thi
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
 HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
 EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
+
+
+class Prepared(NamedTuple):
+    """What a window the parent ran adds to the block (``_Merge.prepared``), before ``_Merge.inline``
+    adds it."""
+    begin: int
+    idx: np.ndarray                          # its valid transactions
+    receipts: tuple[bytes, bytes, np.ndarray]  # their digests, encodings and where each ends (``_encoded``)
+    counted: tuple[int, int, int, list]      # (ok, reverted, cost, failures)
+    journal: list                            # what they wrote, (dict, key, value before) each
+    writes: bytes                            # marshal: their writes for every worker
+    loc: np.ndarray                          # the locations they changed
+
+
+class Behind(NamedTuple):
+    """A window the parent ran while the lanes ran the one before it (``_BlockRun.run_behind``)."""
+    mark: int                   # the events' mark before it (its writes are taken back to here)
+    prepared: Prepared | None   # what it adds to the block; None: an access outside its rows
 
 
 class ParallelExecutor:
@@ -613,13 +631,11 @@ class _BlockRun:
             self.chain.prefetch(block)
         return block
 
-    def run_behind(self, merge: "_Merge", begin: int, end: int) -> tuple[int, tuple | None]:
+    def run_behind(self, merge: "_Merge", begin: int, end: int) -> Behind:
         """Transactions ``begin`` to ``end`` (a window of light ones) run by the parent while the
         lanes run the window before them, which is predicted to write nothing they touch: with the
         code that logs every access (the lanes'), checked against their rows.  Their writes stay in
-        the journal (``execute`` takes them, or takes them back): (the events' mark before them,
-        what they add to the block, ``_Merge.prepared``, or None when an access was outside their
-        rows)."""
+        the journal (``execute`` takes them, or takes them back)."""
         block = self.parent_block(merge, begin, end, logged=True)
         ctx = self.chain.ctx
         ctx.journal.clear()
@@ -636,7 +652,7 @@ class _BlockRun:
         # (a reverted transaction's writes are checked as writes: stricter than need be, and rare)
         within = accesses.first_outside(accesses.expected(rows["loc"][mine], rows["mode"][mine]),
                                         np.zeros(0, np.int64), np.full(len(loc), begin, np.int64), loc, mode) < 0
-        return mark, merge.prepared(begin, end, outcomes, ctx.journal) if within else None
+        return Behind(mark, merge.prepared(begin, end, outcomes, ctx.journal) if within else None)
 
     # ------------------------------------------------------------ 1. schedule
     def schedule(self) -> None:
@@ -1106,7 +1122,7 @@ class _BlockRun:
         stop: int | None = None
         on_lanes = 0
         ahead: np.ndarray | None = None  # (the locations the parent wrote while the lanes ran this window)
-        behind: tuple | None = None  # (the parent's window run while the lanes ran the one before: run_behind)
+        behind: Behind | None = None  # (the parent's window run while the lanes ran the one before)
         ran_behind = -1  # (that window, to skip)
         for win in range(len(bounds) - 1):
             if win == ran_behind:
@@ -1150,13 +1166,13 @@ class _BlockRun:
             last = len(bounds) - 2
             if win == last or (behind is not None and nxt == last):
                 # The parent runs nothing more: its moves are made while the lanes run the last window.
-                merge.ready_moves(behind[1][4] if behind is not None and behind[1] is not None else [])
+                merge.ready_moves(behind.prepared.journal if behind is not None and behind.prepared else [])
                 t = self.lap("merge", t)
             try:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
             except Fault as fault:
                 if behind is not None:  # (not the merge's yet: taken back here)
-                    self.chain._ctx.rollback(0, behind[0])  # (not .ctx: it applies what is deferred)
+                    self.chain._ctx.rollback(0, behind.mark)  # (not .ctx: it applies what is deferred)
                 return self.abandon(merge, f"a worker failed ({fault})")
             t = self.lap("wait", t)
             ends = [d.seconds for d in done.values()]
@@ -1167,10 +1183,10 @@ class _BlockRun:
             shared = bool(self.turns[win])
             self.shared_windows += shared
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
-            if behind is not None and (conflict is not None or behind[1] is None):
+            if behind is not None and (conflict is not None or behind.prepared is None):
                 # The lanes' window runs on sequentially from a conflict, or the parent's window behind
                 # it touched what its rows do not name: its writes are taken back (it runs again).
-                self.chain._ctx.rollback(0, behind[0])  # (not .ctx: it applies what is deferred)
+                self.chain._ctx.rollback(0, behind.mark)  # (not .ctx: it applies what is deferred)
                 behind = None
             if conflict is not None and shared:
                 # A lane ran its chunks in the order it took them: what it ran after the first
@@ -1204,7 +1220,7 @@ class _BlockRun:
             if self.progress is not None:
                 self.progress(bounds[win + 1])
             if behind is not None:
-                merge.inline(behind[1], sync)
+                merge.inline(behind.prepared, sync)
                 self.chain._ctx.journal.clear()  # (not .ctx: the lanes' writes stay deferred, see Chain.ctx)
                 self.inline_windows += 1
                 self.behind_windows += 1
@@ -1366,7 +1382,7 @@ class _Merge:
             self._where = places(self.chain._ctx.storage)
         return self._where
 
-    def prepared(self, begin: int, end: int, outcomes: list, journal: list) -> tuple:
+    def prepared(self, begin: int, end: int, outcomes: list, journal: list) -> Prepared:
         """What a window the parent ran (``outcomes`` of transactions ``begin`` to ``end``,
         ``journal`` what they wrote) adds to the block, made without adding it (``inline`` does):
         its receipts' digests and encodings, its counts, its writes for every worker and their
@@ -1383,10 +1399,10 @@ class _Merge:
             writes[(address, index)] = dict(zip(keys, news))
             locs.append(loc_ids(address, index, keys))
         loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
-        return (begin, idx, _encoded(outcomes), self._counted(idx, outcomes), list(journal), marshal.dumps(writes),
-                loc)
+        return Prepared(begin, idx, _encoded(outcomes), self._counted(idx, outcomes), list(journal),
+                        marshal.dumps(writes), loc)
 
-    def inline(self, prepared: tuple, sync: list[list[bytes]]) -> None:
+    def inline(self, prepared: Prepared, sync: list[list[bytes]]) -> None:
         """A window the parent ran (``prepared``) added to the block: its receipts, and its writes
         for every worker, after the last window's merged adds (the parent's state has them:
         ``apply``)."""
