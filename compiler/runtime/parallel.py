@@ -1451,17 +1451,15 @@ class _Merge:
         ready, self._ready = self._ready, None
         if ready is not None and ready[0] == len(self.journal) and not rewritten and \
                 np.array_equal(np.sort(locations), ready[1]):
-            self.root += ready[2]
-            if self.rows is not None:
-                merge_rows(self.rows, ready[3])
-            return
-        if rewritten:
-            self.settle()  # (their values after the block: the lanes' writes applied first)
-        storage = self.chain._ctx.storage  # (else the lanes' writes stay deferred: see Chain.ctx)
-        mine = owned(from_journal(self.journal), self.where, locations)
-        self.root += StateHash(self.chain.world, 0).moved(storage, mine)
+            moved = ready[2]
+        else:
+            if rewritten:
+                self.settle()  # (their values after the block: the lanes' writes applied first)
+            moved = self._moved(owned(from_journal(self.journal), self.where, locations))
+        root, rows = moved
+        self.root += root
         if self.rows is not None:
-            merge_rows(self.rows, change_rows(self.chain.store.codecs, mine))
+            merge_rows(self.rows, rows)
 
     def ready_moves(self, behind: list) -> None:
         """``parent_moves`` made ahead, while the parent waits for the lanes' last window: the move
@@ -1472,13 +1470,18 @@ class _Merge:
         journal = self.journal + behind
         if not journal:
             return
-        changes = from_journal(journal)
+        changes = from_journal(journal)  # (the values its windows left: a lane's write of one voids this)
         where = self.where
         locs = [loc_ids(*where[id(store)], keys) for store, keys, _olds, _news in changes.groups]
-        storage = self.chain._ctx.storage  # (the values its windows left: a lane's write of one voids this)
         self._ready = (len(journal), np.sort(np.concatenate(locs)) if locs else np.zeros(0, np.int64),
-                       StateHash(self.chain.world, 0).moved(storage, changes),
-                       change_rows(self.chain.store.codecs, changes) if self.rows is not None else None)
+                       self._moved(changes))
+
+    def _moved(self, changes) -> tuple[int, dict | None]:
+        """The state root's move by the parent's ``changes`` (its state's values now), and their
+        rows for a state file (None: no state file).  (Not ``.ctx``: the lanes' writes stay deferred,
+        see Chain.ctx.)"""
+        root = StateHash(self.chain.world, 0).moved(self.chain._ctx.storage, changes)
+        return root, change_rows(self.chain.store.codecs, changes) if self.rows is not None else None
 
     def _rewritten_by_lanes(self) -> bool:
         """Whether a lane wrote or added to a location the parent's windows wrote (a lane's write
