@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -150,12 +151,21 @@ def pipe(fd: int) -> str:
     return f"pipe:[{os.fstat(fd).st_ino}]"
 
 
-def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
-    world, _ = busy_world(tmp_path, 1)
+@contextlib.contextmanager
+def forked(root: Path, workers: int):
+    """An executor whose ``workers`` workers are forked (on a world of one contract), closed after."""
+    world, _ = busy_world(root, 1)
     chain = Chain.open(world)
-    executor = parallel.executor_for(chain, 4).__self__
+    executor = parallel.executor_for(chain, workers).__self__
     try:
         executor._ensure_pool()
+        yield executor
+    finally:
+        chain.close()
+
+
+def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
+    with forked(tmp_path, 4) as executor:
         pool = executor._pool
         assert len(pool) == 4  # as many as --workers: the parent runs no lane of its own
         for w in pool:  # one round trip: each worker is past its start
@@ -173,8 +183,6 @@ def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
         first.tasks.close()
         first.process.join(5)
         assert first.process.exitcode == 0
-    finally:
-        chain.close()
 
 
 def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_it(tmp_path):
@@ -182,11 +190,7 @@ def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_
     # the workers read it meanwhile: a message the pipe cannot take would otherwise wait in the
     # parent until it next waits for a reply.  The worker is stopped while it is sent (the pipe
     # fills; delivering it then gives up at once), and reads it all once delivered.
-    world, _ = busy_world(tmp_path, 1)
-    chain = Chain.open(world)
-    executor = parallel.executor_for(chain, 2).__self__
-    try:
-        executor._ensure_pool()
+    with forked(tmp_path, 2) as executor:
         worker = executor._pool[0]
         os.kill(worker.process.pid, signal.SIGSTOP)
         executor.transport.send(0, protocol.pack_parts(protocol.Peers(0, [b"x" * (4 << 20)], ())))
@@ -199,8 +203,6 @@ def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_
         assert not worker.pending
         # (It read the whole message: a Peers with no schedule before it is a bug, said as an Error.)
         assert isinstance(protocol.unpack(worker.reply(30)), protocol.Error)
-    finally:
-        chain.close()
 
 
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
