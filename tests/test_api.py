@@ -65,6 +65,10 @@ contract Probe {
     fn helper() -> u256 {
         return 1;
     }
+
+    pub fn split(x: u256) -> u256 {
+        return x / 7 * 10 + x % 7;
+    }
 }
 """
 
@@ -215,10 +219,10 @@ def test_a_view_runs_without_a_sender_and_call_runs_as_one(chain, here):
 
 @pytest.mark.parametrize("call, error, message", [
     (lambda p: p.nope(), NoSuchFunction,
-     "Probe (probe_1) has no function 'nope' (pub functions: add, halve, pick, spin, mark, fail, when, me)"),
+     "Probe (probe_1) has no function 'nope' (pub functions: add, halve, pick, spin, mark, fail, when, me, split)"),
     (lambda p: p.helper(), NoSuchFunction,
      ("Probe.helper is not pub: only pub functions can be called (pub functions of Probe: add, halve, pick, spin, "
-     "mark, fail, when, me)")),
+     "mark, fail, when, me, split)")),
     (lambda p: p.add(), CallError, "Probe.add(x: u256) takes 1 argument, found 0"),
     (lambda p: p.add(1, 2), CallError, "Probe.add(x: u256) takes 1 argument, found 2"),
     (lambda p: p.add(-1), CallError, "Probe.add(x: u256): argument 'x' must not be negative, found -1"),
@@ -279,6 +283,17 @@ def test_addresses_come_back_with_their_names(chain, token):
 
 
 # ---------------------------------------------------------------- reverts and where they happen
+
+@pytest.mark.parametrize("x", [0, 6, 7, 700, 2**255 + 3, 2**256 - 1])
+def test_a_constant_divisor_divides_as_any_other(chain, x):
+    """``x / 7`` and ``x % 7`` compile without the division-by-zero check (the divisor cannot be zero)."""
+    probe = chain.deploy("probe.lane")
+    if x // 7 * 10 + x % 7 >= 2**256:
+        with pytest.raises(Reverted, match="overflow"):
+            probe.split(x)
+    else:
+        assert probe.split(x) == x // 7 * 10 + x % 7
+
 
 @pytest.mark.parametrize("call, reason, at", [
     (lambda p: p.add(2**256 - 1), "arithmetic overflow", "probe.lane:7:15"),

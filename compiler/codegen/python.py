@@ -317,6 +317,8 @@ class _FunctionGen:
             return f"({t} if ({t} := {left} - {right}) >= 0 else _unf({at}))"
         if op == "*":
             return f"({t} if ({t} := {left} * {right}) <= {U256_MAX} else _ovf({at}))"
+        if op in ("/", "%") and right.isdigit() and int(right):  # a constant divisor, not zero: no check
+            return f"({left} {'//' if op == '/' else '%'} {right})"
         if op == "/":
             return f"_div({left}, {right}, {at})"
         if op == "%":
