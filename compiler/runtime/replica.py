@@ -275,8 +275,7 @@ class Replica:
         blobs: list[bytes] | None = None
         if self.block_calls is not None:
             self.calls = self.block_calls
-            self.predicted_parts = [rows_by_lane(self.block_rows, lanes, m.count, everyone)[m.lane]] \
-                if self.checked.any() else []
+            self.predicted_parts = [lane_rows(self.block_rows, lanes, m.lane, everyone)] if self.checked.any() else []
         else:
             blobs = self._route(m, lanes, everyone)
         mine = np.flatnonzero((lanes == m.lane) if everyone is None else (lanes == m.lane) & ~everyone)
@@ -608,9 +607,7 @@ def rows_by_lane(rows: dict, lanes: np.ndarray, count: int, everyone: np.ndarray
     ``first`` in the block) of the transactions on it, as (block index int64, location int64, mode
     int8) columns, wildcards left out (a window with one is not checked); those of a shared window's
     transactions (``everyone``) go to every lane."""
-    exact = ~rows["wild"]
-    tx = rows["tx"][exact].astype(np.int64, copy=False) + first
-    loc, mode = rows["loc"][exact].astype(np.int64, copy=False), rows["mode"][exact].astype(np.int8, copy=False)
+    tx, loc, mode = _exact(rows, first)
     lane = lanes[tx]
     if everyone is not None:
         shared = everyone[tx]
@@ -618,6 +615,21 @@ def rows_by_lane(rows: dict, lanes: np.ndarray, count: int, everyone: np.ndarray
     order = np.argsort(lane, kind="stable")
     cuts = np.searchsorted(lane[order], np.arange(count + 1)).tolist()
     return [tuple(c[order[cuts[k]:cuts[k + 1]]] for c in (tx, loc, mode)) for k in range(count)]
+
+
+def lane_rows(rows: dict, lanes: np.ndarray, k: int, everyone: np.ndarray | None) -> tuple:
+    """:func:`rows_by_lane`'s part of lane ``k`` alone (the block's rows: ``tx`` numbered from 0)."""
+    tx, loc, mode = _exact(rows, 0)
+    mask = lanes[tx] == k
+    if everyone is not None:
+        mask |= everyone[tx]
+    return tx[mask], loc[mask], mode[mask]
+
+
+def _exact(rows: dict, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    exact = ~rows["wild"]
+    tx = rows["tx"][exact].astype(np.int64, copy=False) + first
+    return tx, rows["loc"][exact].astype(np.int64, copy=False), rows["mode"][exact].astype(np.int8, copy=False)
 
 
 def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:
@@ -652,4 +664,4 @@ def make_replica(chain, table: FunctionTable, take=None):
     return lambda: Replica(chain, table, take)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "rows_by_lane", "PEERS_ROWS", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "rows_by_lane", "lane_rows", "PEERS_ROWS", "INVALID"]
