@@ -664,4 +664,5 @@ def make_replica(chain, table: FunctionTable, take=None):
     return lambda: Replica(chain, table, take)
 
 
-__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "rows_by_lane", "lane_rows", "PEERS_ROWS", "INVALID"]
+__all__ = ["Replica", "FunctionTable", "make_replica", "owned", "places", "rows_by_lane", "lane_rows", "PEERS_ROWS",
+           "INVALID"]
