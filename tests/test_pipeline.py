@@ -449,3 +449,66 @@ def test_a_block_loads_the_keys_a_loop_of_few_values_names(tmp_path):
     memory = Chain.open(world)
     memory.run_block(json.dumps({"from": "u0", "to": "pot", "fn": "fill", "args": [1]}).encode())
     assert got.state_root == memory.run_block(block).state_root
+
+
+BOXES = """
+contract Box {
+    storage vals: map<address, u256>;
+    pub fn put_for(who: address, v: u256) { vals[who] = v; }
+}
+
+contract Pick {
+    storage a: Box;
+    storage b: Box;
+    init(x: Box, y: Box) { a = x; b = y; }
+    pub fn set_a(x: Box) { a = x; }
+    pub fn left(v: u256) { a.put_for(msg.sender, v); }
+    pub fn either(first: bool, v: u256) {
+        let t = b;
+        if first { t = a; }
+        t.put_for(msg.sender, v);
+    }
+}
+"""
+
+
+def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(tmp_path):
+    """An instance read from mutable storage (``a``, which ``set_a`` may change) is taken as the state
+    before the block holds it, and an instance chosen by a condition as either side: the keys they
+    name are loaded in bulk before the block (what is found is only what to load: the state is the
+    one run in memory gives, also when the block changes ``a`` on the way)."""
+    from compiler.schedule.locations import BlockLocations
+    from compiler.vm.variables import LazyVar
+    from runtime_helpers import account, block_text
+
+    (tmp_path / "c.lane").write_text(BOXES)
+    world = tmp_path / "world.toml"
+    world.write_text("".join(f'[[deploy]]\nname = "{n}"\nsource = "c.lane"\ncontract = "Box"\nargs = []\n\n'
+                             for n in ("box1", "box2", "box3"))
+                     + '[[deploy]]\nname = "pick"\nsource = "c.lane"\ncontract = "Pick"\nargs = ["box1", "box2"]\n')
+    state = tmp_path / "s.sqlite"
+    calls = [{"from": f"u{k}", "to": "pick", "fn": "left" if k % 2 else "either", "args": [k] if k % 2 else
+              [k % 4 == 0, k]} for k in range(200)]
+    calls.insert(150, {"from": "u0", "to": "pick", "fn": "set_a", "args": ["box3"]})
+    block = block_text(calls).encode()
+    with Chain.open(world, state) as chain:  # (a state file: reopened, its variables read from it)
+        chain.run_block(block_text([{"from": "u1", "to": "pick", "fn": "left", "args": [1]}]).encode())
+    with Chain.open(world, state) as chain:
+        decoded = chain.decoder().decode(block, "block")
+        wanted = BlockLocations(chain.world, chain.ctx.storage).find(decoded.functions, decoded.calls)
+        box1, box2 = (chain.world.instances[n].address for n in ("box1", "box2"))
+        senders = {int(account(f"u{k}"), 16) for k in range(200)}
+        assert wanted[(box1, 0)] >= senders - {int(account("u0"), 16)} and wanted[(box2, 0)] >= {
+            int(account(f"u{k}"), 16) for k in range(0, 200, 2)}
+        loads = []
+        for variables in chain.ctx.storage.values():
+            for var in variables:
+                if type(var) is LazyVar:
+                    var.load = (lambda load: lambda key: loads.append(key) or load(key))(var.load)
+        got = chain.run_block(block)
+        # Read one at a time: box3's cells only (set_a moved ``a`` there within the block): the calls
+        # after it of left (25) and of either on its first side (12).
+        assert len(loads) <= 25 + 12 + 2, len(loads)
+    memory = Chain.open(world)
+    memory.run_block(block_text([{"from": "u1", "to": "pick", "fn": "left", "args": [1]}]).encode())
+    assert got.state_root == memory.run_block(block).state_root

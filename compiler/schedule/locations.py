@@ -14,13 +14,19 @@ instance given as an argument is a column like any other.
 A key that is a loop's index, from a constant over at most 64 values (``for i
 in 0..32``, ``0..min(n, 8)``), is loaded for each of them, for every call: a
 loop writing a sender's cells no longer reads each from the file as it goes.
-Other accesses (keys computed or read from mutable storage, longer loops) are not
-looked for: finding them means instantiating each call's summary against the
-state (:mod:`compiler.schedule.compiled`), which cost a defi transaction about
-25 us of Python, and its reads of the state, one key at a time, while reading
-those locations when the block touches them costs a few microseconds each
-(benchmarks/RESULTS.md).  The lazy state reads them, as it reads what a
-wildcard names (:mod:`compiler.vm.variables`).
+A read of mutable storage at a fixed location (a variable, or a map's entry at
+constant keys: a staking pool's token, settable by its owner) is read from the
+state before the block, for every call: what is found is only what to load, so
+a value the block changes before the read costs a location the block may not
+touch, and a lazy read of the one it does.  Such a plan is made again for every
+block (an immutable's is kept).
+Other accesses (keys computed or read from mutable storage per call, longer
+loops) are not looked for: finding them means instantiating each call's summary
+against the state (:mod:`compiler.schedule.compiled`), which cost a defi
+transaction about 25 us of Python, and its reads of the state, one key at a
+time, while reading those locations when the block touches them costs a few
+microseconds each (benchmarks/RESULTS.md).  The lazy state reads them, as it
+reads what a wildcard names (:mod:`compiler.vm.variables`).
 
 Conditions are ignored and every mode counts: a location loaded that the block
 does not touch costs a row read, nothing else.
@@ -44,27 +50,36 @@ class _Plan:
     """How to find the locations one function of one instance touches: its column accesses, each
     ``(address source, variable name, contract, key sources)``."""
 
-    __slots__ = ("columns",)
+    __slots__ = ("columns", "current")
 
     def __init__(self, summary, to: int, value_of) -> None:
         params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
         self.columns: list[tuple] = []
+        # Whether a mutable read placed an access: the plan holds for the state it was made on only.
+        self.current = any(_mutable(s) for a in summary.accesses for s in (a.address, *a.keys))
         seen = set()
         for access in summary.accesses:
-            address = source(access.address, params, to, value_of)
-            if address is None:
+            addresses = _options(access.address, params, to, value_of)
+            if addresses is None:
                 continue  # read when touched
-            options = []
-            for k in access.keys:
-                src = source(k, params, to, value_of)
-                options.append([src] if src is not None else _loop_values(k))
-            if any(o is None for o in options) or prod(map(len, options)) > LOOP_KEYS:
+            options = [_options(k, params, to, value_of) or _loop_values(k) for k in access.keys]
+            if any(o is None for o in options) or len(addresses) * prod(map(len, options)) > LOOP_KEYS:
                 continue  # read when touched
-            for keys in product(*options):
+            for address, keys in product(addresses, product(*options)):
                 column = (address, access.var, access.contract, tuple(keys))
                 if column not in seen:
                     seen.add(column)
                     self.columns.append(column)
+
+
+def _options(sym, params: dict[str, int], to: int, value_of) -> list | None:
+    """The sources (:func:`source`) ``sym`` may come from: a choice (``ite``) may be either side, the
+    condition ignored (a location loaded that the call does not touch costs a row read)."""
+    if isinstance(sym, S.Op) and sym.op == "ite":
+        sides = [_options(side, params, to, value_of) for side in sym.args[1:]]
+        return None if None in sides else list(dict.fromkeys(sides[0] + sides[1]))
+    src = source(sym, params, to, value_of, mutable=True)
+    return None if src is None else [src]
 
 
 def _loop_values(sym) -> list[tuple] | None:
@@ -82,7 +97,7 @@ def _loop_values(sym) -> list[tuple] | None:
     return [(v,) for v in range(lo, lo + count)] if 0 <= count <= LOOP_KEYS else None
 
 
-def source(sym, params: dict[str, int], to: int | None = None, value_of=None) -> Any:
+def source(sym, params: dict[str, int], to: int | None = None, value_of=None, mutable: bool = False) -> Any:
     """Where a key (or an instance) of a function's access comes from: an int, its position in
     the call tuples ``(to, sender, *args)``; a 1-tuple, its value, the same for every call; None
     when neither (it is computed, read from mutable storage, an array, ...).
@@ -90,7 +105,9 @@ def source(sym, params: dict[str, int], to: int | None = None, value_of=None) ->
     With ``to`` (the calls of one instance), the instance itself is its address, and the value of
     an *immutable* read (a variable only ``init`` writes, such as a pool's tokens) is what the
     deployed state holds: ``value_of(address, contract, var, key)`` reads it (None when it cannot:
-    then the access is left to the lazy state).  Without, the instance is position 0."""
+    then the access is left to the lazy state).  Without, the instance is position 0.
+    ``mutable``: a read of mutable storage at a fixed location too, as the state holds it now (what
+    a block may change: for what to load only, never for what a transaction touches)."""
     if isinstance(sym, S.Sender):
         return 1
     if isinstance(sym, S.Self):
@@ -99,15 +116,22 @@ def source(sym, params: dict[str, int], to: int | None = None, value_of=None) ->
         return params[sym.name] if sym.type != "array" else None
     if isinstance(sym, S.Const):
         return (int(sym.value),)
-    if isinstance(sym, S.Read) and sym.immutable and value_of is not None:
-        address = source(sym.address, params, to, value_of)
-        keys = [source(k, params, to, value_of) for k in sym.keys]
+    if isinstance(sym, S.Read) and (sym.immutable or mutable) and value_of is not None:
+        address = source(sym.address, params, to, value_of, mutable)
+        keys = [source(k, params, to, value_of, mutable) for k in sym.keys]
         if type(address) is not tuple or any(type(k) is not tuple for k in keys):
             return None
         key = keys[0][0] if len(keys) == 1 else tuple(k[0] for k in keys)
         value = value_of(address[0], sym.contract, sym.var, key)
         return None if value is None else (int(value),)
     return None
+
+
+def _mutable(sym) -> bool:
+    """Whether ``sym`` reads mutable storage anywhere in it."""
+    if isinstance(sym, S.Read) and not sym.immutable:
+        return True
+    return any(map(_mutable, sym.children())) if isinstance(sym, S.Sym) else False
 
 
 def variable_index(world, address: int, contract: str, var: str) -> int | None:
@@ -159,14 +183,17 @@ class BlockLocations:
                 if summary is not None:
                     self.summaries[fn] = summary
         self._plans: dict[tuple, _Plan] = {}
+        self._current: dict[tuple, _Plan] = {}  # plans with a mutable read, for this find only
 
     def _plan(self, function, summary, to: int) -> _Plan:
-        plan = self._plans.get((function, to))
-        if plan is None:  # (immutable values never change once deployed: a plan is kept)
-            plan = self._plans[(function, to)] = _Plan(summary, to, value_reader(self.world, self.storage))
+        plan = self._plans.get((function, to)) or self._current.get((function, to))
+        if plan is None:  # (immutable values never change once deployed: such a plan is kept)
+            plan = _Plan(summary, to, value_reader(self.world, self.storage))
+            (self._current if plan.current else self._plans)[(function, to)] = plan
         return plan
 
     def find(self, functions: list, calls: list) -> dict[tuple[int, int], set]:
+        self._current = {}
         summaries = self.summaries
         groups: dict[tuple, list] = defaultdict(list)
         for function, call in zip(functions, calls):
