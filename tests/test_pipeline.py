@@ -468,15 +468,19 @@ contract Pick {
         if first { t = a; }
         t.put_for(msg.sender, v);
     }
+    pub fn many(whos: array<address, 3>, v: u256) {
+        for i in 0..3 { b.put_for(whos[i], v); }
+    }
 }
 """
 
 
 def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(tmp_path):
     """An instance read from mutable storage (``a``, which ``set_a`` may change) is taken as the state
-    before the block holds it, and an instance chosen by a condition as either side: the keys they
-    name are loaded in bulk before the block (what is found is only what to load: the state is the
-    one run in memory gives, also when the block changes ``a`` on the way)."""
+    before the block holds it, an instance chosen by a condition as either side, and a key that is
+    an element of an array argument as each of them: the keys they name are loaded in bulk before
+    the block (what is found is only what to load: the state is the one run in memory gives, also
+    when the block changes ``a`` on the way)."""
     from compiler.schedule.locations import BlockLocations
     from compiler.vm.variables import LazyVar
     from runtime_helpers import account, block_text
@@ -490,6 +494,8 @@ def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(
     calls = [{"from": f"u{k}", "to": "pick", "fn": "left" if k % 2 else "either", "args": [k] if k % 2 else
               [k % 4 == 0, k]} for k in range(200)]
     calls.insert(150, {"from": "u0", "to": "pick", "fn": "set_a", "args": ["box3"]})
+    calls += [{"from": "u1", "to": "pick", "fn": "many", "args": [[f"w{k}", f"w{k + 1}", f"w{k + 2}"], k]}
+              for k in range(0, 60, 3)]
     block = block_text(calls).encode()
     with Chain.open(world, state) as chain:  # (a state file: reopened, its variables read from it)
         chain.run_block(block_text([{"from": "u1", "to": "pick", "fn": "left", "args": [1]}]).encode())
@@ -499,7 +505,7 @@ def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(
         box1, box2 = (chain.world.instances[n].address for n in ("box1", "box2"))
         senders = {int(account(f"u{k}"), 16) for k in range(200)}
         assert wanted[(box1, 0)] >= senders - {int(account("u0"), 16)} and wanted[(box2, 0)] >= {
-            int(account(f"u{k}"), 16) for k in range(0, 200, 2)}
+            int(account(f"u{k}"), 16) for k in range(0, 200, 2)} | {int(account(f"w{k}"), 16) for k in range(60)}
         loads = []
         for variables in chain.ctx.storage.values():
             for var in variables:

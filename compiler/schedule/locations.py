@@ -19,7 +19,10 @@ constant keys: a staking pool's token, settable by its owner) is read from the
 state before the block, for every call: what is found is only what to load, so
 a value the block changes before the read costs a location the block may not
 touch, and a lazy read of the one it does.  Such a plan is made again for every
-block (an immutable's is kept).
+block (an immutable's is kept).  An instance or a key chosen by a condition
+(``ite``: a swap's token out) is loaded on either side, and a key that is an
+element of an array argument (a split's payees) for each of its elements, call
+by call.
 Other accesses (keys computed or read from mutable storage per call, longer
 loops) are not looked for: finding them means instantiating each call's summary
 against the state (:mod:`compiler.schedule.compiled`), which cost a defi
@@ -38,7 +41,7 @@ from collections import defaultdict
 from itertools import product, repeat
 from math import prod
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..analysis import symbolic as S
 
@@ -60,7 +63,7 @@ class _Plan:
         seen = set()
         for access in summary.accesses:
             addresses = _options(access.address, params, to, value_of)
-            if addresses is None:
+            if addresses is None or any(type(a) is Each for a in addresses):
                 continue  # read when touched
             options = [_options(k, params, to, value_of) or _loop_values(k) for k in access.keys]
             if any(o is None for o in options) or len(addresses) * prod(map(len, options)) > LOOP_KEYS:
@@ -72,12 +75,21 @@ class _Plan:
                     self.columns.append(column)
 
 
+class Each(NamedTuple):
+    """A key source: every element of the array argument at ``position`` in the call tuples."""
+
+    position: int
+
+
 def _options(sym, params: dict[str, int], to: int, value_of) -> list | None:
     """The sources (:func:`source`) ``sym`` may come from: a choice (``ite``) may be either side, the
-    condition ignored (a location loaded that the call does not touch costs a row read)."""
+    condition ignored, and an element of an array argument any of them (:class:`Each`): a location
+    loaded that the call does not touch costs a row read."""
     if isinstance(sym, S.Op) and sym.op == "ite":
         sides = [_options(side, params, to, value_of) for side in sym.args[1:]]
         return None if None in sides else list(dict.fromkeys(sides[0] + sides[1]))
+    if isinstance(sym, S.Element) and isinstance(sym.array, S.Param) and sym.array.name in params:
+        return [Each(params[sym.array.name])]
     src = source(sym, params, to, value_of, mutable=True)
     return None if src is None else [src]
 
@@ -205,6 +217,9 @@ class BlockLocations:
             if summary is None:
                 continue
             for address, var, contract, sources in self._plan(function, summary, to).columns:
+                if any(type(src) is Each for src in sources):
+                    _each_keys(self.world, out, address, var, contract, sources, group)
+                    continue
                 if type(address) is tuple:  # one instance for every call
                     index = variable_index(self.world, address[0], contract, var)
                     if index is not None:
@@ -220,3 +235,20 @@ class BlockLocations:
                     if index is not None:
                         out[(at, index)].add(key)
         return out
+
+
+def _each_keys(world, out: dict, address, var: str, contract: str, sources: tuple, calls: list) -> None:
+    """The keys of a column access with elements of an array argument among its keys: call by call,
+    every combination (an array holds at most a few of them; what is not a plain value is skipped)."""
+    indices: dict[int, int | None] = {}
+    for call in calls:
+        at = address[0] if type(address) is tuple else call[address]
+        if at not in indices:
+            indices[at] = variable_index(world, at, contract, var)
+        index = indices[at]
+        if index is None:
+            continue
+        parts = [[e for e in call[src.position] if type(e) in (int, bool)] if type(src) is Each else
+                 [src[0] if type(src) is tuple else call[src]] for src in sources]
+        keys = product(*parts)
+        out[(at, index)].update(keys if len(parts) > 1 else (k[0] for k in keys))
