@@ -472,6 +472,14 @@ contract Pick {
         for i in 0..3 { b.put_for(whos[i], v); }
     }
 }
+
+contract Ledger {
+    storage owner: map<u256, address>;
+    storage box: Box;
+    init(x: Box) { box = x; }
+    pub fn claim(id: u256) { owner[id] = msg.sender; }
+    pub fn pay(id: u256, v: u256) { box.put_for(owner[id], v); }
+}
 """
 
 
@@ -517,4 +525,42 @@ def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(
         assert len(loads) <= 25 + 12 + 2, len(loads)
     memory = Chain.open(world)
     memory.run_block(block_text([{"from": "u1", "to": "pick", "fn": "left", "args": [1]}]).encode())
+    assert got.state_root == memory.run_block(block).state_root
+
+
+def test_a_block_loads_what_keys_read_per_call_name_once_those_are_loaded(tmp_path):
+    """A key read per call from storage (``owner[id]``: a seller, say) is read from the state before
+    the block once what the calls name by their arguments is loaded: the locations it names are
+    loaded in bulk too, in a second round; what the block changes on the way is read when touched."""
+    from compiler.schedule.locations import BlockLocations
+    from compiler.vm.variables import LazyVar
+    from runtime_helpers import account, block_text
+
+    (tmp_path / "c.lane").write_text(BOXES)
+    (tmp_path / "world.toml").write_text(
+        '[[deploy]]\nname = "box1"\nsource = "c.lane"\ncontract = "Box"\nargs = []\n\n'
+        '[[deploy]]\nname = "ledger"\nsource = "c.lane"\ncontract = "Ledger"\nargs = ["box1"]\n')
+    state = tmp_path / "s.sqlite"
+    setup = block_text([{"from": f"o{k}", "to": "ledger", "fn": "claim", "args": [k]} for k in range(100)]).encode()
+    calls = [{"from": "u1", "to": "ledger", "fn": "pay", "args": [k, k]} for k in range(100)]
+    calls.insert(50, {"from": "n1", "to": "ledger", "fn": "claim", "args": [70]})  # (70's owner, changed)
+    block = block_text(calls).encode()
+    with Chain.open(tmp_path / "world.toml", state) as chain:
+        chain.run_block(setup)
+    with Chain.open(tmp_path / "world.toml", state) as chain:
+        decoded = chain.decoder().decode(block, "block")
+        locations = BlockLocations(chain.world, chain.ctx.storage)
+        chain.store.prefetch(chain.ctx.storage, locations.find(decoded.functions, decoded.calls))
+        box1 = chain.world.instances["box1"].address
+        owners = {int(account(f"o{k}"), 16) for k in range(100)}
+        assert locations.find(decoded.functions, decoded.calls, later=True)[(box1, 0)] == owners
+        loads = []
+        for variables in chain.ctx.storage.values():
+            for var in variables:
+                if type(var) is LazyVar:
+                    var.load = (lambda load: lambda key: loads.append(key) or load(key))(var.load)
+        got = chain.run_block(block)
+        assert loads == [int(account("n1"), 16)], loads  # (70's new owner's cell, read when touched)
+    memory = Chain.open(tmp_path / "world.toml")
+    memory.run_block(setup)
     assert got.state_root == memory.run_block(block).state_root

@@ -408,10 +408,10 @@ class Chain:
         return Block.of_txs(self.world, prepare(self.world, source, trace=trace))
 
     def prefetch(self, block: Block) -> int:
-        """Read from the state file, in bulk, the locations the block's calls name by their plain keys
-        (:mod:`compiler.schedule.locations`).  Any other location (keys computed or read from
-        storage, another contract's, a wildcard's) is read when the block first touches it: the
-        state's variables are lazy."""
+        """Read from the state file, in bulk, the locations the block's calls name by their plain keys,
+        then those that keys read from them name (:mod:`compiler.schedule.locations`).  Any other
+        location (keys computed, a wildcard's, what the block changes on the way) is read when the
+        block first touches it: the state's variables are lazy."""
         store = self.store
         if len(block) < PREFETCH_MIN:
             return 0  # a few locations: read one by one as touched, cheaper than finding them first
@@ -422,8 +422,7 @@ class Chain:
             from ..schedule.locations import BlockLocations
 
             self._locations = BlockLocations(self.world, self.ctx.storage)
-        wanted = self._locations.find(block.functions, block.calls)
-        return store.prefetch(self.ctx.storage, wanted)
+        return self._locations.load(store, block.functions, block.calls)
 
     def _verify(self, result: BlockResult, before: dict, number: int, timestamp: int) -> None:
         """Run the block sequentially on ``before`` and compare with ``result``; on a mismatch the

@@ -403,7 +403,7 @@ class Replica:
             self.locations = BlockLocations(self.chain.world, self.storage)
         functions = self.table.functions
         fns = [functions[self.fnids[i]] for i in txs]
-        self.store.prefetch(self.storage, self.locations.find(fns, [self.calls[i] for i in txs]))
+        self.locations.load(self.store, fns, [self.calls[i] for i in txs])
 
     def on_Window(self, m: P.Window) -> bytes:
         self._apply(m.sync, m.fixups)

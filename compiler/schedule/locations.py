@@ -22,9 +22,11 @@ touch, and a lazy read of the one it does.  Such a plan is made again for every
 block (an immutable's is kept).  An instance or a key chosen by a condition
 (``ite``: a swap's token out) is loaded on either side, and a key that is an
 element of an array argument (a split's payees) for each of its elements, call
-by call.
-Other accesses (keys computed or read from mutable storage per call, longer
-loops) are not looked for: finding them means instantiating each call's summary
+by call.  A key (or an instance) read per call at a fixed instance, at keys
+that are sources themselves (a seller: ``owner_of[id]``), is read from the state
+once the locations the calls name otherwise are loaded, and what it names is
+loaded in a second round (:meth:`BlockLocations.load`).
+Other accesses (keys computed, longer loops) are not looked for: finding them means instantiating each call's summary
 against the state (:mod:`compiler.schedule.compiled`), which cost a defi
 transaction about 25 us of Python, and its reads of the state, one key at a
 time, while reading those locations when the block touches them costs a few
@@ -81,6 +83,17 @@ class Each(NamedTuple):
     position: int
 
 
+class Looked(NamedTuple):
+    """A key (or instance) source: a location read per call (``owner_of[id]``, a seller), at an
+    instance fixed for every call, at keys that are sources (positions or values) themselves: its
+    value before the block, once the first round has loaded it (:meth:`BlockLocations.load`)."""
+
+    address: int
+    contract: str
+    var: str
+    keys: tuple
+
+
 def _options(sym, params: dict[str, int], to: int, value_of) -> list | None:
     """The sources (:func:`source`) ``sym`` may come from: a choice (``ite``) may be either side, the
     condition ignored, and an element of an array argument any of them (:class:`Each`): a location
@@ -91,6 +104,11 @@ def _options(sym, params: dict[str, int], to: int, value_of) -> list | None:
     if isinstance(sym, S.Element) and isinstance(sym.array, S.Param) and sym.array.name in params:
         return [Each(params[sym.array.name])]
     src = source(sym, params, to, value_of, mutable=True)
+    if src is None and isinstance(sym, S.Read):  # (read per call: a column of keys of one variable)
+        address = source(sym.address, params, to, value_of, mutable=True)
+        keys = tuple(source(k, params, to, value_of, mutable=True) for k in sym.keys)
+        if type(address) is tuple and None not in keys:
+            return [Looked(address[0], sym.contract, sym.var, keys)]
     return None if src is None else [src]
 
 
@@ -204,8 +222,19 @@ class BlockLocations:
             (self._current if plan.current else self._plans)[(function, to)] = plan
         return plan
 
-    def find(self, functions: list, calls: list) -> dict[tuple[int, int], set]:
-        self._current = {}
+    def load(self, store, functions: list, calls: list) -> int:
+        """Load from ``store`` (:class:`compiler.runtime.store.Store`), in bulk, what the calls name:
+        first what their arguments name, then what keys read from those locations name (a seller's
+        balance); how many locations were read."""
+        loaded = store.prefetch(self.storage, self.find(functions, calls))
+        later = self.find(functions, calls, later=True)
+        return loaded + (store.prefetch(self.storage, later) if later else 0)
+
+    def find(self, functions: list, calls: list, later: bool = False) -> dict[tuple[int, int], set]:
+        """What the calls name: with ``later``, only what keys read per call name (:class:`Looked`:
+        read from the state, which holds them once the first round is loaded)."""
+        if not later:
+            self._current = {}
         summaries = self.summaries
         groups: dict[tuple, list] = defaultdict(list)
         for function, call in zip(functions, calls):
@@ -217,8 +246,11 @@ class BlockLocations:
             if summary is None:
                 continue
             for address, var, contract, sources in self._plan(function, summary, to).columns:
-                if any(type(src) is Each for src in sources):
-                    _each_keys(self.world, out, address, var, contract, sources, group)
+                looked = type(address) is Looked or any(type(src) is Looked for src in sources)
+                if looked != later:
+                    continue
+                if looked or any(type(src) is Each for src in sources):
+                    self._per_call(out, address, var, contract, sources, group)
                     continue
                 if type(address) is tuple:  # one instance for every call
                     index = variable_index(self.world, address[0], contract, var)
@@ -237,18 +269,33 @@ class BlockLocations:
         return out
 
 
-def _each_keys(world, out: dict, address, var: str, contract: str, sources: tuple, calls: list) -> None:
-    """The keys of a column access with elements of an array argument among its keys: call by call,
-    every combination (an array holds at most a few of them; what is not a plain value is skipped)."""
-    indices: dict[int, int | None] = {}
-    for call in calls:
-        at = address[0] if type(address) is tuple else call[address]
-        if at not in indices:
-            indices[at] = variable_index(world, at, contract, var)
-        index = indices[at]
-        if index is None:
-            continue
-        parts = [[e for e in call[src.position] if type(e) in (int, bool)] if type(src) is Each else
-                 [src[0] if type(src) is tuple else call[src]] for src in sources]
-        keys = product(*parts)
-        out[(at, index)].update(keys if len(parts) > 1 else (k[0] for k in keys))
+    def _per_call(self, out: dict, address, var: str, contract: str, sources: tuple, calls: list) -> None:
+        """The keys of a column access whose sources include elements of an array argument or
+        locations read per call: call by call, every combination (an array holds at most a few
+        elements; what is not a plain value is skipped)."""
+        address_column = self._column(address, calls)
+        columns = [self._column(src, calls) for src in sources]
+        indices: dict[int, int | None] = {}
+        for k in range(len(calls)):
+            if not address_column[k]:
+                continue
+            at = address_column[k][0]
+            if at not in indices:
+                indices[at] = variable_index(self.world, at, contract, var)
+            index = indices[at]
+            if index is None:
+                continue
+            keys = product(*(c[k] for c in columns))
+            out[(at, index)].update(keys if len(columns) > 1 else (key[0] for key in keys))
+
+    def _column(self, src, calls: list) -> list[list]:
+        """Per call, the values a source gives (a list each: an array's elements are several)."""
+        if type(src) is Each:
+            return [[e for e in call[src.position] if type(e) in (int, bool)] for call in calls]
+        if type(src) is Looked:
+            index = variable_index(self.world, src.address, src.contract, src.var)
+            if index is None or self.storage is None or src.address not in self.storage:
+                return [[] for _ in calls]
+            values = map(self.storage[src.address][index].__getitem__, keys_of(src.keys, calls, per_call=True))
+            return [[v] if type(v) in (int, bool) else [] for v in values]
+        return [[v] for v in column(src, calls)]
