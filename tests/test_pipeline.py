@@ -509,8 +509,9 @@ def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(
         chain.run_block(block_text([{"from": "u1", "to": "pick", "fn": "left", "args": [1]}]).encode())
     with Chain.open(world, state) as chain:
         decoded = chain.decoder().decode(block, "block")
-        wanted = BlockLocations(chain.world, chain.ctx.storage).find(decoded.functions, decoded.calls)
-        box1, box2 = (chain.world.instances[n].address for n in ("box1", "box2"))
+        locations = BlockLocations(chain.world, chain.ctx.storage)
+        wanted = locations.find(decoded.functions, decoded.calls)
+        box1, box2, box3 = (chain.world.instances[n].address for n in ("box1", "box2", "box3"))
         senders = {int(account(f"u{k}"), 16) for k in range(200)}
         assert wanted[(box1, 0)] >= senders - {int(account("u0"), 16)} and wanted[(box2, 0)] >= {
             int(account(f"u{k}"), 16) for k in range(0, 200, 2)} | {int(account(f"w{k}"), 16) for k in range(60)}
@@ -523,6 +524,8 @@ def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(
         # Read one at a time: box3's cells only (set_a moved ``a`` there within the block): the calls
         # after it of left (25) and of either on its first side (12).
         assert len(loads) <= 25 + 12 + 2, len(loads)
+        # The next block's plans read ``a`` again: it is box3 now.
+        assert (box3, 0) not in wanted and locations.find(decoded.functions, decoded.calls)[(box3, 0)] >= senders
     memory = Chain.open(world)
     memory.run_block(block_text([{"from": "u1", "to": "pick", "fn": "left", "args": [1]}]).encode())
     assert got.state_root == memory.run_block(block).state_root

@@ -18,19 +18,21 @@ A read of mutable storage at a fixed location (a variable, or a map's entry at
 constant keys: a staking pool's token, settable by its owner) is read from the
 state before the block, for every call: what is found is only what to load, so
 a value the block changes before the read costs a location the block may not
-touch, and a lazy read of the one it does.  Such a plan is made again for every
-block (an immutable's is kept).  An instance or a key chosen by a condition
-(``ite``: a swap's token out) is loaded on either side, and a key that is an
-element of an array argument (a split's payees) for each of its elements, call
-by call.  A key (or an instance) read per call at a fixed instance, at keys
-that are sources themselves (a seller: ``owner_of[id]``), is read from the state
-once the locations the calls name otherwise are loaded, and what it names is
-loaded in a second round (:meth:`BlockLocations.load`).
-Other accesses (keys computed, longer loops) are not looked for: finding them means instantiating each call's summary
-against the state (:mod:`compiler.schedule.compiled`), which cost a defi
-transaction about 25 us of Python, and its reads of the state, one key at a
-time, while reading those locations when the block touches them costs a few
-microseconds each (benchmarks/RESULTS.md).  The lazy state reads them, as it
+touch, and a lazy read of the one it does.  Such a plan is made again when one
+of the values it read has changed (an immutable's is kept).  An instance or a
+key chosen by a condition (``ite``: a swap's token out) is loaded on either
+side, and a key that is an element of an array argument (a split's payees) for
+each of its elements, call by call.  A key (or an instance) read per call at a
+fixed instance, at keys that are sources themselves (a seller:
+``owner_of[id]``), is read from the state once the locations the calls name
+otherwise are loaded, and what it names is loaded in a second round
+(:meth:`BlockLocations.load`).
+Other accesses (keys computed, longer loops) are not looked for: finding them
+means instantiating each call's summary against the state
+(:mod:`compiler.schedule.compiled`), which cost a defi transaction about 25 us
+of Python, and its reads of the state, one key at a time, while reading those
+locations when the block touches them costs a few microseconds each
+(benchmarks/RESULTS.md).  The lazy state reads them, as it
 reads what a wildcard names (:mod:`compiler.vm.variables`).
 
 Conditions are ignored and every mode counts: a location loaded that the block
@@ -48,6 +50,7 @@ from typing import Any, NamedTuple
 from ..analysis import symbolic as S
 
 
+_FIRST = itemgetter(0)
 LOOP_KEYS = 64  # a key that is a loop's index is loaded for each value, up to this many an access
 
 
@@ -55,13 +58,16 @@ class _Plan:
     """How to find the locations one function of one instance touches: its column accesses, each
     ``(address source, variable name, contract, key sources)``."""
 
-    __slots__ = ("columns", "current")
+    __slots__ = ("columns", "reads")
 
     def __init__(self, summary, to: int, value_of) -> None:
         params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
         self.columns: list[tuple] = []
-        # Whether a mutable read placed an access: the plan holds for the state it was made on only.
-        self.current = any(_mutable(s) for a in summary.accesses for s in (a.address, *a.keys))
+        # With a mutable read among its accesses, the plan holds while the values it read stay:
+        # ``reads`` (each read and its value) says which (None: the plan always holds).
+        reads: list[tuple] = []
+        if any(_mutable(s) for a in summary.accesses for s in (a.address, *a.keys)):
+            value_of = _recorded(value_of, reads)
         seen = set()
         for access in summary.accesses:
             addresses = _options(access.address, params, to, value_of)
@@ -75,6 +81,7 @@ class _Plan:
                 if column not in seen:
                     seen.add(column)
                     self.columns.append(column)
+        self.reads = reads or None
 
 
 class Each(NamedTuple):
@@ -110,6 +117,15 @@ def _options(sym, params: dict[str, int], to: int, value_of) -> list | None:
         if type(address) is tuple and None not in keys:
             return [Looked(address[0], sym.contract, sym.var, keys)]
     return None if src is None else [src]
+
+
+def _recorded(value_of, reads: list):
+    """``value_of`` that also records each read and its value in ``reads``."""
+    def recorded(*read):
+        value = value_of(*read)
+        reads.append((read, value))
+        return value
+    return recorded
 
 
 def _loop_values(sym) -> list[tuple] | None:
@@ -213,13 +229,14 @@ class BlockLocations:
                 if summary is not None:
                     self.summaries[fn] = summary
         self._plans: dict[tuple, _Plan] = {}
-        self._current: dict[tuple, _Plan] = {}  # plans with a mutable read, for this find only
 
     def _plan(self, function, summary, to: int) -> _Plan:
-        plan = self._plans.get((function, to)) or self._current.get((function, to))
-        if plan is None:  # (immutable values never change once deployed: such a plan is kept)
-            plan = _Plan(summary, to, value_reader(self.world, self.storage))
-            (self._current if plan.current else self._plans)[(function, to)] = plan
+        plan = self._plans.get((function, to))
+        value_of = value_reader(self.world, self.storage)
+        # (immutable values never change once deployed; a plan with mutable reads is made again
+        # when one of the values it read has changed)
+        if plan is None or plan.reads is not None and any(value_of(*read) != v for read, v in plan.reads):
+            plan = self._plans[(function, to)] = _Plan(summary, to, value_of)
         return plan
 
     def load(self, store, functions: list, calls: list) -> int:
@@ -233,13 +250,15 @@ class BlockLocations:
     def find(self, functions: list, calls: list, later: bool = False) -> dict[tuple[int, int], set]:
         """What the calls name: with ``later``, only what keys read per call name (:class:`Looked`:
         read from the state, which holds them once the first round is loaded)."""
-        if not later:
-            self._current = {}
         summaries = self.summaries
         groups: dict[tuple, list] = defaultdict(list)
-        for function, call in zip(functions, calls):
-            if function is not None:
-                groups[(function, call[0])].append(call)
+        n = len(calls)
+        if n and functions.count(functions[0]) == n and (tos := list(map(_FIRST, calls))).count(tos[0]) == n:
+            groups[(functions[0], tos[0])] = calls  # (one function at one instance: counted by C code)
+        else:
+            for function, call in zip(functions, calls):
+                if function is not None:
+                    groups[(function, call[0])].append(call)
         out: dict[tuple[int, int], set] = defaultdict(set)
         for (function, to), group in groups.items():
             summary = summaries.get(function)
