@@ -10,6 +10,9 @@ c. The parallel executor forced onto lanes (as tests/test_parallel_props.py does
 d. ``lane run --verify`` over the same world and blocks agrees with the API's
    sequential result (one process, both blocks).
 e. The code a lane runs logs the locations the soundness checker's trace sees.
+f. A block run on a state file (its variables read lazily, what the block names
+   loaded in bulk first: compiler/schedule/locations.py) gives what it gives in
+   memory.
 
 Each program is written to a fresh temporary directory; the program cache lives in
 the session's temporary LANE_CACHE_DIR (tests/conftest.py).
@@ -18,6 +21,7 @@ the session's temporary LANE_CACHE_DIR (tests/conftest.py).
 from __future__ import annotations
 
 from pathlib import Path
+from unittest.mock import patch
 
 from contract_gen import blocks, programs, world_text, worlds
 from fuzzing import examples
@@ -26,6 +30,7 @@ from hypothesis import strategies as st
 from runtime_helpers import block_text, fork_chain, lane_json, raw_block, write_block
 
 from compiler.pipeline import CompilerData
+from compiler.runtime import chain as chain_module
 from compiler.runtime.chain import Chain
 from compiler.runtime.parallel import ParallelExecutor
 from compiler.runtime.replica import FunctionTable
@@ -137,6 +142,23 @@ def test_parallel_equals_sequential(tmp_path_factory, case, number, workers, win
     assert got.state_root == expected.state_root
     if last["mode"] != "parallel":  # (only a worker given up on a loaded machine: the parent ran it, exactly)
         assert last["failed_lanes"] and any(w in last["why"] for w in ("stopped answering", "no reply")), last
+
+
+@settings(SETTINGS, max_examples=examples(15))
+@given(case=cases(), number=st.sampled_from([2, 7]))
+def test_a_state_file_gives_what_memory_gives(tmp_path_factory, case, number):
+    program, world, (warm_up, txs) = case
+    root = tmp_path_factory.mktemp("rc")
+    path = write_case(root, program.source, world_text(world), [warm_up, txs])
+    with Chain.open(path, root / "s.sqlite") as chain:
+        chain.run_block(raw_block(warm_up), number=1)
+    memory = Chain.open(path)
+    memory.run_block(raw_block(warm_up), number=1)
+    expected = memory.run_block(raw_block(txs), number=number)
+    with patch.object(chain_module, "PREFETCH_MIN", 1), Chain.open(path, root / "s.sqlite") as chain:
+        got = chain.run_block(raw_block(txs), number=number)  # (every block loads in bulk first, however small)
+    assert got.receipts_json == expected.receipts_json
+    assert got.state_root == expected.state_root
 
 
 @settings(SETTINGS, max_examples=examples(25))
