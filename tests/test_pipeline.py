@@ -416,12 +416,23 @@ contract Cells {
 """
 
 
+def lazy_reads(chain) -> list:
+    """The keys the chain's state reads one at a time from its file from now on (filled as it reads)."""
+    from compiler.vm.variables import LazyVar
+
+    loads: list = []
+    for variables in chain.ctx.storage.values():
+        for var in variables:
+            if type(var) is LazyVar:
+                var.load = (lambda load: lambda key: loads.append(key) or load(key))(var.load)
+    return loads
+
+
 def test_a_block_loads_the_keys_a_loop_of_few_values_names(tmp_path):
     """A key that is a loop's index (from a constant, over at most 64 values) is loaded for each
     value, in bulk, before the block: the block reads none of them one at a time, and its state is
     the one run in memory gives.  A longer loop's keys are left to be read as touched."""
     from compiler.schedule.locations import BlockLocations
-    from compiler.vm.variables import LazyVar
     from runtime_helpers import account, block_text, pot_world
 
     world = pot_world(tmp_path, CELLS, "Cells")
@@ -438,11 +449,7 @@ def test_a_block_loads_the_keys_a_loop_of_few_values_names(tmp_path):
         assert {(int(account("u3"), 16), i) for i in range(4)} <= cells  # fill: 0..4
         assert {(int(account("u4"), 16), i) for i in range(2, 5)} <= cells  # some: 2..min(n, 5), at most 3
         assert not far  # many: 100 values, read as touched
-        loads = []
-        for variables in chain.ctx.storage.values():
-            for var in variables:
-                if type(var) is LazyVar:
-                    var.load = (lambda load: lambda key: loads.append(key) or load(key))(var.load)
+        loads = lazy_reads(chain)
         got = chain.run_block(block)
         assert not [k for k in loads if type(k) is tuple]  # (every cell was loaded before)
         assert len([k for k in loads if type(k) is int]) == 100  # (far's, one at a time)
@@ -490,7 +497,6 @@ def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(
     the block (what is found is only what to load: the state is the one run in memory gives, also
     when the block changes ``a`` on the way)."""
     from compiler.schedule.locations import BlockLocations
-    from compiler.vm.variables import LazyVar
     from runtime_helpers import account, block_text
 
     (tmp_path / "c.lane").write_text(BOXES)
@@ -515,11 +521,7 @@ def test_a_block_loads_what_a_mutable_instance_or_either_side_of_a_choice_names(
         senders = {int(account(f"u{k}"), 16) for k in range(200)}
         assert wanted[(box1, 0)] >= senders - {int(account("u0"), 16)} and wanted[(box2, 0)] >= {
             int(account(f"u{k}"), 16) for k in range(0, 200, 2)} | {int(account(f"w{k}"), 16) for k in range(60)}
-        loads = []
-        for variables in chain.ctx.storage.values():
-            for var in variables:
-                if type(var) is LazyVar:
-                    var.load = (lambda load: lambda key: loads.append(key) or load(key))(var.load)
+        loads = lazy_reads(chain)
         got = chain.run_block(block)
         # Read one at a time: box3's cells only (set_a moved ``a`` there within the block): the calls
         # after it of left (25) and of either on its first side (12).
@@ -536,7 +538,6 @@ def test_a_block_loads_what_keys_read_per_call_name_once_those_are_loaded(tmp_pa
     the block once what the calls name by their arguments is loaded: the locations it names are
     loaded in bulk too, in a second round; what the block changes on the way is read when touched."""
     from compiler.schedule.locations import BlockLocations
-    from compiler.vm.variables import LazyVar
     from runtime_helpers import account, block_text
 
     (tmp_path / "c.lane").write_text(BOXES)
@@ -557,11 +558,7 @@ def test_a_block_loads_what_keys_read_per_call_name_once_those_are_loaded(tmp_pa
         box1 = chain.world.instances["box1"].address
         owners = {int(account(f"o{k}"), 16) for k in range(100)}
         assert locations.find(decoded.functions, decoded.calls, later=True)[(box1, 0)] == owners
-        loads = []
-        for variables in chain.ctx.storage.values():
-            for var in variables:
-                if type(var) is LazyVar:
-                    var.load = (lambda load: lambda key: loads.append(key) or load(key))(var.load)
+        loads = lazy_reads(chain)
         got = chain.run_block(block)
         assert loads == [int(account("n1"), 16)], loads  # (70's new owner's cell, read when touched)
     memory = Chain.open(tmp_path / "world.toml")
