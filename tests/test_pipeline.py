@@ -461,7 +461,9 @@ def test_a_block_loads_the_keys_a_loop_of_few_values_names(tmp_path):
 BOXES = """
 contract Box {
     storage vals: map<address, u256>;
+    storage count: u256;
     pub fn put_for(who: address, v: u256) { vals[who] = v; }
+    pub fn bump() { count += 1; }
 }
 
 contract Pick {
@@ -484,8 +486,11 @@ contract Ledger {
     storage owner: map<u256, address>;
     storage box: Box;
     init(x: Box) { box = x; }
+    storage boxes: map<u256, Box>;
     pub fn claim(id: u256) { owner[id] = msg.sender; }
     pub fn pay(id: u256, v: u256) { box.put_for(owner[id], v); }
+    pub fn register(i: u256, b: Box) { boxes[i] = b; }
+    pub fn bump_at(i: u256) { boxes[i].bump(); }
 }
 """
 
@@ -545,8 +550,10 @@ def test_a_block_loads_what_keys_read_per_call_name_once_those_are_loaded(tmp_pa
         '[[deploy]]\nname = "box1"\nsource = "c.lane"\ncontract = "Box"\nargs = []\n\n'
         '[[deploy]]\nname = "ledger"\nsource = "c.lane"\ncontract = "Ledger"\nargs = ["box1"]\n')
     state = tmp_path / "s.sqlite"
-    setup = block_text([{"from": f"o{k}", "to": "ledger", "fn": "claim", "args": [k]} for k in range(100)]).encode()
+    setup = block_text([{"from": f"o{k}", "to": "ledger", "fn": "claim", "args": [k]} for k in range(100)]
+                       + [{"from": "o1", "to": "ledger", "fn": "register", "args": [7, "box1"]}]).encode()
     calls = [{"from": "u1", "to": "ledger", "fn": "pay", "args": [k, k]} for k in range(100)]
+    calls += [{"from": "u2", "to": "ledger", "fn": "bump_at", "args": [7]}] * 3  # (an instance read per call)
     calls.insert(50, {"from": "n1", "to": "ledger", "fn": "claim", "args": [70]})  # (70's owner, changed)
     block = block_text(calls).encode()
     with Chain.open(tmp_path / "world.toml", state) as chain:
@@ -557,7 +564,8 @@ def test_a_block_loads_what_keys_read_per_call_name_once_those_are_loaded(tmp_pa
         chain.store.prefetch(chain.ctx.storage, locations.find(decoded.functions, decoded.calls))
         box1 = chain.world.instances["box1"].address
         owners = {int(account(f"o{k}"), 16) for k in range(100)}
-        assert locations.find(decoded.functions, decoded.calls, later=True)[(box1, 0)] == owners
+        later = locations.find(decoded.functions, decoded.calls, later=True)
+        assert later[(box1, 0)] == owners and later[(box1, 1)] == {()}
         loads = lazy_reads(chain)
         got = chain.run_block(block)
         assert loads == [int(account("n1"), 16)], loads  # (70's new owner's cell, read when touched)

@@ -287,7 +287,6 @@ class BlockLocations:
                         out[(at, index)].add(key)
         return out
 
-
     def _per_call(self, out: dict, address, var: str, contract: str, sources: tuple, calls: list) -> None:
         """The keys of a column access whose sources include elements of an array argument or
         locations read per call: call by call, every combination (an array holds at most a few
@@ -304,8 +303,8 @@ class BlockLocations:
             index = indices[at]
             if index is None:
                 continue
-            keys = product(*(c[k] for c in columns))
-            out[(at, index)].update(keys if len(columns) > 1 else (key[0] for key in keys))
+            keys = product(*(c[k] for c in columns))  # (a scalar's key: the empty tuple)
+            out[(at, index)].update(keys if len(columns) != 1 else (key[0] for key in keys))
 
     def _column(self, src, calls: list) -> list[list]:
         """Per call, the values a source gives (a list each: an array's elements are several)."""
