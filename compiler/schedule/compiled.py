@@ -151,6 +151,16 @@ def _single(value: Any) -> Any:
     return value
 
 
+def _cond(thunk: Callable[[], Any]) -> bool:
+    """A choice's condition: unknown (raises) when it cannot be computed.  A summary's choice may
+    merge a path the transaction never takes (a loop that runs no round): its condition failing
+    says nothing about the transaction."""
+    try:
+        return thunk()
+    except NotTaken:
+        raise Unresolved from None
+
+
 def _and(*thunks: Callable[[], Any]) -> bool:
     """``&&`` in three values: false when one operand is false; unknown (raises) when one is unknown."""
     unknown = False
@@ -316,7 +326,7 @@ class _Gen:
         if s.op == "!":
             return f"(not {a[0]})"
         if s.op == "ite":
-            return f"({a[1]} if {a[0]} else {a[2]})"
+            return f"({a[1]} if {a[0] if self.safe(s.args[0]) else f'_cond(lambda: {a[0]})'} else {a[2]})"
         if s.op in ("+", "-", "*"):
             return f"_chk({a[0]} {s.op} {a[1]})"
         if s.op == "/":
@@ -662,7 +672,7 @@ def _maybe(thunk) -> bool:
 
 
 _GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": _maybe, "_and": _and, "_or": _or,
-            "_each": _each, "_reads": _reads, "_single": _single, "_unresolved": _unresolved,
+            "_cond": _cond, "_each": _each, "_reads": _reads, "_single": _single, "_unresolved": _unresolved,
             "_address": _address, "Unresolved": Unresolved, "NotTaken": NotTaken, "_TooMany": _TooMany,
             "WILD": WILD, "UNKNOWN": UNKNOWN, "UNREAD": UNREAD, "Choice": Choice}
 

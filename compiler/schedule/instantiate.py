@@ -116,7 +116,11 @@ def _apply(s: S.Op, env: _Env) -> Any:
     if name == "!":
         return not evaluate(args[0], env)
     if name == "ite":
-        return evaluate(args[1], env) if evaluate(args[0], env) else evaluate(args[2], env)
+        try:  # (a condition that cannot be computed is unknown: compiled._cond says why)
+            taken = evaluate(args[0], env)
+        except NotTaken:
+            raise Unresolved("a choice whose condition cannot be computed") from None
+        return evaluate(args[1], env) if taken else evaluate(args[2], env)
     a, b = evaluate(args[0], env), evaluate(args[1], env)
     if name in ("==", "!="):
         return (a == b) == (name == "==")
