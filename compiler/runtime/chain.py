@@ -41,7 +41,7 @@ from .files import read_block_bytes
 from .receipts import Receipt, receipts_json
 from .changes import ABSENT, from_befores, put_back
 from .roots import StateHash, receipts_root, root_of
-from .store import StateStore
+from .store import PREFETCH_MIN, StateStore
 from ..vm.values import U256_MAX, ValueError_, parse_value, quoted, shown
 from ..vm.variables import LazyVar, copy_storage
 from .world import World, genesis, load_world
@@ -50,7 +50,6 @@ _STATUS, _COST, _FAILURE = itemgetter(0), itemgetter(4), itemgetter(0, 1, 5)
 
 # Block numbers are SQLite INTEGERs in a state file; block.timestamp is a u256.
 MAX_BLOCK_NUMBER = 2**63 - 1
-PREFETCH_MIN = 64  # transactions: smaller blocks read their locations as they touch them
 PHASES = ("read", "decode", "schedule", "execute", "receipts", "roots", "commit")
 
 

@@ -54,7 +54,7 @@ from ..vm.locations import loc_ids
 from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, from_befores, journal_keys
 from .roots import StateHash
-from .store import change_rows
+from .store import PREFETCH_MIN, change_rows
 from ..schedule.vectorized import COLUMNS, grouped_order, isin, isin_sorted, pick
 
 R, W, A = 0, 1, 2
@@ -64,7 +64,6 @@ _COST = itemgetter(4)
 _LOG_MARKS = (itemgetter(3), itemgetter(4), itemgetter(5))  # a transaction's mark -> where its log entries
                                                              # of each mode (read, write, add) start
 _FIRST, _SECOND = itemgetter(0), itemgetter(1)
-PREFETCH_MIN = 64  # transactions: fewer read their locations when they touch them
 PEERS_ROWS = ("tx", "loc", "mode", "wild")  # the columns of the rows Peers brings (schedule.vectorized.COLUMNS)
 _DTYPES = dict(COLUMNS)
 COMPRESS_MIN = 512  # transactions in a stripe: a lane of them likely compresses its receipts (encoding.part)

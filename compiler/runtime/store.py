@@ -68,6 +68,7 @@ COMPACT_AT = 32768  # rows in the log past which a commit folds it into ``storag
 _SCAN_FROM = 1024  # keys of one variable a block reads from which its rows may be read in one pass,
 _SCAN_SHARE = 3  # if they are at least a third of them
 _BATCH = 500  # keys per query when a block's locations are read in bulk (SQLite allows 32,766 parameters)
+PREFETCH_MIN = 64  # transactions: fewer read their locations as they touch them, cheaper than finding them first
 _FIRST = itemgetter(0)
 _KEY_VALUE = itemgetter(1, 2)
 _is_bytes = bytes.__instancecheck__
