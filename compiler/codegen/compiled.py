@@ -37,7 +37,7 @@ def compile_program(program: CheckedProgram, name: str, trace: bool = False, sou
         except (EOFError, ValueError, TypeError):  # (not this Python's: compiled again)
             compiled = None
     if not isinstance(compiled, CodeType):
-        compiled = compile(source, f"<lane:{name}>", "exec")
+        compiled = _compile(source, name)
     namespace: dict = {"Revert": Revert, "__name__": f"lane:{name}"}
     exec(compiled, namespace)
     layouts = {c: storage_layout(info) for c, info in program.contracts.items()}
@@ -46,7 +46,11 @@ def compile_program(program: CheckedProgram, name: str, trace: bool = False, sou
 
 def code_bytes(source: str, name: str) -> bytes:
     """``source`` compiled as :func:`compile_program` compiles it, marshalled (for this Python only)."""
-    return marshal.dumps(compile(source, f"<lane:{name}>", "exec"))
+    return marshal.dumps(_compile(source, name))
+
+
+def _compile(source: str, name: str) -> CodeType:
+    return compile(source, f"<lane:{name}>", "exec")
 
 
 __all__ = ["CompiledProgram", "code_bytes", "compile_program", "function_name", "mangle"]

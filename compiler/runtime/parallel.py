@@ -138,6 +138,13 @@ class Prepared(NamedTuple):
     loc: np.ndarray                          # the locations they changed
 
 
+class Ready(NamedTuple):
+    """The parent's moves made ahead (``_Merge.ready_moves``), and what they held for."""
+    journal: int                    # the length of its journal then
+    locations: np.ndarray           # the locations its windows changed, sorted
+    moved: tuple[int, dict | None]  # the root's move and the state file's rows (``_Merge._moved``)
+
+
 class Behind(NamedTuple):
     """A window the parent ran while the lanes ran the one before it (``_BlockRun.run_behind``)."""
     mark: int                   # the events' mark before it (its writes are taken back to here)
@@ -1320,7 +1327,7 @@ class _Merge:
         self.undo_log: list = []       # (dict, key, value before) of every write the parent's state took
         self.journal: list = []        # the writes of the windows the parent ran (its own lane)
         self._where: dict | None = None
-        self._ready: tuple | None = None  # the parent's moves and rows made ahead (``ready_moves``)
+        self._ready: Ready | None = None  # the parent's moves and rows made ahead (``ready_moves``)
         if run.invalid:
             outcomes = [(INVALID, reason, None, (), 0, None) for _, _, reason in run.invalid]
             self._receipts(np.array([i for i, _, _ in run.invalid], np.int64), outcomes)
@@ -1449,9 +1456,9 @@ class _Merge:
             return
         rewritten = self._rewritten_by_lanes()
         ready, self._ready = self._ready, None
-        if ready is not None and ready[0] == len(self.journal) and not rewritten and \
-                np.array_equal(np.sort(locations), ready[1]):
-            moved = ready[2]
+        if ready is not None and ready.journal == len(self.journal) and not rewritten and \
+                np.array_equal(np.sort(locations), ready.locations):
+            moved = ready.moved
         else:
             if rewritten:
                 self.settle()  # (their values after the block: the lanes' writes applied first)
@@ -1473,8 +1480,8 @@ class _Merge:
         changes = from_journal(journal)  # (the values its windows left: a lane's write of one voids this)
         where = self.where
         locs = [loc_ids(*where[id(store)], keys) for store, keys, _olds, _news in changes.groups]
-        self._ready = (len(journal), np.sort(np.concatenate(locs)) if locs else np.zeros(0, np.int64),
-                       self._moved(changes))
+        self._ready = Ready(len(journal), np.sort(np.concatenate(locs)) if locs else np.zeros(0, np.int64),
+                            self._moved(changes))
 
     def _moved(self, changes) -> tuple[int, dict | None]:
         """The state root's move by the parent's ``changes`` (its state's values now), and their
