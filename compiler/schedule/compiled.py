@@ -326,7 +326,8 @@ class _Gen:
         if s.op == "!":
             return f"(not {a[0]})"
         if s.op == "ite":
-            return f"({a[1]} if {a[0] if self.safe(s.args[0]) else f'_cond(lambda: {a[0]})'} else {a[2]})"
+            cond = a[0] if self.safe(s.args[0]) else f"_cond(lambda: {a[0]})"
+            return f"({a[1]} if {cond} else {a[2]})"
         if s.op in ("+", "-", "*"):
             return f"_chk({a[0]} {s.op} {a[1]})"
         if s.op == "/":
