@@ -34,6 +34,10 @@ Covered (all inside the subset the checker accepts, which is the reference):
   addresses, ``! && ||``, helper and cross-contract calls returning ``u256``
   (also on the right of compound updates).
 
+Alpha also keeps ``others: map<u256, Beta>`` (``others[1]`` set by ``init``) and calls
+through ``others[k].`` with ``k`` any ``u256`` expression: an instance read per call,
+address zero (a call that reverts) at the keys ``init`` did not set.
+
 Left out: constants, imports, array parameters, contract-typed parameters and
 maps keyed by contract types, ``bool`` parameters and ``bool``/``address``
 returns, more than two contracts or cross-contract chains deeper than one,
@@ -116,6 +120,7 @@ class Contract:
             lines.append(f"    storage {name}: {STORAGE_TYPES[kind]};")
         if self.callee is not None:
             lines.append(f"    storage other: {self.callee.name};")
+            lines.append(f"    storage others: map<u256, {self.callee.name}>;")
         for name, types in self.events:
             fields = ", ".join(f"f{i}: {t}" for i, t in enumerate(types))
             lines.append(f"    event {name}({fields});")
@@ -257,10 +262,11 @@ class Body:
 
     def calls(self, ret: str | None = None) -> list[tuple[str, Fn]]:
         """(prefix, function) this body may call, returning ``ret`` if given: the callee's pub functions
-        through ``other.``, and internal helpers (a helper only earlier ones: no recursion).  A view
-        calls views only."""
+        through ``other.`` or ``others[k].`` (an instance read per call: set by ``init`` at key 1 only, so
+        other keys call address zero and revert), and internal helpers (a helper only earlier ones: no
+        recursion).  A view calls views only."""
         callee = self.c.callee
-        out = [("other.", f) for f in (callee.fns if callee is not None else [])]
+        out = [(prefix, f) for f in (callee.fns if callee is not None else []) for prefix in ("other.", "others.")]
         helpers = self.c.helpers
         if self.fn is not None and not self.fn.pub:
             helpers = helpers[:helpers.index(self.fn)]
@@ -271,6 +277,8 @@ class Body:
 
     def call(self, ret: str | None, depth: int) -> str:
         prefix, fn = self.draw(st.sampled_from(self.calls(ret)))
+        if prefix == "others.":
+            prefix = f"others[{self.expr('u256', max(depth - 1, 0))}]."
         args = ", ".join(self.expr(t, max(depth - 1, 0)) for _, t in fn.params)
         return f"{prefix}{fn.name}({args})"
 
@@ -395,7 +403,7 @@ def fn_text(draw, contract: Contract, fn: Fn, fresh: list[int]) -> str:
 def init_text(draw, contract: Contract, fresh: list[int]) -> str:
     """``init``: stores the callee reference and sets the init-only variables (and maybe others)."""
     params = f"o: {contract.callee.name}" if contract.callee is not None else ""
-    lines = ["        other = o;"] if contract.callee is not None else []
+    lines = ["        other = o;", "        others[1] = o;"] if contract.callee is not None else []
     body = Body(draw, contract, None, fresh)
     for name, kind in contract.storage:
         if name in contract.init_only or draw(st.integers(0, 3)) == 0:

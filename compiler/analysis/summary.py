@@ -331,7 +331,7 @@ class _Executor:
 
     def s_Return(self, frame: _Frame, s: ast.Return) -> None:
         value = self.expr(frame, s.value) if s.value is not None else TRUE
-        frame.returns.append((frame.pc, value))
+        frame.returns.append(_leaving_loops(frame.pc, value))
         frame.exits.append(frame.guard)
 
     def s_ExprStmt(self, frame: _Frame, s: ast.ExprStmt) -> None:
@@ -556,6 +556,21 @@ def _guardable(g: Sym) -> Sym:
         return g
     return op("&&", *(c for c in _conjuncts(g)
                       if not any(isinstance(n, (S.LoopIndex, S.Unknown)) for n in S.walk(c))))
+
+
+def _leaving_loops(pc: Sym, value: Sym) -> tuple[Sym, Sym]:
+    """A return's (path condition, value) as its callers see them.  A return inside a loop may
+    name the loop's index, which means nothing once the call has returned (a caller enumerating
+    it would range over the callee's loop, and over none for a loop of no round).  The
+    conjuncts of the condition that name an index are left out, which takes this return in more
+    cases, so its value is then unknown; so is a value that names an index."""
+    def names_index(s: Sym) -> bool:
+        return any(isinstance(n, S.LoopIndex) for n in S.walk(s))
+
+    kept = [c for c in _conjuncts(pc) if not names_index(c)]
+    if len(kept) == len(_conjuncts(pc)) and not names_index(value):
+        return pc, value
+    return op("&&", *kept), S.unknown("a value returned from inside a loop")
 
 
 def _join_guards(cond: Sym, then: Sym, orelse: Sym) -> Sym:
