@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from compiler import limits
 from compiler.cli import app
+from compiler.codegen.python import generate
 from compiler.limits import (
     MAX_BLOCK_BYTES,
     MAX_BLOCK_DEPTH,
@@ -33,6 +34,9 @@ from compiler.limits import (
     read_text_capped,
 )
 from compiler.pipeline import CompilerData
+from compiler.runtime import parallel
+from compiler.runtime.block import read_block
+from compiler.runtime.chain import Chain
 from compiler.syntax.parser import parse
 
 
@@ -165,7 +169,8 @@ def test_the_maximal_program_nests_exactly_to_each_limit():
     assert [d.code for d in parse(text, "deep.lane")[1]] == ["limit"]
 
 
-def test_the_maximal_program_checks_compiles_and_runs(tmp_path):
+def maximal_world(tmp_path: Path, repeat: int = 1) -> None:
+    """The maximal program deployed (``deep``), and a block calling each of its functions ``repeat`` times."""
     (tmp_path / "deep.lane").write_text(maximal_contract(), encoding="utf-8")
     (tmp_path / "world.toml").write_text(
         '[[deploy]]\nname = "other"\nsource = "deep.lane"\ncontract = "Other"\nsender = "alice"\n\n'
@@ -174,13 +179,37 @@ def test_the_maximal_program_checks_compiles_and_runs(tmp_path):
     txs += [("b_" + kind, [True]) for kind in BOOL_NESTINGS]
     txs += [("blocks", [100]), ("ladder", [MAX_BLOCK_DEPTH - 2]), ("loops", []), ("types", [7])]
     (tmp_path / "block.jsonl").write_text(
-        "".join(json.dumps({"from": "alice", "to": "deep", "fn": fn, "args": args}) + "\n" for fn, args in txs))
+        "".join(json.dumps({"from": "alice", "to": "deep", "fn": fn, "args": args}) + "\n" for fn, args in txs * repeat))
+
+
+def test_the_maximal_program_runs_on_lanes(tmp_path):
+    """Forced onto two lanes, whose code logs every access (a read keyed by 60 nested reads included):
+    the lanes run it, no worker fails, and the result is the sequential executor's."""
+    maximal_world(tmp_path, repeat=3)
+    raw = read_block(tmp_path / "block.jsonl")
+    seq, par = Chain.open(tmp_path / "world.toml"), Chain.open(tmp_path / "world.toml")
+    executor = parallel.executor_for(par, 2).__self__
+    executor.force = True
+    try:
+        a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
+        info = executor.last
+    finally:
+        par.close()
+        seq.close()
+    assert b.receipts_json == a.receipts_json and b.state_root == a.state_root
+    assert info["mode"] == "parallel" and info["on_lanes"] > 0 and not info["failed_lanes"], info
+
+
+def test_the_maximal_program_checks_compiles_and_runs(tmp_path):
+    maximal_world(tmp_path)
 
     code, _, err = lane("check", tmp_path / "deep.lane")
     assert code == 0, err
     code, python, err = lane("compile", tmp_path / "deep.lane", "-f", "python")
     assert code == 0, err
     compile(python, "deep.py", "exec")  # what `lane run` does, here on the printed text
+    # The lanes' code logs every access: a read keyed by 60 nested reads must still compile.
+    compile(generate(CompilerData(tmp_path / "deep.lane").require_checked(), log=True), "deep-lanes.py", "exec")
     for executor in (["--executor", "sequential", "--check-accesses"], ["--verify"]):
         code, out, err = lane("run", tmp_path / "world.toml", tmp_path / "block.jsonl", "--json", *executor)
         assert code == 0, err

@@ -351,6 +351,8 @@ class _FunctionGen:
             index = self.layout.index[var.name]
             if len(keys) <= 1 and (not keys or _is_simple(keys[0])):
                 read = f"(LOGR(hash((this, {index}, {key}))) or s_{var.name}[{key}])"
+            elif _nesting(key) >= DEEP_KEY:  # one level, not five: a key of many nested reads stays compilable
+                read = f"rt.logged_read(s_{var.name}, this, {index}, {key})"
             else:
                 k = self.fresh()
                 read = f"(LOGR(hash((this, {index}, ({k} := {key})))) or s_{var.name}[{k}])"
@@ -507,6 +509,23 @@ def _storage_effects(block: ast.Block) -> tuple[set[str], bool]:
         elif isinstance(n, ast.Call) and isinstance(n.target, Function):
             calls = True
     return written, calls
+
+
+# A logged read whose key nests this many brackets calls ``rt.logged_read``: the inline form nests
+# five more around the key, and CPython refuses code nested 200 deep (a key of 60 nested reads).
+DEEP_KEY = 20
+
+
+def _nesting(text: str) -> int:
+    """How deep brackets nest in generated code (its string literals hold none that matter here)."""
+    depth = most = 0
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+            most = max(most, depth)
+        elif ch in ")]}":
+            depth -= 1
+    return most
 
 
 def _is_simple(e: ast.Expr) -> bool:

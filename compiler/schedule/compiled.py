@@ -680,10 +680,30 @@ _GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": 
 
 def compile_summary(summary: Summary, var_ids: VarIds) -> CompiledSummary:
     source = _Gen(summary, var_ids).generate()
-    code = compile(source, f"<lane-inst:{summary.qualname}>", "exec")
+    try:
+        code = compile(source, f"<lane-inst:{summary.qualname}>", "exec")
+    except (SyntaxError, RecursionError, MemoryError):
+        # Nested past what CPython compiles (20 loops and trys in one function: a key under 16 nested
+        # loops enumerates each): every access a wildcard over its variable, which is always sound.
+        source = _coarse(summary, var_ids)
+        code = compile(source, f"<lane-inst:{summary.qualname}>", "exec")
     namespace = dict(_GLOBALS)
     exec(code, namespace)
     return CompiledSummary(summary, source, namespace["inst"], code)
+
+
+def _coarse(summary: Summary, var_ids: VarIds) -> str:
+    """An instantiation that makes every access of ``summary`` a wildcard over its variable (of the
+    called instance where the access is to it, else of every instance), whatever the arguments."""
+    lines = ["def inst(sender, target, args, read, number, timestamp, out, imm=None, stored=None):"]
+    for a in summary.accesses:
+        loc = f"({'target' if isinstance(a.address, S.Self) else 'None'}, {var_ids(a.contract, a.var)}, WILD)"
+        for mode in ([R, W] if a.mode == ADD else [MODES[a.mode]]):
+            lines.append(f"    out.append(({loc}, {mode}))")
+        if a.mode != READ:
+            lines.append(f"    if stored is not None: stored.append(({loc}, UNKNOWN))")
+    lines.append("    return out")
+    return "\n".join(lines) + "\n"
 
 
 def restore_summary(summary: Summary, source: str, code: bytes) -> CompiledSummary:
