@@ -38,7 +38,11 @@ Alpha also keeps ``others: map<u256, Beta>`` (``others[1]`` set by ``init``) and
 through ``others[k].`` with ``k`` any ``u256`` expression: an instance read per call,
 address zero (a call that reverts) at the keys ``init`` did not set.
 
-Left out: constants, imports, array parameters, contract-typed parameters and
+Alpha's pub functions may take ``array<u256, 4>`` and ``array<address, 3>`` parameters
+(``len(a)``, ``a[i]`` as values and keys, ``for i in 0..len(a)``; transactions pass up to
+``N`` elements, one more now and then).
+
+Left out: constants, imports, contract-typed parameters and
 maps keyed by contract types, ``bool`` parameters and ``bool``/``address``
 returns, more than two contracts or cross-contract chains deeper than one,
 ``block.timestamp``, ``self`` as a call target, string messages beyond a fixed
@@ -83,6 +87,8 @@ KEYS = {"u256": [], "bool": [], "map_au": ["address"], "map_uu": ["u256"], "map_
 VALUE = {"u256": "u256", "bool": "bool", "map_au": "u256", "map_uu": "u256", "map_aau": "u256",
          "map_ua": "address", "map_ab": "bool", "map_tu": "u256"}
 MESSAGES = ['"no"', '"too low"', '"denied"']
+# Array parameter types -> their element type.
+ARRAYS = {"array<u256, 4>": "u256", "array<address, 3>": "address"}
 
 # Internal (non-pub) helper functions, 0-2 a contract, called from pub functions and later helpers.
 HELPERS = True
@@ -164,6 +170,16 @@ class Body:
     def names(self, ty: str, mutable: bool = False) -> list[str]:
         return [n for scope in self.scopes for n, t, m in scope if t == ty and (m or not mutable)]
 
+    def arrays(self, elem: str | None = None) -> list[str]:
+        """The array parameters in scope (of ``elem`` elements if given)."""
+        return [n for n, t in (self.fn.params if self.fn else []) if t in ARRAYS and (elem is None or ARRAYS[t] == elem)]
+
+    def element(self, elem: str, depth: int) -> str:
+        """An element of an array parameter: mostly at a loop index or a small literal (out of range reverts)."""
+        index = self.pick(self.names("u256") + ["0", "1"]) if depth == 0 or self.draw(st.booleans()) \
+            else self.u256(depth - 1)
+        return f"{self.pick(self.arrays(elem))}[{index}]"
+
     def pick(self, options: list[str]) -> str:
         return self.draw(st.sampled_from(options))
 
@@ -202,7 +218,12 @@ class Body:
                             (2 if self.storage(["u256"]) else 0, "scalar"),
                             (4 if depth > 0 and self.storage(["map_au", "map_uu", "map_aau", "map_tu"]) else 0, "map"),
                             (4 if depth > 0 else 0, "arith"), (1 if depth > 0 else 0, "minmax"),
-                            (1 if depth > 0 else 0, "conv"), (1 if depth > 0 and self.calls("u256") else 0, "call")])
+                            (1 if depth > 0 else 0, "conv"), (1 if depth > 0 and self.calls("u256") else 0, "call"),
+                            (3 if self.arrays("u256") else 0, "elem"), (1 if self.arrays() else 0, "len")])
+        if kind == "elem":
+            return self.element("u256", depth)
+        if kind == "len":
+            return f"len({self.pick(self.arrays())})"
         if kind == "lit":
             return str(self.draw(st.integers(0, 5)))
         if kind == "name":
@@ -228,7 +249,9 @@ class Body:
         atoms = self.names("address")
         kind = self.choose([(3 if atoms else 0, "name"), (3, "sender"), (1, "self"), (2, "lit"),
                             (3 if depth > 0 and self.storage(["map_ua"]) else 0, "map"),
-                            (1 if depth > 0 else 0, "conv")])
+                            (1 if depth > 0 else 0, "conv"), (3 if self.arrays("address") else 0, "elem")])
+        if kind == "elem":
+            return self.element("address", depth)
         if kind == "name":
             return self.pick(atoms)
         if kind == "sender":
@@ -354,6 +377,8 @@ class Body:
         start = self.pick(["0", "0", "1"])
         if params and self.draw(st.booleans()):
             end = f"min({self.pick(params)}, {self.pick(['3', '8'])})"
+        elif self.arrays() and self.draw(st.booleans()):
+            end = f"len({self.pick(self.arrays())})"
         else:
             end = str(self.draw(st.integers(0, 4)))
         var = self.new_name("i")
@@ -379,11 +404,14 @@ class Body:
 # ---------------------------------------------------------------------------- contracts
 
 @st.composite
-def signatures(draw, prefix: str, least: int = 2, most: int = 5) -> list[Fn]:
+def signatures(draw, prefix: str, least: int = 2, most: int = 5, arrays: bool = False) -> list[Fn]:
+    """Functions' signatures; with ``arrays``, parameters may be arrays too (for functions only
+    transactions call: a call in the language has no array to pass but a parameter)."""
     n = draw(st.integers(least, most))
+    types = ["u256", "u256", "address"] + (list(ARRAYS) if arrays else [])
     out = []
     for i in range(n):
-        params = [(f"p{j}", draw(st.sampled_from(["u256", "u256", "address"]))) for j in range(draw(st.integers(0, 3)))]
+        params = [(f"p{j}", draw(st.sampled_from(types))) for j in range(draw(st.integers(0, 3)))]
         ret = draw(st.sampled_from([None, None, "u256"]))
         view = draw(st.integers(0, 4)) == 4
         out.append(Fn(f"{prefix}{i}", params, ret, view))
@@ -422,7 +450,8 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
     init_only = {n for n, _ in storage if draw(st.integers(0, 4)) == 4}
     fields = st.lists(st.sampled_from(["u256", "address", "bool"]), min_size=1, max_size=3)
     events = [(f"{prefix.upper()}Ev{i}", draw(fields)) for i in range(draw(st.integers(1, 2)))]
-    c = Contract(name, storage, events, draw(signatures(prefix)), init_only, callee)
+    # Only Alpha's pub functions take arrays: nothing calls them but transactions.
+    c = Contract(name, storage, events, draw(signatures(prefix, arrays=name == "Alpha")), init_only, callee)
     if HELPERS:
         c.helpers = draw(signatures(prefix + "h", 0, 2))
         for fn in c.helpers:
@@ -479,6 +508,10 @@ def world_text(world: World) -> str:
 
 
 def argument(draw, ty: str, world: World):
+    if ty in ARRAYS:  # up to N elements; one more now and then (an invalid transaction)
+        most = int(ty.rsplit(",", 1)[1].strip(" >"))
+        size = draw(st.integers(0, most + 1 if draw(st.integers(0, 9)) == 0 else most))
+        return [argument(draw, ARRAYS[ty], world) for _ in range(size)]
     if ty == "u256":
         huge = st.sampled_from([8, 100, MAX, str(MAX), str(2**255)])
         return draw(st.one_of(st.integers(0, 5), st.integers(0, 5), huge))
