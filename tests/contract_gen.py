@@ -34,15 +34,18 @@ Covered (all inside the subset the checker accepts, which is the reference):
   addresses, ``! && ||``, helper and cross-contract calls returning ``u256``
   (also on the right of compound updates).
 
-Alpha also keeps ``others: map<u256, Beta>`` (``others[1]`` set by ``init``) and calls
-through ``others[k].`` with ``k`` any ``u256`` expression: an instance read per call,
-address zero (a call that reverts) at the keys ``init`` did not set.
+Alpha also keeps ``others: map<u256, Beta>`` (``others[1]`` set by ``init``, other keys
+by its functions now and then) and calls Beta through any reference: ``other``,
+``others[k]`` (an instance read per call; address zero, a call that reverts, where
+nothing was set), a ``Beta`` parameter (a transaction passes an instance of either
+contract, or an address where none lives), a ``Beta`` local (``let t = other; if ..
+{ t = others[k]; }``: a choice of instance) or ``Beta(address)``.
 
 Alpha's pub functions may take ``array<u256, 4>`` and ``array<address, 3>`` parameters
 (``len(a)``, ``a[i]`` as values and keys, ``for i in 0..len(a)``; transactions pass up to
 ``N`` elements, one more now and then).
 
-Left out: constants, imports, contract-typed parameters and
+Left out: constants, imports, contract-typed parameters of called functions and
 maps keyed by contract types, ``bool`` parameters and ``bool``/``address``
 returns, more than two contracts or cross-contract chains deeper than one,
 ``block.timestamp``, ``self`` as a call target, string messages beyond a fixed
@@ -170,6 +173,21 @@ class Body:
     def names(self, ty: str, mutable: bool = False) -> list[str]:
         return [n for scope in self.scopes for n, t, m in scope if t == ty and (m or not mutable)]
 
+    def instance(self, depth: int) -> str:
+        """A reference to a Beta: ``other``, ``others[k]`` (set by ``init`` at key 1, by functions
+        elsewhere), a parameter or local of type Beta, or ``Beta(address)`` (a conversion: a call through
+        it reverts unless a Beta lives there)."""
+        ty = self.c.callee.name
+        kind = self.choose([(3, "other"), (2, "others"), (3 if self.names(ty) else 0, "name"),
+                            (1 if depth > 0 else 0, "conv")])
+        if kind == "other":
+            return "other"
+        if kind == "others":
+            return f"others[{self.u256(max(depth - 1, 0))}]"
+        if kind == "name":
+            return self.pick(self.names(ty))
+        return f"{ty}({self.address(depth - 1)})"
+
     def arrays(self, elem: str | None = None) -> list[str]:
         """The array parameters in scope (of ``elem`` elements if given)."""
         return [n for n, t in (self.fn.params if self.fn else []) if t in ARRAYS and (elem is None or ARRAYS[t] == elem)]
@@ -285,11 +303,10 @@ class Body:
 
     def calls(self, ret: str | None = None) -> list[tuple[str, Fn]]:
         """(prefix, function) this body may call, returning ``ret`` if given: the callee's pub functions
-        through ``other.`` or ``others[k].`` (an instance read per call: set by ``init`` at key 1 only, so
-        other keys call address zero and revert), and internal helpers (a helper only earlier ones: no
-        recursion).  A view calls views only."""
+        through a reference to a Beta (:meth:`instance`), and internal helpers (a helper only earlier ones:
+        no recursion).  A view calls views only."""
         callee = self.c.callee
-        out = [(prefix, f) for f in (callee.fns if callee is not None else []) for prefix in ("other.", "others.")]
+        out = [("instance", f) for f in (callee.fns if callee is not None else [])]
         helpers = self.c.helpers
         if self.fn is not None and not self.fn.pub:
             helpers = helpers[:helpers.index(self.fn)]
@@ -300,8 +317,8 @@ class Body:
 
     def call(self, ret: str | None, depth: int) -> str:
         prefix, fn = self.draw(st.sampled_from(self.calls(ret)))
-        if prefix == "others.":
-            prefix = f"others[{self.expr('u256', max(depth - 1, 0))}]."
+        if prefix == "instance":
+            prefix = f"{self.instance(depth)}."
         args = ", ".join(self.expr(t, max(depth - 1, 0)) for _, t in fn.params)
         return f"{prefix}{fn.name}({args})"
 
@@ -326,26 +343,42 @@ class Body:
 
     def stmt(self, depth: int, indent: str) -> list[str]:
         writable = not self.view and bool(self.c.storage)
-        kind = self.choose([(3, "let"), (2 if self.names("u256", True) + self.names("address", True) else 0, "local"),
+        kind = self.choose([(3, "let"), (2 if self.assignable() else 0, "local"),
                             (6 if writable else 0, "store"), (3 if depth > 0 else 0, "if"),
                             (2 if depth > 0 else 0, "for"), (2, "require"),
                             (1 if not self.view and self.c.events else 0, "emit"),
-                            (2 if self.calls() else 0, "call")])
+                            (2 if self.calls() else 0, "call"),
+                            (1 if not self.view and self.c.callee is not None else 0, "rebind")])
         return getattr(self, "stmt_" + kind)(depth, indent)
 
+    def assignable(self) -> list[str]:
+        """The mutable locals: of type u256, address or Beta."""
+        beta = [self.c.callee.name] if self.c.callee is not None else []
+        return [n for ty in ["u256", "address", *beta] for n in self.names(ty, True)]
+
     def stmt_let(self, depth: int, indent: str) -> list[str]:
-        ty = self.choose([(4, "u256"), (2, "address"), (1, "bool")])
+        beta = self.c.callee.name if self.c.callee is not None else None
+        ty = self.choose([(4, "u256"), (2, "address"), (1, "bool"), (1 if beta else 0, "beta")])
         name = self.new_name("l")
-        value = self.expr(ty, 2)
+        if ty == "beta":
+            ty, value = beta, self.instance(2)
+        else:
+            value = self.expr(ty, 2)
         self.scopes[-1].append((name, ty, True))
         annotation = f": {ty}" if self.draw(st.booleans()) else ""
         return [f"{indent}let {name}{annotation} = {value};"]
 
     def stmt_local(self, depth: int, indent: str) -> list[str]:
-        name = self.pick(self.names("u256", True) + self.names("address", True))
+        name = self.pick(self.assignable())
+        if name not in self.names("u256", True) + self.names("address", True):  # a Beta: another instance
+            return [f"{indent}{name} = {self.instance(2)};"]
         ty = "u256" if name in self.names("u256", True) else "address"
         op = self.pick(["=", "+=", "-=", "*="]) if ty == "u256" else "="
         return [f"{indent}{name} {op} {self.expr(ty, 2)};"]
+
+    def stmt_rebind(self, depth: int, indent: str) -> list[str]:
+        """``others[k] = ...``: the map of references written by a transaction (a dynamic instance)."""
+        return [f"{indent}others[{self.u256(1)}] = {self.instance(1)};"]
 
     def stmt_store(self, depth: int, indent: str) -> list[str]:
         writable = [(n, k) for n, k in self.c.storage if n not in self.c.init_only]
@@ -404,11 +437,13 @@ class Body:
 # ---------------------------------------------------------------------------- contracts
 
 @st.composite
-def signatures(draw, prefix: str, least: int = 2, most: int = 5, arrays: bool = False) -> list[Fn]:
+def signatures(draw, prefix: str, least: int = 2, most: int = 5, arrays: bool = False,
+               instance: str | None = None) -> list[Fn]:
     """Functions' signatures; with ``arrays``, parameters may be arrays too (for functions only
-    transactions call: a call in the language has no array to pass but a parameter)."""
+    transactions call: a call in the language has no array to pass but a parameter), and of the
+    contract type ``instance``."""
     n = draw(st.integers(least, most))
-    types = ["u256", "u256", "address"] + (list(ARRAYS) if arrays else [])
+    types = ["u256", "u256", "address"] + (list(ARRAYS) if arrays else []) + ([instance] if instance else [])
     out = []
     for i in range(n):
         params = [(f"p{j}", draw(st.sampled_from(types))) for j in range(draw(st.integers(0, 3)))]
@@ -451,7 +486,9 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
     fields = st.lists(st.sampled_from(["u256", "address", "bool"]), min_size=1, max_size=3)
     events = [(f"{prefix.upper()}Ev{i}", draw(fields)) for i in range(draw(st.integers(1, 2)))]
     # Only Alpha's pub functions take arrays: nothing calls them but transactions.
-    c = Contract(name, storage, events, draw(signatures(prefix, arrays=name == "Alpha")), init_only, callee)
+    alpha = name == "Alpha"
+    c = Contract(name, storage, events, draw(signatures(prefix, arrays=alpha, instance=callee.name if alpha and callee
+                                                        else None)), init_only, callee)
     if HELPERS:
         c.helpers = draw(signatures(prefix + "h", 0, 2))
         for fn in c.helpers:
@@ -512,6 +549,8 @@ def argument(draw, ty: str, world: World):
         most = int(ty.rsplit(",", 1)[1].strip(" >"))
         size = draw(st.integers(0, most + 1 if draw(st.integers(0, 9)) == 0 else most))
         return [argument(draw, ARRAYS[ty], world) for _ in range(size)]
+    if ty == "Beta":  # an instance (of either contract) or an address where no contract lives
+        return draw(st.sampled_from(list(world.instances) + ["0x0000000000000000000000000000000000000007"]))
     if ty == "u256":
         huge = st.sampled_from([8, 100, MAX, str(MAX), str(2**255)])
         return draw(st.one_of(st.integers(0, 5), st.integers(0, 5), huge))
