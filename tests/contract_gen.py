@@ -13,9 +13,10 @@ Covered (all inside the subset the checker accepts, which is the reference):
 
 - storage of 2-5 variables among ``u256``, ``bool``, ``map<address, u256>``,
   ``map<u256, u256>``, ``map<address, map<address, u256>>``,
-  ``map<u256, address>``, ``map<address, bool>`` and the tuple key
-  ``map<(address, u256), u256>``; some of them written only by ``init`` (so
-  their keys are *immutable* in the analysis' sense);
+  ``map<u256, address>``, ``map<address, bool>``, the tuple key
+  ``map<(address, u256), u256>`` and, in Alpha, ``map<Beta, u256>``; some of
+  them written only by ``init`` (so their keys are *immutable* in the
+  analysis' sense);
 - 1-2 events per contract with ``u256``/``address``/``bool`` fields;
 - 2-5 ``pub fn`` (some ``view``, some ``-> u256``) with 0-3 ``u256``/``address``
   parameters and 1-6 statements each: ``let`` (typed or inferred), assignment
@@ -45,9 +46,9 @@ Alpha's pub functions may take ``array<u256, 4>`` and ``array<address, 3>`` para
 (``len(a)``, ``a[i]`` as values and keys, ``for i in 0..len(a)``; transactions pass up to
 ``N`` elements, one more now and then).
 
-Left out: constants, imports, contract-typed parameters of called functions and
-maps keyed by contract types, ``bool`` parameters and ``bool``/``address``
-returns, more than two contracts or cross-contract chains deeper than one,
+Left out: constants, imports, contract-typed parameters of called functions,
+``bool`` parameters and ``bool``/``address`` returns, more than two contracts
+or cross-contract chains deeper than one,
 ``block.timestamp``, ``self`` as a call target, string messages beyond a fixed
 few.
 
@@ -84,11 +85,13 @@ STORAGE_TYPES = {
     "map_ua": "map<u256, address>",
     "map_ab": "map<address, bool>",
     "map_tu": "map<(address, u256), u256>",
+    "map_bu": "map<Beta, u256>",  # (Alpha's only: keyed by a reference to a Beta)
 }
 KEYS = {"u256": [], "bool": [], "map_au": ["address"], "map_uu": ["u256"], "map_aau": ["address", "address"],
-        "map_ua": ["u256"], "map_ab": ["address"], "map_tu": ["address", "u256"]}
+        "map_ua": ["u256"], "map_ab": ["address"], "map_tu": ["address", "u256"], "map_bu": ["beta"]}
 VALUE = {"u256": "u256", "bool": "bool", "map_au": "u256", "map_uu": "u256", "map_aau": "u256",
-         "map_ua": "address", "map_ab": "bool", "map_tu": "u256"}
+         "map_ua": "address", "map_ab": "bool", "map_tu": "u256", "map_bu": "u256"}
+MAPS_U256 = ["map_au", "map_uu", "map_aau", "map_tu", "map_bu"]  # the maps of u256 values
 MESSAGES = ['"no"', '"too low"', '"denied"']
 # Array parameter types -> their element type.
 ARRAYS = {"array<u256, 4>": "u256", "array<address, 3>": "address"}
@@ -211,7 +214,7 @@ class Body:
 
     # ------------------------------------------------------------ expressions
     def expr(self, ty: str, depth: int) -> str:
-        return {"u256": self.u256, "address": self.address, "bool": self.boolean}[ty](depth)
+        return {"u256": self.u256, "address": self.address, "bool": self.boolean, "beta": self.instance}[ty](depth)
 
     def read(self, kinds, depth: int) -> str | None:
         """A storage read of one of ``kinds``, keys drawn as expressions (so possibly other reads)."""
@@ -234,7 +237,7 @@ class Body:
         atoms = self.names("u256")
         kind = self.choose([(3, "lit"), (4 if atoms else 0, "name"), (1, "big"), (1, "number"),
                             (2 if self.storage(["u256"]) else 0, "scalar"),
-                            (4 if depth > 0 and self.storage(["map_au", "map_uu", "map_aau", "map_tu"]) else 0, "map"),
+                            (4 if depth > 0 and self.storage(MAPS_U256) else 0, "map"),
                             (4 if depth > 0 else 0, "arith"), (1 if depth > 0 else 0, "minmax"),
                             (1 if depth > 0 else 0, "conv"), (1 if depth > 0 and self.calls("u256") else 0, "call"),
                             (3 if self.arrays("u256") else 0, "elem"), (1 if self.arrays() else 0, "len")])
@@ -253,7 +256,7 @@ class Body:
         if kind == "scalar":
             return self.read(["u256"], depth)
         if kind == "map":
-            return self.read(["map_au", "map_uu", "map_aau", "map_tu"], depth)
+            return self.read(MAPS_U256, depth)
         if kind == "arith":
             op = self.pick(["+", "-", "*", "/", "%", "+", "-"])
             return f"({self.u256(depth - 1)} {op} {self.u256(depth - 1)})"
@@ -480,7 +483,8 @@ def init_text(draw, contract: Contract, fresh: list[int]) -> str:
 
 @st.composite
 def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract:
-    kinds = draw(st.lists(st.sampled_from(sorted(STORAGE_TYPES)), min_size=2, max_size=5))
+    kinds = draw(st.lists(st.sampled_from(sorted(k for k in STORAGE_TYPES if callee is not None or k != "map_bu")),
+                          min_size=2, max_size=5))
     storage = [(f"{k.removeprefix('map_')}{i}", k) for i, k in enumerate(kinds)]
     init_only = {n for n, _ in storage if draw(st.integers(0, 4)) == 4}
     fields = st.lists(st.sampled_from(["u256", "address", "bool"]), min_size=1, max_size=3)
