@@ -18,7 +18,7 @@ Covered (all inside the subset the checker accepts, which is the reference):
   them written only by ``init`` (so their keys are *immutable* in the
   analysis' sense);
 - 1-2 events per contract with ``u256``/``address``/``bool`` fields;
-- 2-5 ``pub fn`` (some ``view``, some ``-> u256``) with 0-3 ``u256``/``address``
+- 2-5 ``pub fn`` (some ``view``, some ``-> u256``) with 0-3 ``u256``/``address``/``bool``
   parameters and 1-6 statements each: ``let`` (typed or inferred), assignment
   and ``+= -= *= /=`` to storage and to locals, ``if``/``else if``/``else``,
   ``for i in a..K`` and ``for i in a..min(p, K)`` (empty ones too), ``require``
@@ -46,11 +46,13 @@ Alpha's pub functions may take ``array<u256, 4>`` and ``array<address, 3>`` para
 (``len(a)``, ``a[i]`` as values and keys, ``for i in 0..len(a)``; transactions pass up to
 ``N`` elements, one more now and then).
 
-Left out: constants, imports, contract-typed parameters of called functions,
-``bool`` parameters and ``bool``/``address`` returns, more than two contracts
-or cross-contract chains deeper than one,
-``block.timestamp``, ``self`` as a call target, string messages beyond a fixed
-few.
+Also: 0-2 ``u256`` constants a contract, ``block.timestamp``, ``bool`` parameters
+and locals read back.
+
+Left out: imports, contract-typed parameters of called functions,
+``bool``/``address`` returns, more than two contracts or cross-contract chains
+deeper than one (a contract calling itself is a cycle the checker refuses),
+string messages beyond a fixed few.
 
 A world (:func:`world_text`) deploys one or two ``Beta`` and one or two
 ``Alpha`` instances; blocks (:func:`blocks`) call random functions of them with
@@ -125,6 +127,7 @@ class Contract:
     callee: Contract | None = None                    # Beta, reached through storage ``other``
     init: str = ""
     helpers: list[Fn] = field(default_factory=list)     # internal functions, each calling only earlier ones
+    consts: list[tuple[str, int]] = field(default_factory=list)  # (name, value) of its u256 constants
 
     def text(self) -> str:
         lines = [f"contract {self.name} {{"]
@@ -133,6 +136,8 @@ class Contract:
         if self.callee is not None:
             lines.append(f"    storage other: {self.callee.name};")
             lines.append(f"    storage others: map<u256, {self.callee.name}>;")
+        for name, value in self.consts:
+            lines.append(f"    const {name}: u256 = {value};")
         for name, types in self.events:
             fields = ", ".join(f"f{i}: {t}" for i, t in enumerate(types))
             lines.append(f"    event {name}({fields});")
@@ -236,6 +241,7 @@ class Body:
     def u256(self, depth: int) -> str:
         atoms = self.names("u256")
         kind = self.choose([(3, "lit"), (4 if atoms else 0, "name"), (1, "big"), (1, "number"),
+                            (1 if self.c.consts else 0, "const"),
                             (2 if self.storage(["u256"]) else 0, "scalar"),
                             (4 if depth > 0 and self.storage(MAPS_U256) else 0, "map"),
                             (4 if depth > 0 else 0, "arith"), (1 if depth > 0 else 0, "minmax"),
@@ -252,7 +258,9 @@ class Body:
         if kind == "big":
             return self.pick(["100", "0x" + "f" * 64, str(2**255)])
         if kind == "number":
-            return "block.number"
+            return self.pick(["block.number", "block.timestamp"])
+        if kind == "const":
+            return self.pick([name for name, _ in self.c.consts])
         if kind == "scalar":
             return self.read(["u256"], depth)
         if kind == "map":
@@ -290,9 +298,12 @@ class Body:
 
     def boolean(self, depth: int) -> str:
         kind = self.choose([(1, "lit"), (2 if self.storage(["bool", "map_ab"]) else 0, "read"),
+                            (2 if self.names("bool") else 0, "name"),
                             (5, "cmp"), (3, "eq"), (1 if depth > 0 else 0, "not"), (2 if depth > 0 else 0, "logic")])
         if kind == "lit":
             return self.pick(["true", "false"])
+        if kind == "name":
+            return self.pick(self.names("bool"))
         if kind == "read":
             return self.read(["bool", "map_ab"], max(depth, 1))
         if kind == "cmp":
@@ -446,7 +457,7 @@ def signatures(draw, prefix: str, least: int = 2, most: int = 5, arrays: bool = 
     transactions call: a call in the language has no array to pass but a parameter), and of the
     contract type ``instance``."""
     n = draw(st.integers(least, most))
-    types = ["u256", "u256", "address"] + (list(ARRAYS) if arrays else []) + ([instance] if instance else [])
+    types = ["u256", "u256", "address", "bool"] + (list(ARRAYS) if arrays else []) + ([instance] if instance else [])
     out = []
     for i in range(n):
         params = [(f"p{j}", draw(st.sampled_from(types))) for j in range(draw(st.integers(0, 3)))]
@@ -497,6 +508,8 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
         c.helpers = draw(signatures(prefix + "h", 0, 2))
         for fn in c.helpers:
             fn.pub = False
+    c.consts = [(f"{prefix.upper()}K{i}", draw(st.sampled_from([0, 1, 7, 1000, MAX])))
+                for i in range(draw(st.integers(0, 2)))]
     fresh = [0]
     c.init = init_text(draw, c, fresh)
     for fn in [*c.helpers, *c.fns]:
@@ -555,6 +568,8 @@ def argument(draw, ty: str, world: World):
         return [argument(draw, ARRAYS[ty], world) for _ in range(size)]
     if ty == "Beta":  # an instance (of either contract) or an address where no contract lives
         return draw(st.sampled_from(list(world.instances) + ["0x0000000000000000000000000000000000000007"]))
+    if ty == "bool":
+        return draw(st.booleans())
     if ty == "u256":
         huge = st.sampled_from([8, 100, MAX, str(MAX), str(2**255)])
         return draw(st.one_of(st.integers(0, 5), st.integers(0, 5), huge))
