@@ -18,7 +18,7 @@ Covered (all inside the subset the checker accepts, which is the reference):
   them written only by ``init`` (so their keys are *immutable* in the
   analysis' sense);
 - 1-2 events per contract with ``u256``/``address``/``bool`` fields;
-- 2-5 ``pub fn`` (some ``view``, some ``-> u256``) with 0-3 ``u256``/``address``/``bool``
+- 2-5 ``pub fn`` (some ``view``, some returning ``u256``, ``address`` or ``bool``) with 0-3 ``u256``/``address``/``bool``
   parameters and 1-6 statements each: ``let`` (typed or inferred), assignment
   and ``+= -= *= /=`` to storage and to locals, ``if``/``else if``/``else``,
   ``for i in a..K`` and ``for i in a..min(p, K)`` (empty ones too), ``require``
@@ -32,7 +32,7 @@ Covered (all inside the subset the checker accepts, which is the reference):
   storage reads keyed by any of these and by *other storage reads* (dynamic
   keys, ``m[owner[id]]``), ``+ - * / %`` (overflow, underflow and division by
   zero happen and revert), ``min``/``max``, comparisons, ``== !=`` on
-  addresses, ``! && ||``, helper and cross-contract calls returning ``u256``
+  addresses, ``! && ||``, helper and cross-contract calls returning a value
   (also on the right of compound updates).
 
 Alpha also keeps ``others: map<u256, Beta>`` (``others[1]`` set by ``init``, other keys
@@ -49,8 +49,8 @@ Alpha's pub functions may take ``array<u256, 4>`` and ``array<address, 3>`` para
 Also: 0-2 ``u256`` constants a contract, ``block.timestamp``, ``bool`` parameters
 and locals read back.
 
-Left out: imports, contract-typed parameters of called functions,
-``bool``/``address`` returns, more than two contracts or cross-contract chains
+Left out: imports, contract-typed parameters of called functions, contract-typed
+returns, more than two contracts or cross-contract chains
 deeper than one (a contract calling itself is a cycle the checker refuses),
 string messages beyond a fixed few.
 
@@ -278,9 +278,12 @@ class Body:
         atoms = self.names("address")
         kind = self.choose([(3 if atoms else 0, "name"), (3, "sender"), (1, "self"), (2, "lit"),
                             (3 if depth > 0 and self.storage(["map_ua"]) else 0, "map"),
-                            (1 if depth > 0 else 0, "conv"), (3 if self.arrays("address") else 0, "elem")])
+                            (1 if depth > 0 else 0, "conv"), (3 if self.arrays("address") else 0, "elem"),
+                            (1 if depth > 0 and self.calls("address") else 0, "call")])
         if kind == "elem":
             return self.element("address", depth)
+        if kind == "call":
+            return self.call("address", depth)
         if kind == "name":
             return self.pick(atoms)
         if kind == "sender":
@@ -299,9 +302,12 @@ class Body:
     def boolean(self, depth: int) -> str:
         kind = self.choose([(1, "lit"), (2 if self.storage(["bool", "map_ab"]) else 0, "read"),
                             (2 if self.names("bool") else 0, "name"),
-                            (5, "cmp"), (3, "eq"), (1 if depth > 0 else 0, "not"), (2 if depth > 0 else 0, "logic")])
+                            (5, "cmp"), (3, "eq"), (1 if depth > 0 else 0, "not"), (2 if depth > 0 else 0, "logic"),
+                            (1 if depth > 0 and self.calls("bool") else 0, "call")])
         if kind == "lit":
             return self.pick(["true", "false"])
+        if kind == "call":
+            return self.call("bool", depth)
         if kind == "name":
             return self.pick(self.names("bool"))
         if kind == "read":
@@ -353,7 +359,7 @@ class Body:
             return f"revert({self.pick(MESSAGES)});"
         if self.fn is None or self.fn.ret is None:
             return "return;"
-        return f"return {self.u256(2)};"
+        return f"return {self.expr(self.fn.ret, 2)};"
 
     def stmt(self, depth: int, indent: str) -> list[str]:
         writable = not self.view and bool(self.c.storage)
@@ -461,7 +467,7 @@ def signatures(draw, prefix: str, least: int = 2, most: int = 5, arrays: bool = 
     out = []
     for i in range(n):
         params = [(f"p{j}", draw(st.sampled_from(types))) for j in range(draw(st.integers(0, 3)))]
-        ret = draw(st.sampled_from([None, None, "u256"]))
+        ret = draw(st.sampled_from([None, None, "u256", "u256", "address", "bool"]))
         view = draw(st.integers(0, 4)) == 4
         out.append(Fn(f"{prefix}{i}", params, ret, view))
     return out
