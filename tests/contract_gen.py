@@ -3,11 +3,13 @@
 Used by tests/test_random_contracts.py to test the access analysis and the
 parallel executor differentially on contracts nobody wrote by hand.
 
-A program (:func:`programs`) has one or two contracts.  ``Beta`` (optional) is a
-leaf; ``Alpha`` keeps a ``Beta`` reference in storage (set by its ``init``) and
-calls Beta's ``pub`` functions through it, as a statement or inside an
-expression, so summaries of Alpha fold in cross-contract accesses made with
-``msg.sender`` = Alpha's instance.
+A program (:func:`programs`) has one to three contracts, a chain of callers:
+``Alpha`` alone, or ``Alpha`` calling ``Beta``, or ``Alpha`` calling ``Beta``
+calling ``Gamma`` (the leaf).  A caller keeps a reference to its callee in
+storage (set by its ``init``) and calls the callee's ``pub`` functions through
+it, as a statement or inside an expression, so its summaries fold in
+cross-contract accesses made with ``msg.sender`` = its instance (through two
+calls from Alpha in a chain of three).  Below, "Beta" is any caller's callee.
 
 Covered (all inside the subset the checker accepts, which is the reference):
 
@@ -50,12 +52,11 @@ Also: 0-2 ``u256`` constants a contract, ``block.timestamp``, ``bool`` parameter
 and locals read back.
 
 Left out: imports, contract-typed parameters of called functions, contract-typed
-returns, more than two contracts or cross-contract chains
-deeper than one (a contract calling itself is a cycle the checker refuses),
+returns, chains of more than three contracts or contracts calling several (a
+contract calling itself is a cycle the checker refuses),
 string messages beyond a fixed few.
 
-A world (:func:`world_text`) deploys one or two ``Beta`` and one or two
-``Alpha`` instances; blocks (:func:`blocks`) call random functions of them with
+A world (:func:`world_text`) deploys one or two instances of each contract; blocks (:func:`blocks`) call random functions of them with
 arguments from small pools (keys 0-5, a few named senders and the instances) so
 that transactions collide often, plus a few huge amounts and invalid calls.
 """
@@ -87,7 +88,7 @@ STORAGE_TYPES = {
     "map_ua": "map<u256, address>",
     "map_ab": "map<address, bool>",
     "map_tu": "map<(address, u256), u256>",
-    "map_bu": "map<Beta, u256>",  # (Alpha's only: keyed by a reference to a Beta)
+    "map_bu": "map<Beta, u256>",  # (a caller's only: keyed by a reference to its callee)
 }
 KEYS = {"u256": [], "bool": [], "map_au": ["address"], "map_uu": ["u256"], "map_aau": ["address", "address"],
         "map_ua": ["u256"], "map_ab": ["address"], "map_tu": ["address", "u256"], "map_bu": ["beta"]}
@@ -124,7 +125,7 @@ class Contract:
     events: list[tuple[str, list[str]]]                 # (name, field types)
     fns: list[Fn]
     init_only: set[str] = field(default_factory=set)    # storage written by init alone
-    callee: Contract | None = None                    # Beta, reached through storage ``other``
+    callee: Contract | None = None                    # the contract it calls, reached through storage ``other``
     init: str = ""
     helpers: list[Fn] = field(default_factory=list)     # internal functions, each calling only earlier ones
     consts: list[tuple[str, int]] = field(default_factory=list)  # (name, value) of its u256 constants
@@ -132,7 +133,8 @@ class Contract:
     def text(self) -> str:
         lines = [f"contract {self.name} {{"]
         for name, kind in self.storage:
-            lines.append(f"    storage {name}: {STORAGE_TYPES[kind]};")
+            declared = STORAGE_TYPES[kind].replace("Beta", self.callee.name) if kind == "map_bu" else STORAGE_TYPES[kind]
+            lines.append(f"    storage {name}: {declared};")
         if self.callee is not None:
             lines.append(f"    storage other: {self.callee.name};")
             lines.append(f"    storage others: map<u256, {self.callee.name}>;")
@@ -525,10 +527,12 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
 
 @st.composite
 def programs(draw) -> Program:
-    """One contract ``Alpha``, or a callee ``Beta`` and an ``Alpha`` that calls it."""
-    beta = draw(contracts("Beta", "g", None)) if draw(st.booleans()) else None
-    alpha = draw(contracts("Alpha", "f", beta))
-    return Program([c for c in (beta, alpha) if c is not None])
+    """``Alpha`` alone, or with the callee ``Beta``, or with ``Beta`` and its callee ``Gamma``."""
+    chain: list[Contract] = []
+    for name, prefix in [("Gamma", "k"), ("Beta", "g")][2 - draw(st.sampled_from([0, 1, 1, 2])):]:
+        chain.append(draw(contracts(name, prefix, chain[-1] if chain else None)))
+    chain.append(draw(contracts("Alpha", "f", chain[-1] if chain else None)))
+    return Program(chain)
 
 
 # ---------------------------------------------------------------------------- worlds and blocks
@@ -549,17 +553,17 @@ class World:
 
 @st.composite
 def worlds(draw, program: Program) -> World:
-    """One or two instances of each contract; each Alpha calls one of the Betas."""
+    """One or two instances of each contract (``a0``, ``b1``, ``g0``...), callees first; each caller's
+    calls one instance of its callee."""
     instances: dict[str, Contract] = {}
     args: dict[str, list] = {}
-    betas = []
-    if len(program.contracts) == 2:
-        for i in range(draw(st.integers(1, 2))):
-            betas.append(f"b{i}")
-            instances[f"b{i}"], args[f"b{i}"] = program.contracts[0], []
-    for i in range(draw(st.integers(1, 2))):
-        instances[f"a{i}"] = program.caller
-        args[f"a{i}"] = [draw(st.sampled_from(betas))] if betas else []
+    callees: list[str] = []
+    for contract in program.contracts:
+        mine = [f"{contract.name[0].lower()}{i}" for i in range(draw(st.integers(1, 2)))]
+        for name in mine:
+            instances[name] = contract
+            args[name] = [draw(st.sampled_from(callees))] if contract.callee is not None else []
+        callees = mine
     return World(program, instances, args)
 
 
@@ -572,7 +576,7 @@ def argument(draw, ty: str, world: World):
         most = int(ty.rsplit(",", 1)[1].strip(" >"))
         size = draw(st.integers(0, most + 1 if draw(st.integers(0, 9)) == 0 else most))
         return [argument(draw, ARRAYS[ty], world) for _ in range(size)]
-    if ty == "Beta":  # an instance (of either contract) or an address where no contract lives
+    if ty in {c.name for c in world.program.contracts}:  # an instance (of any contract), or no contract
         return draw(st.sampled_from(list(world.instances) + ["0x0000000000000000000000000000000000000007"]))
     if ty == "bool":
         return draw(st.booleans())
