@@ -15,6 +15,7 @@ import textwrap
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from compiler.runtime import parallel
 from compiler.runtime.block import parse_block_text
 from compiler.runtime.chain import BlockResult, Chain
 from compiler.vm.context import Context
@@ -207,6 +208,22 @@ def token_world(root: Path, supply: int = 1_000_000, name: str = "world.toml") -
                       [{"name": "token", "source": "token.lane", "contract": "Token", "sender": "alice",
                         "args": [str(supply)]}],
                       accounts={"alice": ALICE}, name=name)
+
+
+def both_ways(world: Path, raw, workers: int = 2, **settings: Any) -> tuple[BlockResult, BlockResult, dict]:
+    """``raw`` run by the sequential executor and forced onto ``workers`` lanes, each on a chain of its
+    own opened on ``world`` (``settings``: more of the parallel executor's test settings,
+    ``force_window=8``, say): (sequential result, parallel result, the parallel run's info)."""
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, workers).__self__
+    executor.force = True
+    for name, value in settings.items():
+        setattr(executor, name, value)
+    try:
+        return seq.run_block(raw), par.run_block(raw, executor="parallel", workers=workers), dict(executor.last)
+    finally:
+        par.close()
+        seq.close()
 
 
 def refused_on_lanes(chain: Chain, block, expected: BlockResult, **run: Any) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO, fmt
+from runtime_helpers import both_ways
 from typer.testing import CliRunner
 
 from compiler import limits
@@ -34,9 +35,7 @@ from compiler.limits import (
     read_text_capped,
 )
 from compiler.pipeline import CompilerData
-from compiler.runtime import parallel
 from compiler.runtime.block import read_block
-from compiler.runtime.chain import Chain
 from compiler.syntax.parser import parse
 
 
@@ -186,16 +185,7 @@ def test_the_maximal_program_runs_on_lanes(tmp_path):
     """Forced onto two lanes, whose code logs every access (a read keyed by 60 nested reads included):
     the lanes run it, no worker fails, and the result is the sequential executor's."""
     maximal_world(tmp_path, repeat=3)
-    raw = read_block(tmp_path / "block.jsonl")
-    seq, par = Chain.open(tmp_path / "world.toml"), Chain.open(tmp_path / "world.toml")
-    executor = parallel.executor_for(par, 2).__self__
-    executor.force = True
-    try:
-        a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
-        info = executor.last
-    finally:
-        par.close()
-        seq.close()
+    a, b, info = both_ways(tmp_path / "world.toml", read_block(tmp_path / "block.jsonl"))
     assert b.receipts_json == a.receipts_json and b.state_root == a.state_root
     assert info["mode"] == "parallel" and info["on_lanes"] > 0 and not info["failed_lanes"], info
 

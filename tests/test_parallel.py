@@ -15,7 +15,7 @@ from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
 from compiler.schedule.rows import RowMaker
-from runtime_helpers import POT, block_text, make_world, pot_lines, pot_world, refused_on_lanes, tx
+from runtime_helpers import POT, block_text, both_ways, make_world, pot_lines, pot_world, refused_on_lanes, tx
 from fuzzing import examples
 
 MAX = 2**256 - 1
@@ -1184,20 +1184,11 @@ def test_the_merged_adds_of_a_window_on_lanes_reach_the_replicas_through_a_windo
     # Window 0 on lanes: adds to the total from both lanes, merged by the parent.  Window 1 the
     # parent's: it writes the marks window 2 writes again, so window 2 waits for it (not run beside
     # it) and gets the merged total with the parent's writes; its calls return the total.
-    world = pot_world(tmp_path, TALLY, "Tally")
-    seq, par = Chain.open(world), Chain.open(world)
-    executor = parallel.executor_for(par, 2).__self__
-    executor.force, executor.force_window, executor.force_inline = True, 8, {1}
     block = pot_lines(*[(f"u{i}", "add", [i + 1]) for i in range(8)],
                       *[("u0", "stamp", [f"k{i}"]) for i in range(8)],
                       *[("u0", "stamped_total", [f"k{i}"]) for i in range(8)])
-    raw = parse_block_text(block, "b.jsonl")
-    try:
-        a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
-        info = executor.last
-    finally:
-        par.close()
-        seq.close()
+    a, b, info = both_ways(pot_world(tmp_path, TALLY, "Tally"), parse_block_text(block, "b.jsonl"),
+                           force_window=8, force_inline={1})
     _same(a, b)
     assert [r["return"] for r in a.receipts_json[16:]] == ["36"] * 8
     assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 0, info
