@@ -51,10 +51,13 @@ Alpha's pub functions may take ``array<u256, 4>`` and ``array<address, 3>`` para
 Also: 0-2 ``u256`` constants a contract, ``block.timestamp``, ``bool`` parameters
 and locals read back.
 
-Left out: imports, contract-typed parameters of called functions, contract-typed
-returns, chains of more than three contracts or contracts calling several (a
-contract calling itself is a cycle the checker refuses),
-string messages beyond a fixed few.
+A callee may return a reference to its own callee, through which Alpha calls it
+(``other.g0().k1(..)``: Alpha calls Gamma at an address Beta chose).
+
+Left out: imports, contract-typed parameters of called functions, chains of
+more than three contracts, a contract keeping references to several (a contract
+calling itself is a cycle the checker refuses), string messages beyond a fixed
+few.
 
 A world (:func:`world_text`) deploys one or two instances of each contract; blocks (:func:`blocks`) call random functions of them with
 arguments from small pools (keys 0-5, a few named senders and the instances) so
@@ -325,10 +328,14 @@ class Body:
 
     def calls(self, ret: str | None = None) -> list[tuple[str, Fn]]:
         """(prefix, function) this body may call, returning ``ret`` if given: the callee's pub functions
-        through a reference to a Beta (:meth:`instance`), and internal helpers (a helper only earlier ones:
+        through a reference to a Beta (:meth:`instance`), its callee's through a reference a function of
+        the callee returns (``("via", that function)``), and internal helpers (a helper only earlier ones:
         no recursion).  A view calls views only."""
         callee = self.c.callee
-        out = [("instance", f) for f in (callee.fns if callee is not None else [])]
+        out: list[tuple] = [("instance", f) for f in (callee.fns if callee is not None else [])]
+        if callee is not None and callee.callee is not None:  # through a reference the callee returns
+            out += [(("via", f), g) for f in callee.fns if f.ret == callee.callee.name and (f.view or not self.view)
+                    for g in callee.callee.fns]
         helpers = self.c.helpers
         if self.fn is not None and not self.fn.pub:
             helpers = helpers[:helpers.index(self.fn)]
@@ -341,6 +348,9 @@ class Body:
         prefix, fn = self.draw(st.sampled_from(self.calls(ret)))
         if prefix == "instance":
             prefix = f"{self.instance(depth)}."
+        elif isinstance(prefix, tuple):  # ``other.f(..).g(..)``: g called on the reference f returns
+            via = prefix[1]
+            prefix = f"{self.instance(depth)}.{via.name}({', '.join(self.expr(t, 0) for _, t in via.params)})."
         args = ", ".join(self.expr(t, max(depth - 1, 0)) for _, t in fn.params)
         return f"{prefix}{fn.name}({args})"
 
@@ -361,6 +371,8 @@ class Body:
             return f"revert({self.pick(MESSAGES)});"
         if self.fn is None or self.fn.ret is None:
             return "return;"
+        if self.c.callee is not None and self.fn.ret == self.c.callee.name:
+            return f"return {self.instance(2)};"
         return f"return {self.expr(self.fn.ret, 2)};"
 
     def stmt(self, depth: int, indent: str) -> list[str]:
@@ -460,16 +472,17 @@ class Body:
 
 @st.composite
 def signatures(draw, prefix: str, least: int = 2, most: int = 5, arrays: bool = False,
-               instance: str | None = None) -> list[Fn]:
+               instance: str | None = None, returns: str | None = None) -> list[Fn]:
     """Functions' signatures; with ``arrays``, parameters may be arrays too (for functions only
     transactions call: a call in the language has no array to pass but a parameter), and of the
-    contract type ``instance``."""
+    contract type ``instance``; with ``returns``, functions may return a reference of that contract
+    type (a caller's caller calls through it)."""
     n = draw(st.integers(least, most))
     types = ["u256", "u256", "address", "bool"] + (list(ARRAYS) if arrays else []) + ([instance] if instance else [])
     out = []
     for i in range(n):
         params = [(f"p{j}", draw(st.sampled_from(types))) for j in range(draw(st.integers(0, 3)))]
-        ret = draw(st.sampled_from([None, None, "u256", "u256", "address", "bool"]))
+        ret = draw(st.sampled_from([None, None, "u256", "u256", "address", "bool"] + ([returns] * 2 if returns else [])))
         view = draw(st.integers(0, 4)) == 4
         out.append(Fn(f"{prefix}{i}", params, ret, view))
     return out
@@ -510,7 +523,9 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
     events = [(f"{prefix.upper()}Ev{i}", draw(fields)) for i in range(draw(st.integers(1, 2)))]
     # Only Alpha's pub functions take arrays: nothing calls them but transactions.
     alpha = name == "Alpha"
+    # A callee of Alpha may return a reference to its own callee: Alpha calls through it.
     c = Contract(name, storage, events, draw(signatures(prefix, arrays=alpha, instance=callee.name if alpha and callee
+                                                        else None, returns=callee.name if callee and not alpha
                                                         else None)), init_only, callee)
     if HELPERS:
         c.helpers = draw(signatures(prefix + "h", 0, 2))
