@@ -16,13 +16,14 @@ Covered (all inside the subset the checker accepts, which is the reference):
 - storage of 2-5 variables among ``u256``, ``bool``, ``map<address, u256>``,
   ``map<u256, u256>``, ``map<address, map<address, u256>>``,
   ``map<u256, address>``, ``map<address, bool>``, the tuple key
-  ``map<(address, u256), u256>`` and, in Alpha, ``map<Beta, u256>``; some of
+  ``map<(address, u256), u256>`` and, in a caller, ``map<Beta, u256>``; some of
   them written only by ``init`` (so their keys are *immutable* in the
   analysis' sense);
 - 1-2 events per contract with ``u256``/``address``/``bool`` fields;
-- 2-5 ``pub fn`` (some ``view``, some returning ``u256``, ``address`` or ``bool``) with 0-3 ``u256``/``address``/``bool``
-  parameters and 1-6 statements each: ``let`` (typed or inferred), assignment
-  and ``+= -= *= /=`` to storage and to locals, ``if``/``else if``/``else``,
+- 2-5 ``pub fn`` (some ``view``, some returning ``u256``, ``address`` or
+  ``bool``) with 0-3 ``u256``/``address``/``bool`` parameters and 1-6
+  statements each: ``let`` (typed or inferred), assignment and ``+= -= *= /=``
+  to storage and to locals, ``if``/``else if``/``else``,
   ``for i in a..K`` and ``for i in a..min(p, K)`` (empty ones too), ``require``
   with and without a message, ``revert``, ``emit``, early and final ``return``,
   calls as statements;
@@ -37,12 +38,12 @@ Covered (all inside the subset the checker accepts, which is the reference):
   addresses, ``! && ||``, helper and cross-contract calls returning a value
   (also on the right of compound updates).
 
-Alpha also keeps ``others: map<u256, Beta>`` (``others[1]`` set by ``init``, other keys
-by its functions now and then) and calls Beta through any reference: ``other``,
+A caller also keeps ``others: map<u256, Beta>`` (``others[1]`` set by ``init``, other
+keys by its functions now and then) and calls Beta through any reference: ``other``,
 ``others[k]`` (an instance read per call; address zero, a call that reverts, where
-nothing was set), a ``Beta`` parameter (a transaction passes an instance of either
-contract, or an address where none lives), a ``Beta`` local (``let t = other; if ..
-{ t = others[k]; }``: a choice of instance) or ``Beta(address)``.
+nothing was set), a ``Beta`` parameter (Alpha's: a transaction passes an instance of
+any contract, or an address where none lives), a ``Beta`` local (``let t = other;
+if .. { t = others[k]; }``: a choice of instance) or ``Beta(address)``.
 
 Alpha's pub functions may take ``array<u256, 4>`` and ``array<address, 3>`` parameters
 (``len(a)``, ``a[i]`` as values and keys, ``for i in 0..len(a)``; transactions pass up to
@@ -59,9 +60,10 @@ more than three contracts, a contract keeping references to several (a contract
 calling itself is a cycle the checker refuses), string messages beyond a fixed
 few.
 
-A world (:func:`world_text`) deploys one or two instances of each contract; blocks (:func:`blocks`) call random functions of them with
-arguments from small pools (keys 0-5, a few named senders and the instances) so
-that transactions collide often, plus a few huge amounts and invalid calls.
+A world (:func:`world_text`) deploys one or two instances of each contract;
+blocks (:func:`blocks`) call random functions of them with arguments from small
+pools (keys 0-5, a few named senders and the instances) so that transactions
+collide often, plus a few huge amounts and invalid calls.
 """
 
 from __future__ import annotations
@@ -136,7 +138,9 @@ class Contract:
     def text(self) -> str:
         lines = [f"contract {self.name} {{"]
         for name, kind in self.storage:
-            declared = STORAGE_TYPES[kind].replace("Beta", self.callee.name) if kind == "map_bu" else STORAGE_TYPES[kind]
+            declared = STORAGE_TYPES[kind]
+            if kind == "map_bu":
+                declared = declared.replace("Beta", self.callee.name)
             lines.append(f"    storage {name}: {declared};")
         if self.callee is not None:
             lines.append(f"    storage other: {self.callee.name};")
@@ -203,7 +207,8 @@ class Body:
 
     def arrays(self, elem: str | None = None) -> list[str]:
         """The array parameters in scope (of ``elem`` elements if given)."""
-        return [n for n, t in (self.fn.params if self.fn else []) if t in ARRAYS and (elem is None or ARRAYS[t] == elem)]
+        params = self.fn.params if self.fn else []
+        return [n for n, t in params if t in ARRAYS and (elem is None or ARRAYS[t] == elem)]
 
     def element(self, elem: str, depth: int) -> str:
         """An element of an array parameter: mostly at a loop index or a small literal (out of range reverts)."""
@@ -482,7 +487,8 @@ def signatures(draw, prefix: str, least: int = 2, most: int = 5, arrays: bool = 
     out = []
     for i in range(n):
         params = [(f"p{j}", draw(st.sampled_from(types))) for j in range(draw(st.integers(0, 3)))]
-        ret = draw(st.sampled_from([None, None, "u256", "u256", "address", "bool"] + ([returns] * 2 if returns else [])))
+        rets = [None, None, "u256", "u256", "address", "bool"] + ([returns] * 2 if returns else [])
+        ret = draw(st.sampled_from(rets))
         view = draw(st.integers(0, 4)) == 4
         out.append(Fn(f"{prefix}{i}", params, ret, view))
     return out

@@ -178,7 +178,8 @@ def maximal_world(tmp_path: Path, repeat: int = 1) -> None:
     txs += [("b_" + kind, [True]) for kind in BOOL_NESTINGS]
     txs += [("blocks", [100]), ("ladder", [MAX_BLOCK_DEPTH - 2]), ("loops", []), ("types", [7])]
     (tmp_path / "block.jsonl").write_text(
-        "".join(json.dumps({"from": "alice", "to": "deep", "fn": fn, "args": args}) + "\n" for fn, args in txs * repeat))
+        "".join(json.dumps({"from": "alice", "to": "deep", "fn": fn, "args": args}) + "\n"
+                for fn, args in txs * repeat))
 
 
 def test_the_maximal_program_runs_on_lanes(tmp_path):
