@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from contract_gen import world_text
 from runtime_helpers import fork_chain, pot_lines, pot_world, raw_block
+from test_random_contracts import cases, warmed_up, write_case
 from test_schedule_props import NUMBERS, SETTINGS, blocks
 
 from compiler.runtime import dask_executor, parallel
@@ -259,6 +261,25 @@ def test_dask_equals_sequential_on_random_blocks(funded, cluster, data):
     assert got.receipts_json == expected.receipts_json
     assert got.state_root == expected.state_root
     assert got.detail["mode"] == ("parallel" if workers > 1 else "inline")
+
+
+# The same over contracts nobody wrote by hand (tests/contract_gen.py): the lanes on Dask.
+@settings(SETTINGS, max_examples=examples(8))
+@given(case=cases(), number=st.sampled_from([2, 7]), workers=st.integers(2, 3))
+def test_dask_equals_sequential_on_generated_programs(tmp_path_factory, cluster, case, number, workers):
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("dask"), program.source, world_text(world), [warm_up, txs])
+    base = warmed_up(path, warm_up, check=False)
+    expected = fork_chain(base).run_block(raw_block(txs), number=number)
+    chain = fork_chain(base)
+    _on_dask(chain, cluster, workers)
+    try:
+        got = chain.run_block(raw_block(txs), number=number, executor="dask", workers=workers)
+    finally:
+        chain.close()
+    assert got.receipts_json == expected.receipts_json
+    assert got.state_root == expected.state_root
+    assert got.detail["mode"] == "parallel" or got.detail["failed_lanes"], got.detail
 
 
 def test_random_pot_blocks_match_sequential(tmp_path, cluster):
