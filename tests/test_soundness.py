@@ -188,6 +188,41 @@ def test_a_loop_index_that_escapes_through_a_return_value_keeps_the_access(tmp_p
     assert dead_loop_statuses(tmp_path, "(2 / 0) > i") == ["ok", "ok"]
 
 
+def test_a_search_loops_return_value_keys_its_callers_access_exactly(tmp_path):
+    """A callee returning from inside a loop (``return i`` at the round whose condition holds, else
+    ``9`` after it): the caller's access keyed by what it returns is enumerated over the loop's
+    rounds, each taken only if it was a real round whose condition held, so its keys are the ones the
+    call may return (not a wildcard), and a loop of no round gives the return after it."""
+    from compiler.schedule.instantiate import instantiate
+
+    (tmp_path / "c.lane").write_text(
+        "contract Beta {\n"
+        "    pub view fn find(p: u256, n: u256) -> u256 {\n"
+        "        for i in 0..min(n, 4) { if (p == i * 2) { return i; } }\n"
+        "        return 9;\n"
+        "    }\n"
+        "}\n"
+        "contract Alpha {\n"
+        "    storage m: map<u256, u256>;\n"
+        "    storage other: Beta;\n"
+        "    init(o: Beta) { other = o; }\n"
+        "    pub fn f(p: u256, n: u256) { m[other.find(p, n)] += 1; }\n"
+        "}\n")
+    (tmp_path / "world.toml").write_text(
+        '[[deploy]]\nname = "b0"\nsource = "c.lane"\ncontract = "Beta"\n\n'
+        '[[deploy]]\nname = "a0"\nsource = "c.lane"\ncontract = "Alpha"\nargs = ["b0"]\n')
+    chain = Chain.open(tmp_path / "world.toml")
+    inst = chain.world.instances["a0"]
+    summary = inst.data.summaries["Alpha.f"]
+    calls = [(4, 4), (5, 4), (4, 0), (6, 3)]
+    keys = [sorted({loc.key for loc, _ in instantiate(summary, 1, inst.address, list(args)) if loc.var == "m"},
+                   key=str) for args in calls]
+    assert keys == [[2, 9], [9], [9], [9]]
+    raw = raw_block([{"from": "alice", "to": "a0", "fn": "f", "args": list(args)} for args in calls])
+    result = chain.run_block(raw, number=1, check_accesses=True)
+    assert [r["status"] for r in result.receipts_json] == ["ok"] * 4
+
+
 def test_a_compound_assignment_whose_right_side_reverts_writes_nothing(tmp_path):
     """``m[3] op= other.g()`` (or an internal ``h()``) that always reverts: the location is read, never written
     nor added to (the summary keeps the read only).  Traced code once recorded the write before

@@ -559,18 +559,44 @@ def _guardable(g: Sym) -> Sym:
 
 
 def _leaving_loops(pc: Sym, value: Sym) -> tuple[Sym, Sym]:
-    """A return's (path condition, value) as its callers see them.  A return inside a loop may
-    name the loop's index, which means nothing once the call has returned (a caller enumerating
-    it would range over the callee's loop, and over none for a loop of no round).  The
-    conjuncts of the condition that name an index are left out, which takes this return in more
-    cases, so its value is then unknown; so is a value that names an index."""
-    def names_index(s: Sym) -> bool:
-        return any(isinstance(n, S.LoopIndex) for n in S.walk(s))
+    """A return's (path condition, value) as its callers see them.  A return inside a loop may name
+    the loop's index: a caller enumerates it over the loop's range, which gives every round's value,
+    and nothing at all for a loop of no round, though the call then returns something else.  So each
+    index named is a fresh one over at least one round, ``min(lo, 2^256 - 2) .. max(hi, that + 1)``,
+    and the condition says that round was a real one (``lo <= i < hi``): a loop of no round gives
+    one false condition, so the caller takes the other returns.  (``lo`` is held below 2^256 - 1 so
+    that ``+ 1`` cannot overflow: such an overflow would look like a revert to the instantiation.)"""
+    fresh: dict[Sym, tuple[Sym, Sym]] = {}  # an index -> (the fresh one, its condition)
+    memo: dict[int, tuple[Sym, Sym]] = {}
 
-    kept = [c for c in _conjuncts(pc) if not names_index(c)]
-    if len(kept) == len(_conjuncts(pc)) and not names_index(value):
+    def rebuild(s: Sym) -> Sym:
+        hit = memo.get(id(s))
+        if hit is None:
+            hit = memo[id(s)] = (s, _rebuilt(s))
+        return hit[1]
+
+    def _rebuilt(s: Sym) -> Sym:
+        if isinstance(s, S.LoopIndex):
+            lo, hi = rebuild(s.lo), rebuild(s.hi)  # (an inner loop's range may name an outer index)
+            start = op("min", lo, S.Const((1 << 256) - 2))
+            index = S.loop_index(s.name, start, op("max", hi, op("+", start, S.Const(1))),
+                                 None if s.bound is None else max(s.bound, 1))
+            fresh[s] = (index, op("&&", op("<=", lo, index), op("<", index, hi)))
+            return index
+        if isinstance(s, S.Op):
+            args = tuple(rebuild(a) for a in s.args)
+            return s if args == s.args else op(s.op, *args)
+        if isinstance(s, S.Read):
+            address, keys = rebuild(s.address), tuple(rebuild(k) for k in s.keys)
+            return S.bounded(S.Read(address, s.contract, s.var, keys, s.immutable))
+        if isinstance(s, S.Element):
+            return S.bounded(S.Element(s.array, rebuild(s.index)))
+        return s  # constants, parameters, block fields, unknowns, lengths
+
+    if not any(isinstance(n, S.LoopIndex) for part in (pc, value) for n in S.walk(part)):
         return pc, value
-    return op("&&", *kept), S.unknown("a value returned from inside a loop")
+    pc, value = rebuild(pc), rebuild(value)
+    return op("&&", *(ran for _, ran in fresh.values()), pc), value
 
 
 def _join_guards(cond: Sym, then: Sym, orelse: Sym) -> Sym:
