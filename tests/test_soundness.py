@@ -147,28 +147,36 @@ def test_an_add_whose_alias_names_a_loop_that_runs_no_time_stays_an_add(tmp_path
     assert [r["status"] for r in result.receipts_json] == ["ok"] * 3
 
 
-def dead_loop_statuses(tmp_path, condition: str) -> list[str]:
-    """``Alpha.f`` keys its add by what ``Beta.g`` returns, ``g`` merging a loop that runs no round
-    (``if (condition) { return 3; }`` inside it) with its ``return p``: each call's status, the
-    block run with the soundness checker on."""
+def keyed_by_a_callee(tmp_path, callee: str, caller: str) -> Path:
+    """A world of ``b0``, a Beta with the function ``callee`` (source), and ``a0``, an Alpha whose
+    ``caller`` (source) reaches it through ``other`` and keeps ``m: map<u256, u256>``."""
     (tmp_path / "c.lane").write_text(
-        "contract Beta {\n"
-        "    pub view fn g(p: u256) -> u256 {\n"
-        f"        for i in 0..0 {{ if ({condition}) {{ return 3; }} }}\n"
-        "        return p;\n"
-        "    }\n"
-        "}\n"
+        f"contract Beta {{\n{callee}\n}}\n"
         "contract Alpha {\n"
         "    storage m: map<u256, u256>;\n"
         "    storage other: Beta;\n"
         "    init(o: Beta) { other = o; }\n"
-        "    pub fn f(p: u256) { m[other.g(p) + 1] -= 0; }\n"
+        f"{caller}\n"
         "}\n")
     (tmp_path / "world.toml").write_text(
         '[[deploy]]\nname = "b0"\nsource = "c.lane"\ncontract = "Beta"\n\n'
         '[[deploy]]\nname = "a0"\nsource = "c.lane"\ncontract = "Alpha"\nargs = ["b0"]\n')
+    return tmp_path / "world.toml"
+
+
+def dead_loop_statuses(tmp_path, condition: str) -> list[str]:
+    """``Alpha.f`` keys its add by what ``Beta.g`` returns, ``g`` merging a loop that runs no round
+    (``if (condition) { return 3; }`` inside it) with its ``return p``: each call's status, the
+    block run with the soundness checker on."""
+    world = keyed_by_a_callee(
+        tmp_path,
+        "    pub view fn g(p: u256) -> u256 {\n"
+        f"        for i in 0..0 {{ if ({condition}) {{ return 3; }} }}\n"
+        "        return p;\n"
+        "    }",
+        "    pub fn f(p: u256) { m[other.g(p) + 1] -= 0; }")
     raw = raw_block([{"from": "alice", "to": "a0", "fn": "f", "args": [p]} for p in (0, 5)])
-    result = Chain.open(tmp_path / "world.toml").run_block(raw, number=1, check_accesses=True)
+    result = Chain.open(world).run_block(raw, number=1, check_accesses=True)
     return [r["status"] for r in result.receipts_json]
 
 
@@ -195,23 +203,13 @@ def test_a_search_loops_return_value_keys_its_callers_access_exactly(tmp_path):
     call may return (not a wildcard), and a loop of no round gives the return after it."""
     from compiler.schedule.instantiate import instantiate
 
-    (tmp_path / "c.lane").write_text(
-        "contract Beta {\n"
+    chain = Chain.open(keyed_by_a_callee(
+        tmp_path,
         "    pub view fn find(p: u256, n: u256) -> u256 {\n"
         "        for i in 0..min(n, 4) { if (p == i * 2) { return i; } }\n"
         "        return 9;\n"
-        "    }\n"
-        "}\n"
-        "contract Alpha {\n"
-        "    storage m: map<u256, u256>;\n"
-        "    storage other: Beta;\n"
-        "    init(o: Beta) { other = o; }\n"
-        "    pub fn f(p: u256, n: u256) { m[other.find(p, n)] += 1; }\n"
-        "}\n")
-    (tmp_path / "world.toml").write_text(
-        '[[deploy]]\nname = "b0"\nsource = "c.lane"\ncontract = "Beta"\n\n'
-        '[[deploy]]\nname = "a0"\nsource = "c.lane"\ncontract = "Alpha"\nargs = ["b0"]\n')
-    chain = Chain.open(tmp_path / "world.toml")
+        "    }",
+        "    pub fn f(p: u256, n: u256) { m[other.find(p, n)] += 1; }"))
     inst = chain.world.instances["a0"]
     summary = inst.data.summaries["Alpha.f"]
     calls = [(4, 4), (5, 4), (4, 0), (6, 3)]

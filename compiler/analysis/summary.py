@@ -44,6 +44,7 @@ one wildcard access per mode for it instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..diagnostics import Location
@@ -523,19 +524,25 @@ class _Substitution:
         known = self.facts.get(s)
         if known is not None:
             return known
-        if isinstance(s, S.Op):
-            args = tuple(self(a) for a in s.args)
-            return s if args == s.args else op(s.op, *args)
-        if isinstance(s, S.Read):
-            address, keys = self(s.address), tuple(self(k) for k in s.keys)
-            if address == s.address and keys == s.keys:
-                return s
-            read = S.bounded(S.Read(address, s.contract, s.var, keys, s.immutable))
-            return self.facts.get(read, read)
-        if isinstance(s, S.Element):
-            index = self(s.index)
-            return s if index == s.index else S.bounded(S.Element(s.array, index))
-        return s
+        out = _rebuilt(s, self)
+        return self.facts.get(out, out) if isinstance(s, S.Read) and out is not s else out
+
+
+def _rebuilt(s: Sym, part: Callable[[Sym], Sym]) -> Sym:
+    """``s`` with ``part`` applied to its operands, address and keys, or index (``s`` itself when
+    none changes; leaves and loop indices as they are)."""
+    if isinstance(s, S.Op):
+        args = tuple(part(a) for a in s.args)
+        return s if args == s.args else op(s.op, *args)
+    if isinstance(s, S.Read):
+        address, keys = part(s.address), tuple(part(k) for k in s.keys)
+        if address == s.address and keys == s.keys:
+            return s
+        return S.bounded(S.Read(address, s.contract, s.var, keys, s.immutable))
+    if isinstance(s, S.Element):
+        index = part(s.index)
+        return s if index == s.index else S.bounded(S.Element(s.array, index))
+    return s
 
 
 def _same(s: Sym) -> Sym:
@@ -572,26 +579,16 @@ def _leaving_loops(pc: Sym, value: Sym) -> tuple[Sym, Sym]:
     def rebuild(s: Sym) -> Sym:
         hit = memo.get(id(s))
         if hit is None:
-            hit = memo[id(s)] = (s, _rebuilt(s))
+            hit = memo[id(s)] = (s, renamed(s) if isinstance(s, S.LoopIndex) else _rebuilt(s, rebuild))
         return hit[1]
 
-    def _rebuilt(s: Sym) -> Sym:
-        if isinstance(s, S.LoopIndex):
-            lo, hi = rebuild(s.lo), rebuild(s.hi)  # (an inner loop's range may name an outer index)
-            start = op("min", lo, S.Const((1 << 256) - 2))
-            index = S.loop_index(s.name, start, op("max", hi, op("+", start, S.Const(1))),
-                                 None if s.bound is None else max(s.bound, 1))
-            fresh[s] = (index, op("&&", op("<=", lo, index), op("<", index, hi)))
-            return index
-        if isinstance(s, S.Op):
-            args = tuple(rebuild(a) for a in s.args)
-            return s if args == s.args else op(s.op, *args)
-        if isinstance(s, S.Read):
-            address, keys = rebuild(s.address), tuple(rebuild(k) for k in s.keys)
-            return S.bounded(S.Read(address, s.contract, s.var, keys, s.immutable))
-        if isinstance(s, S.Element):
-            return S.bounded(S.Element(s.array, rebuild(s.index)))
-        return s  # constants, parameters, block fields, unknowns, lengths
+    def renamed(s: S.LoopIndex) -> Sym:
+        lo, hi = rebuild(s.lo), rebuild(s.hi)  # (an inner loop's range may name an outer index)
+        start = op("min", lo, S.Const((1 << 256) - 2))
+        index = S.loop_index(s.name, start, op("max", hi, op("+", start, S.Const(1))),
+                             None if s.bound is None else max(s.bound, 1))
+        fresh[s] = (index, op("&&", op("<=", lo, index), op("<", index, hi)))
+        return index
 
     if not any(isinstance(n, S.LoopIndex) for part in (pc, value) for n in S.walk(part)):
         return pc, value
