@@ -243,13 +243,18 @@ class BlockLocations:
         """Load from ``store`` (:class:`compiler.runtime.store.Store`), in bulk, what the calls name:
         first what their arguments name, then what keys read from those locations name (a seller's
         balance); how many locations were read."""
-        loaded = store.prefetch(self.storage, self.find(functions, calls))
-        later = self.find(functions, calls, later=True)
+        planned = self._planned(functions, calls)  # (grouped and planned once for both rounds)
+        loaded = store.prefetch(self.storage, self._named(planned))
+        later = self._named(planned, later=True)
         return loaded + (store.prefetch(self.storage, later) if later else 0)
 
     def find(self, functions: list, calls: list, later: bool = False) -> dict[tuple[int, int], set]:
         """What the calls name: with ``later``, only what keys read per call name (:class:`Looked`:
         read from the state, which holds them once the first round is loaded)."""
+        return self._named(self._planned(functions, calls), later)
+
+    def _planned(self, functions: list, calls: list) -> list[tuple[_Plan, list]]:
+        """The calls grouped by function and instance, each group with its function's plan there."""
         summaries = self.summaries
         groups: dict[tuple, list] = defaultdict(list)
         n = len(calls)
@@ -259,12 +264,14 @@ class BlockLocations:
             for function, call in zip(functions, calls):
                 if function is not None:
                     groups[(function, call[0])].append(call)
+        return [(self._plan(function, summaries[function], to), group) for (function, to), group in groups.items()
+                if function in summaries]
+
+    def _named(self, planned: list[tuple[_Plan, list]], later: bool = False) -> dict[tuple[int, int], set]:
+        """What the groups' calls name (:meth:`find`)."""
         out: dict[tuple[int, int], set] = defaultdict(set)
-        for (function, to), group in groups.items():
-            summary = summaries.get(function)
-            if summary is None:
-                continue
-            for address, var, contract, sources in self._plan(function, summary, to).columns:
+        for plan, group in planned:
+            for address, var, contract, sources in plan.columns:
                 looked = type(address) is Looked or any(type(src) is Looked for src in sources)
                 if looked != later:
                     continue
