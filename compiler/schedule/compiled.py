@@ -579,10 +579,8 @@ class _Gen:
         self.names = names
         vid = self.var_ids(access.contract, access.var)
         self.emit(depth, f"wl = (_address(lambda: {address}), {vid}, WILD)")
-        for mode in ([R, W] if access.mode == ADD else [MODES[access.mode]]):
-            self.emit(depth, f"out.append((wl, {mode}))")
-        if access.mode != READ:
-            self.emit(depth, "if stored is not None: stored.append((wl, UNKNOWN))")
+        for line in _wildcard_lines("wl", access.mode):
+            self.emit(depth, line)
 
     # ------------------------------------------------------------ guards
     def guard_name(self, cond: S.Sym) -> str:
@@ -679,14 +677,14 @@ _GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": 
 
 
 def compile_summary(summary: Summary, var_ids: VarIds) -> CompiledSummary:
-    source = _Gen(summary, var_ids).generate()
+    source, filename = _Gen(summary, var_ids).generate(), f"<lane-inst:{summary.qualname}>"
     try:
-        code = compile(source, f"<lane-inst:{summary.qualname}>", "exec")
+        code = compile(source, filename, "exec")
     except (SyntaxError, RecursionError, MemoryError):
         # Nested past what CPython compiles (20 loops and trys in one function: a key under 16 nested
         # loops enumerates each): every access a wildcard over its variable, which is always sound.
         source = _coarse(summary, var_ids)
-        code = compile(source, f"<lane-inst:{summary.qualname}>", "exec")
+        code = compile(source, filename, "exec")
     namespace = dict(_GLOBALS)
     exec(code, namespace)
     return CompiledSummary(summary, source, namespace["inst"], code)
@@ -698,12 +696,18 @@ def _coarse(summary: Summary, var_ids: VarIds) -> str:
     lines = ["def inst(sender, target, args, read, number, timestamp, out, imm=None, stored=None):"]
     for a in summary.accesses:
         loc = f"({'target' if isinstance(a.address, S.Self) else 'None'}, {var_ids(a.contract, a.var)}, WILD)"
-        for mode in ([R, W] if a.mode == ADD else [MODES[a.mode]]):
-            lines.append(f"    out.append(({loc}, {mode}))")
-        if a.mode != READ:
-            lines.append(f"    if stored is not None: stored.append(({loc}, UNKNOWN))")
+        lines += ["    " + line for line in _wildcard_lines(loc, a.mode)]
     lines.append("    return out")
     return "\n".join(lines) + "\n"
+
+
+def _wildcard_lines(loc: str, mode: str) -> list[str]:
+    """The lines recording the wildcard location ``loc`` (an expression) for an access of ``mode``: an
+    add as a read and a write, and what a write or an add stores as unknown."""
+    lines = [f"out.append(({loc}, {m}))" for m in ([R, W] if mode == ADD else [MODES[mode]])]
+    if mode != READ:
+        lines.append(f"if stored is not None: stored.append(({loc}, UNKNOWN))")
+    return lines
 
 
 def restore_summary(summary: Summary, source: str, code: bytes) -> CompiledSummary:
