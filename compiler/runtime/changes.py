@@ -109,12 +109,11 @@ def journal_keys(journal: list) -> list[tuple[Any, list, list]]:
     value before the journal's first write of it (its oldest entry's)."""
     if not journal:
         return []
-    firsts = list(map(_first, journal))
-    ids = list(map(id, firsts))
-    stores = dict(zip(ids, firsts))
-    if len(stores) == 1:
-        parts = [(firsts[0], journal)]
+    ids = list(map(id, map(_first, journal)))
+    if ids.count(ids[0]) == len(ids):  # (most often: one variable's, a token's balances)
+        parts = [(journal[0][0], journal)]
     else:  # the entries of each variable, by C code: a stable sort of the journal by variable
+        stores = dict(zip(ids, map(_first, journal)))
         which = np.fromiter(ids, np.uint64, len(ids))
         order = np.argsort(which, kind="stable")
         sorted_ids = which[order]
