@@ -55,10 +55,16 @@ and locals read back.
 A callee may return a reference to its own callee, through which Alpha calls it
 (``other.g0().k1(..)``: Alpha calls Gamma at an address Beta chose).
 
-Left out: imports, contract-typed parameters of called functions, chains of
-more than three contracts, a contract keeping references to several (a contract
-calling itself is a cycle the checker refuses), string messages beyond a fixed
-few.
+In a chain of three, Alpha may also keep a reference to Gamma (``third``, set by
+``init``) and call Gamma's functions directly, beside those it reaches through Beta:
+one contract holding references to two.
+
+Beta's pub functions may take a ``Gamma`` parameter and call through it: Alpha passes
+``third``, a Gamma a function of Beta returns, or ``Gamma(address)``; a transaction
+an instance of any contract, or an address where none lives.
+
+Left out: imports, chains of more than three contracts (a contract calling itself
+is a cycle the checker refuses), string messages beyond a fixed few.
 
 A world (:func:`world_text`) deploys one or two instances of each contract;
 blocks (:func:`blocks`) call random functions of them with arguments from small
@@ -131,6 +137,7 @@ class Contract:
     fns: list[Fn]
     init_only: set[str] = field(default_factory=set)    # storage written by init alone
     callee: Contract | None = None                    # the contract it calls, reached through storage ``other``
+    direct: Contract | None = None                    # its callee's callee, called directly too (``third``)
     init: str = ""
     helpers: list[Fn] = field(default_factory=list)     # internal functions, each calling only earlier ones
     consts: list[tuple[str, int]] = field(default_factory=list)  # (name, value) of its u256 constants
@@ -145,6 +152,8 @@ class Contract:
         if self.callee is not None:
             lines.append(f"    storage other: {self.callee.name};")
             lines.append(f"    storage others: map<u256, {self.callee.name}>;")
+        if self.direct is not None:
+            lines.append(f"    storage third: {self.direct.name};")
         for name, value in self.consts:
             lines.append(f"    const {name}: u256 = {value};")
         for name, types in self.events:
@@ -229,7 +238,26 @@ class Body:
 
     # ------------------------------------------------------------ expressions
     def expr(self, ty: str, depth: int) -> str:
-        return {"u256": self.u256, "address": self.address, "bool": self.boolean, "beta": self.instance}[ty](depth)
+        if ty in ("u256", "address", "bool"):
+            return {"u256": self.u256, "address": self.address, "bool": self.boolean}[ty](depth)
+        if ty == "beta" or (self.c.callee is not None and ty == self.c.callee.name):
+            return self.instance(depth)
+        return self.reference(ty, depth)
+
+    def reference(self, ty: str, depth: int) -> str:
+        """A reference to a contract ``ty`` other than the callee (an argument of that type to a callee's
+        function: Alpha passing a Gamma to Beta): ``third``, a parameter or local of that type, what a
+        call returns (Beta's function returning its Gamma), or ``Gamma(address)``."""
+        kind = self.choose([(2 if self.c.direct is not None and self.c.direct.name == ty else 0, "third"),
+                            (2 if self.names(ty) else 0, "name"), (1 if depth > 0 and self.calls(ty) else 0, "call"),
+                            (1, "conv")])
+        if kind == "third":
+            return "third"
+        if kind == "name":
+            return self.pick(self.names(ty))
+        if kind == "call":
+            return self.call(ty, depth - 1)
+        return f"{ty}({self.address(max(depth - 1, 0))})"
 
     def read(self, kinds, depth: int) -> str | None:
         """A storage read of one of ``kinds``, keys drawn as expressions (so possibly other reads)."""
@@ -341,6 +369,8 @@ class Body:
         if callee is not None and callee.callee is not None:  # through a reference the callee returns
             out += [(("via", f), g) for f in callee.fns if f.ret == callee.callee.name and (f.view or not self.view)
                     for g in callee.callee.fns]
+        if self.c.direct is not None:  # a second reference, to another contract (Alpha's to Gamma)
+            out += [("third", f) for f in self.c.direct.fns]
         helpers = self.c.helpers
         if self.fn is not None and not self.fn.pub:
             helpers = helpers[:helpers.index(self.fn)]
@@ -353,6 +383,8 @@ class Body:
         prefix, fn = self.draw(st.sampled_from(self.calls(ret)))
         if prefix == "instance":
             prefix = f"{self.instance(depth)}."
+        elif prefix == "third":
+            prefix = "third."
         elif isinstance(prefix, tuple):  # ``other.f(..).g(..)``: g called on the reference f returns
             via = prefix[1]
             prefix = f"{self.instance(depth)}.{via.name}({', '.join(self.expr(t, 0) for _, t in via.params)})."
@@ -508,6 +540,9 @@ def init_text(draw, contract: Contract, fresh: list[int]) -> str:
     """``init``: stores the callee reference and sets the init-only variables (and maybe others)."""
     params = f"o: {contract.callee.name}" if contract.callee is not None else ""
     lines = ["        other = o;", "        others[1] = o;"] if contract.callee is not None else []
+    if contract.direct is not None:
+        params += f", t: {contract.direct.name}"
+        lines.append("        third = t;")
     body = Body(draw, contract, None, fresh)
     for name, kind in contract.storage:
         if name in contract.init_only or draw(st.integers(0, 3)) == 0:
@@ -530,15 +565,20 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
     # Only Alpha's pub functions take arrays: nothing calls them but transactions.
     alpha = name == "Alpha"
     # A callee of Alpha may return a reference to its own callee: Alpha calls through it.
-    c = Contract(name, storage, events, draw(signatures(prefix, arrays=alpha, instance=callee.name if alpha and callee
-                                                        else None, returns=callee.name if callee and not alpha
-                                                        else None)), init_only, callee)
+    # A caller's pub functions take references to its callee (Alpha's from transactions; Beta's from Alpha
+    # too, which passes a Gamma it holds, gets from Beta, or converts from an address).
+    c = Contract(name, storage, events, draw(signatures(prefix, arrays=alpha, instance=callee.name if callee else None,
+                                                        returns=callee.name if callee and not alpha else None)),
+                 init_only, callee)
     if HELPERS:
         c.helpers = draw(signatures(prefix + "h", 0, 2))
         for fn in c.helpers:
             fn.pub = False
     c.consts = [(f"{prefix.upper()}K{i}", draw(st.sampled_from([0, 1, 7, 1000, MAX])))
                 for i in range(draw(st.integers(0, 2)))]
+    # In a chain of three, Alpha may also keep a reference to Gamma and call it directly (``third``).
+    if alpha and callee is not None and callee.callee is not None and draw(st.booleans()):
+        c.direct = callee.callee
     fresh = [0]
     c.init = init_text(draw, c, fresh)
     for fn in [*c.helpers, *c.fns]:
@@ -578,13 +618,12 @@ def worlds(draw, program: Program) -> World:
     calls one instance of its callee."""
     instances: dict[str, Contract] = {}
     args: dict[str, list] = {}
-    callees: list[str] = []
+    of: dict[str, list[str]] = {}  # contract -> its instances
     for contract in program.contracts:
-        mine = [f"{contract.name[0].lower()}{i}" for i in range(draw(st.integers(1, 2)))]
+        mine = of[contract.name] = [f"{contract.name[0].lower()}{i}" for i in range(draw(st.integers(1, 2)))]
         for name in mine:
             instances[name] = contract
-            args[name] = [draw(st.sampled_from(callees))] if contract.callee is not None else []
-        callees = mine
+            args[name] = [draw(st.sampled_from(of[c.name])) for c in (contract.callee, contract.direct) if c is not None]
     return World(program, instances, args)
 
 
