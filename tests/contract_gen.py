@@ -623,7 +623,8 @@ def worlds(draw, program: Program) -> World:
         mine = of[contract.name] = [f"{contract.name[0].lower()}{i}" for i in range(draw(st.integers(1, 2)))]
         for name in mine:
             instances[name] = contract
-            args[name] = [draw(st.sampled_from(of[c.name])) for c in (contract.callee, contract.direct) if c is not None]
+            held = [c for c in (contract.callee, contract.direct) if c is not None]  # (init's parameters)
+            args[name] = [draw(st.sampled_from(of[c.name])) for c in held]
     return World(program, instances, args)
 
 
