@@ -63,7 +63,12 @@ Beta's pub functions may take a ``Gamma`` parameter and call through it: Alpha p
 ``third``, a Gamma a function of Beta returns, or ``Gamma(address)``; a transaction
 an instance of any contract, or an address where none lives.
 
-Left out: imports, chains of more than three contracts (a contract calling itself
+Half the programs of several contracts are split into files, a contract a file
+(``c.lane`` Alpha's, ``beta.lane``, ``gamma.lane``), each importing the files of the
+contracts it names (Alpha's both Beta's and Gamma's when it holds a Gamma: a file
+imported twice); a world deploys each contract from its file.
+
+Left out: chains of more than three contracts (a contract calling itself
 is a cycle the checker refuses), string messages beyond a fixed few.
 
 A world (:func:`world_text`) deploys one or two instances of each contract;
@@ -170,14 +175,41 @@ class Contract:
 @dataclass
 class Program:
     contracts: list[Contract]   # callee first
+    split: bool = False         # each contract in a file of its own, importing those of the contracts it names
 
     @property
     def source(self) -> str:
-        return "\n\n".join(c.text() for c in self.contracts) + "\n"
+        """The program as the files hold it (each file's name on a comment line before it when split)."""
+        files = self.files
+        if len(files) == 1:
+            return files[MAIN]
+        return "\n".join(f"// --- {name}\n{text}" for name, text in files.items())
+
+    @property
+    def files(self) -> dict[str, str]:
+        """File name -> text: ``c.lane`` (:data:`MAIN`, Alpha's) and, when split, one file per other
+        contract, imported by the files of the contracts that name it (Alpha's imports Gamma's too when it
+        holds a Gamma: a file imported twice)."""
+        if not self.split or len(self.contracts) == 1:
+            return {MAIN: "\n\n".join(c.text() for c in self.contracts) + "\n"}
+        out: dict[str, str] = {}
+        for c in self.contracts:
+            named = [d for d in (c.callee, c.direct) if d is not None]
+            imports = "".join(f'import "{file_of(d)}";\n' for d in named)
+            out[file_of(c)] = imports + ("\n" if imports else "") + c.text() + "\n"
+        return {MAIN: out.pop(MAIN), **out}
 
     @property
     def caller(self) -> Contract:
         return self.contracts[-1]
+
+
+MAIN = "c.lane"  # the file a world's analysis starts from: Alpha's
+
+
+def file_of(contract: Contract) -> str:
+    """The file a contract of a split program lives in."""
+    return MAIN if contract.name == "Alpha" else f"{contract.name.lower()}.lane"
 
 
 # ---------------------------------------------------------------------------- function bodies
@@ -593,7 +625,7 @@ def programs(draw) -> Program:
     for name, prefix in [("Gamma", "k"), ("Beta", "g")][2 - draw(st.sampled_from([0, 1, 1, 2])):]:
         chain.append(draw(contracts(name, prefix, chain[-1] if chain else None)))
     chain.append(draw(contracts("Alpha", "f", chain[-1] if chain else None)))
-    return Program(chain)
+    return Program(chain, split=draw(st.booleans()))
 
 
 # ---------------------------------------------------------------------------- worlds and blocks
@@ -604,11 +636,12 @@ class World:
     instances: dict[str, Contract]   # name -> contract, in deployment order
     args: dict[str, list]
 
-    def text(self, source: str = "c.lane") -> str:
+    def text(self) -> str:
         from runtime_helpers import world_toml
 
-        deploys = [{"name": n, "source": source, "contract": c.name, "sender": "alice", "args": self.args[n]}
-                   for n, c in self.instances.items()]
+        files = self.program.files
+        deploys = [{"name": n, "source": file_of(c) if file_of(c) in files else MAIN, "contract": c.name,
+                    "sender": "alice", "args": self.args[n]} for n, c in self.instances.items()]
         return world_toml(deploys, ACCOUNTS)
 
 

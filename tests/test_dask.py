@@ -268,7 +268,7 @@ def test_dask_equals_sequential_on_random_blocks(funded, cluster, data):
 @given(case=cases(), number=st.sampled_from([2, 7]), workers=st.integers(2, 3))
 def test_dask_equals_sequential_on_generated_programs(tmp_path_factory, cluster, case, number, workers):
     program, world, (warm_up, txs) = case
-    path = write_case(tmp_path_factory.mktemp("dask"), program.source, world_text(world), [warm_up, txs])
+    path = write_case(tmp_path_factory.mktemp("dask"), program, world_text(world), [warm_up, txs])
     base = warmed_up(path, warm_up, check=False)
     expected = fork_chain(base).run_block(raw_block(txs), number=number)
     chain = fork_chain(base)

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from unittest.mock import patch
 
-from contract_gen import blocks, programs, world_text, worlds
+from contract_gen import Program, blocks, programs, world_text, worlds
 from fuzzing import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -46,10 +46,11 @@ SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, 
 
 # ---------------------------------------------------------------------------- helpers
 
-def write_case(root: Path, source: str, world: str, txs_list: list[list[dict]]) -> Path:
-    """The program, its world and its blocks (block1.jsonl, ...) under ``root``; the world's path."""
+def write_case(root: Path, program: Program, world: str, txs_list: list[list[dict]]) -> Path:
+    """The program's files, its world and its blocks (block1.jsonl, ...) under ``root``; the world's path."""
     root.mkdir(parents=True, exist_ok=True)
-    (root / "c.lane").write_text(source, encoding="utf-8")
+    for name, text in program.files.items():
+        (root / name).write_text(text, encoding="utf-8")
     for i, txs in enumerate(txs_list, 1):
         write_block(root, txs, f"block{i}.jsonl")
     path = root / "world.toml"
@@ -71,7 +72,8 @@ class Case(tuple):
 
     def __repr__(self) -> str:
         program, world, txs = self
-        parts = [f"--- c.lane\n{program.source}", f"--- world.toml\n{world_text(world)}"]
+        parts = [f"--- {name}\n{text}" for name, text in program.files.items()]
+        parts.append(f"--- world.toml\n{world_text(world)}")
         parts += [f"--- block{i}.jsonl\n{block_text(t)}" for i, t in enumerate(txs, 1)]
         return "\n" + "\n".join(parts)
 
@@ -111,7 +113,7 @@ def parallel_run(base: Chain, txs: list[dict], number: int, workers: int, window
 @given(case=cases(blocks_=0))
 def test_generated_programs_check_and_analyse(tmp_path_factory, case):
     program, world, _ = case
-    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [])
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [])
     assert error_messages(path.parent / "c.lane") == [], program.source
     analysis = CompilerData(path.parent / "c.lane").analysis()
     names = {f"{c.name}.{f.name}" for c in program.contracts for f in c.fns}
@@ -122,7 +124,7 @@ def test_generated_programs_check_and_analyse(tmp_path_factory, case):
 @given(case=cases(), number=st.sampled_from([2, 7]))
 def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, number):
     program, world, (warm_up, txs) = case
-    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     base = warmed_up(path, warm_up)
     checked = fork_chain(base).run_block(raw_block(txs), number=number, check_accesses=True)
     plain = fork_chain(base).run_block(raw_block(txs), number=number)
@@ -135,7 +137,7 @@ def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, num
        window=st.sampled_from([None, 1, 3, 8]), inline=st.sets(st.integers(0, 12), max_size=6))
 def test_parallel_equals_sequential(tmp_path_factory, case, number, workers, window, inline):
     program, world, (warm_up, txs) = case
-    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     base = warmed_up(path, warm_up, check=False)
     expected = fork_chain(base).run_block(raw_block(txs), number=number)  # (soundness: the property above)
     got, last = parallel_run(base, txs, number, workers, window, inline)
@@ -152,7 +154,7 @@ def test_a_state_file_gives_what_memory_gives(tmp_path_factory, case, number, on
     it) gives what it gives in memory."""
     program, world, (warm_up, txs) = case
     root = tmp_path_factory.mktemp("rc")
-    path = write_case(root, program.source, world_text(world), [warm_up, txs])
+    path = write_case(root, program, world_text(world), [warm_up, txs])
     with Chain.open(path, root / "s.sqlite") as chain:
         chain.run_block(raw_block(warm_up), number=1)
     memory = Chain.open(path)
@@ -181,7 +183,7 @@ def test_a_lanes_log_names_the_locations_its_code_touches(tmp_path_factory, case
     checker's trace sees, and so are all it touches; a read it does not log is of a location it
     logged already (generated code keeps a value it read or wrote in a local)."""
     program, world, (warm_up, txs) = case
-    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     base = warmed_up(path, warm_up, check=False)
     block = base._decode(raw_block(txs), "block", True)  # (the traced code)
     table = FunctionTable(base.world)
@@ -212,7 +214,7 @@ def test_a_lanes_log_names_the_locations_its_code_touches(tmp_path_factory, case
 @given(case=cases())
 def test_lane_run_verify_agrees_with_the_api(tmp_path_factory, case):
     program, world, (warm_up, txs) = case
-    path = write_case(tmp_path_factory.mktemp("rc"), program.source, world_text(world), [warm_up, txs])
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     root = path.parent
     out = lane_json("run", "world.toml", "block1.jsonl", "block2.jsonl", "--executor", "parallel",
                     "--workers", "2", "--verify", cwd=root)
