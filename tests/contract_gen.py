@@ -596,9 +596,9 @@ def contracts(draw, name: str, prefix: str, callee: Contract | None) -> Contract
     events = [(f"{prefix.upper()}Ev{i}", draw(fields)) for i in range(draw(st.integers(1, 2)))]
     # Only Alpha's pub functions take arrays: nothing calls them but transactions.
     alpha = name == "Alpha"
-    # A callee of Alpha may return a reference to its own callee: Alpha calls through it.
     # A caller's pub functions take references to its callee (Alpha's from transactions; Beta's from Alpha
-    # too, which passes a Gamma it holds, gets from Beta, or converts from an address).
+    # too, which passes a Gamma it holds, gets from Beta, or converts from an address), and a callee of
+    # Alpha's may return a reference to its own callee: Alpha calls through it.
     c = Contract(name, storage, events, draw(signatures(prefix, arrays=alpha, instance=callee.name if callee else None,
                                                         returns=callee.name if callee and not alpha else None)),
                  init_only, callee)
@@ -648,7 +648,7 @@ class World:
 @st.composite
 def worlds(draw, program: Program) -> World:
     """One or two instances of each contract (``a0``, ``b1``, ``g0``...), callees first; each caller's
-    calls one instance of its callee."""
+    ``init`` is given one instance of its callee (and Alpha's one of Gamma, when it holds one)."""
     instances: dict[str, Contract] = {}
     args: dict[str, list] = {}
     of: dict[str, list[str]] = {}  # contract -> its instances
