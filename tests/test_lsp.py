@@ -11,10 +11,13 @@ import shutil
 
 import pytest
 import pytest_lsp
+from hypothesis import HealthCheck, given, settings
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from conftest import EXAMPLES, REPO, run_lane
+from contract_gen import Program, programs
+from fuzzing import examples
 from lsp_helpers import (SERVER, change_document, close_document, code_units, open_document, position_of,
                          start, uri)
 
@@ -118,6 +121,14 @@ async def test_syntax_error_names_what_was_expected(client, tmp_path):
     close_document(client, doc)
 
 
+def compared(got: types.PublishDiagnosticsParams, report: dict, path, text: str) -> tuple[list, list]:
+    """What the server published for the file ``path`` (its ``text``) and what ``lane check --json``'s
+    ``report`` says of it, as sorted tuples to compare."""
+    severities = {types.DiagnosticSeverity.Error: "error", types.DiagnosticSeverity.Warning: "warning"}
+    shown = sorted((*span(d), severities[d.severity], d.code, d.message) for d in got.diagnostics)
+    return shown, sorted(_expected(d, text) for d in report["diagnostics"] if d["location"]["file"] == str(path))
+
+
 def _expected(diag: dict, text: str) -> tuple:
     """A diagnostic of ``lane check --json`` as the server must show it (LSP positions, hint appended)."""
     loc = diag["location"]
@@ -136,17 +147,46 @@ async def test_every_example_has_the_diagnostics_of_lane_check(client):
     proc = run_lane("check", "--json", *map(str, EXAMPLES))
     report = json.loads(proc.stdout)
     assert report["warnings"] > 0  # the examples have hot spots: the comparison covers warnings
-    severities = {types.DiagnosticSeverity.Error: "error", types.DiagnosticSeverity.Warning: "warning"}
     published = client.published
     for path in EXAMPLES:
-        text = path.read_text()
         mark = published.mark()
         doc = open_document(client, path)
         got = await published.wait(doc, mark)
-        expected = sorted(_expected(d, text) for d in report["diagnostics"] if d["location"]["file"] == str(path))
-        shown = sorted((*span(d), severities[d.severity], d.code, d.message) for d in got.diagnostics)
+        shown, expected = compared(got, report, path, path.read_text())
         assert shown == expected, path.name
         close_document(client, doc)
+
+
+@lsp_test
+async def test_generated_programs_have_the_diagnostics_of_lane_check(client, tmp_path):
+    """Programs nobody wrote by hand (tests/contract_gen.py: hot spots, references between contracts,
+    a program split into files that import one another, a file imported twice): every file, opened in
+    the editor, shows what ``lane check`` of the program says of it."""
+    drawn: list[Program] = []
+
+    @settings(max_examples=examples(8), derandomize=True, database=None, deadline=None,
+              suppress_health_check=list(HealthCheck))
+    @given(programs().filter(lambda p: len(p.files) > 1) | programs())
+    def draw(program: Program) -> None:
+        drawn.append(program)
+
+    draw()
+    assert any(len(p.files) > 1 for p in drawn)  # (split programs among them: imports are compared too)
+    published = client.published
+    for k, program in enumerate(drawn):
+        root = tmp_path / f"p{k}"
+        root.mkdir()
+        for name, text in program.files.items():
+            (root / name).write_text(text)
+        report = json.loads(run_lane("check", "--json", str(root / "c.lane")).stdout)
+        assert report["errors"] == 0, program.source
+        mark = published.mark()
+        docs = {name: open_document(client, root / name) for name in program.files}
+        for name, doc in docs.items():
+            shown, expected = compared(await published.wait(doc, mark), report, root / name, program.files[name])
+            assert shown == expected, f"{name} of\n{program.source}"
+        for doc in docs.values():
+            close_document(client, doc)
 
 
 @lsp_test
