@@ -636,12 +636,16 @@ class World:
     instances: dict[str, Contract]   # name -> contract, in deployment order
     args: dict[str, list]
 
+    def source_of(self, name: str) -> str:
+        """The file the instance ``name`` is deployed from."""
+        file = file_of(self.instances[name])
+        return file if file in self.program.files else MAIN
+
     def text(self) -> str:
         from runtime_helpers import world_toml
 
-        files = self.program.files
-        deploys = [{"name": n, "source": file_of(c) if file_of(c) in files else MAIN, "contract": c.name,
-                    "sender": "alice", "args": self.args[n]} for n, c in self.instances.items()]
+        deploys = [{"name": n, "source": self.source_of(n), "contract": c.name, "sender": "alice",
+                    "args": self.args[n]} for n, c in self.instances.items()]
         return world_toml(deploys, ACCOUNTS)
 
 
