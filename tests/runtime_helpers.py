@@ -236,3 +236,18 @@ def refused_on_lanes(chain: Chain, block, expected: BlockResult, **run: Any) -> 
 
     with pytest.raises(RuntimeError, match="refused"):
         chain.run_block(block, executor="parallel", workers=2, before_commit=refuse, **run)
+
+
+def dag_covers_oracle(chain: Chain, txs: list[dict], number: int) -> None:
+    """``chain.schedule``'s DAG of the block ``txs`` orders every pair the oracle's orders (the accesses
+    the transactions really make, the block run traced on a copy of the state), and the oracle's run
+    changed nothing: the chain schedules the block as before."""
+    from compiler.runtime.oracle import oracle_comparison
+
+    raw = raw_block(txs)
+    static = chain.schedule(raw, number=number)
+    c = oracle_comparison(chain, raw, static, number, 12 * number)
+    assert c.missing == [], c.missing
+    assert c.static_pairs >= c.oracle_pairs
+    again = chain.schedule(raw, number=number)
+    assert (again.sources, again.targets) == (static.sources, static.targets)

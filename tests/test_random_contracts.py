@@ -27,7 +27,7 @@ from contract_gen import Program, blocks, programs, world_text, worlds
 from fuzzing import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtime_helpers import block_text, fork_chain, lane_json, raw_block, write_block
+from runtime_helpers import block_text, dag_covers_oracle, fork_chain, lane_json, raw_block, write_block
 
 from compiler.pipeline import CompilerData
 from compiler.runtime import chain as chain_module
@@ -118,6 +118,16 @@ def test_generated_programs_check_and_analyse(tmp_path_factory, case):
     analysis = CompilerData(path.parent / "c.lane").analysis()
     names = {f"{c.name}.{f.name}" for c in program.contracts for f in c.fns}
     assert {f"{f['contract']}.{f['function']}" for f in analysis.functions} == names
+
+
+@settings(SETTINGS, max_examples=examples(20))
+@given(case=cases(), number=st.sampled_from([2, 7]))
+def test_the_static_dag_orders_every_pair_a_generated_block_orders(tmp_path_factory, case, number):
+    """``lane schedule``'s DAG (the analysis' conflicts, instantiated) against the oracle's (the accesses
+    the block's transactions really make, run traced): every pair the oracle orders, the DAG orders."""
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
+    dag_covers_oracle(warmed_up(path, warm_up, check=False), txs, number)
 
 
 @settings(SETTINGS, max_examples=examples(25))

@@ -18,6 +18,11 @@ None for every instance), ``mode`` is ``READ``, ``WRITE`` or ``ADD``.
   exception where it is frequent), and what depends on it is unknown.
 - ``imm(address, var_id, key)`` reads a variable only ``init`` writes (``read``
   when not given).
+- Either, at an address where no contract lives or one of another type lives
+  (a reference converted from an address, a parameter given another
+  contract's instance), gives the variable's zero: only the code of a call
+  through that reference reads there, and the call reverts first (a bad call
+  target), so nothing that depends on the value is reached.
 - ``stored``, when given, receives ``(location, value)`` for every write and
   add the transaction may make: the value it stores, or ``UNKNOWN`` (an add,
   a value the analysis does not follow).
@@ -203,7 +208,7 @@ def immutable_reader(storage: dict[int, list[dict]], slots: dict[int, tuple[int,
             try:
                 # Indexed, not .get: a state file's variable loads a location it does not hold yet.
                 value = storage[address][index][key]
-            except KeyError:
+            except (KeyError, IndexError):  # (no contract there, or one of another type: the module's doc)
                 value = zero
             immutable[loc] = value
             return value

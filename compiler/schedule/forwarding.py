@@ -71,7 +71,7 @@ class Forwarding:
             try:
                 # Indexed, not .get: a state file's variable loads a location it does not hold yet.
                 before = storage[address][index][key]
-            except KeyError:
+            except (KeyError, IndexError):  # (no contract there, or one of another type: compiled.py's doc)
                 before = zero
             if got is None:
                 return before

@@ -323,13 +323,15 @@ class RowMaker:
             if forwarded is None:
                 raise Unresolved
             variables = storage.get(address)
-            if variables is None:
-                raise KeyError(address)
-            before = variables[slots[vid][0]][key]
+            index, zero = slots[vid]
+            # (No contract there, or one of another type: its zero, compiled.py's doc.)
+            before = variables[index][key] if variables is not None and index < len(variables) else zero
             return before if forwarded is _ASIS else may_hold(before, forwarded)
 
         def imm(address: int, vid: int, key: Any) -> Any:
-            return storage[address][slots[vid][0]][key]
+            variables = storage.get(address)
+            index, zero = slots[vid]
+            return variables[index][key] if variables is not None and index < len(variables) else zero
 
         out: list = []
         stored: list = []
@@ -344,8 +346,8 @@ class RowMaker:
             stored.clear()
             try:
                 entry.inst(call[1], call[0], call[2:], read, number, timestamp, out, imm, stored)
-            except (KeyError, LookupError):
-                out.clear()  # a contract that is not there: the call reverts before touching anything
+            except LookupError:  # (a lookup the summary's code could not make: the call's rows are left out,
+                out.clear()      # and the lane's log of what it touched finds them)
                 stored.clear()
             for (address, vid, key), value in stored:
                 if vid in key_vids and key is not WILD and address is not None:
