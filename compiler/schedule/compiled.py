@@ -20,9 +20,10 @@ None for every instance), ``mode`` is ``READ``, ``WRITE`` or ``ADD``.
   when not given).
 - Either, at an address where no contract lives or one of another type lives
   (a reference converted from an address, a parameter given another
-  contract's instance), gives the variable's zero: only the code of a call
-  through that reference reads there, and the call reverts first (a bad call
-  target), so nothing that depends on the value is reached.
+  contract's instance), gives the variable's zero (or what that contract holds
+  at the same place, when it has one): only the code of a call through that
+  reference reads there, and the call reverts first (a bad call target), so
+  nothing that depends on the value is reached: any value will do.
 - ``stored``, when given, receives ``(location, value)`` for every write and
   add the transaction may make: the value it stores, or ``UNKNOWN`` (an add,
   a value the analysis does not follow).

@@ -324,7 +324,7 @@ class RowMaker:
                 raise Unresolved
             variables = storage.get(address)
             index, zero = slots[vid]
-            # (No contract there, or one of another type: its zero, compiled.py's doc.)
+            # (No contract there, or one of another type: any value will do, compiled.py's doc.)
             before = variables[index][key] if variables is not None and index < len(variables) else zero
             return before if forwarded is _ASIS else may_hold(before, forwarded)
 
