@@ -13,6 +13,11 @@ e. The code a lane runs logs the locations the soundness checker's trace sees.
 f. A block run on a state file (its variables read lazily, what the block names
    loaded in bulk first: compiler/schedule/locations.py) gives what it gives in
    memory.
+g. ``lane schedule``'s DAG orders every pair of transactions the oracle's DAG
+   orders (the accesses they really make, the block run traced).
+
+The language server (tests/test_lsp.py) and the testing API (tests/test_api_props.py)
+are compared with ``lane check`` and with blocks over the same generated programs.
 
 Each program is written to a fresh temporary directory; the program cache lives in
 the session's temporary LANE_CACHE_DIR (tests/conftest.py).
