@@ -80,6 +80,7 @@ collide often, plus a few huge amounts and invalid calls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from hypothesis import strategies as st
 
@@ -185,11 +186,11 @@ class Program:
             return files[MAIN]
         return "\n".join(f"// --- {name}\n{text}" for name, text in files.items())
 
-    @property
+    @cached_property
     def files(self) -> dict[str, str]:
         """File name -> text: ``c.lane`` (:data:`MAIN`, Alpha's) and, when split, one file per other
         contract, imported by the files of the contracts that name it (Alpha's imports Gamma's too when it
-        holds a Gamma: a file imported twice)."""
+        holds a Gamma: a file imported twice).  Made once: a program is not changed once drawn."""
         if not self.split or len(self.contracts) == 1:
             return {MAIN: "\n\n".join(c.text() for c in self.contracts) + "\n"}
         out: dict[str, str] = {}
@@ -198,6 +199,11 @@ class Program:
             imports = "".join(f'import "{file_of(d)}";\n' for d in named)
             out[file_of(c)] = imports + ("\n" if imports else "") + c.text() + "\n"
         return {MAIN: out.pop(MAIN), **out}
+
+    def write(self, root) -> None:
+        """The program's files (:attr:`files`) under the directory ``root``."""
+        for name, text in self.files.items():
+            (root / name).write_text(text, encoding="utf-8")
 
     @property
     def caller(self) -> Contract:

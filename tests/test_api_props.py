@@ -172,8 +172,7 @@ def test_generated_programs_through_the_api_are_their_calls_in_blocks(tmp_path_f
     its views are compared on their state root alone.)"""
     program, world, (warm_up, txs) = case
     root = tmp_path_factory.mktemp("api")
-    for name, text in program.files.items():
-        (root / name).write_text(text)
+    program.write(root)
     with Chain() as chain:
         for name, contract in world.instances.items():
             chain.deploy(root / world.source_of(name), *world.args[name], sender="alice", contract=contract.name,

@@ -176,8 +176,7 @@ async def test_generated_programs_have_the_diagnostics_of_lane_check(client, tmp
     for k, program in enumerate(drawn):
         root = tmp_path / f"p{k}"
         root.mkdir()
-        for name, text in program.files.items():
-            (root / name).write_text(text)
+        program.write(root)
         report = json.loads(run_lane("check", "--json", str(root / "c.lane")).stdout)
         assert report["errors"] == 0, program.source
         mark = published.mark()

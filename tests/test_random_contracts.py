@@ -54,8 +54,7 @@ SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow, 
 def write_case(root: Path, program: Program, world: str, txs_list: list[list[dict]]) -> Path:
     """The program's files, its world and its blocks (block1.jsonl, ...) under ``root``; the world's path."""
     root.mkdir(parents=True, exist_ok=True)
-    for name, text in program.files.items():
-        (root / name).write_text(text, encoding="utf-8")
+    program.write(root)
     for i, txs in enumerate(txs_list, 1):
         write_block(root, txs, f"block{i}.jsonl")
     path = root / "world.toml"
