@@ -195,6 +195,16 @@ def _or(*thunks: Callable[[], Any]) -> bool:
     return False
 
 
+def value_before(storage: dict[int, list[dict]], slots: dict[int, tuple[int, Any]], address: int, vid: int,
+                 key: Any) -> Any:
+    """A location's value in the pre-block ``storage``; the variable's zero where no contract, or one of
+    another type, lives (see the module's doc).  Indexed, not ``.get``: a state file's variable loads a
+    location it does not hold yet."""
+    index, zero = slots[vid]
+    variables = storage.get(address)
+    return variables[index][key] if variables is not None and index < len(variables) else zero
+
+
 def immutable_reader(storage: dict[int, list[dict]], slots: dict[int, tuple[int, Any]]) -> Callable:
     """``imm(address, var_id, key)`` for an instantiation: a variable only init writes, read once
     from the pre-block ``storage`` (its value holds for the whole block) and remembered."""
@@ -205,13 +215,7 @@ def immutable_reader(storage: dict[int, list[dict]], slots: dict[int, tuple[int,
         try:
             return immutable[loc]
         except KeyError:
-            index, zero = slots[vid]
-            try:
-                # Indexed, not .get: a state file's variable loads a location it does not hold yet.
-                value = storage[address][index][key]
-            except (KeyError, IndexError):  # (no contract there, or one of another type: the module's doc)
-                value = zero
-            immutable[loc] = value
+            value = immutable[loc] = value_before(storage, slots, address, vid, key)
             return value
 
     return imm

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .compiled import UNKNOWN, UNREAD, WILD, Choice
+from .compiled import UNKNOWN, UNREAD, WILD, Choice, value_before
 
 # Values remembered per location of a variable read to make keys (of another variable): past it,
 # the location's value is unknown to later readers.
@@ -67,12 +67,7 @@ class Forwarding:
             got = values.get((address, vid, key))
             if got is UNKNOWN:
                 return UNREAD
-            index, zero = slots[vid]
-            try:
-                # Indexed, not .get: a state file's variable loads a location it does not hold yet.
-                before = storage[address][index][key]
-            except (KeyError, IndexError):  # (no contract there, or one of another type: compiled.py's doc)
-                before = zero
+            before = value_before(storage, slots, address, vid, key)
             if got is None:
                 return before
             value = may_hold(before, got)

@@ -39,7 +39,7 @@ import numpy as np
 from ..analysis import symbolic as S
 from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
-from .compiled import WILD, Unresolved
+from .compiled import WILD, Unresolved, value_before
 from .forwarding import may_hold
 from .locations import column, keys_of, source, value_reader
 from .vectorized import COLUMNS, pick
@@ -322,16 +322,11 @@ class RowMaker:
             forwarded = current[1].get(loc, _ASIS) if current[1] is not None else _ASIS
             if forwarded is None:
                 raise Unresolved
-            variables = storage.get(address)
-            index, zero = slots[vid]
-            # (No contract there, or one of another type: any value will do, compiled.py's doc.)
-            before = variables[index][key] if variables is not None and index < len(variables) else zero
+            before = value_before(storage, slots, address, vid, key)
             return before if forwarded is _ASIS else may_hold(before, forwarded)
 
         def imm(address: int, vid: int, key: Any) -> Any:
-            variables = storage.get(address)
-            index, zero = slots[vid]
-            return variables[index][key] if variables is not None and index < len(variables) else zero
+            return value_before(storage, slots, address, vid, key)
 
         out: list = []
         stored: list = []
