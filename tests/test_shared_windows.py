@@ -9,7 +9,7 @@ import numpy as np
 
 from compiler.runtime import parallel
 from compiler.runtime.accesses import R, W
-from compiler.runtime.replica import Replica
+from compiler.runtime.replica import Predicted, Replica
 from runtime_helpers import pot_lines, pot_world
 from test_parallel import BOX, _box_txs, _forced_run
 
@@ -87,8 +87,8 @@ def _lane(chunks: dict, chunk_of: list[int]) -> Replica:
     """A lane's replica holding the rows of two transactions (0 writes location 10, 1 writes 20)
     in one window, shared in ``chunks`` or not."""
     lane = Replica.__new__(Replica)
-    lane.predicted = (np.array([10, 20], np.int64), np.array([W, W], np.int8), [0, 2],
-                      np.array([0, 1], np.int64))
+    lane.predicted = Predicted(np.array([10, 20], np.int64), np.array([W, W], np.int8), np.zeros(2, bool), [0, 2],
+                               np.array([0, 1], np.int64))
     lane.shared_adds = [np.zeros(0, np.int64)]
     lane.chunks, lane.chunk_of = chunks, np.array(chunk_of, np.int32)
     return lane

@@ -27,10 +27,11 @@ the block file into stripes, and works on arrays.  A block goes
    with their calls): the plan's lanes share only locations all read or all
    added to, so a lane that kept within its rows touched nothing another wrote,
    and it sends only the first transaction that did not
-   (:func:`compiler.runtime.accesses.first_outside`).  Otherwise it sends the
-   log summed up per location, and the parent checks, lane against lane, that
-   no lane read or wrote what another lane of the window wrote earlier in block
-   order.  A window of heavy transactions is shared in part: every lane also
+   (:func:`compiler.runtime.accesses.first_outside`).  Otherwise it checks its
+   writes alone against its rows (a wildcard's: any key of its variable), and
+   sends the first that wrote outside them and its log summed up per location;
+   the parent checks, lane against lane, that no lane read or wrote what another
+   lane of the window wrote earlier in block order.  A window of heavy transactions is shared in part: every lane also
    has the calls of its cheapest components and, after its own part, takes
    chunks of them in turns until none is left (:class:`compiler.runtime.pool.Turns`),
    so a lane on a slower core runs less; each chunk is checked against its own
@@ -1341,13 +1342,14 @@ class _Merge:
     def check(self, done: dict, begin: int, end: int, checked: bool, ahead: np.ndarray | None = None) -> int | None:
         """The first transaction of the window that cannot be trusted (None: all can); the adds
         several lanes made to one location are noted (``shared``).  ``checked``: each lane checked
-        its accesses against its rows (``WindowDone.untrusted``); otherwise they are compared here,
-        lane against lane (``WindowDone.log``).  ``ahead``: the locations the parent wrote in the
+        its accesses against its rows (``WindowDone.untrusted``); otherwise each checked its writes
+        against its rows and wildcards (``untrusted`` too), and its accesses are compared here, lane
+        against lane (``WindowDone.log``).  ``ahead``: the locations the parent wrote in the
         window before, which it ran while the lanes ran this one (the first transaction that
         touched one of them, or in a checked window was predicted to, cannot be trusted)."""
         order_lanes = sorted(done)
+        bad = [d.untrusted for d in done.values() if d.untrusted >= 0]
         if checked:
-            bad = [d.untrusted for d in done.values() if d.untrusted >= 0]
             if ahead is not None and len(ahead):
                 bad += self.run.first_touch(begin, end, ahead)
             lids, firsts, adders = accesses.several_adders([done[k].adds for k in order_lanes])
@@ -1355,7 +1357,8 @@ class _Merge:
             tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
             rows, lane = accesses.shared(tables, order_lanes)
             first = accesses.first_conflict(rows, lane)
-            bad = [] if first is None else [first]  # (transactions that cannot be trusted: the least counts)
+            if first is not None:  # (transactions that cannot be trusted: the least counts)
+                bad.append(first)
             if ahead is not None and len(ahead):
                 for table in tables:
                     hit = table[isin(table[:, accesses.LOC], ahead), accesses.FIRST]

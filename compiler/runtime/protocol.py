@@ -27,9 +27,9 @@ A block on lanes goes:
    instantiated, by lane; ``Calls`` forwards each lane those of its
    transactions that other stripes decoded.  Then, per window, ``Window`` (with the previous window's
    writes of the other lanes, to apply first) and ``WindowDone`` back: what the
-   lane wrote, its receipts' digests, and either the first of its transactions that
+   lane wrote, its receipts' digests, and the first of its transactions that
    touched what its lane was not predicted to (a window without wildcards) or
-   the accesses it really made.  A window may be *shared* in part: every lane
+   wrote it (a window with one; then also the accesses it really made).  A window may be *shared* in part: every lane
    also has the calls of its cheapest components (none that adds to a location
    another adds to), cut into chunks, and after
    its own part takes chunks in turn until none is left
@@ -89,7 +89,8 @@ class Lanes(NamedTuple):
                                #  several lanes (whose extents a lane sends, WindowDone.adds)
     add_offsets: bytes         # int64: each window's first place in ``adds``, and their count last
     checked: bytes             # int8 per window: 1 where each lane checks its accesses against the rows of its
-                               #  transactions (WindowDone.untrusted), 0 where it sends them (WindowDone.log)
+                               #  transactions (WindowDone.untrusted), 0 where it checks its writes only and
+                               #  sends its accesses (WindowDone.log)
     chunks: bytes              # int32 per transaction: in a shared part of a window, the chunk it is in (a lane
                                #  runs the chunks it takes, pool.Turns, each in block order, after its own
                                #  part); -1 elsewhere (b"": no window is shared)
@@ -159,7 +160,8 @@ class WindowDone(NamedTuple):
     log: bytes                 # int64 rows of accesses.WIDTH: the accesses the lane made, per location (b"" in
                                #  a window Lanes.checked says the lane checks)
     untrusted: int             # the first transaction that touched a location outside its lane's rows, or
-                               #  touched one in a way they do not (-1: none, or the window is not checked)
+                               #  touched one in a way they do not (in a window not checked: wrote one, its
+                               #  wildcards' variables allowed; -1: none)
     changed: bytes             # int64 pairs (loc, first transaction): the locations the lane wrote or added to
     receipts: tuple            # (indices int64, digests blob): the window's receipts' digests (their
                                #  encodings come at the block's end, Finished.receipts)
@@ -173,7 +175,7 @@ class WindowDone(NamedTuple):
 class Routed(NamedTuple):
     block: int
     blobs: list                # per lane: marshal (block indices int64 bytes, their calls, and their rows' tx
-                               #  int64, loc int64 and mode int8 bytes, wildcards left out) of this stripe's
+                               #  int64, loc int64, mode int8 and wild bool bytes) of this stripe's
                                #  transactions on that lane (b"" for the worker's own lane: it keeps them)
     seconds: float
     cpu: float

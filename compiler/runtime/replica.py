@@ -24,8 +24,9 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   (before, after, lowest and highest running values), the locations it
   changed, its receipts' digests, and either the first transaction
   that touched what its rows do not allow (a window without wildcards: the
-  lane checks itself) or the accesses it made (a row per location, for the
-  parent to check: :mod:`compiler.runtime.accesses`);
+  lane checks itself), or (a window with one) the first that wrote what its
+  rows, wildcards included, do not let it write, and the accesses it made (a
+  row per location, for the parent to check: :mod:`compiler.runtime.accesses`);
 - ``Cut``: undo the window's transactions from one on (a conflict with another
   lane was found there); ``Finish``: apply the last window's writes, and reply
   with the state root's move and the rows of a state file for the locations
@@ -43,6 +44,7 @@ import traceback
 from functools import cached_property
 from itertools import compress, repeat
 from operator import itemgetter, ne
+from typing import NamedTuple
 
 import numpy as np
 
@@ -110,6 +112,17 @@ class FunctionTable:
             inst = next(i for i in self._world.instances.values() if i.contract.name == fn.contract.name)
             code = self.logged[fid] = inst.data.logged.function(fn.contract.name, fn.name)
         return code
+
+
+class Predicted(NamedTuple):
+    """A lane's rows, in block order: each one's location (a wildcard's: its scope's id), mode,
+    whether it is a wildcard's, and transaction; and where each window's rows begin."""
+
+    loc: np.ndarray
+    mode: np.ndarray
+    wild: np.ndarray
+    cuts: list[int]
+    tx: np.ndarray
 
 
 class Replica:
@@ -274,7 +287,7 @@ class Replica:
         blobs: list[bytes] | None = None
         if self.block_calls is not None:
             self.calls = self.block_calls
-            self.predicted_parts = [lane_rows(self.block_rows, lanes, m.lane, everyone)] if self.checked.any() else []
+            self.predicted_parts = [lane_rows(self.block_rows, lanes, m.lane, everyone)]
         else:
             blobs = self._route(m, lanes, everyone)
         mine = np.flatnonzero((lanes == m.lane) if everyone is None else (lanes == m.lane) & ~everyone)
@@ -302,7 +315,7 @@ class Replica:
         calls = self.stripe[0]
         n = len(calls)
         mine_in_stripe = lanes[m.first:m.first + n]
-        routed = rows_by_lane(self.stripe_rows, lanes, m.count, everyone, m.first) if self.checked.any() else None
+        routed = rows_by_lane(self.stripe_rows, lanes, m.count, everyone, m.first)
         blobs: list[bytes] = []
         self.calls: dict[int, tuple] | list = {}
         self.predicted_parts: list[tuple] = []
@@ -313,7 +326,7 @@ class Replica:
             where = np.flatnonzero(to_lane)
             picked = [calls[k] for k in where.tolist()]
             indices = where + m.first
-            rows = () if routed is None else routed[lane]
+            rows = routed[lane]
             if lane == m.lane:
                 self.calls.update(zip(indices.tolist(), picked))
                 self.predicted_parts.append(rows)
@@ -330,7 +343,7 @@ class Replica:
                 indices, picked, *rows = marshal.loads(blob)
                 self.calls.update(zip(np.frombuffer(indices, np.int64).tolist(), picked))
                 if rows:
-                    parts.append(tuple(P.arr(c, t) for c, t in zip(rows, (P.I64, P.I64, P.I8))))
+                    parts.append(tuple(P.arr(c, t) for c, t in zip(rows, _ROW_TYPES)))
         self._ready()
         self._unreported()
         return None
@@ -348,16 +361,16 @@ class Replica:
         self.unreported_cpu += cpu
 
     def _predictions(self, parts: list[tuple]) -> None:
-        """The rows of the lane's transactions (location and mode), in block order, where each
-        window's rows begin, and each row's transaction."""
+        """The rows of the lane's transactions (location, mode, whether a wildcard's), in block
+        order, where each window's rows begin, and each row's transaction."""
         parts = [p for p in parts if p]
         if not parts:
             self.predicted = None
             return
-        tx, loc, mode = (np.concatenate(c) for c in zip(*parts))
+        tx, loc, mode, wild = (np.concatenate(c) for c in zip(*parts))
         order = np.argsort(tx, kind="stable")
         tx = tx[order]
-        self.predicted = (loc[order], mode[order], np.searchsorted(tx, self.bounds).tolist(), tx)
+        self.predicted = Predicted(loc[order], mode[order], wild[order], np.searchsorted(tx, self.bounds).tolist(), tx)
 
     def _untrusted(self, window: int, tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> int:
         """The first of the window's transactions that touched what its lane's rows do not allow
@@ -366,7 +379,7 @@ class Replica:
         shared = self.shared_adds[window]
         if self.predicted is None:
             return first_outside((np.zeros(0, np.int64), np.zeros(0, np.int8)), shared, tx, loc, mode)
-        rows_loc, rows_mode, cuts, rows_tx = self.predicted
+        rows_loc, rows_mode, _, cuts, rows_tx = self.predicted  # (a checked window has no wildcard)
         a, b = cuts[window], cuts[window + 1]
         if window not in self.chunks:
             return first_outside(expected(rows_loc[a:b], rows_mode[a:b]), shared, tx, loc, mode)
@@ -390,6 +403,63 @@ class Replica:
             if got >= 0 and (first < 0 or got < first):
                 first = got
         return first
+
+    def _written_outside(self, window: int, tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> int:
+        """In a window with a wildcard (whose lanes' logs the parent compares): the first of its
+        transactions that wrote or added to a location its lane's rows did not predict it would,
+        neither by location nor by a wildcard (one that writes, or adds to, that variable of that
+        instance or of every instance: its scope, :func:`compiler.schedule.vectorized.scope_id`;
+        the journal says which variable a location written is of); -1: none.  What the lanes read
+        the parent compares: a write is the lane's own to check, whoever else touches it."""
+        changes = mode != R
+        if not changes.any():
+            return -1
+        tx, loc, mode = tx[changes], loc[changes], mode[changes]
+        if self.predicted is None:
+            return int(tx.min())
+        rows_loc, rows_mode, rows_wild, cuts, _ = self.predicted
+        a, b = cuts[window], cuts[window + 1]
+        rows_loc, rows_mode, wild = rows_loc[a:b], rows_mode[a:b], rows_wild[a:b]
+        where, said = expected(rows_loc[~wild], rows_mode[~wild])
+        if len(where):
+            at = np.searchsorted(where, loc).clip(max=len(where) - 1)
+            outside = (where[at] != loc) | ((said[at] != W) & (said[at] != mode))
+            tx, loc, mode = tx[outside], loc[outside], mode[outside]
+            if not len(tx):
+                return -1
+        scopes, scope_modes = rows_loc[wild], rows_mode[wild]
+        writes = set(scopes[scope_modes == W].tolist())
+        adds = set(scopes[scope_modes == A].tolist())
+        allowed = np.zeros(len(loc), bool)
+        if writes or adds:
+            for store, keys, _olds in journal_keys(self.ctx.journal):
+                one, every = self.scopes[id(store)]
+                if one in writes or every in writes:
+                    only_adds = False
+                elif one in adds or every in adds:
+                    only_adds = True
+                else:
+                    continue
+                hit = isin(loc, loc_ids(*self.where[id(store)], keys))
+                allowed |= hit & (mode == A) if only_adds else hit
+        return -1 if allowed.all() else int(tx[~allowed].min())
+
+    @cached_property
+    def scopes(self) -> dict[int, tuple[int, int]]:
+        """Each variable of the replica (by ``id``) -> the ids of the wildcard scopes it is in: its
+        instance's variable, and the variable of every instance (as the schedule's rows name them)."""
+        from ..schedule.vectorized import scope_id
+
+        var_ids, by_address = self.chain.compiled_summaries.var_ids, self.world.by_address
+        out = {}
+        for address, variables in self.storage.items():
+            inst = by_address[address]
+            names = {index: var for var, index in inst.program.layouts[inst.contract.name].index.items()}
+            for index, variable in enumerate(variables):
+                vid = var_ids(inst.contract.name, names[index])
+                one, every = scope_id(np.array([vid, vid], np.int64), np.array([hash(address), EVERY], np.int64))
+                out[id(variable)] = (int(one), int(every))
+        return out
 
     def _prefetch(self, txs: list[int]) -> None:
         """Read in bulk, from a state file, the locations the lane's transactions ``txs`` name by
@@ -515,7 +585,7 @@ class Replica:
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
             log_mode[isin(log_tx, np.array(reverted, np.int64))] = R
         checked = bool(self.checked[window])
-        untrusted = self._untrusted(window, log_tx, log_loc, log_mode) if checked else -1
+        untrusted = (self._untrusted if checked else self._written_outside)(window, log_tx, log_loc, log_mode)
         rows = summarize(log_tx, log_loc, log_mode)
         # Locations the lane added to and wrote in no other way (a transaction that read one and
         # added to it wrote it; a reverted one only read), among those the plan predicted other
@@ -604,31 +674,33 @@ class Replica:
 def rows_by_lane(rows: dict, lanes: np.ndarray, count: int, everyone: np.ndarray | None, first: int = 0) -> list[tuple]:
     """Per lane, the rows (``tx``, ``loc``, ``mode``, ``wild`` columns; ``tx`` numbered from
     ``first`` in the block) of the transactions on it, as (block index int64, location int64, mode
-    int8) columns, wildcards left out (a window with one is not checked); those of a shared window's
+    int8, wild bool) columns (a wildcard's location: its scope's id); those of a shared window's
     transactions (``everyone``) go to every lane."""
-    tx, loc, mode = _exact(rows, first)
-    lane = lanes[tx]
+    columns = _columns(rows, first)
+    lane = lanes[columns[0]]
     if everyone is not None:
-        shared = everyone[tx]
-        return [tuple(c[(lane == k) | shared] for c in (tx, loc, mode)) for k in range(count)]
+        shared = everyone[columns[0]]
+        return [tuple(c[(lane == k) | shared] for c in columns) for k in range(count)]
     order = np.argsort(lane, kind="stable")
     cuts = np.searchsorted(lane[order], np.arange(count + 1)).tolist()
-    return [tuple(c[order[cuts[k]:cuts[k + 1]]] for c in (tx, loc, mode)) for k in range(count)]
+    return [tuple(c[order[cuts[k]:cuts[k + 1]]] for c in columns) for k in range(count)]
 
 
 def lane_rows(rows: dict, lanes: np.ndarray, k: int, everyone: np.ndarray | None) -> tuple:
     """:func:`rows_by_lane`'s part of lane ``k`` alone (the block's rows: ``tx`` numbered from 0)."""
-    tx, loc, mode = _exact(rows, 0)
-    mask = lanes[tx] == k
+    columns = _columns(rows, 0)
+    mask = lanes[columns[0]] == k
     if everyone is not None:
-        mask |= everyone[tx]
-    return tx[mask], loc[mask], mode[mask]
+        mask |= everyone[columns[0]]
+    return tuple(c[mask] for c in columns)
 
 
-def _exact(rows: dict, first: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    exact = ~rows["wild"]
-    tx = rows["tx"][exact].astype(np.int64, copy=False) + first
-    return tx, rows["loc"][exact].astype(np.int64, copy=False), rows["mode"][exact].astype(np.int8, copy=False)
+_ROW_TYPES = (P.I64, P.I64, P.I8, bool)  # a lane's rows' columns: tx, loc, mode, wild
+
+
+def _columns(rows: dict, first: int) -> tuple[np.ndarray, ...]:
+    return (rows["tx"].astype(np.int64, copy=False) + first,
+            *(rows[name].astype(t, copy=False) for name, t in zip(("loc", "mode", "wild"), _ROW_TYPES[1:])))
 
 
 def owned(changes: Changes, where: dict, locations: np.ndarray) -> Changes:

@@ -5,7 +5,8 @@ the location's 64-bit id (:mod:`compiler.vm.locations`: the one the lanes log), 
 variable, the instance (the hash of its address; ``EVERY`` when unknown), the
 mode (a location touched in several modes is written: all the components need
 of it), whether it is a wildcard
-(:class:`compiler.schedule.vectorized.AccessTable`).
+(:class:`compiler.schedule.vectorized.AccessTable`; a wildcard's location id is its
+scope's, :func:`compiler.schedule.vectorized.scope_id` of its variable and instance).
 
 A function whose accesses are all *column accesses* (instance and keys plain:
 the called instance, the sender, a parameter, a constant, an immutable
@@ -42,7 +43,7 @@ from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved, value_before
 from .forwarding import may_hold
 from .locations import column, keys_of, source, value_reader
-from .vectorized import COLUMNS, pick
+from .vectorized import COLUMNS, pick, scope_id
 
 R, W, A = 0, 1, 2
 EVERY = -1
@@ -251,6 +252,9 @@ class RowMaker:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
                        storage, number, timestamp, unresolved, parts, src, stored)
         rows = {name: (np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype)) for name, dtype in COLUMNS}
+        wild = rows["wild"]
+        if wild.any():  # (a wildcard's location: its scope's id, what a lane checks its writes against)
+            rows["loc"][wild] = scope_id(rows["var"][wild], rows["inst"][wild])
         sources = {name: np.array(src[name], np.int64) for name in ("tx", "loc", "var", "inst")}
         return rows, sources, stored
 
