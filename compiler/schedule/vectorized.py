@@ -48,8 +48,8 @@ COLUMNS = (("tx", np.int64), ("loc", np.int64), ("var", np.int64), ("inst", np.i
 @dataclass
 class AccessTable:
     """One row per access: ``tx`` (index in the block), ``loc`` (a location's 64-bit id; a
-    wildcard's scope's, :func:`scope_id`), ``var`` (the variable's id), ``inst`` (the instance's number, or EVERY), ``mode``
-    (R, W or A) and ``wild``."""
+    wildcard's scope's, :func:`scope_id`), ``var`` (the variable's id), ``inst`` (the instance's
+    number, or EVERY), ``mode`` (R, W or A) and ``wild``."""
 
     tx: np.ndarray
     loc: np.ndarray
