@@ -13,7 +13,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from compiler.runtime import parallel
 from compiler.runtime.block import parse_block_text
@@ -236,6 +236,35 @@ def refused_on_lanes(chain: Chain, block, expected: BlockResult, **run: Any) -> 
 
     with pytest.raises(RuntimeError, match="refused"):
         chain.run_block(block, executor="parallel", workers=2, before_commit=refuse, **run)
+
+
+def forget_accesses(setattr_: Callable, chain: Chain, function: tuple[str, str], var: tuple[str, str]) -> None:
+    """Make ``function``'s (contract, name) summary forget its accesses to ``var`` (the declaring
+    contract, the variable), as a bug in the analysis would, however it is instantiated (call by
+    call, or by columns): the lanes are planned without them.  ``setattr_(obj, name, value)`` sets an
+    attribute until the test ends (``monkeypatch.setattr``, or an ``ExitStack``'s ``patch.object``);
+    the chain's workers, forked after, inherit it."""
+    from compiler.schedule.rows import RowMaker
+
+    compiled = chain.compiled_summaries
+    entry = compiled.by_function[function]
+    real, vid = entry.inst, compiled.var_ids(*var)
+
+    def forgetful(sender, target, args, read, number, timestamp, out, imm=None, stored=None):
+        real(sender, target, args, read, number, timestamp, out, imm, stored)
+        out[:] = [item for item in out if item[0][1] != vid]
+        return out
+
+    setattr_(entry, "inst", forgetful)
+    real_plan = RowMaker.plan
+
+    def plan(self, fn, to, storage):
+        got = real_plan(self, fn, to, storage)
+        if got is not None and self.compiled.by_function_object.get(fn) is entry:
+            got = [c for c in got if c.vid != vid]
+        return got
+
+    setattr_(RowMaker, "plan", plan)
 
 
 def dag_covers_oracle(chain: Chain, txs: list[dict], number: int) -> None:

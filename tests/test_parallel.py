@@ -14,8 +14,8 @@ from compiler.runtime import cost_model, parallel
 from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
-from compiler.schedule.rows import RowMaker
-from runtime_helpers import POT, block_text, both_ways, make_world, pot_lines, pot_world, refused_on_lanes, tx
+from runtime_helpers import (POT, block_text, both_ways, forget_accesses, make_world, pot_lines, pot_world,
+                             refused_on_lanes, tx)
 from fuzzing import examples
 
 MAX = 2**256 - 1
@@ -165,27 +165,8 @@ def test_the_whole_block_is_not_tried_when_an_eighth_of_it_is_joined_already():
 
 
 def _forget(monkeypatch, chain: Chain, function: str, var: str, contract: str = "Pot") -> None:
-    """Make ``contract``'s ``function``'s summary forget its accesses to ``var`` (as a bug in the
-    analysis would), walked call by call and by columns: the lanes are planned without them."""
-    compiled = chain.compiled_summaries
-    entry = compiled.by_function[(contract, function)]
-    real, vid = entry.inst, compiled.var_ids(contract, var)
-
-    def forgetful(sender, target, args, read, number, timestamp, out, imm=None, stored=None):
-        real(sender, target, args, read, number, timestamp, out, imm, stored)
-        out[:] = [item for item in out if item[0][1] != vid]
-        return out
-
-    monkeypatch.setattr(entry, "inst", forgetful)
-    real_plan = RowMaker.plan
-
-    def plan(self, fn, to, storage):
-        got = real_plan(self, fn, to, storage)
-        if got is not None and self.compiled.by_function_object.get(fn) is entry:
-            got = [c for c in got if c.vid != vid]
-        return got
-
-    monkeypatch.setattr(RowMaker, "plan", plan)
+    """Make ``contract``'s ``function``'s summary forget its accesses to ``var`` (:func:`forget_accesses`)."""
+    forget_accesses(monkeypatch.setattr, chain, (contract, function), (contract, var))
 
 
 def _forced_run(world: Path, block: str, setup: str | None = None, forget: tuple | None = None, **force) -> dict:

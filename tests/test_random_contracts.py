@@ -6,7 +6,8 @@ b. The sequential executor with the soundness checker on (SPEC §2.5) never sees
    an access outside a transaction's summary, on a warm-up block from genesis and
    on a second block on top of it (so dynamic keys read non-zero state).
 c. The parallel executor forced onto lanes (as tests/test_parallel_props.py does)
-   gives the receipts and state root of the sequential executor on the same block.
+   gives the receipts and state root of the sequential executor on the same block;
+   and still does when a function's summary forgets its accesses to a variable.
 d. ``lane run --verify`` over the same world and blocks agrees with the API's
    sequential result (one process, both blocks).
 e. The code a lane runs logs the locations the soundness checker's trace sees.
@@ -25,6 +26,7 @@ the session's temporary LANE_CACHE_DIR (tests/conftest.py).
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from pathlib import Path
 from unittest.mock import patch
 
@@ -32,7 +34,7 @@ from contract_gen import Program, blocks, programs, world_text, worlds
 from fuzzing import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtime_helpers import block_text, dag_covers_oracle, fork_chain, lane_json, raw_block, write_block
+from runtime_helpers import block_text, dag_covers_oracle, fork_chain, forget_accesses, lane_json, raw_block, write_block
 
 from compiler.pipeline import CompilerData
 from compiler.runtime import chain as chain_module
@@ -98,9 +100,9 @@ def warmed_up(world_path: Path, warm_up: list[dict], check: bool = True) -> Chai
     return chain
 
 
-def parallel_run(base: Chain, txs: list[dict], number: int, workers: int, window, inline):
-    """The block on lanes of a fork of ``base``, forced as in tests/test_parallel_props.py."""
-    chain = fork_chain(base)
+def parallel_run(chain: Chain, txs: list[dict], number: int, workers: int, window, inline):
+    """The block on lanes of ``chain`` (a fork: it is closed after), forced as in
+    tests/test_parallel_props.py."""
     ex = ParallelExecutor(chain, workers, timeout=30.0)
     ex.force, ex.force_window, ex.force_inline = True, window, inline
     chain._parallel = ex
@@ -154,11 +156,42 @@ def test_parallel_equals_sequential(tmp_path_factory, case, number, workers, win
     path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     base = warmed_up(path, warm_up, check=False)
     expected = fork_chain(base).run_block(raw_block(txs), number=number)  # (soundness: the property above)
-    got, last = parallel_run(base, txs, number, workers, window, inline)
+    got, last = parallel_run(fork_chain(base), txs, number, workers, window, inline)
     assert got.receipts_json == expected.receipts_json
     assert got.state_root == expected.state_root
-    if last["mode"] != "parallel":  # (only a worker given up on a loaded machine: the parent ran it, exactly)
+    assert_on_lanes(last)
+
+
+def assert_on_lanes(last: dict) -> None:
+    """The block ran on lanes, or a worker was given up on a loaded machine (the parent ran it, exactly)."""
+    if last["mode"] != "parallel":
         assert last["failed_lanes"] and any(w in last["why"] for w in ("stopped answering", "no reply")), last
+
+
+@settings(SETTINGS, max_examples=examples(15))
+@given(case=cases(), number=st.sampled_from([2, 7]), window=st.sampled_from([None, 3, 8]), data=st.data())
+def test_parallel_equals_sequential_when_a_summary_forgets_a_variable(tmp_path_factory, case, number, window, data):
+    """Exactness whatever the analysis predicts (SPEC §4): one function's summary made to forget its
+    accesses to one variable, as a bug in the analysis would, the block forced onto lanes still
+    gives the sequential result (a lane that wrote outside its rows, wildcards' included, or read
+    what another lane of its window wrote, is found, and the block runs on sequentially from there)."""
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
+    base = warmed_up(path, warm_up, check=False)
+    expected = fork_chain(base).run_block(raw_block(txs), number=number)
+    chain = fork_chain(base)
+    choices = sorted({(key, (a.contract, a.var)) for key, entry in chain.compiled_summaries.by_function.items()
+                      for a in entry.summary.accesses})
+    if not choices:
+        return
+    function, var = data.draw(st.sampled_from(choices), label="forgotten")
+    with ExitStack() as stack:
+        forget_accesses(lambda obj, name, value: stack.enter_context(patch.object(obj, name, value)), chain,
+                        function, var)
+        got, last = parallel_run(chain, txs, number, 2, window, ())
+    assert got.receipts_json == expected.receipts_json
+    assert got.state_root == expected.state_root
+    assert_on_lanes(last)
 
 
 @settings(SETTINGS, max_examples=examples(15))
