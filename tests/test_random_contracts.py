@@ -34,7 +34,8 @@ from contract_gen import Program, blocks, programs, world_text, worlds
 from fuzzing import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from runtime_helpers import block_text, dag_covers_oracle, fork_chain, forget_accesses, lane_json, raw_block, write_block
+from runtime_helpers import (block_text, dag_covers_oracle, fork_chain, forget_accesses, lane_json, raw_block,
+                             write_block)
 
 from compiler.pipeline import CompilerData
 from compiler.runtime import chain as chain_module
