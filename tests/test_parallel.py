@@ -265,6 +265,7 @@ def test_a_plan_that_does_not_keep_its_lanes_apart_is_checked_by_the_parent(tmp_
                                            _box_txs(*[("twice", [i // 2]) for i in range(40)])], workers=2)
     _same(a, b)
     assert info["mode"] == "parallel" and info["checked_windows"] == 0 and info["fallback_from"] == 1, info
+    assert info["why"] == f"{parallel.CONFLICT}: sequential from transaction 1 (line 2)", info
 
 
 def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
@@ -276,6 +277,7 @@ def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
     assert a.receipts_json[1]["reason"] == "arithmetic overflow"
     _same(a, b)
     assert info["lanes"] == 2 and info["fallback_from"] == 1
+    assert info["why"] == f"{parallel.ADDS}: sequential from transaction 1 (line 2)", info
 
 
 def test_subtractions_that_run_out_in_block_order_fall_back_where_the_first_one_does(tmp_path):
@@ -586,6 +588,7 @@ def test_a_write_outside_the_rows_of_a_window_with_a_wildcard_is_caught_where_no
     info = _forced_run(world, block, forget=(monkeypatch, "Names", "give", "credits"))
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["checked_windows"] == 0, info
     assert info["fallback_from"] == 1, info
+    assert info["why"] == f"{parallel.OUTSIDE}: sequential from transaction 1 (line 2)", info
 
 
 BOX = """
@@ -1212,6 +1215,7 @@ def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_p
     assert info["mode"] == "parallel" and info["ahead_windows"] == 1, info
     assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - parallel.WINDOW_MIN, info
     assert (info["checked_windows"] > 0) == checked, info
+    assert info["why"].startswith(parallel.AHEAD + ": sequential from transaction "), info
 
 
 def test_a_block_whose_windows_alternate_between_lanes_and_the_parent_can_be_undone(tmp_path):

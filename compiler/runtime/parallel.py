@@ -1217,7 +1217,7 @@ class _BlockRun:
                 ex.close()  # the replicas stop at the conflict: forked again next time
                 stop = conflict
                 self.fallback_from = conflict
-                self.why = "a transaction touched what another lane wrote: sequential from there"
+                self.why = merge.cause
                 merge.sequential_from(stop)
                 on_lanes += conflict - bounds[win]
                 break
@@ -1304,6 +1304,15 @@ class _BlockRun:
             merge.finished(m)
 
 
+# Why a window's lanes cannot be trusted from one of its transactions on (``_Merge.check``; ``why``).
+OUTSIDE = "a transaction touched what its lane's predicted accesses do not let it (an access the analysis missed, \
+or a read of a location other lanes add to)"
+CONFLICT = "a transaction read or wrote what another lane wrote earlier in the window"
+AHEAD = "a transaction touched what the parent's window run beside the lanes wrote"
+ADDS = "several lanes added to one location, and in block order their adds leave 0 .. 2^256-1 (or were not \
+predicted)"
+
+
 class _Merge:
     """What the lanes sent, merged in block order, and the parent's state kept up to date."""
 
@@ -1322,6 +1331,7 @@ class _Merge:
         self.rows: dict | None = {} if self.chain.store is not None else None  # a state file's (store.Rows)
         self.fixups_blob = b""
         self.shared: dict = {}
+        self.cause = ""  # why the lanes cannot be trusted from a transaction on (``check``)
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
         self._concatenated: tuple[int, tuple] | None = None  # (``_writes``: how many of them, their columns)
         self.mark = run.chain.pending_mark()  # the parent's deferred writes before the block (0 once applied)
@@ -1348,22 +1358,23 @@ class _Merge:
         window before, which it ran while the lanes ran this one (the first transaction that
         touched one of them, or in a checked window was predicted to, cannot be trusted)."""
         order_lanes = sorted(done)
-        bad = [d.untrusted for d in done.values() if d.untrusted >= 0]
+        # (transactions that cannot be trusted, each with why: the least counts)
+        bad = [(d.untrusted, OUTSIDE) for d in done.values() if d.untrusted >= 0]
         if checked:
             if ahead is not None and len(ahead):
-                bad += self.run.first_touch(begin, end, ahead)
+                bad += [(t, AHEAD) for t in self.run.first_touch(begin, end, ahead)]
             lids, firsts, adders = accesses.several_adders([done[k].adds for k in order_lanes])
         else:
             tables = [P.arr(done[k].log, P.I64).reshape(-1, accesses.WIDTH) for k in order_lanes]
             rows, lane = accesses.shared(tables, order_lanes)
             first = accesses.first_conflict(rows, lane)
-            if first is not None:  # (transactions that cannot be trusted: the least counts)
-                bad.append(first)
+            if first is not None:
+                bad.append((first, CONFLICT))
             if ahead is not None and len(ahead):
                 for table in tables:
                     hit = table[isin(table[:, accesses.LOC], ahead), accesses.FIRST]
                     if len(hit):
-                        bad.append(int(hit.min()))
+                        bad.append((int(hit.min()), AHEAD))
             lids, firsts, adders = accesses.second_adders(rows, lane)
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         # (An add that reverted on arithmetic is a read in its lane's log: at a location other lanes add
@@ -1372,10 +1383,13 @@ class _Merge:
         if len(lids):
             shared, out_of_range = _merged_adds(lids, adders, [done[k].adds for k in order_lanes])
             if out_of_range:  # (from the second lane's first add)
-                bad += firsts[np.searchsorted(lids, out_of_range)].tolist()
+                bad += [(t, ADDS) for t in firsts[np.searchsorted(lids, out_of_range)].tolist()]
         self.shared = shared
-        if bad and min(bad) < end:
-            return max(begin, int(min(bad)))
+        if bad and min(bad)[0] < end:
+            first, cause = min(bad)
+            first = max(begin, int(first))
+            self.cause = f"{cause}: sequential from transaction {first} (line {int(self.run.lines[first])})"
+            return first
         return None
 
     # ---------------------------------------------------------------- the parent's own state
