@@ -31,7 +31,8 @@ the block file into stripes, and works on arrays.  A block goes
    writes alone against its rows (a wildcard's: any key of its variable), and
    sends the first that wrote outside them and its log summed up per location;
    the parent checks, lane against lane, that no lane read or wrote what another
-   lane of the window wrote earlier in block order.  A window of heavy transactions is shared in part: every lane also
+   lane of the window wrote earlier in block order.  A window of heavy
+   transactions is shared in part: every lane also
    has the calls of its cheapest components and, after its own part, takes
    chunks of them in turns until none is left (:class:`compiler.runtime.pool.Turns`),
    so a lane on a slower core runs less; each chunk is checked against its own

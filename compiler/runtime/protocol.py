@@ -29,10 +29,10 @@ A block on lanes goes:
    writes of the other lanes, to apply first) and ``WindowDone`` back: what the
    lane wrote, its receipts' digests, and the first of its transactions that
    touched what its lane was not predicted to (a window without wildcards) or
-   wrote it (a window with one; then also the accesses it really made).  A window may be *shared* in part: every lane
-   also has the calls of its cheapest components (none that adds to a location
-   another adds to), cut into chunks, and after
-   its own part takes chunks in turn until none is left
+   wrote it (a window with one; then also the accesses it really made).  A
+   window may be *shared* in part: every lane also has the calls of its
+   cheapest components (none that adds to a location another adds to), cut
+   into chunks, and after its own part takes chunks in turn until none is left
    (:class:`compiler.runtime.pool.Turns`), so a lane on a slower core runs less.
 3. ``Cut`` undoes a window's transactions from one on (a conflict was found);
    ``Finish`` applies the last window's writes and ends the block; ``Finished``

@@ -57,7 +57,7 @@ from .receipts import INVALID, OK, REVERTED
 from .changes import Changes, from_befores, journal_keys
 from .roots import StateHash
 from .store import PREFETCH_MIN, change_rows
-from ..schedule.vectorized import COLUMNS, grouped_order, isin, isin_sorted, pick
+from ..schedule.vectorized import COLUMNS, grouped_order, isin, isin_sorted, pick, scope_id
 
 R, W, A = 0, 1, 2
 EVERY = -1
@@ -448,8 +448,6 @@ class Replica:
     def scopes(self) -> dict[int, tuple[int, int]]:
         """Each variable of the replica (by ``id``) -> the ids of the wildcard scopes it is in: its
         instance's variable, and the variable of every instance (as the schedule's rows name them)."""
-        from ..schedule.vectorized import scope_id
-
         var_ids, by_address = self.chain.compiled_summaries.var_ids, self.world.by_address
         out = {}
         for address, variables in self.storage.items():
