@@ -84,7 +84,7 @@ def _lanes_text(detail: dict, result: BlockResult) -> str:
     if on_lanes is not None and on_lanes < n:
         how.append(f"{on_lanes:,} of {n:,} transactions on lanes, the rest inline"
                    + (f": {detail['why']}" if detail.get("why") else ""))
-    if detail.get("fallback_from") is not None:
+    if detail.get("fallback_from") is not None and not detail.get("why"):  # (a fallback's why says from where)
         how.append(f"sequential again from #{detail['fallback_from']}")
     if detail.get("failed_lanes"):
         how.append(f"{detail['failed_lanes']} failed lane{'s' if detail['failed_lanes'] != 1 else ''} re-run")

@@ -30,9 +30,18 @@ def result(executor="parallel", workers=2, detail=None, verified=None, transacti
     ({"mode": "parallel", "lanes": 2, "components": 40, "windows": 3, "on_lanes": 3000},
      "executor parallel: 2 lanes on 2 workers (40 components in 3 windows)" + TAIL),
     ({"mode": "parallel", "lanes": 2, "components": 1, "windows": 1, "on_lanes": 1200, "why": "one giant component",
-      "fallback_from": 17, "failed_lanes": 1},
+      "failed_lanes": 1},
      "executor parallel: 2 lanes on 2 workers (1 component; 1,200 of 3,000 transactions on lanes, the rest "
-     "inline: one giant component; sequential again from #17; 1 failed lane re-run)" + TAIL),
+     "inline: one giant component; 1 failed lane re-run)" + TAIL),
+    ({"mode": "parallel", "lanes": 2, "components": 40, "on_lanes": 17, "fallback_from": 17,
+      "why": "a transaction read or wrote what another lane wrote earlier in the window: sequential from transaction "
+             "17 (line 18)"},
+     "executor parallel: 2 lanes on 2 workers (40 components; 17 of 3,000 transactions on lanes, the rest inline: a "
+     "transaction read or wrote what another lane wrote earlier in the window: sequential from transaction 17 "
+     "(line 18))" + TAIL),
+    ({"mode": "parallel", "lanes": 2, "on_lanes": 17, "fallback_from": 17},
+     "executor parallel: 2 lanes on 2 workers (17 of 3,000 transactions on lanes, the rest inline; sequential "
+     "again from #17)" + TAIL),
     ({"mode": "parallel"}, "executor parallel: on lanes on 2 workers" + TAIL),
     ({"mode": "check-accesses"}, "executor parallel, checking every storage access against its summary: "
      + TAIL[2:]),
