@@ -1307,7 +1307,7 @@ class _BlockRun:
 
 # Why a window's lanes cannot be trusted from one of its transactions on (``_Merge.check``; ``why``).
 OUTSIDE = "a transaction touched what its lane's predicted accesses do not let it (an access the analysis missed, \
-or a read of a location other lanes add to)"
+which `lane run --check-accesses` names, or a read of a location other lanes add to)"
 CONFLICT = "a transaction read or wrote what another lane wrote earlier in the window"
 AHEAD = "a transaction touched what the parent's window run beside the lanes wrote"
 ADDS = "several lanes added to one location, and in block order their adds leave 0 .. 2^256-1 (or were not \
