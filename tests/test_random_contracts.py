@@ -32,7 +32,7 @@ from unittest.mock import patch
 
 from contract_gen import Program, blocks, programs, world_text, worlds
 from fuzzing import examples
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from runtime_helpers import (block_text, dag_covers_oracle, fork_chain, forget_accesses, lane_json, raw_block,
                              write_block)
@@ -183,8 +183,7 @@ def test_parallel_equals_sequential_when_a_summary_forgets_a_variable(tmp_path_f
     chain = fork_chain(base)
     choices = sorted({(key, (a.contract, a.var)) for key, entry in chain.compiled_summaries.by_function.items()
                       for a in entry.summary.accesses})
-    if not choices:
-        return
+    assume(choices)
     function, var = data.draw(st.sampled_from(choices), label="forgotten")
     with ExitStack() as stack:
         forget_accesses(lambda obj, name, value: stack.enter_context(patch.object(obj, name, value)), chain,
