@@ -569,23 +569,25 @@ def test_a_benchmarks_base_state_is_made_afresh_each_time(tmp_path):
 
 # ------------------------------------------- escapes from either side, lanes chosen by the test
 
-@pytest.mark.parametrize("through", [False, True], ids=["of-its-instance", "of-every-instance"])
+@pytest.mark.parametrize("through, routed", [(False, False), (True, False), (False, True)],
+                         ids=["of-its-instance", "of-every-instance", "rows-routed-by-the-workers"])
 def test_a_write_outside_the_rows_of_a_window_with_a_wildcard_is_caught_where_no_other_lane_touches_it(
-        tmp_path, monkeypatch, through):
+        tmp_path, monkeypatch, through, routed):
     # rename writes names[*] (directly, or through a router: of every instance), so the window has a
     # wildcard and the parent compares the lanes' logs.  The gives' adds to credits are forgotten
     # (as a bug in the analysis would have it), each to an account no other transaction touches: no
     # comparison of logs can find them.  Each lane's check of its own writes does (rename's write of
     # names[2] is within its wildcard's variable), and the block runs on sequentially from the first
-    # give.
+    # give.  The lanes' rows, wildcards' included, come with their lanes or routed by the workers.
     world = make_world(tmp_path, {"c.lane": NAMES + ROUTER}, [
         {"name": "pot", "source": "c.lane", "contract": "Names", "args": []},
         {"name": "router", "source": "c.lane", "contract": "Router", "args": []}])
     rename = tx("z", "router", "relay", "pot", 2, "w0") if through else tx("z", "pot", "rename", 2, "w0")
     block = block_text([rename] + [tx(f"u{i}", "pot", "give", f"w{i}", 1) for i in range(1, 40)])
-    info = _forced_run(world, block)
+    info = _forced_run(world, block, force_routed=routed)
     assert info["mode"] == "parallel" and info["checked_windows"] == 0 and info["fallback_from"] is None, info
-    info = _forced_run(world, block, forget=(monkeypatch, "Names", "give", "credits"))
+    assert info["calls_routed"] is routed
+    info = _forced_run(world, block, forget=(monkeypatch, "Names", "give", "credits"), force_routed=routed)
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["checked_windows"] == 0, info
     assert info["fallback_from"] == 1, info
     assert info["why"] == f"{parallel.OUTSIDE}: sequential from transaction 1 (line 2)", info
