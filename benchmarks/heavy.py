@@ -8,7 +8,16 @@ whose ``poke`` adds to one location (a few us); blocks of calls from random acco
 - ``hetero``: ``-n`` calls of ``poke``, then ``-n`` calls of ``mine``;
 - ``heavy_light``: ``-n`` calls of ``mine``, then ``-n`` of ``poke``;
 - ``chunks``: ``2 * n`` calls, ``poke`` and ``mine`` in turn by runs of 1,000;
-- ``sparse``: ``2 * n`` calls of ``poke`` but one in ten of ``mine``.
+- ``sparse``: ``2 * n`` calls of ``poke`` but one in ten of ``mine``;
+- ``scattered``: ``2 * n`` calls, each ``mine`` with odds of one in ten (at random places);
+- ``mixed``: ``2 * n`` calls, each ``mine`` or ``poke`` with even odds;
+- ``thirds``: ``2 * n`` calls, ``poke`` for a third, ``mine`` for the next, ``poke`` again;
+- ``skewed``: ``-n`` calls of ``mine``, each of 1 to 200 rounds at random;
+- ``hot``: ``-n`` calls of ``mine``, three in ten of them from one sender (one component).
+
+With ``--apart``, each block's light calls alone and its heavy calls alone are
+measured too (sequentially, and the heavy ones on two lanes forced): what a
+parent that ran a window's light components beside the lanes could gain.
 
 Each repetition measures, back to back: the machine's two-process ceiling on
 the block (:func:`compiler.bench.ceiling`), then the sequential executor and
@@ -18,7 +27,7 @@ It prints each repetition and the medians: speed-up, the share of the
 ceiling's gain captured ((speed-up - 1) / (ceiling - 1)) and the CPU time of
 all processes over the sequential executor's.
 
-    python benchmarks/heavy.py [-n 20000] [--repeat 5] [--blocks heavy,hetero,heavy_light,chunks,sparse]
+    python benchmarks/heavy.py [-n 20000] [--repeat 5] [--blocks heavy,hetero,heavy_light,chunks,sparse] [--apart]
 """
 
 from __future__ import annotations
@@ -67,14 +76,21 @@ args = []
 """
 
 
-# Each block's call k of its ``n`` (``2 * n`` but for ``heavy``): ``mine`` or ``poke``.
+# Each block's call k of its ``n`` (``2 * n`` but for those in ``SINGLE``): ``mine`` or ``poke`` (``rng``: the
+# block's random numbers, for the shapes drawn at random).
 SHAPES = {
-    "heavy": lambda k, n: "mine",
-    "hetero": lambda k, n: "poke" if k < n else "mine",
-    "heavy_light": lambda k, n: "mine" if k < n else "poke",
-    "chunks": lambda k, n: ("poke", "mine")[k // 1000 % 2],
-    "sparse": lambda k, n: "mine" if k % 10 == 9 else "poke",
+    "heavy": lambda k, n, rng: "mine",
+    "hetero": lambda k, n, rng: "poke" if k < n else "mine",
+    "heavy_light": lambda k, n, rng: "mine" if k < n else "poke",
+    "chunks": lambda k, n, rng: ("poke", "mine")[k // 1000 % 2],
+    "sparse": lambda k, n, rng: "mine" if k % 10 == 9 else "poke",
+    "scattered": lambda k, n, rng: "mine" if rng.random() < 0.1 else "poke",
+    "mixed": lambda k, n, rng: "mine" if rng.random() < 0.5 else "poke",
+    "thirds": lambda k, n, rng: "mine" if n * 2 // 3 <= k < n * 4 // 3 else "poke",
+    "skewed": lambda k, n, rng: "mine",
+    "hot": lambda k, n, rng: "mine",
 }
+SINGLE = {"heavy", "skewed", "hot"}  # (blocks of ``n`` calls)
 
 
 def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
@@ -87,11 +103,35 @@ def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
     def call(fn: str) -> str:  # (the sender drawn first: the blocks of earlier runs, drawn the same)
         sender = rng.randrange(accounts)
         arg = 200 if fn == "mine" else rng.randrange(1, 100)
+        if kind == "skewed":
+            arg = rng.randrange(1, 201)
+        elif kind == "hot" and rng.random() < 0.3:
+            sender = 0
         return f'{{"from": "u{sender}", "to": "miner", "fn": "{fn}", "args": [{arg}]}}\n'
 
     shape = SHAPES[kind]
-    lines = [call(shape(k, n)) for k in range(n if kind == "heavy" else 2 * n)]
+    lines = [call(shape(k, n, rng)) for k in range(n if kind in SINGLE else 2 * n)]
     (folder / "block.jsonl").write_text("".join(lines))
+
+
+def apart(folder: Path, repeat: int) -> str:
+    """The block's light calls alone and its heavy calls alone, each in a block of its own (the
+    parts of the blocks here touch no location in common): medians of ``repeat`` runs, sequentially,
+    and the heavy part on two lanes forced."""
+    lines = (folder / "block.jsonl").read_text().splitlines(keepends=True)
+    times: dict[str, list[float]] = {"light": [], "heavy": [], "heavy on lanes": []}
+    for part, fn in (("light", '"poke"'), ("heavy", '"mine"')):
+        sub = folder.parent / f"{folder.name}-{part}"
+        sub.mkdir()
+        for name in ("miner.lane", "world.toml", "setup.jsonl"):
+            (sub / name).write_text((folder / name).read_text())
+        (sub / "block.jsonl").write_text("".join(line for line in lines if fn in line))
+        base = _prepare(sub)
+        for _ in range(repeat):
+            times[part].append(_run(sub, base, "sequential")[0].seconds)
+            if part == "heavy":
+                times["heavy on lanes"].append(_run(sub, base, "parallel", 2, True)[0].seconds)
+    return ", ".join(f"{name} {statistics.median(t):.3f} s" for name, t in times.items() if t)
 
 
 def main() -> None:
@@ -100,6 +140,7 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--blocks", default="heavy,hetero")
+    ap.add_argument("--apart", action="store_true", help="also measure each block's light and heavy calls apart")
     args = ap.parse_args()
     unknown = sorted(set(args.blocks.split(",")) - SHAPES.keys())
     if unknown:
@@ -134,6 +175,8 @@ def main() -> None:
                   f"{statistics.median(r[1] for r in rows):.2f}x, share of the ceiling's gain "
                   f"{statistics.median(shares) if shares else float('nan'):.2f}, CPU "
                   f"{statistics.median(r[3] for r in rows):.2f}x", flush=True)
+            if args.apart:
+                print(f"{kind}: apart (sequentially but where said): {apart(folder, args.repeat)}", flush=True)
 
 
 if __name__ == "__main__":
