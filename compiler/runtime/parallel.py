@@ -1192,6 +1192,7 @@ class _BlockRun:
             shared = bool(self.turns[win])
             self.shared_windows += shared
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
+            cause = merge.cause  # (what the check after a Cut finds is not why)
             if behind is not None and (conflict is not None or behind.prepared is None):
                 # The lanes' window runs on sequentially from a conflict, or the parent's window behind
                 # it touched what its rows do not name: its writes are taken back (it runs again).
@@ -1202,6 +1203,7 @@ class _BlockRun:
                 # transaction that cannot be trusted is not a suffix of its log, so the whole
                 # window is undone.
                 conflict = bounds[win]
+                cause += " (in a window shared in turns: undone whole)"
             ahead = None
             t = self.lap("check", t)
             if conflict is not None:
@@ -1218,7 +1220,7 @@ class _BlockRun:
                 ex.close()  # the replicas stop at the conflict: forked again next time
                 stop = conflict
                 self.fallback_from = conflict
-                self.why = merge.cause
+                self.why = f"{cause}: sequential from transaction {conflict} (line {int(self.lines[conflict])})"
                 merge.sequential_from(stop)
                 on_lanes += conflict - bounds[win]
                 break
@@ -1332,7 +1334,7 @@ class _Merge:
         self.rows: dict | None = {} if self.chain.store is not None else None  # a state file's (store.Rows)
         self.fixups_blob = b""
         self.shared: dict = {}
-        self.cause = ""  # why the lanes cannot be trusted from a transaction on (``check``)
+        self.cause = ""  # what the last ``check`` that found a conflict found (``OUTSIDE``, ...)
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
         self._concatenated: tuple[int, tuple] | None = None  # (``_writes``: how many of them, their columns)
         self.mark = run.chain.pending_mark()  # the parent's deferred writes before the block (0 once applied)
@@ -1387,10 +1389,8 @@ class _Merge:
                 bad += [(t, ADDS) for t in firsts[np.searchsorted(lids, out_of_range)].tolist()]
         self.shared = shared
         if bad and min(bad)[0] < end:
-            first, cause = min(bad)
-            first = max(begin, int(first))
-            self.cause = f"{cause}: sequential from transaction {first} (line {int(self.run.lines[first])})"
-            return first
+            first, self.cause = min(bad)
+            return max(begin, int(first))
         return None
 
     # ---------------------------------------------------------------- the parent's own state
