@@ -108,17 +108,22 @@ def first_outside(allowed: tuple[np.ndarray, np.ndarray], shared: np.ndarray, tx
     its rows, on this lane or another, and what runs from there runs sequentially."""
     if not len(tx):
         return -1
+    ok, alone = allows(allowed, loc, mode)
+    if not ok.all() and alone.any():
+        ok |= alone & ~np.isin(loc, shared)
+    return -1 if ok.all() else int(tx[~ok].min())
+
+
+def allows(allowed: tuple[np.ndarray, np.ndarray], loc: np.ndarray, mode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per access (its location and mode), whether ``allowed`` (:func:`expected`) names its location
+    and allows its mode; and whether it is a read of a location ``allowed`` only adds to (allowed
+    unless other lanes add to it too: :func:`first_outside`)."""
     where, said = allowed
     if not len(where):
-        return int(tx.min())
+        return np.zeros(len(loc), bool), np.zeros(len(loc), bool)
     at = np.searchsorted(where, loc).clip(max=len(where) - 1)
     found, said = where[at] == loc, said[at]
-    ok = found & ((said == W) | (said == mode))
-    if not ok.all():
-        alone = found & (said == A) & (mode == R)
-        if alone.any():
-            ok |= alone & ~np.isin(loc, shared)
-    return -1 if ok.all() else int(tx[~ok].min())
+    return found & ((said == W) | (said == mode)), found & (said == A) & (mode == R)
 
 
 def several_adders(extents: list[tuple]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -49,7 +49,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import encoding, protocol as P
-from .accesses import FIRST_A, FIRST_W, LOC, NONE, changed, expected, first_outside, moves, summarize
+from .accesses import FIRST_A, FIRST_W, LOC, NONE, allows, changed, expected, first_outside, moves, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
@@ -404,13 +404,15 @@ class Replica:
                 first = got
         return first
 
-    def _written_outside(self, window: int, tx: np.ndarray, loc: np.ndarray, mode: np.ndarray) -> int:
+    def _written_outside(self, window: int, tx: np.ndarray, loc: np.ndarray, mode: np.ndarray,
+                         groups: list) -> int:
         """In a window with a wildcard (whose lanes' logs the parent compares): the first of its
         transactions that wrote or added to a location its lane's rows did not predict it would,
         neither by location nor by a wildcard (one that writes, or adds to, that variable of that
         instance or of every instance: its scope, :func:`compiler.schedule.vectorized.scope_id`;
-        the journal says which variable a location written is of); -1: none.  What the lanes read
-        the parent compares: a write is the lane's own to check, whoever else touches it."""
+        the journal, grouped by variable (``groups``: :func:`journal_keys`), says which variable a
+        location written is of); -1: none.  What the lanes read the parent compares: a write is the
+        lane's own to check, whoever else touches it."""
         changes = mode != R
         if not changes.any():
             return -1
@@ -420,19 +422,16 @@ class Replica:
         rows_loc, rows_mode, rows_wild, cuts, _ = self.predicted
         a, b = cuts[window], cuts[window + 1]
         rows_loc, rows_mode, wild = rows_loc[a:b], rows_mode[a:b], rows_wild[a:b]
-        where, said = expected(rows_loc[~wild], rows_mode[~wild])
-        if len(where):
-            at = np.searchsorted(where, loc).clip(max=len(where) - 1)
-            outside = (where[at] != loc) | ((said[at] != W) & (said[at] != mode))
-            tx, loc, mode = tx[outside], loc[outside], mode[outside]
-            if not len(tx):
-                return -1
+        outside = ~allows(expected(rows_loc[~wild], rows_mode[~wild]), loc, mode)[0]
+        tx, loc, mode = tx[outside], loc[outside], mode[outside]
+        if not len(tx):
+            return -1
         scopes, scope_modes = rows_loc[wild], rows_mode[wild]
         writes = set(scopes[scope_modes == W].tolist())
         adds = set(scopes[scope_modes == A].tolist())
         allowed = np.zeros(len(loc), bool)
         if writes or adds:
-            for store, keys, _olds in journal_keys(self.ctx.journal):
+            for store, keys, _olds in groups:
                 one, every = self.scopes[id(store)]
                 if one in writes or every in writes:
                     only_adds = False
@@ -583,7 +582,9 @@ class Replica:
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
             log_mode[isin(log_tx, np.array(reverted, np.int64))] = R
         checked = bool(self.checked[window])
-        untrusted = (self._untrusted if checked else self._written_outside)(window, log_tx, log_loc, log_mode)
+        groups = journal_keys(journal)  # (the window's writes by variable: for the check and the writes)
+        untrusted = self._untrusted(window, log_tx, log_loc, log_mode) if checked else \
+            self._written_outside(window, log_tx, log_loc, log_mode, groups)
         rows = summarize(log_tx, log_loc, log_mode)
         # Locations the lane added to and wrote in no other way (a transaction that read one and
         # added to it wrote it; a reverted one only read), among those the plan predicted other
@@ -593,7 +594,7 @@ class Replica:
         # the parent checks, find no extents: the block runs on sequentially from there.)
         pure_rows = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE)]
         pure_rows = pure_rows[isin_sorted(pure_rows[:, LOC], self.shared_adds[window])]
-        writes, adds = self._writes(journal, pure_rows)
+        writes, adds = self._writes(journal, groups, pure_rows)
         encodings = encoding.encode_outcomes(outcomes)
         # (a window cut at a conflict answers again: its receipts replace those of its first answer)
         self.receipts[window] = (ran_tx, b"".join(encodings),
@@ -608,11 +609,12 @@ class Replica:
             np.stack(changed(rows), axis=1).tobytes(), (ran_tx.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), wall, synced, cpu))
 
-    def _writes(self, journal: list, pure_rows: np.ndarray) -> tuple[dict, tuple]:
+    def _writes(self, journal: list, groups: list, pure_rows: np.ndarray) -> tuple[dict, tuple]:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
 
         The journal holds the window's writes (a reverted or cut transaction's are taken out of
-        it, their keys back to their values): the writes are the keys it holds with their values
+        it, their keys back to their values; ``groups``: its entries by variable, :func:`journal_keys`):
+        the writes are the keys it holds with their values
         now, by C code over each variable (a key whose value came back to what it was goes too:
         every replica has that value, and applying it again changes nothing).
         A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
@@ -626,7 +628,7 @@ class Replica:
         columns: tuple[list, ...] = ([], [], [], [], [], [], [])  # address, index, key, before, after, low, high
         position: dict = {}  # (id(variable), key) -> its extent's place, for the journal's pass
         where = self.where
-        for store, keys, olds in journal_keys(journal):
+        for store, keys, olds in groups:
             address, index = where[id(store)]
             writes[(address, index)] = dict(zip(keys, map(store.__getitem__, keys)))
             if pure is None:
