@@ -21,11 +21,13 @@ from fuzzing import examples
 MAX = 2**256 - 1
 
 
-def _both(world: Path, blocks: list[str], workers: int, force: bool = True):
-    """Each block run sequentially and in parallel on its own chain: (sequential, parallel, executor info)."""
+def _both(world: Path, blocks: list[str], workers: int, force: bool = True, beside: bool = True):
+    """Each block run sequentially and in parallel on its own chain: (sequential, parallel, executor
+    info); ``beside``: whether the parent may run light components beside the lanes."""
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, workers).__self__
     executor.force = force
+    executor.beside = beside
     infos = []
     try:
         out = []
@@ -1092,8 +1094,9 @@ def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_th
 def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_off_its_writes(tmp_path):
     # The heavy calls touch only seeds (the light ones only light): the window holding the
     # boundary runs on lanes while the parent runs the light ones before it.
+    # (Not the light calls run beside the lanes in their window, as the plan would have it: ``beside``.)
     world, block = _light_then_heavy(tmp_path, HEAVY.replace("        light[msg.sender] += 1;\n", ""))
-    [(a, b)], [info] = _both(world, [block], workers=2, force=False)
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False)
     _same(a, b)
     assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 1, info
     assert info["fallback_from"] is None, info
@@ -1202,6 +1205,65 @@ def test_the_merged_adds_of_a_window_on_lanes_reach_the_replicas_through_a_windo
     assert info["fallback_from"] is None, info
 
 
+def _scattered(n: int = 400, seed: int = 7) -> tuple[str, list[int], list[str]]:
+    """``n`` calls of the Miner, one ``mine`` in ten at random places among ``poke``s, from 60
+    senders: the block, and each call's function and sender."""
+    rng = random.Random(seed)
+    calls = [("mine", f"u{rng.randrange(60)}") if rng.random() < 0.1 else ("poke", f"u{rng.randrange(60)}")
+             for _ in range(n)]
+    return pot_lines(*[(who, fn, [3000 if fn == "mine" else 1 + k % 9]) for k, (fn, who) in enumerate(calls)]), \
+        [fn for fn, _ in calls], [who for _, who in calls]
+
+
+APART = HEAVY.replace("        light[msg.sender] += 1;\n", "")  # (mine touches seeds alone, poke light alone)
+
+
+@pytest.mark.parametrize("routed", [False, True], ids=["peers", "routed"])
+def test_the_parent_runs_a_windows_light_components_beside_the_lanes(tmp_path, routed):
+    """One heavy call in ten among light ones (no window of them all light): the parent runs the
+    light calls of the lanes' window itself, while the lanes run the heavy ones; the result is the
+    sequential one, and nothing falls back."""
+    block, fns, _ = _scattered()
+    info = _forced_run(pot_world(tmp_path, APART, "Miner"), block, force_window=400, force_beside=True,
+                       force_routed=routed)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    assert info["beside_windows"] == 1 and info["beside"] == fns.count("poke"), info
+    assert info["on_lanes"] == fns.count("mine"), info
+
+
+def test_the_parents_part_of_a_window_leaves_to_the_lanes_what_they_add_to(tmp_path):
+    """Each mine adds to its sender's light too: the pokes of a sender who mines in the window add
+    where a lane adds, and stay with the lanes (their adds merged in block order there); the parent
+    runs the pokes of the senders who do not."""
+    block, fns, senders = _scattered()
+    info = _forced_run(pot_world(tmp_path, HEAVY, "Miner"), block, force_window=400, force_beside=True)
+    miners = {who for fn, who in zip(fns, senders) if fn == "mine"}
+    expected = sum(1 for fn, who in zip(fns, senders) if fn == "poke" and who not in miners)
+    assert 0 < expected < fns.count("poke")
+    assert info["fallback_from"] is None and info["beside"] == expected, info
+
+
+@pytest.mark.parametrize("forgotten", ["poke", "mine"])
+def test_a_window_with_the_parents_part_that_cannot_be_trusted_runs_on_sequentially(tmp_path, monkeypatch,
+                                                                                   forgotten):
+    """A summary made to forget what its calls write (poke's light, the parent's: where mine adds to
+    it too, the lanes' adds would overwrite the parent's; mine's seeds, the lanes'): the parent's
+    part is taken back whole, and the block runs on sequentially from its first transaction or the
+    lanes' first untrusted one, whichever comes first; the result is the sequential one."""
+    block, fns, _ = _scattered()
+    source, var = (HEAVY, "light") if forgotten == "poke" else (APART, "seeds")
+    info = _forced_run(pot_world(tmp_path, source, "Miner"), block, forget=(monkeypatch, "Miner", forgotten, var),
+                       force_window=400, force_beside=True)
+    poke, mine = fns.index("poke"), fns.index("mine")
+    assert info["beside_windows"] == 0 and info["fallback_from"] == min(poke, mine), info
+    if forgotten == "poke":
+        assert info["why"].startswith(parallel.PART_OUTSIDE), info
+    else:  # (the lanes' first untrusted transaction named, and where the parent's part begins if earlier)
+        assert info["why"].startswith(parallel.OUTSIDE), info
+        assert (f"(at transaction {mine}; the parent's part of the window, from {poke}, is run again)" in
+                info["why"]) == (poke < mine), info
+
+
 @pytest.mark.parametrize("checked", [True, False], ids=["lanes-check-themselves", "the-parent-checks-their-logs"])
 def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_path, monkeypatch, checked):
     # Predicted apart although the heavy calls add to what the light ones wrote (as a wrong
@@ -1212,7 +1274,7 @@ def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_p
     if not checked:
         monkeypatch.setattr(parallel._BlockRun, "exact", lambda self, bounds: np.zeros(len(bounds) - 1, bool))
     world, block = _light_then_heavy(tmp_path, HEAVY)
-    [(a, b)], [info] = _both(world, [block], workers=2, force=False)
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False)
     _same(a, b)
     assert info["mode"] == "parallel" and info["ahead_windows"] == 1, info
     assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - parallel.WINDOW_MIN, info

@@ -38,12 +38,13 @@ def test_parallel_equals_sequential_on_random_blocks(funded, data):
     inline = data.draw(st.sets(st.integers(0, 12), max_size=6), label="windows run by the parent")
     shared = data.draw(st.booleans(), label="windows shared in turns where they may be")
     routed = data.draw(st.booleans(), label="calls routed by the workers (not every call to every worker)")
+    beside = data.draw(st.booleans(), label="light components run by the parent beside the lanes")
     raw = raw_block(txs)
     expected = fork_chain(base).run_block(raw, number=number, check_accesses=True)
     chain = fork_chain(base)
     ex = ParallelExecutor(chain, workers, timeout=30.0)  # its workers hold replicas of this chain's state
     ex.force, ex.force_window, ex.force_inline, ex.force_shared = True, window, inline, shared
-    ex.force_routed = routed
+    ex.force_routed, ex.force_beside = routed, beside
     chain._parallel = ex
     try:
         got = chain.run_block(raw, number=number, executor="parallel", workers=workers)

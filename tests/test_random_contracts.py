@@ -101,11 +101,11 @@ def warmed_up(world_path: Path, warm_up: list[dict], check: bool = True) -> Chai
     return chain
 
 
-def parallel_run(chain: Chain, txs: list[dict], number: int, workers: int, window, inline):
+def parallel_run(chain: Chain, txs: list[dict], number: int, workers: int, window, inline, beside: bool = False):
     """The block on lanes of ``chain`` (a fork: it is closed after), forced as in
-    tests/test_parallel_props.py."""
+    tests/test_parallel_props.py (``beside``: the light components of a window run by the parent)."""
     ex = ParallelExecutor(chain, workers, timeout=30.0)
-    ex.force, ex.force_window, ex.force_inline = True, window, inline
+    ex.force, ex.force_window, ex.force_inline, ex.force_beside = True, window, inline, beside
     chain._parallel = ex
     try:
         got = chain.run_block(raw_block(txs), number=number, executor="parallel", workers=workers)
@@ -151,13 +151,13 @@ def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, num
 
 @settings(SETTINGS, max_examples=examples(20))
 @given(case=cases(), number=st.sampled_from([2, 7]), workers=st.integers(2, 3),
-       window=st.sampled_from([None, 1, 3, 8]), inline=st.sets(st.integers(0, 12), max_size=6))
-def test_parallel_equals_sequential(tmp_path_factory, case, number, workers, window, inline):
+       window=st.sampled_from([None, 1, 3, 8]), inline=st.sets(st.integers(0, 12), max_size=6), beside=st.booleans())
+def test_parallel_equals_sequential(tmp_path_factory, case, number, workers, window, inline, beside):
     program, world, (warm_up, txs) = case
     path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     base = warmed_up(path, warm_up, check=False)
     expected = fork_chain(base).run_block(raw_block(txs), number=number)  # (soundness: the property above)
-    got, last = parallel_run(fork_chain(base), txs, number, workers, window, inline)
+    got, last = parallel_run(fork_chain(base), txs, number, workers, window, inline, beside)
     assert got.receipts_json == expected.receipts_json
     assert got.state_root == expected.state_root
     assert_on_lanes(last)
@@ -170,8 +170,10 @@ def assert_on_lanes(last: dict) -> None:
 
 
 @settings(SETTINGS, max_examples=examples(15))
-@given(case=cases(), number=st.sampled_from([2, 7]), window=st.sampled_from([None, 3, 8]), data=st.data())
-def test_parallel_equals_sequential_when_a_summary_forgets_a_variable(tmp_path_factory, case, number, window, data):
+@given(case=cases(), number=st.sampled_from([2, 7]), window=st.sampled_from([None, 3, 8]), beside=st.booleans(),
+       data=st.data())
+def test_parallel_equals_sequential_when_a_summary_forgets_a_variable(tmp_path_factory, case, number, window, beside,
+                                                                       data):
     """Exactness whatever the analysis predicts (SPEC §4): one function's summary made to forget its
     accesses to one variable, as a bug in the analysis would, the block forced onto lanes still
     gives the sequential result (a lane that wrote outside its rows, wildcards' included, or read
@@ -188,7 +190,7 @@ def test_parallel_equals_sequential_when_a_summary_forgets_a_variable(tmp_path_f
     with ExitStack() as stack:
         forget_accesses(lambda obj, name, value: stack.enter_context(patch.object(obj, name, value)), chain,
                         function, var)
-        got, last = parallel_run(chain, txs, number, 2, window, ())
+        got, last = parallel_run(chain, txs, number, 2, window, (), beside)
     assert got.receipts_json == expected.receipts_json
     assert got.state_root == expected.state_root
     assert_on_lanes(last)

@@ -75,7 +75,7 @@ from .pool import DIE, HANG, Processes, Turns
 from .receipts import INVALID, OK, REVERTED
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
-from .cost_model import SPEED_RANGE, CostModel
+from .cost_model import ROWS_TX, SPEED_RANGE, CostModel
 from .cpus import usable_cpus
 from .replica import PEERS_ROWS, FunctionTable, owned, places
 from ..vm.locations import loc_ids
@@ -131,7 +131,7 @@ EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of th
 class Prepared(NamedTuple):
     """What a window the parent ran adds to the block (``_Merge.prepared``), before ``_Merge.inline``
     adds it."""
-    begin: int
+    begin: int                               # its first transaction (its writes', ``_Merge.owners``)
     idx: np.ndarray                          # its valid transactions
     receipts: tuple[bytes, bytes, np.ndarray]  # their digests, encodings and where each ends (``_encoded``)
     counted: tuple[int, int, int, list]      # (ok, reverted, cost, failures)
@@ -167,6 +167,9 @@ class ParallelExecutor:
         self.force_lanes: list[int] | None = None  # ... and each transaction on this lane (tests)
         self.force_inline: set[int] = set()  # ... and these windows run by the parent (tests)
         self.force_shared = False          # ... and every window that may be shared is, however light (tests)
+        self.force_beside = False          # ... and the parent runs the light components of every window
+                                           # that may have them beside the lanes (tests)
+        self.beside = True                 # the parent may run such components (tests of other plans: False)
         self.force_routed = False          # ... and the workers route each lane its calls, as many workers do (tests)
         self.lane_timeout = LANE_TIMEOUT_MIN_S   # the last wait for a worker's reply, in seconds
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
@@ -301,6 +304,8 @@ class _BlockRun:
         self.inline_windows = 0   # windows the parent ran itself ...
         self.ahead_windows = 0    # ... of them while the lanes ran the next one ...
         self.behind_windows = 0   # ... or the one before
+        self.beside_windows = 0   # windows on lanes whose light components the parent ran beside them ...
+        self.beside = 0           # ... and those components' transactions
         self.checked_windows = 0  # windows on lanes whose lanes checked their own accesses ...
         self.shared_windows = 0   # ... of them whose lanes shared the work in turns
         self.turns = np.zeros(0, np.int64)  # per window, its chunks shared in turns (0: dealt; ``execute``)
@@ -330,6 +335,11 @@ class _BlockRun:
         lanes than that share them: the work of a window takes its sum over the CPUs at least)."""
         return min(self.ex.workers, usable_cpus())
 
+    @cached_property
+    def all_cpus(self) -> int:
+        """The CPUs the lanes and the parent run on, when the parent runs part of a window too."""
+        return min(self.ex.workers + 1, usable_cpus())
+
     @property
     def model(self) -> CostModel:
         """The cost model at the machine's speed now (timed when first needed: about 1 ms)."""
@@ -349,6 +359,7 @@ class _BlockRun:
         return {"mode": self.mode, "why": self.why, "lanes": self.lanes, "windows": self.windows,
                 "components": self.components, "on_lanes": self.on_lanes, "inline_windows": self.inline_windows,
                 "ahead_windows": self.ahead_windows, "behind_windows": self.behind_windows,
+                "beside_windows": self.beside_windows, "beside": self.beside,
                 "checked_windows": self.checked_windows,
                 "shared_windows": self.shared_windows, "calls_routed": self.mode == "parallel" and not self.peers,
                 "fallback_from": self.fallback_from,
@@ -401,6 +412,20 @@ class _BlockRun:
         if plan is None:
             return self.inline_from_calls(0)
         return self.execute(plan)
+
+    def split_us(self, group: np.ndarray, groups: int, alone: np.ndarray, work: np.ndarray, parent: np.ndarray,
+                 light: np.ndarray, uneven: np.ndarray | float = 1.0) -> np.ndarray:
+        """Per group of transactions (``group``: each one's; a window, or a part of a sample), its
+        microseconds with its ``light`` transactions run by the parent (``alone``: each one's time
+        there) beside the lanes, which run the rest (``work``: each one's on a lane; ``uneven``: the
+        busiest lane against an even share): the slowest of the parent's part, the lanes and their
+        work and the part's shared by the CPUs, then the parent's own work for the lanes'
+        transactions (``parent``: each one's)."""
+        mine = np.bincount(group, weights=np.where(light, alone, 0.0), minlength=groups)
+        rest = np.bincount(group, weights=np.where(light, 0.0, work), minlength=groups)
+        split = np.maximum.reduce([mine, rest / self.cpus * uneven, (mine + rest) / self.all_cpus]) + \
+            np.bincount(group, weights=np.where(light, 0.0, parent), minlength=groups)
+        return np.where((mine > 0) & (rest > 0), split, np.inf)  # (a group all light or all heavy: no split)
 
     def light_at_worst(self, cost: float) -> bool:
         """Whether the block is too light for lanes even were each of its transactions to cost
@@ -458,6 +483,15 @@ class _BlockRun:
         inline = model.inline_us(np.bincount(part, weights=us), count)
         work = model.lane_work_us(us)
         busiest = np.bincount(part, weights=work) / self.cpus
+        # (or a part's light transactions run by the parent beside the lanes, which run the rest)
+        alone = model.inline_us(us, 1)
+        light = (np.array(fids) >= 0) & (alone <= work / self.cpus + model.lanes_us(0.0, 1, 0, ROWS_TX)) & \
+            self.ex.beside
+        parts = len(count)
+
+        def beside(rows_tx: float, uneven: np.ndarray | float = 1.0) -> np.ndarray:
+            return self.split_us(part, parts, alone, work, np.full(len(us), model.lanes_us(0.0, 1, 0, rows_tx)),
+                                 light, uneven)
 
         def best(on_lanes: np.ndarray, schedule: np.ndarray | float = 0.0) -> float:
             # Each part on lanes or inline, whichever costs less; once a part is on lanes the workers
@@ -468,7 +502,7 @@ class _BlockRun:
             return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * model.window_us
 
         whole = float(inline.sum()) * scale
-        on_lanes = model.lanes_us(busiest, count, 0)
+        on_lanes = np.minimum(model.lanes_us(busiest, count, 0), beside(ROWS_TX))
         at_best = best(on_lanes)
         if whole >= model.min_work_us and at_best <= MIN_GAIN * whole:
             # Lanes, were the sampled transactions cheap to schedule and independent: instantiating
@@ -479,7 +513,7 @@ class _BlockRun:
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
             schedule = count * inst_us / self.cpus
-            on_lanes = model.lanes_us(busiest, count, 0, rows) + schedule
+            on_lanes = np.minimum(model.lanes_us(busiest, count, 0, rows), beside(rows_tx)) + schedule
             at_best = best(on_lanes, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"costly to schedule: instantiating a transaction's accesses takes {inst_us:.0f} us "
@@ -489,8 +523,9 @@ class _BlockRun:
             imbalance, joined = self._imbalance(table, picked, part, work)
             # (the busiest lane, against the work evenly shared by the lanes; on fewer CPUs than
             # lanes, against the work shared by the CPUs)
-            uneven = busiest * np.where(chosen, max(1.0, imbalance * self.cpus / self.ex.workers), 1.0)
-            at_best = best(model.lanes_us(uneven, count, 0, rows) + schedule, schedule)
+            factor = np.where(chosen, max(1.0, imbalance * self.cpus / self.ex.workers), 1.0)
+            at_best = best(np.minimum(model.lanes_us(busiest * factor, count, 0, rows), beside(rows_tx, factor))
+                           + schedule, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
                             f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
@@ -605,19 +640,26 @@ class _BlockRun:
             return self.chain._run_sequential(block, self.display, self.progress, self.timing)
         raise AssertionError("partial inline runs go through execute()")  # pragma: no cover
 
-    def block_from_calls(self, begin: int = 0, end: int | None = None, logged: bool = False) -> Block:
-        """The block (or its transactions ``begin`` to ``end``) as calls, from what the workers
-        decoded (no decoding in the parent); ``logged``: with the lanes' code, which logs every
-        access."""
+    def block_from_calls(self, begin: int = 0, end: int | None = None, logged: bool = False,
+                         idx: np.ndarray | None = None) -> Block:
+        """The block (or its transactions ``begin`` to ``end``, or those of them in ``idx``, valid
+        ones) as calls, from what the workers decoded (no decoding in the parent); ``logged``: with
+        the lanes' code, which logs every access."""
         end = self.n if end is None else end
         table = self.ex.table
-        fnids = self.fnids[begin:end].tolist()
-        fns = [(table.logged_code(f) if logged else table.plain[f]) if f >= 0 else None for f in fnids]
-        functions = [table.functions[f] if f >= 0 else None for f in fnids]
-        invalid = {i - begin: Tx(i, line, 0, 0, None, None, None, (), reason)
-                   for i, line, reason in self.invalid if begin <= i < end}
-        return Block(self.chain.world, fns, self.calls(begin, end), functions, invalid, self.lines[begin:end].tolist(),
-                     begin)
+        calls = self.calls(begin, end)
+        if idx is not None:
+            calls = pick(calls, (idx - begin).tolist())
+        fnids = (self.fnids[begin:end] if idx is None else self.fnids[idx]).tolist()
+        used = set(fnids)  # (each function's code looked up once: map, not a loop, per transaction)
+        codes = {f: (table.logged_code(f) if logged else table.plain[f]) if f >= 0 else None for f in used}
+        functions = {f: table.functions[f] if f >= 0 else None for f in used}
+        fns = list(map(codes.__getitem__, fnids))
+        functions = list(map(functions.__getitem__, fnids))
+        invalid = {} if idx is not None else {i - begin: Tx(i, line, 0, 0, None, None, None, (), reason)
+                                              for i, line, reason in self.invalid if begin <= i < end}
+        lines = (self.lines[begin:end] if idx is None else self.lines[idx]).tolist()
+        return Block(self.chain.world, fns, calls, functions, invalid, lines, begin)
 
     def run_inline(self, merge: "_Merge", begin: int, end: int, sync: list[list[bytes]]) -> None:
         """Transactions ``begin`` to ``end`` (a window of light ones: lanes would cost more than they
@@ -630,22 +672,34 @@ class _BlockRun:
         merge.inline(merge.prepared(begin, end, outcomes, ctx.journal), sync)
         ctx.journal.clear()
 
-    def parent_block(self, merge: "_Merge", begin: int, end: int, logged: bool = False) -> Block:
-        """Transactions ``begin`` to ``end`` ready for the parent to run (``block_from_calls``): the
-        lanes' writes so far applied to its state, and what they name read from a state file in
-        bulk."""
+    def parent_block(self, merge: "_Merge", begin: int, end: int, logged: bool = False,
+                     idx: np.ndarray | None = None) -> Block:
+        """Transactions ``begin`` to ``end`` (or those of them in ``idx``) ready for the parent to run
+        (``block_from_calls``): the lanes' writes so far applied to its state, and what they name
+        read from a state file in bulk."""
         merge.settle()
-        block = self.block_from_calls(begin, end, logged)
+        block = self.block_from_calls(begin, end, logged, idx)
         if self.chain.store is not None:
             self.chain.prefetch(block)
         return block
 
     def run_behind(self, merge: "_Merge", begin: int, end: int) -> Behind:
         """Transactions ``begin`` to ``end`` (a window of light ones) run by the parent while the
-        lanes run the window before them, which is predicted to write nothing they touch: with the
-        code that logs every access (the lanes'), checked against their rows.  Their writes stay in
-        the journal (``execute`` takes them, or takes them back)."""
-        block = self.parent_block(merge, begin, end, logged=True)
+        lanes run the window before them, which is predicted to write nothing they touch
+        (``_run_logged``)."""
+        return self._run_logged(merge, begin, end)
+
+    def run_beside(self, merge: "_Merge", begin: int, end: int, idx: np.ndarray) -> Behind:
+        """The parent's part of the lanes' window ``begin`` to ``end`` (its transactions ``idx``: the
+        light components of a window, none of which touches what the lanes' do but for reads of what
+        none writes, ``plan``) run by the parent while the lanes run the rest (``_run_logged``)."""
+        return self._run_logged(merge, begin, end, idx)
+
+    def _run_logged(self, merge: "_Merge", begin: int, end: int, idx: np.ndarray | None = None) -> Behind:
+        """Transactions ``begin`` to ``end`` (or those of them in ``idx``) run by the parent while the
+        lanes run: with the code that logs every access (the lanes'), checked against their rows.
+        Their writes stay in the journal (``execute`` takes them, or takes them back)."""
+        block = self.parent_block(merge, begin, end, True, idx)
         ctx = self.chain.ctx
         ctx.journal.clear()
         for entries in ctx.log:
@@ -658,10 +712,12 @@ class _BlockRun:
             entries.clear()
         rows = self.all_rows
         mine = (rows["tx"] >= begin) & (rows["tx"] < end)
+        if idx is not None:
+            mine &= isin(rows["tx"], idx)
         # (a reverted transaction's writes are checked as writes: stricter than need be, and rare)
         within = accesses.first_outside(accesses.expected(rows["loc"][mine], rows["mode"][mine]),
                                         np.zeros(0, np.int64), np.full(len(loc), begin, np.int64), loc, mode) < 0
-        return Behind(mark, merge.prepared(begin, end, outcomes, ctx.journal) if within else None)
+        return Behind(mark, merge.prepared(begin, end, outcomes, ctx.journal, idx) if within else None)
 
     # ------------------------------------------------------------ 1. schedule
     def schedule(self) -> None:
@@ -905,6 +961,14 @@ class _BlockRun:
         inline = model.inline_us(float(tx_us.sum()), n)
         weights = np.where(valid, model.lane_work_us(tx_us), 0.0)
         tx_rows = np.bincount(table.tx, minlength=n)  # (each transaction's access rows: the parent's work)
+        # Each transaction's time run by the parent, and the parent's work for it on a lane: a light
+        # one (the first no more than its share of a lane and the second) may run in the parent,
+        # beside the lanes running the rest of its window (``_part``).
+        alone = model.inline_us(tx_us, 1)
+        overhead = model.lanes_us(0.0, 1, 0, tx_rows)
+        light_tx = valid & (alone <= weights / self.cpus + overhead)
+        parting = ex.force_beside if ex.force else \
+            bool(ex.beside and light_tx.any() and (valid & ~light_tx).any())
         # The locations written (but by a wildcard), each once: the table's groups by location (sorted
         # once, for the components too) that hold a write or an add.
         by_loc = table.by_location
@@ -930,11 +994,29 @@ class _BlockRun:
             is predicted to cost less)."""
             comps = components(table, n, window)
             lanes, loads = _deal(comps.label, comps.count, weights, window, w)
-            lanes[~valid] = -1
             count = np.bincount(window, minlength=windows)
+            rows_in = np.bincount(window, weights=tx_rows, minlength=windows)
+            busiest = np.maximum(loads.max(axis=1), loads.sum(axis=1) / self.cpus)  # (more lanes than CPUs share them)
+            on_lanes = model.lanes_us(busiest, count, rows=rows_in)
+            part = self._part(table, window, windows, light_tx) if parting else None
+            if part is not None and part.any():
+                # Or the window's light components run by the parent beside the lanes (as one more
+                # lane, numbered ``w``), the rest dealt to the lanes: where that is predicted to cost
+                # less (forced: wherever there is a part).  The parent and the lanes share the CPUs.
+                rest, rest_loads = _deal(comps.label, comps.count, np.where(part, 0.0, weights), window, w)
+                mine = np.bincount(window, weights=np.where(part, alone, 0.0), minlength=windows)
+                work = rest_loads.sum(axis=1)
+                slowest = np.maximum.reduce([rest_loads.max(axis=1), work / self.cpus, mine,
+                                             (work + mine) / self.all_cpus])
+                beside = model.lanes_us(slowest, count - np.bincount(window, weights=part, minlength=windows),
+                                        rows=rows_in - np.bincount(window, weights=tx_rows * part, minlength=windows))
+                use = (mine > 0) & ((beside < on_lanes) | ex.force)
+                lanes = np.where(use[window], np.where(part, w, rest), lanes)
+                loads = np.where(use[:, None], rest_loads, loads)
+                busiest = np.where(use, slowest, busiest)
+                on_lanes = np.where(use, beside, on_lanes)
+            lanes[~valid] = -1
             dealt = loads.max(axis=1)
-            busiest = np.maximum(dealt, loads.sum(axis=1) / self.cpus)  # (more lanes than CPUs share them)
-            on_lanes = model.lanes_us(busiest, count, rows=np.bincount(window, weights=tx_rows, minlength=windows))
             by_parent = model.inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
             if ex.force:
                 parent = given if given is not None else forced(windows)
@@ -968,9 +1050,11 @@ class _BlockRun:
             if ex.force:
                 light = forced(windows)
             else:
-                light = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count) <= \
-                    model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / self.cpus, count, 0,
-                                   rows=np.bincount(small, weights=tx_rows, minlength=windows))
+                by_parent = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count)
+                light = by_parent <= model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / self.cpus,
+                                                    count, 0, rows=np.bincount(small, weights=tx_rows, minlength=windows))
+                if parting:  # (nor with its light transactions run by the parent beside the lanes)
+                    light &= by_parent <= self.split_us(small, windows, alone, weights, overhead, light_tx)
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
             if not light.all() and runs < windows:
@@ -1008,7 +1092,7 @@ class _BlockRun:
         # to the parent's (a transaction is light when the parent runs it for less than its share
         # of a lane): so the lanes' window holds only what pays there, and is more often apart from
         # the parent's, which it can then run beside (``execute``).
-        light = (model.inline_us(tx_us, 1) <= model.lanes_us(weights / self.cpus, 1, 0, tx_rows)) & (not ex.force)
+        light = light_tx & (not ex.force)
         bounds, inline, seconds = _edges(starts + [n], parent.tolist(), (busiest / 1e6).tolist(), light)
         for begin, end, mine in zip(bounds, bounds[1:], inline):
             if mine:
@@ -1022,6 +1106,17 @@ class _BlockRun:
         if chunks is not None:  # (the rest of a shared window dealt again: the adds its lanes share, again)
             apart, *shared_adds = _lanes_apart(table, lanes, bounds)
             checked &= apart
+        beside = lanes == w
+        if beside.any():
+            # The parent runs its part of a window only where the lanes check themselves (it checks
+            # its part against its rows): its components are apart from the lanes', so a window with
+            # one is checked, but for a bug in the plan, in which case a lane runs them.
+            edges = np.asarray(bounds, np.int64)
+            stray = beside & ~checked[np.searchsorted(edges, np.arange(n), side="right") - 1]
+            if stray.any():
+                lanes[stray] = 0
+                apart, *shared_adds = _lanes_apart(table, lanes, bounds)
+                checked = self.exact(bounds) & apart
         return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
                 "shared_adds": shared_adds, "checked": checked, "chunks": chunks}
 
@@ -1044,12 +1139,12 @@ class _BlockRun:
         w = ex.transport.size
         if getattr(ex.transport, "turns", None) is None or w < 2:
             return None
-        on_lanes = lanes >= 0
+        on_lanes = (lanes >= 0) & (lanes < w)  # (not the parent's)
         candidates = []
         for k, (begin, end) in enumerate(zip(bounds, bounds[1:])):
             count = int(on_lanes[begin:end].sum())
-            if inline[k] or not checked[k] or count < 2 * w:
-                continue
+            if inline[k] or not checked[k] or count < 2 * w or not on_lanes[begin:end].all():
+                continue  # (nor a window the parent runs part of: ``plan``)
             if ex.force_shared or float(weights[begin:end].sum()) >= SHARED_MIN_US * w / 2 * count:
                 candidates.append(k)
         if not candidates:
@@ -1095,6 +1190,18 @@ class _BlockRun:
         wild = np.searchsorted(np.asarray(bounds, np.int64), rows["tx"][rows["wild"]], side="right") - 1
         return np.bincount(wild, minlength=len(bounds) - 1) == 0
 
+    def _part(self, table: AccessTable, window: np.ndarray, windows: int, light: np.ndarray) -> np.ndarray:
+        """Each transaction, whether it may be of the parent's part of its window: of a component
+        (joined by what is written or added to: a location only added to then has all its adds on
+        one side, the parent's or the lanes') whose transactions are all ``light``, in a window
+        without a wildcard (the lanes check themselves there; the parent checks its part)."""
+        joined = components(table, self.n, window, adds=True)
+        whole = np.bincount(joined.label, weights=~light, minlength=joined.count) == 0
+        part = whole[joined.label] & light
+        if table.wild.any():
+            part &= (np.bincount(window[table.tx[table.wild]], minlength=windows) == 0)[window]
+        return part
+
     # ------------------------------------------------------------ 3. execute
     def execute(self, plan: dict) -> Executed:
         ex = self.ex
@@ -1127,6 +1234,9 @@ class _BlockRun:
                 ex.transport.send(k, P.pack_parts(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w)
                                                                         if j != k])))
         merge = _Merge(self, lanes)
+        # Each window's part run by the parent beside its lanes (the lane no worker has: ``plan``).
+        part_idx = np.flatnonzero(lanes == w)
+        part_cuts = np.searchsorted(part_idx, bounds).tolist()
         sync: list[list[bytes]] = [[] for _ in range(w)]
         stop: int | None = None
         on_lanes = 0
@@ -1164,8 +1274,15 @@ class _BlockRun:
             else:
                 pending = sync
             behind = None
+            beside: Behind | None = None  # (the parent's part of this window, run while its lanes run)
             nxt = win + 1
-            if nxt + 1 < len(bounds) and plan["inline"][nxt] and self.apart(bounds[win], bounds[nxt], bounds[nxt + 1]):
+            part = part_idx[part_cuts[win]:part_cuts[win + 1]]
+            if len(part):
+                t = time.perf_counter()
+                beside = self.run_beside(merge, bounds[win], bounds[nxt], part)
+                self.lap("inline", t)
+            elif nxt + 1 < len(bounds) and plan["inline"][nxt] and \
+                    self.apart(bounds[win], bounds[nxt], bounds[nxt + 1]):
                 # The parent's next window touches nothing this one is predicted to write: the parent
                 # runs it now, behind the lanes (its writes reach them with the message after).
                 t = time.perf_counter()
@@ -1173,15 +1290,16 @@ class _BlockRun:
                 self.lap("inline", t)
             t = time.perf_counter()
             last = len(bounds) - 2
+            ran = behind if behind is not None else beside  # (at most one: the parent's journal holds its writes)
             if win == last or (behind is not None and nxt == last):
                 # The parent runs nothing more: its moves are made while the lanes run the last window.
-                merge.ready_moves(behind.prepared.journal if behind is not None and behind.prepared else [])
+                merge.ready_moves(ran.prepared.journal if ran is not None and ran.prepared else [])
                 t = self.lap("merge", t)
             try:
                 done = self.collect(range(w), P.WindowDone, plan["predicted"][win])
             except Fault as fault:
-                if behind is not None:  # (not the merge's yet: taken back here)
-                    self.chain._ctx.rollback(0, behind.mark)  # (not .ctx: it applies what is deferred)
+                if ran is not None:  # (not the merge's yet: taken back here)
+                    self.chain._ctx.rollback(0, ran.mark)  # (not .ctx: it applies what is deferred)
                 return self.abandon(merge, f"a worker failed ({fault})")
             t = self.lap("wait", t)
             ends = [d.seconds for d in done.values()]
@@ -1193,6 +1311,18 @@ class _BlockRun:
             self.shared_windows += shared
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
             cause = merge.cause  # (what the check after a Cut finds is not why)
+            if beside is not None and (conflict is not None or beside.prepared is None):
+                # The parent's part touched what its rows do not name, or the lanes cannot be trusted
+                # from a transaction on: the part is taken back whole, and the block runs on
+                # sequentially from its first transaction if that comes earlier.
+                self.chain._ctx.rollback(0, beside.mark)  # (not .ctx: it applies what is deferred)
+                first = int(part[0])
+                if beside.prepared is None and (conflict is None or first < conflict):
+                    cause = PART_OUTSIDE
+                elif conflict is not None and first < conflict:
+                    cause += f" (at transaction {conflict}; the parent's part of the window, from {first}, is run again)"
+                conflict = first if conflict is None else min(conflict, first)
+                beside = None
             if behind is not None and (conflict is not None or behind.prepared is None):
                 # The lanes' window runs on sequentially from a conflict, or the parent's window behind
                 # it touched what its rows do not name: its writes are taken back (it runs again).
@@ -1227,9 +1357,14 @@ class _BlockRun:
             merge.apply(done)
             sync = [pending[k] + [done[j].writes for j in range(w) if j != k] for k in range(w)]
             self.lap("merge", t)
-            on_lanes += bounds[win + 1] - bounds[win]
+            on_lanes += bounds[win + 1] - bounds[win] - len(part)
             if self.progress is not None:
                 self.progress(bounds[win + 1])
+            if beside is not None:  # (its writes to every worker with the next window, after the lanes')
+                merge.inline(beside.prepared, sync)
+                self.chain._ctx.journal.clear()  # (not .ctx: the lanes' writes stay deferred, see Chain.ctx)
+                self.beside_windows += 1
+                self.beside += len(part)
             if behind is not None:
                 merge.inline(behind.prepared, sync)
                 self.chain._ctx.journal.clear()  # (not .ctx: the lanes' writes stay deferred, see Chain.ctx)
@@ -1244,6 +1379,8 @@ class _BlockRun:
         self.on_lanes = on_lanes
         if self.inline_windows and not self.why:
             self.why = "windows of light transactions ran in the parent"
+        if self.beside_windows and not self.why:
+            self.why = "light components of windows on lanes ran in the parent, beside the lanes"
         t = self.lap("lanes", t0)
         executed = merge.executed()
         self.lap("receipts", t)
@@ -1312,6 +1449,8 @@ OUTSIDE = "a transaction touched what its lane's predicted accesses do not let i
 which `lane run --check-accesses` names, or a read of a location other lanes add to)"
 CONFLICT = "a transaction read or wrote what another lane wrote earlier in the window"
 AHEAD = "a transaction touched what the parent's window run beside the lanes wrote"
+PART_OUTSIDE = "a transaction the parent ran beside the lanes touched what its predicted accesses do not let it (an \
+access the analysis missed, which `lane run --check-accesses` names)"
 ADDS = "several lanes added to one location, and in block order their adds leave 0 .. 2^256-1 (or were not \
 predicted)"
 
@@ -1407,15 +1546,19 @@ class _Merge:
             self._where = places(self.chain._ctx.storage)
         return self._where
 
-    def prepared(self, begin: int, end: int, outcomes: list, journal: list) -> Prepared:
-        """What a window the parent ran (``outcomes`` of transactions ``begin`` to ``end``,
-        ``journal`` what they wrote) adds to the block, made without adding it (``inline`` does):
-        its receipts' digests and encodings, its counts, its writes for every worker and their
-        locations.  (A window run behind the lanes' is prepared while they still run.)"""
-        valid = self.run.fnids[begin:end] >= 0
-        if not valid.all():  # (an invalid transaction's receipt is made already)
-            outcomes = list(compress(outcomes, valid.tolist()))
-        idx = np.arange(begin, end, dtype=np.int64)[valid]
+    def prepared(self, begin: int, end: int, outcomes: list, journal: list, idx: np.ndarray | None = None
+                 ) -> Prepared:
+        """What a window the parent ran (``outcomes`` of transactions ``begin`` to ``end``, or of
+        those of them in ``idx``, valid ones; ``journal`` what they wrote) adds to the block, made
+        without adding it (``inline`` does): its receipts' digests and encodings, its counts, its
+        writes for every worker and their locations.  (A window run behind the lanes' is prepared
+        while they still run.)"""
+        first = begin if idx is None or not len(idx) else int(idx[0])  # (its writes' first transaction)
+        if idx is None:
+            valid = self.run.fnids[begin:end] >= 0
+            if not valid.all():  # (an invalid transaction's receipt is made already)
+                outcomes = list(compress(outcomes, valid.tolist()))
+            idx = np.arange(begin, end, dtype=np.int64)[valid]
         where = self.where
         writes = {}
         locs = []
@@ -1424,7 +1567,7 @@ class _Merge:
             writes[(address, index)] = dict(zip(keys, news))
             locs.append(loc_ids(address, index, keys))
         loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
-        return Prepared(begin, idx, _encoded(outcomes), self._counted(idx, outcomes), list(journal),
+        return Prepared(first, idx, _encoded(outcomes), self._counted(idx, outcomes), list(journal),
                         marshal.dumps(writes), loc)
 
     def inline(self, prepared: Prepared, sync: list[list[bytes]]) -> None:

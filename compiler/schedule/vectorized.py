@@ -140,22 +140,27 @@ class Components:
     count: int
 
 
-def linked(tx: np.ndarray, mode: np.ndarray, start: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple]:
+def linked(tx: np.ndarray, mode: np.ndarray, start: np.ndarray, adds: bool = False
+           ) -> tuple[np.ndarray, np.ndarray, tuple]:
     """Rows grouped by location (``start``: a group's first row), each row's transaction and mode:
     each group's first row and its modes, or-ed (bits ``1 << mode``), and the edges that join
-    the transactions of the groups that join their accessors (each row to the one before)."""
+    the transactions of the groups that join their accessors (each row to the one before; with
+    ``adds``, a location added to joins them too)."""
     heads = np.flatnonzero(start)
     sizes = np.diff(heads, append=len(tx))
     modes = np.bitwise_or.reduceat(np.left_shift(1, mode, dtype=np.int8), heads) if len(heads) else \
         np.zeros(0, np.int8)
-    link = np.flatnonzero(~start & np.repeat(joins(modes), sizes))
+    join = joins(modes) | (modes & _A != 0) if adds else joins(modes)
+    link = np.flatnonzero(~start & np.repeat(join, sizes))
     return heads, modes, (tx[link - 1], tx[link])
 
 
-def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> Components:
+def components(table: AccessTable, n: int, window: np.ndarray | None = None, adds: bool = False) -> Components:
     """The components of ``n`` transactions whose accesses are ``table``; with ``window`` (each
     transaction's window number), of each window apart: a location joins only the transactions of
-    one window (the windows run one after the other).
+    one window (the windows run one after the other).  With ``adds``, a location only added to
+    joins its accessors too (components whose adds no other touches: the parent's part of a
+    window, ``parallel._BlockRun.plan``).
 
     The rows of one location (of one window) are consecutive in the table's order by location
     (:attr:`AccessTable.by_location`, sorted once for every windowing asked): a location that
@@ -174,7 +179,7 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None) -> 
         else:
             start = start.copy()
         start[1:] |= w[1:] != w[:-1]  # (a location's first row in a window)
-    heads, modes, (a, b) = linked(tx, mode, start)
+    heads, modes, (a, b) = linked(tx, mode, start, adds)
     rows, cols = [a], [b]
 
     nodes = n
