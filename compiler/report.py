@@ -80,10 +80,12 @@ def _lanes_text(detail: dict, result: BlockResult) -> str:
     if components is not None:
         how.append(f"{components:,} component{'s' if components != 1 else ''}"
                    + (f" in {windows:,} windows" if windows and windows > 1 else ""))
-    on_lanes = detail.get("on_lanes")
+    on_lanes, beside = detail.get("on_lanes"), detail.get("beside") or 0
     if on_lanes is not None and on_lanes < n:
-        how.append(f"{on_lanes:,} of {n:,} transactions on lanes, the rest inline"
-                   + (f": {detail['why']}" if detail.get("why") else ""))
+        rest = "the rest inline" if not beside else \
+            f"{beside:,} by the parent beside them" + (", the rest inline" if on_lanes + beside < n else "")
+        how.append(f"{on_lanes:,} of {n:,} transactions on lanes, {rest}" + (f": {detail['why']}" if detail.get("why")
+                                                                             else ""))
     if detail.get("fallback_from") is not None and not detail.get("why"):  # (a fallback's why says from where)
         how.append(f"sequential again from #{detail['fallback_from']}")
     if detail.get("failed_lanes"):

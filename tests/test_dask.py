@@ -42,11 +42,13 @@ def cluster():
 
 
 def _on_dask(chain: Chain, cluster: Cluster, workers: int, force: bool = True, window: int | None = None,
-             inline: frozenset = frozenset()):
-    """The chain's dask executor, on the module's cluster (``inline``: windows the parent runs)."""
+             inline: frozenset = frozenset(), beside: bool = False):
+    """The chain's dask executor, on the module's cluster (``inline``: windows the parent runs;
+    ``beside``: the light components of a window run by the parent beside the lanes)."""
     executor = dask_executor.executor_for(chain, workers, cluster=cluster).__self__
     executor.parallel.force, executor.parallel.force_window = force, window
     executor.parallel.force_inline = set(inline)
+    executor.parallel.force_beside = beside
     executor.parallel.timeout = 30.0
     return executor
 
@@ -94,6 +96,20 @@ def test_windows_the_parent_runs_between_dask_lanes_reach_every_replica(tmp_path
     for a, b in pairs:
         _same(a, b)
         assert b.detail["mode"] == "parallel" and b.detail["inline_windows"] == 2
+
+
+def test_the_parent_runs_light_components_beside_dask_lanes(tmp_path, cluster):
+    # One heavy call in ten among light ones: the parent runs the light ones of the lanes' window
+    # (the pokes of senders who do not mine in it) while the actors run the heavy ones; its writes
+    # reach the replicas, whose mines add to what its pokes set in the block before.
+    from test_parallel import HEAVY, _scattered
+
+    pairs = _both(pot_world(tmp_path, HEAVY, "Miner"), cluster, [_scattered()[0], _scattered(seed=8)[0]], 2,
+                  window=400, beside=True)
+    for a, b in pairs:
+        _same(a, b)
+        assert b.detail["mode"] == "parallel" and b.detail["fallback_from"] is None, b.detail
+        assert b.detail["beside_windows"] == 1 and b.detail["beside"] > 0, b.detail
 
 
 def test_replicas_follow_the_chain_from_block_to_block(tmp_path, cluster):

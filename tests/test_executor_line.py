@@ -39,6 +39,13 @@ def result(executor="parallel", workers=2, detail=None, verified=None, transacti
      "executor parallel: 2 lanes on 2 workers (40 components; 17 of 3,000 transactions on lanes, the rest inline: a "
      "transaction read or wrote what another lane wrote earlier in the window: sequential from transaction 17 "
      "(line 18))" + TAIL),
+    ({"mode": "parallel", "lanes": 2, "components": 300, "on_lanes": 300, "beside": 2700,
+      "why": "light components of windows on lanes ran in the parent, beside the lanes"},
+     "executor parallel: 2 lanes on 2 workers (300 components; 300 of 3,000 transactions on lanes, 2,700 by the "
+     "parent beside them: light components of windows on lanes ran in the parent, beside the lanes)" + TAIL),
+    ({"mode": "parallel", "lanes": 2, "on_lanes": 300, "beside": 2000},
+     "executor parallel: 2 lanes on 2 workers (300 of 3,000 transactions on lanes, 2,000 by the parent beside "
+     "them, the rest inline)" + TAIL),
     ({"mode": "parallel", "lanes": 2, "on_lanes": 17, "fallback_from": 17},
      "executor parallel: 2 lanes on 2 workers (17 of 3,000 transactions on lanes, the rest inline; sequential "
      "again from #17)" + TAIL),

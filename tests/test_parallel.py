@@ -21,13 +21,16 @@ from fuzzing import examples
 MAX = 2**256 - 1
 
 
-def _both(world: Path, blocks: list[str], workers: int, force: bool = True, beside: bool = True):
+def _both(world: Path, blocks: list[str], workers: int, force: bool = True, beside: bool = True, **settings):
     """Each block run sequentially and in parallel on its own chain: (sequential, parallel, executor
-    info); ``beside``: whether the parent may run light components beside the lanes."""
+    info); ``beside``: whether the parent may run light components beside the lanes; ``settings``:
+    more of the executor's test settings."""
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, workers).__self__
     executor.force = force
     executor.beside = beside
+    for name, value in settings.items():
+        setattr(executor, name, value)
     infos = []
     try:
         out = []
@@ -1234,13 +1237,18 @@ def test_the_parent_runs_a_windows_light_components_beside_the_lanes(tmp_path, r
 def test_the_parents_part_of_a_window_leaves_to_the_lanes_what_they_add_to(tmp_path):
     """Each mine adds to its sender's light too: the pokes of a sender who mines in the window add
     where a lane adds, and stay with the lanes (their adds merged in block order there); the parent
-    runs the pokes of the senders who do not."""
+    runs the pokes of the senders who do not.  Its writes reach the replicas: in the next block,
+    lanes add to what its pokes set."""
     block, fns, senders = _scattered()
-    info = _forced_run(pot_world(tmp_path, HEAVY, "Miner"), block, force_window=400, force_beside=True)
+    pairs, infos = _both(pot_world(tmp_path, HEAVY, "Miner"), [block, _scattered(seed=8)[0]], 2, force_window=400,
+                         force_beside=True)
     miners = {who for fn, who in zip(fns, senders) if fn == "mine"}
     expected = sum(1 for fn, who in zip(fns, senders) if fn == "poke" and who not in miners)
     assert 0 < expected < fns.count("poke")
-    assert info["fallback_from"] is None and info["beside"] == expected, info
+    assert infos[0]["beside"] == expected, infos[0]
+    for (a, b), info in zip(pairs, infos):
+        _same(a, b)
+        assert info["fallback_from"] is None and info["beside"] > 0, info
 
 
 @pytest.mark.parametrize("forgotten", ["poke", "mine"])
