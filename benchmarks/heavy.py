@@ -16,8 +16,8 @@ whose ``poke`` adds to one location (a few us); blocks of calls from random acco
 - ``hot``: ``-n`` calls of ``mine``, three in ten of them from one sender (one component).
 
 With ``--apart``, each block's light calls alone and its heavy calls alone are
-measured too (sequentially, and the heavy ones on two lanes forced): what a
-parent that ran a window's light components beside the lanes could gain.
+measured too (sequentially, and the heavy ones on two lanes forced): the parts
+a parent that runs a window's light components beside the lanes overlaps.
 
 Each repetition measures, back to back: the machine's two-process ceiling on
 the block (:func:`compiler.bench.ceiling`), then the sequential executor and
@@ -169,7 +169,8 @@ def main() -> None:
                 print(f"{kind} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "
                       f"{'-' if share is None else f'{share:.2f}'}, CPU {cpu:.2f}x; sequential {seq.seconds:.3f} s, "
                       f"parallel {par.seconds:.3f} s (lanes idle {idle:.0f} ms, shared windows "
-                      f"{detail.get('shared_windows', 0)})", flush=True)
+                      f"{detail.get('shared_windows', 0)}, by the parent beside them {detail.get('beside', 0)})",
+                      flush=True)
             shares = [r[2] for r in rows if r[2] is not None]
             print(f"{kind}: medians: ceiling {statistics.median(r[0] for r in rows):.2f}x, speed-up "
                   f"{statistics.median(r[1] for r in rows):.2f}x, share of the ceiling's gain "
