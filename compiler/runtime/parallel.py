@@ -1051,8 +1051,9 @@ class _BlockRun:
                 light = forced(windows)
             else:
                 by_parent = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count)
-                light = by_parent <= model.lanes_us(np.bincount(small, weights=weights, minlength=windows) / self.cpus,
-                                                    count, 0, rows=np.bincount(small, weights=tx_rows, minlength=windows))
+                small_work = np.bincount(small, weights=weights, minlength=windows)
+                light = by_parent <= model.lanes_us(small_work / self.cpus, count, 0,
+                                                    rows=np.bincount(small, weights=tx_rows, minlength=windows))
                 if parting:  # (nor with its light transactions run by the parent beside the lanes)
                     light &= by_parent <= self.split_us(small, windows, alone, weights, overhead, light_tx)
             run = _runs(light, sizes[0])
@@ -1320,7 +1321,8 @@ class _BlockRun:
                 if beside.prepared is None and (conflict is None or first < conflict):
                     cause = PART_OUTSIDE
                 elif conflict is not None and first < conflict:
-                    cause += f" (at transaction {conflict}; the parent's part of the window, from {first}, is run again)"
+                    cause += f" (at transaction {conflict}; the parent's part of the window, from {first}, " \
+                             "is run again)"
                 conflict = first if conflict is None else min(conflict, first)
                 beside = None
             if behind is not None and (conflict is not None or behind.prepared is None):

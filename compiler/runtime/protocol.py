@@ -81,7 +81,9 @@ class Lanes(NamedTuple):
     block: int
     lane: int                  # this worker's lane number
     count: int                 # how many lanes (workers) the block runs on
-    lanes: bytes               # int8: the lane of each transaction of the block (-1: none: invalid)
+    lanes: bytes               # int8: the lane of each transaction of the block (-1: none: invalid, or in a
+                               #  window the parent runs; ``count``: the parent's part of a window on lanes,
+                               #  which it runs beside them)
     windows: bytes             # int64: the first transaction of each window, and the block's length last
     first: int                 # the block index of this worker's stripe's first transaction
     fnids: bytes               # int32: each transaction's function id (-1: invalid)
