@@ -718,6 +718,7 @@ contract Miner {
     }
 }
 """
+APART = HEAVY.replace("        light[msg.sender] += 1;\n", "")  # (mine touches seeds alone, poke light alone)
 
 
 @pytest.mark.parametrize("blank_every", [0, 50])
@@ -1063,6 +1064,26 @@ def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
         return run._imbalance(table, picked, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n))[0]
 
 
+@pytest.mark.parametrize("source, apart", [(APART, True), (HEAVY, False)], ids=["apart", "mine-adds-to-light"])
+def test_the_estimate_counts_light_calls_beside_the_lanes_only_where_their_variables_keep_off_the_heavy_ones(
+        tmp_path, source, apart):
+    """poke adds to light; mine writes seeds, and in HEAVY adds to light too: there a poke may join
+    a mine of its sender in the block, however sparse the sample, so the estimate does not count
+    the pokes as the parent's part."""
+    from compiler.runtime.replica import FunctionTable
+
+    with Chain.open(pot_world(tmp_path, source, "Miner")) as chain:
+        ex = parallel.ParallelExecutor(chain, 2)
+        ex.table = table = FunctionTable(chain.world)
+        run = parallel._BlockRun(ex, b"", "block", 1, 12, None)
+        miner = next(iter(chain.world.instances.values()))
+        poke, mine = table.ids[miner.function("poke")], table.ids[miner.function("mine")]
+        fids = [poke, mine, poke, -1, poke]
+        light = np.array([True, False, True, False, True])
+        assert run._apart_by_variable(fids, light).tolist() == [apart, False, apart, False, apart]
+        assert run._apart_by_variable([poke, poke], np.ones(2, bool)).tolist() == [True, True]  # (no heavy call)
+
+
 def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path):
     # One call in three runs 3,000 rounds, the others 5: the five calls timed first (spread over
     # the sample) differ, so more are timed and their mean kept (about a third of a heavy call's
@@ -1098,7 +1119,7 @@ def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_
     # The heavy calls touch only seeds (the light ones only light): the window holding the
     # boundary runs on lanes while the parent runs the light ones before it.
     # (Not the light calls run beside the lanes in their window, as the plan would have it: ``beside``.)
-    world, block = _light_then_heavy(tmp_path, HEAVY.replace("        light[msg.sender] += 1;\n", ""))
+    world, block = _light_then_heavy(tmp_path, APART)
     [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False)
     _same(a, b)
     assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 1, info
@@ -1163,7 +1184,7 @@ def test_the_parents_moves_are_committed_right_with_the_lanes_writes_deferred(tm
 
     from compiler.cli import app
 
-    world = pot_world(tmp_path, HEAVY.replace("        light[msg.sender] += 1;\n", ""), "Miner")
+    world = pot_world(tmp_path, APART, "Miner")
     rng = random.Random(11)
     light = [[(f"u{rng.randrange(40)}", "poke", [rng.randrange(1, 9)]) for _ in range(100)] for _ in range(2)]
     heavy = [(f"u{rng.randrange(40)}", "mine", [300]) for _ in range(100)]
@@ -1216,9 +1237,6 @@ def _scattered(n: int = 400, seed: int = 7) -> tuple[str, list[int], list[str]]:
              for _ in range(n)]
     return pot_lines(*[(who, fn, [3000 if fn == "mine" else 1 + k % 9]) for k, (fn, who) in enumerate(calls)]), \
         [fn for fn, _ in calls], [who for _, who in calls]
-
-
-APART = HEAVY.replace("        light[msg.sender] += 1;\n", "")  # (mine touches seeds alone, poke light alone)
 
 
 @pytest.mark.parametrize("routed", [False, True], ids=["peers", "routed"])

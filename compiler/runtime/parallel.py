@@ -73,6 +73,7 @@ from .decode import Block, count_newlines
 from .executed import Executed
 from .pool import DIE, HANG, Processes, Turns
 from .receipts import INVALID, OK, REVERTED
+from ..analysis.summary import READ
 from ..vm.errors import Revert
 from ..vm.values import U256_MAX
 from .cost_model import ROWS_TX, SPEED_RANGE, CostModel
@@ -427,6 +428,33 @@ class _BlockRun:
             np.bincount(group, weights=np.where(light, 0.0, parent), minlength=groups)
         return np.where((mine > 0) & (rest > 0), split, np.inf)  # (a group all light or all heavy: no split)
 
+    def _apart_by_variable(self, fids: list[int], light: np.ndarray) -> np.ndarray:
+        """Per sampled transaction, whether it is ``light`` and its function keeps off what the
+        sample's heavy transactions' functions do, by variable (of any instance, any key, from their
+        summaries): it changes none they touch and touches none they change.  The estimate counts
+        only those as the parent's part beside the lanes: a sample is too sparse to show which light
+        calls join heavy ones in the block (two calls of one sender, say), and a light call joined
+        to a heavy one runs on a lane, where it costs more than inline."""
+        table, by_function = self.ex.table, self.chain.compiled_summaries.by_function
+        ids = np.array(fids, np.int64)
+
+        def variables(f: int) -> tuple[set, set] | None:  # (touched, changed), or None: not known
+            fn = table.functions[f]
+            entry = by_function.get((fn.contract.name, fn.name))
+            if entry is None:
+                return None
+            accesses = entry.summary.accesses
+            return {(a.contract, a.var) for a in accesses}, {(a.contract, a.var) for a in accesses if a.mode != READ}
+
+        heavy = [variables(f) for f in distinct(ids[(ids >= 0) & ~light]).tolist()]
+        if any(v is None for v in heavy):
+            return np.zeros(len(ids), bool)
+        touched = set().union(*(t for t, _ in heavy))
+        changed = set().union(*(c for _, c in heavy))
+        apart = [f for f in distinct(ids[light]).tolist()
+                 if (v := variables(f)) is not None and not v[1] & touched and not v[0] & changed]
+        return light & isin(ids, np.array(apart, np.int64))
+
     def light_at_worst(self, cost: float) -> bool:
         """Whether the block is too light for lanes even were each of its transactions to cost
         ``cost`` units of static cost (what ``lane analyze`` prints, a function's worst case): the
@@ -446,7 +474,9 @@ class _BlockRun:
         few transactions of each function they call run and timed on the state, then undone
         (``_measure``), and its length.  At best, each part of the sample (a place of the block) has
         its work split evenly over the lanes where that is cheaper than running it inline (a light
-        part of a block is run by the parent, as the plan does window by window), in a few windows.
+        part of a block is run by the parent, as the plan does window by window), or its light
+        transactions run by the parent beside the lanes where their functions keep off the heavy
+        ones' variables (``_apart_by_variable``; no wildcard in the sample), in a few windows.
         A function's worst-case cost is no guide to a loop that stops early; its time is."""
         table = self.ex.function_table()
         source = self.source
@@ -487,6 +517,7 @@ class _BlockRun:
         alone = model.inline_us(us, 1)
         light = (np.array(fids) >= 0) & (alone <= work / self.cpus + model.lanes_us(0.0, 1, 0, ROWS_TX)) & \
             self.ex.beside
+        light &= self._apart_by_variable(fids, light)
         parts = len(count)
 
         def beside(rows_tx: float, uneven: np.ndarray | float = 1.0) -> np.ndarray:
@@ -510,6 +541,8 @@ class _BlockRun:
             # what they touch whether they are independent.
             chosen = on_lanes < inline
             picked, table, inst_us = self._sampled_rows(sample, chosen[part])
+            if table.wild.any():  # (the plan gives the parent no part of a window with a wildcard)
+                light[:] = False
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
             schedule = count * inst_us / self.cpus
