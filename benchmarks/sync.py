@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compiler.bench import _prepare, _run  # noqa: E402
 from compiler.runtime import parallel  # noqa: E402
+from compiler.runtime.plan import _deal  # noqa: E402
 from compiler.runtime.accesses import R  # noqa: E402
 from compiler.schedule.vectorized import AccessTable, components  # noqa: E402
 from compiler.workload import GenOptions, generate  # noqa: E402
@@ -158,7 +159,7 @@ def main() -> None:
         window = np.repeat(np.arange(len(bounds) - 1), np.diff(bounds))
         comps = components(AccessTable.of(rows), n, window)
         for w in (2, 4, 16):
-            lanes, _ = parallel._deal(comps.label, comps.count, costs.astype(float), window, w)
+            lanes, _ = _deal(comps.label, comps.count, costs.astype(float), window, w)
             lanes[plan["lanes"] < 0] = -1  # (invalid transactions, and the parent's windows)
             every, only = counts(rows, window, lanes, w)
             spent = []

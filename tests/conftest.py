@@ -96,10 +96,10 @@ def _two_cpus_at_least(monkeypatch):
     """The parallel executor runs a block inline where its process can use one CPU only (its
     affinity, its container's quota): the tests of its judgements run as on a machine of two CPUs or
     more, wherever they run (those of that rule set the count themselves)."""
-    from compiler.runtime import parallel
+    from compiler.runtime import plan
 
-    usable = parallel.usable_cpus
-    monkeypatch.setattr(parallel, "usable_cpus", lambda: max(2, usable()))
+    usable = plan.usable_cpus
+    monkeypatch.setattr(plan, "usable_cpus", lambda: max(2, usable()))
 
 
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.runtime import cost_model, parallel
+from compiler.runtime import cost_model, parallel, plan
 from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
@@ -164,9 +164,9 @@ def test_the_whole_block_is_not_tried_when_an_eighth_of_it_is_joined_already():
     rng = random.Random(3)
     chained = table([(rng.randrange(300), rng.randrange(300)) for _ in range(n)])  # one component, soon
     apart = table([(2 * i, 2 * i + 1) for i in range(n)])                      # each its own
-    assert parallel._joined_in_sample(chained, n, 2)
-    assert not parallel._joined_in_sample(apart, n, 2)
-    assert not parallel._joined_in_sample(chained, 8 * (parallel.WINDOW_MIN - 1), 2)  # (too small a sample)
+    assert plan._joined_in_sample(chained, n, 2)
+    assert not plan._joined_in_sample(apart, n, 2)
+    assert not plan._joined_in_sample(chained, 8 * (plan.WINDOW_MIN - 1), 2)  # (too small a sample)
 
 
 def _forget(monkeypatch, chain: Chain, function: str, var: str, contract: str = "Pot") -> None:
@@ -258,13 +258,13 @@ def test_a_plan_that_does_not_keep_its_lanes_apart_is_checked_by_the_parent(tmp_
     # lanes would each keep within their rows, so they do not check themselves; the parent
     # compares their logs, finds the second doubling of m[0] reading what the first wrote, and
     # runs on sequentially from there.
-    real = parallel._deal
+    real = plan._deal
 
     def in_turn(label, count, costs, window, w):
         lanes, loads = real(label, count, costs, window, w)
         return np.arange(len(lanes), dtype=np.int64) % w, loads
 
-    monkeypatch.setattr(parallel, "_deal", in_turn)
+    monkeypatch.setattr(plan, "_deal", in_turn)
     world = pot_world(tmp_path, BOX, "Box")
     [_, (a, b)], [_, info] = _both(world, [_box_txs(*[("set", [k, k + 1]) for k in range(20)]),
                                            _box_txs(*[("twice", [i // 2]) for i in range(40)])], workers=2)
@@ -364,11 +364,11 @@ def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, f
 def test_the_estimate_decodes_whole_lines_from_a_small_share_of_the_block(lines):
     line = b'{"from": "u1", "to": "pot", "fn": "give", "args": [123456]}'
     source = b"\n".join(line for _ in range(lines)) + b"\n"
-    chunks = parallel._sample_chunks(source)
+    chunks = plan._sample_chunks(source)
     taken = sum(len(c) for c in chunks)
-    budget = min(parallel.SAMPLE_BYTES, max(parallel.SAMPLE_MIN_BYTES, len(source) // parallel.SAMPLE_SHARE))
+    budget = min(plan.SAMPLE_BYTES, max(plan.SAMPLE_MIN_BYTES, len(source) // plan.SAMPLE_SHARE))
     assert taken <= budget and all(set(c.rstrip(b"\n").split(b"\n")) == {line} for c in chunks)
-    assert len(chunks) == (1 if len(source) <= budget else parallel.SAMPLE_CHUNKS)
+    assert len(chunks) == (1 if len(source) <= budget else plan.SAMPLE_CHUNKS)
 
 
 def test_a_small_block_runs_inline_by_the_cost_model(tmp_path, monkeypatch):
@@ -418,7 +418,7 @@ def test_a_block_light_at_its_worlds_worst_case_is_not_even_sampled(tmp_path, mo
     def no_sample(*args, **kwargs):
         raise AssertionError("a block this light is not sampled")
 
-    monkeypatch.setattr(parallel, "_sample_chunks", no_sample)
+    monkeypatch.setattr(plan, "_sample_chunks", no_sample)
     monkeypatch.setattr(parallel._BlockRun, "_measure", no_sample)
     block = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(2000)])
     [(a, b)], [info] = _both(pot_world(tmp_path), [block], workers=2, force=False)
@@ -757,7 +757,7 @@ def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path)
     [(a, b)], [info] = _both(world, [pot_lines(*light, *heavy)], workers=2, force=False)
     _same(a, b)
     assert info["mode"] == "parallel" and info["inline_windows"] >= 1, info
-    assert 300 <= info["on_lanes"] < 300 + parallel.WINDOW_MIN, info  # (a window holds the boundary)
+    assert 300 <= info["on_lanes"] < 300 + plan.WINDOW_MIN, info  # (a window holds the boundary)
     assert info["windows"] == 1, info  # (the heavy windows are one on lanes: their components deal evenly)
     assert info["ahead_windows"] == 0, info  # (the lanes' window adds to what the parent's writes)
     assert "light transactions ran in the parent" in info["why"]
@@ -848,7 +848,7 @@ def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch
     raw = parse_block_text(pot_lines(*[(f"u{rng.randrange(200)}", "mine", [300]) for _ in range(600)]), "b.jsonl")
     got = {}
     for cpus, force in ((2, False), (1, False), (1, True)):
-        monkeypatch.setattr(parallel, "usable_cpus", lambda cpus=cpus: cpus)
+        monkeypatch.setattr(plan, "usable_cpus", lambda cpus=cpus: cpus)
         with Chain.open(world) as par:
             executor = parallel.executor_for(par, 2).__self__
             executor.model, executor.force = CostModel(0.2), force  # (lanes, whatever this machine's speed)
@@ -873,7 +873,7 @@ def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
     best = {}
     with Chain.open(world) as chain:
         for workers, cpus in ((2, 2), (4, 2), (4, 4)):
-            monkeypatch.setattr(parallel, "usable_cpus", lambda cpus=cpus: cpus)
+            monkeypatch.setattr(plan, "usable_cpus", lambda cpus=cpus: cpus)
             executor = parallel.ParallelExecutor(chain, workers)
             executor.model = CostModel(1.0)
             inline, best[workers, cpus] = parallel._BlockRun(executor, raw, "b.jsonl", 1, 12, None).estimate()
@@ -1061,7 +1061,7 @@ def _imbalance(tmp_path, senders: list[str], workers: int = 2) -> float:
         run = parallel._BlockRun(parallel.ParallelExecutor(chain, workers), block, "block", 1, 12, None)
         n = len(senders)
         picked, table, _ = run._sampled_rows(block, np.ones(n, bool))
-        return run._imbalance(table, picked, np.arange(n) * parallel.SAMPLE_CHUNKS // n, np.ones(n))[0]
+        return run._imbalance(table, picked, np.arange(n) * plan.SAMPLE_CHUNKS // n, np.ones(n))[0]
 
 
 @pytest.mark.parametrize("source, apart", [(APART, True), (HEAVY, False)], ids=["apart", "mine-adds-to-light"])
@@ -1303,7 +1303,7 @@ def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_p
     [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False)
     _same(a, b)
     assert info["mode"] == "parallel" and info["ahead_windows"] == 1, info
-    assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - parallel.WINDOW_MIN, info
+    assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - plan.WINDOW_MIN, info
     assert (info["checked_windows"] > 0) == checked, info
     # (its lanes' window, heavy, shared in turns when they check themselves: undone whole from its first)
     first = info["fallback_from"]

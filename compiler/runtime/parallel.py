@@ -12,14 +12,17 @@ the block file into stripes, and works on arrays.  A block goes
    transaction is instantiated again with the values the earlier writers store
    there (:class:`compiler.schedule.stored.StoredValues`), or with that
    location unresolved (a wildcard) when they cannot be said.
-2. **Plan**, in the parent, with numpy: windows of the block, as large as
-   their components deal evenly (the whole block when it can be), the
-   components of each window (:mod:`compiler.schedule.vectorized`), and one lane
-   per worker, components dealt to lanes by their measured cost.  The cost model
-   (each function's time, measured on a few of its transactions, over the
-   whole block) says, window by window, whether lanes pay: a window of light
-   transactions is run by the parent itself, beside the lanes' next window when
-   that one keeps off its writes; if no window pays, the parent runs the block
+2. **Plan**, in the parent, with numpy (:mod:`compiler.runtime.plan`, which
+   also estimated, before the schedule, whether lanes could pay): windows of
+   the block, as large as their components deal evenly (the whole block when it
+   can be), the components of each window (:mod:`compiler.schedule.vectorized`),
+   and one lane per worker, components dealt to lanes by their measured cost.
+   The cost model (each function's time, measured on a few of its
+   transactions, over the whole block) says, window by window, whether lanes
+   pay: a window of light transactions is run by the parent itself, beside the
+   lanes' next window when that one keeps off its writes, and so are the light
+   components of a window on lanes that touch nothing its heavy ones do (the
+   parent as one more lane); if no window pays, the parent runs the block
    itself from the calls the workers decoded.
 3. **Execute**, window by window: every worker runs its lane of the window on
    its replica, logging each access it makes.  In a window without wildcards
@@ -56,7 +59,6 @@ workers are forked for the next block (docs/runtime.md).
 
 from __future__ import annotations
 
-import heapq
 import marshal
 import time
 from collections import defaultdict
@@ -71,13 +73,11 @@ from . import accesses, encoding, protocol as P
 from .accesses import AFTER, CEILING, FLOOR, HIGHEST, LOWEST, MOST_LANES, MOVES, A, R, W
 from .decode import Block, count_newlines
 from .executed import Executed
-from .pool import DIE, HANG, Processes, Turns
+from .plan import MIN_GAIN, MIN_TRANSACTIONS, Planning
+from .pool import DIE, HANG, Processes
 from .receipts import INVALID, OK, REVERTED
-from ..analysis.summary import READ
-from ..vm.errors import Revert
 from ..vm.values import U256_MAX
-from .cost_model import ROWS_TX, SPEED_RANGE, CostModel
-from .cpus import usable_cpus
+from .cost_model import CostModel
 from .replica import PEERS_ROWS, FunctionTable, owned, places
 from ..vm.locations import loc_ids
 from .changes import from_befores, from_journal, put_back
@@ -85,25 +85,11 @@ from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
 from . import sequential
 from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
-from ..schedule.rows import RowMaker
 from ..schedule.stored import StoredValues
-from ..schedule.vectorized import (COLUMNS, AccessTable, components, distinct, hot_writers, isin, isin_sorted,
-                                  joins, largest_in_sample, pick, scope_id)
+from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
 from ..vm.transaction import Tx
 
 
-# When lanes pay (the cost model's figures: compiler.runtime.cost_model).
-MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline ...
-PLAN_GAIN = 0.92           # ... and, once the workers have scheduled the block (paid: the parent would
-                           # run it from their calls), when the plan is predicted to take at most this
-MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
-SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work (at most; at most a
-SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES: the estimate stays
-SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
-SAMPLE_CHUNKS = 8          # ... from this many places spread over it
-CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
-SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
-SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice
 US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
 LANE_TIMEOUT_MIN_S = 2.0   # a worker's reply is waited for at least this long ...
 
@@ -114,19 +100,11 @@ def lane_timeout(predicted: float) -> float:
     return LANE_TIMEOUT_MIN_S + 4 * predicted
 
 
-SHARED_MIN_US = 20.0       # a window's lanes share part of its work when its transactions take this long on a
-                           # lane (at 2 lanes: proportionally more with more, as every lane gets the shared calls)
-SHARED_PART = 0.3          # ... that part of its work, its cheapest components ...
-SHARED_CHUNKS = 64         # ... in about this many chunks a lane
 PEERS_MOST = 4             # workers, at most, that each get every stripe's calls (``Peers``: each unmarshals the
                            # whole block while the parent plans, and the parent writes it to each; with more,
                            # or a network between them, the workers route each lane its calls) ...
 PEERS_DELIVER_S = 1.0      # ... written to them before the plan for at most this long (a pipe takes 1 MB: the
                            # rest is written as they read it, a few ms; a stopped worker's waits for the next reply)
-
-WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
-HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
-EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
 
 
 class Prepared(NamedTuple):
@@ -226,68 +204,11 @@ def _lines(source: bytes | Block) -> int:
     return count_newlines(source) + (0 if source.endswith(b"\n") else 1)
 
 
-def _sample_chunks(source: bytes) -> list[bytes]:
-    """Whole lines from SAMPLE_CHUNKS places spread over the block (its start, and evenly after):
-    a block light at its start and heavy further on is seen as it is."""
-    budget = min(SAMPLE_BYTES, max(SAMPLE_MIN_BYTES, len(source) // SAMPLE_SHARE))
-    if len(source) <= budget:
-        return [source]
-    size = budget // SAMPLE_CHUNKS
-    chunks = []
-    for k in range(SAMPLE_CHUNKS):
-        at = (len(source) - size) * k // (SAMPLE_CHUNKS - 1)
-        begin = 0 if at == 0 else source.find(b"\n", at - 1) + 1
-        end = source.rfind(b"\n", begin, begin + size)
-        if begin > 0 and end > begin:
-            chunks.append(source[begin:end])
-        elif begin == 0 and end > 0:
-            chunks.append(source[:end])
-    return chunks
-
-
-def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
-    """The variable (``Contract.variable``) of the location that joins the most transactions of
-    component ``group`` (a wildcard's variable when no location does): what a user looks at first."""
-    mine = label[table.tx] == group
-    rows = mine & ~table.wild & (table.mode == W)  # (a location only added to joins nobody)
-    if not rows.any():
-        rows = mine & ~table.wild & (table.mode == A)  # (... unless it is read too)
-        rows &= isin(table.loc, table.loc[mine & ~table.wild & (table.mode == R)])
-    if not rows.any():
-        rows = mine & table.wild
-        if not rows.any():
-            return "?"
-        return "every key of " + ".".join(names[int(table.var[rows][0])])
-    _, first, counts = np.unique(table.loc[rows], return_index=True, return_counts=True)
-    return ".".join(names[int(table.var[rows][first[counts.argmax()]])])
-
-
-def _spread(seq, most: int):
-    """At most ``most`` of ``seq`` (a list or an array), evenly spaced from its first."""
-    return seq[::-(-len(seq) // most)] if len(seq) else seq
-
-
-def _alone(table, n: int) -> np.ndarray:
-    """The writers of a hot location among ``n`` transactions (:func:`vectorized.hot_writers`), each
-    to be a window of its own, if there are few enough for that (HOT_WINDOWS transactions each)."""
-    hot = hot_writers(table, n)
-    return hot if len(hot) * HOT_WINDOWS <= n else hot[:0]
-
-
-def _busiest(groups: np.ndarray, lanes: int) -> float:
-    """The busiest of ``lanes`` lanes when groups of work ``groups`` are dealt largest first, each
-    to the least busy lane."""
-    loads = [0.0] * lanes
-    for g in np.sort(groups)[::-1].tolist():
-        heapq.heapreplace(loads, loads[0] + g)
-    return max(loads)
-
-
 class Fault(Exception):
     """A worker died, stalled, or failed: the block (or window) goes on without the workers."""
 
 
-class _BlockRun:
+class _BlockRun(Planning):
     """One block's run: its phases, what the workers sent, what was measured."""
 
     def __init__(self, ex: ParallelExecutor, source, display: str, number: int, timestamp: int, progress) -> None:
@@ -330,16 +251,6 @@ class _BlockRun:
         """Each transaction's static cost (its function's, :meth:`FunctionTable.costs`; 0: invalid)."""
         return np.array(self.ex.table.costs + [0], np.int64)[self.fnids]
 
-    @cached_property
-    def cpus(self) -> int:
-        """The CPUs the lanes run on: one per worker, but no more than the process can use (more
-        lanes than that share them: the work of a window takes its sum over the CPUs at least)."""
-        return min(self.ex.workers, usable_cpus())
-
-    @cached_property
-    def all_cpus(self) -> int:
-        """The CPUs the lanes and the parent run on, when the parent runs part of a window too."""
-        return min(self.ex.workers + 1, usable_cpus())
 
     @property
     def model(self) -> CostModel:
@@ -414,251 +325,6 @@ class _BlockRun:
             return self.inline_from_calls(0)
         return self.execute(plan)
 
-    def split_us(self, group: np.ndarray, groups: int, alone: np.ndarray, work: np.ndarray, parent: np.ndarray,
-                 light: np.ndarray, uneven: np.ndarray | float = 1.0) -> np.ndarray:
-        """Per group of transactions (``group``: each one's; a window, or a part of a sample), its
-        microseconds with its ``light`` transactions run by the parent (``alone``: each one's time
-        there) beside the lanes, which run the rest (``work``: each one's on a lane; ``uneven``: the
-        busiest lane against an even share): the slowest of the parent's part, the lanes and their
-        work and the part's shared by the CPUs, then the parent's own work for the lanes'
-        transactions (``parent``: each one's)."""
-        mine = np.bincount(group, weights=np.where(light, alone, 0.0), minlength=groups)
-        rest = np.bincount(group, weights=np.where(light, 0.0, work), minlength=groups)
-        split = np.maximum.reduce([mine, rest / self.cpus * uneven, (mine + rest) / self.all_cpus]) + \
-            np.bincount(group, weights=np.where(light, 0.0, parent), minlength=groups)
-        return np.where((mine > 0) & (rest > 0), split, np.inf)  # (a group all light or all heavy: no split)
-
-    def _apart_by_variable(self, fids: list[int], light: np.ndarray) -> np.ndarray:
-        """Per sampled transaction, whether it is ``light`` and its function keeps off what the
-        sample's heavy transactions' functions do, by variable (of any instance, any key, from their
-        summaries): it changes none they touch and touches none they change.  The estimate counts
-        only those as the parent's part beside the lanes: a sample is too sparse to show which light
-        calls join heavy ones in the block (two calls of one sender, say), and a light call joined
-        to a heavy one runs on a lane, where it costs more than inline."""
-        table, by_function = self.ex.table, self.chain.compiled_summaries.by_function
-        ids = np.array(fids, np.int64)
-
-        def variables(f: int) -> tuple[set, set] | None:  # (touched, changed), or None: not known
-            fn = table.functions[f]
-            entry = by_function.get((fn.contract.name, fn.name))
-            if entry is None:
-                return None
-            accesses = entry.summary.accesses
-            return {(a.contract, a.var) for a in accesses}, {(a.contract, a.var) for a in accesses if a.mode != READ}
-
-        heavy = [variables(f) for f in distinct(ids[(ids >= 0) & ~light]).tolist()]
-        if any(v is None for v in heavy):
-            return np.zeros(len(ids), bool)
-        touched = set().union(*(t for t, _ in heavy))
-        changed = set().union(*(c for _, c in heavy))
-        apart = [f for f in distinct(ids[light]).tolist()
-                 if (v := variables(f)) is not None and not v[1] & touched and not v[0] & changed]
-        return light & isin(ids, np.array(apart, np.int64))
-
-    def light_at_worst(self, cost: float) -> bool:
-        """Whether the block is too light for lanes even were each of its transactions to cost
-        ``cost`` units of static cost (what ``lane analyze`` prints, a function's worst case): the
-        world's costliest function's (then nothing of the block is sampled, decoded or timed: a few
-        ms, a few per cent of such a block), or the mean of its sample's transactions' functions'
-        (then nothing is timed: the sample stands for the block, as the estimate takes it).  The
-        static time and the least work for lanes are both in the machine's microseconds, so its
-        speed cancels out; a test's fixed model (``ex.model``) is not second-guessed."""
-        if self.ex.model is not None:
-            return False
-        model, n = CostModel(), self.length
-        return model.inline_us(model.static_us(cost) * n, n) < model.min_work_us
-
-    def estimate(self) -> tuple[float, float]:
-        """(microseconds inline, microseconds at best with lanes) of the block,
-        estimated before any work per transaction: lines sampled across it (decoded by C code), a
-        few transactions of each function they call run and timed on the state, then undone
-        (``_measure``), and its length.  At best, each part of the sample (a place of the block) has
-        its work split evenly over the lanes where that is cheaper than running it inline (a light
-        part of a block is run by the parent, as the plan does window by window), or its light
-        transactions run by the parent beside the lanes where their functions keep off the heavy
-        ones' variables (``_apart_by_variable``; no wildcard in the sample), in a few windows.
-        A function's worst-case cost is no guide to a loop that stops early; its time is."""
-        table = self.ex.function_table()
-        source = self.source
-        n = self.length
-        if isinstance(source, Block):
-            sample = source
-            part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
-        else:
-            chunks = _sample_chunks(source)
-            try:
-                sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
-            except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
-                return float("inf"), 0.0
-            last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
-            part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
-        if not len(sample):
-            return 0.0, 0.0
-        fids = list(map(table.ids.get, sample.functions, repeat(-1)))
-        if self.light_at_worst(sum(table.costs[f] for f in fids if f >= 0) / len(fids)):
-            self.why = ("light transactions: even were each of a sample's transactions at its function's "
-                        "worst-case cost, scheduling them on lanes would cost more than running them")
-            return 0.0, float("inf")  # (none of its functions is timed)
-        self.measured = self._measure(sample, fids)
-        count = np.bincount(part)
-        scale = n / len(fids)
-        # A block too light for lanes on the fastest machine the model allows is not worth timing
-        # this one (a small block, whose estimate would be a good share of its run).
-        fastest = CostModel(SPEED_RANGE[0])
-        at_fastest = fastest.inline_us(sum(self.exec_us(f, fastest) for f in fids if f >= 0), len(fids)) * scale
-        if at_fastest < fastest.min_work_us:
-            return at_fastest, float("inf")
-        model = self.model
-        us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
-        inline = model.inline_us(np.bincount(part, weights=us), count)
-        work = model.lane_work_us(us)
-        busiest = np.bincount(part, weights=work) / self.cpus
-        # (or a part's light transactions run by the parent beside the lanes, which run the rest)
-        alone = model.inline_us(us, 1)
-        light = (np.array(fids) >= 0) & (alone <= work / self.cpus + model.lanes_us(0.0, 1, 0, ROWS_TX)) & \
-            self.ex.beside
-        light &= self._apart_by_variable(fids, light)
-        parts = len(count)
-
-        def beside(rows_tx: float, uneven: np.ndarray | float = 1.0) -> np.ndarray:
-            return self.split_us(part, parts, alone, work, np.full(len(us), model.lanes_us(0.0, 1, 0, rows_tx)),
-                                 light, uneven)
-
-        def best(on_lanes: np.ndarray, schedule: np.ndarray | float = 0.0) -> float:
-            # Each part on lanes or inline, whichever costs less; once a part is on lanes the workers
-            # schedule the whole block (``schedule``: their share of it, per part).
-            lanes = on_lanes < inline
-            if not lanes.any():
-                return whole
-            return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * model.window_us
-
-        whole = float(inline.sum()) * scale
-        on_lanes = np.minimum(model.lanes_us(busiest, count, 0), beside(ROWS_TX))
-        at_best = best(on_lanes)
-        if whole >= model.min_work_us and at_best <= MIN_GAIN * whole:
-            # Lanes, were the sampled transactions cheap to schedule and independent: instantiating
-            # them says what scheduling costs (a loop over storage can cost more than it runs), and
-            # what they touch whether they are independent.
-            chosen = on_lanes < inline
-            picked, table, inst_us = self._sampled_rows(sample, chosen[part])
-            if table.wild.any():  # (the plan gives the parent no part of a window with a wildcard)
-                light[:] = False
-            rows_tx = len(table) / max(len(picked), 1)
-            rows = count * rows_tx
-            schedule = count * inst_us / self.cpus
-            on_lanes = np.minimum(model.lanes_us(busiest, count, 0, rows), beside(rows_tx)) + schedule
-            at_best = best(on_lanes, schedule)
-            if at_best > MIN_GAIN * whole:
-                self.why = (f"costly to schedule: instantiating a transaction's accesses takes {inst_us:.0f} us "
-                            f"and it has {rows_tx:.0f} of them to plan and check, in a sample of the block: "
-                            f"lanes would cost more than running the block")
-                return whole, at_best
-            imbalance, joined = self._imbalance(table, picked, part, work)
-            # (the busiest lane, against the work evenly shared by the lanes; on fewer CPUs than
-            # lanes, against the work shared by the CPUs)
-            factor = np.where(chosen, max(1.0, imbalance * self.cpus / self.ex.workers), 1.0)
-            at_best = best(np.minimum(model.lanes_us(busiest * factor, count, 0, rows), beside(rows_tx, factor))
-                           + schedule, schedule)
-            if at_best > MIN_GAIN * whole:
-                self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
-                            f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
-                            f"through {joined}, runs on one lane, in order): lanes would cost more than "
-                            f"running the block")
-        return whole, at_best
-
-    def _sampled_rows(self, sample: Block, chosen: np.ndarray) -> tuple[np.ndarray, Any, float]:
-        """At most CHAIN_SAMPLE of the sampled transactions ``chosen`` (a mask), spread evenly; their
-        instantiated accesses on the state before the block (an access table); and the microseconds
-        instantiating one took, as a worker's schedule does (each function's first call, which
-        compiles its instantiation once for the process, not counted)."""
-        picked = _spread(np.flatnonzero(chosen), CHAIN_SAMPLE)
-        ex = self.ex
-        if ex.rows is None:
-            ex.rows = RowMaker(self.chain.compiled_summaries)
-        fns, calls = pick(sample.functions, picked), pick(sample.calls, picked)
-        state = (self.chain.ctx.storage, self.number, self.timestamp)
-        first: dict = {}
-        for k, (fn, call) in enumerate(zip(fns, calls)):
-            first.setdefault((fn, call[0] if call else None), k)
-        warm = sorted(first.values())
-        ex.rows.rows(list(range(len(warm))), pick(fns, warm), pick(calls, warm), *state)
-        t = time.perf_counter()
-        rows, _, _ = ex.rows.rows(list(range(len(picked))), fns, calls, *state)
-        return picked, AccessTable.of(rows), (time.perf_counter() - t) * 1e6 / max(len(picked), 1)
-
-    def _imbalance(self, table, chosen: np.ndarray, part: np.ndarray, work: np.ndarray) -> tuple[float, str]:
-        """How much busier than an even share the busiest lane is, when the sampled transactions
-        ``chosen`` (their places in the sample; ``table``, their accesses) are dealt to the lanes in
-        groups joined by what they touch (components: one lane runs each, in order), largest first:
-        over the whole sample (a plan of one window), or within each of its parts (``part``: a plan
-        of windows, which splits what the block joins only over a longer run), whichever is less.
-        A sample's components are never coarser than the block's (or a window's): a plan is at
-        least this unbalanced, about.  And the variable that joins the sample's largest group
-        (:func:`_joined_through`)."""
-        ex = self.ex
-        w, where = work[chosen], part[chosen]
-        even = w.sum() / ex.workers
-        if not even:
-            return 1.0, "?"
-        whole = components(table, len(chosen))
-        groups = np.bincount(whole.label, weights=w, minlength=whole.count)
-        joined = _joined_through(table, whole.label, int(groups.argmax()), self.chain.compiled_summaries.var_ids.names)
-        at_once = _busiest(groups, ex.workers)
-        hot = _alone(table, len(chosen))
-        if len(hot):  # (each alone in a window, as the plan has them)
-            where = where.copy()
-            where[hot] = where.max() + 1 + np.arange(len(hot))
-        apart = components(table, len(chosen), where)
-        in_part = np.zeros(apart.count, np.int64)
-        in_part[apart.label] = where
-        by_window = np.bincount(apart.label, weights=w, minlength=apart.count)
-        windows = sum(_busiest(by_window[in_part == p], ex.workers) for p in distinct(where).tolist())
-        return min(at_once, windows) / even, joined
-
-    def exec_us(self, fid: int, model: CostModel | None = None) -> float:
-        """Function ``fid``'s time inline, in microseconds: measured, or from its static cost."""
-        got = self.measured.get(fid)
-        return got if got is not None else (model or self.model).static_us(self.ex.table.costs[fid])
-
-    def _measure(self, sample: Block, fids: list[int]) -> dict[int, float]:
-        """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
-        sample, each run on the chain's state and undone at once (its journal rolled back: nothing
-        of it stays but the values read from a state file); their median, or, when they differ more
-        than twice (a loop its arguments bound, a branch), the mean of up to SAMPLE_MORE_RUNS of them
-        but the slowest (a pause of the machine's)."""
-        every: dict[int, list[int]] = {}
-        for k, fid in enumerate(fids):
-            if fid >= 0:
-                every.setdefault(fid, []).append(k)
-        ctx = self.chain.ctx
-        jmark, emark = len(ctx.journal), len(ctx.events)
-        clock = time.perf_counter
-        fns, calls = sample.fns, sample.calls
-
-        def timed(k: int) -> float:
-            # Twice, the second timed: the first loads what it reads from a state file (the block's
-            # run reads it in bulk first) and warms the caches.
-            for _ in range(2):
-                ctx.budget = ctx.cost_limit
-                started = clock()
-                try:
-                    fns[k](ctx, *calls[k])
-                except Revert:
-                    pass
-                elapsed = clock() - started
-                ctx.rollback(jmark, emark)
-            return elapsed
-
-        measured: dict[int, float] = {}
-        for fid, ks in every.items():
-            first = _spread(ks, SAMPLE_RUNS)
-            times = sorted(map(timed, first))
-            if len(times) > 2 and times[-1] > 2 * times[0]:
-                times = sorted(times + [timed(k) for k in _spread(ks, SAMPLE_MORE_RUNS) if k not in first])
-                measured[fid] = sum(times[:-1]) / (len(times) - 1) * 1e6
-            else:
-                measured[fid] = times[len(times) // 2] * 1e6
-        return measured
 
     # ------------------------------------------------------------ inline
     def inline_all(self) -> Executed:
@@ -975,266 +641,6 @@ class _BlockRun:
         return {k: (np.array(txs, np.int64), np.array(locs, np.int64), values)
                 for k, (txs, locs, values) in out.items()}
 
-    # ------------------------------------------------------------ 2. plan
-    def plan(self) -> dict | None:
-        """Windows, each on lanes or run by the parent (the cheaper, as predicted), and each
-        transaction's lane; or None when the block runs better inline (self.why says why)."""
-        t = time.perf_counter()
-        ex = self.ex
-        rows = self.all_rows  # (the rows of every stripe, once the keys settled: ``tainted``)
-        table = AccessTable.of(rows)
-        n, w = self.n, ex.workers
-        valid = self.fnids >= 0
-        # Microseconds of each transaction inline (as measured per function, or from its static
-        # cost), and on a lane.
-        table_fns = self.ex.table.functions
-        per_fid = np.array([self.exec_us(f) for f in range(len(table_fns))] + [0.0])
-        tx_us = per_fid[np.where(valid, self.fnids, len(table_fns))]
-        model = self.model
-        inline = model.inline_us(float(tx_us.sum()), n)
-        weights = np.where(valid, model.lane_work_us(tx_us), 0.0)
-        tx_rows = np.bincount(table.tx, minlength=n)  # (each transaction's access rows: the parent's work)
-        # Each transaction's time run by the parent, and the parent's work for it on a lane: a light
-        # one (the first no more than its share of a lane and the second) may run in the parent,
-        # beside the lanes running the rest of its window (``_part``).
-        alone = model.inline_us(tx_us, 1)
-        overhead = model.lanes_us(0.0, 1, 0, tx_rows)
-        light_tx = valid & (alone <= weights / self.cpus + overhead)
-        parting = ex.force_beside if ex.force else \
-            bool(ex.beside and light_tx.any() and (valid & ~light_tx).any())
-        # The locations written (but by a wildcard), each once: the table's groups by location (sorted
-        # once, for the components too) that hold a write or an add.
-        by_loc = table.by_location
-        distinct_written = int(np.count_nonzero(np.logical_or.reduceat(by_loc.mode != R, np.flatnonzero(
-            by_loc.start)))) if len(by_loc.mode) else 0
-        distinct_written = distinct_written or n
-        sizes = [ex.force_window] if ex.force_window else \
-            list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct_written // k)) for k in (4, 16)))
-        if ex.force_lanes is not None:  # the test's lanes, one window
-            lanes = np.array(ex.force_lanes, np.int64)
-            lanes[~valid] = -1
-            self.components = len(set(ex.force_lanes))
-            _, *shared_adds = _lanes_apart(table, lanes, [0, n])
-            self.timing["plan"] += time.perf_counter() - t
-            return {"lanes": lanes, "bounds": [0, n], "predicted": [0.0], "inline": [False],
-                    "shared_adds": shared_adds, "checked": np.zeros(1, bool)}
-
-        def forced(windows: int) -> np.ndarray:  # (a test's windows run by the parent)
-            return isin(np.arange(windows), sorted(ex.force_inline))
-
-        def judge(window: np.ndarray, windows: int, given: np.ndarray | None) -> tuple:
-            """A plan of these windows: each on lanes, or run by the parent (``given``, or whichever
-            is predicted to cost less)."""
-            comps = components(table, n, window)
-            lanes, loads = _deal(comps.label, comps.count, weights, window, w)
-            count = np.bincount(window, minlength=windows)
-            rows_in = np.bincount(window, weights=tx_rows, minlength=windows)
-            busiest = np.maximum(loads.max(axis=1), loads.sum(axis=1) / self.cpus)  # (more lanes than CPUs share them)
-            on_lanes = model.lanes_us(busiest, count, rows=rows_in)
-            part = self._part(table, window, windows, light_tx) if parting else None
-            if part is not None and part.any():
-                # Or the window's light components run by the parent beside the lanes (as one more
-                # lane, numbered ``w``), the rest dealt to the lanes: where that is predicted to cost
-                # less (forced: wherever there is a part).  The parent and the lanes share the CPUs.
-                rest, rest_loads = _deal(comps.label, comps.count, np.where(part, 0.0, weights), window, w)
-                mine = np.bincount(window, weights=np.where(part, alone, 0.0), minlength=windows)
-                work = rest_loads.sum(axis=1)
-                slowest = np.maximum.reduce([rest_loads.max(axis=1), work / self.cpus, mine,
-                                             (work + mine) / self.all_cpus])
-                beside = model.lanes_us(slowest, count - np.bincount(window, weights=part, minlength=windows),
-                                        rows=rows_in - np.bincount(window, weights=tx_rows * part, minlength=windows))
-                use = (mine > 0) & ((beside < on_lanes) | ex.force)
-                lanes = np.where(use[window], np.where(part, w, rest), lanes)
-                loads = np.where(use[:, None], rest_loads, loads)
-                busiest = np.where(use, slowest, busiest)
-                on_lanes = np.where(use, beside, on_lanes)
-            lanes[~valid] = -1
-            dealt = loads.max(axis=1)
-            by_parent = model.inline_us(np.bincount(window, weights=tx_us, minlength=windows), count)
-            if ex.force:
-                parent = given if given is not None else forced(windows)
-            else:
-                parent = (by_parent <= on_lanes) | (given if given is not None else False)
-            predicted = float(np.where(parent, by_parent, on_lanes).sum())
-            lane_work = float(loads[~parent].sum())
-            efficiency = lane_work / (w * dealt[~parent].sum()) if lane_work else 1.0
-            return predicted, lanes, window, comps, efficiency, busiest, parent
-
-        # Each transaction that changes a location most others read (a price) alone in a window:
-        # the readers between two of them are not joined through it.
-        hot = _alone(table, n) if not ex.force_window else np.zeros(0, np.int64)
-        cut = None
-        if len(hot):
-            cut = np.zeros(n, bool)
-            cut[hot] = True
-            cut[hot[hot + 1 < n] + 1] = True
-        best = None
-        if cut is None and not ex.force_window and sizes[0] < n and not _joined_in_sample(table, n, w):
-            # Windows as large as they may be: each run of windows that the parent would not run
-            # (judged with their lanes evenly loaded, and without a round trip each: a run of them
-            # is one window) is one window on lanes, if its components
-            # deal as evenly; the whole block when no part of it is light.  Every window is a
-            # barrier the lanes wait at and relays their writes: on this machine that costs more
-            # than the model's round trip.  (Not when an eighth of the block is joined already:
-            # a giant component, transfers among 10,000 accounts, say.)
-            small = np.arange(n, dtype=np.int64) // sizes[0]
-            windows = int(small[-1]) + 1
-            count = np.bincount(small, minlength=windows)
-            if ex.force:
-                light = forced(windows)
-            else:
-                by_parent = model.inline_us(np.bincount(small, weights=tx_us, minlength=windows), count)
-                small_work = np.bincount(small, weights=weights, minlength=windows)
-                light = by_parent <= model.lanes_us(small_work / self.cpus, count, 0,
-                                                    rows=np.bincount(small, weights=tx_rows, minlength=windows))
-                if parting:  # (nor with its light transactions run by the parent beside the lanes)
-                    light &= by_parent <= self.split_us(small, windows, alone, weights, overhead, light_tx)
-            run = _runs(light, sizes[0])
-            runs = int(run[-1]) + 1
-            if not light.all() and runs < windows:
-                given = light[np.searchsorted(run, np.arange(runs))]
-                candidate = judge(run[small], runs, given)
-                # Kept if its lanes deal evenly, and no run meant for lanes is now the parent's: merged,
-                # its transactions can join into a component too large for the lanes (two random
-                # accounts per call: sparse in small windows, one giant component in the block).
-                if candidate[4] >= EFFICIENCY and not (candidate[6] & ~given).any():
-                    best = candidate
-        if best is None:
-            for size in sizes:
-                if cut is None:
-                    window = np.arange(n, dtype=np.int64) // size
-                else:
-                    window = np.cumsum(cut | (np.arange(n) % size == 0)) - 1
-                candidate = judge(window, int(window[-1]) + 1 if n else 0, None)
-                if best is None or candidate[0] < best[0]:
-                    best = candidate
-                if candidate[4] >= EFFICIENCY:
-                    break
-        predicted, lanes, window, comps, efficiency, busiest, parent = best
-        if not ex.force and (predicted > PLAN_GAIN * inline or parent.all()):
-            self.timing["plan"] += time.perf_counter() - t
-            largest = int(np.bincount(comps.label, weights=weights, minlength=comps.count).argmax())
-            joined = _joined_through(table, comps.label, largest, self.chain.compiled_summaries.var_ids.names)
-            self.why = (f"one component of the DAG, joined through {joined}, holds most of the work"
-                        if efficiency < EFFICIENCY else
-                        "light transactions: lanes and their windows would cost more than they save")
-            return None
-        self.timing["plan"] += time.perf_counter() - t
-        self.components = comps.count
-        starts = np.flatnonzero(np.diff(window, prepend=-1)).tolist()
-        # Where a window on lanes meets one the parent runs, the light transactions at its edge go
-        # to the parent's (a transaction is light when the parent runs it for less than its share
-        # of a lane): so the lanes' window holds only what pays there, and is more often apart from
-        # the parent's, which it can then run beside (``execute``).
-        light = light_tx & (not ex.force)
-        bounds, inline, seconds = _edges(starts + [n], parent.tolist(), (busiest / 1e6).tolist(), light)
-        for begin, end, mine in zip(bounds, bounds[1:], inline):
-            if mine:
-                lanes[begin:end] = -1  # (the parent's)
-        # Lanes check themselves only where the plan is seen to keep them apart (it always does:
-        # a plan that did not would have a bug, and the parent's check of the lanes' logs would
-        # still keep the block exact).
-        apart, *shared_adds = _lanes_apart(table, lanes, bounds)
-        checked = self.exact(bounds) & apart
-        chunks = self.shared_chunks(table, comps.label, lanes, bounds, inline, checked, weights)
-        if chunks is not None:  # (the rest of a shared window dealt again: the adds its lanes share, again)
-            apart, *shared_adds = _lanes_apart(table, lanes, bounds)
-            checked &= apart
-        beside = lanes == w
-        if beside.any():
-            # The parent runs its part of a window only where the lanes check themselves (it checks
-            # its part against its rows): its components are apart from the lanes', so a window with
-            # one is checked, but for a bug in the plan, in which case a lane runs them.
-            edges = np.asarray(bounds, np.int64)
-            stray = beside & ~checked[np.searchsorted(edges, np.arange(n), side="right") - 1]
-            if stray.any():
-                lanes[stray] = 0
-                apart, *shared_adds = _lanes_apart(table, lanes, bounds)
-                checked = self.exact(bounds) & apart
-        return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
-                "shared_adds": shared_adds, "checked": checked, "chunks": chunks}
-
-    def shared_chunks(self, table: AccessTable, label: np.ndarray, lanes: np.ndarray, bounds: list[int],
-                      inline: list[bool], checked: np.ndarray, weights: np.ndarray) -> np.ndarray | None:
-        """Each transaction's chunk where the lanes of a window share part of its work in turns (-1
-        elsewhere), or None when no window is shared; ``lanes`` re-dealt for the rest of such windows.
-
-        A window is shared when the transport has turns to share (:class:`compiler.runtime.pool.Turns`),
-        its lanes check themselves, and its transactions are heavy enough (``SHARED_MIN_US`` a
-        transaction on a lane, more with more lanes: every lane receives the shared part's calls).
-        Its cheapest components that touch no location two of its components add to (a lane runs
-        the chunks it takes after its own part, not in block order, so such adds would not come in
-        block order on it, nor be merged), up to ``SHARED_PART`` of its work, are cut into chunks
-        of about equal cost (the costliest first, so that the last ones taken are small), each
-        chunk's transactions in block order; the other components are dealt to the lanes again,
-        evenly without them (the caller finds the adds they share again).  Each lane runs its dealt
-        part, then takes chunks until none is left: a lane on a slower core takes fewer."""
-        ex = self.ex
-        w = ex.transport.size
-        if getattr(ex.transport, "turns", None) is None or w < 2:
-            return None
-        on_lanes = (lanes >= 0) & (lanes < w)  # (not the parent's)
-        candidates = []
-        for k, (begin, end) in enumerate(zip(bounds, bounds[1:])):
-            count = int(on_lanes[begin:end].sum())
-            if inline[k] or not checked[k] or count < 2 * w or not on_lanes[begin:end].all():
-                continue  # (nor a window the parent runs part of: ``plan``)
-            if ex.force_shared or float(weights[begin:end].sum()) >= SHARED_MIN_US * w / 2 * count:
-                candidates.append(k)
-        if not candidates:
-            return None
-        # The locations two components of a window add to (``_lanes_apart`` with the components as
-        # lanes; none when no transaction on lanes adds anything), and the transactions touching them.
-        adding = np.zeros(len(lanes), bool)
-        if (table.mode == A).any():
-            apart, lids, _ = _lanes_apart(table, np.where(on_lanes, label, -1), bounds)
-            if not apart:
-                return None
-            adding[table.tx[isin(table.loc, lids)]] = True
-        chunks = np.full(len(lanes), -1, np.int32)
-        shared = 0
-        for k in candidates:
-            begin, end = bounds[k], bounds[k + 1]
-            tx = begin + np.flatnonzero(on_lanes[begin:end])
-            _, comp = np.unique(label[tx], return_inverse=True)
-            cost = np.bincount(comp, weights=weights[tx])
-            excluded = np.bincount(comp, weights=adding[tx], minlength=len(cost)) > 0
-            cheapest = np.argsort(np.where(excluded, np.inf, cost), kind="stable")
-            cheapest = cheapest[:len(cost) - int(excluded.sum())]
-            pool = cheapest[np.cumsum(cost[cheapest]) <= SHARED_PART * float(cost.sum())][::-1]
-            if len(pool) < 2 * w:
-                continue
-            most = min(Turns.MOST, SHARED_CHUNKS * w, len(pool))
-            before = np.cumsum(cost[pool]) - cost[pool]
-            rank = np.minimum((before * most / (float(cost[pool].sum()) or 1.0)).astype(np.int64), most - 1)
-            chunk = np.full(len(cost), -1, np.int64)
-            chunk[pool] = np.unique(rank, return_inverse=True)[1]  # (a component larger than a chunk: none skipped)
-            chunks[tx] = chunk[comp]
-            dealt = chunk[comp] < 0
-            lanes[tx[dealt]] = _deal(comp[dealt], len(cost), weights[tx[dealt]], np.zeros(int(dealt.sum()), np.int64),
-                                     w)[0]
-            shared += 1
-        return chunks if shared else None
-
-    def exact(self, bounds: list[int]) -> np.ndarray:
-        """Per window, whether none of its rows is a wildcard: its lanes then check their own
-        accesses against their rows (a wildcard's accesses are not told apart by location ids: the
-        lanes of a window with one send theirs, and the parent checks them)."""
-        rows = self.all_rows
-        wild = np.searchsorted(np.asarray(bounds, np.int64), rows["tx"][rows["wild"]], side="right") - 1
-        return np.bincount(wild, minlength=len(bounds) - 1) == 0
-
-    def _part(self, table: AccessTable, window: np.ndarray, windows: int, light: np.ndarray) -> np.ndarray:
-        """Each transaction, whether it may be of the parent's part of its window: of a component
-        (joined by what is written or added to: a location only added to then has all its adds on
-        one side, the parent's or the lanes') whose transactions are all ``light``, in a window
-        without a wildcard (the lanes check themselves there; the parent checks its part)."""
-        joined = components(table, self.n, window, adds=True)
-        whole = np.bincount(joined.label, weights=~light, minlength=joined.count) == 0
-        part = whole[joined.label] & light
-        if table.wild.any():
-            part &= (np.bincount(window[table.tx[table.wild]], minlength=windows) == 0)[window]
-        return part
 
     # ------------------------------------------------------------ 3. execute
     def execute(self, plan: dict) -> Executed:
@@ -1806,7 +1212,6 @@ class _Merge:
 _SRC_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64))
 
 
-
 def _encoded(outcomes: list) -> tuple[bytes, bytes, np.ndarray]:
     """Receipts made in the parent: their digests, their encodings one after the other, and where
     each ends."""
@@ -1861,104 +1266,6 @@ _LANES = 1 << 16  # (more lanes than any executor has: a lane number packed unde
 
 def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-
-
-def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: E501
-    """Components dealt to ``w`` lanes, window by window, largest first in a snake order (0, 1, ...,
-    w-1, w-1, ..., 0: the lanes even out); returns each transaction's lane and each window's loads."""
-    comp_cost = np.bincount(label, weights=costs, minlength=count)
-    comp_window = np.zeros(count, np.int64)
-    comp_window[label] = window
-    order = np.lexsort((-comp_cost, comp_window))
-    sorted_window = comp_window[order]
-    starts = np.searchsorted(sorted_window, sorted_window, side="left")
-    rank = np.arange(count) - starts
-    turn = rank % (2 * w)
-    lane_sorted = np.where(turn < w, turn, 2 * w - 1 - turn)
-    comp_lane = np.empty(count, np.int64)
-    comp_lane[order] = lane_sorted
-    lanes = comp_lane[label]
-    windows = int(window.max()) + 1 if len(window) else 0
-    loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
-    return lanes, loads
-
-
-def _edges(bounds: list[int], parent: list[bool], seconds: list[float], light: np.ndarray
-           ) -> tuple[list[int], list[bool], list[float]]:
-    """Windows (``bounds``, one more than windows; ``parent``: run by the parent; ``seconds``
-    predicted) with the ``light`` transactions at the edges of windows on lanes that meet the
-    parent's moved into the parent's, and consecutive windows of the parent made one."""
-    bounds = list(bounds)
-    for i in range(1, len(parent)):
-        if parent[i - 1] and not parent[i]:      # the parent's, then lanes: move forward
-            heavy = np.flatnonzero(~light[bounds[i]:bounds[i + 1]])
-            bounds[i] = bounds[i] + int(heavy[0]) if len(heavy) else bounds[i + 1]
-        elif not parent[i - 1] and parent[i]:    # lanes, then the parent's: move back
-            heavy = np.flatnonzero(~light[bounds[i - 1]:bounds[i]])
-            bounds[i] = bounds[i - 1] + int(heavy[-1]) + 1 if len(heavy) else bounds[i - 1]
-    out_bounds: list[int] = []
-    out_parent: list[bool] = []
-    out_seconds: list[float] = []
-    for begin, end, mine, time_ in zip(bounds, bounds[1:], parent, seconds):
-        if begin >= end:
-            continue  # (a window on lanes all of whose transactions were light)
-        if mine and out_parent and out_parent[-1]:
-            continue
-        out_bounds.append(begin)
-        out_parent.append(mine)
-        out_seconds.append(time_)
-    return out_bounds + [bounds[-1]], out_parent, out_seconds
-
-
-def _runs(parent: np.ndarray, size: int) -> np.ndarray:
-    """Each window's run (numbered from 0): consecutive windows on lanes, up to ``WINDOW_MAX``
-    transactions, or consecutive windows of the parent (``parent``: each window's)."""
-    k = len(parent)
-    new = np.ones(k, bool)
-    new[1:] = parent[1:] != parent[:-1]
-    start = np.maximum.accumulate(np.where(new, np.arange(k), 0))
-    new |= ~parent & ((np.arange(k) - start) % max(1, WINDOW_MAX // size) == 0)
-    return np.cumsum(new) - 1
-
-
-def _joined_in_sample(table, n: int, w: int, every: int = 8) -> bool:
-    """Whether every ``every``-th transaction of the block, alone, already forms components too
-    uneven for ``w`` lanes (one holding more than its share, by count): the whole block, whose
-    components can only be coarser, would be no better."""
-    m = n // every
-    if m < WINDOW_MIN:
-        return False
-    return largest_in_sample(table, n, every) > m / (EFFICIENCY * w)
-
-
-def _lanes_apart(table: AccessTable, lanes: np.ndarray, bounds: list[int]) -> tuple[bool, np.ndarray, np.ndarray]:
-    """The plan's lanes checked against its rows, window by window: whether they share only
-    locations that all their rows read or all add to (what lets each lane check only itself:
-    ``first_outside``), and the locations they only add to on more than one lane (the lanes send
-    these adds' extents, :class:`protocol.Lanes`): their ids, sorted within each window, and each
-    window's offset into them (one more than the windows).  One pass over the rows in the order
-    the components sorted them (by location, then transaction: a location's rows of one window
-    are consecutive)."""
-    s = table.by_location
-    if not len(s.tx):
-        return True, np.zeros(0, np.int64), np.zeros(len(bounds), np.int64)
-    edges = np.asarray(bounds, np.int64)
-    win = np.repeat(np.arange(len(edges) - 1), np.diff(edges))[s.tx]
-    small = np.int8 if int(lanes.max(initial=0)) < 127 else np.int64  # (narrow columns: passes a fraction as long)
-    lane = lanes.astype(small)[s.tx]
-    on = lane >= 0  # (the parent's transactions are on no lane)
-    start = s.start.copy()
-    start[1:] |= win[1:] != win[:-1]
-    heads = np.flatnonzero(start)
-    modes = np.bitwise_or.reduceat(np.where(on, np.left_shift(1, s.mode, dtype=np.int8), np.int8(0)), heads)
-    several = np.minimum.reduceat(np.where(on, lane, small(np.iinfo(small).max)), heads) < \
-        np.maximum.reduceat(lane, heads)
-    shared = heads[several & (modes == 1 << A)]
-    win, lid = win[shared], s.locations[s.dense[shared]]
-    order = np.lexsort((lid, win))
-    win, lid = win[order], lid[order]
-    return (not (joins(modes) & several).any(), lid.astype(np.int64),
-            np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64))
 
 
 def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:

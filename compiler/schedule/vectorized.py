@@ -134,7 +134,7 @@ def joins(modes: np.ndarray) -> np.ndarray:
 @dataclass
 class Components:
     """``label[j]``: transaction j's component (numbered 0..count-1).  (The locations several lanes
-    only add to, the shared adds, are found once the lanes are dealt: ``parallel._lanes_apart``.)"""
+    only add to, the shared adds, are found once the lanes are dealt: ``runtime.plan._lanes_apart``.)"""
 
     label: np.ndarray
     count: int
@@ -160,7 +160,7 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None, add
     transaction's window number), of each window apart: a location joins only the transactions of
     one window (the windows run one after the other).  With ``adds``, a location only added to
     joins its accessors too (components whose adds no other touches: the parent's part of a
-    window, ``parallel._BlockRun.plan``).
+    window, ``runtime.plan.Planning.plan``).
 
     The rows of one location (of one window) are consecutive in the table's order by location
     (:attr:`AccessTable.by_location`, sorted once for every windowing asked): a location that
