@@ -210,7 +210,7 @@ def test_the_plans_lanes_are_checked_apart_and_their_shared_adds_found_window_by
     """``rows``: (transaction, location, mode) predicted; a lane of -1 is the parent's.  The lanes
     are apart when no location of a window that some rows write (or read and add to) is on two
     lanes; the shared adds are each window's locations only added to, on two lanes or more."""
-    from compiler.runtime.parallel import _lanes_apart
+    from compiler.runtime.plan import _lanes_apart
     from compiler.schedule.vectorized import AccessTable
 
     bounds = [0, *sorted(cuts), 12]
