@@ -149,7 +149,7 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
     """``asked``: each location several lanes added to, and how many (as the lanes' extents say, but
     for the ``wrong`` ones): merged when each of them sent its extent, and in range in every order;
     otherwise it cannot be merged."""
-    from compiler.runtime.parallel import _merged_adds
+    from compiler.runtime.merge import _merged_adds
 
     lanes_of = Counter(lid for got, *_ in adds for lid in np.frombuffer(got, np.int64).tolist())
     asked = {lid: count for lid, count in lanes_of.items() if count > 1} | wrong
@@ -180,7 +180,7 @@ def test_adds_several_lanes_made_are_merged_and_checked_as_each_location_alone_w
 def test_merged_adds_reaching_either_end_of_the_range_exactly_stay_in_it(moves):
     """Two lanes' adds whose lowest running values sum to exactly 0, or to -1, and whose highest
     to exactly 2^256 - 1, or one more: in range, or not (from the int64 moves, or the columns)."""
-    from compiler.runtime.parallel import _merged_adds
+    from compiler.runtime.merge import _merged_adds
 
     top = 2**256 - 1
     # location: (before, [(after, lowest, highest) of each lane])

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from compiler.runtime import cost_model, parallel, plan
+from compiler.runtime import cost_model, merge, parallel, plan
 from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, read_block
 from compiler.runtime.chain import Chain
@@ -270,7 +270,7 @@ def test_a_plan_that_does_not_keep_its_lanes_apart_is_checked_by_the_parent(tmp_
                                            _box_txs(*[("twice", [i // 2]) for i in range(40)])], workers=2)
     _same(a, b)
     assert info["mode"] == "parallel" and info["checked_windows"] == 0 and info["fallback_from"] == 1, info
-    assert info["why"] == f"{parallel.CONFLICT}: sequential from transaction 1 (line 2)", info
+    assert info["why"] == f"{merge.CONFLICT}: sequential from transaction 1 (line 2)", info
 
 
 def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
@@ -282,7 +282,7 @@ def test_an_add_that_overflows_only_in_block_order_falls_back(tmp_path):
     assert a.receipts_json[1]["reason"] == "arithmetic overflow"
     _same(a, b)
     assert info["lanes"] == 2 and info["fallback_from"] == 1
-    assert info["why"] == f"{parallel.ADDS}: sequential from transaction 1 (line 2)", info
+    assert info["why"] == f"{merge.ADDS}: sequential from transaction 1 (line 2)", info
 
 
 def test_subtractions_that_run_out_in_block_order_fall_back_where_the_first_one_does(tmp_path):
@@ -595,7 +595,7 @@ def test_a_write_outside_the_rows_of_a_window_with_a_wildcard_is_caught_where_no
     info = _forced_run(world, block, forget=(monkeypatch, "Names", "give", "credits"), force_routed=routed)
     assert info["mode"] == "parallel" and info["lanes"] == 2 and info["checked_windows"] == 0, info
     assert info["fallback_from"] == 1, info
-    assert info["why"] == f"{parallel.OUTSIDE}: sequential from transaction 1 (line 2)", info
+    assert info["why"] == f"{merge.OUTSIDE}: sequential from transaction 1 (line 2)", info
 
 
 BOX = """
@@ -1150,13 +1150,13 @@ def test_the_parents_moves_made_while_the_lanes_run_the_last_window_are_made_aga
     # they double the same keys, the values it hashed are stale, and it makes them again (the
     # state root is the sequential run's either way).
     made: list[bool] = []
-    real = parallel._Merge.parent_moves
+    real = merge._Merge.parent_moves
 
     def parent_moves(self, locations):
         made.append(self._ready is not None)
         return real(self, locations)
 
-    monkeypatch.setattr(parallel._Merge, "parent_moves", parent_moves)
+    monkeypatch.setattr(merge._Merge, "parent_moves", parent_moves)
     offset = 0 if then == "the-same-keys" else 100
     block = _box_txs(*[("set", [k, k + 7]) for k in range(40)], *[("twice", [offset + k]) for k in range(40)])
     info = _forced_run(pot_world(tmp_path, BOX, "Box"), block, force_window=40, force_inline={0})
@@ -1283,9 +1283,9 @@ def test_a_window_with_the_parents_part_that_cannot_be_trusted_runs_on_sequentia
     poke, mine = fns.index("poke"), fns.index("mine")
     assert info["beside_windows"] == 0 and info["fallback_from"] == min(poke, mine), info
     if forgotten == "poke":
-        assert info["why"].startswith(parallel.PART_OUTSIDE), info
+        assert info["why"].startswith(merge.PART_OUTSIDE), info
     else:  # (the lanes' first untrusted transaction named, and where the parent's part begins if earlier)
-        assert info["why"].startswith(parallel.OUTSIDE), info
+        assert info["why"].startswith(merge.OUTSIDE), info
         assert (f"(at transaction {mine}; the parent's part of the window, from {poke}, is run again)" in
                 info["why"]) == (poke < mine), info
 
@@ -1307,7 +1307,7 @@ def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_p
     assert (info["checked_windows"] > 0) == checked, info
     # (its lanes' window, heavy, shared in turns when they check themselves: undone whole from its first)
     first = info["fallback_from"]
-    assert info["why"].startswith(parallel.AHEAD), info
+    assert info["why"].startswith(merge.AHEAD), info
     assert info["why"].endswith(f": sequential from transaction {first} (line {first + 1})"), info
     assert ("undone whole" in info["why"]) == (info["shared_windows"] > 0), info
 

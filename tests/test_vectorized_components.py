@@ -137,7 +137,8 @@ def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
 
 # ---------------------------------------------------------------- the parent's re-instantiation sets
 
-from compiler.runtime.parallel import _before, _earliest  # noqa: E402
+from compiler.runtime.merge import _earliest
+from compiler.runtime.parallel import _before  # noqa: E402
 from compiler.schedule.stored import StoredValues  # noqa: E402
 from compiler.schedule.vectorized import scope_id as _scope  # noqa: E402
 
