@@ -64,9 +64,11 @@ HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least
 EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
 
 
-
 class Planning:
-    """The estimate and the plan of a block's run (the executor's ``_BlockRun``)."""
+    """The estimate and the plan of a block's run (the executor's ``_BlockRun``, which holds what
+    they read: ``ex``, its executor; ``chain``, ``source``, ``n``, ``fnids``, ``all_rows``, what the
+    workers scheduled; ``model``, the cost model; ``timing``; and ``why``, which they set when lanes
+    do not pay)."""
 
     @cached_property
     def cpus(self) -> int:
