@@ -222,6 +222,21 @@ def test_hot_writers_are_the_few_that_change_what_most_read():
     assert not len(hot_writers(_rows(*price_read, *own), n))
 
 
+def test_with_adds_a_location_only_added_to_joins_its_accessors_too():
+    """Components as the parent's part of a window takes them: a location only added to joins
+    those who add to it (so that its adds are all on one side); read by all alone, it still joins
+    no one; without ``adds`` the add-only location joins no one either."""
+    R, W, A = 0, 1, 2
+    table = _rows((0, 5, A), (1, 5, A), (2, 6, W), (3, 6, R), (4, 7, R), (5, 7, R), (6, 8, A), (7, 9, A))
+    plain = components(table, 8).label.tolist()
+    joined = components(table, 8, adds=True).label.tolist()
+    assert plain[0] != plain[1] and plain[2] == plain[3] and plain[4] != plain[5]
+    assert joined[0] == joined[1] and joined[2] == joined[3] and joined[4] != joined[5] and joined[6] != joined[7]
+    # Windows still apart: the two adds to 5 in two windows join nobody.
+    apart = components(table, 8, np.array([0, 1, 1, 1, 1, 1, 1, 1]), adds=True).label.tolist()
+    assert apart[0] != apart[1] and apart[2] == apart[3]
+
+
 @st.composite
 def windowed_tables(draw, every: bool):
     """A random access table of ``n`` transactions and a window per transaction: in block order
