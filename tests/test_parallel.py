@@ -1282,8 +1282,8 @@ def test_a_window_with_the_parents_part_that_cannot_be_trusted_runs_on_sequentia
                        force_window=400, force_beside=True)
     poke, mine = fns.index("poke"), fns.index("mine")
     assert info["beside_windows"] == 0 and info["fallback_from"] == min(poke, mine), info
-    if forgotten == "poke":
-        assert info["why"].startswith(merge.PART_OUTSIDE), info
+    if forgotten == "poke":  # (the parent's own part: the add its journal holds, named)
+        assert info["why"].startswith(merge.PART_OUTSIDE + " (an add to pot.light[0x"), info
     else:  # (the lanes' first untrusted transaction named, and where the parent's part begins if earlier)
         assert info["why"].startswith(merge.OUTSIDE), info
         assert (f"(at transaction {mine}; the parent's part of the window, from {poke}, is run again)" in

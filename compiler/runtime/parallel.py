@@ -72,6 +72,7 @@ import numpy as np
 
 from . import accesses, protocol as P
 from .accesses import A, R, W
+from .changes import from_journal
 from .decode import Block, count_newlines
 from .executed import Executed
 from .merge import PART_OUTSIDE, Prepared, _earliest, _Merge
@@ -83,6 +84,7 @@ from . import sequential
 from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
 from ..schedule.stored import StoredValues
 from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
+from ..vm.locations import loc_ids
 from ..vm.transaction import Tx
 
 
@@ -104,9 +106,11 @@ PEERS_DELIVER_S = 1.0      # ... written to them before the plan for at most thi
 
 
 class Behind(NamedTuple):
-    """A window the parent ran while the lanes ran the one before it (``_BlockRun.run_behind``)."""
+    """A window the parent ran while the lanes ran the one before it (``_BlockRun.run_behind``), or
+    its part of the lanes' window (``run_beside``)."""
     mark: int                   # the events' mark before it (its writes are taken back to here)
     prepared: Prepared | None   # what it adds to the block; None: an access outside its rows
+    outside: str = ""           # then, a write or add outside them, named ("" when a read was)
 
 
 class ParallelExecutor:
@@ -391,9 +395,31 @@ class _BlockRun(Planning):
         if idx is not None:
             mine &= isin(rows["tx"], idx)
         # (a reverted transaction's writes are checked as writes: stricter than need be, and rare)
-        within = accesses.first_outside(accesses.expected(rows["loc"][mine], rows["mode"][mine]),
-                                        np.zeros(0, np.int64), np.full(len(loc), begin, np.int64), loc, mode) < 0
-        return Behind(mark, merge.prepared(begin, end, outcomes, ctx.journal, idx) if within else None)
+        allowed = accesses.expected(rows["loc"][mine], rows["mode"][mine])
+        if accesses.first_outside(allowed, np.zeros(0, np.int64), np.full(len(loc), begin, np.int64), loc, mode) < 0:
+            return Behind(mark, merge.prepared(begin, end, outcomes, ctx.journal, idx))
+        return Behind(mark, None, self._named_outside(merge, ctx.journal, allowed, loc, mode))
+
+    def _named_outside(self, merge: _Merge, journal: list, allowed: tuple, loc: np.ndarray, mode: np.ndarray) -> str:
+        """A write or add of the parent's log (``loc``, ``mode``) that ``allowed`` does not allow,
+        named from the journal that holds it ("an add to pot.light[0x...]"); "" when only
+        reads are outside (the log has their locations' ids alone)."""
+        ok, alone = accesses.allows(allowed, loc, mode)
+        outside = ~(ok | alone) & (mode != R)
+        if not outside.any():
+            return ""
+        wanted = distinct(loc[outside])
+        for store, keys, _olds, _news in from_journal(journal).groups:
+            address, index = merge.where[id(store)]
+            hit = np.flatnonzero(isin(loc_ids(address, index, keys), wanted))
+            if len(hit):
+                key = keys[hit[0]]
+                contract = self.chain.world.by_address[address].contract
+                compiled = self.chain.compiled_summaries
+                where = compiled.describe((address, compiled.var_ids(contract.name, list(contract.storage)[index]), key))
+                written = int(mode[outside][loc[outside] == loc_ids(address, index, [key])[0]][0])
+                return f"{'an add to' if written == A else 'a write of'} {where}"
+        return ""
 
     # ------------------------------------------------------------ 1. schedule
     def schedule(self) -> None:
@@ -735,7 +761,7 @@ class _BlockRun(Planning):
                 self.chain._ctx.rollback(0, beside.mark)  # (not .ctx: it applies what is deferred)
                 first = int(part[0])
                 if beside.prepared is None and (conflict is None or first < conflict):
-                    cause = PART_OUTSIDE
+                    cause = PART_OUTSIDE + (f" ({beside.outside})" if beside.outside else "")
                 elif conflict is not None and first < conflict:
                     cause += f" (at transaction {conflict}; the parent's part of the window, from {first}, " \
                              "is run again)"
