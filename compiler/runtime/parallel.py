@@ -72,7 +72,6 @@ import numpy as np
 
 from . import accesses, protocol as P
 from .accesses import A, R, W
-from .changes import from_journal
 from .decode import Block, count_newlines
 from .executed import Executed
 from .merge import PART_OUTSIDE, Prepared, _earliest, _Merge
@@ -84,7 +83,7 @@ from . import sequential
 from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
 from ..schedule.stored import StoredValues
 from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
-from ..vm.locations import loc_ids
+from ..vm.locations import loc_id
 from ..vm.transaction import Tx
 
 
@@ -402,23 +401,23 @@ class _BlockRun(Planning):
 
     def _named_outside(self, merge: _Merge, journal: list, allowed: tuple, loc: np.ndarray, mode: np.ndarray) -> str:
         """A write or add of the parent's log (``loc``, ``mode``) that ``allowed`` does not allow,
-        named from the journal that holds it ("an add to pot.light[0x...]"); "" when only
-        reads are outside (the log has their locations' ids alone)."""
+        named from the journal that holds it ("an add to pot.light[0x...]"); "" when only reads are
+        outside (the log has their locations' ids alone), or the write was undone with its reverted
+        transaction."""
         ok, alone = accesses.allows(allowed, loc, mode)
         outside = ~(ok | alone) & (mode != R)
         if not outside.any():
             return ""
-        wanted = distinct(loc[outside])
-        for store, keys, _olds, _news in from_journal(journal).groups:
-            address, index = merge.where[id(store)]
-            hit = np.flatnonzero(isin(loc_ids(address, index, keys), wanted))
-            if len(hit):
-                key = keys[hit[0]]
+        modes = dict(zip(loc[outside].tolist(), mode[outside].tolist()))
+        where = merge.where
+        for store, key, _old in journal:  # (on a fallback only: one entry at a time is cheap enough)
+            address, index = where[id(store)]
+            written = modes.get(loc_id(address, index, key))
+            if written is not None:
                 contract = self.chain.world.by_address[address].contract
                 compiled = self.chain.compiled_summaries
-                where = compiled.describe((address, compiled.var_ids(contract.name, list(contract.storage)[index]), key))
-                written = int(mode[outside][loc[outside] == loc_ids(address, index, [key])[0]][0])
-                return f"{'an add to' if written == A else 'a write of'} {where}"
+                vid = compiled.var_ids(contract.name, list(contract.storage)[index])
+                return f"{'an add to' if written == A else 'a write of'} {compiled.describe((address, vid, key))}"
         return ""
 
     # ------------------------------------------------------------ 1. schedule
