@@ -882,6 +882,35 @@ def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
     assert best[4, 2] == pytest.approx(best[2, 2], rel=0.1), best
 
 
+def test_the_estimate_prices_decoding_inline_and_on_the_workers(tmp_path, monkeypatch):
+    """A block run inline decodes each of its lines; on lanes its workers decode a stripe each (slower
+    than the parent alone: ``SCHEDULE_DECODE``) before any runs.  The same calls given as text and
+    given decoded (which neither decodes) differ by that, on both sides of the estimate (within the
+    sample's imbalance of the lanes: the text's sample is of eight places, the decoded block whole)."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, sample, fids: {f: 50.0 for f in fids if f >= 0})
+    sampled = parallel._BlockRun._sampled_rows  # (instantiating a call: 1 us, not as timed)
+    monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(5)
+    raw = pot_lines(*[(f"u{rng.randrange(5000)}", "mine", [300]) for _ in range(4000)]).encode()
+    model = CostModel(1.0)
+    with Chain.open(world) as chain:
+        executor = parallel.ParallelExecutor(chain, 2)
+        executor.model = model
+        try:
+            text = parallel._BlockRun(executor, raw, "b.jsonl", 1, 12, None).estimate()
+            given = chain.decoder().decode(raw, "b.jsonl", 0, 1)
+            decoded = parallel._BlockRun(executor, given, "b.jsonl", 1, 12, None).estimate()
+        finally:
+            executor.close()
+    n = 4000
+    assert text[0] - decoded[0] == pytest.approx(model.decode_us(n), rel=0.02), (text, decoded)
+    assert text[1] - decoded[1] == pytest.approx(model.decode_us(n) * plan.SCHEDULE_DECODE / 2, rel=0.1), \
+        (text, decoded)
+    assert text[1] < plan.MIN_GAIN * text[0]  # (lanes: each part of the block on them)
+
+
 def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
     """Each lane applies the other lanes' writes after every window (its replica kept in step): that
     time is reported apart (``workers_sync``, within ``workers_time``, which counts every message a

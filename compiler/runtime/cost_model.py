@@ -17,6 +17,8 @@ from typing import NamedTuple
 
 US_PER_COST = 0.12         # executing one unit of static cost, sequentially
 US_INLINE_TX = 6.0         # ... and a transaction's receipt, digest and root move, inline
+US_DECODE_TX = 4.0         # decoding a block's line (1.9-3.4 us at speeds 0.47-0.83: calls of one or two arguments,
+                           # the sequential executor's decoding, 2026-12-04)
 LANE_FACTOR = 1.2          # a lane's unit of cost against the sequential one (the access log; measured
                            # 1.18-1.19 on calls of 10-40 us that compute more than they touch, 2026-12-02)
 US_LANE_TX = 10.0          # a lane's work per transaction besides executing it (its log, writes,
@@ -76,6 +78,10 @@ class CostModel(NamedTuple):
         """What ``n`` transactions whose executions take ``exec_us`` microseconds in all take run
         by the parent (their receipts, digests and the root's moves included)."""
         return exec_us + n * (US_INLINE_TX * self.speed)
+
+    def decode_us(self, n):
+        """Decoding ``n`` lines of a block (the sequential executor's, or a worker's stripe's)."""
+        return n * (US_DECODE_TX * self.speed)
 
     def lane_work_us(self, exec_us):
         """A transaction's work on a lane, from its execution's time inline."""

@@ -53,6 +53,9 @@ SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice
+SCHEDULE_DECODE = 2.0      # a worker's decoding of a line against the parent's (fresh memory after the fork, two
+                           # processes on the machine's memory: 1.2-1.9, the slower of two workers setting the
+                           # schedule's wall: about the parent's decoding the whole block alone, 2026-12-04)
 
 SHARED_MIN_US = 20.0       # a window's lanes share part of its work when its transactions take this long on a
                            # lane (at 2 lanes: proportionally more with more, as every lane gets the shared calls)
@@ -82,17 +85,18 @@ class Planning:
         return min(self.ex.workers + 1, usable_cpus())
 
     def split_us(self, group: np.ndarray, groups: int, alone: np.ndarray, work: np.ndarray, parent: np.ndarray,
-                 light: np.ndarray, uneven: np.ndarray | float = 1.0) -> np.ndarray:
+                 planned: np.ndarray | float, light: np.ndarray, uneven: np.ndarray | float = 1.0) -> np.ndarray:
         """Per group of transactions (``group``: each one's; a window, or a part of a sample), its
         microseconds with its ``light`` transactions run by the parent (``alone``: each one's time
         there) beside the lanes, which run the rest (``work``: each one's on a lane; ``uneven``: the
         busiest lane against an even share): the slowest of the parent's part, the lanes and their
         work and the part's shared by the CPUs, then the parent's own work for the lanes'
-        transactions (``parent``: each one's)."""
+        transactions (``parent``: each one's) and for its part's access rows (``planned``: each
+        transaction's, planned and checked as a lane's are)."""
         mine = np.bincount(group, weights=np.where(light, alone, 0.0), minlength=groups)
         rest = np.bincount(group, weights=np.where(light, 0.0, work), minlength=groups)
         split = np.maximum.reduce([mine, rest / self.cpus * uneven, (mine + rest) / self.all_cpus]) + \
-            np.bincount(group, weights=np.where(light, 0.0, parent), minlength=groups)
+            np.bincount(group, weights=np.where(light, planned, parent), minlength=groups)
         return np.where((mine > 0) & (rest > 0), split, np.inf)  # (a group all light or all heavy: no split)
 
     def _apart_by_variable(self, fids: list[int], light: np.ndarray) -> np.ndarray:
@@ -189,19 +193,26 @@ class Planning:
 
         def beside(rows_tx: float, uneven: np.ndarray | float = 1.0) -> np.ndarray:
             return self.split_us(part, parts, alone, work, np.full(len(us), model.lanes_us(0.0, 1, 0, rows_tx)),
-                                 light, uneven)
+                                 model.lanes_us(0.0, 0, 0, rows_tx), light, uneven)
 
-        def best(on_lanes: np.ndarray, schedule: np.ndarray | float = 0.0) -> float:
-            # Each part on lanes or inline, whichever costs less; once a part is on lanes the workers
-            # schedule the whole block (``schedule``: their share of it, per part).
+        def best(on_lanes: np.ndarray, schedule: np.ndarray) -> float:
+            # Each part on lanes or inline, whichever costs less (its share of the schedule counted
+            # against lanes: a margin); once a part is on lanes the workers schedule the whole block
+            # (``schedule``: their share of it, per part, in ``on_lanes`` too), and the parent runs
+            # its inline parts from the calls they decoded.
             lanes = on_lanes < inline
             if not lanes.any():
                 return whole
             return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * model.window_us
 
-        whole = float(inline.sum()) * scale
-        on_lanes = np.minimum(model.lanes_us(busiest, count, 0), beside(ROWS_TX))
-        at_best = best(on_lanes)
+        # The block run inline decodes each of its lines; on lanes the workers decode them, each a
+        # stripe, slower than the parent alone (``SCHEDULE_DECODE``), before any runs.  (A block
+        # given decoded is decoded by neither.)
+        decoded = np.zeros(parts) if isinstance(source, Block) else model.decode_us(count)
+        decoding = decoded * SCHEDULE_DECODE / self.cpus
+        whole = float((inline + decoded).sum()) * scale
+        on_lanes = np.minimum(model.lanes_us(busiest, count, 0), beside(ROWS_TX)) + decoding
+        at_best = best(on_lanes, decoding)
         if whole >= model.min_work_us and at_best <= MIN_GAIN * whole:
             # Lanes, were the sampled transactions cheap to schedule and independent: instantiating
             # them says what scheduling costs (a loop over storage can cost more than it runs), and
@@ -212,7 +223,7 @@ class Planning:
                 light[:] = False
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
-            schedule = count * inst_us / self.cpus
+            schedule = count * inst_us / self.cpus + decoding
             on_lanes = np.minimum(model.lanes_us(busiest, count, 0, rows), beside(rows_tx)) + schedule
             at_best = best(on_lanes, schedule)
             if at_best > MIN_GAIN * whole:
@@ -392,8 +403,9 @@ class Planning:
                 work = rest_loads.sum(axis=1)
                 slowest = np.maximum.reduce([rest_loads.max(axis=1), work / self.cpus, mine,
                                              (work + mine) / self.all_cpus])
+                # (the part's rows planned and checked too)
                 beside = model.lanes_us(slowest, count - np.bincount(window, weights=part, minlength=windows),
-                                        rows=rows_in - np.bincount(window, weights=tx_rows * part, minlength=windows))
+                                        rows=rows_in)
                 use = (mine > 0) & ((beside < on_lanes) | ex.force)
                 lanes = np.where(use[window], np.where(part, w, rest), lanes)
                 loads = np.where(use[:, None], rest_loads, loads)
@@ -439,7 +451,8 @@ class Planning:
                 light = by_parent <= model.lanes_us(small_work / self.cpus, count, 0,
                                                     rows=np.bincount(small, weights=tx_rows, minlength=windows))
                 if parting:  # (nor with its light transactions run by the parent beside the lanes)
-                    light &= by_parent <= self.split_us(small, windows, alone, weights, overhead, light_tx)
+                    light &= by_parent <= self.split_us(small, windows, alone, weights, overhead,
+                                                        model.lanes_us(0.0, 0, 0, tx_rows), light_tx)
             run = _runs(light, sizes[0])
             runs = int(run[-1]) + 1
             if not light.all() and runs < windows:
