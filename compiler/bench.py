@@ -243,6 +243,7 @@ def bench(workloads: list[str], accounts: list[int], workers: list[int], transac
                         "share_of_ceiling": (speedup - 1) / (row.ceiling - 1) if row.ceiling >= SHARE_FROM else None,
                         "parent_us_per_tx": detail.get("parent_us_per_tx"), "extra_work": cpu,
                         "windows": detail.get("windows", 0), "lanes": detail.get("lanes", 0),
+                        "estimated": detail.get("estimated"),  # (the fastest run's: what decided its mode)
                         "predicted_16": predict(row.sequential_s, serial, work, 16, synced, w) if work else None,
                         "predicted_64": predict(row.sequential_s, serial, work, 64, synced, w) if work else None,
                         "parts": seconds, "ideal": min(w, row.parallelism), "executor": executor,

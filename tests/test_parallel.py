@@ -861,6 +861,10 @@ def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch
     assert got[1, False].detail["why"].startswith("one CPU usable"), got[1, False].detail
     assert got[1, True].detail["mode"] == "parallel", got[1, True].detail
     assert len({r.state_root for r in got.values()}) == 1 and len({r.receipts_root for r in got.values()}) == 1
+    # What the estimate predicted is reported where there was one: lanes at most 0.85 of inline.
+    estimated = got[2, False].detail["estimated"]
+    assert 0 < estimated["lanes"] <= plan.MIN_GAIN * estimated["inline"], estimated
+    assert got[1, False].detail["estimated"] is None and got[1, True].detail["estimated"] is None
 
 
 def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):

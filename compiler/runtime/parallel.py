@@ -61,6 +61,7 @@ workers are forked for the next block (docs/runtime.md).
 from __future__ import annotations
 
 import marshal
+import math
 import time
 from collections import defaultdict
 from functools import cached_property
@@ -217,6 +218,7 @@ class _BlockRun(Planning):
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
+        self.estimated: tuple[float, float] | None = None  # its microseconds inline, and at best on lanes
         self._model: CostModel | None = None
         self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')
         self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
@@ -257,6 +259,9 @@ class _BlockRun(Planning):
                 "fallback_from": self.fallback_from,
                 "failed_lanes": self.failed, "workers": self.ex.workers,
                 "speed": round(self._model.speed, 3) if self._model else None,
+                "estimated": None if self.estimated is None else
+                {k: round(us / 1e6, 6) if math.isfinite(us) else None
+                 for k, us in zip(("inline", "lanes"), self.estimated)},
                 "parent_us_per_tx": round(parent * 1e6 / n, 3),
                 "cpu_seconds": round(timing.get("parent_cpu", 0.0) + timing.get("workers_cpu", 0.0), 6),
                 "seconds": {k: round(v, 6) for k, v in timing.items()}}
@@ -279,7 +284,7 @@ class _BlockRun(Planning):
                 self.why = "one CPU usable (the process's affinity or its control group's quota): lanes would share it"
                 return self.inline_all()
             t = time.perf_counter()
-            inline, best = self.estimate()
+            inline, best = self.estimated = self.estimate()
             self.lap("estimate", t)
             if best > MIN_GAIN * inline or inline < self.model.min_work_us:  # (light at any speed: best is inf)
                 self.why = self.why or "light transactions: scheduling them on lanes would cost more than running them"
