@@ -84,18 +84,24 @@ class Planning:
         """The CPUs the lanes and the parent run on, when the parent runs part of a window too."""
         return min(self.ex.workers + 1, usable_cpus())
 
+    def beside_us(self, mine: np.ndarray, busiest: np.ndarray, work: np.ndarray) -> np.ndarray:
+        """A window's microseconds (each of an array's) with the parent running ``mine`` beside lanes
+        whose busiest takes ``busiest`` and which work ``work`` in all: the slowest of the parent's
+        part, the busiest lane, the lanes' work shared by their CPUs, and both shared by the CPUs
+        the parent and the lanes run on."""
+        return np.maximum.reduce([mine, busiest, work / self.cpus, (mine + work) / self.all_cpus])
+
     def split_us(self, group: np.ndarray, groups: int, alone: np.ndarray, work: np.ndarray, parent: np.ndarray,
                  planned: np.ndarray | float, light: np.ndarray, uneven: np.ndarray | float = 1.0) -> np.ndarray:
         """Per group of transactions (``group``: each one's; a window, or a part of a sample), its
         microseconds with its ``light`` transactions run by the parent (``alone``: each one's time
         there) beside the lanes, which run the rest (``work``: each one's on a lane; ``uneven``: the
-        busiest lane against an even share): the slowest of the parent's part, the lanes and their
-        work and the part's shared by the CPUs, then the parent's own work for the lanes'
-        transactions (``parent``: each one's) and for its part's access rows (``planned``: each
-        transaction's, planned and checked as a lane's are)."""
+        busiest lane against an even share, at least 1): ``beside_us``, then the parent's own work
+        for the lanes' transactions (``parent``: each one's) and for its part's access rows
+        (``planned``: each transaction's, planned and checked as a lane's are)."""
         mine = np.bincount(group, weights=np.where(light, alone, 0.0), minlength=groups)
         rest = np.bincount(group, weights=np.where(light, 0.0, work), minlength=groups)
-        split = np.maximum.reduce([mine, rest / self.cpus * uneven, (mine + rest) / self.all_cpus]) + \
+        split = self.beside_us(mine, rest / self.cpus * uneven, rest) + \
             np.bincount(group, weights=np.where(light, planned, parent), minlength=groups)
         return np.where((mine > 0) & (rest > 0), split, np.inf)  # (a group all light or all heavy: no split)
 
@@ -400,9 +406,7 @@ class Planning:
                 # less (forced: wherever there is a part).  The parent and the lanes share the CPUs.
                 rest, rest_loads = _deal(comps.label, comps.count, np.where(part, 0.0, weights), window, w)
                 mine = np.bincount(window, weights=np.where(part, alone, 0.0), minlength=windows)
-                work = rest_loads.sum(axis=1)
-                slowest = np.maximum.reduce([rest_loads.max(axis=1), work / self.cpus, mine,
-                                             (work + mine) / self.all_cpus])
+                slowest = self.beside_us(mine, rest_loads.max(axis=1), rest_loads.sum(axis=1))
                 # (the part's rows planned and checked too)
                 beside = model.lanes_us(slowest, count - np.bincount(window, weights=part, minlength=windows),
                                         rows=rows_in)
