@@ -62,6 +62,7 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     variable in that instance) in a mode that conflicts with at least as much.  Each way, a
     transaction has one row of a variable's location it touches (written when it touches it in
     several modes)."""
+    from compiler.schedule.locations import Looked
     from compiler.schedule.rows import R, W, RowMaker
 
     base, meta = funded
@@ -73,9 +74,9 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     which = list(range(len(block)))
     maker = RowMaker(base.compiled_summaries)
     storage = base.ctx.storage
-    columns, _, _ = maker.rows(which, functions, calls, storage, number, 12 * number)
-    walked, _, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
-                              unresolved={k: {} for k in which})  # every transaction call by call
+    columns, column_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number)
+    walked, walked_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
+                                           unresolved={k: {} for k in which})  # every transaction call by call
     covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
     fields = ("tx", "loc", "var", "inst", "mode", "wild")
     for rows in (columns, walked):  # one row per transaction and location of a variable, either way
@@ -92,6 +93,14 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
         found = set() if wild else have.get((tx, loc, var, None), set())
         found |= have.get((tx, "wild", var, inst), set())
         assert found & covers[mode], (functions[tx].qualname, loc, var, mode, wild)
+    # A plan with a key read from storage is made only where it is as exact as the walk: the same
+    # rows, and the same reads recorded as sources (what finds the calls to instantiate again).
+    looked = {k for k in planned
+              if any(type(s) is Looked for c in maker.plan(functions[k], calls[k][0], storage) for s in c.sources)}
+    for rows in ((columns, walked), (column_sources, walked_sources)):
+        names = [f for f in fields if f in rows[0]]
+        got = [{r for r in zip(*(t[f].tolist() for f in names)) if r[0] in looked} for t in rows]
+        assert got[0] == got[1]
 
 
 BOOK = """
@@ -106,6 +115,8 @@ contract Book {
         if (flag) { owner[id] = other; }
     }
     pub fn pay(id: u256, v: u256) { bal[owner[id]] += v; }
+    pub fn tip(id: u256, v: u256) { if (v > 10) { bal[owner[id]] += v; } }
+    pub fn send(id: u256, v: u256) { require(bal[msg.sender] >= v, "low"); bal[msg.sender] -= v; bal[owner[id]] += v; }
 }
 """
 
@@ -115,7 +126,8 @@ def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
     the components and the values stored for key readers need, a row fewer a call); two writes
     of one location store either value."""
     from compiler.runtime.chain import Chain
-    from compiler.schedule.rows import A, W, RowMaker
+    from compiler.schedule.locations import Looked
+    from compiler.schedule.rows import A, R, W, RowMaker
     from runtime_helpers import make_world
 
     world = make_world(tmp_path, {"book.lane": BOOK}, [{"name": "book", "source": "book.lane", "contract": "Book"}])
@@ -133,6 +145,45 @@ def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
         assert plan("top") == [(bal, (sender,), W, None)]
         assert plan("move") == [(bal, (sender,), A, None), (bal, (arg0,), A, None)]
         assert plan("claim") == [(owner, (arg0,), W, (sender, arg1))]  # owner is read to make keys (pay)
+        # A key read from storage at a key the call gives: a column of what it holds before the block,
+        # where that is as exact as walking the call (unconditional, no aliasing left undecided).
+        assert plan("pay") == [(owner, (arg0,), R, ()), (bal, (Looked(address, "Book", "owner", (arg0,)),), A, None)]
+        assert maker.plan(book.contract.functions["tip"], address, chain.ctx.storage) is None
+        # (the owner may be the sender: an add the columns cannot tell from a write)
+        assert maker.plan(book.contract.functions["send"], address, chain.ctx.storage) is None
+
+
+def test_a_key_read_from_storage_is_a_column_as_the_walk_reads_it(tmp_path):
+    """``pay`` adds to the balance of an id's owner: its rows made a column at a time are the walk's,
+    and so are its reads recorded as sources (the owner a ``claim`` earlier in the block changes
+    makes its call be instantiated again); the owners read before the block, as stored."""
+    from compiler.runtime.chain import Chain
+    from compiler.schedule.rows import RowMaker
+    from runtime_helpers import make_world
+
+    world = make_world(tmp_path, {"book.lane": BOOK}, [{"name": "book", "source": "book.lane", "contract": "Book"}])
+    with Chain.open(world) as chain:
+        def call(sender: str, fn: str, args: list) -> dict:
+            return {"from": sender, "to": "book", "fn": fn, "args": args}
+
+        chain.run_block(raw_block([call("u1", "claim", [7, "u2", False]), call("u3", "claim", [8, "u3", True])]))
+        rng = random.Random(3)
+        txs = [call("u9", "pay", [rng.randrange(10), 5]) if k % 3 else
+               call("u4", "claim", [rng.randrange(10), "u5", False]) for k in range(60)]
+        block = prepare(chain.world, raw_block(txs))
+        functions, calls = [tx.function for tx in block], [tx.call for tx in block]
+        which = list(range(len(block)))
+        maker = RowMaker(chain.compiled_summaries)
+        storage = chain.ctx.storage
+        columns, column_sources, _ = maker.rows(which, functions, calls, storage, 2, 24)
+        walked, walked_sources, _ = maker.rows(which, functions, calls, storage, 2, 24,
+                                               unresolved={k: {} for k in which})
+        for a, b in ((columns, walked), (column_sources, walked_sources)):
+            assert sorted(zip(*(a[f].tolist() for f in a))) == sorted(zip(*(b[f].tolist() for f in b)))
+        pays = [k for k, tx in enumerate(txs) if tx["fn"] == "pay"]
+        assert sorted(set(column_sources["tx"].tolist())) == pays
+        owner = chain.compiled_summaries.var_ids("Book", "owner")
+        assert set(column_sources["var"].tolist()) == {owner}
 
 
 # ---------------------------------------------------------------- the parent's re-instantiation sets

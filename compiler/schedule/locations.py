@@ -201,7 +201,10 @@ def value_reader(world, storage: dict | None):
 
 
 def column(src, calls: list) -> Any:
-    """The values of ``src`` (see :func:`source`) for each of ``calls``, by C code."""
+    """The values of ``src`` (see :func:`source`) for each of ``calls``, by C code (a list: the
+    values themselves, one per call: a :class:`Looked` key read already)."""
+    if type(src) is list:
+        return src
     return repeat(src[0], len(calls)) if type(src) is tuple else map(itemgetter(src), calls)
 
 

@@ -14,7 +14,12 @@ variable's value, each branch of a conditional of them; an add's alias
 condition an equality of two of them, or none) gets its rows a column at a
 time for all its calls of one instance at once, by C code: the keys are
 columns of the call tuples (:mod:`compiler.schedule.locations`).  Conditions
-are left out (a row too many only joins transactions that need not be).  Any
+are left out (a row too many only joins transactions that need not be).  A key
+read from mutable storage at a location the call names (``score[owner_of[id]]``)
+is a column too, of what the location holds before the block, its reads
+recorded as sources, where the columns are as exact as the walk below (every
+access unconditional, of one instance and key, no add's aliasing left to the
+call): a function whose walk would decide more is walked.  Any
 other function is instantiated call by call with its compiled summary
 (:mod:`compiler.schedule.compiled`), recording the locations its keys were read
 from (``sources``): a key read from a location that an earlier transaction of
@@ -42,7 +47,7 @@ from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved, value_before
 from .forwarding import may_hold
-from .locations import column, keys_of, source, value_reader
+from .locations import Looked, column, keys_of, source, value_reader
 from .vectorized import COLUMNS, pick, scope_id
 
 R, W, A = 0, 1, 2
@@ -68,27 +73,49 @@ class _Column:
 _MAX_ALTERNATIVES = 16  # column accesses one access may become (its conditional instances and keys)
 
 
-def _alternatives(sym, params: dict[str, int], to: int, value_of) -> list | None:
+def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool = False) -> list | None:
     """The sources ``sym`` may take (:func:`locations.source`): each branch of a conditional
     (``ite``) whichever its condition picks (a superset: it orders more transactions, never fewer),
-    or None when one of them is not plain."""
+    or None when one of them is not plain.  ``looked``: a key may also be read from storage at a
+    location the call names (:func:`_looked`)."""
     if isinstance(sym, S.Op) and sym.op == "ite":
         out: list = []
         for branch in sym.args[1:]:
-            alternatives = _alternatives(branch, params, to, value_of)
+            alternatives = _alternatives(branch, params, to, value_of, looked)
             if alternatives is None:
                 return None
             out += [a for a in alternatives if a not in out]
         return out
     found = source(sym, params, to, value_of)
+    if found is None and looked:
+        found = _looked(sym, params, to, value_of)
     return None if found is None else [found]
+
+
+def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
+    """A key read from mutable storage at a location each call names, one hop (its instance fixed,
+    its keys plain sources: ``score[owner_of[id]]``'s ``owner_of[id]``), or None.  Its column holds
+    what each location holds before the block, each read recorded as a source: a transaction whose
+    read an earlier one of the block writes is instantiated again (``RowMaker.rows``' ``unresolved``),
+    as one walked call by call is."""
+    if not isinstance(sym, S.Read):
+        return None
+    address = source(sym.address, params, to, value_of)
+    keys = tuple(source(k, params, to, value_of) for k in sym.keys)
+    if type(address) is not tuple or None in keys:
+        return None
+    return Looked(address[0], sym.contract, sym.var, keys)
 
 
 def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
     """The accesses of a function called at ``to`` as column accesses, or None when one of them is
     not.  Plain instances are the called one, one an argument names, or one an immutable variable
-    holds (``value_of`` reads it: a pool's tokens), in another contract as well as in this one."""
+    holds (``value_of`` reads it: a pool's tokens), in another contract as well as in this one.
+    A key read from storage (:func:`_looked`) makes a plan only as exact as walking each call would
+    be: with every access unconditional, of one instance and key each, and no add whose aliasing
+    the columns cannot decide (such a function is walked, its conditions decided per call)."""
     params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
+    looks = coarse = False  # (a key read from storage; a column that is a superset of the walk's rows)
     out: list[_Column] = []
     at: dict[tuple, _Column] = {}  # (instance, variable, key sources, wildcard) -> its column
     seen: set[tuple] = set()
@@ -125,9 +152,11 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
                 for mode in modes:
                     add((address, vid, (), mode, None, True))
             continue
-        keys = [_alternatives(k, params, to, value_of) for k in access.keys]
+        keys = [_alternatives(k, params, to, value_of, looked=True) for k in access.keys]
         if any(k is None for k in keys):
             return None
+        looks = looks or any(type(k) is Looked for options in keys for k in options)
+        coarse = coarse or access.cond != S.TRUE or len(addresses) > 1 or any(len(k) > 1 for k in keys)
         combinations = list(product(addresses, *keys))
         if len(combinations) > _MAX_ALTERNATIVES:
             return None
@@ -141,9 +170,9 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
                 if isinstance(eq, S.Op) and eq.op == "==" and len(eq.args) == 2:
                     alias = tuple(source(a, params, to, value_of) for a in eq.args)
                     if any(a is None for a in alias):
-                        alias, mode = None, W
+                        alias, mode, coarse = None, W, True
                 else:
-                    mode = W  # read and write when it may alias: the write orders it
+                    mode, coarse = W, True  # read and write when it may alias: the write orders it
         else:
             mode = _MODE[access.mode]
         stored: Any = ()
@@ -154,7 +183,7 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
             stored = False if values is None else tuple(values)
         for address, *sources in combinations:
             add((address, vid, tuple(sources), mode, alias, False, stored))
-    return out
+    return None if looks and coarse else out
 
 
 def _may_meet(plan: list[_Column]) -> list[tuple[int, int]]:
@@ -246,7 +275,7 @@ class RowMaker:
                 walk += members.tolist()
                 continue
             picked = members.tolist()
-            self._columns(plan, to, pick(txs, picked), pick(calls, picked), parts, stored)
+            self._columns(plan, to, pick(txs, picked), pick(calls, picked), parts, stored, storage, src)
         walk.sort()
         if walk:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
@@ -259,10 +288,11 @@ class RowMaker:
         return rows, sources, stored
 
     def _columns(self, plan: list[_Column], to: int, txs: list[int], calls: list, parts: dict,
-                 stored: tuple[list, list, list]) -> None:
+                 stored: tuple[list, list, list], storage: dict, src: dict) -> None:
         n = len(calls)
         tx = np.array(txs, np.int64)
         made = []  # per column: (instance ids, location ids, modes)
+        looked: dict[Looked, list] = {}  # each key read from storage: its column (read once for the plan)
         for c in plan:
             if type(c.address) is tuple:  # one instance for every call
                 inst = np.full(n, hash(c.address[0]), np.int64)
@@ -273,7 +303,11 @@ class RowMaker:
             if c.wild:
                 loc = np.zeros(n, np.int64)
             else:
-                keys = keys_of(c.sources, calls, per_call=True)
+                sources = c.sources
+                if any(type(s) is Looked for s in sources):
+                    sources = tuple(self._looked(s, txs, calls, storage, src, looked) if type(s) is Looked else s
+                                    for s in sources)
+                keys = keys_of(sources, calls, per_call=True)
                 loc = loc_ids_of(addresses, self.compiled.slots[c.vid][0], keys, n)
             if c.alias is not None:
                 same = np.fromiter(map(operator.eq, *(column(s, calls) for s in c.alias)), bool, n)
@@ -307,6 +341,27 @@ class RowMaker:
             parts["loc"].append(loc)
             parts["mode"].append(mode)
             parts["wild"].append(np.full(len(loc), c.wild, bool))
+
+    def _looked(self, s: Looked, txs: list[int], calls: list, storage: dict, src: dict, done: dict) -> list:
+        """The column of a key read from storage (:func:`_looked`): what the location each call names
+        holds before the block, and each read recorded as a source (``src``, as ``_walk`` records
+        its reads), once per plan (``done``)."""
+        got = done.get(s)
+        if got is not None:
+            return got
+        compiled = self.compiled
+        vid = compiled.var_ids(s.contract, s.var)
+        index, zero = compiled.slots[vid]
+        n = len(calls)
+        keys = list(keys_of(s.keys, calls, per_call=True))
+        variables = storage.get(s.address)
+        got = done[s] = list(map(variables[index].__getitem__, keys)) \
+            if variables is not None and index < len(variables) else [zero] * n
+        src["tx"].extend(txs)
+        src["loc"].extend(loc_ids_of(repeat(s.address, n), index, keys, n).tolist())
+        src["var"].extend(repeat(vid, n))
+        src["inst"].extend(repeat(hash(s.address), n))
+        return got
 
     def _walk(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
               unresolved: dict | None, parts: dict, src: dict, stored_out: tuple) -> None:
