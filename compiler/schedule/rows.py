@@ -305,8 +305,8 @@ class RowMaker:
             else:
                 sources = c.sources
                 if any(type(s) is Looked for s in sources):
-                    sources = tuple(self._looked(s, txs, calls, storage, src, looked) if type(s) is Looked else s
-                                    for s in sources)
+                    sources = tuple(self._looked_column(s, txs, calls, storage, src, looked) if type(s) is Looked
+                                    else s for s in sources)
                 keys = keys_of(sources, calls, per_call=True)
                 loc = loc_ids_of(addresses, self.compiled.slots[c.vid][0], keys, n)
             if c.alias is not None:
@@ -342,7 +342,7 @@ class RowMaker:
             parts["mode"].append(mode)
             parts["wild"].append(np.full(len(loc), c.wild, bool))
 
-    def _looked(self, s: Looked, txs: list[int], calls: list, storage: dict, src: dict, done: dict) -> list:
+    def _looked_column(self, s: Looked, txs: list[int], calls: list, storage: dict, src: dict, done: dict) -> list:
         """The column of a key read from storage (:func:`_looked`): what the location each call names
         holds before the block, and each read recorded as a source (``src``, as ``_walk`` records
         its reads), once per plan (``done``)."""
