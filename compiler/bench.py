@@ -23,7 +23,9 @@ Beside each speed-up stand:
 - the parent's serial work per transaction and the CPU time of every process
   against the sequential run's (the *extra work*);
 - a prediction for 16 and 64 cores from those: the block's time as the
-  parent's serial work plus all the workers' work shared among the cores,
+  parent's serial work plus all the workers' work shared among the cores
+  (the parent's part of a window beside the lanes, ``beside_cpu``, counted
+  as theirs: lanes would run it on more cores),
   but for the time they take keeping their replicas in step (each applies
   every other lane's writes: on more lanes, each applies more of them).
 """
@@ -234,8 +236,10 @@ def bench(workloads: list[str], accounts: list[int], workers: list[int], transac
                     speedup = _median([a[0] / b[0] for a, b in zip(seq, runs)])
                     cpu = _median([(b[1] + b[2].get("seconds", {}).get("workers_cpu", 0.0)) / a[1]
                                    for a, b in zip(seq, runs)])
-                    serial = detail.get("parent_us_per_tx", 0.0) * transactions / 1e6
-                    work = seconds.get("workers_cpu", 0.0)
+                    # (the parent's part of a window beside the lanes is a lane's work, not serial)
+                    beside = seconds.get("beside_cpu", 0.0)
+                    serial = max(0.0, detail.get("parent_us_per_tx", 0.0) * transactions / 1e6 - beside)
+                    work = seconds.get("workers_cpu", 0.0) + beside
                     synced = seconds.get("workers_sync", 0.0)
                     row.runs.append({
                         "workers": w, "forced": force, "mode": detail.get("mode"), "why": detail.get("why", ""),

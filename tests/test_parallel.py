@@ -1283,6 +1283,8 @@ def test_the_parent_runs_a_windows_light_components_beside_the_lanes(tmp_path, r
     assert info["mode"] == "parallel" and info["fallback_from"] is None, info
     assert info["beside_windows"] == 1 and info["beside"] == fns.count("poke"), info
     assert info["on_lanes"] == fns.count("mine"), info
+    # The parent's CPU on its part is reported apart, within its own (a lane's work it did).
+    assert 0 < info["seconds"]["beside_cpu"] <= info["seconds"]["parent_cpu"], info["seconds"]
 
 
 def test_the_parents_part_of_a_window_leaves_to_the_lanes_what_they_add_to(tmp_path):

@@ -376,8 +376,13 @@ class _BlockRun(Planning):
     def run_beside(self, merge: _Merge, begin: int, end: int, idx: np.ndarray) -> Behind:
         """The parent's part of the lanes' window ``begin`` to ``end`` (its transactions ``idx``: the
         light components of a window, none of which touches what the lanes' do but for reads of what
-        none writes, ``plan``) run by the parent while the lanes run the rest (``_run_logged``)."""
-        return self._run_logged(merge, begin, end, idx)
+        none writes, ``plan``) run by the parent while the lanes run the rest (``_run_logged``): its
+        CPU time apart (``beside_cpu``: a lane's work the parent does, within ``parent_cpu``)."""
+        cpu = time.process_time()
+        try:
+            return self._run_logged(merge, begin, end, idx)
+        finally:
+            self.timing["beside_cpu"] += time.process_time() - cpu
 
     def _run_logged(self, merge: _Merge, begin: int, end: int, idx: np.ndarray | None = None) -> Behind:
         """Transactions ``begin`` to ``end`` (or those of them in ``idx``) run by the parent while the
