@@ -84,6 +84,12 @@ class Planning:
         """The CPUs the lanes and the parent run on, when the parent runs part of a window too."""
         return min(self.ex.workers + 1, usable_cpus())
 
+    def is_light(self, alone: np.ndarray, work: np.ndarray, overhead: np.ndarray | float) -> np.ndarray:
+        """Per transaction, whether it is light: run by the parent (``alone``: its time there) it
+        costs no more than its share of a lane (``work`` over the lanes' CPUs) and the parent's own
+        work for it on a lane (``overhead``), so the parent may run it beside the lanes."""
+        return alone <= work / self.cpus + overhead
+
     def beside_us(self, mine: np.ndarray, busiest: np.ndarray, work: np.ndarray) -> np.ndarray:
         """A window's microseconds (each of an array's) with the parent running ``mine`` beside lanes
         whose busiest takes ``busiest`` and which work ``work`` in all: the slowest of the parent's
@@ -192,7 +198,7 @@ class Planning:
         busiest = np.bincount(part, weights=work) / self.cpus
         # (or a part's light transactions run by the parent beside the lanes, which run the rest)
         alone = model.inline_us(us, 1)
-        light = (np.array(fids) >= 0) & (alone <= work / self.cpus + model.lanes_us(0.0, 1, 0, ROWS_TX)) & \
+        light = (np.array(fids) >= 0) & self.is_light(alone, work, model.lanes_us(0.0, 1, 0, ROWS_TX)) & \
             self.ex.beside
         light &= self._apart_by_variable(fids, light)
         parts = len(count)
@@ -367,7 +373,7 @@ class Planning:
         # beside the lanes running the rest of its window (``_part``).
         alone = model.inline_us(tx_us, 1)
         overhead = model.lanes_us(0.0, 1, 0, tx_rows)
-        light_tx = valid & (alone <= weights / self.cpus + overhead)
+        light_tx = valid & self.is_light(alone, weights, overhead)
         parting = ex.force_beside if ex.force else \
             bool(ex.beside and light_tx.any() and (valid & ~light_tx).any())
         # The locations written (but by a wildcard), each once: the table's groups by location (sorted
