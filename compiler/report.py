@@ -84,8 +84,8 @@ def _lanes_text(detail: dict, result: BlockResult) -> str:
     if on_lanes is not None and on_lanes < n:
         rest = "the rest inline" if not beside else \
             f"{beside:,} by the parent beside them" + (", the rest inline" if on_lanes + beside < n else "")
-        how.append(f"{on_lanes:,} of {n:,} transactions on lanes, {rest}" + (f": {detail['why']}" if detail.get("why")
-                                                                             else ""))
+        why = f": {detail['why']}" if detail.get("why") else ""
+        how.append(f"{on_lanes:,} of {n:,} transactions on lanes, {rest}{why}")
     if detail.get("fallback_from") is not None and not detail.get("why"):  # (a fallback's why says from where)
         how.append(f"sequential again from #{detail['fallback_from']}")
     if detail.get("failed_lanes"):
