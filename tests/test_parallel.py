@@ -974,13 +974,12 @@ contract Loopy {
     storage acc: map<address, u256>;
 
     pub fn work(k: u256, rounds: u256) {
-        let s: u256 = 0;
-        for i in 0..64 {
-            s += data[(k + i) % 100];
-        }
-        let h: u256 = s + 1;
+        let h: u256 = k + 1;
         for j in 0..min(rounds, 5000) {
             h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        for i in 0..64 {
+            data[k * 64 + i] = h + i;
         }
         acc[msg.sender] += h % 1000;
     }
@@ -989,8 +988,8 @@ contract Loopy {
 
 
 def test_calls_costly_to_schedule_run_inline_before_any_schedule(tmp_path, monkeypatch):
-    # Each call reads 64 keys in a loop, then computes about as long: as heavy as calls that pay
-    # on lanes, but instantiating its 65 accesses costs about half of running it, and the parent
+    # Each call computes, then writes 64 keys in a loop: as heavy as calls that pay on lanes, but
+    # instantiating its 65 accesses (call by call) costs about half of running it, and the parent
     # plans and checks each: the estimate instantiates its sample, and the workers are never asked.
     def no_schedule(self):
         raise AssertionError("lanes cost more than they save here: nothing to schedule")
@@ -1546,3 +1545,97 @@ def test_a_big_block_on_lanes_keeps_each_lanes_compressed_receipts_as_they_came(
     back = CliRunner().invoke(app, ["state", "receipts", str(world), "--state", str(state), "--json"])
     assert back.exit_code == 0, back.output
     assert json.loads(back.stdout)["receipts"] == [{k: v for k, v in r.items() if k != "at"} for r in a.receipts_json]
+
+
+# ---------------------------------------------------------------- reads no lane need log
+
+SCAN = """
+contract Scan {
+    storage table: map<u256, u256>;
+    storage score: map<address, u256>;
+    storage light: map<address, u256>;
+    pub fn set(i: u256, v: u256) { table[i] = v; }
+    pub fn scan(n: u256) -> u256 {
+        let acc: u256 = light[msg.sender] + 1;
+        for i in 0..min(n, 16) { acc = acc * 3 + table[i]; }
+        score[msg.sender] = acc;
+        return acc;
+    }
+    pub fn poke(v: u256) { light[msg.sender] += v; }
+}
+"""
+_SCAN_SETUP = pot_lines(*[("u0", "set", [i, i + 1]) for i in range(16)])
+
+
+def test_reads_of_a_variable_no_function_of_the_block_writes_are_not_logged(tmp_path):
+    """A lane logs a read for the comparison with what other lanes write: of a variable that no
+    function of the block writes or adds to by its summary (the table the scans read), the lanes
+    log none (``Replica.quiet``); one that a function of the block writes stays logged."""
+    from compiler.runtime.block import prepare
+    from compiler.runtime.replica import FunctionTable, Replica
+
+    with Chain.open(pot_world(tmp_path, SCAN, "Scan")) as chain:
+        chain.run_block(parse_block_text(_SCAN_SETUP, "setup.jsonl"))
+        table = FunctionTable(chain.world)
+        replica = Replica(chain, table)
+        fid = {f.name: i for i, f in enumerate(table.functions)}
+        (address, inst), = chain.world.by_address.items()
+        index = inst.program.layouts["Scan"].index
+        place = (address, index["table"])
+        assert place in replica._quiet(np.array([fid["scan"]] * 3, np.int32))
+        assert (address, index["score"]) not in replica._quiet(np.array([fid["scan"]], np.int32))
+        assert place not in replica._quiet(np.array([fid["scan"], -1, fid["set"]], np.int32))
+        scan = table.logged_code(fid["scan"])
+        call = prepare(chain.world, parse_block_text(pot_lines(("u1", "scan", [16])), "b.jsonl"))[0].call
+        ctx = chain.ctx
+        logged = []
+        for quiet in (frozenset(), frozenset({place})):
+            ctx.quiet = quiet
+            for entries in ctx.log:
+                entries.clear()
+            scan(ctx, *call)
+            logged.append(len(ctx.log[0]))
+        ctx.quiet = frozenset()
+        assert logged == [17, 1]  # (the scan's read of light: a variable pokes add to)
+
+
+def test_a_write_the_summaries_do_not_predict_to_a_variable_read_unlogged_falls_back(tmp_path, monkeypatch):
+    # The scans read the table unlogged (no summary of the block writes it: set's forgets it);
+    # the set's write is outside its rows, and the block runs on sequentially from it: the scans
+    # after it read what it wrote, as in block order.
+    block = pot_lines(*[(f"u{i}", "scan", [16]) for i in range(30)], ("v", "set", [3, 1000]),
+                      *[(f"w{i}", "scan", [16]) for i in range(30)])
+    info = _forced_run(pot_world(tmp_path, SCAN, "Scan"), block, setup=_SCAN_SETUP,
+                       forget=(monkeypatch, "Scan", "set", "table"))
+    assert info["mode"] == "parallel" and info["lanes"] == 2 and info["fallback_from"] == 30, info
+
+
+def test_a_loop_over_a_table_runs_on_lanes_with_its_writers(tmp_path):
+    # Scans read the table as a whole (one wildcard row a call); sets write it: a window with a
+    # set joins the scans in it, the others' scans run apart; every read logged (sets are in
+    # the block), the result the sequential one's.
+    rng = random.Random(5)
+    block = pot_lines(*[(f"u{rng.randrange(20)}", "set", [rng.randrange(16), rng.randrange(99)]) if k % 25 == 0
+                        else (f"u{rng.randrange(20)}", "scan", [rng.randrange(17)]) for k in range(200)])
+    info = _forced_run(pot_world(tmp_path, SCAN, "Scan"), block, setup=_SCAN_SETUP, force_window=40)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+
+
+@pytest.mark.parametrize("forget", [False, True], ids=["apart", "a-read-the-scans-summary-forgets"])
+def test_the_parent_runs_light_calls_beside_lanes_whose_window_has_a_wildcard(tmp_path, monkeypatch, forget):
+    # The scans' wildcard reads of the table leave their window to the parent's check of the lanes'
+    # logs; the pokes (light, no wildcard) are the parent's part beside them, and the lanes' logs
+    # are compared with what it wrote too: with the scans' read of light forgotten by their
+    # summary, a scan that reads what a poke before it wrote is found, and the block runs on
+    # sequentially from the first poke.
+    senders = [f"u{k // 2 % 12}" for k in range(120)]  # (a poke, then a scan of the same sender)
+    block = pot_lines(*[(s, "scan", [16]) if k % 2 else (s if forget else f"v{k}", "poke", [k + 1])
+                        for k, s in enumerate(senders)])
+    info = _forced_run(pot_world(tmp_path, SCAN, "Scan"), block, setup=_SCAN_SETUP, force_beside=True,
+                       forget=(monkeypatch, "Scan", "scan", "light") if forget else None)
+    assert info["mode"] == "parallel" and info["checked_windows"] == 0, info
+    if forget:
+        assert info["fallback_from"] == 0 and info["beside_windows"] == 0, info
+        assert "the parent wrote while the lanes ran" in info["why"] and "from 0, is run again" in info["why"], info
+    else:
+        assert info["beside_windows"] == 1 and info["beside"] == 60 and info["fallback_from"] is None, info

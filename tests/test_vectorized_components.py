@@ -153,6 +153,33 @@ def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
         assert maker.plan(book.contract.functions["send"], address, chain.ctx.storage) is None
 
 
+def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
+    """A scan of a table (``table[i]`` for each ``i`` of a loop) is one wildcard row of the table a
+    call, read, not one row per iteration found by walking the call: a column plan; a loop's
+    writes are still walked (a wildcard write would join every writer of the variable)."""
+    from compiler.runtime.chain import Chain
+    from compiler.schedule.rows import R, W, RowMaker
+    from runtime_helpers import make_world
+
+    source = """
+    contract Scan {
+        storage table: map<u256, u256>;
+        storage score: map<address, u256>;
+        pub fn scan(n: u256) { let acc: u256 = 0; for i in 0..min(n, 64) { acc += table[i]; } score[msg.sender] = acc; }
+        pub fn fill(n: u256) { for i in 0..min(n, 4) { table[i] = n; } }
+    }
+    """
+    world = make_world(tmp_path, {"scan.lane": source}, [{"name": "scan", "source": "scan.lane", "contract": "Scan"}])
+    with Chain.open(world) as chain:
+        maker = RowMaker(chain.compiled_summaries)
+        (address, inst), = chain.world.by_address.items()
+        table, score = (chain.compiled_summaries.var_ids("Scan", v) for v in ("table", "score"))
+        functions = inst.contract.functions
+        got = [(c.vid, c.sources, c.mode, c.wild) for c in maker.plan(functions["scan"], address, chain.ctx.storage)]
+        assert got == [(table, (), R, True), (score, (1,), W, False)]
+        assert maker.plan(functions["fill"], address, chain.ctx.storage) is None
+
+
 def test_a_key_read_from_storage_is_a_column_as_the_walk_reads_it(tmp_path):
     """``pay`` adds to the balance of an id's owner: its rows made a column at a time are the walk's,
     and so are its reads recorded as sources (the owner a ``claim`` earlier in the block changes

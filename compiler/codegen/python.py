@@ -131,6 +131,7 @@ class _FunctionGen:
         self.known: dict[tuple[str, str], str] = {}
         self.conditional = 0  # > 0 inside the right operand of && / ||: nothing defined there
         self.reassigned = _assigned_locals(fn.decl.body)
+        self.logged_reads: set[str] = set()  # (``log``) variables read in expressions: each has its ``L_var``
 
     # ---------------------------------------------------------------- output
     def emit(self, line: str) -> None:
@@ -162,6 +163,8 @@ class _FunctionGen:
             for mode, name in enumerate(("LOGR", "LOGW", "LOGA")):
                 if any(f"{name}(" in line for line in self.lines):
                     head.append(f"    {name} = rt.log[{mode}].append")
+            for name in sorted(self.logged_reads, key=self.layout.index.__getitem__):
+                head.append(f"    L_{name} = (this, {self.layout.index[name]}) not in rt.quiet")
         return "\n".join(head + self.lines) + "\n"
 
     @property
@@ -348,14 +351,17 @@ class _FunctionGen:
         if self.trace:
             return f"rt.traced_get({var.name!r}, this, s_{var.name}, {key})"
         if self.log:  # the key is evaluated once: a temporary unless it is a name or a constant
+            # Logged unless the lane is told the variable is quiet (``L_var`` false: ``rt.quiet``).
             index = self.layout.index[var.name]
+            loud = f"L_{var.name}"
+            self.logged_reads.add(var.name)
             if len(keys) <= 1 and (not keys or _is_simple(keys[0])):
-                read = f"(LOGR(hash((this, {index}, {key}))) or s_{var.name}[{key}])"
+                read = f"({loud} and LOGR(hash((this, {index}, {key}))) or s_{var.name}[{key}])"
             elif _nesting(key) >= DEEP_KEY:  # one level, not five: a key of many nested reads stays compilable
                 read = f"rt.logged_read(s_{var.name}, this, {index}, {key})"
-            else:
+            else:  # (the key first, then the log if loud; a tuple is true: then the read)
                 k = self.fresh()
-                read = f"(LOGR(hash((this, {index}, ({k} := {key})))) or s_{var.name}[{k}])"
+                read = f"(s_{var.name}[{k}] if (({k} := {key}), {loud} and LOGR(hash((this, {index}, {k})))) else None)"
         else:
             read = f"s_{var.name}[{key}]"
         if not self.stable(keys):

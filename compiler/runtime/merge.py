@@ -64,7 +64,7 @@ which `lane run --check-accesses` names, or a read of a location other lanes add
 
 CONFLICT = "a transaction read or wrote what another lane wrote earlier in the window"
 
-AHEAD = "a transaction touched what the parent's window run beside the lanes wrote"
+AHEAD = "a transaction touched what the parent wrote while the lanes ran (its window before, or its part of this one)"
 
 PART_OUTSIDE = "a transaction the parent ran beside the lanes touched what its predicted accesses do not let it (an \
 access the analysis missed, which `lane run --check-accesses` names)"
@@ -115,9 +115,10 @@ class _Merge:
         several lanes made to one location are noted (``shared``).  ``checked``: each lane checked
         its accesses against its rows (``WindowDone.untrusted``); otherwise each checked its writes
         against its rows and wildcards (``untrusted`` too), and its accesses are compared here, lane
-        against lane (``WindowDone.log``).  ``ahead``: the locations the parent wrote in the
-        window before, which it ran while the lanes ran this one (the first transaction that
-        touched one of them, or in a checked window was predicted to, cannot be trusted)."""
+        against lane (``WindowDone.log``).  ``ahead``: the locations the parent wrote while the
+        lanes ran this window (in the window before; in an unchecked one, its part of this one too):
+        the first transaction that touched one of them, or in a checked window was predicted to,
+        cannot be trusted."""
         order_lanes = sorted(done)
         # (transactions that cannot be trusted, each with why: the least counts)
         bad = [(d.untrusted, OUTSIDE) for d in done.values() if d.untrusted >= 0]

@@ -707,7 +707,7 @@ class _BlockRun(Planning):
                     # The next window, on lanes, touches nothing this one is predicted to write: the
                     # lanes run it while the parent runs this one, whose writes go with the message
                     # after (the check sees whether the lanes kept off them).
-                    self.send_window(nxt, sync, merge)
+                    self.send_window(nxt, sync, merge, ahead=True)
                     merge.fixups_blob = b""
                     sync = [[] for _ in range(w)]
                 t = time.perf_counter()
@@ -761,7 +761,12 @@ class _BlockRun(Planning):
             self.checked_windows += int(checked[win])
             shared = bool(self.turns[win])
             self.shared_windows += shared
-            conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), ahead)
+            wrote = ahead  # (what the parent wrote while the lanes ran: its window before, or its part)
+            if beside is not None and beside.prepared is not None and not checked[win]:
+                # (a lane that checks itself kept within its rows, which the plan kept off the part's;
+                # the reads of one that does not are compared with what the part wrote, here)
+                wrote = beside.prepared.loc if ahead is None else np.concatenate([ahead, beside.prepared.loc])
+            conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), wrote)
             cause = merge.cause  # (what the check after a Cut finds is not why)
             if beside is not None and (conflict is not None or beside.prepared is None):
                 # The parent's part touched what its rows do not name, or the lanes cannot be trusted
@@ -839,13 +844,14 @@ class _BlockRun(Planning):
         self.lap("receipts", t)
         return executed
 
-    def send_window(self, win: int, sync: list[list[bytes]], merge: _Merge) -> None:
+    def send_window(self, win: int, sync: list[list[bytes]], merge: _Merge, ahead: bool = False) -> None:
         """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
-        the merged adds of the window before)."""
+        the merged adds of the window before); ``ahead``: the parent runs the window before it
+        meanwhile."""
         if self.turns[win]:
             self.ex.transport.turns.put(int(self.turns[win]))
         for k, blobs in enumerate(sync):
-            self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob)))
+            self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob, ahead)))
 
     def apart(self, begin: int, middle: int, end: int) -> bool:
         """Whether transactions ``middle`` to ``end`` are predicted to touch nothing that transactions

@@ -159,7 +159,7 @@ class Planning:
         its work split evenly over the lanes where that is cheaper than running it inline (a light
         part of a block is run by the parent, as the plan does window by window), or its light
         transactions run by the parent beside the lanes where their functions keep off the heavy
-        ones' variables (``_apart_by_variable``; no wildcard in the sample), in a few windows.
+        ones' variables (``_apart_by_variable``; none with a wildcard row in the sample), in a few windows.
         A function's worst-case cost is no guide to a loop that stops early; its time is."""
         table = self.ex.function_table()
         source = self.source
@@ -231,8 +231,8 @@ class Planning:
             # what they touch whether they are independent.
             chosen = on_lanes < inline
             picked, table, inst_us = self._sampled_rows(sample, chosen[part])
-            if table.wild.any():  # (the plan gives the parent no part of a window with a wildcard)
-                light[:] = False
+            if table.wild.any():  # (the plan gives the parent no transaction with a wildcard)
+                light &= ~isin(np.array(fids), np.array(fids)[picked[table.tx[table.wild]]])
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
             schedule = count * inst_us / self.cpus + decoding
@@ -405,7 +405,7 @@ class Planning:
             rows_in = np.bincount(window, weights=tx_rows, minlength=windows)
             busiest = np.maximum(loads.max(axis=1), loads.sum(axis=1) / self.cpus)  # (more lanes than CPUs share them)
             on_lanes = model.lanes_us(busiest, count, rows=rows_in)
-            part = self._part(table, window, windows, light_tx) if parting else None
+            part = self._part(table, window, light_tx) if parting else None
             if part is not None and part.any():
                 # Or the window's light components run by the parent beside the lanes (as one more
                 # lane, numbered ``w``), the rest dealt to the lanes: where that is predicted to cost
@@ -515,16 +515,15 @@ class Planning:
             apart, *shared_adds = _lanes_apart(table, lanes, bounds)
             checked &= apart
         beside = lanes == w
-        if beside.any():
-            # The parent runs its part of a window only where the lanes check themselves (it checks
-            # its part against its rows): its components are apart from the lanes', so a window with
-            # one is checked, but for a bug in the plan, in which case a lane runs them.
-            edges = np.asarray(bounds, np.int64)
-            stray = beside & ~checked[np.searchsorted(edges, np.arange(n), side="right") - 1]
-            if stray.any():
-                lanes[stray] = 0
-                apart, *shared_adds = _lanes_apart(table, lanes, bounds)
-                checked = self.exact(bounds) & apart
+        if beside.any() and not apart:
+            # The parent runs its part of a window only where the plan is seen to keep it apart from
+            # the lanes (it checks its part against its rows; the lanes check themselves, or in a
+            # window with a wildcard the parent compares their logs with what its part wrote): its
+            # components are apart from the lanes', but for a bug in the plan, in which case lanes
+            # run them.
+            lanes[beside] = 0
+            apart, *shared_adds = _lanes_apart(table, lanes, bounds)
+            checked = self.exact(bounds) & apart
         return {"lanes": lanes, "bounds": bounds, "predicted": seconds, "inline": inline,
                 "shared_adds": shared_adds, "checked": checked, "chunks": chunks}
 
@@ -598,17 +597,17 @@ class Planning:
         wild = np.searchsorted(np.asarray(bounds, np.int64), rows["tx"][rows["wild"]], side="right") - 1
         return np.bincount(wild, minlength=len(bounds) - 1) == 0
 
-    def _part(self, table: AccessTable, window: np.ndarray, windows: int, light: np.ndarray) -> np.ndarray:
+    def _part(self, table: AccessTable, window: np.ndarray, light: np.ndarray) -> np.ndarray:
         """Each transaction, whether it may be of the parent's part of its window: of a component
         (joined by what is written or added to: a location only added to then has all its adds on
-        one side, the parent's or the lanes') whose transactions are all ``light``, in a window
-        without a wildcard (the lanes check themselves there; the parent checks its part)."""
+        one side, the parent's or the lanes') whose transactions are all ``light``, and none of whose
+        rows is a wildcard (the parent checks its part's accesses against its rows, location by
+        location; in a window with a wildcard the lanes' logs are checked against what it wrote)."""
         joined = components(table, self.n, window, adds=True)
         whole = np.bincount(joined.label, weights=~light, minlength=joined.count) == 0
-        part = whole[joined.label] & light
         if table.wild.any():
-            part &= (np.bincount(window[table.tx[table.wild]], minlength=windows) == 0)[window]
-        return part
+            whole &= np.bincount(joined.label[table.tx[table.wild]], minlength=joined.count) == 0
+        return whole[joined.label] & light
 
 
 def _sample_chunks(source: bytes) -> list[bytes]:

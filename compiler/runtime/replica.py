@@ -19,7 +19,8 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   (``Routed``, which the parent forwards: ``Calls``);
 - ``Window`` after ``Window``: run the lane's transactions of the window, in
   block order (then, in a shared window, the chunks it takes in turns, each in
-  block order), with code that logs every access it makes; reply with its
+  block order), with code that logs every access it makes (but reads of the
+  variables no function of the block writes: :meth:`Replica._quiet`); reply with its
   writes (the keys its journal holds, with their values now), its pure adds
   (before, after, lowest and highest running values), the locations it
   changed, its receipts' digests, and either the first transaction
@@ -54,6 +55,7 @@ from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
 from .receipts import INVALID, OK, REVERTED
+from ..analysis.summary import READ
 from .changes import Changes, from_befores, journal_keys
 from .roots import StateHash
 from .store import PREFETCH_MIN, change_rows
@@ -303,11 +305,39 @@ class Replica:
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine
         self.firsts = {}
+        self.quiet = self._quiet(P.arr(m.fnids, np.int32))
         if blobs is None:
             self._ready()
             self._unreported()
             return None
         return P.pack_parts(P.Routed(m.block, blobs, *self.spent()))
+
+    def _quiet(self, fnids: np.ndarray) -> frozenset:
+        """The replica's variables ((address, index)) that no function of the block writes or adds to
+        by its summary: the lanes need not log their reads.  A read is logged for the comparison
+        with what others write in the window; a write those summaries do not predict is its writer's
+        to find (every write is checked against its transaction's rows, the parent's part's too), and
+        the block runs on sequentially from the first such transaction.  (None when a function has no
+        summary: every read logged.)"""
+        written: set[tuple[str, str]] = set()
+        entries, functions = self.chain.compiled_summaries.by_function_object, self.table.functions
+        for fid in np.flatnonzero(np.bincount(fnids[fnids >= 0], minlength=1)).tolist():
+            entry = entries.get(functions[fid])
+            if entry is None:
+                return frozenset()
+            written.update((a.contract, a.var) for a in entry.summary.accesses if a.mode != READ)
+        return frozenset(place for place, variable in self.variables.items() if variable not in written)
+
+    @cached_property
+    def variables(self) -> dict[tuple[int, int], tuple[str, str]]:
+        """Each variable of the replica, (address, index) -> (contract, variable name)."""
+        by_address = self.world.by_address
+        out = {}
+        for address, variables in self.storage.items():
+            inst = by_address[address]
+            for var, index in inst.program.layouts[inst.contract.name].index.items():
+                out[(address, index)] = (inst.contract.name, var)
+        return out
 
     def _route(self, m: P.Lanes, lanes: np.ndarray, everyone: np.ndarray | None) -> list[bytes]:
         """Keep this lane's transactions of the stripe and their rows; the others', by lane (marshal
@@ -473,6 +503,9 @@ class Replica:
 
     def on_Window(self, m: P.Window) -> bytes:
         self._apply(m.sync, m.fixups)
+        # (a window run while the parent runs the one before it: a read of what the parent writes,
+        # which no check of the parent's finds, must be logged)
+        self.ctx.quiet = frozenset() if m.ahead else self.quiet
         return self._run(m.window)
 
     def on_Finish(self, m: P.Finish) -> bytes:

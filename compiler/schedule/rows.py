@@ -14,7 +14,9 @@ variable's value, each branch of a conditional of them; an add's alias
 condition an equality of two of them, or none) gets its rows a column at a
 time for all its calls of one instance at once, by C code: the keys are
 columns of the call tuples (:mod:`compiler.schedule.locations`).  Conditions
-are left out (a row too many only joins transactions that need not be).  A key
+are left out (a row too many only joins transactions that need not be), and
+so are the keys of a read a loop enumerates (a table scanned, ``prices[i]``):
+one wildcard row of its variable, read.  A key
 read from mutable storage at a location the call names (``score[owner_of[id]]``)
 is a column too, of what the location holds before the block, its reads
 recorded as sources, where the columns are as exact as the walk below (every
@@ -151,6 +153,14 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
             for address in addresses:
                 for mode in modes:
                     add((address, vid, (), mode, None, True))
+            continue
+        if access.mode == READ and any(isinstance(n, S.LoopIndex) for k in access.keys for n in S.walk(k)):
+            # A read at keys a loop enumerates (a table scanned: ``prices[i]``): one row for its
+            # variable, not one per iteration found by walking each call.  A superset: it joins the
+            # variable's writers in the window, which a variable only read (the common case) has none of.
+            for address in addresses:
+                add((address, vid, (), R, None, True))
+            coarse = True
             continue
         keys = [_alternatives(k, params, to, value_of, looked=True) for k in access.keys]
         if any(k is None for k in keys):
