@@ -7,6 +7,7 @@ either through the Python API (:class:`compiler.runtime.chain.Chain`) or through
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -256,6 +257,9 @@ def forget_accesses(setattr_: Callable, chain: Chain, function: tuple[str, str],
         return out
 
     setattr_(entry, "inst", forgetful)
+    # (and the summary itself, which says which variables the block writes: ``FunctionTable.quiet``)
+    setattr_(entry, "summary", dataclasses.replace(
+        entry.summary, accesses=[a for a in entry.summary.accesses if (a.contract, a.var) != var]))
     real_plan = RowMaker.plan
 
     def plan(self, fn, to, storage):

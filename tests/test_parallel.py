@@ -1570,21 +1570,21 @@ _SCAN_SETUP = pot_lines(*[("u0", "set", [i, i + 1]) for i in range(16)])
 def test_reads_of_a_variable_no_function_of_the_block_writes_are_not_logged(tmp_path):
     """A lane logs a read for the comparison with what other lanes write: of a variable that no
     function of the block writes or adds to by its summary (the table the scans read), the lanes
-    log none (``Replica.quiet``); one that a function of the block writes stays logged."""
+    log none (``FunctionTable.quiet``); one that a function of the block writes stays logged."""
     from compiler.runtime.block import prepare
-    from compiler.runtime.replica import FunctionTable, Replica
+    from compiler.runtime.replica import FunctionTable
 
     with Chain.open(pot_world(tmp_path, SCAN, "Scan")) as chain:
         chain.run_block(parse_block_text(_SCAN_SETUP, "setup.jsonl"))
         table = FunctionTable(chain.world)
-        replica = Replica(chain, table)
         fid = {f.name: i for i, f in enumerate(table.functions)}
+        summaries = chain.compiled_summaries
         (address, inst), = chain.world.by_address.items()
         index = inst.program.layouts["Scan"].index
         place = (address, index["table"])
-        assert place in replica._quiet(np.array([fid["scan"]] * 3, np.int32))
-        assert (address, index["score"]) not in replica._quiet(np.array([fid["scan"]], np.int32))
-        assert place not in replica._quiet(np.array([fid["scan"], -1, fid["set"]], np.int32))
+        assert place in table.quiet(np.array([fid["scan"]] * 3, np.int32), summaries)
+        assert (address, index["score"]) not in table.quiet(np.array([fid["scan"]], np.int32), summaries)
+        assert place not in table.quiet(np.array([fid["scan"], -1, fid["set"]], np.int32), summaries)
         scan = table.logged_code(fid["scan"])
         call = prepare(chain.world, parse_block_text(pot_lines(("u1", "scan", [16])), "b.jsonl"))[0].call
         ctx = chain.ctx
@@ -1639,3 +1639,26 @@ def test_the_parent_runs_light_calls_beside_lanes_whose_window_has_a_wildcard(tm
         assert "the parent wrote while the lanes ran" in info["why"] and "from 0, is run again" in info["why"], info
     else:
         assert info["beside_windows"] == 1 and info["beside"] == 60 and info["fallback_from"] is None, info
+
+
+@pytest.mark.parametrize("forget", [None, "scan", "poke"],
+                         ids=["apart", "a-read-the-scans-summary-forgets", "a-write-the-pokes-summary-forgets"])
+def test_the_parent_runs_its_window_while_lanes_run_the_next_one_with_a_wildcard(tmp_path, monkeypatch, forget):
+    # Forty pokes run by the parent, then scans on lanes, whose wildcard reads of the table keep
+    # off what the pokes write (checked by variable): the lanes run the scans while the parent runs
+    # the pokes.  With the same senders, and the scans' read of light forgotten by their summary, a
+    # scan that reads what a poke wrote is found in its lane's log; with the pokes' adds to light
+    # forgotten, no summary of the block writes light and the lanes do not log its reads: the
+    # parent finds that its pokes wrote it, and the scans' window runs on sequentially.
+    pokes = [(f"u{k}" if forget else f"v{k}", "poke", [k + 1]) for k in range(40)]
+    block = pot_lines(*pokes, *[(f"u{k}", "scan", [16]) for k in range(40)])
+    info = _forced_run(pot_world(tmp_path, SCAN, "Scan"), block, setup=_SCAN_SETUP, force_window=40,
+                       force_inline={0}, forget=(monkeypatch, "Scan", forget, "light") if forget else None)
+    assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 1, info
+    assert info["checked_windows"] == 0, info
+    if forget == "scan":
+        assert info["fallback_from"] == 40 and "the parent wrote while the lanes ran" in info["why"], info
+    elif forget == "poke":
+        assert info["fallback_from"] == 40 and "whose reads the lanes do not log" in info["why"], info
+    else:
+        assert info["fallback_from"] is None, info

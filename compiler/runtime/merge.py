@@ -48,6 +48,7 @@ class Prepared(NamedTuple):
     journal: list                            # what they wrote, (dict, key, value before) each
     writes: bytes                            # marshal: their writes for every worker
     loc: np.ndarray                          # the locations they changed
+    places: list                             # the variables they changed, (address, index) each
 
 
 class Ready(NamedTuple):
@@ -65,6 +66,10 @@ which `lane run --check-accesses` names, or a read of a location other lanes add
 CONFLICT = "a transaction read or wrote what another lane wrote earlier in the window"
 
 AHEAD = "a transaction touched what the parent wrote while the lanes ran (its window before, or its part of this one)"
+
+UNLOGGED = ("the parent's window run while the lanes ran this one wrote a variable no function of the block "
+            "writes by its summary, whose reads the lanes do not log (an access the analysis missed, which "
+            "`lane run --check-accesses` names)")
 
 PART_OUTSIDE = "a transaction the parent ran beside the lanes touched what its predicted accesses do not let it (an \
 access the analysis missed, which `lane run --check-accesses` names)"
@@ -188,13 +193,13 @@ class _Merge:
             locs.append(loc_ids(address, index, keys))
         loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
         return Prepared(first, idx, _encoded(outcomes), self._counted(idx, outcomes), list(journal),
-                        marshal.dumps(writes), loc)
+                        marshal.dumps(writes), loc, list(writes))
 
     def inline(self, prepared: Prepared, sync: list[list[bytes]]) -> None:
         """A window the parent ran (``prepared``) added to the block: its receipts, and its writes
         for every worker, after the last window's merged adds (the parent's state has them:
         ``apply``)."""
-        begin, idx, (digests, encodings, ends), counted, journal, blob, loc = prepared
+        begin, idx, (digests, encodings, ends), counted, journal, blob, loc, _ = prepared
         self.digest_parts.append((idx, digests))
         self.encoding_parts.append((idx, encodings, ends))
         self._add(counted)

@@ -75,7 +75,7 @@ from . import accesses, protocol as P
 from .accesses import A, R, W
 from .decode import Block, count_newlines
 from .executed import Executed
-from .merge import PART_OUTSIDE, Prepared, _earliest, _Merge
+from .merge import PART_OUTSIDE, UNLOGGED, Prepared, _earliest, _Merge
 from .plan import MIN_GAIN, MIN_TRANSACTIONS, Planning
 from .pool import DIE, HANG, Processes
 from .cost_model import CostModel
@@ -345,16 +345,18 @@ class _BlockRun(Planning):
         lines = (self.lines[begin:end] if idx is None else self.lines[idx]).tolist()
         return Block(self.chain.world, fns, calls, functions, invalid, lines, begin)
 
-    def run_inline(self, merge: _Merge, begin: int, end: int, sync: list[list[bytes]]) -> None:
+    def run_inline(self, merge: _Merge, begin: int, end: int, sync: list[list[bytes]]) -> list:
         """Transactions ``begin`` to ``end`` (a window of light ones: lanes would cost more than they
         save) run by the parent on its own state, the lanes' writes so far applied to it first; their
-        writes go to every worker with its next message."""
+        writes go to every worker with its next message.  The variables they changed."""
         block = self.parent_block(merge, begin, end)
         ctx = self.chain.ctx
         ctx.journal.clear()
         outcomes = sequential.execute(ctx, block, keep_journal=True)
-        merge.inline(merge.prepared(begin, end, outcomes, ctx.journal), sync)
+        prepared = merge.prepared(begin, end, outcomes, ctx.journal)
+        merge.inline(prepared, sync)
         ctx.journal.clear()
+        return prepared.places
 
     def parent_block(self, merge: _Merge, begin: int, end: int, logged: bool = False,
                      idx: np.ndarray | None = None) -> Block:
@@ -693,6 +695,7 @@ class _BlockRun(Planning):
         stop: int | None = None
         on_lanes = 0
         ahead: np.ndarray | None = None  # (the locations the parent wrote while the lanes ran this window)
+        unlogged = False  # (and whether it wrote a variable whose reads the lanes do not log)
         behind: Behind | None = None  # (the parent's window run while the lanes ran the one before)
         ran_behind = -1  # (that window, to skip)
         for win in range(len(bounds) - 1):
@@ -707,15 +710,16 @@ class _BlockRun(Planning):
                     # The next window, on lanes, touches nothing this one is predicted to write: the
                     # lanes run it while the parent runs this one, whose writes go with the message
                     # after (the check sees whether the lanes kept off them).
-                    self.send_window(nxt, sync, merge, ahead=True)
+                    self.send_window(nxt, sync, merge)
                     merge.fixups_blob = b""
                     sync = [[] for _ in range(w)]
                 t = time.perf_counter()
-                self.run_inline(merge, bounds[win], bounds[nxt], sync)
+                places = self.run_inline(merge, bounds[win], bounds[nxt], sync)
                 self.lap("inline", t)
                 self.inline_windows += 1
                 if sent:
                     ahead = merge.writers[-1][0]  # (what its journal changed, ``_Merge.inline``)
+                    unlogged = not self.quiet.isdisjoint(places)  # (an analysis bug: never, but for one)
                     self.ahead_windows += 1
                 if self.progress is not None:
                     self.progress(bounds[nxt])
@@ -734,7 +738,7 @@ class _BlockRun(Planning):
                 beside = self.run_beside(merge, bounds[win], bounds[nxt], part)
                 self.lap("inline", t)
             elif nxt + 1 < len(bounds) and plan["inline"][nxt] and \
-                    self.apart(bounds[win], bounds[nxt], bounds[nxt + 1]):
+                    self.apart(bounds[win], bounds[nxt], bounds[nxt + 1], exact=True):
                 # The parent's next window touches nothing this one is predicted to write: the parent
                 # runs it now, behind the lanes (its writes reach them with the message after).
                 t = time.perf_counter()
@@ -768,6 +772,8 @@ class _BlockRun(Planning):
                 wrote = beside.prepared.loc if ahead is None else np.concatenate([ahead, beside.prepared.loc])
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), wrote)
             cause = merge.cause  # (what the check after a Cut finds is not why)
+            if unlogged:
+                conflict, cause = bounds[win], UNLOGGED
             if beside is not None and (conflict is not None or beside.prepared is None):
                 # The parent's part touched what its rows do not name, or the lanes cannot be trusted
                 # from a transaction on: the part is taken back whole, and the block runs on
@@ -792,7 +798,7 @@ class _BlockRun(Planning):
                 # window is undone.
                 conflict = bounds[win]
                 cause += " (in a window shared in turns: undone whole)"
-            ahead = None
+            ahead, unlogged = None, False
             t = self.lap("check", t)
             if conflict is not None:
                 for k in range(w):
@@ -844,25 +850,37 @@ class _BlockRun(Planning):
         self.lap("receipts", t)
         return executed
 
-    def send_window(self, win: int, sync: list[list[bytes]], merge: _Merge, ahead: bool = False) -> None:
+    def send_window(self, win: int, sync: list[list[bytes]], merge: _Merge) -> None:
         """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
-        the merged adds of the window before); ``ahead``: the parent runs the window before it
-        meanwhile."""
+        the merged adds of the window before)."""
         if self.turns[win]:
             self.ex.transport.turns.put(int(self.turns[win]))
         for k, blobs in enumerate(sync):
-            self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob, ahead)))
+            self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob)))
 
-    def apart(self, begin: int, middle: int, end: int) -> bool:
+    def apart(self, begin: int, middle: int, end: int, exact: bool = False) -> bool:
         """Whether transactions ``middle`` to ``end`` are predicted to touch nothing that transactions
-        ``begin`` to ``middle`` write (neither has a wildcard)."""
+        ``begin`` to ``middle`` write: by location, and where a wildcard is on either side, by
+        variable (a wildcard of one instance is taken as one of every instance).  ``exact``: and the
+        second has no wildcard (the parent, running it beside, checks it location by location)."""
         rows = self.all_rows
-        tx = rows["tx"]
+        tx, wild, mode = rows["tx"], rows["wild"], rows["mode"]
         first, second = (tx >= begin) & (tx < middle), (tx >= middle) & (tx < end)
-        if (rows["wild"] & (first | second)).any():
-            return False
-        written = rows["loc"][first & (rows["mode"] != R)]
-        return not isin(rows["loc"][second], written).any()
+        changes = first & (mode != R)
+        if (wild & (first | second)).any():
+            var = rows["var"]
+            if exact and (wild & second).any():
+                return False
+            if isin(var[second & wild], var[changes]).any() or isin(var[second], var[changes & wild]).any():
+                return False
+            changes &= ~wild
+            second &= ~wild
+        return not isin(rows["loc"][second], rows["loc"][changes]).any()
+
+    @cached_property
+    def quiet(self) -> frozenset:
+        """The variables whose reads the lanes do not log (:meth:`FunctionTable.quiet`)."""
+        return self.ex.function_table().quiet(self.fnids, self.chain.compiled_summaries)
 
     def first_touch(self, begin: int, end: int, locations: np.ndarray) -> list[int]:
         """The first of transactions ``begin`` to ``end`` predicted to touch one of ``locations``

@@ -115,8 +115,6 @@ class Window(NamedTuple):
     window: int
     sync: list                 # marshal blobs of the previous window's writes of the other lanes
     fixups: bytes              # marshal: {(address, index): {key: value}} applied after ``sync`` (shared adds)
-    ahead: bool = False        # the parent runs the window before while the lanes run this one: every read
-                               #  logged (else not those of variables no function of the block writes)
 
 
 class Cut(NamedTuple):

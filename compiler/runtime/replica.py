@@ -20,7 +20,7 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
 - ``Window`` after ``Window``: run the lane's transactions of the window, in
   block order (then, in a shared window, the chunks it takes in turns, each in
   block order), with code that logs every access it makes (but reads of the
-  variables no function of the block writes: :meth:`Replica._quiet`); reply with its
+  variables no function of the block writes: :meth:`FunctionTable.quiet`); reply with its
   writes (the keys its journal holds, with their values now), its pure adds
   (before, after, lowest and highest running values), the locations it
   changed, its receipts' digests, and either the first transaction
@@ -106,6 +106,29 @@ class FunctionTable:
         memo: dict = {}
         return [min(c if (c := known.get(fn)) is not None else function_cost(fn, memo), self._world.cost_limit)
                 for fn in self.functions]
+
+    def quiet(self, fnids: np.ndarray, summaries) -> frozenset:
+        """The variables ((address, index)) that no function of a block (``fnids``: -1 invalid) writes
+        or adds to by its summary: the lanes need not log their reads.  A read is logged for the
+        comparison with what others write meanwhile; a write those summaries do not predict is its
+        writer's to find (a lane's, and the parent's part's, are checked against their rows; the
+        parent's window run while the lanes run the next one against this set, ``parallel``), and
+        the block runs on sequentially from the first such transaction.  None (every read logged)
+        when a function has no summary."""
+        written: set[tuple[str, str]] = set()
+        entries = summaries.by_function_object
+        for fid in np.flatnonzero(np.bincount(fnids[fnids >= 0], minlength=1)).tolist():
+            entry = entries.get(self.functions[fid])
+            if entry is None:
+                return frozenset()
+            written.update((a.contract, a.var) for a in entry.summary.accesses if a.mode != READ)
+        return frozenset(place for place, variable in self.places.items() if variable not in written)
+
+    @cached_property
+    def places(self) -> dict[tuple[int, int], tuple[str, str]]:
+        """Each variable of the world's instances, (address, index) -> (contract, variable name)."""
+        return {(address, index): (inst.contract.name, var) for address, inst in self._world.by_address.items()
+                for var, index in inst.program.layouts[inst.contract.name].index.items()}
 
     def logged_code(self, fid: int):
         code = self.logged[fid]
@@ -305,39 +328,12 @@ class Replica:
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine
         self.firsts = {}
-        self.quiet = self._quiet(P.arr(m.fnids, np.int32))
+        self.ctx.quiet = self.table.quiet(P.arr(m.fnids, np.int32), self.chain.compiled_summaries)
         if blobs is None:
             self._ready()
             self._unreported()
             return None
         return P.pack_parts(P.Routed(m.block, blobs, *self.spent()))
-
-    def _quiet(self, fnids: np.ndarray) -> frozenset:
-        """The replica's variables ((address, index)) that no function of the block writes or adds to
-        by its summary: the lanes need not log their reads.  A read is logged for the comparison
-        with what others write in the window; a write those summaries do not predict is its writer's
-        to find (every write is checked against its transaction's rows, the parent's part's too), and
-        the block runs on sequentially from the first such transaction.  (None when a function has no
-        summary: every read logged.)"""
-        written: set[tuple[str, str]] = set()
-        entries, functions = self.chain.compiled_summaries.by_function_object, self.table.functions
-        for fid in np.flatnonzero(np.bincount(fnids[fnids >= 0], minlength=1)).tolist():
-            entry = entries.get(functions[fid])
-            if entry is None:
-                return frozenset()
-            written.update((a.contract, a.var) for a in entry.summary.accesses if a.mode != READ)
-        return frozenset(place for place, variable in self.variables.items() if variable not in written)
-
-    @cached_property
-    def variables(self) -> dict[tuple[int, int], tuple[str, str]]:
-        """Each variable of the replica, (address, index) -> (contract, variable name)."""
-        by_address = self.world.by_address
-        out = {}
-        for address, variables in self.storage.items():
-            inst = by_address[address]
-            for var, index in inst.program.layouts[inst.contract.name].index.items():
-                out[(address, index)] = (inst.contract.name, var)
-        return out
 
     def _route(self, m: P.Lanes, lanes: np.ndarray, everyone: np.ndarray | None) -> list[bytes]:
         """Keep this lane's transactions of the stripe and their rows; the others', by lane (marshal
@@ -503,9 +499,6 @@ class Replica:
 
     def on_Window(self, m: P.Window) -> bytes:
         self._apply(m.sync, m.fixups)
-        # (a window run while the parent runs the one before it: a read of what the parent writes,
-        # which no check of the parent's finds, must be logged)
-        self.ctx.quiet = frozenset() if m.ahead else self.quiet
         return self._run(m.window)
 
     def on_Finish(self, m: P.Finish) -> bytes:

@@ -43,7 +43,7 @@ class Context:
         # mode: reads, writes, adds.
         self.log: tuple[list, list, list] = ([], [], [])
         # ... but for reads of the variables in ``quiet`` ((address, index) pairs): those no transaction
-        # the lane runs beside others may write (compiler.runtime.replica: ``Replica.quiet``).
+        # the lane runs beside others may write (compiler.runtime.replica: ``FunctionTable.quiet``).
         self.quiet: frozenset = frozenset()
 
     def cost_used(self) -> int:
