@@ -13,7 +13,9 @@ whose ``poke`` adds to one location (a few us); blocks of calls from random acco
 - ``mixed``: ``2 * n`` calls, each ``mine`` or ``poke`` with even odds;
 - ``thirds``: ``2 * n`` calls, ``poke`` for a third, ``mine`` for the next, ``poke`` again;
 - ``skewed``: ``-n`` calls of ``mine``, each of 1 to 200 rounds at random;
-- ``hot``: ``-n`` calls of ``mine``, three in ten of them from one sender (one component).
+- ``hot``: ``-n`` calls of ``mine``, three in ten of them from one sender (one component);
+- ``scans``: ``-n`` calls of ``scan``, each reading 64 entries of a table in a loop (about 20 us);
+- ``light_scans``: ``-n`` calls of ``poke``, then ``-n`` calls of ``scan``.
 
 With ``--apart``, each block's light calls alone and its heavy calls alone are
 measured too (sequentially, and the heavy ones on two lanes forced): the parts
@@ -60,6 +62,22 @@ contract Miner {
     pub fn poke(v: u256) {
         light[msg.sender] += v;
     }
+
+    storage table: map<u256, u256>;
+
+    pub fn set(i: u256, v: u256) {
+        table[i] = v;
+    }
+
+    pub fn scan(n: u256) -> u256 {
+        let h: u256 = seeds[msg.sender] + 1;
+        for i in 0..min(n, 64) {
+            h = (h * 31 + table[i]) % 1000000007;
+            h = (h * h + i) % 1000000007;
+        }
+        seeds[msg.sender] = h;
+        return h;
+    }
 }
 """
 
@@ -89,20 +107,23 @@ SHAPES = {
     "thirds": lambda k, n, rng: "mine" if n * 2 // 3 <= k < n * 4 // 3 else "poke",
     "skewed": lambda k, n, rng: "mine",
     "hot": lambda k, n, rng: "mine",
+    "scans": lambda k, n, rng: "scan",
+    "light_scans": lambda k, n, rng: "poke" if k < n else "scan",
 }
-SINGLE = {"heavy", "skewed", "hot"}  # (blocks of ``n`` calls)
+SINGLE = {"heavy", "skewed", "hot", "scans"}  # (blocks of ``n`` calls)
 
 
 def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
     folder.mkdir(parents=True)
     (folder / "miner.lane").write_text(MINER)
     (folder / "world.toml").write_text(WORLD)
-    (folder / "setup.jsonl").write_text("")
+    (folder / "setup.jsonl").write_text("".join(  # (the table the scans read)
+        f'{{"from": "admin", "to": "miner", "fn": "set", "args": [{i}, {i * 7919 % 1000}]}}\n' for i in range(64)))
     rng = random.Random(seed)
 
     def call(fn: str) -> str:  # (the sender drawn first: the blocks of earlier runs, drawn the same)
         sender = rng.randrange(accounts)
-        arg = 200 if fn == "mine" else rng.randrange(1, 100)
+        arg = 200 if fn == "mine" else 64 if fn == "scan" else rng.randrange(1, 100)
         if kind == "skewed":
             arg = rng.randrange(1, 201)
         elif kind == "hot" and rng.random() < 0.3:
@@ -120,12 +141,12 @@ def apart(folder: Path, repeat: int) -> str:
     and the heavy part on two lanes forced."""
     lines = (folder / "block.jsonl").read_text().splitlines(keepends=True)
     times: dict[str, list[float]] = {"light": [], "heavy": [], "heavy on lanes": []}
-    for part, fn in (("light", '"poke"'), ("heavy", '"mine"')):
+    for part, light in (("light", True), ("heavy", False)):  # (the pokes, and the mines or scans)
         sub = folder.parent / f"{folder.name}-{part}"
         sub.mkdir()
         for name in ("miner.lane", "world.toml", "setup.jsonl"):
             (sub / name).write_text((folder / name).read_text())
-        (sub / "block.jsonl").write_text("".join(line for line in lines if fn in line))
+        (sub / "block.jsonl").write_text("".join(line for line in lines if ('"poke"' in line) == light))
         base = _prepare(sub)
         for _ in range(repeat):
             times[part].append(_run(sub, base, "sequential")[0].seconds)

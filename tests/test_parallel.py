@@ -1589,13 +1589,13 @@ def test_reads_of_a_variable_no_function_of_the_block_writes_are_not_logged(tmp_
         call = prepare(chain.world, parse_block_text(pot_lines(("u1", "scan", [16])), "b.jsonl"))[0].call
         ctx = chain.ctx
         logged = []
-        for quiet in (frozenset(), frozenset({place})):
-            ctx.quiet = quiet
+        for quiet in (False, True):  # (as a lane marks the variables of a block: ``Var.quiet``)
+            ctx.storage[address][index["table"]].quiet = quiet
             for entries in ctx.log:
                 entries.clear()
             scan(ctx, *call)
             logged.append(len(ctx.log[0]))
-        ctx.quiet = frozenset()
+        ctx.storage[address][index["table"]].quiet = False
         assert logged == [17, 1]  # (the scan's read of light: a variable pokes add to)
 
 

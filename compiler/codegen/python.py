@@ -164,7 +164,7 @@ class _FunctionGen:
                 if any(f"{name}(" in line for line in self.lines):
                     head.append(f"    {name} = rt.log[{mode}].append")
             for name in sorted(self.logged_reads, key=self.layout.index.__getitem__):
-                head.append(f"    L_{name} = (this, {self.layout.index[name]}) not in rt.quiet")
+                head.append(f"    L_{name} = not s_{name}.quiet")
         return "\n".join(head + self.lines) + "\n"
 
     @property
@@ -351,7 +351,7 @@ class _FunctionGen:
         if self.trace:
             return f"rt.traced_get({var.name!r}, this, s_{var.name}, {key})"
         if self.log:  # the key is evaluated once: a temporary unless it is a name or a constant
-            # Logged unless the lane is told the variable is quiet (``L_var`` false: ``rt.quiet``).
+            # Logged unless the variable is quiet (``L_var`` false: compiler.vm.variables.Var.quiet).
             index = self.layout.index[var.name]
             loud = f"L_{var.name}"
             self.logged_reads.add(var.name)

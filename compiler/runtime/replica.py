@@ -328,7 +328,10 @@ class Replica:
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine
         self.firsts = {}
-        self.ctx.quiet = self.table.quiet(P.arr(m.fnids, np.int32), self.chain.compiled_summaries)
+        quiet = self.table.quiet(P.arr(m.fnids, np.int32), self.chain.compiled_summaries)
+        for address, variables in self.storage.items():  # (what the lanes' code sees: ``Var.quiet``)
+            for index, variable in enumerate(variables):
+                variable.quiet = (address, index) in quiet
         if blobs is None:
             self._ready()
             self._unreported()

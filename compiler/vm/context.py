@@ -26,7 +26,7 @@ class Context:
     """
 
     __slots__ = ("storage", "code", "journal", "events", "number", "timestamp", "tracer", "cost_limit", "budget",
-                 "log", "quiet")
+                 "log")
 
     def __init__(self, storage: dict[int, list[dict]], code: dict[int, str],
                  number: int = 0, timestamp: int = 0, cost_limit: int = DEFAULT_COST_LIMIT) -> None:
@@ -40,11 +40,8 @@ class Context:
         self.cost_limit = cost_limit
         self.budget = cost_limit
         # Code compiled for a lane appends each access's location id (``loc_id``) to the list of its
-        # mode: reads, writes, adds.
+        # mode: reads, writes, adds (but reads of a variable marked ``quiet``: compiler.vm.variables).
         self.log: tuple[list, list, list] = ([], [], [])
-        # ... but for reads of the variables in ``quiet`` ((address, index) pairs): those no transaction
-        # the lane runs beside others may write (compiler.runtime.replica: ``FunctionTable.quiet``).
-        self.quiet: frozenset = frozenset()
 
     def cost_used(self) -> int:
         """The cost of the transaction run since ``budget`` was last reset: the whole limit for
@@ -76,7 +73,7 @@ class Context:
 
     # ---- a hook of code generated with log=True (a lane's), for a read whose key nests deep
     def logged_read(self, store: dict, address: int, index: int, key: Any) -> Any:
-        if (address, index) not in self.quiet:
+        if not store.quiet:
             self.log[0].append(hash((address, index, key)))
         return store[key]
 

@@ -26,14 +26,17 @@ class Var(dict):
 
     ``before`` holds, for each key written since the block began (:meth:`Context.begin`), its
     value then: generated code records it at the key's first write, so that what a block changed
-    is known without going through its journal (:func:`compiler.runtime.changes.from_befores`)."""
+    is known without going through its journal (:func:`compiler.runtime.changes.from_befores`).
+    ``quiet``: a lane's code logs no read of it (no function of the block writes it:
+    :meth:`compiler.runtime.replica.FunctionTable.quiet`)."""
 
-    __slots__ = ("zero", "before")
+    __slots__ = ("zero", "before", "quiet")
 
     def __init__(self, zero: Any = 0, items: Any = ()) -> None:
         super().__init__(items)
         self.zero = zero
         self.before: dict = {}
+        self.quiet = False
 
     def __missing__(self, key: Any) -> Any:
         return self.zero
