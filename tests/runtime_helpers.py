@@ -262,8 +262,8 @@ def forget_accesses(setattr_: Callable, chain: Chain, function: tuple[str, str],
         entry.summary, accesses=[a for a in entry.summary.accesses if (a.contract, a.var) != var]))
     real_plan = RowMaker.plan
 
-    def plan(self, fn, to, storage):
-        got = real_plan(self, fn, to, storage)
+    def plan(self, fn, to, storage, written=None):
+        got = real_plan(self, fn, to, storage, written)
         if got is not None and self.compiled.by_function_object.get(fn) is entry:
             got = [c for c in got if c.vid != vid]
         return got

@@ -74,7 +74,8 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     which = list(range(len(block)))
     maker = RowMaker(base.compiled_summaries)
     storage = base.ctx.storage
-    columns, column_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number)
+    # (a loop's reads as one wildcard row each: as in a block whose functions write none of them)
+    columns, column_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number, written=frozenset())
     walked, walked_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
                                            unresolved={k: {} for k in which})  # every transaction call by call
     covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
@@ -86,7 +87,8 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     have = {}
     for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in fields)):
         have.setdefault((tx, "wild" if wild else loc, var, inst if wild else None), set()).add(mode)
-    planned = {k for k, f in enumerate(functions) if f is not None and maker.plan(f, calls[k][0], storage) is not None}
+    planned = {k for k, f in enumerate(functions)
+               if f is not None and maker.plan(f, calls[k][0], storage, frozenset()) is not None}
     for tx, loc, var, inst, mode, wild in zip(*(walked[f].tolist() for f in fields)):
         if tx not in planned:
             continue
@@ -96,7 +98,8 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     # A plan with a key read from storage is made only where it is as exact as the walk: the same
     # rows, and the same reads recorded as sources (what finds the calls to instantiate again).
     looked = {k for k in planned
-              if any(type(s) is Looked for c in maker.plan(functions[k], calls[k][0], storage) for s in c.sources)}
+              if any(type(s) is Looked for c in maker.plan(functions[k], calls[k][0], storage, frozenset())
+                     for s in c.sources)}
     for rows in ((columns, walked), (column_sources, walked_sources)):
         names = [f for f in fields if f in rows[0]]
         got = [{r for r in zip(*(t[f].tolist() for f in names)) if r[0] in looked} for t in rows]
@@ -155,8 +158,9 @@ def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
 
 def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
     """A scan of a table (``table[i]`` for each ``i`` of a loop) is one wildcard row of the table a
-    call, read, not one row per iteration found by walking the call: a column plan; a loop's
-    writes are still walked (a wildcard write would join every writer of the variable)."""
+    call, read, not one row per iteration found by walking the call: a column plan, in a block
+    whose functions write no key of the table (else walked: the wildcard would join them all); a
+    loop's writes are still walked (a wildcard write would join every writer of the variable)."""
     from compiler.runtime.chain import Chain
     from compiler.schedule.rows import R, W, RowMaker
     from runtime_helpers import make_world
@@ -175,9 +179,12 @@ def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
         (address, inst), = chain.world.by_address.items()
         table, score = (chain.compiled_summaries.var_ids("Scan", v) for v in ("table", "score"))
         functions = inst.contract.functions
-        got = [(c.vid, c.sources, c.mode, c.wild) for c in maker.plan(functions["scan"], address, chain.ctx.storage)]
+        storage = chain.ctx.storage
+        got = [(c.vid, c.sources, c.mode, c.wild) for c in maker.plan(functions["scan"], address, storage, frozenset())]
         assert got == [(table, (), R, True), (score, (1,), W, False)]
-        assert maker.plan(functions["fill"], address, chain.ctx.storage) is None
+        assert maker.plan(functions["scan"], address, storage, frozenset({("Scan", "table")})) is None
+        assert maker.plan(functions["scan"], address, storage) is None  # (what the block writes not known)
+        assert maker.plan(functions["fill"], address, storage, frozenset()) is None
 
 
 def test_a_key_read_from_storage_is_a_column_as_the_walk_reads_it(tmp_path):

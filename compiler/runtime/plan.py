@@ -266,7 +266,10 @@ class Planning:
         if ex.rows is None:
             ex.rows = RowMaker(self.chain.compiled_summaries)
         fns, calls = pick(sample.functions, picked), pick(sample.calls, picked)
-        state = (self.chain.ctx.storage, self.number, self.timestamp)
+        table = ex.function_table()
+        written = table.written(np.array(list(map(table.ids.get, fns, repeat(-1))), np.int32),
+                                self.chain.compiled_summaries)  # (as a worker's stripe would say)
+        state = (self.chain.ctx.storage, self.number, self.timestamp, None, written)
         first: dict = {}
         for k, (fn, call) in enumerate(zip(fns, calls)):
             first.setdefault((fn, call[0] if call else None), k)

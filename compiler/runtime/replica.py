@@ -107,21 +107,29 @@ class FunctionTable:
         return [min(c if (c := known.get(fn)) is not None else function_cost(fn, memo), self._world.cost_limit)
                 for fn in self.functions]
 
-    def quiet(self, fnids: np.ndarray, summaries) -> frozenset:
-        """The variables ((address, index)) that no function of a block (``fnids``: -1 invalid) writes
-        or adds to by its summary: the lanes need not log their reads.  A read is logged for the
-        comparison with what others write meanwhile; a write those summaries do not predict is its
-        writer's to find (a lane's, and the parent's part's, are checked against their rows; the
-        parent's window run while the lanes run the next one against this set, ``parallel``), and
-        the block runs on sequentially from the first such transaction.  None (every read logged)
-        when a function has no summary."""
+    def written(self, fnids: np.ndarray, summaries) -> frozenset | None:
+        """The variables ((contract, name)) that the functions of a block (``fnids``: -1 invalid) write
+        or add to by their summaries; None when a function has no summary."""
         written: set[tuple[str, str]] = set()
         entries = summaries.by_function_object
         for fid in np.flatnonzero(np.bincount(fnids[fnids >= 0], minlength=1)).tolist():
             entry = entries.get(self.functions[fid])
             if entry is None:
-                return frozenset()
+                return None
             written.update((a.contract, a.var) for a in entry.summary.accesses if a.mode != READ)
+        return frozenset(written)
+
+    def quiet(self, fnids: np.ndarray, summaries) -> frozenset:
+        """The variables ((address, index)) that no function of a block writes or adds to by its
+        summary (:meth:`written`): the lanes need not log their reads.  A read is logged for the
+        comparison with what others write meanwhile; a write those summaries do not predict is its
+        writer's to find (a lane's, and the parent's part's, are checked against their rows; the
+        parent's window run while the lanes run the next one against this set, ``parallel``), and
+        the block runs on sequentially from the first such transaction.  None of them (every read
+        logged) when a function has no summary."""
+        written = self.written(fnids, summaries)
+        if written is None:
+            return frozenset()
         return frozenset(place for place, variable in self.places.items() if variable not in written)
 
     @cached_property
@@ -242,6 +250,8 @@ class Replica:
             functions = [self.table.functions[f] if f >= 0 else None for f in fnids]
         self.stripe = (calls, functions)
         self.stripe_fnids = fnids
+        # (the variables the stripe's functions write: a loop's reads of others are one row, rows.py)
+        self.stripe_written = self.table.written(np.array(fnids, np.int32), self.chain.compiled_summaries)
         self.stripe_rows = None
         self.block_calls = self.block_rows = None
         self.ahead = None
@@ -274,7 +284,7 @@ class Replica:
             self.rows = RowMaker(self.chain.compiled_summaries)
         calls, functions = self.stripe
         rows, sources, stored = self.rows.rows(which, pick(functions, which), pick(calls, which), self.storage,
-                                               self.number, self.timestamp, unresolved)
+                                               self.number, self.timestamp, unresolved, self.stripe_written)
         order = grouped_order(rows["loc"], rows["tx"])  # (the parent merges the stripes' runs: grouped_order)
         rows = {name: column[order] for name, column in rows.items()}
         kept = self.stripe_rows

@@ -15,8 +15,10 @@ condition an equality of two of them, or none) gets its rows a column at a
 time for all its calls of one instance at once, by C code: the keys are
 columns of the call tuples (:mod:`compiler.schedule.locations`).  Conditions
 are left out (a row too many only joins transactions that need not be), and
-so are the keys of a read a loop enumerates (a table scanned, ``prices[i]``):
-one wildcard row of its variable, read.  A key
+so are the keys of a read a loop enumerates (a table scanned, ``prices[i]``)
+of a variable no function of the block (the worker's stripe) writes: one
+wildcard row of it, read, which joins nothing (walked, a row per key, where
+something writes it).  A key
 read from mutable storage at a location the call names (``score[owner_of[id]]``)
 is a column too, of what the location holds before the block, its reads
 recorded as sources, where the columns are as exact as the walk below (every
@@ -109,13 +111,20 @@ def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
     return Looked(address[0], sym.contract, sym.var, keys)
 
 
-def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
+def _scan(access) -> bool:
+    """Whether ``access`` reads at keys a loop enumerates (``prices[i]``)."""
+    return access.mode == READ and any(isinstance(n, S.LoopIndex) for k in access.keys for n in S.walk(k))
+
+
+def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozenset()) -> list[_Column] | None:
     """The accesses of a function called at ``to`` as column accesses, or None when one of them is
     not.  Plain instances are the called one, one an argument names, or one an immutable variable
     holds (``value_of`` reads it: a pool's tokens), in another contract as well as in this one.
     A key read from storage (:func:`_looked`) makes a plan only as exact as walking each call would
     be: with every access unconditional, of one instance and key each, and no add whose aliasing
-    the columns cannot decide (such a function is walked, its conditions decided per call)."""
+    the columns cannot decide (such a function is walked, its conditions decided per call).
+    ``scanned``: variables ((contract, name)) whose reads at keys a loop enumerates are one wildcard
+    row each (:func:`_scan`; others make the function walked)."""
     params = {p.name: 2 + i for i, p in enumerate(summary.function.params)}
     looks = coarse = False  # (a key read from storage; a column that is a superset of the walk's rows)
     out: list[_Column] = []
@@ -154,10 +163,10 @@ def column_plan(summary, var_ids, to: int, value_of) -> list[_Column] | None:
                 for mode in modes:
                     add((address, vid, (), mode, None, True))
             continue
-        if access.mode == READ and any(isinstance(n, S.LoopIndex) for k in access.keys for n in S.walk(k)):
+        if (access.contract, access.var) in scanned and _scan(access):
             # A read at keys a loop enumerates (a table scanned: ``prices[i]``): one row for its
-            # variable, not one per iteration found by walking each call.  A superset: it joins the
-            # variable's writers in the window, which a variable only read (the common case) has none of.
+            # variable, not one per iteration found by walking each call.  A superset, which joins
+            # nothing: no transaction of the block writes it.
             for address in addresses:
                 add((address, vid, (), R, None, True))
             coarse = True
@@ -234,22 +243,29 @@ class RowMaker:
         self.compiled = compiled
         self.key_vids: frozenset[int] = compiled.key_vids
         self._plans: dict[tuple, list[_Column] | None] = {}
+        self._scans: dict = {}  # function -> the variables it reads at keys a loop enumerates
 
-    def plan(self, function, to: int, storage: dict) -> list[_Column] | None:
+    def plan(self, function, to: int, storage: dict, written: frozenset | None = None) -> list[_Column] | None:
         """``function``'s column plan for calls at ``to`` (kept: the immutable values it holds never
-        change once deployed)."""
-        key = (function, to)
+        change once deployed), in a block whose functions write or add to ``written`` ((contract,
+        name) pairs; None: not known, every loop's reads walked)."""
+        entry = self.compiled.by_function_object.get(function)
+        scans = self._scans.get(function)
+        if scans is None:
+            scans = self._scans[function] = frozenset(
+                (a.contract, a.var) for a in entry.summary.accesses if _scan(a)) if entry is not None else frozenset()
+        scanned = scans - written if scans and written is not None else frozenset()
+        key = (function, to, scanned)
         if key not in self._plans:
-            entry = self.compiled.by_function_object.get(function)
             plan = None if entry is None else column_plan(
-                entry.summary, self.compiled.var_ids, to, value_reader(self.compiled.world, storage))
+                entry.summary, self.compiled.var_ids, to, value_reader(self.compiled.world, storage), scanned)
             if plan is not None and any(c.stored is False and c.vid in self.key_vids for c in plan):
                 plan = None  # (it writes keys of other accesses, values a column cannot say: walked)
             self._plans[key] = plan
         return self._plans[key]
 
     def rows(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
-             unresolved: dict[int, dict] | None = None) -> tuple[dict, dict, tuple]:
+             unresolved: dict[int, dict] | None = None, written: frozenset | None = None) -> tuple[dict, dict, tuple]:
         """The rows of transactions ``txs`` (their block indices; ``functions[k]`` and ``calls[k]`` are
         transaction ``txs[k]``'s), the sources of the values read from storage, and what the
         transactions instantiated call by call store at locations of variables read to make keys:
@@ -257,7 +273,8 @@ class RowMaker:
 
         ``unresolved``: per transaction, locations (ids) written earlier in the block, each with the
         values earlier writers may store there (read as a :class:`Choice` with the value before the
-        block), or None: unresolved."""
+        block), or None: unresolved.  ``written``: the variables the block's functions write or add
+        to (:meth:`plan`)."""
         parts: dict[str, list] = defaultdict(list)
         src: dict[str, list] = defaultdict(list)
         stored: tuple[list, list, list] = ([], [], [])
@@ -280,7 +297,7 @@ class RowMaker:
             function, to = pairs[members[0]]
             if function is None:
                 continue
-            plan = self.plan(function, to, storage)
+            plan = self.plan(function, to, storage, written)
             if plan is None:
                 walk += members.tolist()
                 continue
