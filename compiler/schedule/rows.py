@@ -166,7 +166,8 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
         if (access.contract, access.var) in scanned and _scan(access):
             # A read at keys a loop enumerates (a table scanned: ``prices[i]``): one row for its
             # variable, not one per iteration found by walking each call.  A superset, which joins
-            # nothing: no transaction of the block writes it.
+            # nothing where no transaction of the block writes the variable (``scanned``: none of the
+            # worker's stripe does; another stripe's writers are joined to it, exactly if coarsely).
             for address in addresses:
                 add((address, vid, (), R, None, True))
             coarse = True
