@@ -232,7 +232,8 @@ class Planning:
             chosen = on_lanes < inline
             picked, table, inst_us = self._sampled_rows(sample, chosen[part])
             if table.wild.any():  # (the plan gives the parent no transaction with a wildcard)
-                light &= ~isin(np.array(fids), np.array(fids)[picked[table.tx[table.wild]]])
+                ids = np.array(fids)
+                light &= ~isin(ids, ids[picked[table.tx[table.wild]]])
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
             schedule = count * inst_us / self.cpus + decoding
