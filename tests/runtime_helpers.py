@@ -284,3 +284,50 @@ def dag_covers_oracle(chain: Chain, txs: list[dict], number: int) -> None:
     assert c.static_pairs >= c.oracle_pairs
     again = chain.schedule(raw, number=number)
     assert (again.sources, again.targets) == (static.sources, static.targets)
+
+
+def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int) -> None:
+    """The rows the parallel executor makes a column at a time for block ``txs`` on ``chain``'s state
+    (a loop's reads as one wildcard row each, as in a block whose functions write none of them)
+    cover every row of the call-by-call instantiation of the same transactions: the same location
+    (or a wildcard of its variable in that instance) in a mode that conflicts with at least as
+    much.  Each way, a transaction has one row of a variable's location it touches (written when
+    it touches it in several modes).  A plan with a key read from storage records that read as a
+    source, as the walk does (which also records what its guards read: a column keeps every access
+    whatever they decide, so it needs none of those)."""
+    from compiler.runtime.block import prepare
+    from compiler.schedule.locations import Looked
+    from compiler.schedule.rows import R, W, RowMaker
+
+    block = prepare(chain.world, raw_block(txs))
+    functions = [tx.function for tx in block]
+    calls = [tx.call for tx in block]
+    which = list(range(len(block)))
+    maker = RowMaker(chain.compiled_summaries)
+    storage = chain.ctx.storage
+    columns, column_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number, written=frozenset())
+    walked, walked_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
+                                           unresolved={k: {} for k in which})  # every transaction call by call
+    covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
+    fields = ("tx", "loc", "var", "inst", "mode", "wild")
+    for rows in (columns, walked):  # one row per transaction and location of a variable, either way
+        exact = ~rows["wild"]  # (a call given one contract for another may touch a location as two variables)
+        pairs = list(zip(*(rows[f][exact].tolist() for f in ("tx", "loc", "var"))))
+        assert len(pairs) == len(set(pairs))
+    have: dict = {}
+    for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in fields)):
+        have.setdefault((tx, "wild" if wild else loc, var, inst if wild else None), set()).add(mode)
+    plans = {k: maker.plan(f, calls[k][0], storage, frozenset()) for k, f in enumerate(functions) if f is not None}
+    planned = {k for k, plan in plans.items() if plan is not None}
+    for tx, loc, var, inst, mode, wild in zip(*(walked[f].tolist() for f in fields)):
+        if tx not in planned:
+            continue
+        found = set() if wild else have.get((tx, loc, var, None), set())
+        found |= have.get((tx, "wild", var, inst), set())
+        assert found & covers[mode], (functions[tx].qualname, loc, var, mode, wild)
+    looked = {k for k in planned if any(type(s) is Looked for c in plans[k] for s in c.sources)}
+    names = list(column_sources)
+    got = [{r for r in zip(*(t[f].tolist() for f in names)) if r[0] in looked}
+           for t in (column_sources, walked_sources)]
+    assert got[0] <= got[1]
+    assert {r[0] for r in got[0]} == looked  # (each such transaction's key read recorded)

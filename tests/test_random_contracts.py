@@ -34,8 +34,8 @@ from contract_gen import Program, blocks, programs, world_text, worlds
 from fuzzing import examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from runtime_helpers import (block_text, dag_covers_oracle, fork_chain, forget_accesses, lane_json, raw_block,
-                             write_block)
+from runtime_helpers import (block_text, columns_cover_the_walk, dag_covers_oracle, fork_chain, forget_accesses,
+                             lane_json, raw_block, write_block)
 
 from compiler.pipeline import CompilerData
 from compiler.runtime import chain as chain_module
@@ -147,6 +147,21 @@ def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, num
     plain = fork_chain(base).run_block(raw_block(txs), number=number)
     assert checked.receipts_json == plain.receipts_json
     assert checked.state_root == plain.state_root
+
+
+@settings(SETTINGS, max_examples=examples(20))
+@given(case=cases(), number=st.sampled_from([2, 7]))
+def test_column_rows_cover_the_walk_of_generated_programs(tmp_path_factory, case, number):
+    """The parallel executor's rows made a column at a time (a loop's reads of storage as one
+    wildcard row, keys read from storage as columns) cover the call-by-call instantiation's, on
+    generated programs and blocks (:func:`columns_cover_the_walk`)."""
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
+    chain = warmed_up(path, warm_up, check=False)
+    try:
+        columns_cover_the_walk(chain, txs, number)
+    finally:
+        chain.close()
 
 
 @settings(SETTINGS, max_examples=examples(20))

@@ -13,7 +13,7 @@ from compiler.runtime.block import prepare
 from compiler.schedule.components import partition
 from compiler.schedule.compiled import WILD
 from compiler.schedule.vectorized import EVERY, AccessTable, components, hot_writers
-from runtime_helpers import raw_block
+from runtime_helpers import columns_cover_the_walk, raw_block
 from test_schedule_props import NUMBERS, SETTINGS, blocks
 from fuzzing import examples
 
@@ -62,48 +62,10 @@ def test_column_rows_cover_every_access_the_call_by_call_instantiation_finds(fun
     variable in that instance) in a mode that conflicts with at least as much.  Each way, a
     transaction has one row of a variable's location it touches (written when it touches it in
     several modes)."""
-    from compiler.schedule.locations import Looked
-    from compiler.schedule.rows import R, W, RowMaker
-
     base, meta = funded
     txs = data.draw(blocks(meta), label="block")
     number = data.draw(st.sampled_from(NUMBERS), label="number")
-    block = prepare(base.world, raw_block(txs))
-    functions = [tx.function for tx in block]
-    calls = [tx.call for tx in block]
-    which = list(range(len(block)))
-    maker = RowMaker(base.compiled_summaries)
-    storage = base.ctx.storage
-    # (a loop's reads as one wildcard row each: as in a block whose functions write none of them)
-    columns, column_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number, written=frozenset())
-    walked, walked_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
-                                           unresolved={k: {} for k in which})  # every transaction call by call
-    covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
-    fields = ("tx", "loc", "var", "inst", "mode", "wild")
-    for rows in (columns, walked):  # one row per transaction and location of a variable, either way
-        exact = ~rows["wild"]  # (a call given one contract for another may touch a location as two variables)
-        pairs = list(zip(*(rows[f][exact].tolist() for f in ("tx", "loc", "var"))))
-        assert len(pairs) == len(set(pairs))
-    have = {}
-    for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in fields)):
-        have.setdefault((tx, "wild" if wild else loc, var, inst if wild else None), set()).add(mode)
-    planned = {k for k, f in enumerate(functions)
-               if f is not None and maker.plan(f, calls[k][0], storage, frozenset()) is not None}
-    for tx, loc, var, inst, mode, wild in zip(*(walked[f].tolist() for f in fields)):
-        if tx not in planned:
-            continue
-        found = set() if wild else have.get((tx, loc, var, None), set())
-        found |= have.get((tx, "wild", var, inst), set())
-        assert found & covers[mode], (functions[tx].qualname, loc, var, mode, wild)
-    # A plan with a key read from storage is made only where it is as exact as the walk: the same
-    # rows, and the same reads recorded as sources (what finds the calls to instantiate again).
-    looked = {k for k in planned
-              if any(type(s) is Looked for c in maker.plan(functions[k], calls[k][0], storage, frozenset())
-                     for s in c.sources)}
-    for rows in ((columns, walked), (column_sources, walked_sources)):
-        names = [f for f in fields if f in rows[0]]
-        got = [{r for r in zip(*(t[f].tolist() for f in names)) if r[0] in looked} for t in rows]
-        assert got[0] == got[1]
+    columns_cover_the_walk(base, txs, number)
 
 
 BOOK = """

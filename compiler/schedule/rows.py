@@ -102,7 +102,7 @@ def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
     what each location holds before the block, each read recorded as a source: a transaction whose
     read an earlier one of the block writes is instantiated again (``RowMaker.rows``' ``unresolved``),
     as one walked call by call is."""
-    if not isinstance(sym, S.Read):
+    if not isinstance(sym, S.Read) or sym.immutable:  # (an immutable one the walk reads unrecorded: walked)
         return None
     address = source(sym.address, params, to, value_of)
     keys = tuple(source(k, params, to, value_of) for k in sym.keys)
