@@ -34,7 +34,6 @@ from .cost_model import ROWS_TX, SPEED_RANGE, CostModel
 from .cpus import usable_cpus
 from .decode import Block
 from .pool import Turns
-from ..analysis.summary import READ
 from ..schedule.rows import RowMaker
 from ..schedule.vectorized import (AccessTable, components, distinct, hot_writers, isin, joins, largest_in_sample,
                                   pick)
@@ -118,24 +117,15 @@ class Planning:
         only those as the parent's part beside the lanes: a sample is too sparse to show which light
         calls join heavy ones in the block (two calls of one sender, say), and a light call joined
         to a heavy one runs on a lane, where it costs more than inline."""
-        table, by_function = self.ex.table, self.chain.compiled_summaries.by_function
+        table, summaries = self.ex.table, self.chain.compiled_summaries
         ids = np.array(fids, np.int64)
-
-        def variables(f: int) -> tuple[set, set] | None:  # (touched, changed), or None: not known
-            fn = table.functions[f]
-            entry = by_function.get((fn.contract.name, fn.name))
-            if entry is None:
-                return None
-            accesses = entry.summary.accesses
-            return {(a.contract, a.var) for a in accesses}, {(a.contract, a.var) for a in accesses if a.mode != READ}
-
-        heavy = [variables(f) for f in distinct(ids[(ids >= 0) & ~light]).tolist()]
+        heavy = [table.variables(f, summaries) for f in distinct(ids[(ids >= 0) & ~light]).tolist()]
         if any(v is None for v in heavy):
             return np.zeros(len(ids), bool)
         touched = set().union(*(t for t, _ in heavy))
         changed = set().union(*(c for _, c in heavy))
         apart = [f for f in distinct(ids[light]).tolist()
-                 if (v := variables(f)) is not None and not v[1] & touched and not v[0] & changed]
+                 if (v := table.variables(f, summaries)) is not None and not v[1] & touched and not v[0] & changed]
         return light & isin(ids, np.array(apart, np.int64))
 
     def light_at_worst(self, cost: float) -> bool:

@@ -107,16 +107,24 @@ class FunctionTable:
         return [min(c if (c := known.get(fn)) is not None else function_cost(fn, memo), self._world.cost_limit)
                 for fn in self.functions]
 
+    def variables(self, fid: int, summaries) -> tuple[set, set] | None:
+        """The variables ((contract, name)) function ``fid`` touches, and those it writes or adds to,
+        by its summary; None when it has none."""
+        entry = summaries.by_function_object.get(self.functions[fid])
+        if entry is None:
+            return None
+        accesses = entry.summary.accesses
+        return {(a.contract, a.var) for a in accesses}, {(a.contract, a.var) for a in accesses if a.mode != READ}
+
     def written(self, fnids: np.ndarray, summaries) -> frozenset | None:
         """The variables ((contract, name)) that the functions of a block (``fnids``: -1 invalid) write
         or add to by their summaries; None when a function has no summary."""
         written: set[tuple[str, str]] = set()
-        entries = summaries.by_function_object
         for fid in np.flatnonzero(np.bincount(fnids[fnids >= 0], minlength=1)).tolist():
-            entry = entries.get(self.functions[fid])
-            if entry is None:
+            variables = self.variables(fid, summaries)
+            if variables is None:
                 return None
-            written.update((a.contract, a.var) for a in entry.summary.accesses if a.mode != READ)
+            written |= variables[1]
         return frozenset(written)
 
     def quiet(self, fnids: np.ndarray, summaries) -> frozenset:
