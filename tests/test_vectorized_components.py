@@ -182,6 +182,41 @@ def test_a_key_read_from_storage_is_a_column_as_the_walk_reads_it(tmp_path):
         assert set(column_sources["var"].tolist()) == {owner}
 
 
+def test_a_key_read_after_a_guard_that_fails_is_a_source_of_the_column_only(tmp_path):
+    """A call that reverts before its key read from storage (``require`` false): the walk follows
+    its guards and records no source; its column keeps the read, whatever the guard decides (more
+    sources: the call is instantiated again more often, never less).  The property that columns
+    cover the walk holds, and compares the sources only where the walk's guards cut nothing."""
+    from compiler.runtime.chain import Chain
+    from compiler.schedule.rows import RowMaker
+    from runtime_helpers import make_world
+
+    source = """
+    contract Guarded {
+        storage ua0: map<u256, address>;
+        storage au1: map<address, u256>;
+        pub fn set(p0: address, v: u256) { au1[p0] = v; }
+        pub fn f3(p0: address, p1: u256) { ua0[p1] = p0; require(0 < p1, "no"); ua0[p1] = ua0[au1[p0]]; }
+    }
+    """
+    world = make_world(tmp_path, {"g.lane": source}, [{"name": "g", "source": "g.lane", "contract": "Guarded"}])
+    with Chain.open(world) as chain:
+        def call(fn: str, args: list) -> dict:
+            return {"from": "alice", "to": "g", "fn": fn, "args": args}
+
+        chain.run_block(raw_block([call("set", ["alice", 3])]))
+        txs = [call("f3", ["alice", 0]), call("f3", ["alice", 1]), call("set", ["alice", 4])]
+        columns_cover_the_walk(chain, txs, 2)
+        block = prepare(chain.world, raw_block(txs))
+        functions, calls = [tx.function for tx in block], [tx.call for tx in block]
+        maker = RowMaker(chain.compiled_summaries)
+        au1 = chain.compiled_summaries.var_ids("Guarded", "au1")
+        sources = [maker.rows([0, 1, 2], functions, calls, chain.ctx.storage, 2, 24, **kw)[1]
+                   for kw in ({}, {"unresolved": {0: {}, 1: {}, 2: {}}})]
+        column, walk = ({tx for tx, var in zip(s["tx"].tolist(), s["var"].tolist()) if var == au1} for s in sources)
+        assert column == {0, 1} and walk == {1}
+
+
 # ---------------------------------------------------------------- the parent's re-instantiation sets
 
 from compiler.runtime.merge import _earliest
