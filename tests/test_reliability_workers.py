@@ -333,6 +333,38 @@ def test_a_slow_worker_that_makes_progress_is_never_given_up(tmp_path):
         seq.close()
 
 
+def test_a_schedule_longer_than_the_timeout_is_waited_for_while_the_worker_says_it_is_at_work(
+        tmp_path, monkeypatch):
+    # Calls walked one by one (every plan refused) and slowly (each location found after a sleep): a
+    # stripe's schedule takes several timeouts, and is one message.  The worker says now and then
+    # that it is still at work (``Progress``), and the parent's clock starts again each time; without
+    # that it would be given up at the first timeout, and the block run by the parent.
+    from compiler.runtime import replica
+    from compiler.schedule import rows
+
+    real_loc_id = rows.loc_id
+
+    def slow_loc_id(*args):
+        time.sleep(0.0005)
+        return real_loc_id(*args)
+
+    monkeypatch.setattr(rows.RowMaker, "plan", lambda *args, **kwargs: None)
+    monkeypatch.setattr(rows, "loc_id", slow_loc_id)
+    monkeypatch.setattr(replica, "PROGRESS_S", 0.02)
+    seq, par, executor = pot_chains(tmp_path)  # (its workers forked at the block: with the changes above)
+    try:
+        raw = pot_block(2_400)
+        executor.timeout = 0.2
+        a = seq.run_block(raw)
+        b = par.run_block(raw, executor="parallel", workers=2)
+        same(a, b)
+        assert executor.last["failed_lanes"] == 0 and executor.last["mode"] == "parallel", executor.last
+        assert executor.last["seconds"]["schedule"] > 2 * executor.timeout, executor.last["seconds"]
+    finally:
+        par.close()
+        seq.close()
+
+
 def test_the_timeout_grows_with_the_work_predicted(tmp_path):
     seq, par, executor = pot_chains(tmp_path)
     seen: list[float] = []

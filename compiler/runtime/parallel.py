@@ -520,7 +520,8 @@ class _BlockRun(Planning):
 
     def collect(self, which, kind, predicted: float = 0.0) -> dict[int, Any]:
         """Each of the workers ``which``'s next reply (a Fault if one fails); ``predicted`` is how
-        long the work should take them, in seconds (the timeout follows it)."""
+        long the work should take them, in seconds (the timeout follows it, and starts again whenever
+        a worker says it is still at work: ``Progress``)."""
         ex = self.ex
         waiting = set(which)
         got: dict[int, Any] = {}
@@ -537,6 +538,9 @@ class _BlockRun(Planning):
                     m = P.unpack(reply)
                     if isinstance(m, P.Error):
                         raise Fault(f"worker {k}: {m.message.strip().splitlines()[-1]}")
+                    if isinstance(m, P.Progress) and m.block == self.serial:  # (at work: its clock starts again)
+                        deadline = time.monotonic() + timeout
+                        continue
                     if not isinstance(m, kind) or m.block != self.serial:
                         continue  # a late reply of an abandoned run
                     got[k] = m

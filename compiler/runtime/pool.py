@@ -116,6 +116,8 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, k
     except (AttributeError, OSError):
         pass  # not Linux: the parent may wait for its core now and then
     handler = make_handler()
+    if hasattr(handler, "say"):  # (what a handler says while at a message: that it is still at work)
+        handler.say = functools.partial(_say, replies.fileno())
     while True:
         try:
             if not tasks.poll(PARENT_CHECK_S):
@@ -142,6 +144,14 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, k
         idle = getattr(handler, "idle", None)
         if idle is not None and not tasks.poll(0):
             idle()
+
+
+def _say(fd: int, data: bytes) -> None:
+    """A message to the parent while the worker handles one (its reply comes after)."""
+    try:
+        write_all(fd, data)
+    except OSError:  # the parent is gone: the reply's write finds it too
+        pass
 
 
 def _close_inherited(keep: tuple[int, ...]) -> None:

@@ -209,9 +209,14 @@ class Error(NamedTuple):
     message: str               # a fault in the worker (a bug): the parent runs the block itself
 
 
+class Progress(NamedTuple):
+    block: int                 # a worker still at a long message of this block (its schedule), sent every
+    done: int                  #  ``replica.PROGRESS_S`` or so: the parent waits on (transactions done so far)
+
+
 KINDS: dict[int, type] = {k: t for k, t in enumerate(
     (Schedule, Reschedule, Lanes, Calls, Window, Cut, Finish, Scheduled, Rescheduled, Routed, WindowDone,
-     Finished, Error, Peers), 1)}
+     Finished, Error, Peers, Progress), 1)}
 _KIND_OF = {t: k for k, t in KINDS.items()}
 
 # The fields whose bytes travel raw, after the header (each a bytes-like object, or a list or tuple of

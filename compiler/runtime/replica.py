@@ -45,7 +45,7 @@ import traceback
 from functools import cached_property
 from itertools import compress, repeat
 from operator import itemgetter, ne
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -71,6 +71,7 @@ _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 PEERS_ROWS = ("tx", "loc", "mode", "wild")  # the columns of the rows Peers brings (schedule.vectorized.COLUMNS)
 _DTYPES = dict(COLUMNS)
 COMPRESS_MIN = 512  # transactions in a stripe: a lane of them likely compresses its receipts (encoding.part)
+PROGRESS_S = 0.25   # a worker at a long message says it is still at work this often (``Replica.progress``)
 
 
 def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
@@ -188,6 +189,8 @@ class Replica:
         self.unreported = 0.0  # seconds on messages that have no reply (``Calls``), not reported yet ...
         self.unreported_cpu = 0.0  # ... and of CPU time
         self.began = (0.0, 0.0)  # the wall clock and this thread's CPU time when the message being handled came
+        self.say: Callable[[bytes], None] | None = None  # a message to the parent now (a pool's worker; not Dask's)
+        self.said = 0.0          # ... when the last went, or the message being handled came
         self.block_calls: list | None = None  # the whole block's calls, when ``Peers`` brought the others' ...
         self.block_rows: dict | None = None   # ... and its access rows
         self.ahead = None      # work to do before the next message, if the parent is still deciding (``idle``)
@@ -196,11 +199,21 @@ class Replica:
     def handle(self, data: bytes) -> bytes | list | None:
         """The reply to a message (bytes, or parts: :func:`compiler.runtime.protocol.pack_parts`)."""
         self.began = (time.perf_counter(), time.thread_time())
+        self.said = self.began[0]
         try:
             message = P.unpack(data)
             return getattr(self, "on_" + type(message).__name__)(message)
         except Exception:  # noqa: BLE001 - a bug: the parent runs the block itself, and says so
             return P.pack(P.Error(self.block, traceback.format_exc()))
+
+    def progress(self, done: int) -> None:
+        """Tell the parent, at most every ``PROGRESS_S``, that this worker is still at the message it
+        handles (``done`` of its transactions so far): a long schedule (calls walked one by one, a
+        block of 100,000 calls of 16 transfers each, say) is not taken for a hang."""
+        now = time.perf_counter()
+        if self.say is not None and now - self.said >= PROGRESS_S:
+            self.said = now
+            self.say(P.pack(P.Progress(self.block, done)))
 
     def idle(self) -> None:
         """Work done ahead while the parent decides what comes next (a worker calls this after a
@@ -249,6 +262,7 @@ class Replica:
             calls = decoded.calls
             lines = decoded.lines
             invalid = [(m.first_index + k, decoded.lines[k], tx.invalid) for k, tx in sorted(decoded.invalid.items())]
+            self.progress(0)
         else:
             got = marshal.loads(m.calls)
             fnids = [f for f, _, _ in got]
@@ -292,7 +306,8 @@ class Replica:
             self.rows = RowMaker(self.chain.compiled_summaries)
         calls, functions = self.stripe
         rows, sources, stored = self.rows.rows(which, pick(functions, which), pick(calls, which), self.storage,
-                                               self.number, self.timestamp, unresolved, self.stripe_written)
+                                               self.number, self.timestamp, unresolved, self.stripe_written,
+                                               self.progress)
         order = grouped_order(rows["loc"], rows["tx"])  # (the parent merges the stripes' runs: grouped_order)
         rows = {name: column[order] for name, column in rows.items()}
         kept = self.stripe_rows

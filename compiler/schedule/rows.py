@@ -75,6 +75,7 @@ class _Column:
 
 
 _MAX_ALTERNATIVES = 16  # column accesses one access may become (its conditional instances and keys)
+PROGRESS_CALLS = 256    # calls walked between two calls of ``rows``' ``progress`` (a few ms at most)
 
 
 def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool = False) -> list | None:
@@ -266,7 +267,8 @@ class RowMaker:
         return self._plans[key]
 
     def rows(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
-             unresolved: dict[int, dict] | None = None, written: frozenset | None = None) -> tuple[dict, dict, tuple]:
+             unresolved: dict[int, dict] | None = None, written: frozenset | None = None,
+             progress: Callable[[int], None] | None = None) -> tuple[dict, dict, tuple]:
         """The rows of transactions ``txs`` (their block indices; ``functions[k]`` and ``calls[k]`` are
         transaction ``txs[k]``'s), the sources of the values read from storage, and what the
         transactions instantiated call by call store at locations of variables read to make keys:
@@ -275,7 +277,8 @@ class RowMaker:
         ``unresolved``: per transaction, locations (ids) written earlier in the block, each with the
         values earlier writers may store there (read as a :class:`Choice` with the value before the
         block), or None: unresolved.  ``written``: the variables the block's functions write or add
-        to (:meth:`plan`)."""
+        to (:meth:`plan`).  ``progress``: called now and then while calls are walked one by one, with
+        how many were (a worker says it is still at work)."""
         parts: dict[str, list] = defaultdict(list)
         src: dict[str, list] = defaultdict(list)
         stored: tuple[list, list, list] = ([], [], [])
@@ -307,7 +310,7 @@ class RowMaker:
         walk.sort()
         if walk:
             self._walk([txs[k] for k in walk], [functions[k] for k in walk], [calls[k] for k in walk],
-                       storage, number, timestamp, unresolved, parts, src, stored)
+                       storage, number, timestamp, unresolved, parts, src, stored, progress)
         rows = {name: (np.concatenate(parts[name]) if parts[name] else np.zeros(0, dtype)) for name, dtype in COLUMNS}
         wild = rows["wild"]
         if wild.any():  # (a wildcard's location: its scope's id, what a lane checks its writes against)
@@ -392,7 +395,8 @@ class RowMaker:
         return got
 
     def _walk(self, txs: list[int], functions: list, calls: list, storage: dict, number: int, timestamp: int,
-              unresolved: dict | None, parts: dict, src: dict, stored_out: tuple) -> None:
+              unresolved: dict | None, parts: dict, src: dict, stored_out: tuple,
+              progress: Callable[[int], None] | None = None) -> None:
         """Call by call: the compiled summary, reads from storage recorded as sources, the values
         stored at locations of key variables recorded in ``stored_out``."""
         compiled, key_vids = self.compiled, self.key_vids
@@ -418,7 +422,9 @@ class RowMaker:
         out: list = []
         stored: list = []
         s_tx, s_loc, s_value = stored_out
-        for tx, function, call in zip(txs, functions, calls):
+        for done, (tx, function, call) in enumerate(zip(txs, functions, calls)):
+            if progress is not None and not done % PROGRESS_CALLS:
+                progress(done)
             entry = entries.get(function)
             if entry is None:
                 continue
