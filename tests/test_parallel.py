@@ -785,6 +785,44 @@ def test_heavy_calls_that_all_conflict_run_inline_before_any_schedule(tmp_path, 
     assert "joined through Miner.seeds" in info["why"], info  # (what each call writes: seeds[msg.sender])
 
 
+def test_a_block_of_two_hundred_heavy_calls_runs_on_lanes_timing_each_function_once_or_twice(tmp_path, monkeypatch):
+    # 200 calls of about a millisecond each (fewer than the 256 that once ran inline as too small):
+    # the estimate times no more calls of a function than one in RUN_SHARE of the block (a heavy
+    # one once, not first run to warm the caches), and the block goes to lanes.
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
+    spread = []
+    real_spread = plan._spread
+    monkeypatch.setattr(plan, "_spread", lambda seq, most: spread.append(most) or real_spread(seq, most))
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    block = pot_lines(*[(f"u{i}", "mine", [5000]) for i in range(200)])
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["estimated"]["lanes"] < info["estimated"]["inline"], info
+    runs = [most for most in spread if most <= plan.SAMPLE_MORE_RUNS]  # (the timed runs': not the chain sample's)
+    assert runs and max(runs) == 200 // plan.RUN_SHARE, spread
+
+
+def test_a_small_block_is_its_own_sample_decoded_once(tmp_path, monkeypatch):
+    # 200 light calls in a world with a costly function: the block is sampled; it is its own sample,
+    # and the inline run takes the calls the estimate decoded, not the bytes again.
+    from compiler.runtime import decode
+
+    decoded = []
+    real_decode = decode.Decoder.decode
+    monkeypatch.setattr(decode.Decoder, "decode", lambda self, data, *a: decoded.append(len(data)) or
+                        real_decode(self, data, *a))
+    world = pot_world(tmp_path, POT_AND_SPIN)
+    text = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(200)]).encode()
+    with Chain.open(world) as seq, Chain.open(world) as par:
+        a = seq.run_block(text)
+        decoded.clear()
+        b = par.run_block(text, executor="parallel", workers=2)
+        info = par._parallel.last
+    _same(a, b)
+    assert info["mode"] == "inline" and "a sample's transactions" in info["why"], info
+    assert decoded == [len(text)], decoded
+
+
 def test_the_cost_model_follows_the_machines_speed(tmp_path):
     """The executor's own work is priced at the speed the machine runs Python now (a reference loop
     timed per block, reported as ``speed``): the same heavy block goes to lanes where that work is
@@ -1134,7 +1172,7 @@ def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path
             return got
 
         heavy = measured([3000] * 20)
-        mixed = measured([3000 if k % 3 == 0 else 5 for k in range(100)])
+        mixed = measured([3000 if k % 3 == 0 else 5 for k in range(plan.RUN_SHARE * plan.SAMPLE_MORE_RUNS)])
         assert 0.15 * heavy < mixed < 0.7 * heavy, (mixed, heavy)
 
 

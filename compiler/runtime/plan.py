@@ -44,14 +44,18 @@ from ..vm.errors import Revert
 MIN_GAIN = 0.85            # lanes when they are predicted to take at most this share of inline ...
 PLAN_GAIN = 0.92           # ... and, once the workers have scheduled the block (paid: the parent would
                            # run it from their calls), when the plan is predicted to take at most this
-MIN_TRANSACTIONS = 256     # smaller blocks run inline: the schedule alone would cost more
+MIN_TRANSACTIONS = 64      # smaller blocks run inline: timing one call of each function would cost a few
+                           # per cent of them (a block of 64 to 255 heavy calls runs on lanes where they pay)
+SAMPLE_WHOLE = 256         # a block of fewer transactions is its own sample, decoded once
 SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work (at most; at most a
 SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES: the estimate stays
 SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
 SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
-SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice
+SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
+RUN_SHARE = 64             # ... but no more than one in this many of the block's transactions (one at least)
+WARM_S = 0.001             # a call timed that takes this long is not run first to warm the caches
 SCHEDULE_DECODE = 2.0      # a worker's decoding of a line against the parent's (fresh memory after the fork, two
                            # processes on the machine's memory: 1.2-1.9, the slower of two workers setting the
                            # schedule's wall: about the parent's decoding the whole block alone, 2026-12-04)
@@ -158,11 +162,13 @@ class Planning:
             sample = source
             part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
         else:
-            chunks = _sample_chunks(source)
+            chunks = [source] if n < SAMPLE_WHOLE else _sample_chunks(source)
             try:
                 sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
             except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
                 return float("inf"), 0.0
+            if len(chunks) == 1 and chunks[0] is source:  # (the whole block, decoded as a run decodes it: kept)
+                self.source = sample
             last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
             part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
         if not len(sample):
@@ -209,8 +215,8 @@ class Planning:
 
         # The block run inline decodes each of its lines; on lanes the workers decode them, each a
         # stripe, slower than the parent alone (``SCHEDULE_DECODE``), before any runs.  (A block
-        # given decoded is decoded by neither.)
-        decoded = np.zeros(parts) if isinstance(source, Block) else model.decode_us(count)
+        # given decoded, or decoded whole as its sample, is decoded by neither.)
+        decoded = np.zeros(parts) if isinstance(self.source, Block) else model.decode_us(count)
         decoding = decoded * SCHEDULE_DECODE / self.cpus
         whole = float((inline + decoded).sum()) * scale
         on_lanes = np.minimum(model.lanes_us(busiest, count, 0), beside(ROWS_TX)) + decoding
@@ -309,7 +315,9 @@ class Planning:
         sample, each run on the chain's state and undone at once (its journal rolled back: nothing
         of it stays but the values read from a state file); their median, or, when they differ more
         than twice (a loop its arguments bound, a branch), the mean of up to SAMPLE_MORE_RUNS of them
-        but the slowest (a pause of the machine's)."""
+        but the slowest (a pause of the machine's).  No more runs of a function than one in
+        RUN_SHARE of the block's transactions (one at least): the runs are work the block does
+        again, a few per cent of a block of a hundred heavy calls at SAMPLE_RUNS."""
         every: dict[int, list[int]] = {}
         for k, fid in enumerate(fids):
             if fid >= 0:
@@ -321,7 +329,8 @@ class Planning:
 
         def timed(k: int) -> float:
             # Twice, the second timed: the first loads what it reads from a state file (the block's
-            # run reads it in bulk first) and warms the caches.
+            # run reads it in bulk first) and warms the caches; once for a call that takes longer
+            # than WARM_S (what the first run loads is lost in it).
             for _ in range(2):
                 ctx.budget = ctx.cost_limit
                 started = clock()
@@ -331,14 +340,18 @@ class Planning:
                     pass
                 elapsed = clock() - started
                 ctx.rollback(jmark, emark)
+                if elapsed >= WARM_S:
+                    break
             return elapsed
 
+        most = max(1, self.length // RUN_SHARE)
         measured: dict[int, float] = {}
         for fid, ks in every.items():
-            first = _spread(ks, SAMPLE_RUNS)
+            first = _spread(ks, min(SAMPLE_RUNS, most))
             times = sorted(map(timed, first))
             if len(times) > 2 and times[-1] > 2 * times[0]:
-                times = sorted(times + [timed(k) for k in _spread(ks, SAMPLE_MORE_RUNS) if k not in first])
+                more = _spread(ks, min(SAMPLE_MORE_RUNS, most))
+                times = sorted(times + [timed(k) for k in more if k not in first])
                 measured[fid] = sum(times[:-1]) / (len(times) - 1) * 1e6
             else:
                 measured[fid] = times[len(times) // 2] * 1e6
