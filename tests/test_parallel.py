@@ -1172,7 +1172,8 @@ def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path
             return got
 
         heavy = measured([3000] * 20)
-        mixed = measured([3000 if k % 3 == 0 else 5 for k in range(plan.RUN_SHARE * plan.SAMPLE_MORE_RUNS)])
+        rng = random.Random(4)  # (a block long enough for every run the estimate may make: RUN_SHARE)
+        mixed = measured([3000 if rng.random() < 1 / 3 else 5 for _ in range(plan.RUN_SHARE * plan.SAMPLE_MORE_RUNS)])
         assert 0.15 * heavy < mixed < 0.7 * heavy, (mixed, heavy)
 
 

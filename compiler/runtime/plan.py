@@ -54,7 +54,7 @@ SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
-RUN_SHARE = 64             # ... but no more than one in this many of the block's transactions (one at least)
+RUN_SHARE = 128            # ... but no more than one in this many of the block's transactions (one at least)
 WARM_S = 0.001             # a call timed that takes this long is not run first to warm the caches
 SCHEDULE_DECODE = 2.0      # a worker's decoding of a line against the parent's (fresh memory after the fork, two
                            # processes on the machine's memory: 1.2-1.9, the slower of two workers setting the
