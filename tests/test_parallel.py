@@ -1154,6 +1154,35 @@ def test_the_estimate_counts_light_calls_beside_the_lanes_only_where_their_varia
         assert run._apart_by_variable([poke, poke], np.ones(2, bool)).tolist() == [True, True]  # (no heavy call)
 
 
+def test_the_estimate_warms_a_call_before_timing_it_unless_it_is_long_and_read_nothing_from_a_file(tmp_path,
+                                                                                                   monkeypatch):
+    # Every call taken as long (WARM_S 0): one that reads its sender's seed from a state file is run
+    # twice (its first run loads it), one whose reads are all in memory once.
+    from compiler.runtime.replica import FunctionTable
+
+    monkeypatch.setattr(plan, "WARM_S", 0.0)
+    world, state = pot_world(tmp_path, HEAVY, "Miner"), tmp_path / "state.sqlite"
+    text = pot_lines(*[(f"u{k}", "mine", [3]) for k in range(10)])
+    with Chain.open(world, state) as chain:
+        chain.run_block(parse_block_text(text, "b.jsonl"))
+
+    def runs_of_the_calls_timed(chain: Chain) -> list[int]:
+        ex = parallel.ParallelExecutor(chain, 2)
+        ex.table = FunctionTable(chain.world)
+        block = chain.decoder().decode(text.encode(), "block", 0, 1)
+        runs: list[int] = []
+        block.fns = [lambda ctx, *call, _k=k, _fn=fn: runs.append(_k) or _fn(ctx, *call)
+                     for k, fn in enumerate(block.fns)]
+        parallel._BlockRun(ex, block, "block", 2, 12, None)._measure(block, [ex.table.ids[f] for f in block.functions])
+        return runs
+
+    with Chain.open(world, state) as chain:
+        assert runs_of_the_calls_timed(chain) == [0, 0]  # (one call timed: ten calls, RUN_SHARE)
+        assert runs_of_the_calls_timed(chain) == [0]     # (its seed in memory now)
+    with Chain.open(world) as chain:
+        assert runs_of_the_calls_timed(chain) == [0]
+
+
 def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path):
     # One call in three runs 3,000 rounds, the others 5: the five calls timed first (spread over
     # the sample) differ, so more are timed and their mean kept (about a third of a heavy call's

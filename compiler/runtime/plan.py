@@ -38,6 +38,7 @@ from ..schedule.rows import RowMaker
 from ..schedule.vectorized import (AccessTable, components, distinct, hot_writers, isin, joins, largest_in_sample,
                                   pick)
 from ..vm.errors import Revert
+from ..vm.variables import LazyVar
 
 
 # When lanes pay (the cost model's figures: compiler.runtime.cost_model).
@@ -55,7 +56,8 @@ CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether th
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
 RUN_SHARE = 128            # ... but no more than one in this many of the block's transactions (one at least)
-WARM_S = 0.001             # a call timed that takes this long is not run first to warm the caches
+WARM_S = 0.001             # a call timed that takes this long, reading nothing from a state file, is not run
+                           # first to warm the caches
 SCHEDULE_DECODE = 2.0      # a worker's decoding of a line against the parent's (fresh memory after the fork, two
                            # processes on the machine's memory: 1.2-1.9, the slower of two workers setting the
                            # schedule's wall: about the parent's decoding the whole block alone, 2026-12-04)
@@ -327,10 +329,13 @@ class Planning:
         clock = time.perf_counter
         fns, calls = sample.fns, sample.calls
 
+        lazy = [v for variables in ctx.storage.values() for v in variables if type(v) is LazyVar]
+
         def timed(k: int) -> float:
             # Twice, the second timed: the first loads what it reads from a state file (the block's
             # run reads it in bulk first) and warms the caches; once for a call that takes longer
-            # than WARM_S (what the first run loads is lost in it).
+            # than WARM_S and read nothing from a state file (the keys its variables hold the same).
+            held = sum(map(len, lazy))
             for _ in range(2):
                 ctx.budget = ctx.cost_limit
                 started = clock()
@@ -340,7 +345,7 @@ class Planning:
                     pass
                 elapsed = clock() - started
                 ctx.rollback(jmark, emark)
-                if elapsed >= WARM_S:
+                if elapsed >= WARM_S and sum(map(len, lazy)) == held:
                     break
             return elapsed
 

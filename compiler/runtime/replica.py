@@ -209,7 +209,7 @@ class Replica:
     def progress(self, done: int) -> None:
         """Tell the parent, at most every ``PROGRESS_S``, that this worker is still at the message it
         handles (``done`` of its transactions so far): a long schedule (calls walked one by one, a
-        block of 100,000 calls of 16 transfers each, say) is not taken for a hang."""
+        block of 100,000 calls that each pay eight payees, say) is not taken for a hang."""
         now = time.perf_counter()
         if self.say is not None and now - self.said >= PROGRESS_S:
             self.said = now
