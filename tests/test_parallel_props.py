@@ -7,6 +7,8 @@
 - On a state file, a block it ran, refused before its commit, leaves the state as it was: what
   the parent's state took of the lanes' writes (keys it never had in memory among them) is put back.
 - The components it runs apart are never finer than those of the block's DAG.
+- A block file run as the executor chooses (estimated, its calls timed and rolled back, a small
+  block decoded once) gives the sequential result.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from hypothesis import strategies as st
 
 from compiler.runtime.block import prepare, read_block
 from compiler.runtime.chain import Chain
+from compiler.runtime.cost_model import CostModel
 from compiler.runtime.parallel import ParallelExecutor
+from compiler.runtime.plan import MIN_TRANSACTIONS
 from compiler.schedule import dag
 from compiler.schedule.components import partition
-from runtime_helpers import fork_chain, raw_block, refused_on_lanes
+from runtime_helpers import block_text, fork_chain, raw_block, refused_on_lanes
 from test_schedule_props import DEMO, NUMBERS, SETTINGS, Meta, blocks
 from fuzzing import examples
 
@@ -53,6 +57,32 @@ def test_parallel_equals_sequential_on_random_blocks(funded, data):
     assert got.receipts_json == expected.receipts_json
     assert got.state_root == expected.state_root
     assert ex.last["mode"] == ("parallel" if workers > 1 else "inline")
+
+
+@settings(SETTINGS, max_examples=examples(20))
+@given(data=st.data())
+def test_a_block_file_as_the_executor_chooses_equals_sequential(funded, data):
+    # A block file's bytes, the executor choosing how to run them (its model fixed: the demo's
+    # calls are estimated, not judged light by the world's costliest function): a block of 64
+    # transactions or more is estimated, one under 256 is its own sample (its calls timed on the
+    # state and rolled back, then run from the calls the estimate decoded).
+    base, meta = funded
+    txs = data.draw(blocks(meta), label="block")
+    copies = data.draw(st.integers(1, 12), label="copies of it, one after the other")
+    number = data.draw(st.sampled_from(NUMBERS), label="number")
+    text = block_text(txs * copies).encode()
+    expected = fork_chain(base).run_block(text, number=number)
+    chain = fork_chain(base)
+    ex = ParallelExecutor(chain, 2, timeout=30.0)
+    ex.model = CostModel(1.0)
+    chain._parallel = ex
+    try:
+        got = chain.run_block(text, number=number, executor="parallel", workers=2)
+    finally:
+        chain.close()
+    assert got.receipts_json == expected.receipts_json
+    assert got.state_root == expected.state_root
+    assert ex.last["estimated"] is not None or len(txs) * copies < MIN_TRANSACTIONS, ex.last
 
 
 @pytest.fixture(scope="module")
