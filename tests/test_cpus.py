@@ -49,3 +49,16 @@ def test_the_affinity_counts_when_it_is_narrower(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
     _write(tmp_path / "cpu.max", "400000 100000\n")
     assert cpus.usable_cpus(str(tmp_path), "0::/\n") == 1
+
+
+def test_this_processs_answer_is_read_again_after_a_second(monkeypatch):
+    # Every block asks how many CPUs it may use: the files are read once a second at most, and an
+    # affinity changed meanwhile counts from then on.
+    seen = []
+    monkeypatch.setattr(cpus, "_cached", None)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: seen.append(pid) or {0, 1, 2}, raising=False)
+    assert cpus.usable_cpus() == cpus.usable_cpus() <= 3
+    assert len(seen) == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: seen.append(pid) or {0}, raising=False)
+    monkeypatch.setattr(cpus, "_cached", (cpus._cached[0] - cpus.CACHE_S, cpus._cached[1]))
+    assert cpus.usable_cpus() == 1 and len(seen) == 2

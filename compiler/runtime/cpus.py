@@ -9,15 +9,33 @@ from __future__ import annotations
 
 import math
 import os
+import time
+
+CGROUP_ROOT = "/sys/fs/cgroup"
+CACHE_S = 1.0  # this process's own answer is kept this long: every block asks (its files read: a tenth of a ms)
+_cached: tuple[float, int] | None = None  # (when, the answer) for this process
 
 
-def usable_cpus(root: str = "/sys/fs/cgroup", cgroups: str | None = None) -> int:
+def usable_cpus(root: str = CGROUP_ROOT, cgroups: str | None = None) -> int:
     """The CPUs this process can use, at least 1: those its affinity allows (``taskset``, a
     container's cpuset), fewer when a CPU quota limits its control group (a container's ``--cpus``:
     cgroup v2's ``cpu.max``, v1's ``cpu.cfs_quota_us`` over ``cpu.cfs_period_us``, the least of
     its group's and its parents'; a quota of 1.5 CPUs counts as 2).  ``os.cpu_count()`` counts the
     machine's: in a container held to one CPU of 64 it would fork 64 workers to share it.
-    ``cgroups``: the text of ``/proc/self/cgroup`` (read when None)."""
+    ``cgroups``: the text of ``/proc/self/cgroup`` (read when None).  This process's answer (no
+    arguments) is read again after ``CACHE_S``: an affinity or a quota changed while it runs counts
+    from the next second on."""
+    global _cached
+    own = root == CGROUP_ROOT and cgroups is None
+    if own and _cached is not None and time.monotonic() - _cached[0] < CACHE_S:
+        return _cached[1]
+    cpus = _usable_cpus(root, cgroups)
+    if own:
+        _cached = (time.monotonic(), cpus)
+    return cpus
+
+
+def _usable_cpus(root: str, cgroups: str | None) -> int:
     try:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # (not Linux)
