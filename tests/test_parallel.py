@@ -826,6 +826,26 @@ def test_a_small_block_is_its_own_sample_decoded_once(tmp_path, monkeypatch):
     assert decoded == [len(text)], decoded
 
 
+def test_a_small_block_whose_calls_all_conflict_runs_inline_untimed(tmp_path, monkeypatch):
+    # 128 heavy calls from one sender: a block under 256, its own sample, instantiated before any
+    # call is timed (a timed call of each function would be a per cent of it): one group in every
+    # part, one lane whatever they cost.
+    def no_timing(*args, **kwargs):
+        raise AssertionError("calls that all conflict need no timing")
+
+    monkeypatch.setattr(parallel._BlockRun, "_measure", no_timing)
+    monkeypatch.setattr(cost_model, "reference_us", no_timing)
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    text = pot_lines(*[("u1", "mine", [5000])] * 128).encode()
+    with Chain.open(world) as seq, Chain.open(world) as par:
+        a = seq.run_block(text)
+        b = par.run_block(text, executor="parallel", workers=2)
+        info = par._parallel.last
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
+    assert "2.0x" in info["why"] and "joined through Miner.seeds" in info["why"], info
+
+
 def test_the_cost_model_follows_the_machines_speed(tmp_path):
     """The executor's own work is priced at the speed the machine runs Python now (a reference loop
     timed per block, reported as ``speed``): the same heavy block goes to lanes where that work is

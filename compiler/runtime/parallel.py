@@ -218,6 +218,7 @@ class _BlockRun(Planning):
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
+        self._sampled: tuple | None = None  # a small block's sample instantiated by the estimate: (mask, rows)
         self.estimated: tuple[float, float] | None = None  # its microseconds inline, and at best on lanes
         self._model: CostModel | None = None
         self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')

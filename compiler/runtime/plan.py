@@ -180,6 +180,17 @@ class Planning:
             self.why = ("light transactions: even were each of a sample's transactions at its function's "
                         "worst-case cost, scheduling them on lanes would cost more than running them")
             return 0.0, float("inf")  # (none of its functions is timed)
+        if n < SAMPLE_WHOLE:
+            # A small block, its own sample: a timed call of each function is a per cent of it, its
+            # rows less.  Every transaction joined to every other, in each part too, runs on one
+            # lane whatever the calls cost: inline, untimed.
+            valid = np.array(fids) >= 0
+            self._sampled = (valid, self._sampled_rows(sample, valid))
+            picked, rows, _ = self._sampled[1]
+            imbalance, joined = self._imbalance(rows, picked, part, valid.astype(float))
+            if imbalance >= self.ex.workers * (1 - 1e-9):
+                self.why = _conflicting(imbalance, joined)
+                return 0.0, float("inf")
         self.measured = self._measure(sample, fids)
         count = np.bincount(part)
         scale = n / len(fids)
@@ -228,7 +239,9 @@ class Planning:
             # them says what scheduling costs (a loop over storage can cost more than it runs), and
             # what they touch whether they are independent.
             chosen = on_lanes < inline
-            picked, table, inst_us = self._sampled_rows(sample, chosen[part])
+            mask = chosen[part]
+            picked, table, inst_us = self._sampled[1] if self._sampled is not None and \
+                np.array_equal(self._sampled[0], mask) else self._sampled_rows(sample, mask)
             if table.wild.any():  # (the plan gives the parent no transaction with a wildcard)
                 ids = np.array(fids)
                 light &= ~isin(ids, ids[picked[table.tx[table.wild]]])
@@ -249,10 +262,7 @@ class Planning:
             at_best = best(np.minimum(model.lanes_us(busiest * factor, count, 0, rows), beside(rows_tx, factor))
                            + schedule, schedule)
             if at_best > MIN_GAIN * whole:
-                self.why = (f"conflicting transactions: in a sample of the block, its busiest lane would have "
-                            f"{imbalance:.1f}x its share of the work (its largest group of transactions, joined "
-                            f"through {joined}, runs on one lane, in order): lanes would cost more than "
-                            f"running the block")
+                self.why = _conflicting(imbalance, joined)
         return whole, at_best
 
     def _sampled_rows(self, sample: Block, chosen: np.ndarray) -> tuple[np.ndarray, Any, float]:
@@ -656,6 +666,13 @@ def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
         return "every key of " + ".".join(names[int(table.var[rows][0])])
     _, first, counts = np.unique(table.loc[rows], return_index=True, return_counts=True)
     return ".".join(names[int(table.var[rows][first[counts.argmax()]])])
+
+
+def _conflicting(imbalance: float, joined: str) -> str:
+    """Why a block whose sampled transactions conflict runs inline."""
+    return (f"conflicting transactions: in a sample of the block, its busiest lane would have {imbalance:.1f}x its "
+            f"share of the work (its largest group of transactions, joined through {joined}, runs on one lane, "
+            f"in order): lanes would cost more than running the block")
 
 
 def _spread(seq, most: int):
