@@ -160,9 +160,9 @@ class Planning:
         table = self.ex.function_table()
         source = self.source
         n = self.length
+        chunks = None
         if isinstance(source, Block):
             sample = source
-            part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
         else:
             chunks = [source] if n < SAMPLE_WHOLE else _sample_chunks(source)
             try:
@@ -171,8 +171,6 @@ class Planning:
                 return float("inf"), 0.0
             if len(chunks) == 1 and chunks[0] is source:  # (the whole block, decoded as a run decodes it: kept)
                 self.source = sample
-            last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
-            part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
         if not len(sample):
             return 0.0, 0.0
         fids = list(map(table.ids.get, sample.functions, repeat(-1)))
@@ -180,6 +178,11 @@ class Planning:
             self.why = ("light transactions: even were each of a sample's transactions at its function's "
                         "worst-case cost, scheduling them on lanes would cost more than running them")
             return 0.0, float("inf")  # (none of its functions is timed)
+        if chunks is None:  # (each sampled transaction's place in the block: one of SAMPLE_CHUNKS parts)
+            part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
+        else:
+            last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
+            part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
         if n < SAMPLE_WHOLE:
             # A small block, its own sample: a timed call of each function is a per cent of it, its
             # rows less.  Every transaction joined to every other, in each part too, runs on one
