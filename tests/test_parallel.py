@@ -826,14 +826,16 @@ def test_a_small_block_is_its_own_sample_decoded_once(tmp_path, monkeypatch):
     assert decoded == [len(text)], decoded
 
 
-def test_a_small_block_whose_calls_all_conflict_runs_inline_untimed(tmp_path, monkeypatch):
-    # 128 heavy calls from one sender: a block under 256, its own sample, instantiated before any
-    # call is timed (a timed call of each function would be a per cent of it): one group in every
-    # part, one lane whatever they cost.
+def test_a_small_block_whose_calls_all_conflict_runs_inline_before_the_machine_is_timed(tmp_path, monkeypatch):
+    # 128 heavy calls from one sender: a block under 256, its own sample, one of its calls timed
+    # (one in RUN_SHARE), then instantiated: one group in every part, one lane whatever they cost;
+    # neither the machine's speed nor the lanes are priced.
     def no_timing(*args, **kwargs):
-        raise AssertionError("calls that all conflict need no timing")
+        raise AssertionError("calls that all conflict need no machine speed")
 
-    monkeypatch.setattr(parallel._BlockRun, "_measure", no_timing)
+    measured = []
+    real = parallel._BlockRun._measure
+    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, *a: measured.append(1) or real(self, *a))
     monkeypatch.setattr(cost_model, "reference_us", no_timing)
     world = pot_world(tmp_path, HEAVY, "Miner")
     text = pot_lines(*[("u1", "mine", [5000])] * 128).encode()
@@ -843,7 +845,7 @@ def test_a_small_block_whose_calls_all_conflict_runs_inline_untimed(tmp_path, mo
         info = par._parallel.last
     _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
-    assert "2.0x" in info["why"] and "joined through Miner.seeds" in info["why"], info
+    assert "2.0x" in info["why"] and "joined through Miner.seeds" in info["why"] and measured == [1], info
 
 
 def test_the_cost_model_follows_the_machines_speed(tmp_path):

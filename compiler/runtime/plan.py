@@ -183,34 +183,37 @@ class Planning:
         else:
             last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
             part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
-        if n < SAMPLE_WHOLE:
-            # A small block, its own sample: a timed call of each function is a per cent of it, its
-            # rows less.  Every transaction joined to every other, in each part too, runs on one
-            # lane whatever the calls cost: inline, untimed.
-            valid = np.array(fids) >= 0
-            self._sampled = (valid, self._sampled_rows(sample, valid))
-            picked, rows, _ = self._sampled[1]
-            imbalance, joined = self._imbalance(rows, picked, part, valid.astype(float))
-            if imbalance >= self.ex.workers * (1 - 1e-9):
-                self.why = _conflicting(imbalance, joined)
-                return 0.0, float("inf")
         self.measured = self._measure(sample, fids)
         count = np.bincount(part)
         scale = n / len(fids)
         # A block too light for lanes on the fastest machine the model allows is not worth timing
         # this one (a small block, whose estimate would be a good share of its run).
         fastest = CostModel(SPEED_RANGE[0])
-        at_fastest = fastest.inline_us(sum(self.exec_us(f, fastest) for f in fids if f >= 0), len(fids)) * scale
+        ids = np.array(fids, np.int64)
+        per_fid = np.bincount(ids[ids >= 0], minlength=1)  # (each function's transactions in the sample)
+        at_fastest = fastest.inline_us(sum(c * self.exec_us(f, fastest) for f, c in enumerate(per_fid.tolist()) if c),
+                                       len(fids)) * scale
         if at_fastest < fastest.min_work_us:
             return at_fastest, float("inf")
+        if n < SAMPLE_WHOLE:
+            # A small block, its own sample: every transaction joined to every other, in each part
+            # too, runs on one lane whatever the calls cost: inline, before the machine is timed and
+            # the lanes priced (its rows kept for the look below).
+            valid = ids >= 0
+            self._sampled = (valid, self._sampled_rows(sample, valid))
+            picked, rows, _ = self._sampled[1]
+            imbalance, joined = self._imbalance(rows, picked, part, valid.astype(float))
+            if imbalance >= self.ex.workers * (1 - 1e-9):
+                self.why = _conflicting(imbalance, joined)
+                return at_fastest, float("inf")
         model = self.model
-        us = np.array([self.exec_us(f) if f >= 0 else 0.0 for f in fids])
+        us = np.array([self.exec_us(f) if c else 0.0 for f, c in enumerate(per_fid.tolist())] + [0.0])[ids]
         inline = model.inline_us(np.bincount(part, weights=us), count)
         work = model.lane_work_us(us)
         busiest = np.bincount(part, weights=work) / self.cpus
         # (or a part's light transactions run by the parent beside the lanes, which run the rest)
         alone = model.inline_us(us, 1)
-        light = (np.array(fids) >= 0) & self.is_light(alone, work, model.lanes_us(0.0, 1, 0, ROWS_TX)) & \
+        light = (ids >= 0) & self.is_light(alone, work, model.lanes_us(0.0, 1, 0, ROWS_TX)) & \
             self.ex.beside
         light &= self._apart_by_variable(fids, light)
         parts = len(count)
@@ -246,7 +249,6 @@ class Planning:
             picked, table, inst_us = self._sampled[1] if self._sampled is not None and \
                 np.array_equal(self._sampled[0], mask) else self._sampled_rows(sample, mask)
             if table.wild.any():  # (the plan gives the parent no transaction with a wildcard)
-                ids = np.array(fids)
                 light &= ~isin(ids, ids[picked[table.tx[table.wild]]])
             rows_tx = len(table) / max(len(picked), 1)
             rows = count * rows_tx
@@ -333,10 +335,10 @@ class Planning:
         but the slowest (a pause of the machine's).  No more runs of a function than one in
         RUN_SHARE of the block's transactions (one at least): the runs are work the block does
         again, a few per cent of a block of a hundred heavy calls at SAMPLE_RUNS."""
-        every: dict[int, list[int]] = {}
-        for k, fid in enumerate(fids):
-            if fid >= 0:
-                every.setdefault(fid, []).append(k)
+        ids = np.array(fids, np.int64)
+        order = np.argsort(ids, kind="stable")  # (each function's transactions, in the sample's order)
+        cuts = np.flatnonzero(np.diff(ids[order])) + 1
+        every = {int(ids[g[0]]): g.tolist() for g in np.split(order, cuts) if len(g) and ids[g[0]] >= 0}
         ctx = self.chain.ctx
         jmark, emark = len(ctx.journal), len(ctx.events)
         clock = time.perf_counter
