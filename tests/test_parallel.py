@@ -848,6 +848,26 @@ def test_a_small_block_whose_calls_all_conflict_runs_inline_before_the_machine_i
     assert "2.0x" in info["why"] and "joined through Miner.seeds" in info["why"] and measured == [1], info
 
 
+def test_a_small_block_of_light_calls_whose_worst_case_is_costly_is_timed_not_instantiated(tmp_path, monkeypatch):
+    # 100 calls, half of ``spin`` of one round (its worst case a 50,000-round loop): estimated, its
+    # calls timed (cheap), and light on the fastest machine the model allows: inline before its
+    # sample is instantiated (which would cost more than such a block's run).
+    def no_rows(*args, **kwargs):
+        raise AssertionError("a light block is not instantiated")
+
+    monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", no_rows)
+    world = pot_world(tmp_path, POT_AND_SPIN)
+    text = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) if i % 2 else (f"u{i % 50}", "spin", [1])
+                       for i in range(100)]).encode()
+    with Chain.open(world) as seq, Chain.open(world) as par:
+        a = seq.run_block(text)
+        b = par.run_block(text, executor="parallel", workers=2)
+        info = par._parallel.last
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
+    assert info["estimated"] is not None and info["estimated"]["lanes"] is None, info
+
+
 def test_the_cost_model_follows_the_machines_speed(tmp_path):
     """The executor's own work is priced at the speed the machine runs Python now (a reference loop
     timed per block, reported as ``speed``): the same heavy block goes to lanes where that work is
