@@ -393,17 +393,25 @@ POT_AND_SPIN = POT.replace("pub fn look()", """pub fn spin(n: u256) -> u256 {
     pub fn look()""")
 
 
+def _counted_measures(monkeypatch, why: str | None = None) -> list:
+    """The estimate's timings of a block's calls, counted (one item each); with ``why``, timing the
+    machine's speed fails with it."""
+    measured: list[int] = []
+    real = parallel._BlockRun._measure
+    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, *a: measured.append(1) or real(self, *a))
+    if why is not None:
+        def no_timing(*args, **kwargs):
+            raise AssertionError(why)
+
+        monkeypatch.setattr(cost_model, "reference_us", no_timing)
+    return measured
+
+
 def test_a_block_too_light_for_lanes_at_any_speed_does_not_time_the_machine(tmp_path, monkeypatch):
     # 400 light calls, half of them of a function whose worst case is costly (``spin`` of one round):
     # their times are measured, and the block is inline even on the fastest machine the model
     # allows, so the reference loop (a good share of such a block) is not run.
-    def no_timing(*args, **kwargs):
-        raise AssertionError("a block this light needs no machine speed")
-
-    measured = []
-    real = parallel._BlockRun._measure
-    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, *a: measured.append(1) or real(self, *a))
-    monkeypatch.setattr(cost_model, "reference_us", no_timing)
+    measured = _counted_measures(monkeypatch, "a block this light needs no machine speed")
     world = pot_world(tmp_path, POT_AND_SPIN)
     block = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) if i % 2 else (f"u{i % 50}", "spin", [1]) for i in range(400)])
     [(a, b)], [info] = _both(world, [block], workers=2, force=False)
@@ -440,9 +448,7 @@ def test_a_block_light_at_its_samples_mix_of_worst_cases_is_not_timed(tmp_path, 
     transaction's own function's worst case, light: nothing is timed.  Half of them costly, timed."""
     from compiler.runtime.cost_model import CostModel as Model
 
-    measured = []
-    real = parallel._BlockRun._measure
-    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, *a: measured.append(1) or real(self, *a))
+    measured = _counted_measures(monkeypatch)
     world = pot_world(tmp_path, HEAVY.replace("min(rounds, 5000)", "min(rounds, 200)"), "Miner")
     every = 50
     block = pot_lines(*[(f"u{i % 97}", "mine", [200]) if i % every == 0 else (f"u{i % 97}", "poke", [1])
@@ -830,13 +836,7 @@ def test_a_small_block_whose_calls_all_conflict_runs_inline_before_the_machine_i
     # 128 heavy calls from one sender: a block under 256, its own sample, one of its calls timed
     # (one in RUN_SHARE), then instantiated: one group in every part, one lane whatever they cost;
     # neither the machine's speed nor the lanes are priced.
-    def no_timing(*args, **kwargs):
-        raise AssertionError("calls that all conflict need no machine speed")
-
-    measured = []
-    real = parallel._BlockRun._measure
-    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, *a: measured.append(1) or real(self, *a))
-    monkeypatch.setattr(cost_model, "reference_us", no_timing)
+    measured = _counted_measures(monkeypatch, "calls that all conflict need no machine speed")
     world = pot_world(tmp_path, HEAVY, "Miner")
     text = pot_lines(*[("u1", "mine", [5000])] * 128).encode()
     with Chain.open(world) as seq, Chain.open(world) as par:
