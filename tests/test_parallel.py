@@ -393,6 +393,19 @@ POT_AND_SPIN = POT.replace("pub fn look()", """pub fn spin(n: u256) -> u256 {
     pub fn look()""")
 
 
+def _same_as_a_file(world: Path, text: bytes, between=None) -> dict:
+    """A block file's bytes run sequentially and in parallel (the executor choosing) on chains of
+    their own, with the same result; the parallel run's report.  ``between``: called between them."""
+    with Chain.open(world) as seq, Chain.open(world) as par:
+        a = seq.run_block(text)
+        if between is not None:
+            between()
+        b = par.run_block(text, executor="parallel", workers=2)
+        info = dict(par._parallel.last)
+    _same(a, b)
+    return info
+
+
 def _counted_measures(monkeypatch, why: str | None = None) -> list:
     """The estimate's timings of a block's calls, counted (one item each); with ``why``, timing the
     machine's speed fails with it."""
@@ -801,11 +814,7 @@ def test_a_block_of_two_hundred_heavy_calls_runs_on_lanes_timing_each_function_o
     monkeypatch.setattr(plan, "_spread", lambda seq, most: spread.append(most) or real_spread(seq, most))
     world = pot_world(tmp_path, HEAVY, "Miner")
     text = pot_lines(*[(f"u{i}", "mine", [5000]) for i in range(200)]).encode()  # (as a block file: its bytes)
-    with Chain.open(world) as seq, Chain.open(world) as par:
-        a = seq.run_block(text)
-        b = par.run_block(text, executor="parallel", workers=2)  # (the calls the estimate decoded, to the workers)
-        info = par._parallel.last
-    _same(a, b)
+    info = _same_as_a_file(world, text)  # (the calls the estimate decoded, to the workers)
     assert info["mode"] == "parallel" and info["estimated"]["lanes"] < info["estimated"]["inline"], info
     runs = [most for most in spread if most <= plan.SAMPLE_MORE_RUNS]  # (the timed runs': not the chain sample's)
     assert runs and max(runs) == max(1, 200 // plan.RUN_SHARE), spread
@@ -822,12 +831,7 @@ def test_a_small_block_is_its_own_sample_decoded_once(tmp_path, monkeypatch):
                         real_decode(self, data, *a))
     world = pot_world(tmp_path, POT_AND_SPIN)
     text = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(200)]).encode()
-    with Chain.open(world) as seq, Chain.open(world) as par:
-        a = seq.run_block(text)
-        decoded.clear()
-        b = par.run_block(text, executor="parallel", workers=2)
-        info = par._parallel.last
-    _same(a, b)
+    info = _same_as_a_file(world, text, decoded.clear)
     assert info["mode"] == "inline" and "a sample's transactions" in info["why"], info
     assert decoded == [len(text)], decoded
 
@@ -839,11 +843,7 @@ def test_a_small_block_whose_calls_all_conflict_runs_inline_before_the_machine_i
     measured = _counted_measures(monkeypatch, "calls that all conflict need no machine speed")
     world = pot_world(tmp_path, HEAVY, "Miner")
     text = pot_lines(*[("u1", "mine", [5000])] * 128).encode()
-    with Chain.open(world) as seq, Chain.open(world) as par:
-        a = seq.run_block(text)
-        b = par.run_block(text, executor="parallel", workers=2)
-        info = par._parallel.last
-    _same(a, b)
+    info = _same_as_a_file(world, text)
     assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
     assert "2.0x" in info["why"] and "joined through Miner.seeds" in info["why"] and measured == [1], info
 
@@ -859,11 +859,7 @@ def test_a_small_block_of_light_calls_whose_worst_case_is_costly_is_timed_not_in
     world = pot_world(tmp_path, POT_AND_SPIN)
     text = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) if i % 2 else (f"u{i % 50}", "spin", [1])
                        for i in range(100)]).encode()
-    with Chain.open(world) as seq, Chain.open(world) as par:
-        a = seq.run_block(text)
-        b = par.run_block(text, executor="parallel", workers=2)
-        info = par._parallel.last
-    _same(a, b)
+    info = _same_as_a_file(world, text)
     assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
     assert info["estimated"] is not None and info["estimated"]["lanes"] is None, info
 
