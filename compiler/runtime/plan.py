@@ -56,8 +56,9 @@ CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether th
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
 RUN_SHARE = 128            # ... but no more than one in this many of the block's transactions (one at least)
-WARM_S = 0.001             # a call timed that takes this long, reading nothing from a state file, is not run
-                           # first to warm the caches
+WARM_S = 0.001             # a call timed that takes this long is not run first to warm the caches ...
+KEY_LOAD_S = 50e-6         # ... unless its keys read from a state file, at most this long each (a point lookup:
+LOADS_SHARE = 0.1          # 5-20 us), could be more than this share of its time
 SCHEDULE_DECODE = 2.0      # a worker's decoding of a line against the parent's (fresh memory after the fork, two
                            # processes on the machine's memory: 1.2-1.9, the slower of two workers setting the
                            # schedule's wall: about the parent's decoding the whole block alone, 2026-12-04)
@@ -349,7 +350,8 @@ class Planning:
         def timed(k: int) -> float:
             # Twice, the second timed: the first loads what it reads from a state file (the block's
             # run reads it in bulk first) and warms the caches; once for a call that takes longer
-            # than WARM_S and read nothing from a state file (the keys its variables hold the same).
+            # than WARM_S, whose reads from a state file (the keys its variables came to hold) could
+            # be no more than LOADS_SHARE of its time.
             held = sum(map(len, lazy))
             for _ in range(2):
                 ctx.budget = ctx.cost_limit
@@ -360,7 +362,7 @@ class Planning:
                     pass
                 elapsed = clock() - started
                 ctx.rollback(jmark, emark)
-                if elapsed >= WARM_S and sum(map(len, lazy)) == held:
+                if elapsed >= WARM_S and (sum(map(len, lazy)) - held) * KEY_LOAD_S <= LOADS_SHARE * elapsed:
                     break
             return elapsed
 
