@@ -157,7 +157,9 @@ class Planning:
         part of a block is run by the parent, as the plan does window by window), or its light
         transactions run by the parent beside the lanes where their functions keep off the heavy
         ones' variables (``_apart_by_variable``; none with a wildcard row in the sample), in a few windows.
-        A function's worst-case cost is no guide to a loop that stops early; its time is."""
+        A function's worst-case cost is no guide to a loop that stops early; its time is.  A block of
+        fewer than SAMPLE_WHOLE transactions is its own sample (kept decoded for its run), and one
+        whose calls all conflict is found before the machine's speed is timed."""
         table = self.ex.function_table()
         source = self.source
         n = self.length
@@ -344,7 +346,6 @@ class Planning:
         jmark, emark = len(ctx.journal), len(ctx.events)
         clock = time.perf_counter
         fns, calls = sample.fns, sample.calls
-
         lazy = [v for variables in ctx.storage.values() for v in variables if type(v) is LazyVar]
 
         def timed(k: int) -> float:
