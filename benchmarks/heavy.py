@@ -15,7 +15,9 @@ whose ``poke`` adds to one location (a few us); blocks of calls from random acco
 - ``skewed``: ``-n`` calls of ``mine``, each of 1 to 200 rounds at random;
 - ``hot``: ``-n`` calls of ``mine``, three in ten of them from one sender (one component);
 - ``scans``: ``-n`` calls of ``scan``, each reading 64 entries of a table in a loop (about 20 us);
-- ``light_scans``: ``-n`` calls of ``poke``, then ``-n`` calls of ``scan``.
+- ``light_scans``: ``-n`` calls of ``poke``, then ``-n`` calls of ``scan``;
+- ``few``: 128 calls of ``grind``, a loop of 12,000 rounds (about 2.4 ms a call): a block under the
+  256 transactions that ran inline as too small before the cost model judged such blocks.
 
 With ``--apart``, each block's light calls alone and its heavy calls alone are
 measured too (sequentially, and the heavy ones on two lanes forced): the parts
@@ -61,6 +63,15 @@ contract Miner {
 
     pub fn poke(v: u256) {
         light[msg.sender] += v;
+    }
+
+    pub fn grind(rounds: u256) -> u256 {
+        let h: u256 = seeds[msg.sender] + 1;
+        for i in 0..min(rounds, 12000) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        seeds[msg.sender] = h;
+        return h;
     }
 
     storage table: map<u256, u256>;
@@ -109,8 +120,10 @@ SHAPES = {
     "hot": lambda k, n, rng: "mine",
     "scans": lambda k, n, rng: "scan",
     "light_scans": lambda k, n, rng: "poke" if k < n else "scan",
+    "few": lambda k, n, rng: "grind",
 }
 SINGLE = {"heavy", "skewed", "hot", "scans"}  # (blocks of ``n`` calls)
+FEW = {"few": 128}  # (blocks of this many calls, whatever ``n``)
 
 
 def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
@@ -123,7 +136,7 @@ def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
 
     def call(fn: str) -> str:  # (the sender drawn first: the blocks of earlier runs, drawn the same)
         sender = rng.randrange(accounts)
-        arg = 200 if fn == "mine" else 64 if fn == "scan" else rng.randrange(1, 100)
+        arg = 200 if fn == "mine" else 64 if fn == "scan" else 12000 if fn == "grind" else rng.randrange(1, 100)
         if kind == "skewed":
             arg = rng.randrange(1, 201)
         elif kind == "hot" and rng.random() < 0.3:
@@ -131,7 +144,7 @@ def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
         return f'{{"from": "u{sender}", "to": "miner", "fn": "{fn}", "args": [{arg}]}}\n'
 
     shape = SHAPES[kind]
-    lines = [call(shape(k, n, rng)) for k in range(n if kind in SINGLE else 2 * n)]
+    lines = [call(shape(k, n, rng)) for k in range(FEW.get(kind, n if kind in SINGLE else 2 * n))]
     (folder / "block.jsonl").write_text("".join(lines))
 
 
