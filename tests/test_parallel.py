@@ -21,10 +21,12 @@ from fuzzing import examples
 MAX = 2**256 - 1
 
 
-def _both(world: Path, blocks: list[str], workers: int, force: bool = True, beside: bool = True, **settings):
+def _both(world: Path, blocks: list[str], workers: int, force: bool = True, beside: bool = True,
+          as_file: bool = False, **settings):
     """Each block run sequentially and in parallel on its own chain: (sequential, parallel, executor
-    info); ``beside``: whether the parent may run light components beside the lanes; ``settings``:
-    more of the executor's test settings."""
+    info); ``beside``: whether the parent may run light components beside the lanes; ``as_file``:
+    given as a block file's bytes (else parsed first); ``settings``: more of the executor's test
+    settings."""
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, workers).__self__
     executor.force = force
@@ -35,7 +37,7 @@ def _both(world: Path, blocks: list[str], workers: int, force: bool = True, besi
     try:
         out = []
         for text in blocks:
-            raw = parse_block_text(text, "b.jsonl")
+            raw = text.encode() if as_file else parse_block_text(text, "b.jsonl")
             a = seq.run_block(raw)
             b = par.run_block(raw, executor="parallel", workers=workers)
             out.append((a, b))
@@ -391,19 +393,6 @@ POT_AND_SPIN = POT.replace("pub fn look()", """pub fn spin(n: u256) -> u256 {
         return h;
     }
     pub fn look()""")
-
-
-def _same_as_a_file(world: Path, text: bytes, between=None) -> dict:
-    """A block file's bytes run sequentially and in parallel (the executor choosing) on chains of
-    their own, with the same result; the parallel run's report.  ``between``: called between them."""
-    with Chain.open(world) as seq, Chain.open(world) as par:
-        a = seq.run_block(text)
-        if between is not None:
-            between()
-        b = par.run_block(text, executor="parallel", workers=2)
-        info = dict(par._parallel.last)
-    _same(a, b)
-    return info
 
 
 def _counted_measures(monkeypatch, why: str | None = None) -> list:
@@ -813,8 +802,10 @@ def test_a_block_of_two_hundred_heavy_calls_runs_on_lanes_timing_each_function_o
     real_spread = plan._spread
     monkeypatch.setattr(plan, "_spread", lambda seq, most: spread.append(most) or real_spread(seq, most))
     world = pot_world(tmp_path, HEAVY, "Miner")
-    text = pot_lines(*[(f"u{i}", "mine", [5000]) for i in range(200)]).encode()  # (as a block file: its bytes)
-    info = _same_as_a_file(world, text)  # (the calls the estimate decoded, to the workers)
+    text = pot_lines(*[(f"u{i}", "mine", [5000]) for i in range(200)])
+    # (as a block file's bytes: the calls the estimate decoded go to the workers)
+    [(a, b)], [info] = _both(world, [text], workers=2, force=False, as_file=True)
+    _same(a, b)
     assert info["mode"] == "parallel" and info["estimated"]["lanes"] < info["estimated"]["inline"], info
     runs = [most for most in spread if most <= plan.SAMPLE_MORE_RUNS]  # (the timed runs': not the chain sample's)
     assert runs and max(runs) == max(1, 200 // plan.RUN_SHARE), spread
@@ -830,10 +821,11 @@ def test_a_small_block_is_its_own_sample_decoded_once(tmp_path, monkeypatch):
     monkeypatch.setattr(decode.Decoder, "decode", lambda self, data, *a: decoded.append(len(data)) or
                         real_decode(self, data, *a))
     world = pot_world(tmp_path, POT_AND_SPIN)
-    text = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(200)]).encode()
-    info = _same_as_a_file(world, text, decoded.clear)
+    text = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(200)])
+    [(a, b)], [info] = _both(world, [text], workers=2, force=False, as_file=True)
+    _same(a, b)
     assert info["mode"] == "inline" and "a sample's transactions" in info["why"], info
-    assert decoded == [len(text)], decoded
+    assert decoded == [len(text)] * 2, decoded  # (the sequential run's, then the parallel one's: once each)
 
 
 def test_a_small_block_whose_calls_all_conflict_runs_inline_before_the_machine_is_timed(tmp_path, monkeypatch):
@@ -842,8 +834,9 @@ def test_a_small_block_whose_calls_all_conflict_runs_inline_before_the_machine_i
     # neither the machine's speed nor the lanes are priced.
     measured = _counted_measures(monkeypatch, "calls that all conflict need no machine speed")
     world = pot_world(tmp_path, HEAVY, "Miner")
-    text = pot_lines(*[("u1", "mine", [5000])] * 128).encode()
-    info = _same_as_a_file(world, text)
+    text = pot_lines(*[("u1", "mine", [5000])] * 128)
+    [(a, b)], [info] = _both(world, [text], workers=2, force=False, as_file=True)
+    _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
     assert "2.0x" in info["why"] and "joined through Miner.seeds" in info["why"] and measured == [1], info
 
@@ -858,8 +851,9 @@ def test_a_small_block_of_light_calls_whose_worst_case_is_costly_is_timed_not_in
     monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", no_rows)
     world = pot_world(tmp_path, POT_AND_SPIN)
     text = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) if i % 2 else (f"u{i % 50}", "spin", [1])
-                       for i in range(100)]).encode()
-    info = _same_as_a_file(world, text)
+                       for i in range(100)])
+    [(a, b)], [info] = _both(world, [text], workers=2, force=False, as_file=True)
+    _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
     assert info["estimated"] is not None and info["estimated"]["lanes"] is None, info
 
