@@ -24,7 +24,8 @@ can decode a stripe of a block as well as the parent (``first_index``,
 from __future__ import annotations
 
 import re
-from itertools import compress, repeat
+from functools import partial
+from itertools import chain, compress, islice, repeat
 from operator import attrgetter, is_, itemgetter
 from typing import Any, Callable
 
@@ -377,6 +378,10 @@ def call_reader(function, to: int, world: World) -> Callable[[_Line], tuple | No
             body.append(f"        {x} = slow({ty}, {x})")
         elif p.type is T.ADDRESS or isinstance(p.type, T.ContractType):
             body.append(f"    {x} = (names_get({x}) if type({x}) is str else None) or slow({ty}, {x})")
+        elif isinstance(p.type, T.ArrayType) and _kind(p.type.elem) is not None:
+            env[f"A{i}"] = partial(_arrays, p.type, world.addresses)
+            body.append(f"    {x} = A{i}([{x}])")
+            body.append(f"    {x} = {x}[0] if {x} is not None else slow({ty}, a[{i}])")
         else:
             body.append(f"    {x} = slow({ty}, {x})")
         if p.type is not T.BOOL and p.type is not T.U256:
@@ -397,20 +402,19 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
 
     A column is accepted whole or not at all: addresses all names or hex already known to the
     world's cache (new ones are read first, once each), u256s all ``int`` within range, booleans
-    all JSON booleans.  Other parameter types (arrays) always go row by row."""
+    all JSON booleans; arrays of those all lists within the bound (:func:`_arrays`).  Other
+    parameter types always go row by row."""
     params = function.params
     n_params = len(params)
     getters = [itemgetter(i) for i in range(n_params)]
     kinds = []
     for p in params:
-        if p.type is T.U256:
-            kinds.append("u256")
-        elif p.type is T.BOOL:
-            kinds.append("bool")
-        elif p.type is T.ADDRESS or isinstance(p.type, T.ContractType):
-            kinds.append("address")
-        else:
+        kind = _kind(p.type)
+        if kind is None and isinstance(p.type, T.ArrayType) and _kind(p.type.elem) is not None:
+            kind = partial(_arrays, p.type, world.addresses)
+        if kind is None:
             return lambda senders, argss: None
+        kinds.append(kind)
 
     def columns(senders: list, argss: list) -> list | None:
         if None in senders or set(map(len, argss)) != {n_params}:
@@ -428,9 +432,47 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
             elif kind == "u256":
                 if kinds_seen != {int} or min(col) < 0 or max(col) > U256_MAX:
                     return None
-            elif kinds_seen != {bool}:
+            elif kind == "bool":
+                if kinds_seen != {bool}:
+                    return None
+            elif (col := kind(col)) is None:  # (arrays)
                 return None
             cols.append(col)
         return list(zip(repeat(to, len(argss)), senders, *cols))
 
     return columns
+
+
+def _kind(ty: T.Type) -> str | None:
+    """The common kind of a value of ``ty`` that columns are read as ("u256", "bool" or "address"), or None."""
+    if ty is T.U256 or ty is T.BOOL:
+        return str(ty)
+    return "address" if ty is T.ADDRESS or isinstance(ty, T.ContractType) else None
+
+
+def _arrays(ty: T.ArrayType, addresses: Callable[[list], list], col: list) -> list | None:
+    """The values of a column of ``ty`` (each a JSON array) as the reference reads them, tuples, in
+    C code but for a call per row (addresses: their elements resolved in one call); None (then each
+    row is read apart) unless each is a list of at most ``ty.size`` elements, all of the common
+    kind of the element type (an ``int`` in range, a JSON boolean, an address the world knows)."""
+    if set(map(type, col)) != {list} or max(map(len, col)) > ty.size:
+        return None
+    flat = list(chain.from_iterable(col))
+    if not flat:
+        return [()] * len(col)
+    kinds, kind = set(map(type, flat)), _kind(ty.elem)
+    if kind == "u256":
+        if kinds != {int} or min(flat) < 0 or max(flat) > U256_MAX:
+            return None
+    elif kind == "bool":
+        if kinds != {bool}:
+            return None
+    else:
+        if kinds != {str}:
+            return None
+        flat = addresses(flat)
+        if any(map(is_, flat, repeat(None))):
+            return None
+        at = iter(flat)
+        return [tuple(islice(at, k)) for k in map(len, col)]
+    return list(map(tuple, col))
