@@ -108,8 +108,10 @@ def _parallelism(folder: Path, base: Path) -> float:
 
 def ceiling(folder: Path, base: Path, repeat: int = 3) -> float:
     """What two processes can do on this machine for this block, with no executor: its transactions
-    in two halves of whole components, each run sequentially on its own copy of the state, one after
-    the other in one process against both at once in two forked processes (median ratio)."""
+    in two halves of whole components as even in time as they can be (each component's transactions
+    timed one by one; the costliest component first, into the half with less so far), each run
+    sequentially on its own copy of the state, one after the other in one process against both at
+    once in two forked processes (median ratio)."""
     from .schedule.components import partition
 
     with Chain.open(folder / "world.toml", base, read_only=True) as chain:
@@ -118,13 +120,7 @@ def ceiling(folder: Path, base: Path, repeat: int = 3) -> float:
         txs = block.txs()
         comp = partition(chain.compiled_summaries, txs, chain.ctx.storage, chain.number + 1,
                          12 * (chain.number + 1)).comp
-        groups: dict[int, list[int]] = {}
-        for j, c in enumerate(comp):
-            groups.setdefault(c, []).append(j)
-        halves: list[list[int]] = [[], []]
-        for c in sorted(groups, key=lambda c: -len(groups[c])):
-            min(halves, key=len).extend(groups[c])
-        parts = [[txs[j] for j in sorted(h)] for h in halves]
+        parts = [[txs[j] for j in half] for half in halves(comp, _each(chain, txs))]
         # Each half is run several times over when the block is small: a process needs a tenth of a
         # second of work for its start and its end to be lost in it.
         rounds = max(1, int(0.2 / max(sum(_alone(chain, part) for part in parts), 1e-6)))
@@ -142,6 +138,36 @@ def _fresh(chain: Chain):
 
     return Context(copy_storage(chain.ctx.storage), chain.world.code, chain.number + 1, 12 * (chain.number + 1),
                    chain.world.cost_limit)
+
+
+def halves(comp: list[int], took: list[float]) -> list[list[int]]:
+    """Two halves of the transactions, by their components (``comp``: each one's), as even in time
+    (``took``: each one's) as the costliest component first, into the half with less so far, makes
+    them; each half's transactions in block order."""
+    groups: dict[int, list[int]] = {}
+    for j, c in enumerate(comp):
+        groups.setdefault(c, []).append(j)
+    cost = {c: sum(took[j] for j in group) for c, group in groups.items()}
+    parts: list[list[int]] = [[], []]
+    sums = [0.0, 0.0]
+    for c in sorted(groups, key=lambda c: -cost[c]):
+        less = sums.index(min(sums))
+        parts[less].extend(groups[c])
+        sums[less] += cost[c]
+    return [sorted(part) for part in parts]
+
+
+def _each(chain: Chain, txs: list) -> list[float]:
+    """Each transaction's time run sequentially in block order (after a warming run of them all)."""
+    from .runtime import sequential
+
+    sequential.execute(_fresh(chain), txs)
+    ctx, took = _fresh(chain), []
+    for tx in txs:
+        start = time.perf_counter()
+        sequential.execute(ctx, [tx])
+        took.append(time.perf_counter() - start)
+    return took
 
 
 def _alone(chain: Chain, txs: list, rounds: int = 1) -> float:

@@ -988,6 +988,21 @@ def test_the_estimate_prices_decoding_inline_and_on_the_workers(tmp_path, monkey
     assert text[1] < plan.MIN_GAIN * text[0]  # (lanes: each part of the block on them)
 
 
+def test_the_ceilings_two_halves_are_even_in_time_not_in_count():
+    """The ceiling's two processes get halves of whole components as even in time as they can be:
+    a block alternating a light call and a heavy one gets half the heavy calls in each half (split
+    by count, in order, one half would get every light call and the other every heavy one)."""
+    from compiler.bench import halves
+
+    comp = list(range(8)) + [8, 8, 9, 9]                # (eight alone, then two pairs)
+    took = [1.0, 100.0] * 4 + [60.0] * 4
+    parts = halves(comp, took)
+    assert sorted(parts[0] + parts[1]) == list(range(12)) and all(p == sorted(p) for p in parts)
+    assert all({8, 9} <= set(p) or {10, 11} <= set(p) for p in parts)   # (each pair whole, one a half)
+    assert [sum(took[j] for j in p) for p in parts] == [322.0, 322.0]
+    assert [sum(took[j] == 100 for j in p) for p in parts] == [2, 2]
+
+
 def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
     """Each lane applies the other lanes' writes after every window (its replica kept in step): that
     time is reported apart (``workers_sync``, within ``workers_time``, which counts every message a
