@@ -286,10 +286,11 @@ def dag_covers_oracle(chain: Chain, txs: list[dict], number: int) -> None:
     assert (again.sources, again.targets) == (static.sources, static.targets)
 
 
-def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int) -> None:
+def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int, written: frozenset | None = frozenset()) -> None:
     """The rows the parallel executor makes a column at a time for block ``txs`` on ``chain``'s state
-    (a loop's reads as one wildcard row each, as in a block whose functions write none of them)
-    cover every row of the call-by-call instantiation of the same transactions: the same location
+    (a loop's reads as one wildcard row each, as in a block whose functions write none of them; with
+    ``written`` None, as where they may be written: a short loop's keys a column each, a long one's
+    walked) cover every row of the call-by-call instantiation of the same transactions: the same location
     (or a wildcard of its variable in that instance) in a mode that conflicts with at least as
     much.  Each way, a transaction has one row of a variable's location it touches (written when
     it touches it in several modes).  A plan with a key read from storage records that read as a
@@ -305,7 +306,7 @@ def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int) -> None:
     which = list(range(len(block)))
     maker = RowMaker(chain.compiled_summaries)
     storage = chain.ctx.storage
-    columns, column_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number, written=frozenset())
+    columns, column_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number, written=written)
     walked, walked_sources, _ = maker.rows(which, functions, calls, storage, number, 12 * number,
                                            unresolved={k: {} for k in which})  # every transaction call by call
     covers = {R: {R, W}, W: {W}, 2: {2, W}}  # (2: an add)
@@ -317,7 +318,7 @@ def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int) -> None:
     have: dict = {}
     for tx, loc, var, inst, mode, wild in zip(*(columns[f].tolist() for f in fields)):
         have.setdefault((tx, "wild" if wild else loc, var, inst if wild else None), set()).add(mode)
-    plans = {k: maker.plan(f, calls[k][0], storage, frozenset()) for k, f in enumerate(functions) if f is not None}
+    plans = {k: maker.plan(f, calls[k][0], storage, written) for k, f in enumerate(functions) if f is not None}
     planned = {k for k, plan in plans.items() if plan is not None}
     for tx, loc, var, inst, mode, wild in zip(*(walked[f].tolist() for f in fields)):
         if tx not in planned:

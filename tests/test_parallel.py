@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from compiler.runtime import cost_model, merge, parallel, plan
 from compiler.runtime.cost_model import CostModel
-from compiler.runtime.block import parse_block_text, read_block
+from compiler.runtime.block import parse_block_text, prepare, read_block
 from compiler.runtime.chain import Chain
 from runtime_helpers import (POT, block_text, both_ways, forget_accesses, make_world, pot_lines, pot_world,
                              refused_on_lanes, tx)
@@ -1737,6 +1737,38 @@ def test_a_loop_over_a_table_runs_on_lanes_with_its_writers(tmp_path):
                         else (f"u{rng.randrange(20)}", "scan", [rng.randrange(17)]) for k in range(200)])
     info = _forced_run(pot_world(tmp_path, SCAN, "Scan"), block, setup=_SCAN_SETUP, force_window=40)
     assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+
+
+SLOTS = """
+contract Slots {
+    storage pos: map<(address, u256), u256>;
+    storage seen: map<address, u256>;
+    pub fn spread(k: u256) { for j in 0..min(k, 4) { pos[msg.sender, j] = pos[msg.sender, j] * 3 + k + j; } }
+    pub fn peek(a: address, j: u256) { seen[msg.sender] = seen[msg.sender] * 7 + pos[a, j] + 1; }
+}
+"""
+
+
+def test_a_short_loops_writes_are_columns_and_run_on_lanes_with_their_readers(tmp_path, monkeypatch):
+    # Each spread reads and writes its sender's slots 0 to 3 (as many as its k): a written column
+    # for each slot whatever k (none walked), joining the peeks that read one of them; the result
+    # the sequential one's.
+    from compiler.schedule.rows import RowMaker
+
+    rng = random.Random(8)
+    txs = [(f"u{rng.randrange(12)}", "spread", [rng.randrange(6)]) if k % 3 else
+           (f"v{rng.randrange(12)}", "peek", [f"u{rng.randrange(12)}", rng.randrange(5)]) for k in range(240)]
+    world = pot_world(tmp_path, SLOTS, "Slots")
+    info = _forced_run(world, pot_lines(*txs), force_window=40)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    monkeypatch.setattr(RowMaker, "_walk", lambda *a, **k: pytest.fail("walked"))
+    with Chain.open(world) as chain:
+        block = prepare(chain.world, parse_block_text(pot_lines(*txs), "b.jsonl"))
+        rows, _, _ = RowMaker(chain.compiled_summaries).rows(
+            list(range(len(block))), [tx.function for tx in block], [tx.call for tx in block], chain.ctx.storage,
+            1, 12, written=frozenset({("Slots", "pos"), ("Slots", "seen")}))
+    spreads = [k for k, (_, fn, _) in enumerate(txs) if fn == "spread"]
+    assert np.bincount(rows["tx"], minlength=len(txs))[spreads].tolist() == [4] * len(spreads)
 
 
 @pytest.mark.parametrize("forget", [False, True], ids=["apart", "a-read-the-scans-summary-forgets"])

@@ -154,12 +154,14 @@ def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, num
 def test_column_rows_cover_the_walk_of_generated_programs(tmp_path_factory, case, number):
     """The parallel executor's rows made a column at a time (a loop's reads of storage as one
     wildcard row, keys read from storage as columns) cover the call-by-call instantiation's, on
-    generated programs and blocks (:func:`columns_cover_the_walk`)."""
+    generated programs and blocks (:func:`columns_cover_the_walk`), with the loops' reads of storage
+    as where nothing writes them and as where something may (short loops' keys a column each)."""
     program, world, (warm_up, txs) = case
     path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     chain = warmed_up(path, warm_up, check=False)
     try:
         columns_cover_the_walk(chain, txs, number)
+        columns_cover_the_walk(chain, txs, number, written=None)
     finally:
         chain.close()
 

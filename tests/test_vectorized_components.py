@@ -121,8 +121,9 @@ def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
 def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
     """A scan of a table (``table[i]`` for each ``i`` of a loop) is one wildcard row of the table a
     call, read, not one row per iteration found by walking the call: a column plan, in a block
-    whose functions write no key of the table (else walked: the wildcard would join them all); a
-    loop's writes are still walked (a wildcard write would join every writer of the variable)."""
+    whose functions write no key of the table (else walked: the wildcard would join them all; a
+    loop of 64 keys is too long to be a column for each).  A short loop's writes are a column for
+    each key its index may take up to its bound, whatever the call's trip count (a superset)."""
     from compiler.runtime.chain import Chain
     from compiler.schedule.rows import R, W, RowMaker
     from runtime_helpers import make_world
@@ -133,6 +134,8 @@ def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
         storage score: map<address, u256>;
         pub fn scan(n: u256) { let acc: u256 = 0; for i in 0..min(n, 64) { acc += table[i]; } score[msg.sender] = acc; }
         pub fn fill(n: u256) { for i in 0..min(n, 4) { table[i] = n; } }
+        pub fn spread(n: u256) { for i in 3..20 { table[i] = n; } }
+        pub fn tail(n: u256) { for i in 3..10 { table[i] = n; } }
     }
     """
     world = make_world(tmp_path, {"scan.lane": source}, [{"name": "scan", "source": "scan.lane", "contract": "Scan"}])
@@ -146,7 +149,11 @@ def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
         assert got == [(table, (), R, True), (score, (1,), W, False)]
         assert maker.plan(functions["scan"], address, storage, frozenset({("Scan", "table")})) is None
         assert maker.plan(functions["scan"], address, storage) is None  # (what the block writes not known)
-        assert maker.plan(functions["fill"], address, storage, frozenset()) is None
+        got = [(c.vid, c.sources, c.mode, c.wild) for c in maker.plan(functions["fill"], address, storage, frozenset())]
+        assert got == [(table, ((i,),), W, False) for i in range(4)]
+        got = [(c.vid, c.sources, c.mode, c.wild) for c in maker.plan(functions["tail"], address, storage, frozenset())]
+        assert got == [(table, ((i,),), W, False) for i in range(3, 10)]
+        assert maker.plan(functions["spread"], address, storage, frozenset()) is None  # (17 keys: walked)
 
 
 def test_a_key_read_from_storage_is_a_column_as_the_walk_reads_it(tmp_path):

@@ -17,8 +17,11 @@ columns of the call tuples (:mod:`compiler.schedule.locations`).  Conditions
 are left out (a row too many only joins transactions that need not be), and
 so are the keys of a read a loop enumerates (a table scanned, ``prices[i]``)
 of a variable no function of the block (the worker's stripe) writes: one
-wildcard row of it, read, which joins nothing (walked, a row per key, where
-something writes it).  A key
+wildcard row of it, read, which joins nothing.  Other keys a loop's index
+makes, where it counts from a constant over at most ``_MAX_ALTERNATIVES``
+values (``pos[msg.sender, j]`` for ``j in 0..min(k, 8)``), are a column for
+each value it may take, whatever the call's trip count (a superset); a longer
+loop's are walked, a row per key.  A key
 read from mutable storage at a location the call names (``score[owner_of[id]]``)
 is a column too, of what the location holds before the block, its reads
 recorded as sources, where the columns are as exact as the walk below (every
@@ -80,9 +83,11 @@ PROGRESS_CALLS = 256    # calls walked between two calls of ``rows``' ``progress
 
 def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool = False) -> list | None:
     """The sources ``sym`` may take (:func:`locations.source`): each branch of a conditional
-    (``ite``) whichever its condition picks (a superset: it orders more transactions, never fewer),
-    or None when one of them is not plain.  ``looked``: a key may also be read from storage at a
-    location the call names (:func:`_looked`)."""
+    (``ite``) whichever its condition picks, and each value of a loop's index from a constant start
+    up to its static bound where that is small (``pos[msg.sender, j]`` for ``j in 0..min(k, 8)``:
+    eight keys whatever ``k``) (supersets: they order more transactions, never fewer), or None when
+    one of them is not plain.  ``looked``: a key may also be read from storage at a location the
+    call names (:func:`_looked`)."""
     if isinstance(sym, S.Op) and sym.op == "ite":
         out: list = []
         for branch in sym.args[1:]:
@@ -91,10 +96,25 @@ def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool =
                 return None
             out += [a for a in alternatives if a not in out]
         return out
+    if isinstance(sym, S.LoopIndex):  # (each value it may take, where they are few: a superset)
+        values = _index_values(sym)
+        return None if values is None or len(values) > _MAX_ALTERNATIVES else [(v,) for v in values]
     found = source(sym, params, to, value_of)
     if found is None and looked:
         found = _looked(sym, params, to, value_of)
     return None if found is None else [found]
+
+
+def _index_values(index: S.LoopIndex) -> range | None:
+    """The values a loop's index may take, from a constant start: no more than its static bound of
+    iterations, and below its end where that is a constant or the least of one and something else
+    (``min(k, 8)``); None when its start is not a constant."""
+    if not isinstance(index.lo, S.Const) or index.bound is None:
+        return None
+    lo = int(index.lo.value)
+    ends = index.hi.args if isinstance(index.hi, S.Op) and index.hi.op == "min" else (index.hi,)
+    end = min([lo + index.bound] + [int(e.value) for e in ends if isinstance(e, S.Const)])
+    return range(lo, max(lo, end))
 
 
 def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
@@ -177,7 +197,8 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
         if any(k is None for k in keys):
             return None
         looks = looks or any(type(k) is Looked for options in keys for k in options)
-        coarse = coarse or access.cond != S.TRUE or len(addresses) > 1 or any(len(k) > 1 for k in keys)
+        coarse = coarse or access.cond != S.TRUE or len(addresses) > 1 or any(len(k) > 1 for k in keys) or \
+            any(isinstance(n, S.LoopIndex) for k in access.keys for n in S.walk(k))
         combinations = list(product(addresses, *keys))
         if len(combinations) > _MAX_ALTERNATIVES:
             return None
@@ -250,7 +271,7 @@ class RowMaker:
     def plan(self, function, to: int, storage: dict, written: frozenset | None = None) -> list[_Column] | None:
         """``function``'s column plan for calls at ``to`` (kept: the immutable values it holds never
         change once deployed), in a block whose functions write or add to ``written`` ((contract,
-        name) pairs; None: not known, every loop's reads walked)."""
+        name) pairs; None: not known, every loop's reads as where something writes them)."""
         entry = self.compiled.by_function_object.get(function)
         scans = self._scans.get(function)
         if scans is None:
