@@ -73,7 +73,7 @@ class _Plan:
             addresses = _options(access.address, params, to, value_of)
             if addresses is None or any(type(a) is Each for a in addresses):
                 continue  # read when touched
-            options = [_options(k, params, to, value_of) or _loop_values(k) for k in access.keys]
+            options = [_options(k, params, to, value_of) or loop_values(k) for k in access.keys]
             if any(o is None for o in options) or len(addresses) * prod(map(len, options)) > LOOP_KEYS:
                 continue  # read when touched
             for address, keys in product(addresses, product(*options)):
@@ -128,19 +128,21 @@ def _recorded(value_of, reads: list):
     return recorded
 
 
-def _loop_values(sym) -> list[tuple] | None:
-    """A loop index from a constant, over at most LOOP_KEYS values: each of them, the same for every
-    call (a location the loop does not reach, when it stops early, costs a row read)."""
+def loop_values(sym, most: int = LOOP_KEYS) -> list[tuple] | None:
+    """A loop index from a constant, over at most ``most`` values: each of them, the same for every
+    call (1-tuples, as :func:`source` gives a value); no more than its static bound of iterations,
+    and below its end where that is a constant or the least of one and something else
+    (``min(k, 8)``).  A location the loop does not reach, when it stops early, costs a row read
+    to load it, or joins more transactions than need be in the executor's rows: a superset."""
     if not isinstance(sym, S.LoopIndex) or not isinstance(sym.lo, S.Const):
         return None
     lo = int(sym.lo.value)
-    if isinstance(sym.hi, S.Const):
-        count = int(sym.hi.value) - lo
-    elif sym.bound is not None:
-        count = sym.bound
-    else:
+    ends = sym.hi.args if isinstance(sym.hi, S.Op) and sym.hi.op == "min" else (sym.hi,)
+    ends = [int(e.value) for e in ends if isinstance(e, S.Const)] + ([] if sym.bound is None else [lo + sym.bound])
+    if not ends:
         return None
-    return [(v,) for v in range(lo, lo + count)] if 0 <= count <= LOOP_KEYS else None
+    end = min(ends)
+    return [(v,) for v in range(lo, end)] if end - lo <= most else None
 
 
 def source(sym, params: dict[str, int], to: int | None = None, value_of=None, mutable: bool = False) -> Any:

@@ -54,7 +54,7 @@ from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved, value_before
 from .forwarding import may_hold
-from .locations import Looked, column, keys_of, source, value_reader
+from .locations import Looked, column, keys_of, loop_values, source, value_reader
 from .vectorized import COLUMNS, pick, scope_id
 
 R, W, A = 0, 1, 2
@@ -97,24 +97,11 @@ def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool =
             out += [a for a in alternatives if a not in out]
         return out
     if isinstance(sym, S.LoopIndex):  # (each value it may take, where they are few: a superset)
-        values = _index_values(sym)
-        return None if values is None or len(values) > _MAX_ALTERNATIVES else [(v,) for v in values]
+        return loop_values(sym, _MAX_ALTERNATIVES)
     found = source(sym, params, to, value_of)
     if found is None and looked:
         found = _looked(sym, params, to, value_of)
     return None if found is None else [found]
-
-
-def _index_values(index: S.LoopIndex) -> range | None:
-    """The values a loop's index may take, from a constant start: no more than its static bound of
-    iterations, and below its end where that is a constant or the least of one and something else
-    (``min(k, 8)``); None when its start is not a constant."""
-    if not isinstance(index.lo, S.Const) or index.bound is None:
-        return None
-    lo = int(index.lo.value)
-    ends = index.hi.args if isinstance(index.hi, S.Op) and index.hi.op == "min" else (index.hi,)
-    end = min([lo + index.bound] + [int(e.value) for e in ends if isinstance(e, S.Const)])
-    return range(lo, max(lo, end))
 
 
 def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
