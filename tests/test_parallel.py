@@ -1771,6 +1771,44 @@ def test_a_short_loops_writes_are_columns_and_run_on_lanes_with_their_readers(tm
     assert np.bincount(rows["tx"], minlength=len(txs))[spreads].tolist() == [4] * len(spreads)
 
 
+DROPS = """
+contract Drops {
+    storage bal: map<address, u256>;
+    storage seen: map<address, u256>;
+    pub fn drop(to: array<address, 4>, v: u256) { for i in 0..len(to) { bal[to[i]] = bal[to[i]] * 3 + v + i; } }
+    pub fn first(to: array<address, 4>) { seen[msg.sender] = bal[to[0]] + 1; }
+    pub fn peek(a: address) { seen[msg.sender] = seen[msg.sender] * 7 + bal[a] + 1; }
+}
+"""
+
+
+def test_elements_of_an_array_argument_are_columns_and_run_on_lanes_with_their_readers(tmp_path, monkeypatch):
+    # Each drop reads and writes the balances of its recipients (up to four, some twice): a
+    # written column for each element its array has (none walked, no row for an element it
+    # lacks, one row for a recipient named twice), joining the peeks that read one of them and
+    # the firsts that read the first; the result the sequential one's.
+    from compiler.schedule.rows import RowMaker
+
+    rng = random.Random(9)
+    names = [f"u{k}" for k in range(10)]
+    txs = [(f"v{rng.randrange(9)}", "drop", [rng.choices(names, k=rng.randrange(5)), k]) if k % 3 else
+           (f"v{rng.randrange(9)}", "peek", [rng.choice(names)]) if k % 2 else
+           (f"v{rng.randrange(9)}", "first", [rng.choices(names, k=rng.randrange(1, 5))]) for k in range(240)]
+    world = pot_world(tmp_path, DROPS, "Drops")
+    info = _forced_run(world, pot_lines(*txs), force_window=40)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    monkeypatch.setattr(RowMaker, "_walk", lambda *a, **k: pytest.fail("walked"))
+    with Chain.open(world) as chain:
+        block = prepare(chain.world, parse_block_text(pot_lines(*txs), "b.jsonl"))
+        rows, _, _ = RowMaker(chain.compiled_summaries).rows(
+            list(range(len(block))), [tx.function for tx in block], [tx.call for tx in block], chain.ctx.storage,
+            1, 12, written=frozenset({("Drops", "bal"), ("Drops", "seen")}))
+    per_tx = np.bincount(rows["tx"], minlength=len(txs)).tolist()
+    assert [per_tx[k] for k, (_, fn, _) in enumerate(txs) if fn == "drop"] == \
+        [len(set(args[0])) for _, fn, args in txs if fn == "drop"]
+    assert {per_tx[k] for k, (_, fn, _) in enumerate(txs) if fn != "drop"} == {2}
+
+
 @pytest.mark.parametrize("forget", [False, True], ids=["apart", "a-read-the-scans-summary-forgets"])
 def test_the_parent_runs_light_calls_beside_lanes_whose_window_has_a_wildcard(tmp_path, monkeypatch, forget):
     # The scans' wildcard reads of the table leave their window to the parent's check of the lanes'

@@ -84,6 +84,17 @@ class _Plan:
         self.reads = reads or None
 
 
+class Element(NamedTuple):
+    """A key source: element ``index`` of the array argument at ``position`` in the call tuples
+    (:data:`ABSENT` in a call whose array is shorter)."""
+
+    position: int
+    index: int
+
+
+ABSENT = object()  # (an element beyond its array's length: no key)
+
+
 class Each(NamedTuple):
     """A key source: every element of the array argument at ``position`` in the call tuples."""
 
@@ -204,9 +215,13 @@ def value_reader(world, storage: dict | None):
 
 def column(src, calls: list) -> Any:
     """The values of ``src`` (see :func:`source`) for each of ``calls``, by C code (a list: the
-    values themselves, one per call: a :class:`Looked` key read already)."""
+    values themselves, one per call: a :class:`Looked` key read already; an :class:`Element`,
+    call by call)."""
     if type(src) is list:
         return src
+    if type(src) is Element:
+        position, index = src
+        return [c[position][index] if index < len(c[position]) else ABSENT for c in calls]
     return repeat(src[0], len(calls)) if type(src) is tuple else map(itemgetter(src), calls)
 
 

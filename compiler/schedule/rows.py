@@ -21,7 +21,9 @@ wildcard row of it, read, which joins nothing.  Other keys a loop's index
 makes, where it counts from a constant over at most ``_MAX_ALTERNATIVES``
 values (``pos[msg.sender, j]`` for ``j in 0..min(k, 8)``), are a column for
 each value it may take, whatever the call's trip count (a superset); a longer
-loop's are walked, a row per key.  A key
+loop's are walked, a row per key.  So are elements of an array argument at a
+constant index or such a loop's (``bal[to[i]]`` for ``i in 0..len(to)``): a
+column for each index, with no row for a call whose array is shorter.  A key
 read from mutable storage at a location the call names (``score[owner_of[id]]``)
 is a column too, of what the location holds before the block, its reads
 recorded as sources, where the columns are as exact as the walk below (every
@@ -54,7 +56,7 @@ from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved, value_before
 from .forwarding import may_hold
-from .locations import Looked, column, keys_of, loop_values, source, value_reader
+from .locations import Element, Looked, column, keys_of, loop_values, source, value_reader
 from .vectorized import COLUMNS, pick, scope_id
 
 R, W, A = 0, 1, 2
@@ -81,23 +83,30 @@ _MAX_ALTERNATIVES = 16  # column accesses one access may become (its conditional
 PROGRESS_CALLS = 256    # calls walked between two calls of ``rows``' ``progress`` (a few ms at most)
 
 
-def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool = False) -> list | None:
+def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool = False,
+                  elements: bool = False) -> list | None:
     """The sources ``sym`` may take (:func:`locations.source`): each branch of a conditional
     (``ite``) whichever its condition picks, and each value of a loop's index from a constant start
     up to its static bound where that is small (``pos[msg.sender, j]`` for ``j in 0..min(k, 8)``:
     eight keys whatever ``k``) (supersets: they order more transactions, never fewer), or None when
     one of them is not plain.  ``looked``: a key may also be read from storage at a location the
-    call names (:func:`_looked`)."""
+    call names (:func:`_looked`); ``elements``: a key may be an element of an array argument at an
+    index that is a constant or such a loop's index (an :class:`Element` for each index it may
+    take, where the calls' arrays have one)."""
     if isinstance(sym, S.Op) and sym.op == "ite":
         out: list = []
         for branch in sym.args[1:]:
-            alternatives = _alternatives(branch, params, to, value_of, looked)
+            alternatives = _alternatives(branch, params, to, value_of, looked, elements)
             if alternatives is None:
                 return None
             out += [a for a in alternatives if a not in out]
         return out
     if isinstance(sym, S.LoopIndex):  # (each value it may take, where they are few: a superset)
         return loop_values(sym, _MAX_ALTERNATIVES)
+    if elements and isinstance(sym, S.Element) and isinstance(sym.array, S.Param) and sym.array.name in params:
+        index = sym.index
+        indices = [(int(index.value),)] if isinstance(index, S.Const) else loop_values(index, _MAX_ALTERNATIVES)
+        return None if indices is None else [Element(params[sym.array.name], i) for (i,) in indices]
     found = source(sym, params, to, value_of)
     if found is None and looked:
         found = _looked(sym, params, to, value_of)
@@ -180,7 +189,7 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
                 add((address, vid, (), R, None, True))
             coarse = True
             continue
-        keys = [_alternatives(k, params, to, value_of, looked=True) for k in access.keys]
+        keys = [_alternatives(k, params, to, value_of, looked=True, elements=True) for k in access.keys]
         if any(k is None for k in keys):
             return None
         looks = looks or any(type(k) is Looked for options in keys for k in options)
@@ -331,6 +340,7 @@ class RowMaker:
         n = len(calls)
         tx = np.array(txs, np.int64)
         made = []  # per column: (instance ids, location ids, modes)
+        keep: list = []  # per column: the calls it has a row for (None: all; not those whose array lacks its element)
         looked: dict[Looked, list] = {}  # each key read from storage: its column (read once for the plan)
         for c in plan:
             if type(c.address) is tuple:  # one instance for every call
@@ -348,13 +358,19 @@ class RowMaker:
                                     else s for s in sources)
                 keys = keys_of(sources, calls, per_call=True)
                 loc = loc_ids_of(addresses, self.compiled.slots[c.vid][0], keys, n)
+            present = None
+            for position, index in (x for x in c.sources if type(x) is Element):
+                has = np.fromiter((index < len(call[position]) for call in calls), bool, n)
+                present = has if present is None else present & has
             if c.alias is not None:
                 same = np.fromiter(map(operator.eq, *(column(s, calls) for s in c.alias)), bool, n)
                 mode = np.where(same, W, A).astype(np.int8)
             else:
                 mode = np.full(n, c.mode, np.int8)
             made.append((inst, loc, mode))
-            if c.mode != R and not c.wild and c.vid in self.key_vids:  # (what it stores, for readers of keys)
+            keep.append(present)
+            if c.mode != R and not c.wild and c.vid in self.key_vids:  # (what it stores, for readers of keys:
+                # where an array lacks its element, at a location no key is read from)
                 locs = loc.tolist()
                 for values in ([repeat(None, n)] if c.stored is None else [column(v, calls) for v in c.stored]):
                     stored[0].extend(txs)
@@ -362,17 +378,19 @@ class RowMaker:
                     stored[2].extend(values)
         # Two columns of one variable may name one location in some calls (``reserves[token_in]``
         # and ``reserves[token0]``): one row of it there, written if their modes differ.
-        keep = [None] * len(plan)
+        present = list(keep)
         for i, j in _may_meet(plan):
             (inst_i, loc_i, mode_i), (inst_j, loc_j, mode_j) = made[i], made[j]
             meet = (loc_i == loc_j) & (inst_i == inst_j)
-            if keep[i] is not None:
-                meet &= keep[i]
+            for mask in (keep[i], present[j]):
+                if mask is not None:
+                    meet &= mask
             if meet.any():
                 mode_j[meet & (mode_i != mode_j)] = W
                 keep[i] = ~meet if keep[i] is None else keep[i] & ~meet
         for c, (inst, loc, mode), mask in zip(plan, made, keep):
-            if mask is not None:  # (its rows where a later column names the same location: dropped)
+            if mask is not None:  # (its rows where its array lacks its element, or a later column names the
+                # same location: dropped)
                 inst, loc, mode = inst[mask], loc[mask], mode[mask]
             parts["tx"].append(tx if mask is None else tx[mask])
             parts["var"].append(np.full(len(loc), c.vid, np.int64))
