@@ -1753,22 +1753,29 @@ def test_a_short_loops_writes_are_columns_and_run_on_lanes_with_their_readers(tm
     # Each spread reads and writes its sender's slots 0 to 3 (as many as its k): a written column
     # for each slot whatever k (none walked), joining the peeks that read one of them; the result
     # the sequential one's.
-    from compiler.schedule.rows import RowMaker
-
     rng = random.Random(8)
     txs = [(f"u{rng.randrange(12)}", "spread", [rng.randrange(6)]) if k % 3 else
            (f"v{rng.randrange(12)}", "peek", [f"u{rng.randrange(12)}", rng.randrange(5)]) for k in range(240)]
-    world = pot_world(tmp_path, SLOTS, "Slots")
+    per_tx = _on_lanes_by_columns(monkeypatch, pot_world(tmp_path, SLOTS, "Slots"), txs, ("pos", "seen"))
+    assert {per_tx[k] for k, (_, fn, _) in enumerate(txs) if fn == "spread"} == {4}
+
+
+def _on_lanes_by_columns(monkeypatch, world: Path, txs: list[tuple], written: tuple[str, ...]) -> list[int]:
+    """``txs`` (calls of ``pot``) run on two lanes forced, in windows of 40, as sequentially and with
+    no fallback; then each one's access rows, made with no call walked, in a block whose functions
+    write ``written`` (variables of the deployed contract): their count per transaction."""
+    from compiler.schedule.rows import RowMaker
+
     info = _forced_run(world, pot_lines(*txs), force_window=40)
     assert info["mode"] == "parallel" and info["fallback_from"] is None, info
     monkeypatch.setattr(RowMaker, "_walk", lambda *a, **k: pytest.fail("walked"))
     with Chain.open(world) as chain:
         block = prepare(chain.world, parse_block_text(pot_lines(*txs), "b.jsonl"))
+        contract = block[0].function.contract.name
         rows, _, _ = RowMaker(chain.compiled_summaries).rows(
             list(range(len(block))), [tx.function for tx in block], [tx.call for tx in block], chain.ctx.storage,
-            1, 12, written=frozenset({("Slots", "pos"), ("Slots", "seen")}))
-    spreads = [k for k, (_, fn, _) in enumerate(txs) if fn == "spread"]
-    assert np.bincount(rows["tx"], minlength=len(txs))[spreads].tolist() == [4] * len(spreads)
+            1, 12, written=frozenset((contract, var) for var in written))
+    return np.bincount(rows["tx"], minlength=len(txs)).tolist()
 
 
 DROPS = """
@@ -1787,23 +1794,12 @@ def test_elements_of_an_array_argument_are_columns_and_run_on_lanes_with_their_r
     # written column for each element its array has (none walked, no row for an element it
     # lacks, one row for a recipient named twice), joining the peeks that read one of them and
     # the firsts that read the first; the result the sequential one's.
-    from compiler.schedule.rows import RowMaker
-
     rng = random.Random(9)
     names = [f"u{k}" for k in range(10)]
     txs = [(f"v{rng.randrange(9)}", "drop", [rng.choices(names, k=rng.randrange(5)), k]) if k % 3 else
            (f"v{rng.randrange(9)}", "peek", [rng.choice(names)]) if k % 2 else
            (f"v{rng.randrange(9)}", "first", [rng.choices(names, k=rng.randrange(1, 5))]) for k in range(240)]
-    world = pot_world(tmp_path, DROPS, "Drops")
-    info = _forced_run(world, pot_lines(*txs), force_window=40)
-    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
-    monkeypatch.setattr(RowMaker, "_walk", lambda *a, **k: pytest.fail("walked"))
-    with Chain.open(world) as chain:
-        block = prepare(chain.world, parse_block_text(pot_lines(*txs), "b.jsonl"))
-        rows, _, _ = RowMaker(chain.compiled_summaries).rows(
-            list(range(len(block))), [tx.function for tx in block], [tx.call for tx in block], chain.ctx.storage,
-            1, 12, written=frozenset({("Drops", "bal"), ("Drops", "seen")}))
-    per_tx = np.bincount(rows["tx"], minlength=len(txs)).tolist()
+    per_tx = _on_lanes_by_columns(monkeypatch, pot_world(tmp_path, DROPS, "Drops"), txs, ("bal", "seen"))
     assert [per_tx[k] for k, (_, fn, _) in enumerate(txs) if fn == "drop"] == \
         [len(set(args[0])) for _, fn, args in txs if fn == "drop"]
     assert {per_tx[k] for k, (_, fn, _) in enumerate(txs) if fn != "drop"} == {2}

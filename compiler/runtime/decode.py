@@ -422,20 +422,8 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
         cols = []
         for get, kind in zip(getters, kinds):
             col = list(map(get, argss))
-            kinds_seen = set(map(type, col))
-            if kind == "address":
-                if kinds_seen != {str}:
-                    return None
-                col = world.addresses(col)
-                if any(map(is_, col, repeat(None))):  # not an address: the reference says why
-                    return None
-            elif kind == "u256":
-                if kinds_seen != {int} or min(col) < 0 or max(col) > U256_MAX:
-                    return None
-            elif kind == "bool":
-                if kinds_seen != {bool}:
-                    return None
-            elif (col := kind(col)) is None:  # (arrays)
+            col = _common(kind, col, world.addresses) if type(kind) is str else kind(col)  # (else: arrays)
+            if col is None:  # (not all of the common kind: the reference says what is wrong, if anything)
                 return None
             cols.append(col)
         return list(zip(repeat(to, len(argss)), senders, *cols))
@@ -450,29 +438,31 @@ def _kind(ty: T.Type) -> str | None:
     return "address" if ty is T.ADDRESS or isinstance(ty, T.ContractType) else None
 
 
+def _common(kind: str, values: list, addresses: Callable[[list], list]) -> list | None:
+    """``values`` (at least one) as read when all are of the common ``kind``: an ``int`` in range, a
+    JSON boolean, an address the world knows or can derive (resolved in one call); else None."""
+    kinds = set(map(type, values))
+    if kind == "address":
+        if kinds != {str}:
+            return None
+        values = addresses(values)
+        return None if any(map(is_, values, repeat(None))) else values
+    if kind == "u256":
+        return values if kinds == {int} and min(values) >= 0 and max(values) <= U256_MAX else None
+    return values if kinds == {bool} else None
+
+
 def _arrays(ty: T.ArrayType, addresses: Callable[[list], list], col: list) -> list | None:
     """The values of a column of ``ty`` (each a JSON array) as the reference reads them, tuples, in
-    C code but for a call per row (addresses: their elements resolved in one call); None (then each
-    row is read apart) unless each is a list of at most ``ty.size`` elements, all of the common
-    kind of the element type (an ``int`` in range, a JSON boolean, an address the world knows)."""
+    C code but for a call per row; None (then each row is read apart) unless each is a list of at
+    most ``ty.size`` elements, all of the common kind of the element type (:func:`_common`)."""
     if set(map(type, col)) != {list} or max(map(len, col)) > ty.size:
         return None
     flat = list(chain.from_iterable(col))
     if not flat:
         return [()] * len(col)
-    kinds, kind = set(map(type, flat)), _kind(ty.elem)
-    if kind == "u256":
-        if kinds != {int} or min(flat) < 0 or max(flat) > U256_MAX:
-            return None
-    elif kind == "bool":
-        if kinds != {bool}:
-            return None
-    else:
-        if kinds != {str}:
-            return None
-        flat = addresses(flat)
-        if any(map(is_, flat, repeat(None))):
-            return None
-        at = iter(flat)
-        return [tuple(islice(at, k)) for k in map(len, col)]
-    return list(map(tuple, col))
+    flat = _common(_kind(ty.elem), flat, addresses)
+    if flat is None:
+        return None
+    at = iter(flat)
+    return [tuple(islice(at, k)) for k in map(len, col)]
