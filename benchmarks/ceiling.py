@@ -1,8 +1,8 @@
 """What two processes can do on this machine, with no executor at all.
 
 A generated block is split into two halves of independent transactions (by
-components of its DAG).  Each half is executed by the sequential executor, on
-its own copy of the state:
+components of its DAG, as even in time as they can be dealt).  Each half is
+executed by the sequential executor, on its own copy of the state:
 
 - one after the other in one process (what one core does);
 - at the same time in two forked processes (what two cores do, with no

@@ -14,7 +14,7 @@ repetitions, of the ratio within one repetition.
 Beside each speed-up stand:
 
 - the machine's *ceiling* for two processes, measured in the same run: the
-  block's transactions split in two independent halves, run by two forked
+  block's transactions split in two independent halves (even in time), run by two forked
   processes at once against one process after the other, with no executor at
   all (:func:`ceiling`); the *share* of the ceiling's gain the executor
   captured is ``(speed-up - 1) / (ceiling - 1)``, not given (``-``) when the
