@@ -128,9 +128,14 @@ def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
     return Looked(address[0], sym.contract, sym.var, keys)
 
 
+def _loop_keyed(access) -> bool:
+    """Whether a loop's index makes one of ``access``'s keys (``prices[i]``, ``bal[to[i]]``)."""
+    return any(isinstance(n, S.LoopIndex) for k in access.keys for n in S.walk(k))
+
+
 def _scan(access) -> bool:
     """Whether ``access`` reads at keys a loop enumerates (``prices[i]``)."""
-    return access.mode == READ and any(isinstance(n, S.LoopIndex) for k in access.keys for n in S.walk(k))
+    return access.mode == READ and _loop_keyed(access)
 
 
 def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozenset()) -> list[_Column] | None:
@@ -194,7 +199,7 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
             return None
         looks = looks or any(type(k) is Looked for options in keys for k in options)
         coarse = coarse or access.cond != S.TRUE or len(addresses) > 1 or any(len(k) > 1 for k in keys) or \
-            any(isinstance(n, S.LoopIndex) for k in access.keys for n in S.walk(k))
+            _loop_keyed(access)
         combinations = list(product(addresses, *keys))
         if len(combinations) > _MAX_ALTERNATIVES:
             return None
@@ -341,6 +346,7 @@ class RowMaker:
         tx = np.array(txs, np.int64)
         made = []  # per column: (instance ids, location ids, modes)
         keep: list = []  # per column: the calls it has a row for (None: all; not those whose array lacks its element)
+        lengths: dict[int, np.ndarray] = {}  # per array argument (its place in the calls): each call's array's length
         looked: dict[Looked, list] = {}  # each key read from storage: its column (read once for the plan)
         for c in plan:
             if type(c.address) is tuple:  # one instance for every call
@@ -360,7 +366,9 @@ class RowMaker:
                 loc = loc_ids_of(addresses, self.compiled.slots[c.vid][0], keys, n)
             present = None
             for position, index in (x for x in c.sources if type(x) is Element):
-                has = np.fromiter((index < len(call[position]) for call in calls), bool, n)
+                if position not in lengths:
+                    lengths[position] = np.fromiter(map(len, map(operator.itemgetter(position), calls)), np.int64, n)
+                has = lengths[position] > index
                 present = has if present is None else present & has
             if c.alias is not None:
                 same = np.fromiter(map(operator.eq, *(column(s, calls) for s in c.alias)), bool, n)
@@ -378,11 +386,11 @@ class RowMaker:
                     stored[2].extend(values)
         # Two columns of one variable may name one location in some calls (``reserves[token_in]``
         # and ``reserves[token0]``): one row of it there, written if their modes differ.
-        present = list(keep)
+        presents = list(keep)
         for i, j in _may_meet(plan):
             (inst_i, loc_i, mode_i), (inst_j, loc_j, mode_j) = made[i], made[j]
             meet = (loc_i == loc_j) & (inst_i == inst_j)
-            for mask in (keep[i], present[j]):
+            for mask in (keep[i], presents[j]):
                 if mask is not None:
                     meet &= mask
             if meet.any():
