@@ -257,6 +257,36 @@ def test_a_worker_killed_mid_block_leaves_the_result_exact_and_the_state_file_un
         assert again.state_root() == seq.state_root() and again.number == 3
 
 
+def _progress_every(seconds: float, batch: int) -> None:
+    """On a worker: a lane at a long window says it is at work every ``seconds``, looking every
+    ``batch`` transactions."""
+    from compiler.runtime import replica
+
+    replica.PROGRESS_S, replica.PROGRESS_BATCH = seconds, batch
+
+
+def test_a_window_far_longer_than_its_timeout_is_not_taken_for_a_hang(tmp_path, cluster):
+    # As with the pool's workers (test_parallel.py): a replica at a long window tells the parent it
+    # is at work, between two of its replies.
+    from compiler.runtime import replica
+    from test_parallel import HEAVY
+
+    cluster.client.run(_progress_every, 0.02, 1)
+    try:
+        world = pot_world(tmp_path, HEAVY.replace("min(rounds, 5000)", "min(rounds, 50000)"), "Miner")
+        block = pot_lines(*[(f"u{i}", "mine", [50000]) for i in range(150)])
+        with Chain.open(world) as seq, Chain.open(world) as par:
+            executor = _on_dask(par, cluster, 3)
+            executor.parallel.timeout = 0.3
+            raw = parse_block_text(block, "b.jsonl")
+            a, b = seq.run_block(raw), par.run_block(raw, executor="dask", workers=3)
+        _same(a, b)
+        assert b.detail["mode"] == "parallel" and b.detail["failed_lanes"] == 0, b.detail
+        assert b.seconds > 2 * 0.3  # (the premise: each lane's window outlasts the timeout)
+    finally:
+        cluster.client.run(_progress_every, replica.PROGRESS_S, replica.PROGRESS_BATCH)
+
+
 # A differential property: random blocks over every example contract, 1 to 3 workers, any windows.
 @settings(SETTINGS, max_examples=examples(25))
 @given(data=st.data())

@@ -362,6 +362,23 @@ def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, f
         seq.close()
 
 
+def test_a_window_far_longer_than_its_timeout_is_not_taken_for_a_hang(tmp_path, monkeypatch):
+    # Heavy calls a block's sample missed make a window last far longer than predicted: a lane at
+    # work says so between its batches of transactions (Progress), and the parent waits on.  (Here
+    # the timeout is set below the window's time; without the lanes' Progress the block ran inline
+    # after a fault.)
+    from compiler.runtime import replica
+
+    monkeypatch.setattr(replica, "PROGRESS_S", 0.02)  # (the workers are forked after this)
+    monkeypatch.setattr(replica, "PROGRESS_BATCH", 1)
+    world = pot_world(tmp_path, HEAVY.replace("min(rounds, 5000)", "min(rounds, 50000)"), "Miner")
+    block = pot_lines(*[(f"u{i}", "mine", [50000]) for i in range(160)])
+    [(a, b)], [info] = _both(world, [block], workers=2, timeout=0.3)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["failed_lanes"] == 0 and info["fallback_from"] is None, info
+    assert b.seconds > 2 * 0.3  # (the premise: each lane's window outlasts the timeout)
+
+
 @pytest.mark.parametrize("lines", [5, 200, 2_000, 20_000, 200_000])
 def test_the_estimate_decodes_whole_lines_from_a_small_share_of_the_block(lines):
     line = b'{"from": "u1", "to": "pot", "fn": "give", "args": [123456]}'

@@ -303,6 +303,10 @@ class DaskLanes:
                 return
             now = time.perf_counter()
             with self._cond:
+                if busy is None:  # (a replica at a long message says it is at work: no batch's answer)
+                    lane.replies.extend(replies)
+                    self._cond.notify_all()
+                    continue
                 # A batch's round trip starts when it was written, or when the one before it was
                 # answered if it came while the worker was busy with that one.
                 started = max(lane.sent.popleft(), lane.last) if lane.sent else now

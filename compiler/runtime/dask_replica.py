@@ -213,6 +213,13 @@ async def _serve(worker, comm, actor: str):
         comm.abort()
         return Status.dont_reply
     loop = asyncio.get_running_loop()
+
+    def say(message: bytes) -> None:
+        """``Progress``, from the actor's thread while it handles a batch: written by the loop, as a
+        batch of its own whose time is None (not an answer: the parent's round trips leave it out)."""
+        loop.call_soon_threadsafe(lambda: asyncio.ensure_future(_write(comm, ([message], None))))
+
+    replica.replica.say = say
     while True:
         try:
             batch = await comm.read()
@@ -225,3 +232,10 @@ async def _serve(worker, comm, actor: str):
         except OSError:
             break
     return Status.dont_reply
+
+
+async def _write(comm, message) -> None:
+    try:
+        await comm.write(message)
+    except OSError:  # the parent closed the connection, or is gone: the batch's reply finds it so too
+        pass

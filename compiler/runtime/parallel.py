@@ -550,7 +550,7 @@ class _BlockRun(Planning):
                     self.timing["workers_cpu"] += getattr(m, "cpu", 0.0)
                     self.timing["workers_sync"] += getattr(m, "synced", 0.0)
                 if waiting and time.monotonic() > deadline:
-                    raise Fault(f"no reply within {timeout:.0f} s")
+                    raise Fault(f"no reply within {timeout:.3g} s")
         finally:
             self.timing["waiting"] += time.perf_counter() - started
         return got

@@ -71,7 +71,8 @@ _FIRST, _SECOND = itemgetter(0), itemgetter(1)
 PEERS_ROWS = ("tx", "loc", "mode", "wild")  # the columns of the rows Peers brings (schedule.vectorized.COLUMNS)
 _DTYPES = dict(COLUMNS)
 COMPRESS_MIN = 512  # transactions in a stripe: a lane of them likely compresses its receipts (encoding.part)
-PROGRESS_S = 0.25   # a worker at a long message says it is still at work this often (``Replica.progress``)
+PROGRESS_S = 0.25   # a worker at a long message says it is still at work this often (``Replica.progress``) ...
+PROGRESS_BATCH = 8  # ... looking at the clock after this many of a window's transactions (a call costs at most its limit)
 
 
 def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
@@ -596,26 +597,31 @@ class Replica:
         self.outcomes: list[tuple] = []
         ran, marks, outcomes = self.ran, self.marks, self.outcomes
         chunks = self.chunks.get(window)
-        # The lane's part of the window; then, in a shared window, the chunks it takes until none is
-        # left (pool.Turns).
-        turns = self.windows[window] if chunks is None else \
-            itertools.chain(self.windows[window], itertools.chain.from_iterable(map(chunks.__getitem__,
-                                                                                   iter(self.take, None))))
-        for i in turns:
-            fid = fnids[i]
-            fn = logged[fid] or table.logged_code(fid)
-            jmark, emark = len(journal), len(events)
-            marks.append((i, jmark, emark, len(reads), len(writes), len(adds)))
-            ran.append(i)
-            ctx.budget = limit
-            try:
-                value = fn(ctx, *calls[i])
-            except Revert as r:
-                ctx.rollback(jmark, emark)
-                outcomes.append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at))
-                continue
-            outcomes.append((OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS,
-                             limit - ctx.budget, None))
+        # The lane's part of the window, in batches; then, in a shared window, the chunks it takes
+        # until none is left (pool.Turns).  Between two batches the lane tells the parent it is at
+        # work (``progress``): a window far longer than predicted (heavy calls its sample missed) is
+        # not taken for a hang.
+        own = self.windows[window]
+        batches = [own[k:k + PROGRESS_BATCH] for k in range(0, len(own), PROGRESS_BATCH)]
+        if chunks is not None:
+            batches = itertools.chain(batches, map(chunks.__getitem__, iter(self.take, None)))
+        for batch in batches:
+            for i in batch:
+                fid = fnids[i]
+                fn = logged[fid] or table.logged_code(fid)
+                jmark, emark = len(journal), len(events)
+                marks.append((i, jmark, emark, len(reads), len(writes), len(adds)))
+                ran.append(i)
+                ctx.budget = limit
+                try:
+                    value = fn(ctx, *calls[i])
+                except Revert as r:
+                    ctx.rollback(jmark, emark)
+                    outcomes.append((REVERTED, r.reason, None, _NO_EVENTS, ctx.cost_used(), r.at))
+                    continue
+                outcomes.append((OK, None, value, tuple(events[emark:]) if len(events) != emark else _NO_EVENTS,
+                                 limit - ctx.budget, None))
+            self.progress(len(ran))
         return self._done(window)
 
     def _done(self, window: int) -> bytes:
