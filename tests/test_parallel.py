@@ -1273,6 +1273,57 @@ def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path
         assert 0.15 * heavy < mixed < 0.7 * heavy, (mixed, heavy)
 
 
+ROUNDS = """\
+contract Worker {
+    storage rounds: u256;
+    storage seeds: map<address, u256>;
+
+    pub fn set_rounds(r: u256) {
+        rounds = r;
+    }
+
+    pub fn work() -> u256 {
+        let h: u256 = seeds[msg.sender] + 1;
+        for i in 0..min(rounds, 5000) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        seeds[msg.sender] = h;
+        return h;
+    }
+}
+"""
+
+
+def test_the_estimate_times_calls_on_the_state_the_samples_setters_leave(tmp_path):
+    # The block first lowers the rounds every later call loops over: its calls are timed after
+    # that (then it is undone with them), not on the state before the block, where they are heavy:
+    # the block runs inline, not on lanes for light calls.
+    from compiler.runtime.replica import FunctionTable
+
+    world = pot_world(tmp_path, ROUNDS, "Worker")
+    with Chain.open(world) as chain:
+        chain.run_block(parse_block_text(pot_lines(("admin", "set_rounds", [3000])), "setup.jsonl"))
+        root = chain.state_root()
+        ex = parallel.ParallelExecutor(chain, 2)
+        ex.table = FunctionTable(chain.world)
+
+        def measured(*first: tuple) -> dict:
+            text = pot_lines(*first, *[(f"u{k}", "work", []) for k in range(40)])
+            block = chain.decoder().decode(text.encode(), "block", 0, 1)
+            run = parallel._BlockRun(ex, block, "block", 2, 12, None)
+            got = run._measure(block, [ex.table.ids[f] for f in block.functions])
+            return {f.name: got[ex.table.ids[f]] for f in set(block.functions)}
+
+        heavy = measured()["work"]
+        times = measured(("admin", "set_rounds", [1]))
+        assert times["work"] < 0.2 * heavy, (times, heavy)
+        assert chain.state_root() == root and not chain.ctx.journal  # (the setter undone)
+    block = pot_lines(("admin", "set_rounds", [1]), *[(f"u{k}", "work", []) for k in range(300)])
+    [_, (a, b)], [_, info] = _both(world, [pot_lines(("admin", "set_rounds", [3000])), block], workers=2, force=False)
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
+
+
 def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_the_lanes(tmp_path):
     # mine writes seeds[sender] (and adds to light[sender]): one group per sender.
     assert _imbalance(tmp_path, ["u1"] * 40) == pytest.approx(2.0)

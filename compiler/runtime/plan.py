@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import heapq
 import time
+from bisect import bisect_left, bisect_right
 from functools import cached_property
 from itertools import repeat
 from typing import Any
@@ -55,6 +56,8 @@ SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
+SAMPLE_SETTERS = 32        # sampled calls run before those timed after them, that set what they read (at most ...
+SETTERS_SHARE = 16         # ... and at most one in this many of the sample's)
 RUN_SHARE = 128            # ... but no more than one in this many of the block's transactions (one at least)
 WARM_S = 0.001             # a call timed that takes this long is not run first to warm the caches ...
 KEY_LOAD_S = 50e-6         # ... unless its keys read from a state file, at most this long each (a point lookup:
@@ -337,22 +340,45 @@ class Planning:
         than twice (a loop its arguments bound, a branch), the mean of up to SAMPLE_MORE_RUNS of them
         but the slowest (a pause of the machine's).  No more runs of a function than one in
         RUN_SHARE of the block's transactions (one at least): the runs are work the block does
-        again, a few per cent of a block of a hundred heavy calls at SAMPLE_RUNS."""
+        again, a few per cent of a block of a hundred heavy calls at SAMPLE_RUNS.
+
+        Each is timed on the state as the sample's setters before it leave it (:meth:`_setters`:
+        a block that first lowers the rounds its heavy calls loop over runs light ones), those
+        run in order and undone with the rest."""
         ids = np.array(fids, np.int64)
         order = np.argsort(ids, kind="stable")  # (each function's transactions, in the sample's order)
         cuts = np.flatnonzero(np.diff(ids[order])) + 1
         every = {int(ids[g[0]]): g.tolist() for g in np.split(order, cuts) if len(g) and ids[g[0]] >= 0}
         ctx = self.chain.ctx
-        jmark, emark = len(ctx.journal), len(ctx.events)
+        journal, events = ctx.journal, ctx.events
+        jmark, emark = len(journal), len(events)
         clock = time.perf_counter
         fns, calls = sample.fns, sample.calls
         lazy = [v for variables in ctx.storage.values() for v in variables if type(v) is LazyVar]
+        setters = self._setters(fids)
+        applied: list[tuple[int, int, int]] = []  # the setters run: (place in the sample, journal and events' marks)
+
+        def at(k: int) -> tuple[int, int]:
+            # The setters before transaction k run (and those from k on undone), in the sample's
+            # order; the marks to undo a run back to.
+            while applied and applied[-1][0] >= k:
+                _, j, e = applied.pop()
+                ctx.rollback(j, e)
+            for s in setters[bisect_right(setters, applied[-1][0]) if applied else 0:bisect_left(setters, k)]:
+                applied.append((s, len(journal), len(events)))
+                ctx.budget = ctx.cost_limit
+                try:
+                    fns[s](ctx, *calls[s])
+                except Revert:
+                    ctx.rollback(*applied[-1][1:])
+            return len(journal), len(events)
 
         def timed(k: int) -> float:
             # Twice, the second timed: the first loads what it reads from a state file (the block's
             # run reads it in bulk first) and warms the caches; once for a call that takes longer
             # than WARM_S, whose reads from a state file (the keys its variables came to hold) could
             # be no more than LOADS_SHARE of its time.
+            mark = at(k) if setters else (jmark, emark)
             held = sum(map(len, lazy))
             for _ in range(2):
                 ctx.budget = ctx.cost_limit
@@ -362,23 +388,48 @@ class Planning:
                 except Revert:
                     pass
                 elapsed = clock() - started
-                ctx.rollback(jmark, emark)
+                ctx.rollback(*mark)
                 if elapsed >= WARM_S and (sum(map(len, lazy)) - held) * KEY_LOAD_S <= LOADS_SHARE * elapsed:
                     break
             return elapsed
 
+        def timed_in_order(picks: dict[int, list[int]]) -> dict[int, float]:
+            # (in the sample's order: each setter run once a pass)
+            return {k: timed(k) for k in sorted(set().union(*picks.values()))}
+
         most = max(1, self.length // RUN_SHARE)
+        first = {fid: _spread(ks, min(SAMPLE_RUNS, most)) for fid, ks in every.items()}
+        took = timed_in_order(first)
+        times = {fid: sorted(map(took.__getitem__, ks)) for fid, ks in first.items()}
+        differ = {fid for fid, t in times.items() if len(t) > 2 and t[-1] > 2 * t[0]}
+        more = {fid: [k for k in _spread(every[fid], min(SAMPLE_MORE_RUNS, most)) if k not in first[fid]]
+                for fid in differ}
+        took.update(timed_in_order(more))
+        ctx.rollback(jmark, emark)  # (the setters run)
         measured: dict[int, float] = {}
-        for fid, ks in every.items():
-            first = _spread(ks, min(SAMPLE_RUNS, most))
-            times = sorted(map(timed, first))
-            if len(times) > 2 and times[-1] > 2 * times[0]:
-                more = _spread(ks, min(SAMPLE_MORE_RUNS, most))
-                times = sorted(times + [timed(k) for k in more if k not in first])
-                measured[fid] = sum(times[:-1]) / (len(times) - 1) * 1e6
+        for fid, t in times.items():
+            if fid in differ:
+                t = sorted(t + [took[k] for k in more[fid]])
+                measured[fid] = sum(t[:-1]) / (len(t) - 1) * 1e6
             else:
-                measured[fid] = times[len(times) // 2] * 1e6
+                measured[fid] = t[len(t) // 2] * 1e6
         return measured
+
+    def _setters(self, fids: list[int]) -> list[int]:
+        """The sample's transactions (places in it, in order) whose functions write or add to a
+        variable without keys (a rate, a bound, a switch: of any instance) that another function of
+        the sample reads, by their summaries: what they set may change what the calls after them
+        cost.  None when there are more than SAMPLE_SETTERS (each is run again: a variable most
+        calls change, a counter, changes their cost a little at a time) or more than one in
+        SETTERS_SHARE of the sample's transactions, or when a function has no summary."""
+        table, summaries = self.ex.table, self.chain.compiled_summaries
+        used = {f for f in fids if f >= 0}
+        scalars = {f: table.scalars(f, summaries) for f in used}
+        if any(v is None for v in scalars.values()):
+            return []
+        setting = {f for f in used if any(scalars[f][1] & scalars[g][0] for g in used if g != f)}
+        places = [k for k, f in enumerate(fids) if f in setting]
+        return places if len(places) <= min(SAMPLE_SETTERS, len(fids) // SETTERS_SHARE) else []
 
     def plan(self) -> dict | None:
         """Windows, each on lanes or run by the parent (the cheaper, as predicted), and each

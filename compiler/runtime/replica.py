@@ -72,7 +72,7 @@ PEERS_ROWS = ("tx", "loc", "mode", "wild")  # the columns of the rows Peers brin
 _DTYPES = dict(COLUMNS)
 COMPRESS_MIN = 512  # transactions in a stripe: a lane of them likely compresses its receipts (encoding.part)
 PROGRESS_S = 0.25   # a worker at a long message says it is still at work this often (``Replica.progress``) ...
-PROGRESS_BATCH = 8  # ... looking at the clock after this many of a window's transactions (a call costs at most its limit)
+PROGRESS_BATCH = 8  # ... looking at the clock after this many of a window's transactions (each within its limit)
 
 
 def places(storage: dict[int, list[dict]]) -> dict[int, tuple[int, int]]:
@@ -117,6 +117,16 @@ class FunctionTable:
             return None
         accesses = entry.summary.accesses
         return {(a.contract, a.var) for a in accesses}, {(a.contract, a.var) for a in accesses if a.mode != READ}
+
+    def scalars(self, fid: int, summaries) -> tuple[set, set] | None:
+        """The variables without keys ((contract, name): a rate, a bound, a switch) function ``fid``
+        reads, and those it writes or adds to, by its summary; None when it has none."""
+        entry = summaries.by_function_object.get(self.functions[fid])
+        if entry is None:
+            return None
+        accesses = [a for a in entry.summary.accesses if not a.keys]
+        return {(a.contract, a.var) for a in accesses if a.mode == READ}, \
+            {(a.contract, a.var) for a in accesses if a.mode != READ}
 
     def written(self, fnids: np.ndarray, summaries) -> frozenset | None:
         """The variables ((contract, name)) that the functions of a block (``fnids``: -1 invalid) write
