@@ -349,49 +349,7 @@ class Planning:
         order = np.argsort(ids, kind="stable")  # (each function's transactions, in the sample's order)
         cuts = np.flatnonzero(np.diff(ids[order])) + 1
         every = {int(ids[g[0]]): g.tolist() for g in np.split(order, cuts) if len(g) and ids[g[0]] >= 0}
-        ctx = self.chain.ctx
-        journal, events = ctx.journal, ctx.events
-        jmark, emark = len(journal), len(events)
-        clock = time.perf_counter
-        fns, calls = sample.fns, sample.calls
-        lazy = [v for variables in ctx.storage.values() for v in variables if type(v) is LazyVar]
-        setters = self._setters(fids)
-        applied: list[tuple[int, int, int]] = []  # the setters run: (place in the sample, journal and events' marks)
-
-        def at(k: int) -> tuple[int, int]:
-            # The setters before transaction k run (and those from k on undone), in the sample's
-            # order; the marks to undo a run back to.
-            while applied and applied[-1][0] >= k:
-                _, j, e = applied.pop()
-                ctx.rollback(j, e)
-            for s in setters[bisect_right(setters, applied[-1][0]) if applied else 0:bisect_left(setters, k)]:
-                applied.append((s, len(journal), len(events)))
-                ctx.budget = ctx.cost_limit
-                try:
-                    fns[s](ctx, *calls[s])
-                except Revert:
-                    ctx.rollback(*applied[-1][1:])
-            return len(journal), len(events)
-
-        def timed(k: int) -> float:
-            # Twice, the second timed: the first loads what it reads from a state file (the block's
-            # run reads it in bulk first) and warms the caches; once for a call that takes longer
-            # than WARM_S, whose reads from a state file (the keys its variables came to hold) could
-            # be no more than LOADS_SHARE of its time.
-            mark = at(k) if setters else (jmark, emark)
-            held = sum(map(len, lazy))
-            for _ in range(2):
-                ctx.budget = ctx.cost_limit
-                started = clock()
-                try:
-                    fns[k](ctx, *calls[k])
-                except Revert:
-                    pass
-                elapsed = clock() - started
-                ctx.rollback(*mark)
-                if elapsed >= WARM_S and (sum(map(len, lazy)) - held) * KEY_LOAD_S <= LOADS_SHARE * elapsed:
-                    break
-            return elapsed
+        timed = _Timer(self.chain.ctx, sample, self._setters(fids))
 
         def timed_in_order(picks: dict[int, list[int]]) -> dict[int, float]:
             # (in the sample's order: each setter run once a pass)
@@ -399,13 +357,15 @@ class Planning:
 
         most = max(1, self.length // RUN_SHARE)
         first = {fid: _spread(ks, min(SAMPLE_RUNS, most)) for fid, ks in every.items()}
-        took = timed_in_order(first)
-        times = {fid: sorted(map(took.__getitem__, ks)) for fid, ks in first.items()}
-        differ = {fid for fid, t in times.items() if len(t) > 2 and t[-1] > 2 * t[0]}
-        more = {fid: [k for k in _spread(every[fid], min(SAMPLE_MORE_RUNS, most)) if k not in first[fid]]
-                for fid in differ}
-        took.update(timed_in_order(more))
-        ctx.rollback(jmark, emark)  # (the setters run)
+        try:
+            took = timed_in_order(first)
+            times = {fid: sorted(map(took.__getitem__, ks)) for fid, ks in first.items()}
+            differ = {fid for fid, t in times.items() if len(t) > 2 and t[-1] > 2 * t[0]}
+            more = {fid: [k for k in _spread(every[fid], min(SAMPLE_MORE_RUNS, most)) if k not in first[fid]]
+                    for fid in differ}
+            took.update(timed_in_order(more))
+        finally:
+            timed.undo()
         measured: dict[int, float] = {}
         for fid, t in times.items():
             if fid in differ:
@@ -732,6 +692,61 @@ def _conflicting(imbalance: float, joined: str) -> str:
     return (f"conflicting transactions: in a sample of the block, its busiest lane would have {imbalance:.1f}x its "
             f"share of the work (its largest group of transactions, joined through {joined}, runs on one lane, "
             f"in order): lanes would cost more than running the block")
+
+
+class _Timer:
+    """Runs of a block's calls (its places) on the chain's state, each timed and undone at once
+    (its journal rolled back: nothing of it stays but the values read from a state file), on the
+    state as the block's ``setters`` before it leave it: those run in order (undone when a call
+    before them is timed, and by :meth:`undo`)."""
+
+    def __init__(self, ctx, block: Block, setters: list[int]) -> None:
+        self.ctx, self.block, self.setters = ctx, block, setters
+        self.marks = (len(ctx.journal), len(ctx.events))
+        self.applied: list[tuple[int, int, int]] = []  # the setters run: (place, journal and events' marks)
+        self.lazy = [v for variables in ctx.storage.values() for v in variables if type(v) is LazyVar]
+
+    def _at(self, k: int) -> tuple[int, int]:
+        """The setters before call ``k`` run (those from k on undone); the marks to undo a run to."""
+        ctx, applied, setters, block = self.ctx, self.applied, self.setters, self.block
+        while applied and applied[-1][0] >= k:
+            _, j, e = applied.pop()
+            ctx.rollback(j, e)
+        for s in setters[bisect_right(setters, applied[-1][0]) if applied else 0:bisect_left(setters, k)]:
+            applied.append((s, len(ctx.journal), len(ctx.events)))
+            ctx.budget = ctx.cost_limit
+            try:
+                block.fns[s](ctx, *block.calls[s])
+            except Revert:
+                ctx.rollback(*applied[-1][1:])
+        return len(ctx.journal), len(ctx.events)
+
+    def __call__(self, k: int) -> float:
+        """Call ``k``'s time, in seconds.  Twice, the second timed: the first loads what it reads
+        from a state file (the block's run reads it in bulk first) and warms the caches; once for a
+        call that takes longer than WARM_S, whose reads from a state file (the keys its variables
+        came to hold) could be no more than LOADS_SHARE of its time."""
+        ctx, lazy, clock = self.ctx, self.lazy, time.perf_counter
+        fn, call = self.block.fns[k], self.block.calls[k]
+        mark = self._at(k) if self.setters else self.marks
+        held = sum(map(len, lazy))
+        for _ in range(2):
+            ctx.budget = ctx.cost_limit
+            started = clock()
+            try:
+                fn(ctx, *call)
+            except Revert:
+                pass
+            elapsed = clock() - started
+            ctx.rollback(*mark)
+            if elapsed >= WARM_S and (sum(map(len, lazy)) - held) * KEY_LOAD_S <= LOADS_SHARE * elapsed:
+                break
+        return elapsed
+
+    def undo(self) -> None:
+        """The setters run taken back: the state as it was."""
+        self.applied.clear()
+        self.ctx.rollback(*self.marks)
 
 
 def _spread(seq, most: int):
