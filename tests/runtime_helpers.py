@@ -245,6 +245,7 @@ def forget_accesses(setattr_: Callable, chain: Chain, function: tuple[str, str],
     call, or by columns): the lanes are planned without them.  ``setattr_(obj, name, value)`` sets an
     attribute until the test ends (``monkeypatch.setattr``, or an ``ExitStack``'s ``patch.object``);
     the chain's workers, forked after, inherit it."""
+    from compiler.runtime.replica import FunctionTable
     from compiler.schedule.rows import RowMaker
 
     compiled = chain.compiled_summaries
@@ -258,8 +259,16 @@ def forget_accesses(setattr_: Callable, chain: Chain, function: tuple[str, str],
 
     setattr_(entry, "inst", forgetful)
     # (and the summary itself, which says which variables the block writes: ``FunctionTable.quiet``)
-    setattr_(entry, "summary", dataclasses.replace(
-        entry.summary, accesses=[a for a in entry.summary.accesses if (a.contract, a.var) != var]))
+    forgotten = dataclasses.replace(entry.summary, accesses=[a for a in entry.summary.accesses
+                                                             if (a.contract, a.var) != var])
+    setattr_(entry, "summary", forgotten)
+    real_summary = FunctionTable.summary
+
+    def summary(self, fid):
+        fn = self.functions[fid]
+        return forgotten if (fn.contract.name, fn.name) == function else real_summary(self, fid)
+
+    setattr_(FunctionTable, "summary", summary)
     real_plan = RowMaker.plan
 
     def plan(self, fn, to, storage, written=None):

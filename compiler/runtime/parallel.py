@@ -885,7 +885,7 @@ class _BlockRun(Planning):
     @cached_property
     def quiet(self) -> frozenset:
         """The variables whose reads the lanes do not log (:meth:`FunctionTable.quiet`)."""
-        return self.ex.function_table().quiet(self.fnids, self.chain.compiled_summaries)
+        return self.ex.function_table().quiet(self.fnids)
 
     def first_touch(self, begin: int, end: int, locations: np.ndarray) -> list[int]:
         """The first of transactions ``begin`` to ``end`` predicted to touch one of ``locations``

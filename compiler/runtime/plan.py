@@ -127,15 +127,15 @@ class Planning:
         only those as the parent's part beside the lanes: a sample is too sparse to show which light
         calls join heavy ones in the block (two calls of one sender, say), and a light call joined
         to a heavy one runs on a lane, where it costs more than inline."""
-        table, summaries = self.ex.table, self.chain.compiled_summaries
+        table = self.ex.table
         ids = np.array(fids, np.int64)
-        heavy = [table.variables(f, summaries) for f in distinct(ids[(ids >= 0) & ~light]).tolist()]
+        heavy = [table.variables(f) for f in distinct(ids[(ids >= 0) & ~light]).tolist()]
         if any(v is None for v in heavy):
             return np.zeros(len(ids), bool)
         touched = set().union(*(t for t, _ in heavy))
         changed = set().union(*(c for _, c in heavy))
         apart = [f for f in distinct(ids[light]).tolist()
-                 if (v := table.variables(f, summaries)) is not None and not v[1] & touched and not v[0] & changed]
+                 if (v := table.variables(f)) is not None and not v[1] & touched and not v[0] & changed]
         return light & isin(ids, np.array(apart, np.int64))
 
     def light_at_worst(self, cost: float) -> bool:
@@ -287,8 +287,8 @@ class Planning:
             ex.rows = RowMaker(self.chain.compiled_summaries)
         fns, calls = pick(sample.functions, picked), pick(sample.calls, picked)
         table = ex.function_table()
-        written = table.written(np.array(list(map(table.ids.get, fns, repeat(-1))), np.int32),
-                                self.chain.compiled_summaries)  # (as a worker's stripe would say)
+        written = table.written(np.array(list(map(table.ids.get, fns, repeat(-1))),
+                                         np.int32))  # (as a worker's stripe would say)
         state = (self.chain.ctx.storage, self.number, self.timestamp, None, written)
         first: dict = {}
         for k, (fn, call) in enumerate(zip(fns, calls)):
@@ -382,9 +382,9 @@ class Planning:
         cost.  None when there are more than SAMPLE_SETTERS (each is run again: a variable most
         calls change, a counter, changes their cost a little at a time) or more than one in
         SETTERS_SHARE of the sample's transactions, or when a function has no summary."""
-        table, summaries = self.ex.table, self.chain.compiled_summaries
+        table = self.ex.table
         used = {f for f in fids if f >= 0}
-        scalars = {f: table.scalars(f, summaries) for f in used}
+        scalars = {f: table.scalars(f) for f in used}
         if any(v is None for v in scalars.values()):
             return []
         setting = {f for f in used if any(scalars[f][1] & scalars[g][0] for g in used if g != f)}

@@ -104,42 +104,56 @@ class FunctionTable:
         over 2^256 has an astronomical static cost, and it reverts at the limit)."""
         from ..analysis.cost import function_cost
 
-        known = {s.function: s.cost for inst in self._world.instances.values() for s in inst.data.summaries.values()}
         memo: dict = {}
-        return [min(c if (c := known.get(fn)) is not None else function_cost(fn, memo), self._world.cost_limit)
-                for fn in self.functions]
+        return [min(s.cost if (s := self.summary(fid)) is not None else function_cost(fn, memo), self._world.cost_limit)
+                for fid, fn in enumerate(self.functions)]
 
-    def variables(self, fid: int, summaries) -> tuple[set, set] | None:
+    def variables(self, fid: int) -> tuple[set, set] | None:
         """The variables ((contract, name)) function ``fid`` touches, and those it writes or adds to,
         by its summary; None when it has none."""
-        entry = summaries.by_function_object.get(self.functions[fid])
-        if entry is None:
+        summary = self.summary(fid)
+        if summary is None:
             return None
-        accesses = entry.summary.accesses
+        accesses = summary.accesses
         return {(a.contract, a.var) for a in accesses}, {(a.contract, a.var) for a in accesses if a.mode != READ}
 
-    def scalars(self, fid: int, summaries) -> tuple[set, set] | None:
+    @cached_property
+    def summaries(self) -> dict:
+        """Each function's summary by (contract, function name), as the program cache keeps them
+        (what the compiled summaries are made from: none is made here)."""
+        out: dict = {}
+        for inst in self._world.instances.values():
+            for s in inst.data.summaries.values():
+                out.setdefault((s.function.contract.name, s.function.name), s)
+        return out
+
+    def summary(self, fid: int):
+        """Function ``fid``'s summary, or None."""
+        fn = self.functions[fid]
+        return self.summaries.get((fn.contract.name, fn.name))
+
+    def scalars(self, fid: int) -> tuple[set, set] | None:
         """The variables without keys ((contract, name): a rate, a bound, a switch) function ``fid``
         reads, and those it writes or adds to, by its summary; None when it has none."""
-        entry = summaries.by_function_object.get(self.functions[fid])
-        if entry is None:
+        summary = self.summary(fid)
+        if summary is None:
             return None
-        accesses = [a for a in entry.summary.accesses if not a.keys]
+        accesses = [a for a in summary.accesses if not a.keys]
         return {(a.contract, a.var) for a in accesses if a.mode == READ}, \
             {(a.contract, a.var) for a in accesses if a.mode != READ}
 
-    def written(self, fnids: np.ndarray, summaries) -> frozenset | None:
+    def written(self, fnids: np.ndarray) -> frozenset | None:
         """The variables ((contract, name)) that the functions of a block (``fnids``: -1 invalid) write
         or add to by their summaries; None when a function has no summary."""
         written: set[tuple[str, str]] = set()
         for fid in np.flatnonzero(np.bincount(fnids[fnids >= 0], minlength=1)).tolist():
-            variables = self.variables(fid, summaries)
+            variables = self.variables(fid)
             if variables is None:
                 return None
             written |= variables[1]
         return frozenset(written)
 
-    def quiet(self, fnids: np.ndarray, summaries) -> frozenset:
+    def quiet(self, fnids: np.ndarray) -> frozenset:
         """The variables ((address, index)) that no function of a block writes or adds to by its
         summary (:meth:`written`): the lanes need not log their reads.  A read is logged for the
         comparison with what others write meanwhile; a write those summaries do not predict is its
@@ -147,7 +161,7 @@ class FunctionTable:
         parent's window run while the lanes run the next one against this set, ``parallel``), and
         the block runs on sequentially from the first such transaction.  None of them (every read
         logged) when a function has no summary."""
-        written = self.written(fnids, summaries)
+        written = self.written(fnids)
         if written is None:
             return frozenset()
         return frozenset(place for place, variable in self.places.items() if variable not in written)
@@ -284,7 +298,7 @@ class Replica:
         self.stripe = (calls, functions)
         self.stripe_fnids = fnids
         # (the variables the stripe's functions write: a loop's reads of others are one row, rows.py)
-        self.stripe_written = self.table.written(np.array(fnids, np.int32), self.chain.compiled_summaries)
+        self.stripe_written = self.table.written(np.array(fnids, np.int32))
         self.stripe_rows = None
         self.block_calls = self.block_rows = None
         self.ahead = None
@@ -372,7 +386,7 @@ class Replica:
         self.shared_adds = [adds[offsets[w]:offsets[w + 1]] for w in range(len(bounds) - 1)]
         self.mine = mine
         self.firsts = {}
-        quiet = self.table.quiet(P.arr(m.fnids, np.int32), self.chain.compiled_summaries)
+        quiet = self.table.quiet(P.arr(m.fnids, np.int32))
         for address, variables in self.storage.items():  # (what the lanes' code sees: ``Var.quiet``)
             for index, variable in enumerate(variables):
                 variable.quiet = (address, index) in quiet
