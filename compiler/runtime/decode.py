@@ -433,8 +433,10 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
 
 def _kind(ty: T.Type) -> str | None:
     """The common kind of a value of ``ty`` that columns are read as ("u256", "bool" or "address"), or None."""
-    if ty is T.U256 or ty is T.BOOL:
-        return str(ty)
+    if ty is T.U256:
+        return "u256"
+    if ty is T.BOOL:
+        return "bool"
     return "address" if ty is T.ADDRESS or isinstance(ty, T.ContractType) else None
 
 
