@@ -1324,6 +1324,36 @@ def test_the_estimate_times_calls_on_the_state_the_samples_setters_leave(tmp_pat
     assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
 
 
+def test_the_plan_prices_calls_after_a_setter_the_estimates_sample_missed_as_they_cost(tmp_path, monkeypatch):
+    # The block's 40th call lowers the rounds every later call loops over; the estimate's sample
+    # (lines from eight places) does not hold it.  Once the workers have decoded the block, the
+    # calls after the setter are timed again after it: the plan prices them light, those before it
+    # heavy, and leaves the state as it was.
+    from compiler.runtime import plan as plan_module
+
+    priced = []
+    by_stretch = plan_module.Planning._by_stretch
+
+    def spy(self, tx_us, valid):
+        out = by_stretch(self, tx_us, valid)
+        priced.append((out, self.chain.state_root()))
+        return out
+
+    monkeypatch.setattr(plan_module.Planning, "_by_stretch", spy)
+    world = pot_world(tmp_path, ROUNDS, "Worker")
+    calls = [(f"u{k}", "work", []) for k in range(600)]
+    calls.insert(40, ("admin", "set_rounds", [1]))
+    block = pot_lines(*calls) + "\n"
+    assert not any(b"set_rounds" in chunk for chunk in plan_module._sample_chunks(block.encode()))
+    [(s, _), (a, b)], [_, info] = _both(world, [pot_lines(("admin", "set_rounds", [3000])), block], workers=2,
+                                        as_file=True)
+    _same(a, b)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    tx_us, root = priced[-1]  # (the second block's plan)
+    assert np.median(tx_us[41:]) < 0.2 * np.median(tx_us[:40]), (tx_us[:40], tx_us[41:])
+    assert root == s.state_root  # (the setter and the calls timed undone)
+
+
 def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_the_lanes(tmp_path):
     # mine writes seeds[sender] (and adds to light[sender]): one group per sender.
     assert _imbalance(tmp_path, ["u1"] * 40) == pytest.approx(2.0)

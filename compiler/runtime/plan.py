@@ -79,8 +79,8 @@ EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of th
 class Planning:
     """The estimate and the plan of a block's run (the executor's ``_BlockRun``, which holds what
     they read: ``ex``, its executor; ``chain``, ``source``, ``n``, ``fnids``, ``all_rows``, what the
-    workers scheduled; ``model``, the cost model; ``timing``; and ``why``, which they set when lanes
-    do not pay)."""
+    workers scheduled, and ``block_from_calls``, some of its calls; ``model``, the cost model;
+    ``timing``; and ``why``, which they set when lanes do not pay)."""
 
     @cached_property
     def cpus(self) -> int:
@@ -366,30 +366,73 @@ class Planning:
             took.update(timed_in_order(more))
         finally:
             timed.undo()
-        measured: dict[int, float] = {}
-        for fid, t in times.items():
-            if fid in differ:
-                t = sorted(t + [took[k] for k in more[fid]])
-                measured[fid] = sum(t[:-1]) / (len(t) - 1) * 1e6
-            else:
-                measured[fid] = t[len(t) // 2] * 1e6
-        return measured
+        return {fid: _typical(t + [took[k] for k in more.get(fid, ())]) * 1e6 for fid, t in times.items()}
 
     def _setters(self, fids: list[int]) -> list[int]:
-        """The sample's transactions (places in it, in order) whose functions write or add to a
-        variable without keys (a rate, a bound, a switch: of any instance) that another function of
-        the sample reads, by their summaries: what they set may change what the calls after them
-        cost.  None when there are more than SAMPLE_SETTERS (each is run again: a variable most
+        """The sample's transactions (places in it, in order) whose functions set what another
+        function of the sample reads (:meth:`_setting`): what they set may change what the calls after
+        them cost.  None when there are more than SAMPLE_SETTERS (each is run again: a variable most
         calls change, a counter, changes their cost a little at a time) or more than one in
         SETTERS_SHARE of the sample's transactions, or when a function has no summary."""
-        table = self.ex.table
-        used = {f for f in fids if f >= 0}
-        scalars = {f: table.scalars(f) for f in used}
-        if any(v is None for v in scalars.values()):
-            return []
-        setting = {f for f in used if any(scalars[f][1] & scalars[g][0] for g in used if g != f)}
+        setting, _ = self._setting({f for f in fids if f >= 0})
         places = [k for k, f in enumerate(fids) if f in setting]
         return places if len(places) <= min(SAMPLE_SETTERS, len(fids) // SETTERS_SHARE) else []
+
+    def _setting(self, used: set[int]) -> tuple[set[int], set]:
+        """Of the functions ``used``, those that write or add to a variable without keys (a rate, a
+        bound, a switch: of any instance) that another of them reads, by their summaries, and the
+        variables they set ((contract, name)); none when a function has no summary."""
+        table = self.ex.table
+        scalars = {f: table.scalars(f) for f in used}
+        if any(v is None for v in scalars.values()):
+            return set(), set()
+        setting = {f for f in used if any(scalars[f][1] & scalars[g][0] for g in used if g != f)}
+        return setting, set().union(*(scalars[f][1] for f in setting))
+
+    def _by_stretch(self, tx_us: np.ndarray, valid: np.ndarray) -> np.ndarray:
+        """Each transaction's time (``tx_us``: its function's, as the estimate measured it over the
+        sample), where the block holds a few calls that set what others read (:meth:`_setting`: at
+        most SAMPLE_SETTERS, one in SETTERS_SHARE): the calls of the functions reading it, between
+        two setters, timed again after the setters before them, up to SAMPLE_RUNS of them a stretch
+        and no more than one in RUN_SHARE of the block's transactions in all (their median, or the
+        mean but the slowest when they differ more than twice).  A setter the estimate's sample
+        missed (the block's 300th call lowers the rounds its heavy calls loop over) leaves the calls
+        after it priced as they cost, not as those before it."""
+        fnids, n = self.fnids, self.n
+        used = set(np.flatnonzero(np.bincount(fnids[valid], minlength=1)).tolist())  # (by C code: no sort)
+        setting, variables = self._setting(used) if len(used) > 1 else (set(), set())
+        if not setting:
+            return tx_us
+        places = np.flatnonzero(isin(fnids, sorted(setting)))
+        if len(places) > min(SAMPLE_SETTERS, n // SETTERS_SHARE):
+            return tx_us
+        table = self.ex.table
+        reading = sorted(f for f in used if table.scalars(f)[0] & variables)
+        targets = isin(fnids, reading)
+        targets[places] = False
+        where = np.flatnonzero(targets)
+        if not len(where):
+            return tx_us
+        # (each target's function and stretch, the setters before it, as one key: groups in block order)
+        key = fnids[where].astype(np.int64) * (len(places) + 1) + np.searchsorted(places, where)
+        order = np.argsort(key, kind="stable")
+        starts = np.flatnonzero(np.diff(key[order], prepend=-1))
+        groups = np.split(where[order], starts[1:])
+        runs = min(SAMPLE_RUNS, max(1, n // RUN_SHARE) // len(groups))
+        if not runs:
+            return tx_us
+        picks = [_spread(g, runs) for g in groups]
+        timed = np.sort(np.concatenate(picks))
+        idx = np.union1d(places, timed)  # (the setters and the calls timed, in block order: one block)
+        timer = _Timer(self.chain.ctx, self.block_from_calls(idx=idx), np.searchsorted(idx, places).tolist())
+        try:  # (in block order: each setter run once)
+            took = dict(zip(timed.tolist(), map(timer, np.searchsorted(idx, timed).tolist())))
+        finally:
+            timer.undo()
+        out = tx_us.copy()
+        for group, picked in zip(groups, picks):
+            out[group] = _typical(list(map(took.__getitem__, picked.tolist()))) * 1e6
+        return out
 
     def plan(self) -> dict | None:
         """Windows, each on lanes or run by the parent (the cheaper, as predicted), and each
@@ -404,7 +447,7 @@ class Planning:
         # cost), and on a lane.
         table_fns = self.ex.table.functions
         per_fid = np.array([self.exec_us(f) for f in range(len(table_fns))] + [0.0])
-        tx_us = per_fid[np.where(valid, self.fnids, len(table_fns))]
+        tx_us = self._by_stretch(per_fid[np.where(valid, self.fnids, len(table_fns))], valid)
         model = self.model
         inline = model.inline_us(float(tx_us.sum()), n)
         weights = np.where(valid, model.lane_work_us(tx_us), 0.0)
@@ -747,6 +790,16 @@ class _Timer:
         """The setters run taken back: the state as it was."""
         self.applied.clear()
         self.ctx.rollback(*self.marks)
+
+
+def _typical(times: list[float]) -> float:
+    """What a function's calls take, from a few timed: their median, or, when they differ more than
+    twice (a loop its arguments bound, a branch), their mean but the slowest (a pause of the
+    machine's): the median of calls mostly light and sometimes heavy would call them light."""
+    t = sorted(times)
+    if len(t) > 2 and t[-1] > 2 * t[0]:
+        return sum(t[:-1]) / (len(t) - 1)
+    return t[len(t) // 2]
 
 
 def _spread(seq, most: int):
