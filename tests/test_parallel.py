@@ -412,6 +412,11 @@ POT_AND_SPIN = POT.replace("pub fn look()", """pub fn spin(n: u256) -> u256 {
     pub fn look()""")
 
 
+def _timed_at(us: float):
+    """A stand-in for the estimate's timing (``_measure``): every function of the sample takes ``us``."""
+    return lambda self, sample, fids, *_: {f: us for f in fids if f >= 0}
+
+
 def _counted_measures(monkeypatch, why: str | None = None) -> list:
     """The estimate's timings of a block's calls, counted (one item each); with ``why``, timing the
     machine's speed fails with it."""
@@ -445,7 +450,7 @@ def test_a_block_light_at_its_worlds_worst_case_is_not_even_sampled(tmp_path, mo
     def no_sample(*args, **kwargs):
         raise AssertionError("a block this light is not sampled")
 
-    monkeypatch.setattr(plan, "_sample_chunks", no_sample)
+    monkeypatch.setattr(plan, "_sample_spans", no_sample)
     monkeypatch.setattr(parallel._BlockRun, "_measure", no_sample)
     block = pot_lines(*[(f"u{i % 50}", "give", [i + 1]) for i in range(2000)])
     [(a, b)], [info] = _both(pot_world(tmp_path), [block], workers=2, force=False)
@@ -960,7 +965,7 @@ def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch
 def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
     """Four workers on two usable CPUs run no faster than two: the estimate prices a block's lanes on
     the CPUs they share, not on one CPU each (with one CPU each, the best on lanes is cheaper)."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, sample, fids: {f: 50.0 for f in fids if f >= 0})
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(50.0))
     world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(4)
     raw = pot_lines(*[(f"u{rng.randrange(5000)}", "mine", [300]) for _ in range(4000)]).encode()
@@ -981,7 +986,7 @@ def test_the_estimate_prices_decoding_inline_and_on_the_workers(tmp_path, monkey
     than the parent alone: ``SCHEDULE_DECODE``) before any runs.  The same calls given as text and
     given decoded (which neither decodes) differ by that, on both sides of the estimate (within the
     sample's imbalance of the lanes: the text's sample is of eight places, the decoded block whole)."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, sample, fids: {f: 50.0 for f in fids if f >= 0})
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(50.0))
     sampled = parallel._BlockRun._sampled_rows  # (instantiating a call: 1 us, not as timed)
     monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
     monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
@@ -1057,7 +1062,7 @@ def test_calls_of_few_senders_are_not_judged_light_by_windows_their_few_writes_s
     the smallest (128 calls), and each paying a round trip of its own looked light, so the block,
     scheduled already, ran inline.  A run of them is one window on lanes: they are judged without
     one each."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", lambda self, sample, fids: {f: 50.0 for f in fids if f >= 0})
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(50.0))
     world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(9)
     block = pot_lines(*[(f"u{rng.randrange(10)}", "mine", [10]) for _ in range(3000)])
@@ -1105,7 +1110,7 @@ def test_calls_costly_to_schedule_run_inline_before_any_schedule(tmp_path, monke
     # fixed in microseconds made the test depend on this machine's speed: a fast one instantiates
     # quickly beside it, and its lanes were then 2% dearer than inline.)
     monkeypatch.setattr(parallel._BlockRun, "_measure",
-                        lambda self, sample, fids: {f: 250.0 * self.model.speed for f in fids if f >= 0})
+                        lambda self, sample, fids, *_: {f: 250.0 * self.model.speed for f in fids if f >= 0})
     world = pot_world(tmp_path, LOOPY, "Loopy")
     block = pot_lines(*[(f"u{k}", "work", [k, 150]) for k in range(1500)])
     [(a, b)], [info] = _both(world, [block], workers=2, force=False)
@@ -1324,27 +1329,53 @@ def test_the_estimate_times_calls_on_the_state_the_samples_setters_leave(tmp_pat
     assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
 
 
+def test_the_estimate_times_calls_after_a_setter_beyond_its_sample_found_in_the_blocks_text(tmp_path):
+    # The rounds are 1 before the block; its 40th call raises them to 3,000, beyond the estimate's
+    # sample (lines from eight places).  Found by its function's name in the block's text, it is run
+    # before the sampled calls after it are timed: they are priced heavy (light without it), and the
+    # state is as it was.
+    from compiler.runtime.replica import FunctionTable
+
+    world = pot_world(tmp_path, ROUNDS, "Worker")
+    with Chain.open(world) as chain:
+        chain.run_block(parse_block_text(pot_lines(("admin", "set_rounds", [1])), "setup.jsonl"))
+        root = chain.state_root()
+        ex = parallel.ParallelExecutor(chain, 2)
+        ex.table = FunctionTable(chain.world)
+        work = next(fid for fn, fid in ex.table.ids.items() if fn.name == "work")
+
+        def priced(rounds: int) -> float:
+            calls = [(f"u{k}", "work", []) for k in range(600)]
+            calls.insert(40, ("admin", "set_rounds", [rounds]))
+            raw = (pot_lines(*calls) + "\n").encode()
+            assert not any(b"set_rounds" in chunk for chunk in plan._sample_chunks(raw))
+            run = parallel._BlockRun(ex, raw, "block", 2, 12, None)
+            run.estimate()
+            return run.measured[work]
+
+        assert priced(3000) > 5 * priced(1)
+        assert chain.state_root() == root and not chain.ctx.journal  # (the setter undone)
+
+
 def test_the_plan_prices_calls_after_a_setter_the_estimates_sample_missed_as_they_cost(tmp_path, monkeypatch):
     # The block's 40th call lowers the rounds every later call loops over; the estimate's sample
     # (lines from eight places) does not hold it.  Once the workers have decoded the block, the
     # calls after the setter are timed again after it: the plan prices them light, those before it
     # heavy, and leaves the state as it was.
-    from compiler.runtime import plan as plan_module
-
     priced = []
-    by_stretch = plan_module.Planning._by_stretch
+    by_stretch = plan.Planning._by_stretch
 
     def spy(self, tx_us, valid):
         out = by_stretch(self, tx_us, valid)
         priced.append((out, self.chain.state_root()))
         return out
 
-    monkeypatch.setattr(plan_module.Planning, "_by_stretch", spy)
+    monkeypatch.setattr(plan.Planning, "_by_stretch", spy)
     world = pot_world(tmp_path, ROUNDS, "Worker")
     calls = [(f"u{k}", "work", []) for k in range(600)]
     calls.insert(40, ("admin", "set_rounds", [1]))
     block = pot_lines(*calls) + "\n"
-    assert not any(b"set_rounds" in chunk for chunk in plan_module._sample_chunks(block.encode()))
+    assert not any(b"set_rounds" in chunk for chunk in plan._sample_chunks(block.encode()))
     [(s, _), (a, b)], [_, info] = _both(world, [pot_lines(("admin", "set_rounds", [3000])), block], workers=2,
                                         as_file=True)
     _same(a, b)

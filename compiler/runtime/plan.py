@@ -24,6 +24,7 @@ from __future__ import annotations
 import heapq
 import time
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from functools import cached_property
 from itertools import repeat
 from typing import Any
@@ -170,7 +171,8 @@ class Planning:
         if isinstance(source, Block):
             sample = source
         else:
-            chunks = [source] if n < SAMPLE_WHOLE else _sample_chunks(source)
+            spans = [(0, len(source))] if n < SAMPLE_WHOLE else _sample_spans(source)
+            chunks = [source] if spans == [(0, len(source))] else [source[a:b] for a, b in spans]
             try:
                 sample = self.chain.decoder().decode(b"\n".join(chunks), self.display, 0, 1)
             except Exception:  # noqa: BLE001 - not a sample to vouch for: the schedule will say
@@ -184,12 +186,19 @@ class Planning:
             self.why = ("light transactions: even were each of a sample's transactions at its function's "
                         "worst-case cost, scheduling them on lanes would cost more than running them")
             return 0.0, float("inf")  # (none of its functions is timed)
+        beyond: list[tuple] = []  # (setters beyond the sample)
+        at = None
         if chunks is None:  # (each sampled transaction's place in the block: one of SAMPLE_CHUNKS parts)
             part = np.arange(n) * SAMPLE_CHUNKS // max(n, 1)
         else:
             last_lines = np.cumsum([c.count(b"\n") + 1 for c in chunks])
             part = np.searchsorted(last_lines, np.array(sample.lines, np.int64))  # (lines count from 1)
-        self.measured = self._measure(sample, fids)
+            beyond = self._block_setters(source, spans, fids) if len(chunks) > 1 else []
+            if beyond:  # (each sampled call's line in the block: its line in the sample, moved)
+                starts = np.cumsum([1 + source.count(b"\n", 0, spans[0][0])] +
+                                   [source.count(b"\n", a, b) for (a, _), (b, _) in zip(spans, spans[1:])])
+                at = np.array(sample.lines, np.int64) + (starts - np.r_[1, last_lines[:-1] + 1])[part]
+        self.measured = self._measure(sample, fids, at, beyond)
         count = np.bincount(part)
         scale = n / len(fids)
         # A block too light for lanes on the fastest machine the model allows is not worth timing
@@ -333,7 +342,8 @@ class Planning:
         got = self.measured.get(fid)
         return got if got is not None else (model or self.model).static_us(self.ex.table.costs[fid])
 
-    def _measure(self, sample: Block, fids: list[int]) -> dict[int, float]:
+    def _measure(self, sample: Block, fids: list[int], at: np.ndarray | None = None,
+                 beyond: list[tuple] = ()) -> dict[int, float]:
         """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
         sample, each run on the chain's state and undone at once (its journal rolled back: nothing
         of it stays but the values read from a state file); their median, or, when they differ more
@@ -342,18 +352,28 @@ class Planning:
         RUN_SHARE of the block's transactions (one at least): the runs are work the block does
         again, a few per cent of a block of a hundred heavy calls at SAMPLE_RUNS.
 
-        Each is timed on the state as the sample's setters before it leave it (:meth:`_setters`:
+        Each is timed on the state as the block's setters before it leave it (:meth:`_setters`:
         a block that first lowers the rounds its heavy calls loop over runs light ones), those
-        run in order and undone with the rest."""
+        run in order and undone with the rest: the sample's, and ``beyond`` it (:meth:`_block_setters`;
+        ``at``: each sampled call's line in the block, to place them)."""
         ids = np.array(fids, np.int64)
         order = np.argsort(ids, kind="stable")  # (each function's transactions, in the sample's order)
         cuts = np.flatnonzero(np.diff(ids[order])) + 1
         every = {int(ids[g[0]]): g.tolist() for g in np.split(order, cuts) if len(g) and ids[g[0]] >= 0}
-        timed = _Timer(self.chain.ctx, sample, self._setters(fids))
+        setters = self._setters(fids, [f for *_, f in beyond])
+        fns, calls, place = sample.fns, sample.calls, range(len(fids))
+        if beyond:  # (the sample's calls and the setters beyond it, in block order)
+            lines = np.concatenate([at, [line for line, *_ in beyond]])
+            merged = np.argsort(lines, kind="stable")
+            fns = pick(fns + [fn for _, fn, _, _ in beyond], merged.tolist())
+            calls = pick(calls + [call for _, _, call, _ in beyond], merged.tolist())
+            place = np.argsort(merged).tolist()  # (each call's place among them)
+            setters = sorted([place[k] for k in setters] + place[len(fids):])
+        timed = _Timer(self.chain.ctx, fns, calls, setters)
 
         def timed_in_order(picks: dict[int, list[int]]) -> dict[int, float]:
             # (in the sample's order: each setter run once a pass)
-            return {k: timed(k) for k in sorted(set().union(*picks.values()))}
+            return {k: timed(place[k]) for k in sorted(set().union(*picks.values()))}
 
         most = max(1, self.length // RUN_SHARE)
         first = {fid: _spread(ks, min(SAMPLE_RUNS, most)) for fid, ks in every.items()}
@@ -368,15 +388,66 @@ class Planning:
             timed.undo()
         return {fid: _typical(t + [took[k] for k in more.get(fid, ())]) * 1e6 for fid, t in times.items()}
 
-    def _setters(self, fids: list[int]) -> list[int]:
+    def _setters(self, fids: list[int], beyond: list[int] = ()) -> list[int]:
         """The sample's transactions (places in it, in order) whose functions set what another
-        function of the sample reads (:meth:`_setting`): what they set may change what the calls after
-        them cost.  None when there are more than SAMPLE_SETTERS (each is run again: a variable most
-        calls change, a counter, changes their cost a little at a time) or more than one in
-        SETTERS_SHARE of the sample's transactions, or when a function has no summary."""
-        setting, _ = self._setting({f for f in fids if f >= 0})
+        function of the sample (or a setter ``beyond`` it: their functions) reads (:meth:`_setting`):
+        what they set may change what the calls after them cost.  None when there are more than
+        SAMPLE_SETTERS (each is run again: a variable most calls change, a counter, changes their
+        cost a little at a time) or more than one in SETTERS_SHARE of the sample's transactions, or
+        when a function has no summary."""
+        setting, _ = self._setting({f for f in fids if f >= 0} | set(beyond))
         places = [k for k, f in enumerate(fids) if f in setting]
         return places if len(places) <= min(SAMPLE_SETTERS, len(fids) // SETTERS_SHARE) else []
+
+    def _block_setters(self, source: bytes, spans: list[tuple[int, int]], fids: list[int]) -> list[tuple]:
+        """The block's calls beyond its sample (``spans``: where the sample's lines are) of functions
+        that set what a sampled function reads (:meth:`_setting`'s rule, over the world's functions),
+        in block order: (line, compiled function, call, function's id).  Found by their names in the
+        block's text (C code) and decoded; none when the names are found more than SAMPLE_SETTERS
+        times (a variable many calls change: the sample's setters tell it) or a sampled function has
+        no summary.  A call beyond the sample that lowers the rounds every later call loops over is
+        then run before the sampled calls after it are timed."""
+        table = self.ex.table
+        sampled = {f for f in fids if f >= 0}
+        scalars = [table.scalars(f) for f in range(len(table.functions))]
+        if any(scalars[f] is None for f in sampled):
+            return []
+        candidates = {g for g, sets in enumerate(scalars) if sets is not None and sets[1] and
+                      any(sets[1] & scalars[f][0] for f in sampled if f != g)}
+        # (a setter the sample holds at a rate of four times SAMPLE_SETTERS in the block is one of
+        # many there: nothing is counted)
+        seen = Counter(fids)
+        if not candidates or any(seen[g] * self.length > 4 * SAMPLE_SETTERS * len(fids) for g in candidates):
+            return []
+        tokens = {f'"{table.functions[g].name}"'.encode() for g in candidates}
+        found = 0
+        for token in tokens:
+            found += source.count(token)
+            if found > SAMPLE_SETTERS:
+                return []
+        starts: set[int] = set()  # (the lines holding a name, by where they start)
+        for token in tokens:
+            at = source.find(token)
+            while at >= 0:
+                starts.add(source.rfind(b"\n", 0, at) + 1)
+                at = source.find(token, at + 1)
+        texts, lines, line, before = [], [], 1, 0
+        for start in sorted(starts):
+            line += source.count(b"\n", before, start)
+            before = start
+            if not any(a <= start < b for a, b in spans):  # (the sample's own are timed as its setters)
+                end = source.find(b"\n", start)
+                texts.append(source[start:len(source) if end < 0 else end])
+                lines.append(line)
+        if not texts:
+            return []
+        try:
+            decoded = self.chain.decoder().decode(b"\n".join(texts), self.display, 0, 1)
+        except Exception:  # noqa: BLE001 - a line the run will report: no setter to time after
+            return []
+        ids = map(table.ids.get, decoded.functions, repeat(-1))
+        return [(lines[k - 1], fn, call, f) for k, fn, call, f in zip(decoded.lines, decoded.fns, decoded.calls, ids)
+                if f in candidates]
 
     def _setting(self, used: set[int]) -> tuple[set[int], set]:
         """Of the functions ``used``, those that write or add to a variable without keys (a rate, a
@@ -393,11 +464,11 @@ class Planning:
         """Each transaction's time (``tx_us``: its function's, as the estimate measured it over the
         sample), where the block holds a few calls that set what others read (:meth:`_setting`: at
         most SAMPLE_SETTERS, one in SETTERS_SHARE): the calls of the functions reading it, between
-        two setters, timed again after the setters before them, up to SAMPLE_RUNS of them a stretch
-        and no more than one in RUN_SHARE of the block's transactions in all (their median, or the
-        mean but the slowest when they differ more than twice).  A setter the estimate's sample
-        missed (the block's 300th call lowers the rounds its heavy calls loop over) leaves the calls
-        after it priced as they cost, not as those before it."""
+        two setters, timed again after the setters before them, one a stretch first and, unless
+        each is within twice its function's price, up to SAMPLE_RUNS of them a stretch, no more
+        than one in RUN_SHARE of the block's transactions in all (their median, or the mean but
+        the slowest when they differ more than twice).  The calls after a setter that lowers the
+        rounds they loop over are priced as they cost there, not as those before it."""
         fnids, n = self.fnids, self.n
         used = set(np.flatnonzero(np.bincount(fnids[valid], minlength=1)).tolist())  # (by C code: no sort)
         setting, variables = self._setting(used) if len(used) > 1 else (set(), set())
@@ -422,11 +493,23 @@ class Planning:
         if not runs:
             return tx_us
         picks = [_spread(g, runs) for g in groups]
-        timed = np.sort(np.concatenate(picks))
-        idx = np.union1d(places, timed)  # (the setters and the calls timed, in block order: one block)
-        timer = _Timer(self.chain.ctx, self.block_from_calls(idx=idx), np.searchsorted(idx, places).tolist())
-        try:  # (in block order: each setter run once)
-            took = dict(zip(timed.tolist(), map(timer, np.searchsorted(idx, timed).tolist())))
+        idx = np.sort(np.concatenate([places, *picks]))  # (the setters and the calls timed, in block order)
+        block = self.block_from_calls(idx=idx)
+        timer = _Timer(self.chain.ctx, block.fns, block.calls, np.searchsorted(idx, places).tolist())
+
+        def timed(ks: np.ndarray) -> dict[int, float]:  # (in block order: each setter run once a pass)
+            ks = np.sort(ks)
+            return dict(zip(ks.tolist(), map(timer, np.searchsorted(idx, ks).tolist())))
+
+        try:
+            # First a call of each stretch: where each is within twice what its function was
+            # priced at (what a setter sets changes no cost: a fee), that price stands.
+            took = timed(np.array([g[0] for g in picks]))
+            priced = tx_us[[g[0] for g in groups]]
+            ratio = np.array([took[g[0]] for g in picks]) * 1e6 / np.maximum(priced, 1e-3)
+            if ((ratio <= 2) & (ratio >= 0.5)).all():
+                return tx_us
+            took.update(timed(np.concatenate([g[1:] for g in picks])))
         finally:
             timer.undo()
         out = tx_us.copy()
@@ -695,22 +778,25 @@ class Planning:
 
 
 def _sample_chunks(source: bytes) -> list[bytes]:
-    """Whole lines from SAMPLE_CHUNKS places spread over the block (its start, and evenly after):
-    a block light at its start and heavy further on is seen as it is."""
+    """Whole lines from SAMPLE_CHUNKS places spread over the block (:func:`_sample_spans`)."""
+    return [source[a:b] for a, b in _sample_spans(source)]
+
+
+def _sample_spans(source: bytes) -> list[tuple[int, int]]:
+    """Where whole lines from SAMPLE_CHUNKS places spread over the block are (its start, and evenly
+    after): a block light at its start and heavy further on is seen as it is."""
     budget = min(SAMPLE_BYTES, max(SAMPLE_MIN_BYTES, len(source) // SAMPLE_SHARE))
     if len(source) <= budget:
-        return [source]
+        return [(0, len(source))]
     size = budget // SAMPLE_CHUNKS
-    chunks = []
+    spans = []
     for k in range(SAMPLE_CHUNKS):
         at = (len(source) - size) * k // (SAMPLE_CHUNKS - 1)
         begin = 0 if at == 0 else source.find(b"\n", at - 1) + 1
         end = source.rfind(b"\n", begin, begin + size)
-        if begin > 0 and end > begin:
-            chunks.append(source[begin:end])
-        elif begin == 0 and end > 0:
-            chunks.append(source[:end])
-    return chunks
+        if (begin > 0 and end > begin) or (begin == 0 and end > 0):
+            spans.append((begin, end))
+    return spans
 
 
 def _joined_through(table, label: np.ndarray, group: int, names: dict) -> str:
@@ -738,20 +824,20 @@ def _conflicting(imbalance: float, joined: str) -> str:
 
 
 class _Timer:
-    """Runs of a block's calls (its places) on the chain's state, each timed and undone at once
-    (its journal rolled back: nothing of it stays but the values read from a state file), on the
-    state as the block's ``setters`` before it leave it: those run in order (undone when a call
-    before them is timed, and by :meth:`undo`)."""
+    """Runs of calls (``fns`` and ``calls``: a block's, or some of them, in block order) on the chain's
+    state, each timed and undone at once (its journal rolled back: nothing of it stays but the values
+    read from a state file), on the state as the ``setters`` (places among them) before it leave it:
+    those run in order (undone when a call before them is timed, and by :meth:`undo`)."""
 
-    def __init__(self, ctx, block: Block, setters: list[int]) -> None:
-        self.ctx, self.block, self.setters = ctx, block, setters
+    def __init__(self, ctx, fns: list, calls: list, setters: list[int]) -> None:
+        self.ctx, self.fns, self.calls, self.setters = ctx, fns, calls, setters
         self.marks = (len(ctx.journal), len(ctx.events))
         self.applied: list[tuple[int, int, int]] = []  # the setters run: (place, journal and events' marks)
         self.lazy = [v for variables in ctx.storage.values() for v in variables if type(v) is LazyVar]
 
     def _at(self, k: int) -> tuple[int, int]:
         """The setters before call ``k`` run (those from k on undone); the marks to undo a run to."""
-        ctx, applied, setters, block = self.ctx, self.applied, self.setters, self.block
+        ctx, applied, setters = self.ctx, self.applied, self.setters
         while applied and applied[-1][0] >= k:
             _, j, e = applied.pop()
             ctx.rollback(j, e)
@@ -759,7 +845,7 @@ class _Timer:
             applied.append((s, len(ctx.journal), len(ctx.events)))
             ctx.budget = ctx.cost_limit
             try:
-                block.fns[s](ctx, *block.calls[s])
+                self.fns[s](ctx, *self.calls[s])
             except Revert:
                 ctx.rollback(*applied[-1][1:])
         return len(ctx.journal), len(ctx.events)
@@ -770,7 +856,7 @@ class _Timer:
         call that takes longer than WARM_S, whose reads from a state file (the keys its variables
         came to hold) could be no more than LOADS_SHARE of its time."""
         ctx, lazy, clock = self.ctx, self.lazy, time.perf_counter
-        fn, call = self.block.fns[k], self.block.calls[k]
+        fn, call = self.fns[k], self.calls[k]
         mark = self._at(k) if self.setters else self.marks
         held = sum(map(len, lazy))
         for _ in range(2):
