@@ -506,3 +506,27 @@ def test_runs_sorted_already_are_merged_into_the_grouped_order(runs, presorted):
     """Rows as a few runs (the workers' stripes), each sorted by (location, transaction) or not:
     ``grouped_order`` orders them by both, as a sort would, merging them when it can."""
     _assert_grouped_order([r for run, keep in zip(runs, presorted) for r in (sorted(run) if keep else run)])
+
+
+def test_a_read_and_an_add_whose_alias_each_call_decides_are_one_row_of_their_location(tmp_path):
+    """A call that may read a variable (where an argument is 7) and adds to it in a loop: the add
+    keeps a column of its own (whether it aliases the read, each call decides), yet the call has one
+    row of the location, written, as the call by call instantiation has (found by generated programs)."""
+    from compiler.runtime.chain import Chain
+    from runtime_helpers import make_world
+
+    source = """
+    contract Tally {
+        storage u: u256;
+        storage v: u256;
+        pub fn f1(p: u256) {
+            if p == 7 { v = max(u, 0); }
+            for i in 0..3 { u += 5; }
+        }
+    }
+    """
+    world = make_world(tmp_path, {"t.lane": source}, [{"name": "t", "source": "t.lane", "contract": "Tally"}])
+    with Chain.open(world) as chain:
+        txs = [{"from": s, "to": "t", "fn": "f1", "args": [p]} for s in ("alice", "bob") for p in (3, 7)]
+        columns_cover_the_walk(chain, txs, 2)
+        columns_cover_the_walk(chain, txs, 2, written=None)

@@ -232,11 +232,16 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
 def _may_meet(plan: list[_Column]) -> list[tuple[int, int]]:
     """The pairs of exact columns of a plan (i before j) of one variable that may name one location
     in some call: every pair of them but those whose instances and keys are all constants (those
-    name one location only when they are one column)."""
+    name one location only when they are one column, or when one is an add whose alias each call
+    decides, which keeps a column of its own: ``u += 5`` after a read of ``u``)."""
     out = []
     for j, b in enumerate(plan):
         for i, a in enumerate(plan[:j]):
-            if a.wild or b.wild or a.vid != b.vid or (a.address, a.sources) == (b.address, b.sources):
+            if a.wild or b.wild or a.vid != b.vid:
+                continue
+            if (a.address, a.sources) == (b.address, b.sources):
+                if a.alias is not None or b.alias is not None:
+                    out.append((i, j))
                 continue
             constant = type(a.address) is tuple and type(b.address) is tuple and \
                 all(type(x) is tuple and type(y) is tuple for x, y in zip(a.sources, b.sources))
