@@ -169,3 +169,44 @@ def test_a_reference_to_a_contract_of_another_type_is_scheduled(tmp_path):
     result = runner.invoke(app, ["schedule", str(world), str(tmp_path / "block.jsonl"), "--oracle"])
     assert result.exit_code == 0, result.output
     assert "missing: none" in result.stdout
+
+
+SKIPPED_READS = """\
+contract Keys {
+    storage u: map<u256, u256>;
+    storage v: map<u256, u256>;
+    pub fn either(p: array<u256, 4>, x: u256) {
+        if (len(p) == 0 || u[p[0]] < 5) { v[x] += 1; }
+    }
+    pub fn both(p: array<u256, 4>, x: u256) {
+        if (len(p) > 0 && u[p[0]] < 5) { v[x] += 1; }
+    }
+    pub fn picked(p: array<u256, 4>, x: u256) {
+        let k: u256 = x;
+        if (len(p) > 0) { k = u[p[0]]; }
+        v[k] = 1;
+    }
+    pub fn set(x: u256) { v[x] = 7; }
+    pub fn put(i: u256, x: u256) { u[i] = x; }
+}
+"""
+
+
+def test_a_read_whose_key_fails_where_the_call_never_makes_it_leaves_its_access(tmp_path):
+    """A read at a key that fails to compute for a call (an empty array's first element) in an
+    operand ``||`` skips, or in a branch the call does not take: the access it guards or keys is
+    still there (it was left out: found by generated programs); where ``&&`` skips it, the access
+    is not."""
+    world = make_world(tmp_path, {"k.lane": SKIPPED_READS}, [{"name": "k", "source": "k.lane", "contract": "Keys"}])
+    txs = [tx("alice", "k", "either", [], 0), tx("bob", "k", "set", 0),
+           tx("alice", "k", "both", [], 1), tx("bob", "k", "set", 1),
+           tx("alice", "k", "picked", [], 2), tx("bob", "k", "set", 2)]
+    chain = Chain.open(world)
+    try:
+        dag_covers_oracle(chain, txs, 2)
+        dag = chain.schedule(raw_block(txs), number=2)
+        edges = set(zip(dag.sources, dag.targets))
+        assert {(0, 1), (4, 5)} <= edges
+        assert (2, 3) not in edges
+    finally:
+        chain.close()

@@ -141,13 +141,51 @@ def _each(value: Any) -> tuple:
     return (value,)
 
 
+class _Failed:
+    """The value of a read whose key fails to compute (an index out of range, an overflow), where it
+    is enumerated before the expression that uses it: the transaction reverts where that expression
+    uses it, and may never get there (an operand ``||`` or ``&&`` skips, a branch not taken).  Any
+    use of it raises Unresolved (an operand ``_and`` and ``_or`` leave to the others; else the
+    condition is undecided, the key a wildcard); ``_known`` turns one that reaches a location or a
+    stored value itself into NotTaken: computing that reverts."""
+
+    __slots__ = ()
+
+    def _unknown(self, *_: Any) -> Any:
+        raise Unresolved
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __hash__ = __bool__ = __index__ = __int__ = _unknown
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _unknown
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = __truediv__ = __rtruediv__ = _unknown
+
+    def __repr__(self) -> str:
+        return "FAILED"
+
+
+_FAILED = _Failed()
+
+
 def _reads(thunk: Callable[[], Any]) -> tuple:
-    """The values of a read whose key may fail to compute: none then (the transaction reverts there)."""
+    """The values of a read whose key may fail to compute: the read's one value is then ``_FAILED``
+    (its transaction reverts if what uses it is computed; a condition may not compute it)."""
     try:
         value = thunk()
     except NotTaken:
-        return ()
+        return (_FAILED,)
     return _each(value)
+
+
+def _failed(value: Any) -> bool:
+    """Whether a failed read (``_FAILED``) is ``value`` or a part of it (a location, a key)."""
+    return value is _FAILED or type(value) is tuple and any(map(_failed, value))
+
+
+def _known(value: Any) -> Any:
+    """``value`` (a location, a stored value) unless a failed read is it or a part of it: computing
+    it reverts (NotTaken)."""
+    if _failed(value):
+        raise NotTaken
+    return value
 
 
 def _single(value: Any) -> Any:
@@ -530,7 +568,7 @@ class _Gen:
             self.emit(inner, f"if {self.exists(inner, cond)}:")
             inner += 1
         self.emit(inner, "try:")
-        self.emit(inner + 1, f"loc = ({self.expr(access.address)}, {vid}, {self.key(access.keys)})")
+        self.emit(inner + 1, f"loc = _known(({self.expr(access.address)}, {vid}, {self.key(access.keys)}))")
         self.emit(inner, "except NotTaken:")
         self.emit(inner + 1, "pass")
         self.emit(inner, "else:")
@@ -575,7 +613,7 @@ class _Gen:
             self.emit(inner, "k += 1")
             self.emit(inner, f"if k > {MAX_UNROLL}: raise _TooMany")
         self.emit(inner, "try:")
-        self.emit(inner + 1, f"stored.append((loc, {self.expr(value)}))")
+        self.emit(inner + 1, f"stored.append((loc, _known({self.expr(value)})))")
         self.emit(inner, "except NotTaken:")
         self.emit(inner + 1, "pass  # computing it reverts: nothing is stored")
         self.close_binders(binders)
@@ -681,8 +719,9 @@ def _maybe(thunk) -> bool:
 
 
 _GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": _maybe, "_and": _and, "_or": _or,
-            "_cond": _cond, "_each": _each, "_reads": _reads, "_single": _single, "_unresolved": _unresolved,
-            "_address": _address, "Unresolved": Unresolved, "NotTaken": NotTaken, "_TooMany": _TooMany,
+            "_cond": _cond, "_each": _each, "_reads": _reads, "_known": _known, "_single": _single,
+            "_unresolved": _unresolved, "_address": _address, "Unresolved": Unresolved, "NotTaken": NotTaken,
+            "_TooMany": _TooMany,
             "WILD": WILD, "UNKNOWN": UNKNOWN, "UNREAD": UNREAD, "Choice": Choice}
 
 
