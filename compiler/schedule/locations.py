@@ -101,6 +101,19 @@ class Each(NamedTuple):
     position: int
 
 
+class Computed(NamedTuple):
+    """A key source: arithmetic (``op``: + - * / % min max) on two sources (positions, values or
+    sources computed themselves: ``cells[msg.sender][k + 1]``), call by call.  Where it fails (an
+    overflow, a division by zero) the call reverts before its access: any key is a superset there."""
+
+    op: str
+    args: tuple
+
+
+COMPUTED_OPS = {"+": int.__add__, "-": int.__sub__, "*": int.__mul__, "min": min, "max": max,
+                "/": lambda a, b: a // b if b else 0, "%": lambda a, b: a % b if b else 0}
+
+
 class Looked(NamedTuple):
     """A key (or instance) source: a location read per call (``owner_of[id]``, a seller), at an
     instance fixed for every call, at keys that are sources (positions or values) themselves: its
@@ -215,13 +228,15 @@ def value_reader(world, storage: dict | None):
 
 def column(src, calls: list) -> Any:
     """The values of ``src`` (see :func:`source`) for each of ``calls``, by C code (a list: the
-    values themselves, one per call: a :class:`Looked` key read already; an :class:`Element`,
-    call by call)."""
+    values themselves, one per call: a :class:`Looked` key read already; an :class:`Element` or a
+    :class:`Computed` key, call by call)."""
     if type(src) is list:
         return src
     if type(src) is Element:
         position, index = src
         return [c[position][index] if index < len(c[position]) else ABSENT for c in calls]
+    if type(src) is Computed:
+        return list(map(COMPUTED_OPS[src.op], *(column(a, calls) for a in src.args)))
     return repeat(src[0], len(calls)) if type(src) is tuple else map(itemgetter(src), calls)
 
 

@@ -56,7 +56,7 @@ from ..analysis.summary import ADD, READ, WRITE
 from ..vm.locations import loc_id, loc_ids_of
 from .compiled import WILD, Unresolved, value_before
 from .forwarding import may_hold
-from .locations import Element, Looked, column, keys_of, loop_values, source, value_reader
+from .locations import COMPUTED_OPS, Computed, Element, Looked, column, keys_of, loop_values, source, value_reader
 from .vectorized import COLUMNS, pick, scope_id
 
 R, W, A = 0, 1, 2
@@ -84,7 +84,7 @@ PROGRESS_CALLS = 256    # calls walked between two calls of ``rows``' ``progress
 
 
 def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool = False,
-                  elements: bool = False) -> list | None:
+                  elements: bool = False, computed: bool = False) -> list | None:
     """The sources ``sym`` may take (:func:`locations.source`): each branch of a conditional
     (``ite``) whichever its condition picks, and each value of a loop's index from a constant start
     up to its static bound where that is small (``pos[msg.sender, j]`` for ``j in 0..min(k, 8)``:
@@ -92,11 +92,11 @@ def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool =
     one of them is not plain.  ``looked``: a key may also be read from storage at a location the
     call names (:func:`_looked`); ``elements``: a key may be an element of an array argument at an
     index that is a constant or such a loop's index (an :class:`Element` for each index it may
-    take, where the calls' arrays have one)."""
+    take, where the calls' arrays have one); ``computed``: arithmetic on sources (:func:`_computed`)."""
     if isinstance(sym, S.Op) and sym.op == "ite":
         out: list = []
         for branch in sym.args[1:]:
-            alternatives = _alternatives(branch, params, to, value_of, looked, elements)
+            alternatives = _alternatives(branch, params, to, value_of, looked, elements, computed)
             if alternatives is None:
                 return None
             out += [a for a in alternatives if a not in out]
@@ -110,7 +110,25 @@ def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool =
     found = source(sym, params, to, value_of)
     if found is None and looked:
         found = _looked(sym, params, to, value_of)
+    if found is None and computed:
+        found = _computed(sym, params, to, value_of)
     return None if found is None else [found]
+
+
+def _computed(sym, params: dict[str, int], to: int, value_of) -> Computed | None:
+    """A key computed from the call (:class:`Computed`: ``k + 1``, ``id * 2 + side``), or None when
+    it reads storage or an array, or is not arithmetic."""
+    if not isinstance(sym, S.Op) or sym.op not in COMPUTED_OPS or len(sym.args) != 2:
+        return None
+    args = []
+    for arg in sym.args:
+        found = source(arg, params, to, value_of)
+        if found is None:
+            found = _computed(arg, params, to, value_of)
+        if found is None:
+            return None
+        args.append(found)
+    return Computed(sym.op, tuple(args))
 
 
 def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
@@ -194,12 +212,13 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
                 add((address, vid, (), R, None, True))
             coarse = True
             continue
-        keys = [_alternatives(k, params, to, value_of, looked=True, elements=True) for k in access.keys]
+        keys = [_alternatives(k, params, to, value_of, looked=True, elements=True, computed=True)
+                for k in access.keys]
         if any(k is None for k in keys):
             return None
         looks = looks or any(type(k) is Looked for options in keys for k in options)
         coarse = coarse or access.cond != S.TRUE or len(addresses) > 1 or any(len(k) > 1 for k in keys) or \
-            _loop_keyed(access)
+            _loop_keyed(access) or any(type(k) is Computed for options in keys for k in options)
         combinations = list(product(addresses, *keys))
         if len(combinations) > _MAX_ALTERNATIVES:
             return None
