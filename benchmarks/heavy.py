@@ -168,6 +168,38 @@ def apart(folder: Path, repeat: int) -> str:
     return ", ".join(f"{name} {statistics.median(t):.3f} s" for name, t in times.items() if t)
 
 
+def measure(folder: Path, kind: str, repeat: int) -> None:
+    """``repeat`` repetitions on the block in ``folder`` (world.toml, setup.jsonl, block.jsonl), each
+    printed, then their medians (see the module's docstring)."""
+    base = _prepare(folder)
+    rows = []
+    for rep in range(repeat):
+        c = ceiling(folder, base, repeat=3)
+        # The two executors in turn first: the one right after the ceiling's two busy
+        # processes runs on a machine slower for a while (up to a fifth, 2026-12-02).
+        if rep % 2:
+            par, detail, _ = _run(folder, base, "parallel", 2)
+            seq, _, seq_cpu = _run(folder, base, "sequential")
+        else:
+            seq, _, seq_cpu = _run(folder, base, "sequential")
+            par, detail, _ = _run(folder, base, "parallel", 2)
+        speedup = seq.seconds / par.seconds
+        share = (speedup - 1) / (c - 1) if c >= SHARE_FROM else None
+        cpu = detail.get("cpu_seconds", 0.0) / seq_cpu if seq_cpu else None
+        rows.append((c, speedup, share, cpu))
+        idle = detail.get("seconds", {}).get("lanes_idle", 0.0) * 1e3
+        print(f"{kind} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "
+              f"{'-' if share is None else f'{share:.2f}'}, CPU {cpu:.2f}x; sequential {seq.seconds:.3f} s, "
+              f"parallel {par.seconds:.3f} s (lanes idle {idle:.0f} ms, shared windows "
+              f"{detail.get('shared_windows', 0)}, by the parent beside them {detail.get('beside', 0)})",
+              flush=True)
+    shares = [r[2] for r in rows if r[2] is not None]
+    print(f"{kind}: medians: ceiling {statistics.median(r[0] for r in rows):.2f}x, speed-up "
+          f"{statistics.median(r[1] for r in rows):.2f}x, share of the ceiling's gain "
+          f"{statistics.median(shares) if shares else float('nan'):.2f}, CPU "
+          f"{statistics.median(r[3] for r in rows):.2f}x", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--transactions", type=int, default=20_000)
@@ -183,33 +215,7 @@ def main() -> None:
         for k, kind in enumerate(args.blocks.split(",")):
             folder = Path(tmp) / kind
             write(folder, kind, args.transactions, args.accounts, k + 1)
-            base = _prepare(folder)
-            rows = []
-            for rep in range(args.repeat):
-                c = ceiling(folder, base, repeat=3)
-                # The two executors in turn first: the one right after the ceiling's two busy
-                # processes runs on a machine slower for a while (up to a fifth, 2026-12-02).
-                if rep % 2:
-                    par, detail, _ = _run(folder, base, "parallel", 2)
-                    seq, _, seq_cpu = _run(folder, base, "sequential")
-                else:
-                    seq, _, seq_cpu = _run(folder, base, "sequential")
-                    par, detail, _ = _run(folder, base, "parallel", 2)
-                speedup = seq.seconds / par.seconds
-                share = (speedup - 1) / (c - 1) if c >= SHARE_FROM else None
-                cpu = detail.get("cpu_seconds", 0.0) / seq_cpu if seq_cpu else None
-                rows.append((c, speedup, share, cpu))
-                idle = detail.get("seconds", {}).get("lanes_idle", 0.0) * 1e3
-                print(f"{kind} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "
-                      f"{'-' if share is None else f'{share:.2f}'}, CPU {cpu:.2f}x; sequential {seq.seconds:.3f} s, "
-                      f"parallel {par.seconds:.3f} s (lanes idle {idle:.0f} ms, shared windows "
-                      f"{detail.get('shared_windows', 0)}, by the parent beside them {detail.get('beside', 0)})",
-                      flush=True)
-            shares = [r[2] for r in rows if r[2] is not None]
-            print(f"{kind}: medians: ceiling {statistics.median(r[0] for r in rows):.2f}x, speed-up "
-                  f"{statistics.median(r[1] for r in rows):.2f}x, share of the ceiling's gain "
-                  f"{statistics.median(shares) if shares else float('nan'):.2f}, CPU "
-                  f"{statistics.median(r[3] for r in rows):.2f}x", flush=True)
+            measure(folder, kind, args.repeat)
             if args.apart:
                 print(f"{kind}: apart (sequentially but where said): {apart(folder, args.repeat)}", flush=True)
 

@@ -1974,3 +1974,25 @@ def test_the_parent_runs_its_window_while_lanes_run_the_next_one_with_a_wildcard
         assert info["fallback_from"] == 40 and "whose reads the lanes do not log" in info["why"], info
     else:
         assert info["fallback_from"] is None, info
+
+
+SHAPES = ("reverts", "events", "instances", "crosscall", "light_then_heavy_fns", "zipf_heavy", "nested_maps",
+          "two_accounts")
+
+
+@pytest.mark.parametrize("kind", SHAPES)
+def test_the_blocks_of_the_shapes_benchmark_run_on_lanes_as_in_order(tmp_path, monkeypatch, kind):
+    """Each block benchmarks/shapes.py measures (calls that revert, emit events, go to several
+    instances or through another contract, keys nested and computed, ...), small, on two lanes
+    forced: the sequential executor's receipts and roots."""
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parent.parent / "benchmarks"))
+    import shapes
+
+    assert set(SHAPES) == set(shapes.SHAPES)
+    shapes.write(tmp_path / kind, kind, 60, 12, 1)
+    folder = tmp_path / kind
+    blocks = [(folder / name).read_text() for name in ("setup.jsonl", "block.jsonl")]
+    [_, (a, b)], _ = _both(folder / "world.toml", blocks, workers=2)
+    _same(a, b)
+    statuses = {r["status"] for r in a.receipts_json}
+    assert statuses == ({"ok", "reverted"} if kind == "reverts" else {"ok"})

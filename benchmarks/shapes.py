@@ -1,0 +1,148 @@
+"""Heavy calls in shapes heavy.py does not make: reverts, events, several instances, a call through
+another contract, one function light then heavy by its argument, skewed senders, nested keys, two
+accounts.
+
+A contract whose functions run up to 200 rounds of arithmetic on their sender's seed (as heavy.py's
+``mine``), blocks of ``-n`` calls of it from ``--accounts`` accounts:
+
+- ``reverts``: ``mine_or_fail``, three calls in ten asked to fail after their rounds;
+- ``events``: ``mine_emit``, an event every 50 rounds;
+- ``instances``: ``mine`` on eight instances of the contract, at random;
+- ``crosscall``: ``relay`` on a front contract that calls ``mine`` (every call then writes the
+  front's seed: one chain, as serial as sequential);
+- ``light_then_heavy_fns``: ``mine`` of 2 rounds for the first half, of 200 after (one function,
+  its cost set by its argument);
+- ``zipf_heavy``: ``mine`` from senders drawn with weight 1/(k+1);
+- ``nested_maps``: ``mine_cells``, on ``cells[msg.sender][k]`` and ``cells[msg.sender][k + 1]``;
+- ``two_accounts``: ``mine`` from two accounts (two chains).
+
+Each shape is measured as heavy.py measures (:func:`heavy.measure`): the machine's two-process
+ceiling, the sequential executor and the parallel one with 2 workers as ``lane run`` runs it.
+
+    python benchmarks/shapes.py [-n 20000] [--repeat 3] [--shapes reverts,events,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from heavy import _rounds, measure  # noqa: E402
+
+WORK = """\
+contract Work {
+    storage seeds: map<address, u256>;
+    storage cells: map<address, map<u256, u256>>;
+    event Done(who: address, h: u256);
+""" + _rounds("mine", 200) + """
+    pub fn mine_or_fail(rounds: u256, fail: bool) -> u256 {
+        let h: u256 = mine(rounds);
+        require(!fail, "asked to fail");
+        return h;
+    }
+
+    pub fn mine_emit(rounds: u256) -> u256 {
+        let h: u256 = seeds[msg.sender] + 1;
+        for i in 0..min(rounds, 200) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+            if i % 50 == 0 { emit Done(msg.sender, h); }
+        }
+        seeds[msg.sender] = h;
+        return h;
+    }
+
+    pub fn mine_cells(rounds: u256, k: u256) -> u256 {
+        let h: u256 = cells[msg.sender][k] + 1;
+        for i in 0..min(rounds, 200) {
+            h = (h * 6364136223846793005 + 1442695040888963407) % 18446744073709551616;
+        }
+        cells[msg.sender][k] = h;
+        cells[msg.sender][k + 1] += 1;
+        return h;
+    }
+}
+
+contract Front {
+    storage work: Work;
+    storage calls: map<address, u256>;
+
+    init(w: Work) { work = w; }
+
+    pub fn relay(rounds: u256) -> u256 {
+        calls[msg.sender] += 1;
+        return work.mine(rounds);
+    }
+}
+"""
+
+WORLD = """\
+[accounts]
+admin = "0x00000000000000000000000000000000000000ad"
+"""
+
+SHAPES = ("reverts", "events", "instances", "crosscall", "light_then_heavy_fns", "zipf_heavy", "nested_maps",
+          "two_accounts")
+
+
+def _deploy(name: str, contract: str, args: str = "[]") -> str:
+    return f'\n[[deploy]]\nname = "{name}"\nsource = "work.lane"\ncontract = "{contract}"\nsender = "admin"\nargs = {args}\n'
+
+
+def _call(sender: int, to: str, fn: str, args: list) -> str:
+    return f'{{"from": "u{sender}", "to": "{to}", "fn": "{fn}", "args": {str(args).lower()}}}\n'
+
+
+def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
+    folder.mkdir(parents=True)
+    (folder / "work.lane").write_text(WORK)
+    world = WORLD + _deploy("work", "Work")
+    rng = random.Random(seed)
+    sender = lambda: rng.randrange(accounts)  # noqa: E731
+    if kind == "reverts":
+        lines = [_call(sender(), "work", "mine_or_fail", [200, rng.random() < 0.3]) for _ in range(n)]
+    elif kind == "events":
+        lines = [_call(sender(), "work", "mine_emit", [200]) for _ in range(n)]
+    elif kind == "instances":
+        world += "".join(_deploy(f"w{j}", "Work") for j in range(8))
+        lines = [_call(sender(), f"w{rng.randrange(8)}", "mine", [200]) for _ in range(n)]
+    elif kind == "crosscall":
+        world += _deploy("front", "Front", '["work"]')
+        lines = [_call(sender(), "front", "relay", [200]) for _ in range(n)]
+    elif kind == "light_then_heavy_fns":
+        lines = [_call(sender(), "work", "mine", [2 if k < n // 2 else 200]) for k in range(n)]
+    elif kind == "zipf_heavy":
+        senders = rng.choices(range(accounts), weights=[1 / (k + 1) for k in range(accounts)], k=n)
+        lines = [_call(s, "work", "mine", [200]) for s in senders]
+    elif kind == "nested_maps":
+        lines = [_call(sender(), "work", "mine_cells", [200, rng.randrange(4)]) for _ in range(n)]
+    else:  # two_accounts
+        lines = [_call(rng.randrange(2), "work", "mine", [200]) for _ in range(n)]
+    (folder / "world.toml").write_text(world)
+    (folder / "setup.jsonl").write_text(_call(0, "work", "mine", [1]))
+    (folder / "block.jsonl").write_text("".join(lines))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("-n", "--transactions", type=int, default=20_000)
+    ap.add_argument("--accounts", type=int, default=10_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--shapes", default=",".join(SHAPES))
+    args = ap.parse_args()
+    unknown = sorted(set(args.shapes.split(",")) - set(SHAPES))
+    if unknown:
+        ap.error(f"unknown shape {', '.join(unknown)} (choose from: {', '.join(SHAPES)})")
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, kind in enumerate(args.shapes.split(",")):
+            folder = Path(tmp) / kind
+            write(folder, kind, args.transactions, args.accounts, k + 1)
+            measure(folder, kind, args.repeat)
+
+
+if __name__ == "__main__":
+    main()
