@@ -200,24 +200,33 @@ def measure(folder: Path, kind: str, repeat: int) -> None:
           f"{statistics.median(r[3] for r in rows):.2f}x", flush=True)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def cli(doc: str, names, write, option: str, default: str, repeat: int, apart=None) -> None:
+    """The command line of heavy.py and shapes.py: each block named by ``option`` (one of ``names``)
+    written into a temporary folder by ``write(folder, kind, n, accounts, seed)`` and measured;
+    ``apart(folder, repeat)``: what ``--apart`` adds (heavy.py's)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("-n", "--transactions", type=int, default=20_000)
     ap.add_argument("--accounts", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--blocks", default="heavy,hetero")
-    ap.add_argument("--apart", action="store_true", help="also measure each block's light and heavy calls apart")
+    ap.add_argument("--repeat", type=int, default=repeat)
+    ap.add_argument(option, dest="kinds", default=default)
+    if apart is not None:
+        ap.add_argument("--apart", action="store_true", help="also measure each block's light and heavy calls apart")
     args = ap.parse_args()
-    unknown = sorted(set(args.blocks.split(",")) - SHAPES.keys())
+    kinds = args.kinds.split(",")
+    unknown = sorted(set(kinds) - set(names))
     if unknown:
-        ap.error(f"unknown block {', '.join(unknown)} (choose from: {', '.join(SHAPES)})")
+        ap.error(f"unknown {option[2:-1]} {', '.join(unknown)} (choose from: {', '.join(names)})")
     with tempfile.TemporaryDirectory() as tmp:
-        for k, kind in enumerate(args.blocks.split(",")):
+        for k, kind in enumerate(kinds):
             folder = Path(tmp) / kind
             write(folder, kind, args.transactions, args.accounts, k + 1)
             measure(folder, kind, args.repeat)
-            if args.apart:
+            if apart is not None and args.apart:
                 print(f"{kind}: apart (sequentially but where said): {apart(folder, args.repeat)}", flush=True)
+
+
+def main() -> None:
+    cli(__doc__, SHAPES, write, "--blocks", "heavy,hetero", 5, apart)
 
 
 if __name__ == "__main__":

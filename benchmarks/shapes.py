@@ -24,15 +24,13 @@ ceiling, the sequential executor and the parallel one with 2 workers as ``lane r
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from heavy import _rounds, measure  # noqa: E402
+from heavy import _rounds, cli  # noqa: E402
 
 WORK = """\
 contract Work {
@@ -128,20 +126,7 @@ def write(folder: Path, kind: str, n: int, accounts: int, seed: int) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-n", "--transactions", type=int, default=20_000)
-    ap.add_argument("--accounts", type=int, default=10_000)
-    ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--shapes", default=",".join(SHAPES))
-    args = ap.parse_args()
-    unknown = sorted(set(args.shapes.split(",")) - set(SHAPES))
-    if unknown:
-        ap.error(f"unknown shape {', '.join(unknown)} (choose from: {', '.join(SHAPES)})")
-    with tempfile.TemporaryDirectory() as tmp:
-        for k, kind in enumerate(args.shapes.split(",")):
-            folder = Path(tmp) / kind
-            write(folder, kind, args.transactions, args.accounts, k + 1)
-            measure(folder, kind, args.repeat)
+    cli(__doc__, SHAPES, write, "--shapes", ",".join(SHAPES), 3)
 
 
 if __name__ == "__main__":
