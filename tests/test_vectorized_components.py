@@ -533,9 +533,10 @@ def test_a_read_and_an_add_whose_alias_each_call_decides_are_one_row_of_their_lo
 
 
 def test_a_key_computed_from_the_call_is_a_column(tmp_path):
-    """Keys computed from the call (``k + 1``, ``k * 2 - 1``, ``min(k, 3)``) make columns, not a walk
-    call by call, and the rows cover the walk's, calls that overflow or divide by zero included
-    (they revert before the access: any key is a superset there)."""
+    """Keys computed from the call (``k + 1``, ``k * 2 - 1``, ``min(k, 3)``, ``k + i`` for each value
+    of a short loop's index) make columns, not a walk call by call, and the rows cover the walk's,
+    calls that overflow or divide by zero included (they revert before the access: any key is a
+    superset there)."""
     from compiler.runtime.chain import Chain
     from compiler.schedule.locations import Computed
     from compiler.schedule.rows import RowMaker
@@ -547,16 +548,18 @@ def test_a_key_computed_from_the_call_is_a_column(tmp_path):
         storage flat: map<u256, u256>;
         pub fn bump(k: u256) { cells[msg.sender][k + 1] += 1; flat[k * 2 - 1] = k; }
         pub fn near(k: u256, d: u256) { flat[min(k, 3) + k / d] += 1; }
+        pub fn span(k: u256) { for i in 0..3 { flat[k + i] += cells[msg.sender][2 * i]; } }
     }
     """
     world = make_world(tmp_path, {"c.lane": source}, [{"name": "c", "source": "c.lane", "contract": "Cells"}])
     with Chain.open(world) as chain:
         (address, cells), = chain.world.by_address.items()
         maker = RowMaker(chain.compiled_summaries)
-        for name in ("bump", "near"):
+        for name in ("bump", "near", "span"):
             plan = maker.plan(cells.contract.functions[name], address, chain.ctx.storage)
             assert plan is not None and any(type(s) is Computed for c in plan for s in c.sources), name
         big = 2**256 - 1
         txs = [{"from": s, "to": "c", "fn": "bump", "args": [k]} for s in ("alice", "bob") for k in (0, 1, 5, big)]
         txs += [{"from": "carol", "to": "c", "fn": "near", "args": [k, d]} for k in (0, 2, 9) for d in (0, 1, 4)]
+        txs += [{"from": "dave", "to": "c", "fn": "span", "args": [k]} for k in (0, 1, big - 1)]
         columns_cover_the_walk(chain, txs, 2)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import operator
 from collections import defaultdict
 from itertools import product, repeat
+from math import prod
 from typing import Any, Callable
 
 import numpy as np
@@ -111,24 +112,26 @@ def _alternatives(sym, params: dict[str, int], to: int, value_of, looked: bool =
     if found is None and looked:
         found = _looked(sym, params, to, value_of)
     if found is None and computed:
-        found = _computed(sym, params, to, value_of)
+        return _computed(sym, params, to, value_of)
     return None if found is None else [found]
 
 
-def _computed(sym, params: dict[str, int], to: int, value_of) -> Computed | None:
-    """A key computed from the call (:class:`Computed`: ``k + 1``, ``id * 2 + side``), or None when
-    it reads storage or an array, or is not arithmetic."""
+def _computed(sym, params: dict[str, int], to: int, value_of) -> list | None:
+    """The keys computed from the call a key may be (:class:`Computed`: ``k + 1``, ``id * 2 + side``,
+    ``k + i`` for each value of a short loop's index ``i``), or None when it reads storage or an
+    array, is not arithmetic, or may be too many."""
     if not isinstance(sym, S.Op) or sym.op not in COMPUTED_OPS or len(sym.args) != 2:
         return None
-    args = []
-    for arg in sym.args:
-        found = source(arg, params, to, value_of)
-        if found is None:
-            found = _computed(arg, params, to, value_of)
-        if found is None:
-            return None
-        args.append(found)
-    return Computed(sym.op, tuple(args))
+    args = [_alternatives(arg, params, to, value_of, computed=True) for arg in sym.args]
+    if any(a is None for a in args) or prod(map(len, args)) > _MAX_ALTERNATIVES:
+        return None
+    out: list = []
+    for pair in product(*args):  # (constants folded: ``2 * i`` for i in 0..3 is 0, 2 and 4)
+        key = (COMPUTED_OPS[sym.op](*(a[0] for a in pair)),) if all(type(a) is tuple for a in pair) else \
+            Computed(sym.op, pair)
+        if key not in out:
+            out.append(key)
+    return out
 
 
 def _looked(sym, params: dict[str, int], to: int, value_of) -> Looked | None:
