@@ -88,7 +88,8 @@ SHAPES = ("reverts", "events", "instances", "crosscall", "light_then_heavy_fns",
 
 
 def _deploy(name: str, contract: str, args: str = "[]") -> str:
-    return f'\n[[deploy]]\nname = "{name}"\nsource = "work.lane"\ncontract = "{contract}"\nsender = "admin"\nargs = {args}\n'
+    return (f'\n[[deploy]]\nname = "{name}"\nsource = "work.lane"\ncontract = "{contract}"\n'
+            f'sender = "admin"\nargs = {args}\n')
 
 
 def _call(sender: int, to: str, fn: str, args: list) -> str:
