@@ -938,6 +938,7 @@ def test_a_block_on_lanes_reports_all_the_time_it_took(tmp_path):
 def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch):
     """Lanes on one CPU share it: where the process's affinity or its container's quota leaves it one
     CPU, a block the model would put on lanes runs inline, and says why (forced, it still goes)."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(50.0))  # (heavy, however busy the machine)
     world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(8)
     raw = parse_block_text(pot_lines(*[(f"u{rng.randrange(200)}", "mine", [300]) for _ in range(600)]), "b.jsonl")
@@ -946,7 +947,7 @@ def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch
         monkeypatch.setattr(plan, "usable_cpus", lambda cpus=cpus: cpus)
         with Chain.open(world) as par:
             executor = parallel.executor_for(par, 2).__self__
-            executor.model, executor.force = CostModel(0.2), force  # (lanes, whatever this machine's speed)
+            executor.model, executor.force = CostModel(0.2), force
             try:
                 got[cpus, force] = par.run_block(raw, executor="parallel", workers=2)
             finally:
@@ -1255,11 +1256,26 @@ def test_the_estimate_warms_a_call_before_timing_it_unless_it_is_long_and_read_n
         assert runs_of_the_calls_timed(chain) == [0]
 
 
-def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path):
+def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path, monkeypatch):
     # One call in three runs 3,000 rounds, the others 5: the five calls timed first (spread over
     # the sample) differ, so more are timed and their mean kept (about a third of a heavy call's
-    # time), not their median (a light call's).
+    # time), not their median (a light call's).  Timed on a clock that each call moves by the cost
+    # it is metered (a nanosecond a unit): the judgement, not this machine's pauses, is tested.
+    from types import SimpleNamespace
+
     from compiler.runtime.replica import FunctionTable
+
+    now = [0.0]
+    monkeypatch.setattr(plan, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+
+    def metered(fn):
+        def run(ctx, *call):
+            before = ctx.budget
+            try:
+                return fn(ctx, *call)
+            finally:
+                now[0] += (before - ctx.budget) * 1e-9
+        return run
 
     with Chain.open(pot_world(tmp_path, HEAVY, "Miner")) as chain:
         ex = parallel.ParallelExecutor(chain, 2)
@@ -1268,6 +1284,7 @@ def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path
         def measured(rounds: list[int]) -> float:
             text = pot_lines(*[(f"u{k}", "mine", [r]) for k, r in enumerate(rounds)])
             block = chain.decoder().decode(text.encode(), "block", 0, 1)
+            block.fns = [metered(fn) for fn in block.fns]
             run = parallel._BlockRun(ex, block, "block", 1, 12, None)
             [got] = run._measure(block, [ex.table.ids[f] for f in block.functions]).values()
             return got

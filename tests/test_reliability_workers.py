@@ -351,6 +351,7 @@ def test_a_schedule_longer_than_the_timeout_is_waited_for_while_the_worker_says_
     monkeypatch.setattr(rows.RowMaker, "plan", lambda *args, **kwargs: None)
     monkeypatch.setattr(rows, "loc_id", slow_loc_id)
     monkeypatch.setattr(replica, "PROGRESS_S", 0.02)
+    monkeypatch.setattr(rows, "PROGRESS_CALLS", 8)  # (256 slow calls: longer than the timeout on a busy machine)
     seq, par, executor = pot_chains(tmp_path)  # (its workers forked at the block: with the changes above)
     try:
         raw = pot_block(2_400)
