@@ -346,3 +346,53 @@ def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int, written: 
     whole = {tx for tx in looked if {r for r in kept[0] if r[0] == tx} == {r for r in kept[1] if r[0] == tx}}
     assert {r for r in got[0] if r[0] in whole} <= got[1]
     assert {r[0] for r in got[0]} == looked  # (each such transaction's key read recorded)
+
+
+
+def compiled_covers_accesses(chain: Chain, txs: list[dict], number: int) -> int:
+    """The schedule's compiled instantiation (compiler/schedule/compiled.py) of each transaction of
+    ``txs``, on the state it runs on (the block run in order, traced, on a copy of ``chain``'s
+    state), covers every access the transaction makes: its location in a mode that conflicts with at
+    least as much (a write covers all; an add, an add), or a wildcard of its variable at its
+    instance or at every one.  The soundness checker checks the same of the reference instantiation
+    (compiler/schedule/instantiate.py); the two are evaluators of one semantics, and a pair of
+    transactions the oracle orders needs a partner to show a dropped access: this needs none.
+    Returns how many accesses were compared."""
+    from compiler.runtime.block import prepare
+    from compiler.schedule.compiled import WILD, value_before
+    from compiler.vm.errors import Revert
+
+    fork = fork_chain(chain)
+    ctx, compiled = fork.ctx, chain.compiled_summaries
+    entries, ids, slots = compiled.by_function_object, compiled.var_ids, compiled.slots
+    covers = {"r": {0, 1}, "w": {1}, "a": {2, 1}}
+
+    def read(address: int, vid: int, key: Any) -> Any:
+        return value_before(ctx.storage, slots, address, vid, key)
+
+    made: list[tuple] = []
+    ctx.tracer = lambda mode, address, var, key: made.append((mode, address, ctx.code.get(address), var, key))
+    ctx.number, ctx.timestamp = number, 12 * number
+    compared = 0
+    for tx in prepare(chain.world, raw_block(txs), trace=True):
+        if tx.fn is None:
+            continue
+        got: dict = {}
+        for loc, mode in entries[tx.function].inst(tx.sender, tx.to, tx.args, read, number, 12 * number, []):
+            got.setdefault(loc, set()).add(mode)
+        made.clear()
+        ctx.budget = ctx.cost_limit
+        mark = (len(ctx.journal), len(ctx.events))
+        try:
+            tx.fn(ctx, *tx.call)
+        except Revert:
+            ctx.rollback(*mark)
+        for mode, address, contract, var, key in made:
+            vid = ids(contract, var)
+            places = [(address, vid, key), (address, vid, WILD), (None, vid, WILD)]
+            assert any(covers[mode] & got.get(place, set()) for place in places), (
+                f"transaction #{tx.index} ({tx.function.qualname}{tuple(tx.args)}) made a {mode} of "
+                f"{compiled.describe((address, vid, key))}, not in its compiled instantiation: "
+                f"{sorted((compiled.describe(p), sorted(m)) for p, m in got.items())}")
+            compared += 1
+    return compared

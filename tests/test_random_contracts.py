@@ -16,6 +16,8 @@ f. A block run on a state file (its variables read lazily, what the block names
    memory.
 g. ``lane schedule``'s DAG orders every pair of transactions the oracle's DAG
    orders (the accesses they really make, the block run traced).
+h. The schedule's compiled instantiation of each transaction, on the state it runs
+   on, covers every access it makes (b checks the reference instantiation's).
 
 The language server (tests/test_lsp.py) and the testing API (tests/test_api_props.py)
 are compared with ``lane check`` and with blocks over the same generated programs.
@@ -34,8 +36,8 @@ from contract_gen import Program, blocks, programs, world_text, worlds
 from fuzzing import examples
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from runtime_helpers import (block_text, columns_cover_the_walk, dag_covers_oracle, fork_chain, forget_accesses,
-                             lane_json, raw_block, write_block)
+from runtime_helpers import (block_text, columns_cover_the_walk, compiled_covers_accesses, dag_covers_oracle,
+                             fork_chain, forget_accesses, lane_json, raw_block, write_block)
 
 from compiler.pipeline import CompilerData
 from compiler.runtime import chain as chain_module
@@ -147,6 +149,21 @@ def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, num
     plain = fork_chain(base).run_block(raw_block(txs), number=number)
     assert checked.receipts_json == plain.receipts_json
     assert checked.state_root == plain.state_root
+
+
+@settings(SETTINGS, max_examples=examples(20))
+@given(case=cases(), number=st.sampled_from([2, 7]))
+def test_the_compiled_instantiation_covers_every_access_a_transaction_makes(tmp_path_factory, case, number):
+    """The schedule's instantiation (summaries compiled to Python) of each transaction of a generated
+    block, on the state it runs on, covers every access the transaction makes, whether or not another
+    transaction of the block touches the location (:func:`compiled_covers_accesses`)."""
+    program, world, (warm_up, txs) = case
+    path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
+    chain = warmed_up(path, warm_up, check=False)
+    try:
+        compiled_covers_accesses(chain, txs, number)
+    finally:
+        chain.close()
 
 
 @settings(SETTINGS, max_examples=examples(20))
