@@ -348,16 +348,14 @@ def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int, written: 
     assert {r[0] for r in got[0]} == looked  # (each such transaction's key read recorded)
 
 
-
-def compiled_covers_accesses(chain: Chain, txs: list[dict], number: int) -> int:
+def compiled_covers_accesses(chain: Chain, txs: list[dict], number: int) -> None:
     """The schedule's compiled instantiation (compiler/schedule/compiled.py) of each transaction of
     ``txs``, on the state it runs on (the block run in order, traced, on a copy of ``chain``'s
     state), covers every access the transaction makes: its location in a mode that conflicts with at
     least as much (a write covers all; an add, an add), or a wildcard of its variable at its
     instance or at every one.  The soundness checker checks the same of the reference instantiation
     (compiler/schedule/instantiate.py); the two are evaluators of one semantics, and a pair of
-    transactions the oracle orders needs a partner to show a dropped access: this needs none.
-    Returns how many accesses were compared."""
+    transactions the oracle orders needs a partner to show a dropped access: this needs none."""
     from compiler.runtime.block import prepare
     from compiler.schedule.compiled import WILD, value_before
     from compiler.vm.errors import Revert
@@ -373,7 +371,6 @@ def compiled_covers_accesses(chain: Chain, txs: list[dict], number: int) -> int:
     made: list[tuple] = []
     ctx.tracer = lambda mode, address, var, key: made.append((mode, address, ctx.code.get(address), var, key))
     ctx.number, ctx.timestamp = number, 12 * number
-    compared = 0
     for tx in prepare(chain.world, raw_block(txs), trace=True):
         if tx.fn is None:
             continue
@@ -394,5 +391,3 @@ def compiled_covers_accesses(chain: Chain, txs: list[dict], number: int) -> int:
                 f"transaction #{tx.index} ({tx.function.qualname}{tuple(tx.args)}) made a {mode} of "
                 f"{compiled.describe((address, vid, key))}, not in its compiled instantiation: "
                 f"{sorted((compiled.describe(p), sorted(m)) for p, m in got.items())}")
-            compared += 1
-    return compared

@@ -947,7 +947,7 @@ def test_a_process_that_can_use_one_cpu_runs_blocks_inline(tmp_path, monkeypatch
         monkeypatch.setattr(plan, "usable_cpus", lambda cpus=cpus: cpus)
         with Chain.open(world) as par:
             executor = parallel.executor_for(par, 2).__self__
-            executor.model, executor.force = CostModel(0.2), force
+            executor.model, executor.force = CostModel(0.2), force  # (lanes, whatever this machine's speed)
             try:
                 got[cpus, force] = par.run_block(raw, executor="parallel", workers=2)
             finally:
