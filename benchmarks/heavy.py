@@ -32,6 +32,11 @@ ceiling's gain captured ((speed-up - 1) / (ceiling - 1)) and the CPU time of
 all processes over the sequential executor's.
 
     python benchmarks/heavy.py [-n 20000] [--repeat 5] [--blocks heavy,hetero,heavy_light,chunks,sparse] [--apart]
+                               [--chain K]
+
+With ``--chain K`` each run is of the block file K times on one chain (as ``lane run`` given it K
+times) and its last block is measured: the workers forked for the first block and kept, their pages
+their own by then (a pool's first block pays its start and copied pages).
 """
 
 from __future__ import annotations
@@ -168,33 +173,35 @@ def apart(folder: Path, repeat: int) -> str:
     return ", ".join(f"{name} {statistics.median(t):.3f} s" for name, t in times.items() if t)
 
 
-def measure(folder: Path, kind: str, repeat: int) -> None:
+def measure(folder: Path, kind: str, repeat: int, blocks: int = 1) -> None:
     """``repeat`` repetitions on the block in ``folder`` (world.toml, setup.jsonl, block.jsonl), each
-    printed, then their medians (see the module's docstring)."""
+    printed, then their medians (see the module's docstring).  With ``blocks`` above 1, each run is
+    of the block file that many times on one chain, and its last block is measured (``--chain``)."""
     base = _prepare(folder)
+    label = kind if blocks == 1 else f"{kind} (block {blocks} of a chain)"
     rows = []
     for rep in range(repeat):
         c = ceiling(folder, base, repeat=3)
         # The two executors in turn first: the one right after the ceiling's two busy
         # processes runs on a machine slower for a while (up to a fifth, 2026-12-02).
         if rep % 2:
-            par, detail, _ = _run(folder, base, "parallel", 2)
-            seq, _, seq_cpu = _run(folder, base, "sequential")
+            par, detail, _ = _run(folder, base, "parallel", 2, blocks=blocks)
+            seq, _, seq_cpu = _run(folder, base, "sequential", blocks=blocks)
         else:
-            seq, _, seq_cpu = _run(folder, base, "sequential")
-            par, detail, _ = _run(folder, base, "parallel", 2)
+            seq, _, seq_cpu = _run(folder, base, "sequential", blocks=blocks)
+            par, detail, _ = _run(folder, base, "parallel", 2, blocks=blocks)
         speedup = seq.seconds / par.seconds
         share = (speedup - 1) / (c - 1) if c >= SHARE_FROM else None
         cpu = detail.get("cpu_seconds", 0.0) / seq_cpu if seq_cpu else None
         rows.append((c, speedup, share, cpu))
         idle = detail.get("seconds", {}).get("lanes_idle", 0.0) * 1e3
-        print(f"{kind} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "
+        print(f"{label} {rep}: ceiling {c:.2f}x, speed-up {speedup:.2f}x ({detail.get('mode')}), share "
               f"{'-' if share is None else f'{share:.2f}'}, CPU {cpu:.2f}x; sequential {seq.seconds:.3f} s, "
               f"parallel {par.seconds:.3f} s (lanes idle {idle:.0f} ms, shared windows "
               f"{detail.get('shared_windows', 0)}, by the parent beside them {detail.get('beside', 0)})",
               flush=True)
     shares = [r[2] for r in rows if r[2] is not None]
-    print(f"{kind}: medians: ceiling {statistics.median(r[0] for r in rows):.2f}x, speed-up "
+    print(f"{label}: medians: ceiling {statistics.median(r[0] for r in rows):.2f}x, speed-up "
           f"{statistics.median(r[1] for r in rows):.2f}x, share of the ceiling's gain "
           f"{statistics.median(shares) if shares else float('nan'):.2f}, CPU "
           f"{statistics.median(r[3] for r in rows):.2f}x", flush=True)
@@ -211,6 +218,8 @@ def cli(doc: str, names, write, option: str, default: str, repeat: int, apart=No
     ap.add_argument(option, dest="kinds", default=default)
     if apart is not None:
         ap.add_argument("--apart", action="store_true", help="also measure each block's light and heavy calls apart")
+    ap.add_argument("--chain", type=int, default=1, metavar="K",
+                    help="run each block file K times on one chain and measure the last (the workers kept)")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
     unknown = sorted(set(kinds) - set(names))
@@ -220,7 +229,7 @@ def cli(doc: str, names, write, option: str, default: str, repeat: int, apart=No
         for k, kind in enumerate(kinds):
             folder = Path(tmp) / kind
             write(folder, kind, args.transactions, args.accounts, k + 1)
-            measure(folder, kind, args.repeat)
+            measure(folder, kind, args.repeat, args.chain)
             if apart is not None and args.apart:
                 print(f"{kind}: apart (sequentially but where said): {apart(folder, args.repeat)}", flush=True)
 

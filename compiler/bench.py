@@ -75,9 +75,12 @@ def _prepare(folder: Path) -> Path:
     return state
 
 
-def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool = False, cluster=None):
+def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool = False, cluster=None,
+         blocks: int = 1):
     """The workload block on a fresh copy of the state file: (result, detail, process CPU seconds).
-    ``cluster``: the Dask cluster of ``executor="dask"``, shared by every run."""
+    ``cluster``: the Dask cluster of ``executor="dask"``, shared by every run.  With ``blocks``
+    above 1, the block file runs that many times on one chain (as ``lane run`` given it that many
+    times: the workers kept from block to block), and the last block's figures are given."""
     state = folder / "run.sqlite"
     shutil.copy(base, state)
     try:
@@ -91,9 +94,10 @@ def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool 
                 dask = dask_executor.executor_for(chain, workers, cluster=cluster).__self__
                 dask.parallel.force = force
                 dask.start()  # its actors made as lane run makes them: before the block's clock
-            cpu = time.process_time()
-            result = chain.run_file(folder / "block.jsonl", executor=executor, workers=workers)
-            cpu = time.process_time() - cpu
+            for _ in range(blocks):
+                cpu = time.process_time()
+                result = chain.run_file(folder / "block.jsonl", executor=executor, workers=workers)
+                cpu = time.process_time() - cpu
             return result, dict(result.detail or {}), cpu
     finally:
         for suffix in ("", "-wal", "-shm"):
