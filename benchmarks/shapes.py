@@ -19,7 +19,9 @@ A contract whose functions run up to 200 rounds of arithmetic on their sender's 
 Each shape is measured as heavy.py measures (:func:`heavy.measure`): the machine's two-process
 ceiling, the sequential executor and the parallel one with 2 workers as ``lane run`` runs it.
 
-    python benchmarks/shapes.py [-n 20000] [--repeat 3] [--shapes reverts,events,...]
+    python benchmarks/shapes.py [-n 20000] [--repeat 3] [--shapes reverts,events,...] [--chain K]
+
+(``--chain K``: each block measured as the K-th of a chain, as in heavy.py.)
 """
 
 from __future__ import annotations
