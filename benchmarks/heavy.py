@@ -221,6 +221,8 @@ def cli(doc: str, names, write, option: str, default: str, repeat: int, apart=No
     ap.add_argument("--chain", type=int, default=1, metavar="K",
                     help="run each block file K times on one chain and measure the last (the workers kept)")
     args = ap.parse_args()
+    if args.chain < 1:
+        ap.error("--chain must be 1 or more (the block measured is the K-th of the chain)")
     kinds = args.kinds.split(",")
     unknown = sorted(set(kinds) - set(names))
     if unknown:
