@@ -186,6 +186,9 @@ contract Keys {
         if (len(p) > 0) { k = u[p[0]]; }
         v[k] = 1;
     }
+    pub fn keyed(p: array<u256, 4>, x: u256) {
+        v[u[p[0]]] = x;
+    }
     pub fn set(x: u256) { v[x] = 7; }
     pub fn put(i: u256, x: u256) { u[i] = x; }
 }
@@ -196,17 +199,18 @@ def test_a_read_whose_key_fails_where_the_call_never_makes_it_leaves_its_access(
     """A read at a key that fails to compute for a call (an empty array's first element) in an
     operand ``||`` skips, or in a branch the call does not take: the access it guards or keys is
     still there (it was left out: found by generated programs); where ``&&`` skips it, the access
-    is not."""
+    is not, nor where the failed read is the key itself (the call reverts before the write)."""
     world = make_world(tmp_path, {"k.lane": SKIPPED_READS}, [{"name": "k", "source": "k.lane", "contract": "Keys"}])
     txs = [tx("alice", "k", "either", [], 0), tx("bob", "k", "set", 0),
            tx("alice", "k", "both", [], 1), tx("bob", "k", "set", 1),
-           tx("alice", "k", "picked", [], 2), tx("bob", "k", "set", 2)]
+           tx("alice", "k", "picked", [], 2), tx("bob", "k", "set", 2),
+           tx("alice", "k", "keyed", [], 3), tx("bob", "k", "set", 0)]
     chain = Chain.open(world)
     try:
         dag_covers_oracle(chain, txs, 2)
         dag = chain.schedule(raw_block(txs), number=2)
         edges = set(zip(dag.sources, dag.targets))
         assert {(0, 1), (4, 5)} <= edges
-        assert (2, 3) not in edges
+        assert (2, 3) not in edges and (6, 7) not in edges
     finally:
         chain.close()

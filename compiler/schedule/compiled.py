@@ -324,6 +324,7 @@ class _Gen:
         self.params = {p.name: f"p{i}" for i, p in enumerate(summary.function.params)}
         # The binders in scope (loop indices, reads being enumerated) -> their Python variable.
         self.names: dict[S.Sym, str] = {}
+        self.failable: set[str] = set()  # those of reads whose key may fail (``_reads``: maybe ``_FAILED``)
         self.fresh = itertools.count()
         # Immutable values of the called instance (a pool's token0): read once, at the top.
         self.hoisted: dict[S.Read, str] = {}
@@ -451,6 +452,7 @@ class _Gen:
                     self.emit(depth, f"for {name} in _each({call}):")
                 else:
                     self.emit(depth, f"for {name} in _reads(lambda: {call}):")
+                    self.failable.add(name)
             self.names[b] = name
             depth += 1
         return depth
@@ -460,7 +462,15 @@ class _Gen:
 
     def close_binders(self, binders: list[S.Sym]) -> None:
         for b in binders:
-            del self.names[b]
+            self.failable.discard(self.names.pop(b))
+
+    def known(self, code: str, *parts: S.Sym) -> str:
+        """``code``, the value of ``parts`` (a location, a stored value), through ``_known`` where it
+        may hold a failed read (a ``_reads`` binder in scope is in it): only those can."""
+        names, failable = self.names, self.failable
+        if failable and any(names.get(n) in failable for part in parts for n in S.walk(part)):
+            return f"_known({code})"
+        return code
 
     def test(self, cond: S.Sym) -> str:
         """A condition whose reads are in scope as an ``if`` test: an undecided one counts as true."""
@@ -568,7 +578,8 @@ class _Gen:
             self.emit(inner, f"if {self.exists(inner, cond)}:")
             inner += 1
         self.emit(inner, "try:")
-        self.emit(inner + 1, f"loc = _known(({self.expr(access.address)}, {vid}, {self.key(access.keys)}))")
+        location = f"({self.expr(access.address)}, {vid}, {self.key(access.keys)})"
+        self.emit(inner + 1, f"loc = {self.known(location, access.address, *access.keys)}")
         self.emit(inner, "except NotTaken:")
         self.emit(inner + 1, "pass")
         self.emit(inner, "else:")
@@ -613,7 +624,7 @@ class _Gen:
             self.emit(inner, "k += 1")
             self.emit(inner, f"if k > {MAX_UNROLL}: raise _TooMany")
         self.emit(inner, "try:")
-        self.emit(inner + 1, f"stored.append((loc, _known({self.expr(value)})))")
+        self.emit(inner + 1, f"stored.append((loc, {self.known(self.expr(value), value)}))")
         self.emit(inner, "except NotTaken:")
         self.emit(inner + 1, "pass  # computing it reverts: nothing is stored")
         self.close_binders(binders)
