@@ -349,45 +349,32 @@ def columns_cover_the_walk(chain: Chain, txs: list[dict], number: int, written: 
 
 
 def compiled_covers_accesses(chain: Chain, txs: list[dict], number: int) -> None:
-    """The schedule's compiled instantiation (compiler/schedule/compiled.py) of each transaction of
-    ``txs``, on the state it runs on (the block run in order, traced, on a copy of ``chain``'s
-    state), covers every access the transaction makes: its location in a mode that conflicts with at
-    least as much (a write covers all; an add, an add), or a wildcard of its variable at its
-    instance or at every one.  The soundness checker checks the same of the reference instantiation
-    (compiler/schedule/instantiate.py); the two are evaluators of one semantics, and a pair of
-    transactions the oracle orders needs a partner to show a dropped access: this needs none."""
+    """The static DAG's accesses of each transaction of ``txs`` (``chain.schedule``: the compiled
+    instantiation, on the state before the block, with the values earlier transactions may write
+    forwarded) cover every access the transaction makes (the oracle's ``trace_accesses``): its
+    location in a mode that conflicts with at least as much (a write covers all; an add, an add; an
+    add beside a read or a write of its location is both), or a wildcard of its variable at its
+    instance or at every one.  The oracle's DAG needs a pair of transactions on one location to
+    show an access dropped; this needs none."""
     from compiler.runtime.block import prepare
-    from compiler.schedule.compiled import WILD, value_before
-    from compiler.vm.errors import Revert
+    from compiler.runtime.oracle import trace_accesses
+    from compiler.schedule.compiled import WILD
+    from compiler.schedule.dag import A, R, W
 
-    fork = fork_chain(chain)
-    ctx, compiled = fork.ctx, chain.compiled_summaries
-    entries, ids, slots = compiled.by_function_object, compiled.var_ids, compiled.slots
-    covers = {"r": {0, 1}, "w": {1}, "a": {2, 1}}
-
-    def read(address: int, vid: int, key: Any) -> Any:
-        return value_before(ctx.storage, slots, address, vid, key)
-
-    made: list[tuple] = []
-    ctx.tracer = lambda mode, address, var, key: made.append((mode, address, ctx.code.get(address), var, key))
-    ctx.number, ctx.timestamp = number, 12 * number
-    for tx in prepare(chain.world, raw_block(txs), trace=True):
-        if tx.fn is None:
-            continue
+    raw = raw_block(txs)
+    static = chain.schedule(raw, number=number, keep_accesses=True)
+    traced = trace_accesses(chain, prepare(chain.world, raw, trace=True), number, 12 * number)
+    covers = {R: {R, W}, W: {W}, A: {A, W}}
+    for k, (kept, made) in enumerate(zip(static.accesses, traced)):
         got: dict = {}
-        for loc, mode in entries[tx.function].inst(tx.sender, tx.to, tx.args, read, number, 12 * number, []):
+        for loc, mode in kept:
             got.setdefault(loc, set()).add(mode)
-        made.clear()
-        ctx.budget = ctx.cost_limit
-        mark = (len(ctx.journal), len(ctx.events))
-        try:
-            tx.fn(ctx, *tx.call)
-        except Revert:
-            ctx.rollback(*mark)
-        for mode, address, contract, var, key in made:
-            vid = ids(contract, var)
+        for modes in got.values():
+            if A in modes and modes & {R, W}:
+                modes.update((R, W))
+        for (address, vid, key), mode in made:
             places = [(address, vid, key), (address, vid, WILD), (None, vid, WILD)]
             assert any(covers[mode] & got.get(place, set()) for place in places), (
-                f"transaction #{tx.index} ({tx.function.qualname}{tuple(tx.args)}) made a {mode} of "
-                f"{compiled.describe((address, vid, key))}, not in its compiled instantiation: "
-                f"{sorted((compiled.describe(p), sorted(m)) for p, m in got.items())}")
+                f"transaction #{k} ({static.txs[k].function.qualname}{tuple(static.txs[k].args)}) made a "
+                f"{'rwa'[mode]} of {static.compiled.describe((address, vid, key))}, not among its static "
+                f"accesses: {sorted((static.compiled.describe(p), sorted(m)) for p, m in got.items())}")

@@ -16,8 +16,9 @@ f. A block run on a state file (its variables read lazily, what the block names
    memory.
 g. ``lane schedule``'s DAG orders every pair of transactions the oracle's DAG
    orders (the accesses they really make, the block run traced).
-h. The schedule's compiled instantiation of each transaction, on the state it runs
-   on, covers every access it makes (b checks the reference instantiation's).
+h. The static DAG's accesses of each transaction cover every access it makes (g
+   needs two transactions on one location to show one dropped; b checks the
+   reference instantiation's on the state each runs on).
 
 The language server (tests/test_lsp.py) and the testing API (tests/test_api_props.py)
 are compared with ``lane check`` and with blocks over the same generated programs.
@@ -154,9 +155,10 @@ def test_sequential_runs_stay_inside_their_summaries(tmp_path_factory, case, num
 @settings(SETTINGS, max_examples=examples(20))
 @given(case=cases(), number=st.sampled_from([2, 7]))
 def test_the_compiled_instantiation_covers_every_access_a_transaction_makes(tmp_path_factory, case, number):
-    """The schedule's instantiation (summaries compiled to Python) of each transaction of a generated
-    block, on the state it runs on, covers every access the transaction makes, whether or not another
-    transaction of the block touches the location (:func:`compiled_covers_accesses`)."""
+    """The static DAG's accesses of each transaction of a generated block (summaries compiled to
+    Python, instantiated on the state before the block, what earlier transactions may write
+    forwarded) cover every access the transaction makes, whether or not another transaction of the
+    block touches the location (:func:`compiled_covers_accesses`)."""
     program, world, (warm_up, txs) = case
     path = write_case(tmp_path_factory.mktemp("rc"), program, world_text(world), [warm_up, txs])
     chain = warmed_up(path, warm_up, check=False)
