@@ -245,7 +245,7 @@ def forget_accesses(setattr_: Callable, chain: Chain, function: tuple[str, str],
     call, or by columns): the lanes are planned without them.  ``setattr_(obj, name, value)`` sets an
     attribute until the test ends (``monkeypatch.setattr``, or an ``ExitStack``'s ``patch.object``);
     the chain's workers, forked after, inherit it."""
-    from compiler.runtime.replica import FunctionTable
+    from compiler.runtime.functions import FunctionTable
     from compiler.schedule.rows import RowMaker
 
     compiled = chain.compiled_summaries

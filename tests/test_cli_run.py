@@ -98,6 +98,40 @@ def test_a_run_from_the_program_cache_imports_neither_lark_z3_nor_networkx(world
     assert out.stderr.strip().splitlines()[-1] == "[]"
 
 
+def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machinery(world, tmp_path):
+    """A block too small for lanes: ``lane run`` with the parallel executor (its default) runs it as the
+    sequential executor does, and loads neither multiprocessing nor the modules of the lanes' messages,
+    merge and replicas (named, not loaded: :mod:`compiler.runtime.lazy`), which cost a run 10 ms with
+    cached bytecode and 40 ms without; a block on lanes loads them (the same probe, lanes forced)."""
+    import subprocess
+    import sys
+
+    block = write_block(tmp_path, BLOCK[:1])
+    args = ["run", str(world), str(block), "--state", str(tmp_path / "s.sqlite"), "--executor", "parallel",
+            "--workers", "2"]
+    lane_ok(*args, cwd=tmp_path)  # (fills the program cache)
+    lanes = ["compiler.runtime.merge", "compiler.runtime.protocol", "compiler.runtime.replica",
+             "compiler.schedule.stored", "multiprocessing"]  # (the parent's, on lanes)
+    names = lanes + ["compiler.schedule.rows"]  # (and the workers' schedule's, or the estimate's)
+
+    def loaded(force: bool) -> list[str]:
+        probe = ("import runpy, sys, types\n"
+                 + ("from compiler.runtime import parallel\n"
+                    "made = parallel.ParallelExecutor.__init__\n"
+                    "parallel.ParallelExecutor.__init__ = lambda ex, *a, **k: made(ex, *a, **{**k, 'force': True})\n"
+                    if force else "")
+                 + f"sys.argv = ['lane', *{args!r}]\n"
+                 "try:\n    runpy.run_module('compiler', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+                 f"print(sorted(m for m in {names!r} if type(sys.modules.get(m)) is types.ModuleType),"
+                 " file=sys.stderr)\n")
+        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return eval(out.stderr.strip().splitlines()[-1])
+
+    assert loaded(force=False) == []
+    assert loaded(force=True) == lanes
+
+
 def test_run_summary_of_a_clean_block(world, tmp_path):
     block = write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 1)])
     lines = lane_ok("run", str(world), str(block), "--number", "3", "--timestamp", "99", cwd=tmp_path).stdout.splitlines()

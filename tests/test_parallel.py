@@ -1213,7 +1213,7 @@ def test_the_estimate_counts_light_calls_beside_the_lanes_only_where_their_varia
     """poke adds to light; mine writes seeds, and in HEAVY adds to light too: there a poke may join
     a mine of its sender in the block, however sparse the sample, so the estimate does not count
     the pokes as the parent's part."""
-    from compiler.runtime.replica import FunctionTable
+    from compiler.runtime.functions import FunctionTable
 
     with Chain.open(pot_world(tmp_path, source, "Miner")) as chain:
         ex = parallel.ParallelExecutor(chain, 2)
@@ -1231,7 +1231,7 @@ def test_the_estimate_warms_a_call_before_timing_it_unless_it_is_long_and_read_n
                                                                                                    monkeypatch):
     # Every call taken as long (WARM_S 0): one that reads its sender's seed from a state file is run
     # twice (its first run loads it), one whose reads are all in memory once.
-    from compiler.runtime.replica import FunctionTable
+    from compiler.runtime.functions import FunctionTable
 
     monkeypatch.setattr(plan, "WARM_S", 0.0)
     world, state = pot_world(tmp_path, HEAVY, "Miner"), tmp_path / "state.sqlite"
@@ -1263,7 +1263,7 @@ def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path
     # it is metered (a nanosecond a unit): the judgement, not this machine's pauses, is tested.
     from types import SimpleNamespace
 
-    from compiler.runtime.replica import FunctionTable
+    from compiler.runtime.functions import FunctionTable
 
     now = [0.0]
     monkeypatch.setattr(plan, "time", SimpleNamespace(perf_counter=lambda: now[0]))
@@ -1320,7 +1320,7 @@ def test_the_estimate_times_calls_on_the_state_the_samples_setters_leave(tmp_pat
     # The block first lowers the rounds every later call loops over: its calls are timed after
     # that (then it is undone with them), not on the state before the block, where they are heavy:
     # the block runs inline, not on lanes for light calls.
-    from compiler.runtime.replica import FunctionTable
+    from compiler.runtime.functions import FunctionTable
 
     world = pot_world(tmp_path, ROUNDS, "Worker")
     with Chain.open(world) as chain:
@@ -1351,7 +1351,7 @@ def test_the_estimate_times_calls_after_a_setter_beyond_its_sample_found_in_the_
     # sample (lines from eight places).  Found by its function's name in the block's text, it is run
     # before the sampled calls after it are timed: they are priced heavy (light without it), and the
     # state is as it was.
-    from compiler.runtime.replica import FunctionTable
+    from compiler.runtime.functions import FunctionTable
 
     world = pot_world(tmp_path, ROUNDS, "Worker")
     with Chain.open(world) as chain:
@@ -1836,7 +1836,7 @@ def test_reads_of_a_variable_no_function_of_the_block_writes_are_not_logged(tmp_
     function of the block writes or adds to by its summary (the table the scans read), the lanes
     log none (``FunctionTable.quiet``); one that a function of the block writes stays logged."""
     from compiler.runtime.block import prepare
-    from compiler.runtime.replica import FunctionTable
+    from compiler.runtime.functions import FunctionTable
 
     with Chain.open(pot_world(tmp_path, SCAN, "Scan")) as chain:
         chain.run_block(parse_block_text(_SCAN_SETUP, "setup.jsonl"))

@@ -87,7 +87,7 @@ class _Loaded(NamedTuple):
     """A world loaded on this worker, with what is derived from it alone."""
 
     world: Any
-    table: Any        # compiler.runtime.replica.FunctionTable
+    table: Any        # compiler.runtime.functions.FunctionTable
     compiled: Any     # compiler.schedule.dag.Compiled
     decoder: Any      # compiler.runtime.decode.Decoder
 
@@ -127,7 +127,7 @@ def load(source: ChainSource, worker: str) -> _Loaded:
     from .. import __version__
     from ..schedule.dag import Compiled
     from .decode import Decoder
-    from .replica import FunctionTable
+    from .functions import FunctionTable
     from .world import load_world
 
     where = f"on Dask worker {worker}"

@@ -71,18 +71,23 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from . import accesses, protocol as P
+from . import accesses
 from .accesses import A, R, W
 from .decode import Block, count_newlines
 from .executed import Executed
-from .merge import PART_OUTSIDE, UNLOGGED, Prepared, _earliest, _Merge
+from .functions import FunctionTable
+from .lazy import lazy
 from .plan import MIN_GAIN, MIN_TRANSACTIONS, Planning
 from .pool import DIE, HANG, Processes
 from .cost_model import CostModel
-from .replica import PEERS_ROWS, FunctionTable
 from . import sequential
-from ..schedule import dag  # noqa: F401 - (the world's compiled summaries: imported with the executor, not in a block)
-from ..schedule.stored import StoredValues
+
+# What only a block on lanes needs, loaded by the first such block (a block run inline needs none of
+# it: :mod:`compiler.runtime.lazy`).
+P = lazy("compiler.runtime.protocol")
+merging = lazy("compiler.runtime.merge")
+replica = lazy("compiler.runtime.replica")
+stored_values = lazy("compiler.schedule.stored")
 from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
 from ..vm.locations import loc_id
 from ..vm.transaction import Tx
@@ -109,7 +114,7 @@ class Behind(NamedTuple):
     """A window the parent ran while the lanes ran the one before it (``_BlockRun.run_behind``), or
     its part of the lanes' window (``run_beside``)."""
     mark: int                   # the events' mark before it (its writes are taken back to here)
-    prepared: Prepared | None   # what it adds to the block; None: an access outside its rows
+    prepared: merging.Prepared | None   # what it adds to the block; None: an access outside its rows
     outside: str = ""           # then, a write or add outside them, named ("" when a read was)
 
 
@@ -221,8 +226,12 @@ class _BlockRun(Planning):
         self._sampled: tuple | None = None  # a small block's sample instantiated by the estimate: (mask, rows)
         self.estimated: tuple[float, float] | None = None  # its microseconds inline, and at best on lanes
         self._model: CostModel | None = None
-        self.stored = StoredValues()  # what transactions store at locations read to make keys (workers')
         self.resolved: dict[int, dict] = {}  # transaction -> {location: values forwarded, or None}, as asked
+
+    @cached_property
+    def stored(self) -> stored_values.StoredValues:
+        """What transactions store at locations read to make keys (the workers' ``Scheduled.stored``)."""
+        return stored_values.StoredValues()
 
     @cached_property
     def length(self) -> int:
@@ -346,7 +355,7 @@ class _BlockRun(Planning):
         lines = (self.lines[begin:end] if idx is None else self.lines[idx]).tolist()
         return Block(self.chain.world, fns, calls, functions, invalid, lines, begin)
 
-    def run_inline(self, merge: _Merge, begin: int, end: int, sync: list[list[bytes]]) -> list:
+    def run_inline(self, merge: merging._Merge, begin: int, end: int, sync: list[list[bytes]]) -> list:
         """Transactions ``begin`` to ``end`` (a window of light ones: lanes would cost more than they
         save) run by the parent on its own state, the lanes' writes so far applied to it first; their
         writes go to every worker with its next message.  The variables they changed."""
@@ -359,7 +368,7 @@ class _BlockRun(Planning):
         ctx.journal.clear()
         return prepared.places
 
-    def parent_block(self, merge: _Merge, begin: int, end: int, logged: bool = False,
+    def parent_block(self, merge: merging._Merge, begin: int, end: int, logged: bool = False,
                      idx: np.ndarray | None = None) -> Block:
         """Transactions ``begin`` to ``end`` (or those of them in ``idx``) ready for the parent to run
         (``block_from_calls``): the lanes' writes so far applied to its state, and what they name
@@ -370,13 +379,13 @@ class _BlockRun(Planning):
             self.chain.prefetch(block)
         return block
 
-    def run_behind(self, merge: _Merge, begin: int, end: int) -> Behind:
+    def run_behind(self, merge: merging._Merge, begin: int, end: int) -> Behind:
         """Transactions ``begin`` to ``end`` (a window of light ones) run by the parent while the
         lanes run the window before them, which is predicted to write nothing they touch
         (``_run_logged``)."""
         return self._run_logged(merge, begin, end)
 
-    def run_beside(self, merge: _Merge, begin: int, end: int, idx: np.ndarray) -> Behind:
+    def run_beside(self, merge: merging._Merge, begin: int, end: int, idx: np.ndarray) -> Behind:
         """The parent's part of the lanes' window ``begin`` to ``end`` (its transactions ``idx``: the
         light components of a window, none of which touches what the lanes' do but for reads of what
         none writes, ``plan``) run by the parent while the lanes run the rest (``_run_logged``): its
@@ -387,7 +396,7 @@ class _BlockRun(Planning):
         finally:
             self.timing["beside_cpu"] += time.process_time() - cpu
 
-    def _run_logged(self, merge: _Merge, begin: int, end: int, idx: np.ndarray | None = None) -> Behind:
+    def _run_logged(self, merge: merging._Merge, begin: int, end: int, idx: np.ndarray | None = None) -> Behind:
         """Transactions ``begin`` to ``end`` (or those of them in ``idx``) run by the parent while the
         lanes run: with the code that logs every access (the lanes'), checked against their rows.
         Their writes stay in the journal (``execute`` takes them, or takes them back)."""
@@ -412,7 +421,8 @@ class _BlockRun(Planning):
             return Behind(mark, merge.prepared(begin, end, outcomes, ctx.journal, idx))
         return Behind(mark, None, self._named_outside(merge, ctx.journal, allowed, loc, mode))
 
-    def _named_outside(self, merge: _Merge, journal: list, allowed: tuple, loc: np.ndarray, mode: np.ndarray) -> str:
+    def _named_outside(self, merge: merging._Merge, journal: list, allowed: tuple, loc: np.ndarray,
+                       mode: np.ndarray) -> str:
         """A write or add of the parent's log (``loc``, ``mode``) that ``allowed`` does not allow,
         named from the journal that holds it ("an add to pot.light[0x...]"); "" when only reads are
         outside (the log has their locations' ids alone), or the write was undone with its reverted
@@ -467,7 +477,7 @@ class _BlockRun(Planning):
         # while the parent plans (they would wait): the plan's lanes then need no routing.
         self.peers = w <= PEERS_MOST and getattr(ex.transport, "local", False) and not ex.force_routed
         if self.peers:
-            rows = tuple(self.all_rows[name] for name in PEERS_ROWS)
+            rows = tuple(self.all_rows[name] for name in replica.PEERS_ROWS)
             for k in range(w):
                 ex.transport.send(k, P.pack_parts(P.Peers(self.serial, [b"" if j == k else calls for j, calls
                                                                        in enumerate(self.stripe_calls)], rows)))
@@ -606,13 +616,13 @@ class _BlockRun(Planning):
             wild = np.flatnonzero(changes & rows["wild"])
             got.append((rows["loc"][exact], rows["tx"][exact], rows["var"][wild], rows["inst"][wild], rows["tx"][wild]))
         loc_w, tx_w, var_wild, inst_wild, tx_wild = (np.concatenate(c) for c in zip(*got))
-        locs, first_tx = _earliest(loc_w, tx_w)
+        locs, first_tx = merging._earliest(loc_w, tx_w)
         hit = _before(locs, first_tx, src["loc"], src["tx"])
         # A wildcard write of the variable (of one instance, or of every one), earlier, taints every
         # read of it: the earliest such write per (variable, instance), looked up by sorted keys.
         unresolved = ~isin(src["var"], np.array(sorted(self.chain.compiled_summaries.key_vids), np.int64))
         if len(tx_wild):
-            keys, first_tx = _earliest(scope_id(var_wild, inst_wild), tx_wild)
+            keys, first_tx = merging._earliest(scope_id(var_wild, inst_wild), tx_wild)
             for inst in (src["inst"], np.full(len(src["inst"]), -1, np.int64)):
                 scoped = _before(keys, first_tx, scope_id(src["var"], inst), src["tx"])
                 hit |= scoped
@@ -688,11 +698,11 @@ class _BlockRun(Planning):
             try:  # each lane gets the calls of its transactions that the other stripes decoded
                 routed = self.collect(range(w), P.Routed)
             except Fault as fault:
-                return self.abandon(_Merge(self, lanes), f"a worker failed ({fault})")
+                return self.abandon(merging._Merge(self, lanes), f"a worker failed ({fault})")
             for k in range(w):
                 ex.transport.send(k, P.pack_parts(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w)
                                                                         if j != k])))
-        merge = _Merge(self, lanes)
+        merge = merging._Merge(self, lanes)
         # Each window's part run by the parent beside its lanes (the lane no worker has: ``plan``).
         part_idx = np.flatnonzero(lanes == w)
         part_cuts = np.searchsorted(part_idx, bounds).tolist()
@@ -778,7 +788,7 @@ class _BlockRun(Planning):
             conflict = merge.check(done, bounds[win], bounds[win + 1], bool(checked[win]), wrote)
             cause = merge.cause  # (what the check after a Cut finds is not why)
             if unlogged:
-                conflict, cause = bounds[win], UNLOGGED
+                conflict, cause = bounds[win], merging.UNLOGGED
             if beside is not None and (conflict is not None or beside.prepared is None):
                 # The parent's part touched what its rows do not name, or the lanes cannot be trusted
                 # from a transaction on: the part is taken back whole, and the block runs on
@@ -786,7 +796,7 @@ class _BlockRun(Planning):
                 self.chain._ctx.rollback(0, beside.mark)  # (not .ctx: it applies what is deferred)
                 first = int(part[0])
                 if beside.prepared is None and (conflict is None or first < conflict):
-                    cause = PART_OUTSIDE + (f" ({beside.outside})" if beside.outside else "")
+                    cause = merging.PART_OUTSIDE + (f" ({beside.outside})" if beside.outside else "")
                 elif conflict is not None and first < conflict:
                     cause += f" (at transaction {conflict}; the parent's part of the window, from {first}, " \
                              "is run again)"
@@ -855,7 +865,7 @@ class _BlockRun(Planning):
         self.lap("receipts", t)
         return executed
 
-    def send_window(self, win: int, sync: list[list[bytes]], merge: _Merge) -> None:
+    def send_window(self, win: int, sync: list[list[bytes]], merge: merging._Merge) -> None:
         """Window ``win`` to every lane, with the writes it applies first (``sync``, per lane, then
         the merged adds of the window before)."""
         if self.turns[win]:
@@ -900,7 +910,7 @@ class _BlockRun(Planning):
         self.timing[name] += now - since
         return now
 
-    def abandon(self, merge: _Merge, why: str) -> Executed:
+    def abandon(self, merge: merging._Merge, why: str) -> Executed:
         """A worker failed: the lanes' writes are taken back, and the parent runs the whole block."""
         self.failed += 1
         self.ex.close()
@@ -911,7 +921,7 @@ class _BlockRun(Planning):
         self.timing["lanes"] = 0.0
         return self.inline_from_calls(0)
 
-    def finish(self, merge: _Merge, sync: list[list[bytes]], before: int | None = None) -> None:
+    def finish(self, merge: merging._Merge, sync: list[list[bytes]], before: int | None = None) -> None:
         """The last writes to every replica, and from each lane the root's move, the rows of the
         locations it owns and its receipts (of the transactions before ``before``: the parent runs
         the rest)."""
@@ -928,7 +938,7 @@ class _BlockRun(Planning):
 
 # -------------------------------------------------------------------- arrays
 
-_SRC_FIELDS = (("tx", P.I64), ("loc", P.I64), ("var", P.I64), ("inst", P.I64))
+_SRC_FIELDS = (("tx", np.int64), ("loc", np.int64), ("var", np.int64), ("inst", np.int64))  # (P.I64: the protocol's)
 
 
 def _before(keys: np.ndarray, first_tx: np.ndarray, probe: np.ndarray, tx: np.ndarray) -> np.ndarray:

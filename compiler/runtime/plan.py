@@ -36,7 +36,6 @@ from .cost_model import ROWS_TX, SPEED_RANGE, CostModel
 from .cpus import usable_cpus
 from .decode import Block
 from .pool import Turns
-from ..schedule.rows import RowMaker
 from ..schedule.vectorized import (AccessTable, components, distinct, hot_writers, isin, joins, largest_in_sample,
                                   pick)
 from ..vm.errors import Revert
@@ -293,6 +292,8 @@ class Planning:
         picked = _spread(np.flatnonzero(chosen), CHAIN_SAMPLE)
         ex = self.ex
         if ex.rows is None:
+            from ..schedule.rows import RowMaker
+
             ex.rows = RowMaker(self.chain.compiled_summaries)
         fns, calls = pick(sample.functions, picked), pick(sample.calls, picked)
         table = ex.function_table()

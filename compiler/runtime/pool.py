@@ -328,13 +328,10 @@ class Processes:
     (:mod:`compiler.runtime.dask_executor` is the same on a Dask cluster, with no shared turns.)"""
 
     def __init__(self) -> None:
-        import multiprocessing
-        import multiprocessing.connection  # noqa: F401 - (what forking a worker needs, imported now:
-        import multiprocessing.popen_fork  # noqa: F401 - not in the first block that uses lanes)
-
         self.workers: list[Worker] = []
         self.local = True  # (every worker on this machine: sending each one the whole block costs pipes only)
-        self._mp = multiprocessing.get_context("fork")
+        self._mp = None  # (multiprocessing's fork context, loaded with the first workers: 4 ms that a run
+                         # whose blocks all run inline need not pay)
         self.turns: Turns | None = None  # (made with the first workers, closed with the last)
 
     @property
@@ -350,6 +347,12 @@ class Processes:
         self.workers = [w for w in self.workers if w.process.is_alive()]
         if len(self.workers) >= count:
             return
+        if self._mp is None:
+            import multiprocessing
+            import multiprocessing.connection  # noqa: F401 - (what forking a worker needs)
+            import multiprocessing.popen_fork  # noqa: F401
+
+            self._mp = multiprocessing.get_context("fork")
         if self.turns is None:
             self.turns = Turns()
         turns = self.turns
