@@ -101,8 +101,10 @@ def test_a_run_from_the_program_cache_imports_neither_lark_z3_nor_networkx(world
 def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machinery(world, tmp_path):
     """A block too small for lanes: ``lane run`` with the parallel executor (its default) runs it as the
     sequential executor does, and loads neither multiprocessing nor the modules of the lanes' messages,
-    merge and replicas (named, not loaded: :mod:`compiler.runtime.lazy`), which cost a run 10 ms with
-    cached bytecode and 40 ms without; a block on lanes loads them (the same probe, lanes forced)."""
+    merge and replicas (named, not imported: :mod:`compiler.runtime.lazy`), which cost a run 10 ms with
+    cached bytecode and 40 ms without.  A process's first block on lanes loads them (the same probe,
+    lanes forced): its ``seconds.imports`` (not in its ``parent_cpu``); its next block has none."""
+    import json
     import subprocess
     import sys
 
@@ -114,22 +116,26 @@ def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machi
              "compiler.schedule.stored", "multiprocessing"]  # (the parent's, on lanes)
     names = lanes + ["compiler.schedule.rows"]  # (and the workers' schedule's, or the estimate's)
 
-    def loaded(force: bool) -> list[str]:
-        probe = ("import runpy, sys, types\n"
+    def loaded(force: bool) -> tuple[list[str], list[dict]]:
+        run = [*args[:3], str(block), *args[3:], "--json"]  # (the block twice: two blocks of one process)
+        probe = ("import runpy, sys\n"
                  + ("from compiler.runtime import parallel\n"
                     "made = parallel.ParallelExecutor.__init__\n"
                     "parallel.ParallelExecutor.__init__ = lambda ex, *a, **k: made(ex, *a, **{**k, 'force': True})\n"
                     if force else "")
-                 + f"sys.argv = ['lane', *{args!r}]\n"
+                 + f"sys.argv = ['lane', *{run!r}]\n"
                  "try:\n    runpy.run_module('compiler', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-                 f"print(sorted(m for m in {names!r} if type(sys.modules.get(m)) is types.ModuleType),"
+                 f"print(sorted(m for m in {names!r} if m in sys.modules),"
                  " file=sys.stderr)\n")
         out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr
-        return eval(out.stderr.strip().splitlines()[-1])
+        return eval(out.stderr.strip().splitlines()[-1]), [b["detail"] for b in json.loads(out.stdout)["blocks"]]
 
-    assert loaded(force=False) == []
-    assert loaded(force=True) == lanes
+    modules, details = loaded(force=False)
+    assert modules == [] and [d["mode"] for d in details] == ["inline", "inline"]
+    modules, (first, second) = loaded(force=True)
+    assert modules == lanes and first["mode"] == second["mode"] == "parallel"
+    assert first["seconds"]["imports"] > 0 and "imports" not in second["seconds"]
 
 
 def test_run_summary_of_a_clean_block(world, tmp_path):

@@ -554,7 +554,8 @@ class Chain:
 
 # The phases of a block run by an executor of lanes, from the parts it laps (``detail["seconds"]``):
 # its estimate of the block and the start of its workers are scheduling, as the schedule is.
-_EXECUTOR_PHASES = (("decode", ("decode",)), ("schedule", ("estimate", "start", "schedule", "plan", "prefetch")),
+_EXECUTOR_PHASES = (("decode", ("decode",)),
+                    ("schedule", ("estimate", "imports", "start", "schedule", "plan", "prefetch")),
                     ("execute", ("lanes", "execute")), ("receipts", ("receipts",)), ("roots", ("roots",)))
 
 
