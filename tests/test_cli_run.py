@@ -100,9 +100,9 @@ def test_a_run_from_the_program_cache_imports_neither_lark_z3_nor_networkx(world
 
 def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machinery(world, tmp_path):
     """A block too small for lanes: ``lane run`` with the parallel executor (its default) runs it as the
-    sequential executor does, and loads neither multiprocessing nor the modules of the lanes' messages,
-    merge and replicas (named, not imported: :mod:`compiler.runtime.lazy`), which cost a run 10 ms with
-    cached bytecode and 40 ms without.  A process's first block on lanes loads them (the same probe,
+    sequential executor does, and loads none of the modules of the lanes' messages, merge and replicas
+    (named, not imported: :mod:`compiler.runtime.lazy`), which cost a run 10 ms with cached bytecode
+    and 40 ms without.  A process's first block on lanes loads them (the same probe,
     lanes forced): its ``seconds.imports`` (not in its ``parent_cpu``); its next block has none."""
     import json
     import subprocess
@@ -113,8 +113,9 @@ def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machi
             "--workers", "2"]
     lane_ok(*args, cwd=tmp_path)  # (fills the program cache)
     lanes = ["compiler.runtime.merge", "compiler.runtime.protocol", "compiler.runtime.replica",
-             "compiler.schedule.stored", "multiprocessing"]  # (the parent's, on lanes)
-    names = lanes + ["compiler.schedule.rows"]  # (and the workers' schedule's, or the estimate's)
+             "compiler.schedule.stored"]  # (the parent's, on lanes)
+    names = lanes + ["compiler.schedule.rows",  # (and the workers' schedule's, or the estimate's)
+                     "multiprocessing"]  # (never: the workers are forked by os.fork, runtime.pool)
 
     def loaded(force: bool) -> tuple[list[str], list[dict]]:
         run = [*args[:3], str(block), *args[3:], "--json"]  # (the block twice: two blocks of one process)

@@ -91,11 +91,7 @@ stored_values = LazyModule("compiler.schedule.stored")
 
 
 def _import_lanes() -> bool:
-    """The lanes' machinery imported, with what forking workers needs (once a process); whether it
-    was now."""
-    import multiprocessing.connection  # noqa: F401 - (what forking a worker needs: 4 ms the first time)
-    import multiprocessing.popen_fork  # noqa: F401
-
+    """The lanes' machinery imported (once a process); whether it was now."""
     return load(P, merging, replica, stored_values)
 from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
 from ..vm.locations import loc_id

@@ -11,6 +11,10 @@ spare the parent would otherwise lose its core to the first lane it sends a
 window to, before it has sent the others theirs (measured: 34-41 ms of wall
 time in 80 sends of a 100,000-transfer block on two cores, 3 ms of it CPU).
 
+A worker is forked by ``os.fork`` itself (not multiprocessing's ``Process``, whose import
+and start cost a process's first block on lanes 5-12 ms here: :class:`Child`), its pipes
+are plain ones (:class:`End`).
+
 A worker never outlives its parent: right after the fork it closes every
 descriptor it inherited but its own two pipe ends (so it sees the end of file
 when the parent goes), asks the kernel to kill it when the parent dies (Linux's
@@ -192,6 +196,93 @@ def _die_with_parent(parent: int) -> bool:
     return os.getppid() == parent
 
 
+class End:
+    """One end of a pipe (what the pool reads and writes of one: its descriptor, whether a message
+    waits in it, closing it)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def poll(self, timeout: float = 0.0) -> bool:
+        """Whether there is something to read (or the end of file) within ``timeout`` seconds."""
+        if self.fd < 0:
+            raise OSError("closed")
+        return bool(select.select([self.fd], [], [], max(0.0, timeout))[0])
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+
+class Child:
+    """A forked process, as its parent knows it: its pid, whether it is alive (a dead one is
+    reaped, its ``exitcode`` kept: negative, the signal that killed it), kill and join."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.exitcode: int | None = None
+
+    def is_alive(self) -> bool:
+        if self.exitcode is not None:
+            return False
+        try:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+        except ChildProcessError:  # (reaped already, elsewhere)
+            self.exitcode = -signal.SIGKILL
+            return False
+        if pid == 0:
+            return True
+        self.exitcode = os.waitstatus_to_exitcode(status)
+        return False
+
+    def kill(self) -> None:
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        pause = 0.00005  # (a killed process is gone within a fraction of a millisecond, most often)
+        while self.is_alive() and (deadline is None or time.monotonic() < deadline):
+            time.sleep(pause)
+            pause = min(2 * pause, 0.01)
+
+
+def fork(target: Callable[..., None], *args: Any) -> Child:
+    """``target(*args)`` in a forked process, which then exits (1 if it raised, its traceback
+    printed).  What the parent has buffered for its standard streams is written first: the child
+    would write it again.  The child never runs the parent's exit handlers (``os._exit``)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (AttributeError, ValueError, OSError):
+            pass
+    pid = os.fork()
+    if pid:
+        return Child(pid)
+    code = 1
+    try:
+        null = os.open(os.devnull, os.O_RDONLY)  # (its standard input no longer the parent's: as
+        os.dup2(null, 0)                          # multiprocessing's children)
+        os.close(null)
+        target(*args)
+        code = 0
+    except BaseException:  # noqa: BLE001 - the child's end, whatever happened
+        try:
+            import traceback
+
+            traceback.print_exc()
+        except BaseException:  # noqa: BLE001
+            pass
+    finally:
+        os._exit(code)
+
+
 class Worker:
     """A worker process and two pipes: messages to it, replies from it.
 
@@ -202,20 +293,22 @@ class Worker:
 
     PIPE_BYTES = 1 << 20
 
-    def __init__(self, ctx_mp, make_handler: Callable[[], Any], keep: tuple[int, ...] = ()) -> None:
-        task_r, self.tasks = ctx_mp.Pipe(duplex=False)
-        self.replies, reply_w = ctx_mp.Pipe(duplex=False)
-        for conn in (self.tasks, self.replies):
+    def __init__(self, make_handler: Callable[[], Any], keep: tuple[int, ...] = ()) -> None:
+        task_r, task_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        for fd in (task_w, reply_r):
             try:
-                fcntl.fcntl(conn.fileno(), F_SETPIPE_SZ, self.PIPE_BYTES)
+                fcntl.fcntl(fd, F_SETPIPE_SZ, self.PIPE_BYTES)
             except OSError:
                 pass  # the system's limit: smaller pipes only mean more passes
         _prctl()
-        self.process = ctx_mp.Process(target=_worker_main, daemon=True,
-                                      args=(task_r, reply_w, make_handler, os.getpid(), keep))
-        self.process.start()
-        task_r.close()
-        reply_w.close()
+        task_r, reply_w = End(task_r), End(reply_w)
+        self.tasks, self.replies = End(task_w), End(reply_r)
+        try:
+            self.process = fork(_worker_main, task_r, reply_w, make_handler, os.getpid(), keep)
+        finally:
+            task_r.close()
+            reply_w.close()
         self.fd = self.tasks.fileno()
         os.set_blocking(self.fd, False)
         self.pending: collections.deque = collections.deque()
@@ -330,8 +423,6 @@ class Processes:
     def __init__(self) -> None:
         self.workers: list[Worker] = []
         self.local = True  # (every worker on this machine: sending each one the whole block costs pipes only)
-        self._mp = None  # (multiprocessing's fork context, loaded with the first workers: 4 ms that a run
-                         # whose blocks all run inline need not pay)
         self.turns: Turns | None = None  # (made with the first workers, closed with the last)
 
     @property
@@ -344,15 +435,12 @@ class Processes:
 
         from .replica import make_replica
 
-        self.workers = [w for w in self.workers if w.process.is_alive()]
+        for w in self.workers:
+            if not w.process.is_alive():
+                w.kill()  # (its pipes closed)
+        self.workers = [w for w in self.workers if w.process.exitcode is None]
         if len(self.workers) >= count:
             return
-        if self._mp is None:
-            import multiprocessing
-            import multiprocessing.connection  # noqa: F401 - (what forking a worker needs)
-            import multiprocessing.popen_fork  # noqa: F401
-
-            self._mp = multiprocessing.get_context("fork")
         if self.turns is None:
             self.turns = Turns()
         turns = self.turns
@@ -360,7 +448,7 @@ class Processes:
         # SQLite must not see a file open across a fork: the parent closes it meanwhile.
         with store.detached() if store is not None else contextlib.nullcontext():
             while len(self.workers) < count:
-                self.workers.append(Worker(self._mp, make_replica(chain, table, turns.take), (turns.read_fd,)))
+                self.workers.append(Worker(make_replica(chain, table, turns.take), (turns.read_fd,)))
 
     def send(self, k: int, message: bytes) -> None:
         self.workers[k].send(message)
