@@ -205,6 +205,51 @@ def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_
         assert isinstance(protocol.unpack(worker.reply(30)), protocol.Error)
 
 
+def test_a_forked_child_exits_with_what_it_did_and_writes_nothing_of_its_parent_twice(tmp_path):
+    """``pool.fork``: a child that returns exits 0, one that raises exits 1 with its traceback on its
+    standard error, one killed is gone with the signal's negative number; what the parent had
+    buffered for its standard output before the fork is written once (the child does not write
+    it again), and the child's standard input is not the parent's."""
+    import io
+
+    out_r, out_w = os.pipe()
+    in_r, in_w = os.pipe()  # (the parent's standard input, for the fork: a pipe)
+    saved, saved_in = (sys.stdout, sys.stderr), os.dup(0)
+    os.dup2(in_r, 0)
+    sys.stdout = io.TextIOWrapper(os.fdopen(out_w, "wb", buffering=1 << 16), write_through=False)
+    sys.stderr = sys.stdout
+    try:
+        print("the parent's line, buffered")
+
+        def child() -> None:
+            print("the child's stdin:", os.path.realpath("/proc/self/fd/0") == os.devnull)
+            sys.stdout.flush()
+
+        def failing() -> None:
+            raise RuntimeError("a bug in the child")
+
+        done, failed = pool.fork(child), pool.fork(failing)
+        done.join(10)
+        failed.join(10)
+        sys.stdout.flush()
+    finally:
+        sys.stdout.close()
+        sys.stdout, sys.stderr = saved
+        os.dup2(saved_in, 0)
+        for fd in (saved_in, in_r, in_w):
+            os.close(fd)
+    with os.fdopen(out_r, "rb") as f:
+        text = f.read().decode()
+    assert done.exitcode == 0 and failed.exitcode == 1 and not done.is_alive()
+    assert text.count("the parent's line, buffered") == 1
+    assert "the child's stdin: True" in text and "RuntimeError: a bug in the child" in text
+    sleeper = pool.fork(time.sleep, 60)
+    assert sleeper.is_alive()
+    sleeper.kill()
+    sleeper.join(10)
+    assert not sleeper.is_alive() and sleeper.exitcode == -signal.SIGKILL
+
+
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
     ctx = mp.get_context("fork")
     task_r, tasks = ctx.Pipe(duplex=False)

@@ -277,6 +277,7 @@ def fork(target: Callable[..., None], *args: Any) -> Child:
             import traceback
 
             traceback.print_exc()
+            sys.stderr.flush()
         except BaseException:  # noqa: BLE001
             pass
     finally:
