@@ -81,6 +81,9 @@ from .plan import MIN_GAIN, MIN_TRANSACTIONS, Planning
 from .pool import DIE, HANG, Processes
 from .cost_model import CostModel
 from . import sequential
+from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
+from ..vm.locations import loc_id
+from ..vm.transaction import Tx
 
 # What only a block on lanes needs, loaded by the first such block (a block run inline needs none of
 # it: :mod:`compiler.runtime.lazy`).
@@ -93,9 +96,6 @@ stored_values = LazyModule("compiler.schedule.stored")
 def _import_lanes() -> bool:
     """The lanes' machinery imported (once a process); whether it was now."""
     return load(P, merging, replica, stored_values)
-from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
-from ..vm.locations import loc_id
-from ..vm.transaction import Tx
 
 
 US_SCHEDULE = 10.0         # a worker's decoding and instantiating of a transaction (for its timeout)
@@ -949,7 +949,7 @@ class _BlockRun(Planning):
 
 # -------------------------------------------------------------------- arrays
 
-_SRC_FIELDS = (("tx", np.int64), ("loc", np.int64), ("var", np.int64), ("inst", np.int64))  # (P.I64: the protocol's)
+_SRC_FIELDS = (("tx", np.int64), ("loc", np.int64), ("var", np.int64), ("inst", np.int64))  # (P.I64)
 
 
 def _before(keys: np.ndarray, first_tx: np.ndarray, probe: np.ndarray, tx: np.ndarray) -> np.ndarray:

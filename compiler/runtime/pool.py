@@ -307,6 +307,10 @@ class Worker:
         self.tasks, self.replies = End(task_w), End(reply_r)
         try:
             self.process = fork(_worker_main, task_r, reply_w, make_handler, os.getpid(), keep)
+        except BaseException:  # (no process: none of its pipes is kept)
+            self.tasks.close()
+            self.replies.close()
+            raise
         finally:
             task_r.close()
             reply_w.close()
