@@ -8,6 +8,11 @@ fresh copy of a state file holding the workload's setup, on the first 1, 100, ..
 generated workload block, sequential and parallel (2 workers, the cost model deciding) in turn,
 each first in every other repetition; it prints per block the median of the sequential's wall
 time over the parallel's, their range, and what the parallel executor did (its ``detail.mode``).
+A workload ``heavy:KIND`` is ``benchmarks/heavy.py``'s block of that kind (``heavy:heavy``,
+``heavy:hetero``, ...) of the largest size's lines (its first lines for the smaller sizes), at
+10,000 accounts: blocks that go to lanes, timed as a user's one-block ``lane run`` sees them (the
+process's start-up and exit, about a quarter of a second here, included); the block's own
+``seconds`` are printed beside.
 
     python benchmarks/as_run.py [--workloads transfers,swaps,defi,savings,mixed] [--sizes 1,100,1000,10000]
                                 [--accounts 100] [--repeat 5]
@@ -20,28 +25,44 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from pipeline import on_copy, prepare
+from pipeline import lane, on_copy, prepare
+
+
+def _heavy(folder: Path, kind: str, n: int) -> tuple[Path, Path, Path]:
+    """world, block and a state file holding the setup of ``heavy.py``'s block ``kind``."""
+    import heavy
+
+    heavy.write(folder, kind, n if kind in heavy.SINGLE else n // 2, 10_000, 1)  # (n lines: n // 2 of each part)
+    world, state = folder / "world.toml", folder / "base.sqlite"
+    lane("run", str(world), str(folder / "setup.jsonl"), "--state", str(state), "-e", "sequential")
+    return world, folder / "block.jsonl", state
 
 
 def measure(folder: Path, workload: str, sizes: list[int], accounts: int, repeat: int) -> list[dict]:
-    world, block, _, state = prepare(folder, workload, max(sizes), accounts)
+    if workload.startswith("heavy:"):
+        world, block, state = _heavy(folder, workload.split(":", 1)[1], max(sizes))
+    else:
+        world, block, _, state = prepare(folder, workload, max(sizes), accounts)
     lines = block.read_text().splitlines(keepends=True)
     out = []
     for n in sizes:
         part = folder / f"first{n}.jsonl"
         part.write_text("".join(lines[:n]))
         args = ("run", str(world), str(part))
-        ratios = []
+        ratios, blocks = [], []
         for k in range(repeat):
             order = ("sequential", "parallel") if k % 2 == 0 else ("parallel", "sequential")
             walls = {e: on_copy(state, *args, "-e", e, "-w", "2", as_json=False)[0] for e in order}
             ratios.append(walls["sequential"] / walls["parallel"])
-        _, got = on_copy(state, *args, "-e", "parallel", "-w", "2")
-        mode = (got.get("detail") or {}).get("mode", "?")
+            # (the blocks' own seconds, from --json runs: what the executors spent from the file on)
+            blocks.append({e: on_copy(state, *args, "-e", e, "-w", "2")[1] for e in order})
+        mode = (blocks[-1]["parallel"].get("detail") or {}).get("mode", "?")
+        block_ratio = statistics.median(b["sequential"]["seconds"] / b["parallel"]["seconds"] for b in blocks)
         row = {"workload": workload, "transactions": n, "ratio": round(statistics.median(ratios), 3),
-               "low": round(min(ratios), 3), "high": round(max(ratios), 3), "mode": mode}
+               "low": round(min(ratios), 3), "high": round(max(ratios), 3), "mode": mode,
+               "block_ratio": round(block_ratio, 3)}
         print(f"{workload:9s} {n:>7,} transactions: parallel {row['ratio']:.3f}x of sequential "
-              f"({row['low']:.3f}-{row['high']:.3f}), {mode}", flush=True)
+              f"({row['low']:.3f}-{row['high']:.3f}; the block alone {row['block_ratio']:.3f}x), {mode}", flush=True)
         out.append(row)
     return out
 

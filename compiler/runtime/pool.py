@@ -479,6 +479,8 @@ class Processes:
                 return  # (a stopped or dead worker: the next wait for a reply gives it up)
 
     def close(self) -> None:
+        for w in self.workers:  # (every one told first: their exits, a few ms each, overlap)
+            w.process.kill()
         for w in self.workers:
             w.kill()
         self.workers = []
