@@ -4,12 +4,14 @@ the same transactions, the same invalid reasons, the same errors for a malformed
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from compiler.diagnostics import LaneError
+from compiler.runtime import decode
 from compiler.runtime.block import parse_block_text, prepare
 from compiler.runtime.chain import Chain
 from compiler.runtime.decode import Decoder, count_newlines
@@ -86,6 +88,17 @@ def fast(world, data: bytes):
 def test_fast_decoder_equals_the_reference(world, body, newline, final):
     data = (newline.join(body) + (newline if final else "")).encode("utf-8", "surrogatepass")
     assert fast(world, data) == reference(world, data)
+
+
+@fuzz_settings(300)
+@given(st.lists(lines(), max_size=12), st.sampled_from(["\n", "\r\n"]), st.booleans(), st.integers(1, 120))
+def test_a_block_decoded_in_chunks_equals_the_reference(world, body, newline, final, chunk):
+    """``Decoder.decode`` cuts a big block into chunks of whole lines (``DECODE_CHUNK`` bytes): cut
+    anywhere (a chunk of one line, of several, blank lines and invalid ones among them), the block is
+    the reference's, line numbers, indices and errors included."""
+    data = (newline.join(body) + (newline if final else "")).encode("utf-8", "surrogatepass")
+    with mock.patch.object(decode, "DECODE_CHUNK", chunk):
+        assert fast(world, data) == reference(world, data)
 
 
 def test_fast_path_on_a_clean_block_and_its_line_numbers(world):
