@@ -25,17 +25,18 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from pipeline import lane, on_copy, prepare
+from pipeline import on_copy, prepare
+
+from compiler.bench import _prepare  # (importable once pipeline has put the repository on the path)
 
 
 def _heavy(folder: Path, kind: str, n: int) -> tuple[Path, Path, Path]:
-    """world, block and a state file holding the setup of ``heavy.py``'s block ``kind``."""
+    """world, block and a state file holding the setup of ``heavy.py``'s block ``kind`` (made as
+    heavy.py makes it)."""
     import heavy
 
     heavy.write(folder, kind, n if kind in heavy.SINGLE else n // 2, 10_000, 1)  # (n lines: n // 2 of each part)
-    world, state = folder / "world.toml", folder / "base.sqlite"
-    lane("run", str(world), str(folder / "setup.jsonl"), "--state", str(state), "-e", "sequential")
-    return world, folder / "block.jsonl", state
+    return folder / "world.toml", folder / "block.jsonl", _prepare(folder)
 
 
 def measure(folder: Path, workload: str, sizes: list[int], accounts: int, repeat: int) -> list[dict]:

@@ -80,22 +80,28 @@ def test_run_summary(world, tmp_path):
     assert proc.stderr == ""
 
 
-def test_a_run_from_the_program_cache_imports_neither_lark_z3_nor_networkx(world, tmp_path):
-    """Start-up: once the world's programs are cached, ``lane run`` with a state file parses nothing,
-    analyses nothing and draws no graph, so it does not import the libraries that do."""
+def _modules_after(args: list[str], names: list[str], cwd, before: str = "") -> tuple[list[str], str]:
+    """Which of the modules ``names`` a fresh process running ``lane ARGS`` (after the Python of
+    ``before``) has loaded, and its standard output."""
     import subprocess
     import sys
 
+    probe = ("import runpy, sys\n" + before
+             + f"sys.argv = ['lane', *{args!r}]\n"
+             "try:\n    runpy.run_module('compiler', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             f"print(sorted(m for m in {names!r} if m in sys.modules), file=sys.stderr)\n")
+    out = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return eval(out.stderr.strip().splitlines()[-1]), out.stdout
+
+
+def test_a_run_from_the_program_cache_imports_neither_lark_z3_nor_networkx(world, tmp_path):
+    """Start-up: once the world's programs are cached, ``lane run`` with a state file parses nothing,
+    analyses nothing and draws no graph, so it does not import the libraries that do."""
     block = write_block(tmp_path, BLOCK[:1])
     args = ["run", str(world), str(block), "--state", str(tmp_path / "s.sqlite")]
     lane_ok(*args, cwd=tmp_path)  # (fills the program cache)
-    probe = ("import runpy, sys\n"
-             f"sys.argv = ['lane', *{args!r}]\n"
-             "try:\n    runpy.run_module('compiler', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "print(sorted(m for m in ('lark', 'z3', 'networkx') if m in sys.modules), file=sys.stderr)\n")
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stderr.strip().splitlines()[-1] == "[]"
+    assert _modules_after(args, ["lark", "z3", "networkx"], tmp_path)[0] == []
 
 
 def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machinery(world, tmp_path):
@@ -105,8 +111,6 @@ def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machi
     and 40 ms without.  A process's first block on lanes loads them (the same probe,
     lanes forced): its ``seconds.imports`` (not in its ``parent_cpu``); its next block has none."""
     import json
-    import subprocess
-    import sys
 
     block = write_block(tmp_path, BLOCK[:1])
     args = ["run", str(world), str(block), "--state", str(tmp_path / "s.sqlite"), "--executor", "parallel",
@@ -119,18 +123,11 @@ def test_a_block_the_parallel_executor_runs_inline_loads_none_of_the_lanes_machi
 
     def loaded(force: bool) -> tuple[list[str], list[dict]]:
         run = [*args[:3], str(block), *args[3:], "--json"]  # (the block twice: two blocks of one process)
-        probe = ("import runpy, sys\n"
-                 + ("from compiler.runtime import parallel\n"
-                    "made = parallel.ParallelExecutor.__init__\n"
-                    "parallel.ParallelExecutor.__init__ = lambda ex, *a, **k: made(ex, *a, **{**k, 'force': True})\n"
-                    if force else "")
-                 + f"sys.argv = ['lane', *{run!r}]\n"
-                 "try:\n    runpy.run_module('compiler', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-                 f"print(sorted(m for m in {names!r} if m in sys.modules),"
-                 " file=sys.stderr)\n")
-        out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return eval(out.stderr.strip().splitlines()[-1]), [b["detail"] for b in json.loads(out.stdout)["blocks"]]
+        forced = ("from compiler.runtime import parallel\n"
+                  "made = parallel.ParallelExecutor.__init__\n"
+                  "parallel.ParallelExecutor.__init__ = lambda ex, *a, **k: made(ex, *a, **{**k, 'force': True})\n")
+        modules, out = _modules_after(run, names, tmp_path, forced if force else "")
+        return modules, [b["detail"] for b in json.loads(out)["blocks"]]
 
     modules, details = loaded(force=False)
     assert modules == [] and [d["mode"] for d in details] == ["inline", "inline"]
