@@ -532,6 +532,34 @@ def test_a_read_and_an_add_whose_alias_each_call_decides_are_one_row_of_their_lo
         columns_cover_the_walk(chain, txs, 2, written=None)
 
 
+def test_constant_keys_whose_location_ids_are_one_make_one_row(tmp_path):
+    """``v[i - j]`` over two short loops folds to the constant keys -2 to 2 (the negative ones a
+    reverting call's), each a column; a location's id is a hash, and -1 and -2 have one (as may any
+    two constants 2^61 - 1 apart): those columns name one location, and a call has one row of it,
+    as the walk has (found by generated programs: ``others[i8 - i8]``)."""
+    from compiler.runtime.chain import Chain
+    from compiler.schedule.rows import RowMaker
+    from runtime_helpers import make_world
+
+    source = """
+    contract Grid {
+        storage v: map<u256, u256>;
+        pub fn f(p: u256) { for i in 0..3 { for j in 0..3 { if p > 5 { v[i - j] = p; } } } }
+        pub fn g() { v[2305843009213693951] = 1; v[0] = 2; }
+    }
+    """
+    world = make_world(tmp_path, {"g.lane": source}, [{"name": "g", "source": "g.lane", "contract": "Grid"}])
+    with Chain.open(world) as chain:
+        (address, grid), = chain.world.by_address.items()
+        maker = RowMaker(chain.compiled_summaries)
+        keys = {c.sources for c in maker.plan(grid.contract.functions["f"], address, chain.ctx.storage)}
+        assert {((-1,),), ((-2,),)} <= keys  # (two columns, one location id)
+        txs = [{"from": "alice", "to": "g", "fn": "f", "args": [p]} for p in (3, 9)]
+        txs += [{"from": "bob", "to": "g", "fn": "g", "args": []}]
+        columns_cover_the_walk(chain, txs, 2)
+        columns_cover_the_walk(chain, txs, 2, written=None)
+
+
 def test_a_key_computed_from_the_call_is_a_column(tmp_path):
     """Keys computed from the call (``k + 1``, ``k * 2 - 1``, ``min(k, 3)``, ``k + i`` for each value
     of a short loop's index) make columns, not a walk call by call, and the rows cover the walk's,

@@ -251,11 +251,13 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
     return None if looks and coarse else out
 
 
-def _may_meet(plan: list[_Column]) -> list[tuple[int, int]]:
+def _may_meet(plan: list[_Column]) -> list[tuple[int, int, bool]]:
     """The pairs of exact columns of a plan (i before j) of one variable that may name one location
-    in some call: every pair of them but those whose instances and keys are all constants (those
-    name one location only when they are one column, or when one is an add whose alias each call
-    decides, which keeps a column of its own: ``u += 5`` after a read of ``u``)."""
+    in some call, and whether both name one location for every call (their instances and keys all
+    constants: the same location only when they are one column, or when one is an add whose alias
+    each call decides, which keeps a column of its own: ``u += 5`` after a read of ``u``; but a
+    location's id is a hash, and two constant keys may have one, ``-1`` and ``-2`` say, which a
+    column of a reverting call's key can be: ``_columns`` compares their ids once)."""
     out = []
     for j, b in enumerate(plan):
         for i, a in enumerate(plan[:j]):
@@ -263,12 +265,10 @@ def _may_meet(plan: list[_Column]) -> list[tuple[int, int]]:
                 continue
             if (a.address, a.sources) == (b.address, b.sources):
                 if a.alias is not None or b.alias is not None:
-                    out.append((i, j))
+                    out.append((i, j, False))
                 continue
-            constant = type(a.address) is tuple and type(b.address) is tuple and \
-                all(type(x) is tuple and type(y) is tuple for x, y in zip(a.sources, b.sources))
-            if not constant:
-                out.append((i, j))
+            out.append((i, j, type(a.address) is tuple and type(b.address) is tuple and
+                        all(type(x) is tuple and type(y) is tuple for x, y in zip(a.sources, b.sources))))
     return out
 
 
@@ -414,8 +414,10 @@ class RowMaker:
         # Two columns of one variable may name one location in some calls (``reserves[token_in]``
         # and ``reserves[token0]``): one row of it there, written if their modes differ.
         presents = list(keep)
-        for i, j in _may_meet(plan):
+        for i, j, constant in _may_meet(plan):
             (inst_i, loc_i, mode_i), (inst_j, loc_j, mode_j) = made[i], made[j]
+            if constant and (not n or loc_i[0] != loc_j[0]):  # (one location each, for every call: told by one)
+                continue
             meet = (loc_i == loc_j) & (inst_i == inst_j)
             for mask in (keep[i], presents[j]):
                 if mask is not None:
