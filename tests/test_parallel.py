@@ -15,7 +15,7 @@ from compiler.runtime.cost_model import CostModel
 from compiler.runtime.block import parse_block_text, prepare, read_block
 from compiler.runtime.chain import Chain
 from runtime_helpers import (POT, block_text, both_ways, forget_accesses, make_world, pot_lines, pot_world,
-                             refused_on_lanes, tx)
+                             refused_on_lanes, token_world, tx)
 from fuzzing import examples
 
 MAX = 2**256 - 1
@@ -1994,7 +1994,7 @@ def test_the_parent_runs_its_window_while_lanes_run_the_next_one_with_a_wildcard
 
 
 SHAPES = ("reverts", "events", "instances", "crosscall", "light_then_heavy_fns", "zipf_heavy", "nested_maps",
-          "two_accounts")
+          "two_accounts", "many_fns", "pay_peers", "arrays", "stored_rounds")
 
 
 @pytest.mark.parametrize("kind", SHAPES)
@@ -2013,3 +2013,21 @@ def test_the_blocks_of_the_shapes_benchmark_run_on_lanes_as_in_order(tmp_path, m
     _same(a, b)
     statuses = {r["status"] for r in a.receipts_json}
     assert statuses == ({"ok", "reverted"} if kind == "reverts" else {"ok"})
+
+
+def test_light_windows_whose_round_trips_dominate_are_made_twice_as_large(tmp_path, monkeypatch):
+    # Transfers among 400 accounts: windows sized from what they write (a quarter of the accounts
+    # written: 128 calls, the least) each cost a round trip more than their calls do; windows twice
+    # as large deal as evenly, and the plan takes them. The result is the sequential one.
+    world = token_world(tmp_path, supply=10**12)
+    rng = random.Random(3)
+    setup = block_text([tx("alice", "token", "transfer", f"u{k}", 10**6) for k in range(400)])
+    block = block_text([tx(f"u{rng.randrange(400)}", "token", "transfer", f"u{rng.randrange(400)}", 5)
+                        for _ in range(3000)])
+    windows = {}
+    for weighed in (False, True):
+        monkeypatch.setattr(plan, "ROUND_TRIPS_SHARE", 0.1 if weighed else float("inf"))
+        [_, (a, b)], [_, info] = _both(world, [setup, block], workers=2, force=True)
+        _same(a, b)
+        windows[weighed] = info["windows"]
+    assert windows[True] * 2 <= windows[False], windows
