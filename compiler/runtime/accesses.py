@@ -192,13 +192,6 @@ def second_adders(rows: np.ndarray, lane: np.ndarray) -> tuple[np.ndarray, np.nd
     return loc[pick], t2[pick], count[several[first]]
 
 
-def changed(table: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The locations a lane wrote or added to, and the first transaction that did."""
-    t = np.minimum(table[:, FIRST_W], table[:, FIRST_A])
-    mask = t != NONE
-    return table[mask, LOC], t[mask]
-
-
 # A lane's pure adds to one location as int64 moves from the value before the window (``WindowDone.adds``'
 # fourth part): after, lowest and highest less before, then how far before is from 0 and from 2^256 - 1
 # (each at most ``ROOM``).  Sent when every move is below ``MOVE_BOUND``: the moves of up to ``MOST_LANES``

@@ -164,7 +164,8 @@ class WindowDone(NamedTuple):
     untrusted: int             # the first transaction that touched a location outside its lane's rows, or
                                #  touched one in a way they do not (in a window not checked: wrote one, its
                                #  wildcards' variables allowed; -1: none)
-    changed: bytes             # int64 pairs (loc, first transaction): the locations the lane wrote or added to
+    changed: bytes             # int64 pairs (loc, the lane's first transaction of the window): the locations it
+                               #  first wrote or added to in the block, not claimed before (``Replica._claims``)
     receipts: tuple            # (indices int64, digests blob): the window's receipts' digests (their
                                #  encodings come at the block's end, Finished.receipts)
     failures: list             # [(index, status, reason, at)] of the window's transactions that failed

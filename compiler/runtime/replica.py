@@ -23,7 +23,7 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   variables no function of the block writes: :meth:`FunctionTable.quiet`); reply with its
   writes (the keys its journal holds, with their values now), its pure adds
   (before, after, lowest and highest running values), the locations it
-  changed, its receipts' digests, and either the first transaction
+  changed for the first time in the block, its receipts' digests, and either the first transaction
   that touched what its rows do not allow (a window without wildcards: the
   lane checks itself), or (a window with one) the first that wrote what its
   rows, wildcards included, do not let it write, and the accesses it made (a
@@ -50,7 +50,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import encoding, protocol as P
-from .accesses import FIRST_A, FIRST_W, LOC, NONE, allows, changed, expected, first_outside, moves, summarize
+from .accesses import FIRST_A, FIRST_W, LOC, NONE, allows, expected, first_outside, moves, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
@@ -118,6 +118,8 @@ class Replica:
         self.block_calls: list | None = None  # the whole block's calls, when ``Peers`` brought the others' ...
         self.block_rows: dict | None = None   # ... and its access rows
         self.ahead = None      # work to do before the next message, if the parent is still deciding (``idle``)
+        self.claimed: dict[int, int] = {}  # per variable (by ``id``), how many of its ``before`` keys were claimed
+        self.claiming: dict[int, int] = {}  # ... and by the last window's reply, until the parent takes it
 
     # ------------------------------------------------------------ messages
     def handle(self, data: bytes) -> bytes | list | None:
@@ -458,6 +460,7 @@ class Replica:
         self.locations.load(self.store, fns, [self.calls[i] for i in txs])
 
     def on_Window(self, m: P.Window) -> bytes:
+        self._claimed()
         self._apply(m.sync, m.fixups)
         return self._run(m.window)
 
@@ -465,6 +468,7 @@ class Replica:
         """The last writes of the others applied, the state root's move and the rows of a state file
         for the locations this lane owns (the first in the block to change them)."""
         self._apply(m.sync, m.fixups)
+        self.claimed, self.claiming = {}, {}  # (the block's last claims: ``before`` is cleared below)
         mine = owned(from_befores(self.storage), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
@@ -597,8 +601,38 @@ class Replica:
         synced, self.synced = self.synced, 0.0
         return P.pack_parts(P.WindowDone(
             self.block, window, marshal.dumps(writes), adds, b"" if checked else rows.tobytes(), untrusted,
-            np.stack(changed(rows), axis=1).tobytes(), (ran_tx.tobytes(), encoding.digests(encodings)),
+            self._claims(groups, ran_tx), (ran_tx.tobytes(), encoding.digests(encodings)),
             failures, (len(outcomes) - len(failures), len(failures), cost), wall, synced, cpu))
+
+    def _claims(self, groups: list, ran_tx: np.ndarray) -> bytes:
+        """The locations this lane first wrote or added to in the block (``Var.before`` records each
+        key's first write, a write taken back since too) by the window's journal's variables (its
+        ``groups``), those not claimed in an earlier window, each with the lane's first transaction
+        of the window: int64 pairs (``WindowDone.changed``).  The parent makes the earliest claim of
+        each location its owner (``_Merge.owners``): that lane's ``before`` holds its value before
+        the block (the replicas are in step when a window begins, and a window's lanes touch only
+        their own locations, but for adds, which all find the value the window began with).  A key
+        first written by a transaction taken back is claimed too, perhaps a window late (if its
+        variable is written again): its owner's move is then its true one, or none.  A window cut at
+        a conflict is answered again (``on_Cut``): what its first answer claimed is claimed again,
+        as the parent takes that answer only (``claimed`` moves on with the next message)."""
+        claimed, claiming, where = self.claimed, {}, self.where
+        locs = []
+        for store, _keys, _olds in groups:
+            before = store.before
+            seen = claimed.get(id(store), 0)
+            if len(before) > seen:
+                locs.append(loc_ids(*where[id(store)], list(itertools.islice(before, seen, None))))
+                claiming[id(store)] = len(before)
+        self.claiming = claiming
+        loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
+        first = int(ran_tx.min()) if len(ran_tx) else 0
+        return np.stack([loc, np.full(len(loc), first, np.int64)], axis=1).tobytes()
+
+    def _claimed(self) -> None:
+        """The last window's claims taken by the parent (a message after its reply came)."""
+        self.claimed.update(self.claiming)
+        self.claiming = {}
 
     def _writes(self, journal: list, groups: list, pure_rows: np.ndarray) -> tuple[dict, tuple]:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
