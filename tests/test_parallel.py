@@ -2031,3 +2031,29 @@ def test_light_windows_whose_round_trips_dominate_are_sized_from_half_the_locati
         _same(a, b)
         windows[weighed] = info["windows"]
     assert windows == {False: 24, True: 15}, windows
+
+
+SETTER = """\
+contract Setter {
+    storage m: map<u256, u256>;
+
+    pub fn set(k: u256, v: u256, fail: bool) {
+        m[k] = v;
+        require(!fail, "asked to fail");
+    }
+}
+"""
+
+
+def test_a_location_first_written_by_a_reverted_call_on_one_lane_and_changed_on_another_moves_the_root_once(
+        tmp_path):
+    # Lane 0 writes m[2], then m[1] in a call that reverts: its record of values before the block
+    # holds both, and it claims both. Lane 1 then writes m[1] for good. The earliest claim of m[1]
+    # is lane 0's, whose record holds m[1]'s value before the block: the root moves once, from
+    # that value to lane 1's, as sequentially.
+    world = pot_world(tmp_path, SETTER, "Setter")
+    block = pot_lines(("a", "set", [2, 5, False]), ("a", "set", [1, 7, True]), ("b", "set", [1, 9, False]))
+    [(a, b)], [info] = _both(world, [block], workers=2, force_lanes=[0, 0, 1])
+    _same(a, b)
+    assert [r["status"] for r in b.receipts_json] == ["ok", "reverted", "ok"]
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
