@@ -552,8 +552,11 @@ class Planning:
         distinct_written = int(np.count_nonzero(np.logical_or.reduceat(by_loc.mode != R, np.flatnonzero(
             by_loc.start)))) if len(by_loc.mode) else 0
         distinct_written = distinct_written or n
-        sizes = [ex.force_window] if ex.force_window else \
-            list(dict.fromkeys(max(WINDOW_MIN, min(WINDOW_MAX, n, distinct_written // k)) for k in (4, 16)))
+
+        def written_share(k: int) -> int:  # (windows of 1/k of the distinct locations written)
+            return max(WINDOW_MIN, min(WINDOW_MAX, n, distinct_written // k))
+
+        sizes = [ex.force_window] if ex.force_window else list(dict.fromkeys(map(written_share, (4, 16))))
         if ex.force_lanes is not None:  # the test's lanes, one window
             lanes = np.array(ex.force_lanes, np.int64)
             lanes[~valid] = -1
@@ -649,7 +652,7 @@ class Planning:
             # barrier and a relay of the lanes' writes (transfers among 1,000 accounts, forced onto
             # lanes: 400 windows of 250 calls, or 200 of 500 in four fifths of the time).
             tried = sizes
-            half = max(WINDOW_MIN, min(WINDOW_MAX, n, distinct_written // 2))
+            half = written_share(2)
             if cut is None and not ex.force_window and half > sizes[0] and -(-n // sizes[0]) * model.window_us > \
                     ROUND_TRIPS_SHARE * model.lanes_us(float(weights.sum()) / self.cpus, n, 0, rows=len(table.tx)):
                 tried = [half, *sizes]
