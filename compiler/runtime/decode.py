@@ -27,6 +27,7 @@ import re
 from functools import partial
 from itertools import chain, compress, islice, repeat
 from operator import attrgetter, is_, itemgetter
+from types import CodeType
 from typing import Any, Callable
 
 import msgspec
@@ -384,6 +385,9 @@ class Decoder:
         return entry
 
 
+_READER_CODE: dict[str, CodeType] = {}  # a call reader's code, by its source (compiled once a process)
+
+
 def call_reader(function, to: int, world: World) -> Callable[[_Line], tuple | None]:
     """A function reading a :class:`_Line` that calls ``function`` at ``to``: the call tuple
     ``(to, sender, *args)``, or None when the reference must read it (it says what is wrong,
@@ -438,7 +442,11 @@ def call_reader(function, to: int, world: World) -> Callable[[_Line], tuple | No
             body.append(f"    if {x} is BAD:")
             body.append("        return None")
     body.append("    return (TO, s, " + "".join(f"x{i}, " for i in range(len(params))) + ")")
-    exec(compile("\n".join(body) + "\n", f"<lane-call:{function.qualname}>", "exec"), env)
+    source = "\n".join(body) + "\n"
+    code = _READER_CODE.get(source)
+    if code is None:  # (the same for every function of these parameters' kinds, at any address)
+        code = _READER_CODE[source] = compile(source, "<lane-call>", "exec")
+    exec(code, env)
     return env["resolve"]
 
 
