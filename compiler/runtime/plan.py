@@ -39,7 +39,6 @@ from .pool import Turns
 from ..schedule.vectorized import (AccessTable, components, distinct, hot_writers, isin, joins, largest_in_sample,
                                   pick)
 from ..vm.errors import Revert
-from ..vm.variables import LazyVar
 
 
 # When lanes pay (the cost model's figures: compiler.runtime.cost_model).
@@ -55,6 +54,8 @@ SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
 SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
+SAMPLE_FEW = 3             # ... first this many, and the rest only when their times differ by more
+FEW_SPREAD = 1.5          # ... than this ratio (one function's calls alike: three tell its time) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
 SAMPLE_SETTERS = 32        # sampled calls run before those timed after them, that set what they read (at most ...
 SETTERS_SHARE = 16         # ... and at most one in this many of the sample's)
@@ -348,8 +349,9 @@ class Planning:
     def _measure(self, sample: Block, fids: list[int], at: np.ndarray | None = None,
                  beyond: list[tuple] = ()) -> dict[int, float]:
         """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
-        sample, each run on the chain's state and undone at once (its journal rolled back: nothing
-        of it stays but the values read from a state file); their median, or, when they differ more
+        sample (SAMPLE_FEW of them first, the rest where those differ), each run on the chain's state
+        and undone at once (its journal rolled back: nothing of it stays but the values read from a
+        state file); their median, or, when they differ more
         than twice (a loop its arguments bound, a branch), the mean of up to SAMPLE_MORE_RUNS of them
         but the slowest (a pause of the machine's).  No more runs of a function than one in
         RUN_SHARE of the block's transactions (one at least): the runs are work the block does
@@ -372,16 +374,23 @@ class Planning:
             calls = pick(calls + [call for _, _, call, _ in beyond], merged.tolist())
             place = np.argsort(merged).tolist()  # (each call's place among them)
             setters = sorted([place[k] for k in setters] + place[len(fids):])
-        timed = _Timer(self.chain.ctx, fns, calls, setters)
+        timed = _Timer(self.chain.ctx, fns, calls, setters, self.chain.store)
 
         def timed_in_order(picks: dict[int, list[int]]) -> dict[int, float]:
             # (in the sample's order: each setter run once a pass)
             return {k: timed(place[k]) for k in sorted(set().union(*picks.values()))}
 
         most = max(1, self.length // RUN_SHARE)
-        first = {fid: _spread(ks, min(SAMPLE_RUNS, most)) for fid, ks in every.items()}
+        runs = min(SAMPLE_RUNS, most)
+        first = {fid: _spread(ks, min(SAMPLE_FEW, runs)) for fid, ks in every.items()}
         try:
             took = timed_in_order(first)
+            # The rest of SAMPLE_RUNS only where the first few differ: a light block's estimate is a
+            # share of its run (on a world of many light functions, most of the estimate's cost).
+            rest = {fid: [k for k in _spread(every[fid], runs) if k not in ks] for fid, ks in first.items()
+                    if max(map(took.__getitem__, ks)) > FEW_SPREAD * min(map(took.__getitem__, ks))}
+            took.update(timed_in_order(rest))
+            first = {fid: ks + rest.get(fid, []) for fid, ks in first.items()}
             times = {fid: sorted(map(took.__getitem__, ks)) for fid, ks in first.items()}
             differ = {fid for fid, t in times.items() if len(t) > 2 and t[-1] > 2 * t[0]}
             more = {fid: [k for k in _spread(every[fid], min(SAMPLE_MORE_RUNS, most)) if k not in first[fid]]
@@ -498,7 +507,7 @@ class Planning:
         picks = [_spread(g, runs) for g in groups]
         idx = np.sort(np.concatenate([places, *picks]))  # (the setters and the calls timed, in block order)
         block = self.block_from_calls(idx=idx)
-        timer = _Timer(self.chain.ctx, block.fns, block.calls, np.searchsorted(idx, places).tolist())
+        timer = _Timer(self.chain.ctx, block.fns, block.calls, np.searchsorted(idx, places).tolist(), self.chain.store)
 
         def timed(ks: np.ndarray) -> dict[int, float]:  # (in block order: each setter run once a pass)
             ks = np.sort(ks)
@@ -844,11 +853,11 @@ class _Timer:
     read from a state file), on the state as the ``setters`` (places among them) before it leave it:
     those run in order (undone when a call before them is timed, and by :meth:`undo`)."""
 
-    def __init__(self, ctx, fns: list, calls: list, setters: list[int]) -> None:
+    def __init__(self, ctx, fns: list, calls: list, setters: list[int], store=None) -> None:
         self.ctx, self.fns, self.calls, self.setters = ctx, fns, calls, setters
         self.marks = (len(ctx.journal), len(ctx.events))
         self.applied: list[tuple[int, int, int]] = []  # the setters run: (place, journal and events' marks)
-        self.lazy = [v for variables in ctx.storage.values() for v in variables if type(v) is LazyVar]
+        self.store = store  # (the state file whose ``loads`` count the keys read one by one: None, none)
 
     def _at(self, k: int) -> tuple[int, int]:
         """The setters before call ``k`` run (those from k on undone); the marks to undo a run to."""
@@ -870,10 +879,10 @@ class _Timer:
         from a state file (the block's run reads it in bulk first) and warms the caches; once for a
         call that takes longer than WARM_S, whose reads from a state file (the keys its variables
         came to hold) could be no more than LOADS_SHARE of its time."""
-        ctx, lazy, clock = self.ctx, self.lazy, time.perf_counter
+        ctx, store, clock = self.ctx, self.store, time.perf_counter
         fn, call = self.fns[k], self.calls[k]
         mark = self._at(k) if self.setters else self.marks
-        held = sum(map(len, lazy))
+        held = store.loads if store is not None else 0
         for _ in range(2):
             ctx.budget = ctx.cost_limit
             started = clock()
@@ -883,7 +892,8 @@ class _Timer:
                 pass
             elapsed = clock() - started
             ctx.rollback(*mark)
-            if elapsed >= WARM_S and (sum(map(len, lazy)) - held) * KEY_LOAD_S <= LOADS_SHARE * elapsed:
+            if elapsed >= WARM_S and ((store.loads if store is not None else 0) - held) * KEY_LOAD_S \
+                    <= LOADS_SHARE * elapsed:
                 break
         return elapsed
 

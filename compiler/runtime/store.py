@@ -262,6 +262,7 @@ class StateStore:
         self._child: tuple[int, sqlite3.Connection] | None = None
         self._recent: Rows | None = None  # the log, newest value per location
         self._logged = 0   # its rows (known once it is loaded)
+        self.loads = 0     # locations read one by one as touched (not in bulk): a count that only grows
 
     def _upgrade(self) -> None:
         """A version 2 file gains the log (version 3); nothing else changed."""
@@ -381,6 +382,7 @@ class StateStore:
         reader, var, recent = self.reader, codec.var, self.recent
 
         def load(key: Any) -> Any:
+            self.loads += 1
             blob = codec.key(key)
             value = recent().get(var, _NOTHING).get(blob)
             if value is None:
