@@ -55,7 +55,7 @@ SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
 SAMPLE_FEW = 3             # ... first this many, and the rest only when their times differ by more
-FEW_SPREAD = 1.5          # ... than this ratio (one function's calls alike: three tell its time) ...
+FEW_SPREAD = 1.5           # ... than this ratio (one function's calls alike: three tell its time) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
 SAMPLE_SETTERS = 32        # sampled calls run before those timed after them, that set what they read (at most ...
 SETTERS_SHARE = 16         # ... and at most one in this many of the sample's)
@@ -351,9 +351,9 @@ class Planning:
         """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
         sample (SAMPLE_FEW of them first, the rest where those differ), each run on the chain's state
         and undone at once (its journal rolled back: nothing of it stays but the values read from a
-        state file); their median, or, when they differ more
-        than twice (a loop its arguments bound, a branch), the mean of up to SAMPLE_MORE_RUNS of them
-        but the slowest (a pause of the machine's).  No more runs of a function than one in
+        state file); their median, or, when they differ more than twice (a loop its arguments bound,
+        a branch), the mean of up to SAMPLE_MORE_RUNS of them but the slowest (a pause of the
+        machine's).  No more runs of a function than one in
         RUN_SHARE of the block's transactions (one at least): the runs are work the block does
         again, a few per cent of a block of a hundred heavy calls at SAMPLE_RUNS.
 
@@ -879,10 +879,10 @@ class _Timer:
         from a state file (the block's run reads it in bulk first) and warms the caches; once for a
         call that takes longer than WARM_S, whose reads from a state file (the keys its variables
         came to hold) could be no more than LOADS_SHARE of its time."""
-        ctx, store, clock = self.ctx, self.store, time.perf_counter
+        ctx, clock = self.ctx, time.perf_counter
         fn, call = self.fns[k], self.calls[k]
         mark = self._at(k) if self.setters else self.marks
-        held = store.loads if store is not None else 0
+        held = self._loads()
         for _ in range(2):
             ctx.budget = ctx.cost_limit
             started = clock()
@@ -892,10 +892,13 @@ class _Timer:
                 pass
             elapsed = clock() - started
             ctx.rollback(*mark)
-            if elapsed >= WARM_S and ((store.loads if store is not None else 0) - held) * KEY_LOAD_S \
-                    <= LOADS_SHARE * elapsed:
+            if elapsed >= WARM_S and (self._loads() - held) * KEY_LOAD_S <= LOADS_SHARE * elapsed:
                 break
         return elapsed
+
+    def _loads(self) -> int:
+        """The keys read from the state file one by one so far (none without one)."""
+        return self.store.loads if self.store is not None else 0
 
     def undo(self) -> None:
         """The setters run taken back: the state as it was."""
