@@ -207,6 +207,29 @@ def _forgetful_run(monkeypatch, world: Path, block: str, function: str, var: str
     return _forced_run(world, block, forget=(monkeypatch, "Pot", function, var))
 
 
+KEYS_LATER = """\
+contract Keys {
+    storage a: u256;
+    storage m: map<u256, u256>;
+    storage n: map<u256, u256>;
+
+    pub fn set_a(x: u256) { a = x; }
+    pub fn put() { m[a] = 5; }
+    pub fn mark() { n[m[3]] = 1; }
+}
+"""
+
+
+def test_a_reader_of_a_location_a_writer_instantiated_again_comes_to_write_is_instantiated_again(tmp_path):
+    # put's key, a, is set earlier in the block: instantiated again with a = 3, it writes m[3],
+    # which it did not write before; mark, which reads m[3] to make its key and read nothing
+    # written earlier before, is instantiated again too (n[5], not n[0]): no fallback.  (A round
+    # that looked only at what the transactions instantiated again read would miss it.)
+    info = _forced_run(pot_world(tmp_path, KEYS_LATER, "Keys"),
+                       pot_lines(("u1", "set_a", [3]), ("u2", "put", []), ("u3", "mark", [])))
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+
+
 def test_adds_to_one_location_from_several_lanes_that_the_plan_did_not_predict_fall_back(tmp_path, monkeypatch):
     # Every give adds to the pot, which give's summary forgets: the gives are planned apart, and
     # on each lane the first give is outside its rows, where the block runs on sequentially.

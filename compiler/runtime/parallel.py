@@ -579,8 +579,9 @@ class _BlockRun(Planning):
     def reschedule(self) -> None:
         """Transactions whose keys were read from a location an earlier transaction writes are
         instantiated again with what it may hold then (``tainted``), until their answers settle."""
+        affected: tuple[np.ndarray, np.ndarray] | None = None  # (see ``tainted``: None, every reader)
         for _ in range(8):
-            tainted = self.tainted()
+            tainted = self.tainted(affected)
             if not tainted:
                 self.all_rows = _concat(self.rows)  # (the plan's)
                 return
@@ -589,30 +590,50 @@ class _BlockRun(Planning):
                 message = P.Reschedule(self.serial, local.tobytes(), locs.tobytes(), marshal.dumps(values))
                 self.ex.transport.send(k, P.pack_parts(message))
             got = self.collect(tainted, P.Rescheduled)
+            # A reader's answer follows the writes and stored values at the location it reads: only
+            # those of the locations the transactions instantiated again wrote or stored at, before
+            # or now, or read now, can change, and those of a variable one of them wrote by wildcard.
+            touched: list[np.ndarray] = []
+            wild: list[np.ndarray] = []
             for k, m in got.items():
                 off = self.first[k]
                 again = P.arr(m.txs, P.I64) + off
                 txs = again.tolist()
                 follows = {t: given for t in txs
                            if (given := {where for where, v in self.resolved[t].items() if v is not None})}
-                self.stored.replace(txs, _offset_stored(m.stored, off), follows)
+                stored = _offset_stored(m.stored, off)
+                touched += [self.stored.loc[isin(self.stored.tx, again)], np.array(stored[1], np.int64)]
+                self.stored.replace(txs, stored, follows)
                 keep = ~isin(self.rows[k]["tx"], again)
                 fresh = _offset(_rows(m.rows), off)
+                for part in ({f: v[~keep] for f, v in self.rows[k].items()}, fresh):
+                    changes = part["mode"] != R
+                    wild.append(part["var"][changes & part["wild"]])
+                    touched.append(part["loc"][changes & ~part["wild"]])
                 self.rows[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.rows[k].items()}
                 keep = ~isin(self.sources[k]["tx"], again)
                 fresh = _offset(_sources(m.sources), off)
+                touched.append(fresh["loc"])
                 self.sources[k] = {f: np.concatenate([v[keep], fresh[f]]) for f, v in self.sources[k].items()}
+            affected = distinct(np.concatenate(touched)), distinct(np.concatenate(wild))
         self.all_rows = _concat(self.rows)
         self.why = "keys read from locations written earlier did not settle"
 
-    def tainted(self) -> dict[int, tuple[np.ndarray, np.ndarray, list]]:
+    def tainted(self, affected: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> dict[int, tuple[np.ndarray, np.ndarray, list]]:
         """Per worker, the transactions to instantiate again: those that read a value (to make a key,
         most often) from a location an earlier transaction of the block writes, each with every such
         location and what it may hold then (``Reschedule``): the values the earlier writers store
         there, forwarded, or None (unresolved) when one of them cannot be said, when the location is
         not of a variable read to make keys, or when a wildcard write of its variable comes earlier.
-        Only the transactions whose answer changed since they were last instantiated."""
+        Only the transactions whose answer changed since they were last instantiated, among the readers
+        of the locations and variables ``affected`` (sorted location ids, sorted variable ids; None:
+        every reader)."""
         src = _concat(self.sources)
+        if affected is not None:
+            locs, wild_vars = affected
+            keep = np.flatnonzero(isin_sorted(src["loc"], locs) | isin(src["var"], wild_vars))
+            src = {f: v[keep] for f, v in src.items()}
         if not len(src["tx"]):
             return {}
         # The earliest writer of each location read, looked up for each read by sorted keys: the

@@ -214,12 +214,14 @@ def largest_in_sample(table: AccessTable, n: int, every: int) -> int:
     (transactions 0, every, 2 * every, ..., ``n // every`` of them): their rows taken in the table's
     order by location (no sort of their own), or, where a wildcard is, a table of their own."""
     m = n // every
+    sampled = np.zeros(n, bool)  # (looked up for each row: no arithmetic over them)
+    sampled[:m * every:every] = True
     if table.wild.any():  # (a wildcard joins its scope's rows: the sample's own scopes)
-        sample = table.where((table.tx % every == 0) & (table.tx < m * every))
+        sample = table.where(np.flatnonzero(sampled[table.tx]))  # (one pass over the rows, for every column)
         sample.tx = sample.tx // every
         return int(np.bincount(components(sample, m).label, minlength=1).max())
     s = table.by_location
-    keep = np.flatnonzero((s.tx % every == 0) & (s.tx < m * every))
+    keep = np.flatnonzero(sampled[s.tx])
     dense = s.dense[keep]
     start = np.ones(len(keep), bool)
     start[1:] = dense[1:] != dense[:-1]
