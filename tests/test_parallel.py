@@ -1352,7 +1352,8 @@ def test_the_estimate_times_three_calls_of_a_function_whose_calls_are_alike_and_
                 return run
 
             block.fns = [metered(k, fn) for k, fn in enumerate(block.fns)]
-            parallel._BlockRun(ex, block, "block", 1, 12, None)._measure(block, [ex.table.ids[f] for f in block.functions])
+            run = parallel._BlockRun(ex, block, "block", 1, 12, None)
+            run._measure(block, [ex.table.ids[f] for f in block.functions])
             return len(calls)
 
         assert timed([200] * n) == plan.SAMPLE_FEW < plan.SAMPLE_RUNS
