@@ -1318,50 +1318,6 @@ def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path
         assert 0.15 * heavy < mixed < 0.7 * heavy, (mixed, heavy)
 
 
-def test_the_estimate_times_three_calls_of_a_function_whose_calls_are_alike_and_more_where_they_differ(
-        tmp_path, monkeypatch):
-    # On a clock that each call moves by the cost it is metered: calls alike take the same time, and
-    # three of them tell it (a light block's estimate is a share of its run); where the first three
-    # differ by more than FEW_SPREAD but less than twice (the block's first half runs 100 rounds,
-    # 611 units, its second 190, 1,151), the rest of SAMPLE_RUNS too, and no more.
-    from types import SimpleNamespace
-
-    from compiler.runtime.functions import FunctionTable
-
-    now = [0.0]
-    monkeypatch.setattr(plan, "time", SimpleNamespace(perf_counter=lambda: now[0]))
-    n = plan.RUN_SHARE * plan.SAMPLE_RUNS  # (a block long enough for SAMPLE_RUNS runs of a function)
-
-    with Chain.open(pot_world(tmp_path, HEAVY, "Miner")) as chain:
-        ex = parallel.ParallelExecutor(chain, 2)
-        ex.table = FunctionTable(chain.world)
-
-        def timed(rounds: list[int]) -> int:
-            text = pot_lines(*[(f"u{k}", "mine", [r]) for k, r in enumerate(rounds)])
-            block = chain.decoder().decode(text.encode(), "block", 0, 1)
-            calls: set[int] = set()
-
-            def metered(k, fn):
-                def run(ctx, *call):
-                    calls.add(k)
-                    before = ctx.budget
-                    try:
-                        return fn(ctx, *call)
-                    finally:
-                        now[0] += (before - ctx.budget) * 1e-9
-                return run
-
-            block.fns = [metered(k, fn) for k, fn in enumerate(block.fns)]
-            run = parallel._BlockRun(ex, block, "block", 1, 12, None)
-            run._measure(block, [ex.table.ids[f] for f in block.functions])
-            return len(calls)
-
-        assert timed([200] * n) == plan.SAMPLE_FEW < plan.SAMPLE_RUNS
-        every = list(range(n))
-        assert timed([100] * (n // 2) + [190] * (n - n // 2)) == \
-            len(set(plan._spread(every, plan.SAMPLE_FEW)) | set(plan._spread(every, plan.SAMPLE_RUNS)))
-
-
 ROUNDS = """\
 contract Worker {
     storage rounds: u256;

@@ -54,8 +54,6 @@ SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
 SAMPLE_CHUNKS = 8          # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
-SAMPLE_FEW = 3             # ... first this many, and the rest only when their times differ by more
-FEW_SPREAD = 1.5           # ... than this ratio (one function's calls alike: three tell its time) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
 SAMPLE_SETTERS = 32        # sampled calls run before those timed after them, that set what they read (at most ...
 SETTERS_SHARE = 16         # ... and at most one in this many of the sample's)
@@ -349,11 +347,10 @@ class Planning:
     def _measure(self, sample: Block, fids: list[int], at: np.ndarray | None = None,
                  beyond: list[tuple] = ()) -> dict[int, float]:
         """Each function's time in the sample: up to SAMPLE_RUNS of its transactions, spread over the
-        sample (SAMPLE_FEW of them first, the rest where those differ), each run on the chain's state
-        and undone at once (its journal rolled back: nothing of it stays but the values read from a
-        state file); their median, or, when they differ more than twice (a loop its arguments bound,
-        a branch), the mean of up to SAMPLE_MORE_RUNS of them but the slowest (a pause of the
-        machine's).  No more runs of a function than one in
+        sample, each run on the chain's state and undone at once (its journal rolled back: nothing
+        of it stays but the values read from a state file); their median, or, when they differ more
+        than twice (a loop its arguments bound, a branch), the mean of up to SAMPLE_MORE_RUNS of them
+        but the slowest (a pause of the machine's).  No more runs of a function than one in
         RUN_SHARE of the block's transactions (one at least): the runs are work the block does
         again, a few per cent of a block of a hundred heavy calls at SAMPLE_RUNS.
 
@@ -381,16 +378,9 @@ class Planning:
             return {k: timed(place[k]) for k in sorted(set().union(*picks.values()))}
 
         most = max(1, self.length // RUN_SHARE)
-        runs = min(SAMPLE_RUNS, most)
-        first = {fid: _spread(ks, min(SAMPLE_FEW, runs)) for fid, ks in every.items()}
+        first = {fid: _spread(ks, min(SAMPLE_RUNS, most)) for fid, ks in every.items()}
         try:
             took = timed_in_order(first)
-            # The rest of SAMPLE_RUNS only where the first few differ: a light block's estimate is a
-            # share of its run (on a world of many light functions, most of the estimate's cost).
-            rest = {fid: [k for k in _spread(every[fid], runs) if k not in ks] for fid, ks in first.items()
-                    if max(map(took.__getitem__, ks)) > FEW_SPREAD * min(map(took.__getitem__, ks))}
-            took.update(timed_in_order(rest))
-            first = {fid: ks + rest.get(fid, []) for fid, ks in first.items()}
             times = {fid: sorted(map(took.__getitem__, ks)) for fid, ks in first.items()}
             differ = {fid for fid, t in times.items() if len(t) > 2 and t[-1] > 2 * t[0]}
             more = {fid: [k for k in _spread(every[fid], min(SAMPLE_MORE_RUNS, most)) if k not in first[fid]]
