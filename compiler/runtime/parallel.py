@@ -601,12 +601,11 @@ class _BlockRun(Planning):
                 txs = again.tolist()
                 follows = {t: given for t in txs
                            if (given := {where for where, v in self.resolved[t].items() if v is not None})}
-                stored = _offset_stored(m.stored, off)
-                touched += [self.stored.loc[isin(self.stored.tx, again)], np.array(stored[1], np.int64)]
-                self.stored.replace(txs, stored, follows)
+                touched.append(self.stored.replace(txs, _offset_stored(m.stored, off), follows))
                 keep = ~isin(self.rows[k]["tx"], again)
                 fresh = _offset(_rows(m.rows), off)
-                for part in ({f: v[~keep] for f, v in self.rows[k].items()}, fresh):
+                gone = np.flatnonzero(~keep)
+                for part in ({f: self.rows[k][f][gone] for f in ("mode", "wild", "var", "loc")}, fresh):
                     changes = part["mode"] != R
                     wild.append(part["var"][changes & part["wild"]])
                     touched.append(part["loc"][changes & ~part["wild"]])

@@ -45,12 +45,14 @@ class StoredValues:
         self.values: list = []  # (each a value, or None: not known)
         self.changed: set[int] = set()  # writers given forwarded values whose entries changed once
 
-    def replace(self, txs, stored: tuple[list, list, list], follows: dict | None = None) -> None:
+    def replace(self, txs, stored: tuple[list, list, list], follows: dict | None = None) -> np.ndarray:
         """The entries of transactions ``txs`` (instantiated again) are now ``stored``: (transactions,
         location ids, values; None where the value cannot be said).  ``follows``: those of ``txs``
-        instantiated with values forwarded to them, each with the locations it was given values of."""
+        instantiated with values forwarded to them, each with the locations it was given values of.
+        The locations of the entries taken out and put in (the only ones whose answers it moved)."""
         follows = follows or {}
         new_tx, new_loc, new_values = np.array(stored[0], np.int64), np.array(stored[1], np.int64), list(stored[2])
+        gone = new_loc[:0]
         if len(txs):
             old = isin(self.tx, np.asarray(txs, np.int64))
             entries: dict[int, tuple[set, set]] = {int(t): (set(), set()) for t in txs}  # old, new
@@ -74,11 +76,13 @@ class StoredValues:
                 new_loc = np.concatenate([new_loc[again], np.array([w for _, w in unknown], np.int64)])
                 new_values = [new_values[k] for k in again.tolist()] + [None] * len(unknown)
             keep = ~old
+            gone = self.loc[old]
             self.tx, self.loc = self.tx[keep], self.loc[keep]
             self.values = list(compress(self.values, keep))
         self.tx = np.concatenate([self.tx, new_tx])
         self.loc = np.concatenate([self.loc, new_loc])
         self.values += new_values
+        return np.concatenate([gone, new_loc])
 
     def before(self, txs: np.ndarray, locs: np.ndarray, cap: int = MAX_VALUES) -> list:
         """For each reader ``txs[k]`` of location ``locs[k]``: the distinct values transactions before it
