@@ -130,6 +130,29 @@ def test_a_malformed_line_is_the_files_error(world):
     assert fast(world, data).startswith("invalid JSON")
 
 
+def test_an_odd_line_sends_its_chunk_alone_to_the_reference(world):
+    """One line the fast path cannot vouch for (a field too many, a transaction missing one) among
+    many: its chunk is read by the reference, the other chunks by the fast path, and the block is
+    the reference's."""
+    tx = {"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", 5]}
+    rows = [json.dumps(tx)] * 60
+    rows[31] = json.dumps({**tx, "gas": 1})
+    rows[47] = json.dumps({k: v for k, v in tx.items() if k != "to"})
+    data = ("\n".join(rows) + "\n").encode()
+    read = []
+    original = Decoder._reference
+
+    def spy(self, part, *args):
+        read.append(len(part))
+        return original(self, part, *args)
+
+    with mock.patch.object(decode, "DECODE_CHUNK", 400), mock.patch.object(Decoder, "_reference", spy):
+        got = fast(world, data)
+    assert got == reference(world, data)
+    assert [t[7] is not None for t in got].count(True) == 2  # (the odd lines: invalid transactions)
+    assert len(read) == 2 and sum(read) < len(data) / 4  # (their two chunks, not the whole block)
+
+
 def test_addresses_learned_in_bulk_are_those_read_one_by_one():
     from compiler.runtime.world import load_world
     from compiler.vm.values import derive_address, derive_addresses
