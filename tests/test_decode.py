@@ -153,16 +153,48 @@ def test_an_odd_line_sends_its_chunk_alone_to_the_reference(world):
     assert len(read) == 2 and sum(read) < len(data) / 4  # (their two chunks, not the whole block)
 
 
+@pytest.mark.parametrize("amounts", [
+    ["764", "0", "007", str(2**256 - 1)],                 # decimal text, as JSON-RPC writes amounts
+    ["0x2fc", "0X0", "0x" + "f" * 64],                     # hex text
+    ["764", "0x2fc"], ["1_000", "5"], [" 5", "6"], ["\u0663", "1"], ["+5", "1"], ["12\n34", "1"],
+    [str(2**256), "1"], ["0" * 80 + "5", "1"], ["0x" + "0" * 65 + "1", "0x1"], ["", "1"], ["-1", "1"],
+    ["5", 6], ["5", True],
+])
+def test_amounts_written_as_text_are_read_as_the_reference_reads_them(world, amounts):
+    """A column of u256s written as text is read at once when all are plain decimal or all 0x hex
+    (``_u256_texts``); any other column row by row, as the reference reads it (errors included)."""
+    rows = [json.dumps({"from": "alice", "to": "usdc", "fn": "transfer", "args": ["bob", a]}) for a in amounts]
+    data = ("\n".join(rows) + "\n").encode()
+    assert fast(world, data) == reference(world, data)
+    if all(isinstance(a, str) for a in amounts):
+        decimal = all(a.isascii() and a.isdigit() and len(a) <= 78 for a in amounts)
+        hexes = all(a[:2] in ("0x", "0X") and 0 < len(a) - 2 <= 64 for a in amounts)
+        at_once = (decimal or hexes) and all(int(a, 16 if hexes else 10) < 2**256 for a in amounts)
+        assert decode._u256_texts(amounts) == ([int(a, 16 if hexes else 10) for a in amounts] if at_once else None)
+
+
 def test_addresses_learned_in_bulk_are_those_read_one_by_one():
     from compiler.runtime.world import load_world
-    from compiler.vm.values import derive_address, derive_addresses
+    from compiler.vm.values import ValueError_, derive_address, derive_addresses
 
     names = ["u0", "u1", "alice_2", "x.y-z", "Z"]
     assert derive_addresses(names) == [derive_address(n) for n in names]
     assert derive_addresses(names, "contract") == [derive_address(n, "contract") for n in names]
     bulk, single = load_world(DEMO / "world.toml"), load_world(DEMO / "world.toml")
     texts = ["u7", "alice", "usdc", "0x00000000000000000000000000000000000000ab", "0xZZ", "not a name", "", "u7"]
+    hexes = ["0x" + "ab" * 20, "0XAB", "0x1", "0x" + "1" * 41, "0x_1", "0x1_2", "0x", "0x1\n0x2", "0x" + "f" * 40]
     bulk.learn_addresses(texts)
+    good = hexes[:3] + hexes[-1:]
+    for some in [good] + [good + [bad] for bad in hexes[3:-1]]:  # (all addresses: read at once; one odd: one by one)
+        fresh = load_world(DEMO / "world.toml")
+        fresh.learn_addresses(some)
+        for text in some:
+            try:
+                expected = single.parse_address(text)
+            except ValueError_:
+                assert text not in fresh._addresses
+                continue
+            assert fresh._addresses[text] == expected
     for text in texts:
         try:
             expected = single.parse_address(text)

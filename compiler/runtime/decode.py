@@ -40,7 +40,7 @@ from .block import _prepare_one, parse_block_text
 from .files import block_text
 from .grouping import by_group
 from ..schedule.vectorized import pick
-from ..vm.values import U256_MAX, ValueError_, parse_value
+from ..vm.values import U256_DIGITS, U256_MAX, ValueError_, parse_value
 from .world import World
 
 
@@ -474,9 +474,10 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
     of the common kinds (then each row is read by :func:`call_reader`).
 
     A column is accepted whole or not at all: addresses all names or hex already known to the
-    world's cache (new ones are read first, once each), u256s all ``int`` within range, booleans
-    all JSON booleans; arrays of those all lists within the bound (:func:`_arrays`).  Other
-    parameter types always go row by row."""
+    world's cache (new ones are read first, once each), u256s all ``int`` within range (or all
+    plain decimal or all hex text: :func:`_u256_texts`), booleans all JSON booleans; arrays of
+    those all lists within the bound (:func:`_arrays`).  Other parameter types always go row by
+    row."""
     params = function.params
     n_params = len(params)
     getters = [itemgetter(i) for i in range(n_params)]
@@ -523,8 +524,29 @@ def _common(kind: str, values: list, addresses: Callable[[list], list]) -> list 
         values = addresses(values)
         return None if any(map(is_, values, repeat(None))) else values
     if kind == "u256":
+        if kinds == {str}:  # (amounts written as text, as JSON-RPC writes them)
+            return _u256_texts(values)
         return values if kinds == {int} and min(values) >= 0 and max(values) <= U256_MAX else None
     return values if kinds == {bool} else None
+
+
+_DECIMALS = re.compile(r"[0-9]{1,%d}(?:\n[0-9]{1,%d})*" % (U256_DIGITS, U256_DIGITS))
+_HEXES = re.compile(r"0[xX][0-9a-fA-F]{1,64}(?:\n0[xX][0-9a-fA-F]{1,64})*")
+
+
+def _u256_texts(values: list[str]) -> list[int] | None:
+    """u256s written as text, as the reference reads them (:func:`compiler.vm.values.parse_value`)
+    when all are plain decimal digits (no '_') or all 0x hex of at most 64 digits: the column
+    matched at once by a regular expression, each converted by ``int``, both C code; else None."""
+    joined = "\n".join(values)
+    if joined.count("\n") != len(values) - 1:  # (a text holding a newline)
+        return None
+    if _DECIMALS.fullmatch(joined):
+        got = list(map(int, values))
+        return got if max(got) <= U256_MAX else None
+    if _HEXES.fullmatch(joined):
+        return list(map(int, values, repeat(16)))
+    return None
 
 
 def _arrays(ty: T.ArrayType, addresses: Callable[[list], list], col: list) -> list | None:

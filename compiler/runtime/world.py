@@ -40,6 +40,9 @@ class Instance:
         return self.contract.functions.get(name)
 
 
+_HEX_ADDRESSES = re.compile(r"0[xX][0-9a-fA-F]{1,40}(?:\n0[xX][0-9a-fA-F]{1,40})*")  # (one a line: address_from_text's)
+
+
 @dataclass(eq=False)
 class World:
     path: str
@@ -78,14 +81,21 @@ class World:
 
     def learn_addresses(self, texts) -> None:
         """Read every text of ``texts`` that the cache of :meth:`parse_address` lacks, in bulk: the
-        plain names (neither an account nor an instance) derived by C code, the rest one by one; a
-        text that is no address is left out (whoever needs it says why)."""
+        plain names (neither an account nor an instance) derived by C code, and 0x hex read by it
+        when all are 0x and 1 to 40 hex digits; the rest one by one; a text that is no address is
+        left out (whoever needs it says why)."""
         new = set(texts) - self._addresses.keys()
         if not new:
             return
         names = [t for t in filter(is_name, new) if t not in self.accounts and t not in self.instances]
         self._addresses.update(zip(names, derive_addresses(names)))
-        for text in new.difference(names):
+        new.difference_update(names)
+        hexes = [t for t in new if t[:2] in ("0x", "0X")]
+        joined = "\n".join(hexes)
+        if hexes and joined.count("\n") == len(hexes) - 1 and _HEX_ADDRESSES.fullmatch(joined):
+            self._addresses.update(zip(hexes, map(int, hexes, repeat(16))))
+            new.difference_update(hexes)
+        for text in new:
             try:
                 self.parse_address(text)
             except ValueError_:
