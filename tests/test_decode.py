@@ -204,6 +204,27 @@ def test_addresses_learned_in_bulk_are_those_read_one_by_one():
         assert bulk._addresses[text] == expected
 
 
+def test_learning_a_few_addresses_does_not_pass_over_the_whole_cache():
+    """Each column of a chunk learns the addresses the cache lacks (a block over a thousand instances:
+    5,000 columns of 20 rows): a pass over the whole cache each time made such a block's decoding 1.1 s
+    instead of 0.1."""
+    from compiler.runtime.world import load_world
+
+    class Unwalkable(dict):
+        def __iter__(self):
+            raise AssertionError("the cache was walked")
+
+        def keys(self):
+            raise AssertionError("the cache was walked")
+
+    world = load_world(DEMO / "world.toml")
+    world._addresses = Unwalkable(world._addresses)
+    world._addresses.update((f"u{i}", i) for i in range(1000))
+    world.learn_addresses(["u1", "u5000", "0x12", "alice", "bob", "not a name"])
+    assert world._addresses["u5000"] == load_world(DEMO / "world.toml").parse_address("u5000")
+    assert world._addresses["0x12"] == 0x12 and "not a name" not in world._addresses
+
+
 @given(st.binary(max_size=200), st.integers(0, 210), st.one_of(st.none(), st.integers(0, 210)))
 def test_newlines_are_counted_as_bytes_count_counts_them(data, start, end):
     from compiler.runtime import decode

@@ -45,7 +45,7 @@ import contextlib
 import os
 import sqlite3
 import urllib.parse
-from itertools import compress, groupby, repeat
+from itertools import compress, filterfalse, groupby, repeat
 from operator import is_, itemgetter, not_
 from typing import Any, Iterator
 
@@ -425,7 +425,7 @@ class StateStore:
         loaded = 0
         for (address, index), keys in wanted.items():
             var = storage[address][index]
-            missing = list(keys - var.keys())
+            missing = list(filterfalse(var.__contains__, keys))  # (not ``keys - var.keys()``: a pass over var)
             if not missing:
                 continue
             codec = self.codecs[id(var)]

@@ -6,7 +6,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field
-from itertools import compress, repeat
+from itertools import compress, filterfalse, repeat
 from operator import is_
 from typing import Iterable
 from pathlib import Path
@@ -84,7 +84,7 @@ class World:
         plain names (neither an account nor an instance) derived by C code, and 0x hex read by it
         when all are 0x and 1 to 40 hex digits; the rest one by one; a text that is no address is
         left out (whoever needs it says why)."""
-        new = set(texts) - self._addresses.keys()
+        new = set(filterfalse(self._addresses.__contains__, set(texts)))  # (not ``- keys()``: a pass over the cache)
         if not new:
             return
         names = [t for t in filter(is_name, new) if t not in self.accounts and t not in self.instances]
