@@ -185,7 +185,8 @@ class Entry:
 
     ``resolve(line)`` reads a :class:`_Line` calling it: the call tuple ``(to, sender, *args)``,
     or None when the reference must read the line (it says what is wrong, if anything).
-    ``columns(senders, argss)`` reads many at once (:func:`column_reader`).
+    ``columns(tos, senders, argss)`` reads many calls of its function at once, at any instances
+    (:func:`column_reader`, one per function: shared by every instance of its contract).
     """
 
     __slots__ = ("to", "fn", "function", "resolve", "columns")
@@ -207,7 +208,8 @@ class Decoder:
         self.trace = trace
         self.entries: dict[tuple[str, str], Entry] = {}
         self._by_to: dict[str, dict[str, Entry | None]] = {}  # to -> fn -> its entry, None: none (looked up once)
-        self._resolvers: dict[Any, tuple[Callable, Callable]] = {}
+        self._resolvers: dict[Any, Callable] = {}  # (address, function) -> its call reader
+        self._columns: dict[Any, Callable] = {}    # function -> its column reader
 
     # ------------------------------------------------------------ the file
     def decode(self, data: bytes, display: str, first_index: int = 0, first_line: int = 1) -> Block:
@@ -297,9 +299,10 @@ class Decoder:
 
     def _resolve_columns(self, structs: list, lines: list[int], first_index: int) -> Block:
         """The fast path's structs resolved a column at a time: the (to, fn) pairs to entries, the
-        senders to addresses, then the arguments of each entry's transactions through its column
-        reader (:func:`column_reader`), in C code but for one call per entry.  Rows a column reader
-        cannot vouch for are resolved one by one, as :meth:`_resolve` does."""
+        senders to addresses, then the arguments of each function's transactions (at whatever
+        instances) through its column reader (:func:`column_reader`), in C code but for one call per
+        function: a block over a thousand tokens makes a thousand entries, not a thousand groups.
+        Rows a column reader cannot vouch for are resolved one by one, as :meth:`_resolve` does."""
         n = len(structs)
         # Each line's entry by its (to, fn): two dict lookups by C code, the pairs not seen before
         # (each block's first lines, once a process) found first.
@@ -313,20 +316,28 @@ class Decoder:
         senders = self.world.addresses(list(map(_FROM, structs)))  # (None: the reference reads it)
         argss = list(map(_ARGS, structs))
         rows: list[int] = []   # the rows left to resolve one by one
+        distinct = set(entries)
+        # (each entry's function, its group, and its instance's address: dicts over the distinct
+        # entries, looked up by C code)
+        function_of = {e: e.function if e is not None else None for e in distinct}
+        to_of = {e: e.to if e is not None else None for e in distinct}
+        columns_of = {e.function: e.columns for e in distinct if e is not None}
 
-        def reader(entry):
+        def reader(function):
             def read(idx: list[int]) -> list:
                 whole = len(idx) == n  # (then idx is every row, in order)
-                got = entry.columns(senders if whole else pick(senders, idx),
-                                    argss if whole else pick(argss, idx)) if entry is not None else None
+                got = None
+                if function is not None:
+                    tos = list(map(to_of.__getitem__, entries if whole else pick(entries, idx)))
+                    got = columns_of[function](tos, senders if whole else pick(senders, idx),
+                                               argss if whole else pick(argss, idx))
                 if got is None:
                     rows.extend(idx)
                     return [()] * len(idx)
                 return got
             return read
 
-        calls = by_group(entries, list(range(n)), reader)
-        distinct = set(entries)
+        calls = by_group(list(map(function_of.__getitem__, entries)), list(range(n)), reader)
         if len(distinct) == 1 and not rows:
             entry = entries[0]
             return Block(self.world, [entry.fn] * n, calls, [entry.function] * n, {}, lines, first_index)
@@ -394,12 +405,14 @@ class Decoder:
             return None
         program = inst.data.traced if self.trace else inst.program
         key = (address, function)
-        readers = self._resolvers.get(key)
-        if readers is None:
-            readers = self._resolvers[key] = (call_reader(function, address, self.world),
-                                              column_reader(function, address, self.world))
+        resolve = self._resolvers.get(key)
+        if resolve is None:
+            resolve = self._resolvers[key] = call_reader(function, address, self.world)
+        columns = self._columns.get(function)
+        if columns is None:
+            columns = self._columns[function] = column_reader(function, self.world)
         entry = self.entries[(to, fn_name)] = Entry(address, program.function(inst.contract.name, fn_name),
-                                                    function, *readers)
+                                                    function, resolve, columns)
         return entry
 
 
@@ -468,10 +481,10 @@ def call_reader(function, to: int, world: World) -> Callable[[_Line], tuple | No
     return env["resolve"]
 
 
-def column_reader(function, to: int, world: World) -> Callable[[list, list], list | None]:
-    """A function reading the senders and ``args`` lists of many transactions calling ``function``
-    at ``to`` a column at a time, in C code: the list of call tuples, or None when some value is not
-    of the common kinds (then each row is read by :func:`call_reader`).
+def column_reader(function, world: World) -> Callable[[list, list, list], list | None]:
+    """A function reading the instances' addresses, the senders and the ``args`` lists of many
+    transactions calling ``function`` a column at a time, in C code: the list of call tuples, or
+    None when some value is not of the common kinds (then each row is read by :func:`call_reader`).
 
     A column is accepted whole or not at all: addresses all names or hex already known to the
     world's cache (new ones are read first, once each), u256s all ``int`` within range (or all
@@ -487,10 +500,10 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
         if kind is None and isinstance(p.type, T.ArrayType) and _kind(p.type.elem) is not None:
             kind = partial(_arrays, p.type, world.addresses)
         if kind is None:
-            return lambda senders, argss: None
+            return lambda tos, senders, argss: None
         kinds.append(kind)
 
-    def columns(senders: list, argss: list) -> list | None:
+    def columns(tos: list, senders: list, argss: list) -> list | None:
         if None in senders or set(map(len, argss)) != {n_params}:
             return None
         cols = []
@@ -500,7 +513,7 @@ def column_reader(function, to: int, world: World) -> Callable[[list, list], lis
             if col is None:  # (not all of the common kind: the reference says what is wrong, if anything)
                 return None
             cols.append(col)
-        return list(zip(repeat(to, len(argss)), senders, *cols))
+        return list(zip(tos, senders, *cols))
 
     return columns
 
