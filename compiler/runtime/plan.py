@@ -52,7 +52,9 @@ SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work (at 
 SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES: the estimate stays
 SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
 SAMPLE_CHUNKS = 8          # ... from this many places spread over it
-CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most)
+CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most) ...
+CHAIN_PROBE = 128          # ... after this many, to see what scheduling costs (a block too costly to schedule
+                           # pays for no more: 1,024 payments to eight payees took 16 ms, a fiftieth of the block)
 SAMPLE_RUNS = 5            # transactions of each function in the sample timed (the median kept) ...
 SAMPLE_MORE_RUNS = 24      # ... or as many as this when their times differ more than twice ...
 SAMPLE_SETTERS = 32        # sampled calls run before those timed after them, that set what they read (at most ...
@@ -261,15 +263,26 @@ class Planning:
             # what they touch whether they are independent.
             chosen = on_lanes < inline
             mask = chosen[part]
-            picked, table, inst_us = self._sampled[1] if self._sampled is not None and \
-                np.array_equal(self._sampled[0], mask) else self._sampled_rows(sample, mask)
-            if table.wild.any():  # (the plan gives the parent no transaction with a wildcard)
-                light &= ~isin(ids, ids[picked[table.tx[table.wild]]])
-            rows_tx = len(table) / max(len(picked), 1)
+
+            def priced(sampled: tuple) -> tuple:
+                nonlocal light
+                picked, table, inst_us = sampled
+                if table.wild.any():  # (the plan gives the parent no transaction with a wildcard)
+                    light &= ~isin(ids, ids[picked[table.tx[table.wild]]])
+                rows_tx = len(table) / max(len(picked), 1)
+                schedule = count * inst_us / self.cpus + decoding
+                on_lanes = np.minimum(model.lanes_us(busiest, count, 0, count * rows_tx), beside(rows_tx)) + schedule
+                return rows_tx, schedule, best(on_lanes, schedule)
+
+            if self._sampled is not None and np.array_equal(self._sampled[0], mask):
+                sampled = self._sampled[1]
+            else:  # (a few first: a wildcard among the rest only makes lanes costlier, as do more rows)
+                sampled = self._sampled_rows(sample, mask, CHAIN_PROBE)
+                if priced(sampled)[2] <= MIN_GAIN * whole:
+                    sampled = self._sampled_rows(sample, mask)
+            picked, table, inst_us = sampled
+            rows_tx, schedule, at_best = priced(sampled)
             rows = count * rows_tx
-            schedule = count * inst_us / self.cpus + decoding
-            on_lanes = np.minimum(model.lanes_us(busiest, count, 0, rows), beside(rows_tx)) + schedule
-            at_best = best(on_lanes, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = (f"costly to schedule: instantiating a transaction's accesses takes {inst_us:.0f} us "
                             f"and it has {rows_tx:.0f} of them to plan and check, in a sample of the block: "
@@ -285,12 +298,13 @@ class Planning:
                 self.why = _conflicting(imbalance, joined)
         return whole, at_best
 
-    def _sampled_rows(self, sample: Block, chosen: np.ndarray) -> tuple[np.ndarray, Any, float]:
-        """At most CHAIN_SAMPLE of the sampled transactions ``chosen`` (a mask), spread evenly; their
+    def _sampled_rows(self, sample: Block, chosen: np.ndarray, most: int = CHAIN_SAMPLE
+                      ) -> tuple[np.ndarray, Any, float]:
+        """At most ``most`` of the sampled transactions ``chosen`` (a mask), spread evenly; their
         instantiated accesses on the state before the block (an access table); and the microseconds
         instantiating one took, as a worker's schedule does (each function's first call, which
         compiles its instantiation once for the process, not counted)."""
-        picked = _spread(np.flatnonzero(chosen), CHAIN_SAMPLE)
+        picked = _spread(np.flatnonzero(chosen), most)
         ex = self.ex
         if ex.rows is None:
             from ..schedule.rows import RowMaker
