@@ -204,6 +204,23 @@ def test_addresses_learned_in_bulk_are_those_read_one_by_one():
         assert bulk._addresses[text] == expected
 
 
+def test_calls_of_one_function_at_many_instances_are_read_as_one_column(world):
+    """Transfers at the four tokens of the demo (one contract deployed four times), some rows odd:
+    one column reader for the function, every call where the reference puts it."""
+    tokens = ["usdc", "dai", "weth", "gov"]
+    rows = [{"from": "alice", "to": tokens[k % 4], "fn": "transfer", "args": ["bob", k]} for k in range(40)]
+    rows[13]["args"] = ["bob", "13"]       # (text: the column of the four instances' calls still at once)
+    rows[22]["args"] = ["bob", -1]         # (out of range: that function's column row by row)
+    rows[31] = {"from": "alice", "to": "dai", "fn": "approve", "args": ["bob", 3]}
+    data = ("\n".join(map(json.dumps, rows)) + "\n").encode()
+    decoder = Decoder(world)
+    got = [(tx.index, tx.line, tx.sender, tx.to, tx.function, tx.fn, tx.args, tx.invalid)
+           for tx in decoder.decode(data, "b.jsonl").txs()]
+    assert got == reference(world, data)
+    assert len({id(e.columns) for e in decoder.entries.values() if e is not None}) == 2  # (transfer, approve)
+    assert len({e.to for e in decoder.entries.values() if e is not None}) == 4
+
+
 def test_learning_a_few_addresses_does_not_pass_over_the_whole_cache():
     """Each column of a chunk learns the addresses the cache lacks (a block over a thousand instances:
     5,000 columns of 20 rows): a pass over the whole cache each time made such a block's decoding 1.1 s
