@@ -118,6 +118,55 @@ def test_a_location_a_call_reads_and_changes_is_one_written_column(tmp_path):
         assert maker.plan(book.contract.functions["send"], address, chain.ctx.storage) is None
 
 
+FAN = """
+contract Fan {
+    storage bal: map<address, u256>;
+    pub fn fan(payees: array<address, 4>, v: u256) {
+        for j in 0..len(payees) {
+            if v > 1 {
+                require(bal[msg.sender] >= v, "low");
+                bal[msg.sender] -= v;
+                bal[payees[j]] += v;
+            }
+        }
+    }
+}
+"""
+
+
+def test_an_add_to_an_element_a_loop_walks_is_written_only_where_it_is_the_sender(tmp_path):
+    """``bal[payees[j]] += v`` beside a read and write of ``bal[msg.sender]``, under a condition: an
+    add, written in a call only where that element is the sender (its alias, ``v > 1 && payees[j] ==
+    msg.sender``, decided call by call from the element its key is): payments to shared payees
+    from different senders are apart (as a write it joined every call paying one payee: 20,000
+    payments to eight of 5,000 payees were seven windows of one component each)."""
+    import numpy as np
+
+    from compiler.runtime.chain import Chain
+    from compiler.schedule.locations import Element
+    from compiler.schedule.rows import A, W, RowMaker
+    from compiler.schedule.vectorized import AccessTable, components
+    from runtime_helpers import make_world
+
+    world = make_world(tmp_path, {"fan.lane": FAN}, [{"name": "fan", "source": "fan.lane", "contract": "Fan"}])
+    with Chain.open(world) as chain:
+        maker = RowMaker(chain.compiled_summaries)
+        (address, fan), = chain.world.by_address.items()
+        function = fan.contract.functions["fan"]
+        plan = maker.plan(function, address, chain.ctx.storage)
+        adds = [(c.sources, c.mode, c.alias) for c in plan if c.sources and type(c.sources[0]) is Element]
+        assert adds == [((Element(2, k),), A, (Element(2, k), 1)) for k in range(4)]
+        p1, p2, alice, bob = chain.world.addresses(["p1", "p2", "alice", "bob"])
+        calls = [(address, alice, (p1, p2), 5), (address, bob, (p2, p1), 5), (address, bob, (p1, bob), 5)]
+        rows, _, _ = maker.rows([0, 1, 2], [function] * 3, calls, chain.ctx.storage, 1, 12)
+        table = AccessTable.of(rows)
+        label = components(table, 3).label
+        assert label[0] != label[1]  # (alice and bob pay the same two payees: adds only)
+        assert label[1] == label[2]  # (bob's own balance)
+        bob_pays_bob = (table.tx == 2) & (table.mode == W)
+        assert int(bob_pays_bob.sum()) == 1  # (one row of bob's balance: read, written and added to)
+
+
 def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
     """A scan of a table (``table[i]`` for each ``i`` of a loop) is one wildcard row of the table a
     call, read, not one row per iteration found by walking the call: a column plan, in a block
