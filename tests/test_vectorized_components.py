@@ -140,8 +140,6 @@ def test_an_add_to_an_element_a_loop_walks_is_written_only_where_it_is_the_sende
     msg.sender``, decided call by call from the element its key is): payments to shared payees
     from different senders are apart (as a write it joined every call paying one payee: 20,000
     payments to eight of 5,000 payees were seven windows of one component each)."""
-    import numpy as np
-
     from compiler.runtime.chain import Chain
     from compiler.schedule.locations import Element
     from compiler.schedule.rows import A, W, RowMaker
