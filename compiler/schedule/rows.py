@@ -11,7 +11,9 @@ scope's, :func:`compiler.schedule.vectorized.scope_id` of its variable and insta
 A function whose accesses are all *column accesses* (instance and keys plain:
 the called instance, the sender, a parameter, a constant, an immutable
 variable's value, each branch of a conditional of them; an add's alias
-condition an equality of two of them, or none) gets its rows a column at a
+condition an equality of two of them, or of one of them and an array element
+its key is, or a conjunction holding one: written where that equality holds,
+or none) gets its rows a column at a
 time for all its calls of one instance at once, by C code: the keys are
 columns of the call tuples (:mod:`compiler.schedule.locations`).  Conditions
 are left out (a row too many only joins transactions that need not be), and
