@@ -1279,6 +1279,44 @@ def test_the_estimate_warms_a_call_before_timing_it_unless_it_is_long_and_read_n
         assert runs_of_the_calls_timed(chain) == [0]
 
 
+def test_the_estimate_times_a_later_call_of_a_function_once_when_it_read_nothing_from_a_file(tmp_path,
+                                                                                            monkeypatch):
+    # Five calls of one function timed (none taken as long: WARM_S an hour): the first run twice (it
+    # warms what a second run would find warm), the others once when they read nothing from a state
+    # file; each twice when each reads its sender's seed from one (its first run loads it).
+    from collections import Counter
+
+    from compiler.runtime.functions import FunctionTable
+
+    monkeypatch.setattr(plan, "WARM_S", 3600.0)
+
+    world, state = pot_world(tmp_path, HEAVY, "Miner"), tmp_path / "state.sqlite"
+    text = pot_lines(*[(f"u{k}", "mine", [3]) for k in range(5 * plan.RUN_SHARE)])
+    with Chain.open(world, state) as chain:
+        chain.run_block(parse_block_text(text, "b.jsonl"))
+
+    def runs_of_the_calls_timed(chain: Chain) -> list[int]:
+        ex = parallel.ParallelExecutor(chain, 2)
+        ex.table = FunctionTable(chain.world)
+        block = chain.decoder().decode(text.encode(), "block", 0, 1)
+        runs: list[int] = []
+        mine = block.fns[0]
+
+        def counted(ctx, *call):
+            runs.append(call[1])  # (the sender: which call)
+            return mine(ctx, *call)
+
+        block.fns = [counted] * len(block.fns)  # (one function, as a block's calls of one function are)
+        parallel._BlockRun(ex, block, "block", 2, 12, None)._measure(block, [ex.table.ids[f] for f in block.functions])
+        return runs
+
+    with Chain.open(world) as chain:
+        runs = runs_of_the_calls_timed(chain)
+        assert sorted(Counter(runs).values()) == [1, 1, 1, 1, 2] and runs[0] == runs[1]
+    with Chain.open(world, state) as chain:
+        assert sorted(Counter(runs_of_the_calls_timed(chain)).values()) == [2, 2, 2, 2, 2]
+
+
 def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path, monkeypatch):
     # One call in three runs 3,000 rounds, the others 5: the five calls timed first (spread over
     # the sample) differ, so more are timed and their mean kept (about a third of a heavy call's
