@@ -885,7 +885,7 @@ class _Timer:
         call that takes longer than WARM_S, whose reads from a state file (the keys its variables
         came to hold) could be no more than LOADS_SHARE of its time, and for a call of a function
         run here already that read nothing from a state file (the function's first call warmed
-        what a second run would: a block of 18 light functions' estimate 6.5 -> 5 ms)."""
+        what a second run would: a block of 18 light functions' estimate 6.3 -> 5.6 ms)."""
         ctx, clock = self.ctx, time.perf_counter
         fn, call = self.fns[k], self.calls[k]
         mark = self._at(k) if self.setters else self.marks
