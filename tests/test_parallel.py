@@ -1254,29 +1254,36 @@ def test_the_estimate_warms_a_call_before_timing_it_unless_it_is_long_and_read_n
                                                                                                    monkeypatch):
     # Every call taken as long (WARM_S 0): one that reads its sender's seed from a state file is run
     # twice (its first run loads it), one whose reads are all in memory once.
-    from compiler.runtime.functions import FunctionTable
-
     monkeypatch.setattr(plan, "WARM_S", 0.0)
     world, state = pot_world(tmp_path, HEAVY, "Miner"), tmp_path / "state.sqlite"
     text = pot_lines(*[(f"u{k}", "mine", [3]) for k in range(10)])
     with Chain.open(world, state) as chain:
         chain.run_block(parse_block_text(text, "b.jsonl"))
-
-    def runs_of_the_calls_timed(chain: Chain) -> list[int]:
-        ex = parallel.ParallelExecutor(chain, 2)
-        ex.table = FunctionTable(chain.world)
-        block = chain.decoder().decode(text.encode(), "block", 0, 1)
-        runs: list[int] = []
-        block.fns = [lambda ctx, *call, _k=k, _fn=fn: runs.append(_k) or _fn(ctx, *call)
-                     for k, fn in enumerate(block.fns)]
-        parallel._BlockRun(ex, block, "block", 2, 12, None)._measure(block, [ex.table.ids[f] for f in block.functions])
-        return runs
-
     with Chain.open(world, state) as chain:
-        assert runs_of_the_calls_timed(chain) == [0, 0]  # (one call timed: ten calls, RUN_SHARE)
-        assert runs_of_the_calls_timed(chain) == [0]     # (its seed in memory now)
+        first = chain.world.addresses(["u0"])[0]
+        assert _runs_timed(chain, text, shared=False) == [first, first]  # (one call timed: ten calls, RUN_SHARE)
+        assert _runs_timed(chain, text, shared=False) == [first]  # (its seed in memory now)
     with Chain.open(world) as chain:
-        assert runs_of_the_calls_timed(chain) == [0]
+        assert _runs_timed(chain, text, shared=False) == [first]
+
+
+def _runs_timed(chain: Chain, text: str, shared: bool) -> list[int]:
+    """The senders of the calls the estimate of block ``text`` runs while it times them, a sender each
+    run; ``shared``: every call through one function object, as a block's calls of one function are
+    (else each through one of its own)."""
+    from compiler.runtime.functions import FunctionTable
+
+    ex = parallel.ParallelExecutor(chain, 2)
+    ex.table = FunctionTable(chain.world)
+    block = chain.decoder().decode(text.encode(), "block", 0, 1)
+    runs: list[int] = []
+
+    def counted(fn):
+        return lambda ctx, *call: runs.append(call[1]) or fn(ctx, *call)
+
+    block.fns = [counted(block.fns[0])] * len(block.fns) if shared else list(map(counted, block.fns))
+    parallel._BlockRun(ex, block, "block", 2, 12, None)._measure(block, [ex.table.ids[f] for f in block.functions])
+    return runs
 
 
 def test_the_estimate_times_a_later_call_of_a_function_once_when_it_read_nothing_from_a_file(tmp_path,
@@ -1286,35 +1293,17 @@ def test_the_estimate_times_a_later_call_of_a_function_once_when_it_read_nothing
     # file; each twice when each reads its sender's seed from one (its first run loads it).
     from collections import Counter
 
-    from compiler.runtime.functions import FunctionTable
-
     monkeypatch.setattr(plan, "WARM_S", 3600.0)
 
     world, state = pot_world(tmp_path, HEAVY, "Miner"), tmp_path / "state.sqlite"
     text = pot_lines(*[(f"u{k}", "mine", [3]) for k in range(5 * plan.RUN_SHARE)])
     with Chain.open(world, state) as chain:
         chain.run_block(parse_block_text(text, "b.jsonl"))
-
-    def runs_of_the_calls_timed(chain: Chain) -> list[int]:
-        ex = parallel.ParallelExecutor(chain, 2)
-        ex.table = FunctionTable(chain.world)
-        block = chain.decoder().decode(text.encode(), "block", 0, 1)
-        runs: list[int] = []
-        mine = block.fns[0]
-
-        def counted(ctx, *call):
-            runs.append(call[1])  # (the sender: which call)
-            return mine(ctx, *call)
-
-        block.fns = [counted] * len(block.fns)  # (one function, as a block's calls of one function are)
-        parallel._BlockRun(ex, block, "block", 2, 12, None)._measure(block, [ex.table.ids[f] for f in block.functions])
-        return runs
-
     with Chain.open(world) as chain:
-        runs = runs_of_the_calls_timed(chain)
+        runs = _runs_timed(chain, text, shared=True)
         assert sorted(Counter(runs).values()) == [1, 1, 1, 1, 2] and runs[0] == runs[1]
     with Chain.open(world, state) as chain:
-        assert sorted(Counter(runs_of_the_calls_timed(chain)).values()) == [2, 2, 2, 2, 2]
+        assert sorted(Counter(_runs_timed(chain, text, shared=True)).values()) == [2, 2, 2, 2, 2]
 
 
 def test_the_estimate_times_a_function_whose_calls_differ_by_their_mean(tmp_path, monkeypatch):
