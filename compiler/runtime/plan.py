@@ -276,12 +276,14 @@ class Planning:
 
             if self._sampled is not None and np.array_equal(self._sampled[0], mask):
                 sampled = self._sampled[1]
+                rows_tx, schedule, at_best = priced(sampled)
             else:  # (a few first: a wildcard among the rest only makes lanes costlier, as do more rows)
                 sampled = self._sampled_rows(sample, mask, CHAIN_PROBE)
-                if priced(sampled)[2] <= MIN_GAIN * whole:
+                rows_tx, schedule, at_best = priced(sampled)
+                if at_best <= MIN_GAIN * whole:
                     sampled = self._sampled_rows(sample, mask)
+                    rows_tx, schedule, at_best = priced(sampled)
             picked, table, inst_us = sampled
-            rows_tx, schedule, at_best = priced(sampled)
             rows = count * rows_tx
             if at_best > MIN_GAIN * whole:
                 self.why = (f"costly to schedule: instantiating a transaction's accesses takes {inst_us:.0f} us "
