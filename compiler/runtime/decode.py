@@ -337,12 +337,12 @@ class Decoder:
                 return got
             return read
 
-        calls = by_group(list(map(function_of.__getitem__, entries)), list(range(n)), reader)
+        functions = list(map(function_of.__getitem__, entries))
+        calls = by_group(functions, list(range(n)), reader)
         if len(distinct) == 1 and not rows:
             entry = entries[0]
-            return Block(self.world, [entry.fn] * n, calls, [entry.function] * n, {}, lines, first_index)
+            return Block(self.world, [entry.fn] * n, calls, functions, {}, lines, first_index)
         fns = list(map({e: e.fn if e is not None else None for e in distinct}.__getitem__, entries))
-        functions = list(map({e: e.function if e is not None else None for e in distinct}.__getitem__, entries))
         invalid: dict[int, Tx] = {}
         for k in sorted(rows):
             o = structs[k]
