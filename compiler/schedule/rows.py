@@ -227,30 +227,15 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
         combinations = list(product(addresses, *keys))
         if len(combinations) > _MAX_ALTERNATIVES:
             return None
-        alias: Any = None  # (an add's: per combination, each side's source, a key's taken from its combination)
+        alias: list | None = None  # (an add's: :func:`_alias_sides`)
         if access.mode == ADD:
             mode = A
             if access.alias == S.TRUE:
                 mode = W
             elif access.alias != S.FALSE:
-                # Each side of its equality from the call (an argument, the sender, a constant), or,
-                # for an element of an array a loop walks (``payees[j]``), the element its key is in
-                # each combination; else read and write when it may alias: the write orders it.
-                eq = _equality(access.alias)
-                sides: list | None = None if eq is None else []
-                for a in eq.args if eq is not None else ():
-                    got = source(a, params, to, value_of)
-                    if got is not None:
-                        sides.append(("src", got))
-                    elif a in access.keys and all(type(k) is Element for k in keys[access.keys.index(a)]):
-                        sides.append(("key", access.keys.index(a)))
-                    else:
-                        sides = None
-                        break
-                if sides is None:
-                    mode, coarse = W, True
-                else:
-                    alias = sides
+                alias = _alias_sides(access, keys, params, to, value_of)
+                if alias is None:
+                    mode, coarse = W, True  # read and write when it may alias: the write orders it
         else:
             mode = _MODE[access.mode]
         stored: Any = ()
@@ -265,14 +250,29 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
     return None if looks and coarse else out
 
 
-def _equality(alias) -> Any:
-    """An add's alias condition as one equality of two values: itself, or one ``==`` it is a
-    conjunction of (``part > 0 && payee == msg.sender``: a write where that one holds is a
-    superset of where the whole does); None when there is none."""
-    for term in alias.args if isinstance(alias, S.Op) and alias.op == "&&" else (alias,):
-        if isinstance(term, S.Op) and term.op == "==" and len(term.args) == 2:
-            return term
-    return None
+def _alias_sides(access, keys: list, params: dict[str, int], to: int, value_of) -> list | None:
+    """Where an add's alias condition holds, call by call: the sides of one equality, itself or one
+    ``==`` it is a conjunction of (``part > 0 && payee == msg.sender``: a write where that one holds
+    is a superset of where the whole does), each ``("src", source)`` from the call (an argument, the
+    sender, a constant) or, for an element of an array a loop walks (``payees[j]``), ``("key", i)``:
+    the element key ``i`` is in each combination of ``keys`` (the access's keys' alternatives); None
+    when there is no such equality."""
+    alias = access.alias
+    for eq in alias.args if isinstance(alias, S.Op) and alias.op == "&&" else (alias,):
+        if isinstance(eq, S.Op) and eq.op == "==" and len(eq.args) == 2:
+            break
+    else:
+        return None
+    sides = []
+    for a in eq.args:
+        got = source(a, params, to, value_of)
+        if got is not None:
+            sides.append(("src", got))
+        elif a in access.keys and all(type(k) is Element for k in keys[access.keys.index(a)]):
+            sides.append(("key", access.keys.index(a)))
+        else:
+            return None
+    return sides
 
 
 def _may_meet(plan: list[_Column]) -> list[tuple[int, int, bool]]:
