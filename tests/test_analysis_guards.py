@@ -24,7 +24,7 @@ from compiler.analysis import symbolic as S
 from compiler.analysis.report import function_json
 from compiler.analysis.summary import ADD, READ, WRITE, Summary
 from compiler.pipeline import CompilerData
-from compiler.schedule.compiled import UNREAD, Choice, VarIds, compile_summary
+from compiler.schedule.compiled import UNREAD, WILD, Choice, VarIds, compile_summary
 from compiler.schedule.instantiate import instantiate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -153,6 +153,34 @@ def test_the_compiled_instantiation_drops_it_for_every_value_the_read_may_have(l
     assert not any(vid == paid for vid, _, _ in run(4, Choice((5, 6))))
     # A value that cannot be known leaves the guard undecided: the access is kept (at the sender).
     assert (paid, 4, 2) in run(4, UNREAD)
+
+
+def test_a_choice_whose_condition_cannot_be_computed_is_each_branch_not_a_wildcard(tmp_path):
+    """``who`` is ``ite(p - 100 < 5, msg.sender, address(0))``: for p below 100 the condition
+    underflows (the call reverts there, or the summary merged a path it never takes), and the key is
+    either branch: two locations, as the runtime's columns have it, not every key of ``m``."""
+    path = tmp_path / "pick.lane"
+    path.write_text(textwrap.dedent("""
+        contract Pick {
+            storage m: map<address, u256>;
+            pub fn get(p: u256) -> u256 {
+                let who = address(0);
+                if ((p - 100) < 5) {
+                    who = msg.sender;
+                }
+                return m[who];
+            }
+        }
+    """))
+    inst = compile_summary(CompilerData(str(path)).summaries["Pick.get"], VarIds()).inst
+
+    def keys(p: int) -> set:
+        return {key for (address, vid, key), mode in inst(9, 7, (p,), lambda *loc: 0, 2, 24, [])}
+
+    assert keys(8) == {9, 0}
+    assert keys(103) == {9}
+    assert keys(200) == {0}
+    assert WILD not in keys(8) | keys(103) | keys(200)
 
 
 def test_writes_record_their_values_in_the_examples():

@@ -30,9 +30,11 @@ None for every instance), ``mode`` is ``READ``, ``WRITE`` or ``ADD``.
 
 How an access is instantiated:
 
-- Its *binders*, the loop indices and the values read from storage that
-  transactions write, are enumerated, each after those it depends on: a loop
-  index over its range, a read over its choices.  Each combination gives a
+- Its *binders*, the loop indices, the values read from storage that
+  transactions write and the conditions of choices (``ite``) that may fail to
+  compute, are enumerated, each after those it depends on: a loop index over
+  its range, a read over its choices, a condition over its value (both
+  branches when computing it fails: see ``_branches``).  Each combination gives a
   location; past :data:`MAX_UNROLL` combinations, or when something is
   unresolved, the access becomes a wildcard over its variable.
 - Its path condition is evaluated in three values: ``&&`` is false when one
@@ -205,6 +207,16 @@ def _cond(thunk: Callable[[], Any]) -> bool:
         raise Unresolved from None
 
 
+def _branches(thunk: Callable[[], Any]) -> tuple:
+    """The branches a choice (``ite``) enumerated in a location may take: the one its condition
+    picks, or both when the condition cannot be computed (see :func:`_cond`: it says nothing
+    about the transaction; both are a superset, as the runtime's columns take them)."""
+    try:
+        return (True,) if thunk() else (False,)
+    except NotTaken:
+        return (True, False)
+
+
 def _and(*thunks: Callable[[], Any]) -> bool:
     """``&&`` in three values: false when one operand is false; unknown (raises) when one is unknown."""
     unknown = False
@@ -325,6 +337,7 @@ class _Gen:
         # The binders in scope (loop indices, reads being enumerated) -> their Python variable.
         self.names: dict[S.Sym, str] = {}
         self.failable: set[str] = set()  # those of reads whose key may fail (``_reads``: maybe ``_FAILED``)
+        self.choices: dict[S.Op, str] = {}  # the choices (``ite``) enumerated -> their condition's variable
         self.fresh = itertools.count()
         # Immutable values of the called instance (a pool's token0): read once, at the top.
         self.hoisted: dict[S.Read, str] = {}
@@ -431,8 +444,9 @@ class _Gen:
             seen.add(n)
             for child in n.children():
                 visit(child)
-            if isinstance(n, S.LoopIndex) or (isinstance(n, S.Read) and not n.immutable):
-                order.append(n)
+            if isinstance(n, S.LoopIndex) or (isinstance(n, S.Read) and not n.immutable) or \
+                    (isinstance(n, S.Op) and n.op == "ite" and not self.safe(n.args[0])):
+                order.append(n)  # (a choice whose condition may fail: both branches, see open_binders)
 
         for part in parts:
             visit(part)
@@ -441,6 +455,15 @@ class _Gen:
     def open_binders(self, binders: list[S.Sym], depth: int) -> int:
         """``for`` headers enumerating ``binders`` from ``depth``; the depth of the innermost body."""
         for b in binders:
+            if isinstance(b, S.Op):  # a choice: its condition's value, each branch when it fails
+                cond = b.args[0]
+                if cond in self.names or self.safe(cond):  # (safe once its reads are in scope)
+                    continue
+                name = f"c{next(self.fresh)}"
+                self.emit(depth, f"for {name} in _branches(lambda: {self.expr(cond)}):")
+                self.names[cond] = self.choices[b] = name
+                depth += 1
+                continue
             if isinstance(b, S.LoopIndex):
                 name = f"i{b.id}"
                 self.emit(depth, f"for {name} in range({self.expr(b.lo)}, {self.expr(b.hi)}):")
@@ -462,7 +485,11 @@ class _Gen:
 
     def close_binders(self, binders: list[S.Sym]) -> None:
         for b in binders:
-            self.failable.discard(self.names.pop(b))
+            if isinstance(b, S.Op):
+                if self.choices.pop(b, None) is not None:  # (None: not enumerated, see open_binders)
+                    del self.names[b.args[0]]
+            else:
+                self.failable.discard(self.names.pop(b))
 
     def known(self, code: str, *parts: S.Sym) -> str:
         """``code``, the value of ``parts`` (a location, a stored value), through ``_known`` where it
@@ -730,7 +757,7 @@ def _maybe(thunk) -> bool:
 
 
 _GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": _maybe, "_and": _and, "_or": _or,
-            "_cond": _cond, "_each": _each, "_reads": _reads, "_known": _known, "_single": _single,
+            "_cond": _cond, "_branches": _branches, "_each": _each, "_reads": _reads, "_known": _known, "_single": _single,
             "_unresolved": _unresolved, "_address": _address, "Unresolved": Unresolved, "NotTaken": NotTaken,
             "_TooMany": _TooMany, "WILD": WILD, "UNKNOWN": UNKNOWN, "UNREAD": UNREAD, "Choice": Choice}
 
