@@ -4,9 +4,11 @@ the timing a run reports."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -282,6 +284,43 @@ def test_blocks_append_to_the_log_which_is_folded_in_past_its_limit(tmp_path, mo
     with Chain.open(world, state) as fresh:  # nothing in memory: every read goes through the log
         for name in ("u0", "u1", "u7", "admin"):
             assert fresh.call("usdc", "balance_of", [name])[1] == memory.call("usdc", "balance_of", [name])[1]
+
+
+def test_the_log_of_a_large_state_folds_after_a_share_of_its_rows(tmp_path, monkeypatch):
+    """On a state of many rows the log grows to a FOLD_SHARE-th of ``storage``'s rows (counted in
+    ``meta`` at each fold) before a commit folds it, not to COMPACT_AT: a fold rewrites the pages
+    of the whole table.  The roots stay those of the state in memory; a file whose count is missing
+    or not a count folds at COMPACT_AT."""
+    from compiler.runtime import store as store_module
+    from compiler.workload import GenOptions, generate
+
+    monkeypatch.setattr(store_module, "COMPACT_AT", 50)
+    monkeypatch.setattr(store_module, "FOLD_SHARE", 4)
+    generate(tmp_path, GenOptions("transfers", 1500, 1200, 0.0, 4, 0.0, 3))
+    world, state = tmp_path / "world.toml", tmp_path / "s.sqlite"
+    lines = (tmp_path / "block.jsonl").read_bytes().splitlines(keepends=True)
+    memory = Chain.open(world)
+    logged, counted = [], []
+    with Chain.open(world, state) as chain:
+        db = chain.store.db
+        for part in [(tmp_path / "setup.jsonl").read_bytes()] + [b"".join(lines[i:i + 100])
+                                                                 for i in range(0, len(lines), 100)]:
+            got, want = chain.run_block(part), memory.run_block(part)
+            assert got.state_root == want.state_root
+            logged.append(db.execute("SELECT count(*) FROM recent").fetchone()[0])
+            if not logged[-1]:  # (folded: the count is the table's)
+                counted.append((int(chain.store.meta("storage_rows")),
+                                db.execute("SELECT count(*) FROM storage").fetchone()[0]))
+        assert counted and all(meta == rows > 800 for meta, rows in counted)
+        assert chain.store.fold_at() == counted[-1][1] // 4
+    assert 50 < max(logged) <= counted[-1][1] // 4 and 0 in logged[2:]  # past COMPACT_AT, then folded
+    for damaged in ("many", "-5", "", "١٢٣"):
+        with contextlib.closing(sqlite3.connect(state)) as db, db:
+            db.execute("UPDATE meta SET value = ? WHERE key = 'storage_rows'", (damaged,))
+        with Chain.open(world, state) as chain:
+            assert chain.store.fold_at() == 50
+            got = chain.run_block(b"".join(lines[:100]), number=chain.number + 1)
+            assert got.state_root == memory.run_block(b"".join(lines[:100])).state_root
 
 
 @pytest.mark.parametrize("scan, json_sql", [(True, True), (False, True), (True, False)])

@@ -4,7 +4,9 @@ Tables (schema version 3; a version 2 file, without the log, is read as it is an
 when first written):
 
 - ``meta(key, value)``: the world's fingerprint and the identity it hashes
-  (:mod:`compiler.runtime.world_identity`), the genesis state root;
+  (:mod:`compiler.runtime.world_identity`), the genesis state root, and
+  ``storage_rows``, the rows of ``storage`` at the genesis or the last fold
+  (:meth:`StateStore.fold_at`);
 - ``variables(id, instance, name)``: a number for each storage variable of each
   deployed instance, in deployment and declaration order;
 - ``storage(var, key, value)``: one row per non-zero location, as of the last
@@ -64,7 +66,8 @@ __all__ = ["StateStore", "APPLICATION_ID", "SQLITE_MAGIC", "SCHEMA_VERSION"]
 
 SCHEMA_VERSION = 3
 READS = (2, 3)   # the schema versions this Lane opens (a version 2 file gains the log when first written)
-COMPACT_AT = 32768  # rows in the log past which a commit folds it into ``storage``
+COMPACT_AT = 32768  # rows in the log past which a commit folds it into ``storage`` ...
+FOLD_SHARE = 16     # ... or past this share of ``storage``'s rows, if more (``StateStore.fold_at``)
 _SCAN_FROM = 1024  # keys of one variable a block reads from which its rows may be read in one pass,
 _SCAN_SHARE = 3  # if they are at least a third of them
 _BATCH = 500  # keys per query when a block's locations are read in bulk (SQLite allows 32,766 parameters)
@@ -262,6 +265,7 @@ class StateStore:
         self._child: tuple[int, sqlite3.Connection] | None = None
         self._recent: Rows | None = None  # the log, newest value per location
         self._logged = 0   # its rows (known once it is loaded)
+        self._stored: int | None = None  # rows in ``storage`` (``meta``'s ``storage_rows``, once read)
         self.loads = 0     # locations read one by one as touched (not in bulk): a count that only grows
 
     def _upgrade(self) -> None:
@@ -321,6 +325,18 @@ class StateStore:
     def meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def fold_at(self) -> int:
+        """Rows in the log past which a commit folds it into ``storage``: :data:`COMPACT_AT`, or a
+        :data:`FOLD_SHARE`-th of ``storage``'s rows when that is more (``meta``'s ``storage_rows``,
+        counted at each fold; a file without it, or with a value that is not a count, folds at
+        COMPACT_AT).  A fold rewrites about every page of ``storage`` (its rows are spread over the
+        keys), so its cost grows with the state: folding after a share of it keeps the cost per row
+        logged the same on a state of any size."""
+        if self._stored is None:
+            text = self.meta("storage_rows")
+            self._stored = int(text) if isinstance(text, str) and text.isascii() and text.isdigit() else 0
+        return max(COMPACT_AT, self._stored // FOLD_SHARE)
 
     @property
     def head(self) -> tuple[int, int, int]:
@@ -476,6 +492,7 @@ class StateStore:
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             db.executemany("INSERT INTO variables VALUES (?, ?, ?)",
                            [(c.var, world.by_address[c.address].name, c.name) for c in self.by_var])
+            rows_stored = 0
             for c in self.by_var:
                 var = storage[c.address][c.index]
                 keys, values = list(key_bytes(c.arity, list(var))), _values_bytes(list(var.values()))
@@ -483,13 +500,15 @@ class StateStore:
                     keys, values = list(compress(keys, values)), list(compress(values, values))
                 if keys:
                     _write(db, "INSERT INTO storage", c.var, keys, values)
+                    rows_stored += len(keys)
             db.executemany("INSERT INTO meta VALUES (?, ?)",
                            [("world", world_identity.fingerprint(identity)),
-                            ("world_identity", world_identity.encode(identity)), ("genesis_state_root", root)])
+                            ("world_identity", world_identity.encode(identity)), ("genesis_state_root", root),
+                            ("storage_rows", str(rows_stored))])
             db.execute("INSERT INTO blocks VALUES (0, '0', 0, 0, ?, '', ?)", (root, accumulator.to_bytes(64, "big")))
             db.execute("INSERT INTO receipts VALUES (0, ?)", (pack([]),))
         self.new = False
-        self._recent, self._logged = {}, 0
+        self._recent, self._logged, self._stored = {}, 0, rows_stored
 
     def commit_block(self, changes: Changes | None, number: int, timestamp: int, transactions: int, cost: int,
                      state_root: str, receipts_root: str, accumulator: int, receipts: bytes,
@@ -503,7 +522,7 @@ class StateStore:
         rows = rows or {}
         added = sum(map(len, rows.values()))
         recent = self.recent()
-        fold = self._logged + added > COMPACT_AT
+        fold = self._logged + added > self.fold_at()
         db = self.db
         with transaction(db, self.path):
             last = db.execute("SELECT max(number) FROM blocks").fetchone()[0]
@@ -533,8 +552,8 @@ class StateStore:
         A block's commit appends its rows to the log (``recent``), whose pages are new ones at its
         end: a thousand transfers write a few dozen pages however large the state, where updating
         ``storage`` in place rewrites every page holding one of their rows (on 200,000 accounts
-        about 1,400 of them, 5.5 MB).  Once the log passes :data:`COMPACT_AT` rows it is folded in
-        at once, and each page of ``storage`` is written once for all of them (SQLite keeps the
+        about 1,400 of them, 5.5 MB).  Once the log passes :meth:`fold_at` rows it is folded in
+        at once (and ``storage``'s rows counted again), and each page of ``storage`` is written once for all of them (SQLite keeps the
         pages a transaction changes in its cache until it commits: sorting the rows first, tried,
         cost more than it saved)."""
         db = self.db
@@ -547,6 +566,8 @@ class StateStore:
             if not all(live):
                 _delete(db, var, list(compress(keys, map(not_, live))))
         db.execute("DELETE FROM recent")
+        self._stored = db.execute("SELECT count(*) FROM storage").fetchone()[0]
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('storage_rows', ?)", (str(self._stored),))
 
     # ------------------------------------------------------------ verification
     def locations(self) -> Iterator[tuple[int, str, tuple, Any]]:
