@@ -39,6 +39,7 @@ from ..vm.transaction import Tx, gc_paused
 from .block import _prepare_one, parse_block_text
 from .files import block_text
 from .grouping import by_group
+from .text_scan import lines_of
 from ..schedule.vectorized import pick
 from ..vm.values import U256_DIGITS, U256_MAX, ValueError_, parse_value
 from .world import World
@@ -466,12 +467,8 @@ def call_reader(function, to: int, world: World) -> Callable[[_Line], tuple | No
             body.append(f"    {x} = {x}[0] if {x} is not None else slow({ty}, a[{i}])")
         else:
             body.append(f"    {x} = slow({ty}, {x})")
-        if p.type is not T.BOOL and p.type is not T.U256:
-            body.append(f"    if {x} is BAD:")
-            body.append("        return None")
-        else:
-            body.append(f"    if {x} is BAD:")
-            body.append("        return None")
+        body.append(f"    if {x} is BAD:")
+        body.append("        return None")
     body.append("    return (TO, s, " + "".join(f"x{i}, " for i in range(len(params))) + ")")
     source = "\n".join(body) + "\n"
     code = _READER_CODE.get(source)
@@ -551,8 +548,8 @@ def _u256_texts(values: list[str]) -> list[int] | None:
     """u256s written as text, as the reference reads them (:func:`compiler.vm.values.parse_value`)
     when all are plain decimal digits (no '_') or all 0x hex of at most 64 digits: the column
     matched at once by a regular expression, each converted by ``int``, both C code; else None."""
-    joined = "\n".join(values)
-    if joined.count("\n") != len(values) - 1:  # (a text holding a newline)
+    joined = lines_of(values)
+    if joined is None:
         return None
     if _DECIMALS.fullmatch(joined):
         got = list(map(int, values))

@@ -70,3 +70,10 @@ def toml_long_integer(text: str) -> tuple[int, int] | None:
         if len(token) > limit and token[0] in "0123456789" and len(token.replace("_", "")) > limit:
             return _position(text, m.start())
     return None
+
+
+def lines_of(texts: list[str]) -> str | None:
+    """``texts`` joined one a line, for a regular expression of lines to match a whole column at
+    once (``fullmatch``, C code); None when a text holds a line break itself."""
+    joined = "\n".join(texts)
+    return joined if joined.count("\n") == len(texts) - 1 else None

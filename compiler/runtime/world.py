@@ -21,7 +21,7 @@ from ..vm.context import Context
 from ..vm.variables import Var
 from .files import read_text
 from ..vm.errors import Revert
-from .text_scan import toml_long_integer, toml_too_deep
+from .text_scan import lines_of, toml_long_integer, toml_too_deep
 from ..vm.values import (ValueError_, address_from_text, derive_address, derive_addresses, format_address, is_name,
                          parse_value, quoted, shown)
 
@@ -91,8 +91,8 @@ class World:
         self._addresses.update(zip(names, derive_addresses(names)))
         new.difference_update(names)
         hexes = [t for t in new if t[:2] in ("0x", "0X")]
-        joined = "\n".join(hexes)
-        if hexes and joined.count("\n") == len(hexes) - 1 and _HEX_ADDRESSES.fullmatch(joined):
+        joined = lines_of(hexes) if hexes else None
+        if joined is not None and _HEX_ADDRESSES.fullmatch(joined):
             self._addresses.update(zip(hexes, map(int, hexes, repeat(16))))
             new.difference_update(hexes)
         for text in new:
