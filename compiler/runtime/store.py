@@ -553,9 +553,9 @@ class StateStore:
         end: a thousand transfers write a few dozen pages however large the state, where updating
         ``storage`` in place rewrites every page holding one of their rows (on 200,000 accounts
         about 1,400 of them, 5.5 MB).  Once the log passes :meth:`fold_at` rows it is folded in
-        at once (and ``storage``'s rows counted again), and each page of ``storage`` is written once for all of them (SQLite keeps the
-        pages a transaction changes in its cache until it commits: sorting the rows first, tried,
-        cost more than it saved)."""
+        at once (and ``storage``'s rows counted again), and each page of ``storage`` is written
+        once for all of them (SQLite keeps the pages a transaction changes in its cache until it
+        commits: sorting the rows first, tried, cost more than it saved)."""
         db = self.db
         for var, changed in rows.items():
             keys, values = list(changed), list(changed.values())

@@ -757,9 +757,10 @@ def _maybe(thunk) -> bool:
 
 
 _GLOBALS = {"_chk": _chk, "_div": _div, "_mod": _mod, "_elem": _elem, "_maybe": _maybe, "_and": _and, "_or": _or,
-            "_cond": _cond, "_branches": _branches, "_each": _each, "_reads": _reads, "_known": _known, "_single": _single,
-            "_unresolved": _unresolved, "_address": _address, "Unresolved": Unresolved, "NotTaken": NotTaken,
-            "_TooMany": _TooMany, "WILD": WILD, "UNKNOWN": UNKNOWN, "UNREAD": UNREAD, "Choice": Choice}
+            "_cond": _cond, "_branches": _branches, "_each": _each, "_reads": _reads, "_known": _known,
+            "_single": _single, "_unresolved": _unresolved, "_address": _address, "Unresolved": Unresolved,
+            "NotTaken": NotTaken, "_TooMany": _TooMany, "WILD": WILD, "UNKNOWN": UNKNOWN, "UNREAD": UNREAD,
+            "Choice": Choice}
 
 
 def compile_summary(summary: Summary, var_ids: VarIds) -> CompiledSummary:
