@@ -80,7 +80,9 @@ def read_text_capped(path: str | os.PathLike, limit: int, *, refuse_nul: bool = 
     holds it, and with ``refuse_nul`` a NUL byte raises :class:`NulByte`, so
     ``/dev/urandom`` or ``/dev/zero`` as a data file stops at once instead of
     after ``limit`` bytes.  Newlines are read as ``open()`` in text mode reads
-    them (``\\r\\n`` and ``\\r`` become ``\\n``).  OSError as ``open()`` raises it.
+    them (``\\r\\n`` and ``\\r`` become ``\\n``), and a byte order mark that
+    starts the file (as some editors write) is skipped, as Python skips one in
+    a source file.  OSError as ``open()`` raises it.
     """
     decoder = codecs.getincrementaldecoder("utf-8")()
     parts: list[str] = []
@@ -101,6 +103,8 @@ def read_text_capped(path: str | os.PathLike, limit: int, *, refuse_nul: bool = 
             parts.append(decoder.decode(chunk))
     parts.append(decoder.decode(b"", final=True))
     text = "".join(parts)
+    if text.startswith("\ufeff"):
+        text = text[1:]
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text

@@ -363,3 +363,30 @@ def test_call_arguments_are_read_as_blocks_are(tmp_path):
         f"is not a list: nested more than {MAX_NESTING} levels deep\n")
     code, out, err = lane("call", world, "\udcff", "total")
     assert (code, out, err) == (1, "", "error: unknown contract '\\udcff' (deployed: sum)\n")
+
+
+def test_a_byte_order_mark_that_starts_a_file_is_skipped(tmp_path):
+    """A contract, a world and a block file saved with a UTF-8 byte order mark (as some editors
+    save them) run as the same files without it: the same roots, the same output; a mark
+    anywhere else is still what it is (in a block line, invalid JSON)."""
+    from pathlib import Path
+
+    demo = Path(__file__).resolve().parent.parent / "examples"
+    marked = tmp_path / "marked"
+    marked.mkdir()
+    for path in demo.glob("*.lane"):
+        (marked / path.name).write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    world = (demo / "demo" / "world.toml").read_text().replace('"../', '"')
+    (marked / "world.toml").write_bytes(b"\xef\xbb\xbf" + world.encode())
+    block = (demo / "demo" / "block1.jsonl").read_bytes()
+    (marked / "block1.jsonl").write_bytes(b"\xef\xbb\xbf" + block)
+    plain = CliRunner().invoke(app, ["run", str(demo / "demo" / "world.toml"), str(demo / "demo" / "block1.jsonl"),
+                                     "--json"])
+    got = CliRunner().invoke(app, ["run", str(marked / "world.toml"), str(marked / "block1.jsonl"), "--json"])
+    assert plain.exit_code == got.exit_code == 0, got.output
+    roots = [{k: json.loads(r.output)[k] for k in ("state_root", "receipts_root")} for r in (plain, got)]
+    assert roots[0] == roots[1]
+    assert CliRunner().invoke(app, ["check", str(marked / "token.lane")]).exit_code == 0
+    (marked / "twice.jsonl").write_bytes(block.replace(b"\n", b"\n\xef\xbb\xbf", 1))
+    twice = CliRunner().invoke(app, ["run", str(marked / "world.toml"), str(marked / "twice.jsonl")])
+    assert twice.exit_code == 1 and "twice.jsonl:2:1" in twice.output and "BOM" in twice.output

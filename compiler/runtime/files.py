@@ -73,6 +73,8 @@ def read_block_bytes(path: str | os.PathLike) -> tuple[str, bytes]:
         raise LaneError(f"cannot read block file {display}: {err}", code="io") from None
     if b"\0" in data:
         block_text(data[:data.index(b"\0") + 1], display)  # says where
+    if data.startswith(codecs.BOM_UTF8):  # (a byte order mark, as some editors write: not text, skipped)
+        data = data[len(codecs.BOM_UTF8):]
     return display, data
 
 
