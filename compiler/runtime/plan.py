@@ -235,7 +235,7 @@ class Planning:
         light &= self._apart_by_variable(fids, light)
         parts = len(count)
 
-        def beside(rows_tx: float, uneven: np.ndarray | float = 1.0) -> np.ndarray:
+        def beside(rows_tx: float, light: np.ndarray, uneven: np.ndarray | float = 1.0) -> np.ndarray:
             return self.split_us(part, parts, alone, work, np.full(len(us), model.lanes_us(0.0, 1, 0, rows_tx)),
                                  model.lanes_us(0.0, 0, 0, rows_tx), light, uneven)
 
@@ -255,7 +255,7 @@ class Planning:
         decoded = np.zeros(parts) if isinstance(self.source, Block) else model.decode_us(count)
         decoding = decoded * SCHEDULE_DECODE / self.cpus
         whole = float((inline + decoded).sum()) * scale
-        on_lanes = np.minimum(model.lanes_us(busiest, count, 0), beside(ROWS_TX)) + decoding
+        on_lanes = np.minimum(model.lanes_us(busiest, count, 0), beside(ROWS_TX, light)) + decoding
         at_best = best(on_lanes, decoding)
         if whole >= model.min_work_us and at_best <= MIN_GAIN * whole:
             # Lanes, were the sampled transactions cheap to schedule and independent: instantiating
@@ -264,25 +264,28 @@ class Planning:
             chosen = on_lanes < inline
             mask = chosen[part]
 
-            def priced(sampled: tuple) -> tuple:
-                nonlocal light
+            def priced(sampled: tuple, light: np.ndarray) -> tuple:
+                """What the sampled rows say lanes cost: (rows a transaction, the schedule's microseconds
+                per part, the block at best), and ``light`` without the functions a wildcard row is of
+                (the plan gives the parent no transaction with a wildcard)."""
                 picked, table, inst_us = sampled
-                if table.wild.any():  # (the plan gives the parent no transaction with a wildcard)
-                    light &= ~isin(ids, ids[picked[table.tx[table.wild]]])
+                if table.wild.any():
+                    light = light & ~isin(ids, ids[picked[table.tx[table.wild]]])
                 rows_tx = len(table) / max(len(picked), 1)
                 schedule = count * inst_us / self.cpus + decoding
-                on_lanes = np.minimum(model.lanes_us(busiest, count, 0, count * rows_tx), beside(rows_tx)) + schedule
-                return rows_tx, schedule, best(on_lanes, schedule)
+                on_lanes = np.minimum(model.lanes_us(busiest, count, 0, count * rows_tx),
+                                      beside(rows_tx, light)) + schedule
+                return rows_tx, schedule, best(on_lanes, schedule), light
 
             if self._sampled is not None and np.array_equal(self._sampled[0], mask):
                 sampled = self._sampled[1]
-                rows_tx, schedule, at_best = priced(sampled)
+                rows_tx, schedule, at_best, light = priced(sampled, light)
             else:  # (a few first: a wildcard among the rest only makes lanes costlier, as do more rows)
                 sampled = self._sampled_rows(sample, mask, CHAIN_PROBE)
-                rows_tx, schedule, at_best = priced(sampled)
+                rows_tx, schedule, at_best, light = priced(sampled, light)
                 if at_best <= MIN_GAIN * whole:
                     sampled = self._sampled_rows(sample, mask)
-                    rows_tx, schedule, at_best = priced(sampled)
+                    rows_tx, schedule, at_best, light = priced(sampled, light)
             picked, table, inst_us = sampled
             rows = count * rows_tx
             if at_best > MIN_GAIN * whole:
@@ -294,7 +297,7 @@ class Planning:
             # (the busiest lane, against the work evenly shared by the lanes; on fewer CPUs than
             # lanes, against the work shared by the CPUs)
             factor = np.where(chosen, max(1.0, imbalance * self.cpus / self.ex.workers), 1.0)
-            at_best = best(np.minimum(model.lanes_us(busiest * factor, count, 0, rows), beside(rows_tx, factor))
+            at_best = best(np.minimum(model.lanes_us(busiest * factor, count, 0, rows), beside(rows_tx, light, factor))
                            + schedule, schedule)
             if at_best > MIN_GAIN * whole:
                 self.why = _conflicting(imbalance, joined)
