@@ -164,13 +164,21 @@ def call(
     For example: lane call examples/demo/world.toml splitter preview bob,carol 50,50 1000 bob
     """
     from .call_args import read_call_args
-    from .runtime.chain import Chain
     from .vm.values import format_text
 
-    with Chain.open(world, state, read_only=True) as chain:
+    with _reading(world, state) as chain:
         function, value = chain.call(contract, fn, read_call_args(chain.world, contract, fn, args or []), sender)
     print(format_text(function.return_type, value))
 
+
+def _reading(world: Path, state: Optional[Path]):
+    """The chain a command that only reads opens: with ``--state`` naming no file yet, the genesis is
+    written to it first (SPEC §3: on first use), then it is read and never written."""
+    from .runtime.chain import Chain
+
+    if state is not None and not state.exists() and not state.is_symlink():
+        Chain.open(world, state).close()
+    return Chain.open(world, state, read_only=True)
 
 @app.command()
 @guarded
@@ -179,9 +187,9 @@ def run(
     blocks: List[Path] = typer.Argument(..., help="Block files (JSON Lines, one transaction a line), run in "
                                         "order as consecutive blocks."),
     executor: str = typer.Option(executors.DEFAULT, "--executor", "-e", help="Executor. " + executors.describe()),
-    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, max=MAX_WORKERS, show_default=False,
+    workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, show_default=False,
                                           help=f"Worker processes (default: one per CPU, {CPUS}; with --scheduler, "
-                                          f"one per Dask worker; at most 4 per CPU: {MAX_WORKERS})."),
+                                          f"one per Dask worker; more than 4 per CPU, {MAX_WORKERS}, are that many)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS",
                                             help="With --executor dask: a running Dask scheduler, such as "
                                             "tcp://10.0.0.5:8786 (default: a LocalCluster of --workers processes, "
@@ -217,6 +225,11 @@ def run(
         dask_executor.require_dask()  # before the world is loaded: a missing install is said at once
     if workers is None and not (on_dask and scheduler is not None):
         workers = CPUS
+    elif workers is not None and workers > MAX_WORKERS and not (on_dask and scheduler is not None):
+        # (any count gives the same roots, as every executor must; processes past a few per CPU
+        # would only add forks, memory and switching)
+        sys.stderr.write(f"note: --workers {workers} is more than 4 per CPU: {MAX_WORKERS} workers used\n")
+        workers = MAX_WORKERS
     results: list = []
 
     def rendered(result) -> str:
@@ -274,13 +287,12 @@ def schedule(
 ) -> None:
     """The block's dependency DAG and its statistics; nothing is executed (but with --oracle)."""
     from .report import render_schedule_summary
-    from .runtime.chain import Chain
     from .runtime.files import read_block_bytes
     from .schedule.export import export
 
     display, data = read_block_bytes(block)
     comparison = None
-    with Chain.open(world, state, read_only=True) as chain:
+    with _reading(world, state) as chain:
         result = chain.schedule(data, number, timestamp, display=display)
         if oracle:
             from .runtime.oracle import oracle_comparison

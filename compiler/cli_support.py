@@ -6,7 +6,7 @@
   ``{"error": {...}}``, so a program reading stdout always gets JSON.
 - :class:`LaneCommand` and :class:`LaneGroup` are the command classes of the ``lane``
   app: ``--help`` shows a flag without a value (Typer's rich help would show
-  ``--json <bool>``, as if it took one), and a usage error (exit status 2, found
+  ``--json <bool>``, as if it took one), and a usage error (exit status 1, found
   while parsing, before the command runs) is JSON on stdout too when ``--json`` was given.
 """
 
@@ -29,7 +29,9 @@ try:  # Typer carries its own copy of Click in recent versions, and uses Click's
 except ImportError:  # pragma: no cover - the Typer of the environment decides
     from click.exceptions import UsageError
 
-EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+# A usage error (a flag or an argument the command line does not take) is a user error too: the
+# specification's exit statuses are 0 and 1 (and 3 here, for a fault of Lane's own).
+EXIT_OK, EXIT_USER, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 1, 3
 
 
 def err(message: str) -> None:
@@ -86,7 +88,7 @@ def guarded(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit, UsageError):
-            raise  # ends as the command line means (a usage error: Typer's message, exit status 2)
+            raise  # ends as the command line means (a usage error: Typer's message, exit status 1)
         except LaneError as error:
             err(render_all(error.diagnostics, error.sources))
             if as_json:
@@ -135,8 +137,18 @@ class _LaneParams:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except UsageError as error:
-            if wants_json:
-                _print_error_json(error_json(error.format_message(), "usage", error.exit_code))
+            error.exit_code = EXIT_USAGE
+            if wants_json:  # (its diagnostic as a LaneError of code "usage" gives it: one shape for both)
+                message = error.format_message()
+                _print_error_json(error_json(message, "usage", error.exit_code,
+                                             [d.to_json() for d in LaneError(message, code="usage").diagnostics]))
+            raise
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:  # (a subcommand not known, found once the group runs)
+            error.exit_code = EXIT_USAGE
             raise
 
 

@@ -140,7 +140,8 @@ def test_directory_instead_of_a_file(tmp_path):
 
 def test_check_without_files_is_a_usage_error():
     proc = run_lane("check")
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # (the specification's exit statuses: 0, or 1 for any mistake of the user's)
+    assert "Missing argument" in proc.stderr
     assert "Traceback" not in proc.stderr
 
 

@@ -168,17 +168,28 @@ def test_a_state_file_in_a_missing_folder_is_refused(files, tmp_path):
 
 # --------------------------------------------------------------------- a command that only reads
 
-def test_a_command_that_only_reads_refuses_a_missing_state_file(files, tmp_path):
+def test_a_command_that_only_reads_starts_a_missing_state_file_at_the_genesis(files, tmp_path):
+    # SPEC §3: "With --state PATH the genesis is written to a new SQLite file on first use".
     world, block = files
-    state = tmp_path / "typo.sqlite"
-    message = f"error: state file not found: {state}\n"
-    assert fails("call", world, "token", "balance_of", "alice", "--state", state) == message
-    assert fails("schedule", world, block, "--state", state) == message
-    assert sorted(os.listdir(tmp_path)) == ["block.jsonl", "token.lane", "world.toml"]
-    # lane run creates it on first use (SPEC §3); then both read it.
+    for command, args in (("call", ("token", "balance_of", "alice")), ("schedule", (block,))):
+        state = tmp_path / f"{command}.sqlite"
+        assert lane(command, world, *args, "--state", state)[0] == 0
+        store = StateStore(state, writable=False)
+        try:
+            assert store.last_block == (0, 0)  # (the genesis, and nothing more)
+        finally:
+            store.close()
+    assert lane("call", world, "token", "balance_of", "alice", "--state", tmp_path / "call.sqlite") == \
+        lane("call", world, "token", "balance_of", "alice")
+    # lane run commits on top of it; then both read it.
+    state = tmp_path / "call.sqlite"
     assert lane("run", world, block, "--state", state)[0] == 0
     assert lane("call", world, "token", "balance_of", "bob", "--state", state) == (0, "7\n", "")
     assert lane("schedule", world, block, "--state", state)[0] == 0
+    # a folder that does not exist is still an error, and nothing is made
+    missing = tmp_path / "nowhere" / "s.sqlite"
+    assert fails("call", world, "token", "balance_of", "alice", "--state", missing) == (
+        f"error: cannot create state file {missing}: folder {missing.parent} does not exist\n")
 
 
 def test_a_command_that_only_reads_writes_nothing(files, tmp_path):

@@ -605,6 +605,7 @@ def test_json_export_is_networkx_node_link(world, stats_block, tmp_path):
         attrs = g.nodes[n]
         assert (attrs["index"], attrs["sender"], attrs["to"], attrs["function"]) == (n, sender, to, fn)
     assert g.nodes[4]["index"] == 4 and g.nodes[4]["sender"] == "alice" and g.nodes[4]["to"] == "token"
+    assert all(attrs["target"] == attrs["to"] for _, attrs in g.nodes(data=True))  # (SPEC §3's name for it)
     assert {(i, j): g.edges[i, j]["locations"] for i, j in g.edges} == EXPECTED_EDGES
 
 
@@ -684,7 +685,8 @@ def test_graphml_export_is_readable_by_networkx(world, stats_block, tmp_path):
     assert sorted(g.nodes) == list(range(7))
     for n, (sender, to, fn) in EXPECTED_NODES.items():
         attrs = g.nodes[n]
-        assert (int(attrs["index"]), attrs["sender"], attrs["to"], attrs["function"]) == (n, sender, to, fn)
+        assert (int(attrs["index"]), attrs["sender"], attrs["target"], attrs["to"], attrs["function"]) == \
+            (n, sender, to, to, fn)
     assert set(g.edges) == set(EXPECTED_EDGES)
     for pair, locs in EXPECTED_EDGES.items():
         assert all(loc in g.edges[pair]["locations"] for loc in locs)

@@ -260,9 +260,10 @@ class Schedule:
         world = self.compiled.world
         g = nx.DiGraph()
         for tx, cost in zip(self.txs, self.cost):
+            # (the target as SPEC §3 names it, and as the block's line does: ``to``)
+            target = tx.instance.name if tx.instance else world.name_of(tx.to) or format_address(tx.to)
             g.add_node(tx.index, index=tx.index, sender=world.name_of(tx.sender) or format_address(tx.sender),
-                       to=(tx.instance.name if tx.instance else world.name_of(tx.to) or format_address(tx.to)),
-                       function=tx.function.name if tx.function else "", cost=cost,
+                       target=target, to=target, function=tx.function.name if tx.function else "", cost=cost,
                        status="invalid" if tx.fn is None else "valid")
         for (i, j), locs in self.edge_locations().items():
             g.add_edge(self.txs[i].index, self.txs[j].index,
