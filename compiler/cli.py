@@ -180,6 +180,7 @@ def _reading(world: Path, state: Optional[Path]):
         Chain.open(world, state).close()
     return Chain.open(world, state, read_only=True)
 
+
 @app.command()
 @guarded
 def run(

@@ -287,7 +287,8 @@ def test_more_workers_than_four_per_cpu_are_that_many(tmp_path):
     world = token_world(tmp_path)
     block = write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 5)])
     code, out, err = lane("run", world, block, "--workers", MAX_WORKERS + 1, "-e", "parallel", "--json")
-    assert code == 0 and err == f"note: --workers {MAX_WORKERS + 1} is more than 4 per CPU: {MAX_WORKERS} workers used\n"
+    assert code == 0
+    assert err == f"note: --workers {MAX_WORKERS + 1} is more than 4 per CPU: {MAX_WORKERS} workers used\n"
     got = json.loads(out)
     assert got["workers"] == MAX_WORKERS
     reference = json.loads(lane("run", world, block, "-e", "sequential", "--json")[1])
