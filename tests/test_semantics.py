@@ -452,6 +452,10 @@ INVALID = [
     (tx("alice", "math", "add", str(MAX + 1), 2), "argument 'a' exceeds 2^256-1"),
     (tx("alice", "math", "check", 1), "argument 'c' must be true or false, found 1"),
     (tx("alice", "math", "set_grid", [1], 1, 1), "argument 'a' must be an address (a name or 0x hex), found a list"),
+    # An address is a name or 0x hex in a file (SPEC §3), never a number.
+    (tx("alice", "math", "set_grid", 7, 1, 1),
+     "argument 'a' must be an address (a name or 0x hex), found the number 7"),
+    (tx(5, "math", "add", 1, 2), "'from' must be an address (a name or 0x hex), found the number 5"),
     (tx("alice", "math", "sum", [1, 2, 3, 4, 5]),
      "argument 'xs' has 5 elements; its type array<u256, 4> allows at most 4"),
     (tx("alice", "math", "sum", 5), "argument 'xs' must be a list, found int"),

@@ -52,7 +52,8 @@ class SourceCache:
 
 @dataclass
 class LoadedProgram:
-    """A root file and its imports: modules in dependency order (imports first)."""
+    """A root file and its imports: modules in dependency order (imports first; of files that import
+    each other, the one reached last comes first)."""
 
     root: str
     modules: list[ast.Module] = field(default_factory=list)
@@ -121,11 +122,8 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
             diags.error("missing-import", f"cannot import \"{imp.path}\": invalid path ({err})", imp.loc)
             continue
         target_display = display_name(os.path.join(os.path.dirname(module.file), imp.path))
-        if target in on_stack:
-            chain = [p for p, _, _ in active]
-            cycle = [p.name for p in chain[chain.index(target):]] + [target.name]
-            diags.error("import-cycle", "import cycle: " + " -> ".join(cycle), imp.loc,
-                        hint="move what both files need into a third file that both import")
-        elif target not in done:
+        # A file already being read (files that import each other) is part of the program already:
+        # the SPEC forbids cycles of calls between contracts, which the checker reports, not of imports.
+        if target not in on_stack and target not in done:
             enter(target, target_display, imp)
     return program

@@ -79,7 +79,7 @@ def parse_argument(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], 
     if isinstance(raw, float):
         # parse_value would say "a decimal number": in Python the caller wrote a float.
         raise ValueError_(f"{what} must be {_expected(ty)}, found the float {raw!r}")
-    return parse_value(ty, _plain(ty, raw, what), resolve_address, what)
+    return parse_value(ty, _plain(ty, raw, what), resolve_address, what, int_addresses=True)
 
 
 def _expected(ty: T.Type) -> str:

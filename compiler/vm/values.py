@@ -195,10 +195,13 @@ def is_name(text: str) -> bool:
     return _NAME.fullmatch(text) is not None
 
 
-def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], what: str = "value") -> Any:
+def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], what: str = "value",
+                int_addresses: bool = False) -> Any:
     """Read ``raw`` (from JSON, TOML or the command line) as a value of type ``ty``.
 
-    ``resolve_address`` reads an address written as text (see :func:`address_from_text`).
+    ``resolve_address`` reads an address written as text (see :func:`address_from_text`). Files
+    write an address as a name or 0x hex (SPEC §3), never as a number; ``int_addresses`` lets
+    Python callers, whose addresses are integers, pass one.
     """
     if ty is T.U256:
         return _parse_int(raw, what)
@@ -215,13 +218,16 @@ def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], wha
                 return resolve_address(raw)
             except ValueError_ as err:
                 raise ValueError_(f"{what} {err}") from None
-        if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= ADDRESS_MAX:
+        if int_addresses and isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw <= ADDRESS_MAX:
             return raw
-        raise ValueError_(f"{what} must be an address (a name or 0x hex), found {_kind(raw)}")
+        found = (f"the number {shown(str(raw))}" if type(raw) is int
+                 else repr(raw) if type(raw) is LongInteger else _kind(raw))
+        raise ValueError_(f"{what} must be an address (a name or 0x hex), found {found}")
     if isinstance(ty, T.ArrayType):
         if not isinstance(raw, list):
             raise ValueError_(f"{what} must be a list, found {_kind(raw)}")
         if len(raw) > ty.size:
             raise ValueError_(f"{what} has {len(raw)} elements; its type {ty} allows at most {ty.size}")
-        return tuple(parse_value(ty.elem, item, resolve_address, f"{what}[{i}]") for i, item in enumerate(raw))
+        return tuple(parse_value(ty.elem, item, resolve_address, f"{what}[{i}]", int_addresses)
+                     for i, item in enumerate(raw))
     raise ValueError_(f"{what} has a type that cannot be given as an argument: {ty}")  # pragma: no cover
