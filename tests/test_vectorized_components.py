@@ -165,6 +165,38 @@ def test_an_add_to_an_element_a_loop_walks_is_written_only_where_it_is_the_sende
         assert int(bob_pays_bob.sum()) == 1  # (one row of bob's balance: read, written and added to)
 
 
+def test_an_add_whose_alias_has_an_equality_on_storage_first_is_decided_by_the_next(tmp_path):
+    """The same payments gated on ``level[msg.sender] == v`` (a value in storage, which no call says):
+    the alias ``level[msg.sender] == v && payees[j] == msg.sender`` is decided by its second equality,
+    which the call gives (a superset of where the whole holds), so the payments are adds still, not
+    writes; and the block runs on lanes as in order, its DAG covering the accesses made."""
+    from compiler.runtime.chain import Chain
+    from compiler.schedule.locations import Element
+    from compiler.schedule.rows import A, RowMaker
+    from runtime_helpers import both_ways, dag_covers_oracle, make_world, raw_block, tx
+
+    gated = FAN.replace("if v > 1 {", "if level[msg.sender] == v {").replace(
+        "storage bal: map<address, u256>;", "storage bal: map<address, u256>;\n    storage level: map<address, u256>;")
+    gated = gated.replace("pub fn fan(", "pub fn fund(v: u256) { bal[msg.sender] = 100; level[msg.sender] = v; }\n"
+                                         "    pub fn fan(")
+    world = make_world(tmp_path, {"fan.lane": gated}, [{"name": "fan", "source": "fan.lane", "contract": "Fan"}])
+    with Chain.open(world) as chain:
+        (address, fan), = chain.world.by_address.items()
+        plan = RowMaker(chain.compiled_summaries).plan(fan.contract.functions["fan"], address, chain.ctx.storage)
+        adds = [(c.sources, c.mode, c.alias) for c in plan if c.sources and type(c.sources[0]) is Element]
+        assert adds == [((Element(2, k),), A, (Element(2, k), 1)) for k in range(4)]
+    senders = [f"s{k}" for k in range(12)]
+    txs = [tx(s, "fan", "fund", 5) for s in senders]
+    txs += [tx(s, "fan", "fan", [senders[(k + 1) % 12], "p1", s][: 1 + k % 3], 5 if k % 4 else 6)
+            for k, s in enumerate(senders * 3)]
+    seq, par, info = both_ways(world, raw_block(txs))
+    assert (par.state_root, par.receipts_root) == (seq.state_root, seq.receipts_root)
+    assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+    assert seq.counts() == {"ok": len(txs), "reverted": 0, "invalid": 0}
+    with Chain.open(world) as chain:
+        dag_covers_oracle(chain, txs, 1)
+
+
 def test_a_read_at_keys_a_loop_enumerates_is_one_row_of_its_variable(tmp_path):
     """A scan of a table (``table[i]`` for each ``i`` of a loop) is one wildcard row of the table a
     call, read, not one row per iteration found by walking the call: a column plan, in a block

@@ -251,28 +251,28 @@ def column_plan(summary, var_ids, to: int, value_of, scanned: frozenset = frozen
 
 
 def _alias_sides(access, keys: list, params: dict[str, int], to: int, value_of) -> list | None:
-    """Where an add's alias condition holds, call by call: the sides of one equality, itself or one
-    ``==`` it is a conjunction of (``part > 0 && payee == msg.sender``: a write where that one holds
-    is a superset of where the whole does), each ``("src", source)`` from the call (an argument, the
-    sender, a constant) or, for an element of an array a loop walks (``payees[j]``), ``("key", i)``:
-    the element key ``i`` is in each combination of ``keys`` (the access's keys' alternatives); None
-    when there is no such equality."""
+    """Where an add's alias condition holds, call by call: the sides of one equality, itself or the
+    first ``==`` it is a conjunction of whose sides the call gives (``part > 0 && payee == msg.sender``:
+    a write where that one holds is a superset of where the whole does), each ``("src", source)``
+    from the call (an argument, the sender, a constant) or, for an element of an array a loop walks
+    (``payees[j]``), ``("key", i)``: the element key ``i`` is in each combination of ``keys`` (the
+    access's keys' alternatives); None when there is no such equality."""
     alias = access.alias
     for eq in alias.args if isinstance(alias, S.Op) and alias.op == "&&" else (alias,):
-        if isinstance(eq, S.Op) and eq.op == "==" and len(eq.args) == 2:
-            break
-    else:
-        return None
-    sides = []
-    for a in eq.args:
-        got = source(a, params, to, value_of)
-        if got is not None:
-            sides.append(("src", got))
-        elif a in access.keys and all(type(k) is Element for k in keys[access.keys.index(a)]):
-            sides.append(("key", access.keys.index(a)))
+        if not (isinstance(eq, S.Op) and eq.op == "==" and len(eq.args) == 2):
+            continue
+        sides = []
+        for a in eq.args:
+            got = source(a, params, to, value_of)
+            if got is not None:
+                sides.append(("src", got))
+            elif a in access.keys and all(type(k) is Element for k in keys[access.keys.index(a)]):
+                sides.append(("key", access.keys.index(a)))
+            else:
+                break
         else:
-            return None
-    return sides
+            return sides
+    return None
 
 
 def _may_meet(plan: list[_Column]) -> list[tuple[int, int, bool]]:
