@@ -88,8 +88,6 @@ def when(condition: str) -> tuple[str, str]:
     return ("when", condition)
 
 
-STORAGE = when("(depends on values in storage)")
-
 EXAMPLE_VERDICTS = [
     # Token: balances[msg.sender] read and written, balances[to] added (an add that aliases when to == msg.sender).
     ("token", "Token.transfer", "Token.transfer",
@@ -124,7 +122,9 @@ EXAMPLE_VERDICTS = [
     ("amm", "Pool.add_liquidity", "Pool.reserve_of", when("token0 == b.t || token1 == b.t")),
     ("amm", "Pool.swap", "Pool.reserve_of",
      when("a.token_in == b.t || (a.token_in == token1 && token0 == b.t) || token1 == b.t")),
-    ("amm", "Pool.add_liquidity", "Pool.shares_of", when("a.sender == b.who || address(0xdead) == b.who")),
+    # (the first deposit, into a pool of no shares, locks a minimum at 0xdead)
+    ("amm", "Pool.add_liquidity", "Pool.shares_of",
+     when("a.sender == b.who || (a.total_shares == 0 && address(0xdead) == b.who)")),
     ("amm", "Pool.remove_liquidity", "Pool.shares_of", when("a.sender == b.who")),
     ("amm", "Pool.swap", "Pool.shares_of", NEVER),
     ("amm", "Pool.swap", "Pool.supply_of_shares", NEVER),
@@ -135,15 +135,21 @@ EXAMPLE_VERDICTS = [
     # Dao: propose keys by next_id (dynamic); status() reads the proposal's fields.
     ("dao", "Dao.propose", "Dao.propose", ALWAYS),
     ("dao", "Dao.propose", "Dao.proposal_count", ALWAYS),
-    ("dao", "Dao.propose", "Dao.vote", STORAGE),
+    # (a value in storage, as the call reading it finds it: the proposal propose numbers)
+    ("dao", "Dao.propose", "Dao.vote", when("a.next_id + 1 == b.id")),
     ("dao", "Dao.propose", "Dao.tally", NEVER),
-    ("dao", "Dao.vote", "Dao.vote", when("a.id == b.id")),
+    # (one sender's two votes, or a vote past its deadline: it tallies)
+    ("dao", "Dao.vote", "Dao.vote", when(
+        "a.id == b.id && ((!(block.number <= a.deadline_of[a.id]) && !a.canceled[a.id] && !a.executed[a.id] && "
+        "a.proposer_of[a.id] != address(0x0)) || (!(block.number <= b.deadline_of[b.id]) && !b.canceled[b.id] && "
+        "!b.executed[b.id] && b.proposer_of[b.id] != address(0x0)) || a.sender == b.sender)")),
     # tally returns early for support: it reads no_votes only when !support, so the votes and the
     # tally meet only on the same side (a.support == b.support).
     ("dao", "Dao.vote", "Dao.tally", when("a.id == b.id && ((!a.support && !b.support) || (a.support && b.support))")),
     ("dao", "Dao.vote", "Dao.has_voted", when("a.id == b.id && a.sender == b.voter")),
     ("dao", "Dao.vote", "Dao.treasury", NEVER),
-    ("dao", "Dao.cancel", "Dao.execute", when("a.id == b.id")),
+    ("dao", "Dao.cancel", "Dao.execute",
+     when("a.id == b.id && ((!b.executed[b.id] && b.proposer_of[b.id] != address(0x0)) || a.sender != address(0x0))")),
     ("dao", "Dao.execute", "Dao.execute", ALWAYS),  # the treasury's balance
     ("dao", "Dao.execute", "Dao.treasury", ALWAYS),
     ("dao", "Dao.state", "Dao.state", NEVER),
@@ -172,7 +178,8 @@ EXAMPLE_VERDICTS = [
     ("lending", "LendingPool.supply", "LendingPool.collateral_balance", NEVER),
     ("lending", "LendingPool.health_bps", "LendingPool.max_borrow", NEVER),
     ("lending", "PriceOracle.set_price", "LendingPool.borrow",
-     when("a.self == b.oracle && (a.asset == b.collateral || a.asset == b.debt_token)")),
+     when("a.self == b.oracle && ((a.asset == b.collateral && b.collateral_of[b.sender] != 0) "
+          "|| a.asset == b.debt_token)")),
     # Nft: everything keyed by id, counts added to.
     ("nft", "Nft.mint", "Nft.mint", when("a.id == b.id")),
     ("nft", "Nft.mint", "Nft.balance_of", when("a.sender == b.who")),
@@ -180,19 +187,25 @@ EXAMPLE_VERDICTS = [
     ("nft", "Nft.list", "Nft.unlist", when("a.id == b.id")),
     ("nft", "Nft.approve", "Nft.list", NEVER),
     ("nft", "Nft.transfer", "Nft.get_creator", NEVER),
-    ("nft", "Nft.buy", "Nft.buy", STORAGE),  # the seller is owner_of[id]
+    ("nft", "Nft.buy", "Nft.buy", when(  # the seller is owner_of[id]; a royalty goes to creator_of[id]
+        "(((a.listing_price[a.id] * a.royalty_bps[a.id]) / 10000) > 0 && a.creator_of[a.id] == b.sender) || "
+        "(((b.listing_price[b.id] * b.royalty_bps[b.id]) / 10000) > 0 && a.sender == b.creator_of[b.id]) || "
+        "a.id == b.id || a.owner_of[a.id] == b.sender || a.sender == b.owner_of[b.id] || a.sender == b.sender")),
     # PriceOracle
     ("oracle", "PriceOracle.set_price", "PriceOracle.set_price", when("a.asset == b.asset")),
     ("oracle", "PriceOracle.set_price", "PriceOracle.price_of", when("a.asset == b.asset")),
     ("oracle", "PriceOracle.set_price", "PriceOracle.transfer_ownership", ALWAYS),
-    ("oracle", "PriceOracle.set_price", "PriceOracle.set_prices", when("(depends on array elements)")),
+    ("oracle", "PriceOracle.set_price", "PriceOracle.set_prices", when("a.asset in b.assets")),
+    ("oracle", "PriceOracle.set_prices", "PriceOracle.set_prices", when("(depends on array elements)")),
     ("oracle", "PriceOracle.transfer_ownership", "PriceOracle.price_of", NEVER),
     ("oracle", "PriceOracle.scale", "PriceOracle.scale", NEVER),
     # Splitter: only adds to its own storage; the token accesses depend on the token argument.
     ("splitter", "Splitter.split", "Splitter.split", when("a.token == b.token")),
     ("splitter", "Splitter.split", "Splitter.total_split_of", when("a.token == b.token")),
     ("splitter", "Splitter.split", "Splitter.preview", NEVER),
-    ("splitter", "Token.transfer", "Splitter.split", when("a.self == b.token")),
+    ("splitter", "Token.transfer", "Splitter.split", when(
+        "a.self == b.token && (a.sender == b.sender || a.sender in b.payees[0..min(len(b.payees), 16)] || "
+        "a.to == b.sender || a.to in b.payees[0..min(len(b.payees), 16)])")),
     # Staking: update_reward writes the accumulator on every call.
     ("staking", "Staking.stake", "Staking.stake", ALWAYS),
     ("staking", "Staking.stake", "Staking.claim", ALWAYS),
@@ -467,7 +480,7 @@ LAB_VERDICTS = [
     ("Lab.fill_upper", "Lab.row", when("3 <= b.r && b.r < 10")),
     ("Lab.fill", "Lab.col", NEVER),
     # A loop over an array argument.
-    ("Lab.each", "Lab.hit", when("(depends on array elements)")),
+    ("Lab.each", "Lab.hit", when("b.k in a.xs")),
     ("Lab.each", "Lab.each", when("(depends on array elements)")),
     ("Lab.each", "Lab.get", NEVER),
     # Commutative updates: two adds never conflict; an add and a write always do.
@@ -482,9 +495,9 @@ LAB_VERDICTS = [
     ("Lab.set_owned", "Lab.set_owned", ALWAYS),
     ("Lab.set_config", "Lab.set_owned", when("3 == owner")),
     ("Lab.set_config", "Lab.set_config", ALWAYS),
-    ("Lab.by_pointer", "Lab.by_pointer", STORAGE),
+    ("Lab.by_pointer", "Lab.by_pointer", when("a.pointer == b.pointer")),
     ("Lab.by_pointer", "Lab.move_pointer", ALWAYS),
-    ("Lab.by_pointer", "Lab.get", STORAGE),
+    ("Lab.by_pointer", "Lab.get", when("a.pointer == b.k")),
     # A wildcard stands for any key of its variable.
     ("Lab.loop_local", "Lab.get", when("(depends on values the analysis cannot follow)")),
     ("Lab.loop_local", "Lab.place", NEVER),
@@ -588,7 +601,8 @@ def test_key_from_a_cross_contract_result(vault):
     assert ("write", "Vault.tickets[*]", "wildcard", "self") in rows(s["Vault.ticket"])
     # Token.balance_of(self) reads storage that transactions write: a dynamic key.
     assert ("write", "Vault.tickets[token.balances[self]]", "dynamic", "self") in rows(s["Vault.by_balance"])
-    assert verdict(vault, "Vault.by_balance", "Vault.by_balance") == STORAGE
+    assert verdict(vault, "Vault.by_balance", "Vault.by_balance") == when(
+        "a.token.balances[self] == b.token.balances[self]")
 
 
 # ------------------------------------------------------------------ hot spots

@@ -136,12 +136,9 @@ class _Pair:
         return False
 
     def printable(self, s: Sym) -> bool:
-        for n in S.walk(s):
-            if isinstance(n, (S.Unknown, S.LoopIndex, S.Element)):
-                return False
-            if isinstance(n, S.Read) and not n.immutable:
-                return False
-        return True
+        """Whether ``s`` can be written over the calls' arguments: a value in storage can, as the call
+        reading it finds it (``a.owner_of[a.id]``); a loop's index or an array's element cannot."""
+        return not any(isinstance(n, (S.Unknown, S.LoopIndex, S.Element)) for n in S.walk(s))
 
     # ---------------------------------------------------------------- text
     def text(self, s: Sym, side: str) -> str:
@@ -159,10 +156,14 @@ class _Pair:
             return f"len({side}.{s.array.name})"
         if isinstance(s, S.Read):
             keys = "".join(f"[{self.text(k, side)}]" for k in s.keys)
+            # (a value that transactions write, as call ``side`` reads it: ``a.owner_of[a.id]``;
+            # one only init writes is the same in both calls of one instance: ``owner``)
             if isinstance(s.address, S.Self):
-                head = s.var if self.same else f"{side}.{s.var}"
+                head = s.var if self.same and s.immutable else f"{side}.{s.var}"
             else:
                 head = f"{self.text(s.address, side)}.{s.var}"
+                if not s.immutable and not self.text(s.address, side).startswith(f"{side}."):
+                    head = f"{side}.{head}"
             return head + keys
         return str(s)  # constants, block fields
 
@@ -370,11 +371,17 @@ class ConflictChecker:
                 if pair.printable(left) and pair.printable(right):
                     out.append(lit)
                     continue
-                # i in lo..hi equal to an argument: lo <= arg < hi.
+                # i in lo..hi equal to an argument: lo <= arg < hi; the element of an array a loop
+                # walks equal to one: the argument is in the array (in its part lo..hi).
                 for index, other, side, other_side in ((left, right, "a", "b"), (right, left, "b", "a")):
-                    if isinstance(index, S.LoopIndex) and pair.printable(other) and \
-                            pair.printable(index.lo) and pair.printable(index.hi):
+                    if not pair.printable(other):
+                        continue
+                    if isinstance(index, S.LoopIndex) and pair.printable(index.lo) and pair.printable(index.hi):
                         out.append(_Range(index.lo, other, index.hi, side, other_side))
+                        break
+                    if isinstance(index, S.Element) and isinstance(index.index, S.LoopIndex) and \
+                            pair.printable(index.index.lo) and pair.printable(index.index.hi):
+                        out.append(_Member(other, index, other_side, side))
                         break
                 continue
             if pair.printable(lit.sym):
@@ -442,7 +449,7 @@ class ConflictChecker:
                    hidden: set[str] | None = None) -> str:
         z3 = self.z3
         if any(not d for d in disjuncts):
-            return f"(depends on {' and '.join(sorted(hidden or {'values in storage'}))})"
+            return f"(depends on {' and '.join(sorted(hidden or {'values the analysis cannot follow'}))})"
         if not solve:
             unique = []
             for d in sorted(disjuncts, key=len):
@@ -450,7 +457,7 @@ class ConflictChecker:
                     unique.append(d)
             return _render(pair, unique)
         def conj(d):
-            return z3.And(*[l.z3(pair) if isinstance(l, _Range) else pair.literal(l) for l in d])
+            return z3.And(*[l.z3(pair) if isinstance(l, (_Range, _Member)) else pair.literal(l) for l in d])
 
         whole = z3.Or(*[conj(d) for d in disjuncts])
         domain = list(pair.domain.values())
@@ -508,6 +515,31 @@ class _Range:
                            v < pair.as_int(pair.term(self.hi, self.index_side)))
 
 
+@dataclass(frozen=True)
+class _Member:
+    """A value of one call equal to some element of an array the other call's loop walks:
+    ``a.asset in b.assets`` (``b.assets[lo..hi]`` when the loop walks a part of it)."""
+
+    value: Sym
+    element: S.Element
+    value_side: str
+    element_side: str
+
+    def z3(self, pair: _Pair):
+        z3, index, side = pair.z3, self.element.index, self.element_side
+        k = z3.FreshInt("element")
+        lo, hi = (pair.as_int(pair.term(x, side)) for x in (index.lo, index.hi))
+        element = pair._func(f"{side}.{self.element.array.name}[]", 1)(k)
+        return z3.Exists([k], z3.And(lo <= k, k < hi, element == pair.as_int(pair.term(self.value, self.value_side))))
+
+    def text(self, pair: _Pair) -> str:
+        index, side = self.element.index, self.element_side
+        array = f"{side}.{self.element.array.name}"
+        if not (index.lo == S.Const(0) and index.hi == S.Length(self.element.array)):
+            array += f"[{pair.text(index.lo, side)}..{pair.text(index.hi, side)}]"
+        return f"{pair.text(self.value, self.value_side)} in {array}"
+
+
 def _unprintable(lits: list) -> set[str]:
     """What keeps a disjunct from being printed over the calls' arguments."""
     out: set[str] = set()
@@ -515,9 +547,7 @@ def _unprintable(lits: list) -> set[str]:
         stack = [lit.left, lit.right] if isinstance(lit, _Eq) else [lit.sym]
         while stack:
             n = stack.pop()
-            if isinstance(n, S.Read) and not n.immutable:
-                out.add("values in storage")
-            elif isinstance(n, S.Unknown):
+            if isinstance(n, S.Unknown):
                 out.add("values the analysis cannot follow")
             elif isinstance(n, S.Element):
                 out.add("array elements")
@@ -526,7 +556,7 @@ def _unprintable(lits: list) -> set[str]:
                 out.add("loop iterations")
                 continue
             stack.extend(n.children())
-    return out or {"values in storage"}
+    return out or {"values the analysis cannot follow"}
 
 
 def _atomic(s: Sym) -> bool:
@@ -597,6 +627,8 @@ def _split_ite(lits: list, depth: int = 0) -> list[list]:
 
 
 def _lit_text(pair: _Pair, lit) -> str:
+    if isinstance(lit, _Member):
+        return lit.text(pair)
     if isinstance(lit, _Range):
         value = pair.text(lit.value, lit.value_side)
         lo, hi = pair.text(lit.lo, lit.index_side), pair.text(lit.hi, lit.index_side)
