@@ -270,16 +270,17 @@ def test_missing_files(world, tmp_path):
         "error: world file not found: nope.toml\n")
     make_world(tmp_path, {}, [_deploy(source="lib/missing.lane")], name="m.toml")
     err = lane_fails("run", "m.toml", str(block), cwd=tmp_path)
-    assert err.splitlines()[0] == "m.toml:1:1: error: deployment #1 ('token'): source file not found: lib/missing.lane"
+    assert err.splitlines()[0] == "m.toml:3:1: error: deployment #1 ('token'): source file not found: lib/missing.lane"
     assert lane_fails("compile", "missing.lane", cwd=tmp_path) == "error: cannot read 'missing.lane': no such file\n"
 
 
 def test_unknown_contract_in_deployment(tmp_path):
     make_world(tmp_path, {"token.lane": TOKEN}, [_deploy(), _deploy(name="t2", contract="Tokn")], name="w.toml")
     err = lane_fails("run", "w.toml", str(write_block(tmp_path, [])), cwd=tmp_path)
-    assert err == ("w.toml:8:1: error: deployment #2 ('t2'): no contract 'Tokn' in token.lane (it has: Token)\n"
-                   "8 | [[deploy]]\n"
-                   "  | ^\n")
+    # (pointing at the key that is wrong)
+    assert err == ("w.toml:11:1: error: deployment #2 ('t2'): no contract 'Tokn' in token.lane (it has: Token)\n"
+                   '11 | contract = "Tokn"\n'
+                   "   | ^\n")
 
 
 def test_init_that_reverts(tmp_path):
@@ -294,13 +295,13 @@ def test_init_arity_and_argument_type(tmp_path):
     block = str(write_block(tmp_path, []))
     make_world(tmp_path, {"token.lane": TOKEN}, [_deploy(args=[1, 2])], name="w.toml")
     assert lane_fails("run", "w.toml", block, cwd=tmp_path).splitlines()[0] == (
-        "w.toml:1:1: error: deployment 'token': init of Token takes 1 argument, found 2")
+        "w.toml:6:1: error: deployment 'token': init of Token takes 1 argument, found 2")
     make_world(tmp_path, {"token.lane": TOKEN}, [_deploy(args=[])], name="w.toml")
     assert lane_fails("run", "w.toml", block, cwd=tmp_path).splitlines()[0] == (
-        "w.toml:1:1: error: deployment 'token': init of Token takes 1 argument, found 0")
+        "w.toml:6:1: error: deployment 'token': init of Token takes 1 argument, found 0")
     make_world(tmp_path, {"token.lane": TOKEN}, [_deploy(args=[-5])], name="w.toml")
     assert lane_fails("run", "w.toml", block, cwd=tmp_path).splitlines()[0] == (
-        "w.toml:1:1: error: deployment 'token': init argument 'initial' must not be negative, found -5")
+        "w.toml:6:1: error: deployment 'token': init argument 'initial' must not be negative, found -5")
 
 
 def test_contract_with_errors(tmp_path):
@@ -320,7 +321,7 @@ def test_world_unknown_section_and_key(tmp_path):
     (tmp_path / "w.toml").write_text('[[deploy]]\nname = "t"\nsource = "token.lane"\ncontract = "Token"\n'
                                      'args = ["1"]\ncolour = "red"\n')
     assert lane_fails("run", "w.toml", block, cwd=tmp_path).splitlines()[0] == (
-        "w.toml:1:1: error: deployment #1: unknown key 'colour'")
+        "w.toml:6:1: error: deployment #1: unknown key 'colour'")
     (tmp_path / "w.toml").write_text('[[deploy]]\nname = "t"\ncontract = "Token"\n')
     assert lane_fails("run", "w.toml", block, cwd=tmp_path).splitlines()[0] == (
         "w.toml:1:1: error: deployment #1 needs 'source' (a string)")

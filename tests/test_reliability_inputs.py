@@ -66,18 +66,27 @@ DEPLOY = '[[deploy]]\nname = "usdc"\nsource = "token.lane"\ncontract = "Token"\n
     ('[accounts]\nalice = "0x٠١"\n', "account 'alice' is not an address: '0x٠١' (0x and at most 40 hex digits)", 2),
     ('"\\u001b" = 1\n', "unknown section '\\x1b' (a world has [accounts], [chain] and [[deploy]])", None),
     (DEPLOY.replace('"usdc"', '"my token"'),
-     "deployment #1: 'my token' is not a name (letters, digits, '_', '.' and '-', starting with a letter or '_')", 1),
+     "deployment #1: 'my token' is not a name (letters, digits, '_', '.' and '-', starting with a letter or '_')", 2),
     (DEPLOY.replace('"token.lane"', '"tok\\u0000en.lane"'),
-     "deployment #1 ('usdc'): source file not found: {dir}/tok\\x00en.lane", 1),
+     "deployment #1 ('usdc'): source file not found: {dir}/tok\\x00en.lane", 3),
     (DEPLOY.replace('"token.lane"', '"' + "t" * 5000 + '"'),
-     "deployment #1 ('usdc'): source file not found: {long}", 1),
+     "deployment #1 ('usdc'): source file not found: {long}", 3),
     (DEPLOY.replace('contract = "Token"', 'contract = "\\u0007"'),
-     "deployment #1 ('usdc'): no contract '\\x07' in {dir}/token.lane (it has: Token)", 1),
+     "deployment #1 ('usdc'): no contract '\\x07' in {dir}/token.lane (it has: Token)", 4),
     (f"# a comment\n{DEPLOY}args = [1]\n\n{DEPLOY.replace('usdc', 'dai')}args = [{BIG}]\n",
      "an integer exceeds 2^256-1", 14),
-    (f'{DEPLOY}args = ["{BIG}"]\n', "deployment 'usdc': init argument 'initial' exceeds 2^256-1", 1),
-    (f'{DEPLOY}args = ["0x{"f" * 5000}"]\n', "deployment 'usdc': init argument 'initial' exceeds 2^256-1", 1),
-    (f'{DEPLOY}args = ["٥"]\n', "deployment 'usdc': init argument 'initial' must be an integer, found '٥'", 1),
+    # (an error about one key of a deployment points at that key's line)
+    (f'{DEPLOY}args = ["{BIG}"]\n', "deployment 'usdc': init argument 'initial' exceeds 2^256-1", 6),
+    (f'{DEPLOY}args = ["0x{"f" * 5000}"]\n', "deployment 'usdc': init argument 'initial' exceeds 2^256-1", 6),
+    (f'{DEPLOY}args = ["٥"]\n', "deployment 'usdc': init argument 'initial' must be an integer, found '٥'", 6),
+    (f'{DEPLOY}args = [1]\n\n{DEPLOY.replace("usdc", "dai")}args = "x"\n', "deployment #2 ('dai'): args must be a list",
+     13),
+    (f'{DEPLOY}args = [1, 2]\n', "deployment 'usdc': init of Token takes 1 argument, found 2", 6),
+    (f'{DEPLOY.replace("alice", "bob")}args = [1]\n'.replace('sender = "bob"', "sender = 5"),
+     "deployment #1 ('usdc'): sender must be a name or 0x address", 5),
+    (DEPLOY + "colour = 1\n", "deployment #1: unknown key 'colour'", 6),
+    (DEPLOY.replace('sender = "alice"\n', "") + "[[deploy]]\n" + DEPLOY.split("\n", 1)[1],
+     "deployment #2: the name 'usdc' is already used", 6),
 ])
 def test_malformed_worlds_are_errors_of_the_file(tmp_path, text, message, line):
     got_message, got_line, _ = world_error(tmp_path, text)
@@ -89,6 +98,18 @@ def test_a_deeply_nested_world_is_an_error_at_the_place(tmp_path):
     text = DEPLOY + "args = " + "[" * 100_000 + "]" * 100_000 + "\n"
     # The first bracket deeper than MAX_NESTING: "args = " is 7 characters.
     assert world_error(tmp_path, text) == ("invalid TOML: values nested too deeply", 6, 7 + MAX_NESTING + 1)
+
+
+@pytest.mark.parametrize("text, where", [
+    ('[[deploy]]\nname = "usdc"\nsource = ', (3, 10)),
+    ("a = [1,\n\n", (1, 8)),
+    ("a = [1,\r\n", (1, 8)),
+    ("a = ", (1, 5)),
+])
+def test_a_world_cut_short_is_an_error_at_its_end(tmp_path, text, where):
+    # tomllib says "at end of document" with no line: the error points just after the last line.
+    message, *at = world_error(tmp_path, text)
+    assert (message, tuple(at)) == ("invalid TOML: Invalid value at the end of the file", where)
 
 
 def test_a_long_integer_in_a_world_is_pointed_at_not_at_digits_in_a_string(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import tomllib
@@ -179,13 +180,15 @@ class World:
         self._addresses.pop(name, None)
 
 
-def _line_of(text: str, pattern: str, start_line: int = 1) -> int | None:
-    """The first line at or after ``start_line`` matching ``pattern`` (to point at a TOML entry).
+def _line_of(text: str, pattern: str, start_line: int = 1, end_line: int | None = None) -> int | None:
+    """The first line at or after ``start_line`` (and before ``end_line``) matching ``pattern`` (to
+    point at a TOML entry).
 
     It reads the whole text: for one-off errors only; entries repeated per account or per
     deployment are found by :class:`_EntryLines` in one pass."""
     # Lines split at '\n' only, as TOML counts them (str.splitlines also splits at '\f', U+2028...).
-    for no, line in enumerate(text.split("\n")[start_line - 1:], start_line):
+    lines = text.split("\n")[start_line - 1:end_line - 1 if end_line else None]
+    for no, line in enumerate(lines, start_line):
         if re.search(pattern, line):
             return no
     return None
@@ -232,6 +235,20 @@ class _EntryLines:
     def deploy(self, n: int, fallback: int | None) -> int | None:
         """The line of the ``n``-th deployment (1-based); ``fallback`` when it is written inline."""
         return self.deploys[n - 1] if n <= len(self.deploys) else fallback
+
+    def deploy_key(self, text: str, n: int, key: str, fallback: int | None) -> int | None:
+        """The line of ``key = ...`` in the ``n``-th deployment's table, else its header's (or
+        ``fallback``, a deployment written inline): where an error about that key points."""
+        if n > len(self.deploys):
+            return fallback
+        end = self.deploys[n] if n < len(self.deploys) else None
+        return _line_of(text, rf"^\s*{re.escape(key)}\s*=", self.deploys[n - 1], end) or self.deploys[n - 1]
+
+
+def _key_line(entry: dict, key: str) -> int | None:
+    """The line of a deployment's ``key`` in its world file (its header's, or None: not from a file)."""
+    at_key = entry.get("at_key")
+    return at_key(key) if at_key is not None else entry.get("line")
 
 
 class _WorldErrors:
@@ -314,6 +331,7 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
     base = Path(path).parent
     for n, entry in enumerate(deploys, 1):
         line = lines.deploy(n, inline)
+        at_key = functools.partial(lines.deploy_key, text, n, fallback=line)  # (an error about one key)
         where = f"deployment #{n}"
         if not isinstance(entry, dict):
             raise errors.at(f"{where} must be a table of name, source, contract, sender and args "
@@ -323,15 +341,15 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
                 raise errors.at(f"{where} needs '{key}' (a string)", line)
         extra = set(entry) - {"name", "source", "contract", "sender", "args"}
         if extra:
-            raise errors.at(f"{where}: unknown key {quoted(sorted(extra)[0])}", line)
+            raise errors.at(f"{where}: unknown key {quoted(sorted(extra)[0])}", at_key(sorted(extra)[0]))
         name = entry["name"]
         if not is_name(name):
-            raise errors.at(f"{where}: {quoted(name)} is not a name ({_NAME_RULE})", line)
+            raise errors.at(f"{where}: {quoted(name)} is not a name ({_NAME_RULE})", at_key("name"))
         if name in world.instances or name in world.accounts:
-            raise errors.at(f"{where}: the name '{name}' is already used", line)
+            raise errors.at(f"{where}: the name '{name}' is already used", at_key("name"))
         source = os.path.normpath(os.path.join(os.path.dirname(display), entry["source"]))
         if not _is_file(base / entry["source"]):
-            raise errors.at(f"{where} ('{name}'): source file not found: {shown(source, 4096)}", line)
+            raise errors.at(f"{where} ('{name}'): source file not found: {shown(source, 4096)}", at_key("source"))
         data = programs.get(source)
         if data is None:
             data = programs[source] = program(source, cache)  # checked: from the program cache if unchanged
@@ -340,21 +358,21 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
         if contract is None:
             known = ", ".join(sorted(checked.contracts)) or "none"
             raise errors.at(f"{where} ('{name}'): no contract {quoted(entry['contract'])} in {source} "
-                            f"(it has: {known})", line)
+                            f"(it has: {known})", at_key("contract"))
         clash = names.clash(name, contract, checked.contracts.values(), source)
         if clash is not None:
             raise errors.at(f"{where} ('{name}'): {clash}", line)
         args = entry.get("args", [])
         if not isinstance(args, list):
-            raise errors.at(f"{where} ('{name}'): args must be a list", line)
+            raise errors.at(f"{where} ('{name}'): args must be a list", at_key("args"))
         sender = entry.get("sender", "deployer")
         if not isinstance(sender, str):
-            raise errors.at(f"{where} ('{name}'): sender must be a name or 0x address", line)
+            raise errors.at(f"{where} ('{name}'): sender must be a name or 0x address", at_key("sender"))
         address = derive_address(name, "contract")
         inst = Instance(name, address, contract, data.compiled, data)
         world.instances[name] = inst
         world.by_address[address] = inst
-        world.deployments.append({"name": name, "sender": sender, "args": args, "line": line})
+        world.deployments.append({"name": name, "sender": sender, "args": args, "line": line, "at_key": at_key})
     return world
 
 
@@ -418,8 +436,16 @@ def _read_toml(text: str, errors: _WorldErrors) -> dict:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         m = re.search(r"\(at line (\d+), column (\d+)\)", str(err))
-        msg = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(err))
-        raise errors.at(f"invalid TOML: {msg}", *((int(m.group(1)), int(m.group(2))) if m else ())) from None
+        msg = re.sub(r"\s*\(at (line \d+, column \d+|end of document)\)", "", str(err))
+        if m is not None:
+            where: tuple = (int(m.group(1)), int(m.group(2)))
+        elif "(at end of document)" in str(err):  # (just after the file's last line that is not empty)
+            body = text.rstrip("\r\n")
+            where = (body.count("\n") + 1, len(body.rsplit("\n", 1)[-1]) + 1)
+        else:
+            where = ()
+        raise errors.at(f"invalid TOML: {msg}" + (" at the end of the file" if "end of document" in str(err) else ""),
+                        *where) from None
     except RecursionError:  # tomllib recurses once per level of an array or inline table
         raise errors.at("invalid TOML: values nested too deeply", *(toml_too_deep(text) or ())) from None
     except ValueError as err:  # CPython converts at most 4,300 decimal digits; a u256 has 78
@@ -440,13 +466,15 @@ def genesis(world: World) -> Context:
         args = entry["args"]
         if len(args) != len(params):
             raise errors.at(f"deployment '{inst.name}': init of {inst.contract.name} takes {len(params)} "
-                            f"argument{'s' if len(params) != 1 else ''}, found {len(args)}", entry["line"])
+                            f"argument{'s' if len(params) != 1 else ''}, found {len(args)}", _key_line(entry, "args"))
+        key = "sender"
         try:
             sender = parse_value(T.ADDRESS, entry["sender"], world.parse_address, "sender")
+            key = "args"
             values = [parse_value(p.type, raw, world.parse_address, f"init argument '{p.name}'")
                       for p, raw in zip(params, args)]
         except ValueError_ as err:
-            raise errors.at(f"deployment '{inst.name}': {err}", entry["line"]) from None
+            raise errors.at(f"deployment '{inst.name}': {err}", _key_line(entry, key)) from None
         if init is None:
             continue
         ctx.budget = ctx.cost_limit  # an init runs under the limit of a transaction
