@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from lark import Token, Transformer_NonRecursive, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import PatternStr
@@ -388,6 +390,17 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
             return Diagnostic(Severity.ERROR, "syntax",
                               "unterminated comment: '/*' without a closing '*/'",
                               Location.point(file, tok.line, tok.column - 1, 2))
+        if tok.type == "INT":
+            whole = re.search(r"[0-9][0-9A-Za-z_]*\.$", text[max(0, tok.start_pos - 100):tok.start_pos])
+            if whole is not None:  # `1.5`: a number, a '.', a number
+                start = tok.start_pos - len(whole.group())
+                number = text[start:tok.end_pos]
+                line = text.count("\n", 0, start) + 1
+                column = start - (text.rfind("\n", 0, start) + 1) + 1
+                return Diagnostic(Severity.ERROR, "syntax",
+                                  f"{_quoted(number)} is not a number: Lane has whole numbers only (u256)",
+                                  Location.point(file, line, column, len(number)),
+                                  hint="scale to whole units (1.5 tokens as 1_500 thousandths of a token)")
         expected = describe_expected(accepts)
         if tok.type == "$END":
             loc = _end_of_file(file, text)
