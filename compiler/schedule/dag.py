@@ -5,8 +5,13 @@ conflict (write/write, read/write, add/read, add/write).  The builder visits
 the block once, in order, and keeps per location its last writer and the
 readers and adders since; per variable, the wildcard writer and readers and
 who touched any of its keys since the last wildcard write.  So no pair of
-transactions is ever compared: the time is linear in the block's accesses
-(and in the edges it outputs).
+transactions is ever compared, and the time is linear in the block's accesses.
+So are the edges: an edge implied by others is left out (a location's writes
+are a chain), and where each of many would follow each of many (a run of reads
+of one location after a run of adds, writes after reads of every key, reads of
+every key after many writes), past ``DIRECT_EDGES`` the first of a run stands
+for the run before it (``_wildcard_read``'s cover for a read of every key): an
+edge that orders two transactions which need not be, and keeps the DAG linear.
 
 A dynamic key (one read from storage) is resolved against the pre-block
 state; when an earlier transaction of the block may write the location it is
@@ -42,6 +47,9 @@ if TYPE_CHECKING:
 
 R, W, A = 0, 1, 2
 _NONE: tuple = ()  # shared by every transaction without predecessors
+# At most this many edges into a read (an add) from the adds (reads) of one location just before it;
+# past that, one from the first read (add) of its run, which has them all.
+DIRECT_EDGES = 16
 MODE_NAMES = ("read", "write", "add")
 
 
@@ -277,14 +285,17 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
     DAG of those accesses, per transaction, instead of the instantiated ones (the oracle's).
 
     Per location: [last writer, readers since, adders since, the list to join at its first
-    write or add since the last wildcard write (None once it has)].  Per (address, var) and
-    (None, var) for every instance: [wildcard writer, wildcard readers]; per (address, var),
-    the locations touched since the last wildcard write (and those of them written or added
-    to), so a wildcard orders itself after each location's last writer, readers and adders
-    (earlier ones are ordered before those already).  A wildcard write forgets those locations
-    (their state is the wildcard writer's), so each location is visited by one wildcard write
-    only, and a wildcard read visits only locations that give it an edge: the time stays
-    linear in the accesses and the edges.
+    write or add since the last wildcard write (None once it has), the location, the mode of the
+    run of reads or adds it is in, that run, the run before it, how many of the adders a read of
+    every key has covered].  Per (address, var) and (None, var) for every instance: [wildcard
+    writer, wildcard readers (or one writer after many of them, which stands for them)]; per
+    (address, var), [the locations touched since the last wildcard write, those of them written
+    or added to since, the last read of every key that covered them], so a wildcard orders itself
+    after each location's last writer, readers and adders (earlier ones are ordered before those
+    already).  A wildcard write forgets those locations (their state is the wildcard writer's),
+    so each location is visited by one wildcard write only, and a wildcard read visits only
+    locations written since the read that covered the ones before: the time and the edges stay
+    linear in the accesses.
     """
     start = time.perf_counter()
     with gc_paused():
@@ -296,7 +307,7 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
     slots = compiled.slots
     loc_state: dict[tuple, list] = {}
     wild: dict[tuple, list] = {}              # (address or None, var id) -> [writer, readers]
-    var_locs: dict[tuple, tuple] = {}         # (address, var id) -> ([touched locations], [written ones])
+    var_locs: dict[tuple, list] = {}          # (address, var id) -> [touched locations, written ones, cover]
     sources: list[int] = []
     targets: list[int] = []
     labels: list[tuple] = []
@@ -345,9 +356,9 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
             if st is None:
                 group = var_locs.get((address, vid))
                 if group is None:
-                    group = var_locs[(address, vid)] = ([], [])
+                    group = var_locs[(address, vid)] = [[], [], None]
                 group[0].append(loc)
-                st = loc_state[loc] = [None, [], [], group[1], loc]
+                st = loc_state[loc] = [None, [], [], group[1], loc, None, _NONE, _NONE, 0]
             else:
                 loc = st[4]  # the one tuple kept for this location (edges point to it)
             if wild:
@@ -357,15 +368,38 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                         if w[0] is not None:
                             add((w[0], loc))
                         if mode != R:
-                            for i in w[1]:
+                            readers = w[1]
+                            for i in readers:
                                 add((i, loc))
+                            if len(readers) > DIRECT_EDGES:
+                                w[1] = [j]  # (j follows them all: the writers after it follow j)
             last = st[0]
-            if mode == R:
+            if mode != W:
+                # Reads and adds since the last write come in runs of one mode: each of a run follows
+                # the run before it (the other mode), through it every run before that.  Past a few,
+                # the run's first stands for the run before (it follows all of it): an edge each, not
+                # one from each of that run (reads and adds in turn would make a quadratic DAG).
                 if last is not None:
                     add((last, loc))
-                for i in st[2]:
-                    add((i, loc))
-                st[1].append(j)
+                if st[5] != mode:
+                    st[7] = st[6] if st[5] is not None else _NONE
+                    st[5], st[6] = mode, [j]
+                    for i in st[7]:
+                        add((i, loc))
+                else:
+                    if len(st[7]) <= DIRECT_EDGES:
+                        for i in st[7]:
+                            add((i, loc))
+                    else:
+                        add((st[6][0], loc))
+                    st[6].append(j)
+                if mode == R:
+                    st[1].append(j)
+                else:
+                    st[2].append(j)
+                    if st[3] is not None:
+                        st[3].append(loc)
+                        st[3] = None
             elif mode == W:
                 if last is not None:
                     add((last, loc))
@@ -378,16 +412,10 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                     st[1] = []
                 if st[2]:
                     st[2] = []
+                    st[8] = 0
+                if st[5] is not None:
+                    st[5], st[6], st[7] = None, _NONE, _NONE
                 if st[3] is not None:  # the first write or add since the last wildcard write
-                    st[3].append(loc)
-                    st[3] = None
-            else:  # add: after writers and readers, not after other adds
-                if last is not None:
-                    add((last, loc))
-                for i in st[1]:
-                    add((i, loc))
-                st[2].append(j)
-                if st[3] is not None:
                     st[3].append(loc)
                     st[3] = None
         if not found:
@@ -425,28 +453,57 @@ def _wildcard(wild: dict, var_locs: dict, loc_state: dict, j: int, loc: tuple, m
                 add((i, loc))
     # A read follows the writers and adders of the locations written since the last wildcard
     # write (each gives an edge); a write follows everything done to every location since.
-    for touched, written in groups:
-        for key in (touched if mode != R else written):
+    if mode == R:
+        for group in groups:
+            _wildcard_read(group, loc_state, j, loc, add)
+        wild.setdefault((address, vid), [None, []])[1].append(j)
+        return
+    for touched, written, _ in groups:
+        for key in touched:
             st = loc_state[key]
             if st[0] is not None:
                 add((st[0], loc))
             for i in st[2]:
                 add((i, loc))
-            if mode != R:
-                for i in st[1]:
-                    add((i, loc))
-    if mode == R:
-        wild.setdefault((address, vid), [None, []])[1].append(j)
-        return
+            for i in st[1]:
+                add((i, loc))
     # Every location of the scope now has j as its last writer, which the wildcard state says.
-    for touched, written in groups:
-        for key in touched:
+    for group in groups:
+        for key in group[0]:
             del loc_state[key]
-        touched.clear()
-        written.clear()
+        group[0].clear()
+        group[1].clear()
+        group[2] = None
     w = wild.setdefault((address, vid), [None, []])
     w[0] = j
     w[1] = []
+
+
+def _wildcard_read(group: list, loc_state: dict, j: int, loc: tuple, add) -> None:
+    """A read of every key of one instance's variable: after the writers and adders of its locations
+    written since the last wildcard write, but for those an earlier wildcard read (the group's cover)
+    follows already.  A read that takes more than a few edges covers them: the locations it visited
+    leave the written list (a later write or add puts one back), so wildcard reads and writes in
+    turn make a DAG linear in the accesses, not one edge from every writer to every reader."""
+    touched, written, cover = group
+    if cover is not None:
+        add((cover, loc))
+    edges = 0
+    for key in written:
+        st = loc_state[key]
+        if st[0] is not None:
+            add((st[0], loc))
+        adders = st[2]
+        for i in adders[st[8]:] if st[8] else adders:
+            add((i, loc))
+        edges += 1 + len(adders) - st[8]
+    if edges > DIRECT_EDGES:
+        for key in written:
+            st = loc_state[key]
+            st[3] = written  # (back in the list at its next write or add)
+            st[8] = len(st[2])
+        written.clear()
+        group[2] = j
 
 
 def topological_orders_agree(schedule: Schedule, order: Iterable[int]) -> bool:
