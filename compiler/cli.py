@@ -254,15 +254,26 @@ def run(
             from .runtime import parallel
 
             parallel.executor_for(chain, workers)  # (made at start-up too: its workers fork when lanes are chosen)
-        for k, path in enumerate(blocks):
-            with progress_reporter(None, "executing") as progress:
-                results.append(chain.run_file(
-                    path, number=number + k if number is not None else None,
-                    timestamp=timestamp if k == 0 else None, executor=executor,
-                    workers=workers if executor != "sequential" else 1, progress=progress,
-                    check_accesses=check_accesses, verify=verify, before_commit=check, scheduler=scheduler))
-            if not json_out:
-                sys.stdout.write(rendered(results[-1]))
+        try:
+            for k, path in enumerate(blocks):
+                with progress_reporter(None, "executing") as progress:
+                    results.append(chain.run_file(
+                        path, number=number + k if number is not None else None,
+                        timestamp=timestamp if k == 0 else None, executor=executor,
+                        workers=workers if executor != "sequential" else 1, progress=progress,
+                        check_accesses=check_accesses, verify=verify, before_commit=check, scheduler=scheduler))
+                if not json_out:
+                    sys.stdout.write(rendered(results[-1]))
+        except LaneError as error:
+            if results:  # (the blocks before the one that failed ran, and with --state are committed)
+                numbers = [r.number for r in results]
+                span = f"{numbers[0]}" if len(numbers) == 1 else f"{numbers[0]} to {numbers[-1]}"
+                sys.stderr.write(f"note: block{'s' if len(numbers) > 1 else ''} {span} ran before this error"
+                                 + (f" and {'are' if len(numbers) > 1 else 'is'} committed to {state}\n"
+                                    if state is not None else " (in memory: nothing is kept)\n"))
+                if json_out:
+                    error.done = {"blocks": [r.to_json() for r in results]}
+            raise
     if json_out:
         if len(results) == 1:
             sys.stdout.write(rendered(results[0]))

@@ -93,8 +93,8 @@ def guarded(fn: Callable) -> Callable:
             err(render_all(error.diagnostics, error.sources))
             if as_json:
                 codes = [d.code for d in error.diagnostics]
-                _print_error_json(error_json(str(error), codes[0] if codes else "error", EXIT_USER,
-                                             [d.to_json() for d in error.diagnostics]))
+                _print_error_json({**error_json(str(error), codes[0] if codes else "error", EXIT_USER,
+                                                [d.to_json() for d in error.diagnostics]), **error.done})
             raise typer.Exit(EXIT_USER)
         except BrokenPipeError:
             # The reader of our output went away (`lane run ... | head`): not an error of ours.

@@ -70,6 +70,23 @@ def test_with_json_a_user_error_is_json_on_stdout_too(world, args, message, code
     assert (plain.exit_code, plain.stdout, plain.stderr) == (1, "", f"error: {message}\n")
 
 
+def test_blocks_that_ran_before_a_failing_one_are_in_the_error_object(world):
+    # Block 1 is committed to the state file before block 2's file is found missing: the JSON says
+    # so beside the error, and stderr tells whoever reads the text.
+    result = lane("run", "world.toml", "block.jsonl", "missing.jsonl", "--state", "s.sqlite", "--json")
+    assert result.exit_code == 1
+    out = json.loads(result.stdout)
+    assert out["error"] == error("block file not found: missing.jsonl", "io")["error"]
+    assert [(b["number"], [r["status"] for r in b["receipts"]]) for b in out["blocks"]] == [(1, ["ok"])]
+    assert "note: block 1 ran before this error and is committed to s.sqlite" in result.stderr
+    shown = lane("state", "show", "--state", "s.sqlite", "--json")
+    assert json.loads(shown.stdout)["head"]["state_root"] == out["blocks"][0]["state_root"]
+    # Without --state nothing is kept, and the note says so.
+    result = lane("run", "world.toml", "block.jsonl", "block.jsonl", "missing.jsonl")
+    assert result.exit_code == 1 and "note: blocks 1 to 2 ran before this error (in memory: nothing is kept)" \
+        in result.stderr
+
+
 def test_with_json_a_usage_error_is_json_on_stdout_with_exit_status_1(world):
     result = lane("run", "world.toml", "block.jsonl", "--workers", "0", "--json")
     assert result.exit_code == 1
