@@ -595,6 +595,28 @@ def test_cross_contract_verdicts(vault):
     assert verdict(vault, "Vault.once", "Vault.pay") == NEVER
 
 
+def test_a_condition_left_with_nothing_it_can_say_names_what_it_depends_on(tmp_path):
+    """``m[k]`` with ``k`` one of two arguments, against ``m[ps[i] * 2]`` for an array's elements:
+    the elements cannot be printed, and what is left (``!a.c || a.c``) holds for every two calls:
+    the condition says what it depends on instead.  Storage values and elements a loop walks are
+    printed."""
+    path = write(tmp_path, "c.lane", """
+        contract C {
+            storage m: map<u256, u256>;
+            storage ptr: map<address, u256>;
+            pub fn shadow(a: u256, b: u256, c: bool) { let k = a; if c { k = b; } m[k] = 5; }
+            pub fn doubled(ps: array<u256, 4>) { for i in 0..len(ps) { m[ps[i] * 2] = i; } }
+            pub fn each(ps: array<u256, 4>) { for i in 0..len(ps) { m[ps[i]] = i; } }
+            pub fn pointed(x: u256) { m[ptr[msg.sender]] = x; }
+            pub fn point(v: u256) { ptr[msg.sender] = v; }
+        }
+        """)
+    assert verdict(path, "C.shadow", "C.doubled") == when("(depends on array elements)")
+    assert verdict(path, "C.shadow", "C.each") == when("(!a.c && a.a in b.ps) || (a.b in b.ps && a.c)")
+    assert verdict(path, "C.shadow", "C.pointed") == when(
+        "(!a.c && a.a == b.ptr[b.sender]) || (a.b == b.ptr[b.sender] && a.c)")
+
+
 def test_key_from_a_cross_contract_result(vault):
     s = summaries(vault)
     # Counter.next returns n after writing it: the analysis cannot follow it, so the key is a wildcard.

@@ -439,7 +439,7 @@ class ConflictChecker:
             if len(disjuncts) > 1 and self._check(*pair.domain.values(), e) == "unsat":
                 continue
             printed = list(dict.fromkeys(self._printable(pair, d)))
-            if not printed:
+            if len(printed) < len(set(d)):  # (a literal left out: what it depends on)
                 hidden |= _unprintable(d)
             kept.append(printed)
         return Verdict(f.qualname, g.qualname, WHEN, self._condition(pair, kept, hidden=hidden), tuple(reasons))
@@ -448,8 +448,9 @@ class ConflictChecker:
     def _condition(self, pair: _Pair, disjuncts: list[list[Literal]], solve: bool = True,
                    hidden: set[str] | None = None) -> str:
         z3 = self.z3
+        placeholder = f"(depends on {' and '.join(sorted(hidden or {'values the analysis cannot follow'}))})"
         if any(not d for d in disjuncts):
-            return f"(depends on {' and '.join(sorted(hidden or {'values the analysis cannot follow'}))})"
+            return placeholder
         if not solve:
             unique = []
             for d in sorted(disjuncts, key=len):
@@ -482,6 +483,8 @@ class ConflictChecker:
                 others = [exprs[j] for j in keep if j != i]
                 if others and self._check(*pair.domain.values(), exprs[i], z3.Not(z3.Or(*others))) == "unsat":
                     keep.remove(i)
+        if hidden and self._check(*domain, z3.Not(z3.Or(*[exprs[i] for i in keep]))) == "unsat":
+            return placeholder  # (what is left holds for every two calls: `!a.c || a.c` says nothing)
         return _render(pair, [unique[i] for i in keep])
 
 
