@@ -674,6 +674,22 @@ def test_hot_spots_of_the_examples():
     assert "Nft.mint" not in _hot_spots(EXAMPLES / "nft.lane")
 
 
+def test_a_hot_spot_on_a_path_says_which_calls_conflict(tmp_path):
+    # `if a > 10 { n = a; }`: only the calls with a > 10 write n, and only those conflict.
+    spots = _hot_spots(write(tmp_path, "s.lane", """
+        contract S {
+            storage n: u256;
+            pub fn big(a: u256) { if a > 10 { n = a; } }
+            pub fn any(a: u256) { n = a; }
+        }
+        """))
+    assert [d.message for d in spots["S.big"]] == [
+        "hot spot: every call of S.big where a > 10 writes S.n, so any two such calls conflict and run one "
+        "after the other"]
+    assert [d.message for d in spots["S.any"]] == [
+        "hot spot: every call of S.any writes S.n, so any two calls of it conflict and run one after the other"]
+
+
 def test_lane_check_shows_hot_spots_and_exits_0(lab):
     proc = run_lane("check", str(lab))
     assert proc.returncode == 0, proc.stderr

@@ -1,6 +1,7 @@
 """Hot spots (SPEC §2.6): a pub function that writes a location whose key does not depend on its call.
 
-Every two calls of such a function conflict, so they serialise.  Each is
+Every two calls of such a function conflict (every two that take the path that writes it, when
+that path has a condition), so they serialise.  Each is
 reported once per function and location, at the statement that causes it,
 with a concrete suggestion.
 """
@@ -39,10 +40,13 @@ def hot_spots(summaries: dict[str, Summary], contracts: dict[str, ContractInfo])
             also_read = any(a.mode == READ and a.var == access.var and a.contract == access.contract
                             and a.keys == access.keys and a.address == access.address
                             for a in summary.accesses)
+            # (under a condition, only the calls where it holds: `if a == 1 { m[1] = 1; }`)
+            where_cond = "" if access.cond == S.TRUE else f" where {access.cond}"
+            such = "calls of it" if access.cond == S.TRUE else "such calls"
             out.append(HotSpot(summary.qualname, Diagnostic(
                 Severity.WARNING, "hot-spot",
-                f"hot spot: every call of {summary.qualname} writes {access.contract}.{where}, "
-                f"so any two calls of it conflict and run one after the other",
+                f"hot spot: every call of {summary.qualname}{where_cond} writes {access.contract}.{where}, "
+                f"so any two {such} conflict and run one after the other",
                 access.loc, hint=_suggestion(summary, access, also_read, contracts))))
     return out
 
