@@ -27,16 +27,18 @@ def hot_spots(summaries: dict[str, Summary], contracts: dict[str, ContractInfo])
     """``contracts``: the program's contracts by name (a location may belong to a called one)."""
     out: list[HotSpot] = []
     for summary in summaries.values():
-        seen: set[str] = set()
+        # One warning per location: at its first write, or at its first unconditional one (then
+        # every call writes it).
+        first: dict[str, object] = {}
         for access in summary.accesses:
             if access.mode != WRITE:
                 continue
             if S.depends_on_call(access.address) or any(S.depends_on_call(k) for k in access.keys):
                 continue
             where = access.location_text()
-            if where in seen:
-                continue
-            seen.add(where)
+            if where not in first or (first[where].cond != S.TRUE and access.cond == S.TRUE):
+                first[where] = access
+        for where, access in first.items():
             also_read = any(a.mode == READ and a.var == access.var and a.contract == access.contract
                             and a.keys == access.keys and a.address == access.address
                             for a in summary.accesses)
