@@ -429,9 +429,9 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 sources.append(i)
                 targets.append(j)
                 labels.append(edge[1])
-                if i not in mine:
-                    mine.append(i)
-        preds.append(tuple(mine))  # a tuple: half the memory of a list, for a million of them
+                mine.append(i)
+        # (each once, in the order found: a tuple, half the memory of a list, for a million of them)
+        preds.append(tuple(mine) if len(mine) == 1 else tuple(dict.fromkeys(mine)))
     return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled, preds,
                     forwarding.choices)
 
