@@ -66,8 +66,8 @@ def _same_variable(xs: list, ys: list) -> bool:
 
 def check_against_reference(s: dag.Schedule, stand_ins: bool = False) -> None:
     """Every edge is forward and a real conflict (or, with ``stand_ins``, between two transactions of
-    one variable: past ``dag.DIRECT_EDGES`` the first of a run of reads or adds stands for the run
-    before it); every conflicting pair is ordered by a path."""
+    one variable: one that follows more than ``dag.DIRECT_EDGES`` readers or adders of a location
+    stands for them); every conflicting pair is ordered by a path."""
     n = len(s.txs)
     reach = [0] * n
     for j, ps in enumerate(s.predecessors()):
@@ -421,8 +421,8 @@ def hub_tx(draw) -> dict:
 @SETTINGS
 @given(txs=st.lists(hub_tx(), min_size=20, max_size=120), seed=st.integers(0, 2**32 - 1))
 def test_any_order_of_the_dag_gives_the_sequential_result_past_its_stand_ins(reg_funded, txs, seed):
-    """Runs of reads and adds longer than ``dag.DIRECT_EDGES``, where the first of a run stands for
-    the run before it, and reads of every key covered by an earlier one: still every order of the
+    """Reads and adds of one location past ``dag.DIRECT_EDGES``, where one transaction stands for
+    those it follows, and reads of every key covered by an earlier one: still every order of the
     DAG gives the block's result, and every pair that conflicts is ordered."""
     check_orders(reg_funded, txs, 2, seed, orders=3)
 

@@ -7,11 +7,12 @@ readers and adders since; per variable, the wildcard writer and readers and
 who touched any of its keys since the last wildcard write.  So no pair of
 transactions is ever compared, and the time is linear in the block's accesses.
 So are the edges: an edge implied by others is left out (a location's writes
-are a chain), and where each of many would follow each of many (a run of reads
-of one location after a run of adds, writes after reads of every key, reads of
-every key after many writes), past ``DIRECT_EDGES`` the first of a run stands
-for the run before it (``_wildcard_read``'s cover for a read of every key): an
-edge that orders two transactions which need not be, and keeps the DAG linear.
+are a chain), and where each of many would follow each of many (reads and adds
+of one location in turn, writes after reads of every key, reads of every key
+after many writes), a transaction that follows more than ``DIRECT_EDGES`` of
+them stands for them from then on (``_wildcard_read``'s cover, for a read of
+every key): the next follow it alone, an edge that may order two transactions
+which need not be, and keeps the DAG linear.
 
 A dynamic key (one read from storage) is resolved against the pre-block
 state; when an earlier transaction of the block may write the location it is
@@ -47,8 +48,8 @@ if TYPE_CHECKING:
 
 R, W, A = 0, 1, 2
 _NONE: tuple = ()  # shared by every transaction without predecessors
-# At most this many edges into a read (an add) from the adds (reads) of one location just before it;
-# past that, one from the first read (add) of its run, which has them all.
+# A read (an add) that follows more than this many adds (reads) of one location since its last write
+# stands for them from then on: the next reads (adds) and its next writer follow it alone.
 DIRECT_EDGES = 16
 MODE_NAMES = ("read", "write", "add")
 
@@ -284,10 +285,10 @@ def build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], num
     """The DAG of ``txs`` on the pre-block ``storage`` (see the module's doc).  With ``given``, the
     DAG of those accesses, per transaction, instead of the instantiated ones (the oracle's).
 
-    Per location: [last writer, readers since, adders since, the list to join at its first
-    write or add since the last wildcard write (None once it has), the location, the mode of the
-    run of reads or adds it is in, that run, the run before it, how many of the adders a read of
-    every key has covered].  Per (address, var) and (None, var) for every instance: [wildcard
+    Per location: [last writer, readers since, adders since (either: or one transaction that
+    follows all of them), the list to join at its first write or add since the last wildcard
+    write (None once it has), the location, how many of its adders a read of every key has
+    covered].  Per (address, var) and (None, var) for every instance: [wildcard
     writer, wildcard readers (or one writer after many of them, which stands for them)]; per
     (address, var), [the locations touched since the last wildcard write, those of them written
     or added to since, the last read of every key that covered them], so a wildcard orders itself
@@ -358,7 +359,7 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 if group is None:
                     group = var_locs[(address, vid)] = [[], [], None]
                 group[0].append(loc)
-                st = loc_state[loc] = [None, [], [], group[1], loc, None, _NONE, _NONE, 0]
+                st = loc_state[loc] = [None, [], [], group[1], loc, 0]
             else:
                 loc = st[4]  # the one tuple kept for this location (edges point to it)
             if wild:
@@ -374,32 +375,16 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                             if len(readers) > DIRECT_EDGES:
                                 w[1] = [j]  # (j follows them all: the writers after it follow j)
             last = st[0]
-            if mode != W:
-                # Reads and adds since the last write come in runs of one mode: each of a run follows
-                # the run before it (the other mode), through it every run before that.  Past a few,
-                # the run's first stands for the run before (it follows all of it): an edge each, not
-                # one from each of that run (reads and adds in turn would make a quadratic DAG).
+            if mode == R:
                 if last is not None:
                     add((last, loc))
-                if st[5] != mode:
-                    st[7] = st[6] if st[5] is not None else _NONE
-                    st[5], st[6] = mode, [j]
-                    for i in st[7]:
-                        add((i, loc))
-                else:
-                    if len(st[7]) <= DIRECT_EDGES:
-                        for i in st[7]:
-                            add((i, loc))
-                    else:
-                        add((st[6][0], loc))
-                    st[6].append(j)
-                if mode == R:
-                    st[1].append(j)
-                else:
-                    st[2].append(j)
-                    if st[3] is not None:
-                        st[3].append(loc)
-                        st[3] = None
+                adders = st[2]
+                for i in adders:
+                    add((i, loc))
+                if len(adders) > DIRECT_EDGES:  # (j follows them all: it stands for them from now on)
+                    st[2] = [j]
+                    st[5] = 0
+                st[1].append(j)
             elif mode == W:
                 if last is not None:
                     add((last, loc))
@@ -412,16 +397,27 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                     st[1] = []
                 if st[2]:
                     st[2] = []
-                    st[8] = 0
-                if st[5] is not None:
-                    st[5], st[6], st[7] = None, _NONE, _NONE
+                    st[5] = 0
                 if st[3] is not None:  # the first write or add since the last wildcard write
+                    st[3].append(loc)
+                    st[3] = None
+            else:  # add: after writers and readers, not after other adds
+                if last is not None:
+                    add((last, loc))
+                readers = st[1]
+                for i in readers:
+                    add((i, loc))
+                if len(readers) > DIRECT_EDGES:  # (j follows them all: it stands for them from now on)
+                    st[1] = [j]
+                st[2].append(j)
+                if st[3] is not None:
                     st[3].append(loc)
                     st[3] = None
         if not found:
             preds.append(_NONE)
             continue
         mine: list[int] = []
+        many = len(found) > DIRECT_EDGES  # (then each predecessor once by a dict, not by scanning the list)
         for edge in (dict.fromkeys(found) if len(found) > 2 else found if len(found) == 1 or
                      found[0] != found[1] else found[:1]):
             i = edge[0]
@@ -429,9 +425,10 @@ def _build(compiled: Compiled, txs: list[Tx], storage: dict[int, list[dict]], nu
                 sources.append(i)
                 targets.append(j)
                 labels.append(edge[1])
-                mine.append(i)
-        # (each once, in the order found: a tuple, half the memory of a list, for a million of them)
-        preds.append(tuple(mine) if len(mine) == 1 else tuple(dict.fromkeys(mine)))
+                if many or i not in mine:
+                    mine.append(i)
+        # (a tuple: half the memory of a list, for a million of them)
+        preds.append(tuple(dict.fromkeys(mine)) if many else tuple(mine))
     return Schedule(list(txs), cost, sources, targets, labels, kept, time.perf_counter() - start, compiled, preds,
                     forwarding.choices)
 
@@ -494,14 +491,14 @@ def _wildcard_read(group: list, loc_state: dict, j: int, loc: tuple, add) -> Non
         if st[0] is not None:
             add((st[0], loc))
         adders = st[2]
-        for i in adders[st[8]:] if st[8] else adders:
+        for i in adders[st[5]:] if st[5] else adders:
             add((i, loc))
-        edges += 1 + len(adders) - st[8]
+        edges += 1 + len(adders) - st[5]
     if edges > DIRECT_EDGES:
         for key in written:
             st = loc_state[key]
             st[3] = written  # (back in the list at its next write or add)
-            st[8] = len(st[2])
+            st[5] = len(st[2])
         written.clear()
         group[2] = j
 
