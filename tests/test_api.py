@@ -427,6 +427,41 @@ def test_a_block_on_lanes_is_read_and_restored_like_any_other(here, inline, stat
         assert chain.state_root == root
 
 
+def test_lanes_follow_what_changed_the_state_between_their_blocks(here):
+    """The replicas of the parallel executor hold the state as its last block left it: a transaction,
+    a restore or a block another executor ran since must not be missed by the next block on lanes
+    (each makes the executor fork its workers again from the state as it is)."""
+    from compiler.runtime import parallel
+
+    def blocks(executor: str) -> list:
+        with Chain() as chain:
+            token = chain.deploy("token.lane", 10**9, sender="alice")
+            for k in range(8):
+                token.transfer(f"u{k}", 1000, sender="alice")
+            if executor == "parallel":
+                runtime = chain._runtime_chain()
+                runtime._parallel = parallel.ParallelExecutor(runtime, 2, force=True)
+
+            def block(k: int, executor: str = executor):
+                calls = [token.transfer.tx(f"z{j % 5}", 1 + k, sender=f"u{j % 8}") for j in range(40)]
+                run = chain.run_block(calls, executor=executor, workers=2)
+                assert executor != "parallel" or run.result.detail["mode"] == "parallel"
+                return run.state_root, [token.balance_of(f"z{j}") for j in range(5)]
+
+            out = [block(0)]
+            token.transfer("z1", 7, sender="alice")  # a transaction between two blocks on lanes
+            out.append(block(1))
+            snap = chain.snapshot()
+            out.append(block(2))
+            chain.restore(snap)  # back to before block 2
+            out.append(block(3))
+            out.append(block(4, "sequential"))  # a block the lanes did not run
+            out.append(block(5))
+            return out
+
+    assert blocks("parallel") == blocks("sequential")
+
+
 def test_the_state_root_is_the_one_lane_run_computes(chain, token, here):
     alice = chain.account("alice")
     for k in range(5):

@@ -149,6 +149,7 @@ class ParallelExecutor:
         self.transport = transport or Processes()
         self.serial = 0                    # blocks run on the workers (the messages' block numbers)
         self.last: dict = {}               # what the last block did, for reports and tests
+        self.in_step: Any = None           # the state's hash the replicas hold (after this executor's last block)
 
     # ------------------------------------------------------------ the workers
     def function_table(self) -> FunctionTable:
@@ -168,10 +169,15 @@ class ParallelExecutor:
 
     def close(self) -> None:
         self.transport.close()
+        self.in_step = None
 
     # ------------------------------------------------------------ a block
     def run(self, source: bytes | Block, display: str, number: int, timestamp: int, progress=None) -> Executed:
         """Run a block (its file's bytes, or a decoded block) on the chain's state."""
+        if self.in_step is not None and self.in_step != self.chain.hash.accumulator:
+            # The state moved since this executor's last block without it (a block another executor
+            # ran, a transaction or a restore of the testing API): the replicas are behind, and go.
+            self.close()
         start, cpu = time.perf_counter(), time.process_time()
         run = _BlockRun(self, source, display, number, timestamp, progress)
         try:
@@ -187,6 +193,8 @@ class ParallelExecutor:
             # The parent ran the block alone and the replicas did not follow: they go, and are made
             # again from the state as it is when lanes are next used.
             self.close()
+        elif self.transport.workers:
+            self.in_step = executed.accumulator
         return executed
 
 
