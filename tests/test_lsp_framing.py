@@ -179,6 +179,19 @@ def test_exit_ends_the_server(shutdown, status):
         raw.close()
 
 
+def test_shutdown_and_exit_with_params_null_end_the_server():
+    # Some clients send `"params": null` where a method takes none: as if they were left out.
+    raw = RawServer()
+    try:
+        raw.initialize()
+        raw.send(raw.message({"id": 900, "method": "shutdown", "params": None}))
+        assert raw.wait(lambda m: m.get("id") == 900) == {"jsonrpc": "2.0", "id": 900, "result": None}
+        raw.send(raw.message({"method": "exit", "params": None}))
+        assert raw.proc.wait(10) == 0  # stdin is still open
+    finally:
+        raw.close()
+
+
 def _all_gone(pids: list[int], within: float = 10.0) -> bool:
     """Whether every process of ``pids`` has ended, or does within ``within`` seconds (there is no message
     to wait for: a process's end is looked at in /proc, every 10 ms)."""

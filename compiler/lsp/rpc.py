@@ -92,6 +92,9 @@ class Dispatcher:
                 self.error(echo, INVALID_REQUEST, "Invalid Request: no method, and not a response")
             return
         request = msg_id is not _MISSING
+        if "params" in value and value["params"] is None:
+            # (`"params": null`, as some clients send `shutdown` and `exit`: as if left out)
+            value = {k: v for k, v in value.items() if k != "params"}
         problem = _envelope_problem(value, method, msg_id, echo)
         if problem is not None:
             code, text = problem
