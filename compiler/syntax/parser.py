@@ -391,7 +391,8 @@ def _syntax_error(err: UnexpectedInput, text: str, file: str) -> Diagnostic:
                               "unterminated comment: '/*' without a closing '*/'",
                               Location.point(file, tok.line, tok.column - 1, 2))
         if tok.type == "INT":
-            whole = re.search(r"[0-9][0-9A-Za-z_]*\.$", text[max(0, tok.start_pos - 100):tok.start_pos])
+            before = text[max(0, tok.start_pos - 100):tok.start_pos]
+            whole = re.search(r"(?<![0-9A-Za-z_])[0-9][0-9A-Za-z_]*\.$", before)
             if whole is not None:  # `1.5`: a number, a '.', a number
                 start = tok.start_pos - len(whole.group())
                 number = text[start:tok.end_pos]
