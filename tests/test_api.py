@@ -462,6 +462,72 @@ def test_lanes_follow_what_changed_the_state_between_their_blocks(here):
     assert blocks("parallel") == blocks("sequential")
 
 
+def test_lanes_on_a_state_file_opened_again_read_it_through_their_own_connections(here):
+    """A chain opened again on its state file reads what it has not loaded from the file: the lanes'
+    workers, forked from it, too; the file is closed while they are forked (a SQLite file open across
+    a fork left a worker without an answer, and the parent ran the block alone)."""
+    from compiler.runtime import parallel
+
+    with Chain(state="chain.sqlite") as chain:
+        token = chain.deploy("token.lane", 10**9, sender="alice")
+        for k in range(8):
+            token.transfer(f"u{k}", 1000, sender="alice")
+    results = []
+    for executor in ("parallel", "sequential"):
+        shutil.copy(here / "chain.sqlite", here / f"{executor}.sqlite")
+        shutil.copy(here / "chain.world.toml", here / f"{executor}.world.toml")
+        with Chain(state=f"{executor}.sqlite") as chain:
+            token = chain.contract("token_1")
+            if executor == "parallel":
+                runtime = chain._runtime_chain()
+                runtime._parallel = parallel.ParallelExecutor(runtime, 2, force=True)
+            run = chain.run_block([token.transfer.tx(f"z{k % 5}", 3, sender=f"u{k % 8}") for k in range(64)],
+                                  executor=executor, workers=2)
+            if executor == "parallel":
+                assert run.result.detail["mode"] == "parallel" and run.result.detail["failed_lanes"] == 0
+            results.append((run.state_root, [token.balance_of(f"u{k}") for k in range(8)]))
+    assert results[0] == results[1]
+
+
+def test_a_contract_taken_away_by_a_restore_cannot_be_called(here):
+    # Its handle outlives it: a call, a view or a block naming it is an error, and nothing runs.
+    with Chain() as chain:
+        live = chain.deploy("token.lane", 1000, sender="alice")
+        snap = chain.snapshot()
+        gone = chain.deploy("token.lane", 1000, sender="alice")
+        call = gone.transfer.tx("bob", 1, sender="alice")
+        chain.restore(snap)
+        number, root = chain.number, chain.state_root
+        message = "token_2 (Token) is not deployed any more: a restore went back to before its deployment"
+        for what in (lambda: gone.transfer("bob", 1, sender="alice"), lambda: gone.balance_of("bob"),
+                     lambda: gone.transfer.tx("bob", 1, sender="alice"),
+                     lambda: chain.run_block([live.transfer.tx("bob", 7, sender="alice"), call])):
+            with pytest.raises(CallError, match=re.escape(message)):
+                what()
+        assert (chain.number, chain.state_root, live.balance_of("bob")) == (number, root, 0)
+
+
+def test_a_closed_chain_on_a_state_file_refuses_what_it_would_lose(here):
+    chain = Chain(state="chain.sqlite")
+    token = chain.deploy("token.lane", 1000, sender="alice")
+    token.transfer("bob", 5, sender="alice")
+    chain.close()
+    for what in (lambda: token.transfer("bob", 7, sender="alice"), lambda: chain.deploy("token.lane", 5),
+                 lambda: chain.run_block([token.transfer.tx("bob", 1, sender="alice")]), chain.commit):
+        with pytest.raises(CallError, match="this chain was closed: its state file .*chain.sqlite keeps nothing"):
+            what()
+    assert token.balance_of("bob") == 5  # (views read what the chain holds)
+    with Chain(state="chain.sqlite") as again:
+        assert again.contract("token_1").balance_of("bob") == 5
+
+
+def test_dask_is_not_a_test_chains_executor(chain, token):
+    with pytest.raises(CallError, match="unknown executor 'dask' .*lane run --executor dask"):
+        chain.run_block([token.transfer.tx("bob", 1, sender="alice")], executor="dask")
+    with pytest.raises(CallError, match="workers must be a whole number of at least 1, found '2'"):
+        chain.run_block([token.transfer.tx("bob", 1, sender="alice")], executor="parallel", workers="2")
+
+
 def test_the_state_root_is_the_one_lane_run_computes(chain, token, here):
     alice = chain.account("alice")
     for k in range(5):

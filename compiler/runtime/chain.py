@@ -152,6 +152,9 @@ class Chain:
         self._ctx = ctx
         self._pending: list[bytes] = []  # lanes' writes not applied here yet (see ``ctx``)
         self.store = store
+        # The state file the state's variables read from when this chain commits nothing to it (a
+        # test chain's, which commits on its own): closed while workers are forked, as ``store`` is.
+        self.backing: StateStore | None = None
         self.number, self.timestamp = last
         self.hash = state_hash
         self._compiled = None

@@ -449,7 +449,7 @@ class Processes:
         if self.turns is None:
             self.turns = Turns()
         turns = self.turns
-        store = chain.store
+        store = chain.store if chain.store is not None else chain.backing
         # SQLite must not see a file open across a fork: the parent closes it meanwhile.
         with store.detached() if store is not None else contextlib.nullcontext():
             while len(self.workers) < count:

@@ -76,6 +76,10 @@ class Snapshot:
         return f"<snapshot at block {self.number}, {self.journal} writes{'' if self.alive else ', dropped'}>"
 
 
+# The executors a test chain runs blocks with: those of lane run that work on its state in memory.
+_EXECUTORS = ("sequential", "parallel")
+
+
 class Chain:
     """A chain for tests: a world built in code (:meth:`deploy`), its state in memory, and its
     contracts' functions callable from Python.
@@ -91,6 +95,7 @@ class Chain:
             raise LaneError(f"cost_limit must be a positive integer, found {cost_limit!r}", code="chain")
         world = ctx = None
         accumulator, self._file = 0, None
+        self._closed_file: str | None = None  # the state file, once close() wrote it: nothing more is kept
         if state is not None:
             from .statefile import ChainFile
 
@@ -137,6 +142,7 @@ class Chain:
         (its address is derived from it as a world file's are); by default the contract's name
         in snake case and a counter (``token_1``)."""
         __tracebackhide__ = True
+        self._check_open()
         if self._collecting is not None:
             raise CallError("a deployment is not a transaction of a block: deploy before 'with chain.block()'")
         if self._file is not None:
@@ -268,6 +274,7 @@ class Chain:
     def _transact(self, f: Function, values: tuple, sender: int) -> Any:
         """Run one transaction in a block of its own (see the module's docstring)."""
         __tracebackhide__ = True
+        self._check_open()
         ctx = self.ctx
         number = self.number + 1
         timestamp = self.timestamp if self.timestamp > 12 * number else 12 * number  # max(), without a call
@@ -439,10 +446,15 @@ class Chain:
         """Run ``calls`` (``token.transfer.tx(...)`` or block-file dicts) as one block on an executor
         of ``lane run`` (``sequential``, ``parallel``); with ``verify`` also sequentially, and any
         difference is an error.  A reverted or invalid transaction is a receipt, not an exception."""
-        if executor not in executors.EXECUTORS:
-            raise CallError(f"unknown executor {executor!r} (executors: {', '.join(executors.EXECUTORS)})")
+        self._check_open()
+        if executor not in _EXECUTORS:
+            why = (" (Dask's workers read a world and a state from files: lane run --executor dask runs "
+                   "blocks on a Dask cluster)") if executor in executors.EXECUTORS else ""
+            raise CallError(f"unknown executor {executor!r} (executors: {', '.join(_EXECUTORS)}){why}")
         if workers is None:
             workers = usable_cpus() if executor == "parallel" else 1
+        elif type(workers) is not int or workers < 1:
+            raise CallError(f"workers must be a whole number of at least 1, found {workers!r}")
         calls = list(calls)
         number, timestamp = self._block_time(number, timestamp)
         block = Block.of_txs(self.world, transactions(self.world, calls))
@@ -512,6 +524,8 @@ class Chain:
                                                    StateHash(self.world, 0))
         runtime.number, runtime.timestamp = self.number, self.timestamp
         runtime.hash.accumulator = self._accumulator()
+        # (the file the state reads what it has not loaded from, once the chain was committed to it)
+        runtime.backing = self._file.store if self._file is not None else None
         return runtime
 
     def _forget_runtime(self) -> None:
@@ -520,8 +534,15 @@ class Chain:
             self._runtime = None
 
     # ------------------------------------------------------------ the end
+    def _check_open(self) -> None:
+        __tracebackhide__ = True
+        if self._closed_file is not None:
+            raise CallError(f"this chain was closed: its state file {self._closed_file} keeps nothing done "
+                            f"after (open it again: Chain(state=...))")
+
     def commit(self) -> None:
         """Write what changed since the last commit to the state file (``Chain(state=...)``)."""
+        self._check_open()
         if self._file is None:
             raise CallError("this chain has no state file: Chain(state=\"chain.sqlite\") makes one")
         self._file.commit(self)
@@ -531,6 +552,7 @@ class Chain:
         try:
             if self._file is not None:
                 file, self._file = self._file, None
+                self._closed_file = file.path
                 file.close(self)
         finally:
             self._forget_runtime()

@@ -37,6 +37,7 @@ def transactions(world: World, items: Iterable[Any]) -> list[Tx]:
             f = item.function
             if f.chain.world is not world:
                 raise CallError(f"{item!r} belongs to another chain")
+            f._check_deployed()  # (made before a restore took its contract away)
             txs.append(Tx(k, k + 1, item.sender, f.to, f.instance, f.info, f.fn, item.args))
         elif isinstance(item, dict):
             (tx,) = prepare(world, [(k + 1, item)])

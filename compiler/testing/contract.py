@@ -43,6 +43,7 @@ class Function:
         Inside ``with chain.block()`` the call is collected instead, and a :class:`Call` returned."""
         __tracebackhide__ = True  # pytest shows the test's line, not this one
         chain = self.chain
+        self._check_deployed()
         values = self.read_args(args)
         if chain._collecting is not None:
             return chain._collecting.add(Call(self, values, chain._sender(sender)))
@@ -59,13 +60,21 @@ class Function:
         current one) and keep nothing: its value, or :class:`Reverted`."""
         __tracebackhide__ = True
         chain = self.chain
+        self._check_deployed()
         values = self.read_args(args)
         return chain._view(self, values, chain._sender(sender) if sender is not None or not self.is_view else 0,
                            next_block=not self.is_view)
 
     def tx(self, *args: Any, sender: Any = None) -> "Call":
         """A transaction calling this function, not run yet: for ``chain.run_block`` and ``chain.schedule``."""
+        self._check_deployed()
         return Call(self, self.read_args(args), self.chain._sender(sender))
+
+    def _check_deployed(self) -> None:
+        __tracebackhide__ = True
+        if self.chain.world.by_address.get(self.to) is not self.instance:
+            raise CallError(f"{self.instance.name} ({self.instance.contract.name}) is not deployed any more: "
+                            f"a restore went back to before its deployment")
 
     def __repr__(self) -> str:
         return f"<{self.instance.name}.{self.info.signature()}>"
