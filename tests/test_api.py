@@ -521,6 +521,26 @@ def test_a_closed_chain_on_a_state_file_refuses_what_it_would_lose(here):
         assert again.contract("token_1").balance_of("bob") == 5
 
 
+def test_what_a_restore_took_away_is_said_not_a_traceback(here):
+    with Chain() as chain:
+        token = chain.deploy("token.lane", 1000, sender="alice")
+        snap = chain.snapshot()
+        with pytest.raises(AssertionError, match=r"nothing reverted \(a restore took the calls back\)"):
+            with chain.reverts():
+                token.transfer("bob", 1, sender="alice")
+                chain.restore(snap)
+        gone = chain.deploy("token.lane", 1000, sender="alice")
+        gone.transfer("bob", 1, sender="alice")
+        receipt = chain.last_receipt
+        chain.restore(snap)
+        with pytest.raises(CallError, match="emitted by a contract at 0x[0-9a-f]{40} that a restore took away"):
+            receipt.events
+        with pytest.raises(CallError, match=r"reverts\(at=...\) takes a place"):
+            chain.reverts(at=35)
+        with pytest.raises(CallError, match="a block's timestamp is a whole number, found 1000000000.0"):
+            chain.run_block([token.transfer.tx("bob", 1, sender="alice")], timestamp=1e9)
+
+
 def test_dask_is_not_a_test_chains_executor(chain, token):
     with pytest.raises(CallError, match="unknown executor 'dask' .*lane run --executor dask"):
         chain.run_block([token.transfer.tx("bob", 1, sender="alice")], executor="dask")

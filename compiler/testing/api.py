@@ -357,7 +357,10 @@ class Chain:
     def _decode_events(self, raw: Iterable[tuple]) -> list[Event]:
         out = []
         for address, name, args in raw:
-            inst = self.world.by_address[address]
+            inst = self.world.by_address.get(address)
+            if inst is None:
+                raise CallError(f"an event of this receipt was emitted by a contract at {format_address(address)} "
+                                f"that a restore took away: read a receipt's events before restoring")
             key = (inst.contract.name, name)
             readers = self._event_readers.get(key)
             if readers is None:
@@ -506,6 +509,9 @@ class Chain:
         return self._runtime_chain().schedule(block, number=number, timestamp=timestamp)
 
     def _block_time(self, number: int | None, timestamp: int | None) -> tuple[int, int]:
+        for what, value in (("number", number), ("timestamp", timestamp)):
+            if value is not None and (type(value) is not int):
+                raise CallError(f"a block's {what} is a whole number, found {value!r}")
         if number is not None and (not isinstance(number, int) or not self.number < number <= MAX_BLOCK_NUMBER):
             raise CallError(f"block number {number!r} is not after the last block ({self.number})")
         if timestamp is not None and (not isinstance(timestamp, int) or

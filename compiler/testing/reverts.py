@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from .errors import Reverted, describe_site, split_site
+from .errors import CallError, Reverted, describe_site, split_site
 
 if TYPE_CHECKING:  # pragma: no cover
     from .api import Chain
@@ -25,6 +25,10 @@ class ExpectRevert:
     ``error`` (the :class:`Reverted`) say what happened."""
 
     def __init__(self, chain: "Chain | None", reason: str | re.Pattern | None = None, at: str | None = None) -> None:
+        if reason is not None and not isinstance(reason, (str, re.Pattern)):
+            raise CallError(f"reverts takes a reason (a string or a compiled pattern), found {reason!r}")
+        if at is not None and not isinstance(at, str):
+            raise CallError(f"reverts(at=...) takes a place such as \"token.lane:62\", found {at!r}")
         self.chain = chain
         self.expected = reason
         self.expected_at = at
@@ -71,6 +75,8 @@ class ExpectRevert:
         chain = self.chain
         if chain is None or chain._calls == self._calls:
             return "nothing reverted (no call ran)"
+        if chain._last_call is None:  # (a restore inside the block took the last call back)
+            return "nothing reverted (a restore took the calls back)"
         return f"{chain._describe_last()} without reverting"
 
 
