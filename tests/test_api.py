@@ -541,6 +541,22 @@ def test_what_a_restore_took_away_is_said_not_a_traceback(here):
             chain.run_block([token.transfer.tx("bob", 1, sender="alice")], timestamp=1e9)
 
 
+def test_a_second_chain_on_one_new_file_is_refused_without_touching_the_first_ones(here):
+    a, b = Chain(state="chain.sqlite"), Chain(state="chain.sqlite")
+    a.deploy("token.lane", 1, sender="alice")
+    b.deploy("token.lane", 2, sender="alice")
+    a.commit()
+    world = (here / "chain.world.toml").read_text()
+    with pytest.raises(LaneError, match="initialised by another process meanwhile; nothing was written"):
+        b.commit()
+    assert (here / "chain.world.toml").read_text() == world
+    a.close()
+    with pytest.raises(LaneError, match="initialised by another process"):
+        b.close()
+    with Chain(state="chain.sqlite") as again:
+        assert again.contract("token_1").balance_of("alice") == 1
+
+
 def test_dask_is_not_a_test_chains_executor(chain, token):
     with pytest.raises(CallError, match="unknown executor 'dask' .*lane run --executor dask"):
         chain.run_block([token.transfer.tx("bob", 1, sender="alice")], executor="dask")

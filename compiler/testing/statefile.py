@@ -91,10 +91,13 @@ class ChainFile:
         accumulator = chain._accumulator()
         root = root_of(accumulator)
         if self.store is None:
-            self._write_world(world)
-            store, self._new = self._new, None
-            store.write_genesis(world, ctx.storage, accumulator, root)
-            self.store = store
+            text = self._world_text(world)
+            # (the genesis first: a file another chain initialised meanwhile is refused before the
+            # world file beside it is touched; the file stays this chain's to try again)
+            self._new.write_genesis(world, ctx.storage, accumulator, root)
+            self.store, self._new = self._new, None
+            with open(self.world_path, "w", encoding="utf-8") as f:
+                f.write(text)
             parent = 0
             changes = from_journal([])  # (the genesis holds everything so far)
         else:
@@ -113,7 +116,7 @@ class ChainFile:
                 if store is not None:
                     store.close()
 
-    def _write_world(self, world: World) -> None:
+    def _world_text(self, world: World) -> str:
         """The world file of the chain's contracts (see the module's docstring); from now on the
         world is named by it, so that its identity is the one ``lane`` reads from the file."""
         base = os.path.dirname(os.path.abspath(self.world_path))
@@ -128,9 +131,8 @@ class ChainFile:
             out += ["", "[[deploy]]", f"name = {_string(inst.name)}", f"source = {_string(source)}",
                     f"contract = {_string(inst.contract.name)}", f"sender = {_string(entry['sender'])}",
                     f"args = {_value(entry['args'])}"]
-        with open(self.world_path, "w", encoding="utf-8") as f:
-            f.write("\n".join(out) + "\n")
         world.path = self.world_path
+        return "\n".join(out) + "\n"
 
 
 def _string(text: str) -> str:
