@@ -539,6 +539,11 @@ def test_what_a_restore_took_away_is_said_not_a_traceback(here):
             chain.reverts(at=35)
         with pytest.raises(CallError, match="a block's timestamp is a whole number, found 1000000000.0"):
             chain.run_block([token.transfer.tx("bob", 1, sender="alice")], timestamp=1e9)
+        with pytest.raises(AssertionError, match="a block ran: its reverted transactions are receipts"):
+            with chain.reverts():
+                chain.run_block([token.transfer.tx("bob", 10**6, sender="alice")])
+        with pytest.raises(CallError, match="mine takes a number of blocks"):
+            chain.mine(True)
 
 
 def test_a_second_chain_on_one_new_file_is_refused_without_touching_the_first_ones(here):

@@ -118,6 +118,7 @@ class Chain:
         self._last: tuple | None = None
         self._last_call: tuple | None = None
         self._calls = 0                      # calls made (transactions, views, blocks): for chain.reverts
+        self._blocks_run = -1                # the value of _calls when the last block ran
         self._event_readers: dict[tuple[str, str], list] = {}
         self._runtime: RuntimeChain | None = None
         self._read_sender = sender_reader(world.parse_address)
@@ -277,6 +278,8 @@ class Chain:
         self._check_open()
         ctx = self.ctx
         number = self.number + 1
+        if number > MAX_BLOCK_NUMBER:
+            raise CallError(f"the chain is at the last block number there is, {MAX_BLOCK_NUMBER}: no block follows")
         timestamp = self.timestamp if self.timestamp > 12 * number else 12 * number  # max(), without a call
         ctx.number, ctx.timestamp = self.number, self.timestamp = number, timestamp
         events = ctx.events
@@ -380,7 +383,7 @@ class Chain:
     # ------------------------------------------------------------ time
     def mine(self, blocks: int = 1) -> None:
         """Let ``blocks`` empty blocks pass (``block.number`` moves on, and the default timestamp)."""
-        if not isinstance(blocks, int) or blocks < 0 or self.number + blocks > MAX_BLOCK_NUMBER:
+        if type(blocks) is not int or blocks < 0 or self.number + blocks > MAX_BLOCK_NUMBER:
             raise CallError(f"mine takes a number of blocks, 0 or more, found {blocks!r}")
         self.number += blocks
         self.timestamp = max(12 * self.number, self.timestamp)
@@ -466,6 +469,7 @@ class Chain:
         history = ctx.journal[:]    # the runtime's block starts its journal empty, and clears it after
         kept: list = []
         self._calls += 1
+        self._blocks_run = self._calls  # (chain.reverts: a block's reverts are receipts, not errors)
 
         def keep(result) -> None:  # the block's changes, for restore: each location's value before it
             if result.executed.changes is not None:  # (on lanes: what settling replaces, below)

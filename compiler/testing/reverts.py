@@ -75,6 +75,8 @@ class ExpectRevert:
         chain = self.chain
         if chain is None or chain._calls == self._calls:
             return "nothing reverted (no call ran)"
+        if chain._blocks_run == chain._calls:
+            return "a block ran: its reverted transactions are receipts, not errors (block.receipts says each)"
         if chain._last_call is None:  # (a restore inside the block took the last call back)
             return "nothing reverted (a restore took the calls back)"
         return f"{chain._describe_last()} without reverting"
