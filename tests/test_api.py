@@ -562,6 +562,22 @@ def test_a_second_chain_on_one_new_file_is_refused_without_touching_the_first_on
         assert again.contract("token_1").balance_of("alice") == 1
 
 
+def test_a_state_files_world_names_sources_from_where_they_were_deployed(here, monkeypatch):
+    # Deployed from one folder, committed from another (monkeypatch.chdir in a test): the world file
+    # and the file's identity name the source that was deployed, and the chain opens again.
+    (here / "a").mkdir()
+    (here / "b").mkdir()
+    shutil.copy(here / "token.lane", here / "a" / "token.lane")
+    monkeypatch.chdir(here / "a")
+    with Chain(state=str(here / "chain.sqlite")) as chain:
+        token = chain.deploy("token.lane", 100, sender="alice")
+        token.transfer("bob", 5, sender="alice")
+        monkeypatch.chdir(here / "b")
+    assert 'source = "a/token.lane"' in (here / "chain.world.toml").read_text()
+    with Chain(state=str(here / "chain.sqlite")) as again:
+        assert again.contract("token_1").balance_of("bob") == 5
+
+
 def test_dask_is_not_a_test_chains_executor(chain, token):
     with pytest.raises(CallError, match="unknown executor 'dask' .*lane run --executor dask"):
         chain.run_block([token.transfer.tx("bob", 1, sender="alice")], executor="dask")

@@ -40,18 +40,21 @@ def describe(world) -> dict:
     deployments, sources = [], {}
     for entry in world.deployments:
         inst = world.instances[entry["name"]]
+        # (the folder its program's file names are relative to: the working folder, or the one a
+        # test chain deployed it from, which may have changed since)
+        folder = entry.get("folder", "")
         init = inst.contract.init
         params = init.params if init is not None else []
         deployments.append({
             "name": inst.name,
             "contract": inst.contract.name,
-            "source": _relative(inst.data.root, base),
+            "source": _relative(os.path.join(folder, inst.data.root), base),
             "sender": _canonical(world, T.ADDRESS, entry["sender"]),
             "args": [_canonical(world, p.type, raw) for p, raw in zip(params, entry["args"])]
             if len(params) == len(entry["args"]) else entry["args"],
         })
         for name, digest in inst.data.source_digests.items():  # (kept with the compiled program)
-            sources.setdefault(_relative(name, base), digest)
+            sources.setdefault(_relative(os.path.join(folder, name), base), digest)
     return {
         "identity": VERSION,
         "accounts": {name: format_address(address) for name, address in sorted(world.accounts.items())},

@@ -165,7 +165,7 @@ class Chain:
             raise
         # What the deployment ran with, as a world file writes it (a state file's world, its identity).
         self.world.deployments.append({
-            "name": name, "sender": format_address(caller), "line": None,
+            "name": name, "sender": format_address(caller), "line": None, "folder": os.getcwd(),
             "args": [format_value(p.type, v) for p, v in zip(init.params if init else [], values)]})
         ctx = self.ctx
         layout = inst.program.layouts[info.name]

@@ -127,7 +127,8 @@ class ChainFile:
         out += ["", "[chain]", f"cost_limit = {world.cost_limit}"]
         for entry in world.deployments:
             inst = world.instances[entry["name"]]
-            source = os.path.relpath(os.path.abspath(inst.data.root), base).replace(os.sep, "/")
+            where = os.path.join(entry.get("folder", ""), inst.data.root)  # (from where it was deployed)
+            source = os.path.relpath(os.path.abspath(where), base).replace(os.sep, "/")
             out += ["", "[[deploy]]", f"name = {_string(inst.name)}", f"source = {_string(source)}",
                     f"contract = {_string(inst.contract.name)}", f"sender = {_string(entry['sender'])}",
                     f"args = {_value(entry['args'])}"]
