@@ -135,6 +135,24 @@ def test_locations_damaged_outside_lane_are_named_not_a_crash(chain_file, damage
                             + r"; it was changed outside Lane\n", result.stderr), result.stderr
 
 
+@pytest.mark.parametrize("value, shown", [("X''", "empty"), ("X'00'", "0x00"), ("X'0005'", "0x0005")])
+def test_a_zero_row_or_a_value_with_a_leading_zero_byte_is_found_by_verify(chain_file, value, shown):
+    """Lane writes no row for a zero and a value as its shortest bytes: such a row reads as the same
+    number (a block reading it is not wrong), but the file is not as Lane wrote it."""
+    db = sqlite3.connect("s.sqlite")
+    with db:
+        db.execute("INSERT OR REPLACE INTO storage SELECT var, key, value FROM recent ORDER BY rowid")
+        db.execute("DELETE FROM recent")
+        (var,) = db.execute("SELECT var FROM storage ORDER BY length(key) DESC LIMIT 1").fetchone()  # balances
+        db.execute(f"UPDATE storage SET value = {value} WHERE var = ?", (var,))
+    db.close()
+    result = lane("state", "verify", "world.toml", "--state", "s.sqlite")
+    assert result.exit_code == 1, result.output
+    assert result.stderr == (f"error: state file s.sqlite is damaged: token.balances holds a row whose value is "
+                             f"{shown}, which Lane does not write (a zero is no row; a value has no leading zero "
+                             f"byte); it was changed outside Lane\n")
+
+
 @pytest.mark.parametrize("damage", ["cost = ''", "timestamp = 'noon'", "transactions = -1", "accumulator = 7"])
 def test_a_block_row_damaged_outside_lane_is_named_not_a_crash(chain_file, damage):
     db = sqlite3.connect("s.sqlite")

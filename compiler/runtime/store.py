@@ -584,6 +584,11 @@ class StateStore:
                                   "which its world does not have; it was changed outside Lane")
             if not codec.fits(key, value):
                 raise codec.damaged(self.path, key, value)
+            if not value or value[0] == 0:  # (as Lane writes it: a zero is no row, a value its shortest bytes)
+                raise state_error(f"state file {self.path} is damaged: {codec.instance}.{codec.name} holds a row "
+                                  f"whose value is {'empty' if not value else '0x' + value.hex()}, which Lane does "
+                                  "not write (a zero is no row; a value has no leading zero byte); it was changed "
+                                  "outside Lane")
             k = codec.key_of(key)
             yield codec.address, codec.name, (k if codec.arity > 1 else () if codec.arity == 0 else (k,)), \
                 codec.value_of(value)
