@@ -112,6 +112,11 @@ def test_a_deployed_contract_has_the_address_of_its_instance_name(chain, token):
     assert chain.deploy("token.lane", 5).address.name == "token_2"
     assert list(chain.contracts) == ["token_1", "usdc", "token_2"]
     assert chain.contract("usdc") is second and chain.contract(int(token.address)) is token
+    # Any form of its address finds it: the Address, the handle, 0x hex.
+    hex_address = "0x" + format(int(token.address), "040x")
+    assert chain.contract(token.address) is chain.contract(token) is chain.contract(hex_address) is token
+    with pytest.raises(CallError, match="no deployed contract '0x0000000000000000000000000000000000000001'"):
+        chain.contract("0x" + "0" * 39 + "1")
 
 
 def test_init_runs_at_deployment_with_its_sender(chain, token):

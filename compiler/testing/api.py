@@ -186,7 +186,13 @@ class Chain:
         return handle
 
     def contract(self, name: str | int) -> Contract:
-        """The handle of a deployed instance, by its name or address."""
+        """The handle of a deployed instance, by its name or address (an ``Address``, a handle, an
+        integer or 0x hex)."""
+        asked = name
+        if isinstance(name, Contract):
+            name = int(name.address)
+        elif isinstance(name, str) and name[:2].lower() == "0x" and re.fullmatch(r"0[xX][0-9a-fA-F]{1,40}", name):
+            name = int(name, 16)
         if isinstance(name, int):
             handle = self._handles.get(int(name))
         else:
@@ -194,7 +200,7 @@ class Chain:
             handle = self._handles.get(inst.address) if inst is not None else None
         if handle is None:
             known = ", ".join(self.world.instances) or "none"
-            raise CallError(f"no deployed contract {name!r} (deployed: {known})")
+            raise CallError(f"no deployed contract {asked!r} (deployed: {known})")
         return handle
 
     @property
