@@ -520,12 +520,11 @@ class Chain:
 
     def _block_time(self, number: int | None, timestamp: int | None) -> tuple[int, int]:
         for what, value in (("number", number), ("timestamp", timestamp)):
-            if value is not None and (type(value) is not int):
+            if value is not None and type(value) is not int:
                 raise CallError(f"a block's {what} is a whole number, found {value!r}")
-        if number is not None and (not isinstance(number, int) or not self.number < number <= MAX_BLOCK_NUMBER):
+        if number is not None and not self.number < number <= MAX_BLOCK_NUMBER:
             raise CallError(f"block number {number!r} is not after the last block ({self.number})")
-        if timestamp is not None and (not isinstance(timestamp, int) or
-                                      not self.timestamp <= timestamp <= U256_MAX):
+        if timestamp is not None and not self.timestamp <= timestamp <= U256_MAX:
             raise CallError(f"block timestamp {timestamp!r} is before the last block's ({self.timestamp})")
         if number is None:
             number = self.number + 1
