@@ -517,6 +517,11 @@ class _Range:
         return pair.z3.And(pair.as_int(pair.term(self.lo, self.index_side)) <= v,
                            v < pair.as_int(pair.term(self.hi, self.index_side)))
 
+    def text(self, pair: _Pair) -> str:
+        value = pair.text(self.value, self.value_side)
+        lo, hi = pair.text(self.lo, self.index_side), pair.text(self.hi, self.index_side)
+        return f"{value} < {hi}" if self.lo == S.Const(0) else f"{lo} <= {value} && {value} < {hi}"
+
 
 @dataclass(frozen=True)
 class _Member:
@@ -630,13 +635,7 @@ def _split_ite(lits: list, depth: int = 0) -> list[list]:
 
 
 def _lit_text(pair: _Pair, lit) -> str:
-    if isinstance(lit, _Member):
-        return lit.text(pair)
-    if isinstance(lit, _Range):
-        value = pair.text(lit.value, lit.value_side)
-        lo, hi = pair.text(lit.lo, lit.index_side), pair.text(lit.hi, lit.index_side)
-        return f"{value} < {hi}" if lit.lo == S.Const(0) else f"{lo} <= {value} && {value} < {hi}"
-    return pair.literal_text(lit)
+    return lit.text(pair) if isinstance(lit, (_Range, _Member)) else pair.literal_text(lit)
 
 
 def conflict_table(summaries: Iterable[Summary], memo: dict | None = None) -> list[Verdict]:
