@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import tomllib
@@ -236,19 +235,23 @@ class _EntryLines:
         """The line of the ``n``-th deployment (1-based); ``fallback`` when it is written inline."""
         return self.deploys[n - 1] if n <= len(self.deploys) else fallback
 
-    def deploy_key(self, text: str, n: int, key: str, fallback: int | None) -> int | None:
-        """The line of ``key = ...`` in the ``n``-th deployment's table, else its header's (or
-        ``fallback``, a deployment written inline): where an error about that key points."""
+    def deploy_table(self, n: int) -> tuple[int, int | None] | None:
+        """The lines the ``n``-th deployment's ``[[deploy]]`` table spans (its header's, the next
+        header's or None); None when it is written inline."""
         if n > len(self.deploys):
-            return fallback
-        end = self.deploys[n] if n < len(self.deploys) else None
-        return _line_of(text, rf"^\s*{re.escape(key)}\s*=", self.deploys[n - 1], end) or self.deploys[n - 1]
+            return None
+        return self.deploys[n - 1], self.deploys[n] if n < len(self.deploys) else None
 
 
-def _key_line(entry: dict, key: str) -> int | None:
-    """The line of a deployment's ``key`` in its world file (its header's, or None: not from a file)."""
-    at_key = entry.get("at_key")
-    return at_key(key) if at_key is not None else entry.get("line")
+def _key_line(text: str, entry: dict, key: str) -> int | None:
+    """The line of ``key = ...`` in a deployment's table of the world file ``text`` (``entry``'s
+    ``table``, :meth:`_EntryLines.deploy_table`), else its header's; the line of a deployment
+    written inline, or None (not from a file): where an error about that key points."""
+    table = entry.get("table")
+    if table is None:
+        return entry.get("line")
+    start, end = table
+    return _line_of(text, rf"^\s*{re.escape(key)}\s*=", start, end) or start
 
 
 class _WorldErrors:
@@ -331,7 +334,11 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
     base = Path(path).parent
     for n, entry in enumerate(deploys, 1):
         line = lines.deploy(n, inline)
-        at_key = functools.partial(lines.deploy_key, text, n, fallback=line)  # (an error about one key)
+        place = {"line": line, "table": lines.deploy_table(n)}  # (where its keys are: _key_line)
+
+        def at_key(key: str, place: dict = place) -> int | None:  # (an error about one of its keys)
+            return _key_line(text, place, key)
+
         where = f"deployment #{n}"
         if not isinstance(entry, dict):
             raise errors.at(f"{where} must be a table of name, source, contract, sender and args "
@@ -372,7 +379,7 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
         inst = Instance(name, address, contract, data.compiled, data)
         world.instances[name] = inst
         world.by_address[address] = inst
-        world.deployments.append({"name": name, "sender": sender, "args": args, "line": line, "at_key": at_key})
+        world.deployments.append({"name": name, "sender": sender, "args": args, **place})
     return world
 
 
@@ -466,7 +473,8 @@ def genesis(world: World) -> Context:
         args = entry["args"]
         if len(args) != len(params):
             raise errors.at(f"deployment '{inst.name}': init of {inst.contract.name} takes {len(params)} "
-                            f"argument{'s' if len(params) != 1 else ''}, found {len(args)}", _key_line(entry, "args"))
+                            f"argument{'s' if len(params) != 1 else ''}, found {len(args)}",
+                            _key_line(world.text, entry, "args"))
         key = "sender"
         try:
             sender = parse_value(T.ADDRESS, entry["sender"], world.parse_address, "sender")
@@ -474,7 +482,7 @@ def genesis(world: World) -> Context:
             values = [parse_value(p.type, raw, world.parse_address, f"init argument '{p.name}'")
                       for p, raw in zip(params, args)]
         except ValueError_ as err:
-            raise errors.at(f"deployment '{inst.name}': {err}", _key_line(entry, key)) from None
+            raise errors.at(f"deployment '{inst.name}': {err}", _key_line(world.text, entry, key)) from None
         if init is None:
             continue
         ctx.budget = ctx.cost_limit  # an init runs under the limit of a transaction
