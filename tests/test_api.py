@@ -405,21 +405,28 @@ def test_restore_undoes_a_block_of_several_transactions(chain, token):
     assert chain.state_root == root
 
 
+def forced_lanes(chain: Chain):
+    """The chain's parallel executor, made to run every block on two lanes (what its model would
+    run inline too)."""
+    from compiler.runtime import parallel
+
+    runtime = chain._runtime_chain()
+    runtime._parallel = executor = parallel.ParallelExecutor(runtime, 2, force=True)
+    return executor
+
+
 @pytest.mark.parametrize("state", [None, "chain.sqlite"])
 @pytest.mark.parametrize("inline", [set(), {0, 2, 5}, {1, 3}])
 def test_a_block_on_lanes_is_read_and_restored_like_any_other(here, inline, state):
     """A block the parallel executor ran on lanes (its writes deferred by the runtime; some windows
     run by the parent itself, on its state) is what views read next, and restore undoes it (in
     memory, or on a state file, whose keys the parent never read stay unread)."""
-    from compiler.runtime import parallel
-
     with Chain(state=state) as chain:
         token = chain.deploy("token.lane", 10**9, sender="alice")
         for k in range(8):
             token.transfer(f"u{k}", 1000, sender="alice")
         snap, root = chain.snapshot(), chain.state_root
-        runtime = chain._runtime_chain()
-        runtime._parallel = executor = parallel.ParallelExecutor(runtime, 2, force=True)
+        executor = forced_lanes(chain)
         executor.force_window, executor.force_inline = 8, inline
         block = chain.run_block([token.transfer.tx(f"z{k % 5}", 1, sender=f"u{k % 8}") for k in range(64)],
                                 executor="parallel", workers=2)
@@ -436,16 +443,13 @@ def test_lanes_follow_what_changed_the_state_between_their_blocks(here):
     """The replicas of the parallel executor hold the state as its last block left it: a transaction,
     a restore or a block another executor ran since must not be missed by the next block on lanes
     (each makes the executor fork its workers again from the state as it is)."""
-    from compiler.runtime import parallel
-
     def blocks(executor: str) -> list:
         with Chain() as chain:
             token = chain.deploy("token.lane", 10**9, sender="alice")
             for k in range(8):
                 token.transfer(f"u{k}", 1000, sender="alice")
             if executor == "parallel":
-                runtime = chain._runtime_chain()
-                runtime._parallel = parallel.ParallelExecutor(runtime, 2, force=True)
+                forced_lanes(chain)
 
             def block(k: int, executor: str = executor):
                 calls = [token.transfer.tx(f"z{j % 5}", 1 + k, sender=f"u{j % 8}") for j in range(40)]
@@ -471,8 +475,6 @@ def test_lanes_on_a_state_file_opened_again_read_it_through_their_own_connection
     """A chain opened again on its state file reads what it has not loaded from the file: the lanes'
     workers, forked from it, too; the file is closed while they are forked (a SQLite file open across
     a fork left a worker without an answer, and the parent ran the block alone)."""
-    from compiler.runtime import parallel
-
     with Chain(state="chain.sqlite") as chain:
         token = chain.deploy("token.lane", 10**9, sender="alice")
         for k in range(8):
@@ -484,8 +486,7 @@ def test_lanes_on_a_state_file_opened_again_read_it_through_their_own_connection
         with Chain(state=f"{executor}.sqlite") as chain:
             token = chain.contract("token_1")
             if executor == "parallel":
-                runtime = chain._runtime_chain()
-                runtime._parallel = parallel.ParallelExecutor(runtime, 2, force=True)
+                forced_lanes(chain)
             run = chain.run_block([token.transfer.tx(f"z{k % 5}", 3, sender=f"u{k % 8}") for k in range(64)],
                                   executor=executor, workers=2)
             if executor == "parallel":
