@@ -168,6 +168,8 @@ class Replica:
                 self.table.logged_code(fid)
         if len(self.stripe[0]) >= COMPRESS_MIN:  # (its receipts will be compressed at the block's end)
             encoding.import_compressor()
+        if self.store is not None and len(self.stripe[0]) >= PREFETCH_MIN:  # (``_prefetch``, after ``Lanes``)
+            self.store.recent()  # (and the worker's own connection to the file: 4 ms to open)
 
     def spent(self) -> tuple[float, float]:
         """The seconds on the message being handled, and this thread's CPU time on it (a reply's

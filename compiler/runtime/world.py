@@ -23,7 +23,7 @@ from .files import read_text
 from ..vm.errors import Revert
 from .text_scan import lines_of, toml_long_integer, toml_too_deep
 from ..vm.values import (ValueError_, address_from_text, derive_address, derive_addresses, format_address, is_name,
-                         parse_value, quoted, shown)
+                         name_match, parse_value, quoted, shown)
 
 
 @dataclass(eq=False)
@@ -87,7 +87,8 @@ class World:
         new = set(filterfalse(self._addresses.__contains__, set(texts)))  # (not ``- keys()``: a pass over the cache)
         if not new:
             return
-        names = [t for t in filter(is_name, new) if t not in self.accounts and t not in self.instances]
+        names = list(filterfalse(self.instances.__contains__, filterfalse(
+            self.accounts.__contains__, compress(new, map(name_match, new)))))  # (C code: a name a microsecond)
         self._addresses.update(zip(names, derive_addresses(names)))
         new.difference_update(names)
         hexes = [t for t in new if t[:2] in ("0x", "0X")]

@@ -190,6 +190,9 @@ def address_from_text(text: str, resolve_name: Callable[[str], int]) -> int:
     raise ValueError_(f"is not an address or a name: {quoted(text)}")
 
 
+name_match: Callable[[str], re.Match | None] = _NAME.fullmatch  # (:func:`is_name` as a C callable, for ``map``)
+
+
 def is_name(text: str) -> bool:
     """Whether ``text`` can be written where an address is expected and read as a name."""
     return _NAME.fullmatch(text) is not None
