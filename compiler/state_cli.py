@@ -120,12 +120,13 @@ def receipts(
 ) -> None:
     """The receipts of a committed block, as lane run --json prints them.
 
-    The file keeps receipts, not calls: a return value shows as a number or true/false; no revert's place.
+    The file keeps receipts, not calls: no revert's place (and in a file written before it kept how
+    returns show, an address returned shows as a number).
     """
-    # A state file keeps each receipt's canonical encoding, not the transaction that made it: a
-    # return value is shown by its kind (an address as a decimal number), and "at" is not there.
+    # A state file keeps each receipt's canonical encoding and how its return shows (``returns``),
+    # not the transaction that made it: "at" is not there.
     from .runtime import encoding
-    from .runtime.receipts import event_json
+    from .runtime.receipts import event_json, return_formatters
 
     loaded, store = _open_with_world(world, state)
     try:
@@ -136,6 +137,7 @@ def receipts(
             have = (f"its blocks are {_ranges(known)}" if known else "it holds no block yet")
             raise LaneError(f"state file {store.path} has no block {number}: {have}", code="state")
         data = store.receipts(number)
+        returns = store.returns(number)
     finally:
         store.close()
     _, timestamp, _, cost, state_root, receipts_root = rows[number]
@@ -144,7 +146,9 @@ def receipts(
     except ValueError as err:
         raise LaneError(f"state file {store.path} is damaged: block {number}'s receipts cannot be read ({err})",
                         code="state") from None
-    receipts = [_receipt_json(loaded, k, outcome, event_json) for k, outcome in enumerate(outcomes)]
+    shown = return_formatters(returns, len(outcomes)) or [None] * len(outcomes)
+    receipts = [_receipt_json(loaded, k, outcome, event_json, show) for (k, outcome), show in
+                zip(enumerate(outcomes), shown)]
     out = {"number": number, "timestamp": int(timestamp), "state_root": state_root, "receipts_root": receipts_root,
            "cost": cost, "receipts": receipts}
     if json_out:
@@ -154,20 +158,26 @@ def receipts(
     lines = [f"block {number} (timestamp {int(timestamp)}): {n} receipt{'s' if n != 1 else ''}, cost {cost:,}"]
     for r in receipts:
         result = f": {r['reason']}" if r["reason"] is not None else (
-            f": {_text(r['return'])}" if r["return"] is not None else "")
+            f": {_text(r['return'], loaded)}" if r["return"] is not None else "")
         lines.append(f"#{r['index']} {r['status']}{result} (cost {r['cost']:,})")
         for e in r["events"]:
             lines.append(f"    {e['contract']}.{e['event']}({', '.join(_text(a, loaded) for a in e['args'])})")
     print("\n".join(lines))
 
 
-def _receipt_json(world, index: int, outcome, event_json) -> dict:
+def _receipt_json(world, index: int, outcome, event_json, show=None) -> dict:
+    """A receipt as JSON; ``show``: what shows its return value (None: the file did not keep it, and
+    a value shows by its own kind: a number, true or false, a list)."""
     status, reason, value, events, cost = outcome[:5]
+    if value is not None and status == "ok" and show is not None:
+        value = show(value)
+    elif value is not None and not isinstance(value, bool):
+        value = str(value)
     return {
         "index": index,
         "status": status,
         "reason": reason,
-        "return": value if value is None or isinstance(value, bool) else str(value),
+        "return": value,
         "events": [event_json(world, tuple(e)) for e in events],
         "cost": cost,
     }

@@ -390,6 +390,7 @@ def test_a_version_2_file_is_read_as_it_is_and_gains_the_log_when_written(tmp_pa
         db.execute("INSERT OR REPLACE INTO storage SELECT var, key, value FROM state")
         db.execute("DROP VIEW state")
         db.execute("DROP TABLE recent")
+        db.execute("DROP TABLE returns")
         db.execute("PRAGMA user_version = 2")
         db.commit()
     with Chain.open(DEMO / "world.toml") as chain:
@@ -401,7 +402,7 @@ def test_a_version_2_file_is_read_as_it_is_and_gains_the_log_when_written(tmp_pa
         block2 = read_block(DEMO / "block2.jsonl")
         assert chain.run_block(block2).state_root == memory.run_block(block2).state_root
     with StateStore(state, writable=False) as store:
-        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert store.db.execute("PRAGMA user_version").fetchone()[0] == 4
 
 
 def test_receipts_json_made_a_column_at_a_time_is_each_receipt_s(tmp_path):

@@ -78,7 +78,7 @@ def test_a_new_state_file_carries_lanes_application_id_and_schema_version(files,
     state = tmp_path / "s.sqlite"
     code, _, err = lane("run", world, block, "--state", state)
     assert code == 0, err
-    assert header(state) == (APPLICATION_ID, SCHEMA_VERSION) == (0x4C616E65, 3)
+    assert header(state) == (APPLICATION_ID, SCHEMA_VERSION) == (0x4C616E65, 4)
     # ... and it is used again as it is.
     assert lane("call", world, "token", "balance_of", "bob", "--state", state) == (0, "7\n", "")
 
@@ -137,7 +137,7 @@ def test_no_file_but_a_sqlite_one_is_ever_opened_or_changed(tmp_path_factory, co
 @pytest.mark.parametrize("version, why", [
     (SCHEMA_VERSION + 1, (f"its schema version {SCHEMA_VERSION + 1} is newer than this Lane's ({SCHEMA_VERSION}); "
                           "use a newer Lane, or a new --state file")),
-    (0, "its schema version 0 is not one this Lane reads (2, 3); use a new --state file"),
+    (0, "its schema version 0 is not one this Lane reads (2, 3, 4); use a new --state file"),
 ])
 def test_a_state_file_of_another_schema_version_is_refused(files, tmp_path, version, why):
     world, block = files

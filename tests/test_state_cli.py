@@ -214,3 +214,64 @@ def test_a_file_of_another_world_or_without_state_is_refused(chain_file, tmp_pat
     assert (result.exit_code, result.stderr) == (
         1, "error: state file empty.sqlite holds no state yet (run a block on it first)\n")
     assert (tmp_path / "empty.sqlite").read_bytes() == b""  # nothing written
+
+
+WHO = """
+contract Who {
+    storage seen: map<address, u256>;
+    pub fn me() -> address { seen[msg.sender] += 1; return msg.sender; }
+    pub fn here() -> Who { seen[msg.sender] += 1; return Who(self); }
+    pub fn count() -> u256 { seen[msg.sender] += 1; return seen[msg.sender]; }
+    pub fn met() -> bool { seen[msg.sender] += 1; return seen[msg.sender] > 1; }
+    pub fn hello() { seen[msg.sender] += 1; }
+}
+"""
+
+
+@pytest.mark.parametrize("executor", ["sequential", "parallel"])
+def test_receipts_show_returns_by_their_type_as_lane_run_did(tmp_path, monkeypatch, executor):
+    """A receipt holds a raw value (an address is a number there): the file keeps how each return
+    shows, so an address or a contract returned shows as 0x hex, as lane run printed it; from either
+    executor (the parallel one forced onto lanes, whose parent has no decoded block)."""
+    from runtime_helpers import make_world
+
+    from compiler.runtime import parallel
+    from compiler.runtime.chain import Chain
+
+    monkeypatch.chdir(tmp_path)
+    world = make_world(tmp_path, {"who.lane": WHO},
+                       [{"name": "who", "source": "who.lane", "contract": "Who", "sender": "alice", "args": []}],
+                       accounts={"alice": ALICE})
+    fns = ["me", "here", "count", "met", "hello", "met", "nope"]
+    block = write_block(tmp_path, [tx(f"u{k % 3}", "who", fn) for k, fn in enumerate(fns * 12)])
+    with Chain.open(world, tmp_path / "s.sqlite") as chain:
+        if executor == "parallel":
+            parallel.executor_for(chain, 2).__self__.force = True
+        result = chain.run_file(block, executor=executor, workers=2)
+        assert result.executor == executor and (executor == "sequential" or result.detail["mode"] == "parallel")
+        printed = result.receipts_json
+    out = lane("state", "receipts", "world.toml", "--state", "s.sqlite", "--json")
+    assert out.exit_code == 0, out.output
+    assert json.loads(out.stdout)["receipts"] == [{k: v for k, v in r.items() if k != "at"} for r in printed]
+    returns = [r["return"] for r in printed]
+    assert returns[:7] == [account("u0"), instance("who"), "1", True, None, True, None], returns
+    text = lane("state", "receipts", "world.toml", "--state", "s.sqlite").stdout.splitlines()
+    costs = [r["cost"] for r in printed]
+    assert text[1:4] == [f"#0 ok: {account('u0')} (cost {costs[0]})", f"#1 ok: who (cost {costs[1]})",
+                         f"#2 ok: 1 (cost {costs[2]})"], text[:4]
+
+
+def test_a_file_that_kept_no_return_kinds_shows_raw_values_and_gains_them(chain_file):
+    """A file of schema version 3 (no table of return kinds): its receipts show as before (a value by
+    its own kind); the next block written gains the table, and its receipts show by their types."""
+    db = sqlite3.connect("s.sqlite")
+    with db:
+        db.execute("DROP TABLE returns")
+    db.execute("PRAGMA user_version = 3")
+    db.close()
+    out = json.loads(lane("state", "receipts", "world.toml", "--state", "s.sqlite", "--json").stdout)
+    assert [r["return"] for r in out["receipts"]] == [True, True]
+    assert lane("run", "world.toml", "b1.jsonl", "--state", "s.sqlite").exit_code == 0
+    assert sqlite3.connect("s.sqlite").execute("PRAGMA user_version").fetchone()[0] == 4
+    out = json.loads(lane("state", "receipts", "world.toml", "--state", "s.sqlite", "--json").stdout)
+    assert out["number"] == 3 and [r["return"] for r in out["receipts"]] == [True]

@@ -38,7 +38,7 @@ from .decode import Block, Decoder
 from .executed import Executed
 from ..vm.errors import Revert
 from .files import read_block_bytes
-from .receipts import Receipt, receipts_json
+from .receipts import Receipt, receipts_json, return_kinds
 from .changes import ABSENT, from_befores, put_back
 from .roots import StateHash, receipts_root, root_of
 from .store import PREFETCH_MIN, StateStore
@@ -338,9 +338,11 @@ class Chain:
                 raise
         t = clock()
         if self.store is not None:
+            returns = executed.returns if executed.returns is not None else \
+                return_kinds(executed.block.functions) if executed.block is not None else b""  # (none known)
             self.store.commit_block(executed.changes, number, timestamp, result.transactions, result.cost,
                                     result.state_root, result.receipts_root, executed.accumulator, executed.packed,
-                                    parent=self.number, rows=executed.rows)
+                                    parent=self.number, rows=executed.rows, returns=returns)
         _lap(phases, "commit", t)
         self.hash.accumulator = executed.accumulator
         ctx.begin()  # (nothing of the block is kept in memory but the state)

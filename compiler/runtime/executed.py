@@ -32,6 +32,8 @@ class Executed:
     pending_from: int | None = None      # ... and where the block's deferred writes begin (Chain.defer)
     detail: dict = field(default_factory=dict)
     block: Any = None                    # the decoded block, when the executor decoded it here
+    returns: bytes | None = None         # how each receipt's return is shown (receipts.return_kinds), when
+                                         # the executor has no decoded block (a state file keeps it)
 
     def all_outcomes(self) -> list[tuple]:
         """Every transaction's outcome ``(status, reason, return, events, cost)`` (decoded from the

@@ -25,7 +25,7 @@ from .accesses import AFTER, CEILING, FLOOR, HIGHEST, LOWEST, MOST_LANES, MOVES
 from .changes import from_befores, from_journal, put_back
 from .decode import Block
 from .executed import Executed
-from .receipts import INVALID, OK, REVERTED
+from .receipts import INVALID, OK, REVERTED, return_kinds_of_ids
 from .replica import owned, places
 from .roots import MOD, StateHash
 from .store import change_rows, merge_rows
@@ -388,7 +388,9 @@ class _Merge:
         return Executed(packed, digests[order].tobytes(),
                         {"ok": self.ok, "reverted": self.reverted, "invalid": invalid}, self.cost,
                         sorted(self.failures), accumulator, rows=self.rows, undo=self.undo_log,
-                        pending_from=self.mark)
+                        pending_from=self.mark,
+                        returns=None if self.chain.store is None else  # (what the state file keeps)
+                        return_kinds_of_ids(self.run.fnids, self.run.ex.function_table().functions))
 
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import marshal
 from itertools import chain, compress, repeat
 from operator import itemgetter, ne
 from typing import Any, Callable
@@ -9,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..vm.transaction import INVALID, OK, REVERTED, Outcome, Tx, gc_paused  # noqa: F401 - the outcomes' names
-from ..vm.values import format_address, format_value, value_formatter
+from ..vm.values import format_address, format_value, kind_formatter, return_kind, value_formatter
 from .grouping import by_group
 from .world import World
 
@@ -97,6 +98,53 @@ def _formatted(formatter: Callable[[Any], Any], column: list) -> Any:
         return map(formatter, column)
     distinct = set(column)
     return map(dict(zip(distinct, map(formatter, distinct))).__getitem__, column)
+
+
+def return_kinds(functions: list) -> bytes:
+    """How each receipt's return is shown (``functions[k]``: transaction k's function, None for an
+    invalid one), as a state file keeps it beside the block's receipts, which hold raw values (an
+    address is a number there): the marshal encoding of ``(kinds, index)``, ``kinds`` the distinct
+    codes of :func:`compiler.vm.values.return_kind` and ``index`` a byte per receipt, its code's
+    place among them (empty when there is one code: a block of one function's calls).  A map over
+    the block by C code: a dict per distinct function."""
+    code_of = {fn: return_kind(fn.return_type if fn is not None else None) for fn in set(functions)}
+    kinds = sorted(set(code_of.values()))
+    if len(kinds) == 1:
+        return marshal.dumps((tuple(kinds), b""))
+    place = {fn: kinds.index(code) for fn, code in code_of.items()}
+    return marshal.dumps((tuple(kinds), bytes(map(place.__getitem__, functions))))
+
+
+def return_kinds_of_ids(fnids: np.ndarray, functions: list) -> bytes:
+    """:func:`return_kinds` of a block given as function ids (``fnids``: places in ``functions``,
+    -1 for an invalid transaction), by numpy."""
+    codes = [return_kind(fn.return_type) for fn in functions] + ["n"]
+    place = np.array([sorted(set(codes)).index(code) for code in codes], np.uint8)
+    index = place[np.where(fnids >= 0, fnids, len(functions))]
+    used = np.flatnonzero(np.bincount(index, minlength=len(codes)))  # (the codes the block's calls have)
+    kinds = [sorted(set(codes))[k] for k in used.tolist()]
+    if len(kinds) == 1:
+        return marshal.dumps((tuple(kinds), b""))
+    return marshal.dumps((tuple(kinds), np.searchsorted(used, index).astype(np.uint8).tobytes()))
+
+
+def return_formatters(data: bytes | None, n: int) -> list | None:
+    """Per receipt of a block of ``n``, what shows its return (:func:`return_kinds`' ``data``), or
+    None when the file kept none (a block committed before Lane kept them) or they do not fit."""
+    if not data:
+        return None
+    try:
+        kinds, index = marshal.loads(data)
+        formatters = [kind_formatter(k) for k in kinds]
+    except (ValueError, EOFError, TypeError, AttributeError):
+        return None
+    if None in formatters or not isinstance(index, bytes):
+        return None
+    if not index and len(formatters) == 1:  # (one code for every receipt)
+        return formatters * n
+    if len(index) != n or (index and max(index) >= len(formatters)):
+        return None
+    return list(map(formatters.__getitem__, index))
 
 
 def receipts_json(world: World, functions: list, first: int, outcomes: list) -> list[dict]:

@@ -1,7 +1,7 @@
 """State in SQLite (``--state PATH``, SPEC §3, §4): I/O that follows the block, not the state.
 
-Tables (schema version 3; a version 2 file, without the log, is read as it is and gains the log
-when first written):
+Tables (schema version 4; a file of version 2, without the log, or 3, without ``returns``, is read
+as it is and gains what it lacks when first written):
 
 - ``meta(key, value)``: the world's fingerprint and the identity it hashes
   (:mod:`compiler.runtime.world_identity`), the genesis state root, and
@@ -22,7 +22,10 @@ when first written):
   multiset hash after the block (:mod:`compiler.runtime.roots`), so the next
   block moves it without reading the state;
 - ``receipts(block, data)``: the block's receipts in their canonical encoding,
-  packed as one value (:func:`compiler.runtime.encoding.pack`).
+  packed as one value (:func:`compiler.runtime.encoding.pack`);
+- ``returns(block, kinds)``: how each of them shows its return value (an address
+  is a number in a receipt: :func:`compiler.runtime.receipts.return_kinds`),
+  for the blocks committed since the file had this table (version 4).
 
 Nothing is loaded when a file is opened: each variable of the state in memory
 is a :class:`~compiler.vm.variables.LazyVar` that reads a location the
@@ -64,8 +67,8 @@ from .world import World
 
 __all__ = ["StateStore", "APPLICATION_ID", "SQLITE_MAGIC", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 3
-READS = (2, 3)   # the schema versions this Lane opens (a version 2 file gains the log when first written)
+SCHEMA_VERSION = 4
+READS = (2, 3, 4)  # the schema versions this Lane opens (an older file gains what it lacks when first written)
 COMPACT_AT = 32768  # rows in the log past which a commit folds it into ``storage`` ...
 FOLD_SHARE = 16     # ... or past this share of ``storage``'s rows, if more (``StateStore.fold_at``)
 _SCAN_FROM = 1024  # keys of one variable a block reads from which its rows may be read in one pass,
@@ -85,6 +88,7 @@ _LOG = (
     "UNION ALL SELECT var, key, value FROM (SELECT var, key, value, max(rowid) FROM recent GROUP BY var, key) "
     "WHERE value != x''",
 )
+_RETURNS = "CREATE TABLE returns (block INTEGER PRIMARY KEY, kinds BLOB NOT NULL)"
 SCHEMA = (
     "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE variables (id INTEGER PRIMARY KEY, instance TEXT NOT NULL, name TEXT NOT NULL)",
@@ -94,6 +98,7 @@ SCHEMA = (
     "cost INTEGER NOT NULL, state_root TEXT NOT NULL, receipts_root TEXT NOT NULL, accumulator BLOB NOT NULL)",
     "CREATE TABLE receipts (block INTEGER PRIMARY KEY, data BLOB NOT NULL)",
     *_LOG,
+    _RETURNS,
 )
 
 
@@ -269,10 +274,12 @@ class StateStore:
         self.loads = 0     # locations read one by one as touched (not in bulk): a count that only grows
 
     def _upgrade(self) -> None:
-        """A version 2 file gains the log (version 3); nothing else changed."""
-        if self.db.execute("PRAGMA user_version").fetchone()[0] == 2:
+        """A version 2 file gains the log (version 3), and a version 3 one the table of return kinds
+        (version 4, its blocks before without them); nothing else changed."""
+        version = self.db.execute("PRAGMA user_version").fetchone()[0]
+        if version < SCHEMA_VERSION:
             with transaction(self.db, self.path):
-                for statement in _LOG:
+                for statement in (*_LOG, _RETURNS) if version == 2 else (_RETURNS,):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -379,6 +386,14 @@ class StateStore:
 
     def receipts(self, number: int) -> bytes | None:
         row = self.db.execute("SELECT data FROM receipts WHERE block = ?", (number,)).fetchone()
+        return row[0] if row else None
+
+    def returns(self, number: int) -> bytes | None:
+        """How block ``number``'s receipts show their returns (:func:`compiler.runtime.receipts.return_kinds`),
+        or None: a block committed by a Lane that did not keep them (a file of version 3 or before)."""
+        if not self.db.execute("SELECT count(*) FROM sqlite_master WHERE name = 'returns'").fetchone()[0]:
+            return None
+        row = self.db.execute("SELECT kinds FROM returns WHERE block = ?", (number,)).fetchone()
         return row[0] if row else None
 
     def check_world(self, world: World) -> None:
@@ -515,10 +530,11 @@ class StateStore:
 
     def commit_block(self, changes: Changes | None, number: int, timestamp: int, transactions: int, cost: int,
                      state_root: str, receipts_root: str, accumulator: int, receipts: bytes,
-                     parent: int, rows: Rows | None = None) -> None:
+                     parent: int, rows: Rows | None = None, returns: bytes = b"") -> None:
         """Commit a block: the locations it changed (``changes``, :mod:`compiler.runtime.changes`; or
-        ``rows``, made by the parallel executor's lanes), its row and its receipts; refused if
-        another process committed a block since ``parent``."""
+        ``rows``, made by the parallel executor's lanes), its row, its receipts and how their returns
+        show (``returns``: :func:`compiler.runtime.receipts.return_kinds`); refused if another process
+        committed a block since ``parent``."""
         receipts_stored = stored(receipts)  # (compressed meanwhile, when big)
         if changes is not None:
             rows = change_rows(self.codecs, changes)
@@ -541,6 +557,8 @@ class StateStore:
                        (number, str(timestamp), transactions, cost, state_root, receipts_root,
                         accumulator.to_bytes(64, "big")))
             db.execute("INSERT INTO receipts VALUES (?, ?)", (number, receipts_stored()))
+            if returns:
+                db.execute("INSERT INTO returns VALUES (?, ?)", (number, returns))
         if fold:
             recent.clear()
             self._logged = 0

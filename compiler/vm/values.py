@@ -66,8 +66,25 @@ def value_formatter(ty: T.Type | None) -> Callable[[Any], Any]:
     return format_address  # address or contract
 
 
+def return_kind(ty: T.Type | None) -> str:
+    """How a return value of type ``ty`` (a scalar, or nothing) is shown, as the code a state file
+    keeps for each receipt (it keeps receipts, not calls): ``n`` nothing, ``u`` a number, ``b`` a
+    boolean, ``a`` an address or a contract."""
+    if ty is None or ty is T.VOID:
+        return "n"
+    return "b" if ty is T.BOOL else "u" if ty is T.U256 else "a"
+
+
+def kind_formatter(kind: str) -> Callable[[Any], Any] | None:
+    """:func:`value_formatter` of the values a :func:`return_kind` code stands for (None: no such code)."""
+    return _KIND_FORMATTERS.get(kind)
+
+
 def _nothing(_value: Any) -> None:
     return None
+
+
+_KIND_FORMATTERS: dict[str, Callable[[Any], Any]] = {"n": _nothing, "b": bool, "u": str, "a": format_address}
 
 
 def _format_array(elem: Callable[[Any], Any], value: Any) -> list:
