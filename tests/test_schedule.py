@@ -24,8 +24,8 @@ import pytest
 from compiler.runtime.block import read_block
 from compiler.runtime.chain import Chain
 from compiler.schedule import dag
-from compiler.schedule.compiled import WILD
 from runtime_helpers import block_text, raw_block
+from schedule_reference import check_against_reference
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "examples" / "demo"
@@ -163,44 +163,6 @@ MODE = {dag.R: "read", dag.W: "write", dag.A: "add"}
 def accesses(s: dag.Schedule, j: int) -> set[tuple[str, str]]:
     """Transaction j's instantiated accesses as readable (location, mode) pairs."""
     return {(s.compiled.describe(loc), MODE[mode]) for loc, mode in s.accesses[j]}
-
-
-def _overlap(a: tuple, b: tuple) -> bool:
-    (addr_a, vid_a, key_a), (addr_b, vid_b, key_b) = a, b
-    return (vid_a == vid_b and (addr_a is None or addr_b is None or addr_a == addr_b)
-            and (key_a is WILD or key_b is WILD or key_a == key_b))
-
-
-def _modes_conflict(m: int, n: int) -> bool:
-    return not (m == n == dag.R or m == n == dag.A)
-
-
-def conflict_at(xs: list, ys: list) -> list[tuple]:
-    """The locations (of ys) at which an access of xs and one of ys conflict."""
-    return [lb for la, ma in xs for lb, mb in ys if _overlap(la, lb) and _modes_conflict(ma, mb)]
-
-
-def check_against_reference(s: dag.Schedule) -> None:
-    """Edges join conflicting transactions, forward, at a location where they conflict; every
-    conflicting pair is ordered by a path (the DAG may leave out edges implied by others)."""
-    assert s.accesses is not None
-    n = len(s.txs)
-    assert len(s.sources) == len(s.targets) == len(s.labels)
-    for i, j, loc in zip(s.sources, s.targets, s.labels):
-        assert 0 <= i < j < n, (i, j)
-        assert conflict_at(s.accesses[i], s.accesses[j]), f"edge {i}->{j} without a conflict"
-        assert any(_overlap(loc, la) and _modes_conflict(ma, mb)
-                   for la, ma in s.accesses[i] for lb, mb in s.accesses[j] if lb == loc and _overlap(la, lb)), \
-            f"edge {i}->{j} labelled with {s.compiled.describe(loc)}, where they do not conflict"
-    reach = [0] * n  # bit i of reach[j]: i is ordered before j
-    for j, ps in enumerate(s.predecessors()):
-        for i in ps:
-            assert i < j
-            reach[j] |= reach[i] | (1 << i)
-    for j in range(n):
-        for i in range(j):
-            if conflict_at(s.accesses[i], s.accesses[j]):
-                assert reach[j] >> i & 1, f"#{i} and #{j} conflict but are not ordered"
 
 
 def lane(*args: str, cwd: Path) -> subprocess.CompletedProcess:

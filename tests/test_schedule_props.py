@@ -28,10 +28,10 @@ from compiler.runtime.chain import Chain
 from compiler.runtime.receipts import Receipt
 from compiler.runtime.roots import state_root
 from compiler.schedule import dag
-from compiler.schedule.compiled import WILD
 from compiler.schedule.replay import execute_in_order, random_topological_order
 from compiler.semantics import types as T
 from runtime_helpers import fork_chain, raw_block
+from schedule_reference import check_against_reference
 from fuzzing import examples
 
 REPO = Path(__file__).resolve().parent.parent
@@ -49,39 +49,6 @@ REG_SETTINGS = settings(SETTINGS, max_examples=examples(300))
 
 
 # ---------------------------------------------------------------------------- the reference
-
-def _overlap(a: tuple, b: tuple) -> bool:
-    (addr_a, vid_a, key_a), (addr_b, vid_b, key_b) = a, b
-    return (vid_a == vid_b and (addr_a is None or addr_b is None or addr_a == addr_b)
-            and (key_a is WILD or key_b is WILD or key_a == key_b))
-
-
-def _conflict(xs: list, ys: list) -> bool:
-    return any(_overlap(la, lb) and not (ma == mb == dag.R or ma == mb == dag.A) for la, ma in xs for lb, mb in ys)
-
-
-def _same_variable(xs: list, ys: list) -> bool:
-    return any(_overlap((la[0], la[1], WILD), (lb[0], lb[1], WILD)) for la, _ in xs for lb, _ in ys)
-
-
-def check_against_reference(s: dag.Schedule, stand_ins: bool = False) -> None:
-    """Every edge is forward and a real conflict (or, with ``stand_ins``, between two transactions of
-    one variable: one that follows more than ``dag.DIRECT_EDGES`` readers or adders of a location
-    stands for them); every conflicting pair is ordered by a path."""
-    n = len(s.txs)
-    reach = [0] * n
-    for j, ps in enumerate(s.predecessors()):
-        assert len(ps) == len(set(ps))
-        for i in ps:
-            assert 0 <= i < j
-            assert _conflict(s.accesses[i], s.accesses[j]) or (
-                stand_ins and _same_variable(s.accesses[i], s.accesses[j])), f"edge {i}->{j} without a conflict"
-            reach[j] |= reach[i] | (1 << i)
-    for j in range(n):
-        for i in range(j):
-            if not reach[j] >> i & 1:
-                assert not _conflict(s.accesses[i], s.accesses[j]), f"#{i} and #{j} conflict but are not ordered"
-
 
 def latest_first_order(s: dag.Schedule) -> list[int]:
     """The topological order that always runs the latest ready transaction: as far from block order as allowed."""
