@@ -92,6 +92,7 @@ class ChainFile:
         root = root_of(accumulator)
         if self.store is None:
             text = self._world_text(world)
+            world.path = self.world_path  # (named by it from now on: its identity is the one lane reads from it)
             # (the genesis first: a file another chain initialised meanwhile is refused before the
             # world file beside it is touched; the file stays this chain's to try again)
             self._new.write_genesis(world, ctx.storage, accumulator, root)
@@ -117,8 +118,7 @@ class ChainFile:
                     store.close()
 
     def _world_text(self, world: World) -> str:
-        """The world file of the chain's contracts (see the module's docstring); from now on the
-        world is named by it, so that its identity is the one ``lane`` reads from the file."""
+        """The world file of the chain's contracts (see the module's docstring)."""
         base = os.path.dirname(os.path.abspath(self.world_path))
         out = [f"# The contracts of the state file {os.path.basename(self.path)}, written when a chain of",
                "# compiler.testing first committed to it.  With it, lane run, lane call and lane schedule",
@@ -132,7 +132,6 @@ class ChainFile:
             out += ["", "[[deploy]]", f"name = {_string(inst.name)}", f"source = {_string(source)}",
                     f"contract = {_string(inst.contract.name)}", f"sender = {_string(entry['sender'])}",
                     f"args = {_value(entry['args'])}"]
-        world.path = self.world_path
         return "\n".join(out) + "\n"
 
 
