@@ -109,6 +109,12 @@ def guarded(fn: Callable) -> Callable:
                 _print_error_json(error_json("interrupted", "interrupted", 130))
             raise typer.Exit(130)
         except Exception as error:  # noqa: BLE001 - the last line of defence
+            damaged = _state_file_fault(error)
+            if damaged is not None:  # (a state file's, where no command's own check caught it)
+                err(f"error: {damaged}")
+                if as_json:
+                    _print_error_json(error_json(damaged, "state", EXIT_USER))
+                raise typer.Exit(EXIT_USER)
             if os.environ.get("LANE_DEBUG"):
                 traceback.print_exc()
             message = f"internal error: {type(error).__name__}: {error}"
@@ -119,6 +125,21 @@ def guarded(fn: Callable) -> Callable:
             raise typer.Exit(EXIT_INTERNAL)
 
     return wrapper
+
+
+def _state_file_fault(error: Exception) -> str | None:
+    """What SQLite said of a state file (Lane keeps nothing else in SQLite) that no command's own
+    check caught, in words: the file in use by another process, or changed outside Lane (a table
+    dropped, its pages damaged); None for anything else, a bug of Lane's."""
+    if type(error).__module__ != "sqlite3":
+        return None
+    name = getattr(error, "sqlite_errorname", "") or ""
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return f"the state file is in use by another process ({error}); try again when it has finished"
+    if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or str(error).startswith(("no such table",
+                                                                                       "no such column")):
+        return f"the state file is damaged ({error}): it was changed outside Lane; use a new --state file"
+    return None
 
 
 class _LaneParams:

@@ -166,6 +166,42 @@ def test_a_state_file_in_a_missing_folder_is_refused(files, tmp_path):
     assert not state.parent.exists()
 
 
+def test_a_state_file_another_program_holds_locked_is_named_not_a_crash(files, tmp_path):
+    """Another program holding the file in an exclusive transaction: the command says the file is in
+    use (after SQLite's wait of a few seconds), where its first read was an internal error."""
+    world, block = files
+    state = tmp_path / "s.sqlite"
+    assert lane("run", world, block, "--state", state)[0] == 0
+    before = fingerprint(state)
+    holder = sqlite3.connect(state, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        assert fails("run", world, block, "--state", state) == (
+            f"error: state file {state} is in use by another process (database is locked); try again when it "
+            "has finished\n")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert fingerprint(state) == before
+
+
+@pytest.mark.parametrize("table", ["blocks", "receipts"])
+def test_a_state_file_missing_a_table_is_named_damaged_not_a_crash(files, tmp_path, table):
+    """A table dropped outside Lane: each command that reads it says the file is damaged."""
+    world, block = files
+    state = tmp_path / "s.sqlite"
+    assert lane("run", world, block, "--state", state)[0] == 0
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        db.execute(f"DROP TABLE {table}")
+        db.commit()
+    commands = [["state", "receipts", world], ["run", world, block]] + ([["state", "show"]] if table == "blocks" else [])
+    for args in commands:  # (a commit's own refusal names the file; a read's says it was changed outside Lane)
+        err = fails(*args, "--state", state)
+        assert err in (f"error: the state file is damaged (no such table: {table}): it was changed outside Lane; "
+                       "use a new --state file\n",
+                       f"error: cannot use state file {state} (no such table: {table}); nothing was written\n"), args
+
+
 # --------------------------------------------------------------------- a command that only reads
 
 def test_a_command_that_only_reads_starts_a_missing_state_file_at_the_genesis(files, tmp_path):

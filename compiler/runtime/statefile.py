@@ -109,11 +109,11 @@ def check_writable(db: sqlite3.Connection, path: str) -> None:
             if rollback_journal:
                 db.execute(f"PRAGMA journal_mode = {journal}")
     except sqlite3.Error as err:
-        raise _refusal(err, path, "nothing was run") from None
+        raise refusal(err, path, "nothing was run") from None
 
 
-def _refusal(err: sqlite3.Error, path: str, outcome: str = "nothing was written") -> LaneError:
-    """A write that SQLite refused, in words: in use by another process, not writable, or else."""
+def refusal(err: sqlite3.Error, path: str, outcome: str = "nothing was written") -> LaneError:
+    """What SQLite refused of a state file, in words: in use by another process, not writable, or else."""
     name = getattr(err, "sqlite_errorname", "") or ""
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return state_error(f"state file {path} is in use by another process ({err}); try again when it "
@@ -131,7 +131,7 @@ def transaction(db: sqlite3.Connection, path: str, mode: str = "IMMEDIATE"):
     try:
         db.execute(f"BEGIN {mode}")
     except sqlite3.Error as err:
-        raise _refusal(err, path) from None
+        raise refusal(err, path) from None
     try:
         yield
         db.execute("COMMIT")
@@ -139,5 +139,5 @@ def transaction(db: sqlite3.Connection, path: str, mode: str = "IMMEDIATE"):
         if db.in_transaction:  # SQLite ends some failed transactions itself (a full disk)
             db.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
-            raise _refusal(exc, path) from None
+            raise refusal(exc, path) from None
         raise

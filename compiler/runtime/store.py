@@ -57,8 +57,8 @@ from typing import Any, Iterator
 import numpy as np
 
 from ..semantics.types import zero_value
-from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, state_error,
-                        transaction)
+from .statefile import (APPLICATION_ID, SQLITE_MAGIC, check_identity, check_writable, connect, refusal,
+                        state_error, transaction)
 from .changes import Changes, key_bytes
 from .encoding import pack, stored
 from . import world_identity
@@ -261,6 +261,9 @@ class StateStore:
                 self._settings()
                 if not self.new:
                     self._upgrade()
+        except sqlite3.Error as err:  # (another process holds it locked, say: in words, naming it)
+            self.db.close()
+            raise refusal(err, self.path, "nothing was run") from None
         except BaseException:
             self.db.close()
             raise
