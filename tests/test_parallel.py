@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -2107,3 +2108,70 @@ def test_a_location_first_written_by_a_reverted_call_on_one_lane_and_changed_on_
     _same(a, b)
     assert [r["status"] for r in b.receipts_json] == ["ok", "reverted", "ok"]
     assert info["mode"] == "parallel" and info["fallback_from"] is None, info
+
+
+# ---------------------------------------------------------------- locations of one id
+
+SPREAD = """\
+contract Spread {
+    storage m: map<u256, u256>;
+    pub fn put(k: u256, v: u256) { m[k] = v; }
+    pub fn bump(k: u256, v: u256) { m[k] += v; }
+    pub fn spin(n: u256) -> u256 {
+        let h: u256 = 1;
+        for i in 0..min(n, 300) { h = (h * 31 + i) % 1000000007; }
+        return h;
+    }
+}
+"""
+TWIN = 5 + (2**61 - 1)  # (a location's id is a hash: m[5] and m[TWIN] have one, as keys 2^61 - 1 apart do)
+
+
+def test_keys_of_one_id_are_told_apart_hash_alone_does_not():
+    from compiler.vm.locations import loc_id
+
+    assert loc_id(1, 0, 5) == loc_id(1, 0, TWIN)  # (what the tests below stand on)
+
+
+@pytest.mark.parametrize("fn", ["put", "bump"])
+@pytest.mark.parametrize("window", [1, 2, 3, 8, None])
+def test_two_locations_of_one_id_changed_on_two_lanes_stay_two(tmp_path, fn, window):
+    """Keys a sender chooses 2^61 - 1 apart have one location id: the lanes' adds to them are not
+    merged as one location's, nor their moves counted as one's (a transfer to each of two such
+    addresses credited one of them with both); the block is the sequential one's, whatever the
+    windows (the lanes' adds fall back at the second one, a clash found at the block's end runs
+    the block in the parent)."""
+    spins = [(f"u{i}", "spin", [300]) for i in range(12)]
+    block = pot_lines(*spins[:6], ("a", fn, [5, 7]), *spins[6:], ("b", fn, [TWIN, 9]), ("c", "bump", [5, 1]))
+    [(a, b)], [info] = _both(pot_world(tmp_path, SPREAD, "Spread"), [block], 2, force_window=window)
+    _same(a, b)
+    assert info["failed_lanes"] == 0, info
+    assert info["fallback_from"] is not None or "have one id" in info["why"] or info["mode"] != "parallel", info
+
+
+def test_two_locations_of_one_id_added_to_by_two_lanes_fall_back(tmp_path):
+    """Two lanes adding to keys of one id in one window: not merged (their identities differ), the
+    window runs on sequentially from the second lane's add."""
+    block = pot_lines(("a", "bump", [5, 7]), ("b", "bump", [TWIN, 9]))
+    [(a, b)], [info] = _both(pot_world(tmp_path, SPREAD, "Spread"), [block], 2, force_lanes=[0, 1])
+    _same(a, b)
+    assert info["fallback_from"] == 1 and info["why"].startswith(merge.ADDS), info
+
+
+def test_a_clash_found_at_the_blocks_end_runs_the_block_in_the_parent(tmp_path):
+    """Writes to keys of one id in two windows, on two lanes: each lane's write is the first of
+    its location, but the parent owns the id's move by one lane: the lanes say so at ``Finish``,
+    and the parent runs the block itself (no lane failed); in a state file too."""
+    world = pot_world(tmp_path, SPREAD, "Spread")
+    block = pot_lines(("a", "put", [5, 7]), ("u1", "spin", [300]), ("b", "put", [TWIN, 9]), ("u2", "spin", [300]))
+    raw = parse_block_text(block, "b.jsonl")
+    with Chain.open(world, tmp_path / "seq.sqlite") as seq, Chain.open(world, tmp_path / "par.sqlite") as par:
+        ex = parallel.executor_for(par, 2).__self__
+        ex.force, ex.force_window = True, 2
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+        info = dict(ex.last)
+    assert info["mode"] == "inline" and info["failed_lanes"] == 0, info
+    assert info["why"].startswith("two locations the block changed have one id"), info
+    rows = [sqlite3.connect(tmp_path / f).execute("SELECT var, key, value FROM state ORDER BY var, key").fetchall()
+            for f in ("seq.sqlite", "par.sqlite")]
+    assert rows[0] == rows[1] and len(rows[0]) == 2

@@ -209,6 +209,15 @@ class Fault(Exception):
     """A worker died, stalled, or failed: the block (or window) goes on without the workers."""
 
 
+class Clash(Fault):
+    """Two locations the block changed have one id: the lanes' result, merged by id, is not to be
+    trusted (the parent runs the block: ``Replica._clash``)."""
+
+    def __str__(self) -> str:
+        return ("two locations the block changed have one id (a key 2^61 - 1 from another, say), which the lanes' "
+                "merge would count as one")
+
+
 class _BlockRun(Planning):
     """One block's run: its phases, what the workers sent, what was measured."""
 
@@ -864,7 +873,7 @@ class _BlockRun(Planning):
                     sync = [pending[k] + [done[j].writes for j in range(w) if j != k] for k in range(w)]
                     self.finish(merge, sync, conflict)
                 except Fault as fault:
-                    return self.abandon(merge, f"a worker failed ({fault})")
+                    return self.abandon(merge, fault if isinstance(fault, Clash) else f"a worker failed ({fault})")
                 ex.close()  # the replicas stop at the conflict: forked again next time
                 stop = conflict
                 self.fallback_from = conflict
@@ -893,7 +902,8 @@ class _BlockRun(Planning):
             try:
                 self.finish(merge, sync)
             except Fault as fault:
-                return self.abandon(merge, f"a worker failed at the block's end ({fault})")
+                return self.abandon(merge, fault if isinstance(fault, Clash) else
+                                    f"a worker failed at the block's end ({fault})")
         self.on_lanes = on_lanes
         if self.inline_windows and not self.why:
             self.why = "windows of light transactions ran in the parent"
@@ -949,9 +959,13 @@ class _BlockRun(Planning):
         self.timing[name] += now - since
         return now
 
-    def abandon(self, merge: merging._Merge, why: str) -> Executed:
-        """A worker failed: the lanes' writes are taken back, and the parent runs the whole block."""
-        self.failed += 1
+    def abandon(self, merge: merging._Merge, why: str | Fault) -> Executed:
+        """A worker failed (or the lanes' result cannot be trusted, ``Clash``): the lanes' writes are
+        taken back, and the parent runs the whole block."""
+        if isinstance(why, Clash):
+            why = str(why)
+        else:
+            self.failed += 1
         self.ex.close()
         merge.undo()
         self.why = f"{why}: the parent ran the block"
@@ -971,7 +985,10 @@ class _BlockRun(Planning):
             message = P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes(), before)
             self.ex.transport.send(k, P.pack_parts(message))
         merge.parent_moves(owned[w])  # while the workers make theirs
-        for m in self.collect(range(w), P.Finished).values():
+        finished = self.collect(range(w), P.Finished).values()
+        if any(m.clash for m in finished):
+            raise Clash()
+        for m in finished:
             merge.finished(m)
 
 

@@ -193,6 +193,8 @@ class Finished(NamedTuple):
     seconds: float
     synced: float              # as WindowDone.synced
     cpu: float
+    clash: bool = False        # two locations the block changed have one id (``Replica._clash``): the lanes'
+                               #  moves, made per id, cannot be trusted (the parent runs the block)
 
 
 class Rescheduled(NamedTuple):

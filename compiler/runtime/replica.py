@@ -119,6 +119,8 @@ class Replica:
         self.block_rows: dict | None = None   # ... and its access rows
         self.ahead = None      # work to do before the next message, if the parent is still deciding (``idle``)
         self.claimed: dict[int, int] = {}  # per variable (by ``id``), how many of its ``before`` keys were claimed
+        self.seen: dict[tuple[int, int], set] = {}  # per variable ((address, index)), the keys others changed
+        self.lane, self.lanes = 0, 1  # this lane's number and how many there are (``Lanes``)
         self.claiming: dict[int, int] = {}  # ... and by the last window's reply, until the parent takes it
 
     # ------------------------------------------------------------ messages
@@ -181,6 +183,7 @@ class Replica:
     def on_Schedule(self, m: P.Schedule) -> bytes:
         self.block = m.block
         self.synced = self.unreported = self.unreported_cpu = 0.0  # (an abandoned block's)
+        self.seen = {}
         self.number, self.timestamp = m.number, m.timestamp
         self.ctx.number, self.ctx.timestamp, self.ctx.cost_limit = m.number, m.timestamp, m.cost_limit
         if m.stripe or not m.calls:
@@ -265,6 +268,7 @@ class Replica:
         Otherwise keep those of the stripe and reply with the others', by lane (``Routed``;
         ``Calls`` brings the rest)."""
         self.fnids = P.arr(m.fnids, np.int32).tolist()
+        self.lane, self.lanes = m.lane, m.count
         lanes = P.arr(m.lanes, np.int8)
         bounds = P.arr(m.windows, P.I64)
         self.checked = P.arr(m.checked, np.int8).astype(bool)
@@ -471,6 +475,7 @@ class Replica:
         for the locations this lane owns (the first in the block to change them)."""
         self._apply(m.sync, m.fixups)
         self.claimed, self.claiming = {}, {}  # (the block's last claims: ``before`` is cleared below)
+        clash = self._clash()
         mine = owned(from_befores(self.storage), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
@@ -481,8 +486,29 @@ class Replica:
         for entries in ctx.log:
             entries.clear()
         synced, self.synced = self.synced, 0.0
+        self.seen = {}
         wall, cpu = self.spent()
-        return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), receipts, wall, synced, cpu))
+        return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), receipts, wall, synced, cpu, clash))
+
+    def _clash(self) -> bool:
+        """Whether two locations the block changed have one id (:func:`compiler.vm.locations.loc_id`,
+        a hash: keys 2^61 - 1 apart have one, and a sender chooses keys).  The parent finds each
+        location's owner by id, and merges adds by id: two locations of one id, changed on two lanes,
+        would be counted as one.  By ``Finish`` every replica has seen every change, its own (``before``)
+        and the others' (``seen``); this lane looks at the ids whose remainder by the lane count is
+        its number (the lanes share the check).  C code over the keys, numpy over the ids."""
+        seen, parts = self.seen, []
+        for address, variables in self.storage.items():
+            for index, var in enumerate(variables):
+                keys = seen.get((address, index))
+                keys = set(var.before) if keys is None else keys.union(var.before)
+                if keys:
+                    parts.append(loc_ids(address, index, list(keys)))
+        if not parts:
+            return False
+        lids = np.concatenate(parts)
+        mine = lids[lids % self.lanes == self.lane]
+        return len(np.unique(mine)) < len(mine)
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
@@ -501,13 +527,15 @@ class Replica:
         """The other lanes' writes (and the merged adds) applied to the replica: what keeping it in step
         costs (``synced``; each lane applies every other's, so this does not shrink with more lanes)."""
         start = time.perf_counter()
-        storage = self.storage
-        for blob in sync:
-            for (address, index), values in marshal.loads(blob).items():
-                storage[address][index].update(values)
-        if fixups:
-            for (address, index), values in marshal.loads(fixups).items():
-                storage[address][index].update(values)
+        storage, seen = self.storage, self.seen
+        for blob in [*sync, fixups] if fixups else sync:
+            for place, values in marshal.loads(blob).items():
+                storage[place[0]][place[1]].update(values)
+                keys = seen.get(place)
+                if keys is None:
+                    seen[place] = set(values)
+                else:
+                    keys.update(values)
         self.synced += time.perf_counter() - start
 
     def _run(self, window: int) -> bytes:

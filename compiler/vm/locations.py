@@ -5,9 +5,11 @@ key)``, the index being the variable's place in its contract's storage (a
 scalar's key is ``()``, a nested map's a tuple).  Its id is the hash of that
 triple: the schedule's instantiated accesses, the lanes' logs and writes, and
 the parent's windows all name a location by it, so the locations a plan
-predicts and those a lane really touched can be compared.  Ids are hashes: two
-locations with one id are treated as one, which can only join what need not
-be joined.
+predicts and those a lane really touched can be compared.  Ids are hashes
+(CPython's, of integers modulo 2^61 - 1: keys a sender chooses can share one):
+two locations with one id are treated as one where that only joins what need
+not be joined; where the lanes' results are merged by id, the merge checks the
+locations are one (``merge._merged_adds``, ``replica.Replica._clash``).
 """
 
 from __future__ import annotations
