@@ -567,8 +567,21 @@ def test_json_export_is_networkx_node_link(world, stats_block, tmp_path):
         attrs = g.nodes[n]
         assert (attrs["index"], attrs["sender"], attrs["to"], attrs["function"]) == (n, sender, to, fn)
     assert g.nodes[4]["index"] == 4 and g.nodes[4]["sender"] == "alice" and g.nodes[4]["to"] == "token"
+    assert (g.nodes[4]["function"], g.nodes[4]["status"]) == ("transfer", "invalid")  # (as its line wrote it)
     assert all(attrs["target"] == attrs["to"] for _, attrs in g.nodes(data=True))  # (SPEC §3's name for it)
     assert {(i, j): g.edges[i, j]["locations"] for i, j in g.edges} == EXPECTED_EDGES
+
+
+def test_an_invalid_transactions_node_carries_what_its_line_wrote(chain):
+    """SPEC §3: nodes carry the transaction's sender, target and function; an invalid one's as its line
+    wrote them (a sender that is no address, a function the contract lacks, a target that is no text:
+    empty), where its function was empty and an unreadable sender took the target with it."""
+    lines = [{"from": "bad name", "to": "token", "fn": "transfer", "args": ["bob", 1]},
+             tx("alice", "token", "nope"), {"from": "alice", "to": 7, "fn": "transfer", "args": []}, [1, 2]]
+    g = chain.schedule(raw_block(lines)).to_networkx()
+    assert [(g.nodes[n]["sender"], g.nodes[n]["to"], g.nodes[n]["function"], g.nodes[n]["status"]) for n in range(4)] \
+        == [("bad name", "token", "transfer", "invalid"), ("alice", "token", "nope", "invalid"),
+            ("alice", "", "transfer", "invalid"), ("", "", "", "invalid")]
 
 
 def test_dot_export_is_valid_dot(world, stats_block, tmp_path):

@@ -114,50 +114,54 @@ def prepare(world: World, raw: list[tuple[int, Any]], trace: bool = False) -> li
         return [_prepare_one(world, i, line, obj, trace) for i, (line, obj) in enumerate(raw)]
 
 
-def _invalid(index: int, line: int, reason: str, sender: int = 0, to: int = 0) -> Tx:
-    return Tx(index, line, sender, to, None, None, None, (), reason)
+def _invalid(obj: Any, index: int, line: int, reason: str, sender: int = 0, to: int = 0) -> Tx:
+    """An invalid transaction, with its sender, target and function as its line wrote them (a text each,
+    empty where it was none: what ``lane schedule`` shows of it)."""
+    written = tuple(v if isinstance(v, str) else "" for v in (obj.get("from"), obj.get("to"), obj.get("fn"))) \
+        if isinstance(obj, dict) else ("", "", "")
+    return Tx(index, line, sender, to, None, None, None, (), reason, written=written)
 
 
 def _prepare_one(world: World, index: int, line: int, obj: Any, trace: bool) -> Tx:
     if not isinstance(obj, dict):
-        return _invalid(index, line, "a transaction must be a JSON object")
+        return _invalid(obj, index, line, "a transaction must be a JSON object")
     if isinstance(obj, DuplicateFields):
-        return _invalid(index, line, f"duplicate field {quoted(obj.duplicate)}")
+        return _invalid(obj, index, line, f"duplicate field {quoted(obj.duplicate)}")
     unknown = set(obj) - {"from", "to", "fn", "args"}
     if unknown:
-        return _invalid(index, line, f"unknown field {quoted(sorted(unknown)[0])}")
+        return _invalid(obj, index, line, f"unknown field {quoted(sorted(unknown)[0])}")
     try:
         sender = parse_value(T.ADDRESS, obj.get("from"), world.parse_address, "'from'")
     except ValueError_ as err:
-        return _invalid(index, line, str(err))
+        return _invalid(obj, index, line, str(err))
     to_raw, fn_name = obj.get("to"), obj.get("fn")
     if not isinstance(to_raw, str):
-        return _invalid(index, line, "'to' must name a deployed contract", sender)
+        return _invalid(obj, index, line, "'to' must name a deployed contract", sender)
     try:
         to = parse_value(T.ADDRESS, to_raw, world.parse_address, "'to'")
     except ValueError_ as err:
-        return _invalid(index, line, str(err), sender)
+        return _invalid(obj, index, line, str(err), sender)
     inst = world.by_address.get(to)
     if inst is None:
-        return _invalid(index, line, f"unknown contract {quoted(to_raw)}", sender, to)
+        return _invalid(obj, index, line, f"unknown contract {quoted(to_raw)}", sender, to)
     if not isinstance(fn_name, str):
-        return _invalid(index, line, "'fn' must name a function", sender, to)
+        return _invalid(obj, index, line, "'fn' must name a function", sender, to)
     function = inst.contract.functions.get(fn_name)
     if function is None:
-        return _invalid(index, line, f"unknown function {quoted(fn_name)} of {inst.contract.name}", sender, to)
+        return _invalid(obj, index, line, f"unknown function {quoted(fn_name)} of {inst.contract.name}", sender, to)
     if not function.is_pub:
-        return _invalid(index, line, f"function '{inst.contract.name}.{fn_name}' is not pub", sender, to)
+        return _invalid(obj, index, line, f"function '{inst.contract.name}.{fn_name}' is not pub", sender, to)
     args = obj.get("args", [])
     if not isinstance(args, list):
-        return _invalid(index, line, "'args' must be a list", sender, to)
+        return _invalid(obj, index, line, "'args' must be a list", sender, to)
     if len(args) != len(function.params):
         n = len(function.params)
-        return _invalid(index, line, f"{inst.contract.name}.{fn_name} takes {n} argument{'s' if n != 1 else ''}, "
+        return _invalid(obj, index, line, f"{inst.contract.name}.{fn_name} takes {n} argument{'s' if n != 1 else ''}, "
                         f"found {len(args)}", sender, to)
     try:
         values = tuple(parse_value(p.type, a, world.parse_address, f"argument '{p.name}'")
                        for p, a in zip(function.params, args))
     except ValueError_ as err:
-        return _invalid(index, line, str(err), sender, to)
+        return _invalid(obj, index, line, str(err), sender, to)
     program = inst.data.traced if trace else inst.program
     return Tx(index, line, sender, to, inst, function, program.function(inst.contract.name, fn_name), values)

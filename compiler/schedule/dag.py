@@ -270,10 +270,14 @@ class Schedule:
         g = nx.DiGraph()
         for tx, cost in zip(self.txs, self.cost):
             # (the target as SPEC §3 names it, and as the block's line does: ``to``)
-            target = tx.instance.name if tx.instance else world.name_of(tx.to) or format_address(tx.to)
-            g.add_node(tx.index, index=tx.index, sender=world.name_of(tx.sender) or format_address(tx.sender),
-                       target=target, to=target, function=tx.function.name if tx.function else "", cost=cost,
-                       status="invalid" if tx.fn is None else "valid")
+            if tx.fn is None and tx.written:  # (an invalid one: as its line wrote them)
+                sender, target, function = tx.written
+            else:
+                target = tx.instance.name if tx.instance else world.name_of(tx.to) or format_address(tx.to)
+                sender = world.name_of(tx.sender) or format_address(tx.sender)
+                function = tx.function.name if tx.function else ""
+            g.add_node(tx.index, index=tx.index, sender=sender, target=target, to=target, function=function,
+                       cost=cost, status="invalid" if tx.fn is None else "valid")
         for (i, j), locs in self.edge_locations().items():
             g.add_edge(self.txs[i].index, self.txs[j].index,
                        locations=[self.compiled.describe(loc) for loc in locs])

@@ -34,6 +34,7 @@ class Tx:
     args: tuple
     invalid: str | None = None
     call: tuple = ()  # (to, sender, *args): what the compiled function takes after the context
+    written: tuple = ()  # an invalid one's (from, to, fn) as its line wrote them (texts; empty: none)
 
     def __post_init__(self) -> None:
         self.call = (self.to, self.sender, *self.args)
