@@ -27,7 +27,7 @@ def read_call_args(world, contract: str, fn: str, raws: Sequence[str]) -> list:
         if raw.startswith("--") and len(raw) > 2:
             raise LaneError(f"no such option: {quoted(raw)} (see lane call --help)", code="usage")
         ty = params[k].type if params is not None and k < len(params) else None
-        out.append(array_items(raw) if isinstance(ty, T.ArrayType) else raw)
+        out.append(array_items(raw, params[k].name) if isinstance(ty, T.ArrayType) else raw)
     return out
 
 
@@ -44,9 +44,9 @@ def _params(world, contract: str, fn: str):
     return function.params if function is not None else None
 
 
-def array_items(raw: str) -> list:
-    """The items of an array argument (see the module's docstring); each is then read by the
-    array's element type."""
+def array_items(raw: str, name: str) -> list:
+    """The items of array parameter ``name``'s argument (see the module's docstring); each is then
+    read by the array's element type."""
     from .runtime.block import JsonError, decode_json
     from .runtime.text_scan import MAX_NESTING, json_too_deep
     from .vm.values import quoted
@@ -54,10 +54,11 @@ def array_items(raw: str) -> list:
     text = raw.strip()
     if text.startswith("["):
         if json_too_deep(text) is not None:  # an array's items are never lists: refused before any reading
-            raise LaneError(f"argument {quoted(raw)} is not a list: nested more than {MAX_NESTING} levels deep",
-                            code="usage")
+            raise LaneError(f"argument {quoted(name)} ({quoted(raw)}) is not a list: nested more than {MAX_NESTING} "
+                            "levels deep", code="usage")
         if not text.endswith("]"):
-            raise LaneError(f"argument {quoted(raw)} opens a list with '[' but does not close it", code="usage")
+            raise LaneError(f"argument {quoted(name)} ({quoted(raw)}) opens a list with '[' but does not close it",
+                            code="usage")
         try:
             value = decode_json(text)
             if isinstance(value, list):

@@ -163,7 +163,7 @@ def test_call_takes_arrays_as_a_shell_user_writes_them(world, args, printed):
     (["echo", "-5"], "argument 'n' must not be negative, found '-5'"),
     (["total", "-1,2"], "argument 'xs'[0] must not be negative, found '-1'"),
     (["total", "1,2,3,4"], "argument 'xs' has 4 elements; its type array<u256, 3> allows at most 3"),
-    (["total", "[1, 2"], "argument '[1, 2' opens a list with '[' but does not close it"),
+    (["total", "[1, 2"], "argument 'xs' ('[1, 2') opens a list with '[' but does not close it"),
     (["echo", "--bogus"], "no such option: '--bogus' (see lane call --help)"),
 ])
 def test_call_reads_values_that_look_like_options_as_values(world, args, message):
