@@ -156,6 +156,21 @@ class LaneError(Exception):
 # Renderings
 
 
+LINE_SHOWN = 160  # characters of a source line a message shows, around its caret (a block's line may be 100 KB)
+
+
+def _clipped(src: str, start: int, end: int) -> tuple[str, int, int]:
+    """A line longer than :data:`LINE_SHOWN` cut to that many characters around column ``start``
+    (``...`` where it was cut), and the columns ``start`` and ``end`` (1-based) moved with it."""
+    if len(src) <= LINE_SHOWN:
+        return src, start, end
+    left = max(0, min(start - 1 - LINE_SHOWN // 3, len(src) - LINE_SHOWN))
+    right = left + LINE_SHOWN
+    head, tail = ("..." if left else ""), ("..." if right < len(src) else "")
+    shift = left - len(head)
+    return head + src[left:right] + tail, start - shift, max(start, min(end, right + 1)) - shift
+
+
 def _caret_line(source_line: str, start: int, end: int) -> str:
     """Spaces (tabs kept) up to column ``start`` then carets up to ``end`` (1-based, exclusive)."""
     prefix = "".join("\t" if ch == "\t" else " " for ch in source_line[: start - 1])
@@ -176,10 +191,11 @@ def render_text(diag: Diagnostic, sources: Mapping[str, str] | None = None) -> s
         if 1 <= loc.line <= len(src_lines):
             src = src_lines[loc.line - 1].rstrip("\r")
             end = loc.end_column if loc.end_line == loc.line else len(src) + 1
+            src, start, end = _clipped(src, loc.column, end)
             gutter = str(loc.line)
             pad = " " * len(gutter)
             lines.append(f"{gutter} | {src}")
-            lines.append(f"{pad} | {_caret_line(src, loc.column, end)}")
+            lines.append(f"{pad} | {_caret_line(src, start, end)}")
     for note in diag.notes:
         where = f" ({note.location})" if note.location else ""
         lines.append(f"  = note: {note.message}{where}")

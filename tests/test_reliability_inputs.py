@@ -243,6 +243,22 @@ def test_deep_json_is_an_error_at_the_place(prefix, depth):
     assert line[column - 1] in "[{"
 
 
+def test_a_block_file_nested_past_the_decoders_recursion_says_where_and_shows_a_piece_of_the_line(tmp_path):
+    """A line that looks like a transaction (its four keys, one object) with an argument nested 100,000
+    deep: the fast decoder's recursion gives up (it was an internal error), the reference names the
+    place, and the message shows the part of the 200 KB line around it, not all of it."""
+    world = token_world(tmp_path)
+    deep = "[" * 100_000 + "]" * 100_000
+    block = write_block(tmp_path, ['{"from": "alice", "to": "token", "fn": "transfer", "args": %s}' % deep])
+    result = CliRunner().invoke(app, ["run", str(world), str(block)])
+    assert result.exit_code == 1 and "internal error" not in result.stderr, result.stderr
+    first, shown_line, caret = result.stderr.splitlines()[:3]
+    column = len('{"from": "alice", "to": "token", "fn": "transfer", "args": ') + MAX_NESTING
+    assert first == f"{block}:1:{column}: error: JSON nested more than {MAX_NESTING} levels deep"
+    assert shown_line.startswith("1 | ...[[[") and shown_line.endswith("...") and len(shown_line) < 200
+    assert shown_line[caret.index("^")] == "["
+
+
 def test_nesting_up_to_the_limit_is_read(token):
     deep = "[" * (MAX_NESTING - 1) + "]" * (MAX_NESTING - 1)  # and the object: MAX_NESTING levels
     assert reasons(token, ['{"from": "alice", "to": "token", "fn": "transfer", "args": %s}' % deep]) == [

@@ -259,7 +259,7 @@ class Decoder:
             return None
         try:
             objs = _LINES.decode_lines(data)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # (the last: nested too deep)
             return None
         n = len(objs)
         lines, dense = layout
