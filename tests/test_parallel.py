@@ -2139,23 +2139,22 @@ def test_two_locations_of_one_id_changed_on_two_lanes_stay_two(tmp_path, fn, win
     """Keys a sender chooses 2^61 - 1 apart have one location id: the lanes' adds to them are not
     merged as one location's, nor their moves counted as one's (a transfer to each of two such
     addresses credited one of them with both); the block is the sequential one's, whatever the
-    windows (the lanes' adds fall back at the second one, a clash found at the block's end runs
-    the block in the parent)."""
+    windows (a clash the lanes find at the block's end has the parent run the block)."""
     spins = [(f"u{i}", "spin", [300]) for i in range(12)]
     block = pot_lines(*spins[:6], ("a", fn, [5, 7]), *spins[6:], ("b", fn, [TWIN, 9]), ("c", "bump", [5, 1]))
     [(a, b)], [info] = _both(pot_world(tmp_path, SPREAD, "Spread"), [block], 2, force_window=window)
     _same(a, b)
     assert info["failed_lanes"] == 0, info
-    assert info["fallback_from"] is not None or "have one id" in info["why"] or info["mode"] != "parallel", info
+    assert info["mode"] == "inline" and info["why"].startswith("two locations the block changed have one id"), info
 
 
-def test_two_locations_of_one_id_added_to_by_two_lanes_fall_back(tmp_path):
-    """Two lanes adding to keys of one id in one window: not merged (their identities differ), the
-    window runs on sequentially from the second lane's add."""
+def test_two_locations_of_one_id_added_to_by_two_lanes_are_not_merged_as_one(tmp_path):
+    """Two lanes adding to keys of one id in one window: merged as one location's by id, which the
+    lanes find at the block's end; the parent runs the block (where one key got both adds)."""
     block = pot_lines(("a", "bump", [5, 7]), ("b", "bump", [TWIN, 9]))
     [(a, b)], [info] = _both(pot_world(tmp_path, SPREAD, "Spread"), [block], 2, force_lanes=[0, 1])
     _same(a, b)
-    assert info["fallback_from"] == 1 and info["why"].startswith(merge.ADDS), info
+    assert info["mode"] == "inline" and info["why"].startswith("two locations the block changed have one id"), info
 
 
 def test_a_clash_found_at_the_blocks_end_runs_the_block_in_the_parent(tmp_path):

@@ -8,8 +8,9 @@ the parent's windows all name a location by it, so the locations a plan
 predicts and those a lane really touched can be compared.  Ids are hashes
 (CPython's, of integers modulo 2^61 - 1: keys a sender chooses can share one):
 two locations with one id are treated as one where that only joins what need
-not be joined; where the lanes' results are merged by id, the merge checks the
-locations are one (``merge._merged_adds``, ``replica.Replica._clash``).
+not be joined; where the lanes' results are merged by id, the lanes check at
+the block's end that no two locations it changed have one id
+(``replica.Replica._clash``).
 """
 
 from __future__ import annotations
