@@ -746,7 +746,7 @@ class _BlockRun(Planning):
             try:  # each lane gets the calls of its transactions that the other stripes decoded
                 routed = self.collect(range(w), P.Routed)
             except Fault as fault:
-                return self.abandon(merging._Merge(self, lanes), f"a worker failed ({fault})")
+                return self.abandon(merging._Merge(self, lanes), fault)
             for k in range(w):
                 ex.transport.send(k, P.pack_parts(P.Calls(self.serial, [routed[j].blobs[k] for j in range(w)
                                                                         if j != k])))
@@ -819,7 +819,7 @@ class _BlockRun(Planning):
             except Fault as fault:
                 if ran is not None:  # (not the merge's yet: taken back here)
                     self.chain._ctx.rollback(0, ran.mark)  # (not .ctx: it applies what is deferred)
-                return self.abandon(merge, f"a worker failed ({fault})")
+                return self.abandon(merge, fault)
             t = self.lap("wait", t)
             ends = [d.seconds for d in done.values()]
             self.timing["workers_lanes"] += max(ends)
@@ -873,7 +873,7 @@ class _BlockRun(Planning):
                     sync = [pending[k] + [done[j].writes for j in range(w) if j != k] for k in range(w)]
                     self.finish(merge, sync, conflict)
                 except Fault as fault:
-                    return self.abandon(merge, fault if isinstance(fault, Clash) else f"a worker failed ({fault})")
+                    return self.abandon(merge, fault)
                 ex.close()  # the replicas stop at the conflict: forked again next time
                 stop = conflict
                 self.fallback_from = conflict
@@ -902,8 +902,7 @@ class _BlockRun(Planning):
             try:
                 self.finish(merge, sync)
             except Fault as fault:
-                return self.abandon(merge, fault if isinstance(fault, Clash) else
-                                    f"a worker failed at the block's end ({fault})")
+                return self.abandon(merge, fault, "at the block's end")
         self.on_lanes = on_lanes
         if self.inline_windows and not self.why:
             self.why = "windows of light transactions ran in the parent"
@@ -959,12 +958,13 @@ class _BlockRun(Planning):
         self.timing[name] += now - since
         return now
 
-    def abandon(self, merge: merging._Merge, why: str | Fault) -> Executed:
-        """A worker failed (or the lanes' result cannot be trusted, ``Clash``): the lanes' writes are
-        taken back, and the parent runs the whole block."""
-        if isinstance(why, Clash):
-            why = str(why)
+    def abandon(self, merge: merging._Merge, fault: Fault, when: str = "") -> Executed:
+        """A worker failed (``when``: at what), or the lanes' result cannot be trusted (``Clash``): the
+        lanes' writes are taken back, and the parent runs the whole block."""
+        if isinstance(fault, Clash):
+            why = str(fault)
         else:
+            why = f"a worker failed{' ' + when if when else ''} ({fault})"
             self.failed += 1
         self.ex.close()
         merge.undo()

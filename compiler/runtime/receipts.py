@@ -119,10 +119,10 @@ def return_kinds_of_ids(fnids: np.ndarray, functions: list) -> bytes:
     """:func:`return_kinds` of a block given as function ids (``fnids``: places in ``functions``,
     -1 for an invalid transaction), by numpy."""
     codes = [return_kind(fn.return_type) for fn in functions] + ["n"]
-    place = np.array([sorted(set(codes)).index(code) for code in codes], np.uint8)
-    index = place[np.where(fnids >= 0, fnids, len(functions))]
-    used = np.flatnonzero(np.bincount(index, minlength=len(codes)))  # (the codes the block's calls have)
-    kinds = [sorted(set(codes))[k] for k in used.tolist()]
+    every = sorted(set(codes))
+    index = np.array([every.index(code) for code in codes], np.uint8)[np.where(fnids >= 0, fnids, len(functions))]
+    used = np.flatnonzero(np.bincount(index, minlength=len(every)))  # (the codes the block's calls have)
+    kinds = [every[k] for k in used.tolist()]
     if len(kinds) == 1:
         return marshal.dumps((tuple(kinds), b""))
     return marshal.dumps((tuple(kinds), np.searchsorted(used, index).astype(np.uint8).tobytes()))
