@@ -2174,3 +2174,46 @@ def test_a_clash_found_at_the_blocks_end_runs_the_block_in_the_parent(tmp_path):
     rows = [sqlite3.connect(tmp_path / f).execute("SELECT var, key, value FROM state ORDER BY var, key").fetchall()
             for f in ("seq.sqlite", "par.sqlite")]
     assert rows[0] == rows[1] and len(rows[0]) == 2
+
+
+TAKEN_BACK = """\
+contract Spread {
+    storage m: map<u256, u256>;
+    storage ctr: map<u256, u256>;
+    storage d2: u256;
+    storage d3: u256;
+    storage d4: u256;
+    storage d5: u256;
+    storage d6: u256;
+    storage owner_of: map<u256, address>;
+    pub fn tick(j: u256) { ctr[j] += 1; }
+    pub fn revx(j: u256, ok: bool) { m[ctr[j] * 7 + 5] = 1; require(ok, "no"); }
+    pub fn setowner(id: u256, who: address) { owner_of[id] = who; }
+    pub fn put(k: u256, v: u256) { m[k] = v; }
+    pub fn spin(n: u256) -> u256 {
+        let h: u256 = 1;
+        for i in 0..min(n, 300) { h = (h * 31 + i) % 1000000007; }
+        return h;
+    }
+}
+"""
+OWNER_TWIN = 988245775522525190  # (owner_of[OWNER_TWIN] and m[12] of the instance below have one id: solved for)
+
+
+def test_a_write_taken_back_that_claims_an_id_is_seen_by_the_check(tmp_path):
+    """A lane's write taken back (a revert) still claims its location's id, as its first write of
+    the variable; another lane really changes another location of that id (a variable of its own):
+    the claimer, which owns the id, is the one lane that sees both (its write and the other's),
+    and finds them, where a check shared out among the lanes by id missed it (3 lanes)."""
+    from compiler.vm.locations import loc_id
+
+    world = pot_world(tmp_path, TAKEN_BACK, "Spread")
+    with Chain.open(world) as chain:
+        address = chain.world.instances["pot"].address
+    assert loc_id(address, 7, OWNER_TWIN) == loc_id(address, 0, 12)  # (the premise)
+    spins = [(f"u{i}", "spin", [300]) for i in range(16)]
+    block = pot_lines(("a", "tick", [1]), ("a", "revx", [1, False]), ("a", "put", [77, 1]), *spins[:8],
+                      ("b", "setowner", [OWNER_TWIN, "carol"]), *spins[8:])
+    [(a, b)], [info] = _both(world, [block], 3)
+    _same(a, b)
+    assert info["mode"] == "inline" and info["why"].startswith("two locations the block changed have one id"), info

@@ -120,7 +120,6 @@ class Replica:
         self.ahead = None      # work to do before the next message, if the parent is still deciding (``idle``)
         self.claimed: dict[int, int] = {}  # per variable (by ``id``), how many of its ``before`` keys were claimed
         self.seen: dict[tuple[int, int], set] = {}  # per variable ((address, index)), the keys others changed
-        self.lane, self.lanes = 0, 1  # this lane's number and how many there are (``Lanes``)
         self.claiming: dict[int, int] = {}  # ... and by the last window's reply, until the parent takes it
 
     # ------------------------------------------------------------ messages
@@ -268,7 +267,6 @@ class Replica:
         Otherwise keep those of the stripe and reply with the others', by lane (``Routed``;
         ``Calls`` brings the rest)."""
         self.fnids = P.arr(m.fnids, np.int32).tolist()
-        self.lane, self.lanes = m.lane, m.count
         lanes = P.arr(m.lanes, np.int8)
         bounds = P.arr(m.windows, P.I64)
         self.checked = P.arr(m.checked, np.int8).astype(bool)
@@ -491,12 +489,14 @@ class Replica:
         return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), receipts, wall, synced, cpu, clash))
 
     def _clash(self) -> bool:
-        """Whether two locations the block changed have one id (:func:`compiler.vm.locations.loc_id`,
-        a hash: keys 2^61 - 1 apart have one, and a sender chooses keys).  The parent finds each
-        location's owner by id, and merges adds by id: two locations of one id, changed on two lanes,
-        would be counted as one.  By ``Finish`` every replica has seen every change, its own (``before``)
-        and the others' (``seen``); this lane looks at the ids whose remainder by the lane count is
-        its number (the lanes share the check).  C code over the keys, numpy over the ids."""
+        """Whether two locations have one id (:func:`compiler.vm.locations.loc_id`, a hash: keys
+        2^61 - 1 apart have one, and a sender chooses keys) among those this lane wrote in the block
+        (``before``: a write taken back too, which claims its id as well) and those the others
+        changed (``seen``: by ``Finish`` every replica has been sent every change).  The parent
+        finds each location's owner by id, and merges adds by id: two locations of one id would be
+        counted as one.  The lane that owns an id has written one of its locations, and has seen
+        every other that changed: it finds them (so may others).  C code over the keys, numpy over
+        the ids."""
         seen, parts = self.seen, []
         for address, variables in self.storage.items():
             for index, var in enumerate(variables):
@@ -507,8 +507,7 @@ class Replica:
         if not parts:
             return False
         lids = np.concatenate(parts)
-        mine = lids[lids % self.lanes == self.lane]
-        return len(np.unique(mine)) < len(mine)
+        return len(np.unique(lids)) < len(lids)
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
