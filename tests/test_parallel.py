@@ -2146,6 +2146,9 @@ def test_two_locations_of_one_id_changed_on_two_lanes_stay_two(tmp_path, fn, win
     _same(a, b)
     assert info["failed_lanes"] == 0, info
     assert info["mode"] == "inline" and info["why"].startswith("two locations the block changed have one id"), info
+    # (the windows run on lanes do not stand: none is reported)
+    assert [info[k] for k in ("windows", "inline_windows", "checked_windows", "beside_windows", "beside")] == \
+        [0] * 5, info
 
 
 def test_two_locations_of_one_id_added_to_by_two_lanes_are_not_merged_as_one(tmp_path):

@@ -970,7 +970,9 @@ class _BlockRun(Planning):
         merge.undo()
         self.why = f"{why}: the parent ran the block"
         self.mode = "inline"
-        self.windows = self.lanes = self.on_lanes = 0
+        self.windows = self.lanes = self.on_lanes = self.beside = 0
+        self.inline_windows = self.ahead_windows = self.behind_windows = self.beside_windows = 0
+        self.checked_windows = self.shared_windows = 0  # (none of the windows run stands)
         self.timing["lanes"] = 0.0
         return self.inline_from_calls(0)
 
