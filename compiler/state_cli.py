@@ -167,7 +167,7 @@ def receipts(
 
 def _receipt_json(world, index: int, outcome, event_json, show=None) -> dict:
     """A receipt as JSON; ``show``: what shows its return value (None: the file did not keep it, and
-    a value shows by its own kind: a number, true or false, a list)."""
+    a value shows by its own kind: a number, or true or false)."""
     status, reason, value, events, cost = outcome[:5]
     if value is not None and status == "ok" and show is not None:
         value = show(value)

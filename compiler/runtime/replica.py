@@ -495,8 +495,9 @@ class Replica:
         changed (``seen``: by ``Finish`` every replica has been sent every change).  The parent
         finds each location's owner by id, and merges adds by id: two locations of one id would be
         counted as one.  The lane that owns an id has written one of its locations, and has seen
-        every other that changed: it finds them (so may others).  C code over the keys, numpy over
-        the ids."""
+        every other that changed: it finds them (so may others); of an id the parent owns, the lane
+        that changed another location has seen the parent's.  C code over the keys, numpy over the
+        ids."""
         seen, parts = self.seen, []
         for address, variables in self.storage.items():
             for index, var in enumerate(variables):
