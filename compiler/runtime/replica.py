@@ -507,8 +507,8 @@ class Replica:
                     parts.append(loc_ids(address, index, list(keys)))
         if not parts:
             return False
-        lids = np.concatenate(parts)
-        return len(np.unique(lids)) < len(lids)
+        lids = np.sort(np.concatenate(parts))  # (not np.unique: its first call in a worker takes 8 ms)
+        return bool((lids[1:] == lids[:-1]).any())
 
     def on_Cut(self, m: P.Cut) -> bytes:
         """Undo the window's transactions from ``stop`` on; the reply is the window's as if they had
