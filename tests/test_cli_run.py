@@ -206,7 +206,8 @@ def test_call_errors(world, tmp_path):
     assert fails("token", "transfer", "bob", "1") == "error: call reverted: insufficient balance\n"
     assert fails("probe", "total", "[1, 2, 3, 4]") == (
         "error: argument 'xs' has 4 elements; its type array<u256, 3> allows at most 3\n")
-    assert fails("probe", "total", "[1, 2") == "error: argument 'xs' ('[1, 2') opens a list with '[' but does not close it\n"
+    assert fails("probe", "total", "[1, 2") == \
+        "error: argument 'xs' ('[1, 2') opens a list with '[' but does not close it\n"
 
 
 # -------------------------------------------------------------------- compile

@@ -61,6 +61,18 @@ def header(path: Path) -> tuple[int, int]:
         return db.execute("PRAGMA application_id").fetchone()[0], db.execute("PRAGMA user_version").fetchone()[0]
 
 
+def altered_state(files, tmp_path, *statements: str) -> Path:
+    """A state file holding the block of ``files``, then changed outside Lane by ``statements``."""
+    world, block = files
+    state = tmp_path / "s.sqlite"
+    assert lane("run", world, block, "--state", state)[0] == 0
+    with contextlib.closing(sqlite3.connect(state)) as db:
+        for statement in statements:
+            db.execute(statement)
+        db.commit()
+    return state
+
+
 def foreign_db(path: Path, application_id: int = 0) -> None:
     """Another application's SQLite file, with a table named like one of Lane's."""
     with contextlib.closing(sqlite3.connect(path)) as db:
@@ -141,11 +153,7 @@ def test_no_file_but_a_sqlite_one_is_ever_opened_or_changed(tmp_path_factory, co
 ])
 def test_a_state_file_of_another_schema_version_is_refused(files, tmp_path, version, why):
     world, block = files
-    state = tmp_path / "s.sqlite"
-    assert lane("run", world, block, "--state", state)[0] == 0
-    with contextlib.closing(sqlite3.connect(state)) as db:
-        db.execute(f"PRAGMA user_version = {version}")
-        db.commit()
+    state = altered_state(files, tmp_path, f"PRAGMA user_version = {version}")
     before = fingerprint(state)
     message = f"error: cannot use state file {state}: {why}\n"
     assert fails("run", world, block, "--state", state) == message
@@ -189,12 +197,8 @@ def test_a_state_file_another_program_holds_locked_is_named_not_a_crash(files, t
 def test_a_state_file_missing_a_table_is_named_damaged_not_a_crash(files, tmp_path, table):
     """A table dropped outside Lane: each command that reads it says the file is damaged."""
     world, block = files
-    state = tmp_path / "s.sqlite"
-    assert lane("run", world, block, "--state", state)[0] == 0
-    with contextlib.closing(sqlite3.connect(state)) as db:
-        db.execute(f"DROP TABLE {table}")
-        db.commit()
-    commands = [["state", "receipts", world], ["run", world, block]] + ([["state", "show"]] if table == "blocks" else [])
+    state = altered_state(files, tmp_path, f"DROP TABLE {table}")
+    commands = [["state", "receipts", world], ["run", world, block]] + [["state", "show"]] * (table == "blocks")
     for args in commands:  # (a commit's own refusal names the file; a read's says it was changed outside Lane)
         err = fails(*args, "--state", state)
         assert err in (f"error: the state file is damaged (no such table: {table}): it was changed outside Lane; "
