@@ -69,11 +69,11 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
     cache = cache or SourceCache()
     root_display = display_name(root)
     program = LoadedProgram(root_display)
-    done: set[Path] = set()
+    # The files read or being read (files that import each other: each once, the first import wins).
+    entered: set[Path] = set()
     # The files being read, the root first, each with the imports it has yet to follow: an
     # explicit stack, so that a chain of imports of any length cannot overflow Python's.
     active: list[tuple[Path, ast.Module, Iterator[ast.ImportDecl]]] = []
-    on_stack: set[Path] = set()
 
     def enter(path: Path, display: str, via: ast.ImportDecl | None) -> None:
         try:
@@ -100,11 +100,10 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
         program.sources[display] = text
         program.paths[display] = path
         diags.extend(parse_diags)
+        entered.add(path)
         if module is None:
-            done.add(path)
             return
         active.append((path, module, iter(module.imports)))
-        on_stack.add(path)
 
     enter(Path(root).resolve(), root_display, None)
     while active:
@@ -112,8 +111,6 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
         imp = next(imports, None)
         if imp is None:  # every import followed: the module comes after its imports
             active.pop()
-            on_stack.discard(path)
-            done.add(path)
             program.modules.append(module)
             continue
         try:
@@ -122,8 +119,9 @@ def load(root: str | os.PathLike, diags: Diagnostics, cache: SourceCache | None 
             diags.error("missing-import", f"cannot import \"{imp.path}\": invalid path ({err})", imp.loc)
             continue
         target_display = display_name(os.path.join(os.path.dirname(module.file), imp.path))
-        # A file already being read (files that import each other) is part of the program already:
-        # the SPEC forbids cycles of calls between contracts, which the checker reports, not of imports.
-        if target not in on_stack and target not in done:
+        # A file already read, or being read (files that import each other), is part of the program
+        # already: the SPEC forbids cycles of calls between contracts, which the checker reports, not
+        # of imports.
+        if target not in entered:
             enter(target, target_display, imp)
     return program
