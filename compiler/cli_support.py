@@ -133,9 +133,12 @@ def _state_file_fault(error: Exception) -> str | None:
     dropped, its pages damaged); None for anything else, a bug of Lane's."""
     if type(error).__module__ != "sqlite3":
         return None
+    from .runtime.statefile import in_use
+
+    busy = in_use(error, "the state file")
+    if busy is not None:
+        return busy
     name = getattr(error, "sqlite_errorname", "") or ""
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return f"the state file is in use by another process ({error}); try again when it has finished"
     if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or str(error).startswith(("no such table",
                                                                                        "no such column")):
         return f"the state file is damaged ({error}): it was changed outside Lane; use a new --state file"

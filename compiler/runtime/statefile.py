@@ -112,12 +112,20 @@ def check_writable(db: sqlite3.Connection, path: str) -> None:
         raise refusal(err, path, "nothing was run") from None
 
 
+def in_use(err: sqlite3.Error, file: str) -> str | None:
+    """``file`` (how a message names the state file) in use by another process, in words, if that is
+    what SQLite said (busy or locked); else None."""
+    if (getattr(err, "sqlite_errorname", "") or "").startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return f"{file} is in use by another process ({err}); try again when it has finished"
+    return None
+
+
 def refusal(err: sqlite3.Error, path: str, outcome: str = "nothing was written") -> LaneError:
     """What SQLite refused of a state file, in words: in use by another process, not writable, or else."""
+    busy = in_use(err, f"state file {path}")
+    if busy is not None:
+        return state_error(busy)
     name = getattr(err, "sqlite_errorname", "") or ""
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return state_error(f"state file {path} is in use by another process ({err}); try again when it "
-                           "has finished")
     if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH")):
         return state_error(f"cannot write state file {path} ({err}): the file and its folder (where "
                            f"SQLite keeps its journal) must be writable; {outcome}")
