@@ -610,15 +610,19 @@ class Replica:
         groups = journal_keys(journal)  # (the window's writes by variable: for the check and the writes)
         untrusted = self._untrusted(window, log_tx, log_loc, log_mode) if checked else \
             self._written_outside(window, log_tx, log_loc, log_mode, groups)
-        rows = summarize(log_tx, log_loc, log_mode)
         # Locations the lane added to and wrote in no other way (a transaction that read one and
         # added to it wrote it; a reverted one only read), among those the plan predicted other
         # lanes add to as well: the parent merges the adds, if what each lane did (before, after,
         # lowest and highest value on the way) stays in range in every order.  (Adds to one location
         # by several lanes that the plan did not predict are outside the lanes' rows, or, in a window
-        # the parent checks, find no extents: the block runs on sequentially from there.)
+        # the parent checks, find no extents: the block runs on sequentially from there.)  A checked
+        # window sends no rows: only those of the shared adds' locations are made (a location's row
+        # is of its own accesses alone).
+        shared = self.shared_adds[window]
+        at = isin_sorted(log_loc, shared) if checked else slice(None)
+        rows = summarize(log_tx[at], log_loc[at], log_mode[at])
         pure_rows = rows[(rows[:, FIRST_W] == NONE) & (rows[:, FIRST_A] != NONE)]
-        pure_rows = pure_rows[isin_sorted(pure_rows[:, LOC], self.shared_adds[window])]
+        pure_rows = pure_rows[isin_sorted(pure_rows[:, LOC], shared)]
         writes, adds = self._writes(journal, groups, pure_rows)
         encodings = encoding.encode_outcomes(outcomes)
         # (a window cut at a conflict answers again: its receipts replace those of its first answer)
