@@ -87,7 +87,8 @@ def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool 
         with Chain.open(folder / "world.toml", state) as chain:
             if executor == "parallel":
                 ex = parallel.executor_for(chain, workers).__self__
-                ex.force = force  # its workers forked as lane run forks them: when lanes are chosen
+                ex.force = force
+                ex.start()  # its workers started as lane run starts them: before the block's clock
             elif executor == "dask":
                 from .runtime import dask_executor
 

@@ -360,6 +360,51 @@ def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
     assert info["mode"] == "parallel" and info["fallback_from"] is not None, info
 
 
+def test_workers_started_before_a_block_serve_it_and_a_block_run_inline_leaves_them_for_the_next(tmp_path):
+    # lane run starts the workers once the world is loaded: the first block on lanes forks none.  A
+    # block run inline leaves the replicas behind (not closed in its time); the next block on lanes
+    # forks new ones from the state as it is then.
+    world = pot_world(tmp_path)
+    seq, par = Chain.open(world), Chain.open(world)
+    executor = parallel.executor_for(par, 2).__self__
+    try:
+        executor.start()
+        started = [w.process.pid for w in executor._pool]
+        assert len(started) == 2 and all(w.process.is_alive() for w in executor._pool)
+        executor.force = True
+        gives = parse_block_text(pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(20)]), "b.jsonl")
+        _same(seq.run_block(gives), par.run_block(gives, executor="parallel", workers=2))
+        assert executor.last["mode"] == "parallel" and [w.process.pid for w in executor._pool] == started
+        executor.force = False  # (a block too small for lanes: the parent runs it)
+        take = parse_block_text(pot_lines(("u1", "take", [1])), "b.jsonl")
+        _same(seq.run_block(take), par.run_block(take, executor="parallel", workers=2))
+        assert executor.last["mode"] == "inline" and [w.process.pid for w in executor._pool] == started
+        executor.force = True
+        _same(seq.run_block(gives), par.run_block(gives, executor="parallel", workers=2))
+        assert executor.last["mode"] == "parallel"
+        assert not set(w.process.pid for w in executor._pool) & set(started)
+    finally:
+        par.close()
+        seq.close()
+
+
+def test_lane_run_starts_workers_only_for_a_block_file_that_may_be_worth_lanes(tmp_path):
+    # Judged by the file's size before it is read: at most a transaction every LINE_BYTES_LEAST bytes,
+    # too few for lanes, or too light even were each a call of the world's costliest function.
+    (tmp_path / "heavy").mkdir()
+    (tmp_path / "light").mkdir()
+    heavy, light = pot_world(tmp_path / "heavy", ROUNDS, "Worker"), pot_world(tmp_path / "light")
+    lines = pot_lines(*[(f"u{i}", "work", []) for i in range(2000)])
+    (tmp_path / "few.jsonl").write_text(pot_lines(("u1", "work", [])))
+    (tmp_path / "many.jsonl").write_text(lines)
+    for world, name, started in ((heavy, "few", False), (heavy, "many", True), (light, "many", False)):
+        with Chain.open(world) as chain:
+            parallel.start(chain, 2, [tmp_path / f"{name}.jsonl"])
+            assert len(chain._parallel._pool) == (2 if started else 0), (world, name)
+            if started:
+                assert chain._parallel.in_step == chain.hash.accumulator
+
+
 @pytest.mark.parametrize("fault", ["die", "hang"])
 def test_a_worker_that_dies_or_hangs_is_given_up_and_its_work_redone(tmp_path, fault):
     world = pot_world(tmp_path)

@@ -383,6 +383,8 @@ class DaskExecutor:
             self.parallel._ensure_pool()
         except Fault:
             self.transport.close()
+        else:  # (their replicas hold the state as it is: kept by a first block that finds it so)
+            self.parallel.in_step = self.parallel.chain.hash.accumulator
 
     def run(self, source, display: str, number: int, timestamp: int, progress=None):
         transport = self.transport

@@ -62,6 +62,8 @@ from __future__ import annotations
 
 import marshal
 import math
+import os
+import stat
 import time
 from collections import defaultdict
 from functools import cached_property
@@ -77,7 +79,8 @@ from .decode import Block, count_newlines
 from .executed import Executed
 from .functions import FunctionTable
 from .lazy import LazyModule, load
-from .plan import MIN_GAIN, MIN_TRANSACTIONS, Planning
+from .plan import MIN_GAIN, MIN_TRANSACTIONS, Planning, light_at_worst
+from .cpus import usable_cpus
 from .pool import DIE, HANG, Processes
 from .cost_model import CostModel
 from . import sequential
@@ -107,6 +110,11 @@ def lane_timeout(predicted: float) -> float:
     then is given up (one seen stopped or dead is given up at once, whatever the time)."""
     return LANE_TIMEOUT_MIN_S + 4 * predicted
 
+
+_BEHIND = object()          # ``in_step`` of replicas a block run by the parent alone left behind
+LINE_BYTES_LEAST = 30       # fewer bytes than the shortest line of a transaction, {"from":"a","to":"b","fn":"f",
+                           #  "args":[]} (a block file holds at most its size over this many)
+START_S = 10.0             # the workers started before a block are waited for this long at most
 
 PEERS_MOST = 4             # workers, at most, that each get every stripe's calls (``Peers``: each unmarshals the
                            # whole block while the parent plans, and the parent writes it to each; with more,
@@ -159,8 +167,38 @@ class ParallelExecutor:
         return self.table
 
     def _ensure_pool(self) -> None:
-        """Workers holding replicas of the chain's state as it is now (the ones alive are kept)."""
+        """Workers holding replicas of the chain's state as it is now: the ones alive are kept,
+        unless the state moved since this executor's last block without them (a block the parent
+        ran alone, or another executor; a transaction or a restore of the testing API), which go."""
+        if self.in_step is not None and self.in_step != self.chain.hash.accumulator:
+            self.close()
         self.transport.ensure(self.chain, self.function_table(), self.workers)
+
+    def start(self, most: int | None = None) -> None:
+        """The workers forked now and ready, before any block: ``lane run`` and ``lane bench``
+        start them once the world is loaded, as the Dask executor's cluster is (start-up, not the
+        first block's time, which then pays neither the fork nor the workers' own start; a block
+        the model keeps inline leaves them, and the next block on lanes forks again).  Nothing
+        where lanes cannot run: one worker, or one CPU usable; nor where no block to come can pay
+        for lanes (``most``: the most transactions one may hold, too few, or too light even were
+        each a call of the world's costliest function: the cheapest of the judgements ``run``
+        makes, so that a run of small blocks loads none of the lanes' machinery)."""
+        if self.workers < 2 or usable_cpus() < 2 or self.transport.size >= self.workers:
+            return
+        if most is not None and (most < MIN_TRANSACTIONS or self.model is None and
+                                 light_at_worst(max(self.function_table().costs, default=0), most)):
+            return
+        _import_lanes()
+        from ..schedule import rows  # noqa: F401 (the estimate's row maker, and the workers')
+
+        # (what the estimate and the workers' schedule would make first, made once for them all)
+        self.chain.decoder()
+        self.chain.compiled_summaries
+        self._ensure_pool()
+        if self.transport.ready(START_S):
+            self.in_step = self.chain.hash.accumulator
+        else:  # (a worker that did not answer: the first block on lanes forks again)
+            self.close()
 
     @property
     def _pool(self) -> list:
@@ -173,11 +211,8 @@ class ParallelExecutor:
 
     # ------------------------------------------------------------ a block
     def run(self, source: bytes | Block, display: str, number: int, timestamp: int, progress=None) -> Executed:
-        """Run a block (its file's bytes, or a decoded block) on the chain's state."""
-        if self.in_step is not None and self.in_step != self.chain.hash.accumulator:
-            # The state moved since this executor's last block without it (a block another executor
-            # ran, a transaction or a restore of the testing API): the replicas are behind, and go.
-            self.close()
+        """Run a block (its file's bytes, or a decoded block) on the chain's state (replicas left
+        behind by the state go when a block next needs lanes: ``_ensure_pool``)."""
         start, cpu = time.perf_counter(), time.process_time()
         run = _BlockRun(self, source, display, number, timestamp, progress)
         try:
@@ -190,9 +225,10 @@ class ParallelExecutor:
         run.n = run.n or sum(executed.counts.values())
         self.last = executed.detail = run.report()
         if run.mode != "parallel":
-            # The parent ran the block alone and the replicas did not follow: they go, and are made
-            # again from the state as it is when lanes are next used.
-            self.close()
+            # The parent ran the block alone and the replicas did not follow: they go when lanes are
+            # next used (or the chain closes: not in this block's time, nor an inline one's), and are
+            # made again from the state as it is then.
+            self.in_step = _BEHIND if self.transport.workers else None
         elif self.transport.workers:
             self.in_step = executed.accumulator
         return executed
@@ -1037,6 +1073,27 @@ def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
+def start(chain, workers: int, blocks: list | None = None) -> None:
+    """The chain's parallel executor of ``workers`` made, and its workers started if any of the
+    block files ``blocks`` (None: not known) may be worth lanes (:meth:`ParallelExecutor.start`:
+    judged by their sizes, at most a transaction every ``LINE_BYTES_LEAST`` bytes)."""
+    executor_for(chain, workers)
+    most = None
+    if blocks is not None:
+        sizes = [_regular_size(path) for path in blocks]
+        most = None if None in sizes else max(sizes, default=0) // LINE_BYTES_LEAST
+    chain._parallel.start(most)
+
+
+def _regular_size(path) -> int | None:
+    """A regular file's size (None: not one, a pipe say, or not there: not known)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
+
+
 def executor_for(chain, workers: int):
     """The chain's persistent parallel executor (created on first use)."""
     executor = getattr(chain, "_parallel", None)
@@ -1048,4 +1105,4 @@ def executor_for(chain, workers: int):
     return executor.run
 
 
-__all__ = ["ParallelExecutor", "executor_for", "lane_timeout", "Fault", "DIE", "HANG"]
+__all__ = ["ParallelExecutor", "executor_for", "start", "lane_timeout", "Fault", "DIE", "HANG"]

@@ -79,6 +79,13 @@ ROUND_TRIPS_SHARE = 0.1    # windows of half the locations written first where a
 EFFICIENCY = 0.6           # a plan whose lanes are busier than this share of the ideal is kept
 
 
+def light_at_worst(cost: float, n: int) -> bool:
+    """Whether ``n`` transactions are too light for lanes even were each to cost ``cost`` units of
+    static cost (:meth:`Planning.light_at_worst`)."""
+    model = CostModel()
+    return model.inline_us(model.static_us(cost) * n, n) < model.min_work_us
+
+
 class Planning:
     """The estimate and the plan of a block's run (the executor's ``_BlockRun``, which holds what
     they read: ``ex``, its executor; ``chain``, ``source``, ``n``, ``fnids``, ``all_rows``, what the
@@ -149,10 +156,7 @@ class Planning:
         (then nothing is timed: the sample stands for the block, as the estimate takes it).  The
         static time and the least work for lanes are both in the machine's microseconds, so its
         speed cancels out; a test's fixed model (``ex.model``) is not second-guessed."""
-        if self.ex.model is not None:
-            return False
-        model, n = CostModel(), self.length
-        return model.inline_us(model.static_us(cost) * n, n) < model.min_work_us
+        return self.ex.model is None and light_at_worst(cost, self.length)
 
     def estimate(self) -> tuple[float, float]:
         """(microseconds inline, microseconds at best with lanes) of the block,
