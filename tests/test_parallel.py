@@ -388,6 +388,26 @@ def test_workers_started_before_a_block_serve_it_and_a_block_run_inline_leaves_t
         seq.close()
 
 
+def test_the_machine_is_timed_at_the_start_and_not_again_for_a_block_right_after(tmp_path, monkeypatch):
+    # The cost model's speed is the machine's now: timed at most once a second (parallel.MODEL_S),
+    # first while the workers start (none runs yet), then by a block that starts later.
+    timed: list[float] = []
+    real = cost_model.reference_us
+    monkeypatch.setattr(cost_model, "reference_us", lambda *a, **k: timed.append(real(*a, **k)) or timed[-1])
+    world = pot_world(tmp_path, ROUNDS, "Worker")
+    block = pot_lines(*[(f"u{i}", "work", []) for i in range(600)])  # (heavy enough that its speed counts)
+    with Chain.open(world) as chain:
+        chain.run_block(parse_block_text(pot_lines(("admin", "set_rounds", [2000])), "setup.jsonl"))
+        executor = parallel.executor_for(chain, 2).__self__
+        executor.start()
+        assert len(timed) == 1
+        chain.run_block(block.encode(), executor="parallel", workers=2)
+        assert len(timed) == 1 and executor.last["speed"] is not None, executor.last
+        monkeypatch.setattr(parallel, "MODEL_S", 0.0)
+        chain.run_block(block.encode(), executor="parallel", workers=2)
+        assert len(timed) == 2 and executor.last["speed"] is not None, executor.last
+
+
 def test_lane_run_starts_workers_only_for_a_block_file_that_may_be_worth_lanes(tmp_path):
     # Judged by the file's size before it is read: at most a transaction every LINE_BYTES_LEAST bytes,
     # too few for lanes, or too light even were each a call of the world's costliest function.

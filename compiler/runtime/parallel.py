@@ -114,6 +114,7 @@ def lane_timeout(predicted: float) -> float:
 _BEHIND = object()          # ``in_step`` of replicas a block run by the parent alone left behind
 LINE_BYTES_LEAST = 30       # fewer bytes than the shortest line of a transaction, {"from":"a","to":"b","fn":"f",
                            #  "args":[]} (a block file holds at most its size over this many)
+MODEL_S = 1.0              # the machine's speed timed for a block is taken for those that start this soon after
 START_S = 10.0             # the workers started before a block are waited for this long at most
 
 PEERS_MOST = 4             # workers, at most, that each get every stripe's calls (``Peers``: each unmarshals the
@@ -153,7 +154,8 @@ class ParallelExecutor:
         self.faults: list[bytes] = []      # injected into every worker before the next block (tests)
         self.table: FunctionTable | None = None
         self.rows = None                   # compiler.schedule.rows.RowMaker, for the estimate (made on first use)
-        self.model: CostModel | None = None  # the cost model (None: at the machine's speed, timed per block)
+        self.model: CostModel | None = None  # the cost model (None: at the machine's speed, ``machine_model``)
+        self.timed: tuple[float, CostModel] | None = None  # (when, the model at the machine's speed then)
         self.transport = transport or Processes()
         self.serial = 0                    # blocks run on the workers (the messages' block numbers)
         self.last: dict = {}               # what the last block did, for reports and tests
@@ -174,6 +176,14 @@ class ParallelExecutor:
             self.close()
         self.transport.ensure(self.chain, self.function_table(), self.workers)
 
+    def machine_model(self) -> CostModel:
+        """The cost model at the machine's speed now: timed (about 1 ms), or as timed less than
+        ``MODEL_S`` ago (blocks one after the other; a first block right after the start)."""
+        now = time.monotonic()
+        if self.timed is None or now - self.timed[0] > MODEL_S:
+            self.timed = (now, CostModel.measured())
+        return self.timed[1]
+
     def start(self, most: int | None = None) -> None:
         """The workers forked now and ready, before any block: ``lane run`` and ``lane bench``
         start them once the world is loaded, as the Dask executor's cluster is (start-up, not the
@@ -191,9 +201,12 @@ class ParallelExecutor:
         _import_lanes()
         from ..schedule import rows  # noqa: F401 (the estimate's row maker, and the workers')
 
-        # (what the estimate and the workers' schedule would make first, made once for them all)
+        # (what the estimate and the workers' schedule would make first, made once for them all;
+        # the machine timed while no worker runs)
         self.chain.decoder()
         self.chain.compiled_summaries
+        if self.model is None:
+            self.machine_model()
         self._ensure_pool()
         if self.transport.ready(START_S):
             self.in_step = self.chain.hash.accumulator
@@ -309,7 +322,7 @@ class _BlockRun(Planning):
     def model(self) -> CostModel:
         """The cost model at the machine's speed now (timed when first needed: about 1 ms)."""
         if self._model is None:
-            self._model = self.ex.model or CostModel.measured()
+            self._model = self.ex.model or self.ex.machine_model()
         return self._model
 
     def report(self) -> dict:
