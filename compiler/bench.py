@@ -88,7 +88,7 @@ def _run(folder: Path, base: Path, executor: str, workers: int = 1, force: bool 
             if executor == "parallel":
                 ex = parallel.executor_for(chain, workers).__self__
                 ex.force = force
-                ex.start()  # its workers started as lane run starts them: before the block's clock
+                ex.prepare()  # as lane run prepares it: before the block's clock
             elif executor == "dask":
                 from .runtime import dask_executor
 

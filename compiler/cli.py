@@ -253,7 +253,7 @@ def run(
         elif executor == "parallel" and workers > 1 and not check_accesses:
             from .runtime import parallel
 
-            parallel.start(chain, workers, blocks)  # (its workers too: start-up, not the first block's time)
+            parallel.prepare(chain, workers, blocks)  # (start-up, not the first block's time)
         try:
             for k, path in enumerate(blocks):
                 with progress_reporter(None, "executing") as progress:

@@ -360,37 +360,36 @@ def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
     assert info["mode"] == "parallel" and info["fallback_from"] is not None, info
 
 
-def test_workers_started_before_a_block_serve_it_and_a_block_run_inline_leaves_them_for_the_next(tmp_path):
-    # lane run starts the workers once the world is loaded: the first block on lanes forks none.  A
-    # block run inline leaves the replicas behind (not closed in its time); the next block on lanes
-    # forks new ones from the state as it is then.
+def test_a_block_run_inline_leaves_the_workers_to_the_next_block_on_lanes_which_forks_new_ones(tmp_path):
+    # A block the parent runs alone leaves the replicas behind the state: they are not closed in its
+    # time (1-4 ms), but when a block next goes to lanes, which forks new ones from the state as it
+    # is then.
     world = pot_world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
     try:
-        executor.start()
-        started = [w.process.pid for w in executor._pool]
-        assert len(started) == 2 and all(w.process.is_alive() for w in executor._pool)
         executor.force = True
         gives = parse_block_text(pot_lines(*[(f"u{i}", "give", [i + 1]) for i in range(20)]), "b.jsonl")
         _same(seq.run_block(gives), par.run_block(gives, executor="parallel", workers=2))
-        assert executor.last["mode"] == "parallel" and [w.process.pid for w in executor._pool] == started
+        started = [w.process.pid for w in executor._pool]
+        assert executor.last["mode"] == "parallel" and len(started) == 2
         executor.force = False  # (a block too small for lanes: the parent runs it)
         take = parse_block_text(pot_lines(("u1", "take", [1])), "b.jsonl")
         _same(seq.run_block(take), par.run_block(take, executor="parallel", workers=2))
         assert executor.last["mode"] == "inline" and [w.process.pid for w in executor._pool] == started
+        assert all(w.process.is_alive() for w in executor._pool)
         executor.force = True
         _same(seq.run_block(gives), par.run_block(gives, executor="parallel", workers=2))
         assert executor.last["mode"] == "parallel"
-        assert not set(w.process.pid for w in executor._pool) & set(started)
+        assert len(executor._pool) == 2 and not set(w.process.pid for w in executor._pool) & set(started)
     finally:
         par.close()
         seq.close()
 
 
-def test_the_machine_is_timed_at_the_start_and_not_again_for_a_block_right_after(tmp_path, monkeypatch):
+def test_the_machine_is_timed_when_prepared_and_not_again_for_a_block_right_after(tmp_path, monkeypatch):
     # The cost model's speed is the machine's now: timed at most once a second (parallel.MODEL_S),
-    # first while the workers start (none runs yet), then by a block that starts later.
+    # first when the executor is prepared at start-up, then by a block that starts later.
     timed: list[float] = []
     real = cost_model.reference_us
     monkeypatch.setattr(cost_model, "reference_us", lambda *a, **k: timed.append(real(*a, **k)) or timed[-1])
@@ -399,8 +398,8 @@ def test_the_machine_is_timed_at_the_start_and_not_again_for_a_block_right_after
     with Chain.open(world) as chain:
         chain.run_block(parse_block_text(pot_lines(("admin", "set_rounds", [2000])), "setup.jsonl"))
         executor = parallel.executor_for(chain, 2).__self__
-        executor.start()
-        assert len(timed) == 1
+        executor.prepare()
+        assert len(timed) == 1 and executor.rows is not None and not executor._pool
         chain.run_block(block.encode(), executor="parallel", workers=2)
         assert len(timed) == 1 and executor.last["speed"] is not None, executor.last
         monkeypatch.setattr(parallel, "MODEL_S", 0.0)
@@ -408,21 +407,20 @@ def test_the_machine_is_timed_at_the_start_and_not_again_for_a_block_right_after
         assert len(timed) == 2 and executor.last["speed"] is not None, executor.last
 
 
-def test_lane_run_starts_workers_only_for_a_block_file_that_may_be_worth_lanes(tmp_path):
+def test_lane_run_prepares_lanes_only_for_a_block_file_that_may_be_worth_them(tmp_path):
     # Judged by the file's size before it is read: at most a transaction every LINE_BYTES_LEAST bytes,
     # too few for lanes, or too light even were each a call of the world's costliest function.
     (tmp_path / "heavy").mkdir()
     (tmp_path / "light").mkdir()
     heavy, light = pot_world(tmp_path / "heavy", ROUNDS, "Worker"), pot_world(tmp_path / "light")
-    lines = pot_lines(*[(f"u{i}", "work", []) for i in range(2000)])
     (tmp_path / "few.jsonl").write_text(pot_lines(("u1", "work", [])))
-    (tmp_path / "many.jsonl").write_text(lines)
-    for world, name, started in ((heavy, "few", False), (heavy, "many", True), (light, "many", False)):
+    (tmp_path / "many.jsonl").write_text(pot_lines(*[(f"u{i}", "work", []) for i in range(2000)]))
+    for world, name, prepared in ((heavy, "few", False), (heavy, "many", True), (light, "many", False)):
         with Chain.open(world) as chain:
-            parallel.start(chain, 2, [tmp_path / f"{name}.jsonl"])
-            assert len(chain._parallel._pool) == (2 if started else 0), (world, name)
-            if started:
-                assert chain._parallel.in_step == chain.hash.accumulator
+            parallel.prepare(chain, 2, [tmp_path / f"{name}.jsonl"])
+            executor = chain._parallel
+            assert (executor.timed is not None and executor.rows is not None) == prepared, (world, name)
+            assert not executor._pool  # (forked when a block first goes to lanes)
 
 
 @pytest.mark.parametrize("fault", ["die", "hang"])

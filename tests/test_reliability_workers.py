@@ -185,20 +185,6 @@ def test_a_worker_keeps_only_its_own_pipe_ends(tmp_path):
         assert first.process.exitcode == 0
 
 
-def test_a_pool_is_ready_once_every_worker_answers_and_not_while_one_hangs(tmp_path):
-    # ParallelExecutor.start waits for each worker's READY (its replica made and prepared); a worker
-    # that does not answer within the time given is not waited for longer, and the start says so.
-    with forked(tmp_path, 2) as executor:
-        assert executor.transport.ready(10.0)
-        for w in executor._pool:  # (the next message of each is answered as before)
-            w.send(protocol.pack(protocol.Finish(0, [], b"", b"", 0)))
-            assert isinstance(protocol.unpack(w.reply(10)), protocol.Finished)
-        executor.transport.send(0, pool.HANG)
-        start = time.monotonic()
-        assert not executor.transport.ready(0.5)
-        assert time.monotonic() - start < 5
-
-
 def test_a_message_bigger_than_a_pipe_is_written_whole_when_the_parent_delivers_it(tmp_path):
     # Peers (every stripe's calls, megabytes) is written whole before the parent plans, so that
     # the workers read it meanwhile: a message the pipe cannot take would otherwise wait in the

@@ -111,11 +111,10 @@ def lane_timeout(predicted: float) -> float:
     return LANE_TIMEOUT_MIN_S + 4 * predicted
 
 
-_BEHIND = object()          # ``in_step`` of replicas a block run by the parent alone left behind
-LINE_BYTES_LEAST = 30       # fewer bytes than the shortest line of a transaction, {"from":"a","to":"b","fn":"f",
+_BEHIND = object()         # ``in_step`` of replicas a block run by the parent alone left behind
+LINE_BYTES_LEAST = 30      # fewer bytes than the shortest line of a transaction, {"from":"a","to":"b","fn":"f",
                            #  "args":[]} (a block file holds at most its size over this many)
-MODEL_S = 1.0              # the machine's speed timed for a block is taken for those that start this soon after
-START_S = 10.0             # the workers started before a block are waited for this long at most
+MODEL_S = 1.0              # the machine's speed, once timed, is taken for blocks that start this soon after
 
 PEERS_MOST = 4             # workers, at most, that each get every stripe's calls (``Peers``: each unmarshals the
                            # whole block while the parent plans, and the parent writes it to each; with more,
@@ -178,40 +177,38 @@ class ParallelExecutor:
 
     def machine_model(self) -> CostModel:
         """The cost model at the machine's speed now: timed (about 1 ms), or as timed less than
-        ``MODEL_S`` ago (blocks one after the other; a first block right after the start)."""
+        ``MODEL_S`` ago (blocks one after the other; a first block right after ``prepare``)."""
         now = time.monotonic()
         if self.timed is None or now - self.timed[0] > MODEL_S:
             self.timed = (now, CostModel.measured())
         return self.timed[1]
 
-    def start(self, most: int | None = None) -> None:
-        """The workers forked now and ready, before any block: ``lane run`` and ``lane bench``
-        start them once the world is loaded, as the Dask executor's cluster is (start-up, not the
-        first block's time, which then pays neither the fork nor the workers' own start; a block
-        the model keeps inline leaves them, and the next block on lanes forks again).  Nothing
-        where lanes cannot run: one worker, or one CPU usable; nor where no block to come can pay
-        for lanes (``most``: the most transactions one may hold, too few, or too light even were
-        each a call of the world's costliest function: the cheapest of the judgements ``run``
-        makes, so that a run of small blocks loads none of the lanes' machinery)."""
-        if self.workers < 2 or usable_cpus() < 2 or self.transport.size >= self.workers:
+    def prepare(self, most: int | None = None) -> None:
+        """What a process's first block on lanes would make first, made now, before any block
+        (``lane run`` and ``lane bench`` prepare once the world is loaded: start-up, not the first
+        block's time): the lanes' modules imported, the block decoder and the compiled summaries
+        made, the estimate's row maker, and the machine timed.  Not the workers: once forked,
+        they share the parent's pages, and the parent pays a copy of each one it then writes
+        (about 1,200 pages, 4-5 ms, on the next block it runs: measured on 2026-12-06), which a
+        block the model keeps inline would bear; they are forked when a block first goes to
+        lanes.  Nothing where lanes cannot run (one worker, or one CPU usable) nor where no block
+        to come can pay for them (``most``: the most transactions one may hold, too few, or too
+        light even were each a call of the world's costliest function: the cheapest of the
+        judgements ``run`` makes, so that a run of small blocks loads none of the lanes'
+        machinery)."""
+        if self.workers < 2 or usable_cpus() < 2:
             return
         if most is not None and (most < MIN_TRANSACTIONS or self.model is None and
                                  light_at_worst(max(self.function_table().costs, default=0), most)):
             return
         _import_lanes()
-        from ..schedule import rows  # noqa: F401 (the estimate's row maker, and the workers')
+        from ..schedule.rows import RowMaker
 
-        # (what the estimate and the workers' schedule would make first, made once for them all;
-        # the machine timed while no worker runs)
         self.chain.decoder()
-        self.chain.compiled_summaries
+        if self.rows is None:
+            self.rows = RowMaker(self.chain.compiled_summaries)
         if self.model is None:
             self.machine_model()
-        self._ensure_pool()
-        if self.transport.ready(START_S):
-            self.in_step = self.chain.hash.accumulator
-        else:  # (a worker that did not answer: the first block on lanes forks again)
-            self.close()
 
     @property
     def _pool(self) -> list:
@@ -1086,16 +1083,16 @@ def _concat(parts: list[dict]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
-def start(chain, workers: int, blocks: list | None = None) -> None:
-    """The chain's parallel executor of ``workers`` made, and its workers started if any of the
-    block files ``blocks`` (None: not known) may be worth lanes (:meth:`ParallelExecutor.start`:
+def prepare(chain, workers: int, blocks: list | None = None) -> None:
+    """The chain's parallel executor of ``workers`` made, and prepared for lanes if any of the
+    block files ``blocks`` (None: not known) may be worth them (:meth:`ParallelExecutor.prepare`:
     judged by their sizes, at most a transaction every ``LINE_BYTES_LEAST`` bytes)."""
     executor_for(chain, workers)
     most = None
     if blocks is not None:
         sizes = [_regular_size(path) for path in blocks]
         most = None if None in sizes else max(sizes, default=0) // LINE_BYTES_LEAST
-    chain._parallel.start(most)
+    chain._parallel.prepare(most)
 
 
 def _regular_size(path) -> int | None:
@@ -1118,4 +1115,4 @@ def executor_for(chain, workers: int):
     return executor.run
 
 
-__all__ = ["ParallelExecutor", "executor_for", "start", "lane_timeout", "Fault", "DIE", "HANG"]
+__all__ = ["ParallelExecutor", "executor_for", "prepare", "lane_timeout", "Fault", "DIE", "HANG"]

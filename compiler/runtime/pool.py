@@ -46,8 +46,6 @@ STALLED = ("T", "t", "Z", "X")  # stopped, traced, zombie, gone: a worker that w
 
 # Fault injection for the tests: a message that is one of these makes the worker misbehave.
 DIE, HANG = b"die", b"hang"
-# A worker answers this message with READY once its handler is ready for work (``Processes.ready``).
-PING, READY = b"ping", b"ready"
 
 
 def receive(conn) -> bytearray:
@@ -139,13 +137,7 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, k
             while os.getppid() == parent:
                 time.sleep(PARENT_CHECK_S)
             return
-        if message == PING:
-            prepare = getattr(handler, "prepare", None)
-            if prepare is not None:
-                prepare()
-            reply = READY
-        else:
-            reply = handler.handle(message)
+        reply = handler.handle(message)
         if reply is not None:
             try:
                 write_all(replies.fileno(), reply)
@@ -462,21 +454,6 @@ class Processes:
         with store.detached() if store is not None else contextlib.nullcontext():
             while len(self.workers) < count:
                 self.workers.append(Worker(make_replica(chain, table, turns.take), (turns.read_fd,)))
-
-    def ready(self, timeout: float) -> bool:
-        """Wait until every worker has made its handler and prepared it for work (``PING``: its
-        ``prepare``, if it has one), at most ``timeout`` seconds; whether all are.  (A pool started
-        before any work: its workers' own start is then over before the work's clock starts.)"""
-        for w in self.workers:
-            w.send(PING)
-        waiting = set(range(len(self.workers)))
-        deadline = time.monotonic() + timeout
-        while waiting and time.monotonic() < deadline:
-            for k, reply in self.wait(waiting, deadline - time.monotonic()):
-                if reply != READY:
-                    return False
-                waiting.discard(k)
-        return not waiting
 
     def send(self, k: int, message: bytes) -> None:
         self.workers[k].send(message)

@@ -172,17 +172,6 @@ class Replica:
         if self.store is not None and len(self.stripe[0]) >= PREFETCH_MIN:  # (``_prefetch``, after ``Lanes``)
             self.store.recent()  # (and the worker's own connection to the file: 4 ms to open)
 
-    def prepare(self) -> None:
-        """Made ready for a first block before it comes (a pool started ahead of its blocks,
-        :meth:`compiler.runtime.parallel.ParallelExecutor.start`): the row maker a schedule uses,
-        and the worker's own connection to the state file with its log read."""
-        from ..schedule.rows import RowMaker
-
-        if self.rows is None:
-            self.rows = RowMaker(self.chain.compiled_summaries)
-        if self.store is not None:
-            self.store.recent()
-
     def spent(self) -> tuple[float, float]:
         """The seconds on the message being handled, and this thread's CPU time on it (a reply's
         ``seconds`` and ``cpu``: its time but for what others took of its core meanwhile)."""
