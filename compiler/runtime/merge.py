@@ -380,12 +380,15 @@ class _Merge:
         n = self.n
         idx = np.concatenate([i for i, _ in self.digest_parts]) if self.digest_parts else np.zeros(0, np.int64)
         digests = np.frombuffer(b"".join(d for _, d in self.digest_parts), np.uint8).reshape(-1, 32)
-        order = np.argsort(idx, kind="stable")
-        assert len(idx) == n and (idx[order] == np.arange(n)).all(), "every transaction has one receipt"
+        in_order = np.empty((n, 32), np.uint8)  # (each part's digests put in place: no sort)
+        in_order[idx] = digests
+        seen = np.zeros(n, bool)
+        seen[idx] = True
+        assert len(idx) == n and seen.all(), "every transaction has one receipt"
         packed = encoding.pack_parts(self.encoding_parts, self.packed_parts)
         invalid = sum(1 for f in self.failures if f[2] == INVALID)
         accumulator = (self.chain.hash.accumulator + self.root) % MOD
-        return Executed(packed, digests[order].tobytes(),
+        return Executed(packed, in_order.tobytes(),
                         {"ok": self.ok, "reverted": self.reverted, "invalid": invalid}, self.cost,
                         sorted(self.failures), accumulator, rows=self.rows, undo=self.undo_log,
                         pending_from=self.mark,

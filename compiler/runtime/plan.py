@@ -1033,23 +1033,32 @@ def _lanes_apart(table: AccessTable, lanes: np.ndarray, bounds: list[int]) -> tu
     the components sorted them (by location, then transaction: a location's rows of one window
     are consecutive)."""
     s = table.by_location
+    none = True, np.zeros(0, np.int64), np.zeros(len(bounds), np.int64)
     if not len(s.tx):
-        return True, np.zeros(0, np.int64), np.zeros(len(bounds), np.int64)
+        return none
     edges = np.asarray(bounds, np.int64)
     win = np.repeat(np.arange(len(edges) - 1), np.diff(edges))[s.tx]
     small = np.int8 if int(lanes.max(initial=0)) < 127 else np.int64  # (narrow columns: passes a fraction as long)
     lane = lanes.astype(small)[s.tx]
-    on = lane >= 0  # (the parent's transactions are on no lane)
     start = s.start.copy()
     start[1:] |= win[1:] != win[:-1]
-    heads = np.flatnonzero(start)
-    modes = np.bitwise_or.reduceat(np.where(on, np.left_shift(1, s.mode, dtype=np.int8), np.int8(0)), heads)
-    several = np.minimum.reduceat(np.where(on, lane, small(np.iinfo(small).max)), heads) < \
-        np.maximum.reduceat(lane, heads)
-    shared = heads[several & (modes == 1 << A)]
+    group = np.cumsum(start) - 1  # (each row's location in its window)
+    on = np.flatnonzero(lane >= 0)  # (the parent's transactions are on no lane)
+    lane, on_group = lane[on], group[on]
+    # The groups of rows on more than one lane: two of their rows on lanes, side by side, differ
+    # (a pass over the rows; a few groups then, whose modes are or-ed).
+    several = distinct(on_group[np.flatnonzero((lane[1:] != lane[:-1]) & (on_group[1:] == on_group[:-1])) + 1])
+    if not len(several):
+        return none
+    chosen = np.zeros(int(group[-1]) + 1, bool)
+    chosen[several] = True
+    rows = on[chosen[on_group]]
+    of = group[rows]
+    first = np.flatnonzero(np.r_[True, of[1:] != of[:-1]])
+    modes = np.bitwise_or.reduceat(np.left_shift(1, s.mode[rows], dtype=np.int8), first)
+    shared = rows[first][modes == 1 << A]  # (each such group's first row on a lane)
     win, lid = win[shared], s.locations[s.dense[shared]]
     order = np.lexsort((lid, win))
     win, lid = win[order], lid[order]
-    return (not (joins(modes) & several).any(), lid.astype(np.int64),
+    return (not joins(modes).any(), lid.astype(np.int64),
             np.searchsorted(win, np.arange(len(bounds)), side="left").astype(np.int64))
-
