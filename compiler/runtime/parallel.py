@@ -317,7 +317,8 @@ class _BlockRun(Planning):
 
     @property
     def model(self) -> CostModel:
-        """The cost model at the machine's speed now (timed when first needed: about 1 ms)."""
+        """The cost model at the machine's speed now (the executor's ``machine_model``, when first
+        needed), or the executor's fixed one (tests)."""
         if self._model is None:
             self._model = self.ex.model or self.ex.machine_model()
         return self._model
