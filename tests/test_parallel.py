@@ -393,6 +393,7 @@ def test_the_machine_is_timed_when_prepared_and_not_again_for_a_block_right_afte
     timed: list[float] = []
     real = cost_model.reference_us
     monkeypatch.setattr(cost_model, "reference_us", lambda *a, **k: timed.append(real(*a, **k)) or timed[-1])
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)  # (lanes can run: on a machine of one CPU too)
     world = pot_world(tmp_path, ROUNDS, "Worker")
     block = pot_lines(*[(f"u{i}", "work", []) for i in range(600)])  # (heavy enough that its speed counts)
     with Chain.open(world) as chain:
@@ -407,9 +408,10 @@ def test_the_machine_is_timed_when_prepared_and_not_again_for_a_block_right_afte
         assert len(timed) == 2 and executor.last["speed"] is not None, executor.last
 
 
-def test_lane_run_prepares_lanes_only_for_a_block_file_that_may_be_worth_them(tmp_path):
+def test_lane_run_prepares_lanes_only_for_a_block_file_that_may_be_worth_them(tmp_path, monkeypatch):
     # Judged by the file's size before it is read: at most a transaction every LINE_BYTES_LEAST bytes,
     # too few for lanes, or too light even were each a call of the world's costliest function.
+    monkeypatch.setattr(parallel, "usable_cpus", lambda: 2)  # (lanes can run: on a machine of one CPU too)
     (tmp_path / "heavy").mkdir()
     (tmp_path / "light").mkdir()
     heavy, light = pot_world(tmp_path / "heavy", ROUNDS, "Worker"), pot_world(tmp_path / "light")
