@@ -288,8 +288,8 @@ def schedule(
     block: Path = typer.Argument(..., help="The block file (JSON Lines)."),
     state: Optional[Path] = typer.Option(None, "--state", help="A SQLite state file: dynamic keys are read "
                                          "from its state (see lane run)."),
-    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the DAG to OUT.json (networkx "
-                                       "node-link), OUT.dot or OUT.graphml."),
+    out: Optional[str] = typer.Option(None, "-o", "--output", metavar="PATH", help="Write the DAG to OUT.json "
+                                      "(networkx node-link), OUT.dot or OUT.graphml."),
     number: Optional[int] = typer.Option(None, "--number", help="The block's number (default: next)."),
     timestamp: Optional[int] = typer.Option(None, "--timestamp", help=TIMESTAMP_HELP),
     json_out: bool = typer.Option(False, "--json", help="Print the statistics as one JSON object."),
@@ -310,13 +310,13 @@ def schedule(
             from .runtime.oracle import oracle_comparison
 
             comparison = oracle_comparison(chain, data, result, *chain.next_block(number, timestamp), display=display)
-    if out is not None:
-        export(result, str(out))
+    if out is not None:  # (as written: a path of a folder, ending in a slash, names no file of these kinds)
+        export(result, out)
     stats = result.stats()
     if json_out:
         _print_json({"stats": stats, "seconds": result.seconds,
                      "hot_locations": [{"location": loc, "edges": n} for loc, n in result.hot_locations()],
-                     "output": str(out) if out is not None else None,
+                     "output": out,
                      **({"oracle": comparison.to_json()} if comparison is not None else {})})
     else:
         print(render_schedule_summary(result, stats, out))

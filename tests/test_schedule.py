@@ -667,9 +667,10 @@ def test_graphml_export_is_readable_by_networkx(world, stats_block, tmp_path):
         assert all(loc in g.edges[pair]["locations"] for loc in locs)
 
 
-@pytest.mark.parametrize("name", ["dag.png", "dag", "dag.JSONL"])
+@pytest.mark.parametrize("name", ["dag.png", "dag", "dag.JSONL", "dag.json/"])
 def test_an_unknown_export_extension_is_a_user_error(world, stats_block, tmp_path, name):
-    proc = lane("schedule", str(world), str(stats_block), "-o", str(tmp_path / name), cwd=tmp_path)
+    # (a path as written: "dag.json/" names a folder, not a JSON file)
+    proc = lane("schedule", str(world), str(stats_block), "-o", f"{tmp_path}/{name}", cwd=tmp_path)
     assert proc.returncode == 1, (proc.stdout, proc.stderr)
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
     assert ".json" in proc.stderr and ".dot" in proc.stderr and ".graphml" in proc.stderr
