@@ -451,6 +451,8 @@ INVALID = [
     (tx("alice", "math", "add", -1, 2), "argument 'a' must not be negative, found -1"),
     (tx("alice", "math", "add", str(MAX + 1), 2), "argument 'a' exceeds 2^256-1"),
     (tx("alice", "math", "check", 1), "argument 'c' must be true or false, found 1"),
+    (tx("alice", "math", "check", "TRUE"), "argument 'c' must be true or false, found 'TRUE'"),
+    (tx("alice", "math", "check", "True"), "argument 'c' must be true or false, found 'True'"),
     (tx("alice", "math", "set_grid", [1], 1, 1), "argument 'a' must be an address (a name or 0x hex), found a list"),
     # An address is a name or 0x hex in a file (SPEC §3), never a number.
     (tx("alice", "math", "set_grid", 7, 1, 1),

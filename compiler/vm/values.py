@@ -228,8 +228,8 @@ def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], wha
     if ty is T.BOOL:
         if isinstance(raw, bool):
             return raw
-        if isinstance(raw, str) and raw.lower() in ("true", "false"):
-            return raw.lower() == "true"
+        if raw in ("true", "false"):  # (the command line's words, SPEC §3: not True or TRUE)
+            return raw == "true"
         found = quoted(raw) if isinstance(raw, str) else shown(repr(raw))
         raise ValueError_(f"{what} must be true or false, found {found}")
     if ty is T.ADDRESS or isinstance(ty, T.ContractType):
