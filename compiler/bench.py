@@ -327,6 +327,27 @@ def check_workloads(names: list[str]) -> list[str]:
 PLOT_EXTRA = "pip install 'lane-lang[bench]'"
 
 
+def require_writable(path: str, option: str) -> None:
+    """Refuse an output file that cannot be made before any measurement, as ``--plot`` without its
+    library: its folder missing (or not a folder, or not writable), or the path itself a folder.
+    Found out after the whole benchmark, the results would be thrown away."""
+    folder = os.path.dirname(os.path.abspath(path)) or os.sep
+    if path.endswith(("/", os.sep)) or os.path.isdir(path):
+        raise LaneError(f"{option} {path!r} names a folder, not a file", code="usage")
+    if not os.path.isdir(folder):
+        raise LaneError(f"{option} {path!r}: no folder {folder}", code="usage")
+    if not os.access(folder, os.W_OK):
+        raise LaneError(f"{option} {path!r}: the folder {folder} is not writable", code="usage")
+
+
+def saved(save, path: str, *args) -> None:
+    """``save(*args, path)``, a failure said as the user's (the folder went, the disk filled)."""
+    try:
+        save(*args, path)
+    except OSError as err:
+        raise LaneError(f"cannot write {path!r}: {err.strerror or err}", code="io") from None
+
+
 def require_plotting() -> None:
     """Refuse ``--plot`` before any measurement when its library is missing: finding out after
     the whole benchmark would throw its results away."""

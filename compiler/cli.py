@@ -336,9 +336,9 @@ def bench(
     workers: str = typer.Option("1,2", "--workers", help="Comma-separated worker counts."),
     transactions: int = typer.Option(2000, "--transactions", "-n", min=1, help="Transactions per block."),
     repeat: int = typer.Option(3, "--repeat", min=1, help="Best of N runs for every measurement."),
-    out: Optional[Path] = typer.Option(None, "-o", "--output", help="Write the results as JSON."),
-    png: Optional[Path] = typer.Option(None, "--plot", help="Draw speed-up against contention into a PNG file "
-                                       "(needs matplotlib: pip install 'lane-lang\\[bench]')."),
+    out: Optional[str] = typer.Option(None, "-o", "--output", metavar="PATH", help="Write the results as JSON."),
+    png: Optional[str] = typer.Option(None, "--plot", metavar="PATH", help="Draw speed-up against contention "
+                                      "into a PNG file (needs matplotlib: pip install 'lane-lang\\[bench]')."),
     executor: str = typer.Option("parallel", "--executor", "-e", help="The executor measured against the "
                                  "sequential one: parallel (worker processes) or dask (a Dask cluster)."),
     scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="ADDRESS", help="With --executor dask: "
@@ -373,15 +373,18 @@ def bench(
         require_dask()
     if png is not None:
         harness.require_plotting()
+    for path, option in ((out, "--output"), (png, "--plot")):
+        if path is not None:
+            harness.require_writable(path, option)
     worker_counts = numbers(workers, "--workers")
     if max(worker_counts) > MAX_WORKERS:
         raise LaneError(f"--workers {max(worker_counts)} is more than 4 per CPU ({MAX_WORKERS})", code="usage")
     rows = harness.bench(names, numbers(accounts, "--accounts"), worker_counts, transactions, repeat, out=print,
                          executor=executor, scheduler=scheduler)
     if out is not None:
-        harness.write(rows, str(out))
+        harness.saved(harness.write, out, rows)
     if png is not None:
-        harness.plot(rows, str(png))
+        harness.saved(harness.plot, png, rows)
 
 
 @app.command()

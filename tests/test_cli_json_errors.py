@@ -194,6 +194,31 @@ def test_bench_plot_without_its_library_is_refused_before_measuring(monkeypatch)
                              "extra: pip install 'lane-lang[bench]'\n")
 
 
+@pytest.mark.parametrize("option", ["--output", "--plot"])
+def test_bench_output_it_cannot_write_is_refused_before_measuring(tmp_path, monkeypatch, option):
+    # Found out after the whole benchmark, its results would be thrown away (it was an internal error).
+    def measured(*args, **kwargs):
+        raise AssertionError("the benchmark ran")
+
+    monkeypatch.setattr(harness, "bench", measured)
+    monkeypatch.setattr(harness, "require_plotting", lambda: None)
+    for path, says in ((f"{tmp_path}/no/such/results", "no folder"), (f"{tmp_path}/", "names a folder")):
+        result = lane("bench", option, path)
+        assert (result.exit_code, result.stdout) == (1, ""), result.output
+        assert result.stderr.startswith(f"error: {option} {path!r}") and says in result.stderr, result.stderr
+
+
+def test_bench_output_that_fails_when_written_is_a_user_error(tmp_path, monkeypatch):
+    def full(rows, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(harness, "bench", lambda *args, **kwargs: [])
+    monkeypatch.setattr(harness, "write", full)
+    result = lane("bench", "-o", str(tmp_path / "results.json"))
+    assert result.exit_code == 1 and "internal error" not in result.stderr, result.output
+    assert result.stderr == f"error: cannot write {str(tmp_path / 'results.json')!r}: No space left on device\n"
+
+
 def test_bench_plot_draws_the_figure(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     monkeypatch.chdir(tmp_path)
