@@ -212,7 +212,7 @@ name_match: Callable[[str], re.Match | None] = _NAME.fullmatch  # (:func:`is_nam
 
 def is_name(text: str) -> bool:
     """Whether ``text`` can be written where an address is expected and read as a name."""
-    return _NAME.fullmatch(text) is not None
+    return name_match(text) is not None
 
 
 def parse_value(ty: T.Type, raw: Any, resolve_address: Callable[[str], int], what: str = "value",
