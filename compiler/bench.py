@@ -331,7 +331,7 @@ def require_writable(path: str, option: str) -> None:
     """Refuse an output file that cannot be made before any measurement, as ``--plot`` without its
     library: its folder missing (or not a folder, or not writable), or the path itself a folder.
     Found out after the whole benchmark, the results would be thrown away."""
-    folder = os.path.dirname(os.path.abspath(path)) or os.sep
+    folder = os.path.dirname(os.path.abspath(path))
     if path.endswith(("/", os.sep)) or os.path.isdir(path):
         raise LaneError(f"{option} {path!r} names a folder, not a file", code="usage")
     if not os.path.isdir(folder):
