@@ -1075,7 +1075,7 @@ def test_the_estimate_prices_decoding_inline_and_on_the_workers(tmp_path, monkey
     """A block run inline decodes each of its lines; on lanes its workers decode a stripe each (slower
     than the parent alone: ``SCHEDULE_DECODE``) before any runs.  The same calls given as text and
     given decoded (which neither decodes) differ by that, on both sides of the estimate (within the
-    sample's imbalance of the lanes: the text's sample is of eight places, the decoded block whole)."""
+    sample's imbalance of the lanes: the text's sample is of SAMPLE_CHUNKS places, the decoded block whole)."""
     monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(50.0))
     sampled = parallel._BlockRun._sampled_rows  # (instantiating a call: 1 us, not as timed)
     monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
@@ -1098,6 +1098,63 @@ def test_the_estimate_prices_decoding_inline_and_on_the_workers(tmp_path, monkey
     assert text[1] - decoded[1] == pytest.approx(model.decode_us(n) * plan.SCHEDULE_DECODE / 2, rel=0.1), \
         (text, decoded)
     assert text[1] < plan.MIN_GAIN * text[0]  # (lanes: each part of the block on them)
+
+
+def test_the_estimate_counts_forking_the_workers_only_where_none_hold_the_state(tmp_path, monkeypatch):
+    """A first block on lanes forks its workers (a few ms, more for a parent holding more memory):
+    the estimate counts it on the lanes' side then, and not once a block on lanes has left workers
+    holding the state as it is (until the state moves without them)."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(100.0))  # (lanes either way)
+    sampled = parallel._BlockRun._sampled_rows  # (instantiating a call: 1 us, not as timed)
+    monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    rng = random.Random(6)
+    raw = pot_lines(*[(f"u{rng.randrange(5000)}", "mine", [300]) for _ in range(3000)]).encode()
+    with Chain.open(world) as chain:
+        executor = parallel.executor_for(chain, 2).__self__
+        executor.model = CostModel(1.0, resident_mb=100.0)
+        try:
+            estimates = {}
+            for ready in (False, True):
+                monkeypatch.setattr(executor, "replicas_ready", lambda: ready)
+                estimates[ready] = parallel._BlockRun(executor, raw, "b.jsonl", 1, 12, None).estimate()
+            monkeypatch.undo()
+            assert not executor.replicas_ready()  # (no workers yet)
+            executor.force = True  # (a block on lanes, whatever the estimate says: its workers kept)
+            chain.run_block(parse_block_text(raw.decode(), "b.jsonl"), executor="parallel", workers=2)
+            assert executor.last["mode"] == "parallel" and executor.replicas_ready(), executor.last
+            chain.run_block(parse_block_text(pot_lines(("u1", "poke", [1])), "c.jsonl"))  # (without them)
+            assert not executor.replicas_ready()
+        finally:
+            executor.close()
+    assert estimates[False][0] == estimates[True][0]
+    assert estimates[False][1] - estimates[True][1] == pytest.approx(2 * (4000 + 45 * 100)), estimates
+
+
+def test_the_parent_beside_the_lanes_on_fewer_cpus_than_them_is_priced_as_the_cpus_are_shared(tmp_path,
+                                                                                             monkeypatch):
+    """Two lanes and the parent on two CPUs: all three share them while all run, and the longer of
+    the parent's part and the lanes' runs its rest alone (the parent's part, 60, and half the
+    lanes' 40: 80, where the work shared evenly by the CPUs said 70).  On three CPUs, the longest."""
+    with Chain.open(pot_world(tmp_path, HEAVY, "Miner")) as chain:
+        for cpus, expected in ((2, [80.0, 80.0, 50.0]), (3, [60.0, 60.0, 40.0])):
+            monkeypatch.setattr(plan, "usable_cpus", lambda: cpus)
+            run = parallel._BlockRun(parallel.ParallelExecutor(chain, 2), b"", "b.jsonl", 1, 12, None)
+            got = run.beside_us(np.array([60.0, 40.0, 40.0]), np.array([40.0, 60.0, 20.0]),
+                                np.array([80.0, 120.0, 40.0]))
+            assert got.tolist() == pytest.approx(expected), (cpus, got)
+
+
+def test_the_estimates_sample_holds_a_heavy_middle_third_as_a_third():
+    """The sample is of lines from places spread over the block: enough of them that a block whose
+    middle third is heavy is sampled a third heavy (from eight places it was a quarter: the block
+    looked a fifth lighter than it was, a block gaining 1.3x on lanes nearly ran inline)."""
+    n = 30_000
+    raw = pot_lines(*[(f"u{k % 997}", "mine" if n // 3 <= k < 2 * n // 3 else "poke", [7]) for k in range(n)]).encode()
+    lines = [line for chunk in plan._sample_chunks(raw) for line in chunk.splitlines()]
+    heavy = sum(b'"mine"' in line for line in lines) / len(lines)
+    assert abs(heavy - 1 / 3) < 0.05, heavy
 
 
 def test_the_ceilings_two_halves_are_even_in_time_not_in_count():
@@ -1152,7 +1209,7 @@ def test_calls_of_few_senders_are_not_judged_light_by_windows_their_few_writes_s
     the smallest (128 calls), and each paying a round trip of its own looked light, so the block,
     scheduled already, ran inline.  A run of them is one window on lanes: they are judged without
     one each."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(50.0))
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(60.0))
     world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(9)
     block = pot_lines(*[(f"u{rng.randrange(10)}", "mine", [10]) for _ in range(3000)])
@@ -1462,9 +1519,20 @@ def test_the_estimate_times_calls_on_the_state_the_samples_setters_leave(tmp_pat
     assert info["mode"] == "inline" and info["why"].startswith("light transactions"), info
 
 
+def _beyond_the_sample(setter: tuple) -> list[tuple]:
+    """600 calls of ``work``, ``setter`` among them at the first place from the 40th that leaves it
+    out of the estimate's sample."""
+    for at in range(40, 600):
+        calls = [(f"u{k}", "work", []) for k in range(600)]
+        calls.insert(at, setter)
+        if not any(setter[1].encode() in chunk for chunk in plan._sample_chunks((pot_lines(*calls) + "\n").encode())):
+            return calls
+    raise AssertionError("every place is sampled")
+
+
 def test_the_estimate_times_calls_after_a_setter_beyond_its_sample_found_in_the_blocks_text(tmp_path):
-    # The rounds are 1 before the block; its 40th call raises them to 3,000, beyond the estimate's
-    # sample (lines from eight places).  Found by its function's name in the block's text, it is run
+    # The rounds are 1 before the block; a call from its 40th on raises them to 3,000, beyond the
+    # estimate's sample (lines from SAMPLE_CHUNKS places).  Found by its function's name in the block's text, it is run
     # before the sampled calls after it are timed: they are priced heavy (light without it), and the
     # state is as it was.
     from compiler.runtime.functions import FunctionTable
@@ -1478,10 +1546,7 @@ def test_the_estimate_times_calls_after_a_setter_beyond_its_sample_found_in_the_
         work = next(fid for fn, fid in ex.table.ids.items() if fn.name == "work")
 
         def priced(rounds: int) -> float:
-            calls = [(f"u{k}", "work", []) for k in range(600)]
-            calls.insert(40, ("admin", "set_rounds", [rounds]))
-            raw = (pot_lines(*calls) + "\n").encode()
-            assert not any(b"set_rounds" in chunk for chunk in plan._sample_chunks(raw))
+            raw = (pot_lines(*_beyond_the_sample(("admin", "set_rounds", [rounds]))) + "\n").encode()
             run = parallel._BlockRun(ex, raw, "block", 2, 12, None)
             run.estimate()
             return run.measured[work]
@@ -1491,8 +1556,8 @@ def test_the_estimate_times_calls_after_a_setter_beyond_its_sample_found_in_the_
 
 
 def test_the_plan_prices_calls_after_a_setter_the_estimates_sample_missed_as_they_cost(tmp_path, monkeypatch):
-    # The block's 40th call lowers the rounds every later call loops over; the estimate's sample
-    # (lines from eight places) does not hold it.  Once the workers have decoded the block, the
+    # A call from the block's 40th on lowers the rounds every later call loops over; the estimate's
+    # sample (lines from SAMPLE_CHUNKS places) does not hold it.  Once the workers have decoded the block, the
     # calls after the setter are timed again after it: the plan prices them light, those before it
     # heavy, and leaves the state as it was.
     priced = []
@@ -1505,24 +1570,25 @@ def test_the_plan_prices_calls_after_a_setter_the_estimates_sample_missed_as_the
 
     monkeypatch.setattr(plan.Planning, "_by_stretch", spy)
     world = pot_world(tmp_path, ROUNDS, "Worker")
-    calls = [(f"u{k}", "work", []) for k in range(600)]
-    calls.insert(40, ("admin", "set_rounds", [1]))
+    calls = _beyond_the_sample(("admin", "set_rounds", [1]))
+    at = next(k for k, call in enumerate(calls) if call[1] == "set_rounds")
     block = pot_lines(*calls) + "\n"
-    assert not any(b"set_rounds" in chunk for chunk in plan._sample_chunks(block.encode()))
     [(s, _), (a, b)], [_, info] = _both(world, [pot_lines(("admin", "set_rounds", [3000])), block], workers=2,
                                         as_file=True)
     _same(a, b)
     assert info["mode"] == "parallel" and info["fallback_from"] is None, info
     tx_us, root = priced[-1]  # (the second block's plan)
-    assert np.median(tx_us[41:]) < 0.2 * np.median(tx_us[:40]), (tx_us[:40], tx_us[41:])
+    assert np.median(tx_us[at + 1:]) < 0.2 * np.median(tx_us[:at]), (tx_us[:at], tx_us[at + 1:])
     assert root == s.state_root  # (the setter and the calls timed undone)
 
 
 def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_the_lanes(tmp_path):
     # mine writes seeds[sender] (and adds to light[sender]): one group per sender.
     assert _imbalance(tmp_path, ["u1"] * 40) == pytest.approx(2.0)
-    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 200) == pytest.approx(4 / 3)
-    assert _imbalance(tmp_path, ["u1", "u2", "u3"] * 200, workers=3) == pytest.approx(1.0)
+    # (each part of the sample holding as many calls of each of three senders: 2 to 1 on two lanes)
+    thirds = ["u1", "u2", "u3"] * plan.SAMPLE_CHUNKS * 8
+    assert _imbalance(tmp_path, thirds) == pytest.approx(4 / 3)
+    assert _imbalance(tmp_path, thirds, workers=3) == pytest.approx(1.0)
     assert _imbalance(tmp_path, [f"u{i}" for i in range(40)]) == pytest.approx(1.0)
     assert _imbalance(tmp_path, [f"u{i // 10}" for i in range(400)]) == pytest.approx(1.0)  # (grouped by sender)
 

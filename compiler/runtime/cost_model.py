@@ -11,6 +11,7 @@ executor's own work around it (receipts, logs, messages, windows), Python like t
 
 from __future__ import annotations
 
+import os
 import time
 from typing import NamedTuple
 
@@ -28,6 +29,9 @@ US_PARENT_ROW = 0.65       # ... and per access row (the plan's components, the 
                            # 3 a transfer, 9 a defi call, 65 a call reading 64 keys in a loop)
 ROWS_TX = 3                # access rows a transaction has, where they are not known
 US_PER_WINDOW = 4500.0     # a window's round trip: its messages, the barrier, the merge (measured: 4.4-7.5 ms)
+US_FORK = 4000.0           # forking a worker (its pipes, its process) ...
+US_FORK_MB = 45.0          # ... and per MB of the parent's resident memory (the page tables a fork copies):
+                           # 4-8 ms for two workers at 40-120 MB and speed 0.42, 2026-12-06
 MIN_WORK_US = 150_000.0    # blocks predicted to take less than this sequentially run inline (the workers'
                            # fork and the schedule's messages alone cost a good part of it)
 
@@ -67,14 +71,16 @@ def reference_us(rounds: int = _ROUNDS, times: int = _TIMES) -> float:
 
 
 class CostModel(NamedTuple):
-    """The model at one ``speed`` of the machine (1.0: the project's machine when measured)."""
+    """The model at one ``speed`` of the machine (1.0: the project's machine when measured), for a
+    parent process holding ``resident_mb`` MB (what forking a worker copies the page tables of)."""
 
     speed: float = 1.0
+    resident_mb: float = 0.0
 
     @classmethod
     def measured(cls) -> "CostModel":
         low, high = SPEED_RANGE
-        return cls(min(high, max(low, reference_us() / REFERENCE_US)))
+        return cls(min(high, max(low, reference_us() / REFERENCE_US)), resident_mb())
 
     def inline_us(self, exec_us, n):
         """What ``n`` transactions whose executions take ``exec_us`` microseconds in all take run
@@ -96,6 +102,10 @@ class CostModel(NamedTuple):
         rows = n * ROWS_TX if rows is None else rows
         return busiest + (n * US_PARENT_TX + rows * US_PARENT_ROW + windows * US_PER_WINDOW) * self.speed
 
+    def start_us(self, workers: int) -> float:
+        """Forking ``workers`` workers."""
+        return workers * (US_FORK + US_FORK_MB * self.resident_mb) * self.speed
+
     def static_us(self, cost: int) -> float:
         """A function's time from its static cost (for one the estimate did not time)."""
         return cost * US_PER_COST * self.speed
@@ -109,6 +119,15 @@ class CostModel(NamedTuple):
     def min_work_us(self) -> float:
         """The least a block predicted inline must take for lanes to be considered."""
         return MIN_WORK_US * self.speed
+
+
+def resident_mb() -> float:
+    """This process's resident memory in MB (0.0 where ``/proc`` does not say)."""
+    try:
+        with open("/proc/self/statm", "rb") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        return 0.0
 
 
 __all__ = ["CostModel", "reference_us", "REFERENCE_US", "SPEED_RANGE", "US_PER_COST"]

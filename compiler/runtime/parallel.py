@@ -175,6 +175,11 @@ class ParallelExecutor:
             self.close()
         self.transport.ensure(self.chain, self.function_table(), self.workers)
 
+    def replicas_ready(self) -> bool:
+        """Whether workers holding the chain's state as it is now are alive: a block on lanes would
+        fork none (``_ensure_pool``)."""
+        return self.transport.size >= self.workers and self.in_step == self.chain.hash.accumulator
+
     def machine_model(self) -> CostModel:
         """The cost model at the machine's speed now: timed (about 1 ms), or as timed less than
         ``MODEL_S`` ago (blocks one after the other; a first block right after ``prepare``)."""

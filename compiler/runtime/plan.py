@@ -51,7 +51,7 @@ SAMPLE_WHOLE = 256         # a block of fewer transactions is its own sample, de
 SAMPLE_BYTES = 1 << 16     # lines of a block, decoded to estimate its work (at most; at most a
 SAMPLE_SHARE = 32          # ... 1/32 of a block, but at least SAMPLE_MIN_BYTES: the estimate stays
 SAMPLE_MIN_BYTES = 1 << 13 # a small share of running a small block inline) ...
-SAMPLE_CHUNKS = 8          # ... from this many places spread over it
+SAMPLE_CHUNKS = 32         # ... from this many places spread over it
 CHAIN_SAMPLE = 1024        # sampled transactions instantiated to see whether they conflict (at most) ...
 CHAIN_PROBE = 128          # ... after this many, to see what scheduling costs (a block too costly to schedule
                            # pays for no more: 20,000 payments to eight payees, the estimate 19.5-20.6 -> 17.5-18.8 ms)
@@ -113,8 +113,16 @@ class Planning:
         """A window's microseconds (each of an array's) with the parent running ``mine`` beside lanes
         whose busiest takes ``busiest`` and which work ``work`` in all: the slowest of the parent's
         part, the busiest lane, the lanes' work shared by their CPUs, and both shared by the CPUs
-        the parent and the lanes run on."""
-        return np.maximum.reduce([mine, busiest, work / self.cpus, (mine + work) / self.all_cpus])
+        the parent and the lanes run on.  On fewer CPUs than the lanes and the parent, all of them
+        share the CPUs while all run (each at ``all_cpus`` over their number of one), and whichever
+        is longer, the parent's part or the lanes', runs its rest alone after the other ends: when
+        the parent's part is the longer, a CPU waits for it (``stretched``; 18,000 light calls in
+        the parent beside lanes running 2,000 heavy ones, 2026-12-06: a third of the lanes' time
+        more than its own, where the work shared evenly by the CPUs says as long as its own)."""
+        lanes = np.maximum(busiest, work / self.cpus)
+        sharing = self.ex.workers + 1
+        stretched = np.maximum(mine, lanes) + np.minimum(mine, lanes) * max(0.0, sharing / self.all_cpus - 1)
+        return np.maximum.reduce([mine, lanes, (mine + work) / self.all_cpus, stretched])
 
     def split_us(self, group: np.ndarray, groups: int, alone: np.ndarray, work: np.ndarray, parent: np.ndarray,
                  planned: np.ndarray | float, light: np.ndarray, uneven: np.ndarray | float = 1.0) -> np.ndarray:
@@ -243,6 +251,9 @@ class Planning:
             return self.split_us(part, parts, alone, work, np.full(len(us), model.lanes_us(0.0, 1, 0, rows_tx)),
                                  model.lanes_us(0.0, 0, 0, rows_tx), light, uneven)
 
+        # (the workers forked first, unless the last block on lanes left them in step)
+        start = 0.0 if self.ex.replicas_ready() else model.start_us(self.ex.workers)
+
         def best(on_lanes: np.ndarray, schedule: np.ndarray) -> float:
             # Each part on lanes or inline, whichever costs less (its share of the schedule counted
             # against lanes: a margin); once a part is on lanes the workers schedule the whole block
@@ -251,7 +262,7 @@ class Planning:
             lanes = on_lanes < inline
             if not lanes.any():
                 return whole
-            return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * model.window_us
+            return float(np.where(lanes, on_lanes, inline + schedule).sum()) * scale + 4 * model.window_us + start
 
         # The block run inline decodes each of its lines; on lanes the workers decode them, each a
         # stripe, slower than the parent alone (``SCHEDULE_DECODE``), before any runs.  (A block
