@@ -116,9 +116,10 @@ class Planning:
         the parent and the lanes run on.  On fewer CPUs than the lanes and the parent, all of them
         share the CPUs while all run (each at ``all_cpus`` over their number of one), and whichever
         is longer, the parent's part or the lanes', runs its rest alone after the other ends: when
-        the parent's part is the longer, a CPU waits for it (``stretched``; 18,000 light calls in
-        the parent beside lanes running 2,000 heavy ones, 2026-12-06: a third of the lanes' time
-        more than its own, where the work shared evenly by the CPUs says as long as its own)."""
+        the parent's part is the longer, a CPU waits for it (``stretched``: two lanes and the
+        parent on two CPUs take the parent's part and half the lanes' time; 18,000 light calls in
+        the parent beside lanes running 2,000 heavy ones, 2026-12-06, took so, not the work shared
+        evenly by the CPUs)."""
         lanes = np.maximum(busiest, work / self.cpus)
         sharing = self.ex.workers + 1
         stretched = np.maximum(mine, lanes) + np.minimum(mine, lanes) * max(0.0, sharing / self.all_cpus - 1)
