@@ -73,6 +73,7 @@ SHARED_PART = 0.3          # ... that part of its work, its cheapest components 
 SHARED_CHUNKS = 64         # ... in about this many chunks a lane
 
 WINDOW_MIN, WINDOW_MAX = 128, 1 << 16
+EVEN = 1.02                # a deal whose busiest lane holds at most this share of an even one is kept (``_deal``)
 HOT_WINDOWS = WINDOW_MIN   # transactions per writer of a hot location, at least, for each to be a window
 ROUND_TRIPS_SHARE = 0.1    # windows of half the locations written first where a quarter's round trips cost
                            # this share of the block on lanes
@@ -969,23 +970,67 @@ def _busiest(groups: np.ndarray, lanes: int) -> float:
 
 
 def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: E501
-    """Components dealt to ``w`` lanes, window by window, largest first in a snake order (0, 1, ...,
-    w-1, w-1, ..., 0: the lanes even out); returns each transaction's lane and each window's loads."""
+    """Components dealt to ``w`` lanes, window by window: each transaction's lane and each window's
+    loads.  Two deals of each window's components, the costliest first, and per window the one
+    whose busiest lane is the less busy: in a snake order (0, 1, ..., w-1, w-1, ..., 0: even for
+    many components of like costs), and by filling (:func:`_fill`: even for one large component and
+    many small ones, where the snake put half the small ones beside the large one: a component of
+    45% of a block's work left its lane 70% of it, and a block that gained 1.4x on lanes ran
+    inline).  C code but for the fill's few costliest components."""
     comp_cost = np.bincount(label, weights=costs, minlength=count)
     comp_window = np.zeros(count, np.int64)
     comp_window[label] = window
-    order = np.lexsort((-comp_cost, comp_window))
-    sorted_window = comp_window[order]
-    starts = np.searchsorted(sorted_window, sorted_window, side="left")
-    rank = np.arange(count) - starts
-    turn = rank % (2 * w)
-    lane_sorted = np.where(turn < w, turn, 2 * w - 1 - turn)
-    comp_lane = np.empty(count, np.int64)
-    comp_lane[order] = lane_sorted
-    lanes = comp_lane[label]
     windows = int(window.max()) + 1 if len(window) else 0
+    order = np.lexsort((-comp_cost, comp_window))  # (by window, the costliest first)
+    cost_sorted, window_sorted = comp_cost[order], comp_window[order]
+    rank = np.arange(count) - np.searchsorted(window_sorted, window_sorted, side="left")
+    turn = rank % (2 * w)
+    comp_lane = np.empty(count, np.int64)
+    comp_lane[order] = np.where(turn < w, turn, 2 * w - 1 - turn)
+    lanes = comp_lane[label]
     loads = np.bincount(window * w + lanes, weights=costs, minlength=windows * w).reshape(windows, w)
-    return lanes, loads
+    busiest = loads.max(axis=1)
+    if (busiest <= loads.sum(axis=1) / w * EVEN).all():  # (even already: most often)
+        return lanes, loads
+    comp_lane[order] = _fill(cost_sorted, window_sorted, windows, w)
+    filled = comp_lane[label]
+    dealt = np.bincount(window * w + filled, weights=costs, minlength=windows * w).reshape(windows, w)
+    better = dealt.max(axis=1) < busiest
+    return np.where(better[window], filled, lanes), np.where(better[:, None], dealt, loads)
+
+
+def _fill(cost: np.ndarray, window: np.ndarray, windows: int, w: int) -> np.ndarray:
+    """Each component's lane (``cost``, ``window``: sorted by window, the costliest first): a
+    window's costliest (each at least half an even share of its lanes: at most ``2 w`` of them) one
+    by one to the least loaded lane, then the rest, the cheapest first, into the room each lane has
+    left up to an even share, lane after lane: each to the lane whose room holds the middle of its
+    cost summed with those before it (a cumulative sum and a binary search)."""
+    share = np.bincount(window, weights=cost, minlength=windows) / w
+    big = cost >= share[window] / 2
+    lanes = np.zeros(len(cost), np.int64)
+    big_loads = np.zeros((windows, w))
+    at = np.flatnonzero(big & (cost > 0))
+    if len(at):
+        loads: dict[int, list[float]] = {}
+        dealt = []
+        for win, c in zip(window[at].tolist(), cost[at].tolist()):
+            row = loads.setdefault(win, [0.0] * w)
+            lane = row.index(min(row))
+            row[lane] += c
+            dealt.append(lane)
+        lanes[at] = dealt
+        big_loads[list(loads)] = list(loads.values())
+    rest = np.flatnonzero(~big)
+    if len(rest):
+        bounds = np.cumsum(np.maximum(share[:, None] - big_loads, 0.0).ravel())  # (the lanes' room, one run)
+        before = np.r_[0.0, bounds][np.arange(windows) * w]  # (where each window's room begins)
+        c, win = cost[rest], window[rest]
+        summed = np.cumsum(c)
+        within = summed - np.r_[0.0, summed][np.searchsorted(win, win, side="left")]  # (down to its own)
+        total = np.bincount(win, weights=c, minlength=windows)
+        slot = np.searchsorted(bounds, before[win] + total[win] - within + c / 2, side="right")
+        lanes[rest] = np.clip(slot - win * w, 0, w - 1)
+    return lanes
 
 
 def _edges(bounds: list[int], parent: list[bool], seconds: list[float], light: np.ndarray
