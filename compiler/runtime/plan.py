@@ -971,12 +971,13 @@ def _busiest(groups: np.ndarray, lanes: int) -> float:
 
 def _deal(label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, w: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: E501
     """Components dealt to ``w`` lanes, window by window: each transaction's lane and each window's
-    loads.  Two deals of each window's components, the costliest first, and per window the one
-    whose busiest lane is the less busy: in a snake order (0, 1, ..., w-1, w-1, ..., 0: even for
-    many components of like costs), and by filling (:func:`_fill`: even for one large component and
-    many small ones, where the snake put half the small ones beside the large one: a component of
-    45% of a block's work left its lane 70% of it, and a block that gained 1.4x on lanes ran
-    inline).  C code but for the fill's few costliest components."""
+    loads.  The costliest first, in a snake order (0, 1, ..., w-1, w-1, ..., 0: even for many
+    components of like costs); where that leaves some window's busiest lane over ``EVEN`` times an
+    even share, dealt again by filling (:func:`_fill`: even for one large component and many small
+    ones, where the snake put half the small ones beside the large one: a component of 45% of a
+    block's work left its lane 70% of it, and a block that gained 1.4x on lanes ran inline), and
+    per window the deal whose busiest lane is the less busy kept.  C code but for the fill's few
+    costliest components."""
     comp_cost = np.bincount(label, weights=costs, minlength=count)
     comp_window = np.zeros(count, np.int64)
     comp_window[label] = window
