@@ -1071,15 +1071,21 @@ def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
     assert best[4, 2] == pytest.approx(best[2, 2], rel=0.1), best
 
 
+def _estimate_fixed(monkeypatch, us: float) -> None:
+    """The estimate's figures fixed, the same on any machine: every call timed at ``us``, instantiating
+    one at 1 us, two CPUs."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(us))
+    sampled = parallel._BlockRun._sampled_rows
+    monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
+
+
 def test_the_estimate_prices_decoding_inline_and_on_the_workers(tmp_path, monkeypatch):
     """A block run inline decodes each of its lines; on lanes its workers decode a stripe each (slower
     than the parent alone: ``SCHEDULE_DECODE``) before any runs.  The same calls given as text and
     given decoded (which neither decodes) differ by that, on both sides of the estimate (within the
     sample's imbalance of the lanes: the text's sample is of SAMPLE_CHUNKS places, the decoded block whole)."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(50.0))
-    sampled = parallel._BlockRun._sampled_rows  # (instantiating a call: 1 us, not as timed)
-    monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
-    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
+    _estimate_fixed(monkeypatch, 50.0)
     world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(5)
     raw = pot_lines(*[(f"u{rng.randrange(5000)}", "mine", [300]) for _ in range(4000)]).encode()
@@ -1104,10 +1110,7 @@ def test_the_estimate_counts_forking_the_workers_only_where_none_hold_the_state(
     """A first block on lanes forks its workers (a few ms, more for a parent holding more memory):
     the estimate counts it on the lanes' side then, and not once a block on lanes has left workers
     holding the state as it is (until the state moves without them)."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(100.0))  # (lanes either way)
-    sampled = parallel._BlockRun._sampled_rows  # (instantiating a call: 1 us, not as timed)
-    monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
-    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
+    _estimate_fixed(monkeypatch, 100.0)  # (lanes either way)
     world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(6)
     raw = pot_lines(*[(f"u{rng.randrange(5000)}", "mine", [300]) for _ in range(3000)]).encode()
@@ -1204,26 +1207,29 @@ def test_the_time_replicas_take_to_keep_in_step_is_reported_apart(tmp_path):
     assert predict(1.0, 0.1, 0.8, 16, 0.2, 4) == pytest.approx(1.0 / (0.1 + 0.6 / 16 + 0.2 / 3 * 15 / 16))
 
 
+def _judged(tmp_path, monkeypatch, us: float, calls: list[tuple]) -> dict:
+    """What the parallel executor did with a block of ``calls`` in the Miner world, each call timed
+    at ``us`` and the machine's speed fixed (the same judgement on any machine); its result is the
+    sequential executor's."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(us))
+    world = pot_world(tmp_path, HEAVY, "Miner")
+    raw = parse_block_text(pot_lines(*calls), "b.jsonl")
+    with Chain.open(world) as seq, Chain.open(world) as par:
+        executor = parallel.executor_for(par, 2).__self__
+        executor.model = CostModel(1.0)
+        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
+        return dict(executor.last)
+
+
 def test_a_block_where_one_sender_makes_half_the_heavy_calls_runs_on_lanes(tmp_path, monkeypatch):
     """45% of the heavy calls from one sender: one component of 45% of the work and many small ones.
     Dealt in a snake order, half the small ones went beside it (its lane 70% of the work), the plan
     judged the block scheduled already dearer on lanes, and ran it inline: 0.86x-0.94x, where lanes
     gave 1.3x-1.5x.  Now the small ones fill the other lane first."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(100.0))
-    world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(11)
-    block = pot_lines(*[("u0" if rng.random() < 0.45 else f"u{1 + rng.randrange(5000)}", "mine", [10])
-                        for _ in range(2000)])
-    seq, par = Chain.open(world), Chain.open(world)
-    executor = parallel.executor_for(par, 2).__self__
-    executor.model = CostModel(1.0)  # (with the calls' time fixed: the same judgement on any machine)
-    try:
-        raw = parse_block_text(block, "b.jsonl")
-        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
-        assert executor.last["mode"] == "parallel", executor.last
-    finally:
-        par.close()
-        seq.close()
+    last = _judged(tmp_path, monkeypatch, 100.0, [("u0" if rng.random() < 0.45 else f"u{1 + rng.randrange(5000)}",
+                                                   "mine", [10]) for _ in range(2000)])
+    assert last["mode"] == "parallel", last
 
 
 @pytest.mark.parametrize("w", [2, 3, 4])
@@ -1253,20 +1259,9 @@ def test_calls_of_few_senders_are_not_judged_light_by_windows_their_few_writes_s
     the smallest (128 calls), and each paying a round trip of its own looked light, so the block,
     scheduled already, ran inline.  A run of them is one window on lanes: they are judged without
     one each."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(60.0))
-    world = pot_world(tmp_path, HEAVY, "Miner")
     rng = random.Random(9)
-    block = pot_lines(*[(f"u{rng.randrange(10)}", "mine", [10]) for _ in range(3000)])
-    seq, par = Chain.open(world), Chain.open(world)
-    executor = parallel.executor_for(par, 2).__self__
-    executor.model = CostModel(1.0)  # (with the calls' time fixed: the same judgement on any machine)
-    try:
-        raw = parse_block_text(block, "b.jsonl")
-        _same(seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2))
-        assert executor.last["mode"] == "parallel" and executor.last["windows"] == 1, executor.last
-    finally:
-        par.close()
-        seq.close()
+    last = _judged(tmp_path, monkeypatch, 60.0, [(f"u{rng.randrange(10)}", "mine", [10]) for _ in range(3000)])
+    assert last["mode"] == "parallel" and last["windows"] == 1, last
 
 
 LOOPY = """\
