@@ -447,13 +447,14 @@ def test_the_largest_component_of_a_sample_is_found_from_the_whole_tables_order(
     # The sample's rows, taken from the whole table's order by location, join as a union-find over
     # its transactions alone does: a location written, or read and added to, by the sample joins
     # the sample's transactions that touch it.
-    from compiler.schedule.vectorized import largest_in_sample
+    from compiler.schedule.vectorized import every_th, largest_in_sample
 
     table, n, _ = case
     table = table.where(~table.wild)
     m = n // every
     if not m:
         return
+    picked = dict(zip(every_th(n, every).tolist(), range(m)))  # (each sampled transaction's place)
     parent = list(range(m))
 
     def find(x: int) -> int:
@@ -463,9 +464,9 @@ def test_the_largest_component_of_a_sample_is_found_from_the_whole_tables_order(
 
     seen: dict[int, tuple[set, set]] = {}
     for tx, loc, mode in zip(table.tx.tolist(), table.loc.tolist(), table.mode.tolist()):
-        if tx % every == 0 and tx < m * every:
+        if tx in picked:
             who, modes = seen.setdefault(loc, (set(), set()))
-            who.add(tx // every)
+            who.add(picked[tx])
             modes.add(mode)
     for who, modes in seen.values():
         if 1 in modes or {0, 2} <= modes:

@@ -209,13 +209,25 @@ def components(table: AccessTable, n: int, window: np.ndarray | None = None, add
     return Components(number[label], int(root.sum()))
 
 
+SAMPLE_SEED = 8  # (:func:`every_th`'s draws)
+
+
+def every_th(n: int, every: int) -> np.ndarray:
+    """One of each ``every`` transactions of ``n`` (of the first ``n // every`` runs of them), at a
+    place in its run drawn at random, the same each time (a fixed seed): a sample no period of the
+    block lines up with (transactions 0, every, 2 * every, ... of calls from two senders in turn
+    were all one sender's, and the block looked joined whole)."""
+    m = n // every
+    return np.arange(m, dtype=np.int64) * every + np.random.default_rng(SAMPLE_SEED).integers(0, every, m)
+
+
 def largest_in_sample(table: AccessTable, n: int, every: int) -> int:
-    """How many transactions the largest component holds of every ``every``-th of the ``n`` alone
-    (transactions 0, every, 2 * every, ..., ``n // every`` of them): their rows taken in the table's
-    order by location (no sort of their own), or, where a wildcard is, a table of their own."""
+    """How many transactions the largest component holds of the ``n // every`` of :func:`every_th`
+    alone: their rows taken in the table's order by location (no sort of their own), or, where a
+    wildcard is, a table of their own."""
     m = n // every
     sampled = np.zeros(n, bool)  # (looked up for each row: no arithmetic over them)
-    sampled[:m * every:every] = True
+    sampled[every_th(n, every)] = True
     if table.wild.any():  # (a wildcard joins its scope's rows: the sample's own scopes)
         sample = table.where(np.flatnonzero(sampled[table.tx]))  # (one pass over the rows, for every column)
         sample.tx = sample.tx // every
