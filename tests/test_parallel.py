@@ -363,10 +363,11 @@ def test_an_access_outside_the_summary_stays_exact(tmp_path, monkeypatch):
     assert info["mode"] == "parallel" and info["fallback_from"] is not None, info
 
 
-def test_a_block_run_inline_leaves_the_workers_to_the_next_block_on_lanes_which_forks_new_ones(tmp_path):
+def test_a_block_run_inline_leaves_the_workers_to_the_next_block_on_lanes_which_brings_them_in_step(tmp_path):
     # A block the parent runs alone leaves the replicas behind the state: they are not closed in its
-    # time (1-4 ms), but when a block next goes to lanes, which forks new ones from the state as it
-    # is then.
+    # time (1-4 ms), and when a block next goes to lanes, what the blocks run alone changed is sent to
+    # them (``Sync``), instead of forking new ones (a fork, and copies of the pages each touches).
+    # When the state moved otherwise (here, a block of the sequential executor), new ones are forked.
     world = pot_world(tmp_path)
     seq, par = Chain.open(world), Chain.open(world)
     executor = parallel.executor_for(par, 2).__self__
@@ -376,12 +377,18 @@ def test_a_block_run_inline_leaves_the_workers_to_the_next_block_on_lanes_which_
         _same(seq.run_block(gives), par.run_block(gives, executor="parallel", workers=2))
         started = [w.process.pid for w in executor._pool]
         assert executor.last["mode"] == "parallel" and len(started) == 2
-        executor.force = False  # (a block too small for lanes: the parent runs it)
-        take = parse_block_text(pot_lines(("u1", "take", [1])), "b.jsonl")
-        _same(seq.run_block(take), par.run_block(take, executor="parallel", workers=2))
-        assert executor.last["mode"] == "inline" and [w.process.pid for w in executor._pool] == started
-        assert all(w.process.is_alive() for w in executor._pool)
-        executor.force = True
+        executor.force = False  # (blocks too small for lanes: the parent runs them)
+        for sender, amount in (("u1", 1), ("u2", 3), ("u1", 2)):
+            take = parse_block_text(pot_lines((sender, "take", [amount])), "b.jsonl")
+            _same(seq.run_block(take), par.run_block(take, executor="parallel", workers=2))
+            assert executor.last["mode"] == "inline" and [w.process.pid for w in executor._pool] == started
+        assert all(w.process.is_alive() for w in executor._pool) and executor.replicas_ready()
+        executor.force = True  # (the same calls again: they read what the blocks run alone wrote)
+        _same(seq.run_block(gives), par.run_block(gives, executor="parallel", workers=2))
+        assert executor.last["mode"] == "parallel" and [w.process.pid for w in executor._pool] == started
+        take = parse_block_text(pot_lines(("u3", "take", [1])), "b.jsonl")
+        _same(seq.run_block(take), par.run_block(take, executor="sequential"))
+        assert not executor.replicas_ready()
         _same(seq.run_block(gives), par.run_block(gives, executor="parallel", workers=2))
         assert executor.last["mode"] == "parallel"
         assert len(executor._pool) == 2 and not set(w.process.pid for w in executor._pool) & set(started)

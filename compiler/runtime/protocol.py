@@ -40,6 +40,9 @@ A block on lanes goes:
    the lane was the first to change (each changed location has one owner), and
    the encodings of the lane's receipts (compressed when big: the parent, which
    gathers every lane's, receives a tenth of them).
+
+Between blocks, ``Sync`` brings replicas left behind by blocks the parent ran alone in step: what
+those blocks changed (no reply).
 """
 
 from __future__ import annotations
@@ -121,6 +124,12 @@ class Cut(NamedTuple):
     block: int
     window: int
     stop: int                  # undo this window's transactions from this block index on
+
+
+class Sync(NamedTuple):
+    block: int                 # the executor's last block's serial number
+    sync: list                 # marshal blobs: what blocks the parent ran alone changed, {(address, index):
+                               #  {key: value}}: the replicas brought in step (no reply)
 
 
 class Finish(NamedTuple):
@@ -219,7 +228,7 @@ class Progress(NamedTuple):
 
 KINDS: dict[int, type] = {k: t for k, t in enumerate(
     (Schedule, Reschedule, Lanes, Calls, Window, Cut, Finish, Scheduled, Rescheduled, Routed, WindowDone,
-     Finished, Error, Peers, Progress), 1)}
+     Finished, Error, Peers, Progress, Sync), 1)}
 _KIND_OF = {t: k for k, t in KINDS.items()}
 
 # The fields whose bytes travel raw, after the header (each a bytes-like object, or a list or tuple of
@@ -234,6 +243,7 @@ RAW: dict[type, tuple[str, ...]] = {
     Calls: ("routed",),
     Window: ("sync",),
     Finish: ("sync",),
+    Sync: ("sync",),
     WindowDone: ("writes", "log", "changed", "receipts"),
     Finished: ("rows",),
 }

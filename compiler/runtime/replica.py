@@ -28,6 +28,7 @@ call per variable).  It answers the messages of :mod:`compiler.runtime.protocol`
   lane checks itself), or (a window with one) the first that wrote what its
   rows, wildcards included, do not let it write, and the accesses it made (a
   row per location, for the parent to check: :mod:`compiler.runtime.accesses`);
+- ``Sync`` (between blocks): what blocks the parent ran alone changed, applied;
 - ``Cut``: undo the window's transactions from one on (a conflict with another
   lane was found there); ``Finish``: apply the last window's writes, and reply
   with the state root's move and the rows of a state file for the locations
@@ -467,6 +468,12 @@ class Replica:
         self._claimed()
         self._apply(m.sync, m.fixups)
         return self._run(m.window)
+
+    def on_Sync(self, m: P.Sync) -> None:
+        """What blocks the parent ran alone changed, applied: the replica is in step again (no reply)."""
+        self._apply(m.sync, b"")
+        self.synced = 0.0  # (between blocks: no block's time)
+        self.seen = {}
 
     def on_Finish(self, m: P.Finish) -> bytes:
         """The last writes of the others applied, the state root's move and the rows of a state file
