@@ -9,6 +9,8 @@
 - The components it runs apart are never finer than those of the block's DAG.
 - A block file run as the executor chooses (estimated, its calls timed and rolled back, a small
   block decoded once) gives the sequential result.
+- A chain of blocks on a state file, on lanes or run by the parent alone in any order, keeps the
+  sequential chain's state block after block.
 """
 
 from __future__ import annotations
@@ -116,6 +118,35 @@ def test_a_refused_block_on_lanes_leaves_a_state_file_as_it_was(funded_file, tmp
         assert chain.state_root() == root
         again = chain.run_block(raw, number=2)
         assert again.receipts_json == expected.receipts_json and again.state_root == expected.state_root
+
+
+@settings(SETTINGS, max_examples=examples(10))
+@given(data=st.data())
+def test_a_chain_of_blocks_on_lanes_and_inline_on_a_state_file_equals_sequential(funded_file, tmp_path_factory,
+                                                                                data):
+    # Blocks one after the other on a state file, each on lanes (forced) or run by the parent alone
+    # (not forced: too small for lanes), the replicas kept from block to block and brought in step
+    # by what the blocks run alone changed: after each block, the sequential chain's state.
+    path, meta = funded_file
+    kinds = data.draw(st.lists(st.booleans(), min_size=2, max_size=6), label="each block on lanes (or alone)")
+    where = tmp_path_factory.mktemp("chain")
+    shutil.copy(path, where / "seq.sqlite")
+    shutil.copy(path, where / "par.sqlite")
+    with Chain.open(DEMO / "world.toml", where / "seq.sqlite") as seq, \
+            Chain.open(DEMO / "world.toml", where / "par.sqlite") as par:
+        ex = ParallelExecutor(par, 2, timeout=30.0)
+        par._parallel = ex
+        for k, on_lanes in enumerate(kinds):
+            txs = data.draw(blocks(meta), label=f"block {k}")
+            if not on_lanes:
+                txs = txs[:MIN_TRANSACTIONS - 1]
+            raw = raw_block(txs)
+            ex.force = on_lanes
+            expected = seq.run_block(raw, number=2 + k)
+            got = par.run_block(raw, number=2 + k, executor="parallel", workers=2)
+            assert got.receipts_json == expected.receipts_json
+            assert got.state_root == expected.state_root
+            assert ex.last["mode"] == ("parallel" if on_lanes else "inline")
 
 
 @settings(SETTINGS, max_examples=examples(60))
