@@ -171,8 +171,9 @@ class ParallelExecutor:
 
     def _ensure_pool(self) -> None:
         """Workers holding replicas of the chain's state as it is now: the ones alive are kept,
-        unless the state moved since this executor's last block without them (a block the parent
-        ran alone, or another executor; a transaction or a restore of the testing API), which go."""
+        unless the state moved since this executor's last block without them (another executor; a
+        transaction or a restore of the testing API), which go.  Replicas left behind by blocks the
+        parent ran alone, the state as those blocks left it, are brought in step (``_catch_up``)."""
         behind, self.behind = self.behind, None
         if behind is not None and behind[0] == self.chain.hash.accumulator and self._catch_up(behind[1]):
             self.in_step = behind[0]
@@ -255,7 +256,8 @@ class ParallelExecutor:
     # ------------------------------------------------------------ a block
     def run(self, source: bytes | Block, display: str, number: int, timestamp: int, progress=None) -> Executed:
         """Run a block (its file's bytes, or a decoded block) on the chain's state (replicas left
-        behind by the state go when a block next needs lanes: ``_ensure_pool``)."""
+        behind by the state are brought in step, or go, when a block next needs lanes:
+        ``_ensure_pool``)."""
         start, cpu = time.perf_counter(), time.process_time()
         before = self.chain.hash.accumulator
         run = _BlockRun(self, source, display, number, timestamp, progress)
