@@ -470,10 +470,9 @@ class Replica:
         return self._run(m.window)
 
     def on_Sync(self, m: P.Sync) -> None:
-        """What blocks the parent ran alone changed, applied: the replica is in step again (no reply)."""
+        """What blocks the parent ran alone changed, applied: the replica is in step again (no reply;
+        the next block's ``Schedule`` starts its accounts, ``synced`` and ``seen``, afresh)."""
         self._apply(m.sync, b"")
-        self.synced = 0.0  # (between blocks: no block's time)
-        self.seen = {}
 
     def on_Finish(self, m: P.Finish) -> bytes:
         """The last writes of the others applied, the state root's move and the rows of a state file
