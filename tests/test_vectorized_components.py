@@ -477,6 +477,24 @@ def test_the_largest_component_of_a_sample_is_found_from_the_whole_tables_order(
     assert largest_in_sample(table, n, every) == expected
 
 
+def test_the_plans_sample_is_one_transaction_of_each_run_drawn_the_same_each_time_without_numpy_random():
+    # One transaction of each run of eight, at places drawn evenly, the same in every process; drawn
+    # without numpy.random, whose import (10-25 ms) a process's first block on lanes paid.
+    import subprocess
+    import sys
+
+    code = ("import sys; from compiler.schedule.vectorized import every_th; "
+            "print(every_th(80_000, 8)[:64].tolist()); print('numpy.random' in sys.modules)")
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+            for _ in range(2)]
+    assert runs[0] == runs[1] and runs[0].splitlines()[1] == "False"
+    from compiler.schedule.vectorized import every_th
+
+    picked = every_th(80_000, 8)
+    assert (picked // 8 == np.arange(10_000)).all()  # (one in each run)
+    assert np.bincount(picked % 8, minlength=8).min() > 1_100  # (every place in a run, about as often)
+
+
 @settings(max_examples=examples(200), deadline=None)
 @given(windowed_tables(every=False))
 def test_components_of_windows_are_each_windows_alone(case):
