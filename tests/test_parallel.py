@@ -516,6 +516,11 @@ def _timed_at(us: float):
     return lambda self, sample, fids, *_: {f: us for f in fids if f >= 0}
 
 
+def _timed_by_name(us: dict[str, float]):
+    """A stand-in for ``_measure``: each function of the sample takes ``us`` of its name."""
+    return lambda self, sample, fids, *_: {f: us[self.ex.table.functions[f].name] for f in fids if f >= 0}
+
+
 def _counted_measures(monkeypatch, why: str | None = None) -> list:
     """The estimate's timings of a block's calls, counted (one item each); with ``why``, timing the
     machine's speed fails with it."""
@@ -892,7 +897,11 @@ def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path)
     assert "light transactions ran in the parent" in info["why"]
 
 
-def _light_then_heavy(tmp_path, source: str):
+def _light_then_heavy(tmp_path, monkeypatch, source: str):
+    """300 light calls, then 300 heavy ones, their times fixed (timed on a loaded machine, a light
+    call may look heavy enough for lanes), for a run at a fixed speed (``model=CostModel(1.0)``)."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_by_name({"poke": 2.0, "mine": 500.0}))
+    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
     world = pot_world(tmp_path, source, "Miner")
     rng = random.Random(5)
     light = [(f"u{rng.randrange(40)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]
@@ -1652,12 +1661,12 @@ def test_the_estimate_deals_the_samples_groups_of_conflicting_transactions_to_th
     assert _imbalance(tmp_path, [f"u{i // 10}" for i in range(400)]) == pytest.approx(1.0)  # (grouped by sender)
 
 
-def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_off_its_writes(tmp_path):
+def test_the_parent_runs_its_window_while_the_lanes_run_the_next_one_that_keeps_off_its_writes(tmp_path, monkeypatch):
     # The heavy calls touch only seeds (the light ones only light): the window holding the
     # boundary runs on lanes while the parent runs the light ones before it.
     # (Not the light calls run beside the lanes in their window, as the plan would have it: ``beside``.)
-    world, block = _light_then_heavy(tmp_path, APART)
-    [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False)
+    world, block = _light_then_heavy(tmp_path, monkeypatch, APART)
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False, model=CostModel(1.0))
     _same(a, b)
     assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 1, info
     assert info["fallback_from"] is None, info
@@ -1838,8 +1847,8 @@ def test_a_window_run_beside_the_parents_that_touches_its_writes_is_caught(tmp_p
     monkeypatch.setattr(parallel._BlockRun, "apart", lambda self, begin, middle, end: True)
     if not checked:
         monkeypatch.setattr(parallel._BlockRun, "exact", lambda self, bounds: np.zeros(len(bounds) - 1, bool))
-    world, block = _light_then_heavy(tmp_path, HEAVY)
-    [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False)
+    world, block = _light_then_heavy(tmp_path, monkeypatch, HEAVY)
+    [(a, b)], [info] = _both(world, [block], workers=2, force=False, beside=False, model=CostModel(1.0))
     _same(a, b)
     assert info["mode"] == "parallel" and info["ahead_windows"] == 1, info
     assert info["fallback_from"] is not None and info["fallback_from"] >= 300 - plan.WINDOW_MIN, info
