@@ -205,9 +205,12 @@ class ParallelExecutor:
     def replicas_ready(self) -> bool:
         """Whether workers holding the chain's state as it is now, or to be brought in step with it
         (``behind``), are alive: a block on lanes would fork none (``_ensure_pool``)."""
-        now = self.chain.hash.accumulator
-        return self.transport.size >= self.workers and (self.in_step == now or
-                                                         self.behind is not None and self.behind[0] == now)
+        return self.transport.size >= self.workers and self._follows(self.chain.hash.accumulator)
+
+    def _follows(self, state: int) -> bool:
+        """Whether the replicas hold the state whose hash is ``state``, or are to be brought in step
+        with it (``behind``)."""
+        return self.in_step == state or self.behind is not None and self.behind[0] == state
 
     def machine_model(self) -> CostModel:
         """The cost model at the machine's speed now: timed (about 1 ms), or as timed less than
@@ -277,8 +280,7 @@ class ParallelExecutor:
             # left it; else they go then (or when the chain closes: not in this block's time, nor an
             # inline one's), and are made again from the state as it is then.
             if self.transport.workers and getattr(self.transport, "local", False) and \
-                    executed.changes is not None and (self.in_step == before or self.behind is not None and
-                                                      self.behind[0] == before):
+                    executed.changes is not None and self._follows(before):
                 self.behind = (executed.accumulator, (self.behind[1] if self.behind else []) + [executed.changes])
             else:
                 self.behind = None
