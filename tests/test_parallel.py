@@ -900,8 +900,7 @@ def test_a_block_light_then_heavy_runs_its_light_windows_in_the_parent(tmp_path)
 def _light_then_heavy(tmp_path, monkeypatch, source: str):
     """300 light calls, then 300 heavy ones, their times fixed (timed on a loaded machine, a light
     call may look heavy enough for lanes), for a run at a fixed speed (``model=CostModel(1.0)``)."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_by_name({"poke": 2.0, "mine": 500.0}))
-    monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
+    _estimate_fixed(monkeypatch, {"poke": 2.0, "mine": 500.0})
     world = pot_world(tmp_path, source, "Miner")
     rng = random.Random(5)
     light = [(f"u{rng.randrange(40)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]
@@ -1090,10 +1089,10 @@ def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
     assert best[4, 2] == pytest.approx(best[2, 2], rel=0.1), best
 
 
-def _estimate_fixed(monkeypatch, us: float) -> None:
-    """The estimate's figures fixed, the same on any machine: every call timed at ``us``, instantiating
-    one at 1 us, two CPUs."""
-    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_at(us))
+def _estimate_fixed(monkeypatch, us: float | dict[str, float]) -> None:
+    """The estimate's figures fixed, the same on any machine: every call timed at ``us`` (or at ``us``
+    of its function's name), instantiating one at 1 us, two CPUs."""
+    monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_by_name(us) if isinstance(us, dict) else _timed_at(us))
     sampled = parallel._BlockRun._sampled_rows
     monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
     monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
