@@ -1719,6 +1719,40 @@ def test_the_parents_window_behind_the_lanes_that_reads_what_they_write_runs_aga
     assert info["fallback_from"] is None, info
 
 
+def test_a_chain_of_blocks_on_lanes_holds_a_bounded_amount_of_deferred_writes(tmp_path, monkeypatch):
+    """Block after block on lanes, the lanes' writes wait in the parent as copies (a view would keep
+    the whole reply it came in alive), a block's as each lane's values after it, and at a block's
+    start the oldest are applied until at most ``PENDING_MOST`` bytes of them wait: the parent's
+    memory does not grow with the chain.  What it applied early and what it applies last make the
+    sequential run's state."""
+    from compiler.runtime import chain as chain_module
+
+    monkeypatch.setattr(chain_module, "PENDING_MOST", 1)  # (every older write applied at each block's start)
+    world = pot_world(tmp_path, APART, "Miner")
+    rng = random.Random(5)
+    blocks = []
+    for k in range(4):
+        blocks.append(tmp_path / f"b{k}.jsonl")
+        blocks[-1].write_text(pot_lines(*[(f"u{rng.randrange(60)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]))
+    with Chain.open(world) as seq, Chain.open(world) as par:
+        executor = parallel.executor_for(par, 2).__self__
+        executor.force, executor.force_window = True, 100
+        waiting = []
+        for block in blocks:
+            a = seq.run_file(block)
+            b = par.run_file(block, executor="parallel", workers=2)
+            assert executor.last["mode"] == "parallel" and executor.last["fallback_from"] is None, executor.last
+            assert (b.state_root, b.receipts_root) == (a.state_root, a.receipts_root)
+            assert par._pending and all(type(blob) is bytes for blob in par._pending)
+            assert par._pending_size == sum(map(len, par._pending))
+            waiting.append(len(par._pending))
+        # One block's writes wait, not the chain's: each lane's values after the block, in place of
+        # its windows' writes (the parent's state took nothing during the block: _Merge.coalesce).
+        assert waiting == [2] * len(blocks), waiting
+        assert {a: [dict(v) for v in vs] for a, vs in par.ctx.storage.items()} == \
+            {a: [dict(v) for v in vs] for a, vs in seq.ctx.storage.items()}
+
+
 @pytest.mark.parametrize("again", [False, True])
 def test_the_parents_moves_are_committed_right_with_the_lanes_writes_deferred(tmp_path, again):
     """The parent's windows' moves of the state root, and a state file's rows, are found from its

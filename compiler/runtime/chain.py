@@ -51,6 +51,10 @@ _STATUS, _COST, _FAILURE = itemgetter(0), itemgetter(4), itemgetter(0, 1, 5)
 # Block numbers are SQLite INTEGERs in a state file; block.timestamp is a u256.
 MAX_BLOCK_NUMBER = 2**63 - 1
 PHASES = ("read", "decode", "schedule", "execute", "receipts", "roots", "commit")
+# Bytes of lanes' writes a chain defers (``Chain.defer``) before it applies the oldest, at a block's
+# start: what a chain of blocks on lanes holds beyond its state, at most (a block of 100,000 transfers
+# among 10,000 accounts defers 0.4 MB: ``_Merge.coalesce``).
+PENDING_MOST = 64 << 20
 
 
 @dataclass
@@ -150,7 +154,9 @@ class Chain:
                  state_hash: StateHash) -> None:
         self.world = world
         self._ctx = ctx
-        self._pending: list[bytes] = []  # lanes' writes not applied here yet (see ``ctx``)
+        self._pending: list[bytes] = []  # lanes' writes not applied here yet (see ``ctx``) ...
+        self._pending_size = 0             # ... and their bytes
+        self.settles = 0                   # how many times this state took deferred writes
         self.store = store
         # The state file the state's variables read from when this chain commits nothing to it (a
         # test chain's, which commits on its own): closed while workers are forked, as ``store`` is.
@@ -175,9 +181,26 @@ class Chain:
             self.settle()
         return self._ctx
 
-    def defer(self, writes: bytes) -> None:
-        """Writes to apply later, in order: ``marshal`` of ``{(address, index): {key: value}}``."""
-        self._pending.append(writes)
+    def defer(self, writes: bytes | memoryview) -> None:
+        """Writes to apply later, in order: ``marshal`` of ``{(address, index): {key: value}}``.
+        They are copied: a view into the reply they came in would keep all of it (its receipts, its
+        rows) alive as long as they wait."""
+        blob = bytes(writes)
+        self._pending.append(blob)
+        self._pending_size += len(blob)
+
+    def settle_if_large(self) -> None:
+        """Apply the oldest deferred writes until at most ``PENDING_MOST`` bytes of them wait (between
+        blocks: block after block on lanes, they would otherwise grow with the chain; a long chain
+        applies about a block's writes at each block's start)."""
+        if self._pending_size <= PENDING_MOST:
+            return
+        k, size = 0, self._pending_size
+        while size > PENDING_MOST:
+            size -= len(self._pending[k])
+            k += 1
+        oldest, self._pending, self._pending_size = self._pending[:k], self._pending[k:], size
+        self._apply(oldest)
 
     def settle(self, undo: list | None = None, since: int = 0, absent: bool = False) -> None:
         """Apply the deferred writes (``dict.update``, one call per variable and message); with
@@ -185,7 +208,11 @@ class Chain:
         the ``since``-th on write, as a journal would (what puts them back); with ``absent``, a key
         not in memory is not read from a state file for it: its value before is ``changes.ABSENT``
         (:func:`~compiler.runtime.changes.put_back` then drops it from memory again)."""
-        pending, self._pending = self._pending, []
+        pending, self._pending, self._pending_size = self._pending, [], 0
+        self._apply(pending, undo, since, absent)
+
+    def _apply(self, pending: list[bytes], undo: list | None = None, since: int = 0, absent: bool = False) -> None:
+        self.settles += 1
         storage = self._ctx.storage
         for k, blob in enumerate(pending):
             for (address, index), values in marshal.loads(blob).items():
@@ -198,9 +225,17 @@ class Chain:
     def pending_mark(self) -> int:
         return len(self._pending)
 
+    def replace_pending(self, mark: int, writes: list) -> None:
+        """The deferred writes from ``mark`` on replaced by ``writes`` (the same state, fewer bytes:
+        ``_Merge.coalesce``)."""
+        self.forget_pending(mark)
+        for blob in writes:
+            self.defer(blob)
+
     def forget_pending(self, mark: int) -> None:
         """Drop the deferred writes from ``mark`` on (a block's lanes, taken back)."""
         del self._pending[mark:]
+        self._pending_size = sum(map(len, self._pending))
 
     @classmethod
     def open(cls, world_path: str | os.PathLike, state: str | os.PathLike | None = None,
@@ -287,6 +322,7 @@ class Chain:
         if started is not None:
             phases["read"] = clock() - t
         number, timestamp = self.next_block(number, timestamp)
+        self.settle_if_large()
         ctx = self._ctx  # not settled: a block on lanes does not need this process's state
         ctx.number, ctx.timestamp = number, timestamp
         ctx.begin()

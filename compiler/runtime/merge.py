@@ -101,6 +101,8 @@ class _Merge:
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
         self._concatenated: tuple[int, tuple] | None = None  # (``_writes``: how many of them, their columns)
         self.mark = run.chain.pending_mark()  # the parent's deferred writes before the block (0 once applied)
+        self.settles = run.chain.settles      # (whether the parent's state took some of them since: ``coalesce``)
+        self.final_writes: list = []          # each lane's values after the block of the locations it owns
         self.undo_log: list = []       # (dict, key, value before) of every write the parent's state took
         self.journal: list = []        # the writes of the windows the parent ran (its own lane)
         self._where: dict | None = None
@@ -347,6 +349,19 @@ class _Merge:
         if self.rows is not None:
             merge_rows(self.rows, marshal.loads(m.rows))
         self.packed_parts.append(m.receipts)
+        self.final_writes.append(m.writes)
+
+    def coalesce(self, parent_owned: np.ndarray) -> None:
+        """The lanes' writes deferred in the block (each window's, a location once a window it
+        was written in) replaced by their values after the block (a location once), when the
+        parent's state took nothing during the block (no deferred write applied, no location the
+        parent owns: it wrote none): every location the lanes wrote is then owned by a lane, whose
+        replica holds its value after the block, and one whose value came back to what it was is
+        left out by its lane and holds that value here already.  What a long chain on lanes keeps
+        and applies shrinks from its windows' writes to its blocks' changes."""
+        if len(parent_owned) or self.chain.settles != self.settles:
+            return
+        self.chain.replace_pending(self.mark, self.final_writes)
 
     # ---------------------------------------------------------------- the rest, sequentially
     def sequential_from(self, first: int) -> None:

@@ -1085,6 +1085,7 @@ class _BlockRun(Planning):
             raise Clash()
         for m in finished:
             merge.finished(m)
+        merge.coalesce(owned[w])
 
 
 # -------------------------------------------------------------------- arrays

@@ -197,6 +197,8 @@ class Finished(NamedTuple):
     block: int
     root: int                  # the state accumulator's move by the locations the lane owns
     rows: bytes                # marshal: a state file's rows of those locations, {var: {key: value}} (store.Rows)
+    writes: bytes              # marshal: their values after the block, {(address, index): {key: value}} (what the
+                               #  parent defers instead of the lane's windows' writes: ``_Merge.coalesce``)
     receipts: bytes            # the lane's receipts, their encodings as a state file keeps them (encoding.part:
                                #  one Zstandard frame when big)
     seconds: float
@@ -245,7 +247,7 @@ RAW: dict[type, tuple[str, ...]] = {
     Finish: ("sync",),
     Sync: ("sync",),
     WindowDone: ("writes", "log", "changed", "receipts"),
-    Finished: ("rows",),
+    Finished: ("rows", "writes"),
 }
 _RAW_AT = {t: tuple(t._fields.index(name) for name in names) for t, names in RAW.items()}
 _HEADER = 4  # the header's length (little-endian), then the header, then the raw fields' bytes
