@@ -551,6 +551,25 @@ def test_the_capped_reader_reads_up_to_its_limit_exactly(tmp_path, monkeypatch, 
     assert read_text_capped(path, 100) == "a€\nb😀\0"
 
 
+def test_a_block_file_is_read_into_memory_of_its_size_not_of_the_limit(tmp_path, monkeypatch):
+    # (Memory asked for is memory the process faults in afresh for each block when it is large.)
+    from compiler.diagnostics import LaneError
+    from compiler.runtime import files
+
+    path = tmp_path / "b.jsonl"
+    path.write_bytes(b'{"from": "a", "to": "pot", "fn": "poke", "args": [1]}\n' * 2000)
+    tracemalloc.start()
+    try:
+        _, data = files.read_block_bytes(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert data == path.read_bytes() and peak < 4 * len(data), peak
+    monkeypatch.setattr(files, "SIZE_LIMITS", {**files.SIZE_LIMITS, "block": len(data) - 1})
+    with pytest.raises(LaneError, match="larger than"):
+        files.read_block_bytes(path)
+
+
 def test_the_capped_reader_reads_a_pipe_up_to_its_limit(endless):
     with pytest.raises(TooLarge):
         read_text_capped(endless("text", b"abc\n" * 1000), 10_000)

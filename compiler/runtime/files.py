@@ -48,7 +48,11 @@ def read_block_bytes(path: str | os.PathLike) -> tuple[str, bytes]:
             if stat.S_ISREG(st.st_mode) and st.st_size > limit:
                 raise TooLarge(limit)
             if stat.S_ISREG(st.st_mode):
-                data = f.read(limit + 1)
+                # What the file holds and a byte more, not the limit: a read takes memory for all it
+                # is asked, and memory that large is fresh (page faults) each time.
+                data = f.read(st.st_size + 1)
+                if len(data) > st.st_size:  # (it grew since: the rest, up to the limit)
+                    data += f.read(limit + 1 - len(data))
             else:  # a device or a pipe: a chunk at a time, stopping at once on what is not text
                 parts: list[bytes] = []
                 total = 0
