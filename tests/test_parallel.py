@@ -1753,6 +1753,44 @@ def test_a_chain_of_blocks_on_lanes_holds_a_bounded_amount_of_deferred_writes(tm
             {a: [dict(v) for v in vs] for a, vs in seq.ctx.storage.items()}
 
 
+def test_a_location_a_block_on_lanes_changes_and_puts_back_is_left_out_of_what_the_parent_defers(tmp_path,
+                                                                                                monkeypatch):
+    """Transfers there and back in later windows of a block on lanes: the accounts end the block as
+    they began it, so the lanes' values after the block (what the parent keeps of the block in place
+    of each window's writes) leave them out, and the parent's state, which took nothing during the
+    block, holds them right; a block the parent then runs itself finds them so."""
+    import marshal
+
+    from compiler.runtime import chain as chain_module
+
+    monkeypatch.setattr(chain_module, "PENDING_MOST", 1)  # (the first block's writes applied at the second's start)
+    world = token_world(tmp_path)
+    fund = [tx("alice", "token", "transfer", f"u{k}", 100) for k in range(40)]
+    there = [tx(f"u{k}", "token", "transfer", f"v{k}", 5 + k) for k in range(40)]
+    back = [tx(f"v{k}", "token", "transfer", f"u{k}", 5 + k) for k in range(40)]
+    moved = [tx("alice", "token", "transfer", f"w{k}", 1) for k in range(40)]
+    with Chain.open(world) as seq, Chain.open(world) as par:
+        executor = parallel.executor_for(par, 2).__self__
+        executor.force, executor.force_window = True, 40
+        for k, txs in enumerate([fund, there + back + moved]):
+            raw = block_text(txs).encode()
+            a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
+            assert executor.last["mode"] == "parallel" and executor.last["fallback_from"] is None, executor.last
+            assert (b.state_root, b.receipts_root) == (a.state_root, a.receipts_root)
+        assert len(par._pending) == 2  # (the second block's: one from each lane)
+        kept = [marshal.loads(blob) for blob in par._pending]
+        keys = {key for writes in kept for values in writes.values() for key in values}
+        address = par.world.address_of
+        assert {address(f"w{k}") for k in range(40)} <= keys and not keys & {address(f"u{k}") for k in range(40)}
+        executor.force = False  # (a small block: the parent runs it on its state)
+        last = [tx(f"u{k}", "token", "transfer", "z", 100) for k in range(40)]
+        raw = block_text(last).encode()
+        a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
+        assert executor.last["mode"] == "inline" and b.executed.counts == a.executed.counts
+        assert a.executed.counts["reverted"] == 0
+        assert (b.state_root, b.receipts_root) == (a.state_root, a.receipts_root)
+
+
 @pytest.mark.parametrize("again", [False, True])
 def test_the_parents_moves_are_committed_right_with_the_lanes_writes_deferred(tmp_path, again):
     """The parent's windows' moves of the state root, and a state file's rows, are found from its
