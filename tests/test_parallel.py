@@ -915,8 +915,10 @@ def test_heavy_calls_that_all_conflict_run_inline_before_any_schedule(tmp_path, 
         raise AssertionError("the block's transactions all conflict: nothing to schedule")
 
     monkeypatch.setattr(parallel._BlockRun, "schedule", no_schedule)
+    _estimate_fixed(monkeypatch, 1000.0)  # (a loaded machine's timings and speed would have it judged light)
     world = pot_world(tmp_path, HEAVY, "Miner")
-    [(a, b)], [info] = _both(world, [pot_lines(*[("u1", "mine", [3000])] * 300)], workers=2, force=False)
+    [(a, b)], [info] = _both(world, [pot_lines(*[("u1", "mine", [3000])] * 300)], workers=2, force=False,
+                             model=CostModel(1.0))
     _same(a, b)
     assert info["mode"] == "inline" and info["why"].startswith("conflicting transactions"), info
     assert "joined through Miner.seeds" in info["why"], info  # (what each call writes: seeds[msg.sender])
@@ -933,7 +935,9 @@ def test_a_block_of_two_hundred_heavy_calls_runs_on_lanes_timing_each_function_o
     world = pot_world(tmp_path, HEAVY, "Miner")
     text = pot_lines(*[(f"u{i}", "mine", [5000]) for i in range(200)])
     # (as a block file's bytes: the calls the estimate decoded go to the workers)
-    [(a, b)], [info] = _both(world, [text], workers=2, force=False, as_file=True)
+    # (the machine's speed fixed: a loaded machine's would have the calls judged light; the calls
+    # themselves are timed, which is what is counted)
+    [(a, b)], [info] = _both(world, [text], workers=2, force=False, as_file=True, model=CostModel(1.0))
     _same(a, b)
     assert info["mode"] == "parallel" and info["estimated"]["lanes"] < info["estimated"]["inline"], info
     runs = [most for most in spread if most <= plan.SAMPLE_MORE_RUNS]  # (the timed runs': not the chain sample's)

@@ -45,7 +45,7 @@ def test_every_message_comes_back_as_it_was_sent_whole_or_in_parts(writes, log, 
         P.Routed(4, routed, 0.1, 0.2),
         P.Schedule(1, 2, 24, 10**6, memoryview(writes), 0, 1, b""),
         P.Scheduled(1, 0, 2, log, b"\x00" * 8, (writes, log), (), b"", b"", b"", 0.1, 0.1),
-        P.Finished(9, 2**200, writes, digests, 0.1, 0.0, 0.1),
+        P.Finished(9, 2**200, writes, log, digests, 0.1, 0.0, 0.1),
         P.Cut(1, 2, 3),
         P.Error(1, "boom"),
     ]
