@@ -1737,7 +1737,8 @@ def test_a_chain_of_blocks_on_lanes_holds_a_bounded_amount_of_deferred_writes(tm
     blocks = []
     for k in range(4):
         blocks.append(tmp_path / f"b{k}.jsonl")
-        blocks[-1].write_text(pot_lines(*[(f"u{rng.randrange(60)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]))
+        calls = [(f"u{rng.randrange(60)}", "poke", [rng.randrange(1, 9)]) for _ in range(300)]
+        blocks[-1].write_text(pot_lines(*calls))
     with Chain.open(world) as seq, Chain.open(world) as par:
         executor = parallel.executor_for(par, 2).__self__
         executor.force, executor.force_window = True, 100

@@ -176,7 +176,8 @@ class Chain:
         The parallel executor's lanes run on replicas of the state in worker processes; the writes
         they send back are kept here as they came (``defer``) and applied to this state only when
         something reads it: a block that runs in this process, ``--verify``, a call, a test.  Block
-        after block on lanes, the parent does no work per write."""
+        after block on lanes, the parent does no work per write until ``PENDING_MOST`` bytes of them
+        wait (``settle_if_large``)."""
         if self._pending:
             self.settle()
         return self._ctx

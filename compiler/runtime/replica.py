@@ -494,7 +494,8 @@ class Replica:
         synced, self.synced = self.synced, 0.0
         self.seen = {}
         wall, cpu = self.spent()
-        return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), marshal.dumps(writes), receipts, wall, synced, cpu, clash))
+        return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), marshal.dumps(writes), receipts, wall,
+                                       synced, cpu, clash))
 
     def _clash(self) -> bool:
         """Whether two locations have one id (:func:`compiler.vm.locations.loc_id`, a hash: keys
