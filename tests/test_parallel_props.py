@@ -10,7 +10,7 @@
 - A block file run as the executor chooses (estimated, its calls timed and rolled back, a small
   block decoded once) gives the sequential result.
 - A chain of blocks on a state file, on lanes or run by the parent alone in any order, keeps the
-  sequential chain's state block after block.
+  sequential chain's state block after block, whenever the parent applies the lanes' writes.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from compiler.runtime import chain as chain_module
 from compiler.runtime.block import prepare, read_block
 from compiler.runtime.chain import Chain
 from compiler.runtime.cost_model import CostModel
@@ -126,14 +127,18 @@ def test_a_chain_of_blocks_on_lanes_and_inline_on_a_state_file_equals_sequential
                                                                                 data):
     # Blocks one after the other on a state file, each on lanes (forced) or run by the parent alone
     # (not forced: too small for lanes), the replicas kept from block to block and brought in step
-    # by what the blocks run alone changed: after each block, the sequential chain's state.
+    # by what the blocks run alone changed: after each block, the sequential chain's state.  The
+    # lanes' writes the parent defers are applied when it runs a block, or (``most``) the oldest at
+    # each block's start.
     path, meta = funded_file
     kinds = data.draw(st.lists(st.booleans(), min_size=2, max_size=6), label="each block on lanes (or alone)")
+    most = data.draw(st.sampled_from([chain_module.PENDING_MOST, 1]), label="deferred bytes kept at most")
     where = tmp_path_factory.mktemp("chain")
     shutil.copy(path, where / "seq.sqlite")
     shutil.copy(path, where / "par.sqlite")
     with Chain.open(DEMO / "world.toml", where / "seq.sqlite") as seq, \
-            Chain.open(DEMO / "world.toml", where / "par.sqlite") as par:
+            Chain.open(DEMO / "world.toml", where / "par.sqlite") as par, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(chain_module, "PENDING_MOST", most)
         ex = ParallelExecutor(par, 2, timeout=30.0)
         par._parallel = ex
         for k, on_lanes in enumerate(kinds):
@@ -147,6 +152,12 @@ def test_a_chain_of_blocks_on_lanes_and_inline_on_a_state_file_equals_sequential
             assert got.receipts_json == expected.receipts_json
             assert got.state_root == expected.state_root
             assert ex.last["mode"] == ("parallel" if on_lanes else "inline")
+        # What the parent holds in memory, the lanes' writes applied, is the sequential chain's (a key
+        # it does not hold is read from the state file, which took each block's changes).
+        mine, theirs = par.ctx.storage, seq.ctx.storage
+        for address, variables in mine.items():
+            for var, ref in zip(variables, theirs[address]):
+                assert dict(var) == {key: ref[key] for key in var}
 
 
 @settings(SETTINGS, max_examples=examples(60))
