@@ -156,7 +156,7 @@ class Chain:
         self._ctx = ctx
         self._pending: list[bytes] = []  # lanes' writes not applied here yet (see ``ctx``) ...
         self._pending_size = 0             # ... and their bytes
-        self.settles = 0                   # how many times this state took deferred writes
+        self.settles = 0                   # how many times this state was brought up to date with them
         self.store = store
         # The state file the state's variables read from when this chain commits nothing to it (a
         # test chain's, which commits on its own): closed while workers are forked, as ``store`` is.
