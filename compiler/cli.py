@@ -231,7 +231,10 @@ def run(
         # would only add forks, memory and switching)
         sys.stderr.write(f"note: --workers {workers} is more than 4 per CPU: {MAX_WORKERS} workers used\n")
         workers = MAX_WORKERS
+    # Each block's result is kept for --json only: shown as text, it goes (a long chain's would hold
+    # every block's receipts and bytes); its number stays, for an error's note.
     results: list = []
+    numbers: list = []
 
     def rendered(result) -> str:
         return _json_text(result.to_json()) if json_out else render_block_summary(result) + "\n"
@@ -257,16 +260,19 @@ def run(
         try:
             for k, path in enumerate(blocks):
                 with progress_reporter(None, "executing") as progress:
-                    results.append(chain.run_file(
+                    result = chain.run_file(
                         path, number=number + k if number is not None else None,
                         timestamp=timestamp if k == 0 else None, executor=executor,
                         workers=workers if executor != "sequential" else 1, progress=progress,
-                        check_accesses=check_accesses, verify=verify, before_commit=check, scheduler=scheduler))
-                if not json_out:
-                    sys.stdout.write(rendered(results[-1]))
+                        check_accesses=check_accesses, verify=verify, before_commit=check, scheduler=scheduler)
+                numbers.append(result.number)
+                if json_out:
+                    results.append(result)
+                else:
+                    sys.stdout.write(rendered(result))
+                del result
         except LaneError as error:
-            if results:  # (the blocks before the one that failed ran, and with --state are committed)
-                numbers = [r.number for r in results]
+            if numbers:  # (the blocks before the one that failed ran, and with --state are committed)
                 span = f"{numbers[0]}" if len(numbers) == 1 else f"{numbers[0]} to {numbers[-1]}"
                 sys.stderr.write(f"note: block{'s' if len(numbers) > 1 else ''} {span} ran before this error"
                                  + (f" and {'are' if len(numbers) > 1 else 'is'} committed to {state}\n"

@@ -80,6 +80,42 @@ def test_run_summary(world, tmp_path):
     assert proc.stderr == ""
 
 
+def test_lane_run_keeps_no_block_it_has_shown_as_text(world, tmp_path, monkeypatch):
+    """Blocks run one after the other: shown as text, a block's result (its receipts, its bytes)
+    goes, so that a long chain's run does not grow with it; with --json each is kept, for the one
+    object written at the end."""
+    import gc
+    import weakref
+
+    from typer.testing import CliRunner
+
+    from compiler.cli import app
+
+    made: list = []
+    alive: list[int] = []  # (the results of the blocks before, alive when each block starts)
+    real = Chain.run_file
+
+    def run_file(self, *args, **options):
+        gc.collect()
+        alive.append(sum(ref() is not None for ref in made))
+        result = real(self, *args, **options)
+        made.append(weakref.ref(result))
+        return result
+
+    monkeypatch.setattr(Chain, "run_file", run_file)
+    blocks = [write_block(tmp_path, [tx("alice", "token", "transfer", "bob", 1)], f"b{k}.jsonl") for k in range(3)]
+    for flags, expected in (([], [0, 0, 0]), (["--json"], [0, 1, 2])):
+        made.clear()
+        alive.clear()
+        got = CliRunner().invoke(app, ["run", str(world), *map(str, blocks), *flags])
+        assert got.exit_code == 0, got.output
+        assert alive == expected, flags
+        if flags:
+            assert len(json.loads(got.output)["blocks"]) == 3
+        else:
+            assert sum(line.startswith("block ") for line in got.output.splitlines()) == 3, got.output
+
+
 def _modules_after(args: list[str], names: list[str], cwd, before: str = "") -> tuple[list[str], str]:
     """Which of the modules ``names`` a fresh process running ``lane ARGS`` (after the Python of
     ``before``) has loaded, and its standard output."""
