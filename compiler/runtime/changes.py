@@ -61,6 +61,12 @@ class Changes:
                 out.append((store, *(list(compress(col, flags)) for col in (keys, olds, news))))
         return Changes(out)
 
+    def writes(self, where: dict) -> dict:
+        """The values after, as writes: ``{(address, index): {key: value}}`` (``where``: each dict's
+        place by its id, :func:`compiler.runtime.replica.places`), what replicas and a deferring
+        parent apply (``marshal``)."""
+        return {where[id(store)]: dict(zip(keys, news)) for store, keys, _olds, news in self.groups}
+
     def __iter__(self) -> Iterator[tuple]:
         for store, keys, olds, news in self.groups:
             yield from zip(repeat(store), keys, olds, news)

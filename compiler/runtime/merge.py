@@ -186,13 +186,8 @@ class _Merge:
             if not valid.all():  # (an invalid transaction's receipt is made already)
                 outcomes = list(compress(outcomes, valid.tolist()))
             idx = np.arange(begin, end, dtype=np.int64)[valid]
-        where = self.where
-        writes = {}
-        locs = []
-        for store, keys, _olds, news in from_journal(journal).groups:
-            address, index = where[id(store)]
-            writes[(address, index)] = dict(zip(keys, news))
-            locs.append(loc_ids(address, index, keys))
+        writes = from_journal(journal).writes(self.where)
+        locs = [loc_ids(address, index, values) for (address, index), values in writes.items()]
         loc = np.concatenate(locs) if locs else np.zeros(0, np.int64)
         return Prepared(first, idx, _encoded(outcomes), self._counted(idx, outcomes), list(journal),
                         marshal.dumps(writes), loc, list(writes))

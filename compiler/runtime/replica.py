@@ -483,8 +483,6 @@ class Replica:
         mine = owned(from_befores(self.storage), self.where, P.arr(m.owned, P.I64))
         root = StateHash(self.world, 0).moved(self.storage, mine)
         rows = change_rows(self.store.codecs, mine) if self.store is not None else {}
-        where = self.where
-        writes = {where[id(store)]: dict(zip(keys, news)) for store, keys, _olds, news in mine.groups}
         receipts = encoding.part([self.receipts[w] for w in sorted(self.receipts)], m.before)
         self.receipts = {}
         ctx = self.ctx
@@ -494,8 +492,8 @@ class Replica:
         synced, self.synced = self.synced, 0.0
         self.seen = {}
         wall, cpu = self.spent()
-        return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), marshal.dumps(writes), receipts, wall,
-                                       synced, cpu, clash))
+        writes = marshal.dumps(mine.writes(self.where))
+        return P.pack_parts(P.Finished(m.block, root, marshal.dumps(rows), writes, receipts, wall, synced, cpu, clash))
 
     def _clash(self) -> bool:
         """Whether two locations have one id (:func:`compiler.vm.locations.loc_id`, a hash: keys

@@ -16,7 +16,7 @@ the block's end that no two locations it changed have one id
 from __future__ import annotations
 
 from itertools import repeat
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable
 
 import numpy as np
 
@@ -25,8 +25,9 @@ def loc_id(address: int, index: int, key: Any) -> int:
     return hash((address, index, key))
 
 
-def loc_ids(address: int, index: int, keys: list) -> np.ndarray:
-    """:func:`loc_id` of each of a variable's ``keys`` in one instance, by C code."""
+def loc_ids(address: int, index: int, keys: Collection) -> np.ndarray:
+    """:func:`loc_id` of each of a variable's ``keys`` in one instance (a list, or a dict's keys), by
+    C code."""
     return loc_ids_of(repeat(address), index, keys, len(keys))
 
 
