@@ -1092,8 +1092,11 @@ def test_more_lanes_than_cpus_are_priced_as_sharing_them(tmp_path, monkeypatch):
 
 def _estimate_fixed(monkeypatch, us: float | dict[str, float]) -> None:
     """The estimate's figures fixed, the same on any machine: every call timed at ``us`` (or at ``us``
-    of its function's name), instantiating one at 1 us, two CPUs."""
+    of its function's name), instantiating one at 1 us, two CPUs; and the plan's too: the calls between
+    a block's setters are not timed again (``_by_stretch``: on a loaded machine they once cost twice
+    their price, and the plan differed)."""
     monkeypatch.setattr(parallel._BlockRun, "_measure", _timed_by_name(us) if isinstance(us, dict) else _timed_at(us))
+    monkeypatch.setattr(plan.Planning, "_by_stretch", lambda self, tx_us, valid: tx_us)
     sampled = parallel._BlockRun._sampled_rows
     monkeypatch.setattr(parallel._BlockRun, "_sampled_rows", lambda self, *a: (*sampled(self, *a)[:2], 1.0))
     monkeypatch.setattr(plan, "usable_cpus", lambda: 2)
@@ -1388,8 +1391,10 @@ contract Miner {
 def test_heavy_calls_reading_a_price_a_few_set_run_on_lanes_between_the_sets(tmp_path, monkeypatch):
     # Every call reads the price; one in 200 sets it: each set alone in a window (the parent's),
     # the calls between two sets on lanes. The result is the sequential one.  (The calls' times and
-    # the machine's speed fixed: timed on a loaded machine, the block was once judged otherwise.)
-    _estimate_fixed(monkeypatch, {"mine": 300.0, "set": 2.0})
+    # the machine's speed fixed: timed on a loaded machine, the block was once judged otherwise.  A
+    # call is priced at 1 ms, twice its time here: at its time, the short windows between a set and
+    # the window before it, 22-49 calls, are at the model's edge between the lanes and the parent.)
+    _estimate_fixed(monkeypatch, {"mine": 1000.0, "set": 2.0})
     world = pot_world(tmp_path, PRICED, "Miner")
     rng = random.Random(11)
     calls = [("u0", "set", [i]) if i % 200 == 150 else (f"u{rng.randrange(300)}", "mine", [1500])
