@@ -22,6 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from compiler.runtime import chain as chain_module
+from compiler.runtime import encoding, pool
 from compiler.runtime.block import prepare, read_block
 from compiler.runtime.chain import Chain
 from compiler.runtime.cost_model import CostModel
@@ -121,6 +122,11 @@ def test_a_refused_block_on_lanes_leaves_a_state_file_as_it_was(funded_file, tmp
         assert again.receipts_json == expected.receipts_json and again.state_root == expected.state_root
 
 
+def _held(executed) -> tuple:
+    """What a block's result holds, read afresh: its receipts, their digests, its rows."""
+    return encoding.unpack(executed.packed), bytes(executed.digests), repr(executed.rows)
+
+
 @settings(SETTINGS, max_examples=examples(10))
 @given(data=st.data())
 def test_a_chain_of_blocks_on_lanes_and_inline_on_a_state_file_equals_sequential(funded_file, tmp_path_factory,
@@ -129,7 +135,8 @@ def test_a_chain_of_blocks_on_lanes_and_inline_on_a_state_file_equals_sequential
     # (not forced: too small for lanes), the replicas kept from block to block and brought in step
     # by what the blocks run alone changed: after each block, the sequential chain's state.  The
     # lanes' writes the parent defers are applied when it runs a block, or (``most``) the oldest at
-    # each block's start.
+    # each block's start.  The workers' arenas are poisoned as they are written again: a result that
+    # kept a view of a reply would differ from the sequential one by the chain's end.
     path, meta = funded_file
     kinds = data.draw(st.lists(st.booleans(), min_size=2, max_size=6), label="each block on lanes (or alone)")
     most = data.draw(st.sampled_from([chain_module.PENDING_MOST, 1]), label="deferred bytes kept at most")
@@ -139,8 +146,10 @@ def test_a_chain_of_blocks_on_lanes_and_inline_on_a_state_file_equals_sequential
     with Chain.open(DEMO / "world.toml", where / "seq.sqlite") as seq, \
             Chain.open(DEMO / "world.toml", where / "par.sqlite") as par, pytest.MonkeyPatch.context() as patch:
         patch.setattr(chain_module, "PENDING_MOST", most)
+        patch.setattr(pool, "POISON", True)
         ex = ParallelExecutor(par, 2, timeout=30.0)
         par._parallel = ex
+        results = []
         for k, on_lanes in enumerate(kinds):
             txs = data.draw(blocks(meta), label=f"block {k}")
             if not on_lanes:
@@ -152,6 +161,9 @@ def test_a_chain_of_blocks_on_lanes_and_inline_on_a_state_file_equals_sequential
             assert got.receipts_json == expected.receipts_json
             assert got.state_root == expected.state_root
             assert ex.last["mode"] == ("parallel" if on_lanes else "inline")
+            results.append((got.executed, _held(got.executed)))
+        for executed, held in results:  # (each block's result as it was, after the blocks after it)
+            assert _held(executed) == held
         # What the parent holds in memory, the lanes' writes applied, is the sequential chain's (a key
         # it does not hold is read from the state file, which took each block's changes).
         mine, theirs = par.ctx.storage, seq.ctx.storage

@@ -107,6 +107,53 @@ def test_parts_written_to_a_pipe_smaller_than_them_arrive_whole():
     assert _through_a_pipe([b"", b"ab", memoryview(b""), b"c"], 4096) == b"abc"
 
 
+def _framed_through_a_pipe(frame: list, copy: bool = True):
+    """A frame (:func:`pool.framed`) written to a pipe by a thread: the message read back, and its flags."""
+    r, w = os.pipe()
+    try:
+        writer = threading.Thread(target=pool._write_frame, args=(w, frame))
+        writer.start()
+        got = pool._receive(r, copy)
+        writer.join()
+        return got
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_parts_lying_in_an_arena_the_reader_maps_travel_as_where_they_lie():
+    arena = pool.Arena(1 << 20)
+    try:
+        m = _window_done(os.urandom(200_000), b"", os.urandom(64_000))
+        whole = P.pack(m)
+        there = arena.write(P.pack_parts(m))
+        assert bytes(there) == whole and arena.used == len(whole)
+        mapped = frozenset({arena.number})
+        # Two parts in the arena, one of its own between them: the pipe carries the segments and "middle".
+        frame = pool.framed([there[:1000], b"middle", there[1000:]], mapped)
+        assert sum(map(len, frame)) < 100
+        got, flags = _framed_through_a_pipe(frame)
+        assert bytes(got) == whole[:1000] + b"middle" + whole[1000:] and flags == 0
+        # Read without a copy, a message lying whole in the arena is a view of it there; a flag travels.
+        got, flags = _framed_through_a_pipe(pool.framed(there, mapped, pool.RESET), copy=False)
+        assert got.obj is arena.map and bytes(got) == whole and flags == pool.RESET
+        assert P.unpack(got) == P.unpack(whole)
+        # A reader that does not map the arena gets its bytes.
+        frame = pool.framed(there, frozenset())
+        assert sum(map(len, frame)) == 4 + len(whole)
+        assert bytes(_framed_through_a_pipe(frame)[0]) == whole
+        # What does not fit is not written; written from the start again, poisoned (tests) or not.
+        assert arena.write(b"x" * (1 << 20)) is None and arena.used == len(whole)
+        pool.POISON = True
+        try:
+            arena.reset()
+        finally:
+            pool.POISON = False
+        assert arena.used == 0 and bytes(there[:4]) == b"\xab" * 4
+    finally:
+        arena.drop()
+
+
 def test_consume_drops_exactly_what_was_written_across_parts():
     pending = collections.deque(pool.framed([b"abc", b"de", b"fghij"]))
     assert b"".join(bytes(v) for v in pending) == (10).to_bytes(4, "big") + b"abcdefghij"

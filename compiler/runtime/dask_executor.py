@@ -269,6 +269,15 @@ class DaskLanes:
                 pass
 
     # ------------------------------------------------------------ messages
+    def shared(self, data) -> memoryview:
+        """``data`` as it is: every message travels as bytes (the local pool shares it instead,
+        :meth:`compiler.runtime.pool.Processes.shared`)."""
+        return memoryview(data).cast("B")
+
+    def release(self) -> None:
+        """Nothing to do: each reply is bytes of its own (the local pool's are views of its workers'
+        arenas, :meth:`compiler.runtime.pool.Processes.release`)."""
+
     def send(self, k: int, message: bytes | list) -> None:
         lane = self.workers[k]
         with self._cond:

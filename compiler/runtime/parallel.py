@@ -267,6 +267,8 @@ class ParallelExecutor:
         try:
             executed = run.go()
         finally:
+            if run.drained:  # (what the parent keeps of the block is copied out of the workers' replies:
+                self.transport.release()  # ``Chain.defer``, ``_Merge.executed``)
             run.timing["total"] = time.perf_counter() - start
             # (the lanes' modules imported by the process's first block on lanes are its start-up,
             # not the block's work: ``seconds.imports`` says how long they took)
@@ -340,6 +342,9 @@ class _BlockRun(Planning):
         self.n = 0
         self.longest_wait = 0.0   # the longest a reply of this block was waited for
         self.measured: dict[int, float] = {}  # microseconds inline per function id (estimate)
+        # Every worker has answered the block's last message (Finish): none reads a message of the
+        # block again, so their arenas may be written from the start again (``Processes.release``).
+        self.drained = False
         self._sampled: tuple | None = None  # a small block's sample instantiated by the estimate: (mask, rows)
         self.estimated: tuple[float, float] | None = None  # its microseconds inline, and at best on lanes
         self._model: CostModel | None = None
@@ -598,7 +603,7 @@ class _BlockRun(Planning):
         # while the parent plans (they would wait): the plan's lanes then need no routing.
         self.peers = w <= PEERS_MOST and getattr(ex.transport, "local", False) and not ex.force_routed
         if self.peers:
-            rows = tuple(self.all_rows[name] for name in replica.PEERS_ROWS)
+            rows = tuple(ex.transport.shared(self.all_rows[name]) for name in replica.PEERS_ROWS)  # (once for all)
             for k in range(w):
                 ex.transport.send(k, P.pack_parts(P.Peers(self.serial, [b"" if j == k else calls for j, calls
                                                                        in enumerate(self.stripe_calls)], rows)))
@@ -636,7 +641,8 @@ class _BlockRun(Planning):
                 out.append(P.Schedule(self.serial, self.number, self.timestamp, limit, b"", 0, 0,
                                       marshal.dumps(items[a:b])))
             return out
-        data, view = source, memoryview(source)  # (a stripe is a view of the file's bytes: it travels raw, uncopied)
+        # (a stripe is a view of the file's bytes where every worker reads them: it travels raw, uncopied)
+        data, view = source, ex.transport.shared(source)
         bounds = [0]
         for k in range(1, w):
             at = data.find(b"\n", max(bounds[-1], len(data) * k // w))
@@ -820,8 +826,9 @@ class _BlockRun(Planning):
         self.mode = "parallel"
         self.lanes = w
         t0 = time.perf_counter()
-        lanes_bytes = lanes.astype(np.int8).tobytes()
-        fnids_bytes = self.fnids.astype(np.int32).tobytes()
+        share = ex.transport.shared  # (what every worker gets, written once where they all read it)
+        lanes_bytes = share(lanes.astype(np.int8))
+        fnids_bytes = share(self.fnids.astype(np.int32))
         windows_bytes = np.array(bounds, np.int64).tobytes()
         adds, add_offsets = (a.tobytes() for a in plan["shared_adds"])
         checked = plan["checked"]
@@ -830,7 +837,7 @@ class _BlockRun(Planning):
         # Each window's chunks, shared by its lanes in turns (0: dealt to them).
         self.turns = np.zeros(len(bounds) - 1, np.int64) if chunks is None else \
             np.maximum.reduceat(chunks, np.array(bounds[:-1], np.int64)).astype(np.int64) + 1
-        chunks_bytes = b"" if chunks is None else chunks.tobytes()
+        chunks_bytes = b"" if chunks is None else share(chunks)
         for k in range(w):
             message = P.Lanes(self.serial, k, w, lanes_bytes, windows_bytes, int(self.first[k]), fnids_bytes, adds,
                               add_offsets, checked_bytes, chunks_bytes)
@@ -1011,8 +1018,9 @@ class _BlockRun(Planning):
         the merged adds of the window before)."""
         if self.turns[win]:
             self.ex.transport.turns.put(int(self.turns[win]))
+        fixups = self.ex.transport.shared(merge.fixups_blob)  # (every worker's: written once)
         for k, blobs in enumerate(sync):
-            self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, merge.fixups_blob)))
+            self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, fixups)))
 
     def apart(self, begin: int, middle: int, end: int, exact: bool = False) -> bool:
         """Whether transactions ``middle`` to ``end`` are predicted to touch nothing that transactions
@@ -1076,11 +1084,13 @@ class _BlockRun(Planning):
         w = self.ex.transport.size
         owned = merge.owners(w + 1)  # (the last: the parent's, for the windows it ran)
         before = self.n if before is None else before
+        fixups = self.ex.transport.shared(merge.fixups_blob)
         for k in range(w):
-            message = P.Finish(self.serial, sync[k], merge.fixups_blob, owned[k].tobytes(), before)
+            message = P.Finish(self.serial, sync[k], fixups, owned[k].tobytes(), before)
             self.ex.transport.send(k, P.pack_parts(message))
         merge.parent_moves(owned[w])  # while the workers make theirs
         finished = self.collect(range(w), P.Finished).values()
+        self.drained = True
         if any(m.clash for m in finished):
             raise Clash()
         for m in finished:

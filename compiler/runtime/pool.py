@@ -11,6 +11,14 @@ spare the parent would otherwise lose its core to the first lane it sends a
 window to, before it has sent the others theirs (measured: 34-41 ms of wall
 time in 80 sends of a 100,000-transfer block on two cores, 3 ms of it CPU).
 
+A worker writes its replies into a region of memory shared by the pool's processes (its
+:class:`Arena`), and sends through its pipe only where each lies: the parent reads them where they
+lie, and a reply's bytes it sends on to another worker (a window's writes, a stripe's calls) go
+as the same reference, which that worker copies out.  So the parent copies no reply's bytes, in
+nor out (through pipes, 100,000 transfers passed about 48 MB through it: 16 ms of its time a
+block).  A worker writes its arena from its start again once the parent says it holds nothing of
+its earlier replies (:meth:`Processes.release`, at each block's end).
+
 A worker is forked by ``os.fork`` itself (not multiprocessing's ``Process``, whose import
 and start cost a process's first block on lanes 5-12 ms here: :class:`Child`), its pipes
 are plain ones (:class:`End`).
@@ -30,6 +38,7 @@ import fcntl
 import functools
 import gc
 import itertools
+import mmap
 import os
 import select
 import signal
@@ -44,35 +53,149 @@ PARENT_CHECK_S = 1.0        # how often an idle worker checks that its parent is
 IOV_MOST = 64               # buffers written by one call (the system allows at least 1024)
 STALLED = ("T", "t", "Z", "X")  # stopped, traced, zombie, gone: a worker that will never answer
 
+ARENA_BYTES = 1 << 30       # a worker's arena (address space: its pages are taken as they are first written)
+POISON = False              # tests: an arena written again is first filled with 0xAB (a view kept would show it)
+
 # Fault injection for the tests: a message that is one of these makes the worker misbehave.
 DIE, HANG = b"die", b"hang"
 
+# A frame (what a pipe carries of one message) starts with a signed length: the message's bytes
+# follow (-1: then its length in 8 bytes, for one of 2 GiB or more); or SEGMENTS: then a flags
+# byte and a count (4 bytes), as many segments (``_SEGMENT``: an arena's number, or -1 for bytes
+# that follow in the pipe, in order; an offset in the arena; a length), and the message is their
+# bytes one after the other.
+SEGMENTS = -2
+RESET = 1                   # flag: the worker may write its arena from its start again (``release``)
+_SEGMENTS_HEAD = struct.Struct("!BI")
+_SEGMENT = struct.Struct("!iQQ")
+_ARENAS: dict[int, "Arena"] = {}   # this process's arenas, by number (a worker's: those forked before it)
+_BY_MAP: dict[int, "Arena"] = {}   # ... by their mapping's id (to find where a part lies)
 
-def receive(conn) -> bytearray:
-    """The next message of a pipe (:func:`framed`: as ``Connection.send_bytes`` writes one), read
-    straight into one buffer: ``Connection.recv_bytes`` copies each chunk of a long message twice
-    more on the way."""
-    fd = conn.fileno()
+
+class Arena:
+    """A worker's replies, in memory every process of its pool maps: an anonymous shared mapping,
+    made before the worker is forked (and before its siblings forked after it).  Written from its
+    start (``used``: how far), from the start again when the worker is told to (``RESET``); a reply
+    that does not fit goes through the pipe whole."""
+
+    _numbers = itertools.count()
+
+    def __init__(self, size: int = ARENA_BYTES) -> None:
+        self.number = next(Arena._numbers)
+        self.map = mmap.mmap(-1, size, flags=mmap.MAP_SHARED | getattr(mmap, "MAP_NORESERVE", 0))
+        self.view = memoryview(self.map)
+        self.base = _address(self.view)
+        self.used = 0
+        _ARENAS[self.number] = self
+        _BY_MAP[id(self.map)] = self
+
+    def write(self, message: bytes | list) -> memoryview | None:
+        """The message's bytes written after what is used: a view of them there; None if they do not fit."""
+        parts = _parts(message)
+        start = at = self.used
+        if at + sum(map(len, parts)) > len(self.view):
+            return None
+        for part in parts:
+            self.view[at:at + len(part)] = part
+            at += len(part)
+        self.used = at
+        return self.view[start:at]
+
+    def reset(self) -> None:
+        if POISON and self.used:
+            self.view[:self.used] = b"\xab" * self.used
+        self.used = 0
+
+    def drop(self) -> None:
+        """Forgotten by this process (its mapping unmapped once no view of it is left)."""
+        _ARENAS.pop(self.number, None)
+        _BY_MAP.pop(id(self.map), None)
+        self.view.release()
+        try:
+            self.map.close()
+        except BufferError:
+            pass  # (a view of it is alive: it goes with the last one)
+
+
+def _address(view: memoryview) -> int:
+    """Where a writable view's bytes start in memory."""
+    return ctypes.addressof(ctypes.c_char.from_buffer(view))
+
+
+def _parts(message: bytes | list) -> list[memoryview]:
+    parts = [memoryview(p).cast("B") for p in ([message] if isinstance(message, (bytes, bytearray, memoryview))
+                                                else message)]
+    return [p for p in parts if len(p)]
+
+
+def _segments_frame(flags: int, segments: list[tuple[int, int, int]], inline: list) -> list:
+    head = struct.pack("!i", SEGMENTS) + _SEGMENTS_HEAD.pack(flags, len(segments)) + \
+        b"".join(_SEGMENT.pack(*s) for s in segments)
+    return [memoryview(head), *inline]
+
+
+def receive(conn, copy: bool = True):
+    """The next message of a pipe (:func:`framed`), read straight into one buffer
+    (``Connection.recv_bytes`` copies each chunk of a long message twice more on the way); or, not
+    ``copy``-ing, a message that lies whole in an arena, as a view of it there."""
+    return _receive(conn.fileno(), copy)[0]
+
+
+def _receive(fd: int, copy: bool = True) -> tuple[Any, int]:
+    """The next message and its frame's flags."""
     size = struct.unpack("!i", _read(fd, 4))[0]
     if size == -1:
         size = struct.unpack("!Q", _read(fd, 8))[0]
-    return _read(fd, size)
+    if size != SEGMENTS:
+        return _read(fd, size), 0
+    flags, count = _SEGMENTS_HEAD.unpack(_read(fd, _SEGMENTS_HEAD.size))
+    raw = _read(fd, count * _SEGMENT.size)
+    segments = [_SEGMENT.unpack_from(raw, i * _SEGMENT.size) for i in range(count)]
+    if not copy and count == 1 and segments[0][0] >= 0:
+        number, at, size = segments[0]
+        return _ARENAS[number].view[at:at + size], flags
+    buf = bytearray(sum(s[2] for s in segments))
+    view = memoryview(buf)
+    at = 0
+    for number, start, size in segments:
+        if number < 0:
+            _read_into(fd, view[at:at + size])
+        else:
+            view[at:at + size] = _ARENAS[number].view[start:start + size]
+        at += size
+    return buf, flags
 
 
-def framed(message: bytes | list) -> list[memoryview]:
-    """A message as :func:`receive` reads it: its length (4 bytes, big-endian; -1 then 8 bytes for
-    one of 2 GiB or more), then its parts (bytes-like objects), as views to write in turn."""
-    parts = [memoryview(p).cast("B") for p in ([message] if isinstance(message, (bytes, bytearray, memoryview))
-                                                else message)]
-    parts = [p for p in parts if len(p)]
+def framed(message: bytes | list, arenas: frozenset = frozenset(), flags: int = 0) -> list[memoryview]:
+    """A message as :func:`receive` reads it, as views to write in turn: its length (4 bytes,
+    big-endian; -1 then 8 bytes for one of 2 GiB or more), then its parts (bytes-like objects); or,
+    with ``flags`` or where a part lies in one of the ``arenas`` (numbers) the reader maps, its
+    segments (``SEGMENTS``): such a part as where it lies, the others' bytes after them."""
+    parts = _parts(message)
+    where = [_lies_in(p, arenas) for p in parts] if arenas and _BY_MAP else [None] * len(parts)
+    if flags or any(w is not None for w in where):
+        segments = [(-1, 0, len(p)) if w is None else (*w, len(p)) for p, w in zip(parts, where)]
+        return _segments_frame(flags, segments, [p for p, w in zip(parts, where) if w is None])
     size = sum(map(len, parts))
     head = struct.pack("!i", size) if size < 1 << 31 else struct.pack("!iQ", -1, size)
     return [memoryview(head), *parts]
 
 
+def _lies_in(part: memoryview, arenas: frozenset) -> tuple[int, int] | None:
+    """The arena (among ``arenas``) and the offset where ``part`` lies, if it does."""
+    arena = _BY_MAP.get(id(part.obj))
+    if arena is None or arena.number not in arenas:
+        return None
+    return arena.number, _address(part) - arena.base
+
+
 def write_all(fd: int, message: bytes | list) -> None:
     """Write a message (:func:`framed`) to a blocking descriptor, whole."""
-    pending = collections.deque(framed(message))
+    _write_frame(fd, framed(message))
+
+
+def _write_frame(fd: int, frame: list) -> None:
+    pending = collections.deque(frame)
     while pending:
         _write_some(fd, pending)
 
@@ -97,18 +220,25 @@ def _consume(pending: collections.deque, written: int) -> None:
 
 def _read(fd: int, size: int) -> bytearray:
     buf = bytearray(size)
-    view = memoryview(buf)
-    got = 0
+    _read_into(fd, memoryview(buf))
+    return buf
+
+
+def _read_into(fd: int, view: memoryview) -> None:
+    got, size = 0, len(view)
     while got < size:
         n = os.readv(fd, [view[got:]])
         if n == 0:
             raise EOFError
         got += n
-    return buf
 
 
-def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, keep: tuple[int, ...] = ()) -> None:
+def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, keep: tuple[int, ...] = (),
+                 arena: Arena | None = None, siblings: frozenset = frozenset()) -> None:
     _close_inherited((tasks.fileno(), replies.fileno(), *keep))
+    for other in list(_ARENAS.values()):  # (only its own and its siblings' stay mapped)
+        if other is not arena and other.number not in siblings:
+            other.drop()
     if not _die_with_parent(parent):
         return
     # Forked from a parent holding the world and the state: left on, the collector would walk all of
@@ -128,9 +258,11 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, k
                 if os.getppid() != parent:
                     return
                 continue
-            message = receive(tasks)
+            message, flags = _receive(tasks.fileno())
         except (EOFError, OSError, KeyboardInterrupt):
             return
+        if flags & RESET and arena is not None:
+            arena.reset()
         if message == DIE:
             os._exit(1)
         if message == HANG:
@@ -140,7 +272,9 @@ def _worker_main(tasks, replies, make_handler: Callable[[], Any], parent: int, k
         reply = handler.handle(message)
         if reply is not None:
             try:
-                write_all(replies.fileno(), reply)
+                written = arena.write(reply) if arena is not None else None
+                _write_frame(replies.fileno(), framed(reply) if written is None else
+                             framed(written, frozenset((arena.number,))))
             except OSError:  # the parent is gone (a broken pipe): nobody is left to answer
                 return
         # Work the handler may do ahead while the parent decides what comes next (none when it has
@@ -294,7 +428,13 @@ class Worker:
 
     PIPE_BYTES = 1 << 20
 
-    def __init__(self, make_handler: Callable[[], Any], keep: tuple[int, ...] = ()) -> None:
+    def __init__(self, make_handler: Callable[[], Any], keep: tuple[int, ...] = (), arena: Arena | None = None,
+                 siblings: frozenset = frozenset()) -> None:
+        """``arena``: its own (made before its siblings are forked, so that they map it too: else
+        a new one); ``siblings``: the arenas (numbers) of the other workers of its pool, which it maps."""
+        self.arena = arena if arena is not None else Arena()
+        self.arenas = siblings | {self.arena.number}  # (what it maps: a part lying there is sent as where it lies)
+        self.fresh = False  # (its next message says RESET)
         task_r, task_w = os.pipe()
         reply_r, reply_w = os.pipe()
         for fd in (task_w, reply_r):
@@ -306,10 +446,12 @@ class Worker:
         task_r, reply_w = End(task_r), End(reply_w)
         self.tasks, self.replies = End(task_w), End(reply_r)
         try:
-            self.process = fork(_worker_main, task_r, reply_w, make_handler, os.getpid(), keep)
+            self.process = fork(_worker_main, task_r, reply_w, make_handler, os.getpid(), keep, self.arena,
+                                siblings)
         except BaseException:  # (no process: none of its pipes is kept)
             self.tasks.close()
             self.replies.close()
+            self.arena.drop()
             raise
         finally:
             task_r.close()
@@ -321,7 +463,8 @@ class Worker:
     def send(self, message: bytes | list) -> None:
         """Queue a message (bytes, or the buffers of :func:`compiler.runtime.protocol.pack_parts`,
         written as they lie) and write what the pipe takes now."""
-        self.pending.extend(framed(message))
+        self.pending.extend(framed(message, self.arenas, RESET if self.fresh else 0))
+        self.fresh = False
         self.flush()
 
     def flush(self) -> bool:
@@ -349,7 +492,7 @@ class Worker:
                     return None
             if not self.replies.poll(max(0.0, deadline - time.monotonic())):
                 return None
-            return receive(self.replies)
+            return receive(self.replies, copy=False)
         except (EOFError, OSError):
             return False
 
@@ -366,6 +509,7 @@ class Worker:
         self.process.join(timeout=5)
         self.tasks.close()
         self.replies.close()
+        self.arena.drop()
 
 
 def process_state(pid: int) -> str | None:
@@ -429,6 +573,7 @@ class Processes:
         self.workers: list[Worker] = []
         self.local = True  # (every worker on this machine: sending each one the whole block costs pipes only)
         self.turns: Turns | None = None  # (made with the first workers, closed with the last)
+        self.arena: Arena | None = None  # (the parent's, likewise: what it sends every worker, ``shared``)
 
     @property
     def size(self) -> int:
@@ -448,18 +593,46 @@ class Processes:
             return
         if self.turns is None:
             self.turns = Turns()
+        if self.arena is None:
+            self.arena = Arena()
         turns = self.turns
         store = chain.store if chain.store is not None else chain.backing
         # SQLite must not see a file open across a fork: the parent closes it meanwhile.
         with store.detached() if store is not None else contextlib.nullcontext():
-            while len(self.workers) < count:
-                self.workers.append(Worker(make_replica(chain, table, turns.take), (turns.read_fd,)))
+            # (every new worker's arena made first: each maps all of them, and those of the workers alive)
+            arenas = [Arena() for _ in range(count - len(self.workers))]
+            siblings = frozenset(a.number for a in [self.arena, *arenas, *(w.arena for w in self.workers)])
+            try:
+                for arena in arenas:
+                    self.workers.append(Worker(make_replica(chain, table, turns.take), (turns.read_fd,), arena,
+                                               siblings - {arena.number}))
+            finally:
+                for arena in arenas:  # (those no worker took: a fork failed)
+                    if not any(w.arena is arena for w in self.workers):
+                        arena.drop()
 
     def send(self, k: int, message: bytes) -> None:
         self.workers[k].send(message)
 
     def wait(self, waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:
         return wait_any(self.workers, waiting, timeout)
+
+    def shared(self, data) -> memoryview:
+        """``data``'s bytes where every worker reads them (the parent's arena): parts of messages
+        lying there are sent as where they lie (a block's file, cut into stripes; rows every worker
+        gets).  Read by the workers only, until ``release``: the parent keeps its own copy of what it
+        uses.  Where they do not fit, or before any worker, ``data`` itself."""
+        written = self.arena.write([data]) if self.arena is not None else None
+        return memoryview(data).cast("B") if written is None else written
+
+    def release(self) -> None:
+        """Every worker has read every message sent so far, and the parent holds nothing of their
+        replies (no view of one is used again): each worker writes its arena from its start again
+        at its next message, and the parent its own now."""
+        for w in self.workers:
+            w.fresh = True
+        if self.arena is not None:
+            self.arena.reset()
 
     def deliver(self, timeout: float) -> None:
         """Write what is queued for the workers as they read it, for at most ``timeout`` seconds:
@@ -487,6 +660,9 @@ class Processes:
         if self.turns is not None:
             self.turns.close()
             self.turns = None
+        if self.arena is not None:
+            self.arena.drop()
+            self.arena = None
 
 
 def wait_any(workers: list[Worker], waiting: set[int], timeout: float) -> list[tuple[int, bytes | bool]]:

@@ -238,13 +238,14 @@ _KIND_OF = {t: k for k, t in KINDS.items()}
 # message nor out of it.  Unpacked, each is a memoryview of the message's bytes.
 RAW: dict[type, tuple[str, ...]] = {
     Schedule: ("stripe",),
+    Lanes: ("lanes", "fnids", "chunks"),
     Peers: ("calls", "rows"),
     Scheduled: ("fnids", "rows", "sources", "calls"),
     Rescheduled: ("rows", "sources"),
     Routed: ("blobs",),
     Calls: ("routed",),
-    Window: ("sync",),
-    Finish: ("sync",),
+    Window: ("sync", "fixups"),
+    Finish: ("sync", "fixups"),
     Sync: ("sync",),
     WindowDone: ("writes", "log", "changed", "receipts"),
     Finished: ("rows", "writes"),
