@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
 from pathlib import Path
@@ -811,9 +812,24 @@ def test_an_access_outside_the_summary_on_either_lane_is_caught(tmp_path, monkey
 def test_a_generated_defi_block_runs_on_lanes_without_falling_back(tmp_path):
     """Wildcards on one token's balances (an NFT's seller read from storage) beside adds to another
     token's balance of the lending pool from every lane: the adds are shared, not owned by a lane."""
-    from compiler.workload import GenOptions, generate
+    from compiler.workload import GenOptions
 
-    generate(tmp_path, GenOptions("defi", 1500, 1000, 0.0, 16, 0.0, 7))
+    with _generated(tmp_path, GenOptions("defi", 1500, 1000, 0.0, 16, 0.0, 7)) as (seq, par, executor):
+        block = read_block(tmp_path / "block.jsonl")
+        a = seq.run_block(block)
+        b = par.run_block(block, executor="parallel", workers=2)
+        _same(a, b)
+        assert executor.last["mode"] == "parallel" and executor.last["lanes"] == 2
+        assert executor.last["fallback_from"] is None and executor.last["on_lanes"] == 1500
+
+
+@contextlib.contextmanager
+def _generated(tmp_path: Path, options):
+    """A generated workload (``options``: ``GenOptions``) on two chains, its setup run on both: the
+    sequential one, the parallel one and its executor, forced onto lanes."""
+    from compiler.workload import generate
+
+    generate(tmp_path, options)
     seq, par = Chain.open(tmp_path / "world.toml"), Chain.open(tmp_path / "world.toml")
     executor = parallel.executor_for(par, 2).__self__
     executor.force = True
@@ -821,12 +837,7 @@ def test_a_generated_defi_block_runs_on_lanes_without_falling_back(tmp_path):
         setup = read_block(tmp_path / "setup.jsonl")
         seq.run_block(setup)
         par.run_block(setup, executor="sequential")
-        block = read_block(tmp_path / "block.jsonl")
-        a = seq.run_block(block)
-        b = par.run_block(block, executor="parallel", workers=2)
-        _same(a, b)
-        assert executor.last["mode"] == "parallel" and executor.last["lanes"] == 2
-        assert executor.last["fallback_from"] is None and executor.last["on_lanes"] == 1500
+        yield seq, par, executor
     finally:
         par.close()
         seq.close()
@@ -842,9 +853,8 @@ def test_the_parent_passes_the_workers_replies_on_without_copying_them(tmp_path,
     import os
 
     from compiler.runtime import pool
-    from compiler.workload import GenOptions, generate
+    from compiler.workload import GenOptions
 
-    generate(tmp_path, GenOptions("transfers", 4000, 1000, 0.0, 4, 0.0, 3))
     moved = {"readv": 0, "writev": 0}
     parent = os.getpid()
 
@@ -858,13 +868,7 @@ def test_the_parent_passes_the_workers_replies_on_without_copying_them(tmp_path,
             return n
         return call
 
-    seq, par = Chain.open(tmp_path / "world.toml"), Chain.open(tmp_path / "world.toml")
-    executor = parallel.executor_for(par, 2).__self__
-    executor.force = True
-    try:
-        setup = read_block(tmp_path / "setup.jsonl")
-        seq.run_block(setup)
-        par.run_block(setup, executor="sequential")
+    with _generated(tmp_path, GenOptions("transfers", 4000, 1000, 0.0, 4, 0.0, 3)) as (seq, par, executor):
         raw = (tmp_path / "block.jsonl").read_bytes()
         for name in moved:
             monkeypatch.setattr(pool.os, name, counted(name))
@@ -873,9 +877,6 @@ def test_the_parent_passes_the_workers_replies_on_without_copying_them(tmp_path,
             b = par.run_block(raw, executor="parallel", workers=2)
             _same(a, b)
             assert executor.last["mode"] == "parallel" and executor.last["windows"] >= 2, executor.last
-    finally:
-        par.close()
-        seq.close()
     assert moved["writev"] < len(raw) / 8 and moved["readv"] < len(raw) / 8, (moved, len(raw))  # (two blocks)
 
 

@@ -14,10 +14,11 @@ time in 80 sends of a 100,000-transfer block on two cores, 3 ms of it CPU).
 A worker writes its replies into a region of memory shared by the pool's processes (its
 :class:`Arena`), and sends through its pipe only where each lies: the parent reads them where they
 lie, and a reply's bytes it sends on to another worker (a window's writes, a stripe's calls) go
-as the same reference, which that worker copies out.  So the parent copies no reply's bytes, in
-nor out (through pipes, 100,000 transfers passed about 48 MB through it: 16 ms of its time a
-block).  A worker writes its arena from its start again once the parent says it holds nothing of
-its earlier replies (:meth:`Processes.release`, at each block's end).
+as the same reference, which that worker copies out.  What the parent sends every worker it writes
+once into its own arena (:meth:`Processes.shared`).  So the parent copies no reply's bytes, in nor
+out (through pipes, 100,000 transfers passed about 48 MB through it: 16 ms of its time a block).
+Each arena is written from its start again once every worker has read every message of the block
+and the parent holds nothing of their replies (:meth:`Processes.release`, at each block's end).
 
 A worker is forked by ``os.fork`` itself (not multiprocessing's ``Process``, whose import
 and start cost a process's first block on lanes 5-12 ms here: :class:`Child`), its pipes
@@ -68,15 +69,16 @@ SEGMENTS = -2
 RESET = 1                   # flag: the worker may write its arena from its start again (``release``)
 _SEGMENTS_HEAD = struct.Struct("!BI")
 _SEGMENT = struct.Struct("!iQQ")
-_ARENAS: dict[int, "Arena"] = {}   # this process's arenas, by number (a worker's: those forked before it)
+_ARENAS: dict[int, "Arena"] = {}   # the arenas this process maps, by number (a worker: its pool's)
 _BY_MAP: dict[int, "Arena"] = {}   # ... by their mapping's id (to find where a part lies)
 
 
 class Arena:
-    """A worker's replies, in memory every process of its pool maps: an anonymous shared mapping,
-    made before the worker is forked (and before its siblings forked after it).  Written from its
-    start (``used``: how far), from the start again when the worker is told to (``RESET``); a reply
-    that does not fit goes through the pipe whole."""
+    """The messages one process of a pool writes (a worker's replies; what the parent sends every
+    worker), in memory every process of the pool maps: an anonymous shared mapping, made before the
+    workers are forked.  Written from its start (``used``: how far), from the start again when it is
+    released (a worker: told so by ``RESET``); a message that does not fit goes through the pipe
+    whole."""
 
     _numbers = itertools.count()
 
@@ -110,8 +112,8 @@ class Arena:
         """Forgotten by this process (its mapping unmapped once no view of it is left)."""
         _ARENAS.pop(self.number, None)
         _BY_MAP.pop(id(self.map), None)
-        self.view.release()
         try:
+            self.view.release()
             self.map.close()
         except BufferError:
             pass  # (a view of it is alive: it goes with the last one)
