@@ -880,6 +880,37 @@ def test_the_parent_passes_the_workers_replies_on_without_copying_them(tmp_path,
     assert moved["writev"] < len(raw) / 8 and moved["readv"] < len(raw) / 8, (moved, len(raw))  # (two blocks)
 
 
+def test_blocks_scheduled_then_run_inline_keep_the_arenas_bounded(tmp_path, monkeypatch):
+    """A block the workers schedule but whose plan runs it inline never drains (the workers may not
+    have read its ``Peers`` yet): its messages stay in the arenas, and the next block's are written
+    after them (the replicas, brought in step, stay: a block on lanes came first).  Past
+    ``ARENAS_HELD_MOST`` the workers go; a block on lanes releases the arenas."""
+    from compiler.workload import GenOptions
+
+    with _generated(tmp_path, GenOptions("transfers", 2000, 500, 0.0, 4, 0.0, 5)) as (seq, par, executor):
+        raw = (tmp_path / "block.jsonl").read_bytes()
+        transport = executor.transport
+
+        def block(mode: str) -> None:
+            a, b = seq.run_block(raw), par.run_block(raw, executor="parallel", workers=2)
+            _same(a, b)
+            assert executor.last["mode"] == mode, executor.last
+
+        block("parallel")
+        assert transport.held() == 0
+        with monkeypatch.context() as inline:
+            inline.setattr(parallel._BlockRun, "plan", lambda self: None)  # (judged inline once scheduled)
+            block("inline")
+            first = transport.held()
+            block("inline")
+            assert transport.size == 2 and transport.held() == 2 * first and first > len(raw)
+            monkeypatch.setattr(parallel, "ARENAS_HELD_MOST", transport.held())
+            block("inline")
+            assert transport.size == 0 and transport.held() == 0  # (the workers gone)
+        block("parallel")
+        assert transport.size == 2 and transport.held() == 0  # (released: written from the start again)
+
+
 HEAVY = """\
 contract Miner {
     storage seeds: map<address, u256>;

@@ -278,6 +278,9 @@ class DaskLanes:
         """Nothing to do: each reply is bytes of its own (the local pool's are views of its workers'
         arenas, :meth:`compiler.runtime.pool.Processes.release`)."""
 
+    def held(self) -> int:
+        return 0  # (no arenas)
+
     def send(self, k: int, message: bytes | list) -> None:
         lane = self.workers[k]
         with self._cond:

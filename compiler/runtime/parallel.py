@@ -81,7 +81,7 @@ from .functions import FunctionTable
 from .lazy import LazyModule, load
 from .plan import MIN_GAIN, MIN_TRANSACTIONS, Planning, light_at_worst
 from .cpus import usable_cpus
-from .pool import DIE, HANG, Processes
+from .pool import ARENAS_HELD_MOST, DIE, HANG, Processes
 from .cost_model import CostModel
 from . import sequential
 from ..schedule.vectorized import COLUMNS, distinct, isin, isin_sorted, pick, scope_id
@@ -117,10 +117,11 @@ LINE_BYTES_LEAST = 30      # fewer bytes than the shortest line of a transaction
 MODEL_S = 1.0              # the machine's speed, once timed, is taken for blocks that start this soon after
 
 PEERS_MOST = 4             # workers, at most, that each get every stripe's calls (``Peers``: each unmarshals the
-                           # whole block while the parent plans, and the parent writes it to each; with more,
+                           # whole block while the parent plans, and copies it out of the arenas; with more,
                            # or a network between them, the workers route each lane its calls) ...
-PEERS_DELIVER_S = 1.0      # ... written to them before the plan for at most this long (a pipe takes 1 MB: the
-                           # rest is written as they read it, a few ms; a stopped worker's waits for the next reply)
+PEERS_DELIVER_S = 1.0      # ... written to them before the plan for at most this long (a pipe takes 1 MB: what
+                           # does not lie in an arena is written as they read it; a stopped worker's waits for
+                           # the next reply)
 
 
 class Behind(NamedTuple):
@@ -269,6 +270,11 @@ class ParallelExecutor:
         finally:
             if run.drained:  # (what the parent keeps of the block is copied out of the workers' replies:
                 self.transport.release()  # ``Chain.defer``, ``_Merge.executed``)
+            elif self.transport.held() > ARENAS_HELD_MOST:
+                # Blocks the workers scheduled but the plan ran inline, one after the other, fill the
+                # arenas (nothing tells that every worker has read them): the workers go, and are
+                # forked again when a block next goes to lanes.
+                self.close()
             run.timing["total"] = time.perf_counter() - start
             # (the lanes' modules imported by the process's first block on lanes are its start-up,
             # not the block's work: ``seconds.imports`` says how long they took)

@@ -55,6 +55,7 @@ IOV_MOST = 64               # buffers written by one call (the system allows at 
 STALLED = ("T", "t", "Z", "X")  # stopped, traced, zombie, gone: a worker that will never answer
 
 ARENA_BYTES = 1 << 30       # a worker's arena (address space: its pages are taken as they are first written)
+ARENAS_HELD_MOST = 256 << 20  # what a pool's arenas may hold between blocks none of which drained (``held``)
 POISON = False              # tests: an arena written again is first filled with 0xAB (a view kept would show it)
 
 # Fault injection for the tests: a message that is one of these makes the worker misbehave.
@@ -155,7 +156,9 @@ def _receive(fd: int, copy: bool = True) -> tuple[Any, int]:
     segments = [_SEGMENT.unpack_from(raw, i * _SEGMENT.size) for i in range(count)]
     if not copy and count == 1 and segments[0][0] >= 0:
         number, at, size = segments[0]
-        return _ARENAS[number].view[at:at + size], flags
+        arena = _ARENAS[number]
+        arena.used = max(arena.used, at + size)  # (the writer's, as far as this process has read)
+        return arena.view[at:at + size], flags
     buf = bytearray(sum(s[2] for s in segments))
     view = memoryview(buf)
     at = 0
@@ -633,8 +636,15 @@ class Processes:
         at its next message, and the parent its own now."""
         for w in self.workers:
             w.fresh = True
+            w.arena.used = 0  # (the parent's count of it: ``held``)
         if self.arena is not None:
             self.arena.reset()
+
+    def held(self) -> int:
+        """The bytes the arenas hold (the workers' as far as the parent has read their replies):
+        what blocks that were not released wrote (a block whose plan ran it inline after the
+        workers scheduled it), kept till one is."""
+        return sum(a.used for a in [self.arena, *(w.arena for w in self.workers)] if a is not None)
 
     def deliver(self, timeout: float) -> None:
         """Write what is queued for the workers as they read it, for at most ``timeout`` seconds:
