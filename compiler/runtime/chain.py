@@ -185,7 +185,8 @@ class Chain:
     def defer(self, writes: bytes | memoryview) -> None:
         """Writes to apply later, in order: ``marshal`` of ``{(address, index): {key: value}}``.
         They are copied: a view into the reply they came in would keep all of it (its receipts, its
-        rows) alive as long as they wait."""
+        rows) alive as long as they wait, and a reply that lies in a worker's arena is written over
+        once the block is released (``pool.Processes.release``)."""
         blob = bytes(writes)
         self._pending.append(blob)
         self._pending_size += len(blob)
