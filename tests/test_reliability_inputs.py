@@ -19,7 +19,7 @@ from compiler.runtime.block import JsonError, decode_json, parse_block_text, pre
 from compiler.runtime.chain import Chain
 from compiler.runtime.store import StateStore
 from compiler.runtime.text_scan import MAX_NESTING
-from compiler.vm.values import shown
+from compiler.vm.values import derive_address, shown
 from compiler.runtime.world import genesis, load_world
 from runtime_helpers import ALICE, TOKEN, make_world, run_block, token_world, tx, write_block
 
@@ -64,6 +64,8 @@ DEPLOY = '[[deploy]]\nname = "usdc"\nsource = "token.lane"\ncontract = "Token"\n
     ('[accounts]\nalice = "0x01"\n"\\u001b[2J" = "0x02"\n',
      "account '\\x1b[2J' is not a name (letters, digits, '_', '.' and '-', starting with a letter or '_')", 3),
     ('[accounts]\nalice = "0x٠١"\n', "account 'alice' is not an address: '0x٠١' (0x and at most 40 hex digits)", 2),
+    ('[accounts]\nalice = "0x01"\ncarol = "0x02"\nbob = "0x0001"\n',
+     f"account 'bob' has the address of account 'alice' (0x{1:040x})", 4),
     ('"\\u001b" = 1\n', "unknown section '\\x1b' (a world has [accounts], [chain] and [[deploy]])", None),
     (DEPLOY.replace('"usdc"', '"my token"'),
      "deployment #1: 'my token' is not a name (letters, digits, '_', '.' and '-', starting with a letter or '_')", 2),
@@ -433,3 +435,10 @@ def test_a_byte_order_mark_that_starts_a_file_is_skipped(tmp_path):
     (marked / "twice.jsonl").write_bytes(block.replace(b"\n", b"\n\xef\xbb\xbf", 1))
     twice = CliRunner().invoke(app, ["run", str(marked / "world.toml"), str(marked / "twice.jsonl")])
     assert twice.exit_code == 1 and "twice.jsonl:2:1" in twice.output and "BOM" in twice.output
+
+
+def test_an_instance_deployed_at_an_account_s_fixed_address_is_an_error_at_its_name(tmp_path):
+    address = derive_address("usdc", "contract")
+    text = f'[accounts]\nalice = "0x{address:040x}"\n' + DEPLOY + "args = [1]\n"
+    assert world_error(tmp_path, text)[:2] == (
+        f"deployment #1: 'usdc' is deployed at 0x{address:040x}, the address of account 'alice'", 4)

@@ -312,14 +312,21 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
     if not isinstance(accounts, dict):
         raise errors.at("[accounts] must be a table of name = \"0x...\"", _line_of(text, r"accounts"))
     lines = _EntryLines(text)
+    named: dict[int, str] = {}  # (each fixed address's account)
     for name, raw in accounts.items():
         try:
             if not is_name(name):
                 raise ValueError_(f"account {quoted(name)} is not a name ({_NAME_RULE})")
             if not isinstance(raw, str) or not raw.lower().startswith("0x"):
                 raise ValueError_(f"account {quoted(name)} must be a 0x address string")
-            world.accounts[name] = parse_value(T.ADDRESS, raw, lambda t: address_from_text(t, derive_address),
-                                               f"account {quoted(name)}")
+            address = parse_value(T.ADDRESS, raw, lambda t: address_from_text(t, derive_address),
+                                  f"account {quoted(name)}")
+            other = named.get(address)
+            if other is not None:  # (two names of one account: which would outputs and errors show?)
+                raise ValueError_(f"account {quoted(name)} has the address of account {quoted(other)} "
+                                  f"({format_address(address)})")
+            named[address] = name
+            world.accounts[name] = address
         except ValueError_ as err:
             raise errors.at(str(err), lines.accounts.get(name) or _line_of(text, r"^\s*\[\s*accounts\s*\]")
                             or _line_of(text, r"^\s*accounts\s*=")) from None
@@ -377,6 +384,9 @@ def load_world(path: str | os.PathLike, cache: SourceCache | None = None,
         if not isinstance(sender, str):
             raise errors.at(f"{where} ('{name}'): sender must be a name or 0x address", at_key("sender"))
         address = derive_address(name, "contract")
+        if address in named:
+            raise errors.at(f"{where}: '{name}' is deployed at {format_address(address)}, the address of account "
+                            f"{quoted(named[address])}", at_key("name"))
         inst = Instance(name, address, contract, data.compiled, data)
         world.instances[name] = inst
         world.by_address[address] = inst
