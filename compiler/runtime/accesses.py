@@ -21,12 +21,13 @@ transaction in a ``first`` column, -1 in a ``last`` one.
 
 from __future__ import annotations
 
+import marshal
 from itertools import repeat
-from operator import sub
+from operator import add, sub
 
 import numpy as np
 
-from ..schedule.vectorized import grouped_order, joins
+from ..schedule.vectorized import grouped_order, joins, pick
 
 R, W, A = 0, 1, 2
 NONE = np.iinfo(np.int64).max
@@ -202,6 +203,28 @@ MOVE_BOUND = 2**55
 MOST_LANES = 128
 ROOM = 2**62
 _U256_MAX = 2**256 - 1
+
+
+def merged_writes(parts) -> dict:
+    """The merged adds of a window (``Window.fixups``, made by ``_Merge.check``) as writes,
+    ``{(address, index): {key: value}}``.  ``parts``: a marshal blob of such writes (b"": none), then
+    three for each lane whose extents give some of the locations: its extents' first part
+    (``WindowDone.adds``: the marshal of their address, index, key and before columns), each
+    location's place in them (int64) and its moves summed over the lanes (int64): its value is its
+    before and that sum.  Whoever applies the writes makes them (each worker, and the parent only
+    when its own state is read: ``Chain.defer_merged``), by C code over the columns."""
+    out = marshal.loads(parts[0]) if len(parts[0]) else {}
+    for k in range(1, len(parts), 3):
+        address, index, key, before = marshal.loads(parts[k])
+        at = np.frombuffer(parts[k + 1], np.int64).tolist()
+        values = map(add, pick(before, at), np.frombuffer(parts[k + 2], np.int64).tolist())
+        addresses, indices, keys = pick(address, at), pick(index, at), pick(key, at)
+        if len(set(addresses)) == 1 and len(set(indices)) == 1:  # (most often: one variable's, a token's balances)
+            out.setdefault((addresses[0], indices[0]), {}).update(zip(keys, values))
+        else:
+            for place, name, value in zip(zip(addresses, indices), keys, values):
+                out.setdefault(place, {})[name] = value
+    return out
 
 
 def moves(before: list, after: list, low: list, high: list) -> bytes:

@@ -31,6 +31,7 @@ from typing import Any, Callable
 
 from ..diagnostics import LaneError
 from . import encoding
+from .accesses import merged_writes
 from ..vm.transaction import gc_paused
 from .block import prepare
 from ..vm.context import Context
@@ -147,6 +148,22 @@ class BlockResult:
         }
 
 
+class _Merged:
+    """Merged adds deferred (``Chain.defer_merged``): the parts :func:`accesses.merged_writes` takes."""
+
+    __slots__ = ("parts", "size")
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+        self.size = sum(map(len, parts))
+
+    def __len__(self) -> int:  # (their bytes: what ``PENDING_MOST`` counts)
+        return self.size
+
+    def writes(self) -> dict:
+        return merged_writes(self.parts)
+
+
 class Chain:
     """A loaded world with its current state, in memory or backed by a SQLite file."""
 
@@ -154,7 +171,7 @@ class Chain:
                  state_hash: StateHash) -> None:
         self.world = world
         self._ctx = ctx
-        self._pending: list[bytes] = []  # lanes' writes not applied here yet (see ``ctx``) ...
+        self._pending: list = []  # lanes' writes not applied here yet (see ``ctx``; bytes, or _Merged) ...
         self._pending_size = 0             # ... and their bytes
         self.settles = 0                   # how many times this state was brought up to date with them
         self.store = store
@@ -191,6 +208,15 @@ class Chain:
         self._pending.append(blob)
         self._pending_size += len(blob)
 
+    def defer_merged(self, parts: list) -> None:
+        """The merged adds of a window to apply later, in order with the writes deferred around them, as
+        :func:`~compiler.runtime.accesses.merged_writes` takes them: their values are made only if they
+        are applied (block after block on lanes, the lanes' values after the block replace them:
+        ``replace_pending``).  Copied, as ``defer``'s."""
+        merged = _Merged([bytes(part) for part in parts])
+        self._pending.append(merged)
+        self._pending_size += len(merged)
+
     def settle_if_large(self) -> None:
         """Apply the oldest deferred writes until at most ``PENDING_MOST`` bytes of them wait (between
         blocks: block after block on lanes, they would otherwise grow with the chain; a long chain
@@ -217,7 +243,8 @@ class Chain:
         self.settles += 1
         storage = self._ctx.storage
         for k, blob in enumerate(pending):
-            for (address, index), values in marshal.loads(blob).items():
+            writes = blob.writes() if isinstance(blob, _Merged) else marshal.loads(blob)
+            for (address, index), values in writes.items():
                 var = storage[address][index]
                 if undo is not None and k >= since:
                     before = map(var.get, values, repeat(ABSENT)) if absent else map(var.__getitem__, values)

@@ -95,8 +95,8 @@ class _Merge:
         self.cost = 0
         self.root = 0
         self.rows: dict | None = {} if self.chain.store is not None else None  # a state file's (store.Rows)
-        self.fixups_blob = b""
-        self.shared: dict = {}
+        self.fixups: list = []  # the last applied window's merged adds, for the workers (``Window.fixups``)
+        self.shared: list = []  # the last checked window's (``accesses.merged_writes``' parts)
         self.cause = ""  # what the last ``check`` that found a conflict found (``OUTSIDE``, ...)
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
         self._concatenated: tuple[int, tuple] | None = None  # (``_writes``: how many of them, their columns)
@@ -148,7 +148,7 @@ class _Merge:
         # Adds to one location by several lanes: merged, if every order of them stays in range.
         # (An add that reverted on arithmetic is a read in its lane's log: at a location other lanes add
         # to, a lane's check or the logs' comparison finds it, as a read of what they changed.)
-        shared: dict = {}
+        shared: list = []
         if len(lids):
             shared, out_of_range = _merged_adds(lids, adders, [done[k].adds for k in order_lanes])
             if out_of_range:  # (from the second lane's first add)
@@ -202,11 +202,12 @@ class _Merge:
         self._add(counted)
         self.undo_log += journal
         self.journal += journal
+        merged = marshal.dumps(accesses.merged_writes(self.fixups)) if self.fixups else b""
         for lane in sync:
-            if self.fixups_blob:
-                lane.append(self.fixups_blob)
+            if merged:
+                lane.append(merged)
             lane.append(blob)
-        self.fixups_blob = b""
+        self.fixups = []
         self.writers.append((loc, np.full(len(loc), begin, np.int64), np.full(len(loc), len(sync), np.int64)))
 
     def _counted(self, idx: np.ndarray, outcomes: list) -> tuple[int, int, int, list]:
@@ -306,18 +307,11 @@ class _Merge:
         for k in sorted(done):
             loc, tx = P.arr(done[k].changed, P.I64).reshape(-1, 2).T
             self.writers.append((loc, tx, np.full(len(loc), k, np.int64)))
-        fix: dict = {}
-        if self.shared:
-            address, index, key, value = zip(*self.shared.values())
-            variables = set(zip(address, index))
-            if len(variables) == 1:  # (most often: one variable's, a token's balances)
-                fix[variables.pop()] = dict(zip(key, value))
-            else:
-                for variable, k, v in zip(zip(address, index), key, value):
-                    fix.setdefault(variable, {})[k] = v
-        self.fixups_blob = marshal.dumps(fix) if fix else b""
-        if fix:
-            chain.defer(self.fixups_blob)
+        # The merged adds: their values are made where they are applied (each worker; this state
+        # only when read), from one lane's extents and the sums of the moves.
+        self.fixups = self.shared
+        if self.fixups:
+            chain.defer_merged(self.fixups)
 
     def undo(self) -> None:
         """Take back every write of the block: the lanes' that the parent's state has not taken, and
@@ -431,17 +425,20 @@ _LANES = 1 << 16  # (more lanes than any executor has: a lane number packed unde
 
 
 
-def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tuple[dict, list[int]]:
+def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tuple[list, list[int]]:
     """The locations ``lids`` (sorted) that ``adders`` lanes each added to, merged from each lane's
-    extents (``WindowDone.adds``): ``{lid: (address, index, key, value after every lane's adds)}``,
-    and those that cannot be merged: whose adds could leave 0 .. 2^256-1 in some order (the lowest
-    and highest running values of each lane's adds, moved by the others', out of range), or for
-    which some lane that added sent no extent (the plan did not predict that several lanes add to
-    it, or the lane also read or wrote it: a conflict the rows report too).  C code over the
-    columns: no Python per location but the final dict.  Two locations of one id (keys a sender
-    chose 2^61 - 1 apart) are merged here as one: each lane's check at the block's end finds them
-    (``Replica._clash``) and the parent runs the block; comparing the lanes' locations here cost
-    the parent 0.04-0.1 us a transfer on lanes (measured on 2026-12-06)."""
+    extents (``WindowDone.adds``): the merged adds as :func:`~compiler.runtime.accesses.merged_writes`
+    takes them (``Window.fixups``: [] when none), and the locations that cannot be merged: whose adds
+    could leave 0 .. 2^256-1 in some order (the lowest and highest running values of each lane's adds,
+    moved by the others', out of range), or for which some lane that added sent no extent (the plan
+    did not predict that several lanes add to it, or the lane also read or wrote it: a conflict the
+    rows report too).  From the lanes' int64 moves, numpy alone: each location's value is left to be
+    made by those who apply it, from one lane's extents and the moves' sums (no Python per location
+    here; 9 ms of a block of 100,000 transfers on lanes when the parent made them, 2026-12-06).  Two
+    locations of one id (keys a sender chose 2^61 - 1 apart) are merged here as one: each lane's
+    check at the block's end finds them (``Replica._clash``) and the parent runs the block;
+    comparing the lanes' locations here cost the parent 0.04-0.1 us a transfer on lanes (measured
+    on 2026-12-06)."""
     lanes = []  # (the lane's extents, each location's place in them, which locations it has)
     count = np.zeros(len(lids), np.int64)
     for extent in adds:
@@ -456,17 +453,17 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     whole = count == adders
     out = lids[~whole].tolist()
     if not whole.any():
-        return {}, out
-    if len(lanes) <= MOST_LANES and all(len(extent[3]) for extent, _, _ in lanes):
+        return [], out
+    if len(lanes) <= MOST_LANES and all(len(extent[4]) for extent, _, _ in lanes):
         return _summed_moves(lids, np.flatnonzero(whole), lanes, out)
     # Some move too big for int64 (or more lanes than int64 sums allow): the lanes' columns of
-    # Python ints, summed per location.
+    # Python ints, summed per location, and the merged writes made here.
     found_lids, picked = [], [[] for _ in range(7)]
     for extent, at, found in lanes:
         found &= whole
         found_lids.append(lids[found])
         positions = at[found].tolist()
-        for into, column in zip(picked, marshal.loads(extent[2])):
+        for into, column in zip(picked, marshal.loads(extent[2]) + marshal.loads(extent[3])):
             into += pick(column, positions)
     every = np.concatenate(found_lids)
     order = np.argsort(every, kind="stable")
@@ -484,43 +481,36 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     lows, highs = moved(low), moved(high)
     merged_lids = ordered[starts].tolist()
     out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > U256_MAX]
-    return dict(zip(merged_lids, zip(pick(address, starts), pick(index, starts), pick(key, starts),
-                                     moved(after)))), out
+    writes: dict = {}
+    for place, name, value in zip(zip(pick(address, starts), pick(index, starts)), pick(key, starts), moved(after)):
+        writes.setdefault(place, {})[name] = value
+    return [marshal.dumps(writes)], out
 
 
-def _summed_moves(lids: np.ndarray, merged: np.ndarray, lanes: list, out: list[int]) -> tuple[dict, list[int]]:
+def _summed_moves(lids: np.ndarray, merged: np.ndarray, lanes: list, out: list[int]) -> tuple[list, list[int]]:
     """:func:`_merged_adds`' answer for the locations ``lids[merged]`` from the lanes' int64 moves
-    (:func:`compiler.runtime.accesses.moves`), summed by numpy, and one lane's columns for each
-    location's address, index, key and value before (every lane's before is the same: the replicas
-    are in step when a window begins)."""
+    (:func:`compiler.runtime.accesses.moves`), summed by numpy; each location's address, index, key
+    and value before are taken from the first lane that added to it (every lane's before is the same:
+    the replicas are in step when a window begins), where it lies in that lane's extents."""
     n = len(merged)
     total = np.zeros((n, MOVES), np.int64)  # the moves summed over the lanes, before's room as it is
-    columns: list[list] = [[None] * n for _ in range(4)]  # address, index, key, before
-    missing = np.ones(n, bool)
-    for extent, at, found in lanes:
+    source = np.full(n, -1, np.int64)       # (each location's first lane with it: its columns')
+    for k, (extent, at, found) in enumerate(lanes):
         mine, at = found[merged], at[merged]
         if not mine.any():
             continue
-        rows = P.arr(extent[3], P.I64).reshape(-1, MOVES)[at[mine]]
+        rows = P.arr(extent[4], P.I64).reshape(-1, MOVES)[at[mine]]
         total[mine, :FLOOR] += rows[:, :FLOOR]
         total[mine, FLOOR:] = rows[:, FLOOR:]
-        need = mine & missing
-        if need.any():
-            positions = at[need].tolist()
-            given = marshal.loads(extent[2])[:4]
-            if need.all():
-                columns = [pick(column, positions) for column in given]
-            else:
-                places = np.flatnonzero(need).tolist()
-                for into, column in zip(columns, given):
-                    list(map(into.__setitem__, places, pick(column, positions)))
-            missing &= ~need
+        source[mine & (source < 0)] = k
     in_range = (total[:, LOWEST] >= -total[:, FLOOR]) & (total[:, HIGHEST] <= total[:, CEILING])
-    merged_lids = lids[merged]
-    out += merged_lids[~in_range].tolist()
-    address, index, key, before = columns
-    after = map(add, before, total[:, AFTER].tolist())
-    return dict(zip(merged_lids.tolist(), zip(address, index, key, after))), out
+    out += lids[merged][~in_range].tolist()
+    parts: list = [b""]
+    for k, (extent, at, _) in enumerate(lanes):
+        mine = np.flatnonzero(source == k)
+        if len(mine):
+            parts += [extent[2], at[merged[mine]].tobytes(), total[mine, AFTER].tobytes()]
+    return parts, out
 
 
 def _select(digests: bytes, keep: np.ndarray) -> bytes:

@@ -880,7 +880,7 @@ class _BlockRun(Planning):
                     # lanes run it while the parent runs this one, whose writes go with the message
                     # after (the check sees whether the lanes kept off them).
                     self.send_window(nxt, sync, merge)
-                    merge.fixups_blob = b""
+                    merge.fixups = []
                     sync = [[] for _ in range(w)]
                 t = time.perf_counter()
                 places = self.run_inline(merge, bounds[win], bounds[nxt], sync)
@@ -1024,7 +1024,7 @@ class _BlockRun(Planning):
         the merged adds of the window before)."""
         if self.turns[win]:
             self.ex.transport.turns.put(int(self.turns[win]))
-        fixups = self.ex.transport.shared(merge.fixups_blob)  # (every worker's: written once)
+        fixups = [self.ex.transport.shared(part) for part in merge.fixups]  # (every worker's: written once)
         for k, blobs in enumerate(sync):
             self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, fixups)))
 
@@ -1090,7 +1090,7 @@ class _BlockRun(Planning):
         w = self.ex.transport.size
         owned = merge.owners(w + 1)  # (the last: the parent's, for the windows it ran)
         before = self.n if before is None else before
-        fixups = self.ex.transport.shared(merge.fixups_blob)
+        fixups = [self.ex.transport.shared(part) for part in merge.fixups]
         for k in range(w):
             message = P.Finish(self.serial, sync[k], fixups, owned[k].tobytes(), before)
             self.ex.transport.send(k, P.pack_parts(message))

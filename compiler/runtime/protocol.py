@@ -117,7 +117,10 @@ class Window(NamedTuple):
     block: int
     window: int
     sync: list                 # marshal blobs of the previous window's writes of the other lanes
-    fixups: bytes              # marshal: {(address, index): {key: value}} applied after ``sync`` (shared adds)
+    fixups: list               # the merged adds of the previous window, applied after ``sync``: a marshal blob of
+                               #  {(address, index): {key: value}} (b"": none), then per lane whose extents give
+                               #  some: their first part, the places in it, the moves' sums (int64), as
+                               #  accesses.merged_writes takes them ([]: none)
 
 
 class Cut(NamedTuple):
@@ -135,7 +138,7 @@ class Sync(NamedTuple):
 class Finish(NamedTuple):
     block: int
     sync: list
-    fixups: bytes
+    fixups: list
     owned: bytes               # int64: the locations (log ids) this lane is the first in the block to change
     before: int                # the lane's receipts of the transactions before this block index are the
                                #  block's (Finished.receipts; the parent ran the rest, from a conflict)
@@ -165,9 +168,10 @@ class WindowDone(NamedTuple):
     window: int
     writes: bytes              # marshal: {(address, index): {key: value}} the lane's writes (final values)
     adds: tuple                # (loc ids int64, sorted; the first transaction that added to each, int64;
-                               #  marshal of 7 lists in the same order: address, index, key, before, after,
-                               #  lowest, highest; int64 rows of accesses.MOVES, the same less before, or b""
-                               #  when too big: accesses.moves): the locations the lane only added to
+                               #  marshal of 4 lists in the same order: address, index, key, before; marshal of
+                               #  3 more: after, lowest, highest; int64 rows of accesses.MOVES, the same less
+                               #  before, or b"" when too big: accesses.moves): the locations the lane only
+                               #  added to
     log: bytes                 # int64 rows of accesses.WIDTH: the accesses the lane made, per location (b"" in
                                #  a window Lanes.checked says the lane checks)
     untrusted: int             # the first transaction that touched a location outside its lane's rows, or

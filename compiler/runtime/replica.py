@@ -51,7 +51,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import encoding, protocol as P
-from .accesses import FIRST_A, FIRST_W, LOC, NONE, allows, expected, first_outside, moves, summarize
+from .accesses import FIRST_A, FIRST_W, LOC, NONE, allows, expected, first_outside, merged_writes, moves, summarize
 from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
@@ -472,7 +472,7 @@ class Replica:
     def on_Sync(self, m: P.Sync) -> None:
         """What blocks the parent ran alone changed, applied: the replica is in step again (no reply;
         the next block's ``Schedule`` starts its accounts, ``synced`` and ``seen``, afresh)."""
-        self._apply(m.sync, b"")
+        self._apply(m.sync, [])
 
     def on_Finish(self, m: P.Finish) -> bytes:
         """The last writes of the others applied, the state root's move and the rows of a state file
@@ -530,13 +530,15 @@ class Replica:
             del ran[keep:], self.marks[keep:], self.outcomes[keep:]
         return self._done(m.window)
 
-    def _apply(self, sync: list, fixups: bytes) -> None:
-        """The other lanes' writes (and the merged adds) applied to the replica: what keeping it in step
-        costs (``synced``; each lane applies every other's, so this does not shrink with more lanes)."""
+    def _apply(self, sync: list, fixups: list) -> None:
+        """The other lanes' writes (and the merged adds, made here from the lanes' extents and the sums of
+        their moves: :func:`~compiler.runtime.accesses.merged_writes`) applied to the replica: what keeping
+        it in step costs (``synced``; each lane applies every other's, so this does not shrink with more
+        lanes)."""
         start = time.perf_counter()
         storage, seen = self.storage, self.seen
-        for blob in [*sync, fixups] if fixups else sync:
-            for place, values in marshal.loads(blob).items():
+        for writes in [*map(marshal.loads, sync), merged_writes(fixups)] if fixups else map(marshal.loads, sync):
+            for place, values in writes.items():
                 storage[place[0]][place[1]].update(values)
                 keys = seen.get(place)
                 if keys is None:
@@ -684,10 +686,11 @@ class Replica:
         now, by C code over each variable (a key whose value came back to what it was goes too:
         every replica has that value, and applying it again changes nothing).
         A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
-        columns: the lowest and highest of its values before each of its writes (the journal) and
-        after them; with the first transaction that added to it (``pure_rows``: the lane's rows of
-        the pure adds to send, sorted by location), and the moves from before as int64 when they
-        are small (:func:`compiler.runtime.accesses.moves`: what the parent sums)."""
+        columns in two parts (the first four, what a merged value is made from, and the rest): the
+        lowest and highest of its values before each of its writes (the journal) and after them;
+        with the first transaction that added to it (``pure_rows``: the lane's rows of the pure adds
+        to send, sorted by location), and the moves from before as int64 when they are small
+        (:func:`compiler.runtime.accesses.moves`: what the parent sums)."""
         pure = pure_rows[:, LOC] if len(pure_rows) else None
         writes: dict = {}
         lids: list[np.ndarray] = []
@@ -727,14 +730,15 @@ class Replica:
                 elif old > high[k]:
                     high[k] = old
         if not lids:
-            return writes, (b"", b"", marshal.dumps(columns), b"")
+            return writes, (b"", b"", marshal.dumps(columns[:4]), marshal.dumps(columns[4:]), b"")
         every = np.concatenate(lids)
         order = np.argsort(every, kind="stable")  # sorted by location id, for the parent's lookups
         positions = order.tolist()
         every = every[order]
         first = pure_rows[np.searchsorted(pure_rows[:, LOC], every), FIRST_A]
         columns = tuple(pick(c, positions) for c in columns)
-        return writes, (every.tobytes(), first.tobytes(), marshal.dumps(columns), moves(*columns[3:]))
+        return writes, (every.tobytes(), first.tobytes(), marshal.dumps(columns[:4]), marshal.dumps(columns[4:]),
+                        moves(*columns[3:]))
 
 
 def rows_by_lane(rows: dict, lanes: np.ndarray, count: int, everyone: np.ndarray | None, first: int = 0) -> list[tuple]:
