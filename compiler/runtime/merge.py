@@ -499,9 +499,11 @@ def _summed_moves(lids: np.ndarray, merged: np.ndarray, lanes: list, out: list[i
         mine, at = found[merged], at[merged]
         if not mine.any():
             continue
-        rows = P.arr(extent[4], P.I64).reshape(-1, MOVES)[at[mine]]
-        total[mine, :FLOOR] += rows[:, :FLOOR]
-        total[mine, FLOOR:] = rows[:, FLOOR:]
+        every = mine.all()  # (two lanes: every location is each one's; slices, not masks)
+        into = slice(None) if every else mine
+        rows = P.arr(extent[4], P.I64).reshape(-1, MOVES)[at if every else at[mine]]
+        total[into, :FLOOR] += rows[:, :FLOOR]
+        total[into, FLOOR:] = rows[:, FLOOR:]
         source[mine & (source < 0)] = k
     in_range = (total[:, LOWEST] >= -total[:, FLOOR]) & (total[:, HIGHEST] <= total[:, CEILING])
     out += lids[merged][~in_range].tolist()
