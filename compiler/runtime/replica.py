@@ -537,7 +537,7 @@ class Replica:
         lanes)."""
         start = time.perf_counter()
         storage, seen = self.storage, self.seen
-        for writes in [*map(marshal.loads, sync), merged_writes(fixups)] if fixups else map(marshal.loads, sync):
+        for writes in itertools.chain(map(marshal.loads, sync), map(merged_writes, [fixups] if fixups else [])):
             for place, values in writes.items():
                 storage[place[0]][place[1]].update(values)
                 keys = seen.get(place)
