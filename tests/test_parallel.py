@@ -1921,34 +1921,23 @@ contract Tally {
 """
 
 
-def test_the_merged_adds_of_a_window_on_lanes_reach_the_replicas_through_a_window_the_parent_runs(tmp_path):
-    # Window 0 on lanes: adds to the total from both lanes, merged by the parent.  Window 1 the
-    # parent's: it writes the marks window 2 writes again, so window 2 waits for it (not run beside
-    # it) and gets the merged total with the parent's writes; its calls return the total.
-    block = pot_lines(*[(f"u{i}", "add", [i + 1]) for i in range(8)],
-                      *[("u0", "stamp", [f"k{i}"]) for i in range(8)],
+@pytest.mark.parametrize("reader", ["lanes", "parent"])
+def test_the_merged_adds_of_a_window_on_lanes_reach_whoever_reads_them_next(tmp_path, reader):
+    """Window 0 on lanes: adds to the total from both lanes, merged.  ``lanes``: window 1, the
+    parent's, writes the marks window 2 writes again, so window 2 waits for it (not run beside it)
+    and gets the merged total with the parent's writes; its calls return the total.  ``parent``:
+    window 1, the parent's, reads the total from the parent's own state, which makes the merged
+    adds' values only then (from a lane's extents and the sums of the moves: ``Chain.defer_merged``)."""
+    stamps = [("u0", "stamp", [f"k{i}"]) for i in range(8)] if reader == "lanes" else []
+    block = pot_lines(*[(f"u{i}", "add", [i + 1]) for i in range(8)], *stamps,
                       *[("u0", "stamped_total", [f"k{i}"]) for i in range(8)])
     a, b, info = both_ways(pot_world(tmp_path, TALLY, "Tally"), parse_block_text(block, "b.jsonl"),
                            force_window=8, force_inline={1})
     _same(a, b)
-    assert [r["return"] for r in a.receipts_json[16:]] == ["36"] * 8
+    assert [r["return"] for r in b.receipts_json[-8:]] == ["36"] * 8
     assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 0, info
     assert info["fallback_from"] is None, info
 
-
-
-def test_the_merged_adds_of_a_window_on_lanes_reach_the_parents_state_for_a_window_it_runs(tmp_path):
-    # Window 0 on lanes: adds to the total from both lanes, merged.  Window 1 the parent's: its calls
-    # read the total from the parent's own state, which makes the merged adds' values only then (from
-    # a lane's extents and the sums of the lanes' moves: ``Chain.defer_merged``).
-    block = pot_lines(*[(f"u{i}", "add", [i + 1]) for i in range(8)],
-                      *[("u0", "stamped_total", [f"k{i}"]) for i in range(8)])
-    a, b, info = both_ways(pot_world(tmp_path, TALLY, "Tally"), parse_block_text(block, "b.jsonl"),
-                           force_window=8, force_inline={1})
-    _same(a, b)
-    assert [r["return"] for r in b.receipts_json[8:]] == ["36"] * 8
-    assert info["mode"] == "parallel" and info["inline_windows"] == 1 and info["ahead_windows"] == 0, info
-    assert info["fallback_from"] is None, info
 
 def _scattered(n: int = 400, seed: int = 7) -> tuple[str, list[int], list[str]]:
     """``n`` calls of the Miner, one ``mine`` in ten at random places among ``poke``s, from 60
