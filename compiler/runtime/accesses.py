@@ -218,12 +218,19 @@ def merged_writes(parts) -> dict:
         address, index, key, before = marshal.loads(parts[k])
         at = np.frombuffer(parts[k + 1], np.int64).tolist()
         values = map(add, pick(before, at), np.frombuffer(parts[k + 2], np.int64).tolist())
-        addresses, indices, keys = pick(address, at), pick(index, at), pick(key, at)
-        if len(set(addresses)) == 1 and len(set(indices)) == 1:  # (most often: one variable's, a token's balances)
-            out.setdefault((addresses[0], indices[0]), {}).update(zip(keys, values))
-        else:
-            for place, name, value in zip(zip(addresses, indices), keys, values):
-                out.setdefault(place, {})[name] = value
+        by_variable(pick(address, at), pick(index, at), pick(key, at), values, out)
+    return out
+
+
+def by_variable(addresses: list, indices: list, keys: list, values, out: dict) -> dict:
+    """Columns of writes (each one's instance's address, variable's index, key and value) added to
+    ``out``, ``{(address, index): {key: value}}``: by C code when they are all one variable's (most
+    often: a token's balances)."""
+    if len(set(addresses)) == 1 and len(set(indices)) == 1:
+        out.setdefault((addresses[0], indices[0]), {}).update(zip(keys, values))
+    else:
+        for place, name, value in zip(zip(addresses, indices), keys, values):
+            out.setdefault(place, {})[name] = value
     return out
 
 

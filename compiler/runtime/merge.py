@@ -481,9 +481,7 @@ def _merged_adds(lids: np.ndarray, adders: np.ndarray, adds: list[tuple]) -> tup
     lows, highs = moved(low), moved(high)
     merged_lids = ordered[starts].tolist()
     out += [lid for lid, lo, hi in zip(merged_lids, lows, highs) if lo < 0 or hi > U256_MAX]
-    writes: dict = {}
-    for place, name, value in zip(zip(pick(address, starts), pick(index, starts)), pick(key, starts), moved(after)):
-        writes.setdefault(place, {})[name] = value
+    writes = accesses.by_variable(pick(address, starts), pick(index, starts), pick(key, starts), moved(after), {})
     return [marshal.dumps(writes)], out
 
 
