@@ -148,20 +148,25 @@ class BlockResult:
         }
 
 
-class _Merged:
-    """Merged adds deferred (``Chain.defer_merged``): the parts :func:`accesses.merged_writes` takes."""
+class Merged:
+    """Merged adds deferred (``Chain.defer_merged``): the parts :func:`accesses.merged_writes` takes,
+    and the writes made from them, once, when first asked for (this state's, and a window the parent
+    runs after them sends them on: ``_Merge.inline``)."""
 
-    __slots__ = ("parts", "size")
+    __slots__ = ("parts", "size", "_writes")
 
     def __init__(self, parts: list) -> None:
         self.parts = parts
         self.size = sum(map(len, parts))
+        self._writes: dict | None = None
 
     def __len__(self) -> int:  # (their bytes: what ``PENDING_MOST`` counts)
         return self.size
 
     def writes(self) -> dict:
-        return merged_writes(self.parts)
+        if self._writes is None:
+            self._writes = merged_writes(self.parts)
+        return self._writes
 
 
 class Chain:
@@ -171,7 +176,7 @@ class Chain:
                  state_hash: StateHash) -> None:
         self.world = world
         self._ctx = ctx
-        self._pending: list = []  # lanes' writes not applied here yet (see ``ctx``; bytes, or _Merged) ...
+        self._pending: list = []  # lanes' writes not applied here yet (see ``ctx``; bytes, or Merged) ...
         self._pending_size = 0             # ... and their bytes
         self.settles = 0                   # how many times this state was brought up to date with them
         self.store = store
@@ -208,14 +213,15 @@ class Chain:
         self._pending.append(blob)
         self._pending_size += len(blob)
 
-    def defer_merged(self, parts: list) -> None:
+    def defer_merged(self, parts: list) -> Merged:
         """The merged adds of a window to apply later, in order with the writes deferred around them, as
         :func:`~compiler.runtime.accesses.merged_writes` takes them: their values are made only if they
         are applied (block after block on lanes, the lanes' values after the block replace them:
         ``replace_pending``).  Copied, as ``defer``'s."""
-        merged = _Merged([bytes(part) for part in parts])
+        merged = Merged([bytes(part) for part in parts])
         self._pending.append(merged)
         self._pending_size += len(merged)
+        return merged
 
     def settle_if_large(self) -> None:
         """Apply the oldest deferred writes until at most ``PENDING_MOST`` bytes of them wait (between
@@ -243,7 +249,7 @@ class Chain:
         self.settles += 1
         storage = self._ctx.storage
         for k, blob in enumerate(pending):
-            writes = blob.writes() if isinstance(blob, _Merged) else marshal.loads(blob)
+            writes = blob.writes() if isinstance(blob, Merged) else marshal.loads(blob)
             for (address, index), values in writes.items():
                 var = storage[address][index]
                 if undo is not None and k >= since:

@@ -35,6 +35,7 @@ from ..vm.locations import loc_ids
 from ..vm.values import U256_MAX
 
 if TYPE_CHECKING:
+    from .chain import Merged
     from .parallel import _BlockRun
 
 
@@ -95,7 +96,7 @@ class _Merge:
         self.cost = 0
         self.root = 0
         self.rows: dict | None = {} if self.chain.store is not None else None  # a state file's (store.Rows)
-        self.fixups: list = []  # the last applied window's merged adds, for the workers (``Window.fixups``)
+        self.fixups: Merged | None = None  # the last applied window's merged adds (``Window.fixups``: its parts)
         self.shared: list = []  # the last checked window's (``accesses.merged_writes``' parts)
         self.cause = ""  # what the last ``check`` that found a conflict found (``OUTSIDE``, ...)
         self.writers: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (loc, tx, lane) of each write
@@ -202,12 +203,12 @@ class _Merge:
         self._add(counted)
         self.undo_log += journal
         self.journal += journal
-        merged = marshal.dumps(accesses.merged_writes(self.fixups)) if self.fixups else b""
+        merged = marshal.dumps(self.fixups.writes()) if self.fixups else b""  # (as this state took them)
         for lane in sync:
             if merged:
                 lane.append(merged)
             lane.append(blob)
-        self.fixups = []
+        self.fixups = None
         self.writers.append((loc, np.full(len(loc), begin, np.int64), np.full(len(loc), len(sync), np.int64)))
 
     def _counted(self, idx: np.ndarray, outcomes: list) -> tuple[int, int, int, list]:
@@ -309,9 +310,7 @@ class _Merge:
             self.writers.append((loc, tx, np.full(len(loc), k, np.int64)))
         # The merged adds: their values are made where they are applied (each worker; this state
         # only when read), from one lane's extents and the sums of the moves.
-        self.fixups = self.shared
-        if self.fixups:
-            chain.defer_merged(self.fixups)
+        self.fixups = chain.defer_merged(self.shared) if self.shared else None
 
     def undo(self) -> None:
         """Take back every write of the block: the lanes' that the parent's state has not taken, and

@@ -880,7 +880,7 @@ class _BlockRun(Planning):
                     # lanes run it while the parent runs this one, whose writes go with the message
                     # after (the check sees whether the lanes kept off them).
                     self.send_window(nxt, sync, merge)
-                    merge.fixups = []
+                    merge.fixups = None
                     sync = [[] for _ in range(w)]
                 t = time.perf_counter()
                 places = self.run_inline(merge, bounds[win], bounds[nxt], sync)
@@ -1024,9 +1024,14 @@ class _BlockRun(Planning):
         the merged adds of the window before)."""
         if self.turns[win]:
             self.ex.transport.turns.put(int(self.turns[win]))
-        fixups = [self.ex.transport.shared(part) for part in merge.fixups]  # (every worker's: written once)
+        fixups = self.fixups(merge)
         for k, blobs in enumerate(sync):
             self.ex.transport.send(k, P.pack_parts(P.Window(self.serial, win, blobs, fixups)))
+
+    def fixups(self, merge: merging._Merge) -> list:
+        """The merged adds of the window applied last (``Window.fixups``), written once where every
+        worker reads them."""
+        return [self.ex.transport.shared(part) for part in merge.fixups.parts] if merge.fixups else []
 
     def apart(self, begin: int, middle: int, end: int, exact: bool = False) -> bool:
         """Whether transactions ``middle`` to ``end`` are predicted to touch nothing that transactions
@@ -1090,7 +1095,7 @@ class _BlockRun(Planning):
         w = self.ex.transport.size
         owned = merge.owners(w + 1)  # (the last: the parent's, for the windows it ran)
         before = self.n if before is None else before
-        fixups = [self.ex.transport.shared(part) for part in merge.fixups]
+        fixups = self.fixups(merge)
         for k in range(w):
             message = P.Finish(self.serial, sync[k], fixups, owned[k].tobytes(), before)
             self.ex.transport.send(k, P.pack_parts(message))
