@@ -171,7 +171,7 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
     and an int of the same value differ), as the roots and the state file's rows need it."""
     from itertools import repeat
 
-    from compiler.runtime.changes import from_journal, journal_keys
+    from compiler.runtime.changes import from_journal, journal_keys, written_keys
     from compiler.vm.variables import Var
 
     stores = [Var(0), Var(0), Var(False)]
@@ -190,6 +190,12 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
     # sends these keys with their values now).
     written = [(number[id(s)], key, old) for s, keys, olds in journal_keys(journal) for key, old in zip(keys, olds)]
     assert len(written) == len(first) and {(w, k): o for w, k, o in written} == first
+    # The same keys without their values before (a lane's window needs them only for its pure adds), in the
+    # order of their first writes.
+    by_variable: dict = {}
+    for which, key in first:
+        by_variable.setdefault(which, []).append(key)
+    assert {number[id(s)]: keys for s, keys in written_keys(journal)} == by_variable
     assert {(number[id(s)], key): (old, new) for s, key, old, new in got} == expected
     assert len(got) == len(expected) and bool(got) == bool(expected)
     pairs = got.only(lambda _store, keys: map(isinstance, keys, repeat(tuple)))  # a column of flags per variable

@@ -56,7 +56,7 @@ from ..vm.context import Context
 from ..vm.errors import Revert
 from ..vm.locations import loc_ids
 from .receipts import INVALID, OK, REVERTED
-from .changes import Changes, from_befores, journal_keys
+from .changes import Changes, from_befores, written_keys
 from .functions import FunctionTable
 from .roots import StateHash
 from .store import PREFETCH_MIN, change_rows
@@ -403,7 +403,7 @@ class Replica:
         transactions that wrote or added to a location its lane's rows did not predict it would,
         neither by location nor by a wildcard (one that writes, or adds to, that variable of that
         instance or of every instance: its scope, :func:`compiler.schedule.vectorized.scope_id`;
-        the journal, grouped by variable (``groups``: :func:`journal_keys`), says which variable a
+        the journal, grouped by variable (``groups``: :func:`written_keys`), says which variable a
         location written is of); -1: none.  What the lanes read the parent compares: a write is the
         lane's own to check, whoever else touches it."""
         changes = mode != R
@@ -424,7 +424,7 @@ class Replica:
         adds = set(scopes[scope_modes == A].tolist())
         allowed = np.zeros(len(loc), bool)
         if writes or adds:
-            for store, keys, _olds in groups:
+            for store, keys in groups:
                 one, every = self.scopes[id(store)]
                 if one in writes or every in writes:
                     only_adds = False
@@ -616,7 +616,7 @@ class Replica:
         if reverted:  # what a reverted transaction wrote never happened; what it read decided its fate
             log_mode[isin(log_tx, np.array(reverted, np.int64))] = R
         checked = bool(self.checked[window])
-        groups = journal_keys(journal)  # (the window's writes by variable: for the check and the writes)
+        groups = written_keys(journal)  # (the window's writes by variable: for the check and the writes)
         untrusted = self._untrusted(window, log_tx, log_loc, log_mode) if checked else \
             self._written_outside(window, log_tx, log_loc, log_mode, groups)
         # Locations the lane added to and wrote in no other way (a transaction that read one and
@@ -661,7 +661,7 @@ class Replica:
         as the parent takes that answer only (``claimed`` moves on with the next message)."""
         claimed, claiming, where = self.claimed, {}, self.where
         locs = []
-        for store, _keys, _olds in groups:
+        for store, _keys in groups:
             before = store.before
             seen = claimed.get(id(store), 0)
             if len(before) > seen:
@@ -681,13 +681,14 @@ class Replica:
         """The window's writes per variable, and the pure adds' extents (``WindowDone.adds``).
 
         The journal holds the window's writes (a reverted or cut transaction's are taken out of
-        it, their keys back to their values; ``groups``: its entries by variable, :func:`journal_keys`):
-        the writes are the keys it holds with their values
+        it, their keys back to their values; ``groups``: the keys it wrote by variable,
+        :func:`written_keys`): the writes are those keys with their values
         now, by C code over each variable (a key whose value came back to what it was goes too:
         every replica has that value, and applying it again changes nothing).
         A pure add's extent is (address, index, key, before, after, lowest, highest), sent as seven
-        columns in two parts (the first four, what a merged value is made from, and the rest): the
-        lowest and highest of its values before each of its writes (the journal) and after them;
+        columns in two parts (the first four, what a merged value is made from, and the rest): its
+        value before the window (its first journal entry's), the lowest and highest of its values
+        before each of its writes (the journal's entries) and after them;
         with the first transaction that added to it (``pure_rows``: the lane's rows of the pure adds
         to send, sorted by location), and the moves from before as int64 when they are small
         (:func:`compiler.runtime.accesses.moves`: what the parent sums)."""
@@ -697,7 +698,7 @@ class Replica:
         columns: tuple[list, ...] = ([], [], [], [], [], [], [])  # address, index, key, before, after, low, high
         position: dict = {}  # (id(variable), key) -> its extent's place, for the journal's pass
         where = self.where
-        for store, keys, olds in groups:
+        for store, keys in groups:
             address, index = where[id(store)]
             writes[(address, index)] = dict(zip(keys, map(store.__getitem__, keys)))
             if pure is None:
@@ -707,24 +708,26 @@ class Replica:
             if not len(mine):
                 continue
             picked = pick(keys, mine)
-            olds = pick(olds, mine)
             news = list(map(store.__getitem__, picked))
             base = len(columns[0])
             position.update(zip(zip(repeat(id(store)), picked), range(base, base + len(picked))))
             lids.append(jloc[mine])
-            for column, part in zip(columns, (repeat(address, len(picked)), repeat(index, len(picked)), picked, olds,
-                                              news, map(min, olds, news), map(max, olds, news))):
+            for column, part in zip(columns, (repeat(address, len(picked)), repeat(index, len(picked)), picked,
+                                              repeat(None, len(picked)), news, news, news)):
                 column.extend(part)
         if position:
-            # The values between a pure add's first write and its last: each write's value before it
-            # (the journal's entries of their keys, found by C code: a few of the window's).
-            low, high = columns[5], columns[6]
+            # Each pure add's value before the window (its first entry in the journal) and the values
+            # between its first write and its last (each entry's value before its write): the
+            # journal's entries of their keys, found by C code (a few of the window's).
+            before, low, high = columns[3], columns[5], columns[6]
             pure_keys = {key for _, key in position}
             for entry in compress(journal, map(pure_keys.__contains__, map(_SECOND, journal))):
                 k = position.get((id(entry[0]), entry[1]))
                 if k is None:
                     continue
                 old = entry[2]
+                if before[k] is None:
+                    before[k] = old
                 if old < low[k]:
                     low[k] = old
                 elif old > high[k]:
