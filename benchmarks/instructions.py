@@ -53,6 +53,7 @@ def leave(worker):  # (its pipe closed, a worker returns and exits: callgrind wr
     worker.replies.close()
 
 pool.Worker.kill = leave
+pool.Child.kill = lambda child: None  # (the pool's close kills its workers first: each must exit of itself)
 folder, executor = Path(sys.argv[1]), sys.argv[2]
 state = folder / "run.sqlite"
 shutil.copy(folder / "base.sqlite", state)
