@@ -186,12 +186,12 @@ def test_a_journal_s_changes_are_each_location_first_before_and_last_after(write
                 if old != stores[which][key] or type(old) is not type(stores[which][key])}
     got = from_journal(journal)
     number = {id(s): k for k, s in enumerate(stores)}  # (equal dicts are different variables)
-    # Every key written, once per variable, with its value before its first write (a lane's window
-    # sends these keys with their values now).
+    # Every key written, once per variable, with its value before its first write (what the changes
+    # are made from).
     written = [(number[id(s)], key, old) for s, keys, olds in journal_keys(journal) for key, old in zip(keys, olds)]
     assert len(written) == len(first) and {(w, k): o for w, k, o in written} == first
-    # The same keys without their values before (a lane's window needs them only for its pure adds), in the
-    # order of their first writes.
+    # The same keys without their values before, in the order of their first writes (a lane's window
+    # sends them with their values now; it needs the values before only for its pure adds).
     by_variable: dict = {}
     for which, key in first:
         by_variable.setdefault(which, []).append(key)
