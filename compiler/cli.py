@@ -18,6 +18,7 @@ import typer
 from . import __version__
 from .cli_support import EXIT_OK, EXIT_USER, LaneGroup, guarded, use_lane_commands
 from .cli_support import err as _err
+from .cli_support import JsonBlocks
 from .cli_support import json_text as _json_text
 from .cli_support import print_json as _print_json
 from .diagnostics import LaneError, render_all, summary_line
@@ -231,10 +232,12 @@ def run(
         # would only add forks, memory and switching)
         sys.stderr.write(f"note: --workers {workers} is more than 4 per CPU: {MAX_WORKERS} workers used\n")
         workers = MAX_WORKERS
-    # Each block's result is kept for --json only: shown as text, it goes (a long chain's would hold
-    # every block's receipts and bytes); its number stays, for an error's note.
+    # Each block's result goes once written (a long chain's would hold every block's receipts and
+    # bytes): as text, or for --json of one block its object, or of several one more element of
+    # {"blocks": [...]} (JsonBlocks); its number stays, for an error's note.
     results: list = []
     numbers: list = []
+    stream = JsonBlocks() if json_out and len(blocks) > 1 else None
 
     def rendered(result) -> str:
         return _json_text(result.to_json()) if json_out else render_block_summary(result) + "\n"
@@ -266,25 +269,24 @@ def run(
                         workers=workers if executor != "sequential" else 1, progress=progress,
                         check_accesses=check_accesses, verify=verify, before_commit=check, scheduler=scheduler)
                 numbers.append(result.number)
-                if json_out:
+                if stream is not None:
+                    stream.add(result.to_json())
+                elif json_out:
                     results.append(result)
                 else:
                     sys.stdout.write(rendered(result))
                 del result
-        except LaneError as error:
+        except LaneError:
             if numbers:  # (the blocks before the one that failed ran, and with --state are committed)
                 span = f"{numbers[0]}" if len(numbers) == 1 else f"{numbers[0]} to {numbers[-1]}"
                 sys.stderr.write(f"note: block{'s' if len(numbers) > 1 else ''} {span} ran before this error"
                                  + (f" and {'are' if len(numbers) > 1 else 'is'} committed to {state}\n"
                                     if state is not None else " (in memory: nothing is kept)\n"))
-                if json_out:
-                    error.done = {"blocks": [r.to_json() for r in results]}
-            raise
-    if json_out:
-        if len(results) == 1:
-            sys.stdout.write(rendered(results[0]))
-        else:
-            _print_json({"blocks": [r.to_json() for r in results]})
+            raise  # (with --json, the blocks written and the error make one object: JsonBlocks)
+    if stream is not None:
+        stream.close()
+    elif json_out:
+        sys.stdout.write(rendered(results[0]))
 
 
 @app.command()

@@ -3,7 +3,8 @@
 - :func:`guarded` turns a user's mistake (a :class:`LaneError`) into its message on stderr
   and exit status 1, and anything else into a bug report and exit status 3: never a
   traceback.  With ``--json`` the error is also one JSON object on stdout,
-  ``{"error": {...}}``, so a program reading stdout always gets JSON.
+  ``{"error": {...}}`` (beside the blocks ``lane run`` wrote before it: :class:`JsonBlocks`),
+  so a program reading stdout always gets JSON.
 - :class:`LaneCommand` and :class:`LaneGroup` are the command classes of the ``lane``
   app: ``--help`` shows a flag without a value (Typer's rich help would show
   ``--json <bool>``, as if it took one), and a usage error (exit status 1, found
@@ -71,11 +72,51 @@ def error_json(message: str, code: str, exit_status: int, diagnostics: list | No
                       "diagnostics": diagnostics or []}}
 
 
+class JsonBlocks:
+    """``--json`` of several blocks, ``{"blocks": [...]}``, written a block at a time as each is done:
+    the text ``print_json`` would write of the whole, but no block's result waits in memory for the
+    last (a 100,000-transfer block's held 300 MB).  An error while it is open closes it with the
+    error's members beside the blocks written (:func:`_print_error_json`): stdout holds one JSON
+    object, whatever happens."""
+
+    current: "JsonBlocks | None" = None  # the one being written, if any
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def add(self, obj) -> None:
+        body = "    " + json_text(obj).rstrip("\n").replace("\n", "\n    ")
+        sys.stdout.write(('{\n  "blocks": [\n' if not self.count else ",\n") + body)
+        self.count += 1
+        JsonBlocks.current = self
+
+    def close(self, members: dict | None = None) -> None:
+        """End the object (after the blocks, ``members``: an error's); nothing if none was written."""
+        if JsonBlocks.current is not self:
+            return
+        JsonBlocks.current = None
+        rest = "".join(f',\n  {json.dumps(key)}: ' + json_text(value).rstrip("\n").replace("\n", "\n  ")
+                       for key, value in (members or {}).items())
+        sys.stdout.write("\n  ]" + rest + "\n}\n")
+
+
+def _close_blocks() -> None:
+    """A ``JsonBlocks`` left open by a command that ended otherwise, closed (no error to add)."""
+    if JsonBlocks.current is not None:
+        try:
+            JsonBlocks.current.close()
+        except (OSError, ValueError):
+            JsonBlocks.current = None
+
+
 def _print_error_json(obj: dict) -> None:
     try:
-        print_json(obj)
+        if JsonBlocks.current is not None:  # (blocks written already: the error joins their object)
+            JsonBlocks.current.close(obj)
+        else:
+            print_json(obj)
     except (OSError, ValueError):  # stdout already gone: the message on stderr is enough
-        pass
+        JsonBlocks.current = None
 
 
 def guarded(fn: Callable) -> Callable:
@@ -88,16 +129,18 @@ def guarded(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (typer.Exit, typer.Abort, SystemExit, UsageError):
+            _close_blocks()
             raise  # ends as the command line means (a usage error: Typer's message, exit status 1)
         except LaneError as error:
             err(render_all(error.diagnostics, error.sources))
             if as_json:
                 codes = [d.code for d in error.diagnostics]
-                _print_error_json({**error_json(str(error), codes[0] if codes else "error", EXIT_USER,
-                                                [d.to_json() for d in error.diagnostics]), **error.done})
+                _print_error_json(error_json(str(error), codes[0] if codes else "error", EXIT_USER,
+                                             [d.to_json() for d in error.diagnostics]))
             raise typer.Exit(EXIT_USER)
         except BrokenPipeError:
             # The reader of our output went away (`lane run ... | head`): not an error of ours.
+            JsonBlocks.current = None
             try:
                 sys.stdout = open(os.devnull, "w")
             except OSError:

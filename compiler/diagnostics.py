@@ -146,9 +146,6 @@ class LaneError(Exception):
         elif isinstance(diagnostics, Diagnostic):
             diagnostics = [diagnostics]
         self.diagnostics: list[Diagnostic] = list(diagnostics)
-        # What a command had done before the error, for its --json object beside "error" (the
-        # blocks lane run committed before a later one failed, say).
-        self.done: dict = {}
         super().__init__("; ".join(d.message for d in self.diagnostics))
 
 

@@ -87,6 +87,29 @@ def test_blocks_that_ran_before_a_failing_one_are_in_the_error_object(world):
         in result.stderr
 
 
+@pytest.mark.parametrize("fault, code, status", [(KeyboardInterrupt, "interrupted", 130),
+                                                 (RuntimeError, "internal", 3)])
+def test_blocks_written_before_an_interrupt_or_a_fault_make_one_object_with_it(world, monkeypatch, fault, code,
+                                                                             status):
+    from compiler.runtime.chain import Chain
+
+    run_file, calls = Chain.run_file, []
+
+    def failing(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise fault()
+        return run_file(self, *args, **kwargs)
+
+    monkeypatch.setattr(Chain, "run_file", failing)
+    result = lane("run", "world.toml", "block.jsonl", "block.jsonl", "--json")
+    assert result.exit_code == status
+    out = json.loads(result.stdout)
+    assert out["error"]["code"] == code and [b["number"] for b in out["blocks"]] == [1]
+    again = lane("run", "world.toml", "block.jsonl", "--json")  # (nothing left open for the next command)
+    assert again.exit_code == 0 and json.loads(again.stdout)["number"] == 1
+
+
 def test_with_json_a_usage_error_is_json_on_stdout_with_exit_status_1(world):
     result = lane("run", "world.toml", "block.jsonl", "--workers", "0", "--json")
     assert result.exit_code == 1
