@@ -16,9 +16,13 @@ when each lane receives only the latest value of each location its window's
 transactions are predicted to touch that another lane wrote since; and how
 long finding those values by array passes takes (what a parent would pay a
 transaction to plan it).  It runs nothing on 16 lanes: it counts, from the
-plan's predictions.
+plan's predictions.  With ``--sticky`` it counts the second figure again for
+components dealt *sticky* (:func:`sticky`: each to the lane that last touched
+one of its locations, where that keeps the window even), with the busiest
+lane of the worst window against an even share: what a plan that kept
+locations on their lanes would save replicas that receive what they read.
 
-    python benchmarks/sync.py [-n 100000] [--accounts 10000] [--workloads transfers,savings]
+    python benchmarks/sync.py [-n 100000] [--accounts 10000] [--workloads transfers,savings] [--sticky]
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from compiler.bench import _prepare, _run  # noqa: E402
 from compiler.runtime import parallel  # noqa: E402
-from compiler.runtime.plan import _deal  # noqa: E402
+from compiler.runtime.plan import EVEN, _deal  # noqa: E402
 from compiler.runtime.accesses import R  # noqa: E402
 from compiler.schedule.vectorized import AccessTable, components  # noqa: E402
 from compiler.workload import GenOptions, generate  # noqa: E402
@@ -140,11 +144,62 @@ def wanted(rows: dict, window: np.ndarray, lanes: np.ndarray) -> np.ndarray:
     return need
 
 
+def sticky(rows: dict, label: np.ndarray, count: int, costs: np.ndarray, window: np.ndarray, w: int
+           ) -> np.ndarray:
+    """Each transaction's lane, window after window: each component to the lane that last touched a
+    location of it in an earlier window (its last row's with one, by the rows' order), but for
+    the costliest of a lane whose preferred share passes ``EVEN`` times an even one; the others
+    (and those) to the least loaded lane, the costliest first.  Python per component: a count, not
+    a plan."""
+    tx = rows["tx"]
+    _, dense = np.unique(rows["loc"], return_inverse=True)
+    last = np.full(int(dense.max(initial=0)) + 1, -1, np.int64)  # each location's last lane
+    lanes = np.full(len(label), -1, np.int64)
+    comp_cost = np.bincount(label, weights=costs, minlength=count)
+    row_window = window[tx]
+    order = np.argsort(row_window, kind="stable")
+    windows = int(window.max(initial=-1)) + 1
+    row_cuts = np.searchsorted(row_window[order], np.arange(windows + 1))
+    tx_cuts = np.searchsorted(window, np.arange(windows + 1))
+    for k in range(windows):
+        r = order[row_cuts[k]:row_cuts[k + 1]]
+        comp, was = label[tx[r]], last[dense[r]]
+        prefer = np.full(count, -1, np.int64)
+        prefer[comp[was >= 0]] = was[was >= 0]
+        comps = np.unique(label[tx_cuts[k]:tx_cuts[k + 1]])
+        share = comp_cost[comps].sum() / w
+        lane_of = prefer.copy()
+        loads = np.zeros(w)
+        for j in range(w):
+            mine = comps[prefer[comps] == j]
+            mine = mine[np.argsort(-comp_cost[mine], kind="stable")]
+            keep = np.cumsum(comp_cost[mine][::-1])[::-1] <= share * EVEN  # (the cheapest that fit stay)
+            lane_of[mine[~keep]] = -1
+            loads[j] = comp_cost[mine[keep]].sum()
+        free = comps[lane_of[comps] < 0]
+        for c in free[np.argsort(-comp_cost[free], kind="stable")].tolist():
+            j = int(np.argmin(loads))
+            lane_of[c] = j
+            loads[j] += comp_cost[c]
+        lanes[tx_cuts[k]:tx_cuts[k + 1]] = lane_of[label[tx_cuts[k]:tx_cuts[k + 1]]]
+        last[dense[r]] = lane_of[comp]
+    return lanes
+
+
+def _uneven(lanes: np.ndarray, window: np.ndarray, costs: np.ndarray, w: int) -> float:
+    """The worst window's busiest lane against an even share of its work."""
+    windows = int(window.max(initial=-1)) + 1
+    loads = np.bincount(window * w + np.maximum(lanes, 0), weights=np.where(lanes >= 0, costs, 0.0),
+                        minlength=windows * w).reshape(-1, w)
+    return float((loads.max(axis=1) / np.maximum(loads.sum(axis=1) / w, 1e-12)).max())
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--transactions", type=int, default=100_000)
     ap.add_argument("--accounts", type=int, default=10_000)
     ap.add_argument("--workloads", default="transfers,savings")
+    ap.add_argument("--sticky", action="store_true", help="also deal the components sticky (see the doc)")
     args = ap.parse_args()
     print(f"{'workload':<10} {'lanes':>5} {'every write':>12} {'what it reads':>14}  (values applied a transaction)"
           f"  {'to find them':>12} (us a transaction, array passes)")
@@ -168,8 +223,13 @@ def main() -> None:
                 need = wanted(rows, window, lanes)
                 spent.append(time.perf_counter() - start)
             assert int(need.sum()) == only, (int(need.sum()), only)
-            print(f"{workload:<10} {w:>5} {every / n:>12.2f} {only / n:>14.2f}  {min(spent) / n * 1e6:>12.2f}",
-                  flush=True)
+            line = f"{workload:<10} {w:>5} {every / n:>12.2f} {only / n:>14.2f}  {min(spent) / n * 1e6:>12.2f}"
+            if args.sticky:
+                kept = sticky(rows, comps.label, comps.count, costs.astype(float), window, w)
+                kept[plan["lanes"] < 0] = -1
+                line += (f"  sticky: {counts(rows, window, kept, w)[1] / n:.2f} (busiest lane "
+                         f"{_uneven(kept, window, costs, w):.2f}x even, dealt {_uneven(lanes, window, costs, w):.2f}x)")
+            print(line, flush=True)
 
 
 if __name__ == "__main__":
