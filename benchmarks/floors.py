@@ -27,14 +27,25 @@ the issue's goal ("all processes' work at most 1.25x the sequential
 executor's") compares against.
 
     python benchmarks/floors.py [-n 100000] [--accounts 10000] [--window 2500] [--repeat 5]
+
+With ``--instructions`` it counts instructions instead (``valgrind --tool=callgrind``, which no
+neighbour on the machine changes; ``-n 10000`` takes a few minutes a repetition): each part in a
+process of its own, only the part's own code counted (run through ``eval``: ``--toggle-collect``),
+the logs as the logging loop's count less the plain loop's; and the sequential executor's marginal
+cost of a transfer as ``benchmarks/instructions.py`` counts it (the block whole against its first
+half). Each part's median over ``--repeat`` processes (the counts still move by a few per cent from
+run to run: the clock, the addresses the system gives).
 """
 
 from __future__ import annotations
 
 import argparse
 import marshal
+import os
+import re
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -189,13 +200,135 @@ def logging(plain, logged, calls: list, base: dict, world, repeat_: int, chunk: 
     return total["p"], total["l"], ctx.log
 
 
+COUNTED = ("plain", "logged", "in step", "predict", "group")  # what --instructions counts, a process each
+
+
+def _counted(fn, *args):
+    """``fn(*args)``, where callgrind counts (``--toggle-collect=builtin_eval``: only what ``eval`` runs)."""
+    return eval("fn(*args)", {"fn": fn, "args": args})
+
+
+def _predicted(this: int, index: int, calls: list) -> np.ndarray:
+    """The two locations each transfer names (its sender's and its recipient's balance)."""
+    return np.concatenate([loc_ids(this, index, list(map(itemgetter(1), calls))),
+                           loc_ids(this, index, list(map(itemgetter(2), calls)))])
+
+
+def _grouped(rows: np.ndarray, tx: np.ndarray) -> np.ndarray:
+    order = grouped_order(rows, tx)
+    return np.flatnonzero(rows[order][1:] != rows[order][:-1])
+
+
+def _logged_run(code, calls: list, ctx: Context) -> None:
+    run(code, calls, ctx)
+    for entries in ctx.log:
+        np.fromiter(entries, np.int64, len(entries))
+
+
+def one_part(folder: Path, name: str, window: int) -> None:
+    """Part ``name`` of the floors on ``folder``'s block, for callgrind to count: everything else
+    (loading, decoding, the state read) runs outside :func:`_counted`."""
+    state = folder / "part.sqlite"
+    shutil.copy(folder / "base.sqlite", state)
+    with gc_paused(), Chain.open(folder / "world.toml", state) as chain:
+        display, data = read_block_bytes(folder / "block.jsonl")
+        block = chain._decode(data, display, False)
+        chain.prefetch(block)
+        table = FunctionTable(chain.world)
+        fid = table.ids[block.functions[0]]
+        calls, world = block.calls, chain.world
+        this = calls[0][0]
+        token = world.by_address[this]
+        index = token.program.layouts[token.contract.name].index["balances"]
+        base = copy_storage(chain.ctx.storage)
+        if name in ("predict", "group"):
+            rows = _counted(_predicted, this, index, calls)
+            if name == "group":
+                _counted(_grouped, rows, np.concatenate([np.arange(len(calls), dtype=np.int64)] * 2))
+            return
+        code = table.logged_code(fid) if name == "logged" else table.plain[fid]
+        ctx = Context(copy_storage(base), world.code, cost_limit=world.cost_limit)
+        other = copy_storage(base)
+        var = ctx.storage[this][index]
+        for begin in range(0, len(calls), window):
+            var.before.clear()
+            ctx.journal.clear()
+            part = calls[begin:begin + window]
+            if name == "in step":
+                run(code, part, ctx)
+                _counted(keep_in_step, var, other, this, index)
+            elif name == "logged":
+                _counted(_logged_run, code, part, ctx)
+                for entries in ctx.log:
+                    entries.clear()
+            else:
+                _counted(run, code, part, ctx)
+
+
+def keep_in_step(var, other: dict, this: int, index: int) -> None:
+    """A window's writes (the keys its variable recorded) out of one state, as bytes, into another."""
+    before = var.before
+    blob = marshal.dumps({(this, index): dict(zip(before, map(var.__getitem__, before)))})
+    for (address, i), values in marshal.loads(blob).items():
+        other[address][i].update(values)
+
+
+def counted(folder: Path, name: str, window: int, out: Path) -> int:
+    """Instructions of part ``name`` (:func:`one_part`), in a process of its own under callgrind."""
+    out.mkdir(parents=True, exist_ok=True)
+    for f in out.glob("cg.*"):
+        f.unlink()
+    done = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=builtin_eval",
+                           f"--callgrind-out-file={out}/cg.%p", sys.executable, __file__, "--part", name,
+                           "--folder", str(folder), "--window", str(window)],
+                          env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True)
+    if done.returncode:
+        sys.exit(f"part {name!r} failed: {done.stderr.strip()[-2000:]}")
+    return sum(int(m.group(1)) for f in out.glob("cg.*")
+               if (m := re.search(r"^(?:summary|totals):\s*(\d+)", f.read_text(errors="replace"), re.M)))
+
+
+def instructions_main(args) -> None:
+    if shutil.which("valgrind") is None:
+        sys.exit("valgrind is not installed (apt-get install valgrind)")
+    from instructions import first_half, instructions
+
+    n = args.transactions
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "block"
+        folder.mkdir()
+        generate(folder, GenOptions("transfers", n, args.accounts, 0.0, 1, 0.0, 1))
+        _prepare(folder)
+        more = first_half(folder, Path(tmp) / "half")
+        seq = (instructions(folder, "sequential", Path(tmp) / "cg")[0] -
+               instructions(Path(tmp) / "half", "sequential", Path(tmp) / "cg")[0]) / more
+        got = {name: statistics.median(counted(folder, name, args.window, Path(tmp) / "cg")
+                                       for _ in range(args.repeat)) / n for name in COUNTED}
+    parts = {"predict": got["predict"], "log": got["logged"] - got["plain"], "in step": got["in step"],
+             "group": got["group"] - got["predict"]}
+    print(f"sequential, block file to committed state: {seq:,.0f} instructions a transfer; a quarter of it: "
+          f"{seq / 4:,.0f}")
+    for name, value in parts.items():
+        print(f"  {name:<8} {value:8,.0f}")
+    two = sum(parts.values())
+    print(f"the least extra work: {two:,.0f} instructions a transfer on 2 processes ({1 + two / seq:.2f}x the "
+          f"sequential executor's); the plain calls themselves {got['plain']:,.0f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", "--transactions", type=int, default=100000)
     ap.add_argument("--accounts", type=int, default=10000)
     ap.add_argument("--window", type=int, default=2500)
     ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--instructions", action="store_true", help="count instructions (callgrind) instead of time")
+    ap.add_argument("--part", choices=COUNTED, help=argparse.SUPPRESS)  # (one part, under callgrind)
+    ap.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.part:
+        return one_part(args.folder, args.part, args.window)
+    if args.instructions:
+        return instructions_main(args)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         generate(folder, GenOptions("transfers", args.transactions, args.accounts, 0.0, 1, 0.0, 1))
