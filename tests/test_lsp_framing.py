@@ -11,6 +11,7 @@ the server, bounded by a timeout; none is a sleep.
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 from pathlib import Path
@@ -292,18 +293,37 @@ def test_workers_do_not_outlive_a_server_killed_outright(tmp_path):
         raw.close()
 
 
+BUSY_CPU_S = 0.5  # a worker's CPU time that says it is checking: an idle one (its imports are the fork
+                  # server's) has none to speak of, the check of ``slow_contract`` burns it for minutes
+
+
 def _workers_once_started(raw: RawServer) -> list[int]:
-    """The server's worker processes (its grandchildren, under the fork server), once there is one."""
-    for _ in range(int(TIMEOUT * 10)):
+    """The server's worker processes (its grandchildren, under the fork server) that are checking,
+    once one is.  A worker that has started is not enough: the pool starts one ahead of the first
+    job, and a test that changed the text before the job reached it (the document's first check
+    waits for typing to pause) would find that worker still there, idle, rightly so."""
+    deadline = time.monotonic() + TIMEOUT
+    while time.monotonic() < deadline:
         children = set(raw.descendants())
         direct = {pid for pid in children if _parent(pid) == raw.proc.pid}
-        workers = [pid for pid in children if _parent(pid) in direct]
-        if workers:
-            return workers
+        busy = [pid for pid in children if _parent(pid) in direct and _cpu_seconds(pid) >= BUSY_CPU_S]
+        if busy:
+            return busy
         # Nothing to wait for in the protocol: the check starts without a message.  A round trip
         # (answered at once) gives the server's loop a turn before looking again.
         raw.request("textDocument/hover", hover_params("file:///nowhere.lane"))
-    raise AssertionError("no worker process started")
+        time.sleep(0.05)
+    raise AssertionError("no worker process started checking")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user and system), from /proc; 0 if it has gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat[stat.rindex(")") + 2:].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _parent(pid: int) -> int | None:
