@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import marshal
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -100,33 +99,61 @@ def run(code, calls: list, ctx: Context) -> None:
             ctx.rollback(jmark, emark)
 
 
+def transfers(chain: Chain, folder: Path) -> tuple:
+    """``folder``'s block of token transfers decoded and its state read, on ``chain``: the function
+    table, the transfer's function id, the calls, the token's address and its balances' index, and
+    a copy of the state before the block."""
+    display, data = read_block_bytes(folder / "block.jsonl")
+    block = chain._decode(data, display, False)
+    chain.prefetch(block)
+    table = FunctionTable(chain.world)
+    fids = {table.ids[f] for f in block.functions}
+    if len(fids) != 1 or block.invalid:
+        sys.exit("the block must be token transfers only, all valid")
+    calls = block.calls
+    this = calls[0][0]
+    token = chain.world.by_address[this]
+    index = token.program.layouts[token.contract.name].index["balances"]
+    return table, fids.pop(), calls, this, index, copy_storage(chain.ctx.storage)
+
+
+def predicted(this: int, index: int, calls: list) -> np.ndarray:
+    """1. predict: the two locations each transfer names (its sender's and its recipient's balance)."""
+    return np.concatenate([loc_ids(this, index, list(map(itemgetter(1), calls))),
+                           loc_ids(this, index, list(map(itemgetter(2), calls)))])
+
+
+def grouped(rows: np.ndarray, tx: np.ndarray) -> np.ndarray:
+    """4. group: the predicted rows by location, transactions in block order within each."""
+    order = grouped_order(rows, tx)
+    return np.flatnonzero(rows[order][1:] != rows[order][:-1])
+
+
+def window_writes(var, this: int, index: int) -> bytes:
+    """3. keep in step, its first half: a window's writes (the keys its variable recorded) as bytes."""
+    before = var.before
+    return marshal.dumps({(this, index): dict(zip(before, map(var.__getitem__, before)))})
+
+
+def apply_writes(blob: bytes, other: dict) -> None:
+    """3. keep in step, its second half: the writes applied to another state."""
+    for (address, i), values in marshal.loads(blob).items():
+        other[address][i].update(values)
+
+
 def measure(folder: Path, n: int, window: int, repeat_: int) -> dict[str, float]:
     state = folder / "run.sqlite"
     shutil.copy(folder / "base.sqlite", state)
     out: dict[str, list[float]] = {k: [] for k in ("predict", "log ids", "group")}
     with Chain.open(folder / "world.toml", state) as chain:
-        display, data = read_block_bytes(folder / "block.jsonl")
-        block = chain._decode(data, display, False)
-        chain.prefetch(block)
-        table = FunctionTable(chain.world)
-        fids = {table.ids[f] for f in block.functions}
-        if len(fids) != 1 or block.invalid:
-            sys.exit("the block must be token transfers only, all valid")
-        fid = fids.pop()
+        table, fid, calls, this, index, base = transfers(chain, folder)
         plain, logged = table.plain[fid], table.logged_code(fid)
-        calls = block.calls
-        this = calls[0][0]
-        token = chain.world.by_address[this]
-        index = token.program.layouts[token.contract.name].index["balances"]
-        base = copy_storage(chain.ctx.storage)
         plain_s, logged_s, log = logging(plain, logged, calls, base, chain.world, repeat_)
         in_step = keeping_in_step(plain, calls, base, chain.world, this, index, window, repeat_)
         for _ in range(repeat_):
             # 1. predict: the two locations a transfer names (its sender's and its recipient's balance).
             t = time.perf_counter()
-            senders = list(map(itemgetter(1), calls))
-            tos = list(map(itemgetter(2), calls))
-            rows = np.concatenate([loc_ids(this, index, senders), loc_ids(this, index, tos)])
+            rows = predicted(this, index, calls)
             out["predict"].append(time.perf_counter() - t)
             # 2. detect: the log made into arrays (what logging code costs: below).
             t = time.perf_counter()
@@ -136,8 +163,7 @@ def measure(folder: Path, n: int, window: int, repeat_: int) -> dict[str, float]
             # 4. group: the predicted rows by location, transactions in block order within each.
             tx = np.concatenate([np.arange(n, dtype=np.int64)] * 2)
             t = time.perf_counter()
-            order = grouped_order(rows, tx)
-            np.flatnonzero(rows[order][1:] != rows[order][:-1])
+            grouped(rows, tx)
             out["group"].append(time.perf_counter() - t)
     got = {k: _least(v, n) for k, v in out.items()}
     got["log"] = (logged_s - plain_s) / n * 1e6
@@ -162,12 +188,9 @@ def keeping_in_step(code, calls: list, base: dict, world, this: int, index: int,
         least = least_applied = float("inf")
         for _ in range(repeat_):
             t = time.perf_counter()
-            before = var.before
-            writes = {(this, index): dict(zip(before, map(var.__getitem__, before)))}
-            blob = marshal.dumps(writes)
+            blob = window_writes(var, this, index)
             u = time.perf_counter()
-            for (address, i), values in marshal.loads(blob).items():
-                other[address][i].update(values)
+            apply_writes(blob, other)
             end = time.perf_counter()
             least, least_applied = min(least, end - t), min(least_applied, end - u)
         spent += least
@@ -208,17 +231,6 @@ def _counted(fn, *args):
     return eval("fn(*args)", {"fn": fn, "args": args})
 
 
-def _predicted(this: int, index: int, calls: list) -> np.ndarray:
-    """The two locations each transfer names (its sender's and its recipient's balance)."""
-    return np.concatenate([loc_ids(this, index, list(map(itemgetter(1), calls))),
-                           loc_ids(this, index, list(map(itemgetter(2), calls)))])
-
-
-def _grouped(rows: np.ndarray, tx: np.ndarray) -> np.ndarray:
-    order = grouped_order(rows, tx)
-    return np.flatnonzero(rows[order][1:] != rows[order][:-1])
-
-
 def _logged_run(code, calls: list, ctx: Context) -> None:
     run(code, calls, ctx)
     for entries in ctx.log:
@@ -231,20 +243,12 @@ def one_part(folder: Path, name: str, window: int) -> None:
     state = folder / "part.sqlite"
     shutil.copy(folder / "base.sqlite", state)
     with gc_paused(), Chain.open(folder / "world.toml", state) as chain:
-        display, data = read_block_bytes(folder / "block.jsonl")
-        block = chain._decode(data, display, False)
-        chain.prefetch(block)
-        table = FunctionTable(chain.world)
-        fid = table.ids[block.functions[0]]
-        calls, world = block.calls, chain.world
-        this = calls[0][0]
-        token = world.by_address[this]
-        index = token.program.layouts[token.contract.name].index["balances"]
-        base = copy_storage(chain.ctx.storage)
+        table, fid, calls, this, index, base = transfers(chain, folder)
+        world = chain.world
         if name in ("predict", "group"):
-            rows = _counted(_predicted, this, index, calls)
+            rows = _counted(predicted, this, index, calls)
             if name == "group":
-                _counted(_grouped, rows, np.concatenate([np.arange(len(calls), dtype=np.int64)] * 2))
+                _counted(grouped, rows, np.concatenate([np.arange(len(calls), dtype=np.int64)] * 2))
             return
         code = table.logged_code(fid) if name == "logged" else table.plain[fid]
         ctx = Context(copy_storage(base), world.code, cost_limit=world.cost_limit)
@@ -267,25 +271,22 @@ def one_part(folder: Path, name: str, window: int) -> None:
 
 def keep_in_step(var, other: dict, this: int, index: int) -> None:
     """A window's writes (the keys its variable recorded) out of one state, as bytes, into another."""
-    before = var.before
-    blob = marshal.dumps({(this, index): dict(zip(before, map(var.__getitem__, before)))})
-    for (address, i), values in marshal.loads(blob).items():
-        other[address][i].update(values)
+    apply_writes(window_writes(var, this, index), other)
 
 
 def counted(folder: Path, name: str, window: int, out: Path) -> int:
     """Instructions of part ``name`` (:func:`one_part`), in a process of its own under callgrind."""
+    from instructions import CALLGRIND, callgrind_counts
+
     out.mkdir(parents=True, exist_ok=True)
     for f in out.glob("cg.*"):
         f.unlink()
-    done = subprocess.run(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=builtin_eval",
-                           f"--callgrind-out-file={out}/cg.%p", sys.executable, __file__, "--part", name,
+    done = subprocess.run([*CALLGRIND, f"--callgrind-out-file={out}/cg.%p", sys.executable, __file__, "--part", name,
                            "--folder", str(folder), "--window", str(window)],
                           env=dict(os.environ, PYTHONHASHSEED="0"), capture_output=True, text=True)
     if done.returncode:
         sys.exit(f"part {name!r} failed: {done.stderr.strip()[-2000:]}")
-    return sum(int(m.group(1)) for f in out.glob("cg.*")
-               if (m := re.search(r"^(?:summary|totals):\s*(\d+)", f.read_text(errors="replace"), re.M)))
+    return sum(callgrind_counts(out).values())
 
 
 def instructions_main(args) -> None:

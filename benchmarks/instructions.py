@@ -83,6 +83,10 @@ def first_half(folder: Path, into: Path) -> int:
     return len(lines) - len(lines) // 2
 
 
+# Callgrind counting only what runs inside ``eval`` (the work measured, not the set-up around it).
+CALLGRIND = ["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=builtin_eval"]
+
+
 def instructions(folder: Path, executor: str, out: Path) -> tuple[int, int]:
     """Instructions of a run of ``folder``'s block: every process's, and the parent's (the process
     started; not the lowest process id, which the system's ids wrapping around can give a worker)."""
@@ -92,8 +96,7 @@ def instructions(folder: Path, executor: str, out: Path) -> tuple[int, int]:
     driver = out / "driver.py"
     driver.write_text(DRIVER.format(root=str(ROOT)))
     env = dict(os.environ, PYTHONHASHSEED="0")
-    run = subprocess.Popen(["valgrind", "--tool=callgrind", "--collect-atstart=no", "--toggle-collect=builtin_eval",
-                            f"--callgrind-out-file={out}/cg.%p",
+    run = subprocess.Popen([*CALLGRIND, f"--callgrind-out-file={out}/cg.%p",
                             sys.executable, str(driver), str(folder), executor],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     stdout, stderr = run.communicate()
@@ -102,12 +105,17 @@ def instructions(folder: Path, executor: str, out: Path) -> tuple[int, int]:
     mode, on_lanes, why = (stdout.split(" ", 2) + ["", "", ""])[:3]
     if executor == "parallel" and (mode != "parallel" or why.strip()):
         sys.exit(f"{folder.name}: the block did not run on lanes throughout ({mode} {on_lanes}: {why.strip()})")
+    counts = callgrind_counts(out)
+    return sum(counts.values()), counts[run.pid]  # (valgrind runs the program as the process it started)
+
+
+def callgrind_counts(out: Path) -> dict[int, int]:
+    """The instructions each process counted, from ``out``'s callgrind files (``cg.PID``)."""
     counts = {}
     for f in out.glob("cg.*"):
-        text = f.read_text(errors="replace")
-        got = re.search(r"^(?:summary|totals):\s*(\d+)", text, re.M)
+        got = re.search(r"^(?:summary|totals):\s*(\d+)", f.read_text(errors="replace"), re.M)
         counts[int(f.name.split(".")[1])] = int(got.group(1)) if got else 0
-    return sum(counts.values()), counts[run.pid]  # (valgrind runs the program as the process it started)
+    return counts
 
 
 def main() -> None:
