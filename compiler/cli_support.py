@@ -85,8 +85,7 @@ class JsonBlocks:
         self.count = 0
 
     def add(self, obj) -> None:
-        body = "    " + json_text(obj).rstrip("\n").replace("\n", "\n    ")
-        sys.stdout.write(('{\n  "blocks": [\n' if not self.count else ",\n") + body)
+        sys.stdout.write(('{\n  "blocks": [\n' if not self.count else ",\n") + "    " + _nested(obj, "    "))
         self.count += 1
         JsonBlocks.current = self
 
@@ -95,9 +94,13 @@ class JsonBlocks:
         if JsonBlocks.current is not self:
             return
         JsonBlocks.current = None
-        rest = "".join(f',\n  {json.dumps(key)}: ' + json_text(value).rstrip("\n").replace("\n", "\n  ")
-                       for key, value in (members or {}).items())
+        rest = "".join(f',\n  {json.dumps(key)}: ' + _nested(value, "  ") for key, value in (members or {}).items())
         sys.stdout.write("\n  ]" + rest + "\n}\n")
+
+
+def _nested(obj, indent: str) -> str:
+    """``json_text(obj)`` as a member of an object ``indent`` deep: its lines after the first indented."""
+    return json_text(obj).rstrip("\n").replace("\n", "\n" + indent)
 
 
 def _close_blocks() -> None:
