@@ -205,11 +205,17 @@ def _all_gone(pids: list[int], within: float = 10.0) -> bool:
 
 
 def _alive(pid: int) -> bool:
+    stat = _stat(pid)
+    return stat is not None and stat[0] != "Z"
+
+
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command's name (the state first), or None: gone."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
-        return False
-    return state[state.rindex(")") + 2] != "Z"
+        return None
+    return stat[stat.rindex(")") + 2:].split()
 
 
 # ------------------------------------------------------------------ slow checks
@@ -317,20 +323,13 @@ def _workers_once_started(raw: RawServer) -> list[int]:
 
 def _cpu_seconds(pid: int) -> float:
     """A process's CPU time so far (user and system), from /proc; 0 if it has gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return 0.0
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    stat = _stat(pid)
+    return 0.0 if stat is None else (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _parent(pid: int) -> int | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(")") + 2:].split()[1])
+    stat = _stat(pid)
+    return None if stat is None else int(stat[1])
 
 
 def test_json_rpc_errors_are_well_formed_json(server):
